@@ -1,0 +1,69 @@
+/*  fsm — the replicated state machine: topics with their FIFO queues and the
+    exactly-once table of client replies. Apply is deterministic: it reads
+    nothing but its state and the entry (no clock, no randomness, no node id),
+    so every node that applies the same log ends in the same state.
+*/
+#ifndef FSM_H_INCLUDED
+#define FSM_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "raftq.pb-c.h"
+#include "state.pb-c.h"
+
+typedef struct _fsm_t fsm_t;
+
+typedef struct {
+    size_t max_clients;        //  exactly-once table: clients remembered (0: default 100000)
+    size_t max_topic_name;     //  longest topic name in bytes (0: default 255)
+    size_t max_payload_bytes;  //  largest message (0: default 1 MiB)
+} fsm_options_t;
+
+//  What applying one entry produced.
+typedef struct {
+    Raftq__Reply *reply;    //  answer for the client that proposed it (free with fsm_output_clear)
+    Raftq__Event **events;  //  events to publish, in order
+    size_t event_count;     //  how many
+} fsm_output_t;
+
+fsm_t *
+    fsm_new (const fsm_options_t *options);
+
+void
+    fsm_destroy (fsm_t **self_p);
+
+//  Applies the command entry at index (payload is a packed state Command).
+//  A malformed payload is applied as a no-op with an INTERNAL reply, the same
+//  on every node. Returns 0, or -1 if index is not applied_index + 1.
+int
+    fsm_apply (fsm_t *self, uint64_t index, const uint8_t *data, size_t size, fsm_output_t *output);
+
+//  Records that a non-command entry (no-op, config) at index was applied.
+int
+    fsm_skip (fsm_t *self, uint64_t index);
+
+//  Frees what an apply put in output and zeroes it.
+void
+    fsm_output_clear (fsm_output_t *output);
+
+//  Index of the last entry applied.
+uint64_t
+    fsm_applied_index (fsm_t *self);
+
+//  If client_id already has a reply for seq, returns a copy of it (caller frees
+//  with raftq__reply__free_unpacked), else NULL. Lets a retried request be
+//  answered without a new log entry.
+Raftq__Reply *
+    fsm_cached_reply (fsm_t *self, uint64_t client_id, uint64_t seq);
+
+//  Checks a command before proposing (names, sizes): 0, or -1 with code and
+//  error filled. Apply checks again; this spares the log bad entries.
+int
+    fsm_validate (fsm_t *self, const Raftq__State__Command *command, Raftq__Code *code, char *error, size_t error_size);
+
+//  A hash of the whole state, equal on nodes that applied the same log.
+uint64_t
+    fsm_state_hash (fsm_t *self);
+
+#endif
