@@ -129,7 +129,7 @@ valgrind: all
 
 # --- running ---------------------------------------------------------------
 run: all
-	$(PYTHON) tools/raftq-cluster --config config.json run
+	RAFTQ_BUILD=$(abspath $(BUILD)) $(PYTHON) tools/raftq-cluster --config config.json run
 
 bench: all
 	$(BUILD)/raftq-bench --config config.json

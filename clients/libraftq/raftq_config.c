@@ -1,0 +1,143 @@
+/*  raftq_config — the client's reading of a cluster config file: just the
+    client endpoints of its nodes, from the raftq form (nodes[].host and
+    client_port) or the RRMQ form (addresses[].ip and port). Deliberately
+    independent of the broker's config module: a client needs none of the
+    rest and must not link broker code. Errors are one line naming the
+    file and the place.
+*/
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "raftq.h"
+
+//  Longest host name or address taken from a config file.
+#define S_HOST_MAX 256
+
+//  Writes "FILE: problem" into error.
+static void
+s_fail (char *error, size_t error_size, const char *path, const char *format, ...)
+{
+    char problem [512];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (problem, sizeof (problem), format, args);
+    va_end (args);
+    snprintf (error, error_size, "%s: %s", path, problem);
+}
+
+//  The RRMQ form may write the ip as a URL ("http://127.0.0.1"): keep only
+//  the host part.
+static const char *
+s_strip_scheme (const char *host)
+{
+    const char *separator = strstr (host, "://");
+    return separator? separator + 3: host;
+}
+
+//  "tcp://host:port" as a new string; IPv6 literals get their brackets.
+//  NULL when out of memory.
+static char *
+s_endpoint (const char *host, json_int_t port)
+{
+    char bare [S_HOST_MAX];
+    snprintf (bare, sizeof (bare), "%s", host);
+    size_t length = strlen (bare);
+    if (length > 0 && bare [length - 1] == '/')
+        bare [length - 1] = 0;
+    bool ipv6 = strchr (bare, ':') != NULL && bare [0] != '[';
+
+    char *endpoint = NULL;
+    if (asprintf (&endpoint, ipv6? "tcp://[%s]:%d": "tcp://%s:%d", bare, (int) port) == -1)
+        return NULL;
+    return endpoint;
+}
+
+//  Reads entry's host_key (string) and port_key (integer port) into a new
+//  endpoint. Returns NULL with error set when either is missing or wrong.
+static char *
+s_entry_endpoint (json_t *entry, const char *array_key, size_t index,
+                  const char *host_key, const char *port_key,
+                  const char *path, char *error, size_t error_size)
+{
+    if (!json_is_object (entry)) {
+        s_fail (error, error_size, path, "%s[%zu]: must be an object", array_key, index);
+        return NULL;
+    }
+    json_t *host = json_object_get (entry, host_key);
+    if (!json_is_string (host) || json_string_length (host) == 0
+    ||  json_string_length (host) >= S_HOST_MAX) {
+        s_fail (error, error_size, path, "%s[%zu].%s: must be a non-empty string",
+                array_key, index, host_key);
+        return NULL;
+    }
+    json_t *port = json_object_get (entry, port_key);
+    if (!json_is_integer (port)
+    ||  json_integer_value (port) < 1 || json_integer_value (port) > 65535) {
+        s_fail (error, error_size, path, "%s[%zu].%s: must be an integer port 1-65535",
+                array_key, index, port_key);
+        return NULL;
+    }
+    const char *host_text = json_string_value (host);
+    if (strcmp (host_key, "ip") == 0)
+        host_text = s_strip_scheme (host_text);
+    if (*host_text == 0) {
+        s_fail (error, error_size, path, "%s[%zu].%s: no host in \"%s\"",
+                array_key, index, host_key, json_string_value (host));
+        return NULL;
+    }
+    char *endpoint = s_endpoint (host_text, json_integer_value (port));
+    if (!endpoint)
+        s_fail (error, error_size, path, "out of memory");
+    return endpoint;
+}
+
+char **
+raftq_config_endpoints (const char *path, char *error, size_t error_size)
+{
+    json_error_t parse_error;
+    json_t *root = json_load_file (path, 0, &parse_error);
+    if (!root) {
+        if (parse_error.line > 0)
+            snprintf (error, error_size, "%s:%d:%d: %s",
+                      path, parse_error.line, parse_error.column, parse_error.text);
+        else
+            s_fail (error, error_size, path, "%s", parse_error.text);
+        return NULL;
+    }
+    //  The raftq form names its list "nodes"; the RRMQ form "addresses".
+    const char *array_key = "nodes", *host_key = "host", *port_key = "client_port";
+    json_t *array = json_object_get (root, array_key);
+    if (!array) {
+        array_key = "addresses";
+        host_key = "ip";
+        port_key = "port";
+        array = json_object_get (root, array_key);
+    }
+    char **endpoints = NULL;
+    if (!json_is_object (root))
+        s_fail (error, error_size, path, "top level must be an object");
+    else
+    if (!array)
+        s_fail (error, error_size, path, "neither \"nodes\" nor \"addresses\" is present");
+    else
+    if (!json_is_array (array) || json_array_size (array) == 0)
+        s_fail (error, error_size, path, "%s: must be a non-empty array", array_key);
+    else {
+        size_t count = json_array_size (array);
+        endpoints = (char **) calloc (count + 1, sizeof (char *));
+        if (!endpoints)
+            s_fail (error, error_size, path, "out of memory");
+        for (size_t index = 0; endpoints && index < count; index++) {
+            endpoints [index] = s_entry_endpoint (json_array_get (array, index),
+                                                  array_key, index, host_key, port_key,
+                                                  path, error, error_size);
+            if (!endpoints [index])
+                raftq_strings_free (&endpoints);
+        }
+    }
+    json_decref (root);
+    return endpoints;
+}

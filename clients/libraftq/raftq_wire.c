@@ -1,0 +1,162 @@
+/*  raftq_wire — encoding requests, decoding replies and mapping them onto
+    the public types of raftq.h; also the public name and string-list
+    helpers, which are the same mapping seen from the caller's side.
+*/
+#include "raftq_wire.h"
+
+uint8_t *
+raftq_wire_encode (const Raftq__Request *request, size_t *size)
+{
+    *size = raftq__request__get_packed_size (request);
+    //  An empty request packs to 0 bytes; malloc (0) may return NULL.
+    uint8_t *body = (uint8_t *) malloc (*size ? *size : 1);
+    if (body)
+        raftq__request__pack (request, body);
+    return body;
+}
+
+int
+raftq_wire_send (zsock_t *socket, const uint8_t *body, size_t size)
+{
+    void *handle = zsock_resolve (socket);
+    //  A multipart message is queued whole or not at all, so once the
+    //  delimiter is accepted the body is too.
+    if (zmq_send (handle, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
+        return -1;
+    if (zmq_send (handle, body, size, ZMQ_DONTWAIT) == -1)
+        return -1;
+    return 0;
+}
+
+//  Receives one frame into part without blocking. Returns 0, -1 if none.
+static int
+s_receive_part (void *handle, zmq_msg_t *part)
+{
+    zmq_msg_init (part);
+    if (zmq_msg_recv (part, handle, ZMQ_DONTWAIT) == -1) {
+        zmq_msg_close (part);
+        return -1;
+    }
+    return 0;
+}
+
+Raftq__Reply *
+raftq_wire_receive (zsock_t *socket)
+{
+    void *handle = zsock_resolve (socket);
+    zmq_msg_t part;
+    if (s_receive_part (handle, &part) == -1)
+        return NULL;
+
+    //  Expected: an empty delimiter, then exactly one body frame. Anything
+    //  else is read to its end and dropped so the next message starts clean.
+    bool well_formed = zmq_msg_size (&part) == 0 && zmq_msg_more (&part);
+    Raftq__Reply *reply = NULL;
+    int parts = 1;
+    while (zmq_msg_more (&part)) {
+        zmq_msg_close (&part);
+        if (s_receive_part (handle, &part) == -1)
+            return NULL;            //  cannot happen: parts arrive together
+        parts++;
+        if (well_formed && parts == 2 && !zmq_msg_more (&part))
+            reply = raftq__reply__unpack (
+                NULL, zmq_msg_size (&part), (const uint8_t *) zmq_msg_data (&part));
+    }
+    zmq_msg_close (&part);
+    return reply;
+}
+
+raftq_code_t
+raftq_wire_code (const Raftq__Reply *reply)
+{
+    int code = (int) reply->code;
+    if (code < RAFTQ_OK || code > RAFTQ_INTERNAL)
+        return RAFTQ_INTERNAL;
+    return (raftq_code_t) code;
+}
+
+void
+raftq_wire_summary (const Raftq__Reply *reply, raftq_reply_t *summary)
+{
+    memset (summary, 0, sizeof (*summary));
+    summary->code = raftq_wire_code (reply);
+    summary->seq = reply->seq;
+    summary->index = reply->index;
+    summary->leader_id = reply->leader_id;
+    if (reply->result_case == RAFTQ__REPLY__RESULT_PUBLISHED && reply->published)
+        summary->sequence = reply->published->sequence;
+    else
+    if (reply->result_case == RAFTQ__REPLY__RESULT_POPPED && reply->popped) {
+        summary->sequence = reply->popped->sequence;
+        summary->payload_size = reply->popped->payload.len;
+    }
+}
+
+void
+raftq_wire_status (const Raftq__NodeStatus *node, raftq_status_t *status)
+{
+    memset (status, 0, sizeof (*status));
+    status->id = node->id;
+    status->role = (raftq_role_t) node->role;
+    status->term = node->term;
+    status->leader_id = node->leader_id;
+    status->commit_index = node->commit_index;
+    status->applied_index = node->applied_index;
+    status->last_index = node->last_index;
+    size_t count = node->n_members < RAFTQ_MEMBERS_MAX? node->n_members: RAFTQ_MEMBERS_MAX;
+    for (size_t member = 0; member < count; member++)
+        status->members [member] = node->members [member];
+    status->member_count = count;
+}
+
+char **
+raftq_wire_strings (char *const *strings, size_t count)
+{
+    char **copy = (char **) calloc (count + 1, sizeof (char *));
+    if (!copy)
+        return NULL;
+    for (size_t index = 0; index < count; index++) {
+        copy [index] = strdup (strings [index]);
+        if (!copy [index]) {
+            raftq_strings_free (&copy);
+            return NULL;
+        }
+    }
+    return copy;
+}
+
+void
+raftq_strings_free (char ***strings_p)
+{
+    if (!strings_p || !*strings_p)
+        return;
+    for (char **string = *strings_p; *string; string++)
+        free (*string);
+    free (*strings_p);
+    *strings_p = NULL;
+}
+
+const char *
+raftq_code_name (raftq_code_t code)
+{
+    //  Indexed by code: the numbers are those of raftq.proto.
+    static const char *const names [] = {
+        "OK", "NOT_LEADER", "NO_LEADER", "NOT_FOUND", "ALREADY_EXISTS", "EMPTY",
+        "INVALID_ARGUMENT", "UNAUTHENTICATED", "PERMISSION_DENIED", "TOO_LARGE",
+        "TIMEOUT", "UNAVAILABLE", "INTERNAL"
+    };
+    if ((int) code < 0 || (size_t) code >= sizeof (names) / sizeof (names [0]))
+        return "UNKNOWN";
+    return names [code];
+}
+
+const char *
+raftq_role_name (raftq_role_t role)
+{
+    switch (role) {
+        case RAFTQ_ROLE_FOLLOWER:  return "follower";
+        case RAFTQ_ROLE_CANDIDATE: return "candidate";
+        case RAFTQ_ROLE_LEADER:    return "leader";
+    }
+    return "unknown";
+}

@@ -1,0 +1,847 @@
+/*  fsm — the replicated state machine: topics with their FIFO queues, the
+    per-stream event counters and the exactly-once table of client replies.
+
+    Determinism: apply reads only the state and the entry. Nothing that
+    reaches a reply, an event or the state hash depends on a clock, a random
+    source, the node id, pointer values or hash-table iteration order: topics
+    are listed and hashed in creation order, streams and clients are hashed
+    sorted by key, and the exactly-once table evicts by log index.
+
+    Decisions:
+    - Topic names are 1..max_topic_name bytes of valid UTF-8 without control
+      characters (C0, DEL, C1). '/' is allowed: a topic's stream key is
+      "topic/<name>" and subscribers match on the "topic/" prefix only. A NUL
+      ends a name (protobuf-c strings are C strings), on every node alike.
+    - Exactly-once applies when client_id and seq are both non-zero; seq 0
+      means "no retry protection" as in raftq.Request. Every reply an applied
+      request produced is remembered, errors included, so a retry gets the
+      same answer. A retry (seq == remembered) and a stale request (seq <
+      remembered) change nothing, not even the client's place in the
+      eviction order. A client evicted from a full table loses its
+      protection: its retry would apply again.
+    - Messages of a topic hold contiguous sequences (pops take the oldest), so
+      a queued message's sequence is derived, not stored.
+    - Out of memory aborts the process: a node that cannot apply an entry
+      must stop rather than diverge from the others.
+*/
+
+#include <czmq.h>
+#include <sodium.h>
+#include <inttypes.h>
+#include <stdarg.h>
+
+#include "fsm.h"
+
+#define FSM_DEFAULT_MAX_CLIENTS    100000
+#define FSM_DEFAULT_MAX_TOPIC_NAME 255
+#define FSM_DEFAULT_MAX_PAYLOAD    (1024 * 1024)
+#define FSM_RING_MIN               8
+#define FSM_HASH_DOMAIN            "raftq.fsm.state.v1"
+
+//  One queued message.
+typedef struct {
+    uint8_t *data; //  payload (malloc'd, NULL when empty)
+    size_t size;   //  payload bytes
+} message_t;
+
+//  Event counter of one stream (topic/<name>, later user/ and conv/ keys).
+typedef struct {
+    char *key;         //  stream key, also its key in fsm.streams
+    uint64_t last_seq; //  sequence of the last event emitted, 0 before any
+} stream_t;
+
+//  A topic and its FIFO queue, a ring buffer so publish and pop are O(1).
+typedef struct {
+    char *name;             //  topic name, also its key in fsm.topics
+    stream_t *stream;       //  counter of its event stream, owned by fsm.streams
+    uint64_t publish_count; //  messages ever published: the newest one's sequence
+    message_t *ring;        //  queued messages, the oldest at ring [head]
+    size_t capacity;        //  slots in ring, 0 or a power of two
+    size_t head;            //  slot of the oldest queued message
+    size_t count;           //  messages queued
+} topic_t;
+
+//  What the exactly-once table remembers about one client.
+typedef struct _client_t {
+    uint64_t id;             //  client_id, also its key in fsm.clients
+    uint64_t seq;            //  latest seq applied for it
+    uint8_t *reply;          //  packed raftq.Reply that seq got
+    size_t reply_size;       //  its bytes
+    uint64_t last_index;     //  log index of that apply: eviction order
+    struct _client_t *older; //  previous client in use order, NULL for the oldest
+    struct _client_t *newer; //  next client in use order, NULL for the newest
+} client_t;
+
+struct _fsm_t {
+    fsm_options_t options;  //  limits, defaults filled in
+    uint64_t applied_index; //  index of the last entry applied
+    zhashx_t *topics;       //  name -> topic_t (lookup only; order from topic_order)
+    topic_t **topic_order;  //  topics in creation order; owns them
+    size_t topic_count;     //  topics in topic_order
+    size_t topic_slots;     //  allocated slots in topic_order
+    zhashx_t *streams;      //  stream key -> stream_t, owns them
+    zhashx_t *clients;      //  client id -> client_t, owns them
+    client_t *oldest;       //  least recently applied client: evicted first
+    client_t *newest;       //  most recently applied client
+};
+
+//  --------------------------------------------------------------------------
+//  Allocation that cannot fail: see "Out of memory" in the file header.
+
+static void *
+s_alloc (size_t size)
+{
+    void *memory = malloc (size ? size : 1);
+    if (!memory) {
+        fprintf (stderr, "fsm: out of memory (%zu bytes)\n", size);
+        abort ();
+    }
+    return memory;
+}
+
+static void *
+s_memdup (const void *source, size_t size)
+{
+    if (size == 0)
+        return NULL;
+    void *copy = s_alloc (size);
+    memcpy (copy, source, size);
+    return copy;
+}
+
+static char *
+s_strdup (const char *string)
+{
+    return (char *)s_memdup (string, strlen (string) + 1);
+}
+
+static char *
+s_vformat (const char *format, va_list args)
+{
+    char *string = NULL;
+    if (vasprintf (&string, format, args) < 0) {
+        fprintf (stderr, "fsm: out of memory formatting text\n");
+        abort ();
+    }
+    return string;
+}
+
+//  --------------------------------------------------------------------------
+//  Hash-table callbacks
+
+static void
+s_stream_destroy (void **item_p)
+{
+    stream_t *stream = (stream_t *)*item_p;
+    if (stream) {
+        free (stream->key);
+        free (stream);
+        *item_p = NULL;
+    }
+}
+
+static void
+s_client_destroy (void **item_p)
+{
+    client_t *client = (client_t *)*item_p;
+    if (client) {
+        free (client->reply);
+        free (client);
+        *item_p = NULL;
+    }
+}
+
+//  Client ids are random u64s, but a hostile client picks its own: mix all
+//  bits (splitmix64 finalizer) so bucket choice does not follow the low bits.
+static size_t
+s_client_id_hash (const void *key)
+{
+    uint64_t value = *(const uint64_t *)key;
+    value ^= value >> 30;
+    value *= 0xbf58476d1ce4e5b9ULL;
+    value ^= value >> 27;
+    value *= 0x94d049bb133111ebULL;
+    value ^= value >> 31;
+    return (size_t)value;
+}
+
+static int
+s_client_id_compare (const void *first, const void *second)
+{
+    uint64_t first_id = *(const uint64_t *)first;
+    uint64_t second_id = *(const uint64_t *)second;
+    return first_id < second_id ? -1 : first_id > second_id ? 1 : 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Topics
+
+static topic_t *
+s_topic_new (const char *name, stream_t *stream)
+{
+    topic_t *topic = (topic_t *)s_alloc (sizeof (topic_t));
+    memset (topic, 0, sizeof (topic_t));
+    topic->name = s_strdup (name);
+    topic->stream = stream;
+    return topic;
+}
+
+static void
+s_topic_destroy (topic_t **self_p)
+{
+    topic_t *self = *self_p;
+    if (self) {
+        for (size_t position = 0; position < self->count; position++)
+            free (self->ring[(self->head + position) & (self->capacity - 1)].data);
+        free (self->ring);
+        free (self->name);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  Moves the queue into a ring of new_capacity slots, oldest first.
+static void
+s_topic_resize (topic_t *self, size_t new_capacity)
+{
+    message_t *ring = (message_t *)s_alloc (new_capacity * sizeof (message_t));
+    for (size_t position = 0; position < self->count; position++)
+        ring[position] = self->ring[(self->head + position) & (self->capacity - 1)];
+    free (self->ring);
+    self->ring = ring;
+    self->capacity = new_capacity;
+    self->head = 0;
+}
+
+//  Takes ownership of data. Returns the message's sequence.
+static uint64_t
+s_topic_push (topic_t *self, uint8_t *data, size_t size)
+{
+    if (self->count == self->capacity)
+        s_topic_resize (self, self->capacity ? self->capacity * 2 : FSM_RING_MIN);
+    self->ring[(self->head + self->count) & (self->capacity - 1)] = (message_t){data, size};
+    self->count++;
+    return ++self->publish_count;
+}
+
+//  Sequence of the queued message at position (0: the oldest).
+static uint64_t
+s_topic_sequence (topic_t *self, size_t position)
+{
+    return self->publish_count - self->count + 1 + position;
+}
+
+//  Removes the oldest message (the queue must not be empty); the caller owns
+//  its data. Shrinks the ring when mostly empty so a drained burst gives its
+//  memory back; halving at a quarter keeps pops amortized O(1).
+static message_t
+s_topic_pop (topic_t *self, uint64_t *sequence)
+{
+    *sequence = s_topic_sequence (self, 0);
+    message_t message = self->ring[self->head];
+    self->head = (self->head + 1) & (self->capacity - 1);
+    self->count--;
+    if (self->capacity > FSM_RING_MIN && self->count <= self->capacity / 4)
+        s_topic_resize (self, self->capacity / 2);
+    return message;
+}
+
+//  --------------------------------------------------------------------------
+//  Constructor and destructor
+
+fsm_t *
+fsm_new (const fsm_options_t *options)
+{
+    //  Only selects the fastest BLAKE2b code; safe to call more than once.
+    if (sodium_init () < 0)
+        return NULL;
+    fsm_t *self = (fsm_t *)zmalloc (sizeof (fsm_t));
+    if (options)
+        self->options = *options;
+    if (self->options.max_clients == 0)
+        self->options.max_clients = FSM_DEFAULT_MAX_CLIENTS;
+    if (self->options.max_topic_name == 0)
+        self->options.max_topic_name = FSM_DEFAULT_MAX_TOPIC_NAME;
+    if (self->options.max_payload_bytes == 0)
+        self->options.max_payload_bytes = FSM_DEFAULT_MAX_PAYLOAD;
+
+    //  Keys point into the items, which own them.
+    self->topics = zhashx_new ();
+    zhashx_set_key_duplicator (self->topics, NULL);
+    zhashx_set_key_destructor (self->topics, NULL);
+
+    self->streams = zhashx_new ();
+    zhashx_set_key_duplicator (self->streams, NULL);
+    zhashx_set_key_destructor (self->streams, NULL);
+    zhashx_set_destructor (self->streams, s_stream_destroy);
+
+    self->clients = zhashx_new ();
+    zhashx_set_key_duplicator (self->clients, NULL);
+    zhashx_set_key_destructor (self->clients, NULL);
+    zhashx_set_key_hasher (self->clients, s_client_id_hash);
+    zhashx_set_key_comparator (self->clients, s_client_id_compare);
+    zhashx_set_destructor (self->clients, s_client_destroy);
+    return self;
+}
+
+void
+fsm_destroy (fsm_t **self_p)
+{
+    assert (self_p);
+    fsm_t *self = *self_p;
+    if (self) {
+        zhashx_destroy (&self->topics);
+        for (size_t position = 0; position < self->topic_count; position++)
+            s_topic_destroy (&self->topic_order[position]);
+        free (self->topic_order);
+        zhashx_destroy (&self->streams);
+        zhashx_destroy (&self->clients);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Replies and events, allocated the way protobuf-c's unpack would, so that
+//  raftq__reply__free_unpacked (reply, NULL) frees them.
+
+static Raftq__Reply *
+s_reply_new (Raftq__Code code, uint64_t index, uint64_t seq)
+{
+    Raftq__Reply *reply = (Raftq__Reply *)s_alloc (sizeof (Raftq__Reply));
+    raftq__reply__init (reply);
+    reply->code = code;
+    reply->index = index;
+    reply->seq = seq;
+    return reply;
+}
+
+static Raftq__Reply *
+s_reply_error (Raftq__Code code, uint64_t index, uint64_t seq, const char *format, ...)
+{
+    Raftq__Reply *reply = s_reply_new (code, index, seq);
+    va_list args;
+    va_start (args, format);
+    reply->error = s_vformat (format, args);
+    va_end (args);
+    return reply;
+}
+
+static Raftq__Reply *
+s_reply_unpack (const uint8_t *data, size_t size)
+{
+    Raftq__Reply *reply = raftq__reply__unpack (NULL, size, data);
+    if (!reply) {
+        //  We packed these bytes ourselves: only memory can fail here.
+        fprintf (stderr, "fsm: cannot unpack a remembered reply\n");
+        abort ();
+    }
+    return reply;
+}
+
+//  Adds an event to the stream and to output. Takes ownership of message.
+static void
+s_emit_publish (stream_t *stream, uint64_t index, const char *topic, uint8_t *message, size_t size,
+                fsm_output_t *output)
+{
+    Raftq__Event *event = (Raftq__Event *)s_alloc (sizeof (Raftq__Event));
+    raftq__event__init (event);
+    event->stream = s_strdup (stream->key);
+    event->seq = ++stream->last_seq;
+    event->index = index;
+    event->kind = s_strdup ("publish");
+    event->topic = s_strdup (topic);
+    event->message.data = message;
+    event->message.len = size;
+
+    output->events = (Raftq__Event **)realloc (output->events,
+                                               (output->event_count + 1) * sizeof (Raftq__Event *));
+    if (!output->events) {
+        fprintf (stderr, "fsm: out of memory for events\n");
+        abort ();
+    }
+    output->events[output->event_count++] = event;
+}
+
+//  --------------------------------------------------------------------------
+//  Validation
+
+//  Returns NULL if name is acceptable, else why not.
+static const char *
+s_topic_name_problem (fsm_t *self, const char *name)
+{
+    if (!name || !*name)
+        return "topic name is empty";
+    size_t size = strlen (name);
+    if (size > self->options.max_topic_name)
+        return "topic name is too long";
+
+    const uint8_t *cursor = (const uint8_t *)name;
+    const uint8_t *end = cursor + size;
+    while (cursor < end) {
+        uint32_t code_point;
+        size_t length;
+        uint32_t lowest; //  smallest code point this length may encode
+        if (cursor[0] < 0x80) {
+            code_point = cursor[0];
+            length = 1;
+            lowest = 0;
+        } else if ((cursor[0] & 0xE0) == 0xC0) {
+            code_point = cursor[0] & 0x1F;
+            length = 2;
+            lowest = 0x80;
+        } else if ((cursor[0] & 0xF0) == 0xE0) {
+            code_point = cursor[0] & 0x0F;
+            length = 3;
+            lowest = 0x800;
+        } else if ((cursor[0] & 0xF8) == 0xF0) {
+            code_point = cursor[0] & 0x07;
+            length = 4;
+            lowest = 0x10000;
+        } else
+            return "topic name is not valid UTF-8";
+        if ((size_t)(end - cursor) < length)
+            return "topic name is not valid UTF-8";
+        for (size_t position = 1; position < length; position++) {
+            if ((cursor[position] & 0xC0) != 0x80)
+                return "topic name is not valid UTF-8";
+            code_point = (code_point << 6) | (cursor[position] & 0x3F);
+        }
+        if (code_point < lowest || code_point > 0x10FFFF ||
+            (code_point >= 0xD800 && code_point <= 0xDFFF))
+            return "topic name is not valid UTF-8";
+        if (code_point < 0x20 || (code_point >= 0x7F && code_point <= 0x9F))
+            return "topic name contains a control character";
+        cursor += length;
+    }
+    return NULL;
+}
+
+//  Writes a validation failure into code and error; returns -1.
+static int
+s_refuse (Raftq__Code code, const char *text, Raftq__Code *code_p, char *error, size_t error_size)
+{
+    if (code_p)
+        *code_p = code;
+    if (error && error_size)
+        snprintf (error, error_size, "%s", text);
+    return -1;
+}
+
+int
+fsm_validate (fsm_t *self, const Raftq__State__Command *command, Raftq__Code *code, char *error,
+              size_t error_size)
+{
+    assert (self);
+    assert (command);
+    //  Every operation but ListTopics names a topic; a case without its
+    //  message (a command built in memory) has no operation either.
+    bool names_topic = false;
+    const char *topic_name = NULL;
+    switch (command->op_case) {
+    case RAFTQ__STATE__COMMAND__OP_CREATE_TOPIC:
+        names_topic = command->create_topic != NULL;
+        topic_name = names_topic ? command->create_topic->name : NULL;
+        break;
+    case RAFTQ__STATE__COMMAND__OP_LIST_TOPICS:
+        if (command->list_topics)
+            return 0;
+        break;
+    case RAFTQ__STATE__COMMAND__OP_PUBLISH:
+        names_topic = command->publish != NULL;
+        if (names_topic && command->publish->payload.len > self->options.max_payload_bytes) {
+            char text[128];
+            snprintf (text, sizeof text, "payload of %zu bytes exceeds the limit of %zu",
+                      command->publish->payload.len, self->options.max_payload_bytes);
+            return s_refuse (RAFTQ__CODE__TOO_LARGE, text, code, error, error_size);
+        }
+        topic_name = names_topic ? command->publish->topic : NULL;
+        break;
+    case RAFTQ__STATE__COMMAND__OP_POP:
+        names_topic = command->pop != NULL;
+        topic_name = names_topic ? command->pop->topic : NULL;
+        break;
+    default:
+        break;
+    }
+    if (!names_topic)
+        return s_refuse (RAFTQ__CODE__INVALID_ARGUMENT, "command has no operation", code, error,
+                         error_size);
+    const char *problem = s_topic_name_problem (self, topic_name);
+    if (problem)
+        return s_refuse (RAFTQ__CODE__INVALID_ARGUMENT, problem, code, error, error_size);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Operations. Each returns the reply; the command is validated already.
+
+static Raftq__Reply *
+s_create_topic (fsm_t *self, const char *name, uint64_t index, uint64_t seq)
+{
+    if (zhashx_lookup (self->topics, name))
+        return s_reply_error (RAFTQ__CODE__ALREADY_EXISTS, index, seq, "topic '%s' already exists",
+                              name);
+
+    char *key = NULL;
+    if (asprintf (&key, "topic/%s", name) < 0) {
+        fprintf (stderr, "fsm: out of memory for a stream key\n");
+        abort ();
+    }
+    stream_t *stream = (stream_t *)zhashx_lookup (self->streams, key);
+    if (stream)
+        free (key); //  cannot happen until topics can be deleted; then the count goes on
+    else {
+        stream = (stream_t *)s_alloc (sizeof (stream_t));
+        stream->key = key;
+        stream->last_seq = 0;
+        zhashx_insert (self->streams, stream->key, stream);
+    }
+    topic_t *topic = s_topic_new (name, stream);
+    if (self->topic_count == self->topic_slots) {
+        self->topic_slots = self->topic_slots ? self->topic_slots * 2 : 16;
+        self->topic_order =
+            (topic_t **)realloc (self->topic_order, self->topic_slots * sizeof (topic_t *));
+        if (!self->topic_order) {
+            fprintf (stderr, "fsm: out of memory for topics\n");
+            abort ();
+        }
+    }
+    self->topic_order[self->topic_count++] = topic;
+    zhashx_insert (self->topics, topic->name, topic);
+    return s_reply_new (RAFTQ__CODE__OK, index, seq);
+}
+
+static Raftq__Reply *
+s_list_topics (fsm_t *self, uint64_t index, uint64_t seq)
+{
+    Raftq__Reply *reply = s_reply_new (RAFTQ__CODE__OK, index, seq);
+    Raftq__TopicList *list = (Raftq__TopicList *)s_alloc (sizeof (Raftq__TopicList));
+    raftq__topic_list__init (list);
+    if (self->topic_count) {
+        list->names = (char **)s_alloc (self->topic_count * sizeof (char *));
+        for (size_t position = 0; position < self->topic_count; position++)
+            list->names[position] = s_strdup (self->topic_order[position]->name);
+        list->n_names = self->topic_count;
+    }
+    reply->result_case = RAFTQ__REPLY__RESULT_TOPICS;
+    reply->topics = list;
+    return reply;
+}
+
+static topic_t *
+s_topic_lookup (fsm_t *self, const char *name)
+{
+    return (topic_t *)zhashx_lookup (self->topics, name);
+}
+
+//  Takes the payload out of publish (the command is freed after apply).
+static Raftq__Reply *
+s_publish (fsm_t *self, Raftq__Publish *publish, uint64_t index, uint64_t seq, fsm_output_t *output)
+{
+    topic_t *topic = s_topic_lookup (self, publish->topic);
+    if (!topic)
+        return s_reply_error (RAFTQ__CODE__NOT_FOUND, index, seq, "topic '%s' does not exist",
+                              publish->topic);
+
+    //  The payload moves from the command into the queue: no copy
+    uint8_t *payload = publish->payload.data;
+    size_t size = publish->payload.len;
+    publish->payload.data = NULL;
+    publish->payload.len = 0;
+    if (size == 0) {
+        free (payload); //  an empty payload may still own a buffer
+        payload = NULL;
+    }
+
+    s_emit_publish (topic->stream, index, topic->name, (uint8_t *)s_memdup (payload, size), size,
+                    output);
+    uint64_t sequence = s_topic_push (topic, payload, size);
+
+    Raftq__Reply *reply = s_reply_new (RAFTQ__CODE__OK, index, seq);
+    Raftq__Published *published = (Raftq__Published *)s_alloc (sizeof (Raftq__Published));
+    raftq__published__init (published);
+    published->topic = s_strdup (topic->name);
+    published->sequence = sequence;
+    reply->result_case = RAFTQ__REPLY__RESULT_PUBLISHED;
+    reply->published = published;
+    return reply;
+}
+
+static Raftq__Reply *
+s_pop (fsm_t *self, const char *name, uint64_t index, uint64_t seq)
+{
+    topic_t *topic = s_topic_lookup (self, name);
+    if (!topic)
+        return s_reply_error (RAFTQ__CODE__NOT_FOUND, index, seq, "topic '%s' does not exist",
+                              name);
+    if (topic->count == 0)
+        return s_reply_error (RAFTQ__CODE__EMPTY, index, seq, "topic '%s' is empty", name);
+
+    Raftq__Popped *popped = (Raftq__Popped *)s_alloc (sizeof (Raftq__Popped));
+    raftq__popped__init (popped);
+    message_t message = s_topic_pop (topic, &popped->sequence);
+    popped->topic = s_strdup (topic->name);
+    popped->payload.data = message.data; //  moves: the reply frees it
+    popped->payload.len = message.size;
+
+    Raftq__Reply *reply = s_reply_new (RAFTQ__CODE__OK, index, seq);
+    reply->result_case = RAFTQ__REPLY__RESULT_POPPED;
+    reply->popped = popped;
+    return reply;
+}
+
+static Raftq__Reply *
+s_execute (fsm_t *self, Raftq__State__Command *command, uint64_t index, fsm_output_t *output)
+{
+    Raftq__Code code;
+    char error[256];
+    if (fsm_validate (self, command, &code, error, sizeof error))
+        return s_reply_error (code, index, command->seq, "%s", error);
+
+    switch (command->op_case) {
+    case RAFTQ__STATE__COMMAND__OP_CREATE_TOPIC:
+        return s_create_topic (self, command->create_topic->name, index, command->seq);
+    case RAFTQ__STATE__COMMAND__OP_LIST_TOPICS:
+        return s_list_topics (self, index, command->seq);
+    case RAFTQ__STATE__COMMAND__OP_PUBLISH:
+        return s_publish (self, command->publish, index, command->seq, output);
+    case RAFTQ__STATE__COMMAND__OP_POP:
+        return s_pop (self, command->pop->topic, index, command->seq);
+    default:
+        //  fsm_validate refuses every other case
+        return s_reply_error (RAFTQ__CODE__INTERNAL, index, command->seq, "unknown operation");
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Exactly-once table
+
+static void
+s_client_unlink (fsm_t *self, client_t *client)
+{
+    if (client->older)
+        client->older->newer = client->newer;
+    else
+        self->oldest = client->newer;
+    if (client->newer)
+        client->newer->older = client->older;
+    else
+        self->newest = client->older;
+    client->older = client->newer = NULL;
+}
+
+static void
+s_client_append (fsm_t *self, client_t *client)
+{
+    client->older = self->newest;
+    client->newer = NULL;
+    if (self->newest)
+        self->newest->newer = client;
+    else
+        self->oldest = client;
+    self->newest = client;
+}
+
+//  Remembers reply as client_id's answer to seq, applied at index. Indexes
+//  only grow, so the use list stays sorted by last_index: the oldest is the
+//  one with the lowest index, evicted in O(1).
+static void
+s_remember (fsm_t *self, client_t *client, uint64_t client_id, uint64_t seq, uint64_t index,
+            const Raftq__Reply *reply)
+{
+    if (client)
+        s_client_unlink (self, client);
+    else {
+        if (zhashx_size (self->clients) >= self->options.max_clients) {
+            client_t *evicted = self->oldest;
+            s_client_unlink (self, evicted);
+            zhashx_delete (self->clients, &evicted->id);
+        }
+        client = (client_t *)zmalloc (sizeof (client_t));
+        client->id = client_id;
+        zhashx_insert (self->clients, &client->id, client);
+    }
+    free (client->reply);
+    client->reply_size = raftq__reply__get_packed_size (reply);
+    client->reply = (uint8_t *)s_alloc (client->reply_size);
+    raftq__reply__pack (reply, client->reply);
+    client->seq = seq;
+    client->last_index = index;
+    s_client_append (self, client);
+}
+
+//  --------------------------------------------------------------------------
+//  Apply
+
+int
+fsm_apply (fsm_t *self, uint64_t index, const uint8_t *data, size_t size, fsm_output_t *output)
+{
+    assert (self);
+    assert (output);
+    memset (output, 0, sizeof (fsm_output_t));
+    if (index != self->applied_index + 1)
+        return -1;
+    self->applied_index = index;
+
+    Raftq__State__Command *command =
+        data || size == 0 ? raftq__state__command__unpack (NULL, size, data) : NULL;
+    if (!command) {
+        output->reply = s_reply_error (RAFTQ__CODE__INTERNAL, index, 0, "undecodable command");
+        return 0;
+    }
+    bool is_protected = command->client_id != 0 && command->seq != 0;
+    client_t *client =
+        is_protected ? (client_t *)zhashx_lookup (self->clients, &command->client_id) : NULL;
+    if (client && command->seq < client->seq)
+        output->reply =
+            s_reply_error (RAFTQ__CODE__INVALID_ARGUMENT, index, command->seq,
+                           "stale request: seq %" PRIu64 " already superseded", command->seq);
+    else if (client && command->seq == client->seq)
+        output->reply = s_reply_unpack (client->reply, client->reply_size);
+    else {
+        output->reply = s_execute (self, command, index, output);
+        if (is_protected)
+            s_remember (self, client, command->client_id, command->seq, index, output->reply);
+    }
+    raftq__state__command__free_unpacked (command, NULL);
+    return 0;
+}
+
+int
+fsm_skip (fsm_t *self, uint64_t index)
+{
+    assert (self);
+    if (index != self->applied_index + 1)
+        return -1;
+    self->applied_index = index;
+    return 0;
+}
+
+void
+fsm_output_clear (fsm_output_t *output)
+{
+    assert (output);
+    raftq__reply__free_unpacked (output->reply, NULL);
+    for (size_t position = 0; position < output->event_count; position++)
+        raftq__event__free_unpacked (output->events[position], NULL);
+    free (output->events);
+    memset (output, 0, sizeof (fsm_output_t));
+}
+
+uint64_t
+fsm_applied_index (fsm_t *self)
+{
+    assert (self);
+    return self->applied_index;
+}
+
+Raftq__Reply *
+fsm_cached_reply (fsm_t *self, uint64_t client_id, uint64_t seq)
+{
+    assert (self);
+    if (client_id == 0 || seq == 0)
+        return NULL;
+    client_t *client = (client_t *)zhashx_lookup (self->clients, &client_id);
+    if (!client || client->seq != seq)
+        return NULL;
+    return s_reply_unpack (client->reply, client->reply_size);
+}
+
+//  --------------------------------------------------------------------------
+//  State hash. Every field is length- or count-prefixed, little-endian, so
+//  two different states never feed the same byte stream.
+
+static void
+s_hash_u64 (crypto_generichash_state *state, uint64_t value)
+{
+    uint8_t bytes[8];
+    for (int position = 0; position < 8; position++)
+        bytes[position] = (uint8_t)(value >> (8 * position));
+    crypto_generichash_update (state, bytes, sizeof bytes);
+}
+
+static void
+s_hash_bytes (crypto_generichash_state *state, const void *data, size_t size)
+{
+    s_hash_u64 (state, size);
+    if (size)
+        crypto_generichash_update (state, (const uint8_t *)data, size);
+}
+
+static int
+s_stream_compare (const void *first, const void *second)
+{
+    return strcmp ((*(stream_t *const *)first)->key, (*(stream_t *const *)second)->key);
+}
+
+static int
+s_client_compare (const void *first, const void *second)
+{
+    return s_client_id_compare (&(*(client_t *const *)first)->id,
+                                &(*(client_t *const *)second)->id);
+}
+
+//  Items of a table in an array sorted by compare, so hashing does not
+//  depend on bucket order. Caller frees the array.
+static void **
+s_sorted_items (zhashx_t *table, int (*compare) (const void *, const void *))
+{
+    size_t count = zhashx_size (table);
+    void **items = (void **)s_alloc (count * sizeof (void *));
+    size_t position = 0;
+    for (void *item = zhashx_first (table); item; item = zhashx_next (table))
+        items[position++] = item;
+    qsort (items, count, sizeof (void *), compare);
+    return items;
+}
+
+uint64_t
+fsm_state_hash (fsm_t *self)
+{
+    assert (self);
+    crypto_generichash_state state;
+    crypto_generichash_init (&state, NULL, 0, crypto_generichash_BYTES);
+    s_hash_bytes (&state, FSM_HASH_DOMAIN, strlen (FSM_HASH_DOMAIN));
+    s_hash_u64 (&state, self->applied_index);
+
+    s_hash_u64 (&state, self->topic_count);
+    for (size_t position = 0; position < self->topic_count; position++) {
+        topic_t *topic = self->topic_order[position];
+        s_hash_bytes (&state, topic->name, strlen (topic->name));
+        s_hash_u64 (&state, topic->publish_count);
+        s_hash_u64 (&state, topic->count);
+        for (size_t queued = 0; queued < topic->count; queued++) {
+            message_t *message = &topic->ring[(topic->head + queued) & (topic->capacity - 1)];
+            s_hash_u64 (&state, s_topic_sequence (topic, queued));
+            s_hash_bytes (&state, message->data, message->size);
+        }
+    }
+
+    size_t stream_count = zhashx_size (self->streams);
+    stream_t **streams = (stream_t **)s_sorted_items (self->streams, s_stream_compare);
+    s_hash_u64 (&state, stream_count);
+    for (size_t position = 0; position < stream_count; position++) {
+        s_hash_bytes (&state, streams[position]->key, strlen (streams[position]->key));
+        s_hash_u64 (&state, streams[position]->last_seq);
+    }
+    free (streams);
+
+    size_t client_count = zhashx_size (self->clients);
+    client_t **clients = (client_t **)s_sorted_items (self->clients, s_client_compare);
+    s_hash_u64 (&state, client_count);
+    for (size_t position = 0; position < client_count; position++) {
+        s_hash_u64 (&state, clients[position]->id);
+        s_hash_u64 (&state, clients[position]->seq);
+        s_hash_u64 (&state, clients[position]->last_index);
+        s_hash_bytes (&state, clients[position]->reply, clients[position]->reply_size);
+    }
+    free (clients);
+
+    uint8_t digest[crypto_generichash_BYTES];
+    crypto_generichash_final (&state, digest, sizeof digest);
+    uint64_t hash = 0;
+    for (int position = 0; position < 8; position++)
+        hash |= (uint64_t)digest[position] << (8 * position);
+    return hash;
+}

@@ -1,0 +1,41 @@
+/*  log — one-line diagnostics on stderr for the broker and its Raft actor.
+
+    Every line is "<local time with ms> node <id> <LEVEL> <text>" and leaves in
+    one write, so lines from the broker thread and the actor thread never
+    interleave. Stateless: callers say which node they speak for. A limiter,
+    kept by whoever logs, bounds how often a noisy condition (garbage on a
+    socket) is reported.
+*/
+#ifndef LOG_H_INCLUDED
+#define LOG_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { LOG_LEVEL_INFO = 0, LOG_LEVEL_WARNING = 1, LOG_LEVEL_ERROR = 2 } log_level_t;
+
+//  Bounds a repeated complaint to one line per period; owned by the caller.
+typedef struct {
+    int64_t last_ms;   //  when the last line was let through, 0 for never
+    size_t suppressed; //  complaints swallowed since then
+} log_limiter_t;
+
+//  Writes one line for node_id (0: not known yet, printed as "-").
+void log_line (uint32_t node_id, log_level_t level, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+//  True when a line may be written now (at most one per period_ms); then
+//  *suppressed says how many earlier complaints were swallowed.
+bool log_limiter_allow (log_limiter_t *limiter, int64_t now_ms, int64_t period_ms,
+                        size_t *suppressed);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,811 @@
+/*  raft_actor — the Raft node thread: peer sockets, tick timer, log and meta
+    stores around raft_core; the pipe protocol both ends speak. See
+    raft_actor.h for the protocol.
+*/
+#include "raft_actor.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <unistd.h>
+
+#include "endpoint.h"
+#include "log.h"
+#include "log_store.h"
+#include "meta_store.h"
+#include "peer_codec.h"
+
+//  Longest the core waits between ticks; heartbeat_ms / 5 when shorter.
+#define TICK_MAX_MS 10
+//  Messages read from one socket before the batch is processed, so one busy
+//  socket cannot starve the others or the timer.
+#define DRAIN_LIMIT 1000
+//  Queued messages per peer before sends are dropped.
+#define PEER_SEND_HWM 1000
+//  Largest peer frame accepted; a bigger one drops the connection.
+#define PEER_MAX_MESSAGE_BYTES (64 * 1024 * 1024)
+//  At most one complaint per second about bad peer traffic.
+#define GARBAGE_LOG_PERIOD_MS 1000
+
+//  Sizes of the fixed pipe frames (see raft_actor.h).
+#define COMMITTED_HEADER_SIZE 16
+#define ENTRY_HEADER_SIZE     17
+#define STATE_SIZE            29
+#define TICKET_SIZE           8
+#define LEADER_SIZE           4
+
+//  ---------------------------------------------------------------------------
+//  Little-endian integers on the pipe: explicit, never a struct image.
+
+static void
+s_put_u64 (uint8_t *target, uint64_t value)
+{
+    for (int byte = 0; byte < 8; byte++)
+        target[byte] = (uint8_t)(value >> (8 * byte));
+}
+
+static uint64_t
+s_get_u64 (const uint8_t *source)
+{
+    uint64_t value = 0;
+    for (int byte = 0; byte < 8; byte++)
+        value |= (uint64_t)source[byte] << (8 * byte);
+    return value;
+}
+
+static void
+s_put_u32 (uint8_t *target, uint32_t value)
+{
+    for (int byte = 0; byte < 4; byte++)
+        target[byte] = (uint8_t)(value >> (8 * byte));
+}
+
+static uint32_t
+s_get_u32 (const uint8_t *source)
+{
+    uint32_t value = 0;
+    for (int byte = 0; byte < 4; byte++)
+        value |= (uint32_t)source[byte] << (8 * byte);
+    return value;
+}
+
+static zframe_t *
+s_u64_frame (uint64_t value)
+{
+    uint8_t bytes[8];
+    s_put_u64 (bytes, value);
+    return zframe_new (bytes, sizeof (bytes));
+}
+
+//  ---------------------------------------------------------------------------
+//  The actor thread.
+
+//  What the creator hands the thread; borrowed only until the handshake.
+typedef struct {
+    const config_t *config; //  cluster configuration
+    uint32_t node_id;       //  node this thread runs
+    const char *data_dir;   //  parent of node-<id>/
+} start_args_t;
+
+//  One other node, reached through its own DEALER.
+typedef struct {
+    uint32_t id;     //  its node id
+    zsock_t *dealer; //  connected to its peer port; sends only
+} peer_t;
+
+//  The actor's own state; lives on its thread only.
+typedef struct {
+    zsock_t *pipe;                 //  to the broker
+    zloop_t *loop;                 //  reactor of this thread
+    uint32_t node_id;              //  this node
+    uint32_t tick_ms;              //  period of the core's clock
+    char *cluster;                 //  cluster name, checked on every peer message
+    uint32_t *voters;              //  bootstrap voters handed to the core
+    size_t voter_count;            //  how many
+    meta_store_t *meta;            //  term and vote on disk
+    log_store_t *log;              //  the log on disk
+    raft_core_t *core;             //  the protocol
+    zsock_t *router;               //  bound on the peer port; receives only
+    peer_t *peers;                 //  every other node
+    size_t peer_count;             //  how many
+    zmsg_t *rejected;              //  tickets refused since the last report, or NULL
+    bool terminated;               //  $TERM received
+    bool state_reported;           //  a STATE was sent at least once
+    raft_role_t reported_role;     //  last STATE sent: role
+    uint64_t reported_term;        //  term
+    uint32_t reported_leader;      //  leader
+    uint64_t reported_commit;      //  commit index
+    uint64_t reported_last;        //  last index
+    uint64_t dropped_sends;        //  peer messages dropped because a peer was unreachable
+    log_limiter_t garbage_limiter; //  bounds complaints about bad peer traffic
+} self_t;
+
+//  Storage failed under the protocol: continuing could acknowledge entries
+//  or votes that are not durable. Ends the process at once; exit handlers
+//  are skipped because they would wait on sockets the broker thread still
+//  uses.
+static void
+s_fatal (self_t *self, const char *what)
+{
+    log_line (self->node_id, LOG_LEVEL_ERROR, "fatal: %s: %s; stopping the node", what,
+              strerror (errno));
+    _exit (1);
+}
+
+static void
+s_self_destroy (self_t **self_p)
+{
+    if (*self_p) {
+        self_t *self = *self_p;
+        zloop_destroy (&self->loop);
+        for (size_t position = 0; position < self->peer_count; position++)
+            zsock_destroy (&self->peers[position].dealer);
+        free (self->peers);
+        zsock_destroy (&self->router);
+        zmsg_destroy (&self->rejected);
+        raft_core_destroy (&self->core);
+        log_store_destroy (&self->log);
+        meta_store_destroy (&self->meta);
+        free (self->voters);
+        free (self->cluster);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+static int
+s_restore_entry (const raft_entry_t *entry, void *argument)
+{
+    return raft_core_restore_entry ((raft_core_t *)argument, entry);
+}
+
+static uint64_t
+s_random_seed (uint32_t node_id)
+{
+    uint64_t seed;
+    if (sodium_init () >= 0)
+        randombytes_buf (&seed, sizeof (seed));
+    else
+        seed = (uint64_t)zclock_time () ^ ((uint64_t)node_id << 32) ^ (uint64_t)getpid ();
+    return seed;
+}
+
+//  Writes <data_dir>/node-<id><leaf> into path; -1 (logged) if too long.
+static int
+s_node_path (self_t *self, char *path, size_t size, const char *data_dir, const char *leaf)
+{
+    int length = snprintf (path, size, "%s/node-%u%s", data_dir, self->node_id, leaf);
+    if (length < 0 || (size_t)length >= size) {
+        log_line (self->node_id, LOG_LEVEL_ERROR, "data directory path too long: %s", data_dir);
+        return -1;
+    }
+    return 0;
+}
+
+//  Opens the stores and builds the core from what they hold.
+static int
+s_open_state (self_t *self, const config_t *config, const char *data_dir)
+{
+    char path[PATH_MAX];
+    char error[256] = "";
+    if (s_node_path (self, path, sizeof (path), data_dir, ""))
+        return -1;
+    if (zsys_dir_create ("%s", path)) {
+        log_line (self->node_id, LOG_LEVEL_ERROR, "cannot create %s: %s", path, strerror (errno));
+        return -1;
+    }
+    //  The meta store keeps its file "meta" inside the node directory
+    self->meta = meta_store_open (path, error, sizeof (error));
+    if (!self->meta) {
+        log_line (self->node_id, LOG_LEVEL_ERROR, "cannot open meta store %s: %s", path, error);
+        return -1;
+    }
+    if (s_node_path (self, path, sizeof (path), data_dir, "/log"))
+        return -1;
+    self->log = log_store_open (path, error, sizeof (error));
+    if (!self->log) {
+        log_line (self->node_id, LOG_LEVEL_ERROR, "cannot open log store %s: %s", path, error);
+        return -1;
+    }
+    if (log_store_recovered_bytes (self->log))
+        log_line (self->node_id, LOG_LEVEL_WARNING,
+                  "log %s: truncated %" PRIu64 " bytes of torn or corrupt tail", path,
+                  log_store_recovered_bytes (self->log));
+
+    //  Bootstrap membership: every configured node not waiting to join
+    self->voters = calloc (config->node_count, sizeof (uint32_t));
+    if (!self->voters)
+        return -1;
+    for (size_t position = 0; position < config->node_count; position++)
+        if (!config->nodes[position].join)
+            self->voters[self->voter_count++] = config->nodes[position].id;
+
+    raft_core_options_t options = {
+        .self_id = self->node_id,
+        .voters = self->voters,
+        .voter_count = self->voter_count,
+        .heartbeat_ms = config->heartbeat_ms,
+        .election_timeout_min_ms = config->election_timeout_min_ms,
+        .election_timeout_max_ms = config->election_timeout_max_ms,
+        .random_seed = s_random_seed (self->node_id),
+        .now_ms = (uint64_t)zclock_mono (),
+        .term = meta_store_term (self->meta),
+        .voted_for = meta_store_voted_for (self->meta),
+    };
+    self->core = raft_core_new (&options);
+    if (!self->core) {
+        log_line (self->node_id, LOG_LEVEL_ERROR, "raft core refused its options");
+        return -1;
+    }
+    if (log_store_replay (self->log, s_restore_entry, self->core)) {
+        log_line (self->node_id, LOG_LEVEL_ERROR, "cannot restore log %s into the core", path);
+        return -1;
+    }
+    log_line (self->node_id, LOG_LEVEL_INFO,
+              "recovered term %" PRIu64 ", vote %u, log %" PRIu64 "..%" PRIu64 " (%" PRIu64
+              " bytes)",
+              options.term, options.voted_for, log_store_first_index (self->log),
+              log_store_last_index (self->log), log_store_size (self->log));
+    return 0;
+}
+
+static int
+s_open_sockets (self_t *self, const config_t *config)
+{
+    const config_node_t *node = config_node (config, self->node_id);
+    self->router = zsock_new (ZMQ_ROUTER);
+    if (!self->router)
+        return -1;
+    zsock_set_linger (self->router, 0);
+    zsock_set_maxmsgsize (self->router, PEER_MAX_MESSAGE_BYTES);
+    char error[256];
+    if (endpoint_bind (self->router, node->host, node->peer_port, error, sizeof (error))) {
+        log_line (self->node_id, LOG_LEVEL_ERROR, "peer port: %s", error);
+        return -1;
+    }
+    self->peers = calloc (config->node_count, sizeof (peer_t));
+    if (!self->peers)
+        return -1;
+    for (size_t position = 0; position < config->node_count; position++) {
+        const config_node_t *other = &config->nodes[position];
+        if (other->id == self->node_id)
+            continue;
+        peer_t *peer = &self->peers[self->peer_count++];
+        peer->id = other->id;
+        peer->dealer = zsock_new (ZMQ_DEALER);
+        if (!peer->dealer)
+            return -1;
+        //  Queue only towards connected peers and never wait: a dead peer
+        //  costs a dropped message, not a stalled loop
+        zsock_set_immediate (peer->dealer, 1);
+        zsock_set_linger (peer->dealer, 0);
+        zsock_set_sndhwm (peer->dealer, PEER_SEND_HWM);
+        zsock_set_sndtimeo (peer->dealer, 0);
+        char endpoint[ENDPOINT_MAX];
+        endpoint_format (endpoint, other->host, other->peer_port);
+        if (zsock_connect (peer->dealer, "%s", endpoint)) {
+            log_line (self->node_id, LOG_LEVEL_ERROR, "cannot connect to %s", endpoint);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static self_t *
+s_self_new (zsock_t *pipe, const start_args_t *args)
+{
+    self_t *self = calloc (1, sizeof (self_t));
+    if (!self)
+        return NULL;
+    self->pipe = pipe;
+    self->node_id = args->node_id;
+    //  Ticks well inside a heartbeat so timers fire close to their due time
+    self->tick_ms = args->config->heartbeat_ms / 5;
+    if (self->tick_ms > TICK_MAX_MS)
+        self->tick_ms = TICK_MAX_MS;
+    if (self->tick_ms == 0)
+        self->tick_ms = 1;
+    self->cluster = strdup (args->config->cluster);
+    if (!config_node (args->config, args->node_id)) {
+        log_line (self->node_id, LOG_LEVEL_ERROR, "node %u is not in the config", self->node_id);
+        s_self_destroy (&self);
+    }
+    //  Sockets first: a second copy of a running node fails on its port
+    //  before it can touch (and maybe truncate) the live node's log
+    else if (!self->cluster || s_open_sockets (self, args->config) ||
+             s_open_state (self, args->config, args->data_dir))
+        s_self_destroy (&self);
+    return self;
+}
+
+//  Sends one message to its addressee, or drops it.
+static void
+s_send_peer (self_t *self, const raft_message_t *message)
+{
+    peer_t *peer = NULL;
+    for (size_t position = 0; position < self->peer_count; position++)
+        if (self->peers[position].id == message->to)
+            peer = &self->peers[position];
+    if (!peer)
+        return;
+    zframe_t *frame = peer_codec_encode (message, self->cluster);
+    if (!frame)
+        return;
+    if (zframe_send (&frame, peer->dealer, ZFRAME_DONTWAIT)) {
+        zframe_destroy (&frame);
+        self->dropped_sends++;
+    }
+}
+
+static void
+s_send_committed (self_t *self, const raft_entry_t *entries, size_t count)
+{
+    zmsg_t *message = zmsg_new ();
+    zmsg_addstr (message, "COMMITTED");
+    uint8_t header[COMMITTED_HEADER_SIZE];
+    s_put_u64 (header, raft_core_commit_index (self->core));
+    s_put_u64 (header + 8, raft_core_last_index (self->core));
+    zmsg_addmem (message, header, sizeof (header));
+    for (size_t position = 0; position < count; position++) {
+        const raft_entry_t *entry = &entries[position];
+        zframe_t *frame = zframe_new (NULL, ENTRY_HEADER_SIZE + entry->size);
+        uint8_t *target = zframe_data (frame);
+        s_put_u64 (target, entry->index);
+        s_put_u64 (target + 8, entry->term);
+        target[16] = entry->type;
+        if (entry->size)
+            memcpy (target + ENTRY_HEADER_SIZE, entry->data, entry->size);
+        zmsg_append (message, &frame);
+    }
+    zmsg_send (&message, self->pipe);
+}
+
+static const char *
+s_role_name (raft_role_t role)
+{
+    return role == RAFT_ROLE_LEADER      ? "leader"
+           : role == RAFT_ROLE_CANDIDATE ? "candidate"
+                                         : "follower";
+}
+
+//  Tells the broker about role, term and leader changes at once and about
+//  index changes when indexes_too (once per tick), logging what a reader of
+//  the log cares about: roles and leaders.
+static void
+s_report_state (self_t *self, bool indexes_too)
+{
+    raft_role_t role = raft_core_role (self->core);
+    uint64_t term = raft_core_term (self->core);
+    uint32_t leader = raft_core_leader (self->core);
+    uint64_t commit = raft_core_commit_index (self->core);
+    uint64_t last = raft_core_last_index (self->core);
+    bool role_changed = !self->state_reported || role != self->reported_role;
+    bool leader_changed = !self->state_reported || leader != self->reported_leader;
+    bool indexes_changed = commit != self->reported_commit || last != self->reported_last;
+    if (!role_changed && !leader_changed && term == self->reported_term &&
+        !(indexes_too && indexes_changed))
+        return;
+
+    if (role_changed)
+        log_line (self->node_id, LOG_LEVEL_INFO, "%s %s in term %" PRIu64,
+                  self->state_reported ? "became" : "starting as", s_role_name (role), term);
+    //  A candidate's lack of leader goes without saying
+    if (leader_changed && role == RAFT_ROLE_FOLLOWER) {
+        if (leader)
+            log_line (self->node_id, LOG_LEVEL_INFO, "leader is node %u in term %" PRIu64, leader,
+                      term);
+        else if (self->state_reported)
+            log_line (self->node_id, LOG_LEVEL_INFO, "lost the leader in term %" PRIu64, term);
+    }
+    uint8_t body[STATE_SIZE];
+    body[0] = (uint8_t)role;
+    s_put_u64 (body + 1, term);
+    s_put_u32 (body + 9, leader);
+    s_put_u64 (body + 13, commit);
+    s_put_u64 (body + 21, last);
+    zmsg_t *message = zmsg_new ();
+    zmsg_addstr (message, "STATE");
+    zmsg_addmem (message, body, sizeof (body));
+    zmsg_send (&message, self->pipe);
+
+    self->state_reported = true;
+    self->reported_role = role;
+    self->reported_term = term;
+    self->reported_leader = leader;
+    self->reported_commit = commit;
+    self->reported_last = last;
+}
+
+//  Acts on everything the core wants done, in the order the core demands,
+//  until it wants nothing more.
+static void
+s_process_ready (self_t *self)
+{
+    raft_ready_t ready;
+    while (raft_core_ready (self->core, &ready)) {
+        //  a. the vote and term must be durable before any message shows them
+        if (ready.hard_state_changed && meta_store_save (self->meta, ready.term, ready.voted_for))
+            s_fatal (self, "cannot save term and vote");
+        //  b. messages first: followers write while the leader writes
+        for (size_t position = 0; position < ready.message_count; position++)
+            s_send_peer (self, &ready.messages[position]);
+        //  c. the log: one sync for the whole batch
+        if (ready.truncate_from && log_store_truncate_suffix (self->log, ready.truncate_from))
+            s_fatal (self, "cannot truncate the log");
+        bool written = ready.entries_to_persist_count > 0;
+        uint64_t written_index = 0;
+        uint64_t written_term = 0;
+        if (written) {
+            const raft_entry_t *last =
+                &ready.entries_to_persist[ready.entries_to_persist_count - 1];
+            written_index = last->index;
+            written_term = last->term;
+            if (log_store_append (self->log, ready.entries_to_persist,
+                                  ready.entries_to_persist_count))
+                s_fatal (self, "cannot append to the log");
+            if (log_store_sync (self->log))
+                s_fatal (self, "cannot sync the log");
+        }
+        //  d. committed entries to the broker, in order, as one message
+        if (ready.committed_count)
+            s_send_committed (self, ready.committed, ready.committed_count);
+        raft_core_advance (self->core);
+        if (written)
+            raft_core_persisted (self->core, written_index, written_term);
+    }
+    s_report_state (self, false);
+}
+
+static void
+s_complain (self_t *self, const char *what)
+{
+    size_t suppressed;
+    if (log_limiter_allow (&self->garbage_limiter, zclock_mono (), GARBAGE_LOG_PERIOD_MS,
+                           &suppressed))
+        log_line (self->node_id, LOG_LEVEL_WARNING, "peer port: dropped %s (%zu more suppressed)",
+                  what, suppressed);
+}
+
+//  One message from the ROUTER: [routing id][packed peer message].
+static void
+s_receive_peer (self_t *self, zmsg_t *message)
+{
+    if (zmsg_size (message) != 2) {
+        s_complain (self, "a message with the wrong number of frames");
+        return;
+    }
+    zframe_t *body = zmsg_last (message);
+    peer_codec_message_t decoded;
+    char error[256];
+    if (peer_codec_decode (zframe_data (body), zframe_size (body), self->cluster, &decoded, error,
+                           sizeof (error))) {
+        s_complain (self, error);
+        return;
+    }
+    if (decoded.message.to != self->node_id) {
+        snprintf (error, sizeof (error), "a message from node %u for node %u", decoded.message.from,
+                  decoded.message.to);
+        s_complain (self, error);
+    } else
+        raft_core_receive (self->core, &decoded.message);
+    peer_codec_message_clear (&decoded);
+}
+
+static int
+s_on_peer_traffic (zloop_t *loop, zsock_t *router, void *argument)
+{
+    (void)loop;
+    self_t *self = (self_t *)argument;
+    for (int count = 0; count < DRAIN_LIMIT && (zsock_events (router) & ZMQ_POLLIN); count++) {
+        zmsg_t *message = zmsg_recv (router);
+        if (!message)
+            break;
+        s_receive_peer (self, message);
+        zmsg_destroy (&message);
+    }
+    s_process_ready (self);
+    return 0;
+}
+
+//  Appends each [ticket][payload] pair; remembers the tickets refused.
+static void
+s_propose (self_t *self, zmsg_t *message)
+{
+    zframe_t *ticket = zmsg_next (message);
+    while (ticket) {
+        zframe_t *payload = zmsg_next (message);
+        if (!payload || zframe_size (ticket) != TICKET_SIZE) {
+            log_line (self->node_id, LOG_LEVEL_ERROR, "malformed PROPOSE from the broker");
+            return;
+        }
+        uint64_t index;
+        if (raft_core_propose (self->core, zframe_data (payload), zframe_size (payload), &index)) {
+            if (!self->rejected)
+                self->rejected = zmsg_new ();
+            zmsg_addmem (self->rejected, zframe_data (ticket), TICKET_SIZE);
+        }
+        ticket = zmsg_next (message);
+    }
+}
+
+static void
+s_send_rejected (self_t *self)
+{
+    if (!self->rejected)
+        return;
+    uint8_t leader[LEADER_SIZE];
+    s_put_u32 (leader, raft_core_leader (self->core));
+    zmsg_pushmem (self->rejected, leader, sizeof (leader));
+    zmsg_pushstr (self->rejected, "REJECTED");
+    zmsg_send (&self->rejected, self->pipe);
+}
+
+static int
+s_on_pipe (zloop_t *loop, zsock_t *pipe, void *argument)
+{
+    (void)loop;
+    self_t *self = (self_t *)argument;
+    for (int count = 0; count < DRAIN_LIMIT && (zsock_events (pipe) & ZMQ_POLLIN); count++) {
+        zmsg_t *message = zmsg_recv (pipe);
+        if (!message)
+            break;
+        char *command = zmsg_popstr (message);
+        if (command && streq (command, "PROPOSE"))
+            s_propose (self, message);
+        else if (command && streq (command, "$TERM"))
+            self->terminated = true;
+        else
+            log_line (self->node_id, LOG_LEVEL_ERROR, "unknown command '%s' on the raft pipe",
+                      command ? command : "");
+        zstr_free (&command);
+        zmsg_destroy (&message);
+        if (self->terminated)
+            break;
+    }
+    s_send_rejected (self);
+    s_process_ready (self);
+    return self->terminated ? -1 : 0;
+}
+
+static int
+s_on_tick (zloop_t *loop, int timer_id, void *argument)
+{
+    (void)loop;
+    (void)timer_id;
+    self_t *self = (self_t *)argument;
+    raft_core_tick (self->core, (uint64_t)zclock_mono ());
+    s_process_ready (self);
+    s_report_state (self, true);
+    return 0;
+}
+
+//  Shutdown is the broker's call: signals go to the broker thread, which
+//  then sends $TERM, so the two threads stop in a known order.
+static void
+s_block_signals (void)
+{
+    sigset_t signals;
+    sigemptyset (&signals);
+    sigaddset (&signals, SIGINT);
+    sigaddset (&signals, SIGTERM);
+    pthread_sigmask (SIG_BLOCK, &signals, NULL);
+}
+
+static void
+s_wait_for_term (zsock_t *pipe)
+{
+    while (true) {
+        char *command = zstr_recv (pipe);
+        bool term = !command || streq (command, "$TERM");
+        zstr_free (&command);
+        if (term)
+            break;
+    }
+}
+
+static void
+s_raft_actor (zsock_t *pipe, void *argument)
+{
+    s_block_signals ();
+    const start_args_t *args = (const start_args_t *)argument;
+    uint32_t node_id = args->node_id;
+    self_t *self = s_self_new (pipe, args);
+    //  args belong to the creator, which is released by this signal
+    zsock_signal (pipe, 0);
+    if (!self) {
+        zstr_send (pipe, "FAILED");
+        s_wait_for_term (pipe);
+        return;
+    }
+    zstr_send (pipe, "READY");
+
+    self->loop = zloop_new ();
+    zloop_set_nonstop (self->loop, true);
+    zloop_reader (self->loop, pipe, s_on_pipe, self);
+    zloop_reader (self->loop, self->router, s_on_peer_traffic, self);
+    zloop_timer (self->loop, self->tick_ms, 0, s_on_tick, self);
+    zloop_start (self->loop);
+    if (!self->terminated) {
+        log_line (node_id, LOG_LEVEL_ERROR, "raft loop ended unexpectedly");
+        s_wait_for_term (pipe);
+    }
+    if (self->dropped_sends)
+        log_line (node_id, LOG_LEVEL_INFO, "raft stopped (%" PRIu64 " peer messages dropped)",
+                  self->dropped_sends);
+    s_self_destroy (&self);
+}
+
+//  ---------------------------------------------------------------------------
+//  The broker's handle on the actor.
+
+struct _raft_actor_t {
+    zactor_t *actor;  //  the Raft thread
+    zmsg_t *batch;    //  PROPOSE being filled, NULL when nothing is queued
+    uint32_t node_id; //  for log lines
+};
+
+raft_actor_t *
+raft_actor_new (const config_t *config, uint32_t node_id, const char *data_dir)
+{
+    raft_actor_t *self = calloc (1, sizeof (raft_actor_t));
+    if (!self)
+        return NULL;
+    self->node_id = node_id;
+    //  Pipes must never block: a broker and an actor each blocked sending
+    //  to the other would deadlock. czmq applies this to pipes created next.
+    zsys_set_pipehwm (0);
+    start_args_t args = {
+        .config = config, .node_id = node_id, .data_dir = data_dir ? data_dir : config->data_dir};
+    self->actor = zactor_new (s_raft_actor, &args);
+    char *status = self->actor ? zstr_recv (self->actor) : NULL;
+    bool ready = status && streq (status, "READY");
+    zstr_free (&status);
+    if (!ready)
+        raft_actor_destroy (&self);
+    return self;
+}
+
+void
+raft_actor_destroy (raft_actor_t **self_p)
+{
+    if (*self_p) {
+        raft_actor_t *self = *self_p;
+        zactor_destroy (&self->actor);
+        zmsg_destroy (&self->batch);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+zsock_t *
+raft_actor_sock (raft_actor_t *self)
+{
+    return zactor_sock (self->actor);
+}
+
+void
+raft_actor_propose (raft_actor_t *self, uint64_t ticket, zframe_t **payload_p)
+{
+    if (!self->batch) {
+        self->batch = zmsg_new ();
+        zmsg_addstr (self->batch, "PROPOSE");
+    }
+    zframe_t *ticket_frame = s_u64_frame (ticket);
+    zmsg_append (self->batch, &ticket_frame);
+    zmsg_append (self->batch, payload_p);
+}
+
+int
+raft_actor_flush (raft_actor_t *self)
+{
+    if (!self->batch)
+        return 0;
+    return zmsg_send (&self->batch, zactor_sock (self->actor));
+}
+
+//  COMMITTED: [commit][last] then [index][term][type][payload] frames.
+static int
+s_decode_committed (zmsg_t *message, raft_actor_event_t *event)
+{
+    zframe_t *header = zmsg_first (message);
+    if (!header || zframe_size (header) != COMMITTED_HEADER_SIZE)
+        return -1;
+    event->commit_index = s_get_u64 (zframe_data (header));
+    event->last_index = s_get_u64 (zframe_data (header) + 8);
+    size_t count = zmsg_size (message) - 1;
+    if (count == 0)
+        return 0;
+    event->entries = calloc (count, sizeof (raft_entry_t));
+    if (!event->entries)
+        return -1;
+    for (zframe_t *frame = zmsg_next (message); frame; frame = zmsg_next (message)) {
+        if (zframe_size (frame) < ENTRY_HEADER_SIZE)
+            return -1;
+        raft_entry_t *entry = &event->entries[event->entry_count++];
+        const uint8_t *source = zframe_data (frame);
+        entry->index = s_get_u64 (source);
+        entry->term = s_get_u64 (source + 8);
+        entry->type = source[16];
+        entry->data = zframe_data (frame) + ENTRY_HEADER_SIZE;
+        entry->size = zframe_size (frame) - ENTRY_HEADER_SIZE;
+    }
+    return 0;
+}
+
+//  REJECTED: [leader] then [ticket] frames.
+static int
+s_decode_rejected (zmsg_t *message, raft_actor_event_t *event)
+{
+    zframe_t *leader = zmsg_first (message);
+    if (!leader || zframe_size (leader) != LEADER_SIZE)
+        return -1;
+    event->leader_id = s_get_u32 (zframe_data (leader));
+    size_t count = zmsg_size (message) - 1;
+    if (count == 0)
+        return 0;
+    event->tickets = calloc (count, sizeof (uint64_t));
+    if (!event->tickets)
+        return -1;
+    for (zframe_t *frame = zmsg_next (message); frame; frame = zmsg_next (message)) {
+        if (zframe_size (frame) != TICKET_SIZE)
+            return -1;
+        event->tickets[event->ticket_count++] = s_get_u64 (zframe_data (frame));
+    }
+    return 0;
+}
+
+//  STATE: [role][term][leader][commit][last] in one frame.
+static int
+s_decode_state (zmsg_t *message, raft_actor_event_t *event)
+{
+    zframe_t *body = zmsg_first (message);
+    if (!body || zframe_size (body) != STATE_SIZE || zmsg_size (message) != 1)
+        return -1;
+    const uint8_t *source = zframe_data (body);
+    if (source[0] > RAFT_ROLE_LEADER)
+        return -1;
+    event->role = (raft_role_t)source[0];
+    event->term = s_get_u64 (source + 1);
+    event->leader_id = s_get_u32 (source + 9);
+    event->commit_index = s_get_u64 (source + 13);
+    event->last_index = s_get_u64 (source + 21);
+    return 0;
+}
+
+int
+raft_actor_recv (raft_actor_t *self, raft_actor_event_t *event)
+{
+    memset (event, 0, sizeof (*event));
+    zmsg_t *message = zmsg_recv (zactor_sock (self->actor));
+    if (!message)
+        return -1;
+    char *command = zmsg_popstr (message);
+    event->message = message;
+    int rc = -1;
+    if (command && streq (command, "COMMITTED")) {
+        event->kind = RAFT_ACTOR_COMMITTED;
+        rc = s_decode_committed (message, event);
+    } else if (command && streq (command, "REJECTED")) {
+        event->kind = RAFT_ACTOR_REJECTED;
+        rc = s_decode_rejected (message, event);
+    } else if (command && streq (command, "STATE")) {
+        event->kind = RAFT_ACTOR_STATE;
+        rc = s_decode_state (message, event);
+    }
+    if (rc)
+        log_line (self->node_id, LOG_LEVEL_ERROR, "malformed '%s' message from the raft actor",
+                  command ? command : "");
+    zstr_free (&command);
+    if (rc)
+        raft_actor_event_clear (event);
+    return rc;
+}
+
+void
+raft_actor_event_clear (raft_actor_event_t *event)
+{
+    free (event->entries);
+    free (event->tickets);
+    zmsg_destroy (&event->message);
+    memset (event, 0, sizeof (*event));
+}

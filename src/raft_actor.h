@@ -1,0 +1,94 @@
+/*  raft_actor — the Raft node as a czmq actor: a zloop thread around the pure
+    raft_core with the peer sockets, the tick timer, the log and meta stores.
+
+    The broker holds a raft_actor_t: it proposes commands (batched, one pipe
+    message per flush) and receives events. Nothing is shared with the actor
+    thread; everything travels on the actor pipe as explicit little-endian
+    frames:
+
+      broker -> actor
+        "PROPOSE" then pairs [ticket u64][payload]   commands to append
+        "$TERM"                                       stop (czmq convention)
+      actor -> broker
+        "READY" | "FAILED"                            once, after start
+        "COMMITTED" [commit u64][last u64] then one frame per entry
+                    [index u64][term u64][type u8][payload]   in log order
+        "REJECTED" [leader u32] then one [ticket u64] frame per refused
+                    proposal (this node is not the leader)
+        "STATE" [role u8][term u64][leader u32][commit u64][last u64]
+                    on role/leader/term change at once, on commit or last
+                    index change at most once per tick
+
+    Peer traffic is one-way: a node sends through one DEALER per peer and
+    receives on its ROUTER. A send that would block is dropped (Raft tolerates
+    loss), so a dead peer never stalls the loop. Each handler drains all that
+    is readable before the core's ready is processed, so load becomes bigger
+    batches and fewer fsyncs. A failed write or fsync ends the process: nothing
+    may be acknowledged that is not durable.
+*/
+#ifndef RAFT_ACTOR_H_INCLUDED
+#define RAFT_ACTOR_H_INCLUDED
+
+#include <czmq.h>
+
+#include "config.h"
+#include "raft_core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct _raft_actor_t raft_actor_t;
+
+typedef enum {
+    RAFT_ACTOR_COMMITTED = 1, //  entries to apply, in order
+    RAFT_ACTOR_REJECTED = 2,  //  proposals refused: not the leader
+    RAFT_ACTOR_STATE = 3      //  role, term, leader, indexes
+} raft_actor_event_kind_t;
+
+//  What the actor reported; decoded from one pipe message.
+typedef struct {
+    raft_actor_event_kind_t kind; //  which report
+    raft_role_t role;             //  STATE: current role
+    uint64_t term;                //  STATE: current term
+    uint32_t leader_id;           //  STATE, REJECTED: leader believed in, 0 if none
+    uint64_t commit_index;        //  STATE, COMMITTED: commit index
+    uint64_t last_index;          //  STATE, COMMITTED: last log index
+    raft_entry_t *entries;        //  COMMITTED: entries, data borrowed from message
+    size_t entry_count;           //  COMMITTED: how many
+    uint64_t *tickets;            //  REJECTED: tickets of refused proposals
+    size_t ticket_count;          //  REJECTED: how many
+    zmsg_t *message;              //  the pipe message entries point into
+} raft_actor_event_t;
+
+//  Starts the Raft node node_id of config with its state under
+//  <data_dir>/node-<id>/ (data_dir NULL: the config's). What the actor keeps
+//  is copied. Returns NULL after logging why when it cannot start (storage
+//  unreadable, peer port taken).
+raft_actor_t *raft_actor_new (const config_t *config, uint32_t node_id, const char *data_dir);
+
+//  Stops the actor (pending syncs are done) and frees everything.
+void raft_actor_destroy (raft_actor_t **self_p);
+
+//  The pipe to poll for events.
+zsock_t *raft_actor_sock (raft_actor_t *self);
+
+//  Queues a command for the next flush; takes the payload frame.
+void raft_actor_propose (raft_actor_t *self, uint64_t ticket, zframe_t **payload_p);
+
+//  Sends the commands queued since the last flush as one PROPOSE message.
+//  Returns 0 or -1.
+int raft_actor_flush (raft_actor_t *self);
+
+//  Receives and decodes one event (blocks if none is waiting). Returns 0, or
+//  -1 when interrupted or when the message is malformed (then logged).
+int raft_actor_recv (raft_actor_t *self, raft_actor_event_t *event);
+
+//  Frees what recv put in event and zeroes it.
+void raft_actor_event_clear (raft_actor_event_t *event);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

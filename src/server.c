@@ -1,0 +1,682 @@
+/*  server — the broker of one node: client ROUTER, waiting requests, state
+    machine, PUB fan-out; Raft runs in the raft_actor thread. See server.h.
+*/
+#include "server.h"
+
+#include <czmq.h>
+#include <sodium.h>
+
+#include "codec.h"
+#include "endpoint.h"
+#include "fsm.h"
+#include "log.h"
+#include "raft_actor.h"
+
+//  Messages read from one socket per loop turn before the batch goes out.
+#define DRAIN_LIMIT 1000
+//  Period of the check for requests past their deadline.
+#define DEADLINE_CHECK_MS 20
+//  Room for the envelope of a request around its largest payload.
+#define REQUEST_OVERHEAD_BYTES 4096
+//  A client frame bigger than this many payloads (or than the floor) costs
+//  the client its connection; anything smaller gets a reply, TOO_LARGE if
+//  need be. The room lets JSON escape every byte of a valid payload.
+#define CLIENT_MAX_MESSAGE_PAYLOADS 8
+#define CLIENT_MAX_MESSAGE_FLOOR    (64 * 1024 * 1024)
+//  Replies and events queued per client or subscriber before they are dropped.
+#define CLIENT_SEND_HWM 10000
+//  At shutdown, time left to deliver the last replies.
+#define SHUTDOWN_LINGER_MS 200
+//  At most one complaint per second about malformed client traffic.
+#define BAD_INPUT_LOG_PERIOD_MS 1000
+
+//  One client request, from its arrival to its reply.
+typedef struct {
+    zframe_t *routing_id;    //  the client's identity on the ROUTER
+    bool delimited;          //  it sent the empty delimiter frame (REQ envelope)
+    codec_request_t decoded; //  the request and the dialect to answer in
+    uint64_t ticket;         //  key in the waiting table once proposed, else 0
+    int64_t deadline;        //  zclock_mono time of its TIMEOUT reply
+    void *deadline_handle;   //  its place in the deadline queue
+} client_request_t;
+
+struct _server_t {
+    const config_t *config;          //  borrowed, outlives the server
+    const config_node_t *node;       //  this node in config
+    uint32_t node_id;                //  its id
+    uint32_t *members;               //  bootstrap voters, for Status
+    size_t member_count;             //  how many
+    zloop_t *loop;                   //  the broker reactor
+    zsock_t *clients;                //  ROUTER on the client port
+    zsock_t *publisher;              //  PUB on the pub port, NULL without one
+    raft_actor_t *raft;              //  the Raft thread
+    fsm_t *fsm;                      //  the replicated state machine
+    zhashx_t *waiting;               //  ticket -> client_request_t proposed, not yet applied
+    zlistx_t *deadlines;             //  the same requests, oldest (first to expire) first
+    uint64_t next_ticket;            //  random incarnation << 32, then counts up
+    raft_role_t role;                //  last STATE: role
+    uint64_t term;                   //  term
+    uint32_t leader_id;              //  leader, 0 when unknown
+    uint64_t commit_index;           //  commit index
+    uint64_t last_index;             //  last log index
+    log_limiter_t bad_input_limiter; //  bounds complaints about client traffic
+};
+
+//  ---------------------------------------------------------------------------
+//  Client requests and replies
+
+static void
+s_client_request_destroy (client_request_t **request_p)
+{
+    if (*request_p) {
+        client_request_t *request = *request_p;
+        zframe_destroy (&request->routing_id);
+        codec_request_clear (&request->decoded);
+        free (request);
+        *request_p = NULL;
+    }
+}
+
+static void
+s_complain (server_t *self, const char *what)
+{
+    size_t suppressed;
+    if (log_limiter_allow (&self->bad_input_limiter, zclock_mono (), BAD_INPUT_LOG_PERIOD_MS,
+                           &suppressed))
+        log_line (self->node_id, LOG_LEVEL_WARNING, "client port: dropped %s (%zu more suppressed)",
+                  what, suppressed);
+}
+
+//  Sends reply to the client of request, with the request's seq.
+static void
+s_reply (server_t *self, client_request_t *request, Raftq__Reply *reply)
+{
+    reply->seq = request->decoded.request ? request->decoded.request->seq : 0;
+    size_t size;
+    uint8_t *body = codec_reply_encode (&request->decoded, reply, &size);
+    if (!body) {
+        log_line (self->node_id, LOG_LEVEL_ERROR, "out of memory encoding a reply");
+        return;
+    }
+    zmsg_t *message = zmsg_new ();
+    zmsg_addmem (message, zframe_data (request->routing_id), zframe_size (request->routing_id));
+    if (request->delimited)
+        zmsg_addmem (message, NULL, 0);
+    zmsg_addmem (message, body, size);
+    free (body);
+    //  Never blocks: an unknown or saturated client loses the reply
+    zmsg_send (&message, self->clients);
+}
+
+static void
+s_reply_error (server_t *self, client_request_t *request, Raftq__Code code, const char *text)
+{
+    Raftq__Reply reply = RAFTQ__REPLY__INIT;
+    reply.code = code;
+    reply.error = (char *)text;
+    s_reply (self, request, &reply);
+}
+
+//  NOT_LEADER with the leader's client endpoint, or NO_LEADER.
+static void
+s_reply_not_leader (server_t *self, client_request_t *request, uint32_t leader_id)
+{
+    const config_node_t *leader =
+        leader_id != self->node_id ? config_node (self->config, leader_id) : NULL;
+    if (!leader) {
+        s_reply_error (self, request, RAFTQ__CODE__NO_LEADER, "no leader elected yet");
+        return;
+    }
+    char endpoint[ENDPOINT_MAX];
+    endpoint_format (endpoint, leader->host, leader->client_port);
+    char text[64];
+    snprintf (text, sizeof (text), "not the leader; node %u is", leader_id);
+    Raftq__Reply reply = RAFTQ__REPLY__INIT;
+    reply.code = RAFTQ__CODE__NOT_LEADER;
+    reply.error = text;
+    reply.leader_id = leader_id;
+    reply.leader_endpoint = endpoint;
+    s_reply (self, request, &reply);
+}
+
+static Raftq__Role
+s_status_role (raft_role_t role)
+{
+    switch (role) {
+    case RAFT_ROLE_LEADER:
+        return RAFTQ__ROLE__LEADER;
+    case RAFT_ROLE_CANDIDATE:
+        return RAFTQ__ROLE__CANDIDATE;
+    default:
+        return RAFTQ__ROLE__FOLLOWER;
+    }
+}
+
+static void
+s_reply_status (server_t *self, client_request_t *request)
+{
+    Raftq__NodeStatus status = RAFTQ__NODE_STATUS__INIT;
+    status.id = self->node_id;
+    status.role = s_status_role (self->role);
+    status.term = self->term;
+    status.leader_id = self->leader_id;
+    status.commit_index = self->commit_index;
+    status.applied_index = fsm_applied_index (self->fsm);
+    status.last_index = self->last_index;
+    status.members = self->members;
+    status.n_members = self->member_count;
+    Raftq__Reply reply = RAFTQ__REPLY__INIT;
+    reply.result_case = RAFTQ__REPLY__RESULT_STATUS;
+    reply.status = &status;
+    s_reply (self, request, &reply);
+}
+
+//  ---------------------------------------------------------------------------
+//  The waiting table: proposed requests by ticket, and by deadline
+
+static size_t
+s_ticket_hash (const void *key)
+{
+    uint64_t ticket = *(const uint64_t *)key;
+    return (size_t)(ticket ^ (ticket >> 32));
+}
+
+static int
+s_ticket_compare (const void *one, const void *other)
+{
+    uint64_t first = *(const uint64_t *)one;
+    uint64_t second = *(const uint64_t *)other;
+    return first < second ? -1 : first > second ? 1 : 0;
+}
+
+//  Keys are the tickets inside the requests: nothing is copied or freed.
+static zhashx_t *
+s_waiting_table_new (void)
+{
+    zhashx_t *table = zhashx_new ();
+    if (table) {
+        zhashx_set_key_hasher (table, s_ticket_hash);
+        zhashx_set_key_comparator (table, s_ticket_compare);
+        zhashx_set_key_duplicator (table, NULL);
+        zhashx_set_key_destructor (table, NULL);
+    }
+    return table;
+}
+
+static void
+s_park (server_t *self, client_request_t *request, uint64_t ticket)
+{
+    request->ticket = ticket;
+    request->deadline = zclock_mono () + self->config->request_timeout_ms;
+    zhashx_insert (self->waiting, &request->ticket, request);
+    request->deadline_handle = zlistx_add_end (self->deadlines, request);
+}
+
+//  Takes a proposed request out of the waiting table; caller answers it.
+static client_request_t *
+s_unpark (server_t *self, uint64_t ticket)
+{
+    client_request_t *request = (client_request_t *)zhashx_lookup (self->waiting, &ticket);
+    if (request) {
+        zhashx_delete (self->waiting, &ticket);
+        zlistx_detach (self->deadlines, request->deadline_handle);
+    }
+    return request;
+}
+
+//  Requests whose entry did not apply in time: the outcome is unknown to us,
+//  and the client must be told so rather than left waiting.
+static int
+s_on_deadline_check (zloop_t *loop, int timer_id, void *argument)
+{
+    (void)loop;
+    (void)timer_id;
+    server_t *self = (server_t *)argument;
+    int64_t now = zclock_mono ();
+    client_request_t *oldest = (client_request_t *)zlistx_first (self->deadlines);
+    while (oldest && oldest->deadline <= now) {
+        client_request_t *request = s_unpark (self, oldest->ticket);
+        s_reply_error (self, request, RAFTQ__CODE__TIMEOUT,
+                       "not committed in time: outcome unknown");
+        s_client_request_destroy (&request);
+        oldest = (client_request_t *)zlistx_first (self->deadlines);
+    }
+    return 0;
+}
+
+//  ---------------------------------------------------------------------------
+//  Proposing
+
+//  The state machine command for a queue request, fields borrowed from it.
+static int
+s_command_from_request (const Raftq__Request *request, Raftq__State__Command *command)
+{
+    switch (request->op_case) {
+    case RAFTQ__REQUEST__OP_CREATE_TOPIC:
+        command->op_case = RAFTQ__STATE__COMMAND__OP_CREATE_TOPIC;
+        command->create_topic = request->create_topic;
+        return 0;
+    case RAFTQ__REQUEST__OP_LIST_TOPICS:
+        command->op_case = RAFTQ__STATE__COMMAND__OP_LIST_TOPICS;
+        command->list_topics = request->list_topics;
+        return 0;
+    case RAFTQ__REQUEST__OP_PUBLISH:
+        command->op_case = RAFTQ__STATE__COMMAND__OP_PUBLISH;
+        command->publish = request->publish;
+        return 0;
+    case RAFTQ__REQUEST__OP_POP:
+        command->op_case = RAFTQ__STATE__COMMAND__OP_POP;
+        command->pop = request->pop;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+//  Leader only: answers from the exactly-once table, or refuses, or
+//  proposes and parks the request. Returns true if parked.
+static bool
+s_propose_request (server_t *self, client_request_t *request)
+{
+    if (self->role != RAFT_ROLE_LEADER) {
+        s_reply_not_leader (self, request, self->leader_id);
+        return false;
+    }
+    const Raftq__Request *decoded = request->decoded.request;
+    if (decoded->client_id && decoded->seq) {
+        Raftq__Reply *cached = fsm_cached_reply (self->fsm, decoded->client_id, decoded->seq);
+        if (cached) {
+            s_reply (self, request, cached);
+            raftq__reply__free_unpacked (cached, NULL);
+            return false;
+        }
+    }
+    Raftq__State__Command command = RAFTQ__STATE__COMMAND__INIT;
+    if (s_command_from_request (decoded, &command)) {
+        s_reply_error (self, request, RAFTQ__CODE__INTERNAL, "not a queue operation");
+        return false;
+    }
+    command.origin_node = self->node_id;
+    command.ticket = self->next_ticket++;
+    command.client_id = decoded->client_id;
+    command.seq = decoded->seq;
+    command.timestamp_ms = zclock_time ();
+    Raftq__Code code;
+    char error[256] = "";
+    if (fsm_validate (self->fsm, &command, &code, error, sizeof (error))) {
+        s_reply_error (self, request, code, error);
+        return false;
+    }
+    zframe_t *payload = zframe_new (NULL, raftq__state__command__get_packed_size (&command));
+    if (!payload) {
+        s_reply_error (self, request, RAFTQ__CODE__INTERNAL, "out of memory");
+        return false;
+    }
+    raftq__state__command__pack (&command, zframe_data (payload));
+    s_park (self, request, command.ticket);
+    raft_actor_propose (self->raft, command.ticket, &payload);
+    return true;
+}
+
+//  Decodes and answers or parks one request; takes ownership of request.
+static void
+s_handle_request (server_t *self, client_request_t *request, zframe_t *body)
+{
+    const uint8_t *data = zframe_data (body);
+    size_t size = zframe_size (body);
+    size_t limit = (size_t)self->config->max_payload_bytes + REQUEST_OVERHEAD_BYTES;
+    if (size > limit) {
+        //  Decoding is only needed to learn how a JSON client wants its error
+        if (size && data[0] == '{')
+            codec_request_decode (data, size, &request->decoded);
+        else
+            request->decoded.dialect = CODEC_PROTOBUF;
+        char text[128];
+        snprintf (text, sizeof (text), "request of %zu bytes exceeds the limit of %zu", size,
+                  limit);
+        s_reply_error (self, request, RAFTQ__CODE__TOO_LARGE, text);
+        s_client_request_destroy (&request);
+        return;
+    }
+    if (codec_request_decode (data, size, &request->decoded)) {
+        s_reply_error (self, request, request->decoded.error_code, request->decoded.error);
+        s_client_request_destroy (&request);
+        return;
+    }
+    bool parked = false;
+    switch (request->decoded.request->op_case) {
+    case RAFTQ__REQUEST__OP_STATUS:
+        s_reply_status (self, request);
+        break;
+    case RAFTQ__REQUEST__OP_CREATE_TOPIC:
+    case RAFTQ__REQUEST__OP_LIST_TOPICS:
+    case RAFTQ__REQUEST__OP_PUBLISH:
+    case RAFTQ__REQUEST__OP_POP:
+        parked = s_propose_request (self, request);
+        break;
+    case RAFTQ__REQUEST__OP_REPLAY:
+    case RAFTQ__REQUEST__OP_ADD_NODE:
+    case RAFTQ__REQUEST__OP_REMOVE_NODE:
+    case RAFTQ__REQUEST__OP_TRANSFER_LEADERSHIP:
+        s_reply_error (self, request, RAFTQ__CODE__UNAVAILABLE, "not supported yet");
+        break;
+    default:
+        s_reply_error (self, request, RAFTQ__CODE__INVALID_ARGUMENT, "request has no operation");
+        break;
+    }
+    if (!parked)
+        s_client_request_destroy (&request);
+}
+
+//  One ROUTER message: [routing id][empty][body], or [routing id][body]
+//  from a DEALER that skips the delimiter.
+static void
+s_handle_client_message (server_t *self, zmsg_t *message)
+{
+    size_t frames = zmsg_size (message);
+    zframe_t *routing_id = zmsg_pop (message);
+    zframe_t *delimiter = frames == 3 ? zmsg_first (message) : NULL;
+    if (frames == 3 && zframe_size (delimiter) != 0) {
+        s_complain (self, "a request whose second frame is not the empty delimiter");
+        zframe_destroy (&routing_id);
+        return;
+    }
+    if (frames != 2 && frames != 3) {
+        s_complain (self, "a request with the wrong number of frames");
+        zframe_destroy (&routing_id);
+        return;
+    }
+    client_request_t *request = calloc (1, sizeof (client_request_t));
+    if (!request) {
+        zframe_destroy (&routing_id);
+        return;
+    }
+    request->routing_id = routing_id;
+    request->delimited = frames == 3;
+    s_handle_request (self, request, zmsg_last (message));
+}
+
+static int
+s_on_client_traffic (zloop_t *loop, zsock_t *clients, void *argument)
+{
+    (void)loop;
+    server_t *self = (server_t *)argument;
+    for (int count = 0; count < DRAIN_LIMIT && (zsock_events (clients) & ZMQ_POLLIN); count++) {
+        zmsg_t *message = zmsg_recv (clients);
+        if (!message)
+            break;
+        s_handle_client_message (self, message);
+        zmsg_destroy (&message);
+    }
+    //  Everything read this turn goes to Raft as one batch
+    if (raft_actor_flush (self->raft))
+        log_line (self->node_id, LOG_LEVEL_ERROR, "cannot pass proposals to the raft actor");
+    return 0;
+}
+
+//  ---------------------------------------------------------------------------
+//  Applying committed entries
+
+static void
+s_publish (server_t *self, const Raftq__Event *event)
+{
+    if (!self->publisher)
+        return;
+    char *json = codec_event_json (event);
+    zframe_t *packed = zframe_new (NULL, raftq__event__get_packed_size (event));
+    if (json && packed) {
+        raftq__event__pack (event, zframe_data (packed));
+        zmsg_t *message = zmsg_new ();
+        zmsg_addstr (message, event->stream);
+        zmsg_append (message, &packed);
+        zmsg_addstr (message, json);
+        //  PUB drops for slow subscribers; it never blocks
+        zmsg_send (&message, self->publisher);
+    }
+    zframe_destroy (&packed);
+    free (json);
+}
+
+//  The request this node parked for a committed command, if any. Only the
+//  proposer answers, so other nodes skip the decode while nothing waits.
+static client_request_t *
+s_waiter_of (server_t *self, const raft_entry_t *entry)
+{
+    if (zhashx_size (self->waiting) == 0)
+        return NULL;
+    Raftq__State__Command *command = raftq__state__command__unpack (NULL, entry->size, entry->data);
+    client_request_t *request = NULL;
+    if (command && command->origin_node == self->node_id)
+        request = s_unpark (self, command->ticket);
+    if (command)
+        raftq__state__command__free_unpacked (command, NULL);
+    return request;
+}
+
+static void
+s_apply_command (server_t *self, const raft_entry_t *entry)
+{
+    fsm_output_t output = {0};
+    if (fsm_apply (self->fsm, entry->index, entry->data, entry->size, &output)) {
+        log_line (self->node_id, LOG_LEVEL_ERROR, "state machine refused entry %" PRIu64,
+                  entry->index);
+        return;
+    }
+    client_request_t *request = s_waiter_of (self, entry);
+    if (request) {
+        if (output.reply) {
+            if (!output.reply->index)
+                output.reply->index = entry->index;
+            s_reply (self, request, output.reply);
+        } else
+            s_reply_error (self, request, RAFTQ__CODE__INTERNAL, "no reply from the state machine");
+        s_client_request_destroy (&request);
+    }
+    for (size_t position = 0; position < output.event_count; position++)
+        s_publish (self, output.events[position]);
+    fsm_output_clear (&output);
+}
+
+static void
+s_apply_committed (server_t *self, const raft_actor_event_t *event)
+{
+    for (size_t position = 0; position < event->entry_count; position++) {
+        const raft_entry_t *entry = &event->entries[position];
+        uint64_t applied = fsm_applied_index (self->fsm);
+        if (entry->index <= applied)
+            continue;
+        if (entry->index != applied + 1)
+            log_line (self->node_id, LOG_LEVEL_ERROR,
+                      "committed entry %" PRIu64 " does not follow applied %" PRIu64, entry->index,
+                      applied);
+        if (entry->type == RAFT_ENTRY_COMMAND)
+            s_apply_command (self, entry);
+        else if (fsm_skip (self->fsm, entry->index))
+            log_line (self->node_id, LOG_LEVEL_ERROR, "state machine refused entry %" PRIu64,
+                      entry->index);
+    }
+    if (event->commit_index > self->commit_index)
+        self->commit_index = event->commit_index;
+    self->last_index = event->last_index;
+}
+
+static void
+s_answer_rejected (server_t *self, const raft_actor_event_t *event)
+{
+    for (size_t position = 0; position < event->ticket_count; position++) {
+        client_request_t *request = s_unpark (self, event->tickets[position]);
+        if (request) {
+            s_reply_not_leader (self, request, event->leader_id);
+            s_client_request_destroy (&request);
+        }
+    }
+}
+
+static int
+s_on_raft_event (zloop_t *loop, zsock_t *pipe, void *argument)
+{
+    (void)loop;
+    server_t *self = (server_t *)argument;
+    for (int count = 0; count < DRAIN_LIMIT && (zsock_events (pipe) & ZMQ_POLLIN); count++) {
+        raft_actor_event_t event;
+        if (raft_actor_recv (self->raft, &event))
+            continue;
+        switch (event.kind) {
+        case RAFT_ACTOR_COMMITTED:
+            s_apply_committed (self, &event);
+            break;
+        case RAFT_ACTOR_REJECTED:
+            s_answer_rejected (self, &event);
+            break;
+        case RAFT_ACTOR_STATE:
+            self->role = event.role;
+            self->term = event.term;
+            self->leader_id = event.leader_id;
+            self->commit_index = event.commit_index;
+            self->last_index = event.last_index;
+            break;
+        }
+        raft_actor_event_clear (&event);
+    }
+    return 0;
+}
+
+//  ---------------------------------------------------------------------------
+//  Lifecycle
+
+static zsock_t *
+s_bind (server_t *self, int type, const char *what, uint16_t port)
+{
+    zsock_t *socket = zsock_new (type);
+    if (!socket)
+        return NULL;
+    zsock_set_linger (socket, 0);
+    zsock_set_sndhwm (socket, CLIENT_SEND_HWM);
+    if (type == ZMQ_ROUTER) {
+        zsock_set_router_mandatory (socket, 0);
+        int64_t largest = (int64_t)self->config->max_payload_bytes * CLIENT_MAX_MESSAGE_PAYLOADS +
+                          REQUEST_OVERHEAD_BYTES;
+        zsock_set_maxmsgsize (
+            socket, (int)(largest > CLIENT_MAX_MESSAGE_FLOOR ? largest : CLIENT_MAX_MESSAGE_FLOOR));
+    }
+    char error[256];
+    if (endpoint_bind (socket, self->node->host, port, error, sizeof (error))) {
+        log_line (self->node_id, LOG_LEVEL_ERROR, "%s port: %s", what, error);
+        zsock_destroy (&socket);
+    }
+    return socket;
+}
+
+static int
+s_open (server_t *self)
+{
+    const config_t *config = self->config;
+    self->members = calloc (config->node_count, sizeof (uint32_t));
+    if (!self->members)
+        return -1;
+    for (size_t position = 0; position < config->node_count; position++)
+        if (!config->nodes[position].join)
+            self->members[self->member_count++] = config->nodes[position].id;
+
+    fsm_options_t options = {.max_payload_bytes = config->max_payload_bytes};
+    self->fsm = fsm_new (&options);
+    self->waiting = s_waiting_table_new ();
+    self->deadlines = zlistx_new ();
+    if (!self->fsm || !self->waiting || !self->deadlines)
+        return -1;
+    //  Tickets of an earlier run may still sit in the log: a fresh random
+    //  high half keeps this run's tickets from matching them
+    if (sodium_init () < 0)
+        return -1;
+    self->next_ticket = ((uint64_t)randombytes_random () << 32) + 1;
+
+    const config_node_t *node = self->node;
+    self->clients = s_bind (self, ZMQ_ROUTER, "client", node->client_port);
+    if (!self->clients)
+        return -1;
+    if (node->pub_port) {
+        self->publisher = s_bind (self, ZMQ_PUB, "pub", node->pub_port);
+        if (!self->publisher)
+            return -1;
+    }
+    self->raft = raft_actor_new (config, self->node_id, NULL);
+    if (!self->raft)
+        return -1;
+
+    self->loop = zloop_new ();
+    if (!self->loop)
+        return -1;
+    zloop_reader (self->loop, self->clients, s_on_client_traffic, self);
+    zloop_reader (self->loop, raft_actor_sock (self->raft), s_on_raft_event, self);
+    zloop_timer (self->loop, DEADLINE_CHECK_MS, 0, s_on_deadline_check, self);
+    return 0;
+}
+
+server_t *
+server_new (const config_t *config, uint32_t node_id)
+{
+    server_t *self = calloc (1, sizeof (server_t));
+    if (!self)
+        return NULL;
+    self->config = config;
+    self->node_id = node_id;
+    self->node = config_node (config, node_id);
+    if (!self->node) {
+        log_line (node_id, LOG_LEVEL_ERROR, "node %u is not in %s", node_id, config->path);
+        free (self);
+        return NULL;
+    }
+    if (s_open (self)) {
+        server_destroy (&self);
+        return NULL;
+    }
+    char events[ENDPOINT_MAX] = "none";
+    if (self->node->pub_port)
+        endpoint_format (events, self->node->host, self->node->pub_port);
+    log_line (
+        node_id, LOG_LEVEL_INFO,
+        "serving cluster %s: clients tcp://%s:%u, peers tcp://%s:%u, events %s, data %s/node-%u",
+        config->cluster, self->node->host, self->node->client_port, self->node->host,
+        self->node->peer_port, events, config->data_dir, node_id);
+    return self;
+}
+
+void
+server_destroy (server_t **self_p)
+{
+    if (*self_p) {
+        server_t *self = *self_p;
+        zloop_destroy (&self->loop);
+        raft_actor_destroy (&self->raft);
+        //  Requests still waiting may or may not commit later: say so
+        //  rather than leave the clients to their own timeouts
+        if (self->deadlines) {
+            client_request_t *request = (client_request_t *)zlistx_first (self->deadlines);
+            while (request) {
+                request = s_unpark (self, request->ticket);
+                s_reply_error (self, request, RAFTQ__CODE__UNAVAILABLE,
+                               "node shutting down: outcome unknown");
+                s_client_request_destroy (&request);
+                request = (client_request_t *)zlistx_first (self->deadlines);
+            }
+        }
+        if (self->clients)
+            zsock_set_linger (self->clients, SHUTDOWN_LINGER_MS);
+        zsock_destroy (&self->clients);
+        zsock_destroy (&self->publisher);
+        zhashx_destroy (&self->waiting);
+        zlistx_destroy (&self->deadlines);
+        fsm_destroy (&self->fsm);
+        free (self->members);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+int
+server_run (server_t *self)
+{
+    zloop_start (self->loop);
+    log_line (self->node_id, LOG_LEVEL_INFO, "shutting down");
+    return 0;
+}

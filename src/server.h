@@ -1,0 +1,38 @@
+/*  server — the broker of one node: the client ROUTER, the requests waiting
+    for their entry to commit, the replicated state machine it applies
+    committed entries to, and the PUB socket events fan out on. Raft itself
+    runs in the raft_actor thread it starts and talks to by pipe.
+
+    Writes and reads of the queue go through the log on the leader only, and
+    are answered once their entry is committed and applied; followers refuse
+    them at once with a leader hint. Status is answered by every node from
+    what it knows locally.
+*/
+#ifndef SERVER_H_INCLUDED
+#define SERVER_H_INCLUDED
+
+#include "config.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct _server_t server_t;
+
+//  Starts node node_id of config: binds its client and pub ports and starts
+//  its Raft actor. config is borrowed and must outlive the server. Returns
+//  NULL after logging why when the node cannot start.
+server_t *server_new (const config_t *config, uint32_t node_id);
+
+//  Stops Raft, answers requests still waiting, closes every socket.
+void server_destroy (server_t **self_p);
+
+//  Serves until interrupted (SIGINT, SIGTERM). Returns 0, or -1 if the Raft
+//  actor failed.
+int server_run (server_t *self);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,57 @@
+/*  sim_disk — one node's simulated storage. The hard state (term, vote) is
+    saved synchronously, as the meta store does. Log writes (truncations and
+    appends, in order) first land in a volatile tail; a sync makes the whole
+    tail durable. A crash loses the volatile tail, or keeps a random prefix of
+    it (a torn write: some of the writes reached the platter, in order).
+    Durable state is what a restarted node is built from.
+*/
+#ifndef SIM_DISK_H_INCLUDED
+#define SIM_DISK_H_INCLUDED
+
+#include "raft_core.h"
+#include "sim_random.h"
+
+typedef struct _sim_disk_t sim_disk_t;
+
+sim_disk_t *
+    sim_disk_new (void);
+
+void
+    sim_disk_destroy (sim_disk_t **self_p);
+
+//  Saves term and vote durably. Returns -1 if that would move the term back
+//  or change a vote already cast in this term (the core must never ask).
+int
+    sim_disk_save_hard_state (sim_disk_t *self, uint64_t term, uint32_t voted_for);
+
+uint64_t
+    sim_disk_term (sim_disk_t *self);
+uint32_t
+    sim_disk_voted_for (sim_disk_t *self);
+
+//  Queues a truncation (entries >= truncate_from, if nonzero) then appends
+//  copies of entries, all volatile. Returns -1 if the entries do not follow
+//  the log as it will be (the core handed out a gap or an overlap).
+int
+    sim_disk_write (sim_disk_t *self, uint64_t truncate_from, const raft_entry_t *entries,
+                    size_t count);
+
+//  Whether writes are waiting for a sync.
+bool
+    sim_disk_dirty (sim_disk_t *self);
+
+//  Makes every queued write durable.
+void
+    sim_disk_sync (sim_disk_t *self);
+
+//  Loses the volatile tail; with torn, a random prefix of it survives.
+void
+    sim_disk_crash (sim_disk_t *self, sim_random_t *random, bool torn);
+
+//  The durable log.
+uint64_t
+    sim_disk_last_index (sim_disk_t *self);
+const raft_entry_t *
+    sim_disk_entry (sim_disk_t *self, uint64_t index);
+
+#endif

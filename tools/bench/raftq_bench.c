@@ -1,0 +1,448 @@
+/*  raftq-bench — throughput and latency of committed operations. Finds the
+    leader, creates the topic, then runs N client connections (each its own
+    libraftq client: own DEALER, client id and seq) from one thread, each
+    keeping M publishes (or pops with --pop) in flight for the duration.
+    Latency is send to reply, per operation, counted once by its seq.
+    Prints a table; no pass/fail.
+*/
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <czmq.h>
+
+#include "histogram.h"
+#include "raftq.h"
+
+#define S_EXIT_USAGE     2
+#define S_ENDPOINTS_MAX  64
+#define S_CODES          (RAFTQ_INTERNAL + 1)
+//  How often in-flight operations are checked for having gone unanswered.
+#define S_EXPIRY_CHECK_US 100000
+
+//  What the command line asked for.
+typedef struct {
+    const char *config_path;                    //  -c
+    const char *endpoints [S_ENDPOINTS_MAX];    //  -e, replace the config's nodes
+    size_t endpoint_count;                      //  how many -e
+    int connections;                            //  client connections
+    int in_flight;                              //  operations each keeps outstanding
+    size_t size;                                //  publish payload bytes
+    double duration_s;                          //  measured phase
+    double warmup_s;                            //  unmeasured phase before it
+    const char *topic;                          //  topic published to / popped from
+    bool pop;                                   //  drain the topic instead of publishing
+    int op_timeout_ms;                          //  an operation unanswered this long is lost
+} options_t;
+
+//  One client connection and its operations in flight.
+typedef struct {
+    raftq_client_t *client;     //  owns the DEALER(s), client id and seq
+    uint64_t *seqs;             //  seq of the operation in each slot, 0 when free
+    int64_t *sent_us;           //  when each slot's operation was sent
+    int used;                   //  slots in use
+    bool drained;               //  --pop: saw EMPTY, sends no more
+} connection_t;
+
+//  What the run measured.
+typedef struct {
+    histogram_t *latency_us;        //  committed operations in the measured phase
+    uint64_t committed;             //  OK replies in the measured phase
+    uint64_t errors [S_CODES];      //  other replies in the measured phase, by code
+    uint64_t empty;                 //  --pop: EMPTY replies, any phase
+    uint64_t lost;                  //  no reply within the operation timeout
+    uint64_t late;                  //  replies after their operation was counted lost
+    uint64_t send_failures;         //  sends the client could not queue
+    int64_t measure_start_us;       //  measured phase, start
+    int64_t measure_end_us;         //  and end (earlier when --pop drained)
+} results_t;
+
+static void
+s_usage (FILE *stream)
+{
+    fprintf (stream,
+        "usage: raftq-bench [-c config.json] [-e tcp://host:port]... [--connections N]\n"
+        "                   [--inflight M] [--size BYTES] [--duration S] [--warmup S]\n"
+        "                   [--topic NAME] [--pop] [--op-timeout MS]\n"
+        "  -c, --config FILE     cluster config, default ./config.json\n"
+        "  -e, --endpoint EP     node client endpoint, repeatable; overrides the config\n"
+        "  -n, --connections N   client connections, default 4\n"
+        "  -m, --inflight M      operations in flight per connection, default 16\n"
+        "  -s, --size BYTES      payload size, default 256\n"
+        "  -d, --duration S      measured seconds, default 10\n"
+        "  -w, --warmup S        unmeasured seconds first, default 1\n"
+        "  -t, --topic NAME      topic, default bench\n"
+        "  -p, --pop             pop until the topic is empty instead of publishing\n"
+        "  -o, --op-timeout MS   count an operation lost after MS, default 5000\n");
+}
+
+//  Parses a number in [minimum, maximum] into *value. Returns 0 or -1.
+static int
+s_number (const char *text, double minimum, double maximum, double *value)
+{
+    char *end;
+    *value = strtod (text, &end);
+    if (*text == 0 || *end || *value < minimum || *value > maximum)
+        return -1;
+    return 0;
+}
+
+//  Returns -1 to go on, or an exit status.
+static int
+s_parse (int argc, char **argv, options_t *options)
+{
+    static const struct option long_options [] = {
+        { "config",      required_argument, NULL, 'c' },
+        { "endpoint",    required_argument, NULL, 'e' },
+        { "connections", required_argument, NULL, 'n' },
+        { "inflight",    required_argument, NULL, 'm' },
+        { "size",        required_argument, NULL, 's' },
+        { "duration",    required_argument, NULL, 'd' },
+        { "warmup",      required_argument, NULL, 'w' },
+        { "topic",       required_argument, NULL, 't' },
+        { "pop",         no_argument,       NULL, 'p' },
+        { "op-timeout",  required_argument, NULL, 'o' },
+        { "help",        no_argument,       NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    memset (options, 0, sizeof (*options));
+    options->config_path = "config.json";
+    options->connections = 4;
+    options->in_flight = 16;
+    options->size = 256;
+    options->duration_s = 10;
+    options->warmup_s = 1;
+    options->topic = "bench";
+    options->op_timeout_ms = 5000;
+    int option;
+    double value;
+    while ((option = getopt_long (argc, argv, "c:e:n:m:s:d:w:t:po:h", long_options, NULL)) != -1) {
+        bool bad = false;
+        switch (option) {
+            case 'c': options->config_path = optarg; break;
+            case 'e':
+                bad = options->endpoint_count == S_ENDPOINTS_MAX;
+                if (!bad)
+                    options->endpoints [options->endpoint_count++] = optarg;
+                break;
+            case 'n':
+                bad = s_number (optarg, 1, 10000, &value) == -1;
+                options->connections = (int) value;
+                break;
+            case 'm':
+                bad = s_number (optarg, 1, 5000, &value) == -1;
+                options->in_flight = (int) value;
+                break;
+            case 's':
+                bad = s_number (optarg, 0, 64 * 1024 * 1024, &value) == -1;
+                options->size = (size_t) value;
+                break;
+            case 'd':
+                bad = s_number (optarg, 0.001, 86400, &value) == -1;
+                options->duration_s = value;
+                break;
+            case 'w':
+                bad = s_number (optarg, 0, 86400, &value) == -1;
+                options->warmup_s = value;
+                break;
+            case 't': options->topic = optarg; break;
+            case 'p': options->pop = true; break;
+            case 'o':
+                bad = s_number (optarg, 1, INT_MAX, &value) == -1;
+                options->op_timeout_ms = (int) value;
+                break;
+            case 'h':
+                s_usage (stdout);
+                return 0;
+            default:
+                s_usage (stderr);
+                return S_EXIT_USAGE;
+        }
+        if (bad) {
+            fprintf (stderr, "raftq-bench: bad value for -%c: %s\n", option, optarg);
+            return S_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf (stderr, "raftq-bench: unexpected argument %s\n", argv [optind]);
+        return S_EXIT_USAGE;
+    }
+    if (*options->topic == 0) {
+        fprintf (stderr, "raftq-bench: the topic name is empty\n");
+        return S_EXIT_USAGE;
+    }
+    return -1;
+}
+
+//  The cluster's client endpoints as a NULL-terminated list to free with
+//  raftq_strings_free, or NULL after saying why.
+static char **
+s_endpoints (const options_t *options)
+{
+    if (options->endpoint_count == 0) {
+        char error [512];
+        char **endpoints = raftq_config_endpoints (options->config_path, error, sizeof (error));
+        if (!endpoints)
+            fprintf (stderr, "raftq-bench: %s\n", error);
+        return endpoints;
+    }
+    char **endpoints = (char **) calloc (options->endpoint_count + 1, sizeof (char *));
+    for (size_t index = 0; endpoints && index < options->endpoint_count; index++)
+        endpoints [index] = strdup (options->endpoints [index]);
+    return endpoints;
+}
+
+//  Opens a connection and points it at the leader by creating the topic
+//  through it (ALREADY_EXISTS is as good). Returns 0, or -1 after saying why.
+static int
+s_connection_open (connection_t *connection, char **endpoints, const options_t *options)
+{
+    memset (connection, 0, sizeof (*connection));
+    size_t count = 0;
+    while (endpoints [count])
+        count++;
+    connection->client = raftq_client_new ((const char **) endpoints, count);
+    connection->seqs = (uint64_t *) calloc ((size_t) options->in_flight, sizeof (uint64_t));
+    connection->sent_us = (int64_t *) calloc ((size_t) options->in_flight, sizeof (int64_t));
+    if (!connection->client || !connection->seqs || !connection->sent_us) {
+        fprintf (stderr, "raftq-bench: cannot create a client\n");
+        return -1;
+    }
+    raftq_client_set_timeout (connection->client, options->op_timeout_ms);
+    raftq_code_t code = raftq_create_topic (connection->client, options->topic);
+    if (code != RAFTQ_OK && code != RAFTQ_ALREADY_EXISTS) {
+        fprintf (stderr, "raftq-bench: create topic %s: %s: %s\n", options->topic,
+                 raftq_code_name (code), raftq_client_error (connection->client));
+        return -1;
+    }
+    return 0;
+}
+
+static void
+s_connection_close (connection_t *connection)
+{
+    raftq_client_destroy (&connection->client);
+    free (connection->seqs);
+    free (connection->sent_us);
+}
+
+//  Sends operations until every slot is in use. A send that cannot be
+//  queued ends this round; the next loop turn tries again.
+static void
+s_connection_fill (connection_t *connection, const options_t *options,
+                   const uint8_t *payload, results_t *results)
+{
+    for (int slot = 0; slot < options->in_flight && !connection->drained; slot++) {
+        if (connection->seqs [slot])
+            continue;
+        uint64_t seq;
+        int rc = options->pop
+            ? raftq_send_pop (connection->client, options->topic, &seq)
+            : raftq_send_publish (connection->client, options->topic, payload, options->size, &seq);
+        if (rc == -1) {
+            results->send_failures++;
+            return;
+        }
+        connection->seqs [slot] = seq;
+        connection->sent_us [slot] = zclock_usecs ();
+        connection->used++;
+    }
+}
+
+//  Accounts for one reply: matched to its slot by seq, counted once.
+static void
+s_connection_reply (connection_t *connection, const options_t *options,
+                    const raftq_reply_t *reply, results_t *results)
+{
+    int slot = 0;
+    while (slot < options->in_flight && connection->seqs [slot] != reply->seq)
+        slot++;
+    if (slot == options->in_flight) {
+        //  Its operation was already counted lost (or it is no reply of ours).
+        results->late++;
+        return;
+    }
+    int64_t now = zclock_usecs ();
+    int64_t latency = now - connection->sent_us [slot];
+    connection->seqs [slot] = 0;
+    connection->used--;
+    if (reply->code == RAFTQ_EMPTY && options->pop) {
+        connection->drained = true;
+        results->empty++;
+        return;
+    }
+    bool measured = now >= results->measure_start_us && now < results->measure_end_us
+                 && connection->sent_us [slot] >= results->measure_start_us;
+    if (!measured)
+        return;
+    if (reply->code == RAFTQ_OK) {
+        results->committed++;
+        histogram_record (results->latency_us, (uint64_t) (latency > 0? latency: 0));
+    }
+    else
+        results->errors [reply->code]++;
+}
+
+//  Frees the slot of an operation that will never be answered.
+static void
+s_connection_lose (connection_t *connection, int slot, results_t *results)
+{
+    connection->seqs [slot] = 0;
+    connection->used--;
+    results->lost++;
+}
+
+//  An operation unanswered for longer than the timeout means the node it
+//  went to is dead or cut off: count it lost and move the connection on.
+//  Moving on closes that node's socket, so everything else in flight on it
+//  is lost as well, now rather than one timeout at a time.
+static void
+s_connection_expire (connection_t *connection, const options_t *options, results_t *results)
+{
+    int64_t oldest_allowed = zclock_usecs () - (int64_t) options->op_timeout_ms * 1000;
+    bool expired = false;
+    for (int slot = 0; slot < options->in_flight && !expired; slot++)
+        expired = connection->seqs [slot] && connection->sent_us [slot] < oldest_allowed;
+    if (!expired)
+        return;
+    raftq_client_move_on (connection->client);
+    for (int slot = 0; slot < options->in_flight; slot++)
+        if (connection->seqs [slot])
+            s_connection_lose (connection, slot, results);
+}
+
+//  Runs all connections from this thread until the measured phase ends and
+//  every operation is answered or lost.
+static void
+s_run (connection_t *connections, raftq_client_t **clients, bool *ready,
+       const options_t *options, const uint8_t *payload, results_t *results)
+{
+    int64_t start = zclock_usecs ();
+    results->measure_start_us = start + (int64_t) (options->warmup_s * 1e6);
+    results->measure_end_us = results->measure_start_us + (int64_t) (options->duration_s * 1e6);
+    int64_t next_expiry_check = start + S_EXPIRY_CHECK_US;
+    size_t count = (size_t) options->connections;
+
+    while (!zsys_interrupted) {
+        int64_t now = zclock_usecs ();
+        bool sending = now < results->measure_end_us;
+        int busy = 0, drained = 0;
+        for (size_t index = 0; index < count; index++) {
+            if (sending)
+                s_connection_fill (&connections [index], options, payload, results);
+            busy += connections [index].used > 0;
+            drained += connections [index].drained;
+        }
+        if (busy == 0 && (!sending || drained == (int) count))
+            break;
+        //  Short waits keep the send side and expiry checks responsive.
+        raftq_wait (clients, count, 10, ready);
+        for (size_t index = 0; index < count; index++) {
+            if (!ready [index])
+                continue;
+            raftq_reply_t reply;
+            while (raftq_receive (connections [index].client, 0, &reply) == 0)
+                s_connection_reply (&connections [index], options, &reply, results);
+        }
+        if (zclock_usecs () >= next_expiry_check) {
+            for (size_t index = 0; index < count; index++)
+                s_connection_expire (&connections [index], options, results);
+            next_expiry_check = zclock_usecs () + S_EXPIRY_CHECK_US;
+        }
+    }
+    //  --pop may drain the topic before the planned end.
+    int64_t stopped = zclock_usecs ();
+    if (stopped < results->measure_end_us)
+        results->measure_end_us = stopped > results->measure_start_us? stopped: results->measure_start_us;
+}
+
+static void
+s_report (const options_t *options, const char *leader, results_t *results)
+{
+    double seconds = (double) (results->measure_end_us - results->measure_start_us) / 1e6;
+    printf ("raftq-bench: %s to %s, leader %s\n", options->pop? "pop": "publish",
+            options->topic, leader? leader: "unknown");
+    printf ("  %d connections x %d in flight, %zu B payload, %.1f s measured after %.1f s warmup\n",
+            options->connections, options->in_flight, options->size, seconds, options->warmup_s);
+    printf ("  %-16s %12" PRIu64 "\n", "ops committed", results->committed);
+    printf ("  %-16s %12.1f\n", "ops/s", seconds > 0? (double) results->committed / seconds: 0.0);
+    static const struct { const char *name; double percentile; } rows [] = {
+        { "latency p50", 50 }, { "latency p99", 99 }, { "latency p99.9", 99.9 }
+    };
+    for (size_t row = 0; row < sizeof (rows) / sizeof (rows [0]); row++)
+        printf ("  %-16s %12.3f ms\n", rows [row].name,
+                (double) histogram_percentile (results->latency_us, rows [row].percentile) / 1000.0);
+    printf ("  %-16s %12.3f ms\n", "latency max",
+            (double) histogram_max (results->latency_us) / 1000.0);
+    printf ("  %-16s", "errors");
+    bool any = false;
+    for (int code = 0; code < S_CODES; code++)
+        if (results->errors [code]) {
+            printf (" %s=%" PRIu64, raftq_code_name ((raftq_code_t) code), results->errors [code]);
+            any = true;
+        }
+    if (results->lost) {
+        printf (" unanswered=%" PRIu64, results->lost);
+        any = true;
+    }
+    if (results->send_failures) {
+        printf (" send-failures=%" PRIu64, results->send_failures);
+        any = true;
+    }
+    printf ("%s\n", any? "": " none");
+    if (options->pop)
+        printf ("  %-16s %12" PRIu64 "\n", "empty replies", results->empty);
+    if (results->late)
+        printf ("  %-16s %12" PRIu64 "\n", "late replies", results->late);
+}
+
+int
+main (int argc, char **argv)
+{
+    options_t options;
+    int status = s_parse (argc, argv, &options);
+    if (status >= 0)
+        return status;
+    if (sodium_init () == -1)
+        return 1;
+    char **endpoints = s_endpoints (&options);
+    if (!endpoints)
+        return S_EXIT_USAGE;
+
+    size_t count = (size_t) options.connections;
+    connection_t *connections = (connection_t *) calloc (count, sizeof (connection_t));
+    raftq_client_t **clients = (raftq_client_t **) calloc (count, sizeof (raftq_client_t *));
+    bool *ready = (bool *) calloc (count, sizeof (bool));
+    uint8_t *payload = (uint8_t *) malloc (options.size? options.size: 1);
+    results_t results;
+    memset (&results, 0, sizeof (results));
+    results.latency_us = histogram_new ();
+    status = 1;
+    if (connections && clients && ready && payload && results.latency_us) {
+        //  Random bytes: nothing on the path gets to compress them.
+        randombytes_buf (payload, options.size);
+        size_t opened = 0;
+        while (opened < count && s_connection_open (&connections [opened], endpoints, &options) == 0) {
+            clients [opened] = connections [opened].client;
+            opened++;
+        }
+        if (opened == count) {
+            s_run (connections, clients, ready, &options, payload, &results);
+            s_report (&options, raftq_client_leader (connections [0].client), &results);
+            status = 0;
+        }
+        //  The one that failed to open is cleaned up too.
+        for (size_t index = 0; index < count && index <= opened; index++)
+            s_connection_close (&connections [index]);
+    }
+    histogram_destroy (&results.latency_us);
+    free (payload);
+    free (ready);
+    free (clients);
+    free (connections);
+    raftq_strings_free (&endpoints);
+    return status;
+}
