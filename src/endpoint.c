@@ -64,3 +64,24 @@ endpoint_bind (zsock_t *socket, const char *host, uint16_t port, char *error, si
     }
     return 0;
 }
+
+int
+endpoint_connect_from (zsock_t *socket, const char *source_host, const char *host, uint16_t port,
+                       char *error, size_t error_size)
+{
+    char source[INET6_ADDRSTRLEN] = "";
+    bool ipv6 = false;
+    if (s_resolve (source_host, source, sizeof (source), &ipv6, error, error_size))
+        return -1;
+    if (ipv6)
+        zsock_set_ipv6 (socket, 1);
+    //  libzmq's "source;destination" form; port 0 lets the kernel pick one
+    int rc = ipv6 ? zsock_connect (socket, "tcp://[%s]:0;%s:%u", source, host, port)
+                  : zsock_connect (socket, "tcp://%s:0;%s:%u", source, host, port);
+    if (rc == -1) {
+        snprintf (error, error_size, "cannot connect from %s to tcp://%s:%u: %s", source_host,
+                  host, port, zmq_strerror (zmq_errno ()));
+        return -1;
+    }
+    return 0;
+}

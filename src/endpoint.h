@@ -25,6 +25,13 @@ void endpoint_format (char *endpoint, const char *host, uint16_t port);
 int endpoint_bind (zsock_t *socket, const char *host, uint16_t port, char *error,
                    size_t error_size);
 
+//  Connects socket to host:port with the connection leaving from
+//  source_host's address, so traffic between two nodes is identified by their
+//  own addresses (127.0.0.2 to 127.0.0.3, say) and can be cut between just
+//  those two. Returns 0, or -1 with a one-line reason in error.
+int endpoint_connect_from (zsock_t *socket, const char *source_host, const char *host,
+                           uint16_t port, char *error, size_t error_size);
+
 #ifdef __cplusplus
 }
 #endif

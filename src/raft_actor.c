@@ -281,10 +281,9 @@ s_open_sockets (self_t *self, const config_t *config)
         zsock_set_linger (peer->dealer, 0);
         zsock_set_sndhwm (peer->dealer, PEER_SEND_HWM);
         zsock_set_sndtimeo (peer->dealer, 0);
-        char endpoint[ENDPOINT_MAX];
-        endpoint_format (endpoint, other->host, other->peer_port);
-        if (zsock_connect (peer->dealer, "%s", endpoint)) {
-            log_line (self->node_id, LOG_LEVEL_ERROR, "cannot connect to %s", endpoint);
+        if (endpoint_connect_from (peer->dealer, node->host, other->host, other->peer_port, error,
+                                   sizeof (error))) {
+            log_line (self->node_id, LOG_LEVEL_ERROR, "%s", error);
             return -1;
         }
     }

@@ -283,13 +283,22 @@ s_send_append_rejection (raft_core_t *self, uint32_t to, uint64_t reject_index)
         reply->conflict_term = 0;
     }
     else {
-        //  First entry of the conflicting term; committed entries never conflict
+        //  First entry of the conflicting term (terms never decrease along
+        //  the log, so a binary search finds it); committed entries never
+        //  conflict, so the search stays above the commit index
         uint64_t conflict_term = s_term_at (self, reject_index);
-        uint64_t conflict_index = reject_index;
-        while (conflict_index > self->log_offset + 1 && conflict_index - 1 > self->commit_index
-               && s_term_at (self, conflict_index - 1) == conflict_term)
-            conflict_index--;
-        reply->conflict_index = conflict_index;
+        uint64_t floor = self->commit_index > self->log_offset ? self->commit_index
+                                                               : self->log_offset;
+        uint64_t low = reject_index > floor ? floor + 1 : reject_index;
+        uint64_t high = reject_index;
+        while (low < high) {
+            uint64_t middle = low + (high - low) / 2;
+            if (s_term_at (self, middle) >= conflict_term)
+                high = middle;
+            else
+                low = middle + 1;
+        }
+        reply->conflict_index = low;
         reply->conflict_term = conflict_term;
     }
 }
@@ -530,12 +539,19 @@ s_handle_append_reply (raft_core_t *self, const raft_message_t *reply, progress_
     uint64_t next_index = reply->conflict_index;
     if (reply->conflict_term > 0) {
         //  If we hold the follower's conflicting term, continue after our
-        //  last entry of it; otherwise skip that whole term
-        uint64_t index = reject_index < s_last_index (self) ? reject_index : s_last_index (self);
-        while (index > self->log_offset && s_term_at (self, index) > reply->conflict_term)
-            index--;
-        if (index > self->log_offset && s_term_at (self, index) == reply->conflict_term)
-            next_index = index + 1;
+        //  last entry of it; otherwise skip that whole term. Terms never
+        //  decrease along the log: binary search the last entry not above it
+        uint64_t low = self->log_offset;
+        uint64_t high = reject_index < s_last_index (self) ? reject_index : s_last_index (self);
+        while (low < high) {
+            uint64_t middle = low + (high - low + 1) / 2;
+            if (s_term_at (self, middle) <= reply->conflict_term)
+                low = middle;
+            else
+                high = middle - 1;
+        }
+        if (low > self->log_offset && s_term_at (self, low) == reply->conflict_term)
+            next_index = low + 1;
     }
     if (next_index > reject_index)
         next_index = reject_index;
