@@ -22,7 +22,7 @@ CFLAGS    += -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDFLAGS   += -fsanitize=address,undefined
 endif
 GEN       := $(BUILD)/gen
-CPPFLAGS  += -I$(GEN) -Isrc -Iinclude
+CPPFLAGS  += -I$(GEN) -Isrc -Iinclude -Itests/support
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS    += $(PKG_LIBS) -lpthread -lm
@@ -45,6 +45,7 @@ CLIENT_LIB := $(BUILD)/libraftq.a
 CLI_SRC    := $(wildcard clients/cli/*.c)
 BENCH_SRC  := $(wildcard tools/bench/*.c)
 
+TEST_SUPPORT_O := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/support/*.c))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 SIM_SRC    := $(wildcard tests/sim/*.c)
@@ -98,10 +99,10 @@ $(BUILD)/raftq: $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRC)) $(CLIENT_LIB)
 $(BUILD)/raftq-bench: $(patsubst %.c,$(BUILD)/%.o,$(BENCH_SRC)) $(CLIENT_LIB)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(BROKER_LIB) $(CLIENT_LIB)
+$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(TEST_SUPPORT_O) $(BROKER_LIB) $(CLIENT_LIB)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS) -lcmocka
 
-$(SIM_BIN): $(patsubst %.c,$(BUILD)/%.o,$(SIM_SRC)) $(BROKER_LIB)
+$(SIM_BIN): $(patsubst %.c,$(BUILD)/%.o,$(SIM_SRC)) $(TEST_SUPPORT_O) $(BROKER_LIB)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -24,6 +24,7 @@
       retried sync could falsely report success;
     - destroy does not sync: what was appended but not synced may be lost.
 */
+#include "little_endian.h"
 #include "log_store.h"
 
 #include "crc32c.h"
@@ -100,37 +101,9 @@ typedef enum {
     RECORD_INVALID //  torn or corrupt: nothing from here on is trusted
 } record_status_t;
 
-static void
-s_put_u32 (uint8_t *bytes, uint32_t value)
-{
-    for (int at = 0; at < 4; at++)
-        bytes[at] = (uint8_t)(value >> (8 * at));
-}
 
-static void
-s_put_u64 (uint8_t *bytes, uint64_t value)
-{
-    for (int at = 0; at < 8; at++)
-        bytes[at] = (uint8_t)(value >> (8 * at));
-}
 
-static uint32_t
-s_get_u32 (const uint8_t *bytes)
-{
-    uint32_t value = 0;
-    for (int at = 3; at >= 0; at--)
-        value = value << 8 | bytes[at];
-    return value;
-}
 
-static uint64_t
-s_get_u64 (const uint8_t *bytes)
-{
-    uint64_t value = 0;
-    for (int at = 7; at >= 0; at--)
-        value = value << 8 | bytes[at];
-    return value;
-}
 
 static size_t
 s_record_size (const raft_entry_t *entry)
@@ -289,8 +262,8 @@ s_reader_next (segment_reader_t *reader, raft_entry_t *entry, uint64_t *offset)
         return rc < 0 ? -1 : reader->tail == reader->head ? RECORD_END : RECORD_INVALID;
 
     const uint8_t *prefix = reader->buffer + reader->head;
-    uint32_t length = s_get_u32 (prefix);
-    uint32_t crc = s_get_u32 (prefix + 4);
+    uint32_t length = little_endian_get_u32 (prefix);
+    uint32_t crc = little_endian_get_u32 (prefix + 4);
     //  Length is checked against the file before anything is allocated for
     //  it: a garbage length must not cost a large buffer.
     if (length < LOG_STORE_FIXED_BYTES || length > LOG_STORE_MAX_RECORD_BYTES ||
@@ -303,8 +276,8 @@ s_reader_next (segment_reader_t *reader, raft_entry_t *entry, uint64_t *offset)
     const uint8_t *body = reader->buffer + reader->head + LOG_STORE_PREFIX_BYTES;
     if (crc32c_extend (0, body, length) != crc)
         return RECORD_INVALID;
-    entry->term = s_get_u64 (body);
-    entry->index = s_get_u64 (body + 8);
+    entry->term = little_endian_get_u64 (body);
+    entry->index = little_endian_get_u64 (body + 8);
     entry->type = body[16];
     entry->data = (uint8_t *)body + LOG_STORE_FIXED_BYTES;
     entry->size = length - LOG_STORE_FIXED_BYTES;
@@ -718,14 +691,14 @@ static void
 s_encode_record (uint8_t *record, const raft_entry_t *entry)
 {
     uint8_t *body = record + LOG_STORE_PREFIX_BYTES;
-    s_put_u64 (body, entry->term);
-    s_put_u64 (body + 8, entry->index);
+    little_endian_put_u64 (body, entry->term);
+    little_endian_put_u64 (body + 8, entry->index);
     body[16] = entry->type;
     if (entry->size)
         memcpy (body + LOG_STORE_FIXED_BYTES, entry->data, entry->size);
     uint32_t length = (uint32_t)(LOG_STORE_FIXED_BYTES + entry->size);
-    s_put_u32 (record, length);
-    s_put_u32 (record + 4, crc32c_extend (0, body, length));
+    little_endian_put_u32 (record, length);
+    little_endian_put_u32 (record + 4, crc32c_extend (0, body, length));
 }
 
 //  Undoes a failed append: deletes the segments it created and cuts the

@@ -2,6 +2,7 @@
     stores around raft_core; the pipe protocol both ends speak. See
     raft_actor.h for the protocol.
 */
+#include "little_endian.h"
 #include "raft_actor.h"
 
 #include <pthread.h>
@@ -34,46 +35,11 @@
 #define TICKET_SIZE           8
 #define LEADER_SIZE           4
 
-//  ---------------------------------------------------------------------------
-//  Little-endian integers on the pipe: explicit, never a struct image.
-
-static void
-s_put_u64 (uint8_t *target, uint64_t value)
-{
-    for (int byte = 0; byte < 8; byte++)
-        target[byte] = (uint8_t)(value >> (8 * byte));
-}
-
-static uint64_t
-s_get_u64 (const uint8_t *source)
-{
-    uint64_t value = 0;
-    for (int byte = 0; byte < 8; byte++)
-        value |= (uint64_t)source[byte] << (8 * byte);
-    return value;
-}
-
-static void
-s_put_u32 (uint8_t *target, uint32_t value)
-{
-    for (int byte = 0; byte < 4; byte++)
-        target[byte] = (uint8_t)(value >> (8 * byte));
-}
-
-static uint32_t
-s_get_u32 (const uint8_t *source)
-{
-    uint32_t value = 0;
-    for (int byte = 0; byte < 4; byte++)
-        value |= (uint32_t)source[byte] << (8 * byte);
-    return value;
-}
-
 static zframe_t *
 s_u64_frame (uint64_t value)
 {
     uint8_t bytes[8];
-    s_put_u64 (bytes, value);
+    little_endian_put_u64 (bytes, value);
     return zframe_new (bytes, sizeof (bytes));
 }
 
@@ -342,15 +308,15 @@ s_send_committed (self_t *self, const raft_entry_t *entries, size_t count)
     zmsg_t *message = zmsg_new ();
     zmsg_addstr (message, "COMMITTED");
     uint8_t header[COMMITTED_HEADER_SIZE];
-    s_put_u64 (header, raft_core_commit_index (self->core));
-    s_put_u64 (header + 8, raft_core_last_index (self->core));
+    little_endian_put_u64 (header, raft_core_commit_index (self->core));
+    little_endian_put_u64 (header + 8, raft_core_last_index (self->core));
     zmsg_addmem (message, header, sizeof (header));
     for (size_t position = 0; position < count; position++) {
         const raft_entry_t *entry = &entries[position];
         zframe_t *frame = zframe_new (NULL, ENTRY_HEADER_SIZE + entry->size);
         uint8_t *target = zframe_data (frame);
-        s_put_u64 (target, entry->index);
-        s_put_u64 (target + 8, entry->term);
+        little_endian_put_u64 (target, entry->index);
+        little_endian_put_u64 (target + 8, entry->term);
         target[16] = entry->type;
         if (entry->size)
             memcpy (target + ENTRY_HEADER_SIZE, entry->data, entry->size);
@@ -398,10 +364,10 @@ s_report_state (self_t *self, bool indexes_too)
     }
     uint8_t body[STATE_SIZE];
     body[0] = (uint8_t)role;
-    s_put_u64 (body + 1, term);
-    s_put_u32 (body + 9, leader);
-    s_put_u64 (body + 13, commit);
-    s_put_u64 (body + 21, last);
+    little_endian_put_u64 (body + 1, term);
+    little_endian_put_u32 (body + 9, leader);
+    little_endian_put_u64 (body + 13, commit);
+    little_endian_put_u64 (body + 21, last);
     zmsg_t *message = zmsg_new ();
     zmsg_addstr (message, "STATE");
     zmsg_addmem (message, body, sizeof (body));
@@ -533,7 +499,7 @@ s_send_rejected (self_t *self)
     if (!self->rejected)
         return;
     uint8_t leader[LEADER_SIZE];
-    s_put_u32 (leader, raft_core_leader (self->core));
+    little_endian_put_u32 (leader, raft_core_leader (self->core));
     zmsg_pushmem (self->rejected, leader, sizeof (leader));
     zmsg_pushstr (self->rejected, "REJECTED");
     zmsg_send (&self->rejected, self->pipe);
@@ -709,8 +675,8 @@ s_decode_committed (zmsg_t *message, raft_actor_event_t *event)
     zframe_t *header = zmsg_first (message);
     if (!header || zframe_size (header) != COMMITTED_HEADER_SIZE)
         return -1;
-    event->commit_index = s_get_u64 (zframe_data (header));
-    event->last_index = s_get_u64 (zframe_data (header) + 8);
+    event->commit_index = little_endian_get_u64 (zframe_data (header));
+    event->last_index = little_endian_get_u64 (zframe_data (header) + 8);
     size_t count = zmsg_size (message) - 1;
     if (count == 0)
         return 0;
@@ -722,8 +688,8 @@ s_decode_committed (zmsg_t *message, raft_actor_event_t *event)
             return -1;
         raft_entry_t *entry = &event->entries[event->entry_count++];
         const uint8_t *source = zframe_data (frame);
-        entry->index = s_get_u64 (source);
-        entry->term = s_get_u64 (source + 8);
+        entry->index = little_endian_get_u64 (source);
+        entry->term = little_endian_get_u64 (source + 8);
         entry->type = source[16];
         entry->data = zframe_data (frame) + ENTRY_HEADER_SIZE;
         entry->size = zframe_size (frame) - ENTRY_HEADER_SIZE;
@@ -738,7 +704,7 @@ s_decode_rejected (zmsg_t *message, raft_actor_event_t *event)
     zframe_t *leader = zmsg_first (message);
     if (!leader || zframe_size (leader) != LEADER_SIZE)
         return -1;
-    event->leader_id = s_get_u32 (zframe_data (leader));
+    event->leader_id = little_endian_get_u32 (zframe_data (leader));
     size_t count = zmsg_size (message) - 1;
     if (count == 0)
         return 0;
@@ -748,7 +714,7 @@ s_decode_rejected (zmsg_t *message, raft_actor_event_t *event)
     for (zframe_t *frame = zmsg_next (message); frame; frame = zmsg_next (message)) {
         if (zframe_size (frame) != TICKET_SIZE)
             return -1;
-        event->tickets[event->ticket_count++] = s_get_u64 (zframe_data (frame));
+        event->tickets[event->ticket_count++] = little_endian_get_u64 (zframe_data (frame));
     }
     return 0;
 }
@@ -764,10 +730,10 @@ s_decode_state (zmsg_t *message, raft_actor_event_t *event)
     if (source[0] > RAFT_ROLE_LEADER)
         return -1;
     event->role = (raft_role_t)source[0];
-    event->term = s_get_u64 (source + 1);
-    event->leader_id = s_get_u32 (source + 9);
-    event->commit_index = s_get_u64 (source + 13);
-    event->last_index = s_get_u64 (source + 21);
+    event->term = little_endian_get_u64 (source + 1);
+    event->leader_id = little_endian_get_u32 (source + 9);
+    event->commit_index = little_endian_get_u64 (source + 13);
+    event->last_index = little_endian_get_u64 (source + 21);
     return 0;
 }
 

@@ -7,12 +7,12 @@
     truncation from those that replaced them. Segment rolling is made testable
     through RAFTQ_SEGMENT_BYTES, which log_store_open reads.
 */
+#include "temp_dir.h"
 #include "log_store.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -244,14 +244,6 @@ s_segments_size (fixture_t *fixture)
     return total;
 }
 
-static int
-s_remove_entry (const char *path, const struct stat *status, int flag, struct FTW *walk)
-{
-    (void)status;
-    (void)flag;
-    (void)walk;
-    return remove (path);
-}
 
 static int
 s_setup (void **state)
@@ -259,8 +251,7 @@ s_setup (void **state)
     fixture_t *fixture = calloc (1, sizeof (fixture_t));
     if (!fixture)
         return -1;
-    strcpy (fixture->root, "/tmp/raftq-test-log-XXXXXX");
-    if (!mkdtemp (fixture->root)) {
+    if (temp_dir_make (fixture->root, sizeof fixture->root, "test-log")) {
         free (fixture);
         return -1;
     }
@@ -275,7 +266,7 @@ s_teardown (void **state)
 {
     fixture_t *fixture = (fixture_t *)*state;
     unsetenv ("RAFTQ_SEGMENT_BYTES");
-    int rc = nftw (fixture->root, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    int rc = temp_dir_remove (fixture->root);
     free (fixture);
     return rc;
 }
@@ -448,7 +439,7 @@ s_build_single_segment (fixture_t *fixture, uint64_t last)
 static void
 s_remove_log (fixture_t *fixture)
 {
-    assert_int_equal (nftw (fixture->path, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+    assert_int_equal (temp_dir_remove (fixture->path), 0);
 }
 
 static void

@@ -4,11 +4,11 @@
     The tests know the on-disk layout (two 24-byte slots 4096 bytes apart,
     version v in slot v % 2) so they can tear and corrupt exactly one slot.
 */
+#include "temp_dir.h"
 #include "meta_store.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,14 +31,6 @@ typedef struct {
     char file[PATH_SIZE]; //  the meta file
 } fixture_t;
 
-static int
-s_remove_entry (const char *path, const struct stat *status, int flag, struct FTW *walk)
-{
-    (void)status;
-    (void)flag;
-    (void)walk;
-    return remove (path);
-}
 
 static int
 s_setup (void **state)
@@ -46,8 +38,7 @@ s_setup (void **state)
     fixture_t *fixture = calloc (1, sizeof (fixture_t));
     if (!fixture)
         return -1;
-    strcpy (fixture->root, "/tmp/raftq-test-meta-XXXXXX");
-    if (!mkdtemp (fixture->root)) {
+    if (temp_dir_make (fixture->root, sizeof fixture->root, "test-meta")) {
         free (fixture);
         return -1;
     }
@@ -61,7 +52,7 @@ static int
 s_teardown (void **state)
 {
     fixture_t *fixture = (fixture_t *)*state;
-    int rc = nftw (fixture->root, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    int rc = temp_dir_remove (fixture->root);
     free (fixture);
     return rc;
 }

@@ -8,10 +8,10 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "temp_dir.h"
 #include "raft_actor.h"
 
 //  How long a condition may take before the test fails.
@@ -19,25 +19,16 @@
 
 //  Shared by the tests: a fresh data directory per test.
 typedef struct {
-    char directory[64]; //  mkdtemp result
+    char directory[64]; //  fresh scratch directory
 } fixture_t;
 
-static int
-s_remove_entry (const char *path, const struct stat *status, int flag, struct FTW *walk)
-{
-    (void)status;
-    (void)flag;
-    (void)walk;
-    return remove (path);
-}
 
 static int
 s_setup (void **state)
 {
     fixture_t *fixture = calloc (1, sizeof (fixture_t));
     assert_non_null (fixture);
-    strcpy (fixture->directory, "/tmp/test_raft_actor.XXXXXX");
-    assert_non_null (mkdtemp (fixture->directory));
+    assert_int_equal (temp_dir_make (fixture->directory, sizeof fixture->directory, "test-actor"), 0);
     *state = fixture;
     return 0;
 }
@@ -46,9 +37,9 @@ static int
 s_teardown (void **state)
 {
     fixture_t *fixture = (fixture_t *)*state;
-    nftw (fixture->directory, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    int rc = temp_dir_remove (fixture->directory);
     free (fixture);
-    return 0;
+    return rc;
 }
 
 //  A config of node_count nodes whose peer ports start at peer_port.
