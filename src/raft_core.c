@@ -29,15 +29,15 @@ typedef enum {
 
 //  Replication state of one voter, kept by the leader.
 typedef struct {
-    uint32_t id;              //  the voter's node id
-    uint64_t next_index;      //  next entry to send it
-    uint64_t match_index;     //  highest entry it acknowledged as matching and persisted
-    progress_mode_t mode;     //  probing or pipelining
-    bool probe_sent;          //  probe mode: an AppendEntries is out, wait for its answer
-    bool heartbeat_due;       //  send at least an empty AppendEntries at the next flush
-    uint64_t *inflight;       //  ring: last index carried by each unacknowledged AppendEntries
-    size_t inflight_head;     //  ring position of the oldest
-    size_t inflight_count;    //  AppendEntries in flight
+    uint32_t id;           //  the voter's node id
+    uint64_t next_index;   //  next entry to send it
+    uint64_t match_index;  //  highest entry it acknowledged as matching and persisted
+    progress_mode_t mode;  //  probing or pipelining
+    bool probe_sent;       //  probe mode: an AppendEntries is out, wait for its answer
+    bool heartbeat_due;    //  send at least an empty AppendEntries at the next flush
+    uint64_t *inflight;    //  ring: last index carried by each unacknowledged AppendEntries
+    size_t inflight_head;  //  ring position of the oldest
+    size_t inflight_count; //  AppendEntries in flight
 } progress_t;
 
 //  A queued message: entries stay NULL until the ready materializes them.
@@ -47,57 +47,56 @@ typedef struct {
 } outgoing_t;
 
 struct _raft_core_t {
-    uint32_t self_id;                //  this node's id
-    uint32_t *voters;                //  voting members, owned
-    size_t voter_count;              //  how many voters
-    bool self_is_voter;              //  only voters campaign
-    uint32_t heartbeat_ms;           //  leader's heartbeat interval
+    uint32_t self_id;                 //  this node's id
+    uint32_t *voters;                 //  voting members, owned
+    size_t voter_count;               //  how many voters
+    bool self_is_voter;               //  only voters campaign
+    uint32_t heartbeat_ms;            //  leader's heartbeat interval
     uint32_t election_timeout_min_ms; //  randomized election timeout bounds
     uint32_t election_timeout_max_ms; //  (inclusive)
-    size_t max_entries_per_message;  //  AppendEntries batch limit by count
-    size_t max_bytes_per_message;    //  AppendEntries batch limit by payload bytes
-    size_t max_inflight_messages;    //  pipelining window per follower
-    uint64_t random_state;           //  splitmix64 state for election timeouts
-    uint64_t now_ms;                 //  latest clock we were told about
-    uint64_t election_deadline_ms;   //  follower/candidate: campaign at this time
-    uint64_t heartbeat_deadline_ms;  //  leader: next heartbeat round at this time
-    bool started;                    //  an event was fed: restoring is over
+    size_t max_entries_per_message;   //  AppendEntries batch limit by count
+    size_t max_bytes_per_message;     //  AppendEntries batch limit by payload bytes
+    size_t max_inflight_messages;     //  pipelining window per follower
+    uint64_t random_state;            //  splitmix64 state for election timeouts
+    uint64_t now_ms;                  //  latest clock we were told about
+    uint64_t election_deadline_ms;    //  follower/candidate: campaign at this time
+    uint64_t heartbeat_deadline_ms;   //  leader: next heartbeat round at this time
+    bool started;                     //  an event was fed: restoring is over
 
-    uint64_t term;                   //  current term
-    uint32_t voted_for;              //  vote in this term, 0 for none
-    bool hard_state_changed;         //  term or vote changed since the last ready
-    raft_role_t role;                //  follower, candidate or leader
-    uint32_t leader_id;              //  known leader of this term, 0 if none
-    bool soft_state_changed;         //  role or leader changed since the last ready
+    uint64_t term;           //  current term
+    uint32_t voted_for;      //  vote in this term, 0 for none
+    bool hard_state_changed; //  term or vote changed since the last ready
+    raft_role_t role;        //  follower, candidate or leader
+    uint32_t leader_id;      //  known leader of this term, 0 if none
+    bool soft_state_changed; //  role or leader changed since the last ready
 
-    raft_entry_t *log;               //  entries log_offset+1 .. log_offset+log_count
-    size_t log_count;                //  entries held
-    size_t log_capacity;             //  entries allocated
-    uint64_t log_offset;             //  index before log[0] (a compacted prefix ends there)
-    uint64_t log_offset_term;        //  term of that entry
-    uint64_t persisted_index;        //  log is durable up to here
-    uint64_t unsaved_from;           //  first entry not yet handed out to persist
-    uint64_t truncated_from;         //  lowest truncation of handed-out entries, 0 if none
-    uint64_t commit_index;           //  highest entry known committed
-    uint64_t applied_index;          //  highest entry handed out as committed
+    raft_entry_t *log;        //  entries log_offset+1 .. log_offset+log_count
+    size_t log_count;         //  entries held
+    size_t log_capacity;      //  entries allocated
+    uint64_t log_offset;      //  index before log[0] (a compacted prefix ends there)
+    uint64_t log_offset_term; //  term of that entry
+    uint64_t persisted_index; //  log is durable up to here
+    uint64_t unsaved_from;    //  first entry not yet handed out to persist
+    uint64_t truncated_from;  //  lowest truncation of handed-out entries, 0 if none
+    uint64_t commit_index;    //  highest entry known committed
+    uint64_t applied_index;   //  highest entry handed out as committed
 
-    bool *votes_granted;             //  candidate: per voter, granted us its vote
-    progress_t *progress;            //  leader: per voter replication state
-    uint64_t *match_scratch;         //  commit computation workspace, per voter
+    bool *votes_granted;     //  candidate: per voter, granted us its vote
+    progress_t *progress;    //  leader: per voter replication state
+    uint64_t *match_scratch; //  commit computation workspace, per voter
 
-    uint32_t ack_leader;             //  follower: leader owed a success reply, 0 if none
-    uint64_t ack_term;               //  term of that leader
-    uint64_t ack_index;              //  reply owed once persisted reaches this index
-    uint64_t ack_reported;           //  highest part of the owed reply already sent
+    uint32_t ack_leader;   //  follower: leader owed a success reply, 0 if none
+    uint64_t ack_term;     //  term of that leader
+    uint64_t ack_index;    //  reply owed once persisted reaches this index
+    uint64_t ack_reported; //  highest part of the owed reply already sent
 
-    outgoing_t *outbox;              //  messages queued since the last ready
-    size_t outbox_count;             //  how many
-    size_t outbox_capacity;          //  allocated
-    raft_message_t *sending;         //  messages handed out by the last ready
-    size_t sending_capacity;         //  allocated
-    bool ready_outstanding;          //  a ready was handed out and not yet advanced
+    outgoing_t *outbox;      //  messages queued since the last ready
+    size_t outbox_count;     //  how many
+    size_t outbox_capacity;  //  allocated
+    raft_message_t *sending; //  messages handed out by the last ready
+    size_t sending_capacity; //  allocated
+    bool ready_outstanding;  //  a ready was handed out and not yet advanced
 };
-
 
 //  --------------------------------------------------------------------------
 //  Small helpers
@@ -115,9 +114,9 @@ s_random_next (raft_core_t *self)
 static void
 s_reset_election_timer (raft_core_t *self)
 {
-    uint64_t span = (uint64_t) self->election_timeout_max_ms - self->election_timeout_min_ms + 1;
-    self->election_deadline_ms
-        = self->now_ms + self->election_timeout_min_ms + s_random_next (self) % span;
+    uint64_t span = (uint64_t)self->election_timeout_max_ms - self->election_timeout_min_ms + 1;
+    self->election_deadline_ms =
+        self->now_ms + self->election_timeout_min_ms + s_random_next (self) % span;
 }
 
 static uint64_t
@@ -132,7 +131,7 @@ s_entry (raft_core_t *self, uint64_t index)
 {
     if (index <= self->log_offset || index > s_last_index (self))
         return NULL;
-    return &self->log [index - self->log_offset - 1];
+    return &self->log[index - self->log_offset - 1];
 }
 
 //  Term of the entry at index; 0 for index 0 or an index the log lacks.
@@ -155,7 +154,7 @@ static size_t
 s_voter_position (raft_core_t *self, uint32_t id)
 {
     for (size_t position = 0; position < self->voter_count; position++)
-        if (self->voters [position] == id)
+        if (self->voters[position] == id)
             return position;
     return self->voter_count;
 }
@@ -175,7 +174,6 @@ s_set_role (raft_core_t *self, raft_role_t role, uint32_t leader_id)
     self->leader_id = leader_id;
 }
 
-
 //  --------------------------------------------------------------------------
 //  Log
 
@@ -185,7 +183,7 @@ s_log_append (raft_core_t *self, uint64_t term, uint8_t type, const uint8_t *dat
 {
     if (self->log_count == self->log_capacity) {
         size_t capacity = self->log_capacity ? self->log_capacity * 2 : 64;
-        raft_entry_t *log = (raft_entry_t *) realloc (self->log, capacity * sizeof (raft_entry_t));
+        raft_entry_t *log = (raft_entry_t *)realloc (self->log, capacity * sizeof (raft_entry_t));
         if (!log)
             return -1;
         self->log = log;
@@ -193,12 +191,12 @@ s_log_append (raft_core_t *self, uint64_t term, uint8_t type, const uint8_t *dat
     }
     uint8_t *copy = NULL;
     if (size > 0) {
-        copy = (uint8_t *) malloc (size);
+        copy = (uint8_t *)malloc (size);
         if (!copy)
             return -1;
         memcpy (copy, data, size);
     }
-    raft_entry_t *entry = &self->log [self->log_count++];
+    raft_entry_t *entry = &self->log[self->log_count++];
     entry->term = term;
     entry->index = s_last_index (self);
     entry->type = type;
@@ -212,7 +210,7 @@ static void
 s_log_truncate (raft_core_t *self, uint64_t from_index)
 {
     while (s_last_index (self) >= from_index && self->log_count > 0) {
-        raft_entry_t *entry = &self->log [--self->log_count];
+        raft_entry_t *entry = &self->log[--self->log_count];
         free (entry->data);
         entry->data = NULL;
     }
@@ -225,7 +223,6 @@ s_log_truncate (raft_core_t *self, uint64_t from_index)
     }
 }
 
-
 //  --------------------------------------------------------------------------
 //  Outgoing messages
 
@@ -234,13 +231,13 @@ s_queue (raft_core_t *self, raft_message_type_t type, uint32_t to, uint64_t last
 {
     if (self->outbox_count == self->outbox_capacity) {
         size_t capacity = self->outbox_capacity ? self->outbox_capacity * 2 : 16;
-        outgoing_t *outbox = (outgoing_t *) realloc (self->outbox, capacity * sizeof (outgoing_t));
+        outgoing_t *outbox = (outgoing_t *)realloc (self->outbox, capacity * sizeof (outgoing_t));
         if (!outbox)
             return NULL; //  best effort: a lost message is one the network could lose too
         self->outbox = outbox;
         self->outbox_capacity = capacity;
     }
-    outgoing_t *outgoing = &self->outbox [self->outbox_count++];
+    outgoing_t *outgoing = &self->outbox[self->outbox_count++];
     memset (outgoing, 0, sizeof (outgoing_t));
     outgoing->last_entry_term = last_entry_term;
     outgoing->message.type = type;
@@ -281,14 +278,13 @@ s_send_append_rejection (raft_core_t *self, uint32_t to, uint64_t reject_index)
     if (reject_index > last_index) {
         reply->conflict_index = last_index + 1;
         reply->conflict_term = 0;
-    }
-    else {
+    } else {
         //  First entry of the conflicting term (terms never decrease along
         //  the log, so a binary search finds it); committed entries never
         //  conflict, so the search stays above the commit index
         uint64_t conflict_term = s_term_at (self, reject_index);
-        uint64_t floor = self->commit_index > self->log_offset ? self->commit_index
-                                                               : self->log_offset;
+        uint64_t floor =
+            self->commit_index > self->log_offset ? self->commit_index : self->log_offset;
         uint64_t low = reject_index > floor ? floor + 1 : reject_index;
         uint64_t high = reject_index;
         while (low < high) {
@@ -302,7 +298,6 @@ s_send_append_rejection (raft_core_t *self, uint32_t to, uint64_t reject_index)
         reply->conflict_term = conflict_term;
     }
 }
-
 
 //  --------------------------------------------------------------------------
 //  Roles
@@ -332,8 +327,7 @@ s_adopt_term (raft_core_t *self, uint64_t term)
         s_reset_election_timer (self);
 }
 
-static void
-s_become_leader (raft_core_t *self);
+static void s_become_leader (raft_core_t *self);
 
 static void
 s_campaign (raft_core_t *self)
@@ -345,7 +339,7 @@ s_campaign (raft_core_t *self)
     s_set_role (self, RAFT_ROLE_CANDIDATE, 0);
     s_reset_election_timer (self);
     for (size_t position = 0; position < self->voter_count; position++)
-        self->votes_granted [position] = self->voters [position] == self->self_id;
+        self->votes_granted[position] = self->voters[position] == self->self_id;
     if (s_majority (self) <= 1) {
         s_become_leader (self);
         return;
@@ -353,10 +347,10 @@ s_campaign (raft_core_t *self)
     uint64_t last_index = s_last_index (self);
     uint64_t last_term = s_last_term (self);
     for (size_t position = 0; position < self->voter_count; position++) {
-        if (self->voters [position] == self->self_id)
+        if (self->voters[position] == self->self_id)
             continue;
-        raft_message_t *request
-            = s_queue (self, RAFT_MESSAGE_REQUEST_VOTE, self->voters [position], 0);
+        raft_message_t *request =
+            s_queue (self, RAFT_MESSAGE_REQUEST_VOTE, self->voters[position], 0);
         if (request) {
             request->last_log_index = last_index;
             request->last_log_term = last_term;
@@ -386,8 +380,8 @@ s_become_leader (raft_core_t *self)
     s_set_role (self, RAFT_ROLE_LEADER, self->self_id);
     uint64_t next_index = s_last_index (self) + 1;
     for (size_t position = 0; position < self->voter_count; position++) {
-        progress_t *progress = &self->progress [position];
-        progress->id = self->voters [position];
+        progress_t *progress = &self->progress[position];
+        progress->id = self->voters[position];
         progress->match_index = 0;
         progress->heartbeat_due = false;
         s_progress_probe (progress, next_index);
@@ -399,7 +393,6 @@ s_become_leader (raft_core_t *self)
     s_log_append (self, self->term, RAFT_ENTRY_NOOP, NULL, 0);
 }
 
-
 //  --------------------------------------------------------------------------
 //  Leader: commit and replication
 
@@ -408,24 +401,24 @@ s_leader_maybe_commit (raft_core_t *self)
 {
     size_t count = 0;
     for (size_t position = 0; position < self->voter_count; position++) {
-        uint64_t match = self->voters [position] == self->self_id
+        uint64_t match = self->voters[position] == self->self_id
                              ? self->persisted_index
-                             : self->progress [position].match_index;
+                             : self->progress[position].match_index;
         //  Insertion sort, descending: voter sets are tiny
         size_t slot = count++;
-        while (slot > 0 && self->match_scratch [slot - 1] < match) {
-            self->match_scratch [slot] = self->match_scratch [slot - 1];
+        while (slot > 0 && self->match_scratch[slot - 1] < match) {
+            self->match_scratch[slot] = self->match_scratch[slot - 1];
             slot--;
         }
-        self->match_scratch [slot] = match;
+        self->match_scratch[slot] = match;
     }
-    uint64_t quorum_index = self->match_scratch [s_majority (self) - 1];
+    uint64_t quorum_index = self->match_scratch[s_majority (self) - 1];
     if (quorum_index > self->commit_index && s_term_at (self, quorum_index) == self->term) {
         self->commit_index = quorum_index;
         //  Tell followers with nothing else coming soon
         for (size_t position = 0; position < self->voter_count; position++)
-            if (self->progress [position].mode == PROGRESS_REPLICATE)
-                self->progress [position].heartbeat_due = true;
+            if (self->progress[position].mode == PROGRESS_REPLICATE)
+                self->progress[position].heartbeat_due = true;
     }
 }
 
@@ -441,8 +434,8 @@ s_send_append (raft_core_t *self, progress_t *progress, bool with_entries)
     size_t bytes = 0;
     for (uint64_t index = progress->next_index; index <= last_index; index++) {
         size_t size = s_entry (self, index)->size;
-        if (count == self->max_entries_per_message
-            || (count > 0 && bytes + size > self->max_bytes_per_message))
+        if (count == self->max_entries_per_message ||
+            (count > 0 && bytes + size > self->max_bytes_per_message))
             break;
         count++;
         bytes += size;
@@ -456,12 +449,11 @@ s_send_append (raft_core_t *self, progress_t *progress, bool with_entries)
     request->entry_count = count;
     if (progress->mode == PROGRESS_PROBE)
         progress->probe_sent = true;
-    else
-    if (count > 0) {
+    else if (count > 0) {
         progress->next_index += count;
-        size_t slot
-            = (progress->inflight_head + progress->inflight_count) % self->max_inflight_messages;
-        progress->inflight [slot] = prev_index + count;
+        size_t slot =
+            (progress->inflight_head + progress->inflight_count) % self->max_inflight_messages;
+        progress->inflight[slot] = prev_index + count;
         progress->inflight_count++;
     }
     return 0;
@@ -474,7 +466,7 @@ s_leader_flush (raft_core_t *self)
 {
     uint64_t last_index = s_last_index (self);
     for (size_t position = 0; position < self->voter_count; position++) {
-        progress_t *progress = &self->progress [position];
+        progress_t *progress = &self->progress[position];
         if (progress->id == self->self_id)
             continue;
         bool sent = false;
@@ -483,11 +475,10 @@ s_leader_flush (raft_core_t *self)
             //  empty, so an unreachable follower costs no bandwidth
             if (!progress->probe_sent)
                 sent = s_send_append (self, progress, true) == 0;
-        }
-        else {
-            while (progress->next_index <= last_index
-                   && progress->inflight_count < self->max_inflight_messages
-                   && s_send_append (self, progress, true) == 0)
+        } else {
+            while (progress->next_index <= last_index &&
+                   progress->inflight_count < self->max_inflight_messages &&
+                   s_send_append (self, progress, true) == 0)
                 sent = true;
         }
         //  An empty AppendEntries at next_index - 1 also detects lost
@@ -513,8 +504,7 @@ s_handle_append_reply (raft_core_t *self, const raft_message_t *reply, progress_
             progress->probe_sent = false;
             s_progress_clear_inflight (progress);
             progress->next_index = match_index + 1;
-        }
-        else {
+        } else {
             if (match_index < progress->match_index)
                 return; //  stale
             if (progress->next_index <= match_index)
@@ -522,8 +512,8 @@ s_handle_append_reply (raft_core_t *self, const raft_message_t *reply, progress_
         }
         if (match_index > progress->match_index)
             progress->match_index = match_index;
-        while (progress->inflight_count > 0
-               && progress->inflight [progress->inflight_head] <= match_index) {
+        while (progress->inflight_count > 0 &&
+               progress->inflight[progress->inflight_head] <= match_index) {
             progress->inflight_head = (progress->inflight_head + 1) % self->max_inflight_messages;
             progress->inflight_count--;
         }
@@ -560,7 +550,6 @@ s_handle_append_reply (raft_core_t *self, const raft_message_t *reply, progress_
     s_progress_probe (progress, next_index);
 }
 
-
 //  --------------------------------------------------------------------------
 //  Follower: AppendEntries
 
@@ -574,9 +563,9 @@ s_check_append (const raft_message_t *request)
     if (previous_term > request->term)
         return -1;
     for (size_t position = 0; position < request->entry_count; position++) {
-        const raft_entry_t *entry = &request->entries [position];
-        if (entry->index != request->prev_log_index + 1 + position || entry->term < previous_term
-            || entry->term > request->term || (entry->size > 0 && !entry->data))
+        const raft_entry_t *entry = &request->entries[position];
+        if (entry->index != request->prev_log_index + 1 + position || entry->term < previous_term ||
+            entry->term > request->term || (entry->size > 0 && !entry->data))
             return -1;
         previous_term = entry->term;
     }
@@ -589,8 +578,8 @@ s_follower_flush_ack (raft_core_t *self)
 {
     if (self->ack_index == 0 || self->ack_term != self->term)
         return;
-    uint64_t durable = self->persisted_index < self->ack_index ? self->persisted_index
-                                                               : self->ack_index;
+    uint64_t durable =
+        self->persisted_index < self->ack_index ? self->persisted_index : self->ack_index;
     if (durable > self->ack_reported) {
         s_send_append_success (self, self->ack_leader, durable);
         self->ack_reported = durable;
@@ -603,8 +592,8 @@ static void
 s_handle_append (raft_core_t *self, const raft_message_t *request)
 {
     uint64_t prev_index = request->prev_log_index;
-    if (prev_index > s_last_index (self) || prev_index < self->log_offset
-        || s_term_at (self, prev_index) != request->prev_log_term) {
+    if (prev_index > s_last_index (self) || prev_index < self->log_offset ||
+        s_term_at (self, prev_index) != request->prev_log_term) {
         s_send_append_rejection (self, request->from, prev_index);
         return;
     }
@@ -612,7 +601,7 @@ s_handle_append (raft_core_t *self, const raft_message_t *request)
     //  or reordered AppendEntries never deletes newer matching entries
     size_t position = 0;
     while (position < request->entry_count) {
-        const raft_entry_t *entry = &request->entries [position];
+        const raft_entry_t *entry = &request->entries[position];
         if (entry->index > s_last_index (self))
             break;
         if (s_term_at (self, entry->index) != entry->term) {
@@ -624,13 +613,12 @@ s_handle_append (raft_core_t *self, const raft_message_t *request)
         position++;
     }
     for (; position < request->entry_count; position++) {
-        const raft_entry_t *entry = &request->entries [position];
+        const raft_entry_t *entry = &request->entries[position];
         if (s_log_append (self, entry->term, entry->type, entry->data, entry->size))
             return; //  out of memory: no reply, the leader will retry
     }
     uint64_t end_index = prev_index + request->entry_count;
-    uint64_t commit_index
-        = request->leader_commit < end_index ? request->leader_commit : end_index;
+    uint64_t commit_index = request->leader_commit < end_index ? request->leader_commit : end_index;
     if (commit_index > self->commit_index)
         self->commit_index = commit_index;
 
@@ -646,7 +634,6 @@ s_handle_append (raft_core_t *self, const raft_message_t *request)
     }
 }
 
-
 //  --------------------------------------------------------------------------
 //  Votes
 
@@ -654,9 +641,9 @@ static void
 s_handle_vote_request (raft_core_t *self, const raft_message_t *request)
 {
     uint64_t last_term = s_last_term (self);
-    bool up_to_date = request->last_log_term > last_term
-                      || (request->last_log_term == last_term
-                          && request->last_log_index >= s_last_index (self));
+    bool up_to_date =
+        request->last_log_term > last_term ||
+        (request->last_log_term == last_term && request->last_log_index >= s_last_index (self));
     bool free_to_vote = self->voted_for == 0 || self->voted_for == request->from;
     bool granted = up_to_date && free_to_vote && self->role == RAFT_ROLE_FOLLOWER;
     if (granted) {
@@ -674,14 +661,13 @@ s_handle_vote_reply (raft_core_t *self, const raft_message_t *reply, size_t vote
 {
     if (self->role != RAFT_ROLE_CANDIDATE || !reply->granted)
         return;
-    self->votes_granted [voter_position] = true;
+    self->votes_granted[voter_position] = true;
     size_t granted = 0;
     for (size_t position = 0; position < self->voter_count; position++)
-        granted += self->votes_granted [position];
+        granted += self->votes_granted[position];
     if (granted >= s_majority (self))
         s_become_leader (self);
 }
-
 
 //  --------------------------------------------------------------------------
 //  Public API
@@ -689,40 +675,38 @@ s_handle_vote_reply (raft_core_t *self, const raft_message_t *reply, size_t vote
 raft_core_t *
 raft_core_new (const raft_core_options_t *options)
 {
-    if (!options || options->self_id == 0 || options->voter_count == 0 || !options->voters
-        || options->heartbeat_ms == 0 || options->election_timeout_min_ms == 0
-        || options->election_timeout_min_ms > options->election_timeout_max_ms)
+    if (!options || options->self_id == 0 || options->voter_count == 0 || !options->voters ||
+        options->heartbeat_ms == 0 || options->election_timeout_min_ms == 0 ||
+        options->election_timeout_min_ms > options->election_timeout_max_ms)
         return NULL;
     for (size_t position = 0; position < options->voter_count; position++) {
-        if (options->voters [position] == 0)
+        if (options->voters[position] == 0)
             return NULL;
         for (size_t other = 0; other < position; other++)
-            if (options->voters [other] == options->voters [position])
+            if (options->voters[other] == options->voters[position])
                 return NULL;
     }
-    raft_core_t *self = (raft_core_t *) calloc (1, sizeof (raft_core_t));
+    raft_core_t *self = (raft_core_t *)calloc (1, sizeof (raft_core_t));
     if (!self)
         return NULL;
     self->self_id = options->self_id;
     self->voter_count = options->voter_count;
-    self->voters = (uint32_t *) calloc (self->voter_count, sizeof (uint32_t));
-    self->votes_granted = (bool *) calloc (self->voter_count, sizeof (bool));
-    self->progress = (progress_t *) calloc (self->voter_count, sizeof (progress_t));
-    self->match_scratch = (uint64_t *) calloc (self->voter_count, sizeof (uint64_t));
+    self->voters = (uint32_t *)calloc (self->voter_count, sizeof (uint32_t));
+    self->votes_granted = (bool *)calloc (self->voter_count, sizeof (bool));
+    self->progress = (progress_t *)calloc (self->voter_count, sizeof (progress_t));
+    self->match_scratch = (uint64_t *)calloc (self->voter_count, sizeof (uint64_t));
     self->max_entries_per_message = options->max_entries_per_message
                                         ? options->max_entries_per_message
                                         : DEFAULT_MAX_ENTRIES_PER_MESSAGE;
-    self->max_bytes_per_message = options->max_bytes_per_message
-                                      ? options->max_bytes_per_message
-                                      : DEFAULT_MAX_BYTES_PER_MESSAGE;
-    self->max_inflight_messages = options->max_inflight_messages
-                                      ? options->max_inflight_messages
-                                      : DEFAULT_MAX_INFLIGHT_MESSAGES;
+    self->max_bytes_per_message = options->max_bytes_per_message ? options->max_bytes_per_message
+                                                                 : DEFAULT_MAX_BYTES_PER_MESSAGE;
+    self->max_inflight_messages = options->max_inflight_messages ? options->max_inflight_messages
+                                                                 : DEFAULT_MAX_INFLIGHT_MESSAGES;
     bool allocated = self->voters && self->votes_granted && self->progress && self->match_scratch;
     for (size_t position = 0; allocated && position < self->voter_count; position++) {
-        self->progress [position].inflight
-            = (uint64_t *) calloc (self->max_inflight_messages, sizeof (uint64_t));
-        allocated = self->progress [position].inflight != NULL;
+        self->progress[position].inflight =
+            (uint64_t *)calloc (self->max_inflight_messages, sizeof (uint64_t));
+        allocated = self->progress[position].inflight != NULL;
     }
     if (!allocated) {
         raft_core_destroy (&self);
@@ -750,11 +734,11 @@ raft_core_destroy (raft_core_t **self_p)
         return;
     raft_core_t *self = *self_p;
     for (size_t position = 0; position < self->log_count; position++)
-        free (self->log [position].data);
+        free (self->log[position].data);
     free (self->log);
     if (self->progress)
         for (size_t position = 0; position < self->voter_count; position++)
-            free (self->progress [position].inflight);
+            free (self->progress[position].inflight);
     free (self->progress);
     free (self->voters);
     free (self->votes_granted);
@@ -768,9 +752,9 @@ raft_core_destroy (raft_core_t **self_p)
 int
 raft_core_restore_entry (raft_core_t *self, const raft_entry_t *entry)
 {
-    if (self->started || !entry || entry->index != s_last_index (self) + 1
-        || entry->term < s_last_term (self) || entry->term > self->term
-        || (entry->size > 0 && !entry->data))
+    if (self->started || !entry || entry->index != s_last_index (self) + 1 ||
+        entry->term < s_last_term (self) || entry->term > self->term ||
+        (entry->size > 0 && !entry->data))
         return -1;
     if (s_log_append (self, entry->term, entry->type, entry->data, entry->size))
         return -1;
@@ -789,11 +773,9 @@ raft_core_tick (raft_core_t *self, uint64_t now_ms)
         if (self->now_ms >= self->heartbeat_deadline_ms) {
             self->heartbeat_deadline_ms = self->now_ms + self->heartbeat_ms;
             for (size_t position = 0; position < self->voter_count; position++)
-                self->progress [position].heartbeat_due = true;
+                self->progress[position].heartbeat_due = true;
         }
-    }
-    else
-    if (self->now_ms >= self->election_deadline_ms) {
+    } else if (self->now_ms >= self->election_deadline_ms) {
         if (self->self_is_voter)
             s_campaign (self);
         else
@@ -805,31 +787,30 @@ void
 raft_core_receive (raft_core_t *self, const raft_message_t *message)
 {
     self->started = true;
-    if (!message || message->to != self->self_id || message->from == self->self_id
-        || message->term == 0)
+    if (!message || message->to != self->self_id || message->from == self->self_id ||
+        message->term == 0)
         return;
     size_t voter_position = s_voter_position (self, message->from);
     if (voter_position == self->voter_count)
         return;
     switch (message->type) {
-        case RAFT_MESSAGE_APPEND_ENTRIES:
-            if (s_check_append (message))
-                return;
-            break;
-        case RAFT_MESSAGE_REQUEST_VOTE:
-        case RAFT_MESSAGE_REQUEST_VOTE_REPLY:
-        case RAFT_MESSAGE_APPEND_ENTRIES_REPLY:
-            break;
-        default:
+    case RAFT_MESSAGE_APPEND_ENTRIES:
+        if (s_check_append (message))
             return;
+        break;
+    case RAFT_MESSAGE_REQUEST_VOTE:
+    case RAFT_MESSAGE_REQUEST_VOTE_REPLY:
+    case RAFT_MESSAGE_APPEND_ENTRIES_REPLY:
+        break;
+    default:
+        return;
     }
     if (message->term < self->term) {
         //  Tell a stale candidate or leader our term so it steps down;
         //  stale replies carry nothing we need
         if (message->type == RAFT_MESSAGE_REQUEST_VOTE)
             s_send_vote_reply (self, message->from, false);
-        else
-        if (message->type == RAFT_MESSAGE_APPEND_ENTRIES)
+        else if (message->type == RAFT_MESSAGE_APPEND_ENTRIES)
             s_send_append_rejection (self, message->from, message->prev_log_index);
         return;
     }
@@ -837,23 +818,23 @@ raft_core_receive (raft_core_t *self, const raft_message_t *message)
         s_adopt_term (self, message->term);
 
     switch (message->type) {
-        case RAFT_MESSAGE_REQUEST_VOTE:
-            s_handle_vote_request (self, message);
-            break;
-        case RAFT_MESSAGE_REQUEST_VOTE_REPLY:
-            s_handle_vote_reply (self, message, voter_position);
-            break;
-        case RAFT_MESSAGE_APPEND_ENTRIES:
-            if (self->role == RAFT_ROLE_LEADER)
-                return; //  two leaders in one term cannot be: not a message we trust
-            s_set_role (self, RAFT_ROLE_FOLLOWER, message->from);
-            s_reset_election_timer (self);
-            s_handle_append (self, message);
-            break;
-        case RAFT_MESSAGE_APPEND_ENTRIES_REPLY:
-            if (self->role == RAFT_ROLE_LEADER)
-                s_handle_append_reply (self, message, &self->progress [voter_position]);
-            break;
+    case RAFT_MESSAGE_REQUEST_VOTE:
+        s_handle_vote_request (self, message);
+        break;
+    case RAFT_MESSAGE_REQUEST_VOTE_REPLY:
+        s_handle_vote_reply (self, message, voter_position);
+        break;
+    case RAFT_MESSAGE_APPEND_ENTRIES:
+        if (self->role == RAFT_ROLE_LEADER)
+            return; //  two leaders in one term cannot be: not a message we trust
+        s_set_role (self, RAFT_ROLE_FOLLOWER, message->from);
+        s_reset_election_timer (self);
+        s_handle_append (self, message);
+        break;
+    case RAFT_MESSAGE_APPEND_ENTRIES_REPLY:
+        if (self->role == RAFT_ROLE_LEADER)
+            s_handle_append_reply (self, message, &self->progress[voter_position]);
+        break;
     }
 }
 
@@ -874,8 +855,8 @@ void
 raft_core_persisted (raft_core_t *self, uint64_t index, uint64_t term)
 {
     self->started = true;
-    if (index <= self->persisted_index || index > s_last_index (self)
-        || s_term_at (self, index) != term)
+    if (index <= self->persisted_index || index > s_last_index (self) ||
+        s_term_at (self, index) != term)
         return;
     self->persisted_index = index;
     if (self->role == RAFT_ROLE_LEADER)
@@ -924,32 +905,32 @@ raft_core_ready (raft_core_t *self, raft_ready_t *ready)
     //  Materialize the queued messages; an AppendEntries whose range the log
     //  no longer holds as it was (we stepped down and were truncated) is dropped
     if (self->sending_capacity < self->outbox_count) {
-        raft_message_t *sending = (raft_message_t *) realloc (
-            self->sending, self->outbox_count * sizeof (raft_message_t));
+        raft_message_t *sending =
+            (raft_message_t *)realloc (self->sending, self->outbox_count * sizeof (raft_message_t));
         if (sending) {
             self->sending = sending;
             self->sending_capacity = self->outbox_count;
         }
     }
     size_t message_count = 0;
-    for (size_t position = 0; position < self->outbox_count && message_count < self->sending_capacity;
-         position++) {
-        outgoing_t *outgoing = &self->outbox [position];
+    for (size_t position = 0;
+         position < self->outbox_count && message_count < self->sending_capacity; position++) {
+        outgoing_t *outgoing = &self->outbox[position];
         raft_message_t *message = &outgoing->message;
         if (message->term != self->term)
             continue;
         if (message->type == RAFT_MESSAGE_APPEND_ENTRIES) {
             uint64_t end_index = message->prev_log_index + message->entry_count;
-            if (self->role != RAFT_ROLE_LEADER || message->prev_log_index < self->log_offset
-                || end_index > last_index
-                || s_term_at (self, message->prev_log_index) != message->prev_log_term
-                || s_term_at (self, end_index) != outgoing->last_entry_term)
+            if (self->role != RAFT_ROLE_LEADER || message->prev_log_index < self->log_offset ||
+                end_index > last_index ||
+                s_term_at (self, message->prev_log_index) != message->prev_log_term ||
+                s_term_at (self, end_index) != outgoing->last_entry_term)
                 continue;
-            message->entries
-                = message->entry_count ? s_entry (self, message->prev_log_index + 1) : NULL;
+            message->entries =
+                message->entry_count ? s_entry (self, message->prev_log_index + 1) : NULL;
             message->leader_commit = self->commit_index;
         }
-        self->sending [message_count++] = *message;
+        self->sending[message_count++] = *message;
     }
     self->outbox_count = 0;
     if (message_count > 0) {
@@ -959,8 +940,8 @@ raft_core_ready (raft_core_t *self, raft_ready_t *ready)
     }
 
     //  Nothing is applied before it is durable here
-    uint64_t apply_to = self->commit_index < self->persisted_index ? self->commit_index
-                                                                   : self->persisted_index;
+    uint64_t apply_to =
+        self->commit_index < self->persisted_index ? self->commit_index : self->persisted_index;
     if (apply_to > self->applied_index) {
         ready->committed = s_entry (self, self->applied_index + 1);
         ready->committed_count = apply_to - self->applied_index;

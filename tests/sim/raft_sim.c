@@ -15,16 +15,16 @@
 #include "sim_cluster.h"
 #include "sim_random.h"
 
-#define DEFAULT_STEPS 3000
+#define DEFAULT_STEPS 15000
 
 //  Command line.
 typedef struct {
-    uint64_t runs;      //  how many runs
-    bool seeded;        //  --seed given
-    uint64_t seed;      //  first seed
-    size_t node_count;  //  0: alternate 3 and 5
-    size_t steps;       //  events per run before the liveness phase
-    bool verbose;       //  trace events
+    uint64_t runs;     //  how many runs
+    bool seeded;       //  --seed given
+    uint64_t seed;     //  first seed
+    size_t node_count; //  0: alternate 3 and 5
+    size_t steps;      //  events per run before the liveness phase
+    bool verbose;      //  trace events
 } arguments_t;
 
 static int
@@ -38,14 +38,14 @@ s_parse_number (const char *text, uint64_t *value)
 }
 
 static int
-s_parse_arguments (int argc, char *argv [], arguments_t *arguments)
+s_parse_arguments (int argc, char *argv[], arguments_t *arguments)
 {
     memset (arguments, 0, sizeof (arguments_t));
     arguments->runs = 1;
     arguments->steps = DEFAULT_STEPS;
     for (int position = 1; position < argc; position++) {
-        const char *name = argv [position];
-        const char *value = position + 1 < argc ? argv [position + 1] : NULL;
+        const char *name = argv[position];
+        const char *value = position + 1 < argc ? argv[position + 1] : NULL;
         uint64_t number = 0;
         if (strcmp (name, "--verbose") == 0) {
             arguments->verbose = true;
@@ -58,17 +58,13 @@ s_parse_arguments (int argc, char *argv [], arguments_t *arguments)
         position++;
         if (strcmp (name, "--runs") == 0)
             arguments->runs = number;
-        else
-        if (strcmp (name, "--seed") == 0) {
+        else if (strcmp (name, "--seed") == 0) {
             arguments->seeded = true;
             arguments->seed = number;
-        }
-        else
-        if (strcmp (name, "--nodes") == 0 && number >= 1 && number <= 9)
-            arguments->node_count = (size_t) number;
-        else
-        if (strcmp (name, "--steps") == 0 && number > 0)
-            arguments->steps = (size_t) number;
+        } else if (strcmp (name, "--nodes") == 0 && number >= 1 && number <= 9)
+            arguments->node_count = (size_t)number;
+        else if (strcmp (name, "--steps") == 0 && number > 0)
+            arguments->steps = (size_t)number;
         else {
             fprintf (stderr, "raft_sim: bad option %s %s\n", name, value);
             return -1;
@@ -78,7 +74,7 @@ s_parse_arguments (int argc, char *argv [], arguments_t *arguments)
 }
 
 int
-main (int argc, char *argv [])
+main (int argc, char *argv[])
 {
     arguments_t arguments;
     if (s_parse_arguments (argc, argv, &arguments)) {
@@ -108,10 +104,10 @@ main (int argc, char *argv [])
             failed++;
             printf ("raft_sim: FAILED seed=%llu nodes=%zu: %s at step %llu (replay: raft_sim "
                     "--seed %llu --nodes %zu --runs 1 --verbose)\n",
-                    (unsigned long long) options.seed, options.node_count,
+                    (unsigned long long)options.seed, options.node_count,
                     sim_cluster_error (cluster),
-                    (unsigned long long) sim_cluster_failed_step (cluster),
-                    (unsigned long long) options.seed, options.node_count);
+                    (unsigned long long)sim_cluster_failed_step (cluster),
+                    (unsigned long long)options.seed, options.node_count);
             fflush (stdout);
         }
         sim_cluster_add_totals (cluster, &totals);
@@ -119,12 +115,11 @@ main (int argc, char *argv [])
     }
     printf ("totals: steps=%llu elections=%llu commits=%llu proposals=%llu crashes=%llu "
             "(torn %llu) partitions=%llu truncations=%llu messages=%llu dropped=%llu\n",
-            (unsigned long long) totals.steps, (unsigned long long) totals.elections,
-            (unsigned long long) totals.commits, (unsigned long long) totals.proposals,
-            (unsigned long long) totals.crashes, (unsigned long long) totals.torn,
-            (unsigned long long) totals.partitions, (unsigned long long) totals.truncations,
-            (unsigned long long) totals.messages, (unsigned long long) totals.dropped);
-    printf ("%llu passed, %llu failed\n", (unsigned long long) passed,
-            (unsigned long long) failed);
+            (unsigned long long)totals.steps, (unsigned long long)totals.elections,
+            (unsigned long long)totals.commits, (unsigned long long)totals.proposals,
+            (unsigned long long)totals.crashes, (unsigned long long)totals.torn,
+            (unsigned long long)totals.partitions, (unsigned long long)totals.truncations,
+            (unsigned long long)totals.messages, (unsigned long long)totals.dropped);
+    printf ("%llu passed, %llu failed\n", (unsigned long long)passed, (unsigned long long)failed);
     return failed == 0 ? 0 : 1;
 }

@@ -20,49 +20,37 @@
 typedef struct _sim_checker_t sim_checker_t;
 
 //  Nodes are numbered 1..node_count.
-sim_checker_t *
-    sim_checker_new (size_t node_count);
+sim_checker_t *sim_checker_new (size_t node_count);
 
-void
-    sim_checker_destroy (sim_checker_t **self_p);
+void sim_checker_destroy (sim_checker_t **self_p);
 
 //  Why the last check failed.
-const char *
-    sim_checker_error (sim_checker_t *self);
+const char *sim_checker_error (sim_checker_t *self);
 
 //  Node observed as leader of term.
-int
-    sim_checker_leader (sim_checker_t *self, uint32_t node, uint64_t term);
+int sim_checker_leader (sim_checker_t *self, uint32_t node, uint64_t term);
 
 //  Node's log lost entries >= from_index.
-int
-    sim_checker_truncate (sim_checker_t *self, uint32_t node, uint64_t from_index);
+int sim_checker_truncate (sim_checker_t *self, uint32_t node, uint64_t from_index);
 
 //  Node's log grew by these entries (which must follow its last).
-int
-    sim_checker_append (sim_checker_t *self, uint32_t node, const raft_entry_t *entries,
+int sim_checker_append (sim_checker_t *self, uint32_t node, const raft_entry_t *entries,
                         size_t count);
 
 //  Node restarts: its log mirror and its applied sequence start over.
-void
-    sim_checker_restart (sim_checker_t *self, uint32_t node);
+void sim_checker_restart (sim_checker_t *self, uint32_t node);
 
 //  Node, in term, knows entries up to commit_index are committed.
-int
-    sim_checker_commit (sim_checker_t *self, uint32_t node, uint64_t commit_index, uint64_t term);
+int sim_checker_commit (sim_checker_t *self, uint32_t node, uint64_t commit_index, uint64_t term);
 
 //  Node leads term: its log must hold what was committed before that term.
-int
-    sim_checker_leader_complete (sim_checker_t *self, uint32_t node, uint64_t term);
+int sim_checker_leader_complete (sim_checker_t *self, uint32_t node, uint64_t term);
 
 //  Node applies entry.
-int
-    sim_checker_apply (sim_checker_t *self, uint32_t node, const raft_entry_t *entry);
+int sim_checker_apply (sim_checker_t *self, uint32_t node, const raft_entry_t *entry);
 
 //  Counters for the run's totals.
-uint64_t
-    sim_checker_elections (sim_checker_t *self);
-uint64_t
-    sim_checker_committed (sim_checker_t *self);
+uint64_t sim_checker_elections (sim_checker_t *self);
+uint64_t sim_checker_committed (sim_checker_t *self);
 
 #endif

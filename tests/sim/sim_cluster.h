@@ -38,25 +38,19 @@ typedef struct {
 
 typedef struct _sim_cluster_t sim_cluster_t;
 
-sim_cluster_t *
-    sim_cluster_new (const sim_cluster_options_t *options);
+sim_cluster_t *sim_cluster_new (const sim_cluster_options_t *options);
 
-void
-    sim_cluster_destroy (sim_cluster_t **self_p);
+void sim_cluster_destroy (sim_cluster_t **self_p);
 
 //  Plays the run. Returns 0 if every check held, else -1: see
 //  sim_cluster_error and sim_cluster_failed_step.
-int
-    sim_cluster_run (sim_cluster_t *self);
+int sim_cluster_run (sim_cluster_t *self);
 
-const char *
-    sim_cluster_error (sim_cluster_t *self);
+const char *sim_cluster_error (sim_cluster_t *self);
 
-uint64_t
-    sim_cluster_failed_step (sim_cluster_t *self);
+uint64_t sim_cluster_failed_step (sim_cluster_t *self);
 
 //  Adds this run's counters to totals.
-void
-    sim_cluster_add_totals (sim_cluster_t *self, sim_totals_t *totals);
+void sim_cluster_add_totals (sim_cluster_t *self, sim_totals_t *totals);
 
 #endif

@@ -13,28 +13,28 @@ typedef struct {
 } write_t;
 
 struct _sim_disk_t {
-    uint64_t term;           //  durable current term
-    uint32_t voted_for;      //  durable vote in that term
-    raft_entry_t *log;       //  durable entries 1..log_count, data owned
-    size_t log_count;        //  durable entries
-    size_t log_capacity;     //  allocated
-    write_t *writes;         //  volatile tail, in write order
-    size_t write_count;      //  queued writes
-    size_t write_capacity;   //  allocated
-    uint64_t future_last;    //  last index once every queued write lands
+    uint64_t term;         //  durable current term
+    uint32_t voted_for;    //  durable vote in that term
+    raft_entry_t *log;     //  durable entries 1..log_count, data owned
+    size_t log_count;      //  durable entries
+    size_t log_capacity;   //  allocated
+    write_t *writes;       //  volatile tail, in write order
+    size_t write_count;    //  queued writes
+    size_t write_capacity; //  allocated
+    uint64_t future_last;  //  last index once every queued write lands
 };
 
 sim_disk_t *
 sim_disk_new (void)
 {
-    return (sim_disk_t *) calloc (1, sizeof (sim_disk_t));
+    return (sim_disk_t *)calloc (1, sizeof (sim_disk_t));
 }
 
 static void
 s_free_writes (sim_disk_t *self, size_t from)
 {
     for (size_t position = from; position < self->write_count; position++)
-        free (self->writes [position].entry.data);
+        free (self->writes[position].entry.data);
     self->write_count = from;
 }
 
@@ -45,7 +45,7 @@ sim_disk_destroy (sim_disk_t **self_p)
         return;
     sim_disk_t *self = *self_p;
     for (size_t position = 0; position < self->log_count; position++)
-        free (self->log [position].data);
+        free (self->log[position].data);
     free (self->log);
     s_free_writes (self, 0);
     free (self->writes);
@@ -56,8 +56,8 @@ sim_disk_destroy (sim_disk_t **self_p)
 int
 sim_disk_save_hard_state (sim_disk_t *self, uint64_t term, uint32_t voted_for)
 {
-    if (term < self->term
-        || (term == self->term && self->voted_for != 0 && voted_for != self->voted_for))
+    if (term < self->term ||
+        (term == self->term && self->voted_for != 0 && voted_for != self->voted_for))
         return -1;
     self->term = term;
     self->voted_for = voted_for;
@@ -81,20 +81,19 @@ s_queue_write (sim_disk_t *self)
 {
     if (self->write_count == self->write_capacity) {
         size_t capacity = self->write_capacity ? self->write_capacity * 2 : 64;
-        write_t *writes = (write_t *) realloc (self->writes, capacity * sizeof (write_t));
+        write_t *writes = (write_t *)realloc (self->writes, capacity * sizeof (write_t));
         if (!writes)
             return NULL;
         self->writes = writes;
         self->write_capacity = capacity;
     }
-    write_t *write = &self->writes [self->write_count++];
+    write_t *write = &self->writes[self->write_count++];
     memset (write, 0, sizeof (write_t));
     return write;
 }
 
 int
-sim_disk_write (sim_disk_t *self, uint64_t truncate_from, const raft_entry_t *entries,
-                size_t count)
+sim_disk_write (sim_disk_t *self, uint64_t truncate_from, const raft_entry_t *entries, size_t count)
 {
     if (truncate_from > 0) {
         write_t *write = s_queue_write (self);
@@ -105,18 +104,18 @@ sim_disk_write (sim_disk_t *self, uint64_t truncate_from, const raft_entry_t *en
             self->future_last = truncate_from - 1;
     }
     for (size_t position = 0; position < count; position++) {
-        if (entries [position].index != self->future_last + 1)
+        if (entries[position].index != self->future_last + 1)
             return -1;
         write_t *write = s_queue_write (self);
         if (!write)
             return -1;
-        write->entry = entries [position];
+        write->entry = entries[position];
         write->entry.data = NULL;
-        if (entries [position].size > 0) {
-            write->entry.data = (uint8_t *) malloc (entries [position].size);
+        if (entries[position].size > 0) {
+            write->entry.data = (uint8_t *)malloc (entries[position].size);
             if (!write->entry.data)
                 return -1;
-            memcpy (write->entry.data, entries [position].data, entries [position].size);
+            memcpy (write->entry.data, entries[position].data, entries[position].size);
         }
         self->future_last++;
     }
@@ -134,15 +133,16 @@ static void
 s_land (sim_disk_t *self, size_t count)
 {
     for (size_t position = 0; position < count; position++) {
-        write_t *write = &self->writes [position];
+        write_t *write = &self->writes[position];
         if (write->truncate_from > 0) {
             while (self->log_count >= write->truncate_from)
-                free (self->log [--self->log_count].data);
+                free (self->log[--self->log_count].data);
             continue;
         }
         if (self->log_count == self->log_capacity) {
             size_t capacity = self->log_capacity ? self->log_capacity * 2 : 256;
-            raft_entry_t *log = (raft_entry_t *) realloc (self->log, capacity * sizeof (raft_entry_t));
+            raft_entry_t *log =
+                (raft_entry_t *)realloc (self->log, capacity * sizeof (raft_entry_t));
             if (!log) {
                 free (write->entry.data);
                 continue;
@@ -150,11 +150,11 @@ s_land (sim_disk_t *self, size_t count)
             self->log = log;
             self->log_capacity = capacity;
         }
-        self->log [self->log_count++] = write->entry;
+        self->log[self->log_count++] = write->entry;
     }
     //  What did not land is lost
     for (size_t position = count; position < self->write_count; position++)
-        free (self->writes [position].entry.data);
+        free (self->writes[position].entry.data);
     self->write_count = 0;
     self->future_last = self->log_count;
 }
@@ -182,5 +182,5 @@ sim_disk_entry (sim_disk_t *self, uint64_t index)
 {
     if (index == 0 || index > self->log_count)
         return NULL;
-    return &self->log [index - 1];
+    return &self->log[index - 1];
 }

@@ -13,45 +13,34 @@
 
 typedef struct _sim_disk_t sim_disk_t;
 
-sim_disk_t *
-    sim_disk_new (void);
+sim_disk_t *sim_disk_new (void);
 
-void
-    sim_disk_destroy (sim_disk_t **self_p);
+void sim_disk_destroy (sim_disk_t **self_p);
 
 //  Saves term and vote durably. Returns -1 if that would move the term back
 //  or change a vote already cast in this term (the core must never ask).
-int
-    sim_disk_save_hard_state (sim_disk_t *self, uint64_t term, uint32_t voted_for);
+int sim_disk_save_hard_state (sim_disk_t *self, uint64_t term, uint32_t voted_for);
 
-uint64_t
-    sim_disk_term (sim_disk_t *self);
-uint32_t
-    sim_disk_voted_for (sim_disk_t *self);
+uint64_t sim_disk_term (sim_disk_t *self);
+uint32_t sim_disk_voted_for (sim_disk_t *self);
 
 //  Queues a truncation (entries >= truncate_from, if nonzero) then appends
 //  copies of entries, all volatile. Returns -1 if the entries do not follow
 //  the log as it will be (the core handed out a gap or an overlap).
-int
-    sim_disk_write (sim_disk_t *self, uint64_t truncate_from, const raft_entry_t *entries,
+int sim_disk_write (sim_disk_t *self, uint64_t truncate_from, const raft_entry_t *entries,
                     size_t count);
 
 //  Whether writes are waiting for a sync.
-bool
-    sim_disk_dirty (sim_disk_t *self);
+bool sim_disk_dirty (sim_disk_t *self);
 
 //  Makes every queued write durable.
-void
-    sim_disk_sync (sim_disk_t *self);
+void sim_disk_sync (sim_disk_t *self);
 
 //  Loses the volatile tail; with torn, a random prefix of it survives.
-void
-    sim_disk_crash (sim_disk_t *self, sim_random_t *random, bool torn);
+void sim_disk_crash (sim_disk_t *self, sim_random_t *random, bool torn);
 
 //  The durable log.
-uint64_t
-    sim_disk_last_index (sim_disk_t *self);
-const raft_entry_t *
-    sim_disk_entry (sim_disk_t *self, uint64_t index);
+uint64_t sim_disk_last_index (sim_disk_t *self);
+const raft_entry_t *sim_disk_entry (sim_disk_t *self, uint64_t index);
 
 #endif

@@ -21,10 +21,10 @@ struct _sim_network_t {
 sim_network_t *
 sim_network_new (size_t node_count, sim_random_t *random, sim_queue_t *queue)
 {
-    sim_network_t *self = (sim_network_t *) calloc (1, sizeof (sim_network_t));
+    sim_network_t *self = (sim_network_t *)calloc (1, sizeof (sim_network_t));
     if (!self)
         return NULL;
-    self->group = (uint32_t *) calloc (node_count + 1, sizeof (uint32_t));
+    self->group = (uint32_t *)calloc (node_count + 1, sizeof (uint32_t));
     if (!self->group) {
         free (self);
         return NULL;
@@ -60,25 +60,24 @@ s_copy_message (const raft_message_t *message)
     size_t entry_bytes = message->entry_count * sizeof (raft_entry_t);
     size_t data_bytes = 0;
     for (size_t position = 0; position < message->entry_count; position++)
-        data_bytes += message->entries [position].size;
-    raft_message_t *copy
-        = (raft_message_t *) malloc (sizeof (raft_message_t) + entry_bytes + data_bytes);
+        data_bytes += message->entries[position].size;
+    raft_message_t *copy =
+        (raft_message_t *)malloc (sizeof (raft_message_t) + entry_bytes + data_bytes);
     if (!copy)
         return NULL;
     *copy = *message;
     copy->entries = NULL;
     if (message->entry_count > 0) {
-        copy->entries = (raft_entry_t *) (copy + 1);
-        uint8_t *data = (uint8_t *) (copy->entries + message->entry_count);
+        copy->entries = (raft_entry_t *)(copy + 1);
+        uint8_t *data = (uint8_t *)(copy->entries + message->entry_count);
         for (size_t position = 0; position < message->entry_count; position++) {
-            raft_entry_t *entry = &copy->entries [position];
-            *entry = message->entries [position];
+            raft_entry_t *entry = &copy->entries[position];
+            *entry = message->entries[position];
             if (entry->size > 0) {
                 memcpy (data, entry->data, entry->size);
                 entry->data = data;
                 data += entry->size;
-            }
-            else
+            } else
                 entry->data = NULL;
         }
     }
@@ -116,28 +115,28 @@ sim_network_connected (sim_network_t *self, uint32_t from, uint32_t to)
 {
     if (from == 0 || to == 0 || from > self->node_count || to > self->node_count)
         return false;
-    return self->group [from] == self->group [to];
+    return self->group[from] == self->group[to];
 }
 
 void
 sim_network_split (sim_network_t *self)
 {
-    uint32_t groups = self->node_count >= 5 ? (uint32_t) sim_random_range (self->random, 2, 3) : 2;
+    uint32_t groups = self->node_count >= 5 ? (uint32_t)sim_random_range (self->random, 2, 3) : 2;
     //  Deal a random permutation round-robin so no group is empty
-    uint32_t order [64];
+    uint32_t order[64];
     size_t count = self->node_count < 64 ? self->node_count : 64;
     for (size_t position = 0; position < count; position++)
-        order [position] = (uint32_t) position + 1;
+        order[position] = (uint32_t)position + 1;
     for (size_t position = count; position > 1; position--) {
         size_t other = sim_random_range (self->random, 0, position - 1);
-        uint32_t swap = order [position - 1];
-        order [position - 1] = order [other];
-        order [other] = swap;
+        uint32_t swap = order[position - 1];
+        order[position - 1] = order[other];
+        order[other] = swap;
     }
     for (size_t position = 0; position < count; position++)
-        self->group [order [position]]
-            = position < groups ? (uint32_t) position
-                                : (uint32_t) sim_random_range (self->random, 0, groups - 1);
+        self->group[order[position]] =
+            position < groups ? (uint32_t)position
+                              : (uint32_t)sim_random_range (self->random, 0, groups - 1);
     self->partitioned = true;
 }
 
@@ -145,7 +144,7 @@ void
 sim_network_isolate (sim_network_t *self, uint32_t node)
 {
     for (size_t id = 1; id <= self->node_count; id++)
-        self->group [id] = id == node ? 1 : 0;
+        self->group[id] = id == node ? 1 : 0;
     self->partitioned = true;
 }
 
@@ -166,11 +165,11 @@ void
 sim_network_describe (sim_network_t *self, char *text, size_t size)
 {
     size_t used = 0;
-    text [0] = 0;
+    text[0] = 0;
     for (uint32_t group = 0; group <= self->node_count && used < size; group++) {
         bool first = true;
         for (size_t id = 1; id <= self->node_count && used < size; id++) {
-            if (self->group [id] != group)
+            if (self->group[id] != group)
                 continue;
             used += snprintf (text + used, size - used, "%s%zu", first ? "{" : ",", id);
             first = false;

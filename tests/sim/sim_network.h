@@ -23,48 +23,36 @@ typedef struct {
 typedef struct _sim_network_t sim_network_t;
 
 //  Nodes are numbered 1..node_count. Borrows random and queue.
-sim_network_t *
-    sim_network_new (size_t node_count, sim_random_t *random, sim_queue_t *queue);
+sim_network_t *sim_network_new (size_t node_count, sim_random_t *random, sim_queue_t *queue);
 
-void
-    sim_network_destroy (sim_network_t **self_p);
+void sim_network_destroy (sim_network_t **self_p);
 
-void
-    sim_network_set_faults (sim_network_t *self, const sim_network_faults_t *faults);
+void sim_network_set_faults (sim_network_t *self, const sim_network_faults_t *faults);
 
 //  Schedules zero, one or two deliveries of a copy of message, as events of
 //  kind deliver_kind whose payload is a raft_message_t block (free () it).
-void
-    sim_network_send (sim_network_t *self, const raft_message_t *message, uint64_t now_ms,
-                      int deliver_kind);
+void sim_network_send (sim_network_t *self, const raft_message_t *message, uint64_t now_ms,
+                       int deliver_kind);
 
 //  Whether a message from one node reaches the other now.
-bool
-    sim_network_connected (sim_network_t *self, uint32_t from, uint32_t to);
+bool sim_network_connected (sim_network_t *self, uint32_t from, uint32_t to);
 
 //  Splits the nodes into two or three random groups (each non-empty).
-void
-    sim_network_split (sim_network_t *self);
+void sim_network_split (sim_network_t *self);
 
 //  Cuts one node off from all others.
-void
-    sim_network_isolate (sim_network_t *self, uint32_t node);
+void sim_network_isolate (sim_network_t *self, uint32_t node);
 
 //  Joins everyone again.
-void
-    sim_network_heal (sim_network_t *self);
+void sim_network_heal (sim_network_t *self);
 
-bool
-    sim_network_partitioned (sim_network_t *self);
+bool sim_network_partitioned (sim_network_t *self);
 
 //  Describes the groups, e.g. "{1,3}{2,4,5}", into text.
-void
-    sim_network_describe (sim_network_t *self, char *text, size_t size);
+void sim_network_describe (sim_network_t *self, char *text, size_t size);
 
 //  Counters since creation.
-uint64_t
-    sim_network_sent (sim_network_t *self);
-uint64_t
-    sim_network_dropped (sim_network_t *self);
+uint64_t sim_network_sent (sim_network_t *self);
+uint64_t sim_network_dropped (sim_network_t *self);
 
 #endif

@@ -13,7 +13,7 @@ struct _sim_queue_t {
 sim_queue_t *
 sim_queue_new (void)
 {
-    return (sim_queue_t *) calloc (1, sizeof (sim_queue_t));
+    return (sim_queue_t *)calloc (1, sizeof (sim_queue_t));
 }
 
 void
@@ -23,7 +23,7 @@ sim_queue_destroy (sim_queue_t **self_p)
         return;
     sim_queue_t *self = *self_p;
     for (size_t position = 0; position < self->count; position++)
-        free (self->heap [position].payload);
+        free (self->heap[position].payload);
     free (self->heap);
     free (self);
     *self_p = NULL;
@@ -32,8 +32,7 @@ sim_queue_destroy (sim_queue_t **self_p)
 static bool
 s_earlier (const sim_event_t *one, const sim_event_t *other)
 {
-    return one->time < other->time
-           || (one->time == other->time && one->sequence < other->sequence);
+    return one->time < other->time || (one->time == other->time && one->sequence < other->sequence);
 }
 
 int
@@ -42,7 +41,7 @@ sim_queue_push (sim_queue_t *self, uint64_t time, int kind, uint32_t node, uint6
 {
     if (self->count == self->capacity) {
         size_t capacity = self->capacity ? self->capacity * 2 : 256;
-        sim_event_t *heap = (sim_event_t *) realloc (self->heap, capacity * sizeof (sim_event_t));
+        sim_event_t *heap = (sim_event_t *)realloc (self->heap, capacity * sizeof (sim_event_t));
         if (!heap) {
             free (payload);
             return -1;
@@ -54,12 +53,12 @@ sim_queue_push (sim_queue_t *self, uint64_t time, int kind, uint32_t node, uint6
     size_t slot = self->count++;
     while (slot > 0) {
         size_t parent = (slot - 1) / 2;
-        if (!s_earlier (&event, &self->heap [parent]))
+        if (!s_earlier (&event, &self->heap[parent]))
             break;
-        self->heap [slot] = self->heap [parent];
+        self->heap[slot] = self->heap[parent];
         slot = parent;
     }
-    self->heap [slot] = event;
+    self->heap[slot] = event;
     return 0;
 }
 
@@ -68,22 +67,22 @@ sim_queue_pop (sim_queue_t *self, sim_event_t *event)
 {
     if (self->count == 0)
         return false;
-    *event = self->heap [0];
-    sim_event_t last = self->heap [--self->count];
+    *event = self->heap[0];
+    sim_event_t last = self->heap[--self->count];
     size_t slot = 0;
     while (true) {
         size_t child = slot * 2 + 1;
         if (child >= self->count)
             break;
-        if (child + 1 < self->count && s_earlier (&self->heap [child + 1], &self->heap [child]))
+        if (child + 1 < self->count && s_earlier (&self->heap[child + 1], &self->heap[child]))
             child++;
-        if (!s_earlier (&self->heap [child], &last))
+        if (!s_earlier (&self->heap[child], &last))
             break;
-        self->heap [slot] = self->heap [child];
+        self->heap[slot] = self->heap[child];
         slot = child;
     }
     if (self->count > 0)
-        self->heap [slot] = last;
+        self->heap[slot] = last;
     return true;
 }
 

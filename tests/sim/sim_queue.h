@@ -21,23 +21,18 @@ typedef struct {
 
 typedef struct _sim_queue_t sim_queue_t;
 
-sim_queue_t *
-    sim_queue_new (void);
+sim_queue_t *sim_queue_new (void);
 
-void
-    sim_queue_destroy (sim_queue_t **self_p);
+void sim_queue_destroy (sim_queue_t **self_p);
 
 //  Schedules an event; takes ownership of payload. Returns 0 or -1.
-int
-    sim_queue_push (sim_queue_t *self, uint64_t time, int kind, uint32_t node,
-                    uint64_t incarnation, void *payload);
+int sim_queue_push (sim_queue_t *self, uint64_t time, int kind, uint32_t node, uint64_t incarnation,
+                    void *payload);
 
 //  Removes the earliest event into event; the caller then owns its payload.
 //  Returns false when the queue is empty.
-bool
-    sim_queue_pop (sim_queue_t *self, sim_event_t *event);
+bool sim_queue_pop (sim_queue_t *self, sim_event_t *event);
 
-size_t
-    sim_queue_size (sim_queue_t *self);
+size_t sim_queue_size (sim_queue_t *self);
 
 #endif

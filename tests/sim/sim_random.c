@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 struct _sim_random_t {
-    uint64_t state [4]; //  xoshiro256** state, never all zero
+    uint64_t state[4]; //  xoshiro256** state, never all zero
 };
 
 uint64_t
@@ -19,15 +19,15 @@ sim_random_mix (uint64_t value)
 sim_random_t *
 sim_random_new (uint64_t seed)
 {
-    sim_random_t *self = (sim_random_t *) calloc (1, sizeof (sim_random_t));
+    sim_random_t *self = (sim_random_t *)calloc (1, sizeof (sim_random_t));
     if (!self)
         return NULL;
     for (int word = 0; word < 4; word++) {
         seed = sim_random_mix (seed);
-        self->state [word] = seed;
+        self->state[word] = seed;
     }
-    if ((self->state [0] | self->state [1] | self->state [2] | self->state [3]) == 0)
-        self->state [0] = 1;
+    if ((self->state[0] | self->state[1] | self->state[2] | self->state[3]) == 0)
+        self->state[0] = 1;
     return self;
 }
 
@@ -50,14 +50,14 @@ uint64_t
 sim_random_next (sim_random_t *self)
 {
     uint64_t *state = self->state;
-    uint64_t result = s_rotate_left (state [1] * 5, 7) * 9;
-    uint64_t shifted = state [1] << 17;
-    state [2] ^= state [0];
-    state [3] ^= state [1];
-    state [1] ^= state [2];
-    state [0] ^= state [3];
-    state [2] ^= shifted;
-    state [3] = s_rotate_left (state [3], 45);
+    uint64_t result = s_rotate_left (state[1] * 5, 7) * 9;
+    uint64_t shifted = state[1] << 17;
+    state[2] ^= state[0];
+    state[3] ^= state[1];
+    state[1] ^= state[2];
+    state[0] ^= state[3];
+    state[2] ^= shifted;
+    state[3] = s_rotate_left (state[3], 45);
     return result;
 }
 
