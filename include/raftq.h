@@ -18,6 +18,18 @@
     client, replies matched to requests by their sequence number. Do not mix
     it with synchronous calls while replies are outstanding: a synchronous
     call discards every reply that is not its own.
+
+    Chat calls (raftq_create_account ... raftq_delete_account) are ordinary
+    synchronous calls; the session token raftq_login returns is kept in the
+    client and sent with every later request.
+
+    A raftq_subscription_t follows one event stream (DESIGN 6) on the PUB
+    port of any node and hands the caller each event exactly once, in seq
+    order: it fills gaps with Replay on the client ports, drops duplicates,
+    and moves to another node's PUB when its node falls silent. Events the
+    cluster no longer retains are reported as a gap, never skipped silently.
+
+    Link with pkg-config: cc app.c $(pkg-config --cflags --libs raftq).
 */
 #ifndef RAFTQ_H_INCLUDED
 #define RAFTQ_H_INCLUDED
@@ -206,6 +218,215 @@ int
 void
     raftq_client_move_on (raftq_client_t *self);
 
+//  --- Chat (DESIGN 5.1). The client keeps one session token: raftq_login
+//  sets it, raftq_logout and raftq_delete_account clear it, and every
+//  request carries it. Calls that need a session fail at once, without
+//  asking the cluster, with RAFTQ_UNAUTHENTICATED when there is none.
+
+//  One chat message.
+typedef struct {
+    uint64_t id;              //  global message id
+    char *from;               //  sender's account name
+    char *to;                 //  recipient's account name
+    char *text;               //  the message
+    int64_t ts;               //  ms since the epoch, fixed by the leader
+    bool read;                //  the recipient has read it
+} raftq_message_t;
+
+//  One page of messages, from raftq_read_messages.
+typedef struct {
+    raftq_message_t *messages;  //  count messages, in the cluster's order
+    size_t count;               //  how many messages this page holds
+    uint64_t total;             //  messages in the whole listing
+    uint64_t remaining;         //  messages after this page
+} raftq_message_page_t;
+
+//  Sets the session token requests carry (a copy is kept); NULL or ""
+//  clears it. For a token obtained elsewhere, e.g. by another process.
+//  Returns 0, or -1 when out of memory (the old token is kept).
+int
+    raftq_client_set_token (raftq_client_t *self, const char *token);
+
+//  The session token, or NULL when the client holds none.
+const char *
+    raftq_client_token (raftq_client_t *self);
+
+//  Creates an account. RAFTQ_ALREADY_EXISTS if the name is taken.
+raftq_code_t
+    raftq_create_account (raftq_client_t *self, const char *user, const char *password);
+
+//  Asks whether an account exists; the answer goes to *exists_p.
+raftq_code_t
+    raftq_check_user (raftq_client_t *self, const char *user, bool *exists_p);
+
+//  Logs in. On success the client keeps the new session token (see
+//  raftq_client_token) and *unread_p (if not NULL) gets the number of
+//  unread messages. RAFTQ_UNAUTHENTICATED for a wrong user or password.
+raftq_code_t
+    raftq_login (raftq_client_t *self, const char *user, const char *password,
+                 uint64_t *unread_p);
+
+//  Ends the session on the cluster and forgets the token. The token is
+//  forgotten also when the cluster says it was unknown already.
+raftq_code_t
+    raftq_logout (raftq_client_t *self);
+
+//  Lists account names matching pattern (a glob: * ? [..]; NULL or "" for
+//  all), sorted, one page: page from 1, page_size names (0: the cluster's
+//  default). *names_p gets a NULL-terminated array to free with
+//  raftq_strings_free (NULL on failure), *total_p (if not NULL) the number
+//  of matches over all pages.
+raftq_code_t
+    raftq_list_accounts (raftq_client_t *self, const char *pattern,
+                         uint32_t page, uint32_t page_size,
+                         char ***names_p, uint64_t *total_p);
+
+//  Sends text to the account to. On success *id_p and *ts_p (each if not
+//  NULL) get the message's global id and its timestamp.
+raftq_code_t
+    raftq_send_message (raftq_client_t *self, const char *to, const char *text,
+                        uint64_t *id_p, int64_t *ts_p);
+
+//  Reads one page of messages: with partner NULL or "", the session's
+//  unread messages (which the cluster then marks read); else the whole
+//  conversation with partner. page from 1, page_size 0 for the cluster's
+//  default. On success *page_p gets a page to free with
+//  raftq_message_page_destroy; NULL on failure.
+raftq_code_t
+    raftq_read_messages (raftq_client_t *self, const char *partner,
+                         uint32_t page, uint32_t page_size,
+                         raftq_message_page_t **page_p);
+
+//  Frees a page and its messages; nulls *page_p.
+void
+    raftq_message_page_destroy (raftq_message_page_t **page_p);
+
+//  Deletes the count messages with the given ids; only messages the session
+//  sent or received can be deleted. *deleted_p (if not NULL) gets how many
+//  were.
+raftq_code_t
+    raftq_delete_messages (raftq_client_t *self, const uint64_t *ids, size_t count,
+                           uint64_t *deleted_p);
+
+//  Deletes the session's account, its sessions and its inbox; the client
+//  forgets the token.
+raftq_code_t
+    raftq_delete_account (raftq_client_t *self);
+
+//  --- Subscriptions: one event stream, followed on any node (DESIGN 6).
+
+//  One event of a stream. Strings and arrays belong to the subscription and
+//  stay valid until the next raftq_subscription_next or destroy. Fields a
+//  kind does not use are 0, "" or NULL.
+typedef struct {
+    const char *stream;       //  topic/<name>, user/<name> or conv/<a>/<b>
+    uint64_t seq;             //  position in the stream, from 1, without gaps
+    uint64_t index;           //  log index of the entry that produced it
+    const char *kind;         //  "publish", "message", "delete", ...
+    const char *topic;        //  publish: the topic
+    const void *message;      //  publish: the payload bytes
+    size_t message_size;      //  publish: their size
+    uint64_t id;              //  message: the chat message id
+    const char *from;         //  message: sender
+    const char *to;           //  message: recipient
+    const char *text;         //  message: the text
+    int64_t ts;               //  message: ms since the epoch
+    const uint64_t *ids;      //  delete: ids of the deleted messages
+    size_t id_count;          //  delete: how many
+} raftq_event_t;
+
+//  Events of a stream that are lost for good: the cluster no longer retains
+//  them, so no node can replay them.
+typedef struct {
+    uint64_t first;           //  first lost seq
+    uint64_t last;            //  last lost seq
+} raftq_gap_t;
+
+//  What raftq_subscription_next has to report.
+typedef enum {
+    RAFTQ_SUBSCRIPTION_NONE = 0,    //  nothing within the timeout (or interrupted)
+    RAFTQ_SUBSCRIPTION_EVENT = 1,   //  *event is the stream's next event
+    RAFTQ_SUBSCRIPTION_GAP = 2,     //  *gap was lost; events go on after it
+    //  The cluster refused a replay (bad stream, missing or wrong session
+    //  token): raftq_subscription_error says why. The subscription keeps
+    //  trying; events after the hole wait until it is filled.
+    RAFTQ_SUBSCRIPTION_ERROR = 3
+} raftq_subscription_result_t;
+
+typedef struct _raftq_subscription_t raftq_subscription_t;
+
+//  Follows stream on a cluster of count nodes: node i has client endpoint
+//  client_endpoints[i] (replays, liveness probes) and PUB endpoint
+//  pub_endpoints[i] (NULL or "" for a node without one). from_seq 0 starts
+//  live, with the first event that arrives; from_seq N delivers the stream
+//  from seq N on, replaying what was published before. (A live start can
+//  miss what is published while its SUB is still joining, as with any
+//  ZeroMQ subscriber: start from a seq to be sure of everything.) The
+//  first node with a PUB endpoint is followed first. Returns NULL if no
+//  node has a PUB endpoint, the first one is unusable or stream is empty.
+raftq_subscription_t *
+    raftq_subscription_new (const char **client_endpoints, const char **pub_endpoints,
+                            size_t count, const char *stream, uint64_t from_seq);
+
+//  The same for the nodes of a config file (raftq form: nodes[].pub_port).
+//  NULL when the file cannot be used or names no PUB port.
+raftq_subscription_t *
+    raftq_subscription_new_from_config (const char *config_path, const char *stream,
+                                        uint64_t from_seq);
+
+//  Closes the subscription's sockets and frees it; nulls *self_p.
+void
+    raftq_subscription_destroy (raftq_subscription_t **self_p);
+
+//  Session token for replays of streams that need one (user/ and conv/
+//  streams). Returns 0, or -1 when out of memory.
+int
+    raftq_subscription_set_token (raftq_subscription_t *self, const char *token);
+
+//  After silence_ms without a message from its node, the subscription asks
+//  that node whether it is alive and still part of a cluster with a leader
+//  (and checks by a replay that nothing was missed); a node that does not
+//  answer within silence_ms, or knows no leader, is left for the next one.
+//  Also bounds each replay attempt. Default 1000.
+void
+    raftq_subscription_set_silence (raftq_subscription_t *self, int silence_ms);
+
+//  Most events one replay asks for. Default 256.
+void
+    raftq_subscription_set_replay_limit (raftq_subscription_t *self, uint32_t limit);
+
+//  Waits up to timeout_ms (0: only what is at hand, -1: until something
+//  happens) for the next thing to report. Returns EVENT with *event
+//  filled, GAP with *gap filled, ERROR, or NONE. May block for up to about
+//  twice the silence while it probes a silent node or replays.
+raftq_subscription_result_t
+    raftq_subscription_next (raftq_subscription_t *self, int timeout_ms,
+                             raftq_event_t *event, raftq_gap_t *gap);
+
+//  For callers that poll other inputs too: the ZeroMQ socket (a void *
+//  for zmq_pollitem_t.socket) that becomes readable when the followed node
+//  sends. It changes when the subscription moves to another node: ask
+//  again before each poll.
+void *
+    raftq_subscription_socket (raftq_subscription_t *self);
+
+//  How long, in ms, a caller may poll before calling raftq_subscription_next
+//  even if the socket stays quiet (timers: probes, replay retries).
+int
+    raftq_subscription_wait_ms (raftq_subscription_t *self);
+
+//  The seq the next event will have; 0 while a live start has seen none.
+uint64_t
+    raftq_subscription_next_seq (raftq_subscription_t *self);
+
+//  PUB endpoint of the node followed now.
+const char *
+    raftq_subscription_endpoint (raftq_subscription_t *self);
+
+//  Human text of the last failure the subscription met ("" if none).
+const char *
+    raftq_subscription_error (raftq_subscription_t *self);
+
 //  --- Helpers
 
 //  Reads a config file (raftq or RRMQ form) and returns its nodes' client
@@ -214,6 +435,12 @@ void
 //  "FILE:LINE:COLUMN: problem" or "FILE: place: problem" into error.
 char **
     raftq_config_endpoints (const char *path, char *error, size_t error_size);
+
+//  The PUB endpoints of the same nodes, in the same order (so entry i
+//  belongs to the node of raftq_config_endpoints entry i): "" for a node
+//  without pub_port (always so in the RRMQ form unless it names one).
+char **
+    raftq_config_pub_endpoints (const char *path, char *error, size_t error_size);
 
 //  Frees a NULL-terminated string array of this library; nulls *strings_p.
 void

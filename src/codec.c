@@ -23,6 +23,18 @@
       the generic failure form.
     - JSON numbers are signed 64-bit in jansson: client_id and seq above
       2^63-1 cannot be sent in JSON, and reply counters are capped there.
+    - "token" is a key of every request (Request.token). A chat request
+      without one still decodes: the state machine answers UNAUTHENTICATED,
+      which tells the client more than "missing key" would.
+    - A "password" is wiped from the parsed JSON as soon as it is copied.
+    - Beyond the table of DESIGN 5.2: {"type":"user","method":"GET","user":U}
+      is CheckUser, answered {"success":true,"exists":bool}; a status with
+      "hash":true adds "state_hash" as 16 hex digits (a string: JSON numbers
+      lose precision past 2^53); a replay refused because its events are no
+      longer retained adds "oldest_seq" to the failure.
+    - Events: a "message" carries id, from, to, text, ts; a "delete" always
+      carries "ids" (possibly empty); other kinds only the generic keys and
+      whatever is set.
 */
 
 #include <stdarg.h>
@@ -30,9 +42,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <inttypes.h>
 #include <jansson.h>
+#include <sodium.h>
 
 #include "codec.h"
+#include "utf8.h"
 
 typedef int (s_build_fn) (json_t *root, Raftq__Request *request, codec_request_t *decoded);
 
@@ -41,7 +56,7 @@ typedef struct {
     const char *type;   //  "type" of the JSON request
     const char *method; //  "method" of the JSON request
     bool strict;        //  one of the four RRMQ requests with fixed reply keys
-    s_build_fn *build;  //  fills the request; NULL: named by DESIGN, not implemented yet
+    s_build_fn *build;  //  fills the request
 } s_operation_t;
 
 //  A code's contract name and the text used when a reply carries none.
@@ -181,6 +196,47 @@ s_u32_key (json_t *root, const char *key, bool required, uint32_t min, uint32_t 
     return 0;
 }
 
+//  An optional boolean key; absent leaves *value alone.
+static int
+s_boolean_key (json_t *root, const char *key, protobuf_c_boolean *value, codec_request_t *decoded)
+{
+    json_t *item = json_object_get (root, key);
+    if (!item)
+        return 0;
+    if (!json_is_boolean (item))
+        return s_error (decoded, RAFTQ__CODE__INVALID_ARGUMENT, "key \"%s\" must be true or false",
+                        key);
+    *value = json_is_true (item);
+    return 0;
+}
+
+//  An optional name key: absent leaves the field at its default ("").
+static int
+s_optional_name_key (json_t *root, const char *key, char **text, codec_request_t *decoded)
+{
+    return json_object_get (root, key) ? s_name_key (root, key, text, decoded) : 0;
+}
+
+//  The password: copied like a name, then wiped from the parsed JSON so
+//  that the plaintext does not linger in freed memory.
+static int
+s_password_key (json_t *root, char **password, codec_request_t *decoded)
+{
+    json_t *item = s_string_item (root, "password", decoded);
+    if (!item)
+        return -1;
+    int rc = s_copy_name (item, "password", password, decoded);
+    sodium_memzero ((char *)json_string_value (item), json_string_length (item));
+    return rc;
+}
+
+static int
+s_page_keys (json_t *root, uint32_t *page, uint32_t *page_size, codec_request_t *decoded)
+{
+    return s_u32_key (root, "page", false, 0, UINT32_MAX, page, decoded) ||
+           s_u32_key (root, "page_size", false, 0, UINT32_MAX, page_size, decoded);
+}
+
 //  A fresh submessage, initialized as unpack would.
 static void *
 s_new_message (const ProtobufCMessageDescriptor *descriptor)
@@ -209,9 +265,10 @@ s_attached (Raftq__Request *request, Raftq__Request__OpCase op_case, void *messa
 static int
 s_build_status (json_t *root, Raftq__Request *request, codec_request_t *decoded)
 {
-    (void)root;
     request->status = s_new_message (&raftq__status__descriptor);
-    return s_attached (request, RAFTQ__REQUEST__OP_STATUS, request->status, decoded);
+    if (s_attached (request, RAFTQ__REQUEST__OP_STATUS, request->status, decoded))
+        return -1;
+    return s_boolean_key (root, "hash", &request->status->with_hash, decoded);
 }
 
 static int
@@ -263,6 +320,113 @@ s_build_replay (json_t *root, Raftq__Request *request, codec_request_t *decoded)
 }
 
 static int
+s_build_create_account (json_t *root, Raftq__Request *request, codec_request_t *decoded)
+{
+    Raftq__CreateAccount *create = request->create_account =
+        s_new_message (&raftq__create_account__descriptor);
+    if (s_attached (request, RAFTQ__REQUEST__OP_CREATE_ACCOUNT, create, decoded) ||
+        s_name_key (root, "user", &create->user, decoded))
+        return -1;
+    return s_password_key (root, &create->password, decoded);
+}
+
+static int
+s_build_list_accounts (json_t *root, Raftq__Request *request, codec_request_t *decoded)
+{
+    Raftq__ListAccounts *list = request->list_accounts =
+        s_new_message (&raftq__list_accounts__descriptor);
+    if (s_attached (request, RAFTQ__REQUEST__OP_LIST_ACCOUNTS, list, decoded) ||
+        s_optional_name_key (root, "pattern", &list->pattern, decoded))
+        return -1;
+    return s_page_keys (root, &list->page, &list->page_size, decoded);
+}
+
+static int
+s_build_delete_account (json_t *root, Raftq__Request *request, codec_request_t *decoded)
+{
+    request->delete_account = s_new_message (&raftq__delete_account__descriptor);
+    (void)root; //  the token is a common key
+    return s_attached (request, RAFTQ__REQUEST__OP_DELETE_ACCOUNT, request->delete_account,
+                       decoded);
+}
+
+static int
+s_build_check_user (json_t *root, Raftq__Request *request, codec_request_t *decoded)
+{
+    Raftq__CheckUser *check = request->check_user = s_new_message (&raftq__check_user__descriptor);
+    if (s_attached (request, RAFTQ__REQUEST__OP_CHECK_USER, check, decoded))
+        return -1;
+    return s_name_key (root, "user", &check->user, decoded);
+}
+
+static int
+s_build_login (json_t *root, Raftq__Request *request, codec_request_t *decoded)
+{
+    Raftq__Login *login = request->login = s_new_message (&raftq__login__descriptor);
+    if (s_attached (request, RAFTQ__REQUEST__OP_LOGIN, login, decoded) ||
+        s_name_key (root, "user", &login->user, decoded))
+        return -1;
+    return s_password_key (root, &login->password, decoded);
+}
+
+static int
+s_build_logout (json_t *root, Raftq__Request *request, codec_request_t *decoded)
+{
+    request->logout = s_new_message (&raftq__logout__descriptor);
+    (void)root; //  the token is a common key
+    return s_attached (request, RAFTQ__REQUEST__OP_LOGOUT, request->logout, decoded);
+}
+
+static int
+s_build_send_message (json_t *root, Raftq__Request *request, codec_request_t *decoded)
+{
+    Raftq__SendMessage *send = request->send_message =
+        s_new_message (&raftq__send_message__descriptor);
+    if (s_attached (request, RAFTQ__REQUEST__OP_SEND_MESSAGE, send, decoded) ||
+        s_name_key (root, "to", &send->to, decoded))
+        return -1;
+    return s_name_key (root, "text", &send->text, decoded);
+}
+
+static int
+s_build_read_messages (json_t *root, Raftq__Request *request, codec_request_t *decoded)
+{
+    Raftq__ReadMessages *read = request->read_messages =
+        s_new_message (&raftq__read_messages__descriptor);
+    if (s_attached (request, RAFTQ__REQUEST__OP_READ_MESSAGES, read, decoded) ||
+        s_optional_name_key (root, "with", &read->partner, decoded))
+        return -1;
+    return s_page_keys (root, &read->page, &read->page_size, decoded);
+}
+
+static int
+s_build_delete_messages (json_t *root, Raftq__Request *request, codec_request_t *decoded)
+{
+    Raftq__DeleteMessages *delete_messages = request->delete_messages =
+        s_new_message (&raftq__delete_messages__descriptor);
+    if (s_attached (request, RAFTQ__REQUEST__OP_DELETE_MESSAGES, delete_messages, decoded))
+        return -1;
+    json_t *ids = json_object_get (root, "ids");
+    if (!json_is_array (ids))
+        return s_error (decoded, RAFTQ__CODE__INVALID_ARGUMENT,
+                        "key \"ids\" must be an array of message ids");
+    size_t count = json_array_size (ids);
+    if (count == 0)
+        return 0;
+    delete_messages->ids = malloc (count * sizeof (uint64_t));
+    if (!delete_messages->ids)
+        return s_error (decoded, RAFTQ__CODE__INTERNAL, "out of memory");
+    for (size_t index = 0; index < count; index++) {
+        json_t *id = json_array_get (ids, index);
+        if (!json_is_integer (id) || json_integer_value (id) < 1)
+            return s_error (decoded, RAFTQ__CODE__INVALID_ARGUMENT,
+                            "key \"ids\" must hold positive integers only");
+        delete_messages->ids[delete_messages->n_ids++] = (uint64_t)json_integer_value (id);
+    }
+    return 0;
+}
+
+static int
 s_build_add_node (json_t *root, Raftq__Request *request, codec_request_t *decoded)
 {
     Raftq__AddNode *add = request->add_node = s_new_message (&raftq__add_node__descriptor);
@@ -306,16 +470,15 @@ static const s_operation_t s_operations[] = {
     {"node", "PUT", false, s_build_add_node},
     {"node", "DELETE", false, s_build_remove_node},
     {"leader", "PUT", false, s_build_transfer_leadership},
-    //  Chat operations (DESIGN 5.2) are named so that they get an honest
-    //  "not supported yet" rather than "unknown operation".
-    {"account", "PUT", false, NULL},
-    {"account", "GET", false, NULL},
-    {"account", "DELETE", false, NULL},
-    {"login", "PUT", false, NULL},
-    {"login", "DELETE", false, NULL},
-    {"chat", "PUT", false, NULL},
-    {"chat", "GET", false, NULL},
-    {"chat", "DELETE", false, NULL},
+    {"account", "PUT", false, s_build_create_account},
+    {"account", "GET", false, s_build_list_accounts},
+    {"account", "DELETE", false, s_build_delete_account},
+    {"user", "GET", false, s_build_check_user},
+    {"login", "PUT", false, s_build_login},
+    {"login", "DELETE", false, s_build_logout},
+    {"chat", "PUT", false, s_build_send_message},
+    {"chat", "GET", false, s_build_read_messages},
+    {"chat", "DELETE", false, s_build_delete_messages},
 };
 
 static const s_operation_t *
@@ -360,9 +523,6 @@ s_decode_object (json_t *root, codec_request_t *decoded)
     if (!operation)
         return s_error (decoded, RAFTQ__CODE__INVALID_ARGUMENT, "unknown operation: %.64s %.16s",
                         json_string_value (type), json_string_value (method));
-    if (!operation->build)
-        return s_error (decoded, RAFTQ__CODE__INVALID_ARGUMENT,
-                        "operation not supported yet: %s %s", operation->type, operation->method);
 
     Raftq__Request *request = s_new_message (&raftq__request__descriptor);
     if (!request)
@@ -440,43 +600,6 @@ codec_request_clear (codec_request_t *decoded)
 //  --------------------------------------------------------------------------
 //  Encoding helpers
 
-//  Length of the well-formed UTF-8 sequence at bytes, 0 if there is none
-//  (overlong forms, surrogates and code points past U+10FFFF included).
-static size_t
-s_utf8_sequence (const uint8_t *bytes, size_t available)
-{
-    uint8_t lead = bytes[0];
-    size_t length;
-    uint32_t code_point, smallest;
-    if (lead < 0x80)
-        return 1;
-    if ((lead & 0xE0) == 0xC0) {
-        length = 2;
-        code_point = lead & 0x1F;
-        smallest = 0x80;
-    } else if ((lead & 0xF0) == 0xE0) {
-        length = 3;
-        code_point = lead & 0x0F;
-        smallest = 0x800;
-    } else if ((lead & 0xF8) == 0xF0) {
-        length = 4;
-        code_point = lead & 0x07;
-        smallest = 0x10000;
-    } else
-        return 0;
-    if (length > available)
-        return 0;
-    for (size_t index = 1; index < length; index++) {
-        if ((bytes[index] & 0xC0) != 0x80)
-            return 0;
-        code_point = (code_point << 6) | (bytes[index] & 0x3F);
-    }
-    if (code_point < smallest || code_point > 0x10FFFF ||
-        (code_point >= 0xD800 && code_point <= 0xDFFF))
-        return 0;
-    return length;
-}
-
 //  Bytes as a JSON string, each byte that is not part of valid UTF-8
 //  replaced by U+FFFD (see the header comment).
 static json_t *
@@ -485,7 +608,7 @@ s_json_text (const void *data, size_t size)
     const uint8_t *bytes = data ? data : (const uint8_t *)"";
     size_t offset = 0;
     while (offset < size) {
-        size_t length = s_utf8_sequence (bytes + offset, size - offset);
+        size_t length = utf8_sequence (bytes + offset, size - offset, NULL);
         if (!length)
             break;
         offset += length;
@@ -499,7 +622,7 @@ s_json_text (const void *data, size_t size)
         return NULL;
     size_t used = 0;
     for (offset = 0; offset < size;) {
-        size_t length = s_utf8_sequence (bytes + offset, size - offset);
+        size_t length = utf8_sequence (bytes + offset, size - offset, NULL);
         if (length) {
             memcpy (clean + used, bytes + offset, length);
             used += length;
@@ -556,6 +679,16 @@ s_built (json_t *object, int rc)
 }
 
 static json_t *
+s_json_ids (const uint64_t *ids, size_t count)
+{
+    json_t *array = json_array ();
+    int rc = 0;
+    for (size_t index = 0; array && index < count; index++)
+        s_append (array, s_json_count (ids[index]), &rc);
+    return s_built (array, rc);
+}
+
+static json_t *
 s_event_object (const Raftq__Event *event)
 {
     json_t *object = json_object ();
@@ -571,6 +704,15 @@ s_event_object (const Raftq__Event *event)
         s_set (object, "topic", s_json_string (event->topic), &rc);
     if (publish || event->message.len)
         s_set (object, "message", s_json_text (event->message.data, event->message.len), &rc);
+    if (event->kind && strcmp (event->kind, "message") == 0) {
+        s_set (object, "id", s_json_count (event->id), &rc);
+        s_set (object, "from", s_json_string (event->from), &rc);
+        s_set (object, "to", s_json_string (event->to), &rc);
+        s_set (object, "text", s_json_string (event->text), &rc);
+        s_set (object, "ts", json_integer (event->ts), &rc);
+    }
+    if ((event->kind && strcmp (event->kind, "delete") == 0) || event->n_ids)
+        s_set (object, "ids", s_json_ids (event->ids, event->n_ids), &rc);
     return s_built (object, rc);
 }
 
@@ -658,8 +800,10 @@ s_role_name (Raftq__Role role)
     return "Follower";
 }
 
+//  with_hash: the request asked for the state hash, sent as 16 hex digits
+//  (a string: JSON numbers lose precision past 2^53).
 static json_t *
-s_status_reply (const Raftq__Reply *reply)
+s_status_reply (const Raftq__Reply *reply, bool with_hash)
 {
     if (reply->result_case != RAFTQ__REPLY__RESULT_STATUS || !reply->status)
         return s_failure_object (RAFTQ__CODE__INTERNAL, "status reply without a status", 0, NULL);
@@ -683,6 +827,11 @@ s_status_reply (const Raftq__Reply *reply)
     for (size_t index = 0; index < status->n_members; index++)
         s_append (members, json_integer (status->members[index]), &rc);
     s_set (object, "members", members, &rc);
+    if (with_hash) {
+        char hash[17];
+        snprintf (hash, sizeof hash, "%016" PRIx64, status->state_hash);
+        s_set (object, "state_hash", json_string (hash), &rc);
+    }
     return s_built (object, rc);
 }
 
@@ -704,17 +853,138 @@ s_replay_reply (const Raftq__Reply *reply)
 }
 
 static json_t *
+s_chat_message_object (const Raftq__ChatMessage *message)
+{
+    json_t *object = json_object ();
+    if (!object)
+        return NULL;
+    int rc = 0;
+    s_set (object, "id", s_json_count (message->id), &rc);
+    s_set (object, "from", s_json_string (message->from), &rc);
+    s_set (object, "to", s_json_string (message->to), &rc);
+    s_set (object, "text", s_json_string (message->text), &rc);
+    s_set (object, "ts", json_integer (message->ts), &rc);
+    s_set (object, "read", json_boolean (message->read), &rc);
+    return s_built (object, rc);
+}
+
+static json_t *
+s_accounts_reply (const Raftq__AccountList *accounts)
+{
+    json_t *object = s_success_object (true);
+    json_t *names = json_array ();
+    int rc = object && names ? 0 : -1;
+    for (size_t index = 0; names && index < accounts->n_names; index++)
+        s_append (names, s_json_string (accounts->names[index]), &rc);
+    if (object) {
+        s_set (object, "accounts", names, &rc);
+        s_set (object, "total", s_json_count (accounts->total), &rc);
+    } else
+        json_decref (names);
+    return s_built (object, rc);
+}
+
+static json_t *
+s_page_reply (const Raftq__MessagePage *page)
+{
+    json_t *object = s_success_object (true);
+    json_t *messages = json_array ();
+    int rc = object && messages ? 0 : -1;
+    for (size_t index = 0; messages && index < page->n_messages; index++)
+        s_append (messages, s_chat_message_object (page->messages[index]), &rc);
+    if (object) {
+        s_set (object, "messages", messages, &rc);
+        s_set (object, "total", s_json_count (page->total), &rc);
+        s_set (object, "remaining", s_json_count (page->remaining), &rc);
+    } else
+        json_decref (messages);
+    return s_built (object, rc);
+}
+
+//  {"success":true} plus one key with value (taken).
+static json_t *
+s_success_with (const char *key, json_t *value)
+{
+    json_t *object = s_success_object (true);
+    int rc = object ? 0 : -1;
+    if (object)
+        s_set (object, key, value, &rc);
+    else
+        json_decref (value);
+    return s_built (object, rc);
+}
+
+//  A success that lacks the result its operation promises.
+static json_t *
+s_missing_result (void)
+{
+    return s_failure_object (RAFTQ__CODE__INTERNAL, "reply without its result", 0, NULL);
+}
+
+//  The success forms of DESIGN 5.2 for the chat operations.
+static json_t *
+s_chat_reply (const Raftq__Request *request, const Raftq__Reply *reply)
+{
+    switch (request->op_case) {
+    case RAFTQ__REQUEST__OP_CHECK_USER:
+        if (reply->result_case != RAFTQ__REPLY__RESULT_USER_EXISTS || !reply->user_exists)
+            return s_missing_result ();
+        return s_success_with ("exists", json_boolean (reply->user_exists->exists));
+    case RAFTQ__REQUEST__OP_LIST_ACCOUNTS:
+        if (reply->result_case != RAFTQ__REPLY__RESULT_ACCOUNTS || !reply->accounts)
+            return s_missing_result ();
+        return s_accounts_reply (reply->accounts);
+    case RAFTQ__REQUEST__OP_LOGIN: {
+        if (reply->result_case != RAFTQ__REPLY__RESULT_SESSION || !reply->session)
+            return s_missing_result ();
+        json_t *object = s_success_with ("token", s_json_string (reply->session->token));
+        int rc = object ? 0 : -1;
+        if (object)
+            s_set (object, "unread", s_json_count (reply->session->unread), &rc);
+        return s_built (object, rc);
+    }
+    case RAFTQ__REQUEST__OP_SEND_MESSAGE:
+        if (reply->result_case != RAFTQ__REPLY__RESULT_SENT || !reply->sent)
+            return s_missing_result ();
+        return s_success_with ("id", s_json_count (reply->sent->id));
+    case RAFTQ__REQUEST__OP_READ_MESSAGES:
+        if (reply->result_case != RAFTQ__REPLY__RESULT_PAGE || !reply->page)
+            return s_missing_result ();
+        return s_page_reply (reply->page);
+    case RAFTQ__REQUEST__OP_DELETE_MESSAGES:
+        if (reply->result_case != RAFTQ__REPLY__RESULT_DELETED || !reply->deleted)
+            return s_missing_result ();
+        return s_success_with ("deleted", s_json_count (reply->deleted->count));
+    default:
+        return s_success_object (true);
+    }
+}
+
+static json_t *
 s_json_reply (const codec_request_t *decoded, const Raftq__Reply *reply)
 {
     if (decoded->strict)
         return s_strict_reply (decoded->request, reply);
-    if (!decoded->request || reply->code != RAFTQ__CODE__OK)
-        return s_reply_failure (reply);
-    if (decoded->request->op_case == RAFTQ__REQUEST__OP_STATUS)
-        return s_status_reply (reply);
-    if (decoded->request->op_case == RAFTQ__REQUEST__OP_REPLAY)
+    const Raftq__Request *request = decoded->request;
+    if (!request || reply->code != RAFTQ__CODE__OK) {
+        json_t *failure = s_reply_failure (reply);
+        //  A replay from before the window says where the window starts
+        if (failure && request && request->op_case == RAFTQ__REQUEST__OP_REPLAY &&
+            reply->oldest_seq &&
+            json_object_set_new (failure, "oldest_seq", s_json_count (reply->oldest_seq))) {
+            json_decref (failure);
+            return NULL;
+        }
+        return failure;
+    }
+    switch (request->op_case) {
+    case RAFTQ__REQUEST__OP_STATUS:
+        return s_status_reply (reply, request->status && request->status->with_hash);
+    case RAFTQ__REQUEST__OP_REPLAY:
         return s_replay_reply (reply);
-    return s_success_object (true);
+    default:
+        return s_chat_reply (request, reply);
+    }
 }
 
 static uint8_t *

@@ -28,6 +28,8 @@
 #define CONFIG_MS_MAX 3600000
 //  Largest publish payload a cluster may be configured to accept.
 #define CONFIG_PAYLOAD_MAX (64u * 1024u * 1024u)
+//  Most events a stream may retain for Replay (the state keeps them all).
+#define CONFIG_RETENTION_MAX 1000000
 //  Room for a node's place ("addresses[<any size_t>]") and for a full
 //  JSON path below it ("nodes[12].client_port").
 #define CONFIG_PLACE_MAX 32
@@ -59,10 +61,22 @@ static const char *const s_raftq_top_keys[] = {"cluster",
                                                "election_timeout_ms",
                                                "request_timeout_ms",
                                                "max_payload_bytes",
+                                               "event_retention",
                                                "nodes",
                                                NULL};
 static const char *const s_raftq_node_keys[] = {"id",       "host", "client_port", "peer_port",
                                                 "pub_port", "join", NULL};
+
+//  Messages quote the file (a key, jansson's "near '...'"), which may hold
+//  control characters ("\n" escapes, raw bytes): blank them out so that the
+//  message stays one line.
+static void
+s_one_line (char *message)
+{
+    for (char *at = message; *at; at++)
+        if ((unsigned char)*at < 0x20 || *at == 0x7f)
+            *at = '?';
+}
 
 //  Writes "NAME: PLACE: problem" (PLACE omitted when NULL) into the caller's
 //  buffer. Always returns -1 so that callers can `return s_fail (...)`.
@@ -80,6 +94,7 @@ s_fail (s_parser_t *parser, const char *place, const char *format, ...)
         snprintf (parser->error, parser->error_size, "%s: %s: %s", parser->name, place, problem);
     else
         snprintf (parser->error, parser->error_size, "%s: %s", parser->name, problem);
+    s_one_line (parser->error);
     return -1;
 }
 
@@ -226,7 +241,9 @@ s_parse_settings (s_parser_t *parser, json_t *root, config_t *self)
         s_get_u32 (parser, root, "", "request_timeout_ms", false, 1, CONFIG_MS_MAX,
                    &self->request_timeout_ms) ||
         s_get_u32 (parser, root, "", "max_payload_bytes", false, 1, CONFIG_PAYLOAD_MAX,
-                   &self->max_payload_bytes))
+                   &self->max_payload_bytes) ||
+        s_get_u32 (parser, root, "", "event_retention", false, 1, CONFIG_RETENTION_MAX,
+                   &self->event_retention))
         return -1;
 
     json_t *range = json_object_get (root, "election_timeout_ms");
@@ -443,9 +460,11 @@ s_parse_buffer (const char *text, size_t length, const char *name, char *error, 
     json_error_t json_error;
     json_t *root = json_loadb (text, length, JSON_REJECT_DUPLICATES, &json_error);
     if (!root) {
-        if (error && error_size)
+        if (error && error_size) {
             snprintf (error, error_size, "%s:%d:%d: %s", parser.name, json_error.line,
                       json_error.column, json_error.text);
+            s_one_line (error);
+        }
         return NULL;
     }
     config_t *self = calloc (1, sizeof (config_t));
@@ -458,6 +477,7 @@ s_parse_buffer (const char *text, size_t length, const char *name, char *error, 
         self->election_timeout_max_ms = 600;
         self->request_timeout_ms = 1000;
         self->max_payload_bytes = 1048576;
+        self->event_retention = 1000;
     }
     if (!self || !self->path || !self->cluster || !self->data_dir) {
         s_fail (&parser, NULL, "out of memory");

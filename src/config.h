@@ -29,6 +29,7 @@ typedef struct {
     uint32_t election_timeout_max_ms;
     uint32_t request_timeout_ms;    //  a client request gets TIMEOUT after this
     uint32_t max_payload_bytes;     //  largest publish payload accepted
+    uint32_t event_retention;       //  events each stream keeps for Replay
     config_node_t *nodes;           //  the nodes, in file order
     size_t node_count;              //  how many
 } config_t;

@@ -1,11 +1,14 @@
 /*  fsm — the replicated state machine: topics with their FIFO queues, the
-    per-stream event counters and the exactly-once table of client replies.
+    chat state, the event streams and the exactly-once table of client
+    replies. Chat lives in chat.c and the streams with their retained window
+    in event_log.c; this file dispatches commands, owns the queues and the
+    exactly-once table, and combines everything into the state hash.
 
     Determinism: apply reads only the state and the entry. Nothing that
     reaches a reply, an event or the state hash depends on a clock, a random
     source, the node id, pointer values or hash-table iteration order: topics
-    are listed and hashed in creation order, streams and clients are hashed
-    sorted by key, and the exactly-once table evicts by log index.
+    are listed and hashed in creation order, clients are hashed sorted by id,
+    and the exactly-once table evicts by log index.
 
     Decisions:
     - Topic names are 1..max_topic_name bytes of valid UTF-8 without control
@@ -21,6 +24,14 @@
       protection: its retry would apply again.
     - Messages of a topic hold contiguous sequences (pops take the oldest), so
       a queued message's sequence is derived, not stored.
+    - Every chat operation goes through the log, reads included:
+      ReadMessages marks messages read, and CheckUser and ListAccounts are
+      linearizable that way, like ListTopics.
+    - The retained events live here, in the replicated state, not in the
+      server: every node then replays the same events under the same
+      sequences, whichever node a subscriber falls back to, and the window
+      is in the state hash. Replay itself is a local read (fsm_replay), not
+      a log entry.
     - Out of memory aborts the process: a node that cannot apply an entry
       must stop rather than diverge from the others.
 */
@@ -30,13 +41,24 @@
 #include <inttypes.h>
 #include <stdarg.h>
 
+#include "digest.h"
+#include "event_log.h"
 #include "fsm.h"
+#include "must.h"
+#include "utf8.h"
 
-#define FSM_DEFAULT_MAX_CLIENTS    100000
-#define FSM_DEFAULT_MAX_TOPIC_NAME 255
-#define FSM_DEFAULT_MAX_PAYLOAD    (1024 * 1024)
-#define FSM_RING_MIN               8
-#define FSM_HASH_DOMAIN            "raftq.fsm.state.v1"
+#define FSM_DEFAULT_MAX_CLIENTS     100000
+#define FSM_DEFAULT_MAX_TOPIC_NAME  255
+#define FSM_DEFAULT_MAX_PAYLOAD     (1024 * 1024)
+#define FSM_DEFAULT_RETENTION       1000
+#define FSM_DEFAULT_RETENTION_BYTES (64 * 1024 * 1024)
+#define FSM_RING_MIN                8
+//  Replay: events per answer by default and at most, and the bytes one
+//  answer may carry (a bigger first event still goes out alone)
+#define FSM_REPLAY_DEFAULT_LIMIT 100
+#define FSM_REPLAY_MAX_LIMIT     1000
+#define FSM_REPLAY_MAX_BYTES     (4 * 1024 * 1024)
+#define FSM_HASH_DOMAIN          "raftq.fsm.state.v2"
 
 //  One queued message.
 typedef struct {
@@ -44,16 +66,10 @@ typedef struct {
     size_t size;   //  payload bytes
 } message_t;
 
-//  Event counter of one stream (topic/<name>, later user/ and conv/ keys).
-typedef struct {
-    char *key;         //  stream key, also its key in fsm.streams
-    uint64_t last_seq; //  sequence of the last event emitted, 0 before any
-} stream_t;
-
 //  A topic and its FIFO queue, a ring buffer so publish and pop are O(1).
 typedef struct {
     char *name;             //  topic name, also its key in fsm.topics
-    stream_t *stream;       //  counter of its event stream, owned by fsm.streams
+    char *stream;           //  its event stream key, "topic/<name>"
     uint64_t publish_count; //  messages ever published: the newest one's sequence
     message_t *ring;        //  queued messages, the oldest at ring [head]
     size_t capacity;        //  slots in ring, 0 or a power of two
@@ -79,66 +95,15 @@ struct _fsm_t {
     topic_t **topic_order;  //  topics in creation order; owns them
     size_t topic_count;     //  topics in topic_order
     size_t topic_slots;     //  allocated slots in topic_order
-    zhashx_t *streams;      //  stream key -> stream_t, owns them
+    event_log_t *events;    //  stream sequences and retained events
+    chat_t *chat;           //  accounts, sessions, direct messages
     zhashx_t *clients;      //  client id -> client_t, owns them
     client_t *oldest;       //  least recently applied client: evicted first
     client_t *newest;       //  most recently applied client
 };
 
 //  --------------------------------------------------------------------------
-//  Allocation that cannot fail: see "Out of memory" in the file header.
-
-static void *
-s_alloc (size_t size)
-{
-    void *memory = malloc (size ? size : 1);
-    if (!memory) {
-        fprintf (stderr, "fsm: out of memory (%zu bytes)\n", size);
-        abort ();
-    }
-    return memory;
-}
-
-static void *
-s_memdup (const void *source, size_t size)
-{
-    if (size == 0)
-        return NULL;
-    void *copy = s_alloc (size);
-    memcpy (copy, source, size);
-    return copy;
-}
-
-static char *
-s_strdup (const char *string)
-{
-    return (char *)s_memdup (string, strlen (string) + 1);
-}
-
-static char *
-s_vformat (const char *format, va_list args)
-{
-    char *string = NULL;
-    if (vasprintf (&string, format, args) < 0) {
-        fprintf (stderr, "fsm: out of memory formatting text\n");
-        abort ();
-    }
-    return string;
-}
-
-//  --------------------------------------------------------------------------
 //  Hash-table callbacks
-
-static void
-s_stream_destroy (void **item_p)
-{
-    stream_t *stream = (stream_t *)*item_p;
-    if (stream) {
-        free (stream->key);
-        free (stream);
-        *item_p = NULL;
-    }
-}
 
 static void
 s_client_destroy (void **item_p)
@@ -177,12 +142,11 @@ s_client_id_compare (const void *first, const void *second)
 //  Topics
 
 static topic_t *
-s_topic_new (const char *name, stream_t *stream)
+s_topic_new (const char *name)
 {
-    topic_t *topic = (topic_t *)s_alloc (sizeof (topic_t));
-    memset (topic, 0, sizeof (topic_t));
-    topic->name = s_strdup (name);
-    topic->stream = stream;
+    topic_t *topic = (topic_t *)must_zalloc (sizeof (topic_t));
+    topic->name = must_strdup (name);
+    topic->stream = must_format ("topic/%s", name);
     return topic;
 }
 
@@ -195,6 +159,7 @@ s_topic_destroy (topic_t **self_p)
             free (self->ring[(self->head + position) & (self->capacity - 1)].data);
         free (self->ring);
         free (self->name);
+        free (self->stream);
         free (self);
         *self_p = NULL;
     }
@@ -204,7 +169,7 @@ s_topic_destroy (topic_t **self_p)
 static void
 s_topic_resize (topic_t *self, size_t new_capacity)
 {
-    message_t *ring = (message_t *)s_alloc (new_capacity * sizeof (message_t));
+    message_t *ring = (message_t *)must_alloc (new_capacity * sizeof (message_t));
     for (size_t position = 0; position < self->count; position++)
         ring[position] = self->ring[(self->head + position) & (self->capacity - 1)];
     free (self->ring);
@@ -264,16 +229,19 @@ fsm_new (const fsm_options_t *options)
         self->options.max_topic_name = FSM_DEFAULT_MAX_TOPIC_NAME;
     if (self->options.max_payload_bytes == 0)
         self->options.max_payload_bytes = FSM_DEFAULT_MAX_PAYLOAD;
+    if (self->options.event_retention == 0)
+        self->options.event_retention = FSM_DEFAULT_RETENTION;
+    if (self->options.event_retention_bytes == 0)
+        self->options.event_retention_bytes = FSM_DEFAULT_RETENTION_BYTES;
 
     //  Keys point into the items, which own them.
     self->topics = zhashx_new ();
     zhashx_set_key_duplicator (self->topics, NULL);
     zhashx_set_key_destructor (self->topics, NULL);
 
-    self->streams = zhashx_new ();
-    zhashx_set_key_duplicator (self->streams, NULL);
-    zhashx_set_key_destructor (self->streams, NULL);
-    zhashx_set_destructor (self->streams, s_stream_destroy);
+    self->events =
+        event_log_new (self->options.event_retention, self->options.event_retention_bytes);
+    self->chat = chat_new (&self->options.chat, self->events);
 
     self->clients = zhashx_new ();
     zhashx_set_key_duplicator (self->clients, NULL);
@@ -294,7 +262,8 @@ fsm_destroy (fsm_t **self_p)
         for (size_t position = 0; position < self->topic_count; position++)
             s_topic_destroy (&self->topic_order[position]);
         free (self->topic_order);
-        zhashx_destroy (&self->streams);
+        chat_destroy (&self->chat);
+        event_log_destroy (&self->events);
         zhashx_destroy (&self->clients);
         free (self);
         *self_p = NULL;
@@ -308,7 +277,7 @@ fsm_destroy (fsm_t **self_p)
 static Raftq__Reply *
 s_reply_new (Raftq__Code code, uint64_t index, uint64_t seq)
 {
-    Raftq__Reply *reply = (Raftq__Reply *)s_alloc (sizeof (Raftq__Reply));
+    Raftq__Reply *reply = (Raftq__Reply *)must_alloc (sizeof (Raftq__Reply));
     raftq__reply__init (reply);
     reply->code = code;
     reply->index = index;
@@ -322,7 +291,7 @@ s_reply_error (Raftq__Code code, uint64_t index, uint64_t seq, const char *forma
     Raftq__Reply *reply = s_reply_new (code, index, seq);
     va_list args;
     va_start (args, format);
-    reply->error = s_vformat (format, args);
+    reply->error = must_vformat (format, args);
     va_end (args);
     return reply;
 }
@@ -339,28 +308,19 @@ s_reply_unpack (const uint8_t *data, size_t size)
     return reply;
 }
 
-//  Adds an event to the stream and to output. Takes ownership of message.
+//  Emits a publish event on the topic's stream. Takes ownership of message.
 static void
-s_emit_publish (stream_t *stream, uint64_t index, const char *topic, uint8_t *message, size_t size,
-                fsm_output_t *output)
+s_emit_publish (fsm_t *self, topic_t *topic, uint64_t index, uint8_t *message, size_t size)
 {
-    Raftq__Event *event = (Raftq__Event *)s_alloc (sizeof (Raftq__Event));
+    Raftq__Event *event = (Raftq__Event *)must_alloc (sizeof (Raftq__Event));
     raftq__event__init (event);
-    event->stream = s_strdup (stream->key);
-    event->seq = ++stream->last_seq;
+    event->stream = must_strdup (topic->stream);
     event->index = index;
-    event->kind = s_strdup ("publish");
-    event->topic = s_strdup (topic);
+    event->kind = must_strdup ("publish");
+    event->topic = must_strdup (topic->name);
     event->message.data = message;
     event->message.len = size;
-
-    output->events = (Raftq__Event **)realloc (output->events,
-                                               (output->event_count + 1) * sizeof (Raftq__Event *));
-    if (!output->events) {
-        fprintf (stderr, "fsm: out of memory for events\n");
-        abort ();
-    }
-    output->events[output->event_count++] = event;
+    event_log_emit (self->events, event);
 }
 
 //  --------------------------------------------------------------------------
@@ -380,35 +340,8 @@ s_topic_name_problem (fsm_t *self, const char *name)
     const uint8_t *end = cursor + size;
     while (cursor < end) {
         uint32_t code_point;
-        size_t length;
-        uint32_t lowest; //  smallest code point this length may encode
-        if (cursor[0] < 0x80) {
-            code_point = cursor[0];
-            length = 1;
-            lowest = 0;
-        } else if ((cursor[0] & 0xE0) == 0xC0) {
-            code_point = cursor[0] & 0x1F;
-            length = 2;
-            lowest = 0x80;
-        } else if ((cursor[0] & 0xF0) == 0xE0) {
-            code_point = cursor[0] & 0x0F;
-            length = 3;
-            lowest = 0x800;
-        } else if ((cursor[0] & 0xF8) == 0xF0) {
-            code_point = cursor[0] & 0x07;
-            length = 4;
-            lowest = 0x10000;
-        } else
-            return "topic name is not valid UTF-8";
-        if ((size_t)(end - cursor) < length)
-            return "topic name is not valid UTF-8";
-        for (size_t position = 1; position < length; position++) {
-            if ((cursor[position] & 0xC0) != 0x80)
-                return "topic name is not valid UTF-8";
-            code_point = (code_point << 6) | (cursor[position] & 0x3F);
-        }
-        if (code_point < lowest || code_point > 0x10FFFF ||
-            (code_point >= 0xD800 && code_point <= 0xDFFF))
+        size_t length = utf8_sequence (cursor, (size_t)(end - cursor), &code_point);
+        if (!length)
             return "topic name is not valid UTF-8";
         if (code_point < 0x20 || (code_point >= 0x7F && code_point <= 0x9F))
             return "topic name contains a control character";
@@ -434,8 +367,11 @@ fsm_validate (fsm_t *self, const Raftq__State__Command *command, Raftq__Code *co
 {
     assert (self);
     assert (command);
-    //  Every operation but ListTopics names a topic; a case without its
-    //  message (a command built in memory) has no operation either.
+    if (chat_handles (command))
+        return chat_validate (self->chat, command, code, error, error_size);
+
+    //  Every queue operation but ListTopics names a topic; a case without
+    //  its message (a command built in memory) has no operation either.
     bool names_topic = false;
     const char *topic_name = NULL;
     switch (command->op_case) {
@@ -473,8 +409,23 @@ fsm_validate (fsm_t *self, const Raftq__State__Command *command, Raftq__Code *co
     return 0;
 }
 
+int
+fsm_check_credentials (fsm_t *self, const char *user, const char *password, Raftq__Code *code,
+                       char *error, size_t error_size)
+{
+    assert (self);
+    return chat_check_credentials (self->chat, user, password, code, error, error_size);
+}
+
+const char *
+fsm_password_hash (fsm_t *self, const char *user)
+{
+    assert (self);
+    return chat_password_hash (self->chat, user);
+}
+
 //  --------------------------------------------------------------------------
-//  Operations. Each returns the reply; the command is validated already.
+//  Queue operations. Each returns the reply; the command is validated already.
 
 static Raftq__Reply *
 s_create_topic (fsm_t *self, const char *name, uint64_t index, uint64_t seq)
@@ -482,30 +433,11 @@ s_create_topic (fsm_t *self, const char *name, uint64_t index, uint64_t seq)
     if (zhashx_lookup (self->topics, name))
         return s_reply_error (RAFTQ__CODE__ALREADY_EXISTS, index, seq, "topic '%s' already exists",
                               name);
-
-    char *key = NULL;
-    if (asprintf (&key, "topic/%s", name) < 0) {
-        fprintf (stderr, "fsm: out of memory for a stream key\n");
-        abort ();
-    }
-    stream_t *stream = (stream_t *)zhashx_lookup (self->streams, key);
-    if (stream)
-        free (key); //  cannot happen until topics can be deleted; then the count goes on
-    else {
-        stream = (stream_t *)s_alloc (sizeof (stream_t));
-        stream->key = key;
-        stream->last_seq = 0;
-        zhashx_insert (self->streams, stream->key, stream);
-    }
-    topic_t *topic = s_topic_new (name, stream);
+    topic_t *topic = s_topic_new (name);
     if (self->topic_count == self->topic_slots) {
         self->topic_slots = self->topic_slots ? self->topic_slots * 2 : 16;
         self->topic_order =
-            (topic_t **)realloc (self->topic_order, self->topic_slots * sizeof (topic_t *));
-        if (!self->topic_order) {
-            fprintf (stderr, "fsm: out of memory for topics\n");
-            abort ();
-        }
+            (topic_t **)must_realloc (self->topic_order, self->topic_slots * sizeof (topic_t *));
     }
     self->topic_order[self->topic_count++] = topic;
     zhashx_insert (self->topics, topic->name, topic);
@@ -516,12 +448,12 @@ static Raftq__Reply *
 s_list_topics (fsm_t *self, uint64_t index, uint64_t seq)
 {
     Raftq__Reply *reply = s_reply_new (RAFTQ__CODE__OK, index, seq);
-    Raftq__TopicList *list = (Raftq__TopicList *)s_alloc (sizeof (Raftq__TopicList));
+    Raftq__TopicList *list = (Raftq__TopicList *)must_alloc (sizeof (Raftq__TopicList));
     raftq__topic_list__init (list);
     if (self->topic_count) {
-        list->names = (char **)s_alloc (self->topic_count * sizeof (char *));
+        list->names = (char **)must_alloc (self->topic_count * sizeof (char *));
         for (size_t position = 0; position < self->topic_count; position++)
-            list->names[position] = s_strdup (self->topic_order[position]->name);
+            list->names[position] = must_strdup (self->topic_order[position]->name);
         list->n_names = self->topic_count;
     }
     reply->result_case = RAFTQ__REPLY__RESULT_TOPICS;
@@ -537,7 +469,7 @@ s_topic_lookup (fsm_t *self, const char *name)
 
 //  Takes the payload out of publish (the command is freed after apply).
 static Raftq__Reply *
-s_publish (fsm_t *self, Raftq__Publish *publish, uint64_t index, uint64_t seq, fsm_output_t *output)
+s_publish (fsm_t *self, Raftq__Publish *publish, uint64_t index, uint64_t seq)
 {
     topic_t *topic = s_topic_lookup (self, publish->topic);
     if (!topic)
@@ -554,14 +486,13 @@ s_publish (fsm_t *self, Raftq__Publish *publish, uint64_t index, uint64_t seq, f
         payload = NULL;
     }
 
-    s_emit_publish (topic->stream, index, topic->name, (uint8_t *)s_memdup (payload, size), size,
-                    output);
+    s_emit_publish (self, topic, index, (uint8_t *)must_memdup (payload, size), size);
     uint64_t sequence = s_topic_push (topic, payload, size);
 
     Raftq__Reply *reply = s_reply_new (RAFTQ__CODE__OK, index, seq);
-    Raftq__Published *published = (Raftq__Published *)s_alloc (sizeof (Raftq__Published));
+    Raftq__Published *published = (Raftq__Published *)must_alloc (sizeof (Raftq__Published));
     raftq__published__init (published);
-    published->topic = s_strdup (topic->name);
+    published->topic = must_strdup (topic->name);
     published->sequence = sequence;
     reply->result_case = RAFTQ__REPLY__RESULT_PUBLISHED;
     reply->published = published;
@@ -578,10 +509,10 @@ s_pop (fsm_t *self, const char *name, uint64_t index, uint64_t seq)
     if (topic->count == 0)
         return s_reply_error (RAFTQ__CODE__EMPTY, index, seq, "topic '%s' is empty", name);
 
-    Raftq__Popped *popped = (Raftq__Popped *)s_alloc (sizeof (Raftq__Popped));
+    Raftq__Popped *popped = (Raftq__Popped *)must_alloc (sizeof (Raftq__Popped));
     raftq__popped__init (popped);
     message_t message = s_topic_pop (topic, &popped->sequence);
-    popped->topic = s_strdup (topic->name);
+    popped->topic = must_strdup (topic->name);
     popped->payload.data = message.data; //  moves: the reply frees it
     popped->payload.len = message.size;
 
@@ -592,20 +523,25 @@ s_pop (fsm_t *self, const char *name, uint64_t index, uint64_t seq)
 }
 
 static Raftq__Reply *
-s_execute (fsm_t *self, Raftq__State__Command *command, uint64_t index, fsm_output_t *output)
+s_execute (fsm_t *self, Raftq__State__Command *command, uint64_t index)
 {
     Raftq__Code code;
     char error[256];
     if (fsm_validate (self, command, &code, error, sizeof error))
         return s_reply_error (code, index, command->seq, "%s", error);
 
+    if (chat_handles (command)) {
+        Raftq__Reply *reply = s_reply_new (RAFTQ__CODE__OK, index, command->seq);
+        chat_execute (self->chat, command, index, reply);
+        return reply;
+    }
     switch (command->op_case) {
     case RAFTQ__STATE__COMMAND__OP_CREATE_TOPIC:
         return s_create_topic (self, command->create_topic->name, index, command->seq);
     case RAFTQ__STATE__COMMAND__OP_LIST_TOPICS:
         return s_list_topics (self, index, command->seq);
     case RAFTQ__STATE__COMMAND__OP_PUBLISH:
-        return s_publish (self, command->publish, index, command->seq, output);
+        return s_publish (self, command->publish, index, command->seq);
     case RAFTQ__STATE__COMMAND__OP_POP:
         return s_pop (self, command->pop->topic, index, command->seq);
     default:
@@ -664,7 +600,7 @@ s_remember (fsm_t *self, client_t *client, uint64_t client_id, uint64_t seq, uin
     }
     free (client->reply);
     client->reply_size = raftq__reply__get_packed_size (reply);
-    client->reply = (uint8_t *)s_alloc (client->reply_size);
+    client->reply = (uint8_t *)must_alloc (client->reply_size);
     raftq__reply__pack (reply, client->reply);
     client->seq = seq;
     client->last_index = index;
@@ -700,10 +636,11 @@ fsm_apply (fsm_t *self, uint64_t index, const uint8_t *data, size_t size, fsm_ou
     else if (client && command->seq == client->seq)
         output->reply = s_reply_unpack (client->reply, client->reply_size);
     else {
-        output->reply = s_execute (self, command, index, output);
+        output->reply = s_execute (self, command, index);
         if (is_protected)
             s_remember (self, client, command->client_id, command->seq, index, output->reply);
     }
+    event_log_take (self->events, &output->events, &output->event_count);
     raftq__state__command__free_unpacked (command, NULL);
     return 0;
 }
@@ -749,31 +686,37 @@ fsm_cached_reply (fsm_t *self, uint64_t client_id, uint64_t seq)
 }
 
 //  --------------------------------------------------------------------------
-//  State hash. Every field is length- or count-prefixed, little-endian, so
-//  two different states never feed the same byte stream.
+//  Replay
 
-static void
-s_hash_u64 (crypto_generichash_state *state, uint64_t value)
+Raftq__Reply *
+fsm_replay (fsm_t *self, const Raftq__Replay *replay)
 {
-    uint8_t bytes[8];
-    for (int position = 0; position < 8; position++)
-        bytes[position] = (uint8_t)(value >> (8 * position));
-    crypto_generichash_update (state, bytes, sizeof bytes);
+    assert (self);
+    if (!replay || !replay->stream || !*replay->stream)
+        return s_reply_error (RAFTQ__CODE__INVALID_ARGUMENT, 0, 0, "replay needs a stream");
+    size_t limit = replay->limit ? replay->limit : FSM_REPLAY_DEFAULT_LIMIT;
+    if (limit > FSM_REPLAY_MAX_LIMIT)
+        limit = FSM_REPLAY_MAX_LIMIT;
+    Raftq__EventList *events = NULL;
+    uint64_t oldest_seq = 0;
+    Raftq__Reply *reply;
+    if (event_log_replay (self->events, replay->stream, replay->from_seq, limit,
+                          FSM_REPLAY_MAX_BYTES, &events, &oldest_seq))
+        reply =
+            s_reply_error (RAFTQ__CODE__NOT_FOUND, self->applied_index, 0,
+                           "events of stream '%s' before seq %" PRIu64 " are no longer retained",
+                           replay->stream, oldest_seq);
+    else {
+        reply = s_reply_new (RAFTQ__CODE__OK, self->applied_index, 0);
+        reply->result_case = RAFTQ__REPLY__RESULT_EVENTS;
+        reply->events = events;
+    }
+    reply->oldest_seq = oldest_seq;
+    return reply;
 }
 
-static void
-s_hash_bytes (crypto_generichash_state *state, const void *data, size_t size)
-{
-    s_hash_u64 (state, size);
-    if (size)
-        crypto_generichash_update (state, (const uint8_t *)data, size);
-}
-
-static int
-s_stream_compare (const void *first, const void *second)
-{
-    return strcmp ((*(stream_t *const *)first)->key, (*(stream_t *const *)second)->key);
-}
+//  --------------------------------------------------------------------------
+//  State hash
 
 static int
 s_client_compare (const void *first, const void *second)
@@ -782,66 +725,43 @@ s_client_compare (const void *first, const void *second)
                                 &(*(client_t *const *)second)->id);
 }
 
-//  Items of a table in an array sorted by compare, so hashing does not
-//  depend on bucket order. Caller frees the array.
-static void **
-s_sorted_items (zhashx_t *table, int (*compare) (const void *, const void *))
-{
-    size_t count = zhashx_size (table);
-    void **items = (void **)s_alloc (count * sizeof (void *));
-    size_t position = 0;
-    for (void *item = zhashx_first (table); item; item = zhashx_next (table))
-        items[position++] = item;
-    qsort (items, count, sizeof (void *), compare);
-    return items;
-}
-
 uint64_t
 fsm_state_hash (fsm_t *self)
 {
     assert (self);
-    crypto_generichash_state state;
-    crypto_generichash_init (&state, NULL, 0, crypto_generichash_BYTES);
-    s_hash_bytes (&state, FSM_HASH_DOMAIN, strlen (FSM_HASH_DOMAIN));
-    s_hash_u64 (&state, self->applied_index);
+    digest_t *digest = digest_new (FSM_HASH_DOMAIN);
+    digest_u64 (digest, self->applied_index);
 
-    s_hash_u64 (&state, self->topic_count);
+    digest_u64 (digest, self->topic_count);
     for (size_t position = 0; position < self->topic_count; position++) {
         topic_t *topic = self->topic_order[position];
-        s_hash_bytes (&state, topic->name, strlen (topic->name));
-        s_hash_u64 (&state, topic->publish_count);
-        s_hash_u64 (&state, topic->count);
+        digest_string (digest, topic->name);
+        digest_u64 (digest, topic->publish_count);
+        digest_u64 (digest, topic->count);
         for (size_t queued = 0; queued < topic->count; queued++) {
             message_t *message = &topic->ring[(topic->head + queued) & (topic->capacity - 1)];
-            s_hash_u64 (&state, s_topic_sequence (topic, queued));
-            s_hash_bytes (&state, message->data, message->size);
+            digest_u64 (digest, s_topic_sequence (topic, queued));
+            digest_bytes (digest, message->data, message->size);
         }
     }
+    event_log_digest (self->events, digest);
+    chat_digest (self->chat, digest);
 
-    size_t stream_count = zhashx_size (self->streams);
-    stream_t **streams = (stream_t **)s_sorted_items (self->streams, s_stream_compare);
-    s_hash_u64 (&state, stream_count);
-    for (size_t position = 0; position < stream_count; position++) {
-        s_hash_bytes (&state, streams[position]->key, strlen (streams[position]->key));
-        s_hash_u64 (&state, streams[position]->last_seq);
-    }
-    free (streams);
-
+    //  Clients sorted by id, so the hash does not follow bucket order
     size_t client_count = zhashx_size (self->clients);
-    client_t **clients = (client_t **)s_sorted_items (self->clients, s_client_compare);
-    s_hash_u64 (&state, client_count);
-    for (size_t position = 0; position < client_count; position++) {
-        s_hash_u64 (&state, clients[position]->id);
-        s_hash_u64 (&state, clients[position]->seq);
-        s_hash_u64 (&state, clients[position]->last_index);
-        s_hash_bytes (&state, clients[position]->reply, clients[position]->reply_size);
+    client_t **clients = (client_t **)must_alloc (client_count * sizeof (client_t *));
+    size_t position = 0;
+    for (client_t *client = (client_t *)zhashx_first (self->clients); client;
+         client = (client_t *)zhashx_next (self->clients))
+        clients[position++] = client;
+    qsort (clients, client_count, sizeof (client_t *), s_client_compare);
+    digest_u64 (digest, client_count);
+    for (position = 0; position < client_count; position++) {
+        digest_u64 (digest, clients[position]->id);
+        digest_u64 (digest, clients[position]->seq);
+        digest_u64 (digest, clients[position]->last_index);
+        digest_bytes (digest, clients[position]->reply, clients[position]->reply_size);
     }
     free (clients);
-
-    uint8_t digest[crypto_generichash_BYTES];
-    crypto_generichash_final (&state, digest, sizeof digest);
-    uint64_t hash = 0;
-    for (int position = 0; position < 8; position++)
-        hash |= (uint64_t)digest[position] << (8 * position);
-    return hash;
+    return digest_finish (&digest);
 }

@@ -1,7 +1,9 @@
-/*  fsm — the replicated state machine: topics with their FIFO queues and the
-    exactly-once table of client replies. Apply is deterministic: it reads
-    nothing but its state and the entry (no clock, no randomness, no node id),
-    so every node that applies the same log ends in the same state.
+/*  fsm — the replicated state machine: topics with their FIFO queues, the
+    chat state (chat.c), the event streams with their retained window
+    (event_log.c) and the exactly-once table of client replies. Apply is
+    deterministic: it reads nothing but its state and the entry (no clock,
+    no randomness, no node id), so every node that applies the same log ends
+    in the same state.
 */
 #ifndef FSM_H_INCLUDED
 #define FSM_H_INCLUDED
@@ -9,15 +11,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "chat.h"
 #include "raftq.pb-c.h"
 #include "state.pb-c.h"
 
 typedef struct _fsm_t fsm_t;
 
 typedef struct {
-    size_t max_clients;        //  exactly-once table: clients remembered (0: default 100000)
-    size_t max_topic_name;     //  longest topic name in bytes (0: default 255)
-    size_t max_payload_bytes;  //  largest message (0: default 1 MiB)
+    size_t max_clients;           //  exactly-once table: clients remembered (0: default 100000)
+    size_t max_topic_name;        //  longest topic name in bytes (0: default 255)
+    size_t max_payload_bytes;     //  largest message (0: default 1 MiB)
+    chat_options_t chat;          //  chat limits (zeros: chat.h defaults)
+    size_t event_retention;       //  events retained per stream for Replay (0: default 1000)
+    size_t event_retention_bytes; //  retained bytes over all streams (0: default 64 MiB)
 } fsm_options_t;
 
 //  What applying one entry produced.
@@ -61,6 +67,24 @@ Raftq__Reply *
 //  error filled. Apply checks again; this spares the log bad entries.
 int
     fsm_validate (fsm_t *self, const Raftq__State__Command *command, Raftq__Code *code, char *error, size_t error_size);
+
+//  Checks the user name and password of a CreateAccount or Login before the
+//  leader hashes or verifies the password: 0, or -1 with code and error.
+int
+    fsm_check_credentials (fsm_t *self, const char *user, const char *password, Raftq__Code *code, char *error, size_t error_size);
+
+//  The stored password hash of user as of the last apply, NULL if there is
+//  no such account. Valid until the next apply.
+const char *
+    fsm_password_hash (fsm_t *self, const char *user);
+
+//  Answers a Replay from the retained events, without a log entry: every
+//  node retains the same events for what it has applied. OK with the events
+//  (possibly none), NOT_FOUND with Reply.oldest_seq when from_seq is older
+//  than what is retained, INVALID_ARGUMENT without a stream. Caller frees
+//  the reply with raftq__reply__free_unpacked.
+Raftq__Reply *
+    fsm_replay (fsm_t *self, const Raftq__Replay *replay);
 
 //  A hash of the whole state, equal on nodes that applied the same log.
 uint64_t

@@ -9,6 +9,7 @@
 #include "codec.h"
 #include "endpoint.h"
 #include "fsm.h"
+#include "hasher.h"
 #include "log.h"
 #include "raft_actor.h"
 
@@ -29,15 +30,23 @@
 #define SHUTDOWN_LINGER_MS 200
 //  At most one complaint per second about malformed client traffic.
 #define BAD_INPUT_LOG_PERIOD_MS 1000
+//  Password jobs at the hasher at once; more get UNAVAILABLE. At tens of
+//  milliseconds a job, more could not finish within a request timeout
+//  anyway, and the bound keeps the pipe to the hasher from filling up.
+#define HASHER_MAX_PENDING 64
+//  Random bytes of a session token (hex-encoded: twice as many digits).
+#define SESSION_TOKEN_BYTES 16
 
 //  One client request, from its arrival to its reply.
 typedef struct {
     zframe_t *routing_id;    //  the client's identity on the ROUTER
     bool delimited;          //  it sent the empty delimiter frame (REQ envelope)
     codec_request_t decoded; //  the request and the dialect to answer in
-    uint64_t ticket;         //  key in the waiting table once proposed, else 0
+    uint64_t ticket;         //  key in the waiting table once parked, else 0
     int64_t deadline;        //  zclock_mono time of its TIMEOUT reply
     void *deadline_handle;   //  its place in the deadline queue
+    bool proposed;           //  its command went to Raft (else: password work first)
+    char *verified_hash;     //  Login: the stored hash its password is checked against
 } client_request_t;
 
 struct _server_t {
@@ -59,19 +68,48 @@ struct _server_t {
     uint32_t leader_id;              //  leader, 0 when unknown
     uint64_t commit_index;           //  commit index
     uint64_t last_index;             //  last log index
+    uint64_t applied_term;           //  term of the last entry applied
+    hasher_t *hasher;                //  the password hashing thread
+    size_t hashing_count;            //  jobs at the hasher, not yet answered
+    uint64_t *deferred;              //  tickets of logins waiting for a fresh state
+    size_t deferred_count;           //  how many
+    size_t deferred_slots;           //  allocated slots in deferred
     log_limiter_t bad_input_limiter; //  bounds complaints about client traffic
 };
 
 //  ---------------------------------------------------------------------------
 //  Client requests and replies
 
+//  The plaintext password a request carries, NULL if none.
+static char *
+s_password_of (client_request_t *request)
+{
+    const Raftq__Request *decoded = request->decoded.request;
+    if (decoded && decoded->op_case == RAFTQ__REQUEST__OP_CREATE_ACCOUNT && decoded->create_account)
+        return decoded->create_account->password;
+    if (decoded && decoded->op_case == RAFTQ__REQUEST__OP_LOGIN && decoded->login)
+        return decoded->login->password;
+    return NULL;
+}
+
+//  Overwrites the plaintext password as soon as the hasher has its copy.
+static void
+s_wipe_password (client_request_t *request)
+{
+    char *password = s_password_of (request);
+    if (password)
+        sodium_memzero (password, strlen (password));
+}
+
 static void
 s_client_request_destroy (client_request_t **request_p)
 {
     if (*request_p) {
         client_request_t *request = *request_p;
+        s_wipe_password (request);
         zframe_destroy (&request->routing_id);
         codec_request_clear (&request->decoded);
+        free (request->verified_hash);
         free (request);
         *request_p = NULL;
     }
@@ -165,6 +203,9 @@ s_reply_status (server_t *self, client_request_t *request)
     status.last_index = self->last_index;
     status.members = self->members;
     status.n_members = self->member_count;
+    const Raftq__Status *asked = request->decoded.request->status;
+    if (asked && asked->with_hash)
+        status.state_hash = fsm_state_hash (self->fsm);
     Raftq__Reply reply = RAFTQ__REPLY__INIT;
     reply.result_case = RAFTQ__REPLY__RESULT_STATUS;
     reply.status = &status;
@@ -236,8 +277,11 @@ s_on_deadline_check (zloop_t *loop, int timer_id, void *argument)
     client_request_t *oldest = (client_request_t *)zlistx_first (self->deadlines);
     while (oldest && oldest->deadline <= now) {
         client_request_t *request = s_unpark (self, oldest->ticket);
+        //  Before proposing (password work, a login waiting for a fresh
+        //  state) nothing can have happened: say so
         s_reply_error (self, request, RAFTQ__CODE__TIMEOUT,
-                       "not committed in time: outcome unknown");
+                       request->proposed ? "not committed in time: outcome unknown"
+                                         : "not proposed in time: nothing was done");
         s_client_request_destroy (&request);
         oldest = (client_request_t *)zlistx_first (self->deadlines);
     }
@@ -247,7 +291,9 @@ s_on_deadline_check (zloop_t *loop, int timer_id, void *argument)
 //  ---------------------------------------------------------------------------
 //  Proposing
 
-//  The state machine command for a queue request, fields borrowed from it.
+//  The state machine command for a request that goes to the log as it is,
+//  fields borrowed from the request. CreateAccount and Login are not among
+//  them: the leader turns their password into a hash first.
 static int
 s_command_from_request (const Raftq__Request *request, Raftq__State__Command *command)
 {
@@ -268,54 +314,344 @@ s_command_from_request (const Raftq__Request *request, Raftq__State__Command *co
         command->op_case = RAFTQ__STATE__COMMAND__OP_POP;
         command->pop = request->pop;
         return 0;
+    case RAFTQ__REQUEST__OP_CHECK_USER:
+        command->op_case = RAFTQ__STATE__COMMAND__OP_CHECK_USER;
+        command->check_user = request->check_user;
+        return 0;
+    case RAFTQ__REQUEST__OP_LOGOUT:
+        command->op_case = RAFTQ__STATE__COMMAND__OP_LOGOUT;
+        command->logout = request->logout;
+        return 0;
+    case RAFTQ__REQUEST__OP_LIST_ACCOUNTS:
+        command->op_case = RAFTQ__STATE__COMMAND__OP_LIST_ACCOUNTS;
+        command->list_accounts = request->list_accounts;
+        return 0;
+    case RAFTQ__REQUEST__OP_SEND_MESSAGE:
+        command->op_case = RAFTQ__STATE__COMMAND__OP_SEND_MESSAGE;
+        command->send_message = request->send_message;
+        return 0;
+    case RAFTQ__REQUEST__OP_READ_MESSAGES:
+        command->op_case = RAFTQ__STATE__COMMAND__OP_READ_MESSAGES;
+        command->read_messages = request->read_messages;
+        return 0;
+    case RAFTQ__REQUEST__OP_DELETE_MESSAGES:
+        command->op_case = RAFTQ__STATE__COMMAND__OP_DELETE_MESSAGES;
+        command->delete_messages = request->delete_messages;
+        return 0;
+    case RAFTQ__REQUEST__OP_DELETE_ACCOUNT:
+        command->op_case = RAFTQ__STATE__COMMAND__OP_DELETE_ACCOUNT;
+        command->delete_account = request->delete_account;
+        return 0;
     default:
         return -1;
     }
 }
 
-//  Leader only: answers from the exactly-once table, or refuses, or
-//  proposes and parks the request. Returns true if parked.
+//  Answers at once what needs no new entry: a follower's refusal, or the
+//  reply a retry already got. Returns true if it answered.
 static bool
-s_propose_request (server_t *self, client_request_t *request)
+s_answer_early (server_t *self, client_request_t *request)
 {
     if (self->role != RAFT_ROLE_LEADER) {
         s_reply_not_leader (self, request, self->leader_id);
-        return false;
+        return true;
     }
     const Raftq__Request *decoded = request->decoded.request;
-    if (decoded->client_id && decoded->seq) {
-        Raftq__Reply *cached = fsm_cached_reply (self->fsm, decoded->client_id, decoded->seq);
-        if (cached) {
-            s_reply (self, request, cached);
-            raftq__reply__free_unpacked (cached, NULL);
-            return false;
-        }
+    Raftq__Reply *cached = fsm_cached_reply (self->fsm, decoded->client_id, decoded->seq);
+    if (cached) {
+        s_reply (self, request, cached);
+        raftq__reply__free_unpacked (cached, NULL);
+        return true;
     }
-    Raftq__State__Command command = RAFTQ__STATE__COMMAND__INIT;
-    if (s_command_from_request (decoded, &command)) {
-        s_reply_error (self, request, RAFTQ__CODE__INTERNAL, "not a queue operation");
-        return false;
-    }
-    command.origin_node = self->node_id;
-    command.ticket = self->next_ticket++;
-    command.client_id = decoded->client_id;
-    command.seq = decoded->seq;
-    command.timestamp_ms = zclock_time ();
+    return false;
+}
+
+//  True when this leader's state holds every write acknowledged so far: it
+//  has applied an entry of its own term, so (Leader Completeness) every
+//  entry committed by earlier leaders is applied too. A new leader has not
+//  always caught up yet, and a password check against an older state could
+//  refuse an account that exists.
+static bool
+s_is_fresh (server_t *self)
+{
+    return self->role == RAFT_ROLE_LEADER && self->applied_term == self->term;
+}
+
+//  Answers and destroys a parked request.
+static void
+s_finish (server_t *self, client_request_t *request, Raftq__Code code, const char *text)
+{
+    s_unpark (self, request->ticket);
+    s_reply_error (self, request, code, text);
+    s_client_request_destroy (&request);
+}
+
+//  Validates, packs and proposes the command of a parked request (which
+//  takes the request's ticket), or answers and destroys the request.
+static void
+s_submit (server_t *self, client_request_t *request, Raftq__State__Command *command)
+{
+    const Raftq__Request *decoded = request->decoded.request;
+    command->origin_node = self->node_id;
+    command->ticket = request->ticket;
+    command->client_id = decoded->client_id;
+    command->seq = decoded->seq;
+    command->timestamp_ms = zclock_time ();
+    command->token = decoded->token;
     Raftq__Code code;
     char error[256] = "";
-    if (fsm_validate (self->fsm, &command, &code, error, sizeof (error))) {
-        s_reply_error (self, request, code, error);
-        return false;
+    if (fsm_validate (self->fsm, command, &code, error, sizeof (error))) {
+        s_finish (self, request, code, error);
+        return;
     }
-    zframe_t *payload = zframe_new (NULL, raftq__state__command__get_packed_size (&command));
+    zframe_t *payload = zframe_new (NULL, raftq__state__command__get_packed_size (command));
     if (!payload) {
-        s_reply_error (self, request, RAFTQ__CODE__INTERNAL, "out of memory");
-        return false;
+        s_finish (self, request, RAFTQ__CODE__INTERNAL, "out of memory");
+        return;
     }
-    raftq__state__command__pack (&command, zframe_data (payload));
-    s_park (self, request, command.ticket);
-    raft_actor_propose (self->raft, command.ticket, &payload);
+    raftq__state__command__pack (command, zframe_data (payload));
+    request->proposed = true;
+    raft_actor_propose (self->raft, request->ticket, &payload);
+}
+
+//  Leader only: proposes a request that needs no password work.
+static void
+s_serve_write (server_t *self, client_request_t *request)
+{
+    if (s_answer_early (self, request)) {
+        s_client_request_destroy (&request);
+        return;
+    }
+    Raftq__State__Command command = RAFTQ__STATE__COMMAND__INIT;
+    if (s_command_from_request (request->decoded.request, &command)) {
+        s_reply_error (self, request, RAFTQ__CODE__INTERNAL, "not a state machine operation");
+        s_client_request_destroy (&request);
+        return;
+    }
+    s_park (self, request, self->next_ticket++);
+    s_submit (self, request, &command);
+}
+
+//  Hands a parked request's password to the hasher; hash NULL to compute
+//  a new hash, else to check against it.
+static void
+s_send_to_hasher (server_t *self, client_request_t *request, const char *hash)
+{
+    if (self->hashing_count >= HASHER_MAX_PENDING) {
+        s_finish (self, request, RAFTQ__CODE__UNAVAILABLE,
+                  "too many password checks in progress: try again");
+        return;
+    }
+    const char *password = s_password_of (request);
+    int rc = hash ? hasher_verify (self->hasher, request->ticket, request->deadline, password, hash)
+                  : hasher_hash (self->hasher, request->ticket, request->deadline, password);
+    s_wipe_password (request);
+    if (rc) {
+        s_finish (self, request, RAFTQ__CODE__INTERNAL, "cannot reach the password hasher");
+        return;
+    }
+    self->hashing_count++;
+}
+
+//  Checks user name and password of a CreateAccount or Login before any
+//  work: true if it answered (and destroyed) the request.
+static bool
+s_refuse_credentials (server_t *self, client_request_t *request, const char *user)
+{
+    Raftq__Code code;
+    char error[256] = "";
+    if (fsm_check_credentials (self->fsm, user, s_password_of (request), &code, error,
+                               sizeof (error)) == 0)
+        return false;
+    s_reply_error (self, request, code, error);
+    s_client_request_destroy (&request);
     return true;
+}
+
+static void
+s_serve_create_account (server_t *self, client_request_t *request)
+{
+    const Raftq__CreateAccount *create = request->decoded.request->create_account;
+    if (s_answer_early (self, request)) {
+        s_client_request_destroy (&request);
+        return;
+    }
+    if (s_refuse_credentials (self, request, create->user))
+        return;
+    //  Spares the hashing when the answer is known; apply checks again
+    if (s_is_fresh (self) && fsm_password_hash (self->fsm, create->user)) {
+        char text[128];
+        snprintf (text, sizeof (text), "account '%s' already exists", create->user);
+        s_reply_error (self, request, RAFTQ__CODE__ALREADY_EXISTS, text);
+        s_client_request_destroy (&request);
+        return;
+    }
+    s_park (self, request, self->next_ticket++);
+    s_send_to_hasher (self, request, NULL);
+}
+
+//  Checks a parked login's password against the stored hash (the state is
+//  fresh).
+static void
+s_start_verify (server_t *self, client_request_t *request)
+{
+    const char *hash = fsm_password_hash (self->fsm, request->decoded.request->login->user);
+    if (!hash) {
+        s_finish (self, request, RAFTQ__CODE__UNAUTHENTICATED, "wrong user name or password");
+        return;
+    }
+    request->verified_hash = strdup (hash);
+    if (!request->verified_hash) {
+        s_finish (self, request, RAFTQ__CODE__INTERNAL, "out of memory");
+        return;
+    }
+    s_send_to_hasher (self, request, hash);
+}
+
+static void
+s_serve_login (server_t *self, client_request_t *request)
+{
+    if (s_answer_early (self, request)) {
+        s_client_request_destroy (&request);
+        return;
+    }
+    if (s_refuse_credentials (self, request, request->decoded.request->login->user))
+        return;
+    s_park (self, request, self->next_ticket++);
+    if (s_is_fresh (self)) {
+        s_start_verify (self, request);
+        return;
+    }
+    //  Resumed by s_resume_deferred once an entry of this term applies
+    if (self->deferred_count == self->deferred_slots) {
+        size_t slots = self->deferred_slots ? self->deferred_slots * 2 : 16;
+        uint64_t *grown = realloc (self->deferred, slots * sizeof (uint64_t));
+        if (!grown) {
+            s_finish (self, request, RAFTQ__CODE__INTERNAL, "out of memory");
+            return;
+        }
+        self->deferred = grown;
+        self->deferred_slots = slots;
+    }
+    self->deferred[self->deferred_count++] = request->ticket;
+}
+
+//  Logins deferred until the state is fresh: verified once it is, refused
+//  when this node stops leading, dropped when they timed out meanwhile.
+static void
+s_resume_deferred (server_t *self)
+{
+    if (self->deferred_count == 0 || (self->role == RAFT_ROLE_LEADER && !s_is_fresh (self)))
+        return;
+    size_t count = self->deferred_count;
+    self->deferred_count = 0;
+    for (size_t position = 0; position < count; position++) {
+        uint64_t ticket = self->deferred[position];
+        client_request_t *request = (client_request_t *)zhashx_lookup (self->waiting, &ticket);
+        if (!request)
+            continue;
+        if (self->role != RAFT_ROLE_LEADER) {
+            s_unpark (self, ticket);
+            s_reply_not_leader (self, request, self->leader_id);
+            s_client_request_destroy (&request);
+        } else
+            s_start_verify (self, request);
+    }
+}
+
+//  A session token: random hex digits from the leader, into token (room for
+//  2 * SESSION_TOKEN_BYTES + 1).
+static void
+s_new_token (char *token, size_t size)
+{
+    uint8_t random[SESSION_TOKEN_BYTES];
+    randombytes_buf (random, sizeof (random));
+    sodium_bin2hex (token, size, random, sizeof (random));
+    sodium_memzero (random, sizeof (random));
+}
+
+//  The hasher finished a job: propose what it made possible, or answer.
+static void
+s_on_password_checked (server_t *self, const hasher_result_t *result)
+{
+    client_request_t *request = (client_request_t *)zhashx_lookup (self->waiting, &result->job);
+    if (!request || request->proposed)
+        return; //  timed out meanwhile (and its ticket is not reused)
+    if (self->role != RAFT_ROLE_LEADER) {
+        s_unpark (self, request->ticket);
+        s_reply_not_leader (self, request, self->leader_id);
+        s_client_request_destroy (&request);
+        return;
+    }
+    switch (result->status) {
+    case HASHER_OK:
+        break;
+    case HASHER_MISMATCH:
+        s_finish (self, request, RAFTQ__CODE__UNAUTHENTICATED, "wrong user name or password");
+        return;
+    case HASHER_EXPIRED:
+        s_finish (self, request, RAFTQ__CODE__TIMEOUT, "not proposed in time: nothing was done");
+        return;
+    default:
+        s_finish (self, request, RAFTQ__CODE__INTERNAL, "cannot hash the password");
+        return;
+    }
+    const Raftq__Request *decoded = request->decoded.request;
+    Raftq__State__Command command = RAFTQ__STATE__COMMAND__INIT;
+    if (decoded->op_case == RAFTQ__REQUEST__OP_CREATE_ACCOUNT) {
+        Raftq__State__NewAccount account = RAFTQ__STATE__NEW_ACCOUNT__INIT;
+        account.user = decoded->create_account->user;
+        account.password_hash = (char *)result->hash;
+        command.op_case = RAFTQ__STATE__COMMAND__OP_CREATE_ACCOUNT;
+        command.create_account = &account;
+        s_submit (self, request, &command);
+    } else {
+        char token[2 * SESSION_TOKEN_BYTES + 1];
+        s_new_token (token, sizeof (token));
+        Raftq__State__NewSession session = RAFTQ__STATE__NEW_SESSION__INIT;
+        session.user = decoded->login->user;
+        session.token = token;
+        session.password_hash = request->verified_hash;
+        command.op_case = RAFTQ__STATE__COMMAND__OP_LOGIN;
+        command.login = &session;
+        s_submit (self, request, &command);
+    }
+}
+
+static int
+s_on_hasher_result (zloop_t *loop, zsock_t *pipe, void *argument)
+{
+    (void)loop;
+    server_t *self = (server_t *)argument;
+    for (int count = 0; count < DRAIN_LIMIT && (zsock_events (pipe) & ZMQ_POLLIN); count++) {
+        hasher_result_t result;
+        if (hasher_recv (self->hasher, &result))
+            continue;
+        if (self->hashing_count)
+            self->hashing_count--;
+        s_on_password_checked (self, &result);
+    }
+    if (raft_actor_flush (self->raft))
+        log_line (self->node_id, LOG_LEVEL_ERROR, "cannot pass proposals to the raft actor");
+    return 0;
+}
+
+//  Any node: the retained events of a stream, from local state.
+static void
+s_serve_replay (server_t *self, client_request_t *request)
+{
+    Raftq__Reply *reply = fsm_replay (self->fsm, request->decoded.request->replay);
+    s_reply (self, request, reply);
+    raftq__reply__free_unpacked (reply, NULL);
+    s_client_request_destroy (&request);
+}
+
+//  A body that held a plaintext password is overwritten once decoded.
+static void
+s_wipe_body (client_request_t *request, zframe_t *body)
+{
+    if (s_password_of (request))
+        sodium_memzero (zframe_data (body), zframe_size (body));
 }
 
 //  Decodes and answers or parks one request; takes ownership of request.
@@ -331,6 +667,7 @@ s_handle_request (server_t *self, client_request_t *request, zframe_t *body)
             codec_request_decode (data, size, &request->decoded);
         else
             request->decoded.dialect = CODEC_PROTOBUF;
+        s_wipe_body (request, body);
         char text[128];
         snprintf (text, sizeof (text), "request of %zu bytes exceeds the limit of %zu", size,
                   limit);
@@ -338,34 +675,37 @@ s_handle_request (server_t *self, client_request_t *request, zframe_t *body)
         s_client_request_destroy (&request);
         return;
     }
-    if (codec_request_decode (data, size, &request->decoded)) {
+    int rc = codec_request_decode (data, size, &request->decoded);
+    s_wipe_body (request, body);
+    if (rc) {
         s_reply_error (self, request, request->decoded.error_code, request->decoded.error);
         s_client_request_destroy (&request);
         return;
     }
-    bool parked = false;
     switch (request->decoded.request->op_case) {
     case RAFTQ__REQUEST__OP_STATUS:
         s_reply_status (self, request);
-        break;
-    case RAFTQ__REQUEST__OP_CREATE_TOPIC:
-    case RAFTQ__REQUEST__OP_LIST_TOPICS:
-    case RAFTQ__REQUEST__OP_PUBLISH:
-    case RAFTQ__REQUEST__OP_POP:
-        parked = s_propose_request (self, request);
+        s_client_request_destroy (&request);
         break;
     case RAFTQ__REQUEST__OP_REPLAY:
+        s_serve_replay (self, request);
+        break;
+    case RAFTQ__REQUEST__OP_CREATE_ACCOUNT:
+        s_serve_create_account (self, request);
+        break;
+    case RAFTQ__REQUEST__OP_LOGIN:
+        s_serve_login (self, request);
+        break;
     case RAFTQ__REQUEST__OP_ADD_NODE:
     case RAFTQ__REQUEST__OP_REMOVE_NODE:
     case RAFTQ__REQUEST__OP_TRANSFER_LEADERSHIP:
         s_reply_error (self, request, RAFTQ__CODE__UNAVAILABLE, "not supported yet");
+        s_client_request_destroy (&request);
         break;
     default:
-        s_reply_error (self, request, RAFTQ__CODE__INVALID_ARGUMENT, "request has no operation");
+        s_serve_write (self, request);
         break;
     }
-    if (!parked)
-        s_client_request_destroy (&request);
 }
 
 //  One ROUTER message: [routing id][empty][body], or [routing id][body]
@@ -494,10 +834,12 @@ s_apply_committed (server_t *self, const raft_actor_event_t *event)
         else if (fsm_skip (self->fsm, entry->index))
             log_line (self->node_id, LOG_LEVEL_ERROR, "state machine refused entry %" PRIu64,
                       entry->index);
+        self->applied_term = entry->term;
     }
     if (event->commit_index > self->commit_index)
         self->commit_index = event->commit_index;
     self->last_index = event->last_index;
+    s_resume_deferred (self);
 }
 
 static void
@@ -534,10 +876,14 @@ s_on_raft_event (zloop_t *loop, zsock_t *pipe, void *argument)
             self->leader_id = event.leader_id;
             self->commit_index = event.commit_index;
             self->last_index = event.last_index;
+            s_resume_deferred (self);
             break;
         }
         raft_actor_event_clear (&event);
     }
+    //  Logins resumed above may have proposed
+    if (raft_actor_flush (self->raft))
+        log_line (self->node_id, LOG_LEVEL_ERROR, "cannot pass proposals to the raft actor");
     return 0;
 }
 
@@ -578,11 +924,13 @@ s_open (server_t *self)
         if (!config->nodes[position].join)
             self->members[self->member_count++] = config->nodes[position].id;
 
-    fsm_options_t options = {.max_payload_bytes = config->max_payload_bytes};
+    fsm_options_t options = {.max_payload_bytes = config->max_payload_bytes,
+                             .event_retention = config->event_retention};
     self->fsm = fsm_new (&options);
     self->waiting = s_waiting_table_new ();
     self->deadlines = zlistx_new ();
-    if (!self->fsm || !self->waiting || !self->deadlines)
+    self->hasher = hasher_new (0, 0);
+    if (!self->fsm || !self->waiting || !self->deadlines || !self->hasher)
         return -1;
     //  Tickets of an earlier run may still sit in the log: a fresh random
     //  high half keeps this run's tickets from matching them
@@ -608,6 +956,7 @@ s_open (server_t *self)
         return -1;
     zloop_reader (self->loop, self->clients, s_on_client_traffic, self);
     zloop_reader (self->loop, raft_actor_sock (self->raft), s_on_raft_event, self);
+    zloop_reader (self->loop, hasher_sock (self->hasher), s_on_hasher_result, self);
     zloop_timer (self->loop, DEADLINE_CHECK_MS, 0, s_on_deadline_check, self);
     return 0;
 }
@@ -648,6 +997,7 @@ server_destroy (server_t **self_p)
         server_t *self = *self_p;
         zloop_destroy (&self->loop);
         raft_actor_destroy (&self->raft);
+        hasher_destroy (&self->hasher);
         //  Requests still waiting may or may not commit later: say so
         //  rather than leave the clients to their own timeouts
         if (self->deadlines) {
@@ -666,6 +1016,7 @@ server_destroy (server_t **self_p)
         zsock_destroy (&self->publisher);
         zhashx_destroy (&self->waiting);
         zlistx_destroy (&self->deadlines);
+        free (self->deferred);
         fsm_destroy (&self->fsm);
         free (self->members);
         free (self);

@@ -3,10 +3,18 @@
     committed entries to, and the PUB socket events fan out on. Raft itself
     runs in the raft_actor thread it starts and talks to by pipe.
 
-    Writes and reads of the queue go through the log on the leader only, and
-    are answered once their entry is committed and applied; followers refuse
-    them at once with a leader hint. Status is answered by every node from
-    what it knows locally.
+    Writes and reads of the queue and of chat go through the log on the
+    leader only, and are answered once their entry is committed and
+    applied; followers refuse them at once with a leader hint. Status and
+    Replay are answered by every node from what it knows and has applied.
+
+    CreateAccount and Login need password work first, done by the hasher
+    thread so that the loop never waits on it: the leader proposes a
+    CreateAccount with the salted hash instead of the password, and a Login
+    (once the password matched the stored hash) with a random session token
+    and the hash it matched. A new leader verifies no password until it has
+    applied an entry of its own term: before that its state may lack
+    accounts that earlier leaders acknowledged.
 */
 #ifndef SERVER_H_INCLUDED
 #define SERVER_H_INCLUDED

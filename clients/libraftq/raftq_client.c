@@ -7,43 +7,46 @@
     still queued (a node that comes back must not receive it much later)
     and any late reply to it. Every reply is matched to its request by the
     seq the node echoes, so a stale reply is never taken for a fresh one.
+
+    The chat session token lives here too, because every request carries
+    it; the chat operations themselves are in raftq_chat.c.
 */
 #include <sodium.h>
 
-#include "raftq_wire.h"
+#include "raftq_client.h"
 
-#define S_TOTAL_TIMEOUT_DEFAULT   5000  //  ms a synchronous call keeps trying
-#define S_ATTEMPT_TIMEOUT_DEFAULT 1000  //  ms one node gets to answer
-#define S_BACKOFF_MIN_MS          10    //  first pause before asking the next node
-#define S_BACKOFF_MAX_MS          200   //  pauses double up to this
+#define S_TOTAL_TIMEOUT_DEFAULT   5000 //  ms a synchronous call keeps trying
+#define S_ATTEMPT_TIMEOUT_DEFAULT 1000 //  ms one node gets to answer
+#define S_BACKOFF_MIN_MS          10   //  first pause before asking the next node
+#define S_BACKOFF_MAX_MS          200  //  pauses double up to this
 //  Messages a socket queues each way. Above libzmq's default so that a
 //  pipelining client can keep a thousand or more requests in flight.
-#define S_HIGH_WATER_MARK         10000
+#define S_HIGH_WATER_MARK 10000
 
 typedef struct {
-    char *address;      //  "tcp://host:port" of a node's client port
-    zsock_t *socket;    //  DEALER to it; NULL until used, or after it stayed silent
+    char *address;   //  "tcp://host:port" of a node's client port
+    zsock_t *socket; //  DEALER to it; NULL until used, or after it stayed silent
 } endpoint_t;
 
 struct _raftq_client_t {
-    endpoint_t *endpoints;          //  configured nodes first, then any a hint named
-    size_t endpoint_count;          //  how many endpoints are set
-    size_t endpoint_capacity;       //  how many fit before the array grows
-    zmq_pollitem_t *poll_items;     //  scratch for polling the open sockets, endpoint_capacity long
-    size_t *poll_owners;            //  endpoint index of each poll item, same length
-    bool leader_known;              //  leader holds the last node that served a write
-    size_t leader;                  //  index of that node
-    size_t next;                    //  where round robin resumes when no leader is known
-    uint64_t client_id;             //  random, nonzero; identifies us to the dedup table
-    uint64_t seq;                   //  last sequence number used; a retry reuses it
-    int total_timeout_ms;           //  how long a synchronous call keeps trying
-    int attempt_timeout_ms;         //  how long one node gets to answer
-    char error [512];               //  human text of the last failure
+    endpoint_t *endpoints;      //  configured nodes first, then any a hint named
+    size_t endpoint_count;      //  how many endpoints are set
+    size_t endpoint_capacity;   //  how many fit before the array grows
+    zmq_pollitem_t *poll_items; //  scratch for polling the open sockets, endpoint_capacity long
+    size_t *poll_owners;        //  endpoint index of each poll item, same length
+    bool leader_known;          //  leader holds the last node that served a write
+    size_t leader;              //  index of that node
+    size_t next;                //  where round robin resumes when no leader is known
+    uint64_t client_id;         //  random, nonzero; identifies us to the dedup table
+    uint64_t seq;               //  last sequence number used; a retry reuses it
+    int total_timeout_ms;       //  how long a synchronous call keeps trying
+    int attempt_timeout_ms;     //  how long one node gets to answer
+    char *token;                //  chat session token sent with requests, NULL if none
+    char error[512];            //  human text of the last failure
 };
 
-//  Sets the error text; returns code so callers can "return s_fail (...)".
-static raftq_code_t
-s_fail (raftq_client_t *self, raftq_code_t code, const char *format, ...)
+raftq_code_t
+raftq_client_fail (raftq_client_t *self, raftq_code_t code, const char *format, ...)
 {
     va_list args;
     va_start (args, format);
@@ -58,16 +61,17 @@ s_endpoints_grow (raftq_client_t *self)
 {
     if (self->endpoint_count < self->endpoint_capacity)
         return 0;
-    size_t capacity = self->endpoint_capacity? self->endpoint_capacity * 2: 4;
-    endpoint_t *endpoints = (endpoint_t *) realloc (self->endpoints, capacity * sizeof (endpoint_t));
+    size_t capacity = self->endpoint_capacity ? self->endpoint_capacity * 2 : 4;
+    endpoint_t *endpoints = (endpoint_t *)realloc (self->endpoints, capacity * sizeof (endpoint_t));
     if (!endpoints)
         return -1;
     self->endpoints = endpoints;
-    zmq_pollitem_t *items = (zmq_pollitem_t *) realloc (self->poll_items, capacity * sizeof (zmq_pollitem_t));
+    zmq_pollitem_t *items =
+        (zmq_pollitem_t *)realloc (self->poll_items, capacity * sizeof (zmq_pollitem_t));
     if (!items)
         return -1;
     self->poll_items = items;
-    size_t *owners = (size_t *) realloc (self->poll_owners, capacity * sizeof (size_t));
+    size_t *owners = (size_t *)realloc (self->poll_owners, capacity * sizeof (size_t));
     if (!owners)
         return -1;
     self->poll_owners = owners;
@@ -81,16 +85,16 @@ static ssize_t
 s_endpoint_index (raftq_client_t *self, const char *address)
 {
     for (size_t index = 0; index < self->endpoint_count; index++)
-        if (streq (self->endpoints [index].address, address))
-            return (ssize_t) index;
+        if (streq (self->endpoints[index].address, address))
+            return (ssize_t)index;
     if (s_endpoints_grow (self) == -1)
         return -1;
     char *copy = strdup (address);
     if (!copy)
         return -1;
-    self->endpoints [self->endpoint_count].address = copy;
-    self->endpoints [self->endpoint_count].socket = NULL;
-    return (ssize_t) self->endpoint_count++;
+    self->endpoints[self->endpoint_count].address = copy;
+    self->endpoints[self->endpoint_count].socket = NULL;
+    return (ssize_t)self->endpoint_count++;
 }
 
 //  The endpoint's DEALER, connected on first use. NULL (error set) when the
@@ -98,12 +102,13 @@ s_endpoint_index (raftq_client_t *self, const char *address)
 static zsock_t *
 s_endpoint_socket (raftq_client_t *self, size_t index)
 {
-    endpoint_t *endpoint = &self->endpoints [index];
+    endpoint_t *endpoint = &self->endpoints[index];
     if (endpoint->socket)
         return endpoint->socket;
     zsock_t *socket = zsock_new (ZMQ_DEALER);
     if (!socket) {
-        s_fail (self, RAFTQ_INTERNAL, "cannot create a socket: %s", zmq_strerror (zmq_errno ()));
+        raftq_client_fail (self, RAFTQ_INTERNAL, "cannot create a socket: %s",
+                           zmq_strerror (zmq_errno ()));
         return NULL;
     }
     //  A closed client must not hang the process on unsent requests.
@@ -111,8 +116,8 @@ s_endpoint_socket (raftq_client_t *self, size_t index)
     zsock_set_sndhwm (socket, S_HIGH_WATER_MARK);
     zsock_set_rcvhwm (socket, S_HIGH_WATER_MARK);
     if (zsock_connect (socket, "%s", endpoint->address) == -1) {
-        s_fail (self, RAFTQ_INVALID_ARGUMENT, "%s: cannot connect: %s",
-                endpoint->address, zmq_strerror (zmq_errno ()));
+        raftq_client_fail (self, RAFTQ_INVALID_ARGUMENT, "%s: cannot connect: %s",
+                           endpoint->address, zmq_strerror (zmq_errno ()));
         zsock_destroy (&socket);
         return NULL;
     }
@@ -123,14 +128,14 @@ s_endpoint_socket (raftq_client_t *self, size_t index)
 static void
 s_endpoint_close (raftq_client_t *self, size_t index)
 {
-    zsock_destroy (&self->endpoints [index].socket);
+    zsock_destroy (&self->endpoints[index].socket);
 }
 
 //  Where a request goes when nothing better is known.
 static size_t
 s_target (raftq_client_t *self)
 {
-    return self->leader_known? self->leader: self->next % self->endpoint_count;
+    return self->leader_known ? self->leader : self->next % self->endpoint_count;
 }
 
 //  Forgets the leader and makes round robin resume after index.
@@ -156,9 +161,11 @@ s_prepare (raftq_client_t *self, Raftq__Request *request, size_t *size)
 {
     request->client_id = self->client_id;
     request->seq = ++self->seq;
+    if (self->token && (!request->token || !*request->token))
+        request->token = self->token;
     uint8_t *body = raftq_wire_encode (request, size);
     if (!body)
-        s_fail (self, RAFTQ_INTERNAL, "out of memory");
+        raftq_client_fail (self, RAFTQ_INTERNAL, "out of memory");
     return body;
 }
 
@@ -168,7 +175,7 @@ s_prepare (raftq_client_t *self, Raftq__Request *request, size_t *size)
 static Raftq__Reply *
 s_wait_reply (zsock_t *socket, uint64_t seq, int64_t deadline)
 {
-    zmq_pollitem_t item = { zsock_resolve (socket), 0, ZMQ_POLLIN, 0 };
+    zmq_pollitem_t item = {zsock_resolve (socket), 0, ZMQ_POLLIN, 0};
     while (true) {
         Raftq__Reply *reply = raftq_wire_receive (socket);
         if (reply) {
@@ -180,7 +187,7 @@ s_wait_reply (zsock_t *socket, uint64_t seq, int64_t deadline)
         int64_t remaining = deadline - zclock_mono ();
         if (remaining <= 0)
             return NULL;
-        if (zmq_poll (&item, 1, (long) remaining) == -1)
+        if (zmq_poll (&item, 1, (long)remaining) == -1)
             return NULL;
     }
 }
@@ -189,8 +196,8 @@ s_wait_reply (zsock_t *socket, uint64_t seq, int64_t deadline)
 //  deadline. Returns the reply, or NULL (error set) when none came; then
 //  the socket is closed, dropping the request and any late reply to it.
 static Raftq__Reply *
-s_attempt (raftq_client_t *self, size_t index, const uint8_t *body, size_t size,
-           uint64_t seq, int64_t deadline)
+s_attempt (raftq_client_t *self, size_t index, const uint8_t *body, size_t size, uint64_t seq,
+           int64_t deadline)
 {
     zsock_t *socket = s_endpoint_socket (self, index);
     if (!socket)
@@ -201,8 +208,8 @@ s_attempt (raftq_client_t *self, size_t index, const uint8_t *body, size_t size,
         reply = s_wait_reply (socket, seq, deadline);
     if (!reply) {
         s_endpoint_close (self, index);
-        s_fail (self, RAFTQ_TIMEOUT, "%s: no reply within %d ms",
-                self->endpoints [index].address, (int) (zclock_mono () - started));
+        raftq_client_fail (self, RAFTQ_TIMEOUT, "%s: no reply within %d ms",
+                           self->endpoints[index].address, (int)(zclock_mono () - started));
     }
     return reply;
 }
@@ -213,9 +220,10 @@ s_reply_failure (raftq_client_t *self, const Raftq__Reply *reply, size_t index)
 {
     raftq_code_t code = raftq_wire_code (reply);
     if (reply->error && *reply->error)
-        s_fail (self, code, "%s", reply->error);
+        raftq_client_fail (self, code, "%s", reply->error);
     else
-        s_fail (self, code, "%s from %s", raftq_code_name (code), self->endpoints [index].address);
+        raftq_client_fail (self, code, "%s from %s", raftq_code_name (code),
+                           self->endpoints[index].address);
 }
 
 //  Pauses before asking the next node, without passing the deadline, and
@@ -224,10 +232,10 @@ static void
 s_backoff (int *backoff_ms, int64_t deadline)
 {
     int64_t remaining = deadline - zclock_mono ();
-    int pause = remaining < *backoff_ms? (int) (remaining > 0? remaining: 0): *backoff_ms;
+    int pause = remaining < *backoff_ms ? (int)(remaining > 0 ? remaining : 0) : *backoff_ms;
     if (pause > 0)
         zclock_sleep (pause);
-    *backoff_ms = *backoff_ms * 2 > S_BACKOFF_MAX_MS? S_BACKOFF_MAX_MS: *backoff_ms * 2;
+    *backoff_ms = *backoff_ms * 2 > S_BACKOFF_MAX_MS ? S_BACKOFF_MAX_MS : *backoff_ms * 2;
 }
 
 //  True for the codes that mean "this node cannot serve it now, another
@@ -235,16 +243,12 @@ s_backoff (int *backoff_ms, int64_t deadline)
 static bool
 s_code_is_transient (raftq_code_t code)
 {
-    return code == RAFTQ_NOT_LEADER || code == RAFTQ_NO_LEADER
-        || code == RAFTQ_UNAVAILABLE || code == RAFTQ_TIMEOUT;
+    return code == RAFTQ_NOT_LEADER || code == RAFTQ_NO_LEADER || code == RAFTQ_UNAVAILABLE ||
+           code == RAFTQ_TIMEOUT;
 }
 
-//  Runs a leader-only request until a node gives a definitive answer or
-//  the total timeout passes. Every attempt carries the same client_id and
-//  seq. On a definitive answer returns its code and the reply in *reply_p
-//  (caller frees); otherwise the last failure's code and *reply_p NULL.
-static raftq_code_t
-s_call (raftq_client_t *self, Raftq__Request *request, Raftq__Reply **reply_p)
+raftq_code_t
+raftq_client_call (raftq_client_t *self, Raftq__Request *request, Raftq__Reply **reply_p)
 {
     *reply_p = NULL;
     size_t size;
@@ -256,13 +260,14 @@ s_call (raftq_client_t *self, Raftq__Request *request, Raftq__Reply **reply_p)
     size_t target = s_target (self);
     int backoff_ms = S_BACKOFF_MIN_MS;
     bool followed_hint = false;
-    raftq_code_t code = s_fail (self, RAFTQ_TIMEOUT, "no reply within %d ms", self->total_timeout_ms);
+    raftq_code_t code =
+        raftq_client_fail (self, RAFTQ_TIMEOUT, "no reply within %d ms", self->total_timeout_ms);
 
     while (!zsys_interrupted && zclock_mono () < deadline) {
         int64_t started = zclock_mono ();
         int64_t attempt_end = started + self->attempt_timeout_ms;
         Raftq__Reply *reply = s_attempt (self, target, body, size, request->seq,
-                                         attempt_end < deadline? attempt_end: deadline);
+                                         attempt_end < deadline ? attempt_end : deadline);
         if (!reply) {
             code = RAFTQ_TIMEOUT;
             s_move_on (self, target);
@@ -277,7 +282,7 @@ s_call (raftq_client_t *self, Raftq__Request *request, Raftq__Reply **reply_p)
         if (!s_code_is_transient (code)) {
             s_leader_is (self, target);
             if (code == RAFTQ_OK)
-                self->error [0] = 0;
+                self->error[0] = 0;
             else
                 s_reply_failure (self, reply, target);
             *reply_p = reply;
@@ -285,8 +290,8 @@ s_call (raftq_client_t *self, Raftq__Request *request, Raftq__Reply **reply_p)
         }
         s_reply_failure (self, reply, target);
         ssize_t hinted = -1;
-        if (code == RAFTQ_NOT_LEADER && reply->leader_endpoint && *reply->leader_endpoint
-        &&  !streq (reply->leader_endpoint, self->endpoints [target].address))
+        if (code == RAFTQ_NOT_LEADER && reply->leader_endpoint && *reply->leader_endpoint &&
+            !streq (reply->leader_endpoint, self->endpoints[target].address))
             hinted = s_endpoint_index (self, reply->leader_endpoint);
         raftq__reply__free_unpacked (reply, NULL);
 
@@ -296,10 +301,9 @@ s_call (raftq_client_t *self, Raftq__Request *request, Raftq__Reply **reply_p)
             if (followed_hint)
                 s_backoff (&backoff_ms, deadline);
             followed_hint = true;
-            s_leader_is (self, (size_t) hinted);
-            target = (size_t) hinted;
-        }
-        else {
+            s_leader_is (self, (size_t)hinted);
+            target = (size_t)hinted;
+        } else {
             followed_hint = false;
             s_move_on (self, target);
             target = self->next;
@@ -308,9 +312,9 @@ s_call (raftq_client_t *self, Raftq__Request *request, Raftq__Reply **reply_p)
     }
     free (body);
     if (!*reply_p && code != RAFTQ_OK) {
-        char last [sizeof (self->error)];
+        char last[sizeof (self->error)];
         snprintf (last, sizeof (last), "%s", self->error);
-        s_fail (self, code, "gave up after %d ms: %s", self->total_timeout_ms, last);
+        raftq_client_fail (self, code, "gave up after %d ms: %s", self->total_timeout_ms, last);
     }
     return code;
 }
@@ -321,12 +325,12 @@ raftq_client_new (const char **endpoints, size_t count)
     if (!endpoints || count == 0)
         return NULL;
     for (size_t index = 0; index < count; index++)
-        if (!endpoints [index] || !*endpoints [index])
+        if (!endpoints[index] || !*endpoints[index])
             return NULL;
     if (sodium_init () == -1)
         return NULL;
 
-    raftq_client_t *self = (raftq_client_t *) zmalloc (sizeof (raftq_client_t));
+    raftq_client_t *self = (raftq_client_t *)zmalloc (sizeof (raftq_client_t));
     if (!self)
         return NULL;
     self->total_timeout_ms = S_TOTAL_TIMEOUT_DEFAULT;
@@ -335,7 +339,7 @@ raftq_client_new (const char **endpoints, size_t count)
     while (self->client_id == 0)
         randombytes_buf (&self->client_id, sizeof (self->client_id));
     for (size_t index = 0; index < count; index++)
-        if (s_endpoint_index (self, endpoints [index]) == -1) {
+        if (s_endpoint_index (self, endpoints[index]) == -1) {
             raftq_client_destroy (&self);
             return NULL;
         }
@@ -345,14 +349,14 @@ raftq_client_new (const char **endpoints, size_t count)
 raftq_client_t *
 raftq_client_new_from_config (const char *config_path)
 {
-    char error [512];
+    char error[512];
     char **endpoints = raftq_config_endpoints (config_path, error, sizeof (error));
     if (!endpoints)
         return NULL;
     size_t count = 0;
-    while (endpoints [count])
+    while (endpoints[count])
         count++;
-    raftq_client_t *self = raftq_client_new ((const char **) endpoints, count);
+    raftq_client_t *self = raftq_client_new ((const char **)endpoints, count);
     raftq_strings_free (&endpoints);
     return self;
 }
@@ -364,12 +368,13 @@ raftq_client_destroy (raftq_client_t **self_p)
         return;
     raftq_client_t *self = *self_p;
     for (size_t index = 0; index < self->endpoint_count; index++) {
-        zsock_destroy (&self->endpoints [index].socket);
-        free (self->endpoints [index].address);
+        zsock_destroy (&self->endpoints[index].socket);
+        free (self->endpoints[index].address);
     }
     free (self->endpoints);
     free (self->poll_items);
     free (self->poll_owners);
+    free (self->token);
     free (self);
     *self_p = NULL;
 }
@@ -377,13 +382,13 @@ raftq_client_destroy (raftq_client_t **self_p)
 void
 raftq_client_set_timeout (raftq_client_t *self, int total_ms)
 {
-    self->total_timeout_ms = total_ms > 0? total_ms: 1;
+    self->total_timeout_ms = total_ms > 0 ? total_ms : 1;
 }
 
 void
 raftq_client_set_attempt_timeout (raftq_client_t *self, int attempt_ms)
 {
-    self->attempt_timeout_ms = attempt_ms > 0? attempt_ms: 1;
+    self->attempt_timeout_ms = attempt_ms > 0 ? attempt_ms : 1;
 }
 
 uint64_t
@@ -401,13 +406,13 @@ raftq_client_endpoint_count (raftq_client_t *self)
 const char *
 raftq_client_endpoint (raftq_client_t *self, size_t index)
 {
-    return index < self->endpoint_count? self->endpoints [index].address: NULL;
+    return index < self->endpoint_count ? self->endpoints[index].address : NULL;
 }
 
 const char *
 raftq_client_leader (raftq_client_t *self)
 {
-    return self->leader_known? self->endpoints [self->leader].address: NULL;
+    return self->leader_known ? self->endpoints[self->leader].address : NULL;
 }
 
 const char *
@@ -416,22 +421,40 @@ raftq_client_error (raftq_client_t *self)
     return self->error;
 }
 
+int
+raftq_client_set_token (raftq_client_t *self, const char *token)
+{
+    char *copy = NULL;
+    if (token && *token) {
+        copy = strdup (token);
+        if (!copy)
+            return -1;
+    }
+    free (self->token);
+    self->token = copy;
+    return 0;
+}
+
+const char *
+raftq_client_token (raftq_client_t *self)
+{
+    return self->token;
+}
+
 //  A topic name argument must be a non-empty string.
 static bool
 s_topic_ok (raftq_client_t *self, const char *topic)
 {
     if (topic && *topic)
         return true;
-    s_fail (self, RAFTQ_INVALID_ARGUMENT, "topic name is missing");
+    raftq_client_fail (self, RAFTQ_INVALID_ARGUMENT, "topic name is missing");
     return false;
 }
 
-//  A definitive OK reply must carry the result the operation promises;
-//  a node that says OK without it is broken, not successful.
-static raftq_code_t
-s_missing_result (raftq_client_t *self, const char *what)
+raftq_code_t
+raftq_client_missing_result (raftq_client_t *self, const char *what)
 {
-    return s_fail (self, RAFTQ_INTERNAL, "reply says OK but carries no %s", what);
+    return raftq_client_fail (self, RAFTQ_INTERNAL, "reply says OK but carries no %s", what);
 }
 
 raftq_code_t
@@ -440,13 +463,13 @@ raftq_create_topic (raftq_client_t *self, const char *name)
     if (!s_topic_ok (self, name))
         return RAFTQ_INVALID_ARGUMENT;
     Raftq__CreateTopic create = RAFTQ__CREATE_TOPIC__INIT;
-    create.name = (char *) name;
+    create.name = (char *)name;
     Raftq__Request request = RAFTQ__REQUEST__INIT;
     request.op_case = RAFTQ__REQUEST__OP_CREATE_TOPIC;
     request.create_topic = &create;
 
     Raftq__Reply *reply;
-    raftq_code_t code = s_call (self, &request, &reply);
+    raftq_code_t code = raftq_client_call (self, &request, &reply);
     raftq__reply__free_unpacked (reply, NULL);
     return code;
 }
@@ -461,14 +484,14 @@ raftq_list_topics (raftq_client_t *self, char ***names_p)
     request.list_topics = &list;
 
     Raftq__Reply *reply;
-    raftq_code_t code = s_call (self, &request, &reply);
+    raftq_code_t code = raftq_client_call (self, &request, &reply);
     if (code == RAFTQ_OK) {
         if (reply->result_case != RAFTQ__REPLY__RESULT_TOPICS || !reply->topics)
-            code = s_missing_result (self, "topic list");
+            code = raftq_client_missing_result (self, "topic list");
         else {
             *names_p = raftq_wire_strings (reply->topics->names, reply->topics->n_names);
             if (!*names_p)
-                code = s_fail (self, RAFTQ_INTERNAL, "out of memory");
+                code = raftq_client_fail (self, RAFTQ_INTERNAL, "out of memory");
         }
     }
     raftq__reply__free_unpacked (reply, NULL);
@@ -477,12 +500,12 @@ raftq_list_topics (raftq_client_t *self, char ***names_p)
 
 //  Fills request with a publish of payload to topic (pointing into them).
 static void
-s_publish_request (Raftq__Request *request, Raftq__Publish *publish,
-                   const char *topic, const void *payload, size_t size)
+s_publish_request (Raftq__Request *request, Raftq__Publish *publish, const char *topic,
+                   const void *payload, size_t size)
 {
     raftq__publish__init (publish);
-    publish->topic = (char *) topic;
-    publish->payload.data = (uint8_t *) payload;
+    publish->topic = (char *)topic;
+    publish->payload.data = (uint8_t *)payload;
     publish->payload.len = size;
     raftq__request__init (request);
     request->op_case = RAFTQ__REQUEST__OP_PUBLISH;
@@ -494,31 +517,30 @@ static void
 s_pop_request (Raftq__Request *request, Raftq__Pop *pop, const char *topic)
 {
     raftq__pop__init (pop);
-    pop->topic = (char *) topic;
+    pop->topic = (char *)topic;
     raftq__request__init (request);
     request->op_case = RAFTQ__REQUEST__OP_POP;
     request->pop = pop;
 }
 
 raftq_code_t
-raftq_publish (raftq_client_t *self, const char *topic,
-               const void *payload, size_t size, uint64_t *sequence_p)
+raftq_publish (raftq_client_t *self, const char *topic, const void *payload, size_t size,
+               uint64_t *sequence_p)
 {
     if (!s_topic_ok (self, topic))
         return RAFTQ_INVALID_ARGUMENT;
     if (!payload && size > 0)
-        return s_fail (self, RAFTQ_INVALID_ARGUMENT, "payload is missing");
+        return raftq_client_fail (self, RAFTQ_INVALID_ARGUMENT, "payload is missing");
     Raftq__Publish publish;
     Raftq__Request request;
     s_publish_request (&request, &publish, topic, payload, size);
 
     Raftq__Reply *reply;
-    raftq_code_t code = s_call (self, &request, &reply);
+    raftq_code_t code = raftq_client_call (self, &request, &reply);
     if (code == RAFTQ_OK) {
         if (reply->result_case != RAFTQ__REPLY__RESULT_PUBLISHED || !reply->published)
-            code = s_missing_result (self, "publish result");
-        else
-        if (sequence_p)
+            code = raftq_client_missing_result (self, "publish result");
+        else if (sequence_p)
             *sequence_p = reply->published->sequence;
     }
     raftq__reply__free_unpacked (reply, NULL);
@@ -537,19 +559,19 @@ raftq_pop (raftq_client_t *self, const char *topic, void **payload_p, size_t *si
     s_pop_request (&request, &pop, topic);
 
     Raftq__Reply *reply;
-    raftq_code_t code = s_call (self, &request, &reply);
+    raftq_code_t code = raftq_client_call (self, &request, &reply);
     if (code == RAFTQ_OK) {
         if (reply->result_case != RAFTQ__REPLY__RESULT_POPPED || !reply->popped)
-            code = s_missing_result (self, "popped message");
+            code = raftq_client_missing_result (self, "popped message");
         else {
             size_t size = reply->popped->payload.len;
-            uint8_t *payload = (uint8_t *) malloc (size + 1);
+            uint8_t *payload = (uint8_t *)malloc (size + 1);
             if (!payload)
-                code = s_fail (self, RAFTQ_INTERNAL, "out of memory");
+                code = raftq_client_fail (self, RAFTQ_INTERNAL, "out of memory");
             else {
                 if (size)
                     memcpy (payload, reply->popped->payload.data, size);
-                payload [size] = 0;
+                payload[size] = 0;
                 *payload_p = payload;
                 *size_p = size;
             }
@@ -564,7 +586,7 @@ raftq_status (raftq_client_t *self, size_t index, raftq_status_t *status)
 {
     memset (status, 0, sizeof (*status));
     if (index >= self->endpoint_count)
-        return s_fail (self, RAFTQ_INVALID_ARGUMENT, "no endpoint %zu", index);
+        return raftq_client_fail (self, RAFTQ_INVALID_ARGUMENT, "no endpoint %zu", index);
     Raftq__Status ask = RAFTQ__STATUS__INIT;
     Raftq__Request request = RAFTQ__REQUEST__INIT;
     request.op_case = RAFTQ__REQUEST__OP_STATUS;
@@ -574,20 +596,19 @@ raftq_status (raftq_client_t *self, size_t index, raftq_status_t *status)
     if (!body)
         return RAFTQ_INTERNAL;
 
-    Raftq__Reply *reply = s_attempt (self, index, body, size, request.seq,
-                                     zclock_mono () + self->attempt_timeout_ms);
+    Raftq__Reply *reply =
+        s_attempt (self, index, body, size, request.seq, zclock_mono () + self->attempt_timeout_ms);
     free (body);
     if (!reply)
         return RAFTQ_TIMEOUT;
     raftq_code_t code = raftq_wire_code (reply);
     if (code != RAFTQ_OK)
         s_reply_failure (self, reply, index);
-    else
-    if (reply->result_case != RAFTQ__REPLY__RESULT_STATUS || !reply->status)
-        code = s_missing_result (self, "status");
+    else if (reply->result_case != RAFTQ__REPLY__RESULT_STATUS || !reply->status)
+        code = raftq_client_missing_result (self, "status");
     else {
         raftq_wire_status (reply->status, status);
-        self->error [0] = 0;
+        self->error[0] = 0;
     }
     raftq__reply__free_unpacked (reply, NULL);
     return code;
@@ -603,23 +624,24 @@ s_send_async (raftq_client_t *self, Raftq__Request *request, uint64_t *seq_p)
         return -1;
     size_t target = s_target (self);
     zsock_t *socket = s_endpoint_socket (self, target);
-    int rc = socket? raftq_wire_send (socket, body, size): -1;
+    int rc = socket ? raftq_wire_send (socket, body, size) : -1;
     free (body);
     if (socket && rc == -1)
-        s_fail (self, RAFTQ_UNAVAILABLE, "%s: send queue is full", self->endpoints [target].address);
+        raftq_client_fail (self, RAFTQ_UNAVAILABLE, "%s: send queue is full",
+                           self->endpoints[target].address);
     if (rc == 0 && seq_p)
         *seq_p = request->seq;
     return rc;
 }
 
 int
-raftq_send_publish (raftq_client_t *self, const char *topic,
-                    const void *payload, size_t size, uint64_t *seq_p)
+raftq_send_publish (raftq_client_t *self, const char *topic, const void *payload, size_t size,
+                    uint64_t *seq_p)
 {
     if (!s_topic_ok (self, topic))
         return -1;
     if (!payload && size > 0) {
-        s_fail (self, RAFTQ_INVALID_ARGUMENT, "payload is missing");
+        raftq_client_fail (self, RAFTQ_INVALID_ARGUMENT, "payload is missing");
         return -1;
     }
     Raftq__Publish publish;
@@ -657,11 +679,11 @@ s_learn (raftq_client_t *self, size_t index, const Raftq__Reply *reply)
         s_leader_is (self, index);
         return;
     }
-    if (code == RAFTQ_NOT_LEADER && reply->leader_endpoint && *reply->leader_endpoint
-    &&  !streq (reply->leader_endpoint, self->endpoints [index].address)) {
+    if (code == RAFTQ_NOT_LEADER && reply->leader_endpoint && *reply->leader_endpoint &&
+        !streq (reply->leader_endpoint, self->endpoints[index].address)) {
         ssize_t hinted = s_endpoint_index (self, reply->leader_endpoint);
         if (hinted >= 0) {
-            s_leader_is (self, (size_t) hinted);
+            s_leader_is (self, (size_t)hinted);
             return;
         }
     }
@@ -677,10 +699,10 @@ s_poll_items (raftq_client_t *self)
 {
     size_t count = 0;
     for (size_t index = 0; index < self->endpoint_count; index++)
-        if (self->endpoints [index].socket) {
-            zmq_pollitem_t item = { zsock_resolve (self->endpoints [index].socket), 0, ZMQ_POLLIN, 0 };
-            self->poll_items [count] = item;
-            self->poll_owners [count] = index;
+        if (self->endpoints[index].socket) {
+            zmq_pollitem_t item = {zsock_resolve (self->endpoints[index].socket), 0, ZMQ_POLLIN, 0};
+            self->poll_items[count] = item;
+            self->poll_owners[count] = index;
             count++;
         }
     return count;
@@ -689,12 +711,12 @@ s_poll_items (raftq_client_t *self)
 int
 raftq_receive (raftq_client_t *self, int timeout_ms, raftq_reply_t *reply)
 {
-    int64_t deadline = zclock_mono () + (timeout_ms > 0? timeout_ms: 0);
+    int64_t deadline = zclock_mono () + (timeout_ms > 0 ? timeout_ms : 0);
     while (true) {
         for (size_t index = 0; index < self->endpoint_count; index++) {
-            if (!self->endpoints [index].socket)
+            if (!self->endpoints[index].socket)
                 continue;
-            Raftq__Reply *received = raftq_wire_receive (self->endpoints [index].socket);
+            Raftq__Reply *received = raftq_wire_receive (self->endpoints[index].socket);
             if (received) {
                 s_learn (self, index, received);
                 raftq_wire_summary (received, reply);
@@ -709,12 +731,12 @@ raftq_receive (raftq_client_t *self, int timeout_ms, raftq_reply_t *reply)
             int64_t remaining = deadline - zclock_mono ();
             if (remaining <= 0)
                 return -1;
-            wait_ms = (long) remaining;
+            wait_ms = (long)remaining;
         }
         size_t count = s_poll_items (self);
         if (count == 0)
-            return -1;          //  nothing sent yet: nothing can arrive
-        if (zmq_poll (self->poll_items, (int) count, wait_ms) == -1)
+            return -1; //  nothing sent yet: nothing can arrive
+        if (zmq_poll (self->poll_items, (int)count, wait_ms) == -1)
             return -1;
     }
 }
@@ -724,33 +746,31 @@ raftq_wait (raftq_client_t **clients, size_t count, int timeout_ms, bool *ready)
 {
     size_t total = 0;
     for (size_t client = 0; client < count; client++) {
-        ready [client] = false;
-        total += clients [client]->endpoint_count;
+        ready[client] = false;
+        total += clients[client]->endpoint_count;
     }
     if (total == 0)
         return 0;
-    zmq_pollitem_t *items = (zmq_pollitem_t *) calloc (total, sizeof (zmq_pollitem_t));
-    size_t *owners = (size_t *) calloc (total, sizeof (size_t));
+    zmq_pollitem_t *items = (zmq_pollitem_t *)calloc (total, sizeof (zmq_pollitem_t));
+    size_t *owners = (size_t *)calloc (total, sizeof (size_t));
     int ready_count = -1;
     if (items && owners) {
         size_t used = 0;
         for (size_t client = 0; client < count; client++) {
-            size_t open = s_poll_items (clients [client]);
-            memcpy (items + used, clients [client]->poll_items, open * sizeof (zmq_pollitem_t));
+            size_t open = s_poll_items (clients[client]);
+            memcpy (items + used, clients[client]->poll_items, open * sizeof (zmq_pollitem_t));
             for (size_t item = 0; item < open; item++)
-                owners [used + item] = client;
+                owners[used + item] = client;
             used += open;
         }
-        if (used > 0 && zmq_poll (items, (int) used, timeout_ms) != -1) {
+        if (used > 0 && zmq_poll (items, (int)used, timeout_ms) != -1) {
             ready_count = 0;
             for (size_t item = 0; item < used; item++)
-                if ((items [item].revents & ZMQ_POLLIN) && !ready [owners [item]]) {
-                    ready [owners [item]] = true;
+                if ((items[item].revents & ZMQ_POLLIN) && !ready[owners[item]]) {
+                    ready[owners[item]] = true;
                     ready_count++;
                 }
-        }
-        else
-        if (used == 0)
+        } else if (used == 0)
             ready_count = 0;
     }
     free (items);

@@ -1,12 +1,14 @@
 /*  raftq_config — the client's reading of a cluster config file: just the
     client endpoints of its nodes, from the raftq form (nodes[].host and
-    client_port) or the RRMQ form (addresses[].ip and port). Deliberately
+    client_port) or the RRMQ form (addresses[].ip and port), and their PUB
+    endpoints (pub_port in either form, optional). Deliberately
     independent of the broker's config module: a client needs none of the
     rest and must not link broker code. Errors are one line naming the
     file and the place.
 */
 #include <jansson.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +22,7 @@
 static void
 s_fail (char *error, size_t error_size, const char *path, const char *format, ...)
 {
-    char problem [512];
+    char problem[512];
     va_list args;
     va_start (args, format);
     vsnprintf (problem, sizeof (problem), format, args);
@@ -34,7 +36,7 @@ static const char *
 s_strip_scheme (const char *host)
 {
     const char *separator = strstr (host, "://");
-    return separator? separator + 3: host;
+    return separator ? separator + 3 : host;
 }
 
 //  "tcp://host:port" as a new string; IPv6 literals get their brackets.
@@ -42,50 +44,57 @@ s_strip_scheme (const char *host)
 static char *
 s_endpoint (const char *host, json_int_t port)
 {
-    char bare [S_HOST_MAX];
+    char bare[S_HOST_MAX];
     snprintf (bare, sizeof (bare), "%s", host);
     size_t length = strlen (bare);
-    if (length > 0 && bare [length - 1] == '/')
-        bare [length - 1] = 0;
-    bool ipv6 = strchr (bare, ':') != NULL && bare [0] != '[';
+    if (length > 0 && bare[length - 1] == '/')
+        bare[length - 1] = 0;
+    bool ipv6 = strchr (bare, ':') != NULL && bare[0] != '[';
 
     char *endpoint = NULL;
-    if (asprintf (&endpoint, ipv6? "tcp://[%s]:%d": "tcp://%s:%d", bare, (int) port) == -1)
+    if (asprintf (&endpoint, ipv6 ? "tcp://[%s]:%d" : "tcp://%s:%d", bare, (int)port) == -1)
         return NULL;
     return endpoint;
 }
 
 //  Reads entry's host_key (string) and port_key (integer port) into a new
-//  endpoint. Returns NULL with error set when either is missing or wrong.
+//  endpoint. An optional port that is absent gives "". Returns NULL with
+//  error set when either is missing or wrong.
 static char *
-s_entry_endpoint (json_t *entry, const char *array_key, size_t index,
-                  const char *host_key, const char *port_key,
-                  const char *path, char *error, size_t error_size)
+s_entry_endpoint (json_t *entry, const char *array_key, size_t index, const char *host_key,
+                  const char *port_key, bool port_optional, const char *path, char *error,
+                  size_t error_size)
 {
     if (!json_is_object (entry)) {
         s_fail (error, error_size, path, "%s[%zu]: must be an object", array_key, index);
         return NULL;
     }
     json_t *host = json_object_get (entry, host_key);
-    if (!json_is_string (host) || json_string_length (host) == 0
-    ||  json_string_length (host) >= S_HOST_MAX) {
-        s_fail (error, error_size, path, "%s[%zu].%s: must be a non-empty string",
-                array_key, index, host_key);
+    if (!json_is_string (host) || json_string_length (host) == 0 ||
+        json_string_length (host) >= S_HOST_MAX) {
+        s_fail (error, error_size, path, "%s[%zu].%s: must be a non-empty string", array_key, index,
+                host_key);
         return NULL;
     }
     json_t *port = json_object_get (entry, port_key);
-    if (!json_is_integer (port)
-    ||  json_integer_value (port) < 1 || json_integer_value (port) > 65535) {
-        s_fail (error, error_size, path, "%s[%zu].%s: must be an integer port 1-65535",
-                array_key, index, port_key);
+    if (!port && port_optional) {
+        char *none = strdup ("");
+        if (!none)
+            s_fail (error, error_size, path, "out of memory");
+        return none;
+    }
+    if (!json_is_integer (port) || json_integer_value (port) < 1 ||
+        json_integer_value (port) > 65535) {
+        s_fail (error, error_size, path, "%s[%zu].%s: must be an integer port 1-65535", array_key,
+                index, port_key);
         return NULL;
     }
     const char *host_text = json_string_value (host);
     if (strcmp (host_key, "ip") == 0)
         host_text = s_strip_scheme (host_text);
     if (*host_text == 0) {
-        s_fail (error, error_size, path, "%s[%zu].%s: no host in \"%s\"",
-                array_key, index, host_key, json_string_value (host));
+        s_fail (error, error_size, path, "%s[%zu].%s: no host in \"%s\"", array_key, index,
+                host_key, json_string_value (host));
         return NULL;
     }
     char *endpoint = s_endpoint (host_text, json_integer_value (port));
@@ -94,15 +103,22 @@ s_entry_endpoint (json_t *entry, const char *array_key, size_t index,
     return endpoint;
 }
 
-char **
-raftq_config_endpoints (const char *path, char *error, size_t error_size)
+//  Which port of each node a caller wants.
+typedef enum {
+    S_CLIENT_PORT, //  required: client_port (raftq form) or port (RRMQ form)
+    S_PUB_PORT     //  optional: pub_port in either form
+} port_kind_t;
+
+//  The endpoints of every node of the config at path, for one kind of port.
+static char **
+s_config_endpoints (const char *path, port_kind_t kind, char *error, size_t error_size)
 {
     json_error_t parse_error;
     json_t *root = json_load_file (path, 0, &parse_error);
     if (!root) {
         if (parse_error.line > 0)
-            snprintf (error, error_size, "%s:%d:%d: %s",
-                      path, parse_error.line, parse_error.column, parse_error.text);
+            snprintf (error, error_size, "%s:%d:%d: %s", path, parse_error.line, parse_error.column,
+                      parse_error.text);
         else
             s_fail (error, error_size, path, "%s", parse_error.text);
         return NULL;
@@ -116,28 +132,40 @@ raftq_config_endpoints (const char *path, char *error, size_t error_size)
         port_key = "port";
         array = json_object_get (root, array_key);
     }
+    if (kind == S_PUB_PORT)
+        port_key = "pub_port";
     char **endpoints = NULL;
     if (!json_is_object (root))
         s_fail (error, error_size, path, "top level must be an object");
-    else
-    if (!array)
+    else if (!array)
         s_fail (error, error_size, path, "neither \"nodes\" nor \"addresses\" is present");
-    else
-    if (!json_is_array (array) || json_array_size (array) == 0)
+    else if (!json_is_array (array) || json_array_size (array) == 0)
         s_fail (error, error_size, path, "%s: must be a non-empty array", array_key);
     else {
         size_t count = json_array_size (array);
-        endpoints = (char **) calloc (count + 1, sizeof (char *));
+        endpoints = (char **)calloc (count + 1, sizeof (char *));
         if (!endpoints)
             s_fail (error, error_size, path, "out of memory");
         for (size_t index = 0; endpoints && index < count; index++) {
-            endpoints [index] = s_entry_endpoint (json_array_get (array, index),
-                                                  array_key, index, host_key, port_key,
-                                                  path, error, error_size);
-            if (!endpoints [index])
+            endpoints[index] =
+                s_entry_endpoint (json_array_get (array, index), array_key, index, host_key,
+                                  port_key, kind == S_PUB_PORT, path, error, error_size);
+            if (!endpoints[index])
                 raftq_strings_free (&endpoints);
         }
     }
     json_decref (root);
     return endpoints;
+}
+
+char **
+raftq_config_endpoints (const char *path, char *error, size_t error_size)
+{
+    return s_config_endpoints (path, S_CLIENT_PORT, error, error_size);
+}
+
+char **
+raftq_config_pub_endpoints (const char *path, char *error, size_t error_size)
+{
+    return s_config_endpoints (path, S_PUB_PORT, error, error_size);
 }

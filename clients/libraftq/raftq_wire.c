@@ -9,7 +9,7 @@ raftq_wire_encode (const Raftq__Request *request, size_t *size)
 {
     *size = raftq__request__get_packed_size (request);
     //  An empty request packs to 0 bytes; malloc (0) may return NULL.
-    uint8_t *body = (uint8_t *) malloc (*size ? *size : 1);
+    uint8_t *body = (uint8_t *)malloc (*size ? *size : 1);
     if (body)
         raftq__request__pack (request, body);
     return body;
@@ -56,11 +56,11 @@ raftq_wire_receive (zsock_t *socket)
     while (zmq_msg_more (&part)) {
         zmq_msg_close (&part);
         if (s_receive_part (handle, &part) == -1)
-            return NULL;            //  cannot happen: parts arrive together
+            return NULL; //  cannot happen: parts arrive together
         parts++;
         if (well_formed && parts == 2 && !zmq_msg_more (&part))
-            reply = raftq__reply__unpack (
-                NULL, zmq_msg_size (&part), (const uint8_t *) zmq_msg_data (&part));
+            reply = raftq__reply__unpack (NULL, zmq_msg_size (&part),
+                                          (const uint8_t *)zmq_msg_data (&part));
     }
     zmq_msg_close (&part);
     return reply;
@@ -69,10 +69,10 @@ raftq_wire_receive (zsock_t *socket)
 raftq_code_t
 raftq_wire_code (const Raftq__Reply *reply)
 {
-    int code = (int) reply->code;
+    int code = (int)reply->code;
     if (code < RAFTQ_OK || code > RAFTQ_INTERNAL)
         return RAFTQ_INTERNAL;
-    return (raftq_code_t) code;
+    return (raftq_code_t)code;
 }
 
 void
@@ -85,8 +85,7 @@ raftq_wire_summary (const Raftq__Reply *reply, raftq_reply_t *summary)
     summary->leader_id = reply->leader_id;
     if (reply->result_case == RAFTQ__REPLY__RESULT_PUBLISHED && reply->published)
         summary->sequence = reply->published->sequence;
-    else
-    if (reply->result_case == RAFTQ__REPLY__RESULT_POPPED && reply->popped) {
+    else if (reply->result_case == RAFTQ__REPLY__RESULT_POPPED && reply->popped) {
         summary->sequence = reply->popped->sequence;
         summary->payload_size = reply->popped->payload.len;
     }
@@ -97,27 +96,27 @@ raftq_wire_status (const Raftq__NodeStatus *node, raftq_status_t *status)
 {
     memset (status, 0, sizeof (*status));
     status->id = node->id;
-    status->role = (raftq_role_t) node->role;
+    status->role = (raftq_role_t)node->role;
     status->term = node->term;
     status->leader_id = node->leader_id;
     status->commit_index = node->commit_index;
     status->applied_index = node->applied_index;
     status->last_index = node->last_index;
-    size_t count = node->n_members < RAFTQ_MEMBERS_MAX? node->n_members: RAFTQ_MEMBERS_MAX;
+    size_t count = node->n_members < RAFTQ_MEMBERS_MAX ? node->n_members : RAFTQ_MEMBERS_MAX;
     for (size_t member = 0; member < count; member++)
-        status->members [member] = node->members [member];
+        status->members[member] = node->members[member];
     status->member_count = count;
 }
 
 char **
 raftq_wire_strings (char *const *strings, size_t count)
 {
-    char **copy = (char **) calloc (count + 1, sizeof (char *));
+    char **copy = (char **)calloc (count + 1, sizeof (char *));
     if (!copy)
         return NULL;
     for (size_t index = 0; index < count; index++) {
-        copy [index] = strdup (strings [index]);
-        if (!copy [index]) {
+        copy[index] = strdup (strings[index]);
+        if (!copy[index]) {
             raftq_strings_free (&copy);
             return NULL;
         }
@@ -140,23 +139,25 @@ const char *
 raftq_code_name (raftq_code_t code)
 {
     //  Indexed by code: the numbers are those of raftq.proto.
-    static const char *const names [] = {
-        "OK", "NOT_LEADER", "NO_LEADER", "NOT_FOUND", "ALREADY_EXISTS", "EMPTY",
-        "INVALID_ARGUMENT", "UNAUTHENTICATED", "PERMISSION_DENIED", "TOO_LARGE",
-        "TIMEOUT", "UNAVAILABLE", "INTERNAL"
-    };
-    if ((int) code < 0 || (size_t) code >= sizeof (names) / sizeof (names [0]))
+    static const char *const names[] = {
+        "OK",      "NOT_LEADER",       "NO_LEADER",       "NOT_FOUND",         "ALREADY_EXISTS",
+        "EMPTY",   "INVALID_ARGUMENT", "UNAUTHENTICATED", "PERMISSION_DENIED", "TOO_LARGE",
+        "TIMEOUT", "UNAVAILABLE",      "INTERNAL"};
+    if ((int)code < 0 || (size_t)code >= sizeof (names) / sizeof (names[0]))
         return "UNKNOWN";
-    return names [code];
+    return names[code];
 }
 
 const char *
 raftq_role_name (raftq_role_t role)
 {
     switch (role) {
-        case RAFTQ_ROLE_FOLLOWER:  return "follower";
-        case RAFTQ_ROLE_CANDIDATE: return "candidate";
-        case RAFTQ_ROLE_LEADER:    return "leader";
+    case RAFTQ_ROLE_FOLLOWER:
+        return "follower";
+    case RAFTQ_ROLE_CANDIDATE:
+        return "candidate";
+    case RAFTQ_ROLE_LEADER:
+        return "leader";
     }
     return "unknown";
 }

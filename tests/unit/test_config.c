@@ -113,6 +113,7 @@ test_defaults_and_options (void **state)
     assert_int_equal (config->election_timeout_max_ms, 600);
     assert_int_equal (config->request_timeout_ms, 1000);
     assert_int_equal (config->max_payload_bytes, 1048576);
+    assert_int_equal (config->event_retention, 1000);
     assert_int_equal (config->node_count, 1);
     assert_int_equal (config->nodes[0].pub_port, 0);
     assert_false (config->nodes[0].join);
@@ -121,7 +122,7 @@ test_defaults_and_options (void **state)
     config = s_expect_config (
         "{\"cluster\":\"c\",\"data_dir\":\"/tmp/d\",\"heartbeat_ms\":10,"
         "\"election_timeout_ms\":[100,200],\"request_timeout_ms\":3000,"
-        "\"max_payload_bytes\":67108864,\"nodes\":["
+        "\"max_payload_bytes\":67108864,\"event_retention\":1000000,\"nodes\":["
         "{\"id\":7,\"host\":\"localhost\",\"client_port\":1,\"peer_port\":65535,"
         "\"pub_port\":0,\"join\":true},"
         "{\"id\":3,\"host\":\"10.0.0.2\",\"client_port\":1,\"peer_port\":2,\"join\":false}]}");
@@ -132,6 +133,7 @@ test_defaults_and_options (void **state)
     assert_int_equal (config->election_timeout_max_ms, 200);
     assert_int_equal (config->request_timeout_ms, 3000);
     assert_int_equal (config->max_payload_bytes, 64 * 1024 * 1024);
+    assert_int_equal (config->event_retention, 1000000);
     assert_int_equal (config->node_count, 2);
     //  File order is kept; ids need not be dense.
     assert_int_equal (config->nodes[0].id, 7);
@@ -157,7 +159,7 @@ test_bad_raftq_form (void **state)
         {"{" ONE_NODE ",\"heartbeat\":50}",
          "test.json: heartbeat: unknown key (known keys: "
          "cluster, data_dir, heartbeat_ms, election_timeout_ms, request_timeout_ms, "
-         "max_payload_bytes, nodes)"},
+         "max_payload_bytes, event_retention, nodes)"},
         {"{\"nodes\":{}}", "test.json: nodes: must be a non-empty array of objects"},
         {"{\"nodes\":[]}", "test.json: nodes: must be a non-empty array of objects"},
         {"{\"nodes\":[" NODE (1, 5501, 5601) ",5]}", "test.json: nodes[1]: must be an object"},
@@ -170,6 +172,10 @@ test_bad_raftq_form (void **state)
          "test.json: request_timeout_ms: must be an integer from 1 to 3600000"},
         {"{\"max_payload_bytes\":67108865," ONE_NODE "}",
          "test.json: max_payload_bytes: must be an integer from 1 to 67108864"},
+        {"{\"event_retention\":0," ONE_NODE "}",
+         "test.json: event_retention: must be an integer from 1 to 1000000"},
+        {"{\"event_retention\":1000001," ONE_NODE "}",
+         "test.json: event_retention: must be an integer from 1 to 1000000"},
         {"{\"election_timeout_ms\":[600,300]," ONE_NODE "}",
          "test.json: election_timeout_ms: min (600) must be less than max (300)"},
         {"{\"election_timeout_ms\":[300,300]," ONE_NODE "}",

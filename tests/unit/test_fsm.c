@@ -1,7 +1,8 @@
 /*  test_fsm — drives the replicated state machine through packed commands, as
     the server does: every operation and its errors, FIFO order, sequences,
     events, the exactly-once table with its eviction, validation limits,
-    malformed entries, and determinism of replies, events and the state hash.
+    malformed entries, Replay of retained publish events, and determinism of
+    replies, events and the state hash. Chat operations: test_chat.c.
 */
 
 #include <stdarg.h>
@@ -365,6 +366,72 @@ test_events (void **state)
     assert_int_equal (output.events[0]->seq, 3);
     fsm_output_clear (&output);
     fsm_destroy (&fsm);
+}
+
+//  Publish events stay retained for Replay, a bounded window per stream.
+static void
+test_replay_topic_stream (void **state)
+{
+    (void)state;
+    fsm_options_t options = {.event_retention = 3};
+    fsm_t *fsm = fsm_new (&options);
+    fsm_t *wider = fsm_new (NULL);
+    fsm_t *fsms[] = {fsm, wider};
+    for (int which = 0; which < 2; which++) {
+        assert_int_equal (s_run (fsms[which], OP_CREATE, "news", NULL), RAFTQ__CODE__OK);
+        for (int number = 1; number <= 5; number++) {
+            char payload[16];
+            snprintf (payload, sizeof payload, "item %d", number);
+            assert_int_equal (s_run (fsms[which], OP_PUBLISH, "news", payload), RAFTQ__CODE__OK);
+        }
+    }
+    Raftq__Replay replay = RAFTQ__REPLAY__INIT;
+    replay.stream = "topic/news";
+    Raftq__Reply *reply = fsm_replay (fsm, &replay);
+    assert_int_equal (reply->code, RAFTQ__CODE__OK);
+    assert_int_equal (reply->oldest_seq, 3);
+    assert_int_equal (reply->index, fsm_applied_index (fsm));
+    assert_int_equal (reply->result_case, RAFTQ__REPLY__RESULT_EVENTS);
+    assert_int_equal (reply->events->n_events, 3);
+    for (size_t position = 0; position < 3; position++) {
+        Raftq__Event *event = reply->events->events[position];
+        char payload[16];
+        snprintf (payload, sizeof payload, "item %zu", position + 3);
+        assert_int_equal (event->seq, position + 3);
+        assert_int_equal (event->index, position + 4);
+        assert_string_equal (event->kind, "publish");
+        assert_string_equal (event->topic, "news");
+        assert_int_equal (event->message.len, strlen (payload));
+        assert_memory_equal (event->message.data, payload, strlen (payload));
+    }
+    raftq__reply__free_unpacked (reply, NULL);
+
+    //  Popping does not touch the window: events are history, not the queue
+    s_expect_pop (fsm, "news", "item 1", 1);
+    replay.from_seq = 2;
+    reply = fsm_replay (fsm, &replay);
+    assert_int_equal (reply->code, RAFTQ__CODE__NOT_FOUND);
+    assert_int_equal (reply->oldest_seq, 3);
+    raftq__reply__free_unpacked (reply, NULL);
+    replay.from_seq = 5;
+    replay.limit = 10;
+    reply = fsm_replay (fsm, &replay);
+    assert_int_equal (reply->events->n_events, 1);
+    raftq__reply__free_unpacked (reply, NULL);
+    replay.from_seq = 2;
+    replay.limit = 2;
+    reply = fsm_replay (wider, &replay);
+    assert_int_equal (reply->oldest_seq, 1);
+    assert_int_equal (reply->events->n_events, 2);
+    assert_int_equal (reply->events->events[1]->seq, 3);
+    raftq__reply__free_unpacked (reply, NULL);
+
+    //  The window is state: nodes retaining differently do not hash alike
+    assert_int_equal (fsm_skip (wider, fsm_applied_index (wider) + 1), 0);
+    assert_int_equal (fsm_applied_index (fsm), fsm_applied_index (wider));
+    assert_int_not_equal (fsm_state_hash (fsm), fsm_state_hash (wider));
+    fsm_destroy (&fsm);
+    fsm_destroy (&wider);
 }
 
 static void
@@ -1045,6 +1112,7 @@ main (void)
         cmocka_unit_test (test_publish_and_pop),
         cmocka_unit_test (test_fifo_order),
         cmocka_unit_test (test_events),
+        cmocka_unit_test (test_replay_topic_stream),
         cmocka_unit_test (test_exactly_once),
         cmocka_unit_test (test_exactly_once_pop),
         cmocka_unit_test (test_exactly_once_eviction),

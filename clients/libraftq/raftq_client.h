@@ -1,0 +1,31 @@
+/*  raftq_client (private) — what the client class lends the other classes
+    of libraftq (chat operations, subscriptions): its leader-following call
+    with exactly-once retries, and its error text. Private to libraftq; the
+    public API is include/raftq.h.
+*/
+#ifndef RAFTQ_CLIENT_H_INCLUDED
+#define RAFTQ_CLIENT_H_INCLUDED
+
+#include "raftq_wire.h"
+
+//  Runs a leader-only request until a node gives a definitive answer or
+//  the total timeout passes. Stamps it with the client id, a fresh seq and
+//  the session token (unless request has a token of its own); every
+//  attempt carries the same ones. On a definitive answer returns its code
+//  and the reply in *reply_p (caller frees); otherwise the last failure's
+//  code and *reply_p NULL. The error text is set either way.
+raftq_code_t
+    raftq_client_call (raftq_client_t *self, Raftq__Request *request, Raftq__Reply **reply_p);
+
+//  Sets the client's error text; returns code, so that callers can write
+//  "return raftq_client_fail (...)".
+raftq_code_t
+    raftq_client_fail (raftq_client_t *self, raftq_code_t code, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+//  For an OK reply without the result its operation promises: a node that
+//  says OK without it is broken, not successful. Returns RAFTQ_INTERNAL.
+raftq_code_t
+    raftq_client_missing_result (raftq_client_t *self, const char *what);
+
+#endif

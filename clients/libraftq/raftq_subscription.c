@@ -1,0 +1,538 @@
+/*  raftq_subscription — follows one event stream (DESIGN 6) on the PUB port
+    of one node at a time and hands out each event once, in seq order.
+
+    How it keeps that promise:
+    - Events from the SUB socket and from replays go into one list of
+      pending events sorted by seq; next_seq is the seq delivered next.
+      Anything below next_seq, or already pending, is a duplicate: dropped.
+    - A hole (next_seq missing while a later seq was seen) is filled by
+      Replay (stream, next_seq, limit) through a leader-following client on
+      the client ports. NOT_FOUND with an oldest_seq above next_seq means
+      the cluster no longer has those events: reported to the caller as a
+      gap, then delivery goes on from oldest_seq. A replay whose first event
+      comes after next_seq is reported the same way: nothing is skipped
+      without the caller being told.
+    - After a start from a given seq, and after each move to another node,
+      it catches up: replays until an empty page, because what was
+      published while it was not subscribed never comes on the new SUB.
+    - After `silence` without a message from its node it probes that node
+      (Status on its client port). No answer, or no leader known (cut off,
+      or an election under way), and it moves to the next node with a PUB
+      port. A node that answers gets one catch-up replay, which finds
+      events its PUB dropped (slow joiner, high-water mark) even when no
+      later event shows the hole.
+    Replays and probes are synchronous calls bounded by the silence, so
+    raftq_subscription_next can block that long while it repairs.
+*/
+#include "raftq_client.h"
+
+#define S_SILENCE_DEFAULT_MS    1000  //  quiet time before a probe
+#define S_REPLAY_LIMIT_DEFAULT  256   //  events one replay asks for
+#define S_REPLAY_BACKOFF_MIN_MS 20    //  first pause after a replay that brought nothing
+#define S_REPLAY_BACKOFF_MAX_MS 1000  //  pauses double up to this
+#define S_PENDING_MAX           10000 //  events held ahead of next_seq; the rest are replayed later
+#define S_DRAIN_MAX             1000  //  SUB messages read per look, so timers still run
+#define S_RECEIVE_HIGH_WATER    10000 //  SUB queue: above libzmq's default for bursts
+
+struct _raftq_subscription_t {
+    raftq_client_t *client;  //  replays and probes, on every node's client port
+    char **pub_endpoints;    //  PUB endpoint per node, "" for none; client's node order
+    size_t node_count;       //  nodes in both lists
+    size_t node;             //  index of the node followed now
+    zsock_t *subscriber;     //  SUB to that node's PUB
+    char *stream;            //  the stream key
+    uint64_t next_seq;       //  seq delivered next; 0 until a live start sees an event
+    uint64_t highest_seen;   //  highest seq any node or replay has shown
+    zlistx_t *pending;       //  Raftq__Event *, seq >= next_seq, sorted, no duplicates
+    bool catching_up;        //  replay until an empty page (after start, move, probe)
+    int64_t replay_at;       //  earliest time of the next replay
+    int replay_backoff_ms;   //  pause after the next replay that brings nothing
+    int64_t heard_at;        //  last sign of life of the followed node
+    int silence_ms;          //  quiet time before a probe; bounds probes and replays
+    uint32_t replay_limit;   //  most events one replay asks for
+    Raftq__Event *delivered; //  the event handed out last; the caller's view points into it
+    char error[512];         //  human text of the last failure
+};
+
+static void s_fail (raftq_subscription_t *self, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
+static void
+s_fail (raftq_subscription_t *self, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    vsnprintf (self->error, sizeof (self->error), format, args);
+    va_end (args);
+}
+
+static void
+s_event_destroy (void **item_p)
+{
+    raftq__event__free_unpacked ((Raftq__Event *)*item_p, NULL);
+    *item_p = NULL;
+}
+
+static int
+s_event_compare (const void *one, const void *other)
+{
+    uint64_t first = ((const Raftq__Event *)one)->seq;
+    uint64_t second = ((const Raftq__Event *)other)->seq;
+    return first < second ? -1 : first > second ? 1 : 0;
+}
+
+//  Connects a new SUB to the PUB of node, in place of the old one. Returns
+//  0, or -1 (error set, the old SUB kept) when that endpoint cannot be used.
+static int
+s_follow (raftq_subscription_t *self, size_t node)
+{
+    zsock_t *subscriber = zsock_new (ZMQ_SUB);
+    if (!subscriber) {
+        s_fail (self, "cannot create a socket: %s", zmq_strerror (zmq_errno ()));
+        return -1;
+    }
+    zsock_set_linger (subscriber, 0);
+    zsock_set_rcvhwm (subscriber, S_RECEIVE_HIGH_WATER);
+    //  ZeroMQ filters by prefix: user/bob also lets user/bobby through,
+    //  which the exact check on each message removes.
+    zsock_set_subscribe (subscriber, self->stream);
+    if (zsock_connect (subscriber, "%s", self->pub_endpoints[node]) == -1) {
+        s_fail (self, "%s: cannot connect: %s", self->pub_endpoints[node],
+                zmq_strerror (zmq_errno ()));
+        zsock_destroy (&subscriber);
+        return -1;
+    }
+    zsock_destroy (&self->subscriber);
+    self->subscriber = subscriber;
+    self->node = node;
+    self->heard_at = zclock_mono ();
+    //  What was published before the SUB joined comes only by replay.
+    self->catching_up = self->next_seq > 0;
+    self->replay_at = self->heard_at;
+    self->replay_backoff_ms = S_REPLAY_BACKOFF_MIN_MS;
+    return 0;
+}
+
+//  Moves to the next node with a PUB endpoint after the current one (the
+//  current one again when it is the only one).
+static void
+s_move_on (raftq_subscription_t *self)
+{
+    for (size_t step = 1; step <= self->node_count; step++) {
+        size_t node = (self->node + step) % self->node_count;
+        if (*self->pub_endpoints[node] && s_follow (self, node) == 0)
+            return;
+    }
+}
+
+//  Takes an event from a node or a replay into pending, or drops it as a
+//  duplicate or as not ours. Takes ownership of event.
+static void
+s_accept (raftq_subscription_t *self, Raftq__Event *event)
+{
+    if (!event->stream || strcmp (event->stream, self->stream) != 0 || event->seq == 0) {
+        raftq__event__free_unpacked (event, NULL);
+        return;
+    }
+    if (event->seq > self->highest_seen)
+        self->highest_seen = event->seq;
+    if ((self->next_seq && event->seq < self->next_seq) || zlistx_find (self->pending, event)) {
+        raftq__event__free_unpacked (event, NULL);
+        return;
+    }
+    if (zlistx_size (self->pending) >= S_PENDING_MAX) {
+        //  Keep the lowest seqs, which are delivered first: the dropped
+        //  ones come back by replay once these are out.
+        Raftq__Event *highest = (Raftq__Event *)zlistx_last (self->pending);
+        if (event->seq > highest->seq) {
+            raftq__event__free_unpacked (event, NULL);
+            return;
+        }
+        zlistx_delete (self->pending, zlistx_cursor (self->pending));
+    }
+    //  New events are mostly the highest: search from the high end.
+    zlistx_insert (self->pending, event, false);
+}
+
+//  Reads one message of the SUB: [stream key][Event protobuf][Event JSON].
+//  Anything else is dropped.
+static void
+s_take_published (raftq_subscription_t *self, zmsg_t *message)
+{
+    zframe_t *key = zmsg_first (message);
+    zframe_t *body = zmsg_next (message);
+    size_t length = strlen (self->stream);
+    if (!body || zframe_size (key) != length ||
+        memcmp (zframe_data (key), self->stream, length) != 0)
+        return;
+    Raftq__Event *event = raftq__event__unpack (NULL, zframe_size (body), zframe_data (body));
+    if (event)
+        s_accept (self, event);
+}
+
+//  Reads what the SUB holds. Returns how many messages it read.
+static int
+s_drain (raftq_subscription_t *self)
+{
+    int received = 0;
+    while (received < S_DRAIN_MAX && (zsock_events (self->subscriber) & ZMQ_POLLIN)) {
+        zmsg_t *message = zmsg_recv (self->subscriber);
+        if (!message)
+            break;
+        received++;
+        s_take_published (self, message);
+        zmsg_destroy (&message);
+    }
+    if (received)
+        self->heard_at = zclock_mono ();
+    return received;
+}
+
+//  The pending event to deliver now, if any.
+static Raftq__Event *
+s_deliverable (raftq_subscription_t *self)
+{
+    Raftq__Event *first = (Raftq__Event *)zlistx_first (self->pending);
+    if (first && (self->next_seq == 0 || first->seq == self->next_seq))
+        return first;
+    return NULL;
+}
+
+static const char *
+s_text (const char *text)
+{
+    return text ? text : "";
+}
+
+//  Hands the next event to the caller, if it is at hand.
+static bool
+s_deliver (raftq_subscription_t *self, raftq_event_t *event)
+{
+    if (!s_deliverable (self))
+        return false;
+    Raftq__Event *next = (Raftq__Event *)zlistx_detach (self->pending, NULL);
+    self->delivered = next;
+    self->next_seq = next->seq + 1;
+    memset (event, 0, sizeof (*event));
+    event->stream = s_text (next->stream);
+    event->seq = next->seq;
+    event->index = next->index;
+    event->kind = s_text (next->kind);
+    event->topic = s_text (next->topic);
+    event->message = next->message.data;
+    event->message_size = next->message.len;
+    event->id = next->id;
+    event->from = s_text (next->from);
+    event->to = s_text (next->to);
+    event->text = s_text (next->text);
+    event->ts = next->ts;
+    event->ids = next->ids;
+    event->id_count = next->n_ids;
+    return true;
+}
+
+//  Delivery goes on from seq: what lies below is given up.
+static void
+s_skip_to (raftq_subscription_t *self, uint64_t seq)
+{
+    self->next_seq = seq;
+    Raftq__Event *first;
+    while ((first = (Raftq__Event *)zlistx_first (self->pending)) && first->seq < seq)
+        zlistx_delete (self->pending, NULL);
+}
+
+//  True when events before some known one are missing, or a catch-up is due.
+static bool
+s_replay_needed (raftq_subscription_t *self)
+{
+    if (self->next_seq == 0)
+        return false; //  a live start has nothing to fill yet
+    return self->catching_up || self->highest_seen >= self->next_seq;
+}
+
+//  Reports the hole [next_seq, resume - 1] and goes on from resume.
+static raftq_subscription_result_t
+s_gap (raftq_subscription_t *self, uint64_t resume, raftq_gap_t *gap)
+{
+    gap->first = self->next_seq;
+    gap->last = resume - 1;
+    s_fail (self, "%s: events %" PRIu64 "-%" PRIu64 " are no longer retained by the cluster",
+            self->stream, gap->first, gap->last);
+    s_skip_to (self, resume);
+    return RAFTQ_SUBSCRIPTION_GAP;
+}
+
+//  Takes the events of an OK replay reply into pending. Returns the lowest
+//  usable seq it held (UINT64_MAX if none) and how many it held in *count.
+static uint64_t
+s_take_replayed (raftq_subscription_t *self, Raftq__Reply *reply, size_t *count)
+{
+    uint64_t lowest = UINT64_MAX;
+    *count = 0;
+    if (reply->result_case != RAFTQ__REPLY__RESULT_EVENTS)
+        return lowest;
+    Raftq__EventList *list = reply->events;
+    *count = list->n_events;
+    for (size_t index = 0; index < list->n_events; index++) {
+        Raftq__Event *event = list->events[index];
+        if (event->stream && streq (event->stream, self->stream) && event->seq >= self->next_seq &&
+            event->seq < lowest)
+            lowest = event->seq;
+        //  Each event of an unpacked reply is its own allocation: detached
+        //  here, it is freed alone later, and the reply frees the rest.
+        list->events[index] = NULL;
+        s_accept (self, event);
+    }
+    list->n_events = 0;
+    return lowest;
+}
+
+//  Asks the cluster for the stream from next_seq. Returns GAP or ERROR
+//  when that is what the caller must hear, else NONE.
+static raftq_subscription_result_t
+s_replay (raftq_subscription_t *self, raftq_gap_t *gap)
+{
+    Raftq__Replay replay = RAFTQ__REPLAY__INIT;
+    replay.stream = self->stream;
+    replay.from_seq = self->next_seq;
+    replay.limit = self->replay_limit;
+    Raftq__Request request = RAFTQ__REQUEST__INIT;
+    request.op_case = RAFTQ__REQUEST__OP_REPLAY;
+    request.replay = &replay;
+
+    Raftq__Reply *reply;
+    raftq_code_t code = raftq_client_call (self->client, &request, &reply);
+    raftq_subscription_result_t result = RAFTQ_SUBSCRIPTION_NONE;
+    if (code == RAFTQ_OK) {
+        size_t count;
+        uint64_t lowest = s_take_replayed (self, reply, &count);
+        //  A page may be short because of a byte limit: only an empty
+        //  one says the replay has reached the end of the stream.
+        if (count == 0)
+            self->catching_up = false;
+        if (lowest != UINT64_MAX && lowest > self->next_seq)
+            result = s_gap (self, lowest, gap);
+    } else if (code == RAFTQ_NOT_FOUND && reply->oldest_seq > self->next_seq)
+        result = s_gap (self, reply->oldest_seq, gap);
+    else if (code == RAFTQ_NOT_FOUND)
+        //  Nothing retained from next_seq on: nothing was published yet.
+        self->catching_up = false;
+    else {
+        s_fail (self, "replay of %s from %" PRIu64 ": %s: %s", self->stream, self->next_seq,
+                raftq_code_name (code), raftq_client_error (self->client));
+        //  Only a refusal is the caller's business; silence and elections
+        //  are waited out.
+        if (code == RAFTQ_UNAUTHENTICATED || code == RAFTQ_PERMISSION_DENIED ||
+            code == RAFTQ_INVALID_ARGUMENT)
+            result = RAFTQ_SUBSCRIPTION_ERROR;
+    }
+    raftq__reply__free_unpacked (reply, NULL);
+
+    int64_t now = zclock_mono ();
+    if (result == RAFTQ_SUBSCRIPTION_GAP || s_deliverable (self)) {
+        self->replay_backoff_ms = S_REPLAY_BACKOFF_MIN_MS;
+        self->replay_at = now;
+    } else {
+        self->replay_at = now + self->replay_backoff_ms;
+        self->replay_backoff_ms = self->replay_backoff_ms * 2 > S_REPLAY_BACKOFF_MAX_MS
+                                      ? S_REPLAY_BACKOFF_MAX_MS
+                                      : self->replay_backoff_ms * 2;
+    }
+    return result;
+}
+
+//  The followed node has been quiet for the silence: is it still there
+//  and part of a cluster with a leader? If not, the next node.
+static void
+s_probe (raftq_subscription_t *self)
+{
+    raftq_status_t status;
+    raftq_code_t code = raftq_status (self->client, self->node, &status);
+    if (code == RAFTQ_OK && status.leader_id != 0) {
+        self->heard_at = zclock_mono ();
+        self->catching_up = self->next_seq > 0;
+        return;
+    }
+    if (code == RAFTQ_OK)
+        s_fail (self, "%s knows no leader: moving on", self->pub_endpoints[self->node]);
+    else
+        s_fail (self, "%s is silent (%s): moving on", self->pub_endpoints[self->node],
+                raftq_client_error (self->client));
+    s_move_on (self);
+}
+
+raftq_subscription_t *
+raftq_subscription_new (const char **client_endpoints, const char **pub_endpoints, size_t count,
+                        const char *stream, uint64_t from_seq)
+{
+    if (!client_endpoints || !pub_endpoints || count == 0 || !stream || !*stream)
+        return NULL;
+    raftq_subscription_t *self = (raftq_subscription_t *)zmalloc (sizeof (raftq_subscription_t));
+    if (!self)
+        return NULL;
+    self->client = raftq_client_new (client_endpoints, count);
+    self->pub_endpoints = (char **)calloc (count + 1, sizeof (char *));
+    self->stream = strdup (stream);
+    self->pending = zlistx_new ();
+    if (!self->client || !self->pub_endpoints || !self->stream || !self->pending) {
+        raftq_subscription_destroy (&self);
+        return NULL;
+    }
+    self->node_count = count;
+    size_t first = count;
+    for (size_t node = 0; node < count; node++) {
+        self->pub_endpoints[node] = strdup (pub_endpoints[node] ? pub_endpoints[node] : "");
+        if (!self->pub_endpoints[node]) {
+            raftq_subscription_destroy (&self);
+            return NULL;
+        }
+        if (first == count && *self->pub_endpoints[node])
+            first = node;
+    }
+    zlistx_set_destructor (self->pending, s_event_destroy);
+    zlistx_set_comparator (self->pending, s_event_compare);
+    self->next_seq = from_seq;
+    self->replay_limit = S_REPLAY_LIMIT_DEFAULT;
+    raftq_subscription_set_silence (self, S_SILENCE_DEFAULT_MS);
+    if (first == count || s_follow (self, first) == -1) {
+        raftq_subscription_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+raftq_subscription_t *
+raftq_subscription_new_from_config (const char *config_path, const char *stream, uint64_t from_seq)
+{
+    char error[512];
+    char **clients = raftq_config_endpoints (config_path, error, sizeof (error));
+    char **pubs = clients ? raftq_config_pub_endpoints (config_path, error, sizeof (error)) : NULL;
+    raftq_subscription_t *self = NULL;
+    if (clients && pubs) {
+        size_t count = 0;
+        while (clients[count])
+            count++;
+        self = raftq_subscription_new ((const char **)clients, (const char **)pubs, count, stream,
+                                       from_seq);
+    }
+    raftq_strings_free (&clients);
+    raftq_strings_free (&pubs);
+    return self;
+}
+
+void
+raftq_subscription_destroy (raftq_subscription_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    raftq_subscription_t *self = *self_p;
+    zsock_destroy (&self->subscriber);
+    raftq_client_destroy (&self->client);
+    raftq_strings_free (&self->pub_endpoints);
+    zlistx_destroy (&self->pending);
+    raftq__event__free_unpacked (self->delivered, NULL);
+    free (self->stream);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+raftq_subscription_set_token (raftq_subscription_t *self, const char *token)
+{
+    return raftq_client_set_token (self->client, token);
+}
+
+void
+raftq_subscription_set_silence (raftq_subscription_t *self, int silence_ms)
+{
+    self->silence_ms = silence_ms > 1 ? silence_ms : 2;
+    //  A probe gets half the silence, a replay the whole of it: the
+    //  caller is never held much longer than the silence it chose.
+    raftq_client_set_attempt_timeout (self->client, self->silence_ms / 2);
+    raftq_client_set_timeout (self->client, self->silence_ms);
+}
+
+void
+raftq_subscription_set_replay_limit (raftq_subscription_t *self, uint32_t limit)
+{
+    self->replay_limit = limit ? limit : 1;
+}
+
+//  Milliseconds until a timer of the subscription is due (0 if one is, or
+//  an event is deliverable).
+static int64_t
+s_wait_ms (raftq_subscription_t *self, int64_t now)
+{
+    if (s_deliverable (self))
+        return 0;
+    int64_t wait = self->heard_at + self->silence_ms - now;
+    if (s_replay_needed (self) && self->replay_at - now < wait)
+        wait = self->replay_at - now;
+    return wait > 0 ? wait : 0;
+}
+
+raftq_subscription_result_t
+raftq_subscription_next (raftq_subscription_t *self, int timeout_ms, raftq_event_t *event,
+                         raftq_gap_t *gap)
+{
+    raftq__event__free_unpacked (self->delivered, NULL);
+    self->delivered = NULL;
+    int64_t deadline = timeout_ms < 0 ? INT64_MAX : zclock_mono () + timeout_ms;
+    while (!zsys_interrupted) {
+        if (s_deliver (self, event))
+            return RAFTQ_SUBSCRIPTION_EVENT;
+        if (s_drain (self) > 0)
+            continue;
+        int64_t now = zclock_mono ();
+        if (s_replay_needed (self) && now >= self->replay_at) {
+            raftq_subscription_result_t result = s_replay (self, gap);
+            if (result != RAFTQ_SUBSCRIPTION_NONE)
+                return result;
+            continue;
+        }
+        if (now - self->heard_at >= self->silence_ms) {
+            s_probe (self);
+            continue;
+        }
+        if (now >= deadline)
+            break;
+        int64_t wait = s_wait_ms (self, now);
+        if (deadline - now < wait)
+            wait = deadline - now;
+        zmq_pollitem_t item = {zsock_resolve (self->subscriber), 0, ZMQ_POLLIN, 0};
+        if (zmq_poll (&item, 1, (long)wait) == -1)
+            break; //  interrupted: the caller decides what next
+    }
+    return RAFTQ_SUBSCRIPTION_NONE;
+}
+
+void *
+raftq_subscription_socket (raftq_subscription_t *self)
+{
+    return zsock_resolve (self->subscriber);
+}
+
+int
+raftq_subscription_wait_ms (raftq_subscription_t *self)
+{
+    int64_t wait = s_wait_ms (self, zclock_mono ());
+    return wait < INT_MAX ? (int)wait : INT_MAX;
+}
+
+uint64_t
+raftq_subscription_next_seq (raftq_subscription_t *self)
+{
+    return self->next_seq;
+}
+
+const char *
+raftq_subscription_endpoint (raftq_subscription_t *self)
+{
+    return self->pub_endpoints[self->node];
+}
+
+const char *
+raftq_subscription_error (raftq_subscription_t *self)
+{
+    return self->error;
+}

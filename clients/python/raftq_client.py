@@ -1,0 +1,291 @@
+"""raftq_client — a small Python client of a raftq cluster, over pyzmq and
+the JSON dialect of the client port (DESIGN 5.2). It needs nothing of
+raftq's own code: pyzmq (Debian: python3-zmq) and the standard library. It
+is the proof that any ZeroMQ client can use the cluster.
+
+    client = RaftqClient.from_config("config.json")   # or RaftqClient([endpoints])
+    client.create_account("alice", "secret")
+    token, unread = client.login("alice", "secret")    # the client keeps the token
+    message_id = client.send_message("bob", "hello")
+    page = client.read_messages()                      # unread, which become read
+    client.close()
+
+How it behaves:
+- One DEALER per node; a request is [empty][JSON] (the REQ envelope), so
+  replies come back the same way.
+- Leader finding: it asks every node's status and takes the one that says
+  Leader in the highest term; a NOT_LEADER failure's "leader" hint is
+  followed at once; silence, NO_LEADER, UNAVAILABLE and TIMEOUT send it to
+  look again, with a short growing pause.
+- Every logical request carries the client's random client_id and its own
+  seq, unchanged across retries, so the cluster applies it once however
+  often it is resent (exactly-once).
+- A node that stays silent for the attempt timeout has its socket closed:
+  a late reply can never be taken for the answer to a later request.
+- Failures raise RaftqError with the code name of DESIGN 5.1. The four
+  RRMQ requests (create_topic, topics, publish, pop) fail as a bare
+  {"success": false} by contract, whatever the reason (topic exists,
+  queue empty, no such topic): their RaftqError code is "FAILED".
+"""
+
+import json
+import random
+import time
+
+import zmq
+
+TRANSIENT_CODES = {"NOT_LEADER", "NO_LEADER", "UNAVAILABLE", "TIMEOUT"}
+BACKOFF_MIN_S = 0.01
+BACKOFF_MAX_S = 0.2
+
+
+class RaftqError(Exception):
+    """A request failed: code is a DESIGN 5.1 code name, message the node's text."""
+
+    def __init__(self, code, message):
+        Exception.__init__(self, "%s: %s" % (code, message))
+        self.code = code
+        self.message = message
+
+
+def config_endpoints(path):
+    """Client endpoints of a config file, raftq form (nodes[].host and
+    client_port) or RRMQ form (addresses[].ip and port)."""
+    with open(path, "rb") as handle:
+        document = json.loads(handle.read().decode("utf-8"))
+    if "nodes" in document:
+        return ["tcp://%s:%d" % (node.get("host", "127.0.0.1"), node["client_port"])
+                for node in document["nodes"]]
+    endpoints = []
+    for address in document["addresses"]:
+        host = address["ip"]
+        for scheme in ("http://", "https://", "tcp://"):
+            if host.startswith(scheme):
+                host = host[len(scheme):]
+        endpoints.append("tcp://%s:%d" % (host.rstrip("/"), address["port"]))
+    return endpoints
+
+
+class RaftqClient:
+    """A client of one cluster. Not thread-safe: one per thread."""
+
+    def __init__(self, endpoints, timeout=5.0, attempt_timeout=1.0, context=None):
+        if not endpoints:
+            raise ValueError("no endpoints")
+        self.endpoints = list(endpoints)        # nodes' client endpoints; hints may add more
+        self.timeout = timeout                  # seconds a request keeps trying
+        self.attempt_timeout = attempt_timeout  # seconds one node gets to answer
+        self.context = context or zmq.Context.instance()
+        # JSON numbers are signed 64-bit on the nodes: stay below 2^63.
+        self.client_id = random.SystemRandom().randrange(1, 2 ** 63)
+        self.seq = 0                            # last seq used; a retry reuses it
+        self.token = None                       # chat session token, after login
+        self.leader = None                      # endpoint that last served a request
+        self._sockets = {}                      # endpoint -> DEALER
+
+    @classmethod
+    def from_config(cls, path, **options):
+        return cls(config_endpoints(path), **options)
+
+    def close(self):
+        for endpoint in list(self._sockets):
+            self._drop(endpoint)
+
+    # --- transport
+
+    def _socket(self, endpoint):
+        socket = self._sockets.get(endpoint)
+        if socket is None:
+            socket = self.context.socket(zmq.DEALER)
+            socket.setsockopt(zmq.LINGER, 0)
+            socket.connect(endpoint)
+            self._sockets[endpoint] = socket
+        return socket
+
+    def _drop(self, endpoint):
+        socket = self._sockets.pop(endpoint, None)
+        if socket is not None:
+            socket.close(0)
+
+    def _exchange(self, endpoint, message, timeout):
+        """Sends message to endpoint; returns its JSON reply, or None when
+        none came in time (the socket is then dropped)."""
+        socket = self._socket(endpoint)
+        socket.send_multipart([b"", json.dumps(message).encode("utf-8")])
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not socket.poll(int(left * 1000) + 1):
+                self._drop(endpoint)
+                return None
+            frames = socket.recv_multipart()
+            if len(frames) != 2 or frames[0] != b"":
+                continue            # not a reply in our envelope
+            try:
+                reply = json.loads(frames[1].decode("utf-8"))
+            except ValueError:
+                continue
+            if isinstance(reply, dict):
+                return reply
+
+    # --- leader finding
+
+    def status(self, endpoint, timeout=None):
+        """The JSON status of one node, or None if it is silent."""
+        return self._exchange(endpoint, {"type": "status", "method": "GET"},
+                              self.attempt_timeout if timeout is None else timeout)
+
+    def find_leader(self):
+        """Asks every node at once; returns the endpoint of the first that
+        says it leads, or None. A stale leader is possible: its NOT_LEADER
+        hint then leads on."""
+        sockets = {}
+        for endpoint in self.endpoints:
+            socket = self._socket(endpoint)
+            socket.send_multipart([b"", b'{"type":"status","method":"GET"}'])
+            sockets[socket] = endpoint
+        poller = zmq.Poller()
+        for socket in sockets:
+            poller.register(socket, zmq.POLLIN)
+        answered = set()
+        leader = None
+        deadline = time.monotonic() + self.attempt_timeout
+        while leader is None and len(answered) < len(sockets):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            for socket, _ in poller.poll(int(left * 1000) + 1):
+                frames = socket.recv_multipart()
+                answered.add(sockets[socket])
+                try:
+                    answer = json.loads(frames[-1].decode("utf-8"))
+                except ValueError:
+                    continue
+                if isinstance(answer, dict) and answer.get("role") == "Leader" and leader is None:
+                    leader = sockets[socket]
+        # A status answer still on its way must not pass for a later reply.
+        for endpoint in self.endpoints:
+            if endpoint not in answered:
+                self._drop(endpoint)
+        return leader
+
+    # --- requests
+
+    def request(self, message):
+        """Sends one logical request until a node answers it definitively;
+        returns the success reply or raises RaftqError."""
+        self.seq += 1
+        message = dict(message, client_id=self.client_id, seq=self.seq)
+        deadline = time.monotonic() + self.timeout
+        target = self.leader
+        backoff = BACKOFF_MIN_S
+        last = RaftqError("TIMEOUT", "no reply within %.1f s" % self.timeout)
+        position = 0
+        while time.monotonic() < deadline:
+            if target is None:
+                target = self.find_leader() or self.endpoints[position % len(self.endpoints)]
+                position += 1
+            attempt = min(self.attempt_timeout, max(0.01, deadline - time.monotonic()))
+            reply = self._exchange(target, message, attempt)
+            if reply is None:
+                last = RaftqError("TIMEOUT", "%s: no reply within %.1f s" % (target, attempt))
+                target = self.leader = None
+                continue
+            if reply.get("success") is True:
+                self.leader = target
+                return reply
+            code = reply.get("code")
+            hint = reply.get("leader")
+            if code == "NOT_LEADER" and isinstance(hint, dict) and hint.get("endpoint") \
+                    and hint["endpoint"] != target:
+                if hint["endpoint"] not in self.endpoints:
+                    self.endpoints.append(hint["endpoint"])
+                target = hint["endpoint"]
+                continue
+            if code is None:
+                # The RRMQ requests fail as a bare {"success": false}, from
+                # a follower too: only the leader's is an answer.
+                status = self.status(target)
+                if status is not None and status.get("role") == "Leader":
+                    raise RaftqError("FAILED", "the leader refused %s" % message.get("type"))
+                code = "NOT_LEADER"
+            if code not in TRANSIENT_CODES:
+                self.leader = target
+                raise RaftqError(code, reply.get("error", ""))
+            last = RaftqError(code, reply.get("error", ""))
+            target = self.leader = None
+            time.sleep(min(backoff, max(0.0, deadline - time.monotonic())))
+            backoff = min(backoff * 2, BACKOFF_MAX_S)
+        raise last
+
+    def _session(self):
+        if not self.token:
+            raise RaftqError("UNAUTHENTICATED", "not logged in")
+        return self.token
+
+    # --- queues
+
+    def create_topic(self, topic):
+        self.request({"type": "topic", "method": "PUT", "topic": topic})
+
+    def topics(self):
+        return self.request({"type": "topic", "method": "GET"})["topics"]
+
+    def publish(self, topic, message):
+        self.request({"type": "message", "method": "PUT", "topic": topic, "message": message})
+
+    def pop(self, topic):
+        """The oldest message of topic, removed; RaftqError FAILED when the
+        topic is empty or missing."""
+        return self.request({"type": "message", "method": "GET", "topic": topic})["message"]
+
+    # --- chat
+
+    def create_account(self, user, password):
+        self.request({"type": "account", "method": "PUT", "user": user, "password": password})
+
+    def list_accounts(self, pattern="*", page=1, page_size=20):
+        """(names, total) of the accounts matching the glob pattern."""
+        reply = self.request({"type": "account", "method": "GET", "pattern": pattern,
+                              "page": page, "page_size": page_size})
+        return reply["accounts"], reply["total"]
+
+    def login(self, user, password):
+        """Logs in; keeps the token. Returns (token, unread count)."""
+        reply = self.request({"type": "login", "method": "PUT", "user": user, "password": password})
+        self.token = reply["token"]
+        return reply["token"], reply.get("unread", 0)
+
+    def logout(self):
+        self.request({"type": "login", "method": "DELETE", "token": self._session()})
+        self.token = None
+
+    def send_message(self, to, text):
+        """Sends text to the account to; returns the message id."""
+        reply = self.request({"type": "chat", "method": "PUT", "token": self._session(),
+                              "to": to, "text": text})
+        return reply["id"]
+
+    def read_messages(self, partner=None, page=1, page_size=20):
+        """Unread messages (partner None; they become read) or the
+        conversation with partner: {"messages": [...], "total", "remaining"}."""
+        message = {"type": "chat", "method": "GET", "token": self._session(),
+                   "page": page, "page_size": page_size}
+        if partner:
+            message["with"] = partner
+        reply = self.request(message)
+        return {"messages": reply["messages"], "total": reply["total"], "remaining": reply["remaining"]}
+
+    def delete_messages(self, ids):
+        reply = self.request({"type": "chat", "method": "DELETE", "token": self._session(),
+                              "ids": list(ids)})
+        return reply["deleted"]
+
+    def delete_account(self):
+        self.request({"type": "account", "method": "DELETE", "token": self._session()})
+        self.token = None
+
+    def replay(self, stream, from_seq=1, limit=100):
+        """Retained events of stream from from_seq (DESIGN 6 JSON events)."""
+        return self.request({"type": "replay", "method": "GET", "stream": stream,
+                             "from": from_seq, "limit": limit})["events"]
