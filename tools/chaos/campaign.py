@@ -1,0 +1,503 @@
+"""campaign — one chaos run from start to verdict: a fresh cluster (each node
+on its own loopback address), concurrent clients, the nemesis, healing,
+draining every topic, the convergence check, the history checks, and the
+report whose last line is
+
+  acked=N lost=N duplicated=N unexpected=N reordered=N diverged=N nonlinearizable=N
+
+The exit code is 0 only when every counter but acked is 0 and nothing else
+went wrong (a node that exited by itself or would not restart, two leaders
+in one term, a topic that could not be drained, no acknowledged publish at
+all); 1 otherwise; 2 for bad arguments or a cluster that never started.
+
+Phases: start -> create topics -> clients + nemesis for --duration ->
+heal everything -> settle -> stop clients (each finishes its operation
+under way) -> drain every topic -> wait for every node to reach the same
+applied index and state hash -> check the history.
+"""
+
+import argparse
+import atexit
+import collections
+import json
+import os
+import random
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+
+import zmq
+
+import raftq_cluster
+
+from . import checker, firewall, nemesis, wire, workload
+
+HEARTBEAT_MS = 50
+ELECTION_TIMEOUT_MS = [300, 600]
+REQUEST_TIMEOUT_MS = 1000
+FIRST_LEADER_TIMEOUT_S = 10.0   # a fresh cluster must elect within this
+CONVERGE_TIMEOUT_S = 30.0       # every node must reach the same state within this after the drain
+DRAINERS = 4                    # threads popping the topics empty at the end
+DRAIN_TRIES = 5                 # a pop without a definite answer is retried this often
+STATUS_TIMEOUT_S = 0.5          # how long one status request waits during the convergence check
+
+
+class CampaignError(Exception):
+    """The run could not be set up (no binary, no leader, no nft)."""
+
+
+def _repo_dir():
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _default_bin():
+    return os.environ.get("RAFTQ_BUILD") or os.path.join(_repo_dir(), "build")
+
+
+def parse_arguments(argv):
+    parser = argparse.ArgumentParser(
+        prog="raftq-chaos",
+        description="Concurrent clients and injected faults against a real raftqd cluster; "
+                    "records a history, checks it, prints a report.",
+        epilog="faults: %s (default: all); not available here: %s" % (
+            ", ".join(nemesis.FAULTS), "; ".join("%s (%s)" % item for item in nemesis.UNAVAILABLE.items())))
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds of faults and load (default 60)")
+    parser.add_argument("--seed", type=int, default=None, help="random seed (default: random, printed)")
+    parser.add_argument("--nodes", type=int, choices=[3, 5], default=5, help="cluster size (default 5)")
+    parser.add_argument("--clients", type=int, default=5, help="concurrent clients (default 5)")
+    parser.add_argument("--workload", choices=["queue"], default="queue",
+                        help="queue: unique values published with client_id/seq, and pops")
+    parser.add_argument("--faults", default="all",
+                        help="comma-separated fault kinds, 'all', or 'none' (default all)")
+    parser.add_argument("--fault-duration", default="1:4", metavar="MIN:MAX",
+                        help="seconds a fault stays in place (default 1:4)")
+    parser.add_argument("--quiet", default="0.5:2", metavar="MIN:MAX",
+                        help="seconds between a settled cluster and the next fault (default 0.5:2)")
+    parser.add_argument("--publish-ratio", type=float, default=0.55, help="share of operations that publish")
+    parser.add_argument("--topic-window", type=float, default=2.0,
+                        help="seconds the clients use one set of topics (bounds each linearizability search)")
+    parser.add_argument("--topics-per-window", type=int, default=2)
+    parser.add_argument("--op-budget", type=float, default=10.0,
+                        help="seconds one operation is retried before its outcome is unknown")
+    parser.add_argument("--settle-timeout", type=float, default=20.0,
+                        help="seconds the cluster may take to recover after a fault is healed")
+    parser.add_argument("--search-budget", type=int, default=checker.DEFAULT_SEARCH_BUDGET,
+                        help="linearizability search steps per topic before it is undecided")
+    parser.add_argument("--segment-bytes", type=int, default=65536,
+                        help="log segment size (RAFTQ_SEGMENT_BYTES) so logs have many segments")
+    parser.add_argument("--bin", default=None, help="directory holding raftqd (default $RAFTQ_BUILD, else <repo>/build)")
+    parser.add_argument("--host-base", default="127.0.0.11",
+                        help="address of node 1; node N gets the N-1th next one (default 127.0.0.11)")
+    parser.add_argument("--port-base", type=int, default=22100,
+                        help="client port of every node; peer and pub ports follow (default 22100)")
+    parser.add_argument("--dir", default=None, help="work directory (default: a fresh temp dir)")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory even when the run passes")
+    parser.add_argument("--history", default=None, help="history file (default <dir>/history.jsonl)")
+    parser.add_argument("--nft-table", default=firewall.DEFAULT_TABLE, help="nftables table (inet) to use")
+    parser.add_argument("--self-test", action="store_true",
+                        help="check the checkers on synthetic histories, start no cluster")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print every fault and settle")
+    args = parser.parse_args(argv)
+    if args.self_test:
+        return args
+    args.fault_range = _range(parser, "--fault-duration", args.fault_duration)
+    args.quiet_range = _range(parser, "--quiet", args.quiet)
+    if args.faults == "none":
+        args.fault_kinds = []
+    elif args.faults == "all":
+        args.fault_kinds = [kind for kind in nemesis.FAULTS
+                            if args.nodes >= 5 or kind not in nemesis.NEEDS_FIVE]
+    else:
+        args.fault_kinds = [kind.strip() for kind in args.faults.split(",") if kind.strip()]
+        for kind in args.fault_kinds:
+            if kind in nemesis.UNAVAILABLE:
+                parser.error("fault %s is not available: %s" % (kind, nemesis.UNAVAILABLE[kind]))
+            if kind not in nemesis.FAULTS:
+                parser.error("unknown fault %r (known: %s)" % (kind, ", ".join(nemesis.FAULTS)))
+            if kind in nemesis.NEEDS_FIVE and args.nodes < 5:
+                parser.error("fault %s needs 5 nodes" % kind)
+    if args.clients < 1 or args.duration <= 0 or args.topic_window <= 0 or args.topics_per_window < 1:
+        parser.error("--clients, --duration, --topic-window and --topics-per-window must be positive")
+    octets = args.host_base.split(".")
+    if len(octets) != 4 or not all(octet.isdigit() for octet in octets) or int(octets[3]) + args.nodes > 255:
+        parser.error("--host-base: an IPv4 address with room for %d nodes after it" % args.nodes)
+    if args.seed is None:
+        args.seed = random.SystemRandom().randrange(1, 2 ** 31)
+    return args
+
+
+def _range(parser, name, text):
+    try:
+        low, high = (float(part) for part in text.split(":"))
+    except ValueError:
+        parser.error("%s: MIN:MAX in seconds" % name)
+    if low < 0 or high < low:
+        parser.error("%s: need 0 <= MIN <= MAX" % name)
+    return low, high
+
+
+def write_config(directory, args):
+    """The cluster config of the run: node N on host_base + N - 1, every
+    node on the same three ports of its own address."""
+    octets = [int(octet) for octet in args.host_base.split(".")]
+    nodes = []
+    for number in range(args.nodes):
+        host = "%d.%d.%d.%d" % (octets[0], octets[1], octets[2], octets[3] + number)
+        nodes.append({"id": number + 1, "host": host, "client_port": args.port_base,
+                      "peer_port": args.port_base + 1, "pub_port": args.port_base + 2})
+    document = {"cluster": "chaos", "data_dir": "data", "heartbeat_ms": HEARTBEAT_MS,
+                "election_timeout_ms": ELECTION_TIMEOUT_MS, "request_timeout_ms": REQUEST_TIMEOUT_MS,
+                "nodes": nodes}
+    path = os.path.join(directory, "config.json")
+    with open(path, "w") as handle:
+        json.dump(document, handle, indent=2)
+    return path
+
+
+class Campaign:
+    """One run: owns the work dir, the cluster, the firewall table, the
+    history, the clients and the nemesis."""
+
+    def __init__(self, args, out):
+        self.args = args                                  # parsed options
+        self.out = out                                    # where the report goes
+        self.started = time.monotonic()                   # zero of the history clock
+        self.rng = random.Random(args.seed)               # seeds everything below
+        self.context = zmq.Context.instance()             # shared by all sockets
+        self.own_dir = args.dir is None                   # did we make the work dir?
+        self.dir = args.dir or tempfile.mkdtemp(prefix="raftq-chaos-")
+        os.makedirs(self.dir, exist_ok=True)
+        self.firewall = firewall.Firewall(args.nft_table)  # our nft table
+        self.interrupted = threading.Event()              # set by SIGINT/SIGTERM
+        self.leader_log = workload.LeaderLog()            # election safety watch
+        self.history = None                               # workload.History, once started
+        self.cluster = None                               # raftq_cluster.Cluster, once configured
+        self.nemesis = None                               # nemesis.Nemesis
+        self.problems = []                                # failures outside the counters
+        self.notes = []                                   # facts worth printing (not failures)
+        self.drained = {}                                 # topic -> True once popped to EMPTY
+        self.diverged = 0                                 # nodes not at the common state
+
+    def clock(self):
+        return time.monotonic() - self.started
+
+    def say(self, line):
+        if self.args.verbose:
+            self.out.write("[%7.2fs] %s\n" % (self.clock(), line))
+            self.out.flush()
+
+    # --- setup ----------------------------------------------------------------
+
+    def setup(self):
+        if not self.firewall.available():
+            raise CampaignError("nft not found: install nftables (the Makefile's chaos target does)")
+        # a run killed before it could clean up may have left its table
+        self.firewall.heal()
+        config_path = write_config(self.dir, self.args)
+        os.environ["RAFTQ_SEGMENT_BYTES"] = str(self.args.segment_bytes)
+        config = raftq_cluster.ClusterConfig(config_path)
+        self.cluster = raftq_cluster.Cluster(config, self.args.bin or _default_bin(), detach=False)
+        history_path = self.args.history or os.path.join(self.dir, "history.jsonl")
+        self.history = workload.History(history_path, self.clock)
+        self.nemesis = nemesis.Nemesis(self.cluster, self.firewall, self.history, self.leader_log,
+                                       self.context, random.Random(self.rng.random()), self.say,
+                                       self.interrupted)
+        lines = []
+        failed = self.cluster.start(report=lines.append)
+        if failed:
+            raise CampaignError("node(s) %s did not start:\n  %s" % (failed, "\n  ".join(lines)))
+        deadline = time.monotonic() + FIRST_LEADER_TIMEOUT_S
+        while self.nemesis.leader() is None:
+            if time.monotonic() > deadline:
+                raise CampaignError("no leader within %.0f s of start" % FIRST_LEADER_TIMEOUT_S)
+            time.sleep(0.05)
+
+    def create_topics(self, topics):
+        session = self._session("admin")
+        try:
+            for topic in topics:
+                outcome, reply, _, codes = session.call(
+                    lambda client_id, seq: wire.create_topic_request(client_id, seq, topic),
+                    self.args.op_budget)
+                if outcome != "ok" and not (reply and reply["code"] == "ALREADY_EXISTS"):
+                    raise CampaignError("cannot create topic %s: %s %s" % (topic, outcome, codes))
+        finally:
+            session.close()
+
+    def _session(self, name):
+        client_id = self.rng.randrange(1, 2 ** 63)
+        return workload.Session(name, client_id, self.cluster.config.nodes, self.context,
+                                self.leader_log, self.clock)
+
+    # --- the run --------------------------------------------------------------------
+
+    def run_faults(self):
+        """The nemesis loop, in this (the main) thread, until the duration
+        has passed."""
+        end = self.started + self.args.duration
+        low, high = self.args.fault_range
+        quiet_low, quiet_high = self.args.quiet_range
+        while not self.interrupted.is_set():
+            self.interrupted.wait(self.nemesis.rng.uniform(quiet_low, quiet_high))
+            if time.monotonic() >= end or self.interrupted.is_set():
+                break
+            self.nemesis.check_exits()
+            if not self.args.fault_kinds:
+                continue
+            kind = self.nemesis.rng.choice(self.args.fault_kinds)
+            duration = min(self.nemesis.rng.uniform(low, high), max(0.2, end - time.monotonic()))
+            detail = self.nemesis.inject(kind, duration)
+            if detail is None:
+                self.nemesis.skipped[kind] += 1
+                continue
+            self.nemesis.check_exits()
+            took = self.nemesis.settle(self.args.settle_timeout)
+            if took is not None:
+                self.say("%-17s healed; settled in %.2f s" % ("", took))
+
+    def drain(self, topics):
+        """Pops every topic until EMPTY; records the pops in the history."""
+        queue = collections.deque(topics)
+        lock = threading.Lock()
+        errors = []
+
+        def drainer(number):
+            session = self._session("drain-%d" % number)
+            try:
+                while True:
+                    with lock:
+                        if not queue:
+                            return
+                        topic = queue.popleft()
+                    failures = 0
+                    while failures < DRAIN_TRIES and not self.interrupted.is_set():
+                        entry = workload.pop(session, self.history, topic, self.args.op_budget)
+                        if entry["outcome"] != "ok":
+                            failures += 1
+                        elif entry.get("result") != "OK":
+                            self.drained[topic] = entry.get("result") == "EMPTY"
+                            break
+            except Exception as error:
+                errors.append("%s: %s" % (type(error).__name__, error))
+            finally:
+                session.close()
+
+        threads = [threading.Thread(target=drainer, args=(number,), daemon=True)
+                   for number in range(DRAINERS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for error in errors:
+            self.problems.append("drain client failed: %s" % error)
+        undrained = [topic for topic in topics if not self.drained.get(topic)]
+        if undrained:
+            self.problems.append("%d topic(s) could not be popped empty: %s"
+                                 % (len(undrained), ", ".join(undrained[:5])))
+
+    def _node_state(self, client, node):
+        """(applied_index, state hash or None, commit_index) of one node, or None."""
+        raw = client.request_raw(node.endpoint, wire.status_request(with_hash=True), STATUS_TIMEOUT_S)
+        if raw is None:
+            return None
+        try:
+            status = wire.decode_reply(raw).get("status")
+        except ValueError:
+            return None
+        if status is None:
+            return None
+        self.leader_log.observe(node.id, status)
+        state_hash = status.get("state_hash")
+        if state_hash is None:
+            reply = client.request(node.endpoint, {"type": "status", "method": "GET", "hash": True},
+                                   STATUS_TIMEOUT_S)
+            state_hash = reply.get("state_hash") if isinstance(reply, dict) else None
+        return status["applied_index"], state_hash, status["commit_index"], status["role"]
+
+    def converge(self):
+        """Waits until every node has applied the same index with the same
+        state hash; sets self.diverged to the nodes outside the largest
+        agreeing group when that does not happen in time."""
+        client = raftq_cluster.Client(self.context)
+        deadline = time.monotonic() + CONVERGE_TIMEOUT_S
+        states = {}
+        try:
+            while True:
+                states = {node.id: self._node_state(client, node)
+                          for node in self.cluster.config.nodes.values()}
+                answered = [state for state in states.values() if state is not None]
+                commits = [state[2] for state in answered if state[3] == "Leader"]
+                agreeing = {(state[0], state[1]) for state in answered}
+                if len(answered) == len(states) and len(agreeing) == 1 and commits \
+                        and answered[0][0] >= max(commits):
+                    break
+                if time.monotonic() >= deadline:
+                    groups = collections.Counter((state[0], state[1]) for state in answered)
+                    largest = groups.most_common(1)[0][1] if groups else 0
+                    self.diverged = len(states) - largest
+                    self.problems.append("nodes did not converge within %.0f s: %s" % (
+                        CONVERGE_TIMEOUT_S, ", ".join("node %d: %s" % (node_id, _state_text(state))
+                                                      for node_id, state in sorted(states.items()))))
+                    return states
+                time.sleep(0.1)
+        finally:
+            client.close()
+        if all(state[1] is None for state in states.values()):
+            self.notes.append("the broker reports no state hash yet: convergence judged by applied_index alone")
+        return states
+
+    def run(self):
+        args = self.args
+        schedule = workload.TopicSchedule(args.topic_window, args.topics_per_window, args.duration)
+        topics = schedule.all_topics()
+        self.setup()
+        self.create_topics(topics)
+        self.say("cluster up in %s, %d topics created; starting %d clients" % (self.dir, len(topics), args.clients))
+        stop = threading.Event()
+        workers = []
+        for number in range(args.clients):
+            session = self._session("client-%d" % (number + 1))
+            workers.append(workload.Worker(number + 1, session, self.history, schedule,
+                                           random.Random(self.rng.random()), args.publish_ratio,
+                                           args.op_budget, stop))
+        # the clients' clock starts with the faults: windows line up with --duration
+        self.started = time.monotonic()
+        for worker in workers:
+            worker.start()
+        try:
+            self.run_faults()
+        finally:
+            self.nemesis.heal_all()
+        self.nemesis.settle(args.settle_timeout)
+        stop.set()
+        for worker in workers:
+            worker.join(args.op_budget + 10)
+            if worker.is_alive():
+                self.problems.append("%s did not finish its last operation" % worker.name)
+            if worker.error:
+                self.problems.append("%s failed: %s" % (worker.name, worker.error))
+        self.say("clients stopped; draining %d topics" % len(topics))
+        self.drain(topics)
+        self.nemesis.check_exits()
+        states = self.converge()
+        self.say("final states: %s" % ", ".join("node %d: %s" % (node_id, _state_text(state))
+                                                for node_id, state in sorted(states.items())))
+        for term, ids in sorted(self.leader_log.violations().items()):
+            self.problems.append("election safety: nodes %s all led term %s" % (ids, term))
+        self.problems.extend(self.nemesis.anomalies)
+        return checker.check(self.history.operations(), args.search_budget)
+
+    def close(self):
+        try:
+            self.firewall.heal()
+        finally:
+            if self.cluster is not None:
+                self.cluster.kill_all()
+            if self.history is not None:
+                self.history.close()
+
+    # --- report ------------------------------------------------------------------------
+
+    def print_report(self, report, history_kept):
+        args = self.args
+        write = self.out.write
+        write("raftq-chaos: seed %d, %d nodes, %d clients, %.0f s, workload %s\n"
+              % (args.seed, args.nodes, args.clients, args.duration, args.workload))
+        write("faults injected\n")
+        for kind in nemesis.FAULTS:
+            if kind in args.fault_kinds:
+                skipped = self.nemesis.skipped[kind]
+                write("  %-18s %5d%s\n" % (kind, self.nemesis.injected[kind],
+                                          "  (%d skipped)" % skipped if skipped else ""))
+        for kind, why in nemesis.UNAVAILABLE.items():
+            write("  %-18s     -  not available: %s\n" % (kind, why))
+        if self.nemesis.settle_times:
+            times = sorted(self.nemesis.settle_times)
+            write("  settle after heal: median %.2f s, max %.2f s\n" % (times[len(times) // 2], times[-1]))
+        operations = self.history.operations()
+        write("operations        ok   fail unknown  total\n")
+        for kind in ("publish", "pop"):
+            for group, label in (("client", kind), ("drain", kind + " (drain)")):
+                ops = [op for op in operations if op["op"] == kind and op["process"].startswith(group)]
+                if not ops:
+                    continue
+                counts = collections.Counter(op["outcome"] for op in ops)
+                write("  %-14s %6d %6d %6d %6d\n" % (label, counts["ok"], counts["fail"],
+                                                      counts["unknown"], len(ops)))
+        results = collections.Counter(op.get("result") for op in operations
+                                      if op["op"] == "pop" and op["outcome"] == "ok")
+        write("  pops answered: %d with a value, %d EMPTY, %d NOT_FOUND\n"
+              % (results["OK"], results["EMPTY"], results["NOT_FOUND"]))
+        write("linearizability: %d topic(s) decided, %d undecided (search budget %d)%s\n"
+              % (report.topics_checked, len(report.undecided), args.search_budget,
+                 (": " + ", ".join(report.undecided[:5])) if report.undecided else ""))
+        for name, examples in report.examples.items():
+            for example in examples:
+                write("  %s: %s\n" % (name, example))
+        for note in self.notes:
+            write("note: %s\n" % note)
+        for problem in self.problems:
+            write("PROBLEM: %s\n" % problem)
+        if history_kept:
+            write("history: %s\n" % self.history.path)
+        counts = report.counts
+        write("acked=%d lost=%d duplicated=%d unexpected=%d reordered=%d diverged=%d nonlinearizable=%d\n"
+              % (counts["acked"], counts["lost"], counts["duplicated"], counts["unexpected"],
+                 counts["reordered"], self.diverged, counts["nonlinearizable"]))
+        self.out.flush()
+
+    def verdict(self, report):
+        counts = report.counts
+        bad = sum(counts[name] for name in counts if name != "acked") + self.diverged
+        if counts["acked"] == 0:
+            self.problems.append("no publish was acknowledged: nothing was checked")
+        return 0 if bad == 0 and not self.problems else 1
+
+
+def _state_text(state):
+    if state is None:
+        return "no answer"
+    applied, state_hash, commit, role = state
+    if isinstance(state_hash, int):
+        state_hash = "%016x" % state_hash
+    return "%s applied %d commit %d hash %s" % (role, applied, commit, state_hash or "-")
+
+
+def main(argv=None):
+    args = parse_arguments(argv)
+    if args.self_test:
+        from . import selftest
+        return selftest.run(sys.stdout)
+    campaign = Campaign(args, sys.stdout)
+
+    def on_signal(signum, frame):
+        campaign.interrupted.set()
+        raise KeyboardInterrupt
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, on_signal)
+    atexit.register(campaign.firewall.heal)
+    keep = args.keep
+    try:
+        report = campaign.run()
+        code = campaign.verdict(report)
+        keep = keep or code != 0
+        campaign.print_report(report, keep or args.history is not None)
+        return code
+    except (CampaignError, raftq_cluster.ConfigError, firewall.FirewallError) as error:
+        sys.stderr.write("raftq-chaos: %s\n" % error)
+        keep = True
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("raftq-chaos: interrupted; faults healed, nodes stopped\n")
+        keep = True
+        return 130
+    finally:
+        campaign.close()
+        if keep:
+            sys.stdout.write("work directory kept: %s\n" % campaign.dir)
+        elif campaign.own_dir:
+            shutil.rmtree(campaign.dir, ignore_errors=True)

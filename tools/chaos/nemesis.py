@@ -1,0 +1,306 @@
+"""nemesis — injects one fault at a time into a running cluster, heals it,
+and waits for the cluster to settle before the next.
+
+Faults (names for --faults):
+  kill              SIGKILL the leader or a random node, restart it later
+  pause             SIGSTOP the leader or a random node, SIGCONT later
+  slow              the leader or a random node alternates 20-150 ms stopped
+                    and as long running: every message it sends or handles
+                    waits, without it ever missing an election timeout
+  partition-one     cut one random node off from every other node
+  partition-leader  cut the leader off
+  partition-split   a random minority (with the leader half of the time)
+                    against the majority
+  partition-bridge  two halves that cannot see each other and one node that
+                    sees both
+  partition-ring    each node sees only its two neighbours on a random ring
+                    (5 nodes only: with 3 every node neighbours every other)
+  loss              every link between nodes drops 10-40 % of its packets
+  torn              kill a node, tear the tail of its log, restart it
+  corrupt           kill a node, flip a byte in its last log record, restart it
+Not available here: delay on links (tc netem needs sch_netem, which this
+kernel lacks; slow delays a node instead) and membership changes (the broker
+does not implement them yet).
+
+Every fault is healed before the next starts, and the cluster must settle
+(a leader, every node answering and applied up to the leader's commit index
+at heal time) before another fault. A cluster that did not settle in time is
+an anomaly (a liveness bug), and no disk fault is injected until a later
+settle succeeds: an acknowledged entry must never be damaged on a second node
+while the first still lacks it, which Raft could not survive and which would
+not be a broker bug.
+
+The nemesis runs in the main thread: raftq_cluster spawns nodes with a
+parent-death signal, which the kernel ties to the spawning thread.
+"""
+
+import collections
+import itertools
+import time
+
+import raftq_cluster
+
+from . import disk
+from .workload import find_leader
+
+FAULTS = ["kill", "pause", "slow", "partition-one", "partition-leader", "partition-split",
+          "partition-bridge", "partition-ring", "loss", "torn", "corrupt"]
+NEEDS_FIVE = ("partition-ring",)    # with 3 nodes every node neighbours every other
+UNAVAILABLE = {
+    "delay": "link delay needs tc netem, and this kernel has no sch_netem (slow delays a node instead)",
+    "membership": "the broker does not implement membership changes yet",
+}
+SLOW_STALL_S = (0.02, 0.15)   # range of one stop (and one run) of a slow node
+SETTLE_POLL_S = 0.05        # pause between two looks while settling
+SETTLE_PROBE_TIMEOUT_S = 0.5  # how long one look waits for the nodes' status
+RESTART_TRIES = 3           # a node that will not come back is tried this often
+
+
+class Nemesis:
+    """Faults against one cluster. Everything it did is counted in
+    self.injected and recorded in the history; problems it saw (a node that
+    exited by itself, would not restart, or a cluster that would not settle)
+    go to self.anomalies."""
+
+    def __init__(self, cluster, firewall, history, leader_log, context, rng, say, interrupted):
+        self.cluster = cluster            # raftq_cluster.Cluster of the campaign
+        self.firewall = firewall          # firewall.Firewall for partitions and loss
+        self.history = history            # workload.History
+        self.leader_log = leader_log      # election safety watch
+        self.context = context            # zmq context for status probes
+        self.rng = rng                    # the nemesis' own random.Random
+        self.say = say                    # progress line printer
+        self.interrupted = interrupted    # threading.Event set when the run must end
+        self.injected = collections.Counter()     # fault kind -> times injected
+        self.skipped = collections.Counter()      # fault kind -> times it could not be injected
+        self.anomalies = []               # text lines: broker misbehaviour seen
+        self.down = set()                 # node ids we killed and not yet restarted
+        self.paused = set()               # node ids we stopped with SIGSTOP
+        self.settle_times = []            # seconds each settle took
+        self.unsettled = False            # the last settle timed out: no disk faults now
+
+    # --- helpers ------------------------------------------------------------
+
+    @property
+    def ids(self):
+        return list(self.cluster.config.nodes)
+
+    def host(self, node_id):
+        return self.cluster.config.nodes[node_id].host
+
+    def leader(self):
+        nodes = [self.cluster.config.nodes[node_id] for node_id in self.ids
+                 if node_id not in self.down and node_id not in self.paused]
+        return find_leader(self.context, nodes, self.leader_log)
+
+    def _leader_or_random(self):
+        leader = self.leader() if self.rng.random() < 0.5 else None
+        return (leader, "leader") if leader is not None else (self.rng.choice(self.ids), "random")
+
+    def _sleep(self, seconds):
+        self.interrupted.wait(seconds)
+
+    def _record(self, kind, phase, detail, duration=None):
+        self.history.record({"type": "nemesis", "fault": kind, "phase": phase,
+                             "detail": detail, "time": round(self.history.clock(), 6)})
+        if phase == "start":
+            self.say("%-17s %s%s" % (kind, detail, "" if duration is None else " for %.1f s" % duration))
+
+    def _anomaly(self, text):
+        self.anomalies.append("%.1f s: %s" % (self.history.clock(), text))
+        self.say("ANOMALY: " + text)
+
+    def check_exits(self):
+        """Notes and restarts nodes that ended without being told to."""
+        for node_id in self.ids:
+            if node_id in self.down:
+                continue
+            code = self.cluster.exit_code(node_id)
+            if code is not None or not self.cluster.running(node_id):
+                self._anomaly("node %d exited by itself (code %s); log %s"
+                              % (node_id, code, self.cluster.config.nodes[node_id].log_path))
+                self.paused.discard(node_id)
+                self._restart(node_id)
+
+    def _kill(self, node_id):
+        self.down.add(node_id)
+        self.paused.discard(node_id)
+        self.cluster.kill(node_id)
+
+    def _restart(self, node_id):
+        for attempt in range(RESTART_TRIES):
+            failed = self.cluster.start([node_id], report=lambda line: None)
+            if not failed:
+                self.down.discard(node_id)
+                return True
+            self._anomaly("node %d did not come back after restart %d (log %s)"
+                          % (node_id, attempt + 1, self.cluster.config.nodes[node_id].log_path))
+        return False
+
+    # --- faults -------------------------------------------------------------
+
+    def _stutter(self, node_id, stall, duration):
+        """SIGSTOP and SIGCONT in turn, stall seconds each, for duration."""
+        self.paused.add(node_id)
+        end = time.monotonic() + duration
+        try:
+            while time.monotonic() < end and not self.interrupted.is_set():
+                self.cluster.pause(node_id)
+                self._sleep(stall)
+                self.cluster.resume(node_id)
+                self._sleep(stall)
+        finally:
+            self.cluster.resume(node_id)
+            self.paused.discard(node_id)
+
+    def _partition(self, groups, bridges=()):
+        """Cuts every link between different groups both ways, except the
+        links in bridges (pairs of ids)."""
+        allowed = {frozenset(pair) for pair in bridges}
+        group_of = {node_id: position for position, group in enumerate(groups) for node_id in group}
+        cut = []
+        for a, b in itertools.permutations(self.ids, 2):
+            if group_of.get(a) != group_of.get(b) and frozenset((a, b)) not in allowed:
+                cut.append((self.host(a), self.host(b)))
+        self.firewall.install(cut)
+        return cut
+
+    def _split_groups(self, kind):
+        ids = self.ids[:]
+        self.rng.shuffle(ids)
+        if kind == "partition-one":
+            return [ids[:1], ids[1:]], (), "node %d alone" % ids[0]
+        if kind == "partition-leader":
+            leader = self.leader()
+            if leader is None:
+                return None
+            others = [node_id for node_id in ids if node_id != leader]
+            return [[leader], others], (), "leader %d alone" % leader
+        if kind == "partition-split":
+            minority_size = (len(ids) - 1) // 2
+            leader = self.leader()
+            if leader is not None and self.rng.random() < 0.5:
+                ids.remove(leader)
+                ids.insert(0, leader)
+            minority, majority = ids[:minority_size], ids[minority_size:]
+            return [minority, majority], (), "minority %s | majority %s" % (sorted(minority), sorted(majority))
+        if kind == "partition-bridge":
+            bridge, rest = ids[0], ids[1:]
+            half = len(rest) // 2
+            left, right = rest[:half], rest[half:]
+            # the bridge sits in a group of its own, linked to everyone
+            bridges = [(bridge, other) for other in rest]
+            return [left, right, [bridge]], bridges, "%s | %s bridged by %d" % (sorted(left), sorted(right), bridge)
+        if kind == "partition-ring":
+            ring = ids
+            bridges = [(ring[position], ring[(position + 1) % len(ring)]) for position in range(len(ring))]
+            groups = [[node_id] for node_id in ring]
+            return groups, bridges, "ring %s" % "-".join(map(str, ring))
+        raise ValueError(kind)
+
+    def inject(self, kind, duration):
+        """Injects one fault for about duration seconds and heals it.
+        Returns a description, or None if it could not be injected now."""
+        if kind in ("kill", "pause"):
+            node_id, why = self._leader_or_random()
+            if kind == "kill":
+                self._kill(node_id)
+                detail = "SIGKILL node %d (%s)" % (node_id, why)
+                self._record(kind, "start", detail, duration)
+                self._sleep(duration)
+                self._restart(node_id)
+            else:
+                self.cluster.pause(node_id)
+                self.paused.add(node_id)
+                detail = "SIGSTOP node %d (%s)" % (node_id, why)
+                self._record(kind, "start", detail, duration)
+                self._sleep(duration)
+                self.cluster.resume(node_id)
+                self.paused.discard(node_id)
+        elif kind == "slow":
+            node_id, why = self._leader_or_random()
+            stall = self.rng.uniform(*SLOW_STALL_S)
+            detail = "node %d (%s) stopped %.0f ms in every %.0f ms" % (node_id, why, stall * 1000, stall * 2000)
+            self._record(kind, "start", detail, duration)
+            self._stutter(node_id, stall, duration)
+        elif kind.startswith("partition-"):
+            shape = self._split_groups(kind)
+            if shape is None:
+                return None
+            groups, bridges, detail = shape
+            self._partition(groups, bridges)
+            self._record(kind, "start", detail, duration)
+            self._sleep(duration)
+            self.firewall.heal()
+        elif kind == "loss":
+            percent = self.rng.randint(10, 40)
+            pairs = [(self.host(a), self.host(b)) for a, b in itertools.permutations(self.ids, 2)]
+            self.firewall.install((), pairs, percent)
+            detail = "%d %% packet loss on every link" % percent
+            self._record(kind, "start", detail, duration)
+            self._sleep(duration)
+            self.firewall.heal()
+        elif kind in ("torn", "corrupt"):
+            if self.unsettled:
+                # a node may still lack acknowledged entries: damaging a
+                # second one could destroy an entry's last majority copy
+                return None
+            node_id = self.rng.choice(self.ids)
+            self._kill(node_id)
+            damage = (disk.tear_tail if kind == "torn" else disk.corrupt_tail)(
+                self.cluster.config.nodes[node_id].dir, self.rng)
+            if damage is None:
+                self._restart(node_id)
+                return None
+            detail = "node %d: %s" % (node_id, damage)
+            self._record(kind, "start", detail, min(duration, 1.0))
+            self._sleep(min(duration, 1.0))
+            self._restart(node_id)
+        else:
+            raise ValueError("unknown fault %r" % kind)
+        self.injected[kind] += 1
+        self._record(kind, "healed", detail)
+        return detail
+
+    def heal_all(self):
+        """Removes every fault still in place: rules, pauses, dead nodes."""
+        self.firewall.heal()
+        for node_id in list(self.paused):
+            self.cluster.resume(node_id)
+            self.paused.discard(node_id)
+        for node_id in list(self.down):
+            self._restart(node_id)
+        self.check_exits()
+
+    def settle(self, timeout):
+        """Waits until there is a leader, every node answers, and every node
+        has applied the leader's commit index as first seen. Returns the
+        seconds it took, or None (noted as an anomaly) on timeout."""
+        started = time.monotonic()
+        target = None
+        last = None
+        nodes = list(self.cluster.config.nodes.values())
+        while time.monotonic() - started < timeout and not self.interrupted.is_set():
+            statuses = raftq_cluster.query_statuses(self.context, nodes, SETTLE_PROBE_TIMEOUT_S)
+            for node_id, status in statuses.items():
+                self.leader_log.observe(node_id, status)
+            leaders = [(status["term"], node_id) for node_id, status in statuses.items()
+                       if isinstance(status, dict) and status.get("role") == "Leader"]
+            last = {node_id: (None if status is None else (status.get("role"), status.get("term"),
+                                                           status.get("applied_index")))
+                    for node_id, status in statuses.items()}
+            if leaders and all(status is not None for status in statuses.values()):
+                leader = statuses[max(leaders)[1]]
+                if target is None:
+                    target = leader.get("commit_index", 0)
+                if all(status.get("applied_index", -1) >= target for status in statuses.values()):
+                    took = time.monotonic() - started
+                    self.settle_times.append(took)
+                    self.unsettled = False
+                    return took
+            time.sleep(SETTLE_POLL_S)
+        self.unsettled = True
+        if not self.interrupted.is_set():
+            self._anomaly("cluster did not settle within %.0f s (role, term, applied per node: %s)"
+                          % (timeout, last))
+        return None
