@@ -11,6 +11,7 @@
 */
 
 #include <czmq.h>
+#include <inttypes.h>
 
 #include "event_log.h"
 #include "must.h"
@@ -149,15 +150,16 @@ s_drop_oldest_of (event_log_t *self, stream_t *stream)
     free (retained);
 }
 
-static void
-s_retain (event_log_t *self, stream_t *stream, const Raftq__Event *event)
+//  Appends a new retained event (taking packed) to its stream's list and
+//  the log's, and counts it.
+static retained_t *
+s_link_retained (event_log_t *self, stream_t *stream, uint64_t seq, uint8_t *packed, size_t size)
 {
     retained_t *retained = (retained_t *)must_zalloc (sizeof (retained_t));
     retained->stream = stream;
-    retained->seq = event->seq;
-    retained->size = raftq__event__get_packed_size (event);
-    retained->packed = (uint8_t *)must_alloc (retained->size);
-    raftq__event__pack (event, retained->packed);
+    retained->seq = seq;
+    retained->packed = packed;
+    retained->size = size;
 
     if (stream->newest)
         stream->newest->stream_newer = retained;
@@ -174,6 +176,16 @@ s_retain (event_log_t *self, stream_t *stream, const Raftq__Event *event)
     self->newest = retained;
     self->retained_count++;
     self->retained_bytes += s_accounted (retained);
+    return retained;
+}
+
+static void
+s_retain (event_log_t *self, stream_t *stream, const Raftq__Event *event)
+{
+    size_t size = raftq__event__get_packed_size (event);
+    uint8_t *packed = (uint8_t *)must_alloc (size);
+    raftq__event__pack (event, packed);
+    retained_t *retained = s_link_retained (self, stream, event->seq, packed, size);
 
     if (stream->retained_count > self->per_stream)
         s_drop_oldest_of (self, stream);
@@ -290,19 +302,29 @@ s_stream_compare (const void *first, const void *second)
     return strcmp ((*(stream_t *const *)first)->key, (*(stream_t *const *)second)->key);
 }
 
-void
-event_log_digest (event_log_t *self, digest_t *digest)
+//  Every stream, sorted by key so that nothing follows the table's order.
+//  The caller frees the array.
+static stream_t **
+s_sorted_streams (event_log_t *self, size_t *count)
 {
-    assert (self);
-    size_t count = zhashx_size (self->streams);
-    stream_t **streams = (stream_t **)must_alloc (count * sizeof (stream_t *));
+    *count = zhashx_size (self->streams);
+    stream_t **streams = (stream_t **)must_alloc (*count * sizeof (stream_t *));
     size_t position = 0;
     for (stream_t *stream = (stream_t *)zhashx_first (self->streams); stream;
          stream = (stream_t *)zhashx_next (self->streams))
         streams[position++] = stream;
-    qsort (streams, count, sizeof (stream_t *), s_stream_compare);
+    qsort (streams, *count, sizeof (stream_t *), s_stream_compare);
+    return streams;
+}
+
+void
+event_log_digest (event_log_t *self, digest_t *digest)
+{
+    assert (self);
+    size_t count;
+    stream_t **streams = s_sorted_streams (self, &count);
     digest_u64 (digest, count);
-    for (position = 0; position < count; position++) {
+    for (size_t position = 0; position < count; position++) {
         digest_string (digest, streams[position]->key);
         digest_u64 (digest, streams[position]->last_seq);
     }
@@ -315,4 +337,136 @@ event_log_digest (event_log_t *self, digest_t *digest)
         digest_u64 (digest, retained->seq);
         digest_bytes (digest, retained->packed, retained->size);
     }
+}
+
+//  --------------------------------------------------------------------------
+//  Snapshots
+
+void
+event_log_snapshot_save (event_log_t *self, Raftq__State__EventLogState *state)
+{
+    assert (self);
+    assert (state);
+    raftq__state__event_log_state__init (state);
+    //  Each repeated field is one block of structs (none when empty) plus
+    //  the pointer array protobuf-c wants; element 0 is the block's start,
+    //  for release
+    size_t count;
+    stream_t **streams = s_sorted_streams (self, &count);
+    Raftq__State__StreamState *stream_states =
+        count ? (Raftq__State__StreamState *)must_alloc (count * sizeof (Raftq__State__StreamState))
+              : NULL;
+    state->streams =
+        (Raftq__State__StreamState **)must_alloc (count * sizeof (Raftq__State__StreamState *));
+    state->n_streams = count;
+    for (size_t position = 0; position < count; position++) {
+        raftq__state__stream_state__init (&stream_states[position]);
+        stream_states[position].key = streams[position]->key;
+        stream_states[position].last_seq = streams[position]->last_seq;
+        state->streams[position] = &stream_states[position];
+    }
+    free (streams);
+
+    Raftq__State__RetainedEvent *events =
+        self->retained_count ? (Raftq__State__RetainedEvent *)must_alloc (
+                                   self->retained_count * sizeof (Raftq__State__RetainedEvent))
+                             : NULL;
+    state->retained = (Raftq__State__RetainedEvent **)must_alloc (
+        self->retained_count * sizeof (Raftq__State__RetainedEvent *));
+    size_t position = 0;
+    for (retained_t *retained = self->oldest; retained; retained = retained->newer) {
+        raftq__state__retained_event__init (&events[position]);
+        events[position].stream = retained->stream->key;
+        events[position].seq = retained->seq;
+        events[position].event.data = retained->packed;
+        events[position].event.len = retained->size;
+        state->retained[position] = &events[position];
+        position++;
+    }
+    state->n_retained = position;
+}
+
+void
+event_log_snapshot_release (Raftq__State__EventLogState *state)
+{
+    if (!state)
+        return;
+    free (state->n_streams ? state->streams[0] : NULL);
+    free (state->streams);
+    free (state->n_retained ? state->retained[0] : NULL);
+    free (state->retained);
+    raftq__state__event_log_state__init (state);
+}
+
+static int s_refuse (char *error, size_t error_size, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+//  Writes why a snapshot is refused into error. Always returns -1.
+static int
+s_refuse (char *error, size_t error_size, const char *format, ...)
+{
+    if (error && error_size) {
+        va_list args;
+        va_start (args, format);
+        vsnprintf (error, error_size, format, args);
+        va_end (args);
+    }
+    return -1;
+}
+
+//  True if packed decodes to an event of stream_key with sequence seq:
+//  Replay unpacks retained events and may trust them only then.
+static bool
+s_is_event_of (const ProtobufCBinaryData *packed, const char *stream_key, uint64_t seq)
+{
+    Raftq__Event *event = raftq__event__unpack (NULL, packed->len, packed->data);
+    bool matches = event && event->stream && streq (event->stream, stream_key) && event->seq == seq;
+    raftq__event__free_unpacked (event, NULL);
+    return matches;
+}
+
+int
+event_log_snapshot_load (event_log_t *self, Raftq__State__EventLogState *state, char *error,
+                         size_t error_size)
+{
+    assert (self);
+    assert (state);
+    assert (zhashx_size (self->streams) == 0);
+    for (size_t position = 0; position < state->n_streams; position++) {
+        const Raftq__State__StreamState *stream_state = state->streams[position];
+        if (!stream_state->key || !*stream_state->key)
+            return s_refuse (error, error_size, "an event stream has no key");
+        if (s_stream_lookup (self, stream_state->key))
+            return s_refuse (error, error_size, "event stream '%s' appears twice",
+                             stream_state->key);
+        s_stream_require (self, stream_state->key)->last_seq = stream_state->last_seq;
+    }
+    for (size_t position = 0; position < state->n_retained; position++) {
+        Raftq__State__RetainedEvent *event = state->retained[position];
+        stream_t *stream = s_stream_lookup (self, event->stream);
+        if (!stream)
+            return s_refuse (error, error_size, "a retained event names unknown stream '%s'",
+                             event->stream ? event->stream : "");
+        //  A stream's window holds consecutive sequences ending at its
+        //  last_seq: Replay relies on it to tell what is still retained
+        uint64_t expected = stream->newest ? stream->newest->seq + 1 : event->seq;
+        if (event->seq == 0 || event->seq != expected || event->seq > stream->last_seq)
+            return s_refuse (error, error_size,
+                             "retained event %" PRIu64 " of stream '%s' is out of sequence",
+                             event->seq, stream->key);
+        if (!s_is_event_of (&event->event, stream->key, event->seq))
+            return s_refuse (error, error_size,
+                             "retained event %" PRIu64 " of stream '%s' does not decode as one",
+                             event->seq, stream->key);
+        s_link_retained (self, stream, event->seq, event->event.data, event->event.len);
+        event->event.data = NULL;
+        event->event.len = 0;
+    }
+    for (stream_t *stream = (stream_t *)zhashx_first (self->streams); stream;
+         stream = (stream_t *)zhashx_next (self->streams))
+        if (stream->newest && stream->newest->seq != stream->last_seq)
+            return s_refuse (error, error_size,
+                             "the window of stream '%s' does not end at its last event",
+                             stream->key);
+    return 0;
 }

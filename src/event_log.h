@@ -19,6 +19,7 @@
 
 #include "digest.h"
 #include "raftq.pb-c.h"
+#include "state.pb-c.h"
 
 typedef struct _event_log_t event_log_t;
 
@@ -67,5 +68,22 @@ size_t
 //  Feeds the streams and the retained window to digest.
 void
     event_log_digest (event_log_t *self, digest_t *digest);
+
+//  Describes the streams and the retained window in state for a snapshot.
+//  Strings and bytes are borrowed from the log: state is valid until the
+//  log changes. Free what was allocated with event_log_snapshot_release.
+void
+    event_log_snapshot_save (event_log_t *self, Raftq__State__EventLogState *state);
+
+//  Frees what event_log_snapshot_save allocated in state (not what it borrowed).
+void
+    event_log_snapshot_release (Raftq__State__EventLogState *state);
+
+//  Restores a saved window into a log that has seen no event. Takes the
+//  packed events out of state (their pointers become NULL). Returns 0, or
+//  -1 with error when state is inconsistent; the log must then be destroyed.
+int
+    event_log_snapshot_load (event_log_t *self, Raftq__State__EventLogState *state, char *error,
+                             size_t error_size);
 
 #endif

@@ -34,6 +34,15 @@
       a log entry.
     - Out of memory aborts the process: a node that cannot apply an entry
       must stop rather than diverge from the others.
+    - A snapshot (fsm_snapshot_save / fsm_snapshot_load) carries everything
+      above that a later apply can observe, in the order it depends on:
+      topics in creation order with their queues and publish counts,
+      clients in eviction order, the streams and the retained window in
+      emit order, and the chat state. Ring capacities and hash-table
+      layouts are not state: a restored fsm may allocate differently, but
+      hashes and answers the same. Restoring checks the invariants apply
+      relies on and refuses a state that breaks one, since the reply and
+      event bytes in it are later unpacked on trust.
 */
 
 #include <czmq.h>
@@ -427,12 +436,10 @@ fsm_password_hash (fsm_t *self, const char *user)
 //  --------------------------------------------------------------------------
 //  Queue operations. Each returns the reply; the command is validated already.
 
-static Raftq__Reply *
-s_create_topic (fsm_t *self, const char *name, uint64_t index, uint64_t seq)
+//  Adds a new topic (the name must be free) after the existing ones.
+static topic_t *
+s_topic_add (fsm_t *self, const char *name)
 {
-    if (zhashx_lookup (self->topics, name))
-        return s_reply_error (RAFTQ__CODE__ALREADY_EXISTS, index, seq, "topic '%s' already exists",
-                              name);
     topic_t *topic = s_topic_new (name);
     if (self->topic_count == self->topic_slots) {
         self->topic_slots = self->topic_slots ? self->topic_slots * 2 : 16;
@@ -441,6 +448,16 @@ s_create_topic (fsm_t *self, const char *name, uint64_t index, uint64_t seq)
     }
     self->topic_order[self->topic_count++] = topic;
     zhashx_insert (self->topics, topic->name, topic);
+    return topic;
+}
+
+static Raftq__Reply *
+s_create_topic (fsm_t *self, const char *name, uint64_t index, uint64_t seq)
+{
+    if (zhashx_lookup (self->topics, name))
+        return s_reply_error (RAFTQ__CODE__ALREADY_EXISTS, index, seq, "topic '%s' already exists",
+                              name);
+    s_topic_add (self, name);
     return s_reply_new (RAFTQ__CODE__OK, index, seq);
 }
 
@@ -764,4 +781,204 @@ fsm_state_hash (fsm_t *self)
     }
     free (clients);
     return digest_finish (&digest);
+}
+
+//  --------------------------------------------------------------------------
+//  Snapshots
+
+static void
+s_save_topics (fsm_t *self, Raftq__State__FsmState *state)
+{
+    //  Each repeated field is one block of structs (none when empty) plus
+    //  the pointer array protobuf-c wants; element 0 is the block's start,
+    //  for release
+    Raftq__State__TopicState *topics =
+        self->topic_count ? (Raftq__State__TopicState *)must_alloc (
+                                self->topic_count * sizeof (Raftq__State__TopicState))
+                          : NULL;
+    state->topics = (Raftq__State__TopicState **)must_alloc (self->topic_count *
+                                                             sizeof (Raftq__State__TopicState *));
+    state->n_topics = self->topic_count;
+    for (size_t position = 0; position < self->topic_count; position++) {
+        topic_t *topic = self->topic_order[position];
+        Raftq__State__TopicState *saved = &topics[position];
+        raftq__state__topic_state__init (saved);
+        saved->name = topic->name;
+        saved->publish_count = topic->publish_count;
+        saved->messages =
+            (ProtobufCBinaryData *)must_alloc (topic->count * sizeof (ProtobufCBinaryData));
+        saved->n_messages = topic->count;
+        for (size_t queued = 0; queued < topic->count; queued++) {
+            message_t *message = &topic->ring[(topic->head + queued) & (topic->capacity - 1)];
+            saved->messages[queued].data = message->data;
+            saved->messages[queued].len = message->size;
+        }
+        state->topics[position] = saved;
+    }
+}
+
+static void
+s_save_clients (fsm_t *self, Raftq__State__FsmState *state)
+{
+    size_t count = zhashx_size (self->clients);
+    Raftq__State__ClientState *clients =
+        count ? (Raftq__State__ClientState *)must_alloc (count * sizeof (Raftq__State__ClientState))
+              : NULL;
+    state->clients =
+        (Raftq__State__ClientState **)must_alloc (count * sizeof (Raftq__State__ClientState *));
+    for (client_t *client = self->oldest; client; client = client->newer) {
+        Raftq__State__ClientState *saved = &clients[state->n_clients];
+        raftq__state__client_state__init (saved);
+        saved->client_id = client->id;
+        saved->seq = client->seq;
+        saved->reply.data = client->reply;
+        saved->reply.len = client->reply_size;
+        saved->last_index = client->last_index;
+        state->clients[state->n_clients++] = saved;
+    }
+}
+
+void
+fsm_snapshot_save (fsm_t *self, Raftq__State__FsmState *state)
+{
+    assert (self);
+    assert (state);
+    raftq__state__fsm_state__init (state);
+    state->applied_index = self->applied_index;
+    s_save_topics (self, state);
+    state->events =
+        (Raftq__State__EventLogState *)must_alloc (sizeof (Raftq__State__EventLogState));
+    event_log_snapshot_save (self->events, state->events);
+    state->chat = (Raftq__State__ChatState *)must_alloc (sizeof (Raftq__State__ChatState));
+    chat_snapshot_save (self->chat, state->chat);
+    s_save_clients (self, state);
+}
+
+void
+fsm_snapshot_release (Raftq__State__FsmState *state)
+{
+    if (!state)
+        return;
+    for (size_t position = 0; position < state->n_topics; position++)
+        free (state->topics[position]->messages);
+    free (state->n_topics ? state->topics[0] : NULL);
+    free (state->topics);
+    event_log_snapshot_release (state->events);
+    free (state->events);
+    chat_snapshot_release (state->chat);
+    free (state->chat);
+    free (state->n_clients ? state->clients[0] : NULL);
+    free (state->clients);
+    raftq__state__fsm_state__init (state);
+}
+
+static int s_refuse_snapshot (char *error, size_t error_size, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+//  Writes why a snapshot is refused into error. Always returns -1.
+static int
+s_refuse_snapshot (char *error, size_t error_size, const char *format, ...)
+{
+    char text[256];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (text, sizeof text, format, args);
+    va_end (args);
+    return s_refuse (RAFTQ__CODE__INTERNAL, text, NULL, error, error_size);
+}
+
+//  Smallest ring (a power of two, at least FSM_RING_MIN) that holds count.
+static size_t
+s_ring_capacity (size_t count)
+{
+    size_t capacity = FSM_RING_MIN;
+    while (capacity < count)
+        capacity *= 2;
+    return capacity;
+}
+
+static int
+s_load_topics (fsm_t *self, Raftq__State__FsmState *state, char *error, size_t error_size)
+{
+    for (size_t position = 0; position < state->n_topics; position++) {
+        Raftq__State__TopicState *saved = state->topics[position];
+        if (!saved->name || !*saved->name || s_topic_lookup (self, saved->name))
+            return s_refuse_snapshot (error, error_size, "topic %zu has no name or a taken one",
+                                      position);
+        if (saved->n_messages > saved->publish_count)
+            return s_refuse_snapshot (error, error_size,
+                                      "topic '%s' holds more messages than were published",
+                                      saved->name);
+        topic_t *topic = s_topic_add (self, saved->name);
+        topic->publish_count = saved->publish_count;
+        if (saved->n_messages == 0)
+            continue;
+        s_topic_resize (topic, s_ring_capacity (saved->n_messages));
+        for (size_t queued = 0; queued < saved->n_messages; queued++) {
+            ProtobufCBinaryData *payload = &saved->messages[queued];
+            //  The payload moves into the queue; an empty one is NULL there
+            message_t *message = &topic->ring[queued];
+            message->data = payload->len ? payload->data : NULL;
+            message->size = payload->len;
+            if (message->data)
+                payload->data = NULL;
+            payload->len = 0;
+        }
+        topic->count = saved->n_messages;
+    }
+    return 0;
+}
+
+static int
+s_load_clients (fsm_t *self, Raftq__State__FsmState *state, char *error, size_t error_size)
+{
+    for (size_t position = 0; position < state->n_clients; position++) {
+        Raftq__State__ClientState *saved = state->clients[position];
+        //  Use order is apply order: indexes strictly ascending, none ahead
+        //  of the state, which is what makes the oldest the one to evict
+        bool in_order = !self->newest || saved->last_index > self->newest->last_index;
+        if (saved->client_id == 0 || saved->seq == 0 ||
+            zhashx_lookup (self->clients, &saved->client_id) || !in_order ||
+            saved->last_index > state->applied_index)
+            return s_refuse_snapshot (error, error_size,
+                                      "client %" PRIu64 " is a duplicate, out of order or unset",
+                                      saved->client_id);
+        //  Retries unpack the remembered reply and may trust it only then
+        Raftq__Reply *reply = raftq__reply__unpack (NULL, saved->reply.len, saved->reply.data);
+        if (!reply)
+            return s_refuse_snapshot (error, error_size,
+                                      "the reply remembered for client %" PRIu64 " does not decode",
+                                      saved->client_id);
+        raftq__reply__free_unpacked (reply, NULL);
+        client_t *client = (client_t *)zmalloc (sizeof (client_t));
+        client->id = saved->client_id;
+        client->seq = saved->seq;
+        client->last_index = saved->last_index;
+        client->reply = saved->reply.data; //  moves
+        client->reply_size = saved->reply.len;
+        saved->reply.data = NULL;
+        saved->reply.len = 0;
+        zhashx_insert (self->clients, &client->id, client);
+        s_client_append (self, client);
+    }
+    return 0;
+}
+
+int
+fsm_snapshot_load (fsm_t *self, Raftq__State__FsmState *state, char *error, size_t error_size)
+{
+    assert (self);
+    assert (state);
+    if (self->applied_index != 0 || self->topic_count != 0 || zhashx_size (self->clients) != 0)
+        return s_refuse_snapshot (error, error_size, "the state machine has applied entries");
+    if (s_load_topics (self, state, error, error_size))
+        return -1;
+    if (state->events && event_log_snapshot_load (self->events, state->events, error, error_size))
+        return -1;
+    if (state->chat && chat_snapshot_load (self->chat, state->chat, error, error_size))
+        return -1;
+    if (s_load_clients (self, state, error, error_size))
+        return -1;
+    self->applied_index = state->applied_index;
+    return 0;
 }

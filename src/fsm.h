@@ -90,4 +90,28 @@ Raftq__Reply *
 uint64_t
     fsm_state_hash (fsm_t *self);
 
+//  Describes the whole state in state, for a snapshot: topics with their
+//  queues, the event streams with the retained window, the chat state and
+//  the exactly-once table, as of fsm_applied_index. Nothing is copied:
+//  strings and payloads are borrowed from the fsm, so state is valid until
+//  the next apply. One pass over the state; packing it is the caller's.
+//  Free what was allocated with fsm_snapshot_release.
+void
+    fsm_snapshot_save (fsm_t *self, Raftq__State__FsmState *state);
+
+//  Frees what fsm_snapshot_save allocated in state (not what it borrowed).
+void
+    fsm_snapshot_release (Raftq__State__FsmState *state);
+
+//  Restores a saved state into an fsm that has applied nothing, with the
+//  same options as the nodes that saved it: the result has the same
+//  fsm_state_hash and gives the same replies and events on every later
+//  apply. Takes the payloads out of state (their pointers become NULL)
+//  rather than copying them. Returns 0, or -1 with error when the fsm is
+//  not fresh or state is inconsistent (a decodable snapshot that no fsm
+//  could have saved); the fsm must then be destroyed.
+int
+    fsm_snapshot_load (fsm_t *self, Raftq__State__FsmState *state, char *error,
+                       size_t error_size);
+
 #endif

@@ -1,6 +1,6 @@
 /*  log_store — owns the Raft log on disk: segment files of CRC'd records, the
-    recovery of a torn or corrupt tail at open, group-commit syncs and durable
-    suffix truncation.
+    recovery of a torn or corrupt tail at open, group-commit syncs, durable
+    suffix truncation and whole-segment prefix truncation (compaction).
 
     Files: <path>/<first index, 20 digits>.seg; anything else in the directory
     is ignored. A segment is rolled when the next record would take it past
@@ -886,5 +886,54 @@ log_store_replay (log_store_t *self, log_store_visit_fn *visit, void *argument)
     int saved = errno;
     free (reader.buffer);
     errno = saved;
+    return rc;
+}
+
+//  Deletes whole segments from the front, oldest first: a crash in between
+//  leaves a shorter but still gapless log. The segment holding index
+//  up_to_index + 1 (the first entry kept) stays whole, so the log may keep
+//  a few entries the caller no longer needs.
+int
+log_store_truncate_prefix (log_store_t *self, uint64_t up_to_index)
+{
+    if (self->failed) {
+        errno = EIO;
+        return -1;
+    }
+    uint64_t last_index = log_store_last_index (self);
+    size_t dropped = 0;
+    size_t dropped_entries = 0;
+    int rc = 0;
+    while (dropped < self->segment_count) {
+        uint64_t next_first = dropped + 1 < self->segment_count
+                                  ? self->segments[dropped + 1].first_index
+                                  : last_index + 1;
+        if (next_first - 1 > up_to_index)
+            break;
+        segment_t *segment = &self->segments[dropped];
+        char name[LOG_STORE_NAME_SIZE];
+        s_segment_name (name, segment->first_index);
+        s_segment_close (segment);
+        self->directory_dirty = true;
+        if (unlinkat (self->directory_fd, name, 0) && errno != ENOENT) {
+            rc = -1;
+            break;
+        }
+        dropped_entries += (size_t)(next_first - segment->first_index);
+        dropped++;
+    }
+    //  Memory follows what is gone from the disk, even after a failure
+    int saved = errno;
+    memmove (self->segments, self->segments + dropped,
+             (self->segment_count - dropped) * sizeof (segment_t));
+    self->segment_count -= dropped;
+    memmove (self->offsets, self->offsets + dropped_entries,
+             (self->entry_count - dropped_entries) * sizeof (uint64_t));
+    self->entry_count -= dropped_entries;
+    errno = saved;
+    if (rc == 0 && s_sync_directory (self)) {
+        self->failed = true;
+        rc = -1;
+    }
     return rc;
 }

@@ -48,6 +48,14 @@ int
 int
     log_store_truncate_suffix (log_store_t *self, uint64_t from_index);
 
+//  Compaction after a snapshot: deletes, durably, every segment whose
+//  entries all have index <= up_to_index. Segment-granular: the segment
+//  holding up_to_index + 1 is kept whole, so first_index may stay below
+//  up_to_index + 1; when every entry is <= up_to_index the log becomes
+//  empty and the next append may start at any index. Returns 0 or -1.
+int
+    log_store_truncate_prefix (log_store_t *self, uint64_t up_to_index);
+
 //  Calls visit for each entry from first to last, in order. The entry and its
 //  data are borrowed for the call. Stops and returns -1 if visit returns -1.
 typedef int (log_store_visit_fn) (const raft_entry_t *entry, void *argument);

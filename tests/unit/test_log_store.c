@@ -1,6 +1,8 @@
 /*  test_log_store — drives the log store on a real directory: append, sync,
-    reopen and replay; segment rolling; suffix truncation; recovery from torn
-    tails, flipped bytes, gaps and stray files; refused appends.
+    reopen and replay; segment rolling; suffix truncation; prefix truncation
+    (compaction after a snapshot), whole and interrupted by a crash;
+    recovery from torn tails, flipped bytes, gaps and stray files; refused
+    appends.
 
     Entries are a pure function of (index, generation), so a replay can be
     checked without keeping copies: generation tells entries written before a
@@ -799,6 +801,110 @@ test_open_errors (void **state)
     assert_non_null (strstr (error, "RAFTQ_SEGMENT_BYTES"));
 }
 
+//  First index of the oldest segment file, 0 if there is none.
+static uint64_t
+s_oldest_segment (fixture_t *fixture)
+{
+    struct dirent **names;
+    int count = s_list_segments (fixture, &names);
+    uint64_t first = count > 0 ? strtoull (names[0]->d_name, NULL, 10) : 0;
+    s_free_names (names, count);
+    return first;
+}
+
+static void
+test_truncate_prefix (void **state)
+{
+    fixture_t *fixture = (fixture_t *)*state;
+    setenv ("RAFTQ_SEGMENT_BYTES", SMALL_SEGMENT, 1);
+    log_store_t *log = s_open (fixture);
+    s_append_range (log, 1, 600, 0, 16);
+    assert_int_equal (log_store_sync (log), 0);
+    //  The segment that holds 301: the last one starting at or before it
+    struct dirent **names;
+    int before = s_list_segments (fixture, &names);
+    assert_true (before > 20);
+    uint64_t first = 0;
+    for (int at = 0; at < before; at++) {
+        uint64_t start = strtoull (names[at]->d_name, NULL, 10);
+        if (start <= 301)
+            first = start;
+    }
+    s_free_names (names, before);
+    assert_true (first > 1);
+
+    //  Nothing lies wholly below index 1 or 0
+    assert_int_equal (log_store_truncate_prefix (log, 0), 0);
+    assert_int_equal (log_store_truncate_prefix (log, 1), 0);
+    s_check_log (log, 1, 600, 0, 0);
+
+    //  Whole segments go; the one holding 301 stays whole
+    assert_int_equal (log_store_truncate_prefix (log, 300), 0);
+    assert_int_equal (log_store_first_index (log), first);
+    assert_int_equal (s_oldest_segment (fixture), first);
+    s_check_log (log, first, 600, 0, 0);
+    assert_int_equal (log_store_size (log), s_segments_size (fixture));
+
+    //  Appends, syncs and suffix truncation go on as before
+    s_append_range (log, 601, 700, 0, 9);
+    assert_int_equal (log_store_sync (log), 0);
+    assert_int_equal (log_store_truncate_suffix (log, 690), 0);
+    s_reopen (fixture, &log);
+    s_check_log (log, first, 689, 0, 0);
+    assert_int_equal (log_store_recovered_bytes (log), 0);
+
+    //  Repeating it, or asking for less, changes nothing
+    assert_int_equal (log_store_truncate_prefix (log, 300), 0);
+    assert_int_equal (log_store_truncate_prefix (log, 10), 0);
+    s_check_log (log, first, 689, 0, 0);
+
+    //  Everything below the end: the log becomes empty, and starts again
+    //  after the snapshot that covered it
+    assert_int_equal (log_store_truncate_prefix (log, 689), 0);
+    s_check_log (log, 0, 0, 0, 0);
+    assert_int_equal (s_oldest_segment (fixture), 0);
+    s_reopen (fixture, &log);
+    s_check_log (log, 0, 0, 0, 0);
+    s_append_range (log, 690, 720, 0, 5);
+    assert_int_equal (log_store_sync (log), 0);
+    s_reopen (fixture, &log);
+    s_check_log (log, 690, 720, 0, 0);
+    log_store_destroy (&log);
+}
+
+//  A crash between two deletions of a prefix truncation leaves some of the
+//  oldest segments gone and the rest whole: a shorter log, still gapless.
+static void
+test_truncate_prefix_interrupted (void **state)
+{
+    fixture_t *fixture = (fixture_t *)*state;
+    setenv ("RAFTQ_SEGMENT_BYTES", SMALL_SEGMENT, 1);
+    log_store_t *log = s_open (fixture);
+    s_append_range (log, 1, 200, 0, 8);
+    assert_int_equal (log_store_sync (log), 0);
+    log_store_destroy (&log);
+
+    struct dirent **names;
+    int count = s_list_segments (fixture, &names);
+    assert_true (count > 3);
+    char path[PATH_SIZE];
+    s_file_path (fixture, names[0]->d_name, path, sizeof path);
+    assert_int_equal (unlink (path), 0);
+    uint64_t second = strtoull (names[1]->d_name, NULL, 10);
+    s_free_names (names, count);
+
+    log = s_open (fixture);
+    assert_int_equal (log_store_recovered_bytes (log), 0);
+    s_check_log (log, second, 200, 0, 0);
+    //  The truncation finishes on the next try
+    assert_int_equal (log_store_truncate_prefix (log, 150), 0);
+    assert_true (log_store_first_index (log) <= 151);
+    assert_true (log_store_first_index (log) > second);
+    s_reopen (fixture, &log);
+    s_check_log (log, s_oldest_segment (fixture), 200, 0, 0);
+    log_store_destroy (&log);
+}
+
 int
 main (void)
 {
@@ -818,6 +924,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_empty_log_starts_anywhere, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_replay_stops_on_visit_failure, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_open_errors, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_truncate_prefix, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_truncate_prefix_interrupted, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
