@@ -191,8 +191,11 @@ s_open_file (meta_store_t *self, int directory_fd, const char *path, bool *found
         errno = EINVAL;
         return -1;
     }
-    const meta_slot_t *newest =
-        !valid[1] || (valid[0] && slots[0].version > slots[1].version) ? &slots[0] : &slots[1];
+    //  Versions compare as serial numbers (RFC 1982): the slot written after
+    //  version UINT64_MAX holds 0 and must still count as the newer one.
+    bool first_newer =
+        valid[0] && (!valid[1] || (int64_t)(slots[0].version - slots[1].version) > 0);
+    const meta_slot_t *newest = first_newer ? &slots[0] : &slots[1];
     self->version = newest->version;
     self->term = newest->term;
     self->voted_for = newest->voted_for;

@@ -8,7 +8,7 @@
 static bool
 s_message_type_known (uint32_t type)
 {
-    return type >= RAFT_MESSAGE_REQUEST_VOTE && type <= RAFT_MESSAGE_APPEND_ENTRIES_REPLY;
+    return type >= RAFT_MESSAGE_REQUEST_VOTE && type <= RAFT_MESSAGE_INSTALL_SNAPSHOT_REPLY;
 }
 
 static bool
@@ -33,6 +33,7 @@ peer_codec_encode (const raft_message_t *message, const char *cluster)
     packed.last_log_index = message->last_log_index;
     packed.last_log_term = message->last_log_term;
     packed.granted = message->granted;
+    packed.transfer = message->transfer;
     packed.prev_log_index = message->prev_log_index;
     packed.prev_log_term = message->prev_log_term;
     packed.leader_commit = message->leader_commit;
@@ -41,6 +42,13 @@ peer_codec_encode (const raft_message_t *message, const char *cluster)
     packed.reject_index = message->reject_index;
     packed.conflict_index = message->conflict_index;
     packed.conflict_term = message->conflict_term;
+    packed.snapshot_index = message->snapshot_index;
+    packed.snapshot_term = message->snapshot_term;
+    packed.offset = message->offset;
+    //  protobuf-c only reads the chunk, it never writes through it
+    packed.data.data = (uint8_t *)message->data;
+    packed.data.len = message->data ? message->data_size : 0;
+    packed.done = message->done;
 
     //  Entries are packed in place: the protobuf structs point at the
     //  caller's payloads, nothing is copied before the final pack
@@ -95,6 +103,11 @@ s_message_from_packed (peer_codec_message_t *decoded, char *error, size_t error_
         snprintf (error, error_size, "entries on a peer message of type %d", (int)packed->type);
         return -1;
     }
+    if (packed->data.len && packed->type != RAFTQ__PEER__MESSAGE_TYPE__INSTALL_SNAPSHOT) {
+        snprintf (error, error_size, "snapshot data on a peer message of type %d",
+                  (int)packed->type);
+        return -1;
+    }
     raft_message_t *message = &decoded->message;
     message->type = (raft_message_type_t)packed->type;
     message->from = packed->from;
@@ -103,6 +116,7 @@ s_message_from_packed (peer_codec_message_t *decoded, char *error, size_t error_
     message->last_log_index = packed->last_log_index;
     message->last_log_term = packed->last_log_term;
     message->granted = packed->granted;
+    message->transfer = packed->transfer;
     message->prev_log_index = packed->prev_log_index;
     message->prev_log_term = packed->prev_log_term;
     message->leader_commit = packed->leader_commit;
@@ -111,6 +125,12 @@ s_message_from_packed (peer_codec_message_t *decoded, char *error, size_t error_
     message->reject_index = packed->reject_index;
     message->conflict_index = packed->conflict_index;
     message->conflict_term = packed->conflict_term;
+    message->snapshot_index = packed->snapshot_index;
+    message->snapshot_term = packed->snapshot_term;
+    message->offset = packed->offset;
+    message->data = packed->data.data;
+    message->data_size = packed->data.len;
+    message->done = packed->done;
 
     if (packed->n_entries) {
         decoded->entries = calloc (packed->n_entries, sizeof (raft_entry_t));

@@ -18,8 +18,8 @@
 extern "C" {
 #endif
 
-//  A decoded peer message. message (and its entries) borrow their payloads
-//  from packed: valid until peer_codec_message_clear.
+//  A decoded peer message. message (its entries, its snapshot chunk) borrow
+//  their payloads from packed: valid until peer_codec_message_clear.
 typedef struct {
     raft_message_t message;       //  what the core receives
     raft_entry_t *entries;        //  message.entries points here (heap)

@@ -66,8 +66,8 @@ typedef struct {
     uint32_t node_id;              //  this node
     uint32_t tick_ms;              //  period of the core's clock
     char *cluster;                 //  cluster name, checked on every peer message
-    uint32_t *voters;              //  bootstrap voters handed to the core
-    size_t voter_count;            //  how many
+    raft_member_t *members;        //  bootstrap configuration handed to the core
+    size_t member_count;           //  how many (0: this node joins, empty)
     meta_store_t *meta;            //  term and vote on disk
     log_store_t *log;              //  the log on disk
     raft_core_t *core;             //  the protocol
@@ -112,7 +112,7 @@ s_self_destroy (self_t **self_p)
         raft_core_destroy (&self->core);
         log_store_destroy (&self->log);
         meta_store_destroy (&self->meta);
-        free (self->voters);
+        free (self->members);
         free (self->cluster);
         free (self);
         *self_p = NULL;
@@ -178,18 +178,30 @@ s_open_state (self_t *self, const config_t *config, const char *data_dir)
                   "log %s: truncated %" PRIu64 " bytes of torn or corrupt tail", path,
                   log_store_recovered_bytes (self->log));
 
-    //  Bootstrap membership: every configured node not waiting to join
-    self->voters = calloc (config->node_count, sizeof (uint32_t));
-    if (!self->voters)
+    //  Bootstrap membership: every configured node not waiting to join, as
+    //  voters; a node waiting to join starts with an empty configuration
+    //  and waits for a leader to add it
+    self->members = calloc (config->node_count, sizeof (raft_member_t));
+    if (!self->members)
         return -1;
-    for (size_t position = 0; position < config->node_count; position++)
-        if (!config->nodes[position].join)
-            self->voters[self->voter_count++] = config->nodes[position].id;
+    if (!config_node (config, self->node_id)->join)
+        for (size_t position = 0; position < config->node_count; position++) {
+            const config_node_t *node = &config->nodes[position];
+            if (node->join)
+                continue;
+            raft_member_t *member = &self->members[self->member_count++];
+            member->id = node->id;
+            member->voter = true;
+            snprintf (member->host, sizeof (member->host), "%s", node->host);
+            member->client_port = node->client_port;
+            member->peer_port = node->peer_port;
+            member->pub_port = node->pub_port;
+        }
 
     raft_core_options_t options = {
         .self_id = self->node_id,
-        .voters = self->voters,
-        .voter_count = self->voter_count,
+        .members = self->members,
+        .member_count = self->member_count,
         .heartbeat_ms = config->heartbeat_ms,
         .election_timeout_min_ms = config->election_timeout_min_ms,
         .election_timeout_max_ms = config->election_timeout_max_ms,
@@ -302,15 +314,14 @@ s_send_peer (self_t *self, const raft_message_t *message)
     }
 }
 
+//  Adds copies of committed entries to the COMMITTED message being built in
+//  *message_p (created if NULL); s_send_committed heads and sends it.
 static void
-s_send_committed (self_t *self, const raft_entry_t *entries, size_t count)
+s_add_committed (zmsg_t **message_p, const raft_entry_t *entries, size_t count)
 {
-    zmsg_t *message = zmsg_new ();
-    zmsg_addstr (message, "COMMITTED");
-    uint8_t header[COMMITTED_HEADER_SIZE];
-    little_endian_put_u64 (header, raft_core_commit_index (self->core));
-    little_endian_put_u64 (header + 8, raft_core_last_index (self->core));
-    zmsg_addmem (message, header, sizeof (header));
+    if (!*message_p)
+        *message_p = zmsg_new ();
+    zmsg_t *message = *message_p;
     for (size_t position = 0; position < count; position++) {
         const raft_entry_t *entry = &entries[position];
         zframe_t *frame = zframe_new (NULL, ENTRY_HEADER_SIZE + entry->size);
@@ -322,7 +333,21 @@ s_send_committed (self_t *self, const raft_entry_t *entries, size_t count)
             memcpy (target + ENTRY_HEADER_SIZE, entry->data, entry->size);
         zmsg_append (message, &frame);
     }
-    zmsg_send (&message, self->pipe);
+}
+
+//  Sends the COMMITTED message built in *message_p, if any, headed by the
+//  commit and last index as they are now.
+static void
+s_send_committed (self_t *self, zmsg_t **message_p)
+{
+    if (!*message_p)
+        return;
+    uint8_t header[COMMITTED_HEADER_SIZE];
+    little_endian_put_u64 (header, raft_core_commit_index (self->core));
+    little_endian_put_u64 (header + 8, raft_core_last_index (self->core));
+    zmsg_pushmem (*message_p, header, sizeof (header));
+    zmsg_pushstr (*message_p, "COMMITTED");
+    zmsg_send (message_p, self->pipe);
 }
 
 static const char *
@@ -387,10 +412,19 @@ static void
 s_process_ready (self_t *self)
 {
     raft_ready_t ready;
+    zmsg_t *committed = NULL;
     while (raft_core_ready (self->core, &ready)) {
         //  a. the vote and term must be durable before any message shows them
         if (ready.hard_state_changed && meta_store_save (self->meta, ready.term, ready.voted_for))
             s_fatal (self, "cannot save term and vote");
+        //  d. committed entries to the broker, in order. A leader's clients
+        //  wait for them, so they go before its messages (then mostly commit
+        //  notices); a follower's wait until after the loop, behind the
+        //  acknowledgement its sync makes possible, which the leader waits for
+        if (ready.committed_count)
+            s_add_committed (&committed, ready.committed, ready.committed_count);
+        if (ready.role == RAFT_ROLE_LEADER)
+            s_send_committed (self, &committed);
         //  b. messages first: followers write while the leader writes
         for (size_t position = 0; position < ready.message_count; position++)
             s_send_peer (self, &ready.messages[position]);
@@ -411,13 +445,11 @@ s_process_ready (self_t *self)
             if (log_store_sync (self->log))
                 s_fatal (self, "cannot sync the log");
         }
-        //  d. committed entries to the broker, in order, as one message
-        if (ready.committed_count)
-            s_send_committed (self, ready.committed, ready.committed_count);
         raft_core_advance (self->core);
         if (written)
             raft_core_persisted (self->core, written_index, written_term);
     }
+    s_send_committed (self, &committed);
     s_report_state (self, false);
 }
 
@@ -456,18 +488,27 @@ s_receive_peer (self_t *self, zmsg_t *message)
     peer_codec_message_clear (&decoded);
 }
 
-static int
-s_on_peer_traffic (zloop_t *loop, zsock_t *router, void *argument)
+//  Feeds the core what peers sent, without waiting.
+static void
+s_read_peers (self_t *self)
 {
-    (void)loop;
-    self_t *self = (self_t *)argument;
-    for (int count = 0; count < DRAIN_LIMIT && (zsock_events (router) & ZMQ_POLLIN); count++) {
-        zmsg_t *message = zmsg_recv (router);
+    for (int count = 0; count < DRAIN_LIMIT && (zsock_events (self->router) & ZMQ_POLLIN);
+         count++) {
+        zmsg_t *message = zmsg_recv (self->router);
         if (!message)
             break;
         s_receive_peer (self, message);
         zmsg_destroy (&message);
     }
+}
+
+static int
+s_on_peer_traffic (zloop_t *loop, zsock_t *router, void *argument)
+{
+    (void)loop;
+    (void)router;
+    self_t *self = (self_t *)argument;
+    s_read_peers (self);
     s_process_ready (self);
     return 0;
 }
@@ -528,6 +569,10 @@ s_on_pipe (zloop_t *loop, zsock_t *pipe, void *argument)
             break;
     }
     s_send_rejected (self);
+    //  Acknowledgements that came in meanwhile share this round: the commit
+    //  they make goes out now, not after the sync of the new proposals
+    if (!self->terminated)
+        s_read_peers (self);
     s_process_ready (self);
     return self->terminated ? -1 : 0;
 }

@@ -24,6 +24,8 @@
 //  need be. The room lets JSON escape every byte of a valid payload.
 #define CLIENT_MAX_MESSAGE_PAYLOADS 8
 #define CLIENT_MAX_MESSAGE_FLOOR    (64 * 1024 * 1024)
+//  Frames of a client request kept: routing id, delimiter, body.
+#define CLIENT_MESSAGE_FRAMES_MAX 3
 //  Replies and events queued per client or subscriber before they are dropped.
 #define CLIENT_SEND_HWM 10000
 //  At shutdown, time left to deliver the last replies.
@@ -57,7 +59,10 @@ struct _server_t {
     size_t member_count;             //  how many
     zloop_t *loop;                   //  the broker reactor
     zsock_t *clients;                //  ROUTER on the client port
-    zsock_t *publisher;              //  PUB on the pub port, NULL without one
+    zsock_t *publisher;              //  XPUB on the pub port, NULL without one
+    zhashx_t *subscribed;            //  prefixes at least one subscriber asked for
+    char *stream_buffer;             //  scratch copy of a stream key, cut to its prefixes
+    size_t stream_buffer_size;       //  bytes allocated
     raft_actor_t *raft;              //  the Raft thread
     fsm_t *fsm;                      //  the replicated state machine
     zhashx_t *waiting;               //  ticket -> client_request_t proposed, not yet applied
@@ -75,6 +80,8 @@ struct _server_t {
     size_t deferred_count;           //  how many
     size_t deferred_slots;           //  allocated slots in deferred
     log_limiter_t bad_input_limiter; //  bounds complaints about client traffic
+    uint32_t origin_node_field;      //  field numbers of Command.origin_node
+    uint32_t ticket_field;           //  and Command.ticket, from the descriptor
 };
 
 //  ---------------------------------------------------------------------------
@@ -136,14 +143,16 @@ s_reply (server_t *self, client_request_t *request, Raftq__Reply *reply)
         log_line (self->node_id, LOG_LEVEL_ERROR, "out of memory encoding a reply");
         return;
     }
-    zmsg_t *message = zmsg_new ();
-    zmsg_addmem (message, zframe_data (request->routing_id), zframe_size (request->routing_id));
-    if (request->delimited)
-        zmsg_addmem (message, NULL, 0);
-    zmsg_addmem (message, body, size);
-    free (body);
+    //  Frame by frame, without building a message: replies are the hot path.
     //  Never blocks: an unknown or saturated client loses the reply
-    zmsg_send (&message, self->clients);
+    void *clients = zsock_resolve (self->clients);
+    int rc = zmq_send (clients, zframe_data (request->routing_id), zframe_size (request->routing_id),
+                       ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    if (rc != -1 && request->delimited)
+        rc = zmq_send (clients, NULL, 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    if (rc != -1)
+        zmq_send (clients, body, size, ZMQ_DONTWAIT);
+    free (body);
 }
 
 static void
@@ -708,32 +717,58 @@ s_handle_request (server_t *self, client_request_t *request, zframe_t *body)
     }
 }
 
-//  One ROUTER message: [routing id][empty][body], or [routing id][body]
-//  from a DEALER that skips the delimiter.
-static void
-s_handle_client_message (server_t *self, zmsg_t *message)
+//  Receives one ROUTER message frame by frame into frames (room for
+//  CLIENT_MESSAGE_FRAMES_MAX), without building a zmsg: requests are the hot
+//  path. Frames past the room are dropped as they come. Returns how many
+//  frames the message had, 0 if it could not be read whole.
+static size_t
+s_receive_client_message (zsock_t *clients, zframe_t **frames)
 {
-    size_t frames = zmsg_size (message);
-    zframe_t *routing_id = zmsg_pop (message);
-    zframe_t *delimiter = frames == 3 ? zmsg_first (message) : NULL;
-    if (frames == 3 && zframe_size (delimiter) != 0) {
+    size_t count = 0;
+    bool more = true;
+    while (more) {
+        zframe_t *frame = zframe_recv (clients);
+        if (!frame) {
+            //  Interrupted: what was read is not a whole message
+            for (size_t position = 0; position < count && position < CLIENT_MESSAGE_FRAMES_MAX;
+                 position++)
+                zframe_destroy (&frames[position]);
+            return 0;
+        }
+        more = zframe_more (frame);
+        if (count < CLIENT_MESSAGE_FRAMES_MAX)
+            frames[count] = frame;
+        else
+            zframe_destroy (&frame);
+        count++;
+    }
+    return count;
+}
+
+//  One ROUTER message: [routing id][empty][body], or [routing id][body]
+//  from a DEALER that skips the delimiter. Takes the frames.
+static void
+s_handle_client_message (server_t *self, zframe_t **frames, size_t count)
+{
+    size_t kept = count < CLIENT_MESSAGE_FRAMES_MAX ? count : CLIENT_MESSAGE_FRAMES_MAX;
+    zframe_t *routing_id = frames[0];
+    zframe_t *body = kept > 1 ? frames[kept - 1] : NULL;
+    if (count == 3 && zframe_size (frames[1]) != 0)
         s_complain (self, "a request whose second frame is not the empty delimiter");
-        zframe_destroy (&routing_id);
-        return;
-    }
-    if (frames != 2 && frames != 3) {
+    else if (count != 2 && count != 3)
         s_complain (self, "a request with the wrong number of frames");
-        zframe_destroy (&routing_id);
-        return;
+    else {
+        client_request_t *request = calloc (1, sizeof (client_request_t));
+        if (request) {
+            request->routing_id = routing_id;
+            routing_id = NULL;
+            request->delimited = count == 3;
+            s_handle_request (self, request, body);
+        }
     }
-    client_request_t *request = calloc (1, sizeof (client_request_t));
-    if (!request) {
-        zframe_destroy (&routing_id);
-        return;
-    }
-    request->routing_id = routing_id;
-    request->delimited = frames == 3;
-    s_handle_request (self, request, zmsg_last (message));
+    zframe_destroy (&routing_id);
+    for (size_t position = 1; position < kept; position++)
+        zframe_destroy (&frames[position]);
 }
 
 static int
@@ -742,11 +777,11 @@ s_on_client_traffic (zloop_t *loop, zsock_t *clients, void *argument)
     (void)loop;
     server_t *self = (server_t *)argument;
     for (int count = 0; count < DRAIN_LIMIT && (zsock_events (clients) & ZMQ_POLLIN); count++) {
-        zmsg_t *message = zmsg_recv (clients);
-        if (!message)
+        zframe_t *frames[CLIENT_MESSAGE_FRAMES_MAX];
+        size_t frame_count = s_receive_client_message (clients, frames);
+        if (frame_count == 0)
             break;
-        s_handle_client_message (self, message);
-        zmsg_destroy (&message);
+        s_handle_client_message (self, frames, frame_count);
     }
     //  Everything read this turn goes to Raft as one batch
     if (raft_actor_flush (self->raft))
@@ -755,12 +790,84 @@ s_on_client_traffic (zloop_t *loop, zsock_t *clients, void *argument)
 }
 
 //  ---------------------------------------------------------------------------
-//  Applying committed entries
+//  Fan-out: events are built only for streams some subscriber wants
+
+//  The subscription table is a set: any non-NULL item marks a key.
+static const char s_subscribed_mark[] = "subscribed";
+
+//  Takes in what subscribers told the XPUB. Not verbose, it reports only the
+//  first subscription to a prefix ([1][prefix]) and the end of the last one
+//  ([0][prefix]), so the table holds exactly the prefixes some subscriber
+//  wants. A prefix holding a NUL byte can match no stream key and is not
+//  kept; any other message a peer sends is dropped. Known gap: libzmq also
+//  reports a cancel for a prefix the canceling peer never subscribed to, so
+//  a hand-made peer could hide a stream's events from this node's other
+//  subscribers until one subscribes again (they see the seq gap and replay);
+//  a SUB socket never sends such a cancel.
+static void
+s_take_subscriptions (server_t *self)
+{
+    for (int count = 0; count < DRAIN_LIMIT && (zsock_events (self->publisher) & ZMQ_POLLIN);
+         count++) {
+        zframe_t *frame = zframe_recv (self->publisher);
+        if (!frame)
+            break;
+        const uint8_t *data = zframe_data (frame);
+        size_t size = zframe_size (frame);
+        if (size >= 1 && data[0] <= 1 && !memchr (data + 1, 0, size - 1)) {
+            char *prefix = strndup ((const char *)data + 1, size - 1);
+            if (prefix && data[0] == 1)
+                zhashx_insert (self->subscribed, prefix, (void *)s_subscribed_mark);
+            else if (prefix)
+                zhashx_delete (self->subscribed, prefix);
+            //  Without memory the prefix stays subscribed: events too many, not too few
+            else if (data[0] == 1)
+                log_line (self->node_id, LOG_LEVEL_ERROR, "out of memory noting a subscription");
+            free (prefix);
+        }
+        zframe_destroy (&frame);
+    }
+}
+
+static int
+s_on_subscription (zloop_t *loop, zsock_t *publisher, void *argument)
+{
+    (void)loop;
+    (void)publisher;
+    s_take_subscriptions ((server_t *)argument);
+    return 0;
+}
+
+//  Whether a subscriber wants events of stream: some subscribed prefix
+//  starts it. Building an event costs more than the rest of an apply, and
+//  nobody may be listening at all.
+static bool
+s_has_subscriber (server_t *self, const char *stream)
+{
+    if (zhashx_size (self->subscribed) == 0)
+        return false;
+    size_t length = strlen (stream);
+    if (length + 1 > self->stream_buffer_size) {
+        char *grown = realloc (self->stream_buffer, length + 1);
+        if (!grown)
+            return true; //  when in doubt, publish
+        self->stream_buffer = grown;
+        self->stream_buffer_size = length + 1;
+    }
+    memcpy (self->stream_buffer, stream, length + 1);
+    //  Longest prefix first, cutting the key shorter each round
+    for (size_t end = length + 1; end-- > 0;) {
+        self->stream_buffer[end] = 0;
+        if (zhashx_lookup (self->subscribed, self->stream_buffer))
+            return true;
+    }
+    return false;
+}
 
 static void
 s_publish (server_t *self, const Raftq__Event *event)
 {
-    if (!self->publisher)
+    if (!self->publisher || !event->stream || !s_has_subscriber (self, event->stream))
         return;
     char *json = codec_event_json (event);
     zframe_t *packed = zframe_new (NULL, raftq__event__get_packed_size (event));
@@ -770,11 +877,80 @@ s_publish (server_t *self, const Raftq__Event *event)
         zmsg_addstr (message, event->stream);
         zmsg_append (message, &packed);
         zmsg_addstr (message, json);
-        //  PUB drops for slow subscribers; it never blocks
+        //  XPUB drops for slow subscribers; it never blocks
         zmsg_send (&message, self->publisher);
     }
     zframe_destroy (&packed);
     free (json);
+}
+
+//  ---------------------------------------------------------------------------
+//  Applying committed entries
+
+//  Reads a protobuf varint at *at, before end. Returns 0, or -1 if it is
+//  cut short or longer than 64 bits.
+static int
+s_read_varint (const uint8_t **at, const uint8_t *end, uint64_t *value)
+{
+    uint64_t result = 0;
+    for (int shift = 0; shift < 64 && *at < end; shift += 7) {
+        uint8_t byte = *(*at)++;
+        result |= (uint64_t)(byte & 0x7F) << shift;
+        if (!(byte & 0x80)) {
+            *value = result;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+//  Origin node and ticket of a packed state Command, read off the wire:
+//  the state machine unpacks the command already, a second full unpack just
+//  to find the waiting client cost more than the rest of the answer. Skips
+//  every other field; the last occurrence of a field wins, as in protobuf.
+//  Returns 0, or -1 if the payload is not a well-formed message.
+static int
+s_command_origin (server_t *self, const uint8_t *data, size_t size, uint32_t *origin_node,
+                  uint64_t *ticket)
+{
+    const uint8_t *at = data;
+    const uint8_t *end = data + size;
+    *origin_node = 0;
+    *ticket = 0;
+    while (at < end) {
+        uint64_t key, value;
+        if (s_read_varint (&at, end, &key))
+            return -1;
+        uint64_t field = key >> 3;
+        switch (key & 7) {
+        case 0: //  varint
+            if (s_read_varint (&at, end, &value))
+                return -1;
+            if (field == self->origin_node_field)
+                *origin_node = (uint32_t)value;
+            else if (field == self->ticket_field)
+                *ticket = value;
+            break;
+        case 1: //  64-bit
+            if (end - at < 8)
+                return -1;
+            at += 8;
+            break;
+        case 2: //  length-delimited
+            if (s_read_varint (&at, end, &value) || value > (uint64_t)(end - at))
+                return -1;
+            at += value;
+            break;
+        case 5: //  32-bit
+            if (end - at < 4)
+                return -1;
+            at += 4;
+            break;
+        default:
+            return -1;
+        }
+    }
+    return 0;
 }
 
 //  The request this node parked for a committed command, if any. Only the
@@ -784,13 +960,12 @@ s_waiter_of (server_t *self, const raft_entry_t *entry)
 {
     if (zhashx_size (self->waiting) == 0)
         return NULL;
-    Raftq__State__Command *command = raftq__state__command__unpack (NULL, entry->size, entry->data);
-    client_request_t *request = NULL;
-    if (command && command->origin_node == self->node_id)
-        request = s_unpark (self, command->ticket);
-    if (command)
-        raftq__state__command__free_unpacked (command, NULL);
-    return request;
+    uint32_t origin_node;
+    uint64_t ticket;
+    if (s_command_origin (self, entry->data, entry->size, &origin_node, &ticket) ||
+        origin_node != self->node_id)
+        return NULL;
+    return s_unpark (self, ticket);
 }
 
 static void
@@ -820,6 +995,9 @@ s_apply_command (server_t *self, const raft_entry_t *entry)
 static void
 s_apply_committed (server_t *self, const raft_actor_event_t *event)
 {
+    //  A subscription that reached the XPUB already counts for these events
+    if (self->publisher)
+        s_take_subscriptions (self);
     for (size_t position = 0; position < event->entry_count; position++) {
         const raft_entry_t *entry = &event->entries[position];
         uint64_t applied = fsm_applied_index (self->fsm);
@@ -930,20 +1108,31 @@ s_open (server_t *self)
     self->waiting = s_waiting_table_new ();
     self->deadlines = zlistx_new ();
     self->hasher = hasher_new (0, 0);
-    if (!self->fsm || !self->waiting || !self->deadlines || !self->hasher)
+    self->subscribed = zhashx_new ();
+    if (!self->fsm || !self->waiting || !self->deadlines || !self->hasher || !self->subscribed)
         return -1;
     //  Tickets of an earlier run may still sit in the log: a fresh random
     //  high half keeps this run's tickets from matching them
     if (sodium_init () < 0)
         return -1;
     self->next_ticket = ((uint64_t)randombytes_random () << 32) + 1;
+    //  For s_command_origin, from the generated descriptor: renumbering the
+    //  proto cannot leave it reading the wrong fields
+    const ProtobufCFieldDescriptor *origin_node = protobuf_c_message_descriptor_get_field_by_name (
+        &raftq__state__command__descriptor, "origin_node");
+    const ProtobufCFieldDescriptor *ticket = protobuf_c_message_descriptor_get_field_by_name (
+        &raftq__state__command__descriptor, "ticket");
+    if (!origin_node || !ticket)
+        return -1;
+    self->origin_node_field = origin_node->id;
+    self->ticket_field = ticket->id;
 
     const config_node_t *node = self->node;
     self->clients = s_bind (self, ZMQ_ROUTER, "client", node->client_port);
     if (!self->clients)
         return -1;
     if (node->pub_port) {
-        self->publisher = s_bind (self, ZMQ_PUB, "pub", node->pub_port);
+        self->publisher = s_bind (self, ZMQ_XPUB, "pub", node->pub_port);
         if (!self->publisher)
             return -1;
     }
@@ -957,6 +1146,8 @@ s_open (server_t *self)
     zloop_reader (self->loop, self->clients, s_on_client_traffic, self);
     zloop_reader (self->loop, raft_actor_sock (self->raft), s_on_raft_event, self);
     zloop_reader (self->loop, hasher_sock (self->hasher), s_on_hasher_result, self);
+    if (self->publisher)
+        zloop_reader (self->loop, self->publisher, s_on_subscription, self);
     zloop_timer (self->loop, DEADLINE_CHECK_MS, 0, s_on_deadline_check, self);
     return 0;
 }
@@ -1014,6 +1205,8 @@ server_destroy (server_t **self_p)
             zsock_set_linger (self->clients, SHUTDOWN_LINGER_MS);
         zsock_destroy (&self->clients);
         zsock_destroy (&self->publisher);
+        zhashx_destroy (&self->subscribed);
+        free (self->stream_buffer);
         zhashx_destroy (&self->waiting);
         zlistx_destroy (&self->deadlines);
         free (self->deferred);

@@ -114,12 +114,30 @@ main (int argc, char *argv[])
         sim_cluster_destroy (&cluster);
     }
     printf ("totals: steps=%llu elections=%llu commits=%llu proposals=%llu crashes=%llu "
-            "(torn %llu) partitions=%llu truncations=%llu messages=%llu dropped=%llu\n",
+            "(torn %llu, lost suffix %llu) partitions=%llu truncations=%llu messages=%llu "
+            "dropped=%llu\n",
             (unsigned long long)totals.steps, (unsigned long long)totals.elections,
             (unsigned long long)totals.commits, (unsigned long long)totals.proposals,
             (unsigned long long)totals.crashes, (unsigned long long)totals.torn,
-            (unsigned long long)totals.partitions, (unsigned long long)totals.truncations,
-            (unsigned long long)totals.messages, (unsigned long long)totals.dropped);
+            (unsigned long long)totals.lost, (unsigned long long)totals.partitions,
+            (unsigned long long)totals.truncations, (unsigned long long)totals.messages,
+            (unsigned long long)totals.dropped);
+    printf ("features: transfers asked=%llu (target took over %llu), cut-off leaders stepped "
+            "down=%llu\n",
+            (unsigned long long)totals.transfers, (unsigned long long)totals.transfers_done,
+            (unsigned long long)totals.quorum_step_downs);
+    printf ("membership: learners added=%llu, members removed=%llu (leaders themselves %llu), "
+            "voters demoted=%llu, spares made voters=%llu\n",
+            (unsigned long long)totals.adds, (unsigned long long)totals.removes,
+            (unsigned long long)totals.self_removals, (unsigned long long)totals.demotes,
+            (unsigned long long)totals.spares_promoted);
+    printf ("snapshots: taken=%llu, streamed=%llu, installed=%llu\n",
+            (unsigned long long)totals.compactions, (unsigned long long)totals.snapshots_sent,
+            (unsigned long long)totals.snapshots_installed);
+    printf ("end scenarios: rejoins without a term change=%llu, calm transfers=%llu, leader "
+            "removed and re-added=%llu\n",
+            (unsigned long long)totals.rejoins, (unsigned long long)totals.transfer_scenarios,
+            (unsigned long long)totals.membership_scenarios);
     printf ("%llu passed, %llu failed\n", (unsigned long long)passed, (unsigned long long)failed);
     return failed == 0 ? 0 : 1;
 }

@@ -20,6 +20,7 @@ typedef struct {
     series_t chain;   //  hash of the log up to each index
     series_t terms;   //  term of each entry
     uint64_t applied; //  last index applied in this incarnation
+    uint64_t base;    //  index its snapshot covers: below it, nothing is known
 } mirror_t;
 
 //  One slot of the (index, term) -> chain hash table.
@@ -200,7 +201,7 @@ sim_checker_truncate (sim_checker_t *self, uint32_t node, uint64_t from_index)
     mirror_t *mirror = &self->mirrors[node];
     if (from_index == 0)
         return 0;
-    if (from_index <= mirror->applied)
+    if (from_index <= mirror->applied || from_index <= mirror->base)
         return s_fail (self, "node %u truncates from %llu below its applied index %llu",
                        (unsigned)node, (unsigned long long)from_index,
                        (unsigned long long)mirror->applied);
@@ -253,6 +254,46 @@ sim_checker_restart (sim_checker_t *self, uint32_t node)
     mirror->chain.count = 0;
     mirror->terms.count = 0;
     mirror->applied = 0;
+    mirror->base = 0;
+}
+
+uint64_t
+sim_checker_chain (sim_checker_t *self, uint32_t node, uint64_t index)
+{
+    mirror_t *mirror = &self->mirrors[node];
+    return index >= mirror->base && index <= mirror->chain.count ? mirror->chain.values[index] : 0;
+}
+
+int
+sim_checker_compact (sim_checker_t *self, uint32_t node, uint64_t index)
+{
+    mirror_t *mirror = &self->mirrors[node];
+    if (index > mirror->applied || index < mirror->base)
+        return s_fail (self, "node %u compacts up to %llu, not applied or below its snapshot",
+                       (unsigned)node, (unsigned long long)index);
+    mirror->base = index;
+    return 0;
+}
+
+int
+sim_checker_install (sim_checker_t *self, uint32_t node, uint64_t index, uint64_t term,
+                     uint64_t chain)
+{
+    uint64_t applied = s_series_get (&self->applied_chain, index);
+    uint64_t committed = s_series_get (&self->committed_chain, index);
+    if ((applied != 0 && applied != chain) || (committed != 0 && committed != chain) ||
+        (applied == 0 && committed == 0))
+        return s_fail (self,
+                       "state machine safety: node %u installs a snapshot of index %llu that is "
+                       "not the committed state there",
+                       (unsigned)node, (unsigned long long)index);
+    mirror_t *mirror = &self->mirrors[node];
+    if (s_series_set (&mirror->chain, index, chain) || s_series_set (&mirror->terms, index, term))
+        return s_fail (self, "checker out of memory");
+    mirror->chain.count = mirror->terms.count = index;
+    mirror->applied = index;
+    mirror->base = index;
+    return 0;
 }
 
 int
@@ -264,7 +305,8 @@ sim_checker_commit (sim_checker_t *self, uint32_t node, uint64_t commit_index, u
                        (unsigned long long)commit_index, (unsigned long long)mirror->chain.count);
     //  Walk down from the top: below an index whose record already agrees
     //  and is no newer, nothing can change (chain hashes cover prefixes)
-    for (uint64_t index = commit_index; index > 0; index--) {
+    uint64_t floor = mirror->base > 0 ? mirror->base : 1;
+    for (uint64_t index = commit_index; index >= floor; index--) {
         uint64_t chain = mirror->chain.values[index];
         uint64_t known = s_series_get (&self->committed_chain, index);
         uint64_t known_term = s_series_get (&self->committed_term, index);
@@ -299,6 +341,10 @@ sim_checker_leader_complete (sim_checker_t *self, uint32_t node, uint64_t term)
     if (low == 0)
         return 0;
     mirror_t *mirror = &self->mirrors[node];
+    //  A snapshot is an applied state (checked when taken or installed):
+    //  it holds every committed entry up to its index
+    if (low <= mirror->base)
+        return 0;
     if (mirror->chain.count < low ||
         mirror->chain.values[low] != s_series_get (&self->committed_chain, low))
         return s_fail (self,

@@ -9,7 +9,8 @@
     - leader completeness: an entry known committed while some node was in
       term T is in the log of every leader of a term above T;
     - state machine safety: nodes apply the same entry at each index, each in
-      order, without gaps, and no command is applied at two indexes.
+      order, without gaps, and no command is applied at two indexes; a
+      snapshot installed stands for the state applied at its index.
     Every check returns 0, or -1 with the reason in sim_checker_error.
 */
 #ifndef SIM_CHECKER_H_INCLUDED
@@ -39,6 +40,18 @@ int sim_checker_append (sim_checker_t *self, uint32_t node, const raft_entry_t *
 
 //  Node restarts: its log mirror and its applied sequence start over.
 void sim_checker_restart (sim_checker_t *self, uint32_t node);
+
+//  Hash of node's log up to index (0 if not known): what a snapshot of its
+//  state machine at index stands for.
+uint64_t sim_checker_chain (sim_checker_t *self, uint32_t node, uint64_t index);
+
+//  Node compacted its log up to index (applied).
+int sim_checker_compact (sim_checker_t *self, uint32_t node, uint64_t index);
+
+//  Node's log and state machine are now a snapshot up to index, entry of
+//  term, standing for chain: it must be the committed (applied) state there.
+int sim_checker_install (sim_checker_t *self, uint32_t node, uint64_t index, uint64_t term,
+                         uint64_t chain);
 
 //  Node, in term, knows entries up to commit_index are committed.
 int sim_checker_commit (sim_checker_t *self, uint32_t node, uint64_t commit_index, uint64_t term);

@@ -53,7 +53,8 @@ sim_network_set_faults (sim_network_t *self, const sim_network_faults_t *faults)
     self->faults = *faults;
 }
 
-//  One block: the message, then its entries, then their payloads.
+//  One block: the message, then its entries, then their payloads, then a
+//  snapshot chunk's data.
 static raft_message_t *
 s_copy_message (const raft_message_t *message)
 {
@@ -61,12 +62,18 @@ s_copy_message (const raft_message_t *message)
     size_t data_bytes = 0;
     for (size_t position = 0; position < message->entry_count; position++)
         data_bytes += message->entries[position].size;
-    raft_message_t *copy =
-        (raft_message_t *)malloc (sizeof (raft_message_t) + entry_bytes + data_bytes);
+    raft_message_t *copy = (raft_message_t *)malloc (sizeof (raft_message_t) + entry_bytes +
+                                                     data_bytes + message->data_size);
     if (!copy)
         return NULL;
     *copy = *message;
     copy->entries = NULL;
+    copy->data = NULL;
+    if (message->data_size > 0) {
+        uint8_t *chunk = (uint8_t *)(copy + 1) + entry_bytes + data_bytes;
+        memcpy (chunk, message->data, message->data_size);
+        copy->data = chunk;
+    }
     if (message->entry_count > 0) {
         copy->entries = (raft_entry_t *)(copy + 1);
         uint8_t *data = (uint8_t *)(copy->entries + message->entry_count);

@@ -24,6 +24,7 @@ s_assert_same_message (const raft_message_t *expected, const raft_message_t *act
     assert_int_equal (expected->last_log_index, actual->last_log_index);
     assert_int_equal (expected->last_log_term, actual->last_log_term);
     assert_int_equal (expected->granted, actual->granted);
+    assert_int_equal (expected->transfer, actual->transfer);
     assert_int_equal (expected->prev_log_index, actual->prev_log_index);
     assert_int_equal (expected->prev_log_term, actual->prev_log_term);
     assert_int_equal (expected->leader_commit, actual->leader_commit);
@@ -32,6 +33,13 @@ s_assert_same_message (const raft_message_t *expected, const raft_message_t *act
     assert_int_equal (expected->reject_index, actual->reject_index);
     assert_int_equal (expected->conflict_index, actual->conflict_index);
     assert_int_equal (expected->conflict_term, actual->conflict_term);
+    assert_int_equal (expected->snapshot_index, actual->snapshot_index);
+    assert_int_equal (expected->snapshot_term, actual->snapshot_term);
+    assert_int_equal (expected->offset, actual->offset);
+    assert_int_equal (expected->done, actual->done);
+    assert_int_equal (expected->data_size, actual->data_size);
+    if (expected->data_size)
+        assert_memory_equal (expected->data, actual->data, expected->data_size);
     assert_int_equal (expected->entry_count, actual->entry_count);
     for (size_t position = 0; position < expected->entry_count; position++) {
         const raft_entry_t *want = &expected->entries[position];
@@ -88,6 +96,76 @@ test_request_vote_reply (void **state)
     raft_message_t refused = granted;
     refused.granted = false;
     frame = s_round_trip (&refused);
+    zframe_destroy (&frame);
+}
+
+static void
+test_pre_vote_and_transfer (void **state)
+{
+    (void)state;
+    raft_message_t request = {.type = RAFT_MESSAGE_PRE_VOTE,
+                              .from = 3,
+                              .to = 1,
+                              .term = 12,
+                              .last_log_index = 40,
+                              .last_log_term = 11};
+    zframe_t *frame = s_round_trip (&request);
+    zframe_destroy (&frame);
+    raft_message_t reply = {
+        .type = RAFT_MESSAGE_PRE_VOTE_REPLY, .from = 1, .to = 3, .term = 12, .granted = true};
+    frame = s_round_trip (&reply);
+    zframe_destroy (&frame);
+    raft_message_t timeout_now = {.type = RAFT_MESSAGE_TIMEOUT_NOW, .from = 1, .to = 2, .term = 11};
+    frame = s_round_trip (&timeout_now);
+    zframe_destroy (&frame);
+    raft_message_t transfer_vote = {.type = RAFT_MESSAGE_REQUEST_VOTE,
+                                    .from = 2,
+                                    .to = 3,
+                                    .term = 12,
+                                    .last_log_index = 40,
+                                    .last_log_term = 11,
+                                    .transfer = true};
+    frame = s_round_trip (&transfer_vote);
+    zframe_destroy (&frame);
+}
+
+static void
+test_install_snapshot (void **state)
+{
+    (void)state;
+    uint8_t chunk[5000];
+    for (size_t position = 0; position < sizeof (chunk); position++)
+        chunk[position] = (uint8_t)(position * 7);
+    raft_message_t message = {.type = RAFT_MESSAGE_INSTALL_SNAPSHOT,
+                              .from = 1,
+                              .to = 4,
+                              .term = 9,
+                              .snapshot_index = 123456,
+                              .snapshot_term = 8,
+                              .offset = 10000,
+                              .data = chunk,
+                              .data_size = sizeof (chunk),
+                              .done = true};
+    zframe_t *frame = s_round_trip (&message);
+    zframe_destroy (&frame);
+    raft_message_t reply = {.type = RAFT_MESSAGE_INSTALL_SNAPSHOT_REPLY,
+                            .from = 4,
+                            .to = 1,
+                            .term = 9,
+                            .snapshot_index = 123456,
+                            .offset = 15000,
+                            .done = true};
+    frame = s_round_trip (&reply);
+    zframe_destroy (&frame);
+    //  Snapshot bytes belong to InstallSnapshot only
+    char error[256];
+    reply.data = chunk;
+    reply.data_size = 10;
+    frame = peer_codec_encode (&reply, CLUSTER);
+    peer_codec_message_t decoded;
+    assert_int_equal (peer_codec_decode (zframe_data (frame), zframe_size (frame), CLUSTER,
+                                         &decoded, error, sizeof (error)),
+                      -1);
     zframe_destroy (&frame);
 }
 
@@ -179,15 +257,15 @@ test_out_of_range_types_refused (void **state)
     (void)state;
     char error[256];
     //  The encoder refuses what it cannot name
-    raft_message_t unknown = {.type = (raft_message_type_t)9, .from = 1, .term = 1};
+    raft_message_t unknown = {.type = (raft_message_type_t)99, .from = 1, .term = 1};
     assert_null (peer_codec_encode (&unknown, CLUSTER));
 
-    //  A hand-built message with type 9, and one with type NONE
+    //  A hand-built message with type 99, and one with type NONE
     Raftq__Peer__Message packed = RAFTQ__PEER__MESSAGE__INIT;
     packed.cluster = CLUSTER;
     packed.from = 1;
     uint8_t buffer[256];
-    packed.type = (Raftq__Peer__MessageType)9;
+    packed.type = (Raftq__Peer__MessageType)99;
     size_t size = raftq__peer__message__pack (&packed, buffer);
     assert_int_equal (s_decode (buffer, size, CLUSTER, error, sizeof (error)), -1);
     packed.type = RAFTQ__PEER__MESSAGE_TYPE__NONE;
@@ -308,6 +386,8 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_request_vote),
         cmocka_unit_test (test_request_vote_reply),
+        cmocka_unit_test (test_pre_vote_and_transfer),
+        cmocka_unit_test (test_install_snapshot),
         cmocka_unit_test (test_append_entries),
         cmocka_unit_test (test_append_entries_reply),
         cmocka_unit_test (test_foreign_cluster_refused),

@@ -3,7 +3,46 @@
     libraftq client: own DEALER, client id and seq) from one thread, each
     keeping M publishes (or pops with --pop) in flight for the duration.
     Latency is send to reply, per operation, counted once by its seq.
-    Prints a table; no pass/fail.
+    Prints a table, with the machine's load average; no pass/fail.
+
+    Running it
+        tools/raftq-cluster --config C wipe && tools/raftq-cluster --config C start
+        build/raftq-bench -c C -n 1 -m 1               one client, one publish at a time
+        build/raftq-bench -c C -n 1 -m 64              throughput: 64 in flight on one connection
+        build/raftq-bench -c C -n 4 -m 16              the same 64 over four connections
+    Start each trial from a wiped cluster so runs compare, repeat it (three
+    runs at least) and keep the median: on a shared machine one run says
+    little. The client runs on the same CPUs as the brokers and is counted in
+    what they get.
+
+    What a publish costs (3 nodes, one client, one in flight; traced
+    medians in microseconds, 2-core VM, load about 3):
+        client -> leader broker       70    ZeroMQ over TCP: both I/O threads and the broker wake
+        decode, propose, pipe         20    broker thread, then the Raft actor wakes
+        AppendEntries out             15    sent before the leader's own write
+        -> follower, write, fsync    250    60 in transit, 180 fdatasync (the leader's, 240,
+                                            runs meanwhile and is not on the path)
+        ack -> leader, commit         80    ack out at once after the sync; COMMITTED goes to
+                                            the broker before the commit notices to followers
+        pipe, apply, reply            30
+        reply -> client               75
+    About ten thread wakeups lie on the path; on a 2-core machine shared with
+    other work each may wait for a CPU, which is most of the spread between
+    runs and the whole of the tail (p99 of several ms at a load of 5).
+
+    Measured for issue 2: 2-core VM shared with other work (load average
+    about 6 throughout), ext4 without journal on a virtio disk (fdatasync
+    0.15-0.25 ms) holding the data; 256-byte publishes, config.json timings;
+    a fresh cluster per trial, 5 s measured after 1 s warm-up, median of 5
+    trials; "before" is the broker and Raft actor of commit ebdcede.
+                            3 nodes               5 nodes
+                            before    after       before    after
+        1 x 64    ops/s     13,200    21,200      10,400    18,100
+        4 x 16    ops/s     11,200    17,700       9,600    14,800
+        4 x 64    ops/s     15,000    31,000      12,000    22,300
+        1 x 1     p50 ms      0.73      0.68        0.98      0.93
+    Most of the gain is fan-out: events were built (JSON included) on every
+    node for every publish even with nobody subscribed.
 */
 #include <getopt.h>
 #include <inttypes.h>
@@ -12,6 +51,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <czmq.h>
 
 #include "histogram.h"
@@ -58,6 +98,8 @@ typedef struct {
     uint64_t send_failures;         //  sends the client could not queue
     int64_t measure_start_us;       //  measured phase, start
     int64_t measure_end_us;         //  and end (earlier when --pop drained)
+    double load_start;              //  1-minute load average when the run began
+    double load_end;                //  and when it ended: a busy machine skews it all
 } results_t;
 
 static void
@@ -359,6 +401,14 @@ s_run (connection_t *connections, raftq_client_t **clients, bool *ready,
         results->measure_end_us = stopped > results->measure_start_us? stopped: results->measure_start_us;
 }
 
+//  The 1-minute load average into *load, or -1 where the system has none.
+static void
+s_load_average (double *load)
+{
+    if (getloadavg (load, 1) != 1)
+        *load = -1;
+}
+
 static void
 s_report (const options_t *options, const char *leader, results_t *results)
 {
@@ -393,6 +443,8 @@ s_report (const options_t *options, const char *leader, results_t *results)
         any = true;
     }
     printf ("%s\n", any? "": " none");
+    printf ("  %-16s %12.2f -> %.2f (%ld CPUs)\n", "load average", results->load_start,
+            results->load_end, sysconf (_SC_NPROCESSORS_ONLN));
     if (options->pop)
         printf ("  %-16s %12" PRIu64 "\n", "empty replies", results->empty);
     if (results->late)
@@ -430,7 +482,9 @@ main (int argc, char **argv)
             opened++;
         }
         if (opened == count) {
+            s_load_average (&results.load_start);
             s_run (connections, clients, ready, &options, payload, &results);
+            s_load_average (&results.load_end);
             s_report (&options, raftq_client_leader (connections [0].client), &results);
             status = 0;
         }
