@@ -49,6 +49,7 @@
 #include <czmq.h>
 #include <inttypes.h>
 
+#include "error_text.h"
 #include "chat.h"
 #include "must.h"
 #include "utf8.h"
@@ -270,12 +271,10 @@ s_refuse (Raftq__Code code, Raftq__Code *code_p, char *error, size_t error_size,
 {
     if (code_p)
         *code_p = code;
-    if (error && error_size) {
-        va_list args;
-        va_start (args, format);
-        vsnprintf (error, error_size, format, args);
-        va_end (args);
-    }
+    va_list arguments;
+    va_start (arguments, format);
+    error_text_set_list (error, error_size, format, arguments);
+    va_end (arguments);
     return -1;
 }
 

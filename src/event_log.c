@@ -13,6 +13,7 @@
 #include <czmq.h>
 #include <inttypes.h>
 
+#include "error_text.h"
 #include "event_log.h"
 #include "must.h"
 
@@ -398,22 +399,6 @@ event_log_snapshot_release (Raftq__State__EventLogState *state)
     raftq__state__event_log_state__init (state);
 }
 
-static int s_refuse (char *error, size_t error_size, const char *format, ...)
-    __attribute__ ((format (printf, 3, 4)));
-
-//  Writes why a snapshot is refused into error. Always returns -1.
-static int
-s_refuse (char *error, size_t error_size, const char *format, ...)
-{
-    if (error && error_size) {
-        va_list args;
-        va_start (args, format);
-        vsnprintf (error, error_size, format, args);
-        va_end (args);
-    }
-    return -1;
-}
-
 //  True if packed decodes to an event of stream_key with sequence seq:
 //  Replay unpacks retained events and may trust them only then.
 static bool
@@ -435,9 +420,9 @@ event_log_snapshot_load (event_log_t *self, Raftq__State__EventLogState *state, 
     for (size_t position = 0; position < state->n_streams; position++) {
         const Raftq__State__StreamState *stream_state = state->streams[position];
         if (!stream_state->key || !*stream_state->key)
-            return s_refuse (error, error_size, "an event stream has no key");
+            return error_text_set (error, error_size, "an event stream has no key");
         if (s_stream_lookup (self, stream_state->key))
-            return s_refuse (error, error_size, "event stream '%s' appears twice",
+            return error_text_set (error, error_size, "event stream '%s' appears twice",
                              stream_state->key);
         s_stream_require (self, stream_state->key)->last_seq = stream_state->last_seq;
     }
@@ -445,17 +430,17 @@ event_log_snapshot_load (event_log_t *self, Raftq__State__EventLogState *state, 
         Raftq__State__RetainedEvent *event = state->retained[position];
         stream_t *stream = s_stream_lookup (self, event->stream);
         if (!stream)
-            return s_refuse (error, error_size, "a retained event names unknown stream '%s'",
+            return error_text_set (error, error_size, "a retained event names unknown stream '%s'",
                              event->stream ? event->stream : "");
         //  A stream's window holds consecutive sequences ending at its
         //  last_seq: Replay relies on it to tell what is still retained
         uint64_t expected = stream->newest ? stream->newest->seq + 1 : event->seq;
         if (event->seq == 0 || event->seq != expected || event->seq > stream->last_seq)
-            return s_refuse (error, error_size,
+            return error_text_set (error, error_size,
                              "retained event %" PRIu64 " of stream '%s' is out of sequence",
                              event->seq, stream->key);
         if (!s_is_event_of (&event->event, stream->key, event->seq))
-            return s_refuse (error, error_size,
+            return error_text_set (error, error_size,
                              "retained event %" PRIu64 " of stream '%s' does not decode as one",
                              event->seq, stream->key);
         s_link_retained (self, stream, event->seq, event->event.data, event->event.len);
@@ -465,7 +450,7 @@ event_log_snapshot_load (event_log_t *self, Raftq__State__EventLogState *state, 
     for (stream_t *stream = (stream_t *)zhashx_first (self->streams); stream;
          stream = (stream_t *)zhashx_next (self->streams))
         if (stream->newest && stream->newest->seq != stream->last_seq)
-            return s_refuse (error, error_size,
+            return error_text_set (error, error_size,
                              "the window of stream '%s' does not end at its last event",
                              stream->key);
     return 0;

@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "error_text.h"
 #include "crc32c.h"
 #include "little_endian.h"
 #include "snapshot.h"
@@ -87,22 +88,6 @@ typedef struct {
 
 //  --------------------------------------------------------------------------
 //  Small helpers
-
-static int s_fail (char *error, size_t error_size, const char *format, ...)
-    __attribute__ ((format (printf, 3, 4)));
-
-//  Writes a one-line reason into error. Always returns -1.
-static int
-s_fail (char *error, size_t error_size, const char *format, ...)
-{
-    if (error && error_size) {
-        va_list args;
-        va_start (args, format);
-        vsnprintf (error, error_size, format, args);
-        va_end (args);
-    }
-    return -1;
-}
 
 //  The file name of snapshot index, with suffix after it ("" for none).
 static void
@@ -199,14 +184,14 @@ s_open_directory (const char *dir, char *error, size_t error_size)
 {
     bool created = mkdir (dir, 0755) == 0;
     if (!created && errno != EEXIST)
-        return s_fail (error, error_size, "snapshot directory %s: %s", dir, strerror (errno));
+        return error_text_set (error, error_size, "snapshot directory %s: %s", dir, strerror (errno));
     int directory_fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (directory_fd < 0)
-        return s_fail (error, error_size, "snapshot directory %s: %s", dir, strerror (errno));
+        return error_text_set (error, error_size, "snapshot directory %s: %s", dir, strerror (errno));
     if (created) {
         int parent_fd = openat (directory_fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (parent_fd < 0 || fsync (parent_fd)) {
-            s_fail (error, error_size, "snapshot directory %s: syncing its parent: %s", dir,
+            error_text_set (error, error_size, "snapshot directory %s: syncing its parent: %s", dir,
                     strerror (errno));
             if (parent_fd >= 0)
                 close (parent_fd);
@@ -311,9 +296,9 @@ s_install (int directory_fd, const char *temporary, uint64_t index, char *error,
     char name[SNAPSHOT_NAME_SIZE];
     s_file_name (name, index, "");
     if (renameat (directory_fd, temporary, directory_fd, name))
-        return s_fail (error, error_size, "snapshot %s: rename: %s", name, strerror (errno));
+        return error_text_set (error, error_size, "snapshot %s: rename: %s", name, strerror (errno));
     if (fsync (directory_fd))
-        return s_fail (error, error_size, "snapshot %s: directory fsync: %s", name,
+        return error_text_set (error, error_size, "snapshot %s: directory fsync: %s", name,
                        strerror (errno));
     s_prune (directory_fd);
     return 0;
@@ -350,16 +335,16 @@ snapshot_pack (fsm_t *fsm, uint64_t term, const uint8_t *membership, size_t memb
     uint8_t *body = NULL;
     *size = raftq__state__snapshot__get_packed_size (&snapshot);
     if (*size > SNAPSHOT_MAX_BODY_BYTES)
-        s_fail (error, error_size, "a snapshot of %zu bytes exceeds the limit of %" PRIu64, *size,
+        error_text_set (error, error_size, "a snapshot of %zu bytes exceeds the limit of %" PRIu64, *size,
                 SNAPSHOT_MAX_BODY_BYTES);
     else if (!(body = (uint8_t *)malloc (*size ? *size : 1)))
-        s_fail (error, error_size, "no memory for a snapshot of %zu bytes", *size);
+        error_text_set (error, error_size, "no memory for a snapshot of %zu bytes", *size);
     else {
         fixed_buffer_t buffer = {{s_fixed_buffer_append}, body, 0, *size};
         raftq__state__snapshot__pack_to_buffer (&snapshot, &buffer.base);
         if (buffer.used != *size) {
             //  Sizing and packing disagree: a protobuf-c bug, never a file
-            s_fail (error, error_size, "packed %zu bytes where %zu were sized", buffer.used, *size);
+            error_text_set (error, error_size, "packed %zu bytes where %zu were sized", buffer.used, *size);
             free (body);
             body = NULL;
         }
@@ -388,7 +373,7 @@ snapshot_write (const char *dir, uint64_t index, const uint8_t *body, size_t siz
 {
     assert (dir);
     if (index == 0 || size > SNAPSHOT_MAX_BODY_BYTES || (size && !body))
-        return s_fail (error, error_size, "snapshot %" PRIu64 ": invalid index or body", index);
+        return error_text_set (error, error_size, "snapshot %" PRIu64 ": invalid index or body", index);
     int directory_fd = s_open_directory (dir, error, error_size);
     if (directory_fd < 0)
         return -1;
@@ -397,7 +382,7 @@ snapshot_write (const char *dir, uint64_t index, const uint8_t *body, size_t siz
     int rc = 0;
     int fd = openat (directory_fd, temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0 || s_write_file (fd, body, size) || fdatasync (fd)) {
-        rc = s_fail (error, error_size, "snapshot %s/%s: %s", dir, temporary, strerror (errno));
+        rc = error_text_set (error, error_size, "snapshot %s/%s: %s", dir, temporary, strerror (errno));
         unlinkat (directory_fd, temporary, 0);
     }
     if (fd >= 0)
@@ -419,7 +404,7 @@ s_load_file (int directory_fd, const char *name, uint64_t index, char *why, size
     int fd = openat (directory_fd, name, O_RDONLY | O_CLOEXEC);
     struct stat status;
     if (fd < 0 || fstat (fd, &status)) {
-        s_fail (why, why_size, "%s", strerror (errno));
+        error_text_set (why, why_size, "%s", strerror (errno));
         if (fd >= 0)
             close (fd);
         return NULL;
@@ -430,25 +415,25 @@ s_load_file (int directory_fd, const char *name, uint64_t index, char *why, size
     Raftq__State__Snapshot *message = NULL;
     uint64_t length = 0;
     if (s_read_all (fd, header, sizeof header, 0) != (ssize_t)sizeof header)
-        s_fail (why, why_size, "shorter than a header");
+        error_text_set (why, why_size, "shorter than a header");
     else if (memcmp (header, SNAPSHOT_MAGIC, SNAPSHOT_MAGIC_BYTES))
-        s_fail (why, why_size, "not a snapshot file (bad magic)");
+        error_text_set (why, why_size, "not a snapshot file (bad magic)");
     else if ((length = little_endian_get_u64 (header + SNAPSHOT_MAGIC_BYTES)) >
                  SNAPSHOT_MAX_BODY_BYTES ||
              length != file_size - SNAPSHOT_HEADER_BYTES)
-        s_fail (why, why_size, "torn: the header says %" PRIu64 " bytes, the file holds %" PRIu64,
+        error_text_set (why, why_size, "torn: the header says %" PRIu64 " bytes, the file holds %" PRIu64,
                 length, file_size - SNAPSHOT_HEADER_BYTES);
     else if (!(body = (uint8_t *)malloc (length ? length : 1)))
-        s_fail (why, why_size, "no memory for %" PRIu64 " bytes", length);
+        error_text_set (why, why_size, "no memory for %" PRIu64 " bytes", length);
     else if (s_read_all (fd, body, length, SNAPSHOT_HEADER_BYTES) != (ssize_t)length)
-        s_fail (why, why_size, "cannot read the body");
+        error_text_set (why, why_size, "cannot read the body");
     else if (crc32c_extend (0, body, length) !=
              little_endian_get_u32 (header + SNAPSHOT_MAGIC_BYTES + 8))
-        s_fail (why, why_size, "bad checksum");
+        error_text_set (why, why_size, "bad checksum");
     else if (!(message = raftq__state__snapshot__unpack (NULL, length, body)))
-        s_fail (why, why_size, "the body does not decode");
+        error_text_set (why, why_size, "the body does not decode");
     else if (message->index != index || !message->state || message->state->applied_index != index)
-        s_fail (why, why_size, "holds index %" PRIu64 ", not %" PRIu64, message->index, index);
+        error_text_set (why, why_size, "holds index %" PRIu64 ", not %" PRIu64, message->index, index);
     free (body);
     close (fd);
     if (why[0]) {
@@ -479,13 +464,13 @@ snapshot_load (const char *dir, uint64_t max_index, char *report, size_t report_
     int directory_fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (directory_fd < 0) {
         if (errno != ENOENT)
-            s_fail (report, report_size, "snapshot directory %s: %s", dir, strerror (errno));
+            error_text_set (report, report_size, "snapshot directory %s: %s", dir, strerror (errno));
         return NULL;
     }
     uint64_t *indexes;
     size_t count;
     if (s_scan_directory (directory_fd, false, &indexes, &count)) {
-        s_fail (report, report_size, "snapshot directory %s: %s", dir, strerror (errno));
+        error_text_set (report, report_size, "snapshot directory %s: %s", dir, strerror (errno));
         close (directory_fd);
         return NULL;
     }
@@ -553,7 +538,7 @@ snapshot_restore (snapshot_t *self, fsm_t *fsm, char *error, size_t error_size)
     assert (self);
     assert (fsm);
     if (self->restored)
-        return s_fail (error, error_size, "snapshot %" PRIu64 " was restored already",
+        return error_text_set (error, error_size, "snapshot %" PRIu64 " was restored already",
                        self->message->index);
     self->restored = true;
     return fsm_snapshot_load (fsm, self->message->state, error, error_size);
@@ -613,7 +598,7 @@ snapshot_receiver_new (const char *dir, uint64_t index, char *error, size_t erro
 {
     assert (dir);
     if (index == 0) {
-        s_fail (error, error_size, "snapshot index 0 cannot be received");
+        error_text_set (error, error_size, "snapshot index 0 cannot be received");
         return NULL;
     }
     int directory_fd = s_open_directory (dir, error, error_size);
@@ -626,7 +611,7 @@ snapshot_receiver_new (const char *dir, uint64_t index, char *error, size_t erro
     self->fd =
         openat (directory_fd, self->temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (self->fd < 0) {
-        s_fail (error, error_size, "snapshot %s/%s: %s", dir, self->temporary, strerror (errno));
+        error_text_set (error, error_size, "snapshot %s/%s: %s", dir, self->temporary, strerror (errno));
         snapshot_receiver_destroy (&self);
     }
     return self;
@@ -655,10 +640,10 @@ snapshot_receiver_append (snapshot_receiver_t *self, uint64_t offset, const void
 {
     assert (self);
     if (self->fd < 0)
-        return s_fail (error, error_size, "snapshot %" PRIu64 ": the receiving has ended",
+        return error_text_set (error, error_size, "snapshot %" PRIu64 ": the receiving has ended",
                        self->index);
     if (offset > self->received)
-        return s_fail (error, error_size,
+        return error_text_set (error, error_size,
                        "snapshot %" PRIu64 ": chunk at %" PRIu64 " leaves a gap after %" PRIu64,
                        self->index, offset, self->received);
     //  Only what lies past the bytes already written is new
@@ -666,7 +651,7 @@ snapshot_receiver_append (snapshot_receiver_t *self, uint64_t offset, const void
     if (known >= size)
         return 0;
     if (s_write_all (self->fd, (const uint8_t *)data + known, size - (size_t)known, self->received))
-        return s_fail (error, error_size, "snapshot %s: %s", self->temporary, strerror (errno));
+        return error_text_set (error, error_size, "snapshot %s: %s", self->temporary, strerror (errno));
     self->received += size - known;
     return 0;
 }
@@ -683,16 +668,16 @@ snapshot_receiver_finish (snapshot_receiver_t *self, char *error, size_t error_s
 {
     assert (self);
     if (self->fd < 0)
-        return s_fail (error, error_size, "snapshot %" PRIu64 ": the receiving has ended",
+        return error_text_set (error, error_size, "snapshot %" PRIu64 ": the receiving has ended",
                        self->index);
     if (fdatasync (self->fd))
-        return s_fail (error, error_size, "snapshot %s: fdatasync: %s", self->temporary,
+        return error_text_set (error, error_size, "snapshot %s: fdatasync: %s", self->temporary,
                        strerror (errno));
     char why[SNAPSHOT_REASON_SIZE] = "";
     snapshot_t *verified =
         s_load_file (self->directory_fd, self->temporary, self->index, why, sizeof why);
     if (!verified)
-        return s_fail (error, error_size, "received snapshot %" PRIu64 " is invalid: %s",
+        return error_text_set (error, error_size, "received snapshot %" PRIu64 " is invalid: %s",
                        self->index, why);
     snapshot_destroy (&verified);
     if (s_install (self->directory_fd, self->temporary, self->index, error, error_size))
