@@ -19,6 +19,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(REPO, "tools"))
 
 import raftq_cluster  # noqa: E402
+from chaos import wire  # noqa: E402
 
 PORTS_PER_CLUSTER = 20        # client, peer and pub ports of up to 5 nodes, and spares
 CLUSTERS_PER_TEST = 1         # port blocks each test may use (20 ports each: 50 tests fit in 1000)
@@ -90,49 +91,9 @@ STATUS_KEYS = {"role", "term", "id", "leader", "commit_index", "applied_index", 
 PROTOBUF_STATUS_REQUEST = bytes([(14 << 3) | 2, 0])
 
 
-def protobuf_fields(data):
-    """Decodes one protobuf message into {field number: [values]} (ints for
-    varints and fixed, bytes for length-delimited); ValueError if malformed.
-    Enough to read a raftq.Reply's code and nested status without protoc."""
-    fields = {}
-    position = 0
-
-    def varint():
-        nonlocal position
-        value, shift = 0, 0
-        while True:
-            if position >= len(data) or shift > 63:
-                raise ValueError("truncated varint")
-            byte = data[position]
-            position += 1
-            value |= (byte & 0x7F) << shift
-            shift += 7
-            if not byte & 0x80:
-                return value
-
-    while position < len(data):
-        key = varint()
-        number, wire = key >> 3, key & 7
-        if number == 0:
-            raise ValueError("field number 0")
-        if wire == 0:
-            value = varint()
-        elif wire == 1 or wire == 5:
-            width = 8 if wire == 1 else 4
-            if position + width > len(data):
-                raise ValueError("truncated fixed field")
-            value = int.from_bytes(data[position:position + width], "little")
-            position += width
-        elif wire == 2:
-            length = varint()
-            if position + length > len(data):
-                raise ValueError("truncated bytes field")
-            value = data[position:position + length]
-            position += length
-        else:
-            raise ValueError("wire type %d" % wire)
-        fields.setdefault(number, []).append(value)
-    return fields
+# Enough protobuf to read a raftq.Reply's code and nested status without
+# protoc: the chaos tool's decoder, {field number: [values]}.
+protobuf_fields = wire.fields
 
 
 def failure_reply(body):
