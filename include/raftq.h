@@ -180,6 +180,29 @@ raftq_code_t
 raftq_code_t
     raftq_status (raftq_client_t *self, size_t index, raftq_status_t *status);
 
+//  --- Cluster administration (DESIGN 5.1 AddNode, RemoveNode,
+//  TransferLeadership), answered by the leader once done; each call waits
+//  up to the longer of the client's timeouts and RAFTQ_ADMIN_TIMEOUT_MS.
+
+//  Wait of an admin call: the broker answers within 10 s.
+#define RAFTQ_ADMIN_TIMEOUT_MS 12000
+
+//  Adds node id, reached at host on client_port, peer_port and pub_port
+//  (0: it publishes nothing), as a learner; returns RAFTQ_OK once it has
+//  caught up and votes. Adding a voter again is RAFTQ_OK.
+raftq_code_t
+    raftq_add_node (raftq_client_t *self, uint32_t id, const char *host,
+                    uint16_t client_port, uint16_t peer_port, uint16_t pub_port);
+
+//  Removes node id, voter or learner, the leader too (it hands over);
+//  returns RAFTQ_OK once the removal is committed.
+raftq_code_t
+    raftq_remove_node (raftq_client_t *self, uint32_t id);
+
+//  Hands leadership to voter id; returns RAFTQ_OK once it leads.
+raftq_code_t
+    raftq_transfer_leader (raftq_client_t *self, uint32_t id);
+
 //  --- Asynchronous operations. A send goes to the current leader (or the
 //  next node round robin when none is known) and returns at once; replies
 //  come back through raftq_receive in the order nodes answer. A NOT_LEADER

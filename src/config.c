@@ -30,6 +30,12 @@
 #define CONFIG_PAYLOAD_MAX (64u * 1024u * 1024u)
 //  Most events a stream may retain for Replay (the state keeps them all).
 #define CONFIG_RETENTION_MAX 1000000
+//  Bounds of snapshot_log_bytes: below a kilobyte the node would do little
+//  but snapshot; a snapshot body must fit a protobuf message (2 GiB).
+#define CONFIG_SNAPSHOT_BYTES_MIN 1024u
+#define CONFIG_SNAPSHOT_BYTES_MAX (1024u * 1024u * 1024u)
+//  Most log entries kept behind a snapshot for lagging followers.
+#define CONFIG_TRAILING_MAX 100000000
 //  Room for a node's place ("addresses[<any size_t>]") and for a full
 //  JSON path below it ("nodes[12].client_port").
 #define CONFIG_PLACE_MAX 32
@@ -62,6 +68,8 @@ static const char *const s_raftq_top_keys[] = {"cluster",
                                                "request_timeout_ms",
                                                "max_payload_bytes",
                                                "event_retention",
+                                               "snapshot_log_bytes",
+                                               "snapshot_trailing_entries",
                                                "nodes",
                                                NULL};
 static const char *const s_raftq_node_keys[] = {"id",       "host", "client_port", "peer_port",
@@ -243,7 +251,11 @@ s_parse_settings (s_parser_t *parser, json_t *root, config_t *self)
         s_get_u32 (parser, root, "", "max_payload_bytes", false, 1, CONFIG_PAYLOAD_MAX,
                    &self->max_payload_bytes) ||
         s_get_u32 (parser, root, "", "event_retention", false, 1, CONFIG_RETENTION_MAX,
-                   &self->event_retention))
+                   &self->event_retention) ||
+        s_get_u32 (parser, root, "", "snapshot_log_bytes", false, CONFIG_SNAPSHOT_BYTES_MIN,
+                   CONFIG_SNAPSHOT_BYTES_MAX, &self->snapshot_log_bytes) ||
+        s_get_u32 (parser, root, "", "snapshot_trailing_entries", false, 0, CONFIG_TRAILING_MAX,
+                   &self->snapshot_trailing_entries))
         return -1;
 
     json_t *range = json_object_get (root, "election_timeout_ms");
@@ -478,6 +490,8 @@ s_parse_buffer (const char *text, size_t length, const char *name, char *error, 
         self->request_timeout_ms = 1000;
         self->max_payload_bytes = 1048576;
         self->event_retention = 1000;
+        self->snapshot_log_bytes = 64u * 1024u * 1024u;
+        self->snapshot_trailing_entries = 10000;
     }
     if (!self || !self->path || !self->cluster || !self->data_dir) {
         s_fail (&parser, NULL, "out of memory");

@@ -30,6 +30,8 @@ typedef struct {
     uint32_t request_timeout_ms;    //  a client request gets TIMEOUT after this
     uint32_t max_payload_bytes;     //  largest publish payload accepted
     uint32_t event_retention;       //  events each stream keeps for Replay
+    uint32_t snapshot_log_bytes;    //  snapshot once the log since the last one passes this
+    uint32_t snapshot_trailing_entries; //  entries kept in the log behind a snapshot
     config_node_t *nodes;           //  the nodes, in file order
     size_t node_count;              //  how many
 } config_t;

@@ -922,14 +922,19 @@ log_store_truncate_prefix (log_store_t *self, uint64_t up_to_index)
         dropped_entries += (size_t)(next_first - segment->first_index);
         dropped++;
     }
-    //  Memory follows what is gone from the disk, even after a failure
+    //  Memory follows what is gone from the disk, even after a failure. An
+    //  empty log has no arrays yet: memmove on NULL is undefined even for 0 bytes
     int saved = errno;
-    memmove (self->segments, self->segments + dropped,
-             (self->segment_count - dropped) * sizeof (segment_t));
-    self->segment_count -= dropped;
-    memmove (self->offsets, self->offsets + dropped_entries,
-             (self->entry_count - dropped_entries) * sizeof (uint64_t));
-    self->entry_count -= dropped_entries;
+    if (dropped > 0) {
+        memmove (self->segments, self->segments + dropped,
+                 (self->segment_count - dropped) * sizeof (segment_t));
+        self->segment_count -= dropped;
+    }
+    if (dropped_entries > 0) {
+        memmove (self->offsets, self->offsets + dropped_entries,
+                 (self->entry_count - dropped_entries) * sizeof (uint64_t));
+        self->entry_count -= dropped_entries;
+    }
     errno = saved;
     if (rc == 0 && s_sync_directory (self)) {
         self->failed = true;

@@ -15,6 +15,7 @@
 #include "log_store.h"
 #include "meta_store.h"
 #include "peer_codec.h"
+#include "snapshot.h"
 
 //  Longest the core waits between ticks; heartbeat_ms / 5 when shorter.
 #define TICK_MAX_MS 10
@@ -27,6 +28,8 @@
 #define PEER_MAX_MESSAGE_BYTES (64 * 1024 * 1024)
 //  At most one complaint per second about bad peer traffic.
 #define GARBAGE_LOG_PERIOD_MS 1000
+//  Bytes of a snapshot file per InstallSnapshot message.
+#define SNAPSHOT_CHUNK_BYTES (256 * 1024)
 
 //  Sizes of the fixed pipe frames (see raft_actor.h).
 #define COMMITTED_HEADER_SIZE 16
@@ -34,6 +37,8 @@
 #define STATE_SIZE            29
 #define TICKET_SIZE           8
 #define LEADER_SIZE           4
+#define MEMBER_HEADER_SIZE    17
+#define ADMIN_HEADER_SIZE     9
 
 static zframe_t *
 s_u64_frame (uint64_t value)
@@ -41,6 +46,41 @@ s_u64_frame (uint64_t value)
     uint8_t bytes[8];
     little_endian_put_u64 (bytes, value);
     return zframe_new (bytes, sizeof (bytes));
+}
+
+//  A member as one pipe frame: [voter u8][id u32][client u32][peer u32]
+//  [pub u32][host text].
+static zframe_t *
+s_member_frame (const raft_member_t *member)
+{
+    size_t host_size = strnlen (member->host, RAFT_HOST_SIZE - 1);
+    zframe_t *frame = zframe_new (NULL, MEMBER_HEADER_SIZE + host_size);
+    uint8_t *target = zframe_data (frame);
+    target[0] = member->voter ? 1 : 0;
+    little_endian_put_u32 (target + 1, member->id);
+    little_endian_put_u32 (target + 5, member->client_port);
+    little_endian_put_u32 (target + 9, member->peer_port);
+    little_endian_put_u32 (target + 13, member->pub_port);
+    memcpy (target + MEMBER_HEADER_SIZE, member->host, host_size);
+    return frame;
+}
+
+//  Decodes s_member_frame's frame; -1 if it is malformed.
+static int
+s_member_decode (zframe_t *frame, raft_member_t *member)
+{
+    memset (member, 0, sizeof (*member));
+    size_t size = frame ? zframe_size (frame) : 0;
+    if (size < MEMBER_HEADER_SIZE || size - MEMBER_HEADER_SIZE >= RAFT_HOST_SIZE)
+        return -1;
+    const uint8_t *source = zframe_data (frame);
+    member->voter = source[0] != 0;
+    member->id = little_endian_get_u32 (source + 1);
+    member->client_port = little_endian_get_u32 (source + 5);
+    member->peer_port = little_endian_get_u32 (source + 9);
+    member->pub_port = little_endian_get_u32 (source + 13);
+    memcpy (member->host, source + MEMBER_HEADER_SIZE, size - MEMBER_HEADER_SIZE);
+    return 0;
 }
 
 //  ---------------------------------------------------------------------------
@@ -51,6 +91,7 @@ typedef struct {
     const config_t *config; //  cluster configuration
     uint32_t node_id;       //  node this thread runs
     const char *data_dir;   //  parent of node-<id>/
+    const raft_actor_snapshot_t *snapshot; //  loaded by the broker, NULL: load one
 } start_args_t;
 
 //  One other node, reached through its own DEALER.
@@ -72,7 +113,8 @@ typedef struct {
     log_store_t *log;              //  the log on disk
     raft_core_t *core;             //  the protocol
     zsock_t *router;               //  bound on the peer port; receives only
-    peer_t *peers;                 //  every other node
+    char *host;                    //  this node's host, where peer connections come from
+    peer_t *peers;                 //  every other node known (config file or configuration)
     size_t peer_count;             //  how many
     zmsg_t *rejected;              //  tickets refused since the last report, or NULL
     bool terminated;               //  $TERM received
@@ -84,6 +126,13 @@ typedef struct {
     uint64_t reported_last;        //  last index
     uint64_t dropped_sends;        //  peer messages dropped because a peer was unreachable
     log_limiter_t garbage_limiter; //  bounds complaints about bad peer traffic
+    char *snapshot_dir;            //  <node dir>/snapshots
+    snapshot_writer_t *receiver;   //  writes a leader's snapshot off this loop
+    uint64_t snapshot_index;       //  newest snapshot file we hold, 0: none
+    uint64_t snapshot_term;        //  term of its last entry
+    uint64_t restored_snapshot_index; //  the snapshot restored at start, for the broker
+    uint32_t trailing_entries;     //  log entries kept behind a snapshot
+    const raft_actor_snapshot_t *start_snapshot; //  the creator's, borrowed during start only
 } self_t;
 
 //  Storage failed under the protocol: continuing could acknowledge entries
@@ -107,9 +156,12 @@ s_self_destroy (self_t **self_p)
         for (size_t position = 0; position < self->peer_count; position++)
             zsock_destroy (&self->peers[position].dealer);
         free (self->peers);
+        free (self->host);
         zsock_destroy (&self->router);
         zmsg_destroy (&self->rejected);
         raft_core_destroy (&self->core);
+        snapshot_writer_destroy (&self->receiver);
+        free (self->snapshot_dir);
         log_store_destroy (&self->log);
         meta_store_destroy (&self->meta);
         free (self->members);
@@ -117,12 +169,6 @@ s_self_destroy (self_t **self_p)
         free (self);
         *self_p = NULL;
     }
-}
-
-static int
-s_restore_entry (const raft_entry_t *entry, void *argument)
-{
-    return raft_core_restore_entry ((raft_core_t *)argument, entry);
 }
 
 static uint64_t
@@ -146,6 +192,156 @@ s_node_path (self_t *self, char *path, size_t size, const char *data_dir, const 
         return -1;
     }
     return 0;
+}
+
+//  ---------------------------------------------------------------------------
+//  Snapshots on the Raft side: the one to start from, compaction after the
+//  broker wrote one, streaming ours to a follower and receiving a leader's.
+
+//  Deletes the log prefix up to up_to_index (UINT64_MAX: the whole log).
+//  An empty log has nothing to delete (and log_store would memmove NULL).
+static int
+s_drop_log_prefix (self_t *self, uint64_t up_to_index)
+{
+    if (log_store_last_index (self->log) == 0)
+        return 0;
+    return log_store_truncate_prefix (self->log, up_to_index);
+}
+
+//  What replaying the log after a snapshot needs.
+typedef struct {
+    raft_core_t *core;       //  restored into
+    uint64_t snapshot_index; //  entries up to this one are in the snapshot
+    uint64_t snapshot_term;  //  term of that entry
+    bool diverged;           //  the log holds that index with another term
+} s_replay_t;
+
+static int
+s_restore_entry_after_snapshot (const raft_entry_t *entry, void *argument)
+{
+    s_replay_t *replay = (s_replay_t *)argument;
+    if (entry->index < replay->snapshot_index)
+        return 0;
+    if (entry->index == replay->snapshot_index) {
+        //  An installed snapshot replaced a log that disagrees with it: the
+        //  entries after it are not the leader's, keep none of them
+        if (entry->term != replay->snapshot_term && replay->snapshot_index) {
+            replay->diverged = true;
+            return -1;
+        }
+        return 0;
+    }
+    return raft_core_restore_entry (replay->core, entry);
+}
+
+//  Gives the core the snapshot's index, term and membership.
+static int
+s_restore_snapshot_into_core (self_t *self, const raft_actor_snapshot_t *snapshot)
+{
+    size_t count = 0;
+    raft_member_t *members =
+        raft_core_config_decode (snapshot->membership, snapshot->membership_size, &count);
+    if (!members) {
+        log_line (self->node_id, LOG_LEVEL_ERROR, "snapshot %" PRIu64 ": malformed membership",
+                  snapshot->index);
+        return -1;
+    }
+    int rc = raft_core_restore_snapshot (self->core, snapshot->index, snapshot->term, members,
+                                         count);
+    free (members);
+    return rc;
+}
+
+//  The snapshot to start from: the one the broker loaded, else the newest
+//  valid one here. Returns it in *start (index 0: none); *loaded is what
+//  to destroy once done with start's borrowed membership.
+static void
+s_find_start_snapshot (self_t *self, raft_actor_snapshot_t *start, snapshot_t **loaded)
+{
+    memset (start, 0, sizeof (*start));
+    *loaded = NULL;
+    if (self->start_snapshot) {
+        *start = *self->start_snapshot;
+        return;
+    }
+    char report[1024] = "";
+    *loaded = snapshot_load (self->snapshot_dir, UINT64_MAX, report, sizeof (report));
+    if (report[0])
+        log_line (self->node_id, LOG_LEVEL_WARNING, "snapshots: %s", report);
+    if (*loaded) {
+        start->index = snapshot_index (*loaded);
+        start->term = snapshot_term (*loaded);
+        start->membership = snapshot_membership (*loaded, &start->membership_size);
+    }
+}
+
+//  Loads the newest valid snapshot (if any) into the core, then the log
+//  entries after it. A log that starts after the snapshot leaves a gap no
+//  one can fill: the node refuses to start rather than run a wrong state.
+static int
+s_restore_snapshot_and_log (self_t *self, const char *log_path)
+{
+    raft_actor_snapshot_t start;
+    snapshot_t *loaded;
+    s_find_start_snapshot (self, &start, &loaded);
+    s_replay_t replay = {.core = self->core};
+    if (start.index) {
+        replay.snapshot_index = start.index;
+        replay.snapshot_term = start.term;
+        int rc = s_restore_snapshot_into_core (self, &start);
+        snapshot_destroy (&loaded);
+        if (rc)
+            return -1;
+        self->snapshot_index = start.index;
+        self->snapshot_term = start.term;
+    }
+    uint64_t first = log_store_first_index (self->log);
+    if (first > replay.snapshot_index + 1) {
+        log_line (self->node_id, LOG_LEVEL_ERROR,
+                  "log %s starts at %" PRIu64 " but no valid snapshot reaches %" PRIu64
+                  ": state lost, refusing to start",
+                  log_path, first, first - 1);
+        return -1;
+    }
+    if (log_store_replay (self->log, s_restore_entry_after_snapshot, &replay)) {
+        if (!replay.diverged) {
+            log_line (self->node_id, LOG_LEVEL_ERROR, "cannot restore log %s into the core",
+                      log_path);
+            return -1;
+        }
+        //  Nothing after the snapshot reached the core (the snapshot's own
+        //  entry comes first): drop the whole log and continue after it
+        log_line (self->node_id, LOG_LEVEL_WARNING,
+                  "log %s disagrees with snapshot %" PRIu64 ": dropping the log", log_path,
+                  replay.snapshot_index);
+        if (s_drop_log_prefix (self, UINT64_MAX))
+            return -1;
+    }
+    self->restored_snapshot_index = self->snapshot_index;
+    return 0;
+}
+
+//  Opens what snapshots need at start: the directory, the receiver for a
+//  leader's snapshot, the trailing window; then restores core and log.
+static int
+s_open_snapshots (self_t *self, const config_t *config, const char *data_dir, const char *log_path)
+{
+    char path[PATH_MAX];
+    if (s_node_path (self, path, sizeof (path), data_dir, "/snapshots"))
+        return -1;
+    self->snapshot_dir = strdup (path);
+    self->trailing_entries = config->snapshot_trailing_entries;
+    if (!self->snapshot_dir)
+        return -1;
+    self->receiver = snapshot_writer_new (self->snapshot_dir);
+    if (!self->receiver) {
+        log_line (self->node_id, LOG_LEVEL_ERROR, "cannot start the snapshot receiver");
+        return -1;
+    }
+    int rc = s_restore_snapshot_and_log (self, log_path);
+    //  The creator's snapshot is only borrowed until the start handshake
+    self->start_snapshot = NULL;
+    return rc;
 }
 
 //  Opens the stores and builds the core from what they hold.
@@ -215,15 +411,46 @@ s_open_state (self_t *self, const config_t *config, const char *data_dir)
         log_line (self->node_id, LOG_LEVEL_ERROR, "raft core refused its options");
         return -1;
     }
-    if (log_store_replay (self->log, s_restore_entry, self->core)) {
-        log_line (self->node_id, LOG_LEVEL_ERROR, "cannot restore log %s into the core", path);
+    if (s_open_snapshots (self, config, data_dir, path))
         return -1;
-    }
     log_line (self->node_id, LOG_LEVEL_INFO,
               "recovered term %" PRIu64 ", vote %u, log %" PRIu64 "..%" PRIu64 " (%" PRIu64
               " bytes)",
               options.term, options.voted_for, log_store_first_index (self->log),
               log_store_last_index (self->log), log_store_size (self->log));
+    return 0;
+}
+
+//  Adds a DEALER towards node id at host:peer_port. Returns 0, or -1
+//  (logged) when the socket cannot be made or the address is bad.
+static int
+s_peer_connect (self_t *self, uint32_t id, const char *host, uint32_t peer_port)
+{
+    peer_t *peers = realloc (self->peers, (self->peer_count + 1) * sizeof (peer_t));
+    if (!peers)
+        return -1;
+    self->peers = peers;
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    if (!dealer)
+        return -1;
+    //  Queue only towards connected peers and never wait: a dead peer
+    //  costs a dropped message, not a stalled loop
+    zsock_set_immediate (dealer, 1);
+    zsock_set_linger (dealer, 0);
+    zsock_set_sndhwm (dealer, PEER_SEND_HWM);
+    zsock_set_sndtimeo (dealer, 0);
+    char error[256];
+    if (peer_port == 0 || peer_port > UINT16_MAX ||
+        endpoint_connect_from (dealer, self->host, host, (uint16_t)peer_port, error,
+                               sizeof (error))) {
+        log_line (self->node_id, LOG_LEVEL_ERROR, "cannot reach node %u at %s:%u", id, host,
+                  peer_port);
+        zsock_destroy (&dealer);
+        return -1;
+    }
+    self->peers[self->peer_count].id = id;
+    self->peers[self->peer_count].dealer = dealer;
+    self->peer_count++;
     return 0;
 }
 
@@ -241,29 +468,14 @@ s_open_sockets (self_t *self, const config_t *config)
         log_line (self->node_id, LOG_LEVEL_ERROR, "peer port: %s", error);
         return -1;
     }
-    self->peers = calloc (config->node_count, sizeof (peer_t));
-    if (!self->peers)
+    self->host = strdup (node->host);
+    if (!self->host)
         return -1;
     for (size_t position = 0; position < config->node_count; position++) {
         const config_node_t *other = &config->nodes[position];
-        if (other->id == self->node_id)
-            continue;
-        peer_t *peer = &self->peers[self->peer_count++];
-        peer->id = other->id;
-        peer->dealer = zsock_new (ZMQ_DEALER);
-        if (!peer->dealer)
+        if (other->id != self->node_id &&
+            s_peer_connect (self, other->id, other->host, other->peer_port))
             return -1;
-        //  Queue only towards connected peers and never wait: a dead peer
-        //  costs a dropped message, not a stalled loop
-        zsock_set_immediate (peer->dealer, 1);
-        zsock_set_linger (peer->dealer, 0);
-        zsock_set_sndhwm (peer->dealer, PEER_SEND_HWM);
-        zsock_set_sndtimeo (peer->dealer, 0);
-        if (endpoint_connect_from (peer->dealer, node->host, other->host, other->peer_port, error,
-                                   sizeof (error))) {
-            log_line (self->node_id, LOG_LEVEL_ERROR, "%s", error);
-            return -1;
-        }
     }
     return 0;
 }
@@ -276,6 +488,7 @@ s_self_new (zsock_t *pipe, const start_args_t *args)
         return NULL;
     self->pipe = pipe;
     self->node_id = args->node_id;
+    self->start_snapshot = args->snapshot;
     //  Ticks well inside a heartbeat so timers fire close to their due time
     self->tick_ms = args->config->heartbeat_ms / 5;
     if (self->tick_ms > TICK_MAX_MS)
@@ -406,6 +619,186 @@ s_report_state (self_t *self, bool indexes_too)
     self->reported_last = last;
 }
 
+//  ---------------------------------------------------------------------------
+//  Membership: peers follow the configuration, the broker hears of it.
+
+//  Connects to members that no DEALER reaches yet (added at run time, not
+//  in the config file) and tells the broker the configuration. DEALERs of
+//  removed members stay: the core sends them nothing, and a node added
+//  again is reached at once.
+static void
+s_apply_members (self_t *self, const raft_member_t *members, size_t count)
+{
+    zmsg_t *message = zmsg_new ();
+    zmsg_addstr (message, "MEMBERS");
+    zframe_t *index = s_u64_frame (raft_core_config_index (self->core));
+    zmsg_append (message, &index);
+    for (size_t position = 0; position < count; position++) {
+        const raft_member_t *member = &members[position];
+        bool known = member->id == self->node_id;
+        for (size_t peer = 0; !known && peer < self->peer_count; peer++)
+            known = self->peers[peer].id == member->id;
+        if (!known && member->host[0])
+            s_peer_connect (self, member->id, member->host, member->peer_port);
+        zframe_t *frame = s_member_frame (member);
+        zmsg_append (message, &frame);
+    }
+    zmsg_send (&message, self->pipe);
+}
+
+//  ADMIN [ticket][kind][member]: asks the core, answers ADMINED.
+static void
+s_admin (self_t *self, zmsg_t *message)
+{
+    zframe_t *header = zmsg_next (message);
+    raft_member_t member;
+    if (!header || zframe_size (header) != ADMIN_HEADER_SIZE ||
+        s_member_decode (zmsg_next (message), &member)) {
+        log_line (self->node_id, LOG_LEVEL_ERROR, "malformed ADMIN from the broker");
+        return;
+    }
+    uint8_t kind = zframe_data (header)[8];
+    uint64_t index = 0;
+    int rc = -1;
+    if (kind == RAFT_ACTOR_ADD_NODE)
+        rc = raft_core_add_learner (self->core, &member, &index);
+    else if (kind == RAFT_ACTOR_REMOVE_NODE)
+        rc = raft_core_remove (self->core, member.id, &index);
+    else if (kind == RAFT_ACTOR_TRANSFER_LEADER)
+        rc = raft_core_transfer_leadership (self->core, member.id);
+    if (rc == 0)
+        log_line (self->node_id, LOG_LEVEL_INFO, "%s node %u",
+                  kind == RAFT_ACTOR_ADD_NODE      ? "adding"
+                  : kind == RAFT_ACTOR_REMOVE_NODE ? "removing"
+                                                   : "handing leadership to",
+                  member.id);
+    uint8_t body[ADMIN_HEADER_SIZE + LEADER_SIZE];
+    memcpy (body, zframe_data (header), 8);
+    body[8] = rc == 0 ? 1 : 0;
+    little_endian_put_u32 (body + 9, raft_core_leader (self->core));
+    zmsg_t *reply = zmsg_new ();
+    zmsg_addstr (reply, "ADMINED");
+    zmsg_addmem (reply, body, sizeof (body));
+    zmsg_send (&reply, self->pipe);
+}
+
+//  COMPACT [index][term]: the broker's snapshot of index is durable. The
+//  core and the log keep the trailing window behind it, so a follower a
+//  little behind still catches up from the log.
+static void
+s_compact (self_t *self, zmsg_t *message)
+{
+    zframe_t *index_frame = zmsg_first (message);
+    zframe_t *term_frame = zmsg_next (message);
+    if (!index_frame || !term_frame || zframe_size (index_frame) != 8 ||
+        zframe_size (term_frame) != 8) {
+        log_line (self->node_id, LOG_LEVEL_ERROR, "malformed COMPACT from the broker");
+        return;
+    }
+    uint64_t index = little_endian_get_u64 (zframe_data (index_frame));
+    uint64_t term = little_endian_get_u64 (zframe_data (term_frame));
+    if (index > self->snapshot_index) {
+        self->snapshot_index = index;
+        self->snapshot_term = term;
+    }
+    uint64_t up_to = index > self->trailing_entries ? index - self->trailing_entries : 0;
+    if (up_to <= raft_core_snapshot_index (self->core) ||
+        up_to > raft_core_applied_index (self->core))
+        return;
+    if (raft_core_compact (self->core, up_to)) {
+        log_line (self->node_id, LOG_LEVEL_ERROR, "raft core refused to compact to %" PRIu64,
+                  up_to);
+        return;
+    }
+    if (s_drop_log_prefix (self, up_to))
+        s_fatal (self, "cannot delete the log prefix");
+}
+
+//  Leader: sends one chunk of our newest snapshot file. A follower asking
+//  for another one (pruned since, or 0: start) gets the newest from 0.
+static void
+s_send_snapshot_chunk (self_t *self, const raft_snapshot_send_t *send)
+{
+    if (!self->snapshot_index)
+        return;
+    uint64_t offset = send->index == self->snapshot_index ? send->offset : 0;
+    char path[PATH_MAX];
+    snapshot_path (self->snapshot_dir, self->snapshot_index, path, sizeof (path));
+    uint8_t *buffer = malloc (SNAPSHOT_CHUNK_BYTES);
+    if (!buffer)
+        return;
+    uint64_t file_size = 0;
+    ssize_t size = snapshot_read_chunk (path, offset, buffer, SNAPSHOT_CHUNK_BYTES, &file_size);
+    if (size >= 0) {
+        raft_message_t message = {.type = RAFT_MESSAGE_INSTALL_SNAPSHOT,
+                                  .from = self->node_id,
+                                  .to = send->to,
+                                  .term = send->term,
+                                  .snapshot_index = self->snapshot_index,
+                                  .snapshot_term = self->snapshot_term,
+                                  .offset = offset,
+                                  .data = buffer,
+                                  .data_size = (size_t)size,
+                                  .done = offset + (uint64_t)size >= file_size};
+        s_send_peer (self, &message);
+    } else
+        log_line (self->node_id, LOG_LEVEL_WARNING, "cannot read snapshot %s for node %u", path,
+                  send->to);
+    free (buffer);
+}
+
+//  Streams what followers need and hands what the leader sent to the
+//  receiver thread, which writes it off this loop.
+static void
+s_handle_snapshot_ready (self_t *self, const raft_ready_t *ready)
+{
+    for (size_t position = 0; position < ready->snapshot_send_count; position++)
+        s_send_snapshot_chunk (self, &ready->snapshot_sends[position]);
+    for (size_t position = 0; position < ready->snapshot_chunk_count; position++) {
+        const raft_snapshot_chunk_t *chunk = &ready->snapshot_chunks[position];
+        if (snapshot_writer_chunk (self->receiver, chunk->index, chunk->term, chunk->offset,
+                                   chunk->data, chunk->size, chunk->done))
+            log_line (self->node_id, LOG_LEVEL_ERROR, "cannot queue a snapshot chunk");
+    }
+}
+
+//  A leader's snapshot is durable here: the core takes it, the log is
+//  emptied (it continues after the snapshot) and the broker loads it.
+static void
+s_install_received (self_t *self, uint64_t index, uint64_t term)
+{
+    char report[1024] = "";
+    snapshot_t *snapshot = snapshot_load (self->snapshot_dir, index, report, sizeof (report));
+    if (!snapshot || snapshot_index (snapshot) != index) {
+        log_line (self->node_id, LOG_LEVEL_ERROR, "received snapshot %" PRIu64 " unreadable: %s",
+                  index, report);
+        snapshot_destroy (&snapshot);
+        return;
+    }
+    size_t size;
+    const uint8_t *bytes = snapshot_membership (snapshot, &size);
+    size_t count = 0;
+    raft_member_t *members = raft_core_config_decode (bytes, size, &count);
+    int rc = members ? raft_core_snapshot_installed (self->core, index, term, members, count) : -1;
+    free (members);
+    snapshot_destroy (&snapshot);
+    if (rc) {
+        log_line (self->node_id, LOG_LEVEL_WARNING, "snapshot %" PRIu64 " not installed", index);
+        return;
+    }
+    if (s_drop_log_prefix (self, UINT64_MAX))
+        s_fatal (self, "cannot empty the log for a snapshot");
+    self->snapshot_index = index;
+    self->snapshot_term = term;
+    log_line (self->node_id, LOG_LEVEL_INFO, "installed snapshot %" PRIu64 " from the leader",
+              index);
+    zmsg_t *message = zmsg_new ();
+    zmsg_addstr (message, "INSTALLED");
+    zframe_t *frame = s_u64_frame (index);
+    zmsg_append (message, &frame);
+    zmsg_send (&message, self->pipe);
+}
+
 //  Acts on everything the core wants done, in the order the core demands,
 //  until it wants nothing more.
 static void
@@ -417,6 +810,9 @@ s_process_ready (self_t *self)
         //  a. the vote and term must be durable before any message shows them
         if (ready.hard_state_changed && meta_store_save (self->meta, ready.term, ready.voted_for))
             s_fatal (self, "cannot save term and vote");
+        //  e. new members are connected before messages go to them
+        if (ready.config_changed)
+            s_apply_members (self, ready.members, ready.member_count);
         //  d. committed entries to the broker, in order. A leader's clients
         //  wait for them, so they go before its messages (then mostly commit
         //  notices); a follower's wait until after the loop, behind the
@@ -445,12 +841,31 @@ s_process_ready (self_t *self)
             if (log_store_sync (self->log))
                 s_fatal (self, "cannot sync the log");
         }
+        s_handle_snapshot_ready (self, &ready);
         raft_core_advance (self->core);
         if (written)
             raft_core_persisted (self->core, written_index, written_term);
     }
     s_send_committed (self, &committed);
     s_report_state (self, false);
+}
+
+static int
+s_on_snapshot_received (zloop_t *loop, zsock_t *pipe, void *argument)
+{
+    (void)loop;
+    (void)pipe;
+    self_t *self = (self_t *)argument;
+    snapshot_report_t report;
+    if (snapshot_writer_recv (self->receiver, &report))
+        return 0;
+    if (report.outcome == SNAPSHOT_RECEIVED)
+        s_install_received (self, report.index, report.term);
+    else if (report.outcome == SNAPSHOT_FAILED)
+        log_line (self->node_id, LOG_LEVEL_WARNING, "receiving snapshot %" PRIu64 ": %s",
+                  report.index, report.reason);
+    s_process_ready (self);
+    return 0;
 }
 
 static void
@@ -558,6 +973,10 @@ s_on_pipe (zloop_t *loop, zsock_t *pipe, void *argument)
         char *command = zmsg_popstr (message);
         if (command && streq (command, "PROPOSE"))
             s_propose (self, message);
+        else if (command && streq (command, "ADMIN"))
+            s_admin (self, message);
+        else if (command && streq (command, "COMPACT"))
+            s_compact (self, message);
         else if (command && streq (command, "$TERM"))
             self->terminated = true;
         else
@@ -627,12 +1046,20 @@ s_raft_actor (zsock_t *pipe, void *argument)
         s_wait_for_term (pipe);
         return;
     }
-    zstr_send (pipe, "READY");
+    zmsg_t *ready = zmsg_new ();
+    zmsg_addstr (ready, "READY");
+    zframe_t *snapshot_frame = s_u64_frame (self->restored_snapshot_index);
+    zmsg_append (ready, &snapshot_frame);
+    zmsg_send (&ready, pipe);
+    size_t member_count;
+    const raft_member_t *members = raft_core_members (self->core, &member_count);
+    s_apply_members (self, members, member_count);
 
     self->loop = zloop_new ();
     zloop_set_nonstop (self->loop, true);
     zloop_reader (self->loop, pipe, s_on_pipe, self);
     zloop_reader (self->loop, self->router, s_on_peer_traffic, self);
+    zloop_reader (self->loop, snapshot_writer_sock (self->receiver), s_on_snapshot_received, self);
     zloop_timer (self->loop, self->tick_ms, 0, s_on_tick, self);
     zloop_start (self->loop);
     if (!self->terminated) {
@@ -652,10 +1079,18 @@ struct _raft_actor_t {
     zactor_t *actor;  //  the Raft thread
     zmsg_t *batch;    //  PROPOSE being filled, NULL when nothing is queued
     uint32_t node_id; //  for log lines
+    uint64_t restored_snapshot_index; //  snapshot the actor started from, 0: none
 };
 
 raft_actor_t *
 raft_actor_new (const config_t *config, uint32_t node_id, const char *data_dir)
+{
+    return raft_actor_new_from_snapshot (config, node_id, data_dir, NULL);
+}
+
+raft_actor_t *
+raft_actor_new_from_snapshot (const config_t *config, uint32_t node_id, const char *data_dir,
+                              const raft_actor_snapshot_t *snapshot)
 {
     raft_actor_t *self = calloc (1, sizeof (raft_actor_t));
     if (!self)
@@ -665,11 +1100,21 @@ raft_actor_new (const config_t *config, uint32_t node_id, const char *data_dir)
     //  to the other would deadlock. czmq applies this to pipes created next.
     zsys_set_pipehwm (0);
     start_args_t args = {
-        .config = config, .node_id = node_id, .data_dir = data_dir ? data_dir : config->data_dir};
+        .config = config,
+        .node_id = node_id,
+        .data_dir = data_dir ? data_dir : config->data_dir,
+        .snapshot = snapshot};
     self->actor = zactor_new (s_raft_actor, &args);
-    char *status = self->actor ? zstr_recv (self->actor) : NULL;
-    bool ready = status && streq (status, "READY");
+    //  "READY" [snapshot index] or "FAILED" alone
+    zmsg_t *reply = self->actor ? zmsg_recv (self->actor) : NULL;
+    char *status = reply ? zmsg_popstr (reply) : NULL;
+    zframe_t *snapshot_frame = reply ? zmsg_first (reply) : NULL;
+    bool ready = status && streq (status, "READY") && snapshot_frame &&
+                 zframe_size (snapshot_frame) == 8;
+    if (ready)
+        self->restored_snapshot_index = little_endian_get_u64 (zframe_data (snapshot_frame));
     zstr_free (&status);
+    zmsg_destroy (&reply);
     if (!ready)
         raft_actor_destroy (&self);
     return self;
@@ -705,12 +1150,79 @@ raft_actor_propose (raft_actor_t *self, uint64_t ticket, zframe_t **payload_p)
     zmsg_append (self->batch, payload_p);
 }
 
+uint64_t
+raft_actor_restored_snapshot_index (raft_actor_t *self)
+{
+    return self->restored_snapshot_index;
+}
+
+int
+raft_actor_compact (raft_actor_t *self, uint64_t index, uint64_t term)
+{
+    zmsg_t *message = zmsg_new ();
+    zmsg_addstr (message, "COMPACT");
+    zframe_t *index_frame = s_u64_frame (index);
+    zmsg_append (message, &index_frame);
+    zframe_t *term_frame = s_u64_frame (term);
+    zmsg_append (message, &term_frame);
+    return zmsg_send (&message, zactor_sock (self->actor));
+}
+
 int
 raft_actor_flush (raft_actor_t *self)
 {
     if (!self->batch)
         return 0;
     return zmsg_send (&self->batch, zactor_sock (self->actor));
+}
+
+int
+raft_actor_admin (raft_actor_t *self, uint64_t ticket, raft_actor_admin_kind_t kind,
+                  const raft_member_t *member)
+{
+    uint8_t header[ADMIN_HEADER_SIZE];
+    little_endian_put_u64 (header, ticket);
+    header[8] = (uint8_t)kind;
+    zmsg_t *message = zmsg_new ();
+    zmsg_addstr (message, "ADMIN");
+    zmsg_addmem (message, header, sizeof (header));
+    zframe_t *frame = s_member_frame (member);
+    zmsg_append (message, &frame);
+    return zmsg_send (&message, zactor_sock (self->actor));
+}
+
+//  ADMINED: [ticket][accepted][leader] in one frame.
+static int
+s_decode_admined (zmsg_t *message, raft_actor_event_t *event)
+{
+    zframe_t *body = zmsg_first (message);
+    if (!body || zframe_size (body) != ADMIN_HEADER_SIZE + LEADER_SIZE)
+        return -1;
+    const uint8_t *source = zframe_data (body);
+    event->ticket = little_endian_get_u64 (source);
+    event->accepted = source[8] != 0;
+    event->leader_id = little_endian_get_u32 (source + 9);
+    return 0;
+}
+
+//  MEMBERS: [config index] then one [member] frame per member.
+static int
+s_decode_members (zmsg_t *message, raft_actor_event_t *event)
+{
+    zframe_t *index = zmsg_first (message);
+    if (!index || zframe_size (index) != 8)
+        return -1;
+    event->config_index = little_endian_get_u64 (zframe_data (index));
+    size_t count = zmsg_size (message) - 1;
+    if (count == 0)
+        return 0;
+    event->members = calloc (count, sizeof (raft_member_t));
+    if (!event->members)
+        return -1;
+    for (zframe_t *frame = zmsg_next (message); frame; frame = zmsg_next (message))
+        if (s_member_decode (frame, &event->members[event->member_count++]))
+            return -1;
+    return 0;
 }
 
 //  COMMITTED: [commit][last] then [index][term][type][payload] frames.
@@ -782,6 +1294,17 @@ s_decode_state (zmsg_t *message, raft_actor_event_t *event)
     return 0;
 }
 
+//  INSTALLED: [snapshot index].
+static int
+s_decode_installed (zmsg_t *message, raft_actor_event_t *event)
+{
+    zframe_t *index = zmsg_first (message);
+    if (!index || zframe_size (index) != 8 || zmsg_size (message) != 1)
+        return -1;
+    event->snapshot_index = little_endian_get_u64 (zframe_data (index));
+    return 0;
+}
+
 int
 raft_actor_recv (raft_actor_t *self, raft_actor_event_t *event)
 {
@@ -798,9 +1321,18 @@ raft_actor_recv (raft_actor_t *self, raft_actor_event_t *event)
     } else if (command && streq (command, "REJECTED")) {
         event->kind = RAFT_ACTOR_REJECTED;
         rc = s_decode_rejected (message, event);
+    } else if (command && streq (command, "INSTALLED")) {
+        event->kind = RAFT_ACTOR_INSTALLED;
+        rc = s_decode_installed (message, event);
     } else if (command && streq (command, "STATE")) {
         event->kind = RAFT_ACTOR_STATE;
         rc = s_decode_state (message, event);
+    } else if (command && streq (command, "ADMINED")) {
+        event->kind = RAFT_ACTOR_ADMINED;
+        rc = s_decode_admined (message, event);
+    } else if (command && streq (command, "MEMBERS")) {
+        event->kind = RAFT_ACTOR_MEMBERS;
+        rc = s_decode_members (message, event);
     }
     if (rc)
         log_line (self->node_id, LOG_LEVEL_ERROR, "malformed '%s' message from the raft actor",
@@ -816,6 +1348,7 @@ raft_actor_event_clear (raft_actor_event_t *event)
 {
     free (event->entries);
     free (event->tickets);
+    free (event->members);
     zmsg_destroy (&event->message);
     memset (event, 0, sizeof (*event));
 }

@@ -12,6 +12,7 @@
 #include "hasher.h"
 #include "log.h"
 #include "raft_actor.h"
+#include "snapshot.h"
 
 //  Messages read from one socket per loop turn before the batch goes out.
 #define DRAIN_LIMIT 1000
@@ -38,6 +39,9 @@
 #define HASHER_MAX_PENDING 64
 //  Random bytes of a session token (hex-encoded: twice as many digits).
 #define SESSION_TOKEN_BYTES 16
+//  Time an admin request (node PUT/DELETE, leader PUT) may take: a learner
+//  must catch up before it is promoted, longer than any write.
+#define ADMIN_TIMEOUT_MS 10000
 
 //  One client request, from its arrival to its reply.
 typedef struct {
@@ -55,8 +59,12 @@ struct _server_t {
     const config_t *config;          //  borrowed, outlives the server
     const config_node_t *node;       //  this node in config
     uint32_t node_id;                //  its id
-    uint32_t *members;               //  bootstrap voters, for Status
+    uint32_t *members;               //  ids of the current configuration, for Status
     size_t member_count;             //  how many
+    raft_member_t *configuration;    //  the current configuration with addresses
+    size_t configuration_count;      //  how many members
+    uint64_t config_index;           //  entry that set it (committed once commit reaches it)
+    zlistx_t *admin_waiting;         //  admin requests until done or their deadline
     zloop_t *loop;                   //  the broker reactor
     zsock_t *clients;                //  ROUTER on the client port
     zsock_t *publisher;              //  XPUB on the pub port, NULL without one
@@ -82,6 +90,13 @@ struct _server_t {
     log_limiter_t bad_input_limiter; //  bounds complaints about client traffic
     uint32_t origin_node_field;      //  field numbers of Command.origin_node
     uint32_t ticket_field;           //  and Command.ticket, from the descriptor
+    char *snapshot_dir;              //  <data_dir>/node-<id>/snapshots
+    snapshot_writer_t *snapshots;    //  writes snapshots of the state off this loop
+    bool snapshot_in_progress;       //  one is at the writer
+    uint64_t log_bytes_since_snapshot; //  log bytes applied since the last one
+    uint64_t counted_index;          //  last entry counted in those bytes
+    uint8_t *membership;             //  Raft configuration as of the applied index
+    size_t membership_size;          //  its size
 };
 
 //  ---------------------------------------------------------------------------
@@ -164,18 +179,41 @@ s_reply_error (server_t *self, client_request_t *request, Raftq__Code code, cons
     s_reply (self, request, &reply);
 }
 
+//  Client address of node id: from the config file, else from the
+//  configuration (a node added at run time). Returns 0, or -1 if unknown.
+static int
+s_member_address (server_t *self, uint32_t id, const char **host, uint16_t *client_port)
+{
+    const config_node_t *node = config_node (self->config, id);
+    if (node) {
+        *host = node->host;
+        *client_port = node->client_port;
+        return 0;
+    }
+    for (size_t position = 0; position < self->configuration_count; position++) {
+        const raft_member_t *member = &self->configuration[position];
+        if (member->id == id && member->host[0] && member->client_port &&
+            member->client_port <= UINT16_MAX) {
+            *host = member->host;
+            *client_port = (uint16_t)member->client_port;
+            return 0;
+        }
+    }
+    return -1;
+}
+
 //  NOT_LEADER with the leader's client endpoint, or NO_LEADER.
 static void
 s_reply_not_leader (server_t *self, client_request_t *request, uint32_t leader_id)
 {
-    const config_node_t *leader =
-        leader_id != self->node_id ? config_node (self->config, leader_id) : NULL;
-    if (!leader) {
+    const char *host;
+    uint16_t client_port;
+    if (leader_id == self->node_id || s_member_address (self, leader_id, &host, &client_port)) {
         s_reply_error (self, request, RAFTQ__CODE__NO_LEADER, "no leader elected yet");
         return;
     }
     char endpoint[ENDPOINT_MAX];
-    endpoint_format (endpoint, leader->host, leader->client_port);
+    endpoint_format (endpoint, host, client_port);
     char text[64];
     snprintf (text, sizeof (text), "not the leader; node %u is", leader_id);
     Raftq__Reply reply = RAFTQ__REPLY__INIT;
@@ -276,6 +314,8 @@ s_unpark (server_t *self, uint64_t ticket)
 
 //  Requests whose entry did not apply in time: the outcome is unknown to us,
 //  and the client must be told so rather than left waiting.
+static void s_admin_check (server_t *self);
+
 static int
 s_on_deadline_check (zloop_t *loop, int timer_id, void *argument)
 {
@@ -294,6 +334,7 @@ s_on_deadline_check (zloop_t *loop, int timer_id, void *argument)
         s_client_request_destroy (&request);
         oldest = (client_request_t *)zlistx_first (self->deadlines);
     }
+    s_admin_check (self);
     return 0;
 }
 
@@ -655,6 +696,189 @@ s_serve_replay (server_t *self, client_request_t *request)
     s_client_request_destroy (&request);
 }
 
+//  ---------------------------------------------------------------------------
+//  Admin requests: membership changes and leadership transfer. The leader's
+//  raft actor starts them; each waits in admin_waiting until the state it
+//  asked for is reached (and committed), then answers success, or TIMEOUT
+//  after ADMIN_TIMEOUT_MS.
+
+//  The member of the configuration with this id, or NULL.
+static const raft_member_t *
+s_configuration_member (server_t *self, uint32_t id)
+{
+    for (size_t position = 0; position < self->configuration_count; position++)
+        if (self->configuration[position].id == id)
+            return &self->configuration[position];
+    return NULL;
+}
+
+//  The node an admin request names.
+static uint32_t
+s_admin_target (const Raftq__Request *request)
+{
+    switch (request->op_case) {
+    case RAFTQ__REQUEST__OP_ADD_NODE:
+        return request->add_node ? request->add_node->id : 0;
+    case RAFTQ__REQUEST__OP_REMOVE_NODE:
+        return request->remove_node ? request->remove_node->id : 0;
+    default:
+        return request->transfer_leadership ? request->transfer_leadership->id : 0;
+    }
+}
+
+//  True when what the admin request asked for holds: the node is a voter
+//  (added) or gone (removed) in a committed configuration, or it leads.
+static bool
+s_admin_done (server_t *self, const Raftq__Request *request)
+{
+    uint32_t target = s_admin_target (request);
+    const raft_member_t *member = s_configuration_member (self, target);
+    bool committed = self->config_index <= self->commit_index;
+    switch (request->op_case) {
+    case RAFTQ__REQUEST__OP_ADD_NODE:
+        return committed && member && member->voter;
+    case RAFTQ__REQUEST__OP_REMOVE_NODE:
+        return committed && !member;
+    default:
+        return self->leader_id == target;
+    }
+}
+
+//  True when a change the core refused is under way all the same (a retry
+//  of an add or a remove the log already holds): keep waiting for it.
+static bool
+s_admin_under_way (server_t *self, const Raftq__Request *request)
+{
+    const raft_member_t *member = s_configuration_member (self, s_admin_target (request));
+    if (request->op_case == RAFTQ__REQUEST__OP_ADD_NODE)
+        return member != NULL;
+    if (request->op_case == RAFTQ__REQUEST__OP_REMOVE_NODE)
+        return member == NULL;
+    return false;
+}
+
+//  Answers and destroys the admin request at cursor of admin_waiting.
+static void
+s_admin_finish (server_t *self, void *cursor, Raftq__Code code, const char *text)
+{
+    client_request_t *request = (client_request_t *)zlistx_handle_item (cursor);
+    zlistx_delete (self->admin_waiting, cursor);
+    if (code == RAFTQ__CODE__OK) {
+        Raftq__Reply reply = RAFTQ__REPLY__INIT;
+        s_reply (self, request, &reply);
+    } else
+        s_reply_error (self, request, code, text);
+    s_client_request_destroy (&request);
+}
+
+//  Answers every admin request that is done or past its deadline.
+static void
+s_admin_check (server_t *self)
+{
+    int64_t now = zclock_mono ();
+    client_request_t *request = (client_request_t *)zlistx_first (self->admin_waiting);
+    while (request) {
+        void *cursor = zlistx_cursor (self->admin_waiting);
+        client_request_t *next = (client_request_t *)zlistx_next (self->admin_waiting);
+        if (request->proposed && s_admin_done (self, request->decoded.request))
+            s_admin_finish (self, cursor, RAFTQ__CODE__OK, NULL);
+        else if (request->deadline <= now)
+            s_admin_finish (self, cursor, RAFTQ__CODE__TIMEOUT,
+                            "not done in time: the change may still complete");
+        request = next;
+    }
+}
+
+//  Leader only: hands an admin request to the raft actor and parks it.
+static void
+s_serve_admin (server_t *self, client_request_t *request)
+{
+    if (self->role != RAFT_ROLE_LEADER) {
+        s_reply_not_leader (self, request, self->leader_id);
+        s_client_request_destroy (&request);
+        return;
+    }
+    const Raftq__Request *decoded = request->decoded.request;
+    raft_member_t member = {.id = s_admin_target (decoded)};
+    const Raftq__AddNode *add = decoded->add_node;
+    if (decoded->op_case == RAFTQ__REQUEST__OP_ADD_NODE && add) {
+        if (!add->host || !add->host[0] || strlen (add->host) >= RAFT_HOST_SIZE ||
+            !add->client_port || add->client_port > UINT16_MAX || !add->peer_port ||
+            add->peer_port > UINT16_MAX || add->pub_port > UINT16_MAX) {
+            s_reply_error (self, request, RAFTQ__CODE__INVALID_ARGUMENT,
+                           "a node needs a host and client and peer ports up to 65535");
+            s_client_request_destroy (&request);
+            return;
+        }
+        snprintf (member.host, sizeof (member.host), "%s", add->host);
+        member.client_port = add->client_port;
+        member.peer_port = add->peer_port;
+        member.pub_port = add->pub_port;
+    }
+    if (member.id == 0) {
+        s_reply_error (self, request, RAFTQ__CODE__INVALID_ARGUMENT, "a node id must be positive");
+        s_client_request_destroy (&request);
+        return;
+    }
+    raft_actor_admin_kind_t kind = decoded->op_case == RAFTQ__REQUEST__OP_ADD_NODE
+                                       ? RAFT_ACTOR_ADD_NODE
+                                   : decoded->op_case == RAFTQ__REQUEST__OP_REMOVE_NODE
+                                       ? RAFT_ACTOR_REMOVE_NODE
+                                       : RAFT_ACTOR_TRANSFER_LEADER;
+    request->ticket = self->next_ticket++;
+    request->deadline = zclock_mono () + ADMIN_TIMEOUT_MS;
+    if (raft_actor_admin (self->raft, request->ticket, kind, &member)) {
+        s_reply_error (self, request, RAFTQ__CODE__INTERNAL, "cannot reach the raft actor");
+        s_client_request_destroy (&request);
+        return;
+    }
+    zlistx_add_end (self->admin_waiting, request);
+}
+
+//  The raft actor took or refused an admin request.
+static void
+s_admin_answered (server_t *self, const raft_actor_event_t *event)
+{
+    client_request_t *request = (client_request_t *)zlistx_first (self->admin_waiting);
+    while (request && request->ticket != event->ticket)
+        request = (client_request_t *)zlistx_next (self->admin_waiting);
+    if (!request)
+        return;
+    void *cursor = zlistx_cursor (self->admin_waiting);
+    const Raftq__Request *decoded = request->decoded.request;
+    if (event->accepted || s_admin_done (self, decoded) || s_admin_under_way (self, decoded))
+        request->proposed = true;
+    else if (self->role != RAFT_ROLE_LEADER) {
+        zlistx_detach (self->admin_waiting, cursor);
+        s_reply_not_leader (self, request, event->leader_id);
+        s_client_request_destroy (&request);
+    } else
+        s_admin_finish (self, cursor, RAFTQ__CODE__UNAVAILABLE,
+                        "refused: another membership change is in progress, the leader is "
+                        "new, or the change is not allowed (one voter at a time, a voter "
+                        "to transfer to); try again");
+}
+
+//  The configuration changed: keep it for Status, hints and admin requests.
+static void
+s_take_members (server_t *self, raft_actor_event_t *event)
+{
+    uint32_t *ids = calloc (event->member_count + 1, sizeof (uint32_t));
+    if (!ids)
+        return;
+    for (size_t position = 0; position < event->member_count; position++)
+        ids[position] = event->members[position].id;
+    free (self->members);
+    self->members = ids;
+    self->member_count = event->member_count;
+    free (self->configuration);
+    self->configuration = event->members;
+    self->configuration_count = event->member_count;
+    self->config_index = event->config_index;
+    event->members = NULL;
+    event->member_count = 0;
+}
+
 //  A body that held a plaintext password is overwritten once decoded.
 static void
 s_wipe_body (client_request_t *request, zframe_t *body)
@@ -708,8 +932,7 @@ s_handle_request (server_t *self, client_request_t *request, zframe_t *body)
     case RAFTQ__REQUEST__OP_ADD_NODE:
     case RAFTQ__REQUEST__OP_REMOVE_NODE:
     case RAFTQ__REQUEST__OP_TRANSFER_LEADERSHIP:
-        s_reply_error (self, request, RAFTQ__CODE__UNAVAILABLE, "not supported yet");
-        s_client_request_destroy (&request);
+        s_serve_admin (self, request);
         break;
     default:
         s_serve_write (self, request);
@@ -1020,6 +1243,183 @@ s_apply_committed (server_t *self, const raft_actor_event_t *event)
     s_resume_deferred (self);
 }
 
+//  ---------------------------------------------------------------------------
+//  Snapshots: the broker owns the state machine, so it decides when to take
+//  one (the log since the last passed snapshot_log_bytes), packs it here and
+//  hands the bytes to the writer thread; once durable, the Raft actor
+//  compacts its log. At start and after InstallSnapshot it loads one.
+
+//  Bytes a log record takes besides its payload (length, crc, term, index,
+//  type): counting them makes many tiny entries count too.
+#define SNAPSHOT_RECORD_OVERHEAD 25
+
+//  A fresh, empty state machine with this node's settings.
+static fsm_t *
+s_fsm_new (server_t *self)
+{
+    fsm_options_t options = {.max_payload_bytes = self->config->max_payload_bytes,
+                             .event_retention = self->config->event_retention};
+    return fsm_new (&options);
+}
+
+//  Remembers the Raft membership a snapshot of the applied state must carry.
+static void
+s_keep_membership (server_t *self, const uint8_t *data, size_t size)
+{
+    uint8_t *copy = malloc (size ? size : 1);
+    if (!copy)
+        return;
+    if (size)
+        memcpy (copy, data, size);
+    free (self->membership);
+    self->membership = copy;
+    self->membership_size = size;
+}
+
+//  Replaces the state machine by snapshot's state and keeps its membership.
+//  Returns 0, or -1 (logged) with the state untouched.
+static int
+s_adopt_snapshot (server_t *self, snapshot_t *snapshot)
+{
+    uint64_t index = snapshot_index (snapshot);
+    fsm_t *fsm = s_fsm_new (self);
+    char error[256] = "";
+    if (!fsm || snapshot_restore (snapshot, fsm, error, sizeof (error))) {
+        log_line (self->node_id, LOG_LEVEL_ERROR, "cannot restore snapshot %" PRIu64 ": %s",
+                  index, error);
+        fsm_destroy (&fsm);
+        return -1;
+    }
+    fsm_destroy (&self->fsm);
+    self->fsm = fsm;
+    self->applied_term = snapshot_term (snapshot);
+    size_t size;
+    const uint8_t *membership = snapshot_membership (snapshot, &size);
+    s_keep_membership (self, membership, size);
+    self->log_bytes_since_snapshot = 0;
+    self->counted_index = index;
+    log_line (self->node_id, LOG_LEVEL_INFO, "state restored from snapshot %" PRIu64, index);
+    return 0;
+}
+
+//  A leader's snapshot of index was installed: the state becomes its.
+static int
+s_load_installed_snapshot (server_t *self, uint64_t index)
+{
+    char report[1024] = "";
+    snapshot_t *snapshot = snapshot_load (self->snapshot_dir, index, report, sizeof (report));
+    int rc = -1;
+    if (!snapshot || snapshot_index (snapshot) != index)
+        log_line (self->node_id, LOG_LEVEL_ERROR, "cannot load snapshot %" PRIu64 ": %s", index,
+                  report[0] ? report : "newest valid one is older");
+    else
+        rc = s_adopt_snapshot (self, snapshot);
+    snapshot_destroy (&snapshot);
+    return rc;
+}
+
+//  Packs the applied state and queues it at the writer, if the log grew
+//  enough since the last snapshot and none is being written.
+static void
+s_maybe_snapshot (server_t *self)
+{
+    if (self->snapshot_in_progress || !self->membership ||
+        self->log_bytes_since_snapshot < self->config->snapshot_log_bytes)
+        return;
+    uint64_t index = fsm_applied_index (self->fsm);
+    char error[256] = "";
+    size_t size = 0;
+    uint8_t *body = snapshot_pack (self->fsm, self->applied_term, self->membership,
+                                   self->membership_size, &size, error, sizeof (error));
+    if (!body) {
+        log_line (self->node_id, LOG_LEVEL_ERROR, "cannot pack snapshot %" PRIu64 ": %s", index,
+                  error);
+        self->log_bytes_since_snapshot = 0;
+        return;
+    }
+    if (snapshot_writer_write (self->snapshots, index, self->applied_term, &body, size)) {
+        log_line (self->node_id, LOG_LEVEL_ERROR, "cannot queue snapshot %" PRIu64, index);
+        return;
+    }
+    self->snapshot_in_progress = true;
+    self->log_bytes_since_snapshot = 0;
+}
+
+//  Counts the log bytes of newly applied entries and follows membership
+//  changes, then snapshots if due.
+static void
+s_count_for_snapshot (server_t *self, const raft_actor_event_t *event)
+{
+    uint64_t applied = fsm_applied_index (self->fsm);
+    for (size_t position = 0; position < event->entry_count; position++) {
+        const raft_entry_t *entry = &event->entries[position];
+        if (entry->index <= self->counted_index || entry->index > applied)
+            continue;
+        self->counted_index = entry->index;
+        self->log_bytes_since_snapshot += entry->size + SNAPSHOT_RECORD_OVERHEAD;
+        if (entry->type == RAFT_ENTRY_CONFIG)
+            s_keep_membership (self, entry->data, entry->size);
+    }
+    s_maybe_snapshot (self);
+}
+
+//  The writer's report: a durable snapshot lets the actor compact its log.
+static int
+s_on_snapshot_written (zloop_t *loop, zsock_t *pipe, void *argument)
+{
+    (void)loop;
+    (void)pipe;
+    server_t *self = (server_t *)argument;
+    snapshot_report_t report;
+    if (snapshot_writer_recv (self->snapshots, &report))
+        return 0;
+    self->snapshot_in_progress = false;
+    if (report.outcome == SNAPSHOT_WRITTEN) {
+        log_line (self->node_id, LOG_LEVEL_INFO, "snapshot %" PRIu64 " written", report.index);
+        if (raft_actor_compact (self->raft, report.index, report.term))
+            log_line (self->node_id, LOG_LEVEL_ERROR, "cannot ask the raft actor to compact");
+    } else
+        log_line (self->node_id, LOG_LEVEL_ERROR, "snapshot %" PRIu64 " failed: %s",
+                  report.index, report.reason);
+    return 0;
+}
+
+//  Starts the writer and restores the state from the newest valid snapshot,
+//  which *start then describes for the Raft actor (index 0: none; its
+//  membership borrowed from self).
+static int
+s_open_snapshots (server_t *self, raft_actor_snapshot_t *start)
+{
+    memset (start, 0, sizeof (*start));
+    char path[PATH_MAX];
+    int length = snprintf (path, sizeof (path), "%s/node-%u/snapshots", self->config->data_dir,
+                           self->node_id);
+    if (length < 0 || (size_t)length >= sizeof (path))
+        return -1;
+    self->snapshot_dir = strdup (path);
+    if (!self->snapshot_dir)
+        return -1;
+    self->snapshots = snapshot_writer_new (self->snapshot_dir);
+    if (!self->snapshots)
+        return -1;
+    char report[1024] = "";
+    snapshot_t *snapshot =
+        snapshot_load (self->snapshot_dir, UINT64_MAX, report, sizeof (report));
+    if (report[0])
+        log_line (self->node_id, LOG_LEVEL_WARNING, "snapshots: %s", report);
+    if (!snapshot)
+        return 0;
+    int rc = s_adopt_snapshot (self, snapshot);
+    if (rc == 0) {
+        start->index = snapshot_index (snapshot);
+        start->term = snapshot_term (snapshot);
+        start->membership = self->membership;
+        start->membership_size = self->membership_size;
+    }
+    snapshot_destroy (&snapshot);
+    return rc;
+}
+
 static void
 s_answer_rejected (server_t *self, const raft_actor_event_t *event)
 {
@@ -1044,9 +1444,13 @@ s_on_raft_event (zloop_t *loop, zsock_t *pipe, void *argument)
         switch (event.kind) {
         case RAFT_ACTOR_COMMITTED:
             s_apply_committed (self, &event);
+            s_count_for_snapshot (self, &event);
             break;
         case RAFT_ACTOR_REJECTED:
             s_answer_rejected (self, &event);
+            break;
+        case RAFT_ACTOR_INSTALLED:
+            s_load_installed_snapshot (self, event.snapshot_index);
             break;
         case RAFT_ACTOR_STATE:
             self->role = event.role;
@@ -1056,9 +1460,16 @@ s_on_raft_event (zloop_t *loop, zsock_t *pipe, void *argument)
             self->last_index = event.last_index;
             s_resume_deferred (self);
             break;
+        case RAFT_ACTOR_ADMINED:
+            s_admin_answered (self, &event);
+            break;
+        case RAFT_ACTOR_MEMBERS:
+            s_take_members (self, &event);
+            break;
         }
         raft_actor_event_clear (&event);
     }
+    s_admin_check (self);
     //  Logins resumed above may have proposed
     if (raft_actor_flush (self->raft))
         log_line (self->node_id, LOG_LEVEL_ERROR, "cannot pass proposals to the raft actor");
@@ -1095,16 +1506,12 @@ static int
 s_open (server_t *self)
 {
     const config_t *config = self->config;
-    self->members = calloc (config->node_count, sizeof (uint32_t));
-    if (!self->members)
+    //  The raft actor reports the configuration (MEMBERS) once it starts
+    self->admin_waiting = zlistx_new ();
+    if (!self->admin_waiting)
         return -1;
-    for (size_t position = 0; position < config->node_count; position++)
-        if (!config->nodes[position].join)
-            self->members[self->member_count++] = config->nodes[position].id;
 
-    fsm_options_t options = {.max_payload_bytes = config->max_payload_bytes,
-                             .event_retention = config->event_retention};
-    self->fsm = fsm_new (&options);
+    self->fsm = s_fsm_new (self);
     self->waiting = s_waiting_table_new ();
     self->deadlines = zlistx_new ();
     self->hasher = hasher_new (0, 0);
@@ -1136,7 +1543,12 @@ s_open (server_t *self)
         if (!self->publisher)
             return -1;
     }
-    self->raft = raft_actor_new (config, self->node_id, NULL);
+    //  The state first: the Raft actor starts from the same snapshot and
+    //  replays only the log after it
+    raft_actor_snapshot_t start;
+    if (s_open_snapshots (self, &start))
+        return -1;
+    self->raft = raft_actor_new_from_snapshot (config, self->node_id, NULL, &start);
     if (!self->raft)
         return -1;
 
@@ -1145,11 +1557,21 @@ s_open (server_t *self)
         return -1;
     zloop_reader (self->loop, self->clients, s_on_client_traffic, self);
     zloop_reader (self->loop, raft_actor_sock (self->raft), s_on_raft_event, self);
+    zloop_reader (self->loop, snapshot_writer_sock (self->snapshots), s_on_snapshot_written, self);
     zloop_reader (self->loop, hasher_sock (self->hasher), s_on_hasher_result, self);
     if (self->publisher)
         zloop_reader (self->loop, self->publisher, s_on_subscription, self);
     zloop_timer (self->loop, DEADLINE_CHECK_MS, 0, s_on_deadline_check, self);
     return 0;
+}
+
+//  At shutdown: admin requests still waiting may complete later.
+static void
+s_admin_abandon (server_t *self)
+{
+    while (self->admin_waiting && zlistx_first (self->admin_waiting))
+        s_admin_finish (self, zlistx_cursor (self->admin_waiting), RAFTQ__CODE__UNAVAILABLE,
+                        "node shutting down: outcome unknown");
 }
 
 server_t *
@@ -1189,6 +1611,9 @@ server_destroy (server_t **self_p)
         zloop_destroy (&self->loop);
         raft_actor_destroy (&self->raft);
         hasher_destroy (&self->hasher);
+        snapshot_writer_destroy (&self->snapshots);
+        free (self->snapshot_dir);
+        free (self->membership);
         //  Requests still waiting may or may not commit later: say so
         //  rather than leave the clients to their own timeouts
         if (self->deadlines) {
@@ -1202,6 +1627,9 @@ server_destroy (server_t **self_p)
             }
         }
         if (self->clients)
+            s_admin_abandon (self);
+        zlistx_destroy (&self->admin_waiting);
+        if (self->clients)
             zsock_set_linger (self->clients, SHUTDOWN_LINGER_MS);
         zsock_destroy (&self->clients);
         zsock_destroy (&self->publisher);
@@ -1212,6 +1640,7 @@ server_destroy (server_t **self_p)
         free (self->deferred);
         fsm_destroy (&self->fsm);
         free (self->members);
+        free (self->configuration);
         free (self);
         *self_p = NULL;
     }

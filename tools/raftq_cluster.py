@@ -29,6 +29,9 @@ START_DEADLINE_S = 5.0      # a node must answer status this long after spawn
 STOP_GRACE_S = 5.0          # SIGTERM, then SIGKILL after this long
 STATUS_TIMEOUT_S = 0.5      # how long `status` waits for each node
 PROCESS_POLL_S = 0.02       # pause between looks at a process we wait for
+ADMIN_TIMEOUT_S = 15.0      # add/remove: how long to keep asking the leader
+ADMIN_REPLY_S = 12.0        # the broker answers an admin request within 10 s
+ADMIN_RETRY_CODES = ("NOT_LEADER", "NO_LEADER", "UNAVAILABLE", "TIMEOUT")
 
 
 class ConfigError(Exception):
@@ -263,6 +266,29 @@ def query_statuses(context, nodes, timeout):
         for socket in pending:
             socket.close(0)
     return answers
+
+
+def admin_request(config, message, timeout=ADMIN_TIMEOUT_S):
+    """Sends an admin request (node PUT/DELETE, leader PUT) to the leader of
+    the moment, again while no leader answers it for good. Returns the last
+    reply, or None if none came."""
+    client = Client()
+    deadline = time.monotonic() + timeout
+    reply = None
+    try:
+        while time.monotonic() < deadline:
+            answers = query_statuses(client.context, list(config.nodes.values()), STATUS_TIMEOUT_S)
+            leaders = sorted((answer.get("term", 0), node_id) for node_id, answer in answers.items()
+                             if answer and answer.get("role") == "Leader")
+            if leaders:
+                node = config.nodes[leaders[-1][1]]
+                reply = client.request(node.endpoint, message, ADMIN_REPLY_S)
+                if reply and (reply.get("success") or reply.get("code") not in ADMIN_RETRY_CODES):
+                    return reply
+            time.sleep(0.1)
+        return reply
+    finally:
+        client.close()
 
 
 # --- processes ------------------------------------------------------------
@@ -601,6 +627,11 @@ USAGE_COMMANDS = """commands:
   resume N...      SIGCONT
   status [N...]    one row per node (--json: one JSON object per line)
   wipe [N...]      remove the data dirs of stopped nodes
+  add N...         start node N if it is not running (mark it "join": true
+                   in the config), then have the leader add it; done once
+                   it votes
+  remove N...      have the leader remove node N (the leader too: it hands
+                   over), then stop it
   run              all nodes in the foreground, output prefixed by node id;
                    Ctrl-C stops them
 
@@ -629,6 +660,30 @@ def _format_status(row):
         status.get("applied_index", "?"), status.get("last_index", "?"))
 
 
+def _change_membership(cluster, config, command, node_id, report):
+    """add: starts node_id if needed, then asks the leader to add it;
+    remove: asks the leader to remove it, then stops it. True on success."""
+    node = config.nodes[node_id]
+    if command == "add":
+        if not cluster.running(node_id) and cluster.start([node_id], report=report):
+            return False
+        message = {"type": "node", "method": "PUT", "id": node.id, "host": node.host,
+                   "client_port": node.client_port, "peer_port": node.peer_port,
+                   "pub_port": node.pub_port}
+    else:
+        message = {"type": "node", "method": "DELETE", "id": node.id}
+    reply = admin_request(config, message)
+    if not reply or not reply.get("success"):
+        report("node %d: not %s: %s" % (node_id, "added" if command == "add" else "removed",
+                                         (reply or {}).get("error", "no leader answered")))
+        return False
+    if command == "add":
+        report("node %d: added, votes" % node_id)
+    else:
+        report("node %d: removed, %s" % (node_id, cluster.stop(node_id)))
+    return True
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="raftq-cluster", description="Manage the raftqd brokers of a cluster config.",
@@ -639,7 +694,7 @@ def main(argv=None):
     parser.add_argument("--hard", action="store_true", help="restart: SIGKILL instead of SIGTERM")
     parser.add_argument("--json", action="store_true", help="status: JSON lines")
     parser.add_argument("command", choices=["start", "stop", "kill", "restart", "pause", "resume",
-                                            "status", "wipe", "run"])
+                                            "status", "wipe", "run", "add", "remove"])
     parser.add_argument("ids", nargs="*", type=int, metavar="N")
     args = parser.parse_intermixed_args(argv)
 
@@ -649,7 +704,7 @@ def main(argv=None):
     try:
         config = ClusterConfig(args.config)
         config.select(args.ids)
-        if args.command in ("kill", "restart", "pause", "resume") and not args.ids:
+        if args.command in ("kill", "restart", "pause", "resume", "add", "remove") and not args.ids:
             parser.error("%s needs node ids" % args.command)
         if args.command == "run" and args.ids:
             parser.error("run starts every node of the config")
@@ -684,6 +739,8 @@ def main(argv=None):
                 done = (cluster.pause if args.command == "pause" else cluster.resume)(node_id)
                 report("node %d: %s" % (node_id, (args.command + "d") if done else "not running"))
                 failed = failed or not done
+            elif args.command in ("add", "remove"):
+                failed = not _change_membership(cluster, config, args.command, node_id, report) or failed
             elif args.command == "restart":
                 if args.hard:
                     outcome = "killed" if cluster.kill(node_id) else "not running"

@@ -29,6 +29,9 @@ s_usage (FILE *stream)
         "  create-topic TOPIC        create a topic\n"
         "  publish TOPIC MESSAGE     append MESSAGE to TOPIC\n"
         "  pop TOPIC                 remove and print the oldest message of TOPIC\n"
+        "  admin add-node ID HOST CLIENT PEER PUB   add a node (answered once it votes)\n"
+        "  admin remove-node ID      remove a node, the leader too\n"
+        "  admin transfer-leader ID  hand leadership to node ID\n"
         "chat (SESSION: --token T, or $RAFTQ_TOKEN, or --user U --password P):\n"
         "  register USER PASSWORD    create an account\n"
         "  login USER PASSWORD       log in; prints the session token\n"
@@ -287,6 +290,7 @@ static const command_t s_commands[] = {{"status", 0, 0, false, s_command_status}
                                        {"create-topic", 1, 1, false, s_command_create_topic},
                                        {"publish", 2, 2, true, s_command_publish},
                                        {"pop", 1, 1, false, s_command_pop},
+                                       {"admin", 2, 6, false, cli_command_admin},
                                        {"register", 2, 2, false, cli_command_register},
                                        {"login", 2, 2, false, cli_command_login},
                                        {"logout", 0, 0, false, cli_command_logout},

@@ -5,6 +5,7 @@
     cli_chat.c: one-shot chat commands and the session they run in.
     cli_tail.c: following a stream (tail), and the subscriptions chat uses.
     cli_interactive.c: the interactive terminal chat.
+    cli_admin.c: cluster administration (admin add-node, remove-node, ...).
 */
 #ifndef RAFTQ_CLI_H_INCLUDED
 #define RAFTQ_CLI_H_INCLUDED
@@ -122,6 +123,12 @@ int
     cli_command_delete (const cli_options_t *options, raftq_client_t *client);
 int
     cli_command_delete_account (const cli_options_t *options, raftq_client_t *client);
+
+//  --- cluster administration (cli_admin.c)
+
+//  admin add-node ID HOST CLIENT PEER PUB | remove-node ID | transfer-leader ID
+int
+    cli_command_admin (const cli_options_t *options, raftq_client_t *client);
 
 //  --- streams (cli_tail.c)
 

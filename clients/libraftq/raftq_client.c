@@ -379,6 +379,22 @@ raftq_client_destroy (raftq_client_t **self_p)
     *self_p = NULL;
 }
 
+raftq_code_t
+raftq_client_call_patient (raftq_client_t *self, Raftq__Request *request, Raftq__Reply **reply_p,
+                           int attempt_ms, int total_ms)
+{
+    int saved_attempt_ms = self->attempt_timeout_ms;
+    int saved_total_ms = self->total_timeout_ms;
+    if (self->attempt_timeout_ms < attempt_ms)
+        self->attempt_timeout_ms = attempt_ms;
+    if (self->total_timeout_ms < total_ms)
+        self->total_timeout_ms = total_ms;
+    raftq_code_t code = raftq_client_call (self, request, reply_p);
+    self->attempt_timeout_ms = saved_attempt_ms;
+    self->total_timeout_ms = saved_total_ms;
+    return code;
+}
+
 void
 raftq_client_set_timeout (raftq_client_t *self, int total_ms)
 {

@@ -17,6 +17,13 @@
 raftq_code_t
     raftq_client_call (raftq_client_t *self, Raftq__Request *request, Raftq__Reply **reply_p);
 
+//  raftq_client_call for requests the cluster answers slowly (admin
+//  operations): each attempt waits at least attempt_ms and the whole call
+//  at least total_ms; the client's own timeouts are kept otherwise.
+raftq_code_t
+    raftq_client_call_patient (raftq_client_t *self, Raftq__Request *request,
+                               Raftq__Reply **reply_p, int attempt_ms, int total_ms);
+
 //  Sets the client's error text; returns code, so that callers can write
 //  "return raftq_client_fail (...)".
 raftq_code_t

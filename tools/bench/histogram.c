@@ -61,6 +61,16 @@ histogram_record (histogram_t *self, uint64_t value)
         self->max = value;
 }
 
+void
+histogram_merge (histogram_t *self, histogram_t *other)
+{
+    for (size_t bucket = 0; bucket < S_BUCKETS; bucket++)
+        self->buckets [bucket] += other->buckets [bucket];
+    self->count += other->count;
+    if (other->max > self->max)
+        self->max = other->max;
+}
+
 uint64_t
 histogram_count (histogram_t *self)
 {

@@ -19,6 +19,10 @@ void
 void
     histogram_record (histogram_t *self, uint64_t value);
 
+//  Adds every sample of other to self (other unchanged).
+void
+    histogram_merge (histogram_t *self, histogram_t *other);
+
 //  Number of samples recorded.
 uint64_t
     histogram_count (histogram_t *self);

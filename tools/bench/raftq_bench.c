@@ -4,12 +4,18 @@
     keeping M publishes (or pops with --pop) in flight for the duration.
     Latency is send to reply, per operation, counted once by its seq.
     Prints a table, with the machine's load average; no pass/fail.
+    --mode chat sends chat messages between two accounts instead, one
+    SendMessage at a time (the client has no pipelined chat call);
+    --mode fanout measures delivery from one sender to S subscribers on the
+    pub ports (see fanout.h).
 
     Running it
         tools/raftq-cluster --config C wipe && tools/raftq-cluster --config C start
         build/raftq-bench -c C -n 1 -m 1               one client, one publish at a time
         build/raftq-bench -c C -n 1 -m 64              throughput: 64 in flight on one connection
         build/raftq-bench -c C -n 4 -m 16              the same 64 over four connections
+        build/raftq-bench -c C --mode chat             SendMessage, one at a time
+        build/raftq-bench -c C --mode fanout -S 1000 -r 1000 -d 10
     Start each trial from a wiped cluster so runs compare, repeat it (three
     runs at least) and keep the median: on a shared machine one run says
     little. The client runs on the same CPUs as the brokers and is counted in
@@ -45,6 +51,7 @@
     node for every publish even with nobody subscribed.
 */
 #include <getopt.h>
+#include <sys/resource.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <sodium.h>
@@ -54,6 +61,7 @@
 #include <unistd.h>
 #include <czmq.h>
 
+#include "fanout.h"
 #include "histogram.h"
 #include "raftq.h"
 
@@ -63,8 +71,15 @@
 //  How often in-flight operations are checked for having gone unanswered.
 #define S_EXPIRY_CHECK_US 100000
 
+typedef enum {
+    MODE_QUEUE,         //  publish, or pop with --pop
+    MODE_CHAT,          //  SendMessage between two accounts
+    MODE_FANOUT         //  SendMessage delivered to many subscribers
+} bench_mode_t;
+
 //  What the command line asked for.
 typedef struct {
+    bench_mode_t mode;                          //  --mode
     const char *config_path;                    //  -c
     const char *endpoints [S_ENDPOINTS_MAX];    //  -e, replace the config's nodes
     size_t endpoint_count;                      //  how many -e
@@ -75,6 +90,9 @@ typedef struct {
     double warmup_s;                            //  unmeasured phase before it
     const char *topic;                          //  topic published to / popped from
     bool pop;                                   //  drain the topic instead of publishing
+    const char *sender;                         //  chat and fanout: account that sends
+    const char *receiver;                       //  chat and fanout: account that receives
+    fanout_plan_t fanout;                       //  --subscribers, --rate, duration, drain
     int op_timeout_ms;                          //  an operation unanswered this long is lost
 } options_t;
 
@@ -109,6 +127,8 @@ s_usage (FILE *stream)
         "usage: raftq-bench [-c config.json] [-e tcp://host:port]... [--connections N]\n"
         "                   [--inflight M] [--size BYTES] [--duration S] [--warmup S]\n"
         "                   [--topic NAME] [--pop] [--op-timeout MS]\n"
+        "                   [--mode publish|pop|chat|fanout] [--subscribers S] [--rate R]\n"
+        "                   [--sender NAME] [--receiver NAME] [--drain MS] [--senders K]\n"
         "  -c, --config FILE     cluster config, default ./config.json\n"
         "  -e, --endpoint EP     node client endpoint, repeatable; overrides the config\n"
         "  -n, --connections N   client connections, default 4\n"
@@ -118,7 +138,16 @@ s_usage (FILE *stream)
         "  -w, --warmup S        unmeasured seconds first, default 1\n"
         "  -t, --topic NAME      topic, default bench\n"
         "  -p, --pop             pop until the topic is empty instead of publishing\n"
-        "  -o, --op-timeout MS   count an operation lost after MS, default 5000\n");
+        "  -o, --op-timeout MS   count an operation lost after MS, default 5000\n"
+        "  -M, --mode MODE       publish (default), pop (= --pop), chat: SendMessage one at\n"
+        "                        a time, fanout: delivery to --subscribers on the pub ports\n"
+        "  -S, --subscribers S   fanout: SUB sockets, round robin over the nodes, default 10\n"
+        "  -r, --rate R          fanout: messages per second, default 1000\n"
+        "  -D, --drain MS        fanout: wait for deliveries after the last send, default 2000\n"
+        "      --sender NAME     chat, fanout: sending account, default bench-sender\n"
+        "      --receiver NAME   chat, fanout: receiving account, default bench-receiver\n"
+        "      --senders K       fanout: threads sending (one session), default 4: one\n"
+        "                        synchronous sender cannot keep up with 1000/s\n");
 }
 
 //  Parses a number in [minimum, maximum] into *value. Returns 0 or -1.
@@ -147,6 +176,13 @@ s_parse (int argc, char **argv, options_t *options)
         { "topic",       required_argument, NULL, 't' },
         { "pop",         no_argument,       NULL, 'p' },
         { "op-timeout",  required_argument, NULL, 'o' },
+        { "mode",        required_argument, NULL, 'M' },
+        { "subscribers", required_argument, NULL, 'S' },
+        { "rate",        required_argument, NULL, 'r' },
+        { "drain",       required_argument, NULL, 'D' },
+        { "sender",      required_argument, NULL, 1 },
+        { "receiver",    required_argument, NULL, 2 },
+        { "senders",     required_argument, NULL, 3 },
         { "help",        no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -159,9 +195,15 @@ s_parse (int argc, char **argv, options_t *options)
     options->warmup_s = 1;
     options->topic = "bench";
     options->op_timeout_ms = 5000;
+    options->sender = "bench-sender";
+    options->receiver = "bench-receiver";
+    options->fanout.subscribers = 10;
+    options->fanout.rate = 1000;
+    options->fanout.senders = 4;
+    options->fanout.drain_ms = 2000;
     int option;
     double value;
-    while ((option = getopt_long (argc, argv, "c:e:n:m:s:d:w:t:po:h", long_options, NULL)) != -1) {
+    while ((option = getopt_long (argc, argv, "c:e:n:m:s:d:w:t:po:M:S:r:D:h", long_options, NULL)) != -1) {
         bool bad = false;
         switch (option) {
             case 'c': options->config_path = optarg; break;
@@ -196,6 +238,32 @@ s_parse (int argc, char **argv, options_t *options)
                 bad = s_number (optarg, 1, INT_MAX, &value) == -1;
                 options->op_timeout_ms = (int) value;
                 break;
+            case 'M':
+                options->mode = streq (optarg, "chat")? MODE_CHAT
+                              : streq (optarg, "fanout")? MODE_FANOUT: MODE_QUEUE;
+                bad = options->mode == MODE_QUEUE
+                   && !streq (optarg, "publish") && !streq (optarg, "pop");
+                if (streq (optarg, "pop"))
+                    options->pop = true;
+                break;
+            case 'S':
+                bad = s_number (optarg, 1, 100000, &value) == -1;
+                options->fanout.subscribers = (size_t) value;
+                break;
+            case 'r':
+                bad = s_number (optarg, 0.001, 1e6, &value) == -1;
+                options->fanout.rate = value;
+                break;
+            case 'D':
+                bad = s_number (optarg, 0, 3600000, &value) == -1;
+                options->fanout.drain_ms = (int) value;
+                break;
+            case 1: options->sender = optarg; break;
+            case 2: options->receiver = optarg; break;
+            case 3:
+                bad = s_number (optarg, 1, 1000, &value) == -1;
+                options->fanout.senders = (size_t) value;
+                break;
             case 'h':
                 s_usage (stdout);
                 return 0;
@@ -204,7 +272,7 @@ s_parse (int argc, char **argv, options_t *options)
                 return S_EXIT_USAGE;
         }
         if (bad) {
-            fprintf (stderr, "raftq-bench: bad value for -%c: %s\n", option, optarg);
+            fprintf (stderr, "raftq-bench: bad value %s\n", optarg);
             return S_EXIT_USAGE;
         }
     }
@@ -214,6 +282,11 @@ s_parse (int argc, char **argv, options_t *options)
     }
     if (*options->topic == 0) {
         fprintf (stderr, "raftq-bench: the topic name is empty\n");
+        return S_EXIT_USAGE;
+    }
+    options->fanout.duration_s = options->duration_s;
+    if (options->mode == MODE_FANOUT && options->endpoint_count) {
+        fprintf (stderr, "raftq-bench: fanout needs the config's pub ports, not -e\n");
         return S_EXIT_USAGE;
     }
     return -1;
@@ -413,10 +486,14 @@ static void
 s_report (const options_t *options, const char *leader, results_t *results)
 {
     double seconds = (double) (results->measure_end_us - results->measure_start_us) / 1e6;
-    printf ("raftq-bench: %s to %s, leader %s\n", options->pop? "pop": "publish",
-            options->topic, leader? leader: "unknown");
+    bool chat = options->mode == MODE_CHAT;
+    printf ("raftq-bench: %s %s to %s, leader %s\n",
+            chat? "SendMessage from": options->pop? "pop": "publish",
+            chat? options->sender: "", chat? options->receiver: options->topic,
+            leader? leader: "unknown");
     printf ("  %d connections x %d in flight, %zu B payload, %.1f s measured after %.1f s warmup\n",
-            options->connections, options->in_flight, options->size, seconds, options->warmup_s);
+            chat? 1: options->connections, chat? 1: options->in_flight, options->size,
+            seconds, options->warmup_s);
     printf ("  %-16s %12" PRIu64 "\n", "ops committed", results->committed);
     printf ("  %-16s %12.1f\n", "ops/s", seconds > 0? (double) results->committed / seconds: 0.0);
     static const struct { const char *name; double percentile; } rows [] = {
@@ -451,6 +528,112 @@ s_report (const options_t *options, const char *leader, results_t *results)
         printf ("  %-16s %12" PRIu64 "\n", "late replies", results->late);
 }
 
+//  A client logged in as the sender, both accounts created (existing ones
+//  are as good: the password is fixed). NULL after saying why.
+static raftq_client_t *
+s_chat_client (char **endpoints, const options_t *options)
+{
+    const char *password = "bench-password";
+    size_t count = 0;
+    while (endpoints [count])
+        count++;
+    raftq_client_t *client = raftq_client_new ((const char **) endpoints, count);
+    if (!client) {
+        fprintf (stderr, "raftq-bench: cannot create a client\n");
+        return NULL;
+    }
+    raftq_client_set_timeout (client, options->op_timeout_ms);
+    const char *users [] = { options->receiver, options->sender };
+    raftq_code_t code = RAFTQ_OK;
+    for (size_t index = 0; index < 2 && (code == RAFTQ_OK || code == RAFTQ_ALREADY_EXISTS); index++)
+        code = raftq_create_account (client, users [index], password);
+    if (code == RAFTQ_OK || code == RAFTQ_ALREADY_EXISTS)
+        code = raftq_login (client, options->sender, password, NULL);
+    if (code != RAFTQ_OK) {
+        fprintf (stderr, "raftq-bench: accounts %s, %s: %s: %s\n", options->sender,
+                 options->receiver, raftq_code_name (code), raftq_client_error (client));
+        raftq_client_destroy (&client);
+    }
+    return client;
+}
+
+//  Sends one message at a time through the warmup and the measured phase.
+static void
+s_run_chat (raftq_client_t *client, const options_t *options, const char *text,
+            results_t *results)
+{
+    int64_t start = zclock_usecs ();
+    results->measure_start_us = start + (int64_t) (options->warmup_s * 1e6);
+    results->measure_end_us = results->measure_start_us + (int64_t) (options->duration_s * 1e6);
+    while (!zsys_interrupted && zclock_usecs () < results->measure_end_us) {
+        int64_t sent_us = zclock_usecs ();
+        uint64_t id;
+        int64_t ts;
+        raftq_code_t code = raftq_send_message (client, options->receiver, text, &id, &ts);
+        int64_t now = zclock_usecs ();
+        if (sent_us < results->measure_start_us || now >= results->measure_end_us)
+            continue;
+        if (code == RAFTQ_OK) {
+            results->committed++;
+            histogram_record (results->latency_us, (uint64_t) (now - sent_us));
+        }
+        else
+        if ((int) code < S_CODES)
+            results->errors [code]++;
+    }
+}
+
+//  Runs --mode chat or fanout. Returns the exit status.
+static int
+s_main_chat (char **endpoints, const options_t *options, const char *text)
+{
+    char **pub_endpoints = NULL;
+    if (options->mode == MODE_FANOUT) {
+        char error [512];
+        pub_endpoints = raftq_config_pub_endpoints (options->config_path, error, sizeof (error));
+        if (!pub_endpoints) {
+            fprintf (stderr, "raftq-bench: %s\n", error);
+            return S_EXIT_USAGE;
+        }
+    }
+    raftq_client_t *client = s_chat_client (endpoints, options);
+    int status = 1;
+    if (client && options->mode == MODE_FANOUT)
+        status = fanout_run (client, endpoints, options->receiver, pub_endpoints, &options->fanout) == 0? 0: 1;
+    else
+    if (client) {
+        results_t results;
+        memset (&results, 0, sizeof (results));
+        results.latency_us = histogram_new ();
+        if (results.latency_us) {
+            s_load_average (&results.load_start);
+            s_run_chat (client, options, text, &results);
+            s_load_average (&results.load_end);
+            s_report (options, raftq_client_leader (client), &results);
+            status = 0;
+        }
+        histogram_destroy (&results.latency_us);
+    }
+    raftq_client_destroy (&client);
+    raftq_strings_free (&pub_endpoints);
+    return status;
+}
+
+//  Lets fanout open many sockets: file descriptors up to the hard limit,
+//  and a ZeroMQ socket limit above the subscribers (must precede the first
+//  socket).
+static void
+s_raise_limits (const options_t *options)
+{
+    struct rlimit limit;
+    if (getrlimit (RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        if (setrlimit (RLIMIT_NOFILE, &limit) == -1)
+            fprintf (stderr, "raftq-bench: cannot raise the file limit\n");
+    }
+    zsys_set_max_sockets (options->fanout.subscribers + 64);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -460,9 +643,25 @@ main (int argc, char **argv)
         return status;
     if (sodium_init () == -1)
         return 1;
+    if (options.mode == MODE_FANOUT)
+        s_raise_limits (&options);
     char **endpoints = s_endpoints (&options);
     if (!endpoints)
         return S_EXIT_USAGE;
+    if (options.mode != MODE_QUEUE) {
+        //  Printable text of the payload size: chat messages are UTF-8.
+        char *text = (char *) malloc (options.size + 1);
+        status = 1;
+        if (text) {
+            for (size_t index = 0; index < options.size; index++)
+                text [index] = (char) ('a' + index % 26);
+            text [options.size] = 0;
+            status = s_main_chat (endpoints, &options, text);
+        }
+        free (text);
+        raftq_strings_free (&endpoints);
+        return status;
+    }
 
     size_t count = (size_t) options.connections;
     connection_t *connections = (connection_t *) calloc (count, sizeof (connection_t));

@@ -1,0 +1,75 @@
+/*  raftq_admin — the cluster administration operations of the client
+    (DESIGN 5.1 AddNode, RemoveNode, TransferLeadership). The leader answers
+    them only once the change is done (a learner caught up and promoted, a
+    removal committed, the new leader elected), so they run with longer
+    waits than the queue operations; a retry of one is harmless.
+*/
+#include "raftq_client.h"
+
+//  A node id argument must be positive.
+static bool
+s_id_ok (raftq_client_t *self, uint32_t id)
+{
+    if (id > 0)
+        return true;
+    raftq_client_fail (self, RAFTQ_INVALID_ARGUMENT, "a node id must be positive");
+    return false;
+}
+
+//  Runs an admin request; its reply carries nothing but the code.
+static raftq_code_t
+s_admin_call (raftq_client_t *self, Raftq__Request *request)
+{
+    Raftq__Reply *reply;
+    raftq_code_t code = raftq_client_call_patient (self, request, &reply, RAFTQ_ADMIN_TIMEOUT_MS,
+                                                   RAFTQ_ADMIN_TIMEOUT_MS);
+    raftq__reply__free_unpacked (reply, NULL);
+    return code;
+}
+
+raftq_code_t
+raftq_add_node (raftq_client_t *self, uint32_t id, const char *host, uint16_t client_port,
+                uint16_t peer_port, uint16_t pub_port)
+{
+    if (!s_id_ok (self, id))
+        return RAFTQ_INVALID_ARGUMENT;
+    if (!host || !*host || !client_port || !peer_port)
+        return raftq_client_fail (self, RAFTQ_INVALID_ARGUMENT,
+                                  "a node needs a host, a client port and a peer port");
+    Raftq__AddNode add = RAFTQ__ADD_NODE__INIT;
+    add.id = id;
+    add.host = (char *)host;
+    add.client_port = client_port;
+    add.peer_port = peer_port;
+    add.pub_port = pub_port;
+    Raftq__Request request = RAFTQ__REQUEST__INIT;
+    request.op_case = RAFTQ__REQUEST__OP_ADD_NODE;
+    request.add_node = &add;
+    return s_admin_call (self, &request);
+}
+
+raftq_code_t
+raftq_remove_node (raftq_client_t *self, uint32_t id)
+{
+    if (!s_id_ok (self, id))
+        return RAFTQ_INVALID_ARGUMENT;
+    Raftq__RemoveNode remove = RAFTQ__REMOVE_NODE__INIT;
+    remove.id = id;
+    Raftq__Request request = RAFTQ__REQUEST__INIT;
+    request.op_case = RAFTQ__REQUEST__OP_REMOVE_NODE;
+    request.remove_node = &remove;
+    return s_admin_call (self, &request);
+}
+
+raftq_code_t
+raftq_transfer_leader (raftq_client_t *self, uint32_t id)
+{
+    if (!s_id_ok (self, id))
+        return RAFTQ_INVALID_ARGUMENT;
+    Raftq__TransferLeadership transfer = RAFTQ__TRANSFER_LEADERSHIP__INIT;
+    transfer.id = id;
+    Raftq__Request request = RAFTQ__REQUEST__INIT;
+    request.op_case = RAFTQ__REQUEST__OP_TRANSFER_LEADERSHIP;
+    request.transfer_leadership = &transfer;
+    return s_admin_call (self, &request);
+}
