@@ -126,7 +126,7 @@ typedef struct {
     uint64_t reported_last;        //  last index
     uint64_t dropped_sends;        //  peer messages dropped because a peer was unreachable
     log_limiter_t garbage_limiter; //  bounds complaints about bad peer traffic
-    char *snapshot_dir;            //  <node dir>/snapshots
+    char *snapshot_dir;            //  <node dir>/snap
     snapshot_writer_t *receiver;   //  writes a leader's snapshot off this loop
     uint64_t snapshot_index;       //  newest snapshot file we hold, 0: none
     uint64_t snapshot_term;        //  term of its last entry
@@ -327,7 +327,7 @@ static int
 s_open_snapshots (self_t *self, const config_t *config, const char *data_dir, const char *log_path)
 {
     char path[PATH_MAX];
-    if (s_node_path (self, path, sizeof (path), data_dir, "/snapshots"))
+    if (s_node_path (self, path, sizeof (path), data_dir, "/snap"))
         return -1;
     self->snapshot_dir = strdup (path);
     self->trailing_entries = config->snapshot_trailing_entries;

@@ -90,7 +90,7 @@ struct _server_t {
     log_limiter_t bad_input_limiter; //  bounds complaints about client traffic
     uint32_t origin_node_field;      //  field numbers of Command.origin_node
     uint32_t ticket_field;           //  and Command.ticket, from the descriptor
-    char *snapshot_dir;              //  <data_dir>/node-<id>/snapshots
+    char *snapshot_dir;              //  <data_dir>/node-<id>/snap
     snapshot_writer_t *snapshots;    //  writes snapshots of the state off this loop
     bool snapshot_in_progress;       //  one is at the writer
     uint64_t log_bytes_since_snapshot; //  log bytes applied since the last one
@@ -1392,7 +1392,7 @@ s_open_snapshots (server_t *self, raft_actor_snapshot_t *start)
 {
     memset (start, 0, sizeof (*start));
     char path[PATH_MAX];
-    int length = snprintf (path, sizeof (path), "%s/node-%u/snapshots", self->config->data_dir,
+    int length = snprintf (path, sizeof (path), "%s/node-%u/snap", self->config->data_dir,
                            self->node_id);
     if (length < 0 || (size_t)length >= sizeof (path))
         return -1;

@@ -25,7 +25,7 @@ def _state_hash(cluster, node_id):
 
 
 def _snapshot_files(cluster, node_id):
-    directory = os.path.join(cluster.config.nodes[node_id].dir, "snapshots")
+    directory = os.path.join(cluster.config.nodes[node_id].dir, "snap")
     if not os.path.isdir(directory):
         return []
     return sorted(name for name in os.listdir(directory) if name.endswith(".snap"))
@@ -92,7 +92,7 @@ def test_corrupt_newest_snapshot_falls_back(ctx):
     check(len(files) >= 2, "want two snapshots to fall back on, have %r", files)
     check_equal(cluster.terminate(leader), 0, "exit code of a stopped node")
 
-    newest = os.path.join(cluster.config.nodes[leader].dir, "snapshots", files[-1])
+    newest = os.path.join(cluster.config.nodes[leader].dir, "snap", files[-1])
     with open(newest, "r+b") as handle:
         handle.seek(os.path.getsize(newest) // 2)
         byte = handle.read(1)
