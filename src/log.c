@@ -70,3 +70,13 @@ log_limiter_allow (log_limiter_t *limiter, int64_t now_ms, int64_t period_ms, si
     limiter->last_ms = now_ms ? now_ms : 1;
     return true;
 }
+
+void
+log_dropped (log_limiter_t *limiter, int64_t now_ms, int64_t period_ms, uint32_t node_id,
+             const char *where, const char *what)
+{
+    size_t suppressed;
+    if (log_limiter_allow (limiter, now_ms, period_ms, &suppressed))
+        log_line (node_id, LOG_LEVEL_WARNING, "%s: dropped %s (%zu more suppressed)", where, what,
+                  suppressed);
+}

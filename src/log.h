@@ -34,6 +34,11 @@ void log_line (uint32_t node_id, log_level_t level, const char *format, ...)
 bool log_limiter_allow (log_limiter_t *limiter, int64_t now_ms, int64_t period_ms,
                         size_t *suppressed);
 
+//  Reports input dropped on a socket (where: "peer port", what: the kind of
+//  garbage) through limiter, so a flood of bad input costs one line a period.
+void log_dropped (log_limiter_t *limiter, int64_t now_ms, int64_t period_ms, uint32_t node_id,
+                  const char *where, const char *what);
+
 #ifdef __cplusplus
 }
 #endif

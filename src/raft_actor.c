@@ -871,11 +871,8 @@ s_on_snapshot_received (zloop_t *loop, zsock_t *pipe, void *argument)
 static void
 s_complain (self_t *self, const char *what)
 {
-    size_t suppressed;
-    if (log_limiter_allow (&self->garbage_limiter, zclock_mono (), GARBAGE_LOG_PERIOD_MS,
-                           &suppressed))
-        log_line (self->node_id, LOG_LEVEL_WARNING, "peer port: dropped %s (%zu more suppressed)",
-                  what, suppressed);
+    log_dropped (&self->garbage_limiter, zclock_mono (), GARBAGE_LOG_PERIOD_MS, self->node_id,
+                 "peer port", what);
 }
 
 //  One message from the ROUTER: [routing id][packed peer message].

@@ -140,11 +140,8 @@ s_client_request_destroy (client_request_t **request_p)
 static void
 s_complain (server_t *self, const char *what)
 {
-    size_t suppressed;
-    if (log_limiter_allow (&self->bad_input_limiter, zclock_mono (), BAD_INPUT_LOG_PERIOD_MS,
-                           &suppressed))
-        log_line (self->node_id, LOG_LEVEL_WARNING, "client port: dropped %s (%zu more suppressed)",
-                  what, suppressed);
+    log_dropped (&self->bad_input_limiter, zclock_mono (), BAD_INPUT_LOG_PERIOD_MS, self->node_id,
+                 "client port", what);
 }
 
 //  Sends reply to the client of request, with the request's seq.

@@ -120,16 +120,25 @@ cli_command_login (const cli_options_t *options, raftq_client_t *client)
         token);
 }
 
-int
-cli_command_logout (const cli_options_t *options, raftq_client_t *client)
+//  Logout and account deletion both end the session and answer nothing but
+//  success, so they share one command body; done is the text to print.
+static int
+s_end_session (const cli_options_t *options, raftq_client_t *client,
+               raftq_code_t (*end) (raftq_client_t *client), const char *done)
 {
     int status = s_session (options, client);
     if (status >= 0)
         return status;
-    raftq_code_t code = raftq_logout (client);
+    raftq_code_t code = end (client);
     if (code != RAFTQ_OK)
         return cli_failed (options, client, code);
-    return s_succeeded (options, json_object (), "logged out");
+    return s_succeeded (options, json_object (), done);
+}
+
+int
+cli_command_logout (const cli_options_t *options, raftq_client_t *client)
+{
+    return s_end_session (options, client, raftq_logout, "logged out");
 }
 
 int
@@ -254,11 +263,5 @@ cli_command_delete (const cli_options_t *options, raftq_client_t *client)
 int
 cli_command_delete_account (const cli_options_t *options, raftq_client_t *client)
 {
-    int status = s_session (options, client);
-    if (status >= 0)
-        return status;
-    raftq_code_t code = raftq_delete_account (client);
-    if (code != RAFTQ_OK)
-        return cli_failed (options, client, code);
-    return s_succeeded (options, json_object (), "account deleted");
+    return s_end_session (options, client, raftq_delete_account, "account deleted");
 }

@@ -28,6 +28,19 @@ s_session_ok (raftq_client_t *self)
     return false;
 }
 
+//  Creating an account and logging in take the same pair of arguments and
+//  must reject them the same way.
+static bool
+s_credentials_ok (raftq_client_t *self, const char *user, const char *password)
+{
+    if (!s_name_ok (self, user, "user name"))
+        return false;
+    if (password)
+        return true;
+    raftq_client_fail (self, RAFTQ_INVALID_ARGUMENT, "password is missing");
+    return false;
+}
+
 //  Runs request; an OK reply must carry result_case (0: no result
 //  expected). Returns the code; the reply (if any) in *reply_p.
 static raftq_code_t
@@ -38,6 +51,17 @@ s_run (raftq_client_t *self, Raftq__Request *request, Raftq__Reply__ResultCase r
     if (code == RAFTQ_OK && result_case != RAFTQ__REPLY__RESULT__NOT_SET &&
         (*reply_p)->result_case != result_case)
         code = raftq_client_missing_result (self, what);
+    return code;
+}
+
+//  Runs a request whose OK reply carries nothing the caller needs, so the
+//  reply is freed here and only the code goes back.
+static raftq_code_t
+s_run_no_result (raftq_client_t *self, Raftq__Request *request)
+{
+    Raftq__Reply *reply;
+    raftq_code_t code = s_run (self, request, RAFTQ__REPLY__RESULT__NOT_SET, NULL, &reply);
+    raftq__reply__free_unpacked (reply, NULL);
     return code;
 }
 
@@ -52,21 +76,15 @@ s_copy (const char *text)
 raftq_code_t
 raftq_create_account (raftq_client_t *self, const char *user, const char *password)
 {
-    if (!s_name_ok (self, user, "user name"))
+    if (!s_credentials_ok (self, user, password))
         return RAFTQ_INVALID_ARGUMENT;
-    if (!password)
-        return raftq_client_fail (self, RAFTQ_INVALID_ARGUMENT, "password is missing");
     Raftq__CreateAccount create = RAFTQ__CREATE_ACCOUNT__INIT;
     create.user = (char *)user;
     create.password = (char *)password;
     Raftq__Request request = RAFTQ__REQUEST__INIT;
     request.op_case = RAFTQ__REQUEST__OP_CREATE_ACCOUNT;
     request.create_account = &create;
-
-    Raftq__Reply *reply;
-    raftq_code_t code = s_run (self, &request, RAFTQ__REPLY__RESULT__NOT_SET, NULL, &reply);
-    raftq__reply__free_unpacked (reply, NULL);
-    return code;
+    return s_run_no_result (self, &request);
 }
 
 raftq_code_t
@@ -95,10 +113,8 @@ raftq_login (raftq_client_t *self, const char *user, const char *password, uint6
 {
     if (unread_p)
         *unread_p = 0;
-    if (!s_name_ok (self, user, "user name"))
+    if (!s_credentials_ok (self, user, password))
         return RAFTQ_INVALID_ARGUMENT;
-    if (!password)
-        return raftq_client_fail (self, RAFTQ_INVALID_ARGUMENT, "password is missing");
     Raftq__Login login = RAFTQ__LOGIN__INIT;
     login.user = (char *)user;
     login.password = (char *)password;
@@ -131,12 +147,10 @@ raftq_logout (raftq_client_t *self)
     request.op_case = RAFTQ__REQUEST__OP_LOGOUT;
     request.logout = &logout;
 
-    Raftq__Reply *reply;
-    raftq_code_t code = s_run (self, &request, RAFTQ__REPLY__RESULT__NOT_SET, NULL, &reply);
+    raftq_code_t code = s_run_no_result (self, &request);
     //  Either way the session is over: keeping a dead token helps nobody.
     if (code == RAFTQ_OK || code == RAFTQ_UNAUTHENTICATED)
         raftq_client_set_token (self, NULL);
-    raftq__reply__free_unpacked (reply, NULL);
     return code;
 }
 
@@ -315,10 +329,8 @@ raftq_delete_account (raftq_client_t *self)
     request.op_case = RAFTQ__REQUEST__OP_DELETE_ACCOUNT;
     request.delete_account = &deletion;
 
-    Raftq__Reply *reply;
-    raftq_code_t code = s_run (self, &request, RAFTQ__REPLY__RESULT__NOT_SET, NULL, &reply);
+    raftq_code_t code = s_run_no_result (self, &request);
     if (code == RAFTQ_OK)
         raftq_client_set_token (self, NULL);
-    raftq__reply__free_unpacked (reply, NULL);
     return code;
 }
