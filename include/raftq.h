@@ -84,6 +84,38 @@ typedef struct {
     size_t member_count;                   //  how many of members are set
 } raftq_status_t;
 
+//  Size of a member's host text, terminating zero included.
+#define RAFTQ_HOST_MAX 256
+
+//  One member of the configuration as a node reports it (raftq_status_detail).
+typedef struct {
+    uint32_t id;               //  node id
+    bool voter;                //  votes; false: a learner, catching up, not counted
+    char host[RAFTQ_HOST_MAX]; //  host of its endpoints, "" if unknown
+    uint16_t client_port;      //  its client port, 0 if unknown
+    uint16_t peer_port;        //  its peer port, 0 if unknown
+    uint16_t pub_port;         //  its PUB port, 0: none
+    bool replication_known;    //  the answering node leads: match_index and lag are set
+    uint64_t match_index;      //  highest log index known replicated on it
+    uint64_t lag;              //  the leader's last index - match_index
+} raftq_member_status_t;
+
+//  What one node says about itself with the detail (raftq_status_detail).
+//  Holds no heap memory.
+typedef struct {
+    raftq_status_t status; //  what raftq_status reports
+    bool detailed;         //  the node sent the rest (an older node does not)
+    //  Its configuration, learners included, by id
+    raftq_member_status_t members[RAFTQ_MEMBERS_MAX];
+    size_t member_count;     //  how many of members are set (a larger one is cut)
+    uint64_t config_index;   //  log index of the entry that set that configuration
+    uint64_t snapshot_index; //  last index covered by its newest snapshot, 0: none
+    uint64_t snapshot_term;  //  term of that entry
+    uint64_t first_index;    //  first index still in its log on disk, 0: empty
+    uint64_t log_bytes;      //  bytes of its log's segment files
+    uint64_t snapshot_bytes; //  bytes of its snapshot files
+} raftq_status_detail_t;
+
 //  One reply of the asynchronous API. Holds no heap memory.
 typedef struct {
     raftq_code_t code;        //  outcome
@@ -138,6 +170,13 @@ size_t
 const char *
     raftq_client_endpoint (raftq_client_t *self, size_t index);
 
+//  Adds endpoint ("tcp://host:port") to those the client knows, e.g. a
+//  node added at run time that the config does not list; finds it if it
+//  is known. Returns 0 with its index in *index_p (if not NULL), or -1 if
+//  endpoint is NULL or empty, or when out of memory.
+int
+    raftq_client_add_endpoint (raftq_client_t *self, const char *endpoint, size_t *index_p);
+
 //  The endpoint of the node that last served a leader-only call, or NULL
 //  when no leader is known.
 const char *
@@ -180,6 +219,12 @@ raftq_code_t
 raftq_code_t
     raftq_status (raftq_client_t *self, size_t index, raftq_status_t *status);
 
+//  The same with the detail: the node's configuration with voters and
+//  learners, each member's match index and lag when that node leads, its
+//  newest snapshot and its log and snapshot sizes on disk.
+raftq_code_t
+    raftq_status_detail (raftq_client_t *self, size_t index, raftq_status_detail_t *detail);
+
 //  --- Cluster administration (DESIGN 5.1 AddNode, RemoveNode,
 //  TransferLeadership), answered by the leader once done; each call waits
 //  up to the longer of the client's timeouts and RAFTQ_ADMIN_TIMEOUT_MS.
@@ -202,6 +247,14 @@ raftq_code_t
 //  Hands leadership to voter id; returns RAFTQ_OK once it leads.
 raftq_code_t
     raftq_transfer_leader (raftq_client_t *self, uint32_t id);
+
+//  Asks the node at endpoint index (any role: each node snapshots its own
+//  state) to snapshot now and compact its log; returns RAFTQ_OK once the
+//  snapshot is durable, with its index in *snapshot_index_p (if not NULL).
+//  One attempt at that node, no leader-following; RAFTQ_TIMEOUT when it
+//  does not answer.
+raftq_code_t
+    raftq_admin_snapshot (raftq_client_t *self, size_t index, uint64_t *snapshot_index_p);
 
 //  --- Asynchronous operations. A send goes to the current leader (or the
 //  next node round robin when none is known) and returns at once; replies

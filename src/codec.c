@@ -32,6 +32,15 @@
       "hash":true adds "state_hash" as 16 hex digits (a string: JSON numbers
       lose precision past 2^53); a replay refused because its events are no
       longer retained adds "oldest_seq" to the failure.
+    - A status with "detail":true adds "config_index", "snapshot_index",
+      "snapshot_term", "first_index", "log_bytes", "snapshot_bytes" and
+      "member_detail": one object per member of the configuration, by id,
+      with "id", "role" ("voter" or "learner"), "host", "client_port",
+      "peer_port", "pub_port", and "match_index" and "lag" (numbers on the
+      leader, null elsewhere). Without it the reply has exactly DESIGN's
+      keys. {"type":"snapshot","method":"POST"} is TakeSnapshot, answered
+      {"success":true,"index":N} with the snapshot's index; it fails like
+      every other operation, with "code" and "error".
     - Events: a "message" carries id, from, to, text, ts; a "delete" always
       carries "ids" (possibly empty); other kinds only the generic keys and
       whatever is set.
@@ -266,9 +275,10 @@ static int
 s_build_status (json_t *root, Raftq__Request *request, codec_request_t *decoded)
 {
     request->status = s_new_message (&raftq__status__descriptor);
-    if (s_attached (request, RAFTQ__REQUEST__OP_STATUS, request->status, decoded))
+    if (s_attached (request, RAFTQ__REQUEST__OP_STATUS, request->status, decoded) ||
+        s_boolean_key (root, "hash", &request->status->with_hash, decoded))
         return -1;
-    return s_boolean_key (root, "hash", &request->status->with_hash, decoded);
+    return s_boolean_key (root, "detail", &request->status->detail, decoded);
 }
 
 static int
@@ -460,6 +470,14 @@ s_build_transfer_leadership (json_t *root, Raftq__Request *request, codec_reques
     return s_u32_key (root, "id", true, 1, UINT32_MAX, &transfer->id, decoded);
 }
 
+static int
+s_build_take_snapshot (json_t *root, Raftq__Request *request, codec_request_t *decoded)
+{
+    (void)root;
+    request->take_snapshot = s_new_message (&raftq__take_snapshot__descriptor);
+    return s_attached (request, RAFTQ__REQUEST__OP_TAKE_SNAPSHOT, request->take_snapshot, decoded);
+}
+
 static const s_operation_t s_operations[] = {
     {"status", "GET", false, s_build_status},
     {"topic", "PUT", true, s_build_create_topic},
@@ -470,6 +488,7 @@ static const s_operation_t s_operations[] = {
     {"node", "PUT", false, s_build_add_node},
     {"node", "DELETE", false, s_build_remove_node},
     {"leader", "PUT", false, s_build_transfer_leadership},
+    {"snapshot", "POST", false, s_build_take_snapshot},
     {"account", "PUT", false, s_build_create_account},
     {"account", "GET", false, s_build_list_accounts},
     {"account", "DELETE", false, s_build_delete_account},
@@ -800,10 +819,53 @@ s_role_name (Raftq__Role role)
     return "Follower";
 }
 
-//  with_hash: the request asked for the state hash, sent as 16 hex digits
-//  (a string: JSON numbers lose precision past 2^53).
+//  A replication counter the answering node may not know: null then.
 static json_t *
-s_status_reply (const Raftq__Reply *reply, bool with_hash)
+s_json_known_count (bool known, uint64_t value)
+{
+    return known ? s_json_count (value) : json_null ();
+}
+
+static json_t *
+s_member_detail_object (const Raftq__MemberStatus *member)
+{
+    json_t *object = json_object ();
+    if (!object)
+        return NULL;
+    int rc = 0;
+    s_set (object, "id", json_integer (member->id), &rc);
+    s_set (object, "role", json_string (member->voter ? "voter" : "learner"), &rc);
+    s_set (object, "host", s_json_string (member->host), &rc);
+    s_set (object, "client_port", json_integer (member->client_port), &rc);
+    s_set (object, "peer_port", json_integer (member->peer_port), &rc);
+    s_set (object, "pub_port", json_integer (member->pub_port), &rc);
+    s_set (object, "match_index",
+           s_json_known_count (member->replication_known, member->match_index), &rc);
+    s_set (object, "lag", s_json_known_count (member->replication_known, member->lag), &rc);
+    return s_built (object, rc);
+}
+
+//  Adds the keys of a status asked with "detail" to object.
+static void
+s_status_detail_keys (json_t *object, const Raftq__StatusDetail *detail, int *rc)
+{
+    s_set (object, "config_index", s_json_count (detail->config_index), rc);
+    s_set (object, "snapshot_index", s_json_count (detail->snapshot_index), rc);
+    s_set (object, "snapshot_term", s_json_count (detail->snapshot_term), rc);
+    s_set (object, "first_index", s_json_count (detail->first_index), rc);
+    s_set (object, "log_bytes", s_json_count (detail->log_bytes), rc);
+    s_set (object, "snapshot_bytes", s_json_count (detail->snapshot_bytes), rc);
+    json_t *members = json_array ();
+    for (size_t index = 0; members && index < detail->n_members; index++)
+        s_append (members, s_member_detail_object (detail->members[index]), rc);
+    s_set (object, "member_detail", members, rc);
+}
+
+//  with_hash: the request asked for the state hash, sent as 16 hex digits
+//  (a string: JSON numbers lose precision past 2^53). with_detail: it
+//  asked for the detail keys.
+static json_t *
+s_status_reply (const Raftq__Reply *reply, bool with_hash, bool with_detail)
 {
     if (reply->result_case != RAFTQ__REPLY__RESULT_STATUS || !reply->status)
         return s_failure_object (RAFTQ__CODE__INTERNAL, "status reply without a status", 0, NULL);
@@ -832,6 +894,9 @@ s_status_reply (const Raftq__Reply *reply, bool with_hash)
         snprintf (hash, sizeof hash, "%016" PRIx64, status->state_hash);
         s_set (object, "state_hash", json_string (hash), &rc);
     }
+    //  A node without detail (an older version) leaves the keys out
+    if (with_detail && status->detail)
+        s_status_detail_keys (object, status->detail, &rc);
     return s_built (object, rc);
 }
 
@@ -979,7 +1044,10 @@ s_json_reply (const codec_request_t *decoded, const Raftq__Reply *reply)
     }
     switch (request->op_case) {
     case RAFTQ__REQUEST__OP_STATUS:
-        return s_status_reply (reply, request->status && request->status->with_hash);
+        return s_status_reply (reply, request->status && request->status->with_hash,
+                               request->status && request->status->detail);
+    case RAFTQ__REQUEST__OP_TAKE_SNAPSHOT:
+        return s_success_with ("index", s_json_count (reply->index));
     case RAFTQ__REQUEST__OP_REPLAY:
         return s_replay_reply (reply);
     default:

@@ -39,6 +39,8 @@
 #define LEADER_SIZE           4
 #define MEMBER_HEADER_SIZE    17
 #define ADMIN_HEADER_SIZE     9
+#define PROGRESS_HEADER_SIZE  32
+#define PROGRESS_MATCH_SIZE   12
 
 static zframe_t *
 s_u64_frame (uint64_t value)
@@ -88,9 +90,9 @@ s_member_decode (zframe_t *frame, raft_member_t *member)
 
 //  What the creator hands the thread; borrowed only until the handshake.
 typedef struct {
-    const config_t *config; //  cluster configuration
-    uint32_t node_id;       //  node this thread runs
-    const char *data_dir;   //  parent of node-<id>/
+    const config_t *config;                //  cluster configuration
+    uint32_t node_id;                      //  node this thread runs
+    const char *data_dir;                  //  parent of node-<id>/
     const raft_actor_snapshot_t *snapshot; //  loaded by the broker, NULL: load one
 } start_args_t;
 
@@ -102,36 +104,37 @@ typedef struct {
 
 //  The actor's own state; lives on its thread only.
 typedef struct {
-    zsock_t *pipe;                 //  to the broker
-    zloop_t *loop;                 //  reactor of this thread
-    uint32_t node_id;              //  this node
-    uint32_t tick_ms;              //  period of the core's clock
-    char *cluster;                 //  cluster name, checked on every peer message
-    raft_member_t *members;        //  bootstrap configuration handed to the core
-    size_t member_count;           //  how many (0: this node joins, empty)
-    meta_store_t *meta;            //  term and vote on disk
-    log_store_t *log;              //  the log on disk
-    raft_core_t *core;             //  the protocol
-    zsock_t *router;               //  bound on the peer port; receives only
-    char *host;                    //  this node's host, where peer connections come from
-    peer_t *peers;                 //  every other node known (config file or configuration)
-    size_t peer_count;             //  how many
-    zmsg_t *rejected;              //  tickets refused since the last report, or NULL
-    bool terminated;               //  $TERM received
-    bool state_reported;           //  a STATE was sent at least once
-    raft_role_t reported_role;     //  last STATE sent: role
-    uint64_t reported_term;        //  term
-    uint32_t reported_leader;      //  leader
-    uint64_t reported_commit;      //  commit index
-    uint64_t reported_last;        //  last index
-    uint64_t dropped_sends;        //  peer messages dropped because a peer was unreachable
-    log_limiter_t garbage_limiter; //  bounds complaints about bad peer traffic
-    char *snapshot_dir;            //  <node dir>/snap
-    snapshot_writer_t *receiver;   //  writes a leader's snapshot off this loop
-    uint64_t snapshot_index;       //  newest snapshot file we hold, 0: none
-    uint64_t snapshot_term;        //  term of its last entry
+    zsock_t *pipe;                    //  to the broker
+    zloop_t *loop;                    //  reactor of this thread
+    uint32_t node_id;                 //  this node
+    uint32_t tick_ms;                 //  period of the core's clock
+    char *cluster;                    //  cluster name, checked on every peer message
+    raft_member_t *members;           //  bootstrap configuration handed to the core
+    size_t member_count;              //  how many (0: this node joins, empty)
+    meta_store_t *meta;               //  term and vote on disk
+    log_store_t *log;                 //  the log on disk
+    raft_core_t *core;                //  the protocol
+    zsock_t *router;                  //  bound on the peer port; receives only
+    char *host;                       //  this node's host, where peer connections come from
+    peer_t *peers;                    //  every other node known (config file or configuration)
+    size_t peer_count;                //  how many
+    zmsg_t *rejected;                 //  tickets refused since the last report, or NULL
+    bool terminated;                  //  $TERM received
+    bool state_reported;              //  a STATE was sent at least once
+    raft_role_t reported_role;        //  last STATE sent: role
+    uint64_t reported_term;           //  term
+    uint32_t reported_leader;         //  leader
+    uint64_t reported_commit;         //  commit index
+    uint64_t reported_last;           //  last index
+    zframe_t *reported_progress;      //  body of the last PROGRESS sent, NULL before the first
+    uint64_t dropped_sends;           //  peer messages dropped because a peer was unreachable
+    log_limiter_t garbage_limiter;    //  bounds complaints about bad peer traffic
+    char *snapshot_dir;               //  <node dir>/snap
+    snapshot_writer_t *receiver;      //  writes a leader's snapshot off this loop
+    uint64_t snapshot_index;          //  newest snapshot file we hold, 0: none
+    uint64_t snapshot_term;           //  term of its last entry
     uint64_t restored_snapshot_index; //  the snapshot restored at start, for the broker
-    uint32_t trailing_entries;     //  log entries kept behind a snapshot
+    uint32_t trailing_entries;        //  log entries kept behind a snapshot
     const raft_actor_snapshot_t *start_snapshot; //  the creator's, borrowed during start only
 } self_t;
 
@@ -159,6 +162,7 @@ s_self_destroy (self_t **self_p)
         free (self->host);
         zsock_destroy (&self->router);
         zmsg_destroy (&self->rejected);
+        zframe_destroy (&self->reported_progress);
         raft_core_destroy (&self->core);
         snapshot_writer_destroy (&self->receiver);
         free (self->snapshot_dir);
@@ -246,8 +250,8 @@ s_restore_snapshot_into_core (self_t *self, const raft_actor_snapshot_t *snapsho
                   snapshot->index);
         return -1;
     }
-    int rc = raft_core_restore_snapshot (self->core, snapshot->index, snapshot->term, members,
-                                         count);
+    int rc =
+        raft_core_restore_snapshot (self->core, snapshot->index, snapshot->term, members, count);
     free (members);
     return rc;
 }
@@ -617,6 +621,58 @@ s_report_state (self_t *self, bool indexes_too)
     self->reported_leader = leader;
     self->reported_commit = commit;
     self->reported_last = last;
+}
+
+//  The body of a PROGRESS as things are now (see raft_actor.h), or NULL
+//  when out of memory.
+static zframe_t *
+s_progress_frame (self_t *self)
+{
+    size_t member_count;
+    const raft_member_t *members = raft_core_members (self->core, &member_count);
+    bool leader = raft_core_role (self->core) == RAFT_ROLE_LEADER;
+    uint8_t *target =
+        malloc (PROGRESS_HEADER_SIZE + (leader ? member_count : 0) * PROGRESS_MATCH_SIZE);
+    if (!target)
+        return NULL;
+    little_endian_put_u64 (target, self->snapshot_index);
+    little_endian_put_u64 (target + 8, self->snapshot_term);
+    little_endian_put_u64 (target + 16, log_store_first_index (self->log));
+    little_endian_put_u64 (target + 24, log_store_size (self->log));
+    size_t used = PROGRESS_HEADER_SIZE;
+    for (size_t position = 0; leader && position < member_count; position++) {
+        raft_progress_t progress;
+        //  Refused for this node itself: only the others have a match
+        if (raft_core_progress (self->core, members[position].id, &progress))
+            continue;
+        little_endian_put_u32 (target + used, members[position].id);
+        little_endian_put_u64 (target + used + 4, progress.match_index);
+        used += PROGRESS_MATCH_SIZE;
+    }
+    zframe_t *frame = zframe_new (target, used);
+    free (target);
+    return frame;
+}
+
+//  Tells the broker what only this thread sees, when it changed since the
+//  last report. Once per tick: log size and matches move with every write,
+//  and status needs them fresh, not instant.
+static void
+s_report_progress (self_t *self)
+{
+    zframe_t *body = s_progress_frame (self);
+    if (!body)
+        return;
+    if (self->reported_progress && zframe_eq (body, self->reported_progress)) {
+        zframe_destroy (&body);
+        return;
+    }
+    zframe_destroy (&self->reported_progress);
+    self->reported_progress = zframe_dup (body);
+    zmsg_t *message = zmsg_new ();
+    zmsg_addstr (message, "PROGRESS");
+    zmsg_append (message, &body);
+    zmsg_send (&message, self->pipe);
 }
 
 //  ---------------------------------------------------------------------------
@@ -1002,6 +1058,7 @@ s_on_tick (zloop_t *loop, int timer_id, void *argument)
     raft_core_tick (self->core, (uint64_t)zclock_mono ());
     s_process_ready (self);
     s_report_state (self, true);
+    s_report_progress (self);
     return 0;
 }
 
@@ -1073,10 +1130,11 @@ s_raft_actor (zsock_t *pipe, void *argument)
 //  The broker's handle on the actor.
 
 struct _raft_actor_t {
-    zactor_t *actor;  //  the Raft thread
-    zmsg_t *batch;    //  PROPOSE being filled, NULL when nothing is queued
-    uint32_t node_id; //  for log lines
+    zactor_t *actor;                  //  the Raft thread
+    zmsg_t *batch;                    //  PROPOSE being filled, NULL when nothing is queued
+    uint32_t node_id;                 //  for log lines
     uint64_t restored_snapshot_index; //  snapshot the actor started from, 0: none
+    raft_actor_progress_t progress;   //  what the latest PROGRESS said (matches owned)
 };
 
 raft_actor_t *
@@ -1096,18 +1154,17 @@ raft_actor_new_from_snapshot (const config_t *config, uint32_t node_id, const ch
     //  Pipes must never block: a broker and an actor each blocked sending
     //  to the other would deadlock. czmq applies this to pipes created next.
     zsys_set_pipehwm (0);
-    start_args_t args = {
-        .config = config,
-        .node_id = node_id,
-        .data_dir = data_dir ? data_dir : config->data_dir,
-        .snapshot = snapshot};
+    start_args_t args = {.config = config,
+                         .node_id = node_id,
+                         .data_dir = data_dir ? data_dir : config->data_dir,
+                         .snapshot = snapshot};
     self->actor = zactor_new (s_raft_actor, &args);
     //  "READY" [snapshot index] or "FAILED" alone
     zmsg_t *reply = self->actor ? zmsg_recv (self->actor) : NULL;
     char *status = reply ? zmsg_popstr (reply) : NULL;
     zframe_t *snapshot_frame = reply ? zmsg_first (reply) : NULL;
-    bool ready = status && streq (status, "READY") && snapshot_frame &&
-                 zframe_size (snapshot_frame) == 8;
+    bool ready =
+        status && streq (status, "READY") && snapshot_frame && zframe_size (snapshot_frame) == 8;
     if (ready)
         self->restored_snapshot_index = little_endian_get_u64 (zframe_data (snapshot_frame));
     zstr_free (&status);
@@ -1124,6 +1181,7 @@ raft_actor_destroy (raft_actor_t **self_p)
         raft_actor_t *self = *self_p;
         zactor_destroy (&self->actor);
         zmsg_destroy (&self->batch);
+        free (self->progress.matches);
         free (self);
         *self_p = NULL;
     }
@@ -1302,6 +1360,46 @@ s_decode_installed (zmsg_t *message, raft_actor_event_t *event)
     return 0;
 }
 
+//  PROGRESS: [snapshot index][snapshot term][first index][log bytes] then
+//  [id][match] per member, in one frame. Replaces what the handle keeps
+//  only when the whole message is sound.
+static int
+s_decode_progress (raft_actor_t *self, zmsg_t *message, raft_actor_event_t *event)
+{
+    zframe_t *body = zmsg_first (message);
+    if (!body || zmsg_size (message) != 1 || zframe_size (body) < PROGRESS_HEADER_SIZE ||
+        (zframe_size (body) - PROGRESS_HEADER_SIZE) % PROGRESS_MATCH_SIZE)
+        return -1;
+    const uint8_t *source = zframe_data (body);
+    size_t count = (zframe_size (body) - PROGRESS_HEADER_SIZE) / PROGRESS_MATCH_SIZE;
+    raft_actor_match_t *matches = NULL;
+    if (count) {
+        matches = calloc (count, sizeof (raft_actor_match_t));
+        if (!matches)
+            return -1;
+    }
+    for (size_t position = 0; position < count; position++) {
+        const uint8_t *match = source + PROGRESS_HEADER_SIZE + position * PROGRESS_MATCH_SIZE;
+        matches[position].id = little_endian_get_u32 (match);
+        matches[position].match_index = little_endian_get_u64 (match + 4);
+    }
+    free (self->progress.matches);
+    self->progress.snapshot_index = little_endian_get_u64 (source);
+    self->progress.snapshot_term = little_endian_get_u64 (source + 8);
+    self->progress.first_index = little_endian_get_u64 (source + 16);
+    self->progress.log_bytes = little_endian_get_u64 (source + 24);
+    self->progress.matches = matches;
+    self->progress.match_count = count;
+    event->progress = &self->progress;
+    return 0;
+}
+
+const raft_actor_progress_t *
+raft_actor_progress (raft_actor_t *self)
+{
+    return &self->progress;
+}
+
 int
 raft_actor_recv (raft_actor_t *self, raft_actor_event_t *event)
 {
@@ -1330,6 +1428,9 @@ raft_actor_recv (raft_actor_t *self, raft_actor_event_t *event)
     } else if (command && streq (command, "MEMBERS")) {
         event->kind = RAFT_ACTOR_MEMBERS;
         rc = s_decode_members (message, event);
+    } else if (command && streq (command, "PROGRESS")) {
+        event->kind = RAFT_ACTOR_PROGRESS;
+        rc = s_decode_progress (self, message, event);
     }
     if (rc)
         log_line (self->node_id, LOG_LEVEL_ERROR, "malformed '%s' message from the raft actor",

@@ -32,6 +32,12 @@
         "STATE" [role u8][term u64][leader u32][commit u64][last u64]
                     on role/leader/term change at once, on commit or last
                     index change at most once per tick
+        "PROGRESS" [snapshot index u64][snapshot term u64][first index u64]
+                    [log bytes u64] then, on the leader, [id u32][match u64]
+                    for each other member, all in one frame: what only the
+                    actor sees (its newest snapshot, the log on disk, each
+                    member's replication), for status; at most once per
+                    tick, only when something changed
 
     Peer traffic is one-way: a node sends through one DEALER per peer and
     receives on its ROUTER. A send that would block is dropped (Raft tolerates
@@ -60,7 +66,8 @@ typedef enum {
     RAFT_ACTOR_STATE = 3,     //  role, term, leader, indexes
     RAFT_ACTOR_ADMINED = 4,   //  an admin request taken or refused
     RAFT_ACTOR_MEMBERS = 5,   //  the configuration changed
-    RAFT_ACTOR_INSTALLED = 6  //  a leader's snapshot replaced the state
+    RAFT_ACTOR_INSTALLED = 6, //  a leader's snapshot replaced the state
+    RAFT_ACTOR_PROGRESS = 7   //  snapshot, log on disk, replication changed
 } raft_actor_event_kind_t;
 
 //  What an ADMIN request asks of the leader.
@@ -69,6 +76,22 @@ typedef enum {
     RAFT_ACTOR_REMOVE_NODE = 2,    //  remove member id
     RAFT_ACTOR_TRANSFER_LEADER = 3 //  hand leadership to member id
 } raft_actor_admin_kind_t;
+
+//  One other member's replication as the leader sees it.
+typedef struct {
+    uint32_t id;          //  member id
+    uint64_t match_index; //  highest entry known durable on it and matching ours
+} raft_actor_match_t;
+
+//  What the latest PROGRESS said: what only the actor can see.
+typedef struct {
+    uint64_t snapshot_index;     //  newest snapshot this node holds, 0: none
+    uint64_t snapshot_term;      //  term of its last entry
+    uint64_t first_index;        //  first entry in the log on disk, 0: empty
+    uint64_t log_bytes;          //  size of the log's segment files
+    raft_actor_match_t *matches; //  leader: every other member's match; else none
+    size_t match_count;          //  how many
+} raft_actor_progress_t;
 
 //  What the actor reported; decoded from one pipe message.
 typedef struct {
@@ -88,6 +111,8 @@ typedef struct {
     raft_member_t *members;       //  MEMBERS: the configuration (owned, freed by clear)
     size_t member_count;          //  MEMBERS: how many
     uint64_t snapshot_index;      //  INSTALLED: the snapshot to load
+    //  PROGRESS: what it said, borrowed from the handle (raft_actor_progress)
+    const raft_actor_progress_t *progress;
     zmsg_t *message;              //  the pipe message entries point into
 } raft_actor_event_t;
 
@@ -142,6 +167,11 @@ int raft_actor_recv (raft_actor_t *self, raft_actor_event_t *event);
 
 //  Frees what recv put in event and zeroes it.
 void raft_actor_event_clear (raft_actor_event_t *event);
+
+//  What the latest PROGRESS event said (all zero before the first one).
+//  The handle keeps it, so status can be answered at any time; borrowed,
+//  valid until the next PROGRESS is received.
+const raft_actor_progress_t *raft_actor_progress (raft_actor_t *self);
 
 #ifdef __cplusplus
 }

@@ -91,8 +91,11 @@ struct _server_t {
     uint32_t origin_node_field;      //  field numbers of Command.origin_node
     uint32_t ticket_field;           //  and Command.ticket, from the descriptor
     char *snapshot_dir;              //  <data_dir>/node-<id>/snap
-    snapshot_writer_t *snapshots;    //  writes snapshots of the state off this loop
-    bool snapshot_in_progress;       //  one is at the writer
+    snapshot_job_t *snapshot_job;    //  the child writing a snapshot, NULL if none
+    zmq_pollitem_t snapshot_item;    //  its report pipe, polled by the loop
+    zlistx_t *snapshot_waiting;      //  TakeSnapshot requests until a snapshot covers them
+    int64_t snapshot_retry_at;       //  no new job before this zclock_mono (after a failure)
+    uint64_t snapshot_durable_index; //  newest snapshot in place (written or installed), 0 if none
     uint64_t log_bytes_since_snapshot; //  log bytes applied since the last one
     uint64_t counted_index;          //  last entry counted in those bytes
     uint8_t *membership;             //  Raft configuration as of the applied index
@@ -234,6 +237,94 @@ s_status_role (raft_role_t role)
     }
 }
 
+//  Bytes of the snapshot files on disk; a file deleted meanwhile counts 0.
+static uint64_t
+s_status_snapshot_bytes (server_t *self)
+{
+    uint64_t *indexes = NULL;
+    size_t count = 0;
+    if (!self->snapshot_dir || snapshot_list (self->snapshot_dir, &indexes, &count))
+        return 0;
+    uint64_t total = 0;
+    for (size_t position = 0; position < count; position++) {
+        char path[PATH_MAX];
+        snapshot_path (self->snapshot_dir, indexes[position], path, sizeof (path));
+        ssize_t size = zsys_file_size (path);
+        if (size > 0)
+            total += (uint64_t)size;
+    }
+    free (indexes);
+    return total;
+}
+
+//  Leader only: how far member's log is known to match ours. The leader
+//  itself holds its whole log; a follower it has not heard from yet is
+//  left unknown.
+static void
+s_status_replication (server_t *self, const raft_actor_progress_t *progress,
+                      Raftq__MemberStatus *member)
+{
+    if (self->role != RAFT_ROLE_LEADER)
+        return;
+    bool known = member->id == self->node_id;
+    uint64_t match = self->last_index;
+    for (size_t position = 0; !known && position < progress->match_count; position++)
+        if (progress->matches[position].id == member->id) {
+            known = true;
+            match = progress->matches[position].match_index;
+        }
+    member->replication_known = known;
+    member->match_index = known ? match : 0;
+    //  The reports come once per tick each: a match may pass a stale last index
+    member->lag = known && self->last_index > match ? self->last_index - match : 0;
+}
+
+static int
+s_compare_member_ids (const void *one, const void *other)
+{
+    uint32_t first = ((const Raftq__MemberStatus *)one)->id;
+    uint32_t second = ((const Raftq__MemberStatus *)other)->id;
+    return first < second ? -1 : first > second;
+}
+
+//  Fills detail: the configuration by id with each member's replication,
+//  the newest snapshot, the log and snapshots on disk. The caller frees
+//  *members_p and detail->members; hosts are borrowed from the
+//  configuration. Returns 0, or -1 when out of memory.
+static int
+s_status_detail_fill (server_t *self, Raftq__StatusDetail *detail, Raftq__MemberStatus **members_p)
+{
+    size_t count = self->configuration_count;
+    Raftq__MemberStatus *members = *members_p = calloc (count + 1, sizeof (Raftq__MemberStatus));
+    detail->members = calloc (count + 1, sizeof (Raftq__MemberStatus *));
+    if (!members || !detail->members)
+        return -1;
+    const raft_actor_progress_t *progress = raft_actor_progress (self->raft);
+    for (size_t position = 0; position < count; position++) {
+        const raft_member_t *source = &self->configuration[position];
+        Raftq__MemberStatus *member = &members[position];
+        raftq__member_status__init (member);
+        member->id = source->id;
+        member->voter = source->voter;
+        member->host = (char *)source->host;
+        member->client_port = source->client_port;
+        member->peer_port = source->peer_port;
+        member->pub_port = source->pub_port;
+        s_status_replication (self, progress, member);
+    }
+    qsort (members, count, sizeof (Raftq__MemberStatus), s_compare_member_ids);
+    for (size_t position = 0; position < count; position++)
+        detail->members[position] = &members[position];
+    detail->n_members = count;
+    detail->config_index = self->config_index;
+    detail->snapshot_index = progress->snapshot_index;
+    detail->snapshot_term = progress->snapshot_term;
+    detail->first_index = progress->first_index;
+    detail->log_bytes = progress->log_bytes;
+    detail->snapshot_bytes = s_status_snapshot_bytes (self);
+    return 0;
+}
+
 static void
 s_reply_status (server_t *self, client_request_t *request)
 {
@@ -250,10 +341,20 @@ s_reply_status (server_t *self, client_request_t *request)
     const Raftq__Status *asked = request->decoded.request->status;
     if (asked && asked->with_hash)
         status.state_hash = fsm_state_hash (self->fsm);
-    Raftq__Reply reply = RAFTQ__REPLY__INIT;
-    reply.result_case = RAFTQ__REPLY__RESULT_STATUS;
-    reply.status = &status;
-    s_reply (self, request, &reply);
+    Raftq__StatusDetail detail = RAFTQ__STATUS_DETAIL__INIT;
+    Raftq__MemberStatus *members = NULL;
+    bool detailed = asked && asked->detail;
+    if (detailed && s_status_detail_fill (self, &detail, &members))
+        s_reply_error (self, request, RAFTQ__CODE__INTERNAL, "out of memory");
+    else {
+        status.detail = detailed ? &detail : NULL;
+        Raftq__Reply reply = RAFTQ__REPLY__INIT;
+        reply.result_case = RAFTQ__REPLY__RESULT_STATUS;
+        reply.status = &status;
+        s_reply (self, request, &reply);
+    }
+    free (members);
+    free (detail.members);
 }
 
 //  ---------------------------------------------------------------------------
@@ -884,6 +985,8 @@ s_wipe_body (client_request_t *request, zframe_t *body)
         sodium_memzero (zframe_data (body), zframe_size (body));
 }
 
+static void s_serve_take_snapshot (server_t *self, client_request_t *request);
+
 //  Decodes and answers or parks one request; takes ownership of request.
 static void
 s_handle_request (server_t *self, client_request_t *request, zframe_t *body)
@@ -930,6 +1033,9 @@ s_handle_request (server_t *self, client_request_t *request, zframe_t *body)
     case RAFTQ__REQUEST__OP_REMOVE_NODE:
     case RAFTQ__REQUEST__OP_TRANSFER_LEADERSHIP:
         s_serve_admin (self, request);
+        break;
+    case RAFTQ__REQUEST__OP_TAKE_SNAPSHOT:
+        s_serve_take_snapshot (self, request);
         break;
     default:
         s_serve_write (self, request);
@@ -1242,13 +1348,24 @@ s_apply_committed (server_t *self, const raft_actor_event_t *event)
 
 //  ---------------------------------------------------------------------------
 //  Snapshots: the broker owns the state machine, so it decides when to take
-//  one (the log since the last passed snapshot_log_bytes), packs it here and
-//  hands the bytes to the writer thread; once durable, the Raft actor
-//  compacts its log. At start and after InstallSnapshot it loads one.
+//  one (the log since the last passed snapshot_log_bytes, or a TakeSnapshot
+//  request) and starts a snapshot job: a forked child packs and writes the
+//  state as of the fork while this loop goes on applying, and reports on a
+//  pipe the loop polls. Once durable, the Raft actor compacts its log. At
+//  start and after InstallSnapshot the broker loads one.
 
 //  Bytes a log record takes besides its payload (length, crc, term, index,
 //  type): counting them makes many tiny entries count too.
 #define SNAPSHOT_RECORD_OVERHEAD 25
+//  After a job could not start or failed, the log-size trigger waits this
+//  long before the next try (a TakeSnapshot request does not wait).
+#define SNAPSHOT_RETRY_MS 5000
+
+//  A TakeSnapshot request waiting for a snapshot that covers it.
+typedef struct {
+    client_request_t *request; //  owned until answered
+    uint64_t covers;           //  applied index when it came: the snapshot must reach it
+} snapshot_waiter_t;
 
 //  A fresh, empty state machine with this node's settings.
 static fsm_t *
@@ -1295,6 +1412,7 @@ s_adopt_snapshot (server_t *self, snapshot_t *snapshot)
     s_keep_membership (self, membership, size);
     self->log_bytes_since_snapshot = 0;
     self->counted_index = index;
+    self->snapshot_durable_index = index;
     log_line (self->node_id, LOG_LEVEL_INFO, "state restored from snapshot %" PRIu64, index);
     return 0;
 }
@@ -1315,31 +1433,72 @@ s_load_installed_snapshot (server_t *self, uint64_t index)
     return rc;
 }
 
-//  Packs the applied state and queues it at the writer, if the log grew
-//  enough since the last snapshot and none is being written.
+static int s_on_snapshot_job (zloop_t *loop, zmq_pollitem_t *item, void *argument);
+
+//  Answers the TakeSnapshot requests a snapshot of index covers (reason
+//  NULL), or all of them with code and reason (no snapshot came).
+static void
+s_answer_snapshot_waiters (server_t *self, uint64_t index, Raftq__Code code, const char *reason)
+{
+    snapshot_waiter_t *waiter = (snapshot_waiter_t *)zlistx_first (self->snapshot_waiting);
+    while (waiter) {
+        if (reason || waiter->covers <= index) {
+            if (reason)
+                s_reply_error (self, waiter->request, code, reason);
+            else {
+                Raftq__Reply reply = RAFTQ__REPLY__INIT;
+                reply.code = RAFTQ__CODE__OK;
+                reply.index = index;
+                s_reply (self, waiter->request, &reply);
+            }
+            s_client_request_destroy (&waiter->request);
+            free (waiter);
+            zlistx_delete (self->snapshot_waiting, zlistx_cursor (self->snapshot_waiting));
+        }
+        waiter = (snapshot_waiter_t *)zlistx_next (self->snapshot_waiting);
+    }
+}
+
+//  Forks a snapshot job of the applied state and polls its pipe. Returns
+//  0, or -1 with error (logged): nothing runs then.
+static int
+s_start_snapshot (server_t *self, char *error, size_t error_size)
+{
+    uint64_t index = fsm_applied_index (self->fsm);
+    if (!self->membership)
+        snprintf (error, error_size, "the Raft configuration is not known yet");
+    else
+        self->snapshot_job =
+            snapshot_job_start (self->snapshot_dir, self->fsm, self->applied_term,
+                                self->membership, self->membership_size, error, error_size);
+    if (self->snapshot_job) {
+        zmq_pollitem_t item = {NULL, snapshot_job_fd (self->snapshot_job), ZMQ_POLLIN, 0};
+        self->snapshot_item = item;
+        if (zloop_poller (self->loop, &self->snapshot_item, s_on_snapshot_job, self) == 0) {
+            //  A hang-up is how the end of the job shows, not an error
+            zloop_poller_set_tolerant (self->loop, &self->snapshot_item);
+            self->log_bytes_since_snapshot = 0;
+            return 0;
+        }
+        snapshot_job_destroy (&self->snapshot_job);
+        snprintf (error, error_size, "cannot poll the snapshot job's pipe");
+    }
+    log_line (self->node_id, LOG_LEVEL_ERROR, "cannot start snapshot %" PRIu64 ": %s", index,
+              error);
+    self->snapshot_retry_at = zclock_mono () + SNAPSHOT_RETRY_MS;
+    return -1;
+}
+
+//  Starts a snapshot job if the log grew enough since the last snapshot
+//  and none is being written.
 static void
 s_maybe_snapshot (server_t *self)
 {
-    if (self->snapshot_in_progress || !self->membership ||
+    if (self->snapshot_job || !self->membership || zclock_mono () < self->snapshot_retry_at ||
         self->log_bytes_since_snapshot < self->config->snapshot_log_bytes)
         return;
-    uint64_t index = fsm_applied_index (self->fsm);
     char error[256] = "";
-    size_t size = 0;
-    uint8_t *body = snapshot_pack (self->fsm, self->applied_term, self->membership,
-                                   self->membership_size, &size, error, sizeof (error));
-    if (!body) {
-        log_line (self->node_id, LOG_LEVEL_ERROR, "cannot pack snapshot %" PRIu64 ": %s", index,
-                  error);
-        self->log_bytes_since_snapshot = 0;
-        return;
-    }
-    if (snapshot_writer_write (self->snapshots, index, self->applied_term, &body, size)) {
-        log_line (self->node_id, LOG_LEVEL_ERROR, "cannot queue snapshot %" PRIu64, index);
-        return;
-    }
-    self->snapshot_in_progress = true;
-    self->log_bytes_since_snapshot = 0;
+    s_start_snapshot (self, error, sizeof (error));
 }
 
 //  Counts the log bytes of newly applied entries and follows membership
@@ -1360,28 +1519,81 @@ s_count_for_snapshot (server_t *self, const raft_actor_event_t *event)
     s_maybe_snapshot (self);
 }
 
-//  The writer's report: a durable snapshot lets the actor compact its log.
+//  The job's pipe is readable: once the child has ended, a durable snapshot
+//  lets the actor compact its log and answers the requests it covers;
+//  requests it does not cover get the next job.
 static int
-s_on_snapshot_written (zloop_t *loop, zsock_t *pipe, void *argument)
+s_on_snapshot_job (zloop_t *loop, zmq_pollitem_t *item, void *argument)
 {
-    (void)loop;
-    (void)pipe;
+    (void)item;
     server_t *self = (server_t *)argument;
-    snapshot_report_t report;
-    if (snapshot_writer_recv (self->snapshots, &report))
+    snapshot_job_t *job = self->snapshot_job;
+    if (!job || snapshot_job_collect (job) == 0)
         return 0;
-    self->snapshot_in_progress = false;
-    if (report.outcome == SNAPSHOT_WRITTEN) {
-        log_line (self->node_id, LOG_LEVEL_INFO, "snapshot %" PRIu64 " written", report.index);
-        if (raft_actor_compact (self->raft, report.index, report.term))
+    zloop_poller_end (loop, &self->snapshot_item);
+    uint64_t index = snapshot_job_index (job);
+    if (snapshot_job_written (job)) {
+        log_line (self->node_id, LOG_LEVEL_INFO, "snapshot %" PRIu64 " written", index);
+        if (index > self->snapshot_durable_index)
+            self->snapshot_durable_index = index;
+        if (raft_actor_compact (self->raft, index, snapshot_job_term (job)))
             log_line (self->node_id, LOG_LEVEL_ERROR, "cannot ask the raft actor to compact");
-    } else
-        log_line (self->node_id, LOG_LEVEL_ERROR, "snapshot %" PRIu64 " failed: %s",
-                  report.index, report.reason);
+        //  A leader's snapshot installed meanwhile may cover more
+        s_answer_snapshot_waiters (self, self->snapshot_durable_index, RAFTQ__CODE__OK, NULL);
+    } else {
+        log_line (self->node_id, LOG_LEVEL_ERROR, "snapshot %" PRIu64 " failed: %s", index,
+                  snapshot_job_reason (job));
+        //  Still due: the log-size trigger tries again after a pause
+        self->log_bytes_since_snapshot += self->config->snapshot_log_bytes;
+        self->snapshot_retry_at = zclock_mono () + SNAPSHOT_RETRY_MS;
+        s_answer_snapshot_waiters (self, 0, RAFTQ__CODE__INTERNAL, snapshot_job_reason (job));
+    }
+    snapshot_job_destroy (&self->snapshot_job);
+    char error[256] = "";
+    if (zlistx_size (self->snapshot_waiting) && s_start_snapshot (self, error, sizeof (error)))
+        s_answer_snapshot_waiters (self, 0, RAFTQ__CODE__INTERNAL, error);
     return 0;
 }
 
-//  Starts the writer and restores the state from the newest valid snapshot,
+//  TakeSnapshot: answered once a snapshot that covers the state applied
+//  now is durable and the log compaction behind it is asked for; at once
+//  when the newest snapshot covers it already. Takes the request.
+static void
+s_serve_take_snapshot (server_t *self, client_request_t *request)
+{
+    uint64_t applied = fsm_applied_index (self->fsm);
+    snapshot_waiter_t *waiter = (snapshot_waiter_t *)calloc (1, sizeof (snapshot_waiter_t));
+    if (!waiter) {
+        s_reply_error (self, request, RAFTQ__CODE__INTERNAL, "out of memory");
+        s_client_request_destroy (&request);
+        return;
+    }
+    waiter->request = request;
+    waiter->covers = applied;
+    zlistx_add_end (self->snapshot_waiting, waiter);
+    if (applied && applied <= self->snapshot_durable_index) {
+        s_answer_snapshot_waiters (self, self->snapshot_durable_index, RAFTQ__CODE__OK, NULL);
+        return;
+    }
+    //  One running already answers it if it covers it, else the next one
+    char error[256] = "";
+    if (!self->snapshot_job && s_start_snapshot (self, error, sizeof (error)))
+        s_answer_snapshot_waiters (self, 0, RAFTQ__CODE__INTERNAL, error);
+}
+
+//  At shutdown: a job still running is killed (its temporary removed) and
+//  the requests waiting for it hear that their outcome is unknown.
+static void
+s_close_snapshots (server_t *self)
+{
+    snapshot_job_destroy (&self->snapshot_job);
+    if (self->snapshot_waiting && self->clients)
+        s_answer_snapshot_waiters (self, 0, RAFTQ__CODE__UNAVAILABLE,
+                                   "node shutting down: no snapshot taken");
+    zlistx_destroy (&self->snapshot_waiting);
+}
+
+//  Restores the state from the newest valid snapshot,
 //  which *start then describes for the Raft actor (index 0: none; its
 //  membership borrowed from self).
 static int
@@ -1394,10 +1606,8 @@ s_open_snapshots (server_t *self, raft_actor_snapshot_t *start)
     if (length < 0 || (size_t)length >= sizeof (path))
         return -1;
     self->snapshot_dir = strdup (path);
-    if (!self->snapshot_dir)
-        return -1;
-    self->snapshots = snapshot_writer_new (self->snapshot_dir);
-    if (!self->snapshots)
+    self->snapshot_waiting = zlistx_new ();
+    if (!self->snapshot_dir || !self->snapshot_waiting)
         return -1;
     char report[1024] = "";
     snapshot_t *snapshot =
@@ -1462,6 +1672,9 @@ s_on_raft_event (zloop_t *loop, zsock_t *pipe, void *argument)
             break;
         case RAFT_ACTOR_MEMBERS:
             s_take_members (self, &event);
+            break;
+        case RAFT_ACTOR_PROGRESS:
+            //  The raft handle keeps the latest for status (raft_actor_progress)
             break;
         }
         raft_actor_event_clear (&event);
@@ -1554,7 +1767,6 @@ s_open (server_t *self)
         return -1;
     zloop_reader (self->loop, self->clients, s_on_client_traffic, self);
     zloop_reader (self->loop, raft_actor_sock (self->raft), s_on_raft_event, self);
-    zloop_reader (self->loop, snapshot_writer_sock (self->snapshots), s_on_snapshot_written, self);
     zloop_reader (self->loop, hasher_sock (self->hasher), s_on_hasher_result, self);
     if (self->publisher)
         zloop_reader (self->loop, self->publisher, s_on_subscription, self);
@@ -1608,7 +1820,7 @@ server_destroy (server_t **self_p)
         zloop_destroy (&self->loop);
         raft_actor_destroy (&self->raft);
         hasher_destroy (&self->hasher);
-        snapshot_writer_destroy (&self->snapshots);
+        s_close_snapshots (self);
         free (self->snapshot_dir);
         free (self->membership);
         //  Requests still waiting may or may not commit later: say so

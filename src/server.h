@@ -1,6 +1,6 @@
 /*  server — the broker of one node: the client ROUTER, the requests waiting
     for their entry to commit, the replicated state machine it applies
-    committed entries to, and the PUB socket events fan out on. Raft itself
+    committed entries to, and the XPUB socket events fan out on. Raft itself
     runs in the raft_actor thread it starts and talks to by pipe.
 
     Writes and reads of the queue and of chat go through the log on the

@@ -1,8 +1,10 @@
 /*  snapshot — snapshots of the replicated state on disk: packing the state
-    machine into a snapshot body, writing snapshot files atomically, loading
-    the newest valid one at start, reading a file in chunks to stream it to a
-    follower and receiving one (InstallSnapshot), and a writer actor that
-    does the slow part (checksum, write, fsync) off the caller's loop.
+    machine into a snapshot body, writing snapshot files atomically, taking
+    a snapshot in a forked child (a snapshot job) so that the caller's loop
+    never waits for it, loading the newest valid one at start, reading a
+    file in chunks to stream it to a follower and receiving one
+    (InstallSnapshot) through a writer actor that does the slow part
+    (write, fsync, verify) off the caller's loop.
 
     A snapshot of dir is the file <dir>/snapshot-<index, 20 digits>.snap:
         [magic "RAFTQSN1"][body length u64][crc32c of body u32][body]
@@ -15,10 +17,11 @@
 
     The integrator's path (the names below):
       - broker thread, when the log passed its size limit:
-            body = snapshot_pack (fsm, term_of_applied, membership, ...);
-            snapshot_writer_write (writer, fsm_applied_index (fsm), term, &body, size);
-        then, on the writer's SNAPSHOT_WRITTEN report, the Raft actor compacts
-        its log up to index minus the trailing window (log_store_truncate_prefix);
+            job = snapshot_job_start (dir, fsm, term_of_applied, membership, ...);
+        poll snapshot_job_fd (job) in the loop; when it is readable call
+        snapshot_job_collect (job) until it returns 1, then, if
+        snapshot_job_written (job), the Raft actor compacts its log up to
+        the job's index minus the trailing window (log_store_truncate_prefix);
       - start: snapshot = snapshot_load (snap_dir, UINT64_MAX, report);
         log the report if not empty; if the log's first index is above
         1 and no snapshot reaches first index - 1, stop: the state between
@@ -54,7 +57,7 @@ extern "C" {
 #define SNAPSHOT_NAME_SIZE 48
 
 //  --------------------------------------------------------------------------
-//  Packing and writing (the writer actor below does the writing off-loop)
+//  Packing and writing (tests and tools; a node's own snapshots are jobs)
 
 //  Packs fsm's whole state as of its applied index, with term (the term of
 //  the entry at that index) and membership (the Raft configuration as of
@@ -73,6 +76,67 @@ uint8_t *
 int
     snapshot_write (const char *dir, uint64_t index, const uint8_t *body, size_t size,
                     char *error, size_t error_size);
+
+//  --------------------------------------------------------------------------
+//  Snapshot jobs: the state machine's snapshot, written by a forked child.
+//  fork() gives the child a copy-on-write image of the fsm as of the call,
+//  so the caller goes on applying at once while the child packs the state
+//  and writes it exactly as snapshot_write does (temporary, fdatasync,
+//  rename, directory fsync, prune), then reports on a pipe and _exit()s.
+//  The child touches nothing but the fsm, malloc and the snapshot files:
+//  no ZeroMQ socket, no stdio, no atexit handler. It runs niced, dies with
+//  its parent, and writes its temporary under a name of its own
+//  (snapshot-<index>.tmp), which no receiver uses (they write
+//  *.recv.tmp), so a job and an InstallSnapshot being received in the same
+//  directory never clobber each other's files.
+
+typedef struct _snapshot_job_t snapshot_job_t;
+
+//  Forks the child that writes fsm's state as of its applied index (term:
+//  the term of that entry, membership: the Raft configuration as of it,
+//  copied by the fork) as a snapshot in dir. Returns the job, or NULL with
+//  error when nothing is applied or the fork fails (try again later).
+snapshot_job_t *
+    snapshot_job_start (const char *dir, fsm_t *fsm, uint64_t term, const uint8_t *membership,
+                        size_t membership_size, char *error, size_t error_size);
+
+//  Kills a child still running, reaps it and removes its temporary; frees
+//  the job.
+void
+    snapshot_job_destroy (snapshot_job_t **self_p);
+
+//  The descriptor to poll for input (a pipe; it also reports a hang-up):
+//  readable when the child reported or ended. -1 once the job ended.
+int
+    snapshot_job_fd (snapshot_job_t *self);
+
+//  Reads what the child sent, without blocking. Returns 0 while it still
+//  runs; 1 once it has ended and been reaped (then see written / reason).
+int
+    snapshot_job_collect (snapshot_job_t *self);
+
+//  Blocks until the child has ended and is reaped. Returns 0 or -1.
+int
+    snapshot_job_wait (snapshot_job_t *self);
+
+//  The child's pid, 0 once reaped.
+pid_t
+    snapshot_job_pid (snapshot_job_t *self);
+
+//  The index and term of the snapshot the job writes.
+uint64_t
+    snapshot_job_index (snapshot_job_t *self);
+uint64_t
+    snapshot_job_term (snapshot_job_t *self);
+
+//  True once the job ended with the snapshot durable and in place.
+bool
+    snapshot_job_written (snapshot_job_t *self);
+
+//  Why an ended job did not write its snapshot ("" otherwise): the child's
+//  own reason, or how it died.
+const char *
+    snapshot_job_reason (snapshot_job_t *self);
 
 //  --------------------------------------------------------------------------
 //  Loading
@@ -162,13 +226,14 @@ int
     snapshot_receiver_finish (snapshot_receiver_t *self, char *error, size_t error_size);
 
 //  --------------------------------------------------------------------------
-//  The writer actor: writes and receives snapshot files off the caller's
-//  loop, one job at a time, in the order given. One writer per directory.
+//  The writer actor: receives a leader's snapshot file (InstallSnapshot)
+//  off the caller's loop, one chunk at a time, in the order given. One
+//  writer per directory (snapshots this node takes itself are written by
+//  snapshot jobs, whose temporaries have another name).
 //  It removes stray temporary files when it starts.
 //
 //  Pipe messages (integers little-endian u64 unless said):
 //    owner -> writer
-//      "WRITE" [index][term][body]              write body as snapshot index
 //      "CHUNK" [index][term][offset][last u8][bytes]
 //                                               bytes of the file of snapshot
 //                                               index being received; a chunk
@@ -176,19 +241,16 @@ int
 //                                               one in progress
 //      "$TERM"                                  stop (czmq convention)
 //    writer -> owner
-//      "WRITTEN"  [index][term]                 durable and in place
 //      "RECEIVED" [index][term]                 the last chunk's file verified
 //                                               and installed
-//      "FAILED"   [index][term][reason]         a write, or a receive, failed;
-//                                               a failed receive starts over
-//                                               at offset 0
+//      "FAILED"   [index][term][reason]         a receive failed; it starts
+//                                               over at offset 0
 
 typedef struct _snapshot_writer_t snapshot_writer_t;
 
 typedef enum {
-    SNAPSHOT_WRITTEN = 1,  //  snapshot_writer_write's file is in place
     SNAPSHOT_RECEIVED = 2, //  the received file is verified and in place
-    SNAPSHOT_FAILED = 3    //  either failed: see reason
+    SNAPSHOT_FAILED = 3    //  it failed: see reason
 } snapshot_outcome_t;
 
 //  One report of the writer.
@@ -203,21 +265,14 @@ typedef struct {
 snapshot_writer_t *
     snapshot_writer_new (const char *dir);
 
-//  Stops the thread once the jobs already queued are done (a write in
-//  progress is never cut short) and frees everything.
+//  Stops the thread once the chunks already queued are written and frees
+//  everything.
 void
     snapshot_writer_destroy (snapshot_writer_t **self_p);
 
 //  The pipe to poll for reports.
 zsock_t *
     snapshot_writer_sock (snapshot_writer_t *self);
-
-//  Queues writing body (from snapshot_pack) as the snapshot of index. Takes
-//  the body, without copying it: *body_p becomes NULL, the writer frees it.
-//  Returns 0 or -1 (the body is freed all the same).
-int
-    snapshot_writer_write (snapshot_writer_t *self, uint64_t index, uint64_t term,
-                           uint8_t **body_p, size_t size);
 
 //  Queues a chunk of a snapshot file being received (data is copied); last
 //  marks the chunk that ends the file. Returns 0 or -1.

@@ -25,6 +25,7 @@ import time
 import zmq
 
 STATUS_REQUEST = b'{"type":"status","method":"GET"}'
+STATUS_DETAIL_REQUEST = b'{"type":"status","method":"GET","detail":true}'
 START_DEADLINE_S = 5.0      # a node must answer status this long after spawn
 STOP_GRACE_S = 5.0          # SIGTERM, then SIGKILL after this long
 STATUS_TIMEOUT_S = 0.5      # how long `status` waits for each node
@@ -233,16 +234,17 @@ class Client:
             self._drop(endpoint)
 
 
-def query_statuses(context, nodes, timeout):
+def query_statuses(context, nodes, timeout, request=STATUS_REQUEST):
     """Asks every node for its status at once. Returns id -> status dict, or
-    None for a node that gave no (or no JSON object) answer in time."""
+    None for a node that gave no (or no JSON object) answer in time.
+    request=STATUS_DETAIL_REQUEST asks for the detail keys too."""
     pending = {}
     poller = zmq.Poller()
     for node in nodes:
         socket = context.socket(zmq.REQ)
         socket.setsockopt(zmq.LINGER, 0)
         socket.connect(node.endpoint)
-        socket.send(STATUS_REQUEST)
+        socket.send(request)
         poller.register(socket, zmq.POLLIN)
         pending[socket] = node.id
     answers = {node.id: None for node in nodes}
@@ -511,13 +513,15 @@ class Cluster:
 
     # inspection
 
-    def status_rows(self, node_ids=None, timeout=STATUS_TIMEOUT_S):
+    def status_rows(self, node_ids=None, timeout=STATUS_TIMEOUT_S, detail=False):
         """One dict per node (all, or node_ids): id, pid, state, and its
-        status answer or None. Paused nodes are not asked."""
+        status answer (with the detail keys if detail) or None. Paused nodes
+        are not asked."""
         nodes = self.config.select(node_ids)
         states = {node.id: self.state(node.id) for node in nodes}
         asked = [node for node in nodes if states[node.id] == "running"]
-        answers = query_statuses(self.context, asked, timeout) if asked else {}
+        request = STATUS_DETAIL_REQUEST if detail else STATUS_REQUEST
+        answers = query_statuses(self.context, asked, timeout, request) if asked else {}
         return [{"id": node.id, "pid": self.pid(node.id), "state": states[node.id],
                  "status": answers.get(node.id)} for node in nodes]
 
@@ -625,7 +629,10 @@ USAGE_COMMANDS = """commands:
   restart N...     stop (with --hard: kill), then start
   pause N...       SIGSTOP
   resume N...      SIGCONT
-  status [N...]    one row per node (--json: one JSON object per line)
+  status [N...]    one row per node (--json: one JSON object per line, with
+                   the status detail keys): role, term, leader, indexes,
+                   membership (voter/learner), the leader's match index
+                   and lag for the node, newest snapshot, log size
   wipe [N...]      remove the data dirs of stopped nodes
   add N...         start node N if it is not running (mark it "join": true
                    in the config), then have the leader add it; done once
@@ -645,7 +652,33 @@ def _default_bin():
     return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "build")
 
 
-def _format_status(row):
+STATUS_HEADER = "%-4s %-8s %-8s %-9s %6s %6s %8s %8s %8s %-7s %8s %6s %8s %8s" % (
+    "id", "pid", "process", "role", "term", "leader", "commit", "applied", "last",
+    "member", "match", "lag", "snapshot", "log")
+
+
+def _leader_members(rows):
+    """id -> member_detail entry as the leader of the newest term answered,
+    or {} when no leader answered: replication is the leader's view."""
+    leaders = sorted((row["status"].get("term", 0), row["id"]) for row in rows
+                     if row["status"] and row["status"].get("role") == "Leader")
+    if not leaders:
+        return {}
+    leader = next(row for row in rows if row["id"] == leaders[-1][1])
+    return {member.get("id"): member for member in leader["status"].get("member_detail") or []}
+
+
+def _human_bytes(count):
+    """count in powers of 1024 with one decimal: 512B, 1.5K, 20.0M."""
+    if not isinstance(count, int):
+        return "-"
+    value, unit = float(count), 0
+    while value >= 1024 and unit < 6:
+        value, unit = value / 1024, unit + 1
+    return "%dB" % count if unit == 0 else "%.1f%s" % (value, "BKMGTPE"[unit])
+
+
+def _format_status(row, leader_members=None):
     pid = "-" if row["pid"] is None else str(row["pid"])
     head = "%-4d %-8s %-8s" % (row["id"], pid, row["state"])
     status = row["status"]
@@ -654,10 +687,23 @@ def _format_status(row):
     if status is None:
         return head + " unreachable"
     leader = status.get("leader")
-    return head + " %-9s %6s %6s %8s %8s %8s" % (
+    line = head + " %-9s %6s %6s %8s %8s %8s" % (
         status.get("role", "?"), status.get("term", "?"),
         "-" if leader is None else leader, status.get("commit_index", "?"),
         status.get("applied_index", "?"), status.get("last_index", "?"))
+    if leader_members is None:
+        return line
+    # membership and replication as the leader sees them, else the node itself
+    member = leader_members.get(row["id"])
+    if member is None and not leader_members:
+        member = next((entry for entry in status.get("member_detail") or []
+                       if entry.get("id") == row["id"]), None)
+    def known(value):
+        return "-" if value is None else value
+    return line + " %-7s %8s %6s %8s %8s" % (
+        member.get("role", "-") if member else "-", known((member or {}).get("match_index")),
+        known((member or {}).get("lag")), known(status.get("snapshot_index")),
+        _human_bytes(status.get("log_bytes")))
 
 
 def _change_membership(cluster, config, command, node_id, report):
@@ -716,12 +762,12 @@ def main(argv=None):
         if args.command == "start":
             return 1 if cluster.start(ids, report=report) else 0
         if args.command == "status":
-            rows = cluster.status_rows(ids)
+            rows = cluster.status_rows(ids, detail=True)
+            leader_members = _leader_members(rows)
             if not args.json:
-                report("%-4s %-8s %-8s %-9s %6s %6s %8s %8s %8s" % (
-                    "id", "pid", "process", "role", "term", "leader", "commit", "applied", "last"))
+                report(STATUS_HEADER)
             for row in rows:
-                report(json.dumps(row, sort_keys=True) if args.json else _format_status(row))
+                report(json.dumps(row, sort_keys=True) if args.json else _format_status(row, leader_members))
             return 0
         if args.command == "wipe":
             left = cluster.wipe(ids)

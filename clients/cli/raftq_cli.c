@@ -2,8 +2,7 @@
     command through libraftq and prints its outcome for people (default) or
     as JSON (--json). Exit status: 0 success, 1 the cluster refused or did
     not answer, 2 usage or config error. This file: parsing, dispatch,
-    output helpers, the cluster and queue commands; see raftq_cli.h for the
-    other parts.
+    output helpers, the queue commands; see raftq_cli.h for the other parts.
 */
 #include <czmq.h>
 #include <errno.h>
@@ -24,7 +23,10 @@ s_usage (FILE *stream)
         stream,
         "usage: raftq [OPTIONS] COMMAND [COMMAND OPTIONS] [ARGUMENTS]\n"
         "cluster and queues:\n"
-        "  status                    every node's role, term, leader and indexes\n"
+        "  status                    one row per node, asking every node: role, membership\n"
+        "                            (voter/learner), term, leader, indexes, the leader's\n"
+        "                            MATCH index and LAG (entries behind) for each node,\n"
+        "                            newest SNAPSHOT index, LOG size on disk (K, M, G: 1024s)\n"
         "  topics                    list topics in creation order\n"
         "  create-topic TOPIC        create a topic\n"
         "  publish TOPIC MESSAGE     append MESSAGE to TOPIC\n"
@@ -32,6 +34,8 @@ s_usage (FILE *stream)
         "  admin add-node ID HOST CLIENT PEER PUB   add a node (answered once it votes)\n"
         "  admin remove-node ID      remove a node, the leader too\n"
         "  admin transfer-leader ID  hand leadership to node ID\n"
+        "  admin snapshot [--node ID | --all]   snapshot now and compact the log: the\n"
+        "                            leader, node ID, or every node; prints each index\n"
         "chat (SESSION: --token T, or $RAFTQ_TOKEN, or --user U --password P):\n"
         "  register USER PASSWORD    create an account\n"
         "  login USER PASSWORD       log in; prints the session token\n"
@@ -56,6 +60,7 @@ s_usage (FILE *stream)
         "      --page N, --page-size N   read, users: which page, how long (default 1, 20)\n"
         "      --from SEQ            tail: start at SEQ, replaying the past (default: live)\n"
         "      --count N             tail: stop after N events\n"
+        "      --node ID, --all      admin snapshot: which node(s) (default: the leader)\n"
         "Options may also follow the command, before its arguments (and must,\n"
         "for publish and send, whose text may start with '-').\n"
         "exit status: 0 success, 1 failure reply or no answer, 2 usage error\n");
@@ -123,85 +128,6 @@ cli_format_time (int64_t ts, char *text, size_t size)
     struct tm local;
     if (!localtime_r (&seconds, &local) || strftime (text, size, "%Y-%m-%d %H:%M:%S", &local) == 0)
         snprintf (text, size, "%" PRId64, ts);
-}
-
-//  The role as the JSON dialect spells it (DESIGN 5.2).
-static const char *
-s_json_role (raftq_role_t role)
-{
-    switch (role) {
-    case RAFTQ_ROLE_FOLLOWER:
-        return "Follower";
-    case RAFTQ_ROLE_CANDIDATE:
-        return "Candidate";
-    case RAFTQ_ROLE_LEADER:
-        return "Leader";
-    }
-    return "Unknown";
-}
-
-static json_t *
-s_status_json (const char *endpoint, const raftq_status_t *status)
-{
-    json_t *members = json_array ();
-    for (size_t index = 0; index < status->member_count; index++)
-        json_array_append_new (members, json_integer (status->members[index]));
-    return json_pack ("{s:s, s:b, s:i, s:s, s:I, s:o, s:I, s:I, s:I, s:o}", "endpoint", endpoint,
-                      "reachable", 1, "id", (int)status->id, "role", s_json_role (status->role),
-                      "term", (json_int_t)status->term, "leader",
-                      status->leader_id ? json_integer (status->leader_id) : json_null (),
-                      "commit_index", (json_int_t)status->commit_index, "applied_index",
-                      (json_int_t)status->applied_index, "last_index",
-                      (json_int_t)status->last_index, "members", members);
-}
-
-//  Asks every node for its status. Succeeds if any node answered: a
-//  partly down cluster is exactly what status is for.
-static int
-s_command_status (const cli_options_t *options, raftq_client_t *client)
-{
-    size_t count = raftq_client_endpoint_count (client);
-    json_t *nodes = json_array ();
-    size_t answered = 0;
-    if (!options->json)
-        printf ("%-4s %-26s %-11s %6s %6s %10s %10s %10s\n", "ID", "ENDPOINT", "ROLE", "TERM",
-                "LEADER", "COMMIT", "APPLIED", "LAST");
-    for (size_t index = 0; index < count; index++) {
-        const char *endpoint = raftq_client_endpoint (client, index);
-        raftq_status_t status;
-        raftq_code_t code = raftq_status (client, index, &status);
-        if (code == RAFTQ_OK) {
-            answered++;
-            if (options->json)
-                json_array_append_new (nodes, s_status_json (endpoint, &status));
-            else {
-                char leader[16] = "-";
-                if (status.leader_id)
-                    snprintf (leader, sizeof (leader), "%u", status.leader_id);
-                printf ("%-4u %-26s %-11s %6" PRIu64 " %6s %10" PRIu64 " %10" PRIu64 " %10" PRIu64
-                        "\n",
-                        status.id, endpoint, raftq_role_name (status.role), status.term, leader,
-                        status.commit_index, status.applied_index, status.last_index);
-            }
-        } else {
-            const char *what = code == RAFTQ_TIMEOUT ? "unreachable" : raftq_code_name (code);
-            if (options->json)
-                json_array_append_new (nodes,
-                                       json_pack ("{s:s, s:b, s:s, s:s}", "endpoint", endpoint,
-                                                  "reachable", 0, "code", raftq_code_name (code),
-                                                  "error", raftq_client_error (client)));
-            else
-                printf ("%-4s %-26s %s\n", "-", endpoint, what);
-        }
-    }
-    if (options->json)
-        cli_print_json (nodes);
-    else
-        json_decref (nodes);
-    if (answered > 0)
-        return CLI_EXIT_OK;
-    fprintf (stderr, "raftq: status: no node answered\n");
-    return CLI_EXIT_FAILED;
 }
 
 static int
@@ -285,12 +211,12 @@ typedef struct {
     int (*run) (const cli_options_t *options, raftq_client_t *client);
 } command_t;
 
-static const command_t s_commands[] = {{"status", 0, 0, false, s_command_status},
+static const command_t s_commands[] = {{"status", 0, 0, false, cli_command_status},
                                        {"topics", 0, 0, false, s_command_topics},
                                        {"create-topic", 1, 1, false, s_command_create_topic},
                                        {"publish", 2, 2, true, s_command_publish},
                                        {"pop", 1, 1, false, s_command_pop},
-                                       {"admin", 2, 6, false, cli_command_admin},
+                                       {"admin", 1, 6, false, cli_command_admin},
                                        {"register", 2, 2, false, cli_command_register},
                                        {"login", 2, 2, false, cli_command_login},
                                        {"logout", 0, 0, false, cli_command_logout},
@@ -321,7 +247,9 @@ enum {
     S_OPTION_PAGE,
     S_OPTION_PAGE_SIZE,
     S_OPTION_FROM,
-    S_OPTION_COUNT
+    S_OPTION_COUNT,
+    S_OPTION_NODE,
+    S_OPTION_ALL
 };
 
 int
@@ -371,6 +299,8 @@ s_parse_options (int argc, char **argv, bool in_order, cli_options_t *options)
         {"page-size", required_argument, NULL, S_OPTION_PAGE_SIZE},
         {"from", required_argument, NULL, S_OPTION_FROM},
         {"count", required_argument, NULL, S_OPTION_COUNT},
+        {"node", required_argument, NULL, S_OPTION_NODE},
+        {"all", no_argument, NULL, S_OPTION_ALL},
         {NULL, 0, NULL, 0}};
     //  0 makes GNU getopt start afresh: this runs twice on different arrays.
     optind = 0;
@@ -428,6 +358,13 @@ s_parse_options (int argc, char **argv, bool in_order, cli_options_t *options)
             break;
         case S_OPTION_COUNT:
             status = s_number ("--count", optarg, 1, UINT64_MAX, &options->count);
+            break;
+        case S_OPTION_NODE:
+            status = s_number ("--node", optarg, 1, UINT32_MAX, &number);
+            options->node_id = (uint32_t)number;
+            break;
+        case S_OPTION_ALL:
+            options->all_nodes = true;
             break;
         default:
             //  getopt has said what was wrong.

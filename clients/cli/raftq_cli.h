@@ -1,11 +1,13 @@
 /*  raftq_cli — what the parts of the `raftq` command-line client share: the
     parsed command line, output helpers (text for people, one JSON object
     per line with --json) and the commands each part implements.
-    raftq_cli.c: parsing, dispatch, cluster and queue commands.
+    raftq_cli.c: parsing, dispatch, queue commands.
+    cli_status.c: the cluster status table and the sweep that finds nodes.
     cli_chat.c: one-shot chat commands and the session they run in.
     cli_tail.c: following a stream (tail), and the subscriptions chat uses.
     cli_interactive.c: the interactive terminal chat.
-    cli_admin.c: cluster administration (admin add-node, remove-node, ...).
+    cli_admin.c: cluster administration (admin add-node, remove-node,
+    transfer-leader, snapshot).
 */
 #ifndef RAFTQ_CLI_H_INCLUDED
 #define RAFTQ_CLI_H_INCLUDED
@@ -39,6 +41,8 @@ typedef struct {
     uint32_t page_size;                                 //  --page-size
     uint64_t from_seq;                                  //  --from: tail from this seq (0: live)
     uint64_t count;                                     //  --count: tail stops after so many events (0: never)
+    uint32_t node_id;                                   //  --node: admin snapshot asks this node (0: the leader)
+    bool all_nodes;                                     //  --all: admin snapshot asks every node
     const char *command;                                //  its name: status, send, ...
     char **arguments;                                   //  the command's arguments
     int argument_count;                                 //  how many
@@ -124,9 +128,36 @@ int
 int
     cli_command_delete_account (const cli_options_t *options, raftq_client_t *client);
 
+//  --- cluster status (cli_status.c)
+
+//  One node as a status sweep found it.
+typedef struct {
+    size_t endpoint_index;          //  its endpoint in the client
+    raftq_code_t code;              //  RAFTQ_OK: it answered
+    char error [256];               //  else why not
+    raftq_status_detail_t detail;   //  what it said
+} cli_node_t;
+
+//  Asks every node client knows for its detailed status, then every member
+//  those nodes report that the client did not know (added at run time).
+//  Returns a malloc'd array, one entry per endpoint asked (caller frees),
+//  and its length in *count; NULL when out of memory.
+cli_node_t *
+    cli_sweep (raftq_client_t *client, size_t *count);
+
+//  The node of the sweep that answered as leader (the newest term if
+//  several did), or NULL.
+const cli_node_t *
+    cli_sweep_leader (const cli_node_t *nodes, size_t count);
+
+//  status: one row per node (--json: an array of objects).
+int
+    cli_command_status (const cli_options_t *options, raftq_client_t *client);
+
 //  --- cluster administration (cli_admin.c)
 
 //  admin add-node ID HOST CLIENT PEER PUB | remove-node ID | transfer-leader ID
+//  | snapshot [--node ID | --all]
 int
     cli_command_admin (const cli_options_t *options, raftq_client_t *client);
 

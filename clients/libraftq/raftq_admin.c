@@ -1,8 +1,9 @@
 /*  raftq_admin — the cluster administration operations of the client
-    (DESIGN 5.1 AddNode, RemoveNode, TransferLeadership). The leader answers
-    them only once the change is done (a learner caught up and promoted, a
-    removal committed, the new leader elected), so they run with longer
-    waits than the queue operations; a retry of one is harmless.
+    (DESIGN 5.1 AddNode, RemoveNode, TransferLeadership, and TakeSnapshot).
+    The leader answers the first three only once the change is done (a
+    learner caught up and promoted, a removal committed, the new leader
+    elected), a node asked for a snapshot once it is durable, so they run
+    with longer waits than the queue operations; a retry of one is harmless.
 */
 #include "raftq_client.h"
 
@@ -72,4 +73,22 @@ raftq_transfer_leader (raftq_client_t *self, uint32_t id)
     request.op_case = RAFTQ__REQUEST__OP_TRANSFER_LEADERSHIP;
     request.transfer_leadership = &transfer;
     return s_admin_call (self, &request);
+}
+
+raftq_code_t
+raftq_admin_snapshot (raftq_client_t *self, size_t index, uint64_t *snapshot_index_p)
+{
+    if (snapshot_index_p)
+        *snapshot_index_p = 0;
+    Raftq__TakeSnapshot take = RAFTQ__TAKE_SNAPSHOT__INIT;
+    Raftq__Request request = RAFTQ__REQUEST__INIT;
+    request.op_case = RAFTQ__REQUEST__OP_TAKE_SNAPSHOT;
+    request.take_snapshot = &take;
+    Raftq__Reply *reply;
+    raftq_code_t code = raftq_client_ask_node (
+        self, index, &request, raftq_client_patience (self, RAFTQ_ADMIN_TIMEOUT_MS), &reply);
+    if (code == RAFTQ_OK && snapshot_index_p)
+        *snapshot_index_p = reply->index;
+    raftq__reply__free_unpacked (reply, NULL);
+    return code;
 }

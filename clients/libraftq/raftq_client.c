@@ -413,6 +413,27 @@ raftq_client_id (raftq_client_t *self)
     return self->client_id;
 }
 
+int
+raftq_client_patience (raftq_client_t *self, int minimum_ms)
+{
+    int longest = self->total_timeout_ms > self->attempt_timeout_ms ? self->total_timeout_ms
+                                                                    : self->attempt_timeout_ms;
+    return longest > minimum_ms ? longest : minimum_ms;
+}
+
+int
+raftq_client_add_endpoint (raftq_client_t *self, const char *endpoint, size_t *index_p)
+{
+    if (!endpoint || !*endpoint)
+        return -1;
+    ssize_t index = s_endpoint_index (self, endpoint);
+    if (index < 0)
+        return -1;
+    if (index_p)
+        *index_p = (size_t)index;
+    return 0;
+}
+
 size_t
 raftq_client_endpoint_count (raftq_client_t *self)
 {
@@ -598,34 +619,73 @@ raftq_pop (raftq_client_t *self, const char *topic, void **payload_p, size_t *si
 }
 
 raftq_code_t
-raftq_status (raftq_client_t *self, size_t index, raftq_status_t *status)
+raftq_client_ask_node (raftq_client_t *self, size_t index, Raftq__Request *request, int wait_ms,
+                       Raftq__Reply **reply_p)
 {
-    memset (status, 0, sizeof (*status));
+    *reply_p = NULL;
     if (index >= self->endpoint_count)
         return raftq_client_fail (self, RAFTQ_INVALID_ARGUMENT, "no endpoint %zu", index);
-    Raftq__Status ask = RAFTQ__STATUS__INIT;
-    Raftq__Request request = RAFTQ__REQUEST__INIT;
-    request.op_case = RAFTQ__REQUEST__OP_STATUS;
-    request.status = &ask;
     size_t size;
-    uint8_t *body = s_prepare (self, &request, &size);
+    uint8_t *body = s_prepare (self, request, &size);
     if (!body)
         return RAFTQ_INTERNAL;
-
     Raftq__Reply *reply =
-        s_attempt (self, index, body, size, request.seq, zclock_mono () + self->attempt_timeout_ms);
+        s_attempt (self, index, body, size, request->seq, zclock_mono () + wait_ms);
     free (body);
     if (!reply)
         return RAFTQ_TIMEOUT;
     raftq_code_t code = raftq_wire_code (reply);
-    if (code != RAFTQ_OK)
+    if (code != RAFTQ_OK) {
         s_reply_failure (self, reply, index);
-    else if (reply->result_case != RAFTQ__REPLY__RESULT_STATUS || !reply->status)
-        code = raftq_client_missing_result (self, "status");
-    else {
-        raftq_wire_status (reply->status, status);
-        self->error[0] = 0;
+        raftq__reply__free_unpacked (reply, NULL);
+        return code;
     }
+    self->error[0] = 0;
+    *reply_p = reply;
+    return RAFTQ_OK;
+}
+
+//  Asks the node at index for its status, with the detail or not, within
+//  the attempt timeout. RAFTQ_OK with the reply's status in *reply_p.
+static raftq_code_t
+s_status_call (raftq_client_t *self, size_t index, bool detail, Raftq__Reply **reply_p)
+{
+    Raftq__Status ask = RAFTQ__STATUS__INIT;
+    ask.detail = detail;
+    Raftq__Request request = RAFTQ__REQUEST__INIT;
+    request.op_case = RAFTQ__REQUEST__OP_STATUS;
+    request.status = &ask;
+    raftq_code_t code =
+        raftq_client_ask_node (self, index, &request, self->attempt_timeout_ms, reply_p);
+    if (code == RAFTQ_OK &&
+        ((*reply_p)->result_case != RAFTQ__REPLY__RESULT_STATUS || !(*reply_p)->status)) {
+        raftq__reply__free_unpacked (*reply_p, NULL);
+        *reply_p = NULL;
+        code = raftq_client_missing_result (self, "status");
+    }
+    return code;
+}
+
+raftq_code_t
+raftq_status (raftq_client_t *self, size_t index, raftq_status_t *status)
+{
+    memset (status, 0, sizeof (*status));
+    Raftq__Reply *reply;
+    raftq_code_t code = s_status_call (self, index, false, &reply);
+    if (code == RAFTQ_OK)
+        raftq_wire_status (reply->status, status);
+    raftq__reply__free_unpacked (reply, NULL);
+    return code;
+}
+
+raftq_code_t
+raftq_status_detail (raftq_client_t *self, size_t index, raftq_status_detail_t *detail)
+{
+    memset (detail, 0, sizeof (*detail));
+    Raftq__Reply *reply;
+    raftq_code_t code = s_status_call (self, index, true, &reply);
+    if (code == RAFTQ_OK)
+        raftq_wire_status_detail (reply->status, detail);
     raftq__reply__free_unpacked (reply, NULL);
     return code;
 }

@@ -24,6 +24,21 @@ raftq_code_t
     raftq_client_call_patient (raftq_client_t *self, Raftq__Request *request,
                                Raftq__Reply **reply_p, int attempt_ms, int total_ms);
 
+//  Sends request to the node at endpoint index alone, whatever its role,
+//  and waits up to wait_ms for its answer: one attempt, no leader-following.
+//  Returns RAFTQ_OK with the reply in *reply_p (caller frees), or the
+//  failure with *reply_p NULL: the node's code, RAFTQ_TIMEOUT when it stays
+//  silent, RAFTQ_INVALID_ARGUMENT for an index past the end. The error text
+//  is set either way.
+raftq_code_t
+    raftq_client_ask_node (raftq_client_t *self, size_t index, Raftq__Request *request,
+                           int wait_ms, Raftq__Reply **reply_p);
+
+//  The longest of minimum_ms and the client's own timeouts: how long a
+//  call the cluster answers slowly may wait.
+int
+    raftq_client_patience (raftq_client_t *self, int minimum_ms);
+
 //  Sets the client's error text; returns code, so that callers can write
 //  "return raftq_client_fail (...)".
 raftq_code_t

@@ -108,6 +108,44 @@ raftq_wire_status (const Raftq__NodeStatus *node, raftq_status_t *status)
     status->member_count = count;
 }
 
+//  A port as the API types it; anything out of range is no port.
+static uint16_t
+s_port (uint32_t port)
+{
+    return port <= UINT16_MAX ? (uint16_t)port : 0;
+}
+
+void
+raftq_wire_status_detail (const Raftq__NodeStatus *node, raftq_status_detail_t *detail)
+{
+    memset (detail, 0, sizeof (*detail));
+    raftq_wire_status (node, &detail->status);
+    const Raftq__StatusDetail *source = node->detail;
+    if (!source)
+        return;
+    detail->detailed = true;
+    detail->config_index = source->config_index;
+    detail->snapshot_index = source->snapshot_index;
+    detail->snapshot_term = source->snapshot_term;
+    detail->first_index = source->first_index;
+    detail->log_bytes = source->log_bytes;
+    detail->snapshot_bytes = source->snapshot_bytes;
+    for (size_t index = 0; index < source->n_members && detail->member_count < RAFTQ_MEMBERS_MAX;
+         index++) {
+        const Raftq__MemberStatus *member = source->members[index];
+        raftq_member_status_t *target = &detail->members[detail->member_count++];
+        target->id = member->id;
+        target->voter = member->voter;
+        snprintf (target->host, sizeof (target->host), "%s", member->host ? member->host : "");
+        target->client_port = s_port (member->client_port);
+        target->peer_port = s_port (member->peer_port);
+        target->pub_port = s_port (member->pub_port);
+        target->replication_known = member->replication_known;
+        target->match_index = member->match_index;
+        target->lag = member->lag;
+    }
+}
+
 char **
 raftq_wire_strings (char *const *strings, size_t count)
 {

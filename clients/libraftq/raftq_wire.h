@@ -41,6 +41,10 @@ void
 void
     raftq_wire_status (const Raftq__NodeStatus *node, raftq_status_t *status);
 
+//  Fills detail from a node's status message, with its detail if it sent one.
+void
+    raftq_wire_status_detail (const Raftq__NodeStatus *node, raftq_status_detail_t *detail);
+
 //  A NULL-terminated copy of count strings (free with raftq_strings_free),
 //  or NULL when out of memory.
 char **

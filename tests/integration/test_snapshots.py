@@ -2,16 +2,25 @@
 snapshot, restarts from it, falls back to an older snapshot when the newest
 is corrupt, and a follower that fell behind the compacted log (or lost its
 data directory) catches up through InstallSnapshot. Tiny snapshot_log_bytes
-so that a few hundred publishes make many snapshots."""
+so that a few hundred publishes make many snapshots. The TakeSnapshot admin
+request (protobuf) snapshots any node on demand: the file appears, the log
+prefix goes, a second request with nothing new applied gets the same index,
+and the node restarts from that snapshot into the same state as the
+others."""
 
 import os
 import shutil
 
 from harness import check, check_equal, wait_until
+from chaos import wire
 
 #  A snapshot every ~10 entries of the messages below.
 SNAPSHOT_SETTINGS = {"snapshot_log_bytes": 2048, "snapshot_trailing_entries": 5}
 MESSAGE_BYTES = 200
+#  raftq.Request field of TakeSnapshot (proto/raftq.proto)
+REQUEST_TAKE_SNAPSHOT = 43
+#  No snapshot but the ones asked for: the log limit is never reached
+ON_DEMAND_SETTINGS = {"snapshot_log_bytes": 1 << 30, "snapshot_trailing_entries": 5}
 
 
 def _messages(prefix, count):
@@ -50,6 +59,25 @@ def _wait_same_state(cluster, node_ids, timeout):
         hashes = {answer.get("state_hash") for answer in answers}
         return answers[0] if len(applied) == 1 and len(hashes) == 1 else None
     return wait_until(same, timeout, "nodes %s to reach the same state" % node_ids)
+
+
+def _varint(value):
+    out = bytearray()
+    while value > 0x7F:
+        out.append(0x80 | (value & 0x7F))
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _take_snapshot(cluster, node_id):
+    """Sends a protobuf TakeSnapshot (an empty message in Request field 43)
+    to node_id; returns the decoded raftq.Reply. A snapshot of the whole
+    state may take a while: a generous timeout."""
+    request = _varint((REQUEST_TAKE_SNAPSHOT << 3) | wire.WIRE_BYTES) + _varint(0)
+    reply = cluster.raw(node_id, request, timeout=10.0)
+    check(reply is not None, "node %d did not answer TakeSnapshot", node_id)
+    return wire.decode_reply(reply)
 
 
 def _segment_env(cluster):
@@ -154,3 +182,47 @@ def test_wiped_node_rejoins_by_snapshot(ctx):
     other = [node_id for node_id in cluster.followers(leader) if node_id != wiped][0]
     cluster.kill(other)
     cluster.publish(leader, "t", _messages("after", 5))
+
+
+def test_take_snapshot_on_demand_and_restart_from_it(ctx):
+    cluster = ctx.cluster(3, **ON_DEMAND_SETTINGS)
+    _segment_env(cluster)
+    leader = cluster.wait_leader(3.0, since=cluster.start())
+    cluster.put_topic(leader, "t")
+    sent = _messages("d", 80)
+    cluster.publish(leader, "t", sent)
+    node = cluster.followers(leader)[0]
+    cluster.wait_applied([node], _state_hash(cluster, leader)["applied_index"], 5.0)
+    applied = _state_hash(cluster, node)["applied_index"]
+    check_equal(_snapshot_files(cluster, node), [], "snapshots of node %d before asking" % node)
+    check_equal(_first_log_index(cluster, node), 1, "first log index of node %d before" % node)
+
+    #  A follower answers it for its own state
+    reply = _take_snapshot(cluster, node)
+    check_equal(reply["code"], "OK", "TakeSnapshot on node %d: %r" % (node, reply))
+    index = reply["index"]
+    check(index >= applied, "snapshot %d does not cover applied index %d", index, applied)
+    check_equal(_snapshot_files(cluster, node), ["snapshot-%020d.snap" % index],
+                "snapshot files of node %d" % node)
+    wait_until(lambda: _first_log_index(cluster, node) > 1, 5.0,
+               "node %d to compact its log behind snapshot %d" % (node, index))
+    #  Nothing applied since: the same snapshot answers at once
+    again = _take_snapshot(cluster, node)
+    check_equal((again["code"], again["index"]), ("OK", index), "TakeSnapshot asked again")
+    check_equal(len(_snapshot_files(cluster, node)), 1, "snapshots after asking again")
+
+    #  The leader too, while it keeps serving
+    more = _messages("e", 20)
+    cluster.publish(leader, "t", more)
+    reply = _take_snapshot(cluster, leader)
+    check_equal(reply["code"], "OK", "TakeSnapshot on the leader %d: %r" % (leader, reply))
+    check(reply["index"] > index, "leader snapshot %d not past %d", reply["index"], index)
+
+    #  The follower restarts from its snapshot into everybody's state
+    check_equal(cluster.terminate(node), 0, "exit code of a stopped node")
+    cluster.start([node])
+    check("state restored from snapshot %d" % index in _log_text(cluster, node),
+          "node %d did not restart from snapshot %d" % (node, index))
+    _wait_same_state(cluster, cluster.ids, 10.0)
+    check_equal(cluster.drain(leader, "t"), sent + more, "messages after the restart")
+    _wait_same_state(cluster, cluster.ids, 10.0)

@@ -835,6 +835,182 @@ test_status_reply (void **state)
     codec_request_clear (&decoded);
 }
 
+//  A request that must be refused with INVALID_ARGUMENT, naming key.
+static void
+s_refused (const char *text, const char *key)
+{
+    codec_request_t decoded;
+    assert_int_equal (s_decode_text (text, &decoded), -1);
+    assert_null (decoded.request);
+    assert_int_equal (decoded.error_code, RAFTQ__CODE__INVALID_ARGUMENT);
+    if (!strstr (decoded.error, key))
+        fail_msg ("error for %s does not name %s: %s", text, key, decoded.error);
+    codec_request_clear (&decoded);
+}
+
+static void
+test_status_detail (void **state)
+{
+    (void)state;
+    codec_request_t plain, detailed;
+    s_decode_ok ("{\"type\":\"status\",\"method\":\"GET\"}", RAFTQ__REQUEST__OP_STATUS, false,
+                 &plain);
+    assert_false (plain.request->status->detail);
+    s_decode_ok ("{\"type\":\"status\",\"method\":\"GET\",\"detail\":true,\"hash\":false}",
+                 RAFTQ__REQUEST__OP_STATUS, false, &detailed);
+    assert_true (detailed.request->status->detail);
+    Raftq__Request *copy = s_repack (detailed.request);
+    assert_true (copy->status->detail);
+    raftq__request__free_unpacked (copy, NULL);
+    s_refused ("{\"type\":\"status\",\"method\":\"GET\",\"detail\":\"yes\"}", "detail");
+    s_refused ("{\"type\":\"status\",\"method\":\"GET\",\"detail\":1}", "detail");
+    s_refused ("{\"type\":\"status\",\"method\":\"GET\",\"detail\":null}", "detail");
+
+    //  Node 2 leads node 1 (a voter, 3 behind) and learner 3 (not heard of)
+    Raftq__MemberStatus members[3];
+    Raftq__MemberStatus *pointers[3] = {&members[0], &members[1], &members[2]};
+    for (size_t index = 0; index < 3; index++) {
+        raftq__member_status__init (&members[index]);
+        members[index].id = (uint32_t)index + 1;
+        members[index].voter = index < 2;
+        members[index].host = "127.0.0.1";
+        members[index].client_port = 5501 + (uint32_t)index;
+        members[index].peer_port = 5601 + (uint32_t)index;
+        members[index].pub_port = index == 2 ? 0 : 5701 + (uint32_t)index;
+    }
+    members[0].replication_known = true;
+    members[0].match_index = 98;
+    members[0].lag = 3;
+    members[1].replication_known = true;
+    members[1].match_index = 101;
+    Raftq__StatusDetail detail = RAFTQ__STATUS_DETAIL__INIT;
+    detail.members = pointers;
+    detail.n_members = 3;
+    detail.config_index = 12;
+    detail.snapshot_index = 80;
+    detail.snapshot_term = 6;
+    detail.first_index = 41;
+    detail.log_bytes = 123456;
+    detail.snapshot_bytes = 7890;
+    uint32_t ids[] = {1, 2};
+    Raftq__NodeStatus status = RAFTQ__NODE_STATUS__INIT;
+    status.id = 2;
+    status.role = RAFTQ__ROLE__LEADER;
+    status.term = 7;
+    status.leader_id = 2;
+    status.commit_index = 100;
+    status.applied_index = 99;
+    status.last_index = 101;
+    status.members = ids;
+    status.n_members = 2;
+    status.detail = &detail;
+    Raftq__Reply reply = RAFTQ__REPLY__INIT;
+    reply.result_case = RAFTQ__REPLY__RESULT_STATUS;
+    reply.status = &status;
+
+    //  Not asked: exactly the contract's keys, whatever the node sent
+    json_t *object = s_encode_json (&plain, &reply);
+    s_assert_keys (object, KEYS ("role", "term", "id", "leader", "commit_index", "applied_index",
+                                 "last_index", "members"));
+    json_decref (object);
+
+    object = s_encode_json (&detailed, &reply);
+    s_assert_keys (object,
+                   KEYS ("role", "term", "id", "leader", "commit_index", "applied_index",
+                         "last_index", "members", "config_index", "snapshot_index", "snapshot_term",
+                         "first_index", "log_bytes", "snapshot_bytes", "member_detail"));
+    s_assert_integer (object, "config_index", 12);
+    s_assert_integer (object, "snapshot_index", 80);
+    s_assert_integer (object, "snapshot_term", 6);
+    s_assert_integer (object, "first_index", 41);
+    s_assert_integer (object, "log_bytes", 123456);
+    s_assert_integer (object, "snapshot_bytes", 7890);
+    json_t *listed = json_object_get (object, "member_detail");
+    assert_int_equal (json_array_size (listed), 3);
+    for (size_t index = 0; index < 3; index++) {
+        json_t *member = json_array_get (listed, index);
+        s_assert_keys (member, KEYS ("id", "role", "host", "client_port", "peer_port", "pub_port",
+                                     "match_index", "lag"));
+        s_assert_integer (member, "id", (json_int_t)index + 1);
+        s_assert_string (member, "role", index < 2 ? "voter" : "learner");
+        s_assert_string (member, "host", "127.0.0.1");
+        s_assert_integer (member, "client_port", 5501 + (json_int_t)index);
+        s_assert_integer (member, "peer_port", 5601 + (json_int_t)index);
+        s_assert_integer (member, "pub_port", index == 2 ? 0 : 5701 + (json_int_t)index);
+    }
+    s_assert_integer (json_array_get (listed, 0), "match_index", 98);
+    s_assert_integer (json_array_get (listed, 0), "lag", 3);
+    s_assert_integer (json_array_get (listed, 1), "match_index", 101);
+    s_assert_integer (json_array_get (listed, 1), "lag", 0);
+    assert_true (json_is_null (json_object_get (json_array_get (listed, 2), "match_index")));
+    assert_true (json_is_null (json_object_get (json_array_get (listed, 2), "lag")));
+    json_decref (object);
+
+    //  The detail travels in protobuf too
+    size_t size;
+    detailed.dialect = CODEC_PROTOBUF;
+    uint8_t *body = codec_reply_encode (&detailed, &reply, &size);
+    assert_non_null (body);
+    Raftq__Reply *unpacked = raftq__reply__unpack (NULL, size, body);
+    free (body);
+    assert_non_null (unpacked);
+    assert_non_null (unpacked->status->detail);
+    assert_int_equal (unpacked->status->detail->n_members, 3);
+    assert_true (unpacked->status->detail->members[1]->replication_known);
+    assert_false (unpacked->status->detail->members[2]->voter);
+    assert_int_equal (unpacked->status->detail->log_bytes, 123456);
+    raftq__reply__free_unpacked (unpacked, NULL);
+    detailed.dialect = CODEC_JSON;
+
+    //  A node that sent no detail (older) leaves the keys out
+    status.detail = NULL;
+    object = s_encode_json (&detailed, &reply);
+    s_assert_keys (object, KEYS ("role", "term", "id", "leader", "commit_index", "applied_index",
+                                 "last_index", "members"));
+    json_decref (object);
+    codec_request_clear (&plain);
+    codec_request_clear (&detailed);
+}
+
+static void
+test_take_snapshot (void **state)
+{
+    (void)state;
+    codec_request_t decoded;
+    s_decode_ok ("{\"type\":\"snapshot\",\"method\":\"POST\",\"client_id\":5,\"seq\":2}",
+                 RAFTQ__REQUEST__OP_TAKE_SNAPSHOT, false, &decoded);
+    assert_non_null (decoded.request->take_snapshot);
+    Raftq__Request *copy = s_repack (decoded.request);
+    assert_non_null (copy->take_snapshot);
+    raftq__request__free_unpacked (copy, NULL);
+
+    Raftq__Reply reply = RAFTQ__REPLY__INIT;
+    reply.index = 4242;
+    char *text = s_encode (&decoded, &reply);
+    assert_string_equal (text, "{\"success\":true,\"index\":4242}");
+    free (text);
+
+    Raftq__Reply failure = RAFTQ__REPLY__INIT;
+    failure.code = RAFTQ__CODE__UNAVAILABLE;
+    failure.error = "a snapshot is being written";
+    json_t *object = s_encode_json (&decoded, &failure);
+    s_assert_keys (object, KEYS ("success", "code", "error"));
+    assert_true (json_is_false (json_object_get (object, "success")));
+    s_assert_string (object, "code", "UNAVAILABLE");
+    json_decref (object);
+    codec_request_clear (&decoded);
+
+    //  Other methods are no operation at all
+    const char *wrong[] = {"{\"type\":\"snapshot\",\"method\":\"GET\"}",
+                           "{\"type\":\"snapshot\",\"method\":\"post\"}",
+                           "{\"type\":\"snapshot\",\"method\":7}"};
+    for (size_t index = 0; index < sizeof (wrong) / sizeof (wrong[0]); index++) {
+        assert_int_equal (s_decode_text (wrong[index], &decoded), -1);
+        assert_int_equal (decoded.error_code, RAFTQ__CODE__INVALID_ARGUMENT);
+        codec_request_clear (&decoded);
+    }
+}
+
 static void
 test_generic_replies (void **state)
 {
@@ -1348,6 +1524,8 @@ main (void)
         cmocka_unit_test (test_protobuf_errors),
         cmocka_unit_test (test_strict_replies),
         cmocka_unit_test (test_status_reply),
+        cmocka_unit_test (test_status_detail),
+        cmocka_unit_test (test_take_snapshot),
         cmocka_unit_test (test_generic_replies),
         cmocka_unit_test (test_event_json),
         cmocka_unit_test (test_json_chat_operations),

@@ -1,7 +1,9 @@
 /*  test_raft_actor — the Raft actor thread end to end on its pipe: a lone
     node elects itself and commits proposals in order, a restarted node
     re-delivers its log from disk, a node without quorum rejects proposals,
-    and unusable storage or a taken port make it refuse to start.
+    unusable storage or a taken port make it refuse to start, and PROGRESS
+    reports the log on disk, the newest snapshot and, on the leader, each
+    follower's match, only when something changed.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,13 +24,13 @@ typedef struct {
     char directory[64]; //  fresh scratch directory
 } fixture_t;
 
-
 static int
 s_setup (void **state)
 {
     fixture_t *fixture = calloc (1, sizeof (fixture_t));
     assert_non_null (fixture);
-    assert_int_equal (temp_dir_make (fixture->directory, sizeof fixture->directory, "test-actor"), 0);
+    assert_int_equal (temp_dir_make (fixture->directory, sizeof fixture->directory, "test-actor"),
+                      0);
     *state = fixture;
     return 0;
 }
@@ -196,6 +198,146 @@ test_without_quorum_rejects (void **state)
     config_destroy (&config);
 }
 
+//  The next event of either actor; which one in *source.
+static void
+s_next_event_of (raft_actor_t **actors, size_t count, raft_actor_event_t *event, size_t *source,
+                 int64_t deadline)
+{
+    zpoller_t *poller = zpoller_new (NULL);
+    for (size_t position = 0; position < count; position++)
+        zpoller_add (poller, raft_actor_sock (actors[position]));
+    int64_t left = deadline - zclock_mono ();
+    void *ready = left > 0 ? zpoller_wait (poller, (int)left) : NULL;
+    zpoller_destroy (&poller);
+    if (!ready)
+        fail_msg ("no event from the actors in time");
+    for (*source = 0; raft_actor_sock (actors[*source]) != ready; (*source)++)
+        ;
+    assert_int_equal (raft_actor_recv (actors[*source], event), 0);
+}
+
+static bool
+s_progress_equal (const raft_actor_progress_t *one, const raft_actor_progress_t *other)
+{
+    if (one->snapshot_index != other->snapshot_index ||
+        one->snapshot_term != other->snapshot_term || one->first_index != other->first_index ||
+        one->log_bytes != other->log_bytes || one->match_count != other->match_count)
+        return false;
+    for (size_t position = 0; position < one->match_count; position++)
+        if (one->matches[position].id != other->matches[position].id ||
+            one->matches[position].match_index != other->matches[position].match_index)
+            return false;
+    return true;
+}
+
+//  What the test keeps of one actor's reports.
+typedef struct {
+    bool leader;                    //  last STATE said leader
+    uint64_t term;                  //  its term
+    uint64_t last_index;            //  last index in its log
+    bool progress_seen;             //  a PROGRESS came
+    raft_actor_progress_t progress; //  the last one (matches copied, up to 4)
+    raft_actor_match_t matches[4];  //  room for progress.matches
+} reporter_t;
+
+//  Records event into reporter, checking that each PROGRESS changed
+//  something and is what raft_actor_progress says.
+static void
+s_record (raft_actor_t *actor, reporter_t *reporter, const raft_actor_event_t *event)
+{
+    if (event->kind == RAFT_ACTOR_STATE) {
+        reporter->leader = event->role == RAFT_ROLE_LEADER;
+        reporter->term = event->term;
+        reporter->last_index = event->last_index;
+    }
+    if (event->kind != RAFT_ACTOR_PROGRESS)
+        return;
+    assert_non_null (event->progress);
+    assert_ptr_equal (event->progress, raft_actor_progress (actor));
+    if (reporter->progress_seen)
+        assert_false (s_progress_equal (event->progress, &reporter->progress));
+    assert_true (event->progress->match_count <= 4);
+    reporter->progress = *event->progress;
+    memcpy (reporter->matches, event->progress->matches,
+            event->progress->match_count * sizeof (raft_actor_match_t));
+    reporter->progress.matches = reporter->matches;
+    reporter->progress_seen = true;
+}
+
+//  Feeds both actors' events to their reporters until done says so.
+typedef bool (s_done_fn) (reporter_t *reporters, size_t leader, uint64_t goal);
+static void
+s_watch (raft_actor_t **actors, reporter_t *reporters, size_t *leader, s_done_fn *done,
+         uint64_t goal)
+{
+    int64_t deadline = zclock_mono () + DEADLINE_MS;
+    while (!(reporters[*leader].leader && done (reporters, *leader, goal))) {
+        raft_actor_event_t event;
+        size_t source;
+        s_next_event_of (actors, 2, &event, &source, deadline);
+        s_record (actors[source], &reporters[source], &event);
+        if (reporters[source].leader)
+            *leader = source;
+        raft_actor_event_clear (&event);
+    }
+}
+
+static bool
+s_leader_elected (reporter_t *reporters, size_t leader, uint64_t goal)
+{
+    (void)goal;
+    return reporters[leader].leader;
+}
+
+//  The leader sees the follower hold everything up to goal, and both logs
+//  are on disk from index 1.
+static bool
+s_replicated (reporter_t *reporters, size_t leader, uint64_t goal)
+{
+    const raft_actor_progress_t *mine = &reporters[leader].progress;
+    const raft_actor_progress_t *theirs = &reporters[1 - leader].progress;
+    return mine->match_count == 1 && mine->matches[0].id == (uint32_t)(2 - leader) &&
+           mine->matches[0].match_index >= goal && mine->first_index == 1 && mine->log_bytes > 0 &&
+           theirs->first_index == 1 && theirs->log_bytes > 0;
+}
+
+static bool
+s_snapshot_reported (reporter_t *reporters, size_t leader, uint64_t goal)
+{
+    return reporters[leader].progress.snapshot_index == goal &&
+           reporters[leader].progress.snapshot_term == reporters[leader].term;
+}
+
+static void
+test_progress_reports_replication_and_storage (void **state)
+{
+    fixture_t *fixture = (fixture_t *)*state;
+    config_t *config = s_config (2, 22950);
+    raft_actor_t *actors[2] = {raft_actor_new (config, 1, fixture->directory),
+                               raft_actor_new (config, 2, fixture->directory)};
+    assert_non_null (actors[0]);
+    assert_non_null (actors[1]);
+    assert_int_equal (raft_actor_progress (actors[0])->match_count, 0);
+    reporter_t reporters[2];
+    memset (reporters, 0, sizeof (reporters));
+    size_t leader = 0;
+    s_watch (actors, reporters, &leader, s_leader_elected, 0);
+
+    s_propose_commands (actors[leader], 0, 20);
+    //  The leader's no-op and 20 commands
+    s_watch (actors, reporters, &leader, s_replicated, 21);
+    assert_int_equal (reporters[leader].progress.snapshot_index, 0);
+    assert_int_equal (reporters[1 - leader].progress.match_count, 0);
+
+    //  A durable snapshot shows at once in the next report
+    assert_int_equal (raft_actor_compact (actors[leader], 5, reporters[leader].term), 0);
+    s_watch (actors, reporters, &leader, s_snapshot_reported, 5);
+
+    raft_actor_destroy (&actors[0]);
+    raft_actor_destroy (&actors[1]);
+    config_destroy (&config);
+}
+
 static void
 test_refuses_to_start (void **state)
 {
@@ -234,6 +376,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_lone_node_commits_and_recovers, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_without_quorum_rejects, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_refuses_to_start, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_progress_reports_replication_and_storage, s_setup,
+                                         s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
