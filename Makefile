@@ -221,15 +221,16 @@ fuzz-seeds: $(BUILD)/tests/fuzz-seeds
 # Real partitions need nftables (root); every rule lives in its own table and is
 # removed on exit, even on Ctrl-C.
 CHAOS_SECONDS     ?= 60
-CHAOS_TEST_FAULTS ?= kill,pause,slow,partition-one,partition-leader,partition-split,partition-bridge,partition-ring,loss,torn,corrupt
+CHAOS_TEST_FAULTS ?= kill,pause,slow,partition-one,partition-leader,partition-split,partition-bridge,partition-ring,loss,torn,corrupt,membership
+CHAOS_WORKLOAD    ?= mixed
 .PHONY: chaos chaos-test chaos-deps
 chaos-deps:
 	@command -v nft >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables >/dev/null; }
 chaos: all chaos-deps
-	$(PYTHON) tools/raftq-chaos --bin $(abspath $(BUILD)) --duration $(CHAOS_SECONDS)
+	$(PYTHON) tools/raftq-chaos --bin $(abspath $(BUILD)) --duration $(CHAOS_SECONDS) --workload $(CHAOS_WORKLOAD)
 chaos-test: all chaos-deps
 	$(PYTHON) tools/raftq-chaos --self-test
-	$(PYTHON) tools/raftq-chaos --bin $(abspath $(BUILD)) --duration 20 --seed 1 --faults $(CHAOS_TEST_FAULTS)
+	$(PYTHON) tools/raftq-chaos --bin $(abspath $(BUILD)) --duration 20 --seed 1 --workload $(CHAOS_WORKLOAD) --faults $(CHAOS_TEST_FAULTS)
 
 # Same suite under AddressSanitizer and UndefinedBehaviorSanitizer.
 asan:

@@ -1,12 +1,17 @@
 """chaos — tools/raftq-chaos: a real raftqd cluster (each node on its own
-loopback address) under concurrent clients and injected faults, a recorded
-history, and the checks that nothing acknowledged was lost, delivered twice,
-invented or reordered, that the queue stayed linearizable and that every
-node converged to the same state.
+loopback address, snapshots every few hundred KiB of log) under concurrent
+queue and chat clients and injected faults, membership changes included; a
+recorded history, and the checks that nothing acknowledged was lost,
+delivered twice, invented or reordered, that the queue stayed linearizable,
+conversation reads were not stale, chat sessions survived failover, and
+that every node converged to the same state and membership.
 
 Modules: wire (the protobuf messages, by hand), firewall (nftables rules
-between node addresses), disk (torn and corrupt log tails), workload
-(clients, sessions, history), nemesis (faults, healing, settling), checker
-(the history checks and the linearizability search), campaign (one run and
-its report), selftest (the checkers against synthetic flawed histories).
+between node addresses), disk (torn and corrupt log tails), membership
+(removing and re-adding nodes through the leader), workload (queue clients,
+sessions, history), chat (chat clients and the final listing), nemesis
+(faults, healing, settling), checker (the queue checks and the
+linearizability search), chat_checker (the chat checks), campaign (one run
+and its report), selftest (the checkers against synthetic flawed
+histories).
 """

@@ -1,19 +1,26 @@
 """campaign — one chaos run from start to verdict: a fresh cluster (each node
-on its own loopback address), concurrent clients, the nemesis, healing,
-draining every topic, the convergence check, the history checks, and the
-report whose last line is
+on its own loopback address, small snapshot_log_bytes so that snapshots,
+log compaction and InstallSnapshot happen under the faults), concurrent
+clients (queue, chat, or both), the nemesis, healing, draining every topic,
+listing every chat conversation, the convergence check, the history checks,
+and the report whose last line is
 
   acked=N lost=N duplicated=N unexpected=N reordered=N diverged=N nonlinearizable=N
 
-The exit code is 0 only when every counter but acked is 0 and nothing else
-went wrong (a node that exited by itself or would not restart, two leaders
-in one term, a topic that could not be drained, no acknowledged publish at
-all); 1 otherwise; 2 for bad arguments or a cluster that never started.
+The exit code is 0 only when every counter but acked is 0 (the report's
+table also counts unauthenticated: chat sessions lost over failover) and
+nothing else went wrong (a node that exited by itself or would not restart,
+a membership change that would not complete, two leaders in one term, a
+topic that could not be drained, a conversation that could not be listed,
+no acknowledged write at all); 1 otherwise; 2 for bad arguments or a
+cluster that never started.
 
-Phases: start -> create topics -> clients + nemesis for --duration ->
-heal everything -> settle -> stop clients (each finishes its operation
-under way) -> drain every topic -> wait for every node to reach the same
-applied index and state hash -> check the history.
+Phases: start -> create topics and chat accounts -> clients + nemesis for
+--duration -> heal everything (removed nodes added back) -> settle -> stop
+clients (each finishes its operation under way) -> drain every topic, log
+in to every account, read its unread messages and list every conversation
+-> wait for every node to be a member, applied to the same index with the
+same state hash -> check the history.
 """
 
 import argparse
@@ -22,6 +29,7 @@ import collections
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import sys
@@ -33,7 +41,7 @@ import zmq
 
 import raftq_cluster
 
-from . import checker, firewall, nemesis, wire, workload
+from . import chat, checker, firewall, nemesis, wire, workload
 
 HEARTBEAT_MS = 50
 ELECTION_TIMEOUT_MS = [300, 600]
@@ -43,6 +51,11 @@ CONVERGE_TIMEOUT_S = 30.0       # every node must reach the same state within th
 DRAINERS = 4                    # threads popping the topics empty at the end
 DRAIN_TRIES = 5                 # a pop without a definite answer is retried this often
 STATUS_TIMEOUT_S = 0.5          # how long one status request waits during the convergence check
+SNAPSHOT_LOG_LINES = (          # what the brokers' logs say when a snapshot is made or taken over
+    ("written", re.compile(r"\bsnapshot \d+ written")),
+    ("installed", re.compile(r"\binstalled snapshot \d+")),
+    ("restored", re.compile(r"\bstate restored from snapshot \d+")),
+)
 
 
 class CampaignError(Exception):
@@ -68,8 +81,14 @@ def parse_arguments(argv):
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: random, printed)")
     parser.add_argument("--nodes", type=int, choices=[3, 5], default=5, help="cluster size (default 5)")
     parser.add_argument("--clients", type=int, default=5, help="concurrent clients (default 5)")
-    parser.add_argument("--workload", choices=["queue"], default="queue",
-                        help="queue: unique values published with client_id/seq, and pops")
+    parser.add_argument("--workload", choices=["queue", "chat", "mixed"], default="queue",
+                        help="queue: unique values published with client_id/seq, and pops; "
+                             "chat: logins, unique texts sent, unread and conversation pages read; "
+                             "mixed: both at once, the clients split between them")
+    parser.add_argument("--chat-accounts", type=int, default=None,
+                        help="chat accounts (default: one per chat client and %d that only receive)"
+                             % chat.EXTRA_ACCOUNTS)
+    parser.add_argument("--send-ratio", type=float, default=0.6, help="share of chat operations that send")
     parser.add_argument("--faults", default="all",
                         help="comma-separated fault kinds, 'all', or 'none' (default all)")
     parser.add_argument("--fault-duration", default="1:4", metavar="MIN:MAX",
@@ -88,6 +107,13 @@ def parse_arguments(argv):
                         help="linearizability search steps per topic before it is undecided")
     parser.add_argument("--segment-bytes", type=int, default=65536,
                         help="log segment size (RAFTQ_SEGMENT_BYTES) so logs have many segments")
+    parser.add_argument("--snapshot-bytes", type=int, default=256 * 1024,
+                        help="snapshot_log_bytes of the cluster: a snapshot each time the log grows "
+                             "this much (default 256 KiB, so snapshots happen under the faults; "
+                             "0: the broker's default)")
+    parser.add_argument("--snapshot-trailing", type=int, default=300,
+                        help="snapshot_trailing_entries: log entries kept behind a snapshot "
+                             "(default 300, so a lagging node often needs InstallSnapshot)")
     parser.add_argument("--bin", default=None, help="directory holding raftqd (default $RAFTQ_BUILD, else <repo>/build)")
     parser.add_argument("--host-base", default="127.0.0.11",
                         help="address of node 1; node N gets the N-1th next one (default 127.0.0.11)")
@@ -121,6 +147,16 @@ def parse_arguments(argv):
                 parser.error("fault %s needs 5 nodes" % kind)
     if args.clients < 1 or args.duration <= 0 or args.topic_window <= 0 or args.topics_per_window < 1:
         parser.error("--clients, --duration, --topic-window and --topics-per-window must be positive")
+    if args.workload == "mixed" and args.clients < 2:
+        parser.error("--workload mixed needs at least 2 clients")
+    args.queue_clients = {"queue": args.clients, "chat": 0, "mixed": (args.clients + 1) // 2}[args.workload]
+    args.chat_clients = args.clients - args.queue_clients
+    if args.chat_accounts is None:
+        args.chat_accounts = args.chat_clients + chat.EXTRA_ACCOUNTS if args.chat_clients else 0
+    if args.chat_clients and args.chat_accounts < max(2, args.chat_clients):
+        parser.error("--chat-accounts: at least one per chat client, and 2")
+    if args.snapshot_bytes and args.snapshot_bytes < 1024:
+        parser.error("--snapshot-bytes: the broker wants at least 1024")
     octets = args.host_base.split(".")
     if len(octets) != 4 or not all(octet.isdigit() for octet in octets) or int(octets[3]) + args.nodes > 255:
         parser.error("--host-base: an IPv4 address with room for %d nodes after it" % args.nodes)
@@ -151,6 +187,9 @@ def write_config(directory, args):
     document = {"cluster": "chaos", "data_dir": "data", "heartbeat_ms": HEARTBEAT_MS,
                 "election_timeout_ms": ELECTION_TIMEOUT_MS, "request_timeout_ms": REQUEST_TIMEOUT_MS,
                 "nodes": nodes}
+    if args.snapshot_bytes:
+        document["snapshot_log_bytes"] = args.snapshot_bytes
+        document["snapshot_trailing_entries"] = args.snapshot_trailing
     path = os.path.join(directory, "config.json")
     with open(path, "w") as handle:
         json.dump(document, handle, indent=2)
@@ -180,6 +219,8 @@ class Campaign:
         self.notes = []                                   # facts worth printing (not failures)
         self.drained = {}                                 # topic -> True once popped to EMPTY
         self.diverged = 0                                 # nodes not at the common state
+        self.accounts = chat.account_names(args.chat_accounts)   # chat account names
+        self.password = "chaos-%d" % self.rng.randrange(10 ** 9)  # every account's password
 
     def clock(self):
         return time.monotonic() - self.started
@@ -226,6 +267,15 @@ class Campaign:
                     raise CampaignError("cannot create topic %s: %s %s" % (topic, outcome, codes))
         finally:
             session.close()
+
+    def create_accounts(self):
+        session = self._session("accounts")
+        try:
+            failed = chat.create_accounts(session, self.accounts, self.password, self.args.op_budget)
+        finally:
+            session.close()
+        if failed:
+            raise CampaignError("cannot create chat accounts: %s" % ", ".join(failed))
 
     def _session(self, name):
         client_id = self.rng.randrange(1, 2 ** 63)
@@ -299,7 +349,8 @@ class Campaign:
                                  % (len(undrained), ", ".join(undrained[:5])))
 
     def _node_state(self, client, node):
-        """(applied_index, state hash or None, commit_index) of one node, or None."""
+        """(applied_index, state hash or None, commit_index, role, members)
+        of one node, or None."""
         raw = client.request_raw(node.endpoint, wire.status_request(with_hash=True), STATUS_TIMEOUT_S)
         if raw is None:
             return None
@@ -315,24 +366,32 @@ class Campaign:
             reply = client.request(node.endpoint, {"type": "status", "method": "GET", "hash": True},
                                    STATUS_TIMEOUT_S)
             state_hash = reply.get("state_hash") if isinstance(reply, dict) else None
-        return status["applied_index"], state_hash, status["commit_index"], status["role"]
+        return (status["applied_index"], state_hash, status["commit_index"], status["role"],
+                tuple(sorted(status.get("members") or [])))
 
     def converge(self):
-        """Waits until every node has applied the same index with the same
-        state hash; sets self.diverged to the nodes outside the largest
-        agreeing group when that does not happen in time."""
+        """Waits until every node is a member (as every node sees it) and
+        has applied the same index with the same state hash; sets
+        self.diverged to the nodes outside the largest agreeing group when
+        that does not happen in time. A node the nemesis could not add back
+        is left out, and reported."""
         client = raftq_cluster.Client(self.context)
         deadline = time.monotonic() + CONVERGE_TIMEOUT_S
         states = {}
+        if self.nemesis.removed:
+            self.problems.append("node(s) %s not members again at the end: left out of the convergence check"
+                                 % sorted(self.nemesis.removed))
+        members = tuple(sorted(set(self.cluster.config.nodes) - self.nemesis.removed))
         try:
             while True:
-                states = {node.id: self._node_state(client, node)
-                          for node in self.cluster.config.nodes.values()}
+                states = {node_id: self._node_state(client, self.cluster.config.nodes[node_id])
+                          for node_id in members}
                 answered = [state for state in states.values() if state is not None]
                 commits = [state[2] for state in answered if state[3] == "Leader"]
                 agreeing = {(state[0], state[1]) for state in answered}
                 if len(answered) == len(states) and len(agreeing) == 1 and commits \
-                        and answered[0][0] >= max(commits):
+                        and answered[0][0] >= max(commits) \
+                        and all(state[4] == members for state in answered):
                     break
                 if time.monotonic() >= deadline:
                     groups = collections.Counter((state[0], state[1]) for state in answered)
@@ -352,17 +411,27 @@ class Campaign:
     def run(self):
         args = self.args
         schedule = workload.TopicSchedule(args.topic_window, args.topics_per_window, args.duration)
-        topics = schedule.all_topics()
+        topics = schedule.all_topics() if args.queue_clients else []
         self.setup()
-        self.create_topics(topics)
-        self.say("cluster up in %s, %d topics created; starting %d clients" % (self.dir, len(topics), args.clients))
+        if topics:
+            self.create_topics(topics)
+        if args.chat_clients:
+            self.create_accounts()
+        self.say("cluster up in %s, %d topics and %d accounts created; starting %d queue and %d chat clients"
+                 % (self.dir, len(topics), len(self.accounts), args.queue_clients, args.chat_clients))
         stop = threading.Event()
         workers = []
-        for number in range(args.clients):
+        for number in range(args.queue_clients):
             session = self._session("client-%d" % (number + 1))
             workers.append(workload.Worker(number + 1, session, self.history, schedule,
                                            random.Random(self.rng.random()), args.publish_ratio,
                                            args.op_budget, stop))
+        for number in range(args.chat_clients):
+            user = self.accounts[number]
+            client = chat.ChatClient(self._session("chat-%d" % (number + 1)), self.history, user,
+                                     self.password, args.op_budget)
+            workers.append(chat.ChatWorker(client, [name for name in self.accounts if name != user],
+                                           random.Random(self.rng.random()), args.send_ratio, stop))
         # the clients' clock starts with the faults: windows line up with --duration
         self.started = time.monotonic()
         for worker in workers:
@@ -379,8 +448,13 @@ class Campaign:
                 self.problems.append("%s did not finish its last operation" % worker.name)
             if worker.error:
                 self.problems.append("%s failed: %s" % (worker.name, worker.error))
-        self.say("clients stopped; draining %d topics" % len(topics))
-        self.drain(topics)
+        if topics:
+            self.say("clients stopped; draining %d topics" % len(topics))
+            self.drain(topics)
+        if args.chat_clients:
+            self.say("listing the conversations of %d accounts" % len(self.accounts))
+            self.problems.extend("chat verification: " + problem for problem in chat.verify(
+                self._session, self.history, self.accounts, self.password, args.op_budget))
         self.nemesis.check_exits()
         states = self.converge()
         self.say("final states: %s" % ", ".join("node %d: %s" % (node_id, _state_text(state))
@@ -388,11 +462,15 @@ class Campaign:
         for term, ids in sorted(self.leader_log.violations().items()):
             self.problems.append("election safety: nodes %s all led term %s" % (ids, term))
         self.problems.extend(self.nemesis.anomalies)
-        return checker.check(self.history.operations(), args.search_budget)
+        report = checker.check(self.history.operations(), args.search_budget)
+        self.problems.extend(report.problems)
+        return report
 
     def close(self):
         try:
             self.firewall.heal()
+            if self.nemesis is not None:
+                self.nemesis.membership.close()
         finally:
             if self.cluster is not None:
                 self.cluster.kill_all()
@@ -406,12 +484,18 @@ class Campaign:
         write = self.out.write
         write("raftq-chaos: seed %d, %d nodes, %d clients, %.0f s, workload %s\n"
               % (args.seed, args.nodes, args.clients, args.duration, args.workload))
+        write("  %d queue client(s), %d chat client(s) on %d account(s); snapshot_log_bytes %s, "
+              "trailing %s\n" % (args.queue_clients, args.chat_clients, len(self.accounts),
+                                 args.snapshot_bytes or "default", args.snapshot_trailing if args.snapshot_bytes
+                                 else "default"))
         write("faults injected\n")
         for kind in nemesis.FAULTS:
             if kind in args.fault_kinds:
                 skipped = self.nemesis.skipped[kind]
-                write("  %-18s %5d%s\n" % (kind, self.nemesis.injected[kind],
-                                          "  (%d skipped)" % skipped if skipped else ""))
+                extra = "  (%d skipped)" % skipped if skipped else ""
+                if kind == "membership" and self.nemesis.injected[kind]:
+                    extra += "  (%d with data wiped)" % self.nemesis.wiped
+                write("  %-18s %5d%s\n" % (kind, self.nemesis.injected[kind], extra))
         for kind, why in nemesis.UNAVAILABLE.items():
             write("  %-18s     -  not available: %s\n" % (kind, why))
         if self.nemesis.settle_times:
@@ -427,10 +511,31 @@ class Campaign:
                 counts = collections.Counter(op["outcome"] for op in ops)
                 write("  %-14s %6d %6d %6d %6d\n" % (label, counts["ok"], counts["fail"],
                                                       counts["unknown"], len(ops)))
-        results = collections.Counter(op.get("result") for op in operations
-                                      if op["op"] == "pop" and op["outcome"] == "ok")
-        write("  pops answered: %d with a value, %d EMPTY, %d NOT_FOUND\n"
-              % (results["OK"], results["EMPTY"], results["NOT_FOUND"]))
+        for kind, label, keep in CHAT_ROWS:
+            ops = [op for op in operations if op["op"] == kind and keep(op)]
+            if ops:
+                counts = collections.Counter(op["outcome"] for op in ops)
+                write("  %-14s %6d %6d %6d %6d\n" % (label, counts["ok"], counts["fail"],
+                                                      counts["unknown"], len(ops)))
+        retried = [op for op in operations if op.get("attempts", 1) > 1]
+        uncertain = sum(1 for op in retried if any(code.split("@")[0] in UNCERTAIN_CODES
+                                                   for code in op.get("codes", [])))
+        write("  retried: %d operation(s) took more than one attempt, %d after an attempt of unknown "
+              "outcome\n" % (len(retried), uncertain))
+        if args.queue_clients:
+            results = collections.Counter(op.get("result") for op in operations
+                                          if op["op"] == "pop" and op["outcome"] == "ok")
+            write("  pops answered: %d with a value, %d EMPTY, %d NOT_FOUND\n"
+                  % (results["OK"], results["EMPTY"], results["NOT_FOUND"]))
+        if args.chat_clients:
+            sends = [op for op in operations if op["op"] == "send"]
+            listed = sum(len(op["messages"]) for op in operations if op["op"] == "listing")
+            write("  chat: %d send(s) acked, %d answered otherwise; %d message(s) in the final listings; "
+                  "%d unauthenticated\n" % (
+                      sum(1 for op in sends if op["outcome"] == "ok" and op.get("result") == "OK"),
+                      sum(1 for op in sends if op.get("result") not in (None, "OK")), listed,
+                      report.counts["unauthenticated"]))
+        write("snapshots: %s\n" % self._snapshot_summary())
         write("linearizability: %d topic(s) decided, %d undecided (search budget %d)%s\n"
               % (report.topics_checked, len(report.undecided), args.search_budget,
                  (": " + ", ".join(report.undecided[:5])) if report.undecided else ""))
@@ -449,21 +554,49 @@ class Campaign:
                  counts["reordered"], self.diverged, counts["nonlinearizable"]))
         self.out.flush()
 
+    def _snapshot_summary(self):
+        """Snapshots written, installed from a leader and restored at start,
+        as the brokers' logs tell, over all nodes."""
+        totals = collections.Counter()
+        for node in self.cluster.config.nodes.values():
+            try:
+                with open(node.log_path, "rb") as handle:
+                    text = handle.read().decode("utf-8", "replace")
+            except OSError:
+                continue
+            for name, pattern in SNAPSHOT_LOG_LINES:
+                totals[name] += len(pattern.findall(text))
+        return ", ".join("%d %s" % (totals[name], name) for name, _ in SNAPSHOT_LOG_LINES)
+
     def verdict(self, report):
         counts = report.counts
         bad = sum(counts[name] for name in counts if name != "acked") + self.diverged
         if counts["acked"] == 0:
-            self.problems.append("no publish was acknowledged: nothing was checked")
+            self.problems.append("no publish or send was acknowledged: nothing was checked")
         return 0 if bad == 0 and not self.problems else 1
+
+
+# attempt answers (workload.Session codes) after which the request may have applied
+UNCERTAIN_CODES = ("no-reply", "garbled") + workload.MAYBE_APPLIED
+
+# operation table rows of the chat workload: (op, label, which records)
+CHAT_ROWS = (
+    ("login", "login", lambda op: True),
+    ("send", "send", lambda op: True),
+    ("read", "read unread", lambda op: not op["partner"] and not op["process"].startswith("verify-")),
+    ("read", "read conv", lambda op: op["partner"] and not op["process"].startswith("verify-")),
+    ("read", "read (verify)", lambda op: op["process"].startswith("verify-")),
+)
 
 
 def _state_text(state):
     if state is None:
         return "no answer"
-    applied, state_hash, commit, role = state
+    applied, state_hash, commit, role, members = state
     if isinstance(state_hash, int):
         state_hash = "%016x" % state_hash
-    return "%s applied %d commit %d hash %s" % (role, applied, commit, state_hash or "-")
+    return "%s applied %d commit %d hash %s members %s" % (role, applied, commit, state_hash or "-",
+                                                           ",".join(map(str, members)))
 
 
 def main(argv=None):

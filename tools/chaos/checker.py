@@ -1,4 +1,5 @@
-"""checker — what a queue history must satisfy, counted.
+"""checker — what a queue history must satisfy, counted; the chat records
+of the same history go to chat_checker, into the same Report.
 
 Input: the operation records of a run (workload.operation_record), including
 the final drain that popped every topic until EMPTY after all faults healed.
@@ -26,12 +27,16 @@ Counters (all but acked must be 0):
   nonlinearizable  topics whose history has no linearization against a FIFO
                    queue (Wing-Gong search with Lowe's memoization).
 
+  unauthenticated  (chat only, see chat_checker) sessions lost over failover.
+
 Unknown outcomes are may-or-may-not: an unknown publish may have enqueued
 its value at any time after its invocation, or never; an unknown pop may
 have removed the head at any time after its invocation, or nothing.
 """
 
 import collections
+
+from . import chat_checker
 
 INFINITY = float("inf")
 DEFAULT_SEARCH_BUDGET = 300000   # search steps per topic before it counts as undecided
@@ -45,8 +50,9 @@ class Report:
     def __init__(self):
         self.counts = collections.OrderedDict(
             (name, 0) for name in ("acked", "lost", "duplicated", "unexpected", "reordered",
-                                   "nonlinearizable"))
+                                   "nonlinearizable", "unauthenticated"))
         self.examples = {name: [] for name in self.counts}   # name -> text lines
+        self.problems = []           # what could not be checked at all (text lines)
         self.undecided = []          # topics whose search ran out of budget
         self.topics_checked = 0      # topics the linearizability search finished
 
@@ -64,9 +70,20 @@ def _is_delivery(op):
     return op["op"] == "pop" and op["outcome"] == "ok" and op.get("result") == "OK"
 
 
+QUEUE_OPS = ("publish", "pop")
+
+
 def check(operations, search_budget=DEFAULT_SEARCH_BUDGET):
-    """Runs every check over the operation records; returns a Report."""
+    """Runs every check over the operation records (queue and chat);
+    returns a Report."""
     report = Report()
+    chat_checker.check([op for op in operations if op["op"] not in QUEUE_OPS], report)
+    check_queue([op for op in operations if op["op"] in QUEUE_OPS], report, search_budget)
+    return report
+
+
+def check_queue(operations, report, search_budget=DEFAULT_SEARCH_BUDGET):
+    """The queue checks over publish and pop records; adds to report."""
     by_topic = collections.defaultdict(list)
     for op in operations:
         by_topic[op["topic"]].append(op)
@@ -78,7 +95,7 @@ def check(operations, search_budget=DEFAULT_SEARCH_BUDGET):
     for op in sorted((op for op in operations if _is_delivery(op)), key=lambda op: op["complete"]):
         deliveries[op["value"]].append(op)
 
-    report.counts["acked"] = sum(1 for op in operations if _is_acked(op))
+    report.counts["acked"] += sum(1 for op in operations if _is_acked(op))
     _check_lost(by_topic, deliveries, report)
     _check_deliveries(publishes, deliveries, report)
     _check_order(operations, deliveries, report)

@@ -18,13 +18,19 @@ Faults (names for --faults):
   loss              every link between nodes drops 10-40 % of its packets
   torn              kill a node, tear the tail of its log, restart it
   corrupt           kill a node, flip a byte in its last log record, restart it
+  membership        have the leader remove the leader or a random node, stop
+                    it, wipe its data half the time, let the rest run without
+                    it, then start it and have the leader add it back (see
+                    membership.py); healed once it votes again and has
+                    caught up (the settle)
 Not available here: delay on links (tc netem needs sch_netem, which this
-kernel lacks; slow delays a node instead) and membership changes (the broker
-does not implement them yet).
+kernel lacks: `tc qdisc add dev lo root netem delay 5ms` says "Specified
+qdisc kind is unknown"; only tbf and htb, rate limits rather than delays,
+exist; slow delays a node instead).
 
 Every fault is healed before the next starts, and the cluster must settle
-(a leader, every node answering and applied up to the leader's commit index
-at heal time) before another fault. A cluster that did not settle in time is
+(a leader whose configuration holds every node, every node answering and
+applied up to the leader's commit index at heal time) before another fault. A cluster that did not settle in time is
 an anomaly (a liveness bug), and no disk fault is injected until a later
 settle succeeds: an acknowledged entry must never be damaged on a second node
 while the first still lacks it, which Raft could not survive and which would
@@ -40,16 +46,16 @@ import time
 
 import raftq_cluster
 
-from . import disk
+from . import disk, membership
 from .workload import find_leader
 
 FAULTS = ["kill", "pause", "slow", "partition-one", "partition-leader", "partition-split",
-          "partition-bridge", "partition-ring", "loss", "torn", "corrupt"]
+          "partition-bridge", "partition-ring", "loss", "torn", "corrupt", "membership"]
 NEEDS_FIVE = ("partition-ring",)    # with 3 nodes every node neighbours every other
 UNAVAILABLE = {
     "delay": "link delay needs tc netem, and this kernel has no sch_netem (slow delays a node instead)",
-    "membership": "the broker does not implement membership changes yet",
 }
+ADMIN_BUDGET_S = 30.0       # a remove or an add (with its catch-up) must be done within this
 SLOW_STALL_S = (0.02, 0.15)   # range of one stop (and one run) of a slow node
 SETTLE_POLL_S = 0.05        # pause between two looks while settling
 SETTLE_PROBE_TIMEOUT_S = 0.5  # how long one look waits for the nodes' status
@@ -78,6 +84,9 @@ class Nemesis:
         self.paused = set()               # node ids we stopped with SIGSTOP
         self.settle_times = []            # seconds each settle took
         self.unsettled = False            # the last settle timed out: no disk faults now
+        self.membership = membership.Membership(cluster, context, leader_log, interrupted)
+        self.removed = set()              # node ids out of the configuration, to add back
+        self.wiped = 0                    # removed nodes whose data was wiped
 
     # --- helpers ------------------------------------------------------------
 
@@ -240,6 +249,10 @@ class Nemesis:
             self._record(kind, "start", detail, duration)
             self._sleep(duration)
             self.firewall.heal()
+        elif kind == "membership":
+            detail = self._remove_and_add(duration)
+            if detail is None:
+                return None
         elif kind in ("torn", "corrupt"):
             if self.unsettled:
                 # a node may still lack acknowledged entries: damaging a
@@ -262,14 +275,61 @@ class Nemesis:
         self._record(kind, "healed", detail)
         return detail
 
+    def _remove_and_add(self, duration):
+        """The membership fault; returns its description, or None when the
+        node could not be removed (it then still runs as a member)."""
+        if self.unsettled:
+            # a node may still lack acknowledged entries: taking another
+            # copy away could leave too few
+            return None
+        node_id, why = self._leader_or_random()
+        done, codes = self.membership.remove(node_id, ADMIN_BUDGET_S)
+        if not done:
+            members = self.membership.members()
+            if self.interrupted.is_set() or members is None or node_id in members:
+                if not self.interrupted.is_set():
+                    self._anomaly("node %d (%s) could not be removed within %.0f s: %s"
+                                  % (node_id, why, ADMIN_BUDGET_S, ", ".join(codes[-5:])))
+                return None
+        self.removed.add(node_id)
+        self.down.add(node_id)
+        self.paused.discard(node_id)
+        self.cluster.stop(node_id)
+        wipe = self.rng.random() < 0.5
+        if wipe:
+            self.membership.wipe(node_id)
+            self.wiped += 1
+        detail = "node %d (%s) removed and stopped, data %s" % (node_id, why, "wiped" if wipe else "kept")
+        self._record("membership", "start", detail, duration)
+        self._sleep(duration)
+        self._add_back(node_id)
+        return detail
+
+    def _add_back(self, node_id):
+        """Starts a removed node and has the leader add it again."""
+        if not self._restart(node_id):
+            return False
+        done, codes = self.membership.add(node_id, ADMIN_BUDGET_S)
+        if done:
+            self.removed.discard(node_id)
+            return True
+        if not self.interrupted.is_set():
+            self._anomaly("node %d could not be added back within %.0f s: %s"
+                          % (node_id, ADMIN_BUDGET_S, ", ".join(codes[-5:])))
+        return False
+
     def heal_all(self):
-        """Removes every fault still in place: rules, pauses, dead nodes."""
+        """Removes every fault still in place: rules, pauses, dead nodes,
+        removed nodes."""
         self.firewall.heal()
         for node_id in list(self.paused):
             self.cluster.resume(node_id)
             self.paused.discard(node_id)
         for node_id in list(self.down):
-            self._restart(node_id)
+            if node_id not in self.removed:
+                self._restart(node_id)
+        for node_id in list(self.removed):
+            self._add_back(node_id)
         self.check_exits()
 
     def settle(self, timeout):
@@ -279,7 +339,8 @@ class Nemesis:
         started = time.monotonic()
         target = None
         last = None
-        nodes = list(self.cluster.config.nodes.values())
+        members = set(self.ids) - self.removed
+        nodes = [self.cluster.config.nodes[node_id] for node_id in sorted(members)]
         while time.monotonic() - started < timeout and not self.interrupted.is_set():
             statuses = raftq_cluster.query_statuses(self.context, nodes, SETTLE_PROBE_TIMEOUT_S)
             for node_id, status in statuses.items():
@@ -289,7 +350,8 @@ class Nemesis:
             last = {node_id: (None if status is None else (status.get("role"), status.get("term"),
                                                            status.get("applied_index")))
                     for node_id, status in statuses.items()}
-            if leaders and all(status is not None for status in statuses.values()):
+            if leaders and all(status is not None for status in statuses.values()) \
+                    and set(statuses[max(leaders)[1]].get("members", members)) == members:
                 leader = statuses[max(leaders)[1]]
                 if target is None:
                     target = leader.get("commit_index", 0)

@@ -1,10 +1,12 @@
-"""selftest — the checkers against synthetic histories with one known flaw
-each (and clean ones), so a checker that stopped catching its kind of bug
-cannot pass silently. `raftq-chaos --self-test` runs it; the closing line is
+"""selftest — the checkers (queue and chat) against synthetic histories
+with one known flaw each (and clean ones), so a checker that stopped
+catching its kind of bug cannot pass silently; and the hand-written
+protobuf decoder against replies built field by field. `raftq-chaos
+--self-test` runs it in well under a second; the closing line is
 `N passed, N failed`.
 """
 
-from . import checker
+from . import checker, wire
 
 
 class Builder:
@@ -118,6 +120,152 @@ CASES = [
 ]
 
 
+class ChatBuilder:
+    """Writes a synthetic chat history as chat.py records it: sends, reads
+    (pages as [id, from, to, text, read]) and the final listings."""
+
+    def __init__(self):
+        self.ops = []                 # operation records
+        self.seqs = {}                # process -> its latest seq
+
+    def _op(self, process, kind, user, invoke, complete, outcome, result, **fields):
+        self.seqs[process] = self.seqs.get(process, 0) + 1
+        entry = {"type": "op", "process": process, "client_id": 1, "seq": self.seqs[process],
+                 "op": kind, "user": user, "invoke": invoke, "complete": complete, "outcome": outcome}
+        if result is not None:
+            entry["result"] = result
+        entry.update(fields)
+        self.ops.append(entry)
+        return entry
+
+    def login(self, user, invoke, complete, result="OK"):
+        self._op("chat-" + user, "login", user, invoke, complete, "ok" if result == "OK" else "fail", result)
+        return self
+
+    def send(self, user, to, text, invoke, complete, message_id=None, index=None, outcome="ok", result="OK"):
+        fields = {"to": to, "text": text, "login": 1}
+        if message_id is not None:
+            fields["message_id"] = message_id
+        if index is not None:
+            fields["index"] = index
+        self._op("chat-" + user, "send", user, invoke, complete, outcome,
+                 result if outcome == "ok" or result != "OK" else None, **fields)
+        return self
+
+    def read(self, user, partner, messages, invoke, complete, total=None, outcome="ok", process=None,
+             page_size=10):
+        fields = {"partner": partner, "page": 1, "page_size": page_size, "login": 1}
+        if outcome == "ok":
+            fields.update(messages=[list(message) for message in messages],
+                          total=len(messages) if total is None else total, remaining=0)
+        self._op(process or "chat-" + user, "read", user, invoke, complete, outcome,
+                 "OK" if outcome == "ok" else None, **fields)
+        return self
+
+    def final(self, pairs, start=100):
+        """The verification: each user's unread listing drained (empty) and
+        each pair's conversation listed, messages given per pair."""
+        users = sorted({user for pair in pairs for user in pair})
+        for user in users:
+            self.read(user, "", [], start, start + 0.5, process="verify-" + user)
+        for (a, b), messages in sorted(pairs.items()):
+            self.read(a, b, messages, start + 1, start + 1.5, process="verify-" + a)
+            self.ops.append({"type": "op", "op": "listing", "process": "verify-" + a, "user": a,
+                             "partner": b, "invoke": start + 1, "complete": start + 1.5, "outcome": "ok",
+                             "messages": [list(message) for message in messages]})
+        return self
+
+
+def _chat_clean():
+    # u1 sends two, u2 one; u2 reads its unread, u1 reads the conversation
+    return (ChatBuilder().login("u1", 0, 1).login("u2", 0, 1)
+            .send("u1", "u2", "u1:1", 1, 2, 1, 10).send("u2", "u1", "u2:1", 1.5, 2.5, 2, 11)
+            .send("u1", "u2", "u1:2", 3, 4, 3, 12)
+            .read("u2", "", [(1, "u1", "u2", "u1:1", False), (3, "u1", "u2", "u1:2", False)], 5, 6)
+            .read("u1", "u2", [(1, "u1", "u2", "u1:1", True), (2, "u2", "u1", "u2:1", False),
+                               (3, "u1", "u2", "u1:2", True)], 7, 8)
+            .final({("u1", "u2"): [(1, "u1", "u2", "u1:1", True), (2, "u2", "u1", "u2:1", True),
+                                   (3, "u1", "u2", "u1:2", True)]}))
+
+
+def _chat_one(final_messages, *steps):
+    """u1 sends u1:1 (id 1, acked), then steps (ChatBuilder methods and
+    arguments), then the final listing of u1 and u2."""
+    builder = ChatBuilder().login("u1", 0, 1).send("u1", "u2", "u1:1", 1, 2, 1, 10)
+    for name, args, keywords in steps:
+        getattr(builder, name)(*args, **keywords)
+    return builder.final({("u1", "u2"): final_messages})
+
+
+SEEN = (1, "u1", "u2", "u1:1", False)      # u1:1 as its recipient first sees it
+LISTED = (1, "u1", "u2", "u1:1", True)     # u1:1 in a later listing
+
+CHAT_CASES = [
+    ("chat: clean history (sends both ways, unread and conversation reads)", _chat_clean(), {}),
+    ("chat: acked send missing at the end",
+     _chat_one([], ("read", ("u2", "", [SEEN], 3, 4), {})), {"lost": 1, "nonlinearizable": 1}),
+    ("chat: acked send never shown unread",
+     _chat_one([LISTED]), {"lost": 1}),
+    ("chat: an unknown read may have shown it unseen",
+     _chat_one([LISTED], ("read", ("u2", "", [], 3, 20), {"outcome": "unknown", "page_size": 1})), {}),
+    ("chat: message twice in the final listing",
+     _chat_one([LISTED, (2, "u1", "u2", "u1:1", True)], ("read", ("u2", "", [SEEN], 3, 4), {})),
+     {"duplicated": 2, "reordered": 1, "nonlinearizable": 1}),
+    ("chat: message shown unread twice",
+     _chat_one([LISTED], ("read", ("u2", "", [SEEN], 3, 4), {}), ("read", ("u2", "", [SEEN], 5, 6), {})),
+     {"duplicated": 1}),
+    ("chat: message nobody sent",
+     _chat_one([LISTED], ("read", ("u2", "", [SEEN, (2, "u3", "u2", "u3:1", False)], 3, 4), {})),
+     {"unexpected": 1}),
+    ("chat: message whose send certainly failed",
+     _chat_one([LISTED], ("send", ("u1", "u2", "u1:2", 3, 4), {"outcome": "fail", "result": "UNAUTHENTICATED"}),
+               ("read", ("u2", "", [SEEN, (2, "u1", "u2", "u1:2", False)], 5, 6), {})),
+     {"unexpected": 1, "unauthenticated": 1}),
+    ("chat: unknown send that applied, and one that did not",
+     _chat_one([LISTED, (2, "u1", "u2", "u1:2", True)],
+               ("send", ("u1", "u2", "u1:2", 3, 30), {"outcome": "unknown"}),
+               ("send", ("u1", "u2", "u1:3", 31, 60), {"outcome": "unknown"}),
+               ("read", ("u2", "", [SEEN, (2, "u1", "u2", "u1:2", False)], 5, 6), {})), {}),
+    ("chat: page out of id order",
+     _chat_one([LISTED, (2, "u1", "u2", "u1:2", True)],
+               ("send", ("u1", "u2", "u1:2", 3, 4, 2, 11), {}),
+               ("read", ("u2", "", [(2, "u1", "u2", "u1:2", False), SEEN], 5, 6), {})),
+     {"reordered": 2}),
+    ("chat: ids not increasing in commit order",
+     _chat_one([(1, "u1", "u2", "u1:1", True), (2, "u1", "u2", "u1:2", True)],
+               ("send", ("u1", "u2", "u1:2", 3, 4, 2, 9), {}),
+               ("read", ("u2", "", [SEEN, (2, "u1", "u2", "u1:2", False)], 5, 6), {})),
+     {"reordered": 1}),
+    ("chat: stale conversation read misses an acked send",
+     _chat_one([LISTED], ("read", ("u2", "u1", [], 3, 4), {}), ("read", ("u2", "", [SEEN], 5, 6), {})),
+     {"nonlinearizable": 1}),
+    ("chat: sender sees a message unread after its recipient read it",
+     _chat_one([LISTED], ("read", ("u2", "", [SEEN], 3, 4), {}), ("read", ("u1", "u2", [SEEN], 5, 6), {})),
+     {"nonlinearizable": 1}),
+    ("chat: sender saw it unread while the recipient's read was under way",
+     _chat_one([LISTED], ("read", ("u2", "", [SEEN], 3, 6), {}), ("read", ("u1", "u2", [SEEN], 5, 7), {})),
+     {}),
+    ("chat: token of an acked login refused",
+     _chat_one([LISTED], ("read", ("u2", "", [SEEN], 3, 4), {}),
+               ("send", ("u1", "u2", "u1:2", 5, 6), {"outcome": "fail", "result": "UNAUTHENTICATED"})),
+     {"unauthenticated": 1}),
+]
+
+
+def _decoder_case():
+    """A page reply and a status reply built field by field decode to what
+    the checker reads."""
+    message = (wire._field_varint(1, 7) + wire._field_bytes(2, "u1") + wire._field_bytes(3, "u2")
+               + wire._field_bytes(4, "u1:3") + wire._field_varint(6, 1))
+    page = wire._field_bytes(1, message) + wire._field_varint(2, 9) + wire._field_varint(3, 4)
+    reply = wire.decode_reply(wire._field_varint(wire.REPLY_INDEX, 42) + wire._field_bytes(wire.REPLY_PAGE, page))
+    status = wire._field_varint(2, 2) + wire._field_bytes(wire.STATUS_MEMBERS, bytes([1, 2, 200, 1]))
+    members = wire.decode_reply(wire._field_bytes(wire.REPLY_STATUS, status))["status"]["members"]
+    return (reply["index"] == 42 and reply["total"] == 9 and reply["remaining"] == 4
+            and reply["messages"] == [{"id": 7, "from": "u1", "to": "u2", "text": "u1:3", "read": True}]
+            and members == [1, 2, 200])
+
+
 def _search_budget_case():
     """A history too concurrent for a tiny budget must come out undecided,
     never as a verdict."""
@@ -130,7 +278,7 @@ def _search_budget_case():
 
 def run(out):
     passed = failed = 0
-    for case in CASES:
+    for case in CASES + CHAT_CASES:
         name, builder, expected = case[:3]
         budget = case[3] if len(case) > 3 else checker.DEFAULT_SEARCH_BUDGET
         report = checker.check(builder.ops, budget)
@@ -144,12 +292,14 @@ def run(out):
             for counter, examples in report.examples.items():
                 for example in examples:
                     out.write("    %s: %s\n" % (counter, example))
-    if _search_budget_case():
-        passed += 1
-        out.write("PASS an exhausted search budget gives no verdict\n")
-    else:
-        failed += 1
-        out.write("FAIL an exhausted search budget gives no verdict\n")
+    for name, case in (("an exhausted search budget gives no verdict", _search_budget_case),
+                       ("protobuf page and status replies decode", _decoder_case)):
+        if case():
+            passed += 1
+            out.write("PASS %s\n" % name)
+        else:
+            failed += 1
+            out.write("FAIL %s\n" % name)
     out.write("%d passed, %d failed\n" % (passed, failed))
     out.flush()
     return 1 if failed else 0

@@ -1,4 +1,5 @@
-"""workload — the chaos clients and the history they write.
+"""workload — the queue clients, the sessions every client (queue, chat,
+admin) talks through, and the history they all write.
 
 A client is one thread with its own REQ sockets (raftq_cluster.Client) and
 its own client_id; its operations are strictly sequential, each with the
@@ -195,22 +196,32 @@ class Session:
         self.client.close()
 
 
-def operation_record(session, kind, topic, value, invoked, outcome, reply, attempts, codes):
-    """The history line of one finished operation."""
+def base_record(session, kind, invoked, outcome, reply, attempts, codes):
+    """The history line of one finished operation, without what is
+    particular to its kind: who, which seq, when, outcome, reply code and the
+    log index it committed at."""
     entry = {"type": "op", "process": session.name, "client_id": session.client_id,
-             "seq": session.seq, "op": kind, "topic": topic, "value": value,
-             "invoke": round(invoked, 6), "complete": round(session.clock(), 6),
-             "outcome": outcome, "attempts": attempts}
+             "seq": session.seq, "op": kind, "invoke": round(invoked, 6),
+             "complete": round(session.clock(), 6), "outcome": outcome, "attempts": attempts}
     if attempts != 1 or outcome != "ok":
         # what the attempts were answered, for the report; plain successes
         # need no such line and would only fatten a long run's history
         entry["codes"] = codes[-6:]
     if reply is not None:
         entry["result"] = reply["code"]
-        if reply.get("sequence"):
-            entry["position"] = reply["sequence"]
         if reply.get("index"):
             entry["index"] = reply["index"]
+    return entry
+
+
+def operation_record(session, kind, topic, value, invoked, outcome, reply, attempts, codes):
+    """The history line of one finished queue operation."""
+    entry = base_record(session, kind, invoked, outcome, reply, attempts, codes)
+    entry["topic"] = topic
+    entry["value"] = value
+    if reply is not None:
+        if reply.get("sequence"):
+            entry["position"] = reply["sequence"]
         if kind == "pop" and reply["code"] == "OK":
             entry["value"] = reply.get("payload", b"").decode("utf-8", "replace")
     return entry
