@@ -493,7 +493,7 @@ s_load_file (int directory_fd, const char *name, uint64_t index, char *why, size
                         ? MAP_FAILED
                         : (uint8_t *)mmap (NULL, (size_t)file_size, PROT_READ,
                                            MAP_PRIVATE | MAP_POPULATE, fd, 0);
-    const uint8_t *body = file + SNAPSHOT_HEADER_BYTES;
+    const uint8_t *body = file == MAP_FAILED ? NULL : file + SNAPSHOT_HEADER_BYTES;
     Raftq__State__Snapshot *message = NULL;
     uint64_t length = 0;
     if (file_size < SNAPSHOT_HEADER_BYTES)

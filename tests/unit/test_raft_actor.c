@@ -258,8 +258,9 @@ s_record (raft_actor_t *actor, reporter_t *reporter, const raft_actor_event_t *e
         assert_false (s_progress_equal (event->progress, &reporter->progress));
     assert_true (event->progress->match_count <= 4);
     reporter->progress = *event->progress;
-    memcpy (reporter->matches, event->progress->matches,
-            event->progress->match_count * sizeof (raft_actor_match_t));
+    if (event->progress->match_count)
+        memcpy (reporter->matches, event->progress->matches,
+                event->progress->match_count * sizeof (raft_actor_match_t));
     reporter->progress.matches = reporter->matches;
     reporter->progress_seen = true;
 }
