@@ -52,7 +52,11 @@ UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 SIM_SRC    := $(wildcard tests/sim/*.c)
 SIM_BIN    := $(BUILD)/tests/raft_sim
 
-BINS := $(BUILD)/raftqd $(if $(CLI_SRC),$(BUILD)/raftq) $(if $(BENCH_SRC),$(BUILD)/raftq-bench)
+# The fan-out floor: a bare libzmq XPUB, for what the machine allows (tools/bench/floor)
+FLOOR_O    := $(BUILD)/tools/bench/floor/xpub_floor.o $(BUILD)/tools/bench/fanout_subscribers.o \
+              $(BUILD)/tools/bench/histogram.o
+
+BINS := $(BUILD)/raftqd $(if $(CLI_SRC),$(BUILD)/raftq) $(if $(BENCH_SRC),$(BUILD)/raftq-bench $(BUILD)/xpub_floor)
 
 DEPS_STAMP := $(BUILD)/.deps-ok
 
@@ -98,6 +102,10 @@ $(BUILD)/raftq: $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRC)) $(CLIENT_LIB)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/raftq-bench: $(patsubst %.c,$(BUILD)/%.o,$(BENCH_SRC)) $(CLIENT_LIB)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tools/bench/floor/xpub_floor.o: CPPFLAGS += -Itools/bench
+$(BUILD)/xpub_floor: $(FLOOR_O)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(TEST_SUPPORT_O) $(BROKER_LIB) $(CLIENT_LIB)

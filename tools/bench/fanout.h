@@ -1,8 +1,9 @@
 /*  fanout — raftq-bench's fan-out measurement: one sender, many subscribers.
     S SUB sockets, spread round robin over the nodes' pub ports, follow one
-    stream from an actor thread; the caller's logged-in client sends chat
-    messages at a fixed rate, each text carrying its send time, and every
-    delivery's latency (send -> receipt at one subscriber) is recorded.
+    stream from subscriber processes of their own (fanout_subscribers); the
+    sender sends chat messages at a fixed rate, pipelined (fanout_sender),
+    each text carrying its send time, and every delivery's latency (send ->
+    receipt at one subscriber) is recorded.
 */
 #ifndef FANOUT_H_INCLUDED
 #define FANOUT_H_INCLUDED
@@ -13,19 +14,20 @@
 
 //  What to measure.
 typedef struct {
-    size_t subscribers;         //  SUB sockets, round robin over the pub endpoints
-    size_t senders;             //  threads sending as the one sender, rate split among them
-    double rate;                //  messages sent per second, all senders together
-    double duration_s;          //  sending phase
-    int drain_ms;               //  how long to wait for stragglers after the last send
+    size_t subscribers; //  SUB sockets, round robin over the pub endpoints
+    size_t senders;     //  connections the one sender's requests are spread over
+    double rate;        //  messages sent per second, all connections together
+    double duration_s;  //  sending phase
+    int drain_ms;       //  wait for replies, then for deliveries until none came for this long
 } fanout_plan_t;
 
-//  Sends messages to receiver as sender (a client logged in at endpoints,
-//  whose session plan->senders threads share) and measures their delivery
-//  on stream "user/<receiver>" at pub_endpoints (both NULL-terminated).
+//  Sends messages to receiver as sender (a client logged in, whose session
+//  and leader the pipelined connections take over) and measures their
+//  delivery on stream "user/<receiver>" at pub_endpoints (NULL-terminated;
+//  endpoints is unused now and kept for the caller's sake). Forks the
+//  subscriber processes: call before starting threads of your own.
 //  Prints the result table. Returns 0, or -1 after saying why.
-int
-    fanout_run (raftq_client_t *sender, char **endpoints, const char *receiver,
+int fanout_run (raftq_client_t *sender, char **endpoints, const char *receiver,
                 char **pub_endpoints, const fanout_plan_t *plan);
 
 #endif
