@@ -1562,6 +1562,13 @@ static void
 s_serve_take_snapshot (server_t *self, client_request_t *request)
 {
     uint64_t applied = fsm_applied_index (self->fsm);
+    //  Just started: the configuration comes with the first entries applied
+    if (!self->membership) {
+        s_reply_error (self, request, RAFTQ__CODE__UNAVAILABLE,
+                       "the Raft configuration is not known yet: retry shortly");
+        s_client_request_destroy (&request);
+        return;
+    }
     snapshot_waiter_t *waiter = (snapshot_waiter_t *)calloc (1, sizeof (snapshot_waiter_t));
     if (!waiter) {
         s_reply_error (self, request, RAFTQ__CODE__INTERNAL, "out of memory");
