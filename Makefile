@@ -226,14 +226,14 @@ fuzz-seeds: $(BUILD)/tests/fuzz-seeds
 	$< tests/fuzz/corpus
 
 # --- chaos (tools/raftq-chaos) ------------------------------------------------
-# Real partitions need nftables (root); every rule lives in its own table and is
-# removed on exit, even on Ctrl-C.
+# Real partitions need nftables (root), link delay nft NAT and `ss -K` (iproute2);
+# every rule lives in its own table and is removed on exit, even on Ctrl-C.
 CHAOS_SECONDS     ?= 60
-CHAOS_TEST_FAULTS ?= kill,pause,slow,partition-one,partition-leader,partition-split,partition-bridge,partition-ring,loss,torn,corrupt,membership
+CHAOS_TEST_FAULTS ?= kill,pause,slow,partition-one,partition-leader,partition-split,partition-bridge,partition-ring,loss,torn,corrupt,membership,delay
 CHAOS_WORKLOAD    ?= mixed
 .PHONY: chaos chaos-test chaos-deps
 chaos-deps:
-	@command -v nft >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables >/dev/null; }
+	@command -v nft >/dev/null && command -v ss >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables iproute2 >/dev/null; }
 chaos: all chaos-deps
 	$(PYTHON) tools/raftq-chaos --bin $(abspath $(BUILD)) --duration $(CHAOS_SECONDS) --workload $(CHAOS_WORKLOAD)
 chaos-test: all chaos-deps

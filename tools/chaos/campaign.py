@@ -75,8 +75,9 @@ def parse_arguments(argv):
         prog="raftq-chaos",
         description="Concurrent clients and injected faults against a real raftqd cluster; "
                     "records a history, checks it, prints a report.",
-        epilog="faults: %s (default: all); not available here: %s" % (
-            ", ".join(nemesis.FAULTS), "; ".join("%s (%s)" % item for item in nemesis.UNAVAILABLE.items())))
+        epilog="faults: %s (default: all)%s" % (
+            ", ".join(nemesis.FAULTS),
+            "".join("; not available here: %s (%s)" % item for item in nemesis.UNAVAILABLE.items())))
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of faults and load (default 60)")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: random, printed)")
     parser.add_argument("--nodes", type=int, choices=[3, 5], default=5, help="cluster size (default 5)")

@@ -2,7 +2,8 @@
 table of our own (inet raftq_chaos by default). Every node listens on its own
 loopback address and its peer connections leave from it, so a rule on an
 (saddr, daddr) pair cuts or thins exactly one direction of one link, while
-the chaos clients (from 127.0.0.1) still reach every node.
+the chaos clients (from 127.0.0.1) still reach every node. For link delay
+it also redirects new peer connections into delay.py's proxy (NAT).
 
 The table is the only thing this module ever changes, and it is replaced as
 a whole: installing a new set of rules and healing are each one atomic
@@ -44,12 +45,23 @@ class Firewall:
         # it existed, in the same transaction
         return ["table inet %s {}" % self.table, "delete table inet %s" % self.table]
 
-    def install(self, cut, lossy=(), loss_percent=0):
+    def install(self, cut, lossy=(), loss_percent=0, redirect=(), proxy=None):
         """Replaces all our rules: drop every packet from a to b for (a, b)
         in cut, and loss_percent % of those for (a, b) in lossy. Pairs are
-        directed; give both directions to cut a link both ways."""
+        directed; give both directions to cut a link both ways.
+        redirect holds (a, b, port) triples: new TCP connections from a to
+        b:port go to proxy (host, port) instead; open connections are
+        left alone (NAT only ever applies to new ones)."""
         lines = self._drop_table_lines()
         lines.append("table inet %s {" % self.table)
+        if redirect:
+            lines.append("  chain nat_output {")
+            # NAT runs before the filter chain, so it sees original addresses
+            lines.append("    type nat hook output priority -100; policy accept;")
+            for source, destination, port in redirect:
+                lines.append("    ip saddr %s ip daddr %s tcp dport %d dnat ip to %s:%d"
+                             % (source, destination, port, proxy[0], proxy[1]))
+            lines.append("  }")
         lines.append("  chain output {")
         lines.append("    type filter hook output priority 0; policy accept;")
         for source, destination in cut:

@@ -23,10 +23,15 @@ Faults (names for --faults):
                     it, then start it and have the leader add it back (see
                     membership.py); healed once it votes again and has
                     caught up (the settle)
-Not available here: delay on links (tc netem needs sch_netem, which this
-kernel lacks: `tc qdisc add dev lo root netem delay 5ms` says "Specified
-qdisc kind is unknown"; only tbf and htb, rate limits rather than delays,
-exist; slow delays a node instead).
+  delay             the links of one random node, or every link, hold each
+                    chunk 20-80 ms (plus up to a quarter more of jitter,
+                    order kept) each way. This kernel has no sch_netem (no
+                    `tc netem delay`), so new peer connections are NATed
+                    into delay.py's proxy, and the links' open connections
+                    are destroyed (ss -K, a reset to both ends) so that
+                    ZeroMQ reconnects through it;
+                    healing removes the NAT rules and resets the proxied
+                    connections, and the nodes reconnect directly
 
 Every fault is healed before the next starts, and the cluster must settle
 (a leader whose configuration holds every node, every node answering and
@@ -42,24 +47,28 @@ parent-death signal, which the kernel ties to the spawning thread.
 
 import collections
 import itertools
+import shutil
+import subprocess
 import time
 
 import raftq_cluster
 
-from . import disk, membership
+from . import delay, disk, membership
 from .workload import find_leader
 
 FAULTS = ["kill", "pause", "slow", "partition-one", "partition-leader", "partition-split",
-          "partition-bridge", "partition-ring", "loss", "torn", "corrupt", "membership"]
+          "partition-bridge", "partition-ring", "loss", "delay", "torn", "corrupt", "membership"]
 NEEDS_FIVE = ("partition-ring",)    # with 3 nodes every node neighbours every other
-UNAVAILABLE = {
-    "delay": "link delay needs tc netem, and this kernel has no sch_netem (slow delays a node instead)",
-}
+UNAVAILABLE = {}
 ADMIN_BUDGET_S = 30.0       # a remove or an add (with its catch-up) must be done within this
 SLOW_STALL_S = (0.02, 0.15)   # range of one stop (and one run) of a slow node
 SETTLE_POLL_S = 0.05        # pause between two looks while settling
 SETTLE_PROBE_TIMEOUT_S = 0.5  # how long one look waits for the nodes' status
 RESTART_TRIES = 3           # a node that will not come back is tried this often
+DELAY_S = (0.02, 0.08)      # range of the hold time of a delayed link, each way
+DELAY_PROXY_OFFSET = 50     # the proxy listens on the lowest node address + this
+RECONNECT_BUDGET_S = 5.0    # the links' direct connections must be gone within this
+TCP_ESTABLISHED = "01"      # state column of /proc/net/tcp
 
 
 class Nemesis:
@@ -87,6 +96,8 @@ class Nemesis:
         self.membership = membership.Membership(cluster, context, leader_log, interrupted)
         self.removed = set()              # node ids out of the configuration, to add back
         self.wiped = 0                    # removed nodes whose data was wiped
+        self.proxy = None                 # delay.DelayProxy while a delay fault is on
+        self.ss = shutil.which("ss")      # iproute2's ss, to reset connections (delay)
 
     # --- helpers ------------------------------------------------------------
 
@@ -249,6 +260,10 @@ class Nemesis:
             self._record(kind, "start", detail, duration)
             self._sleep(duration)
             self.firewall.heal()
+        elif kind == "delay":
+            detail = self._delay_links(duration)
+            if detail is None:
+                return None
         elif kind == "membership":
             detail = self._remove_and_add(duration)
             if detail is None:
@@ -274,6 +289,97 @@ class Nemesis:
         self.injected[kind] += 1
         self._record(kind, "healed", detail)
         return detail
+
+    def _proxy_host(self):
+        octets = min(tuple(int(octet) for octet in self.host(node_id).split(".")) for node_id in self.ids)
+        last = octets[3] + DELAY_PROXY_OFFSET
+        if last > 254:
+            last = octets[3] - DELAY_PROXY_OFFSET
+        return "%d.%d.%d.%d" % (octets[0], octets[1], octets[2], last)
+
+    def _peer_links(self, pairs):
+        """(source, destination, peer port) of the connections each node of
+        a pair opens to the other's peer port, both ways."""
+        triples = []
+        for a, b in pairs:
+            triples.append((self.host(a), self.host(b), self.cluster.config.nodes[b].peer_port))
+            triples.append((self.host(b), self.host(a), self.cluster.config.nodes[a].peer_port))
+        return triples
+
+    def _direct_connections(self, triples):
+        """How many established connections still go straight from a
+        source to its destination's peer port. Only the accepting end can
+        tell: NAT is invisible to the connecting socket, which names the
+        real peer either way, while the accepting one sees the proxy."""
+        wanted = {((destination, port), source) for source, destination, port in triples}
+        count = 0
+        with open("/proc/net/tcp") as table:
+            next(table)
+            for line in table:
+                fields = line.split()
+                if fields[3] != TCP_ESTABLISHED:
+                    continue
+                local, remote = (_endpoint(field) for field in fields[1:3])
+                if (local, remote[0]) in wanted:
+                    count += 1
+        return count
+
+    def _reset_direct(self, triples):
+        """Destroys the links' direct connections at their accepting end
+        (the kernel resets the connecting end too, and ZeroMQ reconnects,
+        now through NAT); returns how many were still there."""
+        direct = self._direct_connections(triples)
+        if direct:
+            for source, destination, port in triples:
+                subprocess.run([self.ss, "-K", "-tn", "state", "established", "src", destination,
+                                "sport", "=", ":%d" % port, "dst", source],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return direct
+
+    def _delay_links(self, duration):
+        """The delay fault; returns its description, or None without ss."""
+        if self.ss is None:
+            return None
+        if self.rng.random() < 0.5:
+            node_id = self.rng.choice(self.ids)
+            pairs = [(node_id, other) for other in self.ids if other != node_id]
+            scope = "links of node %d" % node_id
+        else:
+            pairs = list(itertools.combinations(self.ids, 2))
+            scope = "every link"
+        hold = self.rng.uniform(*DELAY_S)
+        jitter = self.rng.uniform(0, hold / 4)
+        self.proxy = delay.DelayProxy(self._proxy_host(), hold, jitter, self.rng.randrange(2 ** 31))
+        try:
+            port = self.proxy.start()
+        except OSError as error:
+            self._anomaly("delay: %s" % error)
+            self.proxy = None
+            return None
+        triples = self._peer_links(pairs)
+        self.firewall.install((), redirect=triples, proxy=(self.proxy.host, port))
+        # ZeroMQ keeps its connections open and NAT only sees new ones
+        deadline = time.monotonic() + RECONNECT_BUDGET_S
+        direct = self._reset_direct(triples)
+        while direct and time.monotonic() < deadline and not self.interrupted.is_set():
+            self._sleep(SETTLE_POLL_S)
+            direct = self._reset_direct(triples)
+        detail = "%s delayed %.0f ms (+0-%.0f ms jitter) each way" % (scope, hold * 1000, jitter * 1000)
+        if direct:
+            detail += ", %d connections still direct" % direct
+        self._record("delay", "start", detail, duration)
+        self._sleep(duration)
+        detail += ", %d connections relayed" % self.proxy.connections
+        self._stop_delay()
+        return detail
+
+    def _stop_delay(self):
+        """Removes the NAT rules first so that the nodes, once the proxy
+        resets their connections, reconnect directly."""
+        self.firewall.heal()
+        if self.proxy is not None:
+            self.proxy.stop()
+            self.proxy = None
 
     def _remove_and_add(self, duration):
         """The membership fault; returns its description, or None when the
@@ -321,7 +427,7 @@ class Nemesis:
     def heal_all(self):
         """Removes every fault still in place: rules, pauses, dead nodes,
         removed nodes."""
-        self.firewall.heal()
+        self._stop_delay()
         for node_id in list(self.paused):
             self.cluster.resume(node_id)
             self.paused.discard(node_id)
@@ -366,3 +472,11 @@ class Nemesis:
             self._anomaly("cluster did not settle within %.0f s (role, term, applied per node: %s)"
                           % (timeout, last))
         return None
+
+
+def _endpoint(field):
+    """(address, port) from a /proc/net/tcp column such as 0100007F:1F90
+    (the address in host byte order, little endian here)."""
+    address, port = field.split(":")
+    octets = bytes.fromhex(address)[::-1]
+    return ".".join(str(octet) for octet in octets), int(port, 16)
