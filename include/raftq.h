@@ -44,22 +44,22 @@ extern "C" {
 
 //  Outcome of an operation: the codes of raftq.proto, same numbers.
 typedef enum {
-    RAFTQ_OK = 0,                 //  done
-    RAFTQ_NOT_LEADER = 1,         //  asked a follower (the client follows the hint itself)
-    RAFTQ_NO_LEADER = 2,          //  the cluster has no leader at the moment
-    RAFTQ_NOT_FOUND = 3,          //  no such topic
-    RAFTQ_ALREADY_EXISTS = 4,     //  topic exists already
-    RAFTQ_EMPTY = 5,              //  topic has no message to pop
-    RAFTQ_INVALID_ARGUMENT = 6,   //  bad name, bad request (also refused client-side)
-    RAFTQ_UNAUTHENTICATED = 7,    //  chat session token missing or unknown
-    RAFTQ_PERMISSION_DENIED = 8,  //  not allowed for this session
-    RAFTQ_TOO_LARGE = 9,          //  payload above the cluster's limit
+    RAFTQ_OK = 0,                //  done
+    RAFTQ_NOT_LEADER = 1,        //  asked a follower (the client follows the hint itself)
+    RAFTQ_NO_LEADER = 2,         //  the cluster has no leader at the moment
+    RAFTQ_NOT_FOUND = 3,         //  no such topic
+    RAFTQ_ALREADY_EXISTS = 4,    //  topic exists already
+    RAFTQ_EMPTY = 5,             //  topic has no message to pop
+    RAFTQ_INVALID_ARGUMENT = 6,  //  bad name, bad request (also refused client-side)
+    RAFTQ_UNAUTHENTICATED = 7,   //  chat session token missing or unknown
+    RAFTQ_PERMISSION_DENIED = 8, //  not allowed for this session
+    RAFTQ_TOO_LARGE = 9,         //  payload above the cluster's limit
     //  Outcome unknown: the cluster did not commit in time, or (client-side)
     //  no definitive reply came before the call's total timeout. Retrying
     //  the same operation is safe only through the same call.
     RAFTQ_TIMEOUT = 10,
-    RAFTQ_UNAVAILABLE = 11,       //  node cannot serve now (starting, stopping, overloaded)
-    RAFTQ_INTERNAL = 12           //  a bug or an undecodable reply
+    RAFTQ_UNAVAILABLE = 11, //  node cannot serve now (starting, stopping, overloaded)
+    RAFTQ_INTERNAL = 12     //  a bug or an undecodable reply
 } raftq_code_t;
 
 typedef enum {
@@ -73,15 +73,15 @@ typedef enum {
 
 //  What one node says about itself (the Status operation).
 typedef struct {
-    uint32_t id;                           //  node id
-    raftq_role_t role;                     //  its Raft role
-    uint64_t term;                         //  its current term
-    uint32_t leader_id;                    //  leader it believes in, 0 if none
-    uint64_t commit_index;                 //  highest log index known committed
-    uint64_t applied_index;                //  highest log index applied to its state
-    uint64_t last_index;                   //  last index in its log
-    uint32_t members[RAFTQ_MEMBERS_MAX];   //  ids of the voting members
-    size_t member_count;                   //  how many of members are set
+    uint32_t id;                         //  node id
+    raftq_role_t role;                   //  its Raft role
+    uint64_t term;                       //  its current term
+    uint32_t leader_id;                  //  leader it believes in, 0 if none
+    uint64_t commit_index;               //  highest log index known committed
+    uint64_t applied_index;              //  highest log index applied to its state
+    uint64_t last_index;                 //  last index in its log
+    uint32_t members[RAFTQ_MEMBERS_MAX]; //  ids of the voting members
+    size_t member_count;                 //  how many of members are set
 } raftq_status_t;
 
 //  Size of a member's host text, terminating zero included.
@@ -118,12 +118,12 @@ typedef struct {
 
 //  One reply of the asynchronous API. Holds no heap memory.
 typedef struct {
-    raftq_code_t code;        //  outcome
-    uint64_t seq;             //  sequence number of the request it answers
-    uint64_t index;           //  log index the request committed at, 0 if none
-    uint64_t sequence;        //  publish or pop: position of the message in its topic
-    size_t payload_size;      //  pop: size of the popped message
-    uint32_t leader_id;       //  NOT_LEADER: the leader the node believes in, 0 if unknown
+    raftq_code_t code;   //  outcome
+    uint64_t seq;        //  sequence number of the request it answers
+    uint64_t index;      //  log index the request committed at, 0 if none
+    uint64_t sequence;   //  publish or pop: position of the message in its topic
+    size_t payload_size; //  pop: size of the popped message
+    uint32_t leader_id;  //  NOT_LEADER: the leader the node believes in, 0 if unknown
 } raftq_reply_t;
 
 typedef struct _raftq_client_t raftq_client_t;
@@ -131,99 +131,83 @@ typedef struct _raftq_client_t raftq_client_t;
 //  Creates a client for a cluster whose client ports are endpoints
 //  ("tcp://host:port"), count of them. No connection is made before the
 //  first call. Returns NULL if count is 0 or an endpoint is NULL or empty.
-raftq_client_t *
-    raftq_client_new (const char **endpoints, size_t count);
+raftq_client_t *raftq_client_new (const char **endpoints, size_t count);
 
 //  Creates a client for the nodes of a config file: the raftq form
 //  (nodes[].host and client_port) or the RRMQ form (addresses[].ip and
 //  port). Returns NULL if the file cannot be used; raftq_config_endpoints
 //  says why.
-raftq_client_t *
-    raftq_client_new_from_config (const char *config_path);
+raftq_client_t *raftq_client_new_from_config (const char *config_path);
 
 //  Closes the client's sockets (unsent requests are dropped) and frees it;
 //  nulls *self_p.
-void
-    raftq_client_destroy (raftq_client_t **self_p);
+void raftq_client_destroy (raftq_client_t **self_p);
 
 //  How long, in ms, a synchronous call keeps trying across leader changes
 //  before it gives up with RAFTQ_TIMEOUT (or the last failure a node
 //  reported). Default 5000.
-void
-    raftq_client_set_timeout (raftq_client_t *self, int total_ms);
+void raftq_client_set_timeout (raftq_client_t *self, int total_ms);
 
 //  How long, in ms, one attempt waits for a node's reply before the client
 //  tries the next node. Also the whole wait of raftq_status. Default 1000.
-void
-    raftq_client_set_attempt_timeout (raftq_client_t *self, int attempt_ms);
+void raftq_client_set_attempt_timeout (raftq_client_t *self, int attempt_ms);
 
 //  The client's random id; requests carry it with their sequence number.
-uint64_t
-    raftq_client_id (raftq_client_t *self);
+uint64_t raftq_client_id (raftq_client_t *self);
 
 //  Number of endpoints the client knows: those it was created with, then
 //  any new one a NOT_LEADER hint named.
-size_t
-    raftq_client_endpoint_count (raftq_client_t *self);
+size_t raftq_client_endpoint_count (raftq_client_t *self);
 
 //  The endpoint at index, or NULL past the end.
-const char *
-    raftq_client_endpoint (raftq_client_t *self, size_t index);
+const char *raftq_client_endpoint (raftq_client_t *self, size_t index);
 
 //  Adds endpoint ("tcp://host:port") to those the client knows, e.g. a
 //  node added at run time that the config does not list; finds it if it
 //  is known. Returns 0 with its index in *index_p (if not NULL), or -1 if
 //  endpoint is NULL or empty, or when out of memory.
-int
-    raftq_client_add_endpoint (raftq_client_t *self, const char *endpoint, size_t *index_p);
+int raftq_client_add_endpoint (raftq_client_t *self, const char *endpoint, size_t *index_p);
 
 //  The endpoint of the node that last served a leader-only call, or NULL
 //  when no leader is known.
-const char *
-    raftq_client_leader (raftq_client_t *self);
+const char *raftq_client_leader (raftq_client_t *self);
 
 //  Human text of the last failure ("" after a success). Valid until the
 //  next call on this client.
-const char *
-    raftq_client_error (raftq_client_t *self);
+const char *raftq_client_error (raftq_client_t *self);
 
 //  --- Synchronous operations (leader-following, retried until the total
 //  timeout). Each returns RAFTQ_OK or the failure's code.
 
 //  Creates a topic. RAFTQ_ALREADY_EXISTS if it exists.
-raftq_code_t
-    raftq_create_topic (raftq_client_t *self, const char *name);
+raftq_code_t raftq_create_topic (raftq_client_t *self, const char *name);
 
 //  Lists topic names in creation order into *names_p: a NULL-terminated
 //  array the caller frees with raftq_strings_free. *names_p is NULL on
 //  failure.
-raftq_code_t
-    raftq_list_topics (raftq_client_t *self, char ***names_p);
+raftq_code_t raftq_list_topics (raftq_client_t *self, char ***names_p);
 
 //  Appends size bytes of payload to topic. On success *sequence_p (if not
 //  NULL) gets the message's position in the topic, from 1.
-raftq_code_t
-    raftq_publish (raftq_client_t *self, const char *topic,
-                   const void *payload, size_t size, uint64_t *sequence_p);
+raftq_code_t raftq_publish (raftq_client_t *self, const char *topic, const void *payload,
+                            size_t size, uint64_t *sequence_p);
 
 //  Removes the oldest message of topic. On success *payload_p gets a
 //  malloc'd copy the caller frees (with one extra 0 byte after the
 //  message, so text can be used as a C string) and *size_p its size.
 //  RAFTQ_EMPTY when the topic has no message, RAFTQ_NOT_FOUND without topic.
-raftq_code_t
-    raftq_pop (raftq_client_t *self, const char *topic, void **payload_p, size_t *size_p);
+raftq_code_t raftq_pop (raftq_client_t *self, const char *topic, void **payload_p, size_t *size_p);
 
 //  Asks the node at endpoint index for its status: one attempt within the
 //  attempt timeout, whatever its role (no leader-following). RAFTQ_TIMEOUT
 //  when it does not answer (down, paused, cut off).
-raftq_code_t
-    raftq_status (raftq_client_t *self, size_t index, raftq_status_t *status);
+raftq_code_t raftq_status (raftq_client_t *self, size_t index, raftq_status_t *status);
 
 //  The same with the detail: the node's configuration with voters and
 //  learners, each member's match index and lag when that node leads, its
 //  newest snapshot and its log and snapshot sizes on disk.
-raftq_code_t
-    raftq_status_detail (raftq_client_t *self, size_t index, raftq_status_detail_t *detail);
+raftq_code_t raftq_status_detail (raftq_client_t *self, size_t index,
+                                  raftq_status_detail_t *detail);
 
 //  --- Cluster administration (DESIGN 5.1 AddNode, RemoveNode,
 //  TransferLeadership), answered by the leader once done; each call waits
@@ -235,26 +219,22 @@ raftq_code_t
 //  Adds node id, reached at host on client_port, peer_port and pub_port
 //  (0: it publishes nothing), as a learner; returns RAFTQ_OK once it has
 //  caught up and votes. Adding a voter again is RAFTQ_OK.
-raftq_code_t
-    raftq_add_node (raftq_client_t *self, uint32_t id, const char *host,
-                    uint16_t client_port, uint16_t peer_port, uint16_t pub_port);
+raftq_code_t raftq_add_node (raftq_client_t *self, uint32_t id, const char *host,
+                             uint16_t client_port, uint16_t peer_port, uint16_t pub_port);
 
 //  Removes node id, voter or learner, the leader too (it hands over);
 //  returns RAFTQ_OK once the removal is committed.
-raftq_code_t
-    raftq_remove_node (raftq_client_t *self, uint32_t id);
+raftq_code_t raftq_remove_node (raftq_client_t *self, uint32_t id);
 
 //  Hands leadership to voter id; returns RAFTQ_OK once it leads.
-raftq_code_t
-    raftq_transfer_leader (raftq_client_t *self, uint32_t id);
+raftq_code_t raftq_transfer_leader (raftq_client_t *self, uint32_t id);
 
 //  Asks the node at endpoint index (any role: each node snapshots its own
 //  state) to snapshot now and compact its log; returns RAFTQ_OK once the
 //  snapshot is durable, with its index in *snapshot_index_p (if not NULL).
 //  One attempt at that node, no leader-following; RAFTQ_TIMEOUT when it
 //  does not answer.
-raftq_code_t
-    raftq_admin_snapshot (raftq_client_t *self, size_t index, uint64_t *snapshot_index_p);
+raftq_code_t raftq_admin_snapshot (raftq_client_t *self, size_t index, uint64_t *snapshot_index_p);
 
 //  --- Asynchronous operations. A send goes to the current leader (or the
 //  next node round robin when none is known) and returns at once; replies
@@ -265,34 +245,29 @@ raftq_code_t
 //  Sends a publish. Returns 0 and its sequence number in *seq_p (if not
 //  NULL), or -1 if it could not be queued (bad argument, or the node's
 //  queue is full); raftq_client_error says which.
-int
-    raftq_send_publish (raftq_client_t *self, const char *topic,
-                        const void *payload, size_t size, uint64_t *seq_p);
+int raftq_send_publish (raftq_client_t *self, const char *topic, const void *payload, size_t size,
+                        uint64_t *seq_p);
 
 //  Sends a pop, like raftq_send_publish. The reply says how large the
 //  popped message was; its content is not kept.
-int
-    raftq_send_pop (raftq_client_t *self, const char *topic, uint64_t *seq_p);
+int raftq_send_pop (raftq_client_t *self, const char *topic, uint64_t *seq_p);
 
 //  Waits up to timeout_ms (0: just look, -1: forever) for the next reply on
 //  any of the client's sockets. Returns 0 with *reply filled, or -1 when
 //  none came. Undecodable replies are skipped.
-int
-    raftq_receive (raftq_client_t *self, int timeout_ms, raftq_reply_t *reply);
+int raftq_receive (raftq_client_t *self, int timeout_ms, raftq_reply_t *reply);
 
 //  Waits up to timeout_ms (-1: forever) until at least one of count clients
 //  has a reply waiting. Sets ready[i] for each such client and returns how
 //  many are ready (0 on timeout), or -1 if polling failed (interrupted).
-int
-    raftq_wait (raftq_client_t **clients, size_t count, int timeout_ms, bool *ready);
+int raftq_wait (raftq_client_t **clients, size_t count, int timeout_ms, bool *ready);
 
 //  Gives up on the node sends go to now: closes its socket, which drops
 //  requests still queued for it and any late replies, and makes later
 //  sends go to the next node round robin (hints then lead to the leader).
 //  For asynchronous users whose requests went unanswered: a dead or cut
 //  off leader never says NOT_LEADER.
-void
-    raftq_client_move_on (raftq_client_t *self);
+void raftq_client_move_on (raftq_client_t *self);
 
 //  --- Chat (DESIGN 5.1). The client keeps one session token: raftq_login
 //  sets it, raftq_logout and raftq_delete_account clear it, and every
@@ -301,93 +276,79 @@ void
 
 //  One chat message.
 typedef struct {
-    uint64_t id;              //  global message id
-    char *from;               //  sender's account name
-    char *to;                 //  recipient's account name
-    char *text;               //  the message
-    int64_t ts;               //  ms since the epoch, fixed by the leader
-    bool read;                //  the recipient has read it
+    uint64_t id; //  global message id
+    char *from;  //  sender's account name
+    char *to;    //  recipient's account name
+    char *text;  //  the message
+    int64_t ts;  //  ms since the epoch, fixed by the leader
+    bool read;   //  the recipient has read it
 } raftq_message_t;
 
 //  One page of messages, from raftq_read_messages.
 typedef struct {
-    raftq_message_t *messages;  //  count messages, in the cluster's order
-    size_t count;               //  how many messages this page holds
-    uint64_t total;             //  messages in the whole listing
-    uint64_t remaining;         //  messages after this page
+    raftq_message_t *messages; //  count messages, in the cluster's order
+    size_t count;              //  how many messages this page holds
+    uint64_t total;            //  messages in the whole listing
+    uint64_t remaining;        //  messages after this page
 } raftq_message_page_t;
 
 //  Sets the session token requests carry (a copy is kept); NULL or ""
 //  clears it. For a token obtained elsewhere, e.g. by another process.
 //  Returns 0, or -1 when out of memory (the old token is kept).
-int
-    raftq_client_set_token (raftq_client_t *self, const char *token);
+int raftq_client_set_token (raftq_client_t *self, const char *token);
 
 //  The session token, or NULL when the client holds none.
-const char *
-    raftq_client_token (raftq_client_t *self);
+const char *raftq_client_token (raftq_client_t *self);
 
 //  Creates an account. RAFTQ_ALREADY_EXISTS if the name is taken.
-raftq_code_t
-    raftq_create_account (raftq_client_t *self, const char *user, const char *password);
+raftq_code_t raftq_create_account (raftq_client_t *self, const char *user, const char *password);
 
 //  Asks whether an account exists; the answer goes to *exists_p.
-raftq_code_t
-    raftq_check_user (raftq_client_t *self, const char *user, bool *exists_p);
+raftq_code_t raftq_check_user (raftq_client_t *self, const char *user, bool *exists_p);
 
 //  Logs in. On success the client keeps the new session token (see
 //  raftq_client_token) and *unread_p (if not NULL) gets the number of
 //  unread messages. RAFTQ_UNAUTHENTICATED for a wrong user or password.
-raftq_code_t
-    raftq_login (raftq_client_t *self, const char *user, const char *password,
-                 uint64_t *unread_p);
+raftq_code_t raftq_login (raftq_client_t *self, const char *user, const char *password,
+                          uint64_t *unread_p);
 
 //  Ends the session on the cluster and forgets the token. The token is
 //  forgotten also when the cluster says it was unknown already.
-raftq_code_t
-    raftq_logout (raftq_client_t *self);
+raftq_code_t raftq_logout (raftq_client_t *self);
 
 //  Lists account names matching pattern (a glob: * ? [..]; NULL or "" for
 //  all), sorted, one page: page from 1, page_size names (0: the cluster's
 //  default). *names_p gets a NULL-terminated array to free with
 //  raftq_strings_free (NULL on failure), *total_p (if not NULL) the number
 //  of matches over all pages.
-raftq_code_t
-    raftq_list_accounts (raftq_client_t *self, const char *pattern,
-                         uint32_t page, uint32_t page_size,
-                         char ***names_p, uint64_t *total_p);
+raftq_code_t raftq_list_accounts (raftq_client_t *self, const char *pattern, uint32_t page,
+                                  uint32_t page_size, char ***names_p, uint64_t *total_p);
 
 //  Sends text to the account to. On success *id_p and *ts_p (each if not
 //  NULL) get the message's global id and its timestamp.
-raftq_code_t
-    raftq_send_message (raftq_client_t *self, const char *to, const char *text,
-                        uint64_t *id_p, int64_t *ts_p);
+raftq_code_t raftq_send_message (raftq_client_t *self, const char *to, const char *text,
+                                 uint64_t *id_p, int64_t *ts_p);
 
 //  Reads one page of messages: with partner NULL or "", the session's
 //  unread messages (which the cluster then marks read); else the whole
 //  conversation with partner. page from 1, page_size 0 for the cluster's
 //  default. On success *page_p gets a page to free with
 //  raftq_message_page_destroy; NULL on failure.
-raftq_code_t
-    raftq_read_messages (raftq_client_t *self, const char *partner,
-                         uint32_t page, uint32_t page_size,
-                         raftq_message_page_t **page_p);
+raftq_code_t raftq_read_messages (raftq_client_t *self, const char *partner, uint32_t page,
+                                  uint32_t page_size, raftq_message_page_t **page_p);
 
 //  Frees a page and its messages; nulls *page_p.
-void
-    raftq_message_page_destroy (raftq_message_page_t **page_p);
+void raftq_message_page_destroy (raftq_message_page_t **page_p);
 
 //  Deletes the count messages with the given ids; only messages the session
 //  sent or received can be deleted. *deleted_p (if not NULL) gets how many
 //  were.
-raftq_code_t
-    raftq_delete_messages (raftq_client_t *self, const uint64_t *ids, size_t count,
-                           uint64_t *deleted_p);
+raftq_code_t raftq_delete_messages (raftq_client_t *self, const uint64_t *ids, size_t count,
+                                    uint64_t *deleted_p);
 
 //  Deletes the session's account, its sessions and its inbox; the client
 //  forgets the token.
-raftq_code_t
-    raftq_delete_account (raftq_client_t *self);
+raftq_code_t raftq_delete_account (raftq_client_t *self);
 
 //  --- Subscriptions: one event stream, followed on any node (DESIGN 6).
 
@@ -395,34 +356,34 @@ raftq_code_t
 //  stay valid until the next raftq_subscription_next or destroy. Fields a
 //  kind does not use are 0, "" or NULL.
 typedef struct {
-    const char *stream;       //  topic/<name>, user/<name> or conv/<a>/<b>
-    uint64_t seq;             //  position in the stream, from 1, without gaps
-    uint64_t index;           //  log index of the entry that produced it
-    const char *kind;         //  "publish", "message", "delete", ...
-    const char *topic;        //  publish: the topic
-    const void *message;      //  publish: the payload bytes
-    size_t message_size;      //  publish: their size
-    uint64_t id;              //  message: the chat message id
-    const char *from;         //  message: sender
-    const char *to;           //  message: recipient
-    const char *text;         //  message: the text
-    int64_t ts;               //  message: ms since the epoch
-    const uint64_t *ids;      //  delete: ids of the deleted messages
-    size_t id_count;          //  delete: how many
+    const char *stream;  //  topic/<name>, user/<name> or conv/<a>/<b>
+    uint64_t seq;        //  position in the stream, from 1, without gaps
+    uint64_t index;      //  log index of the entry that produced it
+    const char *kind;    //  "publish", "message", "delete", ...
+    const char *topic;   //  publish: the topic
+    const void *message; //  publish: the payload bytes
+    size_t message_size; //  publish: their size
+    uint64_t id;         //  message: the chat message id
+    const char *from;    //  message: sender
+    const char *to;      //  message: recipient
+    const char *text;    //  message: the text
+    int64_t ts;          //  message: ms since the epoch
+    const uint64_t *ids; //  delete: ids of the deleted messages
+    size_t id_count;     //  delete: how many
 } raftq_event_t;
 
 //  Events of a stream that are lost for good: the cluster no longer retains
 //  them, so no node can replay them.
 typedef struct {
-    uint64_t first;           //  first lost seq
-    uint64_t last;            //  last lost seq
+    uint64_t first; //  first lost seq
+    uint64_t last;  //  last lost seq
 } raftq_gap_t;
 
 //  What raftq_subscription_next has to report.
 typedef enum {
-    RAFTQ_SUBSCRIPTION_NONE = 0,    //  nothing within the timeout (or interrupted)
-    RAFTQ_SUBSCRIPTION_EVENT = 1,   //  *event is the stream's next event
-    RAFTQ_SUBSCRIPTION_GAP = 2,     //  *gap was lost; events go on after it
+    RAFTQ_SUBSCRIPTION_NONE = 0,  //  nothing within the timeout (or interrupted)
+    RAFTQ_SUBSCRIPTION_EVENT = 1, //  *event is the stream's next event
+    RAFTQ_SUBSCRIPTION_GAP = 2,   //  *gap was lost; events go on after it
     //  The cluster refused a replay (bad stream, missing or wrong session
     //  token): raftq_subscription_error says why. The subscription keeps
     //  trying; events after the hole wait until it is filled.
@@ -440,68 +401,57 @@ typedef struct _raftq_subscription_t raftq_subscription_t;
 //  ZeroMQ subscriber: start from a seq to be sure of everything.) The
 //  first node with a PUB endpoint is followed first. Returns NULL if no
 //  node has a PUB endpoint, the first one is unusable or stream is empty.
-raftq_subscription_t *
-    raftq_subscription_new (const char **client_endpoints, const char **pub_endpoints,
-                            size_t count, const char *stream, uint64_t from_seq);
+raftq_subscription_t *raftq_subscription_new (const char **client_endpoints,
+                                              const char **pub_endpoints, size_t count,
+                                              const char *stream, uint64_t from_seq);
 
 //  The same for the nodes of a config file (raftq form: nodes[].pub_port).
 //  NULL when the file cannot be used or names no PUB port.
-raftq_subscription_t *
-    raftq_subscription_new_from_config (const char *config_path, const char *stream,
-                                        uint64_t from_seq);
+raftq_subscription_t *raftq_subscription_new_from_config (const char *config_path,
+                                                          const char *stream, uint64_t from_seq);
 
 //  Closes the subscription's sockets and frees it; nulls *self_p.
-void
-    raftq_subscription_destroy (raftq_subscription_t **self_p);
+void raftq_subscription_destroy (raftq_subscription_t **self_p);
 
 //  Session token for replays of streams that need one (user/ and conv/
 //  streams). Returns 0, or -1 when out of memory.
-int
-    raftq_subscription_set_token (raftq_subscription_t *self, const char *token);
+int raftq_subscription_set_token (raftq_subscription_t *self, const char *token);
 
 //  After silence_ms without a message from its node, the subscription asks
 //  that node whether it is alive and still part of a cluster with a leader
 //  (and checks by a replay that nothing was missed); a node that does not
 //  answer within silence_ms, or knows no leader, is left for the next one.
 //  Also bounds each replay attempt. Default 1000.
-void
-    raftq_subscription_set_silence (raftq_subscription_t *self, int silence_ms);
+void raftq_subscription_set_silence (raftq_subscription_t *self, int silence_ms);
 
 //  Most events one replay asks for. Default 256.
-void
-    raftq_subscription_set_replay_limit (raftq_subscription_t *self, uint32_t limit);
+void raftq_subscription_set_replay_limit (raftq_subscription_t *self, uint32_t limit);
 
 //  Waits up to timeout_ms (0: only what is at hand, -1: until something
 //  happens) for the next thing to report. Returns EVENT with *event
 //  filled, GAP with *gap filled, ERROR, or NONE. May block for up to about
 //  twice the silence while it probes a silent node or replays.
-raftq_subscription_result_t
-    raftq_subscription_next (raftq_subscription_t *self, int timeout_ms,
-                             raftq_event_t *event, raftq_gap_t *gap);
+raftq_subscription_result_t raftq_subscription_next (raftq_subscription_t *self, int timeout_ms,
+                                                     raftq_event_t *event, raftq_gap_t *gap);
 
 //  For callers that poll other inputs too: the ZeroMQ socket (a void *
 //  for zmq_pollitem_t.socket) that becomes readable when the followed node
 //  sends. It changes when the subscription moves to another node: ask
 //  again before each poll.
-void *
-    raftq_subscription_socket (raftq_subscription_t *self);
+void *raftq_subscription_socket (raftq_subscription_t *self);
 
 //  How long, in ms, a caller may poll before calling raftq_subscription_next
 //  even if the socket stays quiet (timers: probes, replay retries).
-int
-    raftq_subscription_wait_ms (raftq_subscription_t *self);
+int raftq_subscription_wait_ms (raftq_subscription_t *self);
 
 //  The seq the next event will have; 0 while a live start has seen none.
-uint64_t
-    raftq_subscription_next_seq (raftq_subscription_t *self);
+uint64_t raftq_subscription_next_seq (raftq_subscription_t *self);
 
 //  PUB endpoint of the node followed now.
-const char *
-    raftq_subscription_endpoint (raftq_subscription_t *self);
+const char *raftq_subscription_endpoint (raftq_subscription_t *self);
 
 //  Human text of the last failure the subscription met ("" if none).
-const char *
-    raftq_subscription_error (raftq_subscription_t *self);
+const char *raftq_subscription_error (raftq_subscription_t *self);
 
 //  --- Helpers
 
@@ -509,26 +459,21 @@ const char *
 //  endpoints ("tcp://host:port", file order) as a NULL-terminated array to
 //  free with raftq_strings_free. On failure returns NULL and writes
 //  "FILE:LINE:COLUMN: problem" or "FILE: place: problem" into error.
-char **
-    raftq_config_endpoints (const char *path, char *error, size_t error_size);
+char **raftq_config_endpoints (const char *path, char *error, size_t error_size);
 
 //  The PUB endpoints of the same nodes, in the same order (so entry i
 //  belongs to the node of raftq_config_endpoints entry i): "" for a node
 //  without pub_port (always so in the RRMQ form unless it names one).
-char **
-    raftq_config_pub_endpoints (const char *path, char *error, size_t error_size);
+char **raftq_config_pub_endpoints (const char *path, char *error, size_t error_size);
 
 //  Frees a NULL-terminated string array of this library; nulls *strings_p.
-void
-    raftq_strings_free (char ***strings_p);
+void raftq_strings_free (char ***strings_p);
 
 //  The code's name as in DESIGN 5.1 ("NOT_FOUND"), "UNKNOWN" outside the enum.
-const char *
-    raftq_code_name (raftq_code_t code);
+const char *raftq_code_name (raftq_code_t code);
 
 //  The role's name in lower case ("leader"), "unknown" outside the enum.
-const char *
-    raftq_role_name (raftq_role_t role);
+const char *raftq_role_name (raftq_role_t role);
 
 #ifdef __cplusplus
 }

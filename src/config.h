@@ -12,44 +12,40 @@
 #define CONFIG_HOST_MAX 64
 
 typedef struct {
-    uint32_t id;                 //  node id, nonzero and unique
-    char host[CONFIG_HOST_MAX];  //  address it binds and is reached at
-    uint16_t client_port;        //  client ROUTER
-    uint16_t peer_port;          //  peer ROUTER
-    uint16_t pub_port;           //  PUB, 0 when the node publishes nothing
-    bool join;                   //  starts empty and waits to be added
+    uint32_t id;                //  node id, nonzero and unique
+    char host[CONFIG_HOST_MAX]; //  address it binds and is reached at
+    uint16_t client_port;       //  client ROUTER
+    uint16_t peer_port;         //  peer ROUTER
+    uint16_t pub_port;          //  PUB, 0 when the node publishes nothing
+    bool join;                  //  starts empty and waits to be added
 } config_node_t;
 
 typedef struct {
-    char *path;                     //  file it was read from
-    char *cluster;                  //  cluster name, peers of other clusters are ignored
-    char *data_dir;                 //  node state lives in <data_dir>/node-<id>/
-    uint32_t heartbeat_ms;          //  leader heartbeat period
+    char *path;                       //  file it was read from
+    char *cluster;                    //  cluster name, peers of other clusters are ignored
+    char *data_dir;                   //  node state lives in <data_dir>/node-<id>/
+    uint32_t heartbeat_ms;            //  leader heartbeat period
     uint32_t election_timeout_min_ms; //  randomized election timeout bounds
     uint32_t election_timeout_max_ms;
-    uint32_t request_timeout_ms;    //  a client request gets TIMEOUT after this
-    uint32_t max_payload_bytes;     //  largest publish payload accepted
-    uint32_t event_retention;       //  events each stream keeps for Replay
-    uint32_t snapshot_log_bytes;    //  snapshot once the log since the last one passes this
+    uint32_t request_timeout_ms;        //  a client request gets TIMEOUT after this
+    uint32_t max_payload_bytes;         //  largest publish payload accepted
+    uint32_t event_retention;           //  events each stream keeps for Replay
+    uint32_t snapshot_log_bytes;        //  snapshot once the log since the last one passes this
     uint32_t snapshot_trailing_entries; //  entries kept in the log behind a snapshot
-    config_node_t *nodes;           //  the nodes, in file order
-    size_t node_count;              //  how many
+    config_node_t *nodes;               //  the nodes, in file order
+    size_t node_count;                  //  how many
 } config_t;
 
 //  Loads and validates a raftq or RRMQ config file. On failure returns NULL
 //  and writes "FILE:LINE:COLUMN: problem" (or "FILE: key: problem") into error.
-config_t *
-    config_load (const char *path, char *error, size_t error_size);
+config_t *config_load (const char *path, char *error, size_t error_size);
 
 //  Same from a string, with name standing for the file in messages.
-config_t *
-    config_parse (const char *text, const char *name, char *error, size_t error_size);
+config_t *config_parse (const char *text, const char *name, char *error, size_t error_size);
 
-void
-    config_destroy (config_t **self_p);
+void config_destroy (config_t **self_p);
 
 //  The node with this id, or NULL.
-const config_node_t *
-    config_node (const config_t *self, uint32_t id);
+const config_node_t *config_node (const config_t *self, uint32_t id);
 
 #endif

@@ -6,7 +6,6 @@
 #include <stdint.h>
 
 //  Continues a checksum: start with crc 0.
-uint32_t
-    crc32c_extend (uint32_t crc, const void *data, size_t size);
+uint32_t crc32c_extend (uint32_t crc, const void *data, size_t size);
 
 #endif

@@ -13,26 +13,20 @@
 typedef struct _digest_t digest_t;
 
 //  Starts a digest; domain names what is hashed (and its version).
-digest_t *
-    digest_new (const char *domain);
+digest_t *digest_new (const char *domain);
 
 //  Frees a digest that is not finished.
-void
-    digest_destroy (digest_t **self_p);
+void digest_destroy (digest_t **self_p);
 
-void
-    digest_u64 (digest_t *self, uint64_t value);
+void digest_u64 (digest_t *self, uint64_t value);
 
 //  size, then the bytes.
-void
-    digest_bytes (digest_t *self, const void *data, size_t size);
+void digest_bytes (digest_t *self, const void *data, size_t size);
 
 //  A C string as bytes (NULL as the empty string).
-void
-    digest_string (digest_t *self, const char *string);
+void digest_string (digest_t *self, const char *string);
 
 //  The hash; destroys the digest.
-uint64_t
-    digest_finish (digest_t **self_p);
+uint64_t digest_finish (digest_t **self_p);
 
 #endif

@@ -79,8 +79,8 @@ endpoint_connect_from (zsock_t *socket, const char *source_host, const char *hos
     int rc = ipv6 ? zsock_connect (socket, "tcp://[%s]:0;%s:%u", source, host, port)
                   : zsock_connect (socket, "tcp://%s:0;%s:%u", source, host, port);
     if (rc == -1) {
-        snprintf (error, error_size, "cannot connect from %s to tcp://%s:%u: %s", source_host,
-                  host, port, zmq_strerror (zmq_errno ()));
+        snprintf (error, error_size, "cannot connect from %s to tcp://%s:%u: %s", source_host, host,
+                  port, zmq_strerror (zmq_errno ()));
         return -1;
     }
     return 0;

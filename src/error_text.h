@@ -7,12 +7,10 @@
 
 //  Writes the formatted reason into error (when error and error_size allow)
 //  and returns -1, so a failure path reads `return error_text_set (...)`.
-int
-    error_text_set (char *error, size_t error_size, const char *format, ...)
-        __attribute__ ((format (printf, 3, 4)));
+int error_text_set (char *error, size_t error_size, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
 
 //  The same with a va_list, for functions that take their own format.
-int
-    error_text_set_list (char *error, size_t error_size, const char *format, va_list arguments);
+int error_text_set_list (char *error, size_t error_size, const char *format, va_list arguments);
 
 #endif

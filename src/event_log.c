@@ -423,7 +423,7 @@ event_log_snapshot_load (event_log_t *self, Raftq__State__EventLogState *state, 
             return error_text_set (error, error_size, "an event stream has no key");
         if (s_stream_lookup (self, stream_state->key))
             return error_text_set (error, error_size, "event stream '%s' appears twice",
-                             stream_state->key);
+                                   stream_state->key);
         s_stream_require (self, stream_state->key)->last_seq = stream_state->last_seq;
     }
     for (size_t position = 0; position < state->n_retained; position++) {
@@ -431,18 +431,19 @@ event_log_snapshot_load (event_log_t *self, Raftq__State__EventLogState *state, 
         stream_t *stream = s_stream_lookup (self, event->stream);
         if (!stream)
             return error_text_set (error, error_size, "a retained event names unknown stream '%s'",
-                             event->stream ? event->stream : "");
+                                   event->stream ? event->stream : "");
         //  A stream's window holds consecutive sequences ending at its
         //  last_seq: Replay relies on it to tell what is still retained
         uint64_t expected = stream->newest ? stream->newest->seq + 1 : event->seq;
         if (event->seq == 0 || event->seq != expected || event->seq > stream->last_seq)
             return error_text_set (error, error_size,
-                             "retained event %" PRIu64 " of stream '%s' is out of sequence",
-                             event->seq, stream->key);
+                                   "retained event %" PRIu64 " of stream '%s' is out of sequence",
+                                   event->seq, stream->key);
         if (!s_is_event_of (&event->event, stream->key, event->seq))
             return error_text_set (error, error_size,
-                             "retained event %" PRIu64 " of stream '%s' does not decode as one",
-                             event->seq, stream->key);
+                                   "retained event %" PRIu64
+                                   " of stream '%s' does not decode as one",
+                                   event->seq, stream->key);
         s_link_retained (self, stream, event->seq, event->event.data, event->event.len);
         event->event.data = NULL;
         event->event.len = 0;
@@ -451,7 +452,7 @@ event_log_snapshot_load (event_log_t *self, Raftq__State__EventLogState *state, 
          stream = (stream_t *)zhashx_next (self->streams))
         if (stream->newest && stream->newest->seq != stream->last_seq)
             return error_text_set (error, error_size,
-                             "the window of stream '%s' does not end at its last event",
-                             stream->key);
+                                   "the window of stream '%s' does not end at its last event",
+                                   stream->key);
     return 0;
 }

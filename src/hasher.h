@@ -41,9 +41,9 @@ typedef enum {
 
 //  What the hasher answered for one job.
 typedef struct {
-    uint64_t job;                //  the job id it was given
-    hasher_status_t status;      //  outcome
-    char hash[HASHER_HASH_MAX];  //  HASH with HASHER_OK: the new hash, else ""
+    uint64_t job;               //  the job id it was given
+    hasher_status_t status;     //  outcome
+    char hash[HASHER_HASH_MAX]; //  HASH with HASHER_OK: the new hash, else ""
 } hasher_result_t;
 
 //  Starts the hasher thread. opslimit and memlimit are crypto_pwhash's

@@ -101,10 +101,6 @@ typedef enum {
     RECORD_INVALID //  torn or corrupt: nothing from here on is trusted
 } record_status_t;
 
-
-
-
-
 static size_t
 s_record_size (const raft_entry_t *entry)
 {

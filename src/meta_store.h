@@ -14,19 +14,14 @@ typedef struct _meta_store_t meta_store_t;
 
 //  Opens (creating if needed) the meta file in directory path. A new store
 //  has term 0 and no vote. On failure NULL and a one-line reason in error.
-meta_store_t *
-    meta_store_open (const char *path, char *error, size_t error_size);
+meta_store_t *meta_store_open (const char *path, char *error, size_t error_size);
 
-void
-    meta_store_destroy (meta_store_t **self_p);
+void meta_store_destroy (meta_store_t **self_p);
 
-uint64_t
-    meta_store_term (meta_store_t *self);
-uint32_t
-    meta_store_voted_for (meta_store_t *self);
+uint64_t meta_store_term (meta_store_t *self);
+uint32_t meta_store_voted_for (meta_store_t *self);
 
 //  Saves term and vote durably. Returns 0 or -1.
-int
-    meta_store_save (meta_store_t *self, uint64_t term, uint32_t voted_for);
+int meta_store_save (meta_store_t *self, uint64_t term, uint32_t voted_for);
 
 #endif

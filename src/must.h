@@ -11,30 +11,23 @@
 #include <stddef.h>
 
 //  size bytes, uninitialized (size 0 still gives a unique pointer).
-void *
-    must_alloc (size_t size);
+void *must_alloc (size_t size);
 
 //  size bytes, zeroed.
-void *
-    must_zalloc (size_t size);
+void *must_zalloc (size_t size);
 
 //  Resizes memory (NULL: allocates).
-void *
-    must_realloc (void *memory, size_t size);
+void *must_realloc (void *memory, size_t size);
 
 //  A copy of size bytes of source; NULL when size is 0.
-void *
-    must_memdup (const void *source, size_t size);
+void *must_memdup (const void *source, size_t size);
 
 //  A copy of a C string.
-char *
-    must_strdup (const char *string);
+char *must_strdup (const char *string);
 
 //  printf into a new string.
-char *
-    must_format (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
+char *must_format (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
 
-char *
-    must_vformat (const char *format, va_list args);
+char *must_vformat (const char *format, va_list args);
 
 #endif

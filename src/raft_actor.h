@@ -113,7 +113,7 @@ typedef struct {
     uint64_t snapshot_index;      //  INSTALLED: the snapshot to load
     //  PROGRESS: what it said, borrowed from the handle (raft_actor_progress)
     const raft_actor_progress_t *progress;
-    zmsg_t *message;              //  the pipe message entries point into
+    zmsg_t *message; //  the pipe message entries point into
 } raft_actor_event_t;
 
 //  Starts the Raft node node_id of config with its state under
@@ -125,10 +125,10 @@ raft_actor_t *raft_actor_new (const config_t *config, uint32_t node_id, const ch
 //  A snapshot the broker already loaded (and restored its state from): the
 //  actor starts from it instead of loading the newest itself.
 typedef struct {
-    uint64_t index;             //  last index it covers, 0: none, start from the log
-    uint64_t term;              //  term of that entry
-    const uint8_t *membership;  //  Raft configuration as of index (raft_core_config_encode)
-    size_t membership_size;     //  its size
+    uint64_t index;            //  last index it covers, 0: none, start from the log
+    uint64_t term;             //  term of that entry
+    const uint8_t *membership; //  Raft configuration as of index (raft_core_config_encode)
+    size_t membership_size;    //  its size
 } raft_actor_snapshot_t;
 
 //  Same as raft_actor_new, starting from snapshot (borrowed for the call).

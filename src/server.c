@@ -97,9 +97,9 @@ struct _server_t {
     int64_t snapshot_retry_at;       //  no new job before this zclock_mono (after a failure)
     uint64_t snapshot_durable_index; //  newest snapshot in place (written or installed), 0 if none
     uint64_t log_bytes_since_snapshot; //  log bytes applied since the last one
-    uint64_t counted_index;          //  last entry counted in those bytes
-    uint8_t *membership;             //  Raft configuration as of the applied index
-    size_t membership_size;          //  its size
+    uint64_t counted_index;            //  last entry counted in those bytes
+    uint8_t *membership;               //  Raft configuration as of the applied index
+    size_t membership_size;            //  its size
 };
 
 //  ---------------------------------------------------------------------------
@@ -161,8 +161,8 @@ s_reply (server_t *self, client_request_t *request, Raftq__Reply *reply)
     //  Frame by frame, without building a message: replies are the hot path.
     //  Never blocks: an unknown or saturated client loses the reply
     void *clients = zsock_resolve (self->clients);
-    int rc = zmq_send (clients, zframe_data (request->routing_id), zframe_size (request->routing_id),
-                       ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    int rc = zmq_send (clients, zframe_data (request->routing_id),
+                       zframe_size (request->routing_id), ZMQ_SNDMORE | ZMQ_DONTWAIT);
     if (rc != -1 && request->delimited)
         rc = zmq_send (clients, NULL, 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
     if (rc != -1)
@@ -918,11 +918,10 @@ s_serve_admin (server_t *self, client_request_t *request)
         s_client_request_destroy (&request);
         return;
     }
-    raft_actor_admin_kind_t kind = decoded->op_case == RAFTQ__REQUEST__OP_ADD_NODE
-                                       ? RAFT_ACTOR_ADD_NODE
-                                   : decoded->op_case == RAFTQ__REQUEST__OP_REMOVE_NODE
-                                       ? RAFT_ACTOR_REMOVE_NODE
-                                       : RAFT_ACTOR_TRANSFER_LEADER;
+    raft_actor_admin_kind_t kind =
+        decoded->op_case == RAFTQ__REQUEST__OP_ADD_NODE      ? RAFT_ACTOR_ADD_NODE
+        : decoded->op_case == RAFTQ__REQUEST__OP_REMOVE_NODE ? RAFT_ACTOR_REMOVE_NODE
+                                                             : RAFT_ACTOR_TRANSFER_LEADER;
     request->ticket = self->next_ticket++;
     request->deadline = zclock_mono () + ADMIN_TIMEOUT_MS;
     if (raft_actor_admin (self->raft, request->ticket, kind, &member)) {
@@ -1399,8 +1398,8 @@ s_adopt_snapshot (server_t *self, snapshot_t *snapshot)
     fsm_t *fsm = s_fsm_new (self);
     char error[256] = "";
     if (!fsm || snapshot_restore (snapshot, fsm, error, sizeof (error))) {
-        log_line (self->node_id, LOG_LEVEL_ERROR, "cannot restore snapshot %" PRIu64 ": %s",
-                  index, error);
+        log_line (self->node_id, LOG_LEVEL_ERROR, "cannot restore snapshot %" PRIu64 ": %s", index,
+                  error);
         fsm_destroy (&fsm);
         return -1;
     }
@@ -1469,8 +1468,8 @@ s_start_snapshot (server_t *self, char *error, size_t error_size)
         snprintf (error, error_size, "the Raft configuration is not known yet");
     else
         self->snapshot_job =
-            snapshot_job_start (self->snapshot_dir, self->fsm, self->applied_term,
-                                self->membership, self->membership_size, error, error_size);
+            snapshot_job_start (self->snapshot_dir, self->fsm, self->applied_term, self->membership,
+                                self->membership_size, error, error_size);
     if (self->snapshot_job) {
         zmq_pollitem_t item = {NULL, snapshot_job_fd (self->snapshot_job), ZMQ_POLLIN, 0};
         self->snapshot_item = item;
@@ -1608,8 +1607,8 @@ s_open_snapshots (server_t *self, raft_actor_snapshot_t *start)
 {
     memset (start, 0, sizeof (*start));
     char path[PATH_MAX];
-    int length = snprintf (path, sizeof (path), "%s/node-%u/snap", self->config->data_dir,
-                           self->node_id);
+    int length =
+        snprintf (path, sizeof (path), "%s/node-%u/snap", self->config->data_dir, self->node_id);
     if (length < 0 || (size_t)length >= sizeof (path))
         return -1;
     self->snapshot_dir = strdup (path);
@@ -1617,8 +1616,7 @@ s_open_snapshots (server_t *self, raft_actor_snapshot_t *start)
     if (!self->snapshot_dir || !self->snapshot_waiting)
         return -1;
     char report[1024] = "";
-    snapshot_t *snapshot =
-        snapshot_load (self->snapshot_dir, UINT64_MAX, report, sizeof (report));
+    snapshot_t *snapshot = snapshot_load (self->snapshot_dir, UINT64_MAX, report, sizeof (report));
     if (report[0])
         log_line (self->node_id, LOG_LEVEL_WARNING, "snapshots: %s", report);
     if (!snapshot)

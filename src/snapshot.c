@@ -210,15 +210,17 @@ s_open_directory (const char *dir, char *error, size_t error_size)
 {
     bool created = mkdir (dir, 0755) == 0;
     if (!created && errno != EEXIST)
-        return error_text_set (error, error_size, "snapshot directory %s: %s", dir, strerror (errno));
+        return error_text_set (error, error_size, "snapshot directory %s: %s", dir,
+                               strerror (errno));
     int directory_fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (directory_fd < 0)
-        return error_text_set (error, error_size, "snapshot directory %s: %s", dir, strerror (errno));
+        return error_text_set (error, error_size, "snapshot directory %s: %s", dir,
+                               strerror (errno));
     if (created) {
         int parent_fd = openat (directory_fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (parent_fd < 0 || fsync (parent_fd)) {
             error_text_set (error, error_size, "snapshot directory %s: syncing its parent: %s", dir,
-                    strerror (errno));
+                            strerror (errno));
             if (parent_fd >= 0)
                 close (parent_fd);
             close (directory_fd);
@@ -322,10 +324,11 @@ s_install (int directory_fd, const char *temporary, uint64_t index, char *error,
     char name[SNAPSHOT_NAME_SIZE];
     s_file_name (name, index, "");
     if (renameat (directory_fd, temporary, directory_fd, name))
-        return error_text_set (error, error_size, "snapshot %s: rename: %s", name, strerror (errno));
+        return error_text_set (error, error_size, "snapshot %s: rename: %s", name,
+                               strerror (errno));
     if (fsync (directory_fd))
         return error_text_set (error, error_size, "snapshot %s: directory fsync: %s", name,
-                       strerror (errno));
+                               strerror (errno));
     s_prune (directory_fd);
     return 0;
 }
@@ -360,8 +363,7 @@ s_describe (fsm_t *fsm, uint64_t term, const uint8_t *membership, size_t members
 
 //  The packed size of snapshot, or -1 with error when it is too large.
 static int
-s_packed_size (const Raftq__State__Snapshot *snapshot, size_t *size, char *error,
-               size_t error_size)
+s_packed_size (const Raftq__State__Snapshot *snapshot, size_t *size, char *error, size_t error_size)
 {
     *size = raftq__state__snapshot__get_packed_size (snapshot);
     if (*size > SNAPSHOT_MAX_BODY_BYTES)
@@ -390,7 +392,8 @@ snapshot_pack (fsm_t *fsm, uint64_t term, const uint8_t *membership, size_t memb
         raftq__state__snapshot__pack_to_buffer (&snapshot, &buffer.base);
         if (buffer.used != *size) {
             //  Sizing and packing disagree: a protobuf-c bug, never a file
-            error_text_set (error, error_size, "packed %zu bytes where %zu were sized", buffer.used, *size);
+            error_text_set (error, error_size, "packed %zu bytes where %zu were sized", buffer.used,
+                            *size);
             free (body);
             body = NULL;
         }
@@ -463,7 +466,8 @@ snapshot_write (const char *dir, uint64_t index, const uint8_t *body, size_t siz
 {
     assert (dir);
     if (index == 0 || size > SNAPSHOT_MAX_BODY_BYTES || (size && !body))
-        return error_text_set (error, error_size, "snapshot %" PRIu64 ": invalid index or body", index);
+        return error_text_set (error, error_size, "snapshot %" PRIu64 ": invalid index or body",
+                               index);
     body_t argument = {body, size};
     return s_write_snapshot_file (dir, index, s_fill_from_body, &argument, error, error_size);
 }
@@ -505,15 +509,17 @@ s_load_file (int directory_fd, const char *name, uint64_t index, char *why, size
     else if ((length = little_endian_get_u64 (file + SNAPSHOT_MAGIC_BYTES)) >
                  SNAPSHOT_MAX_BODY_BYTES ||
              length != file_size - SNAPSHOT_HEADER_BYTES)
-        error_text_set (why, why_size, "torn: the header says %" PRIu64 " bytes, the file holds %" PRIu64,
-                length, file_size - SNAPSHOT_HEADER_BYTES);
+        error_text_set (why, why_size,
+                        "torn: the header says %" PRIu64 " bytes, the file holds %" PRIu64, length,
+                        file_size - SNAPSHOT_HEADER_BYTES);
     else if (crc32c_extend (0, body, length) !=
              little_endian_get_u32 (file + SNAPSHOT_MAGIC_BYTES + 8))
         error_text_set (why, why_size, "bad checksum");
     else if (!(message = raftq__state__snapshot__unpack (NULL, length, body)))
         error_text_set (why, why_size, "the body does not decode");
     else if (message->index != index || !message->state || message->state->applied_index != index)
-        error_text_set (why, why_size, "holds index %" PRIu64 ", not %" PRIu64, message->index, index);
+        error_text_set (why, why_size, "holds index %" PRIu64 ", not %" PRIu64, message->index,
+                        index);
     if (file != MAP_FAILED)
         munmap (file, (size_t)file_size);
     close (fd);
@@ -545,7 +551,8 @@ snapshot_load (const char *dir, uint64_t max_index, char *report, size_t report_
     int directory_fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (directory_fd < 0) {
         if (errno != ENOENT)
-            error_text_set (report, report_size, "snapshot directory %s: %s", dir, strerror (errno));
+            error_text_set (report, report_size, "snapshot directory %s: %s", dir,
+                            strerror (errno));
         return NULL;
     }
     uint64_t *indexes;
@@ -620,7 +627,7 @@ snapshot_restore (snapshot_t *self, fsm_t *fsm, char *error, size_t error_size)
     assert (fsm);
     if (self->restored)
         return error_text_set (error, error_size, "snapshot %" PRIu64 " was restored already",
-                       self->message->index);
+                               self->message->index);
     self->restored = true;
     return fsm_snapshot_load (fsm, self->message->state, error, error_size);
 }
@@ -692,7 +699,8 @@ snapshot_receiver_new (const char *dir, uint64_t index, char *error, size_t erro
     self->fd =
         openat (directory_fd, self->temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (self->fd < 0) {
-        error_text_set (error, error_size, "snapshot %s/%s: %s", dir, self->temporary, strerror (errno));
+        error_text_set (error, error_size, "snapshot %s/%s: %s", dir, self->temporary,
+                        strerror (errno));
         snapshot_receiver_destroy (&self);
     }
     return self;
@@ -722,17 +730,19 @@ snapshot_receiver_append (snapshot_receiver_t *self, uint64_t offset, const void
     assert (self);
     if (self->fd < 0)
         return error_text_set (error, error_size, "snapshot %" PRIu64 ": the receiving has ended",
-                       self->index);
+                               self->index);
     if (offset > self->received)
         return error_text_set (error, error_size,
-                       "snapshot %" PRIu64 ": chunk at %" PRIu64 " leaves a gap after %" PRIu64,
-                       self->index, offset, self->received);
+                               "snapshot %" PRIu64 ": chunk at %" PRIu64
+                               " leaves a gap after %" PRIu64,
+                               self->index, offset, self->received);
     //  Only what lies past the bytes already written is new
     uint64_t known = self->received - offset;
     if (known >= size)
         return 0;
     if (s_write_all (self->fd, (const uint8_t *)data + known, size - (size_t)known, self->received))
-        return error_text_set (error, error_size, "snapshot %s: %s", self->temporary, strerror (errno));
+        return error_text_set (error, error_size, "snapshot %s: %s", self->temporary,
+                               strerror (errno));
     self->received += size - known;
     return 0;
 }
@@ -750,16 +760,16 @@ snapshot_receiver_finish (snapshot_receiver_t *self, char *error, size_t error_s
     assert (self);
     if (self->fd < 0)
         return error_text_set (error, error_size, "snapshot %" PRIu64 ": the receiving has ended",
-                       self->index);
+                               self->index);
     if (fdatasync (self->fd))
         return error_text_set (error, error_size, "snapshot %s: fdatasync: %s", self->temporary,
-                       strerror (errno));
+                               strerror (errno));
     char why[SNAPSHOT_REASON_SIZE] = "";
     snapshot_t *verified =
         s_load_file (self->directory_fd, self->temporary, self->index, why, sizeof why);
     if (!verified)
         return error_text_set (error, error_size, "received snapshot %" PRIu64 " is invalid: %s",
-                       self->index, why);
+                               self->index, why);
     snapshot_destroy (&verified);
     if (s_install (self->directory_fd, self->temporary, self->index, error, error_size))
         return -1;
@@ -996,7 +1006,8 @@ typedef struct {
 static void
 s_file_buffer_flush (file_buffer_t *self)
 {
-    if (self->error == 0 && self->used && s_write_all (self->fd, self->data, self->used, self->offset))
+    if (self->error == 0 && self->used &&
+        s_write_all (self->fd, self->data, self->used, self->offset))
         self->error = errno;
     self->offset += self->used;
     self->used = 0;
@@ -1037,8 +1048,14 @@ static int
 s_fill_by_packing (int fd, void *argument)
 {
     packing_t *packing = (packing_t *)argument;
-    file_buffer_t buffer = {{s_file_buffer_append}, fd, malloc (SNAPSHOT_JOB_BUFFER_BYTES), 0,
-                            SNAPSHOT_HEADER_BYTES, 0, 0, 0};
+    file_buffer_t buffer = {{s_file_buffer_append},
+                            fd,
+                            malloc (SNAPSHOT_JOB_BUFFER_BYTES),
+                            0,
+                            SNAPSHOT_HEADER_BYTES,
+                            0,
+                            0,
+                            0};
     if (!buffer.data) {
         errno = ENOMEM;
         return -1;
@@ -1070,15 +1087,15 @@ typedef struct {
 } job_report_t;
 
 struct _snapshot_job_t {
-    pid_t pid;             //  the child, 0 once reaped
-    int fd;                //  read end of its report pipe, -1 once closed
-    char *dir;             //  the snapshot directory
-    uint64_t index;        //  applied index of the state it writes
-    uint64_t term;         //  term of that entry
-    job_report_t report;   //  what it reported
-    size_t received;       //  bytes of report read so far
-    bool ended;            //  reaped, outcome known
-    bool written;          //  outcome: the snapshot is in place
+    pid_t pid;                         //  the child, 0 once reaped
+    int fd;                            //  read end of its report pipe, -1 once closed
+    char *dir;                         //  the snapshot directory
+    uint64_t index;                    //  applied index of the state it writes
+    uint64_t term;                     //  term of that entry
+    job_report_t report;               //  what it reported
+    size_t received;                   //  bytes of report read so far
+    bool ended;                        //  reaped, outcome known
+    bool written;                      //  outcome: the snapshot is in place
     char reason[SNAPSHOT_REASON_SIZE]; //  outcome: why not
 };
 
@@ -1143,7 +1160,8 @@ snapshot_job_start (const char *dir, fsm_t *fsm, uint64_t term, const uint8_t *m
     self->index = index;
     self->term = term;
     if (pipe2 (pipe_fds, O_CLOEXEC)) {
-        error_text_set (error, error_size, "snapshot %" PRIu64 ": pipe: %s", index, strerror (errno));
+        error_text_set (error, error_size, "snapshot %" PRIu64 ": pipe: %s", index,
+                        strerror (errno));
         snapshot_job_destroy (&self);
         return NULL;
     }
@@ -1157,7 +1175,8 @@ snapshot_job_start (const char *dir, fsm_t *fsm, uint64_t term, const uint8_t *m
     close (pipe_fds[1]);
     if (pid < 0) {
         close (pipe_fds[0]);
-        error_text_set (error, error_size, "snapshot %" PRIu64 ": fork: %s", index, strerror (saved));
+        error_text_set (error, error_size, "snapshot %" PRIu64 ": fork: %s", index,
+                        strerror (saved));
         snapshot_job_destroy (&self);
         return NULL;
     }

@@ -11,7 +11,6 @@
 //  available bytes to read; 0 if there is none there: a stray or truncated
 //  sequence, an overlong form, a surrogate, a code point past U+10FFFF.
 //  Sets *code_point (when not NULL) to the decoded value.
-size_t
-    utf8_sequence (const uint8_t *bytes, size_t available, uint32_t *code_point);
+size_t utf8_sequence (const uint8_t *bytes, size_t available, uint32_t *code_point);
 
 #endif

@@ -14,15 +14,14 @@
 //  attempt carries the same ones. On a definitive answer returns its code
 //  and the reply in *reply_p (caller frees); otherwise the last failure's
 //  code and *reply_p NULL. The error text is set either way.
-raftq_code_t
-    raftq_client_call (raftq_client_t *self, Raftq__Request *request, Raftq__Reply **reply_p);
+raftq_code_t raftq_client_call (raftq_client_t *self, Raftq__Request *request,
+                                Raftq__Reply **reply_p);
 
 //  raftq_client_call for requests the cluster answers slowly (admin
 //  operations): each attempt waits at least attempt_ms and the whole call
 //  at least total_ms; the client's own timeouts are kept otherwise.
-raftq_code_t
-    raftq_client_call_patient (raftq_client_t *self, Raftq__Request *request,
-                               Raftq__Reply **reply_p, int attempt_ms, int total_ms);
+raftq_code_t raftq_client_call_patient (raftq_client_t *self, Raftq__Request *request,
+                                        Raftq__Reply **reply_p, int attempt_ms, int total_ms);
 
 //  Sends request to the node at endpoint index alone, whatever its role,
 //  and waits up to wait_ms for its answer: one attempt, no leader-following.
@@ -30,24 +29,20 @@ raftq_code_t
 //  failure with *reply_p NULL: the node's code, RAFTQ_TIMEOUT when it stays
 //  silent, RAFTQ_INVALID_ARGUMENT for an index past the end. The error text
 //  is set either way.
-raftq_code_t
-    raftq_client_ask_node (raftq_client_t *self, size_t index, Raftq__Request *request,
-                           int wait_ms, Raftq__Reply **reply_p);
+raftq_code_t raftq_client_ask_node (raftq_client_t *self, size_t index, Raftq__Request *request,
+                                    int wait_ms, Raftq__Reply **reply_p);
 
 //  The longest of minimum_ms and the client's own timeouts: how long a
 //  call the cluster answers slowly may wait.
-int
-    raftq_client_patience (raftq_client_t *self, int minimum_ms);
+int raftq_client_patience (raftq_client_t *self, int minimum_ms);
 
 //  Sets the client's error text; returns code, so that callers can write
 //  "return raftq_client_fail (...)".
-raftq_code_t
-    raftq_client_fail (raftq_client_t *self, raftq_code_t code, const char *format, ...)
+raftq_code_t raftq_client_fail (raftq_client_t *self, raftq_code_t code, const char *format, ...)
     __attribute__ ((format (printf, 3, 4)));
 
 //  For an OK reply without the result its operation promises: a node that
 //  says OK without it is broken, not successful. Returns RAFTQ_INTERNAL.
-raftq_code_t
-    raftq_client_missing_result (raftq_client_t *self, const char *what);
+raftq_code_t raftq_client_missing_result (raftq_client_t *self, const char *what);
 
 #endif

@@ -14,40 +14,32 @@
 
 //  Packs request into a malloc'd body; its size in *size. NULL when out of
 //  memory.
-uint8_t *
-    raftq_wire_encode (const Raftq__Request *request, size_t *size);
+uint8_t *raftq_wire_encode (const Raftq__Request *request, size_t *size);
 
 //  Sends [empty][body] on a DEALER without blocking. Returns 0, or -1 when
 //  the socket cannot take it now (queue full, no route).
-int
-    raftq_wire_send (zsock_t *socket, const uint8_t *body, size_t size);
+int raftq_wire_send (zsock_t *socket, const uint8_t *body, size_t size);
 
 //  Reads one whole message from a readable DEALER and decodes its reply.
 //  Returns the reply (free with raftq__reply__free_unpacked), or NULL when
 //  nothing was waiting or the message was not a reply in its envelope.
-Raftq__Reply *
-    raftq_wire_receive (zsock_t *socket);
+Raftq__Reply *raftq_wire_receive (zsock_t *socket);
 
 //  The reply's code as a raftq_code_t; RAFTQ_INTERNAL for a code this
 //  library does not know.
-raftq_code_t
-    raftq_wire_code (const Raftq__Reply *reply);
+raftq_code_t raftq_wire_code (const Raftq__Reply *reply);
 
 //  Fills the asynchronous reply summary from a decoded reply.
-void
-    raftq_wire_summary (const Raftq__Reply *reply, raftq_reply_t *summary);
+void raftq_wire_summary (const Raftq__Reply *reply, raftq_reply_t *summary);
 
 //  Fills status from a node's status message.
-void
-    raftq_wire_status (const Raftq__NodeStatus *node, raftq_status_t *status);
+void raftq_wire_status (const Raftq__NodeStatus *node, raftq_status_t *status);
 
 //  Fills detail from a node's status message, with its detail if it sent one.
-void
-    raftq_wire_status_detail (const Raftq__NodeStatus *node, raftq_status_detail_t *detail);
+void raftq_wire_status_detail (const Raftq__NodeStatus *node, raftq_status_detail_t *detail);
 
 //  A NULL-terminated copy of count strings (free with raftq_strings_free),
 //  or NULL when out of memory.
-char **
-    raftq_wire_strings (char *const *strings, size_t count);
+char **raftq_wire_strings (char *const *strings, size_t count);
 
 #endif

@@ -6,11 +6,9 @@
 
 //  Creates a new empty directory /tmp/raftq-<name>-XXXXXX and writes its path
 //  into path (size bytes). Returns 0 or -1.
-int
-    temp_dir_make (char *path, size_t size, const char *name);
+int temp_dir_make (char *path, size_t size, const char *name);
 
 //  Removes path and everything below it. Returns 0 or -1.
-int
-    temp_dir_remove (const char *path);
+int temp_dir_remove (const char *path);
 
 #endif

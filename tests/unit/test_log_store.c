@@ -246,7 +246,6 @@ s_segments_size (fixture_t *fixture)
     return total;
 }
 
-
 static int
 s_setup (void **state)
 {

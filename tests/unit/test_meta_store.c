@@ -31,7 +31,6 @@ typedef struct {
     char file[PATH_SIZE]; //  the meta file
 } fixture_t;
 
-
 static int
 s_setup (void **state)
 {

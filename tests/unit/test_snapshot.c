@@ -880,9 +880,9 @@ test_job_writes_state_as_of_start (void **state)
     uint64_t index = fsm_applied_index (fsm);
     uint64_t hash = fsm_state_hash (fsm);
     char error[ERROR_SIZE] = "";
-    snapshot_job_t *job = snapshot_job_start (fixture->dir, fsm, index * 3 + 1,
-                                              (const uint8_t *)MEMBERSHIP, strlen (MEMBERSHIP),
-                                              error, sizeof error);
+    snapshot_job_t *job =
+        snapshot_job_start (fixture->dir, fsm, index * 3 + 1, (const uint8_t *)MEMBERSHIP,
+                            strlen (MEMBERSHIP), error, sizeof error);
     if (!job)
         fail_msg ("snapshot_job_start: %s", error);
     assert_int_equal (snapshot_job_index (job), index);

@@ -14,13 +14,12 @@
     snapshot that stalls a node's loop shows up as a gap.
     --mode restart measures restart-to-ready: it publishes --count messages,
     waits until node --node has applied all of them, then, --runs times
-    (each after --snapshot-first's TakeSnapshot, if given), kills that node (SIGKILL, pid from <node dir>/raftqd.pid as
-    tools/raftq-cluster writes it), spawns raftqd (--raftqd, default the one
-    next to raftq-bench) with the node's log appended to <node dir>/raftqd.log,
-    and times spawn -> first status answer -> applied index back at what it
-    was before the kill (polled every 10 ms), with the CPU time the node used
-    until then (on a shared machine the steadier figure). The last node spawned is left
-    running, its pid in the pid file, for raftq-cluster to stop.
+    (each after --snapshot-first's TakeSnapshot, if given), kills that node (SIGKILL, pid from <node
+   dir>/raftqd.pid as tools/raftq-cluster writes it), spawns raftqd (--raftqd, default the one next
+   to raftq-bench) with the node's log appended to <node dir>/raftqd.log, and times spawn -> first
+   status answer -> applied index back at what it was before the kill (polled every 10 ms), with the
+   CPU time the node used until then (on a shared machine the steadier figure). The last node
+   spawned is left running, its pid in the pid file, for raftq-cluster to stop.
 
     Running it
         tools/raftq-cluster --config C wipe && tools/raftq-cluster --config C start
@@ -104,9 +103,9 @@
 #include "histogram.h"
 #include "raftq.h"
 
-#define S_EXIT_USAGE     2
-#define S_ENDPOINTS_MAX  64
-#define S_CODES          (RAFTQ_INTERNAL + 1)
+#define S_EXIT_USAGE    2
+#define S_ENDPOINTS_MAX 64
+#define S_CODES         (RAFTQ_INTERNAL + 1)
 //  How often in-flight operations are checked for having gone unanswered.
 #define S_EXPIRY_CHECK_US 100000
 //  --mode restart: wait of one status probe, which is also the resolution
@@ -114,81 +113,82 @@
 //  then, and the next one connects afresh)
 #define S_PROBE_MS 10
 //  --mode restart: how long a node may take to die, and to be ready again
-#define S_KILL_WAIT_MS    5000
-#define S_READY_WAIT_MS   60000
+#define S_KILL_WAIT_MS  5000
+#define S_READY_WAIT_MS 60000
 //  --mode stall: windows listed by name when they fall this far below the median
-#define S_SLOW_WINDOW_SHARE 0.5
+#define S_SLOW_WINDOW_SHARE   0.5
 #define S_SLOW_WINDOWS_LISTED 20
 
 typedef enum {
-    MODE_QUEUE,         //  publish, or pop with --pop
-    MODE_CHAT,          //  SendMessage between two accounts
-    MODE_FANOUT,        //  SendMessage delivered to many subscribers
-    MODE_STALL,         //  publish, with replies per window and the longest gap
-    MODE_RESTART        //  fill, then kill and respawn a node and time it
+    MODE_QUEUE,  //  publish, or pop with --pop
+    MODE_CHAT,   //  SendMessage between two accounts
+    MODE_FANOUT, //  SendMessage delivered to many subscribers
+    MODE_STALL,  //  publish, with replies per window and the longest gap
+    MODE_RESTART //  fill, then kill and respawn a node and time it
 } bench_mode_t;
 
 //  What the command line asked for.
 typedef struct {
-    bench_mode_t mode;                          //  --mode
-    const char *config_path;                    //  -c
-    const char *endpoints [S_ENDPOINTS_MAX];    //  -e, replace the config's nodes
-    size_t endpoint_count;                      //  how many -e
-    int connections;                            //  client connections
-    int in_flight;                              //  operations each keeps outstanding
-    size_t size;                                //  publish payload bytes
-    double duration_s;                          //  measured phase
-    double warmup_s;                            //  unmeasured phase before it
-    const char *topic;                          //  topic published to / popped from
-    bool pop;                                   //  drain the topic instead of publishing
-    const char *sender;                         //  chat and fanout: account that sends
-    const char *receiver;                       //  chat and fanout: account that receives
-    fanout_plan_t fanout;                       //  --subscribers, --rate, duration, drain
-    int op_timeout_ms;                          //  an operation unanswered this long is lost
-    uint64_t count;                             //  publish: stop after sending this many (0: no limit)
-    int window_ms;                              //  stall: width of a throughput window
-    bool timeline;                              //  stall: print every window
-    uint32_t node_id;                           //  restart: the node killed and respawned
-    int runs;                                   //  restart: kills and respawns
-    const char *raftqd;                         //  restart: the broker executable
-    bool snapshot_first;                        //  restart: TakeSnapshot before each kill
+    bench_mode_t mode;                      //  --mode
+    const char *config_path;                //  -c
+    const char *endpoints[S_ENDPOINTS_MAX]; //  -e, replace the config's nodes
+    size_t endpoint_count;                  //  how many -e
+    int connections;                        //  client connections
+    int in_flight;                          //  operations each keeps outstanding
+    size_t size;                            //  publish payload bytes
+    double duration_s;                      //  measured phase
+    double warmup_s;                        //  unmeasured phase before it
+    const char *topic;                      //  topic published to / popped from
+    bool pop;                               //  drain the topic instead of publishing
+    const char *sender;                     //  chat and fanout: account that sends
+    const char *receiver;                   //  chat and fanout: account that receives
+    fanout_plan_t fanout;                   //  --subscribers, --rate, duration, drain
+    int op_timeout_ms;                      //  an operation unanswered this long is lost
+    uint64_t count;                         //  publish: stop after sending this many (0: no limit)
+    int window_ms;                          //  stall: width of a throughput window
+    bool timeline;                          //  stall: print every window
+    uint32_t node_id;                       //  restart: the node killed and respawned
+    int runs;                               //  restart: kills and respawns
+    const char *raftqd;                     //  restart: the broker executable
+    bool snapshot_first;                    //  restart: TakeSnapshot before each kill
 } options_t;
 
 //  One client connection and its operations in flight.
 typedef struct {
-    raftq_client_t *client;     //  owns the DEALER(s), client id and seq
-    uint64_t *seqs;             //  seq of the operation in each slot, 0 when free
-    int64_t *sent_us;           //  when each slot's operation was sent
-    int used;                   //  slots in use
-    bool drained;               //  --pop: saw EMPTY, sends no more
+    raftq_client_t *client; //  owns the DEALER(s), client id and seq
+    uint64_t *seqs;         //  seq of the operation in each slot, 0 when free
+    int64_t *sent_us;       //  when each slot's operation was sent
+    int used;               //  slots in use
+    bool drained;           //  --pop: saw EMPTY, sends no more
 } connection_t;
 
 //  What the run measured.
 typedef struct {
-    histogram_t *latency_us;        //  committed operations in the measured phase
-    uint64_t committed;             //  OK replies in the measured phase
-    uint64_t errors [S_CODES];      //  other replies in the measured phase, by code
-    uint64_t empty;                 //  --pop: EMPTY replies, any phase
-    uint64_t lost;                  //  no reply within the operation timeout
-    uint64_t late;                  //  replies after their operation was counted lost
-    uint64_t send_failures;         //  sends the client could not queue
-    int64_t measure_start_us;       //  measured phase, start
-    int64_t measure_end_us;         //  and end (earlier when --pop drained)
-    double load_start;              //  1-minute load average when the run began
-    double load_end;                //  and when it ended: a busy machine skews it all
-    uint64_t sent;                  //  operations sent, any phase (for --count)
-    uint32_t *windows;              //  stall: OK replies per window of the measured phase
-    size_t window_count;            //  stall: how many windows
-    int64_t window_us;              //  stall: width of one
-    int64_t last_ok_us;             //  stall: the last OK reply (or the measured start)
-    int64_t longest_gap_us;         //  stall: longest time without an OK reply
-    int64_t longest_gap_end_us;     //  stall: when that gap ended
+    histogram_t *latency_us;    //  committed operations in the measured phase
+    uint64_t committed;         //  OK replies in the measured phase
+    uint64_t errors[S_CODES];   //  other replies in the measured phase, by code
+    uint64_t empty;             //  --pop: EMPTY replies, any phase
+    uint64_t lost;              //  no reply within the operation timeout
+    uint64_t late;              //  replies after their operation was counted lost
+    uint64_t send_failures;     //  sends the client could not queue
+    int64_t measure_start_us;   //  measured phase, start
+    int64_t measure_end_us;     //  and end (earlier when --pop drained)
+    double load_start;          //  1-minute load average when the run began
+    double load_end;            //  and when it ended: a busy machine skews it all
+    uint64_t sent;              //  operations sent, any phase (for --count)
+    uint32_t *windows;          //  stall: OK replies per window of the measured phase
+    size_t window_count;        //  stall: how many windows
+    int64_t window_us;          //  stall: width of one
+    int64_t last_ok_us;         //  stall: the last OK reply (or the measured start)
+    int64_t longest_gap_us;     //  stall: longest time without an OK reply
+    int64_t longest_gap_end_us; //  stall: when that gap ended
 } results_t;
 
 static void
 s_usage (FILE *stream)
 {
-    fprintf (stream,
+    fprintf (
+        stream,
         "usage: raftq-bench [-c config.json] [-e tcp://host:port]... [--connections N]\n"
         "                   [--inflight M] [--size BYTES] [--duration S] [--warmup S]\n"
         "                   [--topic NAME] [--pop] [--op-timeout MS]\n"
@@ -245,34 +245,32 @@ s_number (const char *text, double minimum, double maximum, double *value)
 static int
 s_parse (int argc, char **argv, options_t *options)
 {
-    static const struct option long_options [] = {
-        { "config",      required_argument, NULL, 'c' },
-        { "endpoint",    required_argument, NULL, 'e' },
-        { "connections", required_argument, NULL, 'n' },
-        { "inflight",    required_argument, NULL, 'm' },
-        { "size",        required_argument, NULL, 's' },
-        { "duration",    required_argument, NULL, 'd' },
-        { "warmup",      required_argument, NULL, 'w' },
-        { "topic",       required_argument, NULL, 't' },
-        { "pop",         no_argument,       NULL, 'p' },
-        { "op-timeout",  required_argument, NULL, 'o' },
-        { "mode",        required_argument, NULL, 'M' },
-        { "subscribers", required_argument, NULL, 'S' },
-        { "rate",        required_argument, NULL, 'r' },
-        { "drain",       required_argument, NULL, 'D' },
-        { "sender",      required_argument, NULL, 1 },
-        { "receiver",    required_argument, NULL, 2 },
-        { "senders",     required_argument, NULL, 3 },
-        { "count",       required_argument, NULL, 4 },
-        { "window",      required_argument, NULL, 5 },
-        { "timeline",    no_argument,       NULL, 6 },
-        { "node",        required_argument, NULL, 7 },
-        { "runs",        required_argument, NULL, 8 },
-        { "raftqd",      required_argument, NULL, 9 },
-        { "snapshot-first", no_argument,    NULL, 10 },
-        { "help",        no_argument,       NULL, 'h' },
-        { NULL, 0, NULL, 0 }
-    };
+    static const struct option long_options[] = {{"config", required_argument, NULL, 'c'},
+                                                 {"endpoint", required_argument, NULL, 'e'},
+                                                 {"connections", required_argument, NULL, 'n'},
+                                                 {"inflight", required_argument, NULL, 'm'},
+                                                 {"size", required_argument, NULL, 's'},
+                                                 {"duration", required_argument, NULL, 'd'},
+                                                 {"warmup", required_argument, NULL, 'w'},
+                                                 {"topic", required_argument, NULL, 't'},
+                                                 {"pop", no_argument, NULL, 'p'},
+                                                 {"op-timeout", required_argument, NULL, 'o'},
+                                                 {"mode", required_argument, NULL, 'M'},
+                                                 {"subscribers", required_argument, NULL, 'S'},
+                                                 {"rate", required_argument, NULL, 'r'},
+                                                 {"drain", required_argument, NULL, 'D'},
+                                                 {"sender", required_argument, NULL, 1},
+                                                 {"receiver", required_argument, NULL, 2},
+                                                 {"senders", required_argument, NULL, 3},
+                                                 {"count", required_argument, NULL, 4},
+                                                 {"window", required_argument, NULL, 5},
+                                                 {"timeline", no_argument, NULL, 6},
+                                                 {"node", required_argument, NULL, 7},
+                                                 {"runs", required_argument, NULL, 8},
+                                                 {"raftqd", required_argument, NULL, 9},
+                                                 {"snapshot-first", no_argument, NULL, 10},
+                                                 {"help", no_argument, NULL, 'h'},
+                                                 {NULL, 0, NULL, 0}};
     memset (options, 0, sizeof (*options));
     options->config_path = "config.json";
     options->connections = 4;
@@ -292,94 +290,112 @@ s_parse (int argc, char **argv, options_t *options)
     options->runs = 3;
     int option;
     double value;
-    while ((option = getopt_long (argc, argv, "c:e:n:m:s:d:w:t:po:M:S:r:D:h", long_options, NULL)) != -1) {
+    while ((option = getopt_long (argc, argv, "c:e:n:m:s:d:w:t:po:M:S:r:D:h", long_options,
+                                  NULL)) != -1) {
         bool bad = false;
         switch (option) {
-            case 'c': options->config_path = optarg; break;
-            case 'e':
-                bad = options->endpoint_count == S_ENDPOINTS_MAX;
-                if (!bad)
-                    options->endpoints [options->endpoint_count++] = optarg;
-                break;
-            case 'n':
-                bad = s_number (optarg, 1, 10000, &value) == -1;
-                options->connections = (int) value;
-                break;
-            case 'm':
-                bad = s_number (optarg, 1, 5000, &value) == -1;
-                options->in_flight = (int) value;
-                break;
-            case 's':
-                bad = s_number (optarg, 0, 64 * 1024 * 1024, &value) == -1;
-                options->size = (size_t) value;
-                break;
-            case 'd':
-                bad = s_number (optarg, 0.001, 86400, &value) == -1;
-                options->duration_s = value;
-                break;
-            case 'w':
-                bad = s_number (optarg, 0, 86400, &value) == -1;
-                options->warmup_s = value;
-                break;
-            case 't': options->topic = optarg; break;
-            case 'p': options->pop = true; break;
-            case 'o':
-                bad = s_number (optarg, 1, INT_MAX, &value) == -1;
-                options->op_timeout_ms = (int) value;
-                break;
-            case 'M':
-                options->mode = streq (optarg, "chat")? MODE_CHAT
-                              : streq (optarg, "fanout")? MODE_FANOUT
-                              : streq (optarg, "stall")? MODE_STALL
-                              : streq (optarg, "restart")? MODE_RESTART: MODE_QUEUE;
-                bad = options->mode == MODE_QUEUE
-                   && !streq (optarg, "publish") && !streq (optarg, "pop");
-                if (streq (optarg, "pop"))
-                    options->pop = true;
-                break;
-            case 'S':
-                bad = s_number (optarg, 1, 100000, &value) == -1;
-                options->fanout.subscribers = (size_t) value;
-                break;
-            case 'r':
-                bad = s_number (optarg, 0.001, 1e6, &value) == -1;
-                options->fanout.rate = value;
-                break;
-            case 'D':
-                bad = s_number (optarg, 0, 3600000, &value) == -1;
-                options->fanout.drain_ms = (int) value;
-                break;
-            case 1: options->sender = optarg; break;
-            case 2: options->receiver = optarg; break;
-            case 3:
-                bad = s_number (optarg, 1, 1000, &value) == -1;
-                options->fanout.senders = (size_t) value;
-                break;
-            case 4:
-                bad = s_number (optarg, 0, 1e12, &value) == -1;
-                options->count = (uint64_t) value;
-                break;
-            case 5:
-                bad = s_number (optarg, 1, 60000, &value) == -1;
-                options->window_ms = (int) value;
-                break;
-            case 6: options->timeline = true; break;
-            case 7:
-                bad = s_number (optarg, 1, UINT32_MAX, &value) == -1;
-                options->node_id = (uint32_t) value;
-                break;
-            case 8:
-                bad = s_number (optarg, 1, 1000, &value) == -1;
-                options->runs = (int) value;
-                break;
-            case 9: options->raftqd = optarg; break;
-            case 10: options->snapshot_first = true; break;
-            case 'h':
-                s_usage (stdout);
-                return 0;
-            default:
-                s_usage (stderr);
-                return S_EXIT_USAGE;
+        case 'c':
+            options->config_path = optarg;
+            break;
+        case 'e':
+            bad = options->endpoint_count == S_ENDPOINTS_MAX;
+            if (!bad)
+                options->endpoints[options->endpoint_count++] = optarg;
+            break;
+        case 'n':
+            bad = s_number (optarg, 1, 10000, &value) == -1;
+            options->connections = (int)value;
+            break;
+        case 'm':
+            bad = s_number (optarg, 1, 5000, &value) == -1;
+            options->in_flight = (int)value;
+            break;
+        case 's':
+            bad = s_number (optarg, 0, 64 * 1024 * 1024, &value) == -1;
+            options->size = (size_t)value;
+            break;
+        case 'd':
+            bad = s_number (optarg, 0.001, 86400, &value) == -1;
+            options->duration_s = value;
+            break;
+        case 'w':
+            bad = s_number (optarg, 0, 86400, &value) == -1;
+            options->warmup_s = value;
+            break;
+        case 't':
+            options->topic = optarg;
+            break;
+        case 'p':
+            options->pop = true;
+            break;
+        case 'o':
+            bad = s_number (optarg, 1, INT_MAX, &value) == -1;
+            options->op_timeout_ms = (int)value;
+            break;
+        case 'M':
+            options->mode = streq (optarg, "chat")      ? MODE_CHAT
+                            : streq (optarg, "fanout")  ? MODE_FANOUT
+                            : streq (optarg, "stall")   ? MODE_STALL
+                            : streq (optarg, "restart") ? MODE_RESTART
+                                                        : MODE_QUEUE;
+            bad =
+                options->mode == MODE_QUEUE && !streq (optarg, "publish") && !streq (optarg, "pop");
+            if (streq (optarg, "pop"))
+                options->pop = true;
+            break;
+        case 'S':
+            bad = s_number (optarg, 1, 100000, &value) == -1;
+            options->fanout.subscribers = (size_t)value;
+            break;
+        case 'r':
+            bad = s_number (optarg, 0.001, 1e6, &value) == -1;
+            options->fanout.rate = value;
+            break;
+        case 'D':
+            bad = s_number (optarg, 0, 3600000, &value) == -1;
+            options->fanout.drain_ms = (int)value;
+            break;
+        case 1:
+            options->sender = optarg;
+            break;
+        case 2:
+            options->receiver = optarg;
+            break;
+        case 3:
+            bad = s_number (optarg, 1, 1000, &value) == -1;
+            options->fanout.senders = (size_t)value;
+            break;
+        case 4:
+            bad = s_number (optarg, 0, 1e12, &value) == -1;
+            options->count = (uint64_t)value;
+            break;
+        case 5:
+            bad = s_number (optarg, 1, 60000, &value) == -1;
+            options->window_ms = (int)value;
+            break;
+        case 6:
+            options->timeline = true;
+            break;
+        case 7:
+            bad = s_number (optarg, 1, UINT32_MAX, &value) == -1;
+            options->node_id = (uint32_t)value;
+            break;
+        case 8:
+            bad = s_number (optarg, 1, 1000, &value) == -1;
+            options->runs = (int)value;
+            break;
+        case 9:
+            options->raftqd = optarg;
+            break;
+        case 10:
+            options->snapshot_first = true;
+            break;
+        case 'h':
+            s_usage (stdout);
+            return 0;
+        default:
+            s_usage (stderr);
+            return S_EXIT_USAGE;
         }
         if (bad) {
             fprintf (stderr, "raftq-bench: bad value %s\n", optarg);
@@ -387,7 +403,7 @@ s_parse (int argc, char **argv, options_t *options)
         }
     }
     if (optind < argc) {
-        fprintf (stderr, "raftq-bench: unexpected argument %s\n", argv [optind]);
+        fprintf (stderr, "raftq-bench: unexpected argument %s\n", argv[optind]);
         return S_EXIT_USAGE;
     }
     if (*options->topic == 0) {
@@ -412,15 +428,15 @@ static char **
 s_endpoints (const options_t *options)
 {
     if (options->endpoint_count == 0) {
-        char error [512];
+        char error[512];
         char **endpoints = raftq_config_endpoints (options->config_path, error, sizeof (error));
         if (!endpoints)
             fprintf (stderr, "raftq-bench: %s\n", error);
         return endpoints;
     }
-    char **endpoints = (char **) calloc (options->endpoint_count + 1, sizeof (char *));
+    char **endpoints = (char **)calloc (options->endpoint_count + 1, sizeof (char *));
     for (size_t index = 0; endpoints && index < options->endpoint_count; index++)
-        endpoints [index] = strdup (options->endpoints [index]);
+        endpoints[index] = strdup (options->endpoints[index]);
     return endpoints;
 }
 
@@ -431,11 +447,11 @@ s_connection_open (connection_t *connection, char **endpoints, const options_t *
 {
     memset (connection, 0, sizeof (*connection));
     size_t count = 0;
-    while (endpoints [count])
+    while (endpoints[count])
         count++;
-    connection->client = raftq_client_new ((const char **) endpoints, count);
-    connection->seqs = (uint64_t *) calloc ((size_t) options->in_flight, sizeof (uint64_t));
-    connection->sent_us = (int64_t *) calloc ((size_t) options->in_flight, sizeof (int64_t));
+    connection->client = raftq_client_new ((const char **)endpoints, count);
+    connection->seqs = (uint64_t *)calloc ((size_t)options->in_flight, sizeof (uint64_t));
+    connection->sent_us = (int64_t *)calloc ((size_t)options->in_flight, sizeof (int64_t));
     if (!connection->client || !connection->seqs || !connection->sent_us) {
         fprintf (stderr, "raftq-bench: cannot create a client\n");
         return -1;
@@ -461,24 +477,24 @@ s_connection_close (connection_t *connection)
 //  Sends operations until every slot is in use. A send that cannot be
 //  queued ends this round; the next loop turn tries again.
 static void
-s_connection_fill (connection_t *connection, const options_t *options,
-                   const uint8_t *payload, results_t *results)
+s_connection_fill (connection_t *connection, const options_t *options, const uint8_t *payload,
+                   results_t *results)
 {
     for (int slot = 0; slot < options->in_flight && !connection->drained; slot++) {
-        if (connection->seqs [slot])
+        if (connection->seqs[slot])
             continue;
         if (options->count && results->sent >= options->count)
             return;
         uint64_t seq;
-        int rc = options->pop
-            ? raftq_send_pop (connection->client, options->topic, &seq)
-            : raftq_send_publish (connection->client, options->topic, payload, options->size, &seq);
+        int rc = options->pop ? raftq_send_pop (connection->client, options->topic, &seq)
+                              : raftq_send_publish (connection->client, options->topic, payload,
+                                                    options->size, &seq);
         if (rc == -1) {
             results->send_failures++;
             return;
         }
-        connection->seqs [slot] = seq;
-        connection->sent_us [slot] = zclock_usecs ();
+        connection->seqs[slot] = seq;
+        connection->sent_us[slot] = zclock_usecs ();
         connection->used++;
         results->sent++;
     }
@@ -489,9 +505,9 @@ s_connection_fill (connection_t *connection, const options_t *options,
 static void
 s_stall_count (results_t *results, int64_t now)
 {
-    size_t window = (size_t) ((now - results->measure_start_us) / results->window_us);
+    size_t window = (size_t)((now - results->measure_start_us) / results->window_us);
     if (window < results->window_count)
-        results->windows [window]++;
+        results->windows[window]++;
     if (now - results->last_ok_us > results->longest_gap_us) {
         results->longest_gap_us = now - results->last_ok_us;
         results->longest_gap_end_us = now;
@@ -501,11 +517,11 @@ s_stall_count (results_t *results, int64_t now)
 
 //  Accounts for one reply: matched to its slot by seq, counted once.
 static void
-s_connection_reply (connection_t *connection, const options_t *options,
-                    const raftq_reply_t *reply, results_t *results)
+s_connection_reply (connection_t *connection, const options_t *options, const raftq_reply_t *reply,
+                    results_t *results)
 {
     int slot = 0;
-    while (slot < options->in_flight && connection->seqs [slot] != reply->seq)
+    while (slot < options->in_flight && connection->seqs[slot] != reply->seq)
         slot++;
     if (slot == options->in_flight) {
         //  Its operation was already counted lost (or it is no reply of ours).
@@ -513,33 +529,32 @@ s_connection_reply (connection_t *connection, const options_t *options,
         return;
     }
     int64_t now = zclock_usecs ();
-    int64_t latency = now - connection->sent_us [slot];
-    connection->seqs [slot] = 0;
+    int64_t latency = now - connection->sent_us[slot];
+    connection->seqs[slot] = 0;
     connection->used--;
     if (reply->code == RAFTQ_EMPTY && options->pop) {
         connection->drained = true;
         results->empty++;
         return;
     }
-    bool measured = now >= results->measure_start_us && now < results->measure_end_us
-                 && connection->sent_us [slot] >= results->measure_start_us;
+    bool measured = now >= results->measure_start_us && now < results->measure_end_us &&
+                    connection->sent_us[slot] >= results->measure_start_us;
     if (!measured)
         return;
     if (reply->code == RAFTQ_OK) {
         results->committed++;
-        histogram_record (results->latency_us, (uint64_t) (latency > 0? latency: 0));
+        histogram_record (results->latency_us, (uint64_t)(latency > 0 ? latency : 0));
         if (results->windows)
             s_stall_count (results, now);
-    }
-    else
-        results->errors [reply->code]++;
+    } else
+        results->errors[reply->code]++;
 }
 
 //  Frees the slot of an operation that will never be answered.
 static void
 s_connection_lose (connection_t *connection, int slot, results_t *results)
 {
-    connection->seqs [slot] = 0;
+    connection->seqs[slot] = 0;
     connection->used--;
     results->lost++;
 }
@@ -551,63 +566,64 @@ s_connection_lose (connection_t *connection, int slot, results_t *results)
 static void
 s_connection_expire (connection_t *connection, const options_t *options, results_t *results)
 {
-    int64_t oldest_allowed = zclock_usecs () - (int64_t) options->op_timeout_ms * 1000;
+    int64_t oldest_allowed = zclock_usecs () - (int64_t)options->op_timeout_ms * 1000;
     bool expired = false;
     for (int slot = 0; slot < options->in_flight && !expired; slot++)
-        expired = connection->seqs [slot] && connection->sent_us [slot] < oldest_allowed;
+        expired = connection->seqs[slot] && connection->sent_us[slot] < oldest_allowed;
     if (!expired)
         return;
     raftq_client_move_on (connection->client);
     for (int slot = 0; slot < options->in_flight; slot++)
-        if (connection->seqs [slot])
+        if (connection->seqs[slot])
             s_connection_lose (connection, slot, results);
 }
 
 //  Runs all connections from this thread until the measured phase ends and
 //  every operation is answered or lost.
 static void
-s_run (connection_t *connections, raftq_client_t **clients, bool *ready,
-       const options_t *options, const uint8_t *payload, results_t *results)
+s_run (connection_t *connections, raftq_client_t **clients, bool *ready, const options_t *options,
+       const uint8_t *payload, results_t *results)
 {
     int64_t start = zclock_usecs ();
-    results->measure_start_us = start + (int64_t) (options->warmup_s * 1e6);
-    results->measure_end_us = results->measure_start_us + (int64_t) (options->duration_s * 1e6);
+    results->measure_start_us = start + (int64_t)(options->warmup_s * 1e6);
+    results->measure_end_us = results->measure_start_us + (int64_t)(options->duration_s * 1e6);
     int64_t next_expiry_check = start + S_EXPIRY_CHECK_US;
-    size_t count = (size_t) options->connections;
+    size_t count = (size_t)options->connections;
 
     results->last_ok_us = results->measure_start_us;
     while (!zsys_interrupted) {
         int64_t now = zclock_usecs ();
-        bool sending = now < results->measure_end_us
-                    && (options->count == 0 || results->sent < options->count);
+        bool sending = now < results->measure_end_us &&
+                       (options->count == 0 || results->sent < options->count);
         int busy = 0, drained = 0;
         for (size_t index = 0; index < count; index++) {
             if (sending)
-                s_connection_fill (&connections [index], options, payload, results);
-            busy += connections [index].used > 0;
-            drained += connections [index].drained;
+                s_connection_fill (&connections[index], options, payload, results);
+            busy += connections[index].used > 0;
+            drained += connections[index].drained;
         }
-        if (busy == 0 && (!sending || drained == (int) count))
+        if (busy == 0 && (!sending || drained == (int)count))
             break;
         //  Short waits keep the send side and expiry checks responsive.
         raftq_wait (clients, count, 10, ready);
         for (size_t index = 0; index < count; index++) {
-            if (!ready [index])
+            if (!ready[index])
                 continue;
             raftq_reply_t reply;
-            while (raftq_receive (connections [index].client, 0, &reply) == 0)
-                s_connection_reply (&connections [index], options, &reply, results);
+            while (raftq_receive (connections[index].client, 0, &reply) == 0)
+                s_connection_reply (&connections[index], options, &reply, results);
         }
         if (zclock_usecs () >= next_expiry_check) {
             for (size_t index = 0; index < count; index++)
-                s_connection_expire (&connections [index], options, results);
+                s_connection_expire (&connections[index], options, results);
             next_expiry_check = zclock_usecs () + S_EXPIRY_CHECK_US;
         }
     }
     //  --pop may drain the topic before the planned end.
     int64_t stopped = zclock_usecs ();
     if (stopped < results->measure_end_us)
-        results->measure_end_us = stopped > results->measure_start_us? stopped: results->measure_start_us;
+        results->measure_end_us =
+            stopped > results->measure_start_us ? stopped : results->measure_start_us;
 }
 
 //  The 1-minute load average into *load, or -1 where the system has none.
@@ -621,30 +637,33 @@ s_load_average (double *load)
 static void
 s_report (const options_t *options, const char *leader, results_t *results)
 {
-    double seconds = (double) (results->measure_end_us - results->measure_start_us) / 1e6;
+    double seconds = (double)(results->measure_end_us - results->measure_start_us) / 1e6;
     bool chat = options->mode == MODE_CHAT;
     printf ("raftq-bench: %s %s to %s, leader %s\n",
-            chat? "SendMessage from": options->pop? "pop": "publish",
-            chat? options->sender: "", chat? options->receiver: options->topic,
-            leader? leader: "unknown");
+            chat           ? "SendMessage from"
+            : options->pop ? "pop"
+                           : "publish",
+            chat ? options->sender : "", chat ? options->receiver : options->topic,
+            leader ? leader : "unknown");
     printf ("  %d connections x %d in flight, %zu B payload, %.1f s measured after %.1f s warmup\n",
-            chat? 1: options->connections, chat? 1: options->in_flight, options->size,
-            seconds, options->warmup_s);
+            chat ? 1 : options->connections, chat ? 1 : options->in_flight, options->size, seconds,
+            options->warmup_s);
     printf ("  %-16s %12" PRIu64 "\n", "ops committed", results->committed);
-    printf ("  %-16s %12.1f\n", "ops/s", seconds > 0? (double) results->committed / seconds: 0.0);
-    static const struct { const char *name; double percentile; } rows [] = {
-        { "latency p50", 50 }, { "latency p99", 99 }, { "latency p99.9", 99.9 }
-    };
-    for (size_t row = 0; row < sizeof (rows) / sizeof (rows [0]); row++)
-        printf ("  %-16s %12.3f ms\n", rows [row].name,
-                (double) histogram_percentile (results->latency_us, rows [row].percentile) / 1000.0);
+    printf ("  %-16s %12.1f\n", "ops/s", seconds > 0 ? (double)results->committed / seconds : 0.0);
+    static const struct {
+        const char *name;
+        double percentile;
+    } rows[] = {{"latency p50", 50}, {"latency p99", 99}, {"latency p99.9", 99.9}};
+    for (size_t row = 0; row < sizeof (rows) / sizeof (rows[0]); row++)
+        printf ("  %-16s %12.3f ms\n", rows[row].name,
+                (double)histogram_percentile (results->latency_us, rows[row].percentile) / 1000.0);
     printf ("  %-16s %12.3f ms\n", "latency max",
-            (double) histogram_max (results->latency_us) / 1000.0);
+            (double)histogram_max (results->latency_us) / 1000.0);
     printf ("  %-16s", "errors");
     bool any = false;
     for (int code = 0; code < S_CODES; code++)
-        if (results->errors [code]) {
-            printf (" %s=%" PRIu64, raftq_code_name ((raftq_code_t) code), results->errors [code]);
+        if (results->errors[code]) {
+            printf (" %s=%" PRIu64, raftq_code_name ((raftq_code_t)code), results->errors[code]);
             any = true;
         }
     if (results->lost) {
@@ -655,7 +674,7 @@ s_report (const options_t *options, const char *leader, results_t *results)
         printf (" send-failures=%" PRIu64, results->send_failures);
         any = true;
     }
-    printf ("%s\n", any? "": " none");
+    printf ("%s\n", any ? "" : " none");
     printf ("  %-16s %12.2f -> %.2f (%ld CPUs)\n", "load average", results->load_start,
             results->load_end, sysconf (_SC_NPROCESSORS_ONLN));
     if (options->pop)
@@ -667,8 +686,8 @@ s_report (const options_t *options, const char *leader, results_t *results)
 static int
 s_compare_u32 (const void *first, const void *second)
 {
-    uint32_t a = *(const uint32_t *) first, b = *(const uint32_t *) second;
-    return a < b? -1: a > b;
+    uint32_t a = *(const uint32_t *)first, b = *(const uint32_t *)second;
+    return a < b ? -1 : a > b;
 }
 
 //  --mode stall: the windows' spread, the slow windows and the longest gap.
@@ -676,8 +695,8 @@ static void
 s_report_stall (const options_t *options, results_t *results)
 {
     //  Only whole windows inside the measured phase count
-    size_t count = (size_t) ((results->measure_end_us - results->measure_start_us)
-                             / results->window_us);
+    size_t count =
+        (size_t)((results->measure_end_us - results->measure_start_us) / results->window_us);
     if (count > results->window_count)
         count = results->window_count;
     if (results->measure_end_us - results->last_ok_us > results->longest_gap_us) {
@@ -686,28 +705,27 @@ s_report_stall (const options_t *options, results_t *results)
     }
     double per_second = 1000.0 / options->window_ms;
     printf ("  %-16s %12.3f ms, ended %.2f s into the measured phase\n", "longest gap",
-            (double) results->longest_gap_us / 1000.0,
-            (double) (results->longest_gap_end_us - results->measure_start_us) / 1e6);
+            (double)results->longest_gap_us / 1000.0,
+            (double)(results->longest_gap_end_us - results->measure_start_us) / 1e6);
     if (count == 0)
         return;
-    uint32_t *sorted = (uint32_t *) malloc (count * sizeof (uint32_t));
+    uint32_t *sorted = (uint32_t *)malloc (count * sizeof (uint32_t));
     if (!sorted)
         return;
     memcpy (sorted, results->windows, count * sizeof (uint32_t));
     qsort (sorted, count, sizeof (uint32_t), s_compare_u32);
-    uint32_t median = sorted [count / 2];
-    printf ("  %-16s %zu x %d ms: min %.0f, p10 %.0f, median %.0f, max %.0f ops/s\n",
-            "windows", count, options->window_ms, sorted [0] * per_second,
-            sorted [count / 10] * per_second, median * per_second,
-            sorted [count - 1] * per_second);
+    uint32_t median = sorted[count / 2];
+    printf ("  %-16s %zu x %d ms: min %.0f, p10 %.0f, median %.0f, max %.0f ops/s\n", "windows",
+            count, options->window_ms, sorted[0] * per_second, sorted[count / 10] * per_second,
+            median * per_second, sorted[count - 1] * per_second);
     free (sorted);
     size_t slow = 0;
     for (size_t window = 0; window < count; window++) {
-        bool below = results->windows [window] < median * S_SLOW_WINDOW_SHARE;
+        bool below = results->windows[window] < median * S_SLOW_WINDOW_SHARE;
         slow += below;
         if (options->timeline || (below && slow <= S_SLOW_WINDOWS_LISTED))
-            printf ("    %8.1f s %10.0f ops/s%s\n", (double) window * options->window_ms / 1000.0,
-                    results->windows [window] * per_second, below? "  slow": "");
+            printf ("    %8.1f s %10.0f ops/s%s\n", (double)window * options->window_ms / 1000.0,
+                    results->windows[window] * per_second, below ? "  slow" : "");
     }
     printf ("  %-16s %zu below %.0f%% of the median\n", "slow windows", slow,
             S_SLOW_WINDOW_SHARE * 100);
@@ -720,18 +738,18 @@ s_chat_client (char **endpoints, const options_t *options)
 {
     const char *password = "bench-password";
     size_t count = 0;
-    while (endpoints [count])
+    while (endpoints[count])
         count++;
-    raftq_client_t *client = raftq_client_new ((const char **) endpoints, count);
+    raftq_client_t *client = raftq_client_new ((const char **)endpoints, count);
     if (!client) {
         fprintf (stderr, "raftq-bench: cannot create a client\n");
         return NULL;
     }
     raftq_client_set_timeout (client, options->op_timeout_ms);
-    const char *users [] = { options->receiver, options->sender };
+    const char *users[] = {options->receiver, options->sender};
     raftq_code_t code = RAFTQ_OK;
     for (size_t index = 0; index < 2 && (code == RAFTQ_OK || code == RAFTQ_ALREADY_EXISTS); index++)
-        code = raftq_create_account (client, users [index], password);
+        code = raftq_create_account (client, users[index], password);
     if (code == RAFTQ_OK || code == RAFTQ_ALREADY_EXISTS)
         code = raftq_login (client, options->sender, password, NULL);
     if (code != RAFTQ_OK) {
@@ -744,12 +762,11 @@ s_chat_client (char **endpoints, const options_t *options)
 
 //  Sends one message at a time through the warmup and the measured phase.
 static void
-s_run_chat (raftq_client_t *client, const options_t *options, const char *text,
-            results_t *results)
+s_run_chat (raftq_client_t *client, const options_t *options, const char *text, results_t *results)
 {
     int64_t start = zclock_usecs ();
-    results->measure_start_us = start + (int64_t) (options->warmup_s * 1e6);
-    results->measure_end_us = results->measure_start_us + (int64_t) (options->duration_s * 1e6);
+    results->measure_start_us = start + (int64_t)(options->warmup_s * 1e6);
+    results->measure_end_us = results->measure_start_us + (int64_t)(options->duration_s * 1e6);
     while (!zsys_interrupted && zclock_usecs () < results->measure_end_us) {
         int64_t sent_us = zclock_usecs ();
         uint64_t id;
@@ -760,11 +777,9 @@ s_run_chat (raftq_client_t *client, const options_t *options, const char *text,
             continue;
         if (code == RAFTQ_OK) {
             results->committed++;
-            histogram_record (results->latency_us, (uint64_t) (now - sent_us));
-        }
-        else
-        if ((int) code < S_CODES)
-            results->errors [code]++;
+            histogram_record (results->latency_us, (uint64_t)(now - sent_us));
+        } else if ((int)code < S_CODES)
+            results->errors[code]++;
     }
 }
 
@@ -774,7 +789,7 @@ s_main_chat (char **endpoints, const options_t *options, const char *text)
 {
     char **pub_endpoints = NULL;
     if (options->mode == MODE_FANOUT) {
-        char error [512];
+        char error[512];
         pub_endpoints = raftq_config_pub_endpoints (options->config_path, error, sizeof (error));
         if (!pub_endpoints) {
             fprintf (stderr, "raftq-bench: %s\n", error);
@@ -784,9 +799,11 @@ s_main_chat (char **endpoints, const options_t *options, const char *text)
     raftq_client_t *client = s_chat_client (endpoints, options);
     int status = 1;
     if (client && options->mode == MODE_FANOUT)
-        status = fanout_run (client, endpoints, options->receiver, pub_endpoints, &options->fanout) == 0? 0: 1;
-    else
-    if (client) {
+        status =
+            fanout_run (client, endpoints, options->receiver, pub_endpoints, &options->fanout) == 0
+                ? 0
+                : 1;
+    else if (client) {
         results_t results;
         memset (&results, 0, sizeof (results));
         results.latency_us = histogram_new ();
@@ -823,41 +840,42 @@ s_raise_limits (const options_t *options)
 static int
 s_main_queue (char **endpoints, const options_t *options)
 {
-    size_t count = (size_t) options->connections;
-    connection_t *connections = (connection_t *) calloc (count, sizeof (connection_t));
-    raftq_client_t **clients = (raftq_client_t **) calloc (count, sizeof (raftq_client_t *));
-    bool *ready = (bool *) calloc (count, sizeof (bool));
-    uint8_t *payload = (uint8_t *) malloc (options->size? options->size: 1);
+    size_t count = (size_t)options->connections;
+    connection_t *connections = (connection_t *)calloc (count, sizeof (connection_t));
+    raftq_client_t **clients = (raftq_client_t **)calloc (count, sizeof (raftq_client_t *));
+    bool *ready = (bool *)calloc (count, sizeof (bool));
+    uint8_t *payload = (uint8_t *)malloc (options->size ? options->size : 1);
     results_t results;
     memset (&results, 0, sizeof (results));
     results.latency_us = histogram_new ();
     if (options->mode == MODE_STALL) {
-        results.window_us = (int64_t) options->window_ms * 1000;
-        results.window_count = (size_t) (options->duration_s * 1e6 / (double) results.window_us) + 1;
-        results.windows = (uint32_t *) calloc (results.window_count, sizeof (uint32_t));
+        results.window_us = (int64_t)options->window_ms * 1000;
+        results.window_count = (size_t)(options->duration_s * 1e6 / (double)results.window_us) + 1;
+        results.windows = (uint32_t *)calloc (results.window_count, sizeof (uint32_t));
     }
     int status = 1;
-    if (connections && clients && ready && payload && results.latency_us
-    &&  (options->mode != MODE_STALL || results.windows)) {
+    if (connections && clients && ready && payload && results.latency_us &&
+        (options->mode != MODE_STALL || results.windows)) {
         //  Random bytes: nothing on the path gets to compress them.
         randombytes_buf (payload, options->size);
         size_t opened = 0;
-        while (opened < count && s_connection_open (&connections [opened], endpoints, options) == 0) {
-            clients [opened] = connections [opened].client;
+        while (opened < count &&
+               s_connection_open (&connections[opened], endpoints, options) == 0) {
+            clients[opened] = connections[opened].client;
             opened++;
         }
         if (opened == count) {
             s_load_average (&results.load_start);
             s_run (connections, clients, ready, options, payload, &results);
             s_load_average (&results.load_end);
-            s_report (options, raftq_client_leader (connections [0].client), &results);
+            s_report (options, raftq_client_leader (connections[0].client), &results);
             if (options->mode == MODE_STALL)
                 s_report_stall (options, &results);
             status = 0;
         }
         //  The one that failed to open is cleaned up too.
         for (size_t index = 0; index < count && index <= opened; index++)
-            s_connection_close (&connections [index]);
+            s_connection_close (&connections[index]);
     }
     histogram_destroy (&results.latency_us);
     free (results.windows);
@@ -873,20 +891,20 @@ s_main_queue (char **endpoints, const options_t *options)
 
 //  Where the restarted node lives and how it is started.
 typedef struct {
-    char config_path [PATH_MAX];    //  the config, absolute: raftqd runs elsewhere
-    char base_dir [PATH_MAX];       //  its directory: raftqd's working directory
-    char node_dir [PATH_MAX];       //  <data_dir>/node-<id>
-    char raftqd [PATH_MAX];         //  the broker executable
-    size_t endpoint_index;          //  the node's place among the config's endpoints
-    pid_t spawned;                  //  the node's pid once we spawned it, else 0
+    char config_path[PATH_MAX]; //  the config, absolute: raftqd runs elsewhere
+    char base_dir[PATH_MAX];    //  its directory: raftqd's working directory
+    char node_dir[PATH_MAX];    //  <data_dir>/node-<id>
+    char raftqd[PATH_MAX];      //  the broker executable
+    size_t endpoint_index;      //  the node's place among the config's endpoints
+    pid_t spawned;              //  the node's pid once we spawned it, else 0
 } restart_plan_t;
 
 //  One restart's times, in microseconds from the spawn.
 typedef struct {
-    int64_t answered_us;            //  first status answer
-    int64_t ready_us;               //  applied index back where it was
-    int64_t cpu_us;                 //  CPU time the node used until then, all threads:
-                                    //  less skewed than wall time on a busy machine
+    int64_t answered_us; //  first status answer
+    int64_t ready_us;    //  applied index back where it was
+    int64_t cpu_us;      //  CPU time the node used until then, all threads:
+                         //  less skewed than wall time on a busy machine
 } restart_times_t;
 
 //  Finds the node's directory and place in the config, and the broker.
@@ -903,21 +921,21 @@ s_restart_plan (const options_t *options, restart_plan_t *plan)
     *strrchr (plan->base_dir, '/') = 0;
     json_error_t error;
     json_t *root = json_load_file (plan->config_path, 0, &error);
-    json_t *nodes = root? json_object_get (root, "nodes"): NULL;
-    json_t *data_dir = root? json_object_get (root, "data_dir"): NULL;
-    const char *data = json_is_string (data_dir)? json_string_value (data_dir): "data";
+    json_t *nodes = root ? json_object_get (root, "nodes") : NULL;
+    json_t *data_dir = root ? json_object_get (root, "data_dir") : NULL;
+    const char *data = json_is_string (data_dir) ? json_string_value (data_dir) : "data";
     bool found = false;
     for (size_t index = 0; index < json_array_size (nodes) && !found; index++) {
         json_t *id = json_object_get (json_array_get (nodes, index), "id");
-        found = json_is_integer (id) && json_integer_value (id) == (json_int_t) options->node_id;
+        found = json_is_integer (id) && json_integer_value (id) == (json_int_t)options->node_id;
         if (found)
             plan->endpoint_index = index;
     }
     int length = snprintf (plan->node_dir, sizeof (plan->node_dir), "%s%s%s/node-%u",
-                           data [0] == '/'? "": plan->base_dir, data [0] == '/'? "": "/", data,
+                           data[0] == '/' ? "" : plan->base_dir, data[0] == '/' ? "" : "/", data,
                            options->node_id);
     json_decref (root);
-    if (!found || length < 0 || (size_t) length >= sizeof (plan->node_dir)) {
+    if (!found || length < 0 || (size_t)length >= sizeof (plan->node_dir)) {
         fprintf (stderr, "raftq-bench: %s has no node %u in \"nodes\"\n", plan->config_path,
                  options->node_id);
         return -1;
@@ -926,9 +944,9 @@ s_restart_plan (const options_t *options, restart_plan_t *plan)
         snprintf (plan->raftqd, sizeof (plan->raftqd), "%s", options->raftqd);
     else {
         ssize_t length = readlink ("/proc/self/exe", plan->raftqd, sizeof (plan->raftqd) - 1);
-        plan->raftqd [length > 0? length: 0] = 0;
+        plan->raftqd[length > 0 ? length : 0] = 0;
         char *slash = strrchr (plan->raftqd, '/');
-        if (slash && (size_t) (slash - plan->raftqd) + sizeof ("/raftqd") <= sizeof (plan->raftqd))
+        if (slash && (size_t)(slash - plan->raftqd) + sizeof ("/raftqd") <= sizeof (plan->raftqd))
             strcpy (slash, "/raftqd");
     }
     if (access (plan->raftqd, X_OK)) {
@@ -944,7 +962,7 @@ s_node_pid (const restart_plan_t *plan)
 {
     if (plan->spawned)
         return plan->spawned;
-    char path [PATH_MAX + 16];
+    char path[PATH_MAX + 16];
     snprintf (path, sizeof (path), "%s/raftqd.pid", plan->node_dir);
     FILE *file = fopen (path, "r");
     long pid = 0;
@@ -953,7 +971,7 @@ s_node_pid (const restart_plan_t *plan)
             pid = 0;
         fclose (file);
     }
-    return (pid_t) pid;
+    return (pid_t)pid;
 }
 
 //  True once pid is gone: no such process, or a zombie nobody reaped yet
@@ -964,22 +982,22 @@ s_process_gone (pid_t pid)
 {
     if (kill (pid, 0) == -1 && errno == ESRCH)
         return true;
-    char path [64], stat [512] = "";
-    snprintf (path, sizeof (path), "/proc/%ld/stat", (long) pid);
+    char path[64], stat[512] = "";
+    snprintf (path, sizeof (path), "/proc/%ld/stat", (long)pid);
     FILE *file = fopen (path, "r");
     if (!file)
         return true;
     size_t got = fread (stat, 1, sizeof (stat) - 1, file);
     fclose (file);
-    stat [got] = 0;
+    stat[got] = 0;
     char *end = strrchr (stat, ')');
-    if (!end || end [1] != ' ' || (end [2] != 'Z' && end [2] != 'X'))
+    if (!end || end[1] != ' ' || (end[2] != 'Z' && end[2] != 'X'))
         return false;
-    snprintf (path, sizeof (path), "/proc/%ld/task", (long) pid);
+    snprintf (path, sizeof (path), "/proc/%ld/task", (long)pid);
     DIR *tasks = opendir (path);
     size_t threads = 0;
-    for (struct dirent *task = tasks? readdir (tasks): NULL; task; task = readdir (tasks))
-        threads += task->d_name [0] != '.';
+    for (struct dirent *task = tasks ? readdir (tasks) : NULL; task; task = readdir (tasks))
+        threads += task->d_name[0] != '.';
     if (tasks)
         closedir (tasks);
     return threads <= 1;
@@ -991,8 +1009,8 @@ s_kill_node (restart_plan_t *plan)
 {
     pid_t pid = s_node_pid (plan);
     if (pid <= 0 || kill (pid, SIGKILL)) {
-        fprintf (stderr, "raftq-bench: cannot kill the node (pid %ld): %s\n", (long) pid,
-                 pid <= 0? "no pid file": strerror (errno));
+        fprintf (stderr, "raftq-bench: cannot kill the node (pid %ld): %s\n", (long)pid,
+                 pid <= 0 ? "no pid file" : strerror (errno));
         return -1;
     }
     if (plan->spawned) {
@@ -1003,7 +1021,7 @@ s_kill_node (restart_plan_t *plan)
     int64_t deadline = zclock_mono () + S_KILL_WAIT_MS;
     while (!s_process_gone (pid) && zclock_mono () < deadline)
         zclock_sleep (1);
-    return s_process_gone (pid)? 0: -1;
+    return s_process_gone (pid) ? 0 : -1;
 }
 
 //  Spawns raftqd for the node in its own session, output appended to its
@@ -1011,7 +1029,7 @@ s_kill_node (restart_plan_t *plan)
 static int
 s_spawn_node (restart_plan_t *plan, const options_t *options)
 {
-    char log_path [PATH_MAX + 16], pid_path [PATH_MAX + 16], id [16];
+    char log_path[PATH_MAX + 16], pid_path[PATH_MAX + 16], id[16];
     snprintf (log_path, sizeof (log_path), "%s/raftqd.log", plan->node_dir);
     snprintf (pid_path, sizeof (pid_path), "%s/raftqd.pid", plan->node_dir);
     snprintf (id, sizeof (id), "%u", options->node_id);
@@ -1021,9 +1039,9 @@ s_spawn_node (restart_plan_t *plan, const options_t *options)
         setsid ();
         int log = open (log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
         int nothing = open ("/dev/null", O_RDONLY);
-        if (log >= 0 && nothing >= 0 && dup2 (log, 1) >= 0 && dup2 (log, 2) >= 0
-        &&  dup2 (nothing, 0) >= 0 && chdir (plan->base_dir) == 0)
-            execl (plan->raftqd, "raftqd", "--config", plan->config_path, "--id", id, (char *) NULL);
+        if (log >= 0 && nothing >= 0 && dup2 (log, 1) >= 0 && dup2 (log, 2) >= 0 &&
+            dup2 (nothing, 0) >= 0 && chdir (plan->base_dir) == 0)
+            execl (plan->raftqd, "raftqd", "--config", plan->config_path, "--id", id, (char *)NULL);
         _exit (127);
     }
     if (pid < 0) {
@@ -1033,7 +1051,7 @@ s_spawn_node (restart_plan_t *plan, const options_t *options)
     plan->spawned = pid;
     FILE *file = fopen (pid_path, "w");
     if (file) {
-        fprintf (file, "%ld\n", (long) pid);
+        fprintf (file, "%ld\n", (long)pid);
         fclose (file);
     }
     return 0;
@@ -1043,29 +1061,29 @@ s_spawn_node (restart_plan_t *plan, const options_t *options)
 static int64_t
 s_cpu_us (pid_t pid)
 {
-    char path [64], stat [1024] = "";
-    snprintf (path, sizeof (path), "/proc/%ld/stat", (long) pid);
+    char path[64], stat[1024] = "";
+    snprintf (path, sizeof (path), "/proc/%ld/stat", (long)pid);
     FILE *file = fopen (path, "r");
     if (!file)
         return 0;
     size_t got = fread (stat, 1, sizeof (stat) - 1, file);
     fclose (file);
-    stat [got] = 0;
+    stat[got] = 0;
     //  utime and stime are fields 14 and 15; the name before may hold spaces
     char *end = strrchr (stat, ')');
     unsigned long long user = 0, system = 0;
-    if (!end || sscanf (end + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-                        &user, &system) != 2)
+    if (!end || sscanf (end + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &user,
+                        &system) != 2)
         return 0;
-    return (int64_t) ((user + system) * 1000000ULL / (unsigned long long) sysconf (_SC_CLK_TCK));
+    return (int64_t)((user + system) * 1000000ULL / (unsigned long long)sysconf (_SC_CLK_TCK));
 }
 
 //  Probes the node's status every S_PROBE_MS until its applied index
 //  reaches target (0: until it answers). Returns 0 with the times since
 //  started_us, or -1 after saying why (the node died or stayed behind).
 static int
-s_wait_ready (raftq_client_t *client, restart_plan_t *plan, uint64_t target,
-              int64_t started_us, restart_times_t *times)
+s_wait_ready (raftq_client_t *client, restart_plan_t *plan, uint64_t target, int64_t started_us,
+              restart_times_t *times)
 {
     memset (times, 0, sizeof (*times));
     int64_t deadline = zclock_mono () + S_READY_WAIT_MS;
@@ -1077,13 +1095,13 @@ s_wait_ready (raftq_client_t *client, restart_plan_t *plan, uint64_t target,
             return -1;
         }
         if (raftq_status (client, plan->endpoint_index, &status) != RAFTQ_OK)
-            continue;       //  the probe waited S_PROBE_MS
+            continue; //  the probe waited S_PROBE_MS
         int64_t now = zclock_usecs ();
         if (times->answered_us == 0)
             times->answered_us = now - started_us;
         if (status.applied_index >= target) {
             times->ready_us = now - started_us;
-            times->cpu_us = plan->spawned? s_cpu_us (plan->spawned): 0;
+            times->cpu_us = plan->spawned ? s_cpu_us (plan->spawned) : 0;
             return 0;
         }
         zclock_sleep (S_PROBE_MS / 2);
@@ -1097,17 +1115,17 @@ s_wait_ready (raftq_client_t *client, restart_plan_t *plan, uint64_t target,
 static uint64_t
 s_newest_snapshot (const restart_plan_t *plan)
 {
-    char path [PATH_MAX + 16];
+    char path[PATH_MAX + 16];
     snprintf (path, sizeof (path), "%s/snap", plan->node_dir);
     uint64_t newest = 0;
     zdir_t *dir = zdir_new (path, "-");
-    zfile_t **files = dir? zdir_flatten (dir): NULL;
-    for (size_t index = 0; files && files [index]; index++) {
+    zfile_t **files = dir ? zdir_flatten (dir) : NULL;
+    for (size_t index = 0; files && files[index]; index++) {
         unsigned long long found;
-        char suffix [8] = "";
-        const char *name = strrchr (zfile_filename (files [index], NULL), '/');
-        if (name && sscanf (name, "/snapshot-%20llu.%7s", &found, suffix) == 2
-        &&  streq (suffix, "snap") && found > newest)
+        char suffix[8] = "";
+        const char *name = strrchr (zfile_filename (files[index], NULL), '/');
+        if (name && sscanf (name, "/snapshot-%20llu.%7s", &found, suffix) == 2 &&
+            streq (suffix, "snap") && found > newest)
             newest = found;
     }
     zdir_flatten_free (&files);
@@ -1128,22 +1146,22 @@ s_wait_caught_up (raftq_client_t *client, restart_plan_t *plan, size_t endpoint_
     restart_times_t times;
     if (committed == 0 || s_wait_ready (client, plan, committed, zclock_usecs (), &times))
         return 0;
-    return raftq_status (client, plan->endpoint_index, &status) == RAFTQ_OK
-         ? status.applied_index: 0;
+    return raftq_status (client, plan->endpoint_index, &status) == RAFTQ_OK ? status.applied_index
+                                                                            : 0;
 }
 
 static int
 s_compare_i64 (const void *first, const void *second)
 {
-    int64_t a = *(const int64_t *) first, b = *(const int64_t *) second;
-    return a < b? -1: a > b;
+    int64_t a = *(const int64_t *)first, b = *(const int64_t *)second;
+    return a < b ? -1 : a > b;
 }
 
 static double
 s_median_ms (int64_t *values, int count)
 {
-    qsort (values, (size_t) count, sizeof (int64_t), s_compare_i64);
-    return (double) values [count / 2] / 1000.0;
+    qsort (values, (size_t)count, sizeof (int64_t), s_compare_i64);
+    return (double)values[count / 2] / 1000.0;
 }
 
 //  Runs --mode restart. Returns the exit status.
@@ -1162,22 +1180,22 @@ s_main_restart (char **endpoints, const options_t *options)
             return 1;
     }
     size_t endpoint_count = 0;
-    while (endpoints [endpoint_count])
+    while (endpoints[endpoint_count])
         endpoint_count++;
-    raftq_client_t *client = raftq_client_new ((const char **) endpoints, endpoint_count);
+    raftq_client_t *client = raftq_client_new ((const char **)endpoints, endpoint_count);
     if (!client)
         return 1;
     raftq_client_set_attempt_timeout (client, S_PROBE_MS);
-    int64_t *answered = (int64_t *) calloc ((size_t) options->runs, sizeof (int64_t));
-    int64_t *ready = (int64_t *) calloc ((size_t) options->runs, sizeof (int64_t));
-    int64_t *cpu = (int64_t *) calloc ((size_t) options->runs, sizeof (int64_t));
+    int64_t *answered = (int64_t *)calloc ((size_t)options->runs, sizeof (int64_t));
+    int64_t *ready = (int64_t *)calloc ((size_t)options->runs, sizeof (int64_t));
+    int64_t *cpu = (int64_t *)calloc ((size_t)options->runs, sizeof (int64_t));
     int status = 1;
     int run = 0;
     if (answered && ready && cpu) {
         printf ("raftq-bench: restart of node %u (%s), %d runs\n", options->node_id,
-                endpoints [plan.endpoint_index], options->runs);
-        printf ("  %4s %12s %12s %12s %14s %14s %14s\n", "run", "applied", "snapshot",
-                "log after", "answers (ms)", "ready (ms)", "cpu (ms)");
+                endpoints[plan.endpoint_index], options->runs);
+        printf ("  %4s %12s %12s %12s %14s %14s %14s\n", "run", "applied", "snapshot", "log after",
+                "answers (ms)", "ready (ms)", "cpu (ms)");
     }
     for (; answered && ready && cpu && run < options->runs && !zsys_interrupted; run++) {
         uint64_t applied = s_wait_caught_up (client, &plan, endpoint_count);
@@ -1199,14 +1217,13 @@ s_main_restart (char **endpoints, const options_t *options)
             break;
         int64_t started = zclock_usecs ();
         restart_times_t times;
-        if (s_spawn_node (&plan, options)
-        ||  s_wait_ready (client, &plan, applied, started, &times))
+        if (s_spawn_node (&plan, options) || s_wait_ready (client, &plan, applied, started, &times))
             break;
-        answered [run] = times.answered_us;
-        ready [run] = times.ready_us;
-        cpu [run] = times.cpu_us;
-        printf ("  %4d %12" PRIu64 " %12" PRIu64 " %12" PRIu64 " %14.1f %14.1f %14.1f\n",
-                run + 1, applied, snapshot, applied - snapshot, times.answered_us / 1000.0,
+        answered[run] = times.answered_us;
+        ready[run] = times.ready_us;
+        cpu[run] = times.cpu_us;
+        printf ("  %4d %12" PRIu64 " %12" PRIu64 " %12" PRIu64 " %14.1f %14.1f %14.1f\n", run + 1,
+                applied, snapshot, applied - snapshot, times.answered_us / 1000.0,
                 times.ready_us / 1000.0, times.cpu_us / 1000.0);
         fflush (stdout);
     }
@@ -1221,7 +1238,6 @@ s_main_restart (char **endpoints, const options_t *options)
     raftq_client_destroy (&client);
     return status;
 }
-
 
 int
 main (int argc, char **argv)
@@ -1244,12 +1260,12 @@ main (int argc, char **argv)
     }
     if (options.mode != MODE_QUEUE && options.mode != MODE_STALL) {
         //  Printable text of the payload size: chat messages are UTF-8.
-        char *text = (char *) malloc (options.size + 1);
+        char *text = (char *)malloc (options.size + 1);
         status = 1;
         if (text) {
             for (size_t index = 0; index < options.size; index++)
-                text [index] = (char) ('a' + index % 26);
-            text [options.size] = 0;
+                text[index] = (char)('a' + index % 26);
+            text[options.size] = 0;
             status = s_main_chat (endpoints, &options, text);
         }
         free (text);
