@@ -12,7 +12,7 @@ SIM_RUNS  ?= 3000
 VERSION   ?= 0.1.0
 
 PACKAGES  := libzmq3-dev libczmq-dev libprotobuf-c-dev protobuf-c-compiler \
-             libcmocka-dev libjansson-dev libsodium-dev python3-zmq pkg-config
+             libcmocka-dev libjansson-dev libsodium-dev python3-zmq pkg-config clang-format
 PKGS      := libzmq libczmq libprotobuf-c jansson libsodium
 
 CC        ?= cc
@@ -70,7 +70,7 @@ all: $(DEPS_STAMP) $(BINS) $(UNIT_BIN) $(if $(SIM_SRC),$(SIM_BIN))
 $(DEPS_STAMP):
 	@mkdir -p $(BUILD)
 	@if pkg-config --exists $(PKGS) cmocka && command -v protoc-c >/dev/null \
-	    && $(PYTHON) -c 'import zmq' 2>/dev/null; then :; else \
+	    && $(PYTHON) -c 'import zmq' 2>/dev/null && command -v clang-format >/dev/null; then :; else \
 	  echo "installing build dependencies: $(PACKAGES)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PACKAGES) >/dev/null; \
 	fi
@@ -118,7 +118,7 @@ $(SIM_BIN): $(patsubst %.c,$(BUILD)/%.o,$(SIM_SRC)) $(TEST_SUPPORT_O) $(BROKER_L
 
 # --- tests ---------------------------------------------------------------
 test: all
-	@$(MAKE) --no-print-directory unit sim integration fuzz-replay chaos-test
+	@$(MAKE) --no-print-directory check-format unit sim integration fuzz-replay chaos-test
 
 unit: all
 	@failed=0; for t in $(UNIT_BIN); do echo "== $$t"; $$t || failed=1; done; exit $$failed
