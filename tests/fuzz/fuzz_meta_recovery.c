@@ -18,7 +18,8 @@
       and vote: the newer one when their versions are consecutive;
     - a refusal comes with a reason;
     - two saves in a row (one per slot) each read back after a reopen.
-    Per-exec work: one small file on tmpfs in the process's scratch directory.
+    Per-exec work: one small file on tmpfs in the process's scratch
+    directory, in a node directory emptied rather than created anew.
 */
 #include "harness.h"
 #include "crc32c.h"
@@ -31,7 +32,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define FLAG_FIX_CRC 1
 #define FLAG_SPREAD  2
@@ -134,7 +134,6 @@ s_reopen (meta_store_t **store, const char *directory)
 static void
 s_run (const char *directory, const uint8_t *file, size_t file_size)
 {
-    HARNESS_CHECK (mkdir (directory, 0755) == 0, "mkdir %s: %s", directory, strerror (errno));
     HARNESS_CHECK (harness_write_file (directory, "meta", file, file_size) == 0, "write meta");
     char error[ERROR_SIZE] = "";
     meta_store_t *store = meta_store_open (directory, error, sizeof error);
@@ -172,7 +171,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         return 0;
     char directory[PATH_SIZE];
     snprintf (directory, sizeof directory, "%s/node", scratch);
-    HARNESS_CHECK (harness_remove_tree (directory) == 0, "cannot empty %s", directory);
+    HARNESS_CHECK (harness_empty_directory (directory) == 0, "cannot empty %s: %s", directory,
+                   strerror (errno));
     //  What it leaves is removed by the next input, or at exit with the scratch directory.
     s_run (directory, file, file_size);
     free (file);

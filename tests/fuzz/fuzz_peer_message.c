@@ -2,13 +2,15 @@
 
     Input: the body of one peer frame (a packed raftq.peer.Message). Seeds:
     corpus/peer_message/ (every message kind of cluster "raftq-local",
-    AppendEntries with entries of every type, written by make_seeds).
+    AppendEntries with entries of every type, InstallSnapshot chunks; written
+    by make_seeds).
     When raft_message_t gains a field, add it to s_check_same.
 
     Invariants checked beyond "no crash, no leak, no UB":
     - a refused frame comes with a reason and leaves the result empty;
     - an accepted one has a type and a sender, entries only on
-      AppendEntries, each of a known type;
+      AppendEntries, each of a known type, snapshot data only on
+      InstallSnapshot;
     - encoding what was decoded and decoding that again gives back the
       same message, field by field and byte by byte.
 */
@@ -38,6 +40,14 @@ s_check_same (const raft_message_t *first, const raft_message_t *second)
                        first->conflict_index == second->conflict_index &&
                        first->conflict_term == second->conflict_term,
                    "append fields changed in a round trip");
+    HARNESS_CHECK (first->snapshot_index == second->snapshot_index &&
+                       first->snapshot_term == second->snapshot_term &&
+                       first->offset == second->offset && first->done == second->done,
+                   "snapshot fields changed in a round trip");
+    HARNESS_CHECK (
+        first->data_size == second->data_size &&
+            (first->data_size == 0 || memcmp (first->data, second->data, first->data_size) == 0),
+        "snapshot chunk changed in a round trip");
     HARNESS_CHECK (first->entry_count == second->entry_count, "entry count %zu became %zu",
                    first->entry_count, second->entry_count);
     for (size_t at = 0; at < first->entry_count; at++) {
@@ -61,6 +71,9 @@ s_check_decoded (const raft_message_t *message)
     HARNESS_CHECK (message->from != 0, "no sender accepted");
     HARNESS_CHECK (message->entry_count == 0 || message->type == RAFT_MESSAGE_APPEND_ENTRIES,
                    "entries on type %d", (int)message->type);
+    HARNESS_CHECK (message->data_size == 0 || message->type == RAFT_MESSAGE_INSTALL_SNAPSHOT,
+                   "snapshot data on type %d", (int)message->type);
+    HARNESS_CHECK (message->data_size == 0 || message->data, "snapshot data missing");
     HARNESS_CHECK ((message->entry_count == 0) == (message->entries == NULL),
                    "entries pointer does not match count %zu", message->entry_count);
     for (size_t at = 0; at < message->entry_count; at++)

@@ -33,7 +33,10 @@ const char *harness_scratch (void);
 //  Writes a file of size bytes at directory/name, replacing any. 0 or -1.
 int harness_write_file (const char *directory, const char *name, const void *data, size_t size);
 
-//  Removes path and everything below it; a missing path is fine. 0 or -1.
-int harness_remove_tree (const char *path);
+//  Makes path an empty directory: creates it if missing, else removes what
+//  is in it (files, and directories with their contents). Cheaper per input
+//  than removing the directory and creating it again: no parent directory
+//  update, no tree walk that stats every entry. 0 or -1.
+int harness_empty_directory (const char *path);
 
 #endif

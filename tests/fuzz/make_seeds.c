@@ -3,15 +3,19 @@
     committed, so a rerun only matters after a format change).
 
     Binary seeds are made by the real encoders and stores (protobuf-c,
-    peer_codec, log_store, meta_store), so they cannot drift from the format
-    they exercise; text seeds (JSON requests, configs) are written out here.
+    peer_codec, log_store, meta_store, fsm and snapshot), so they cannot
+    drift from the format they exercise; text seeds (JSON requests, configs)
+    are written out here.
     Usage: make_seeds CORPUS_DIRECTORY
 */
 #include "harness.h"
+#include "fsm.h"
+#include "little_endian.h"
 #include "log_store.h"
 #include "meta_store.h"
 #include "peer_codec.h"
 #include "raftq.pb-c.h"
+#include "snapshot.h"
 #include "temp_dir.h"
 
 #include <errno.h>
@@ -40,6 +44,11 @@
 #define COMPACTED_FIRST_INDEX 1000
 #define META_FLAG_FIX_CRC     1
 #define META_FLAG_SPREAD      2
+#define SNAP_FLAG_FIX_HEADER  1
+#define SNAP_FLAG_FALLBACK    2
+#define SNAP_FLAG_BELOW       4
+//  fuzz_snapshot_load's input header: flags, then the file's index.
+#define SNAP_INPUT_HEADER_BYTES 9
 
 //  Where seeds go, and whether writing them went well.
 typedef struct {
@@ -76,6 +85,8 @@ s_json_seeds (seeds_t *seeds)
     const char *requests[][2] = {
         {"status", "{\"type\":\"status\",\"method\":\"GET\"}"},
         {"status-hash", "{\"type\":\"status\",\"method\":\"GET\",\"hash\":true}"},
+        {"status-detail", "{\"type\":\"status\",\"method\":\"GET\",\"detail\":true}"},
+        {"snapshot-post", "{\"type\":\"snapshot\",\"method\":\"POST\"}"},
         {"user-get", "{\"type\":\"user\",\"method\":\"GET\",\"user\":\"bob\"}"},
         {"topic-put", "{\"type\":\"topic\",\"method\":\"PUT\",\"topic\":\"orders\"}"},
         {"topic-get", "{\"type\":\"topic\",\"method\":\"GET\"}"},
@@ -177,6 +188,9 @@ s_protobuf_queue_seeds (seeds_t *seeds)
     request.op_case = RAFTQ__REQUEST__OP_STATUS;
     request.status = &status;
     s_pack_request (seeds, "status", &request);
+    status.with_hash = false;
+    status.detail = true;
+    s_pack_request (seeds, "status-detail", &request);
 
     Raftq__Replay replay = RAFTQ__REPLAY__INIT;
     replay.stream = (char *)"conv/ann/bob";
@@ -280,6 +294,11 @@ s_protobuf_admin_seeds (seeds_t *seeds)
     request.transfer_leadership = &transfer;
     s_pack_request (seeds, "transfer-leadership", &request);
 
+    Raftq__TakeSnapshot take_snapshot = RAFTQ__TAKE_SNAPSHOT__INIT;
+    request.op_case = RAFTQ__REQUEST__OP_TAKE_SNAPSHOT;
+    request.take_snapshot = &take_snapshot;
+    s_pack_request (seeds, "take-snapshot", &request);
+
     //  A request without an operation, as a newer client's op looks to us.
     Raftq__Request empty = RAFTQ__REQUEST__INIT;
     s_pack_request (seeds, "no-operation", &empty);
@@ -361,6 +380,29 @@ s_peer_seeds (seeds_t *seeds)
     append.entry_count = 0;
     s_peer_seed (seeds, "heartbeat", &append);
 
+    raft_message_t install = {0};
+    install.type = RAFT_MESSAGE_INSTALL_SNAPSHOT;
+    install.from = 1;
+    install.to = 5;
+    install.term = 5;
+    install.snapshot_index = 30;
+    install.snapshot_term = 3;
+    install.offset = 65536;
+    install.data = (const uint8_t *)"\x0a\x04"
+                                    "snap chunk";
+    install.data_size = 12;
+    install.done = true;
+    s_peer_seed (seeds, "install-snapshot", &install);
+    raft_message_t install_reply = {0};
+    install_reply.type = RAFT_MESSAGE_INSTALL_SNAPSHOT_REPLY;
+    install_reply.from = 5;
+    install_reply.to = 1;
+    install_reply.term = 5;
+    install_reply.snapshot_index = 30;
+    install_reply.offset = 65548;
+    install_reply.done = true;
+    s_peer_seed (seeds, "install-snapshot-reply", &install_reply);
+
     raft_message_t append_reply = {0};
     append_reply.type = RAFT_MESSAGE_APPEND_ENTRIES_REPLY;
     append_reply.from = 3;
@@ -395,7 +437,8 @@ s_config_seeds (seeds_t *seeds)
          "    {\"id\": 3, \"host\": \"127.0.0.1\", \"client_port\": 5503, \"peer_port\": 5603, "
          "\"pub_port\": 5703}\n  ]\n}\n"},
         {"joining",
-         "{\"cluster\":\"c\",\"max_payload_bytes\":65536,\"event_retention\":100,\"nodes\":["
+         "{\"cluster\":\"c\",\"max_payload_bytes\":65536,\"event_retention\":100,"
+         "\"snapshot_log_bytes\":4096,\"snapshot_trailing_entries\":0,\"nodes\":["
          "{\"id\":1,\"host\":\"localhost\",\"client_port\":6001,\"peer_port\":6002},"
          "{\"id\":9,\"host\":\"10.0.0.2\",\"client_port\":6001,\"peer_port\":6002,\"pub_port\":0,"
          "\"join\":true}]}"},
@@ -593,6 +636,200 @@ s_meta_seeds (seeds_t *seeds, const char *scratch)
     s_meta_seed (seeds, "garbage", 0, (const uint8_t *)"not a meta file at all.", 24);
 }
 
+//  --------------------------------------------------------------------------
+//  Snapshots, written by snapshot_write from a state machine that applied
+//  commands of every kind.
+
+//  Applies command at the fsm's next index; the output is not needed.
+static int
+s_apply (fsm_t *fsm, Raftq__State__Command *command)
+{
+    command->timestamp_ms = 1700000000000 + (int64_t)fsm_applied_index (fsm);
+    size_t size = raftq__state__command__get_packed_size (command);
+    uint8_t *payload = malloc (size ? size : 1);
+    if (!payload)
+        return -1;
+    raftq__state__command__pack (command, payload);
+    fsm_output_t output;
+    int rc = fsm_apply (fsm, fsm_applied_index (fsm) + 1, payload, size, &output);
+    fsm_output_clear (&output);
+    free (payload);
+    return rc;
+}
+
+//  Topics "orders" (two messages left of three) and "empty", each created
+//  by a client with retry protection.
+static int
+s_queue_state (fsm_t *fsm)
+{
+    Raftq__State__Command command = RAFTQ__STATE__COMMAND__INIT;
+    command.client_id = 0x1122334455667788ULL;
+    command.seq = 1;
+    Raftq__CreateTopic create_topic = RAFTQ__CREATE_TOPIC__INIT;
+    command.op_case = RAFTQ__STATE__COMMAND__OP_CREATE_TOPIC;
+    command.create_topic = &create_topic;
+    create_topic.name = (char *)"orders";
+    int rc = s_apply (fsm, &command);
+    command.client_id = 0x99;
+    create_topic.name = (char *)"empty";
+    rc |= s_apply (fsm, &command);
+
+    Raftq__Publish publish = RAFTQ__PUBLISH__INIT;
+    publish.topic = (char *)"orders";
+    command.op_case = RAFTQ__STATE__COMMAND__OP_PUBLISH;
+    command.publish = &publish;
+    const char *payloads[] = {"first", "", "third \xc3\xa9"};
+    for (size_t at = 0; at < 3; at++) {
+        publish.payload.data = (uint8_t *)payloads[at];
+        publish.payload.len = strlen (payloads[at]);
+        command.seq = 2 + at;
+        rc |= s_apply (fsm, &command);
+    }
+    Raftq__Pop pop = RAFTQ__POP__INIT;
+    pop.topic = (char *)"orders";
+    command.op_case = RAFTQ__STATE__COMMAND__OP_POP;
+    command.pop = &pop;
+    command.client_id = 0;
+    command.seq = 0;
+    rc |= s_apply (fsm, &command);
+    return rc;
+}
+
+//  Accounts ann and bob with a session each, two messages, one read.
+static int
+s_chat_state (fsm_t *fsm)
+{
+    const char *users[][2] = {{"ann", "0123456789abcdef0123456789abcdef"},
+                              {"bob", "fedcba9876543210fedcba9876543210"}};
+    Raftq__State__Command command = RAFTQ__STATE__COMMAND__INIT;
+    int rc = 0;
+    for (size_t at = 0; at < 2; at++) {
+        Raftq__State__NewAccount account = RAFTQ__STATE__NEW_ACCOUNT__INIT;
+        account.user = (char *)users[at][0];
+        account.password_hash = (char *)"$argon2id$v=19$m=8,t=1,p=1$c2VlZA$c2VlZA";
+        command.op_case = RAFTQ__STATE__COMMAND__OP_CREATE_ACCOUNT;
+        command.create_account = &account;
+        rc |= s_apply (fsm, &command);
+        Raftq__State__NewSession session = RAFTQ__STATE__NEW_SESSION__INIT;
+        session.user = account.user;
+        session.token = (char *)users[at][1];
+        session.password_hash = account.password_hash;
+        command.op_case = RAFTQ__STATE__COMMAND__OP_LOGIN;
+        command.login = &session;
+        rc |= s_apply (fsm, &command);
+    }
+    Raftq__SendMessage send_message = RAFTQ__SEND_MESSAGE__INIT;
+    command.op_case = RAFTQ__STATE__COMMAND__OP_SEND_MESSAGE;
+    command.send_message = &send_message;
+    command.token = (char *)users[0][1];
+    send_message.to = (char *)"bob";
+    send_message.text = (char *)"hello bob";
+    rc |= s_apply (fsm, &command);
+    command.token = (char *)users[1][1];
+    send_message.to = (char *)"ann";
+    send_message.text = (char *)"hi ann";
+    rc |= s_apply (fsm, &command);
+
+    Raftq__ReadMessages read_messages = RAFTQ__READ_MESSAGES__INIT;
+    read_messages.partner = (char *)"";
+    read_messages.page = 1;
+    read_messages.page_size = 10;
+    command.op_case = RAFTQ__STATE__COMMAND__OP_READ_MESSAGES;
+    command.read_messages = &read_messages;
+    command.client_id = 0xb0b;
+    command.seq = 1;
+    rc |= s_apply (fsm, &command);
+    return rc;
+}
+
+//  The file snapshot_write makes of fsm's state, read back.
+static uint8_t *
+s_snapshot_file (const char *scratch, fsm_t *fsm, const char *label, size_t *size)
+{
+    char dir[PATH_SIZE];
+    snprintf (dir, sizeof dir, "%s/snap-%s", scratch, label);
+    char error[ERROR_SIZE] = "";
+    const uint8_t membership[] = "\x08\x01\x08\x02\x08\x03";
+    size_t body_size = 0;
+    uint8_t *body =
+        snapshot_pack (fsm, 3, membership, sizeof membership - 1, &body_size, error, sizeof error);
+    uint64_t index = fsm_applied_index (fsm);
+    if (!body || snapshot_write (dir, index, body, body_size, error, sizeof error)) {
+        fprintf (stderr, "snapshot seed %s: %s\n", label, error);
+        free (body);
+        return NULL;
+    }
+    free (body);
+    char path[PATH_SIZE];
+    snapshot_path (dir, index, path, sizeof path);
+    return s_read_file (path, size);
+}
+
+static void
+s_snapshot_seed (seeds_t *seeds, const char *label, uint8_t flags, uint64_t index,
+                 const uint8_t *file, size_t size)
+{
+    uint8_t *input = malloc (SNAP_INPUT_HEADER_BYTES + size);
+    if (!input) {
+        seeds->rc = -1;
+        return;
+    }
+    input[0] = flags;
+    little_endian_put_u64 (input + 1, index);
+    memcpy (input + SNAP_INPUT_HEADER_BYTES, file, size);
+    s_seed (seeds, "snapshot_load", label, input, SNAP_INPUT_HEADER_BYTES + size);
+    free (input);
+}
+
+//  The seeds of one state's file: whole, then damaged in every way load checks.
+static void
+s_snapshot_variants (seeds_t *seeds, const char *label, uint64_t index, uint8_t *file, size_t size)
+{
+    char name[64];
+    s_snapshot_seed (seeds, label, 0, index, file, size);
+    snprintf (name, sizeof name, "%s-fallback", label);
+    s_snapshot_seed (seeds, name, SNAP_FLAG_FALLBACK | SNAP_FLAG_FIX_HEADER, index, file, size);
+    snprintf (name, sizeof name, "%s-below", label);
+    s_snapshot_seed (seeds, name, SNAP_FLAG_BELOW | SNAP_FLAG_FALLBACK, index, file, size);
+    snprintf (name, sizeof name, "%s-misnamed", label);
+    s_snapshot_seed (seeds, name, SNAP_FLAG_FALLBACK, index + 1, file, size);
+    snprintf (name, sizeof name, "%s-torn", label);
+    s_snapshot_seed (seeds, name, SNAP_FLAG_FIX_HEADER, index, file, size - size / 3);
+    snprintf (name, sizeof name, "%s-unnamed", label);
+    s_snapshot_seed (seeds, name, 0, 0, file, size);
+    //  Shorter than a header: refused before any body is looked at.
+    snprintf (name, sizeof name, "%s-short", label);
+    s_snapshot_seed (seeds, name, SNAP_FLAG_FALLBACK, index, file, SNAPSHOT_HEADER_BYTES / 2);
+    file[size - 2] ^= 0x20;
+    snprintf (name, sizeof name, "%s-flipped", label);
+    s_snapshot_seed (seeds, name, SNAP_FLAG_FALLBACK, index, file, size);
+    snprintf (name, sizeof name, "%s-flipped-fix", label);
+    s_snapshot_seed (seeds, name, SNAP_FLAG_FIX_HEADER, index, file, size);
+    file[size - 2] ^= 0x20;
+}
+
+static void
+s_snapshot_seeds (seeds_t *seeds, const char *scratch)
+{
+    fsm_t *fsm = fsm_new (&(fsm_options_t){0});
+    size_t size = 0;
+    uint8_t *file = NULL;
+    if (fsm && fsm_skip (fsm, 1) == 0 && fsm_skip (fsm, 2) == 0)
+        file = s_snapshot_file (scratch, fsm, "empty", &size);
+    if (file)
+        s_snapshot_seed (seeds, "empty", 0, 2, file, size);
+    free (file);
+    file = NULL;
+    if (fsm && s_queue_state (fsm) == 0 && s_chat_state (fsm) == 0)
+        file = s_snapshot_file (scratch, fsm, "state", &size);
+    if (file && size > SNAPSHOT_HEADER_BYTES)
+        s_snapshot_variants (seeds, "state", fsm_applied_index (fsm), file, size);
+    else
+        seeds->rc = -1;
+    free (file);
+    fsm_destroy (&fsm);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -615,6 +852,7 @@ main (int argc, char **argv)
     s_config_seeds (&seeds);
     s_log_seeds (&seeds, scratch);
     s_meta_seeds (&seeds, scratch);
+    s_snapshot_seeds (&seeds, scratch);
     temp_dir_remove (scratch);
     if (seeds.rc)
         fprintf (stderr, "some seeds could not be made\n");

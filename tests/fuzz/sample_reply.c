@@ -56,6 +56,31 @@ s_fill_status (sample_reply_t *sample)
     sample->status.last_index = 8;
     sample->status.members = sample->members;
     sample->status.n_members = 3;
+
+    //  A voter the leader knows the replication of, and a learner it does not.
+    for (size_t index = 0; index < 2; index++) {
+        Raftq__MemberStatus *member = &sample->peer[index];
+        raftq__member_status__init (member);
+        member->id = sample->members[index];
+        member->voter = index == 0;
+        member->host = sample->text;
+        member->client_port = 65535;
+        member->peer_port = 1;
+        member->replication_known = index == 0;
+        member->match_index = SAMPLE_BIG_COUNT;
+        member->lag = SAMPLE_BIG_COUNT;
+        sample->peers[index] = member;
+    }
+    raftq__status_detail__init (&sample->detail);
+    sample->detail.members = sample->peers;
+    sample->detail.n_members = 2;
+    sample->detail.config_index = 3;
+    sample->detail.snapshot_index = SAMPLE_BIG_COUNT;
+    sample->detail.snapshot_term = 2;
+    sample->detail.first_index = 1;
+    sample->detail.log_bytes = SAMPLE_BIG_COUNT;
+    sample->detail.snapshot_bytes = 0;
+    sample->status.detail = &sample->detail;
 }
 
 static void
@@ -144,7 +169,8 @@ s_set_result (sample_reply_t *sample, Raftq__Request__OpCase op)
         reply->deleted = &sample->deleted;
         break;
     default:
-        //  Creations, deletions, logout, admin: an OK code says it all.
+        //  Creations, deletions, logout, admin (TakeSnapshot: the reply's
+        //  index): an OK code says it all.
         break;
     }
 }

@@ -22,6 +22,9 @@ typedef struct {
     Raftq__Published published;      //  Publish result
     Raftq__Popped popped;            //  Pop result
     Raftq__NodeStatus status;        //  Status result
+    Raftq__StatusDetail detail;      //  its detail, sent when asked for
+    Raftq__MemberStatus peer[2];     //  the detail's members: a voter, a learner
+    Raftq__MemberStatus *peers[2];   //  their list
     Raftq__Event event;              //  the one replayed event
     Raftq__Event *events[1];         //  its list
     Raftq__EventList event_list;     //  Replay result
