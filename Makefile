@@ -1,7 +1,9 @@
 # raftq build. `make` installs missing Debian packages, generates the
 # protobuf-c code from proto/ and builds everything into build/.
-# Sources are found by wildcard: a new src/*.c joins the broker library, a new
-# tests/unit/test_*.c becomes a unit test binary, without editing this file.
+# Sources are found by wildcard: a new src/<layer>/*.c joins its library, a new
+# tests/unit/<layer>/test_*.c becomes a unit test binary, without editing this file.
+# src/raft/ builds alone into libraftcore.a: the simulator links only that and
+# protobuf-c, and check-purity refuses any I/O symbol in it.
 
 BUILD     ?= build
 PREFIX    ?= /usr/local
@@ -33,10 +35,14 @@ PROTO_C   := $(patsubst proto/%.proto,$(GEN)/%.pb-c.c,$(PROTOS))
 PROTO_H   := $(PROTO_C:.c=.h)
 PROTO_O   := $(PROTO_C:.c=.o)
 
-# ONLY="src/a.c src/b.c" limits the broker library to those sources (handy
+# The pure Raft core: its own library, no I/O (check-purity).
+RAFT_SRC   := $(wildcard src/raft/*.c)
+RAFT_O     := $(patsubst %.c,$(BUILD)/%.o,$(RAFT_SRC)) $(GEN)/raft.pb-c.o
+RAFT_LIB   := $(BUILD)/libraftcore.a
+# ONLY="src/a/b.c ..." limits the broker library to those sources (handy
 # while other modules are mid-edit in a shared tree).
 ONLY       ?=
-BROKER_SRC := $(if $(ONLY),$(ONLY),$(filter-out src/raftqd.c,$(wildcard src/*.c)))
+BROKER_SRC := $(if $(ONLY),$(ONLY),$(filter-out src/broker/raftqd.c src/raft/%,$(wildcard src/*/*.c)))
 BROKER_O   := $(patsubst %.c,$(BUILD)/%.o,$(BROKER_SRC))
 BROKER_LIB := $(BUILD)/libraftqd.a
 
@@ -47,8 +53,8 @@ CLI_SRC    := $(wildcard clients/cli/*.c)
 BENCH_SRC  := $(wildcard tools/bench/*.c)
 
 TEST_SUPPORT_O := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/support/*.c))
-UNIT_SRC   := $(wildcard tests/unit/test_*.c)
-UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+UNIT_SRC   := $(wildcard tests/unit/*/test_*.c)
+UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/bin/%,$(UNIT_SRC))
 SIM_SRC    := $(wildcard tests/sim/*.c)
 SIM_BIN    := $(BUILD)/tests/raft_sim
 
@@ -63,7 +69,7 @@ DEPS_STAMP := $(BUILD)/.deps-ok
 # Keep generated sources and objects: they are intermediates to make, not to us.
 .SECONDARY:
 
-.PHONY: all deps test unit sim integration run bench install uninstall clean format check-format asan valgrind
+.PHONY: all deps test unit sim integration run bench install uninstall clean format check-format check-purity asan valgrind
 all: $(DEPS_STAMP) $(BINS) $(UNIT_BIN) $(if $(SIM_SRC),$(SIM_BIN))
 
 # Installs only what is missing; apt-get needs root (CI and the dev machines are).
@@ -89,13 +95,16 @@ $(BUILD)/%.o: %.c $(PROTO_H) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -fPIC -MMD -MP -c $< -o $@
 
-$(BROKER_LIB): $(BROKER_O) $(PROTO_O)
+$(RAFT_LIB): $(RAFT_O)
+	$(AR) rcs $@ $^
+
+$(BROKER_LIB): $(BROKER_O) $(PROTO_O) $(patsubst %.c,$(BUILD)/%.o,$(RAFT_SRC))
 	$(AR) rcs $@ $^
 
 $(CLIENT_LIB): $(CLIENT_O) $(GEN)/raftq.pb-c.o
 	$(AR) rcs $@ $^
 
-$(BUILD)/raftqd: $(BUILD)/src/raftqd.o $(BROKER_LIB)
+$(BUILD)/raftqd: $(BUILD)/src/broker/raftqd.o $(BROKER_LIB)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/raftq: $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRC)) $(CLIENT_LIB)
@@ -108,17 +117,27 @@ $(BUILD)/tools/bench/floor/xpub_floor.o: CPPFLAGS += -Itools/bench
 $(BUILD)/xpub_floor: $(FLOOR_O)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(TEST_SUPPORT_O) $(BROKER_LIB) $(CLIENT_LIB)
+$(BUILD)/tests/bin/%: $(BUILD)/tests/unit/%.o $(TEST_SUPPORT_O) $(BROKER_LIB) $(CLIENT_LIB)
+	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS) -lcmocka
 
-$(SIM_BIN): $(patsubst %.c,$(BUILD)/%.o,$(SIM_SRC)) $(TEST_SUPPORT_O) $(BROKER_LIB)
-	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+# The simulator links the core and protobuf-c, nothing else: a core that
+# reached for ZeroMQ, czmq or the clock would not link.
+$(SIM_BIN): $(patsubst %.c,$(BUILD)/%.o,$(SIM_SRC)) $(RAFT_LIB)
+	$(CC) $(LDFLAGS) $^ -o $@ -lprotobuf-c
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # --- tests ---------------------------------------------------------------
 test: all
-	@$(MAKE) --no-print-directory check-format unit sim integration fuzz-replay chaos-test
+	@$(MAKE) --no-print-directory check-format check-purity unit sim integration fuzz-replay chaos-test
+
+# The core's objects may call no I/O, clock, thread or ZeroMQ function: events
+# in, actions out. Lists the offending undefined symbols and fails.
+PURITY_FORBIDDEN := ^(open|openat|close|read|write|pread|pwrite|writev|fsync|fdatasync|sync_file_range|rename|unlink|mkdir|fopen|fwrite|fprintf|printf|puts|time|clock_gettime|gettimeofday|nanosleep|usleep|sleep|rand|random|getrandom|socket|send|recv|poll|epoll_wait|pthread_.*|zmq_.*|zsys_.*|zclock_.*|zsock_.*|zmsg_.*|zframe_.*|zloop_.*|zactor_.*)$$
+check-purity: $(RAFT_LIB)
+	@bad=$$(nm -u $(patsubst %.c,$(BUILD)/%.o,$(RAFT_SRC)) | awk '{print $$NF}' | grep -E '$(PURITY_FORBIDDEN)' | sort -u); \
+	if [ -n "$$bad" ]; then echo "src/raft calls I/O: $$bad"; exit 1; else echo "check-purity: src/raft has no I/O symbols"; fi
 
 unit: all
 	@failed=0; for t in $(UNIT_BIN); do echo "== $$t"; $$t || failed=1; done; exit $$failed
@@ -129,101 +148,8 @@ sim: all
 integration: all
 	RAFTQ_BUILD=$(abspath $(BUILD)) $(PYTHON) tests/integration/run.py
 
-# --- fuzzing (tests/fuzz) ------------------------------------------------------
-# Every tests/fuzz/fuzz_<name>.c is a libFuzzer target with seeds in
-# tests/fuzz/corpus/<name>/.
-# `make fuzz` builds them with clang, libFuzzer, ASan and UBSan into
-# $(BUILD)/fuzz/ and runs each for FUZZ_SECONDS, one after the other (FUZZ_NAMES
-# picks some; FUZZ_OPTIONS adds libFuzzer flags). What they find goes to
-# $(BUILD)/fuzz/corpus/<name>/, crashes to $(BUILD)/fuzz/crashes/.
-# `make fuzz-merge` minimizes the findings into tests/fuzz/corpus/<name>/.
-# `make fuzz-replay` (part of `make test`) builds the same targets with $(CC)
-# and a plain driver, no clang needed, and runs every corpus file once.
-# `make fuzz-seeds` rewrites the seed-* files of the corpora.
-FUZZ_SECONDS  ?= 60
-FUZZ_OPTIONS  ?=
-FUZZ_CC       ?= clang
-FUZZ_PACKAGES := clang libclang-rt-14-dev
-FUZZ_DIR      := $(BUILD)/fuzz
-FUZZ_REPLAY   := $(BUILD)/tests/fuzz-replay
-FUZZ_NAMES    ?= $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
-FUZZ_SUPPORT  := tests/fuzz/harness.c tests/fuzz/sample_reply.c $(wildcard tests/support/*.c)
-# -max_len per target: the file-based ones need room for a segment or for both
-# meta slots (4 KiB apart); FUZZ_MAX_LEN for the rest.
-FUZZ_MAX_LEN               ?= 4096
-FUZZ_MAX_LEN_config        ?= 8192
-FUZZ_MAX_LEN_log_recovery  ?= 8192
-FUZZ_MAX_LEN_meta_recovery ?= 8256
-FUZZ_CFLAGS := -O1 -g -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -fno-omit-frame-pointer \
-               -fsanitize=address,undefined -fno-sanitize-recover=all
-FUZZ_STAMP  := $(FUZZ_DIR)/.deps-ok
-FUZZ_BINS   := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_NAMES))
-FUZZ_LIB    := $(FUZZ_DIR)/libraftqd.a
-FUZZ_LIB_O  := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(BROKER_SRC)) \
-               $(patsubst $(GEN)/%.c,$(FUZZ_DIR)/obj/gen/%.o,$(PROTO_C))
-FUZZ_REPLAY_BINS := $(patsubst %,$(FUZZ_REPLAY)/fuzz_%,$(FUZZ_NAMES))
-FUZZ_SUPPORT_O   := $(patsubst %.c,$(BUILD)/%.o,$(FUZZ_SUPPORT))
-fuzz_max_len = $(or $(FUZZ_MAX_LEN_$(1)),$(FUZZ_MAX_LEN))
-
-.PHONY: fuzz fuzz-replay fuzz-merge fuzz-seeds
-
-# clang and its libFuzzer runtime: only `make fuzz` needs them, not `make test`.
-$(FUZZ_STAMP): | $(DEPS_STAMP)
-	@mkdir -p $(FUZZ_DIR)
-	@if printf 'int LLVMFuzzerTestOneInput (const char *d, unsigned long s) { return !d && s; }\n' \
-	    | $(FUZZ_CC) -fsanitize=fuzzer,address,undefined -x c - -o $(FUZZ_DIR)/probe 2>/dev/null; \
-	  then :; else \
-	  echo "installing fuzzing dependencies: $(FUZZ_PACKAGES)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(FUZZ_PACKAGES) >/dev/null; \
-	fi
-	@rm -f $(FUZZ_DIR)/probe
-	@touch $@
-
-# Warnings stay warnings here: $(CC) with -Werror is the gate, and another
-# compiler's opinions should not stop a fuzzing run.
-$(FUZZ_DIR)/obj/%.o: %.c $(PROTO_H) | $(FUZZ_STAMP)
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(CPPFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
-
-$(FUZZ_DIR)/obj/gen/%.o: $(GEN)/%.c $(PROTO_H) | $(FUZZ_STAMP)
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(CPPFLAGS) $(PKG_CFLAGS) -c $< -o $@
-
-$(FUZZ_LIB): $(FUZZ_LIB_O)
-	$(AR) rcs $@ $^
-
-$(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/tests/fuzz/fuzz_%.o \
-                    $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(FUZZ_SUPPORT)) $(FUZZ_LIB)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ -o $@ $(LDLIBS)
-
-fuzz: $(FUZZ_BINS)
-	@mkdir -p $(FUZZ_DIR)/crashes
-	@$(foreach name,$(FUZZ_NAMES),echo "== fuzz_$(name): $(FUZZ_SECONDS) s" && \
-	  mkdir -p $(FUZZ_DIR)/corpus/$(name) && \
-	  $(FUZZ_DIR)/fuzz_$(name) -max_total_time=$(FUZZ_SECONDS) -max_len=$(call fuzz_max_len,$(name)) \
-	    -timeout=10 -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/crashes/$(name)- \
-	    $(FUZZ_OPTIONS) $(FUZZ_DIR)/corpus/$(name) tests/fuzz/corpus/$(name) && ) true
-
-fuzz-merge: $(FUZZ_BINS)
-	@$(foreach name,$(FUZZ_NAMES),echo "== fuzz_$(name): merging" && \
-	  mkdir -p $(FUZZ_DIR)/corpus/$(name) && \
-	  $(FUZZ_DIR)/fuzz_$(name) -merge=1 -max_len=$(call fuzz_max_len,$(name)) \
-	    tests/fuzz/corpus/$(name) $(FUZZ_DIR)/corpus/$(name) && ) true
-
-$(FUZZ_REPLAY)/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay_main.o $(FUZZ_SUPPORT_O) \
-                  $(BROKER_LIB)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
-
-fuzz-replay: $(FUZZ_REPLAY_BINS)
-	@failed=0; for name in $(FUZZ_NAMES); do \
-	  $(FUZZ_REPLAY)/fuzz_$$name tests/fuzz/corpus/$$name || failed=1; done; exit $$failed
-
-$(BUILD)/tests/fuzz-seeds: $(BUILD)/tests/fuzz/make_seeds.o $(FUZZ_SUPPORT_O) $(BROKER_LIB)
-	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
-
-fuzz-seeds: $(BUILD)/tests/fuzz-seeds
-	$< tests/fuzz/corpus
+# --- fuzzing: the rules live beside the targets -----------------------------
+include tests/fuzz/fuzz.mk
 
 # --- chaos (tools/raftq-chaos) ------------------------------------------------
 # Real partitions need nftables (root), link delay nft NAT and `ss -K` (iproute2);
@@ -265,8 +191,8 @@ install: all
 	install -m 644 $(BUILD)/raftq.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/raftqd $(DESTDIR)$(PREFIX)/bin/raftq $(DESTDIR)$(PREFIX)/bin/raftq-bench
-	rm -f $(DESTDIR)$(PREFIX)/lib/libraftq.a $(DESTDIR)$(PREFIX)/include/raftq.h
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(notdir $(BINS)))
+	rm -f $(DESTDIR)$(PREFIX)/lib/$(notdir $(CLIENT_LIB)) $(DESTDIR)$(PREFIX)/include/raftq.h
 	rm -f $(DESTDIR)$(PREFIX)/lib/pkgconfig/raftq.pc
 
 format:

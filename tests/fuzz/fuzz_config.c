@@ -12,7 +12,7 @@
       limit (timeout, payload, retention) at 0.
 */
 #include "harness.h"
-#include "config.h"
+#include "broker/config.h"
 
 #include <stdlib.h>
 #include <string.h>

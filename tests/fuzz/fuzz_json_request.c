@@ -18,7 +18,7 @@
       valid JSON, and for strict operations has exactly the contract's keys.
 */
 #include "harness.h"
-#include "codec.h"
+#include "broker/codec.h"
 #include "sample_reply.h"
 
 #include <jansson.h>

@@ -41,9 +41,9 @@
     larger than the segment makes this target ~6x faster.
 */
 #include "harness.h"
-#include "crc32c.h"
-#include "little_endian.h"
-#include "log_store.h"
+#include "util/crc32c.h"
+#include "util/little_endian.h"
+#include "storage/log_store.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -22,9 +22,9 @@
     directory, in a node directory emptied rather than created anew.
 */
 #include "harness.h"
-#include "crc32c.h"
-#include "little_endian.h"
-#include "meta_store.h"
+#include "util/crc32c.h"
+#include "util/little_endian.h"
+#include "storage/meta_store.h"
 
 #include <errno.h>
 #include <inttypes.h>

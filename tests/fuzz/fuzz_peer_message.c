@@ -15,7 +15,7 @@
       same message, field by field and byte by byte.
 */
 #include "harness.h"
-#include "peer_codec.h"
+#include "replica/peer_codec.h"
 
 #include <string.h>
 

@@ -15,7 +15,7 @@
       bytes hold the input) with its code, seq and result kind intact.
 */
 #include "harness.h"
-#include "codec.h"
+#include "broker/codec.h"
 #include "sample_reply.h"
 
 #include <stdlib.h>

@@ -36,10 +36,10 @@
     wrote (a handful of unlinks, cheaper than listing the directory).
 */
 #include "harness.h"
-#include "crc32c.h"
-#include "fsm.h"
-#include "little_endian.h"
-#include "snapshot.h"
+#include "util/crc32c.h"
+#include "state/fsm.h"
+#include "util/little_endian.h"
+#include "storage/snapshot.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -9,13 +9,13 @@
     Usage: make_seeds CORPUS_DIRECTORY
 */
 #include "harness.h"
-#include "fsm.h"
-#include "little_endian.h"
-#include "log_store.h"
-#include "meta_store.h"
-#include "peer_codec.h"
+#include "state/fsm.h"
+#include "util/little_endian.h"
+#include "storage/log_store.h"
+#include "storage/meta_store.h"
+#include "replica/peer_codec.h"
 #include "raftq.pb-c.h"
-#include "snapshot.h"
+#include "storage/snapshot.h"
 #include "temp_dir.h"
 
 #include <errno.h>

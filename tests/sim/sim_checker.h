@@ -16,7 +16,7 @@
 #ifndef SIM_CHECKER_H_INCLUDED
 #define SIM_CHECKER_H_INCLUDED
 
-#include "raft_core.h"
+#include "raft/raft_core.h"
 
 typedef struct _sim_checker_t sim_checker_t;
 

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "little_endian.h"
-#include "raft_core.h"
+#include "util/little_endian.h"
+#include "raft/raft_core.h"
 #include "sim_checker.h"
 #include "sim_disk.h"
 #include "sim_network.h"

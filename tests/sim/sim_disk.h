@@ -10,7 +10,7 @@
 #ifndef SIM_DISK_H_INCLUDED
 #define SIM_DISK_H_INCLUDED
 
-#include "raft_core.h"
+#include "raft/raft_core.h"
 #include "sim_random.h"
 
 typedef struct _sim_disk_t sim_disk_t;

@@ -7,7 +7,7 @@
 #ifndef SIM_NETWORK_H_INCLUDED
 #define SIM_NETWORK_H_INCLUDED
 
-#include "raft_core.h"
+#include "raft/raft_core.h"
 #include "sim_queue.h"
 #include "sim_random.h"
 

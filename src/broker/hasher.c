@@ -1,0 +1,218 @@
+/*  hasher — crypto_pwhash on its own thread. See hasher.h. */
+
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+
+#include "broker/hasher.h"
+
+//  What the actor thread needs, copied before it signals that it runs.
+typedef struct {
+    unsigned long long opslimit; //  crypto_pwhash operations limit
+    size_t memlimit;             //  crypto_pwhash memory limit in bytes
+} s_limits_t;
+
+struct _hasher_t {
+    zactor_t *actor; //  the hashing thread
+};
+
+static void
+s_put_u64 (uint8_t *bytes, uint64_t value)
+{
+    for (int position = 0; position < 8; position++)
+        bytes[position] = (uint8_t)(value >> (8 * position));
+}
+
+static uint64_t
+s_get_u64 (const uint8_t *bytes)
+{
+    uint64_t value = 0;
+    for (int position = 0; position < 8; position++)
+        value |= (uint64_t)bytes[position] << (8 * position);
+    return value;
+}
+
+static bool
+s_is_u64_frame (zframe_t *frame)
+{
+    return frame && zframe_size (frame) == 8;
+}
+
+//  --------------------------------------------------------------------------
+//  The actor thread
+
+static hasher_status_t
+s_verify (zframe_t *password, zframe_t *hash)
+{
+    char stored[HASHER_HASH_MAX];
+    if (zframe_size (hash) >= sizeof stored)
+        return HASHER_MISMATCH;
+    memcpy (stored, zframe_data (hash), zframe_size (hash));
+    stored[zframe_size (hash)] = 0;
+    int rc = crypto_pwhash_str_verify (stored, (const char *)zframe_data (password),
+                                       zframe_size (password));
+    return rc == 0 ? HASHER_OK : HASHER_MISMATCH;
+}
+
+//  Runs one job and answers it; message holds the frames after the command.
+static void
+s_run_job (zsock_t *pipe, const s_limits_t *limits, bool verify, zmsg_t *message)
+{
+    zframe_t *job = zmsg_pop (message);
+    zframe_t *deadline = zmsg_pop (message);
+    zframe_t *password = zmsg_pop (message);
+    zframe_t *hash = verify ? zmsg_pop (message) : NULL;
+    //  Only our broker writes to this pipe: a malformed job is a bug there,
+    //  dropped rather than answered with a made-up job id
+    if (s_is_u64_frame (job) && s_is_u64_frame (deadline) && password && (!verify || hash)) {
+        char computed[crypto_pwhash_STRBYTES] = "";
+        hasher_status_t status;
+        if ((int64_t)s_get_u64 (zframe_data (deadline)) < zclock_mono ())
+            status = HASHER_EXPIRED;
+        else if (verify)
+            status = s_verify (password, hash);
+        else
+            status =
+                crypto_pwhash_str (computed, (const char *)zframe_data (password),
+                                   zframe_size (password), limits->opslimit, limits->memlimit) == 0
+                    ? HASHER_OK
+                    : HASHER_FAILED;
+        zmsg_t *reply = zmsg_new ();
+        zmsg_addstr (reply, "DONE");
+        zmsg_append (reply, &job);
+        uint8_t status_byte = (uint8_t)status;
+        zmsg_addmem (reply, &status_byte, 1);
+        zmsg_addstr (reply, computed);
+        zmsg_send (&reply, pipe);
+    }
+    if (password)
+        sodium_memzero (zframe_data (password), zframe_size (password));
+    zframe_destroy (&job);
+    zframe_destroy (&deadline);
+    zframe_destroy (&password);
+    zframe_destroy (&hash);
+}
+
+static void
+s_hasher_actor (zsock_t *pipe, void *args)
+{
+    s_limits_t limits = *(const s_limits_t *)args;
+    //  Shutdown is the broker's call ($TERM): SIGINT and SIGTERM go to it
+    sigset_t signals;
+    sigemptyset (&signals);
+    sigaddset (&signals, SIGINT);
+    sigaddset (&signals, SIGTERM);
+    pthread_sigmask (SIG_BLOCK, &signals, NULL);
+    zsock_signal (pipe, 0);
+    while (true) {
+        zmsg_t *message = zmsg_recv (pipe);
+        if (!message && zmq_errno () == EINTR)
+            continue;
+        if (!message)
+            break; //  the pipe is gone
+        char *command = zmsg_popstr (message);
+        bool stop = !command || streq (command, "$TERM");
+        if (!stop && (streq (command, "HASH") || streq (command, "VERIFY")))
+            s_run_job (pipe, &limits, streq (command, "VERIFY"), message);
+        free (command);
+        zmsg_destroy (&message);
+        if (stop)
+            break;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  The broker's side
+
+hasher_t *
+hasher_new (unsigned long long opslimit, size_t memlimit)
+{
+    if (sodium_init () < 0)
+        return NULL;
+    s_limits_t limits = {opslimit ? opslimit : crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                         memlimit ? memlimit : crypto_pwhash_MEMLIMIT_INTERACTIVE};
+    hasher_t *self = (hasher_t *)zmalloc (sizeof (hasher_t));
+    //  zactor_new returns once the thread has copied limits and signalled
+    self->actor = zactor_new (s_hasher_actor, &limits);
+    if (!self->actor) {
+        free (self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+hasher_destroy (hasher_t **self_p)
+{
+    if (*self_p) {
+        hasher_t *self = *self_p;
+        zactor_destroy (&self->actor);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+zsock_t *
+hasher_sock (hasher_t *self)
+{
+    assert (self);
+    return zactor_sock (self->actor);
+}
+
+static int
+s_send_job (hasher_t *self, const char *command, uint64_t job, int64_t deadline,
+            const char *password, const char *hash)
+{
+    assert (self);
+    uint8_t job_bytes[8], deadline_bytes[8];
+    s_put_u64 (job_bytes, job);
+    s_put_u64 (deadline_bytes, (uint64_t)deadline);
+    zmsg_t *message = zmsg_new ();
+    zmsg_addstr (message, command);
+    zmsg_addmem (message, job_bytes, sizeof job_bytes);
+    zmsg_addmem (message, deadline_bytes, sizeof deadline_bytes);
+    zmsg_addmem (message, password, strlen (password));
+    if (hash)
+        zmsg_addstr (message, hash);
+    return zmsg_send (&message, zactor_sock (self->actor));
+}
+
+int
+hasher_hash (hasher_t *self, uint64_t job, int64_t deadline, const char *password)
+{
+    return s_send_job (self, "HASH", job, deadline, password, NULL);
+}
+
+int
+hasher_verify (hasher_t *self, uint64_t job, int64_t deadline, const char *password,
+               const char *hash)
+{
+    return s_send_job (self, "VERIFY", job, deadline, password, hash);
+}
+
+int
+hasher_recv (hasher_t *self, hasher_result_t *result)
+{
+    assert (self);
+    assert (result);
+    memset (result, 0, sizeof *result);
+    zmsg_t *message = zmsg_recv (zactor_sock (self->actor));
+    if (!message)
+        return -1;
+    int rc = -1;
+    zframe_t *command = zmsg_first (message);
+    zframe_t *job = zmsg_next (message);
+    zframe_t *status = zmsg_next (message);
+    zframe_t *hash = zmsg_next (message);
+    if (command && zframe_streq (command, "DONE") && s_is_u64_frame (job) && status &&
+        zframe_size (status) == 1 && zframe_data (status)[0] <= HASHER_FAILED && hash &&
+        zframe_size (hash) < sizeof result->hash) {
+        result->job = s_get_u64 (zframe_data (job));
+        result->status = (hasher_status_t)zframe_data (status)[0];
+        memcpy (result->hash, zframe_data (hash), zframe_size (hash));
+        result->hash[zframe_size (hash)] = 0;
+        rc = 0;
+    }
+    zmsg_destroy (&message);
+    return rc;
+}

@@ -1,0 +1,170 @@
+/*  raftqd — one raftq broker node: reads the arguments and the config,
+    runs the server until SIGINT or SIGTERM, stops cleanly.
+
+    Exit codes: 0 after a clean shutdown, 1 when the node cannot run (port
+    taken, storage unreadable), 2 for bad arguments or a bad config.
+*/
+#include <czmq.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/config.h"
+#include "util/diagnostic.h"
+#include "broker/server.h"
+
+#define EXIT_USAGE 2
+
+//  What the command line asked for.
+typedef struct {
+    const char *config_path; //  the config file
+    bool by_index;           //  RRMQ form: node given by 0-based position
+    unsigned long number;    //  node id, or position when by_index
+} arguments_t;
+
+static void
+s_usage (FILE *stream)
+{
+    fprintf (stream, "usage: raftqd --config FILE --id N\n"
+                     "       raftqd CONFIG INDEX     (RRMQ form, INDEX 0-based)\n"
+                     "Runs node N of the cluster described in FILE until SIGINT or SIGTERM.\n"
+                     "Exit codes: 0 clean shutdown, 1 cannot run, 2 bad arguments or config.\n");
+}
+
+static int
+s_bad_arguments (const char *format, const char *detail)
+{
+    fprintf (stderr, "raftqd: ");
+    fprintf (stderr, format, detail);
+    fprintf (stderr, " (try raftqd --help)\n");
+    return -1;
+}
+
+static int
+s_parse_number (const char *text, const char *what, unsigned long *number)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long value = text[0] >= '0' && text[0] <= '9' ? strtoul (text, &end, 10) : 0;
+    if (!end || *end || errno || value > UINT32_MAX) {
+        char detail[128];
+        snprintf (detail, sizeof (detail), "%s '%.64s'", what, text);
+        return s_bad_arguments ("bad %s", detail);
+    }
+    *number = value;
+    return 0;
+}
+
+//  The value of --name VALUE or --name=VALUE at argv [*position], or NULL.
+static const char *
+s_option_value (int argc, char *argv[], int *position, const char *name)
+{
+    const char *argument = argv[*position];
+    size_t length = strlen (name);
+    if (strncmp (argument, name, length) != 0)
+        return NULL;
+    if (argument[length] == '=')
+        return argument + length + 1;
+    if (argument[length] == 0 && *position + 1 < argc)
+        return argv[++*position];
+    return NULL;
+}
+
+//  Returns 0, 1 for --help, -1 after printing the problem.
+static int
+s_parse_arguments (int argc, char *argv[], arguments_t *arguments)
+{
+    const char *id_text = NULL;
+    const char *positional[2] = {NULL, NULL};
+    int positional_count = 0;
+    for (int position = 1; position < argc; position++) {
+        const char *argument = argv[position];
+        const char *value;
+        if (streq (argument, "--help") || streq (argument, "-h"))
+            return 1;
+        else if (strncmp (argument, "--config", 8) == 0) {
+            if (!(value = s_option_value (argc, argv, &position, "--config")))
+                return s_bad_arguments ("%s needs a file", "--config");
+            arguments->config_path = value;
+        } else if (strncmp (argument, "--id", 4) == 0) {
+            if (!(value = s_option_value (argc, argv, &position, "--id")))
+                return s_bad_arguments ("%s needs a node id", "--id");
+            id_text = value;
+        } else if (argument[0] == '-' && argument[1] != 0)
+            return s_bad_arguments ("unknown option %s", argument);
+        else if (positional_count == 2)
+            return s_bad_arguments ("unexpected argument '%s'", argument);
+        else
+            positional[positional_count++] = argument;
+    }
+    if (positional_count && (arguments->config_path || id_text))
+        return s_bad_arguments ("%s", "give either --config FILE --id N or CONFIG INDEX");
+    if (positional_count == 2) {
+        arguments->config_path = positional[0];
+        arguments->by_index = true;
+        return s_parse_number (positional[1], "node index", &arguments->number);
+    }
+    if (positional_count == 1)
+        return s_bad_arguments ("%s", "missing node index after CONFIG");
+    if (!arguments->config_path)
+        return s_bad_arguments ("%s", "missing --config FILE");
+    if (!id_text)
+        return s_bad_arguments ("%s", "missing --id N");
+    return s_parse_number (id_text, "node id", &arguments->number);
+}
+
+//  The node id the arguments designate, or 0 after printing the problem.
+static uint32_t
+s_node_id (const config_t *config, const arguments_t *arguments)
+{
+    if (arguments->by_index) {
+        if (arguments->number < config->node_count)
+            return config->nodes[arguments->number].id;
+        fprintf (stderr, "raftqd: node index %lu is out of range: %s lists %zu nodes (0..%zu)\n",
+                 arguments->number, config->path, config->node_count, config->node_count - 1);
+        return 0;
+    }
+    if (arguments->number && config_node (config, (uint32_t)arguments->number))
+        return (uint32_t)arguments->number;
+    fprintf (stderr, "raftqd: node id %lu is not in %s\n", arguments->number, config->path);
+    return 0;
+}
+
+int
+main (int argc, char *argv[])
+{
+    arguments_t arguments = {0};
+    int parsed = s_parse_arguments (argc, argv, &arguments);
+    if (parsed == 1) {
+        s_usage (stdout);
+        return 0;
+    }
+    if (parsed)
+        return EXIT_USAGE;
+    char error[512] = "";
+    config_t *config = config_load (arguments.config_path, error, sizeof (error));
+    if (!config) {
+        fprintf (stderr, "%s\n", error);
+        return EXIT_USAGE;
+    }
+    uint32_t node_id = s_node_id (config, &arguments);
+    if (!node_id) {
+        config_destroy (&config);
+        return EXIT_USAGE;
+    }
+    //  Installs czmq's SIGINT/SIGTERM handlers: they end the broker's loop,
+    //  which then stops the Raft actor and closes everything
+    zsys_init ();
+    server_t *server = server_new (config, node_id);
+    if (!server) {
+        diagnostic_line (node_id, DIAGNOSTIC_ERROR, "cannot start; exiting");
+        config_destroy (&config);
+        return 1;
+    }
+    int rc = server_run (server);
+    server_destroy (&server);
+    config_destroy (&config);
+    diagnostic_line (node_id, DIAGNOSTIC_INFO, "stopped");
+    return rc ? 1 : 0;
+}

@@ -1,0 +1,180 @@
+/*  raft_actor — the Raft node as a czmq actor: a zloop thread around the pure
+    raft_core with the peer sockets, the tick timer, the log and meta stores.
+
+    The broker holds a raft_actor_t: it proposes commands (batched, one pipe
+    message per flush) and receives events. Nothing is shared with the actor
+    thread; everything travels on the actor pipe as explicit little-endian
+    frames:
+
+      broker -> actor
+        "PROPOSE" then pairs [ticket u64][payload]   commands to append
+        "ADMIN" [ticket u64][kind u8][member]          a membership change or a
+                    transfer (raft_actor_admin_kind_t); [member] is a
+                    raft_member_t packed as [voter u8][id u32][client u32]
+                    [peer u32][pub u32][host text]
+        "COMPACT" [index u64][term u64]               the snapshot of index is
+                    durable: compact the log, keeping the trailing window
+        "$TERM"                                       stop (czmq convention)
+      actor -> broker
+        "READY" [snapshot index u64] | "FAILED"       once, after start; the
+                    index of the snapshot Raft started from (0: none), which
+                    the broker loads into its state machine
+        "COMMITTED" [commit u64][last u64] then one frame per entry
+                    [index u64][term u64][type u8][payload]   in log order
+        "REJECTED" [leader u32] then one [ticket u64] frame per refused
+                    proposal (this node is not the leader)
+        "ADMINED" [ticket u64][accepted u8][leader u32]  the core took the
+                    admin request (or refused it: leader is who leads)
+        "MEMBERS" [config index u64] then one [member] frame per member:
+                    at start and on every change
+        "INSTALLED" [index u64]  a leader's snapshot of index is in place and
+                    replaces everything up to it: load it, then apply what follows
+        "STATE" [role u8][term u64][leader u32][commit u64][last u64]
+                    on role/leader/term change at once, on commit or last
+                    index change at most once per tick
+        "PROGRESS" [snapshot index u64][snapshot term u64][first index u64]
+                    [log bytes u64] then, on the leader, [id u32][match u64]
+                    for each other member, all in one frame: what only the
+                    actor sees (its newest snapshot, the log on disk, each
+                    member's replication), for status; at most once per
+                    tick, only when something changed
+
+    Peer traffic is one-way: a node sends through one DEALER per peer and
+    receives on its ROUTER. A send that would block is dropped (Raft tolerates
+    loss), so a dead peer never stalls the loop. Each handler drains all that
+    is readable before the core's ready is processed, so load becomes bigger
+    batches and fewer fsyncs. A failed write or fsync ends the process: nothing
+    may be acknowledged that is not durable.
+*/
+#ifndef RAFT_ACTOR_H_INCLUDED
+#define RAFT_ACTOR_H_INCLUDED
+
+#include <czmq.h>
+
+#include "broker/config.h"
+#include "raft/raft_core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct _raft_actor_t raft_actor_t;
+
+typedef enum {
+    RAFT_ACTOR_COMMITTED = 1, //  entries to apply, in order
+    RAFT_ACTOR_REJECTED = 2,  //  proposals refused: not the leader
+    RAFT_ACTOR_STATE = 3,     //  role, term, leader, indexes
+    RAFT_ACTOR_ADMINED = 4,   //  an admin request taken or refused
+    RAFT_ACTOR_MEMBERS = 5,   //  the configuration changed
+    RAFT_ACTOR_INSTALLED = 6, //  a leader's snapshot replaced the state
+    RAFT_ACTOR_PROGRESS = 7   //  snapshot, log on disk, replication changed
+} raft_actor_event_kind_t;
+
+//  What an ADMIN request asks of the leader.
+typedef enum {
+    RAFT_ACTOR_ADD_NODE = 1,       //  add member as a learner (promoted once caught up)
+    RAFT_ACTOR_REMOVE_NODE = 2,    //  remove member id
+    RAFT_ACTOR_TRANSFER_LEADER = 3 //  hand leadership to member id
+} raft_actor_admin_kind_t;
+
+//  One other member's replication as the leader sees it.
+typedef struct {
+    uint32_t id;          //  member id
+    uint64_t match_index; //  highest entry known durable on it and matching ours
+} raft_actor_match_t;
+
+//  What the latest PROGRESS said: what only the actor can see.
+typedef struct {
+    uint64_t snapshot_index;     //  newest snapshot this node holds, 0: none
+    uint64_t snapshot_term;      //  term of its last entry
+    uint64_t first_index;        //  first entry in the log on disk, 0: empty
+    uint64_t log_bytes;          //  size of the log's segment files
+    raft_actor_match_t *matches; //  leader: every other member's match; else none
+    size_t match_count;          //  how many
+} raft_actor_progress_t;
+
+//  What the actor reported; decoded from one pipe message.
+typedef struct {
+    raft_actor_event_kind_t kind; //  which report
+    raft_role_t role;             //  STATE: current role
+    uint64_t term;                //  STATE: current term
+    uint32_t leader_id;           //  STATE, REJECTED: leader believed in, 0 if none
+    uint64_t commit_index;        //  STATE, COMMITTED: commit index
+    uint64_t last_index;          //  STATE, COMMITTED: last log index
+    raft_entry_t *entries;        //  COMMITTED: entries, data borrowed from message
+    size_t entry_count;           //  COMMITTED: how many
+    uint64_t *tickets;            //  REJECTED: tickets of refused proposals
+    size_t ticket_count;          //  REJECTED: how many
+    uint64_t ticket;              //  ADMINED: the request's ticket
+    bool accepted;                //  ADMINED: the core took it
+    uint64_t config_index;        //  MEMBERS: entry that set the configuration
+    raft_member_t *members;       //  MEMBERS: the configuration (owned, freed by clear)
+    size_t member_count;          //  MEMBERS: how many
+    uint64_t snapshot_index;      //  INSTALLED: the snapshot to load
+    //  PROGRESS: what it said, borrowed from the handle (raft_actor_progress)
+    const raft_actor_progress_t *progress;
+    zmsg_t *message; //  the pipe message entries point into
+} raft_actor_event_t;
+
+//  Starts the Raft node node_id of config with its state under
+//  <data_dir>/node-<id>/ (data_dir NULL: the config's). What the actor keeps
+//  is copied. Returns NULL after logging why when it cannot start (storage
+//  unreadable, peer port taken).
+raft_actor_t *raft_actor_new (const config_t *config, uint32_t node_id, const char *data_dir);
+
+//  A snapshot the broker already loaded (and restored its state from): the
+//  actor starts from it instead of loading the newest itself.
+typedef struct {
+    uint64_t index;            //  last index it covers, 0: none, start from the log
+    uint64_t term;             //  term of that entry
+    const uint8_t *membership; //  Raft configuration as of index (raft_core_config_encode)
+    size_t membership_size;    //  its size
+} raft_actor_snapshot_t;
+
+//  Same as raft_actor_new, starting from snapshot (borrowed for the call).
+raft_actor_t *raft_actor_new_from_snapshot (const config_t *config, uint32_t node_id,
+                                            const char *data_dir,
+                                            const raft_actor_snapshot_t *snapshot);
+
+//  Stops the actor (pending syncs are done) and frees everything.
+void raft_actor_destroy (raft_actor_t **self_p);
+
+//  The pipe to poll for events.
+zsock_t *raft_actor_sock (raft_actor_t *self);
+
+//  Queues a command for the next flush; takes the payload frame.
+void raft_actor_propose (raft_actor_t *self, uint64_t ticket, zframe_t **payload_p);
+
+//  Sends the commands queued since the last flush as one PROPOSE message.
+//  Returns 0 or -1.
+int raft_actor_flush (raft_actor_t *self);
+
+//  The snapshot the actor restored at start (0: none): the broker restores
+//  its state machine from the same one before applying anything.
+uint64_t raft_actor_restored_snapshot_index (raft_actor_t *self);
+
+//  The snapshot of index (entry of term) is durable: the actor compacts its
+//  log behind it. Returns 0 or -1.
+int raft_actor_compact (raft_actor_t *self, uint64_t index, uint64_t term);
+
+//  Asks the leader for a membership change or a transfer; the answer comes
+//  as an ADMINED event with the same ticket. Returns 0 or -1.
+int raft_actor_admin (raft_actor_t *self, uint64_t ticket, raft_actor_admin_kind_t kind,
+                      const raft_member_t *member);
+//  Receives and decodes one event (blocks if none is waiting). Returns 0, or
+//  -1 when interrupted or when the message is malformed (then logged).
+int raft_actor_recv (raft_actor_t *self, raft_actor_event_t *event);
+
+//  Frees what recv put in event and zeroes it.
+void raft_actor_event_clear (raft_actor_event_t *event);
+
+//  What the latest PROGRESS event said (all zero before the first one).
+//  The handle keeps it, so status can be answered at any time; borrowed,
+//  valid until the next PROGRESS is received.
+const raft_actor_progress_t *raft_actor_progress (raft_actor_t *self);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

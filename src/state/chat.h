@@ -1,0 +1,79 @@
+/*  chat — the chat part of the replicated state: accounts with their
+    password hashes, session tokens, and direct messages with their read
+    marks; the fsm hands it the chat commands of the log. Like the rest of
+    the state machine, applying is deterministic: everything that varies
+    (password hash and salt, session token, timestamp) was fixed by the
+    leader and travels in the command; message ids come from a counter in
+    the state.
+
+    Events go to the event_log: a message to user/<recipient>,
+    user/<sender> and conv/<a>/<b> (names sorted); a deletion to the same
+    three kinds of stream, naming the deleted ids.
+*/
+#ifndef CHAT_H_INCLUDED
+#define CHAT_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/digest.h"
+#include "state/event_log.h"
+#include "raftq.pb-c.h"
+#include "state.pb-c.h"
+
+typedef struct _chat_t chat_t;
+
+typedef struct {
+    size_t max_user_name;      //  longest user name in bytes (0: default 32)
+    size_t max_password_bytes; //  longest password (0: default 256)
+    size_t max_text_bytes;     //  largest message text once trimmed (0: default 4096)
+    size_t max_page_size;      //  largest page, and most ids per deletion (0: default 1000)
+    size_t max_sessions;       //  sessions per account; a login past it ends the oldest (0: 16)
+} chat_options_t;
+
+//  events is borrowed and must outlive the chat state.
+chat_t *chat_new (const chat_options_t *options, event_log_t *events);
+
+void chat_destroy (chat_t **self_p);
+
+//  True for the command cases chat handles.
+bool chat_handles (const Raftq__State__Command *command);
+
+//  Checks a chat command's arguments (names, sizes, formats; not the
+//  token, which only apply can check): 0, or -1 with code and error.
+int chat_validate (chat_t *self, const Raftq__State__Command *command, Raftq__Code *code,
+                   char *error, size_t error_size);
+
+//  Applies a validated chat command at index: sets reply's code, error and
+//  result (allocated as unpack would) and emits its events.
+void chat_execute (chat_t *self, const Raftq__State__Command *command, uint64_t index,
+                   Raftq__Reply *reply);
+
+//  Checks a user name and password before the leader hashes or verifies the
+//  password: 0, or -1 with code and error.
+int chat_check_credentials (chat_t *self, const char *user, const char *password, Raftq__Code *code,
+                            char *error, size_t error_size);
+
+//  The stored password hash of user, NULL if there is no such account.
+//  Valid until the next apply.
+const char *chat_password_hash (chat_t *self, const char *user);
+
+//  Feeds accounts, sessions and messages to digest.
+void chat_digest (chat_t *self, digest_t *digest);
+
+//  Describes accounts, sessions and messages in state for a snapshot.
+//  Strings are borrowed from the chat state: state is valid until it
+//  changes. Free what was allocated with chat_snapshot_release.
+void chat_snapshot_save (chat_t *self, Raftq__State__ChatState *state);
+
+//  Frees what chat_snapshot_save allocated in state (not what it borrowed).
+void chat_snapshot_release (Raftq__State__ChatState *state);
+
+//  Restores a saved chat state into one that has applied nothing (strings
+//  are copied). Returns 0, or -1 with error when state is inconsistent; the
+//  chat state must then be destroyed.
+int chat_snapshot_load (chat_t *self, const Raftq__State__ChatState *state, char *error,
+                        size_t error_size);
+
+#endif

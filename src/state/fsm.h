@@ -1,0 +1,103 @@
+/*  fsm — the replicated state machine: topics with their FIFO queues, the
+    chat state (chat.c), the event streams with their retained window
+    (event_log.c) and the exactly-once table of client replies. Apply is
+    deterministic: it reads nothing but its state and the entry (no clock,
+    no randomness, no node id), so every node that applies the same log ends
+    in the same state.
+*/
+#ifndef FSM_H_INCLUDED
+#define FSM_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "state/chat.h"
+#include "raftq.pb-c.h"
+#include "state.pb-c.h"
+
+typedef struct _fsm_t fsm_t;
+
+typedef struct {
+    size_t max_clients;           //  exactly-once table: clients remembered (0: default 100000)
+    size_t max_topic_name;        //  longest topic name in bytes (0: default 255)
+    size_t max_payload_bytes;     //  largest message (0: default 1 MiB)
+    chat_options_t chat;          //  chat limits (zeros: chat.h defaults)
+    size_t event_retention;       //  events retained per stream for Replay (0: default 1000)
+    size_t event_retention_bytes; //  retained bytes over all streams (0: default 64 MiB)
+} fsm_options_t;
+
+//  What applying one entry produced.
+typedef struct {
+    Raftq__Reply *reply;   //  answer for the client that proposed it (free with fsm_output_clear)
+    Raftq__Event **events; //  events to publish, in order
+    size_t event_count;    //  how many
+} fsm_output_t;
+
+fsm_t *fsm_new (const fsm_options_t *options);
+
+void fsm_destroy (fsm_t **self_p);
+
+//  Applies the command entry at index (payload is a packed state Command).
+//  A malformed payload is applied as a no-op with an INTERNAL reply, the same
+//  on every node. Returns 0, or -1 if index is not applied_index + 1.
+int fsm_apply (fsm_t *self, uint64_t index, const uint8_t *data, size_t size, fsm_output_t *output);
+
+//  Records that a non-command entry (no-op, config) at index was applied.
+int fsm_skip (fsm_t *self, uint64_t index);
+
+//  Frees what an apply put in output and zeroes it.
+void fsm_output_clear (fsm_output_t *output);
+
+//  Index of the last entry applied.
+uint64_t fsm_applied_index (fsm_t *self);
+
+//  If client_id already has a reply for seq, returns a copy of it (caller frees
+//  with raftq__reply__free_unpacked), else NULL. Lets a retried request be
+//  answered without a new log entry.
+Raftq__Reply *fsm_cached_reply (fsm_t *self, uint64_t client_id, uint64_t seq);
+
+//  Checks a command before proposing (names, sizes): 0, or -1 with code and
+//  error filled. Apply checks again; this spares the log bad entries.
+int fsm_validate (fsm_t *self, const Raftq__State__Command *command, Raftq__Code *code, char *error,
+                  size_t error_size);
+
+//  Checks the user name and password of a CreateAccount or Login before the
+//  leader hashes or verifies the password: 0, or -1 with code and error.
+int fsm_check_credentials (fsm_t *self, const char *user, const char *password, Raftq__Code *code,
+                           char *error, size_t error_size);
+
+//  The stored password hash of user as of the last apply, NULL if there is
+//  no such account. Valid until the next apply.
+const char *fsm_password_hash (fsm_t *self, const char *user);
+
+//  Answers a Replay from the retained events, without a log entry: every
+//  node retains the same events for what it has applied. OK with the events
+//  (possibly none), NOT_FOUND with Reply.oldest_seq when from_seq is older
+//  than what is retained, INVALID_ARGUMENT without a stream. Caller frees
+//  the reply with raftq__reply__free_unpacked.
+Raftq__Reply *fsm_replay (fsm_t *self, const Raftq__Replay *replay);
+
+//  A hash of the whole state, equal on nodes that applied the same log.
+uint64_t fsm_state_hash (fsm_t *self);
+
+//  Describes the whole state in state, for a snapshot: topics with their
+//  queues, the event streams with the retained window, the chat state and
+//  the exactly-once table, as of fsm_applied_index. Nothing is copied:
+//  strings and payloads are borrowed from the fsm, so state is valid until
+//  the next apply. One pass over the state; packing it is the caller's.
+//  Free what was allocated with fsm_snapshot_release.
+void fsm_snapshot_save (fsm_t *self, Raftq__State__FsmState *state);
+
+//  Frees what fsm_snapshot_save allocated in state (not what it borrowed).
+void fsm_snapshot_release (Raftq__State__FsmState *state);
+
+//  Restores a saved state into an fsm that has applied nothing, with the
+//  same options as the nodes that saved it: the result has the same
+//  fsm_state_hash and gives the same replies and events on every later
+//  apply. Takes the payloads out of state (their pointers become NULL)
+//  rather than copying them. Returns 0, or -1 with error when the fsm is
+//  not fresh or state is inconsistent (a decodable snapshot that no fsm
+//  could have saved); the fsm must then be destroyed.
+int fsm_snapshot_load (fsm_t *self, Raftq__State__FsmState *state, char *error, size_t error_size);
+
+#endif

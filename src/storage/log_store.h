@@ -1,0 +1,58 @@
+/*  log_store — the Raft log on disk: segment files of CRC'd records.
+
+    Record: [length u32][crc32c u32][term u64][index u64][type u8][payload],
+    little-endian; length counts the bytes after the crc (17 + payload) and the
+    crc covers those same bytes. Segments are files log/<first index>.seg,
+    rolled at a size limit. Appends are buffered writes; log_store_sync makes
+    everything appended so far durable with one fdatasync, so many entries share
+    one sync. Opening a store scans every record and truncates a torn or corrupt
+    tail (bad length, bad crc, index out of sequence): such bytes are never
+    trusted. Not thread-safe: one owner (the raft actor).
+*/
+#ifndef LOG_STORE_H_INCLUDED
+#define LOG_STORE_H_INCLUDED
+
+#include "raft/raft_core.h"
+
+typedef struct _log_store_t log_store_t;
+
+//  Opens (creating if needed) the log in directory path and recovers it.
+//  On failure returns NULL and writes a one-line reason into error.
+log_store_t *log_store_open (const char *path, char *error, size_t error_size);
+
+void log_store_destroy (log_store_t **self_p);
+
+//  Index of the first and last entry held; both 0 when the log is empty.
+uint64_t log_store_first_index (log_store_t *self);
+uint64_t log_store_last_index (log_store_t *self);
+
+//  Bytes truncated from a torn or corrupt tail when the store was opened.
+uint64_t log_store_recovered_bytes (log_store_t *self);
+
+//  Appends entries, whose indexes must follow last_index. Not durable until
+//  log_store_sync. Returns 0 or -1.
+int log_store_append (log_store_t *self, const raft_entry_t *entries, size_t count);
+
+//  Makes every append so far durable (fdatasync; directory fsync after a new
+//  segment). Returns 0 or -1.
+int log_store_sync (log_store_t *self);
+
+//  Deletes every entry with index >= from_index, durably. Returns 0 or -1.
+int log_store_truncate_suffix (log_store_t *self, uint64_t from_index);
+
+//  Compaction after a snapshot: deletes, durably, every segment whose
+//  entries all have index <= up_to_index. Segment-granular: the segment
+//  holding up_to_index + 1 is kept whole, so first_index may stay below
+//  up_to_index + 1; when every entry is <= up_to_index the log becomes
+//  empty and the next append may start at any index. Returns 0 or -1.
+int log_store_truncate_prefix (log_store_t *self, uint64_t up_to_index);
+
+//  Calls visit for each entry from first to last, in order. The entry and its
+//  data are borrowed for the call. Stops and returns -1 if visit returns -1.
+typedef int (log_store_visit_fn) (const raft_entry_t *entry, void *argument);
+int log_store_replay (log_store_t *self, log_store_visit_fn *visit, void *argument);
+
+//  Total size of the segment files in bytes.
+uint64_t log_store_size (log_store_t *self);
+
+#endif
