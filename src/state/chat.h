@@ -9,6 +9,9 @@
     Events go to the event_log: a message to user/<recipient>,
     user/<sender> and conv/<a>/<b> (names sorted); a deletion to the same
     three kinds of stream, naming the deleted ids.
+
+    Validation is declared in chat_validation.h and the snapshot in
+    chat_snapshot.h; both are included here, so callers need only chat.h.
 */
 #ifndef CHAT_H_INCLUDED
 #define CHAT_H_INCLUDED
@@ -18,6 +21,8 @@
 #include <stdint.h>
 
 #include "util/digest.h"
+#include "state/chat_snapshot.h"
+#include "state/chat_validation.h"
 #include "state/event_log.h"
 #include "raftq.pb-c.h"
 #include "state.pb-c.h"
@@ -37,23 +42,10 @@ chat_t *chat_new (const chat_options_t *options, event_log_t *events);
 
 void chat_destroy (chat_t **self_p);
 
-//  True for the command cases chat handles.
-bool chat_handles (const Raftq__State__Command *command);
-
-//  Checks a chat command's arguments (names, sizes, formats; not the
-//  token, which only apply can check): 0, or -1 with code and error.
-int chat_validate (chat_t *self, const Raftq__State__Command *command, Raftq__Code *code,
-                   char *error, size_t error_size);
-
 //  Applies a validated chat command at index: sets reply's code, error and
 //  result (allocated as unpack would) and emits its events.
 void chat_execute (chat_t *self, const Raftq__State__Command *command, uint64_t index,
                    Raftq__Reply *reply);
-
-//  Checks a user name and password before the leader hashes or verifies the
-//  password: 0, or -1 with code and error.
-int chat_check_credentials (chat_t *self, const char *user, const char *password, Raftq__Code *code,
-                            char *error, size_t error_size);
 
 //  The stored password hash of user, NULL if there is no such account.
 //  Valid until the next apply.
@@ -61,19 +53,5 @@ const char *chat_password_hash (chat_t *self, const char *user);
 
 //  Feeds accounts, sessions and messages to digest.
 void chat_digest (chat_t *self, digest_t *digest);
-
-//  Describes accounts, sessions and messages in state for a snapshot.
-//  Strings are borrowed from the chat state: state is valid until it
-//  changes. Free what was allocated with chat_snapshot_release.
-void chat_snapshot_save (chat_t *self, Raftq__State__ChatState *state);
-
-//  Frees what chat_snapshot_save allocated in state (not what it borrowed).
-void chat_snapshot_release (Raftq__State__ChatState *state);
-
-//  Restores a saved chat state into one that has applied nothing (strings
-//  are copied). Returns 0, or -1 with error when state is inconsistent; the
-//  chat state must then be destroyed.
-int chat_snapshot_load (chat_t *self, const Raftq__State__ChatState *state, char *error,
-                        size_t error_size);
 
 #endif

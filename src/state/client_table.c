@@ -1,0 +1,260 @@
+/*  client_table — the exactly-once table; see client_table.h.
+
+    A retry (seq == remembered) and a stale request (seq < remembered)
+    change nothing here, not even the client's place in the eviction order:
+    only client_table_remember moves a client, to the newest end. Indexes
+    only grow, so the use list stays sorted by last_index and the oldest,
+    evicted first, is found in O(1).
+*/
+
+#include <czmq.h>
+#include <inttypes.h>
+
+#include "state/client_table.h"
+#include "state/reply.h"
+#include "util/error_text.h"
+#include "util/must.h"
+#include "util/u64_table.h"
+
+struct _client_t {
+    uint64_t id;             //  client_id, also its key in the table
+    uint64_t seq;            //  latest seq applied for it
+    uint8_t *reply;          //  packed raftq.Reply that seq got
+    size_t reply_size;       //  its bytes
+    uint64_t last_index;     //  log index of that apply: eviction order
+    struct _client_t *older; //  previous client in use order, NULL for the oldest
+    struct _client_t *newer; //  next client in use order, NULL for the newest
+};
+
+struct _client_table_t {
+    size_t max_clients; //  clients remembered at most
+    zhashx_t *clients;  //  client id -> client_t, owns them
+    client_t *oldest;   //  least recently applied client: evicted first
+    client_t *newest;   //  most recently applied client
+};
+
+static void
+s_client_destroy (void **item_p)
+{
+    client_t *client = (client_t *)*item_p;
+    if (client) {
+        free (client->reply);
+        free (client);
+        *item_p = NULL;
+    }
+}
+
+client_table_t *
+client_table_new (size_t max_clients)
+{
+    assert (max_clients > 0);
+    client_table_t *self = (client_table_t *)must_zalloc (sizeof (client_table_t));
+    self->max_clients = max_clients;
+    self->clients = u64_table_new (s_client_destroy);
+    return self;
+}
+
+void
+client_table_destroy (client_table_t **self_p)
+{
+    assert (self_p);
+    client_table_t *self = *self_p;
+    if (self) {
+        zhashx_destroy (&self->clients);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+client_t *
+client_table_lookup (client_table_t *self, uint64_t client_id)
+{
+    assert (self);
+    return (client_t *)zhashx_lookup (self->clients, &client_id);
+}
+
+uint64_t
+client_table_seq (const client_t *client)
+{
+    assert (client);
+    return client->seq;
+}
+
+Raftq__Reply *
+client_table_reply (const client_t *client)
+{
+    assert (client);
+    return reply_unpack (client->reply, client->reply_size);
+}
+
+size_t
+client_table_size (client_table_t *self)
+{
+    assert (self);
+    return zhashx_size (self->clients);
+}
+
+static void
+s_client_unlink (client_table_t *self, client_t *client)
+{
+    if (client->older)
+        client->older->newer = client->newer;
+    else
+        self->oldest = client->newer;
+    if (client->newer)
+        client->newer->older = client->older;
+    else
+        self->newest = client->older;
+    client->older = client->newer = NULL;
+}
+
+static void
+s_client_append (client_table_t *self, client_t *client)
+{
+    client->older = self->newest;
+    client->newer = NULL;
+    if (self->newest)
+        self->newest->newer = client;
+    else
+        self->oldest = client;
+    self->newest = client;
+}
+
+void
+client_table_remember (client_table_t *self, client_t *client, uint64_t client_id, uint64_t seq,
+                       uint64_t index, const Raftq__Reply *reply)
+{
+    assert (self);
+    assert (reply);
+    if (client)
+        s_client_unlink (self, client);
+    else {
+        if (zhashx_size (self->clients) >= self->max_clients) {
+            client_t *evicted = self->oldest;
+            s_client_unlink (self, evicted);
+            zhashx_delete (self->clients, &evicted->id);
+        }
+        client = (client_t *)must_zalloc (sizeof (client_t));
+        client->id = client_id;
+        zhashx_insert (self->clients, &client->id, client);
+    }
+    free (client->reply);
+    client->reply_size = raftq__reply__get_packed_size (reply);
+    client->reply = (uint8_t *)must_alloc (client->reply_size);
+    raftq__reply__pack (reply, client->reply);
+    client->seq = seq;
+    client->last_index = index;
+    s_client_append (self, client);
+}
+
+//  --------------------------------------------------------------------------
+//  State hash and snapshot
+
+static int
+s_client_compare (const void *first, const void *second)
+{
+    return u64_table_compare (&(*(client_t *const *)first)->id, &(*(client_t *const *)second)->id);
+}
+
+void
+client_table_digest (client_table_t *self, digest_t *digest)
+{
+    assert (self);
+    //  Sorted by id, so the hash does not follow bucket order
+    size_t client_count = zhashx_size (self->clients);
+    client_t **clients = (client_t **)must_alloc (client_count * sizeof (client_t *));
+    size_t position = 0;
+    for (client_t *client = self->oldest; client; client = client->newer)
+        clients[position++] = client;
+    qsort (clients, client_count, sizeof (client_t *), s_client_compare);
+    digest_u64 (digest, client_count);
+    for (position = 0; position < client_count; position++) {
+        digest_u64 (digest, clients[position]->id);
+        digest_u64 (digest, clients[position]->seq);
+        digest_u64 (digest, clients[position]->last_index);
+        digest_bytes (digest, clients[position]->reply, clients[position]->reply_size);
+    }
+    free (clients);
+}
+
+void
+client_table_snapshot_save (client_table_t *self, Raftq__State__FsmState *state)
+{
+    assert (self);
+    size_t count = zhashx_size (self->clients);
+    //  One block of structs (none when empty) plus the pointer array
+    //  protobuf-c wants; element 0 is the block's start, for release
+    Raftq__State__ClientState *clients =
+        count ? (Raftq__State__ClientState *)must_alloc (count * sizeof (Raftq__State__ClientState))
+              : NULL;
+    state->clients =
+        (Raftq__State__ClientState **)must_alloc (count * sizeof (Raftq__State__ClientState *));
+    state->n_clients = 0;
+    for (client_t *client = self->oldest; client; client = client->newer) {
+        Raftq__State__ClientState *saved = &clients[state->n_clients];
+        raftq__state__client_state__init (saved);
+        saved->client_id = client->id;
+        saved->seq = client->seq;
+        saved->reply.data = client->reply;
+        saved->reply.len = client->reply_size;
+        saved->last_index = client->last_index;
+        state->clients[state->n_clients++] = saved;
+    }
+}
+
+void
+client_table_snapshot_release (Raftq__State__FsmState *state)
+{
+    free (state->n_clients ? state->clients[0] : NULL);
+    free (state->clients);
+    state->clients = NULL;
+    state->n_clients = 0;
+}
+
+//  Refuses a saved client apply could not have left: 0 when it is fine.
+static int
+s_check_saved (client_table_t *self, const Raftq__State__ClientState *saved, uint64_t applied_index,
+               char *error, size_t error_size)
+{
+    //  Use order is apply order: indexes strictly ascending, none ahead
+    //  of the state, which is what makes the oldest the one to evict
+    bool in_order = !self->newest || saved->last_index > self->newest->last_index;
+    if (saved->client_id == 0 || saved->seq == 0 ||
+        zhashx_lookup (self->clients, &saved->client_id) || !in_order ||
+        saved->last_index > applied_index)
+        return error_text_set (error, error_size,
+                               "client %" PRIu64 " is a duplicate, out of order or unset",
+                               saved->client_id);
+    //  Retries unpack the remembered reply and may trust it only then
+    Raftq__Reply *reply = raftq__reply__unpack (NULL, saved->reply.len, saved->reply.data);
+    if (!reply)
+        return error_text_set (error, error_size,
+                               "the reply remembered for client %" PRIu64 " does not decode",
+                               saved->client_id);
+    raftq__reply__free_unpacked (reply, NULL);
+    return 0;
+}
+
+int
+client_table_snapshot_load (client_table_t *self, Raftq__State__FsmState *state, char *error,
+                            size_t error_size)
+{
+    assert (self);
+    assert (zhashx_size (self->clients) == 0);
+    for (size_t position = 0; position < state->n_clients; position++) {
+        Raftq__State__ClientState *saved = state->clients[position];
+        if (s_check_saved (self, saved, state->applied_index, error, error_size))
+            return -1;
+        client_t *client = (client_t *)must_zalloc (sizeof (client_t));
+        client->id = saved->client_id;
+        client->seq = saved->seq;
+        client->last_index = saved->last_index;
+        client->reply = saved->reply.data; //  moves
+        client->reply_size = saved->reply.len;
+        saved->reply.data = NULL;
+        saved->reply.len = 0;
+        zhashx_insert (self->clients, &client->id, client);
+        s_client_append (self, client);
+    }
+    return 0;
+}

@@ -1,0 +1,68 @@
+/*  client_table — the exactly-once table of the replicated state: for each
+    client, the latest seq applied for it and the packed reply that seq got,
+    so that a retry is answered with the same reply instead of applying
+    again. At most max_clients are remembered; a new client past that
+    evicts the least recently applied one (lowest log index), which then
+    loses its protection.
+
+    Deterministic: eviction follows a list in apply order, the state hash
+    sorts clients by id and the snapshot saves them in eviction order;
+    nothing depends on the order of the id table's buckets.
+*/
+#ifndef CLIENT_TABLE_H_INCLUDED
+#define CLIENT_TABLE_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/digest.h"
+#include "raftq.pb-c.h"
+#include "state.pb-c.h"
+
+typedef struct _client_table_t client_table_t;
+
+//  What the table remembers of one client.
+typedef struct _client_t client_t;
+
+//  max_clients must be at least 1.
+client_table_t *client_table_new (size_t max_clients);
+
+void client_table_destroy (client_table_t **self_p);
+
+//  The client with client_id, NULL when the table does not remember it.
+client_t *client_table_lookup (client_table_t *self, uint64_t client_id);
+
+//  The latest seq applied for client.
+uint64_t client_table_seq (const client_t *client);
+
+//  A copy of the reply client's latest seq got (caller frees with
+//  raftq__reply__free_unpacked).
+Raftq__Reply *client_table_reply (const client_t *client);
+
+//  Remembers reply as client_id's answer to seq, applied at index; client
+//  is what client_table_lookup returned for client_id (NULL: a new one).
+void client_table_remember (client_table_t *self, client_t *client, uint64_t client_id,
+                            uint64_t seq, uint64_t index, const Raftq__Reply *reply);
+
+//  How many clients the table remembers.
+size_t client_table_size (client_table_t *self);
+
+//  Feeds the clients, sorted by id, to digest.
+void client_table_digest (client_table_t *self, digest_t *digest);
+
+//  Describes the clients in state->clients, in eviction order (replies
+//  borrowed: valid until the next apply). Free what was allocated with
+//  client_table_snapshot_release.
+void client_table_snapshot_save (client_table_t *self, Raftq__State__FsmState *state);
+
+//  Frees what client_table_snapshot_save allocated in state.
+void client_table_snapshot_release (Raftq__State__FsmState *state);
+
+//  Restores state->clients into an empty table, taking the replies out of
+//  state. Returns 0, or -1 with error when they are inconsistent (duplicate
+//  or unset ids, indexes not ascending or past state->applied_index, a
+//  reply that does not decode).
+int client_table_snapshot_load (client_table_t *self, Raftq__State__FsmState *state, char *error,
+                                size_t error_size);
+
+#endif

@@ -1,0 +1,490 @@
+/*  queues — topics with their FIFO queues; see queues.h.
+
+    Decisions:
+    - Topic names are 1..max_topic_name bytes of valid UTF-8 without control
+      characters (C0, DEL, C1). '/' is allowed: a topic's stream key is
+      "topic/<name>" and subscribers match on the "topic/" prefix only. A NUL
+      ends a name (protobuf-c strings are C strings), on every node alike.
+    - Messages of a topic hold contiguous sequences (pops take the oldest), so
+      a queued message's sequence is derived, not stored.
+    - Each queue is a ring buffer, so publish and pop are O(1). Ring
+      capacities are not state: a restored queue may allocate differently,
+      but hashes and answers the same.
+*/
+
+#include <czmq.h>
+
+#include "state/queues.h"
+#include "state/reply.h"
+#include "util/error_text.h"
+#include "util/must.h"
+#include "util/utf8.h"
+
+#define QUEUES_RING_MIN 8
+
+//  One queued message.
+typedef struct {
+    uint8_t *data; //  payload (malloc'd, NULL when empty)
+    size_t size;   //  payload bytes
+} message_t;
+
+//  A topic and its FIFO queue.
+typedef struct {
+    char *name;             //  topic name, also its key in queues.topics
+    char *stream;           //  its event stream key, "topic/<name>"
+    uint64_t publish_count; //  messages ever published: the newest one's sequence
+    message_t *ring;        //  queued messages, the oldest at ring [head]
+    size_t capacity;        //  slots in ring, 0 or a power of two
+    size_t head;            //  slot of the oldest queued message
+    size_t count;           //  messages queued
+} topic_t;
+
+struct _queues_t {
+    size_t max_topic_name;    //  longest topic name in bytes
+    size_t max_payload_bytes; //  largest message
+    event_log_t *events;      //  borrowed: where publishes go
+    zhashx_t *topics;         //  name -> topic_t (lookup only; order from topic_order)
+    topic_t **topic_order;    //  topics in creation order; owns them
+    size_t topic_count;       //  topics in topic_order
+    size_t topic_slots;       //  allocated slots in topic_order
+};
+
+//  --------------------------------------------------------------------------
+//  One topic's ring
+
+static topic_t *
+s_topic_new (const char *name)
+{
+    topic_t *topic = (topic_t *)must_zalloc (sizeof (topic_t));
+    topic->name = must_strdup (name);
+    topic->stream = must_format ("topic/%s", name);
+    return topic;
+}
+
+static void
+s_topic_destroy (topic_t **self_p)
+{
+    topic_t *self = *self_p;
+    if (self) {
+        for (size_t position = 0; position < self->count; position++)
+            free (self->ring[(self->head + position) & (self->capacity - 1)].data);
+        free (self->ring);
+        free (self->name);
+        free (self->stream);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  Moves the queue into a ring of new_capacity slots, oldest first.
+static void
+s_topic_resize (topic_t *self, size_t new_capacity)
+{
+    message_t *ring = (message_t *)must_alloc (new_capacity * sizeof (message_t));
+    for (size_t position = 0; position < self->count; position++)
+        ring[position] = self->ring[(self->head + position) & (self->capacity - 1)];
+    free (self->ring);
+    self->ring = ring;
+    self->capacity = new_capacity;
+    self->head = 0;
+}
+
+//  Takes ownership of data. Returns the message's sequence.
+static uint64_t
+s_topic_push (topic_t *self, uint8_t *data, size_t size)
+{
+    if (self->count == self->capacity)
+        s_topic_resize (self, self->capacity ? self->capacity * 2 : QUEUES_RING_MIN);
+    self->ring[(self->head + self->count) & (self->capacity - 1)] = (message_t){data, size};
+    self->count++;
+    return ++self->publish_count;
+}
+
+//  Sequence of the queued message at position (0: the oldest).
+static uint64_t
+s_topic_sequence (topic_t *self, size_t position)
+{
+    return self->publish_count - self->count + 1 + position;
+}
+
+//  Removes the oldest message (the queue must not be empty); the caller owns
+//  its data. Shrinks the ring when mostly empty so a drained burst gives its
+//  memory back; halving at a quarter keeps pops amortized O(1).
+static message_t
+s_topic_pop (topic_t *self, uint64_t *sequence)
+{
+    *sequence = s_topic_sequence (self, 0);
+    message_t message = self->ring[self->head];
+    self->head = (self->head + 1) & (self->capacity - 1);
+    self->count--;
+    if (self->capacity > QUEUES_RING_MIN && self->count <= self->capacity / 4)
+        s_topic_resize (self, self->capacity / 2);
+    return message;
+}
+
+//  The queued message at position (0: the oldest).
+static message_t *
+s_topic_message (topic_t *self, size_t position)
+{
+    return &self->ring[(self->head + position) & (self->capacity - 1)];
+}
+
+//  --------------------------------------------------------------------------
+//  Constructor and destructor
+
+queues_t *
+queues_new (size_t max_topic_name, size_t max_payload_bytes, event_log_t *events)
+{
+    assert (max_topic_name && max_payload_bytes && events);
+    queues_t *self = (queues_t *)must_zalloc (sizeof (queues_t));
+    self->max_topic_name = max_topic_name;
+    self->max_payload_bytes = max_payload_bytes;
+    self->events = events;
+    //  Keys point into the items, which own them.
+    self->topics = zhashx_new ();
+    zhashx_set_key_duplicator (self->topics, NULL);
+    zhashx_set_key_destructor (self->topics, NULL);
+    return self;
+}
+
+void
+queues_destroy (queues_t **self_p)
+{
+    assert (self_p);
+    queues_t *self = *self_p;
+    if (self) {
+        zhashx_destroy (&self->topics);
+        for (size_t position = 0; position < self->topic_count; position++)
+            s_topic_destroy (&self->topic_order[position]);
+        free (self->topic_order);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+size_t
+queues_topic_count (queues_t *self)
+{
+    assert (self);
+    return self->topic_count;
+}
+
+//  --------------------------------------------------------------------------
+//  Validation
+
+//  Returns NULL if name is acceptable, else why not.
+static const char *
+s_topic_name_problem (queues_t *self, const char *name)
+{
+    if (!name || !*name)
+        return "topic name is empty";
+    size_t size = strlen (name);
+    if (size > self->max_topic_name)
+        return "topic name is too long";
+
+    const uint8_t *cursor = (const uint8_t *)name;
+    const uint8_t *end = cursor + size;
+    while (cursor < end) {
+        uint32_t code_point;
+        size_t length = utf8_sequence (cursor, (size_t)(end - cursor), &code_point);
+        if (!length)
+            return "topic name is not valid UTF-8";
+        if (code_point < 0x20 || (code_point >= 0x7F && code_point <= 0x9F))
+            return "topic name contains a control character";
+        cursor += length;
+    }
+    return NULL;
+}
+
+int
+queues_validate (queues_t *self, const Raftq__State__Command *command, Raftq__Code *code,
+                 char *error, size_t error_size)
+{
+    assert (self);
+    assert (command);
+    //  Every queue operation but ListTopics names a topic; a case without
+    //  its message (a command built in memory) has no operation either.
+    bool names_topic = false;
+    const char *topic_name = NULL;
+    switch (command->op_case) {
+    case RAFTQ__STATE__COMMAND__OP_CREATE_TOPIC:
+        names_topic = command->create_topic != NULL;
+        topic_name = names_topic ? command->create_topic->name : NULL;
+        break;
+    case RAFTQ__STATE__COMMAND__OP_LIST_TOPICS:
+        if (command->list_topics)
+            return 0;
+        break;
+    case RAFTQ__STATE__COMMAND__OP_PUBLISH:
+        names_topic = command->publish != NULL;
+        if (names_topic && command->publish->payload.len > self->max_payload_bytes)
+            return reply_refuse (RAFTQ__CODE__TOO_LARGE, code, error, error_size,
+                                 "payload of %zu bytes exceeds the limit of %zu",
+                                 command->publish->payload.len, self->max_payload_bytes);
+        topic_name = names_topic ? command->publish->topic : NULL;
+        break;
+    case RAFTQ__STATE__COMMAND__OP_POP:
+        names_topic = command->pop != NULL;
+        topic_name = names_topic ? command->pop->topic : NULL;
+        break;
+    default:
+        break;
+    }
+    if (!names_topic)
+        return reply_refuse (RAFTQ__CODE__INVALID_ARGUMENT, code, error, error_size,
+                             "command has no operation");
+    const char *problem = s_topic_name_problem (self, topic_name);
+    if (problem)
+        return reply_refuse (RAFTQ__CODE__INVALID_ARGUMENT, code, error, error_size, "%s", problem);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Operations. Each fills the reply; the command is validated already.
+
+//  Emits a publish event on the topic's stream. Takes ownership of message.
+static void
+s_emit_publish (queues_t *self, topic_t *topic, uint64_t index, uint8_t *message, size_t size)
+{
+    Raftq__Event *event = (Raftq__Event *)must_alloc (sizeof (Raftq__Event));
+    raftq__event__init (event);
+    event->stream = must_strdup (topic->stream);
+    event->index = index;
+    event->kind = must_strdup ("publish");
+    event->topic = must_strdup (topic->name);
+    event->message.data = message;
+    event->message.len = size;
+    event_log_emit (self->events, event);
+}
+
+//  Adds a new topic (the name must be free) after the existing ones.
+static topic_t *
+s_topic_add (queues_t *self, const char *name)
+{
+    topic_t *topic = s_topic_new (name);
+    if (self->topic_count == self->topic_slots) {
+        self->topic_slots = self->topic_slots ? self->topic_slots * 2 : 16;
+        self->topic_order =
+            (topic_t **)must_realloc (self->topic_order, self->topic_slots * sizeof (topic_t *));
+    }
+    self->topic_order[self->topic_count++] = topic;
+    zhashx_insert (self->topics, topic->name, topic);
+    return topic;
+}
+
+static topic_t *
+s_topic_lookup (queues_t *self, const char *name)
+{
+    return (topic_t *)zhashx_lookup (self->topics, name);
+}
+
+static void
+s_create_topic (queues_t *self, const char *name, Raftq__Reply *reply)
+{
+    if (s_topic_lookup (self, name))
+        reply_fail (reply, RAFTQ__CODE__ALREADY_EXISTS, "topic '%s' already exists", name);
+    else
+        s_topic_add (self, name);
+}
+
+static void
+s_list_topics (queues_t *self, Raftq__Reply *reply)
+{
+    Raftq__TopicList *list = (Raftq__TopicList *)must_alloc (sizeof (Raftq__TopicList));
+    raftq__topic_list__init (list);
+    if (self->topic_count) {
+        list->names = (char **)must_alloc (self->topic_count * sizeof (char *));
+        for (size_t position = 0; position < self->topic_count; position++)
+            list->names[position] = must_strdup (self->topic_order[position]->name);
+        list->n_names = self->topic_count;
+    }
+    reply->result_case = RAFTQ__REPLY__RESULT_TOPICS;
+    reply->topics = list;
+}
+
+//  Takes the payload out of publish (the command is freed after apply).
+static void
+s_publish (queues_t *self, Raftq__Publish *publish, uint64_t index, Raftq__Reply *reply)
+{
+    topic_t *topic = s_topic_lookup (self, publish->topic);
+    if (!topic) {
+        reply_fail (reply, RAFTQ__CODE__NOT_FOUND, "topic '%s' does not exist", publish->topic);
+        return;
+    }
+
+    //  The payload moves from the command into the queue: no copy
+    uint8_t *payload = publish->payload.data;
+    size_t size = publish->payload.len;
+    publish->payload.data = NULL;
+    publish->payload.len = 0;
+    if (size == 0) {
+        free (payload); //  an empty payload may still own a buffer
+        payload = NULL;
+    }
+
+    s_emit_publish (self, topic, index, (uint8_t *)must_memdup (payload, size), size);
+    uint64_t sequence = s_topic_push (topic, payload, size);
+
+    Raftq__Published *published = (Raftq__Published *)must_alloc (sizeof (Raftq__Published));
+    raftq__published__init (published);
+    published->topic = must_strdup (topic->name);
+    published->sequence = sequence;
+    reply->result_case = RAFTQ__REPLY__RESULT_PUBLISHED;
+    reply->published = published;
+}
+
+static void
+s_pop (queues_t *self, const char *name, Raftq__Reply *reply)
+{
+    topic_t *topic = s_topic_lookup (self, name);
+    if (!topic) {
+        reply_fail (reply, RAFTQ__CODE__NOT_FOUND, "topic '%s' does not exist", name);
+        return;
+    }
+    if (topic->count == 0) {
+        reply_fail (reply, RAFTQ__CODE__EMPTY, "topic '%s' is empty", name);
+        return;
+    }
+
+    Raftq__Popped *popped = (Raftq__Popped *)must_alloc (sizeof (Raftq__Popped));
+    raftq__popped__init (popped);
+    message_t message = s_topic_pop (topic, &popped->sequence);
+    popped->topic = must_strdup (topic->name);
+    popped->payload.data = message.data; //  moves: the reply frees it
+    popped->payload.len = message.size;
+    reply->result_case = RAFTQ__REPLY__RESULT_POPPED;
+    reply->popped = popped;
+}
+
+void
+queues_execute (queues_t *self, Raftq__State__Command *command, uint64_t index, Raftq__Reply *reply)
+{
+    assert (self);
+    assert (command && reply);
+    switch (command->op_case) {
+    case RAFTQ__STATE__COMMAND__OP_CREATE_TOPIC:
+        s_create_topic (self, command->create_topic->name, reply);
+        break;
+    case RAFTQ__STATE__COMMAND__OP_LIST_TOPICS:
+        s_list_topics (self, reply);
+        break;
+    case RAFTQ__STATE__COMMAND__OP_PUBLISH:
+        s_publish (self, command->publish, index, reply);
+        break;
+    case RAFTQ__STATE__COMMAND__OP_POP:
+        s_pop (self, command->pop->topic, reply);
+        break;
+    default:
+        //  queues_validate refuses every other case
+        reply_fail (reply, RAFTQ__CODE__INTERNAL, "unknown operation");
+        break;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  State hash and snapshot
+
+void
+queues_digest (queues_t *self, digest_t *digest)
+{
+    assert (self);
+    digest_u64 (digest, self->topic_count);
+    for (size_t position = 0; position < self->topic_count; position++) {
+        topic_t *topic = self->topic_order[position];
+        digest_string (digest, topic->name);
+        digest_u64 (digest, topic->publish_count);
+        digest_u64 (digest, topic->count);
+        for (size_t queued = 0; queued < topic->count; queued++) {
+            message_t *message = s_topic_message (topic, queued);
+            digest_u64 (digest, s_topic_sequence (topic, queued));
+            digest_bytes (digest, message->data, message->size);
+        }
+    }
+}
+
+void
+queues_snapshot_save (queues_t *self, Raftq__State__FsmState *state)
+{
+    assert (self);
+    //  Each repeated field is one block of structs (none when empty) plus
+    //  the pointer array protobuf-c wants; element 0 is the block's start,
+    //  for release
+    Raftq__State__TopicState *topics =
+        self->topic_count ? (Raftq__State__TopicState *)must_alloc (
+                                self->topic_count * sizeof (Raftq__State__TopicState))
+                          : NULL;
+    state->topics = (Raftq__State__TopicState **)must_alloc (self->topic_count *
+                                                             sizeof (Raftq__State__TopicState *));
+    state->n_topics = self->topic_count;
+    for (size_t position = 0; position < self->topic_count; position++) {
+        topic_t *topic = self->topic_order[position];
+        Raftq__State__TopicState *saved = &topics[position];
+        raftq__state__topic_state__init (saved);
+        saved->name = topic->name;
+        saved->publish_count = topic->publish_count;
+        saved->messages =
+            (ProtobufCBinaryData *)must_alloc (topic->count * sizeof (ProtobufCBinaryData));
+        saved->n_messages = topic->count;
+        for (size_t queued = 0; queued < topic->count; queued++) {
+            message_t *message = s_topic_message (topic, queued);
+            saved->messages[queued].data = message->data;
+            saved->messages[queued].len = message->size;
+        }
+        state->topics[position] = saved;
+    }
+}
+
+void
+queues_snapshot_release (Raftq__State__FsmState *state)
+{
+    for (size_t position = 0; position < state->n_topics; position++)
+        free (state->topics[position]->messages);
+    free (state->n_topics ? state->topics[0] : NULL);
+    free (state->topics);
+    state->topics = NULL;
+    state->n_topics = 0;
+}
+
+//  Smallest ring (a power of two, at least QUEUES_RING_MIN) that holds count.
+static size_t
+s_ring_capacity (size_t count)
+{
+    size_t capacity = QUEUES_RING_MIN;
+    while (capacity < count)
+        capacity *= 2;
+    return capacity;
+}
+
+int
+queues_snapshot_load (queues_t *self, Raftq__State__FsmState *state, char *error, size_t error_size)
+{
+    assert (self);
+    assert (self->topic_count == 0);
+    for (size_t position = 0; position < state->n_topics; position++) {
+        Raftq__State__TopicState *saved = state->topics[position];
+        if (!saved->name || !*saved->name || s_topic_lookup (self, saved->name))
+            return error_text_set (error, error_size, "topic %zu has no name or a taken one",
+                                   position);
+        if (saved->n_messages > saved->publish_count)
+            return error_text_set (error, error_size,
+                                   "topic '%s' holds more messages than were published",
+                                   saved->name);
+        topic_t *topic = s_topic_add (self, saved->name);
+        topic->publish_count = saved->publish_count;
+        if (saved->n_messages == 0)
+            continue;
+        s_topic_resize (topic, s_ring_capacity (saved->n_messages));
+        for (size_t queued = 0; queued < saved->n_messages; queued++) {
+            ProtobufCBinaryData *payload = &saved->messages[queued];
+            //  The payload moves into the queue; an empty one is NULL there
+            message_t *message = &topic->ring[queued];
+            message->data = payload->len ? payload->data : NULL;
+            message->size = payload->len;
+            if (message->data)
+                payload->data = NULL;
+            payload->len = 0;
+        }
+        topic->count = saved->n_messages;
+    }
+    return 0;
+}
