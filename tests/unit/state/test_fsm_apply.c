@@ -1,0 +1,283 @@
+/*  test_fsm_apply — what fsm_apply does with any entry: undecodable ones
+    answered INTERNAL on every node alike, indexes only in order, and the
+    exactly-once table: retries answered with the remembered reply, stale
+    requests refused, eviction of the least recently applied client.
+    Exactly-once of chat operations: test_chat_messages.c.
+*/
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fsm_fixture.h"
+#include "queue_fixture.h"
+
+//  Replies are the same when they pack to the same bytes.
+static void
+s_assert_same_reply (const Raftq__Reply *first, const Raftq__Reply *second)
+{
+    fsm_output_t first_output = {.reply = (Raftq__Reply *)first};
+    fsm_output_t second_output = {.reply = (Raftq__Reply *)second};
+    assert_true (fsm_fixture_same_output (&first_output, &second_output));
+}
+
+static void
+test_malformed_entry (void **state)
+{
+    (void)state;
+    fsm_t *fsm = fsm_new (NULL);
+    fsm_t *twin = fsm_new (NULL);
+    assert_int_equal (queue_fixture_run (fsm, QUEUE_CREATE, "t", NULL), RAFTQ__CODE__OK);
+    assert_int_equal (queue_fixture_run (twin, QUEUE_CREATE, "t", NULL), RAFTQ__CODE__OK);
+
+    //  Truncated varint, a length beyond the end, a field of wire type 7
+    const uint8_t *garbage[] = {(const uint8_t *)"\x08\xff", (const uint8_t *)"\x62\x10\x0a",
+                                (const uint8_t *)"\x0f\x01"};
+    const size_t sizes[] = {2, 3, 2};
+    for (size_t position = 0; position < 3; position++) {
+        fsm_output_t output;
+        uint64_t index = fsm_applied_index (fsm) + 1;
+        assert_int_equal (fsm_apply (fsm, index, garbage[position], sizes[position], &output), 0);
+        assert_non_null (output.reply);
+        assert_int_equal (output.reply->code, RAFTQ__CODE__INTERNAL);
+        assert_string_equal (output.reply->error, "undecodable command");
+        assert_int_equal (output.reply->index, index);
+        assert_int_equal (output.event_count, 0);
+        fsm_output_clear (&output);
+        assert_int_equal (fsm_applied_index (fsm), index);
+        assert_int_equal (fsm_skip (twin, index), 0);
+        assert_int_equal (fsm_state_hash (fsm), fsm_state_hash (twin));
+    }
+    //  NULL data with a size is undecodable too; an empty entry is a command
+    //  without an operation
+    fsm_output_t output;
+    assert_int_equal (fsm_apply (fsm, fsm_applied_index (fsm) + 1, NULL, 4, &output), 0);
+    assert_int_equal (output.reply->code, RAFTQ__CODE__INTERNAL);
+    fsm_output_clear (&output);
+    assert_int_equal (fsm_apply (fsm, fsm_applied_index (fsm) + 1, NULL, 0, &output), 0);
+    assert_int_equal (output.reply->code, RAFTQ__CODE__INVALID_ARGUMENT);
+    fsm_output_clear (&output);
+    fsm_destroy (&twin);
+    fsm_destroy (&fsm);
+}
+
+static void
+test_index_order (void **state)
+{
+    (void)state;
+    fsm_t *fsm = fsm_new (NULL);
+    queue_fixture_t holder;
+    size_t size;
+    uint8_t *data =
+        fsm_fixture_pack (queue_fixture_command (&holder, QUEUE_CREATE, "t", NULL, 0, 0, 0), &size);
+    uint64_t hash = fsm_state_hash (fsm);
+    fsm_output_t output;
+
+    assert_int_equal (fsm_apply (fsm, 0, data, size, &output), -1);
+    assert_null (output.reply);
+    assert_int_equal (output.event_count, 0);
+    assert_int_equal (fsm_apply (fsm, 2, data, size, &output), -1);
+    assert_null (output.reply);
+    assert_int_equal (fsm_skip (fsm, 2), -1);
+    assert_int_equal (fsm_skip (fsm, 0), -1);
+    assert_int_equal (fsm_applied_index (fsm), 0);
+    assert_int_equal (fsm_state_hash (fsm), hash);
+
+    assert_int_equal (fsm_skip (fsm, 1), 0);
+    assert_int_equal (fsm_apply (fsm, 2, data, size, &output), 0);
+    assert_int_equal (output.reply->code, RAFTQ__CODE__OK);
+    assert_int_equal (output.reply->index, 2);
+    fsm_output_clear (&output);
+    //  Re-applying an applied index is refused and changes nothing
+    hash = fsm_state_hash (fsm);
+    assert_int_equal (fsm_apply (fsm, 2, data, size, &output), -1);
+    assert_int_equal (fsm_skip (fsm, 2), -1);
+    assert_int_equal (fsm_state_hash (fsm), hash);
+    assert_int_equal (fsm_applied_index (fsm), 2);
+    free (data);
+
+    //  Clearing an empty output is harmless
+    fsm_output_clear (&output);
+    fsm_destroy (&fsm);
+    fsm_destroy (&fsm);
+}
+
+static void
+test_exactly_once (void **state)
+{
+    (void)state;
+    fsm_t *fsm = fsm_new (NULL);
+    assert_int_equal (queue_fixture_run (fsm, QUEUE_CREATE, "queue", NULL), RAFTQ__CODE__OK);
+
+    queue_fixture_t holder;
+    fsm_output_t first, retry;
+    const uint64_t client = 0xfeedface12345678ULL;
+    fsm_fixture_apply (
+        fsm, queue_fixture_command (&holder, QUEUE_PUBLISH, "queue", "once", 4, client, 7), &first);
+    assert_int_equal (first.reply->code, RAFTQ__CODE__OK);
+    assert_int_equal (first.reply->published->sequence, 1);
+    assert_int_equal (first.event_count, 1);
+    uint64_t first_index = first.reply->index;
+
+    //  The retry: same reply (its original index), no events, no new message
+    uint64_t hash_before = fsm_state_hash (fsm);
+    fsm_t *twin = fsm_new (NULL);
+    assert_int_equal (queue_fixture_run (twin, QUEUE_CREATE, "queue", NULL), RAFTQ__CODE__OK);
+    fsm_fixture_apply (
+        twin, queue_fixture_command (&holder, QUEUE_PUBLISH, "queue", "once", 4, client, 7),
+        &retry);
+    fsm_output_clear (&retry);
+    assert_int_equal (fsm_state_hash (twin), hash_before);
+
+    size_t size;
+    uint8_t *data = fsm_fixture_pack (
+        queue_fixture_command (&holder, QUEUE_PUBLISH, "queue", "once", 4, client, 7), &size);
+    assert_int_equal (fsm_apply (fsm, first_index + 1, data, size, &retry), 0);
+    free (data);
+    s_assert_same_reply (first.reply, retry.reply);
+    assert_int_equal (retry.reply->index, first_index);
+    assert_int_equal (retry.event_count, 0);
+    fsm_output_clear (&retry);
+    assert_int_equal (fsm_skip (twin, first_index + 1), 0);
+    assert_int_equal (fsm_state_hash (fsm), fsm_state_hash (twin));
+
+    //  The cached reply is the same one, for that seq only
+    Raftq__Reply *cached = fsm_cached_reply (fsm, client, 7);
+    assert_non_null (cached);
+    s_assert_same_reply (first.reply, cached);
+    raftq__reply__free_unpacked (cached, NULL);
+    assert_null (fsm_cached_reply (fsm, client, 6));
+    assert_null (fsm_cached_reply (fsm, client, 8));
+    assert_null (fsm_cached_reply (fsm, client + 1, 7));
+    assert_null (fsm_cached_reply (fsm, 0, 7));
+    fsm_output_clear (&first);
+
+    //  A stale seq is refused and changes nothing
+    fsm_fixture_apply (
+        fsm, queue_fixture_command (&holder, QUEUE_PUBLISH, "queue", "old", 3, client, 5), &retry);
+    assert_int_equal (retry.reply->code, RAFTQ__CODE__INVALID_ARGUMENT);
+    assert_string_equal (retry.reply->error, "stale request: seq 5 already superseded");
+    assert_int_equal (retry.event_count, 0);
+    fsm_output_clear (&retry);
+    assert_int_equal (fsm_skip (twin, fsm_applied_index (twin) + 1), 0);
+    assert_int_equal (fsm_state_hash (fsm), fsm_state_hash (twin));
+
+    //  A newer seq applies; error replies are remembered too
+    fsm_fixture_apply (
+        fsm, queue_fixture_command (&holder, QUEUE_POP, "missing", NULL, 0, client, 9), &first);
+    assert_int_equal (first.reply->code, RAFTQ__CODE__NOT_FOUND);
+    cached = fsm_cached_reply (fsm, client, 9);
+    assert_non_null (cached);
+    s_assert_same_reply (first.reply, cached);
+    raftq__reply__free_unpacked (cached, NULL);
+    assert_null (fsm_cached_reply (fsm, client, 7));
+    fsm_output_clear (&first);
+
+    //  Without client id, or with seq 0, there is no protection: both apply
+    for (int round = 0; round < 2; round++) {
+        fsm_fixture_apply (
+            fsm, queue_fixture_command (&holder, QUEUE_PUBLISH, "queue", "free", 4, 0, 3), &first);
+        assert_int_equal (first.reply->code, RAFTQ__CODE__OK);
+        fsm_output_clear (&first);
+        fsm_fixture_apply (
+            fsm, queue_fixture_command (&holder, QUEUE_PUBLISH, "queue", "zero", 4, client, 0),
+            &first);
+        assert_int_equal (first.reply->code, RAFTQ__CODE__OK);
+        fsm_output_clear (&first);
+    }
+    assert_null (fsm_cached_reply (fsm, 0, 3));
+    assert_null (fsm_cached_reply (fsm, client, 0));
+    queue_fixture_expect_pop (fsm, "queue", "once", 1);
+    queue_fixture_expect_pop (fsm, "queue", "free", 2);
+    queue_fixture_expect_pop (fsm, "queue", "zero", 3);
+    queue_fixture_expect_pop (fsm, "queue", "free", 4);
+    queue_fixture_expect_pop (fsm, "queue", "zero", 5);
+    assert_int_equal (queue_fixture_run (fsm, QUEUE_POP, "queue", NULL), RAFTQ__CODE__EMPTY);
+    fsm_destroy (&twin);
+    fsm_destroy (&fsm);
+}
+
+//  A retried pop returns the message it took the first time and takes no other.
+static void
+test_exactly_once_pop (void **state)
+{
+    (void)state;
+    fsm_t *fsm = fsm_new (NULL);
+    assert_int_equal (queue_fixture_run (fsm, QUEUE_CREATE, "q", NULL), RAFTQ__CODE__OK);
+    assert_int_equal (queue_fixture_run (fsm, QUEUE_PUBLISH, "q", "a"), RAFTQ__CODE__OK);
+    assert_int_equal (queue_fixture_run (fsm, QUEUE_PUBLISH, "q", "b"), RAFTQ__CODE__OK);
+
+    queue_fixture_t holder;
+    fsm_output_t first, retry;
+    fsm_fixture_apply (fsm, queue_fixture_command (&holder, QUEUE_POP, "q", NULL, 0, 42, 1),
+                       &first);
+    fsm_fixture_apply (fsm, queue_fixture_command (&holder, QUEUE_POP, "q", NULL, 0, 42, 1),
+                       &retry);
+    s_assert_same_reply (first.reply, retry.reply);
+    assert_memory_equal (retry.reply->popped->payload.data, "a", 1);
+    fsm_output_clear (&first);
+    fsm_output_clear (&retry);
+    queue_fixture_expect_pop (fsm, "q", "b", 2);
+    fsm_destroy (&fsm);
+}
+
+static void
+test_exactly_once_eviction (void **state)
+{
+    (void)state;
+    fsm_options_t options = {.max_clients = 3};
+    fsm_t *fsms[2] = {fsm_new (&options), fsm_new (&options)};
+    for (int which = 0; which < 2; which++) {
+        fsm_t *fsm = fsms[which];
+        assert_int_equal (queue_fixture_run (fsm, QUEUE_CREATE, "t", NULL), RAFTQ__CODE__OK);
+        queue_fixture_publish_as (fsm, 300, 1);
+        queue_fixture_publish_as (fsm, 100, 1);
+        queue_fixture_publish_as (fsm, 200, 1);
+        //  A new seq is a use: 300 is no longer the oldest, 100 is
+        queue_fixture_publish_as (fsm, 300, 2);
+        //  A retry is not a use: 100 stays the oldest
+        queue_fixture_publish_as (fsm, 100, 1);
+        queue_fixture_publish_as (fsm, 400, 1);
+        assert_false (queue_fixture_remembers (fsm, 100, 1));
+        assert_true (queue_fixture_remembers (fsm, 200, 1));
+        assert_true (queue_fixture_remembers (fsm, 300, 2));
+        assert_true (queue_fixture_remembers (fsm, 400, 1));
+        queue_fixture_publish_as (fsm, 500, 1);
+        assert_false (queue_fixture_remembers (fsm, 200, 1));
+        assert_true (queue_fixture_remembers (fsm, 300, 2));
+        assert_true (queue_fixture_remembers (fsm, 400, 1));
+        assert_true (queue_fixture_remembers (fsm, 500, 1));
+
+        //  An evicted client is forgotten: its retry applies again
+        queue_fixture_t holder;
+        fsm_output_t output;
+        fsm_fixture_apply (fsm, queue_fixture_command (&holder, QUEUE_PUBLISH, "t", "m", 1, 100, 1),
+                           &output);
+        assert_int_equal (output.reply->code, RAFTQ__CODE__OK);
+        assert_int_equal (output.reply->published->sequence, 7);
+        assert_int_equal (output.event_count, 1);
+        fsm_output_clear (&output);
+        assert_false (queue_fixture_remembers (fsm, 300, 2));
+    }
+    assert_int_equal (fsm_state_hash (fsms[0]), fsm_state_hash (fsms[1]));
+    fsm_destroy (&fsms[0]);
+    fsm_destroy (&fsms[1]);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_malformed_entry),       cmocka_unit_test (test_index_order),
+        cmocka_unit_test (test_exactly_once),          cmocka_unit_test (test_exactly_once_pop),
+        cmocka_unit_test (test_exactly_once_eviction),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
