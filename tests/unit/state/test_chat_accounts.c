@@ -75,8 +75,15 @@ test_create_and_check (void **state)
     }
     fsm_fixture_expect_error (fsm, chat_fixture_check_user (&holder, "no/pe"),
                               RAFTQ__CODE__INVALID_ARGUMENT, "user name may hold only");
+    fsm_destroy (&fsm);
+}
 
-    //  The leader's checks before hashing
+//  The leader's checks of a user name and password before hashing.
+static void
+test_check_credentials (void **state)
+{
+    (void)state;
+    fsm_t *fsm = fsm_new (NULL);
     Raftq__Code code;
     char error[128];
     assert_int_equal (fsm_check_credentials (fsm, "dora", "pw", &code, error, sizeof error), 0);
@@ -262,6 +269,7 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_create_and_check),
+        cmocka_unit_test (test_check_credentials),
         cmocka_unit_test (test_list_accounts),
         cmocka_unit_test (test_login_and_logout),
     };

@@ -19,6 +19,32 @@
 #include "chat_fixture.h"
 #include "fsm_fixture.h"
 
+//  The state most tests start from: ann, bob and cid, each logged in.
+typedef struct {
+    fsm_t *fsm;         //  the state machine
+    char tokens[3][33]; //  the session tokens of ann, bob and cid
+} trio_t;
+
+static int
+s_trio_setup (void **state)
+{
+    const char *users[] = {"ann", "bob", "cid"};
+    trio_t *trio = (trio_t *)calloc (1, sizeof (trio_t));
+    assert_non_null (trio);
+    trio->fsm = chat_fixture_world (users, 3, trio->tokens);
+    *state = trio;
+    return 0;
+}
+
+static int
+s_trio_teardown (void **state)
+{
+    trio_t *trio = (trio_t *)*state;
+    fsm_destroy (&trio->fsm);
+    free (trio);
+    return 0;
+}
+
 static void
 test_send_and_events (void **state)
 {
@@ -62,8 +88,18 @@ test_send_and_events (void **state)
     assert_string_equal (output.events[1]->stream, "conv/ann/ann");
     assert_int_equal (output.events[1]->seq, 1);
     fsm_output_clear (&output);
+    fsm_destroy (&fsm);
+}
 
-    //  Errors: nothing sent, no events, no id used
+//  Refused sends: nothing sent, no events, no id used.
+static void
+test_send_refused (void **state)
+{
+    (void)state;
+    const char *users[] = {"bob", "ann"};
+    char tokens[2][33];
+    fsm_t *fsm = chat_fixture_world (users, 2, tokens);
+    chat_fixture_t holder;
     char big[4098];
     memset (big, 'b', 4097);
     big[4097] = 0;
@@ -91,8 +127,8 @@ test_send_and_events (void **state)
     big[4096] = 0;
     big[0] = ' ';
     big[1] = '\t';
-    assert_int_equal (chat_fixture_send_ok (fsm, tokens[0], "ann", big), 4);
-    assert_int_equal (chat_fixture_send_ok (fsm, tokens[0], "ann", "two\n\tlines \xe2\x9c\x93"), 5);
+    assert_int_equal (chat_fixture_send_ok (fsm, tokens[0], "ann", big), 1);
+    assert_int_equal (chat_fixture_send_ok (fsm, tokens[0], "ann", "two\n\tlines \xe2\x9c\x93"), 2);
     fsm_destroy (&fsm);
 }
 
@@ -127,11 +163,9 @@ s_expect_page (fsm_t *fsm, const char *token, const char *partner, uint32_t page
 static void
 test_read_messages (void **state)
 {
-    (void)state;
-    const char *users[] = {"ann", "bob", "cid"};
-    char tokens[3][33];
-    fsm_t *fsm = chat_fixture_world (users, 3, tokens);
-    const char *ann = tokens[0], *bob = tokens[1], *cid = tokens[2];
+    trio_t *trio = (trio_t *)*state;
+    fsm_t *fsm = trio->fsm;
+    const char *ann = trio->tokens[0], *bob = trio->tokens[1], *cid = trio->tokens[2];
     chat_fixture_t holder;
     //  1..5 from bob to ann, 6 from cid to ann, 7 from ann to bob
     for (int number = 1; number <= 5; number++)
@@ -190,17 +224,14 @@ test_read_messages (void **state)
     assert_int_equal (message->ts, CHAT_FIXTURE_TIMESTAMP);
     assert_true (message->read);
     fsm_output_clear (&output);
-    fsm_destroy (&fsm);
 }
 
 static void
 test_delete_messages (void **state)
 {
-    (void)state;
-    const char *users[] = {"ann", "bob", "cid"};
-    char tokens[3][33];
-    fsm_t *fsm = chat_fixture_world (users, 3, tokens);
-    const char *ann = tokens[0], *bob = tokens[1], *cid = tokens[2];
+    trio_t *trio = (trio_t *)*state;
+    fsm_t *fsm = trio->fsm;
+    const char *ann = trio->tokens[0], *bob = trio->tokens[1], *cid = trio->tokens[2];
     chat_fixture_t holder;
     fsm_output_t output;
     uint64_t to_bob = chat_fixture_send_ok (fsm, ann, "bob", "1");   //  1
@@ -266,17 +297,14 @@ test_delete_messages (void **state)
     free (many);
     fsm_fixture_expect_error (fsm, chat_fixture_delete (&holder, NULL, ids, 1),
                               RAFTQ__CODE__UNAUTHENTICATED, "no session token");
-    fsm_destroy (&fsm);
 }
 
 static void
 test_delete_account (void **state)
 {
-    (void)state;
-    const char *users[] = {"ann", "bob", "cid"};
-    char tokens[3][33];
-    fsm_t *fsm = chat_fixture_world (users, 3, tokens);
-    const char *ann = tokens[0], *bob = tokens[1], *cid = tokens[2];
+    trio_t *trio = (trio_t *)*state;
+    fsm_t *fsm = trio->fsm;
+    const char *ann = trio->tokens[0], *bob = trio->tokens[1], *cid = trio->tokens[2];
     chat_fixture_t holder;
     fsm_output_t output;
     char second_bob[33];
@@ -340,7 +368,6 @@ test_delete_account (void **state)
     s_expect_page (fsm, ann, "bob", 1, 20, (const uint64_t[]){0}, NULL, 0, 0);
     fsm_fixture_expect_error (fsm, chat_fixture_delete_account (&holder, bob),
                               RAFTQ__CODE__UNAUTHENTICATED, "");
-    fsm_destroy (&fsm);
 }
 
 static void
@@ -449,9 +476,13 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_send_and_events),        cmocka_unit_test (test_read_messages),
-        cmocka_unit_test (test_delete_messages),        cmocka_unit_test (test_delete_account),
-        cmocka_unit_test (test_replay_of_chat_streams), cmocka_unit_test (test_exactly_once_chat),
+        cmocka_unit_test (test_send_and_events),
+        cmocka_unit_test (test_send_refused),
+        cmocka_unit_test_setup_teardown (test_read_messages, s_trio_setup, s_trio_teardown),
+        cmocka_unit_test_setup_teardown (test_delete_messages, s_trio_setup, s_trio_teardown),
+        cmocka_unit_test_setup_teardown (test_delete_account, s_trio_setup, s_trio_teardown),
+        cmocka_unit_test (test_replay_of_chat_streams),
+        cmocka_unit_test (test_exactly_once_chat),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -110,7 +110,7 @@ test_index_order (void **state)
 }
 
 static void
-test_exactly_once (void **state)
+test_exactly_once_retry (void **state)
 {
     (void)state;
     fsm_t *fsm = fsm_new (NULL);
@@ -159,6 +159,26 @@ test_exactly_once (void **state)
     assert_null (fsm_cached_reply (fsm, 0, 7));
     fsm_output_clear (&first);
 
+    fsm_destroy (&twin);
+    fsm_destroy (&fsm);
+}
+
+//  A stale seq is refused and changes nothing; a newer one applies, and
+//  without client id or seq there is no protection at all.
+static void
+test_exactly_once_stale_and_unprotected (void **state)
+{
+    (void)state;
+    fsm_t *fsm = fsm_new (NULL);
+    assert_int_equal (queue_fixture_run (fsm, QUEUE_CREATE, "queue", NULL), RAFTQ__CODE__OK);
+    queue_fixture_t holder;
+    fsm_output_t first, retry;
+    const uint64_t client = 0xfeedface12345678ULL;
+    assert_int_equal (fsm_fixture_run (fsm, queue_fixture_command (&holder, QUEUE_PUBLISH, "queue",
+                                                                   "once", 4, client, 7)),
+                      RAFTQ__CODE__OK);
+    fsm_t *twin = fsm_fixture_snapshot_copy (fsm, NULL);
+
     //  A stale seq is refused and changes nothing
     fsm_fixture_apply (
         fsm, queue_fixture_command (&holder, QUEUE_PUBLISH, "queue", "old", 3, client, 5), &retry);
@@ -173,7 +193,7 @@ test_exactly_once (void **state)
     fsm_fixture_apply (
         fsm, queue_fixture_command (&holder, QUEUE_POP, "missing", NULL, 0, client, 9), &first);
     assert_int_equal (first.reply->code, RAFTQ__CODE__NOT_FOUND);
-    cached = fsm_cached_reply (fsm, client, 9);
+    Raftq__Reply *cached = fsm_cached_reply (fsm, client, 9);
     assert_non_null (cached);
     s_assert_same_reply (first.reply, cached);
     raftq__reply__free_unpacked (cached, NULL);
@@ -275,8 +295,11 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_malformed_entry),       cmocka_unit_test (test_index_order),
-        cmocka_unit_test (test_exactly_once),          cmocka_unit_test (test_exactly_once_pop),
+        cmocka_unit_test (test_malformed_entry),
+        cmocka_unit_test (test_index_order),
+        cmocka_unit_test (test_exactly_once_retry),
+        cmocka_unit_test (test_exactly_once_stale_and_unprotected),
+        cmocka_unit_test (test_exactly_once_pop),
         cmocka_unit_test (test_exactly_once_eviction),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

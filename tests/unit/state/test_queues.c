@@ -59,11 +59,9 @@ test_create_and_list_topics (void **state)
     assert_null (output.reply);
 
     //  The duplicate create's reply says why
-    fsm_fixture_apply (fsm, queue_fixture_command (&holder, QUEUE_CREATE, "alpha", NULL, 0, 0, 0),
-                       &output);
-    assert_int_equal (output.reply->code, RAFTQ__CODE__ALREADY_EXISTS);
-    assert_string_equal (output.reply->error, "topic 'alpha' already exists");
-    fsm_output_clear (&output);
+    fsm_fixture_expect_error (fsm,
+                              queue_fixture_command (&holder, QUEUE_CREATE, "alpha", NULL, 0, 0, 0),
+                              RAFTQ__CODE__ALREADY_EXISTS, "topic 'alpha' already exists");
     fsm_destroy (&fsm);
     assert_null (fsm);
 }
@@ -115,21 +113,17 @@ test_publish_and_pop (void **state)
     queue_fixture_expect_pop (fsm, "jobs", "first", 1);
     queue_fixture_expect_pop (fsm, "jobs", "", 2);
     queue_fixture_expect_pop (fsm, "jobs", "third", 3);
-    fsm_fixture_apply (fsm, queue_fixture_command (&holder, QUEUE_POP, "jobs", NULL, 0, 0, 0),
-                       &output);
-    assert_int_equal (output.reply->code, RAFTQ__CODE__EMPTY);
-    assert_string_equal (output.reply->error, "topic 'jobs' is empty");
-    fsm_output_clear (&output);
+    fsm_fixture_expect_error (fsm,
+                              queue_fixture_command (&holder, QUEUE_POP, "jobs", NULL, 0, 0, 0),
+                              RAFTQ__CODE__EMPTY, "topic 'jobs' is empty");
 
     //  Sequences count publishes, not queue positions
     assert_int_equal (queue_fixture_run (fsm, QUEUE_PUBLISH, "jobs", "fourth"), RAFTQ__CODE__OK);
     queue_fixture_expect_pop (fsm, "jobs", "fourth", 4);
 
-    fsm_fixture_apply (fsm, queue_fixture_command (&holder, QUEUE_POP, "nothing", NULL, 0, 0, 0),
-                       &output);
-    assert_int_equal (output.reply->code, RAFTQ__CODE__NOT_FOUND);
-    assert_string_equal (output.reply->error, "topic 'nothing' does not exist");
-    fsm_output_clear (&output);
+    fsm_fixture_expect_error (fsm,
+                              queue_fixture_command (&holder, QUEUE_POP, "nothing", NULL, 0, 0, 0),
+                              RAFTQ__CODE__NOT_FOUND, "topic 'nothing' does not exist");
     fsm_destroy (&fsm);
 }
 
@@ -349,19 +343,28 @@ s_expect_valid (fsm_t *fsm, const Raftq__State__Command *command)
     assert_int_equal (fsm_validate (fsm, command, &code, text, sizeof text), 0);
 }
 
-static void
-test_validate (void **state)
+//  An fsm with 8-byte topic names and 16-byte payloads, its twin (same
+//  state, for s_expect_invalid) in *twin; both have topic "t".
+static fsm_t *
+s_validating_pair (fsm_t **twin)
 {
-    (void)state;
     fsm_options_t options = {.max_topic_name = 8, .max_payload_bytes = 16};
     fsm_t *fsm = fsm_new (&options);
-    fsm_t *twin = fsm_new (&options);
+    *twin = fsm_new (&options);
+    assert_int_equal (queue_fixture_run (fsm, QUEUE_CREATE, "t", NULL), RAFTQ__CODE__OK);
+    assert_int_equal (queue_fixture_run (*twin, QUEUE_CREATE, "t", NULL), RAFTQ__CODE__OK);
+    return fsm;
+}
+
+static void
+test_validate_limits (void **state)
+{
+    (void)state;
+    fsm_t *twin;
+    fsm_t *fsm = s_validating_pair (&twin);
     queue_fixture_t holder;
     uint8_t payload[17];
     memset (payload, 'p', sizeof payload);
-
-    assert_int_equal (queue_fixture_run (fsm, QUEUE_CREATE, "t", NULL), RAFTQ__CODE__OK);
-    assert_int_equal (queue_fixture_run (twin, QUEUE_CREATE, "t", NULL), RAFTQ__CODE__OK);
     s_expect_valid (fsm, queue_fixture_command (&holder, QUEUE_PUBLISH, "t", payload, 16, 0, 0));
     s_expect_valid (fsm, queue_fixture_command (&holder, QUEUE_PUBLISH, "t", payload, 0, 0, 0));
     s_expect_invalid (fsm, twin,
@@ -373,7 +376,28 @@ test_validate (void **state)
                       RAFTQ__CODE__TOO_LARGE, "payload of 17 bytes exceeds the limit of 16");
     s_expect_invalid (fsm, twin, queue_fixture_command (&holder, QUEUE_NONE, NULL, NULL, 0, 0, 0),
                       RAFTQ__CODE__INVALID_ARGUMENT, "command has no operation");
+    //  A NULL name (a command built in memory) is refused, not dereferenced
+    Raftq__State__Command *command =
+        queue_fixture_command (&holder, QUEUE_CREATE, NULL, NULL, 0, 0, 0);
+    Raftq__Code code;
+    char text[64];
+    assert_int_equal (fsm_validate (fsm, command, &code, text, sizeof text), -1);
+    assert_int_equal (code, RAFTQ__CODE__INVALID_ARGUMENT);
+    //  Errors fit any buffer
+    assert_int_equal (fsm_validate (fsm, command, &code, text, 5), -1);
+    assert_string_equal (text, "topi");
+    assert_int_equal (fsm_validate (fsm, command, NULL, NULL, 0), -1);
+    fsm_destroy (&twin);
+    fsm_destroy (&fsm);
+}
 
+static void
+test_validate_topic_names (void **state)
+{
+    (void)state;
+    fsm_t *twin;
+    fsm_t *fsm = s_validating_pair (&twin);
+    queue_fixture_t holder;
     const char *good[] = {
         "12345678",         "a",        "a/b/c", "\xc3\xa9t\xc3\xa9", "\xe6\x97\xa5\xe6\x9c\xac",
         "\xf0\x9f\x98\x80", "~!@#$%^&", "a b"};
@@ -423,18 +447,6 @@ test_validate (void **state)
             queue_fixture_command (&holder, QUEUE_PUBLISH, bad[position].name, "x", 1, 0, 0),
             RAFTQ__CODE__INVALID_ARGUMENT, bad[position].error);
     }
-    //  A NULL name (a command built in memory) is refused, not dereferenced
-    Raftq__State__Command *command =
-        queue_fixture_command (&holder, QUEUE_CREATE, NULL, NULL, 0, 0, 0);
-    Raftq__Code code;
-    char text[64];
-    assert_int_equal (fsm_validate (fsm, command, &code, text, sizeof text), -1);
-    assert_int_equal (code, RAFTQ__CODE__INVALID_ARGUMENT);
-    //  Errors fit any buffer
-    assert_int_equal (fsm_validate (fsm, command, &code, text, 5), -1);
-    assert_string_equal (text, "topi");
-    assert_int_equal (fsm_validate (fsm, command, NULL, NULL, 0), -1);
-
     //  Nothing refused was created
     fsm_output_t output;
     fsm_fixture_apply (fsm, queue_fixture_command (&holder, QUEUE_LIST, NULL, NULL, 0, 0, 0),
@@ -540,7 +552,8 @@ main (void)
         cmocka_unit_test (test_fifo_order),
         cmocka_unit_test (test_events),
         cmocka_unit_test (test_replay_topic_stream),
-        cmocka_unit_test (test_validate),
+        cmocka_unit_test (test_validate_limits),
+        cmocka_unit_test (test_validate_topic_names),
         cmocka_unit_test (test_validate_defaults),
         cmocka_unit_test (test_million_messages),
     };
