@@ -109,18 +109,29 @@ test_index_order (void **state)
     fsm_destroy (&fsm);
 }
 
+//  The client of the exactly-once tests.
+#define CLIENT 0xfeedface12345678ULL
+
+//  A state with topic "queue" where CLIENT published "once" with seq 7;
+//  that apply's output in first.
+static fsm_t *
+s_published_once (fsm_output_t *first)
+{
+    fsm_t *fsm = fsm_new (NULL);
+    assert_int_equal (queue_fixture_run (fsm, QUEUE_CREATE, "queue", NULL), RAFTQ__CODE__OK);
+    queue_fixture_t holder;
+    fsm_fixture_apply (
+        fsm, queue_fixture_command (&holder, QUEUE_PUBLISH, "queue", "once", 4, CLIENT, 7), first);
+    return fsm;
+}
+
 static void
 test_exactly_once_retry (void **state)
 {
     (void)state;
-    fsm_t *fsm = fsm_new (NULL);
-    assert_int_equal (queue_fixture_run (fsm, QUEUE_CREATE, "queue", NULL), RAFTQ__CODE__OK);
-
     queue_fixture_t holder;
     fsm_output_t first, retry;
-    const uint64_t client = 0xfeedface12345678ULL;
-    fsm_fixture_apply (
-        fsm, queue_fixture_command (&holder, QUEUE_PUBLISH, "queue", "once", 4, client, 7), &first);
+    fsm_t *fsm = s_published_once (&first);
     assert_int_equal (first.reply->code, RAFTQ__CODE__OK);
     assert_int_equal (first.reply->published->sequence, 1);
     assert_int_equal (first.event_count, 1);
@@ -131,14 +142,14 @@ test_exactly_once_retry (void **state)
     fsm_t *twin = fsm_new (NULL);
     assert_int_equal (queue_fixture_run (twin, QUEUE_CREATE, "queue", NULL), RAFTQ__CODE__OK);
     fsm_fixture_apply (
-        twin, queue_fixture_command (&holder, QUEUE_PUBLISH, "queue", "once", 4, client, 7),
+        twin, queue_fixture_command (&holder, QUEUE_PUBLISH, "queue", "once", 4, CLIENT, 7),
         &retry);
     fsm_output_clear (&retry);
     assert_int_equal (fsm_state_hash (twin), hash_before);
 
     size_t size;
     uint8_t *data = fsm_fixture_pack (
-        queue_fixture_command (&holder, QUEUE_PUBLISH, "queue", "once", 4, client, 7), &size);
+        queue_fixture_command (&holder, QUEUE_PUBLISH, "queue", "once", 4, CLIENT, 7), &size);
     assert_int_equal (fsm_apply (fsm, first_index + 1, data, size, &retry), 0);
     free (data);
     s_assert_same_reply (first.reply, retry.reply);
@@ -149,13 +160,13 @@ test_exactly_once_retry (void **state)
     assert_int_equal (fsm_state_hash (fsm), fsm_state_hash (twin));
 
     //  The cached reply is the same one, for that seq only
-    Raftq__Reply *cached = fsm_cached_reply (fsm, client, 7);
+    Raftq__Reply *cached = fsm_cached_reply (fsm, CLIENT, 7);
     assert_non_null (cached);
     s_assert_same_reply (first.reply, cached);
     raftq__reply__free_unpacked (cached, NULL);
-    assert_null (fsm_cached_reply (fsm, client, 6));
-    assert_null (fsm_cached_reply (fsm, client, 8));
-    assert_null (fsm_cached_reply (fsm, client + 1, 7));
+    assert_null (fsm_cached_reply (fsm, CLIENT, 6));
+    assert_null (fsm_cached_reply (fsm, CLIENT, 8));
+    assert_null (fsm_cached_reply (fsm, CLIENT + 1, 7));
     assert_null (fsm_cached_reply (fsm, 0, 7));
     fsm_output_clear (&first);
 
@@ -169,19 +180,15 @@ static void
 test_exactly_once_stale_and_unprotected (void **state)
 {
     (void)state;
-    fsm_t *fsm = fsm_new (NULL);
-    assert_int_equal (queue_fixture_run (fsm, QUEUE_CREATE, "queue", NULL), RAFTQ__CODE__OK);
     queue_fixture_t holder;
     fsm_output_t first, retry;
-    const uint64_t client = 0xfeedface12345678ULL;
-    assert_int_equal (fsm_fixture_run (fsm, queue_fixture_command (&holder, QUEUE_PUBLISH, "queue",
-                                                                   "once", 4, client, 7)),
-                      RAFTQ__CODE__OK);
+    fsm_t *fsm = s_published_once (&first);
+    fsm_output_clear (&first);
     fsm_t *twin = fsm_fixture_snapshot_copy (fsm, NULL);
 
     //  A stale seq is refused and changes nothing
     fsm_fixture_apply (
-        fsm, queue_fixture_command (&holder, QUEUE_PUBLISH, "queue", "old", 3, client, 5), &retry);
+        fsm, queue_fixture_command (&holder, QUEUE_PUBLISH, "queue", "old", 3, CLIENT, 5), &retry);
     assert_int_equal (retry.reply->code, RAFTQ__CODE__INVALID_ARGUMENT);
     assert_string_equal (retry.reply->error, "stale request: seq 5 already superseded");
     assert_int_equal (retry.event_count, 0);
@@ -191,29 +198,29 @@ test_exactly_once_stale_and_unprotected (void **state)
 
     //  A newer seq applies; error replies are remembered too
     fsm_fixture_apply (
-        fsm, queue_fixture_command (&holder, QUEUE_POP, "missing", NULL, 0, client, 9), &first);
+        fsm, queue_fixture_command (&holder, QUEUE_POP, "missing", NULL, 0, CLIENT, 9), &first);
     assert_int_equal (first.reply->code, RAFTQ__CODE__NOT_FOUND);
-    Raftq__Reply *cached = fsm_cached_reply (fsm, client, 9);
+    Raftq__Reply *cached = fsm_cached_reply (fsm, CLIENT, 9);
     assert_non_null (cached);
     s_assert_same_reply (first.reply, cached);
     raftq__reply__free_unpacked (cached, NULL);
-    assert_null (fsm_cached_reply (fsm, client, 7));
+    assert_null (fsm_cached_reply (fsm, CLIENT, 7));
     fsm_output_clear (&first);
 
-    //  Without client id, or with seq 0, there is no protection: both apply
+    //  Without CLIENT id, or with seq 0, there is no protection: both apply
     for (int round = 0; round < 2; round++) {
         fsm_fixture_apply (
             fsm, queue_fixture_command (&holder, QUEUE_PUBLISH, "queue", "free", 4, 0, 3), &first);
         assert_int_equal (first.reply->code, RAFTQ__CODE__OK);
         fsm_output_clear (&first);
         fsm_fixture_apply (
-            fsm, queue_fixture_command (&holder, QUEUE_PUBLISH, "queue", "zero", 4, client, 0),
+            fsm, queue_fixture_command (&holder, QUEUE_PUBLISH, "queue", "zero", 4, CLIENT, 0),
             &first);
         assert_int_equal (first.reply->code, RAFTQ__CODE__OK);
         fsm_output_clear (&first);
     }
     assert_null (fsm_cached_reply (fsm, 0, 3));
-    assert_null (fsm_cached_reply (fsm, client, 0));
+    assert_null (fsm_cached_reply (fsm, CLIENT, 0));
     queue_fixture_expect_pop (fsm, "queue", "once", 1);
     queue_fixture_expect_pop (fsm, "queue", "free", 2);
     queue_fixture_expect_pop (fsm, "queue", "zero", 3);
