@@ -1,6 +1,8 @@
-/*  fsm — the replicated state machine: topics with their FIFO queues, the
-    chat state (chat.c), the event streams with their retained window
-    (event_log.c) and the exactly-once table of client replies. Apply is
+/*  fsm — the replicated state machine: topics with their FIFO queues
+    (queues.h), the chat state (chat.h), the event streams with their
+    retained window (event_log.h) and the exactly-once table of client
+    replies (client_table.h). This is the state layer's one entry point
+    for the broker and the snapshot code. Apply is
     deterministic: it reads nothing but its state and the entry (no clock,
     no randomness, no node id), so every node that applies the same log ends
     in the same state.
