@@ -86,42 +86,27 @@ s_arrive (fixture_t *fixture, Raftq__Request *request)
     return arrived;
 }
 
+//  An admin request of op naming node id arrives; an added node is
+//  127.0.0.3 with client port 5503 and peer port 5603.
 static client_request_t *
-s_add_node (fixture_t *fixture, uint32_t id, uint64_t seq)
+s_admin (fixture_t *fixture, Raftq__Request__OpCase op, uint32_t id, uint64_t seq)
 {
-    Raftq__Request request = RAFTQ__REQUEST__INIT;
     Raftq__AddNode add = RAFTQ__ADD_NODE__INIT;
-    add.id = id;
+    Raftq__RemoveNode remove = RAFTQ__REMOVE_NODE__INIT;
+    Raftq__TransferLeadership transfer = RAFTQ__TRANSFER_LEADERSHIP__INIT;
+    add.id = remove.id = transfer.id = id;
     add.host = "127.0.0.3";
     add.client_port = 5503;
     add.peer_port = 5603;
-    request.seq = seq;
-    request.op_case = RAFTQ__REQUEST__OP_ADD_NODE;
-    request.add_node = &add;
-    return s_arrive (fixture, &request);
-}
-
-static client_request_t *
-s_remove_node (fixture_t *fixture, uint32_t id, uint64_t seq)
-{
     Raftq__Request request = RAFTQ__REQUEST__INIT;
-    Raftq__RemoveNode remove = RAFTQ__REMOVE_NODE__INIT;
-    remove.id = id;
     request.seq = seq;
-    request.op_case = RAFTQ__REQUEST__OP_REMOVE_NODE;
-    request.remove_node = &remove;
-    return s_arrive (fixture, &request);
-}
-
-static client_request_t *
-s_transfer (fixture_t *fixture, uint32_t id, uint64_t seq)
-{
-    Raftq__Request request = RAFTQ__REQUEST__INIT;
-    Raftq__TransferLeadership transfer = RAFTQ__TRANSFER_LEADERSHIP__INIT;
-    transfer.id = id;
-    request.seq = seq;
-    request.op_case = RAFTQ__REQUEST__OP_TRANSFER_LEADERSHIP;
-    request.transfer_leadership = &transfer;
+    request.op_case = op;
+    if (op == RAFTQ__REQUEST__OP_ADD_NODE)
+        request.add_node = &add;
+    else if (op == RAFTQ__REQUEST__OP_REMOVE_NODE)
+        request.remove_node = &remove;
+    else
+        request.transfer_leadership = &transfer;
     return s_arrive (fixture, &request);
 }
 
@@ -240,14 +225,14 @@ test_serve_refuses_early (void **state)
     s_expect_code (fixture, RAFTQ__CODE__INVALID_ARGUMENT, 1);
 
     view_fixture_state (fixture->view, RAFT_ROLE_FOLLOWER, 3, 2, 5, 5);
-    admin_serve (fixture->admin, NULL, 11, s_remove_node (fixture, 2, 2));
+    admin_serve (fixture->admin, NULL, 11, s_admin (fixture, RAFTQ__REQUEST__OP_REMOVE_NODE, 2, 2));
     Raftq__Reply *reply = s_expect_reply (fixture, RAFTQ__CODE__NOT_LEADER, 2);
     assert_int_equal (reply->leader_id, 2);
     assert_string_equal (reply->leader_endpoint, "tcp://127.0.0.1:5502");
     raftq__reply__free_unpacked (reply, NULL);
 
     view_fixture_state (fixture->view, RAFT_ROLE_CANDIDATE, 4, 0, 5, 5);
-    admin_serve (fixture->admin, NULL, 12, s_remove_node (fixture, 2, 3));
+    admin_serve (fixture->admin, NULL, 12, s_admin (fixture, RAFTQ__REQUEST__OP_REMOVE_NODE, 2, 3));
     s_expect_code (fixture, RAFTQ__CODE__NO_LEADER, 3);
     assert_int_equal (admin_waiting_count (fixture->admin), 0);
 }
@@ -257,7 +242,7 @@ static void
 test_add_done_once_voter_and_committed (void **state)
 {
     fixture_t *fixture = (fixture_t *)*state;
-    admin_wait (fixture->admin, s_add_node (fixture, 3, 7), 77, FAR_AWAY);
+    admin_wait (fixture->admin, s_admin (fixture, RAFTQ__REQUEST__OP_ADD_NODE, 3, 7), 77, FAR_AWAY);
     //  Before the actor took it, nothing is done even if it looks so
     raft_member_t learner[] = {{.id = 1, .voter = true}, {.id = 3, .voter = false}};
     view_fixture_members (fixture->view, learner, 2, 6);
@@ -285,7 +270,7 @@ static void
 test_deadline (void **state)
 {
     fixture_t *fixture = (fixture_t *)*state;
-    admin_wait (fixture->admin, s_add_node (fixture, 3, 8), 80, 1000);
+    admin_wait (fixture->admin, s_admin (fixture, RAFTQ__REQUEST__OP_ADD_NODE, 3, 8), 80, 1000);
     s_answered (fixture, 80, true, 1);
     admin_check (fixture->admin, 999);
     s_expect_silence (fixture);
@@ -302,12 +287,14 @@ static void
 test_refusals (void **state)
 {
     fixture_t *fixture = (fixture_t *)*state;
-    admin_wait (fixture->admin, s_add_node (fixture, 3, 1), 101, FAR_AWAY);
+    admin_wait (fixture->admin, s_admin (fixture, RAFTQ__REQUEST__OP_ADD_NODE, 3, 1), 101,
+                FAR_AWAY);
     s_answered (fixture, 101, false, 1);
     s_expect_code (fixture, RAFTQ__CODE__UNAVAILABLE, 1);
 
     //  A retried remove: node 3 is not in the configuration any more
-    admin_wait (fixture->admin, s_remove_node (fixture, 3, 2), 102, FAR_AWAY);
+    admin_wait (fixture->admin, s_admin (fixture, RAFTQ__REQUEST__OP_REMOVE_NODE, 3, 2), 102,
+                FAR_AWAY);
     s_answered (fixture, 102, false, 1);
     s_expect_silence (fixture);
     assert_int_equal (admin_waiting_count (fixture->admin), 1);
@@ -315,7 +302,8 @@ test_refusals (void **state)
     s_expect_code (fixture, RAFTQ__CODE__OK, 2);
 
     //  Refused because this node no longer leads: the client hears who does
-    admin_wait (fixture->admin, s_add_node (fixture, 3, 3), 103, FAR_AWAY);
+    admin_wait (fixture->admin, s_admin (fixture, RAFTQ__REQUEST__OP_ADD_NODE, 3, 3), 103,
+                FAR_AWAY);
     view_fixture_state (fixture->view, RAFT_ROLE_FOLLOWER, 3, 2, 5, 5);
     s_answered (fixture, 103, false, 2);
     Raftq__Reply *reply = s_expect_reply (fixture, RAFTQ__CODE__NOT_LEADER, 3);
@@ -330,7 +318,8 @@ test_transfer_done_when_target_leads (void **state)
     fixture_t *fixture = (fixture_t *)*state;
     raft_member_t both[] = {{.id = 1, .voter = true}, {.id = 2, .voter = true}};
     view_fixture_members (fixture->view, both, 2, 2);
-    admin_wait (fixture->admin, s_transfer (fixture, 2, 4), 104, FAR_AWAY);
+    admin_wait (fixture->admin, s_admin (fixture, RAFTQ__REQUEST__OP_TRANSFER_LEADERSHIP, 2, 4),
+                104, FAR_AWAY);
     s_answered (fixture, 104, true, 1);
     admin_check (fixture->admin, 0);
     s_expect_silence (fixture);
@@ -343,8 +332,10 @@ static void
 test_abandon (void **state)
 {
     fixture_t *fixture = (fixture_t *)*state;
-    admin_wait (fixture->admin, s_add_node (fixture, 3, 5), 105, FAR_AWAY);
-    admin_wait (fixture->admin, s_remove_node (fixture, 2, 6), 106, FAR_AWAY);
+    admin_wait (fixture->admin, s_admin (fixture, RAFTQ__REQUEST__OP_ADD_NODE, 3, 5), 105,
+                FAR_AWAY);
+    admin_wait (fixture->admin, s_admin (fixture, RAFTQ__REQUEST__OP_REMOVE_NODE, 2, 6), 106,
+                FAR_AWAY);
     assert_int_equal (admin_waiting_count (fixture->admin), 2);
     admin_abandon (fixture->admin);
     s_expect_code (fixture, RAFTQ__CODE__UNAVAILABLE, 5);
