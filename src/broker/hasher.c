@@ -5,6 +5,7 @@
 #include <sodium.h>
 
 #include "broker/hasher.h"
+#include "util/little_endian.h"
 
 //  What the actor thread needs, copied before it signals that it runs.
 typedef struct {
@@ -15,22 +16,6 @@ typedef struct {
 struct _hasher_t {
     zactor_t *actor; //  the hashing thread
 };
-
-static void
-s_put_u64 (uint8_t *bytes, uint64_t value)
-{
-    for (int position = 0; position < 8; position++)
-        bytes[position] = (uint8_t)(value >> (8 * position));
-}
-
-static uint64_t
-s_get_u64 (const uint8_t *bytes)
-{
-    uint64_t value = 0;
-    for (int position = 0; position < 8; position++)
-        value |= (uint64_t)bytes[position] << (8 * position);
-    return value;
-}
 
 static bool
 s_is_u64_frame (zframe_t *frame)
@@ -67,7 +52,7 @@ s_run_job (zsock_t *pipe, const s_limits_t *limits, bool verify, zmsg_t *message
     if (s_is_u64_frame (job) && s_is_u64_frame (deadline) && password && (!verify || hash)) {
         char computed[crypto_pwhash_STRBYTES] = "";
         hasher_status_t status;
-        if ((int64_t)s_get_u64 (zframe_data (deadline)) < zclock_mono ())
+        if ((int64_t)little_endian_get_u64 (zframe_data (deadline)) < zclock_mono ())
             status = HASHER_EXPIRED;
         else if (verify)
             status = s_verify (password, hash);
@@ -165,8 +150,8 @@ s_send_job (hasher_t *self, const char *command, uint64_t job, int64_t deadline,
 {
     assert (self);
     uint8_t job_bytes[8], deadline_bytes[8];
-    s_put_u64 (job_bytes, job);
-    s_put_u64 (deadline_bytes, (uint64_t)deadline);
+    little_endian_put_u64 (job_bytes, job);
+    little_endian_put_u64 (deadline_bytes, (uint64_t)deadline);
     zmsg_t *message = zmsg_new ();
     zmsg_addstr (message, command);
     zmsg_addmem (message, job_bytes, sizeof job_bytes);
@@ -207,7 +192,7 @@ hasher_recv (hasher_t *self, hasher_result_t *result)
     if (command && zframe_streq (command, "DONE") && s_is_u64_frame (job) && status &&
         zframe_size (status) == 1 && zframe_data (status)[0] <= HASHER_FAILED && hash &&
         zframe_size (hash) < sizeof result->hash) {
-        result->job = s_get_u64 (zframe_data (job));
+        result->job = little_endian_get_u64 (zframe_data (job));
         result->status = (hasher_status_t)zframe_data (status)[0];
         memcpy (result->hash, zframe_data (hash), zframe_size (hash));
         result->hash[zframe_size (hash)] = 0;

@@ -1,0 +1,62 @@
+/*  client_port — the ROUTER clients talk to: receiving a request frame by
+    frame, checking its envelope and size, decoding it into a
+    client_request_t, and sending replies back in the dialect it came in.
+    Requests and replies are the hot path: no zmsg_t is built either way.
+    Malformed traffic is dropped with a rate-limited complaint; a request too
+    large or undecodable is answered here and never reaches the caller.
+*/
+#ifndef CLIENT_PORT_H_INCLUDED
+#define CLIENT_PORT_H_INCLUDED
+
+#include <czmq.h>
+
+#include "broker/client_request.h"
+#include "broker/cluster_view.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct _client_port_t client_port_t;
+
+//  The largest message the ROUTER should accept (ZMQ_MAXMSGSIZE, to set
+//  before it binds) for payloads of max_payload_bytes: anything bigger costs
+//  the client its connection; anything smaller gets a reply, TOO_LARGE if
+//  need be.
+int client_port_max_message_size (uint32_t max_payload_bytes);
+
+//  A port on the bound ROUTER *socket_p (taken). Requests over
+//  max_payload_bytes plus envelope room are refused TOO_LARGE; node_id
+//  marks its complaints. Returns NULL when out of memory (socket destroyed).
+client_port_t *client_port_new (zsock_t **socket_p, uint32_t node_id, uint32_t max_payload_bytes);
+
+//  Gives the replies still queued linger_ms to leave, then closes.
+void client_port_destroy (client_port_t **self_p, int linger_ms);
+
+//  The ROUTER, to poll.
+zsock_t *client_port_sock (client_port_t *self);
+
+//  Receives one message. Returns -1 when no whole message could be read
+//  (interrupted, nothing waiting); else 0 with *request_p the decoded
+//  request for the caller to answer and destroy, or NULL when the message
+//  was dropped or answered here.
+int client_port_recv (client_port_t *self, client_request_t **request_p);
+
+//  Sends reply (its seq set to the request's) to the client of request.
+//  Never blocks: an unknown or saturated client loses the reply.
+void client_port_reply (client_port_t *self, client_request_t *request, Raftq__Reply *reply);
+
+//  Sends an error reply of code with text.
+void client_port_reply_error (client_port_t *self, client_request_t *request, Raftq__Code code,
+                              const char *text);
+
+//  NOT_LEADER with the client endpoint of leader_id as view knows it, or
+//  NO_LEADER when there is none (or it is this node, or unknown).
+void client_port_reply_not_leader (client_port_t *self, client_request_t *request,
+                                   const cluster_view_t *view, uint32_t leader_id);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,88 @@
+/*  proposal — the leader's write path from request to proposal; see
+    proposal.h.
+*/
+#include "broker/proposal.h"
+
+#include "broker/server_private.h"
+#include "state/command.h"
+
+bool
+proposal_answer_early (server_t *server, client_request_t *request)
+{
+    if (cluster_view_role (server->view) != RAFT_ROLE_LEADER) {
+        client_port_reply_not_leader (server->port, request, server->view,
+                                      cluster_view_leader_id (server->view));
+        client_request_destroy (&request);
+        return true;
+    }
+    const Raftq__Request *decoded = request->decoded.request;
+    Raftq__Reply *cached = fsm_cached_reply (server->fsm, decoded->client_id, decoded->seq);
+    if (cached) {
+        client_port_reply (server->port, request, cached);
+        raftq__reply__free_unpacked (cached, NULL);
+        client_request_destroy (&request);
+        return true;
+    }
+    return false;
+}
+
+int
+proposal_park (server_t *server, client_request_t *request)
+{
+    int64_t deadline = zclock_mono () + server->config->request_timeout_ms;
+    if (waiting_table_park (server->waiting, request, deadline) == 0)
+        return 0;
+    client_port_reply_error (server->port, request, RAFTQ__CODE__INTERNAL, "out of memory");
+    client_request_destroy (&request);
+    return -1;
+}
+
+void
+proposal_finish (server_t *server, client_request_t *request, Raftq__Code code, const char *text)
+{
+    waiting_table_unpark (server->waiting, request->ticket);
+    client_port_reply_error (server->port, request, code, text);
+    client_request_destroy (&request);
+}
+
+void
+proposal_submit (server_t *server, client_request_t *request, Raftq__State__Command *command)
+{
+    const Raftq__Request *decoded = request->decoded.request;
+    command->origin_node = server->node_id;
+    command->ticket = request->ticket;
+    command->client_id = decoded->client_id;
+    command->seq = decoded->seq;
+    command->timestamp_ms = zclock_time ();
+    command->token = decoded->token;
+    Raftq__Code code;
+    char error[256] = "";
+    if (fsm_validate (server->fsm, command, &code, error, sizeof (error))) {
+        proposal_finish (server, request, code, error);
+        return;
+    }
+    zframe_t *payload = zframe_new (NULL, raftq__state__command__get_packed_size (command));
+    if (!payload) {
+        proposal_finish (server, request, RAFTQ__CODE__INTERNAL, "out of memory");
+        return;
+    }
+    raftq__state__command__pack (command, zframe_data (payload));
+    request->proposed = true;
+    raft_actor_propose (server->raft, request->ticket, &payload);
+}
+
+void
+proposal_serve_write (server_t *server, client_request_t *request)
+{
+    if (proposal_answer_early (server, request))
+        return;
+    Raftq__State__Command command = RAFTQ__STATE__COMMAND__INIT;
+    if (command_from_request (request->decoded.request, &command)) {
+        client_port_reply_error (server->port, request, RAFTQ__CODE__INTERNAL,
+                                 "not a state machine operation");
+        client_request_destroy (&request);
+        return;
+    }
+    if (proposal_park (server, request) == 0)
+        proposal_submit (server, request, &command);
+}

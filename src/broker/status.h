@@ -1,0 +1,48 @@
+/*  status — the Status reply every node gives from what it knows: its role,
+    term, leader and indexes, the configuration, optionally the state hash,
+    and on request the detail (each member's replication as the leader sees
+    it, the newest snapshot, the log and snapshots on disk).
+*/
+#ifndef STATUS_H_INCLUDED
+#define STATUS_H_INCLUDED
+
+#include "broker/client_port.h"
+#include "broker/cluster_view.h"
+#include "state/fsm.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+//  A status ready to send: status.detail points into it when asked for.
+typedef struct {
+    Raftq__NodeStatus status;     //  the reply's status
+    Raftq__StatusDetail detail;   //  the detail, when asked for
+    Raftq__MemberStatus *members; //  detail's members, by id (owned)
+} status_report_t;
+
+//  What a status is made of, all borrowed.
+typedef struct {
+    const cluster_view_t *view;            //  role, term, indexes, configuration
+    fsm_t *fsm;                            //  the applied state
+    const raft_actor_progress_t *progress; //  the actor's latest progress
+    const char *snapshot_dir;              //  where snapshot files lie, NULL: none
+} status_source_t;
+
+//  Fills report from source as asked (NULL: no hash, no detail). Hosts and
+//  member ids are borrowed from the view. Returns 0, or -1 when out of
+//  memory; clear the report either way.
+int status_report_fill (status_report_t *report, const status_source_t *source,
+                        const Raftq__Status *asked);
+
+//  Frees what fill allocated and zeroes the report.
+void status_report_clear (status_report_t *report);
+
+//  Answers request (a Status) from source; the caller still owns request.
+void status_answer (client_port_t *port, client_request_t *request, const status_source_t *source);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
