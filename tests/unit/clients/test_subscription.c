@@ -7,16 +7,7 @@
     knows no leader, and checks what the subscription delivers: every
     event once, in order, holes filled by replay, lost events reported.
 */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <cmocka.h>
-
-#include <czmq.h>
-#include <inttypes.h>
-
-#include "raftq.h"
-#include "raftq.pb-c.h"
+#include "fake_router.h"
 
 #define FAKE_NODES  2
 #define STREAM      "user/bob"
@@ -90,18 +81,6 @@ s_fake_junk (fake_node_t *node, uint64_t seq)
 }
 
 static void
-s_fake_reply (zsock_t *router, zframe_t **identity_p, const Raftq__Reply *reply)
-{
-    zframe_t *body = zframe_new (NULL, raftq__reply__get_packed_size (reply));
-    raftq__reply__pack (reply, zframe_data (body));
-    zmsg_t *message = zmsg_new ();
-    zmsg_append (message, &body);
-    zmsg_pushmem (message, NULL, 0);
-    zmsg_prepend (message, identity_p);
-    zmsg_send (&message, router);
-}
-
-static void
 s_fake_replay (fake_cluster_t *cluster, int index, zframe_t **identity_p,
                const Raftq__Request *request)
 {
@@ -136,7 +115,7 @@ s_fake_replay (fake_cluster_t *cluster, int index, zframe_t **identity_p,
         reply.result_case = RAFTQ__REPLY__RESULT_EVENTS;
         reply.events = &list;
     }
-    s_fake_reply (cluster->nodes[index].router, identity_p, &reply);
+    fake_router_send (cluster->nodes[index].router, identity_p, &reply);
     free (events);
     free (pointers);
     free (texts);
@@ -153,7 +132,7 @@ s_fake_status (fake_cluster_t *cluster, int index, zframe_t **identity_p,
     reply.seq = request->seq;
     reply.result_case = RAFTQ__REPLY__RESULT_STATUS;
     reply.status = &status;
-    s_fake_reply (cluster->nodes[index].router, identity_p, &reply);
+    fake_router_send (cluster->nodes[index].router, identity_p, &reply);
 }
 
 //  One request on node's client port: answered if the node is alive.
@@ -351,11 +330,7 @@ static size_t
 s_fake_replays (fake_t *fake, uint64_t *froms, size_t max)
 {
     zstr_sendx (fake->actor, "REPLAYS", "0", "0", NULL);
-    zmsg_t *reply = zmsg_recv (fake->actor);
-    assert_non_null (reply);
-    char *header = zmsg_popstr (reply);
-    assert_string_equal (header, "REPLAYS");
-    zstr_free (&header);
+    zmsg_t *reply = fake_listing_receive (fake->actor, "REPLAYS");
     size_t count = 0;
     char *entry;
     while ((entry = zmsg_popstr (reply))) {
