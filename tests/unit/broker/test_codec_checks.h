@@ -141,4 +141,17 @@ check_encoded (const codec_request_t *decoded, const Raftq__Reply *reply, const 
     free (text);
 }
 
+//  Decodes the JSON request text, encodes reply for it and checks the
+//  reply object's exact keys (caller decrefs).
+static inline json_t *
+check_reply_json (const char *text, const Raftq__Reply *reply, const char *const *keys)
+{
+    codec_request_t decoded;
+    assert_int_equal (check_decode_text (text, &decoded), 0);
+    json_t *object = check_encode_json (&decoded, reply);
+    codec_request_clear (&decoded);
+    check_keys (object, keys);
+    return object;
+}
+
 #endif

@@ -74,7 +74,13 @@ test_strict_replies (void **state)
         check_encoded (&decoded, &failure, "{\"success\":false}");
     }
     codec_request_clear (&decoded);
+}
 
+static void
+test_strict_bad_requests (void **state)
+{
+    (void)state;
+    codec_request_t decoded;
     //  Strict is known even when the rest of the request is bad.
     const char *bad[] = {
         "{\"type\":\"topic\",\"method\":\"PUT\"}",
@@ -145,7 +151,15 @@ test_generic_replies (void **state)
     check_string (object, "error", "not found");
     json_decref (object);
     codec_request_clear (&decoded);
+}
 
+static void
+test_replay_reply (void **state)
+{
+    (void)state;
+    codec_request_t decoded;
+    Raftq__Reply ok = RAFTQ__REPLY__INIT;
+    json_t *object;
     //  Replay: the events as codec_event_json writes them.
     check_decode_ok ("{\"type\":\"replay\",\"method\":\"GET\",\"stream\":\"topic/q\",\"from\":1}",
                      RAFTQ__REQUEST__OP_REPLAY, false, &decoded);
@@ -185,7 +199,15 @@ test_generic_replies (void **state)
     json_decref (object);
     check_encoded (&decoded, &ok, "{\"success\":true,\"events\":[]}");
     codec_request_clear (&decoded);
+}
 
+static void
+test_replies_without_request (void **state)
+{
+    (void)state;
+    codec_request_t decoded;
+    Raftq__Reply ok = RAFTQ__REPLY__INIT;
+    json_t *object;
     //  A JSON body that did not decode: the decoder's code and text.
     assert_int_equal (check_decode_text ("{\"type\":\"nope\",\"method\":\"GET\"}", &decoded), -1);
     assert_false (decoded.strict);
@@ -283,19 +305,8 @@ test_event_json (void **state)
     assert_null (codec_event_json (NULL));
 }
 
-static json_t *
-s_chat_reply_json (const char *text, const Raftq__Reply *reply, const char *const *keys)
-{
-    codec_request_t decoded;
-    assert_int_equal (check_decode_text (text, &decoded), 0);
-    json_t *object = check_encode_json (&decoded, reply);
-    codec_request_clear (&decoded);
-    check_keys (object, keys);
-    return object;
-}
-
 static void
-test_chat_replies (void **state)
+test_account_replies (void **state)
 {
     (void)state;
     Raftq__Reply ok = RAFTQ__REPLY__INIT;
@@ -305,7 +316,7 @@ test_chat_replies (void **state)
         "{\"type\":\"login\",\"method\":\"DELETE\",\"token\":\"t\"}",
     };
     for (size_t index = 0; index < 3; index++) {
-        json_t *object = s_chat_reply_json (plain[index], &ok, KEYS ("success"));
+        json_t *object = check_reply_json (plain[index], &ok, KEYS ("success"));
         assert_true (json_is_true (json_object_get (object, "success")));
         json_decref (object);
     }
@@ -315,8 +326,8 @@ test_chat_replies (void **state)
     Raftq__Reply reply = RAFTQ__REPLY__INIT;
     reply.result_case = RAFTQ__REPLY__RESULT_USER_EXISTS;
     reply.user_exists = &exists;
-    json_t *object = s_chat_reply_json ("{\"type\":\"user\",\"method\":\"GET\",\"user\":\"a\"}",
-                                        &reply, KEYS ("success", "exists"));
+    json_t *object = check_reply_json ("{\"type\":\"user\",\"method\":\"GET\",\"user\":\"a\"}",
+                                       &reply, KEYS ("success", "exists"));
     assert_true (json_is_true (json_object_get (object, "exists")));
     json_decref (object);
 
@@ -327,8 +338,8 @@ test_chat_replies (void **state)
     accounts.total = 5;
     reply.result_case = RAFTQ__REPLY__RESULT_ACCOUNTS;
     reply.accounts = &accounts;
-    object = s_chat_reply_json ("{\"type\":\"account\",\"method\":\"GET\",\"pattern\":\"an*\"}",
-                                &reply, KEYS ("success", "accounts", "total"));
+    object = check_reply_json ("{\"type\":\"account\",\"method\":\"GET\",\"pattern\":\"an*\"}",
+                               &reply, KEYS ("success", "accounts", "total"));
     check_integer (object, "total", 5);
     json_t *list = json_object_get (object, "accounts");
     assert_int_equal (json_array_size (list), 2);
@@ -340,19 +351,27 @@ test_chat_replies (void **state)
     session.unread = 4;
     reply.result_case = RAFTQ__REPLY__RESULT_SESSION;
     reply.session = &session;
-    object = s_chat_reply_json (
+    object = check_reply_json (
         "{\"type\":\"login\",\"method\":\"PUT\",\"user\":\"a\",\"password\":\"p\"}", &reply,
         KEYS ("success", "token", "unread"));
     check_string (object, "token", session.token);
     check_integer (object, "unread", 4);
     json_decref (object);
+}
 
+static void
+test_message_replies (void **state)
+{
+    (void)state;
+    Raftq__Reply ok = RAFTQ__REPLY__INIT;
+    Raftq__Reply reply = RAFTQ__REPLY__INIT;
+    json_t *object, *list;
     Raftq__MessageSent sent = RAFTQ__MESSAGE_SENT__INIT;
     sent.id = 42;
     sent.ts = 1700000000000;
     reply.result_case = RAFTQ__REPLY__RESULT_SENT;
     reply.sent = &sent;
-    object = s_chat_reply_json (
+    object = check_reply_json (
         "{\"type\":\"chat\",\"method\":\"PUT\",\"token\":\"t\",\"to\":\"b\",\"text\":\"x\"}",
         &reply, KEYS ("success", "id"));
     check_integer (object, "id", 42);
@@ -377,9 +396,9 @@ test_chat_replies (void **state)
     page.remaining = 8;
     reply.result_case = RAFTQ__REPLY__RESULT_PAGE;
     reply.page = &page;
-    object = s_chat_reply_json (
-        "{\"type\":\"chat\",\"method\":\"GET\",\"token\":\"t\",\"with\":\"bob\"}", &reply,
-        KEYS ("success", "messages", "total", "remaining"));
+    object =
+        check_reply_json ("{\"type\":\"chat\",\"method\":\"GET\",\"token\":\"t\",\"with\":\"bob\"}",
+                          &reply, KEYS ("success", "messages", "total", "remaining"));
     check_integer (object, "total", 10);
     check_integer (object, "remaining", 8);
     list = json_object_get (object, "messages");
@@ -402,23 +421,29 @@ test_chat_replies (void **state)
     reply.result_case = RAFTQ__REPLY__RESULT_DELETED;
     reply.deleted = &deleted;
     object =
-        s_chat_reply_json ("{\"type\":\"chat\",\"method\":\"DELETE\",\"token\":\"t\",\"ids\":[1]}",
-                           &reply, KEYS ("success", "deleted"));
+        check_reply_json ("{\"type\":\"chat\",\"method\":\"DELETE\",\"token\":\"t\",\"ids\":[1]}",
+                          &reply, KEYS ("success", "deleted"));
     check_integer (object, "deleted", 3);
     json_decref (object);
 
     //  OK without the promised result: the server's bug, said so
-    object = s_chat_reply_json ("{\"type\":\"chat\",\"method\":\"GET\",\"token\":\"t\"}", &ok,
-                                KEYS ("success", "code", "error"));
+    object = check_reply_json ("{\"type\":\"chat\",\"method\":\"GET\",\"token\":\"t\"}", &ok,
+                               KEYS ("success", "code", "error"));
     check_string (object, "code", "INTERNAL");
     json_decref (object);
+}
 
+static void
+test_chat_failure_replies (void **state)
+{
+    (void)state;
+    json_t *object;
     //  Failures are the generic form
     Raftq__Reply failure = RAFTQ__REPLY__INIT;
     failure.code = RAFTQ__CODE__UNAUTHENTICATED;
     failure.error = "invalid session token: log in again";
-    object = s_chat_reply_json ("{\"type\":\"chat\",\"method\":\"GET\",\"token\":\"t\"}", &failure,
-                                KEYS ("success", "code", "error"));
+    object = check_reply_json ("{\"type\":\"chat\",\"method\":\"GET\",\"token\":\"t\"}", &failure,
+                               KEYS ("success", "code", "error"));
     check_string (object, "code", "UNAUTHENTICATED");
     json_decref (object);
 
@@ -426,30 +451,14 @@ test_chat_replies (void **state)
     failure.code = RAFTQ__CODE__NOT_FOUND;
     failure.error = "gone";
     failure.oldest_seq = 17;
-    object = s_chat_reply_json (
+    object = check_reply_json (
         "{\"type\":\"replay\",\"method\":\"GET\",\"stream\":\"user/a\",\"from\":3}", &failure,
         KEYS ("success", "code", "error", "oldest_seq"));
     check_integer (object, "oldest_seq", 17);
     json_decref (object);
     //  ... and only a replay does
-    object = s_chat_reply_json ("{\"type\":\"user\",\"method\":\"GET\",\"user\":\"a\"}", &failure,
-                                KEYS ("success", "code", "error"));
-    json_decref (object);
-
-    //  Status with the state hash: 16 hex digits, as a string
-    Raftq__NodeStatus status = RAFTQ__NODE_STATUS__INIT;
-    status.id = 1;
-    status.state_hash = 0x00ab00cd00ef0012ULL;
-    reply.result_case = RAFTQ__REPLY__RESULT_STATUS;
-    reply.status = &status;
-    object = s_chat_reply_json ("{\"type\":\"status\",\"method\":\"GET\",\"hash\":true}", &reply,
-                                KEYS ("role", "term", "id", "leader", "commit_index",
-                                      "applied_index", "last_index", "members", "state_hash"));
-    check_string (object, "state_hash", "00ab00cd00ef0012");
-    json_decref (object);
-    object = s_chat_reply_json ("{\"type\":\"status\",\"method\":\"GET\",\"hash\":false}", &reply,
-                                KEYS ("role", "term", "id", "leader", "commit_index",
-                                      "applied_index", "last_index", "members"));
+    object = check_reply_json ("{\"type\":\"user\",\"method\":\"GET\",\"user\":\"a\"}", &failure,
+                               KEYS ("success", "code", "error"));
     json_decref (object);
 }
 
@@ -458,9 +467,14 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_strict_replies),
+        cmocka_unit_test (test_strict_bad_requests),
         cmocka_unit_test (test_generic_replies),
+        cmocka_unit_test (test_replay_reply),
+        cmocka_unit_test (test_replies_without_request),
         cmocka_unit_test (test_event_json),
-        cmocka_unit_test (test_chat_replies),
+        cmocka_unit_test (test_account_replies),
+        cmocka_unit_test (test_message_replies),
+        cmocka_unit_test (test_chat_failure_replies),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

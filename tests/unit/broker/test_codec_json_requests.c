@@ -139,7 +139,7 @@ test_json_common_keys (void **state)
 }
 
 static void
-test_json_chat_operations (void **state)
+test_json_account_operations (void **state)
 {
     (void)state;
     codec_request_t decoded;
@@ -199,7 +199,14 @@ test_json_chat_operations (void **state)
                      &decoded);
     assert_string_equal (decoded.request->token, "");
     codec_request_clear (&decoded);
+}
 
+static void
+test_json_message_operations (void **state)
+{
+    (void)state;
+    codec_request_t decoded;
+    Raftq__Request *copy;
     check_decode_ok ("{\"type\":\"chat\",\"method\":\"PUT\",\"token\":\"t\",\"to\":\"bob\","
                      "\"text\":\" hi\\n\"}",
                      RAFTQ__REQUEST__OP_SEND_MESSAGE, false, &decoded);
@@ -245,8 +252,6 @@ test_json_chat_operations (void **state)
     codec_request_clear (&decoded);
 }
 
-//  Encodes reply for the JSON request text; checks the exact keys.
-
 int
 main (void)
 {
@@ -254,7 +259,8 @@ main (void)
         cmocka_unit_test (test_json_queue_operations),
         cmocka_unit_test (test_json_admin_operations),
         cmocka_unit_test (test_json_common_keys),
-        cmocka_unit_test (test_json_chat_operations),
+        cmocka_unit_test (test_json_account_operations),
+        cmocka_unit_test (test_json_message_operations),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -81,16 +81,68 @@ test_status_reply (void **state)
     codec_request_clear (&decoded);
 }
 
+//  A leader's status with the detail: node 2 leads node 1 (a voter, 3
+//  behind) and learner 3 (not heard of), and the reply carrying it.
+typedef struct {
+    Raftq__MemberStatus members[3];   //  the configuration
+    Raftq__MemberStatus *pointers[3]; //  the same, as the detail lists them
+    Raftq__StatusDetail detail;       //  the node's detail
+    uint32_t ids[2];                  //  the voters, as NodeStatus lists them
+    Raftq__NodeStatus status;         //  the node's status
+    Raftq__Reply reply;               //  the reply carrying it
+} detailed_status_t;
+
 static void
-test_status_detail (void **state)
+s_detailed_status (detailed_status_t *self)
+{
+    for (size_t index = 0; index < 3; index++) {
+        Raftq__MemberStatus *member = &self->members[index];
+        raftq__member_status__init (member);
+        member->id = (uint32_t)index + 1;
+        member->voter = index < 2;
+        member->host = "127.0.0.1";
+        member->client_port = 5501 + (uint32_t)index;
+        member->peer_port = 5601 + (uint32_t)index;
+        member->pub_port = index == 2 ? 0 : 5701 + (uint32_t)index;
+        self->pointers[index] = member;
+    }
+    self->members[0].replication_known = true;
+    self->members[0].match_index = 98;
+    self->members[0].lag = 3;
+    self->members[1].replication_known = true;
+    self->members[1].match_index = 101;
+    raftq__status_detail__init (&self->detail);
+    self->detail.members = self->pointers;
+    self->detail.n_members = 3;
+    self->detail.config_index = 12;
+    self->detail.snapshot_index = 80;
+    self->detail.snapshot_term = 6;
+    self->detail.first_index = 41;
+    self->detail.log_bytes = 123456;
+    self->detail.snapshot_bytes = 7890;
+    self->ids[0] = 1;
+    self->ids[1] = 2;
+    s_leader_status (&self->status, self->ids, 2, &self->reply);
+    self->status.detail = &self->detail;
+}
+
+//  A status request asked with "detail":true.
+static void
+s_decode_detailed (codec_request_t *decoded)
+{
+    check_decode_ok ("{\"type\":\"status\",\"method\":\"GET\",\"detail\":true,\"hash\":false}",
+                     RAFTQ__REQUEST__OP_STATUS, false, decoded);
+}
+
+static void
+test_status_detail_request (void **state)
 {
     (void)state;
     codec_request_t plain, detailed;
     check_decode_ok ("{\"type\":\"status\",\"method\":\"GET\"}", RAFTQ__REQUEST__OP_STATUS, false,
                      &plain);
     assert_false (plain.request->status->detail);
-    check_decode_ok ("{\"type\":\"status\",\"method\":\"GET\",\"detail\":true,\"hash\":false}",
-                     RAFTQ__REQUEST__OP_STATUS, false, &detailed);
+    s_decode_detailed (&detailed);
     assert_true (detailed.request->status->detail);
     Raftq__Request *copy = check_repack (detailed.request);
     assert_true (copy->status->detail);
@@ -99,45 +151,26 @@ test_status_detail (void **state)
     check_refused ("{\"type\":\"status\",\"method\":\"GET\",\"detail\":1}", "detail");
     check_refused ("{\"type\":\"status\",\"method\":\"GET\",\"detail\":null}", "detail");
 
-    //  Node 2 leads node 1 (a voter, 3 behind) and learner 3 (not heard of)
-    Raftq__MemberStatus members[3];
-    Raftq__MemberStatus *pointers[3] = {&members[0], &members[1], &members[2]};
-    for (size_t index = 0; index < 3; index++) {
-        raftq__member_status__init (&members[index]);
-        members[index].id = (uint32_t)index + 1;
-        members[index].voter = index < 2;
-        members[index].host = "127.0.0.1";
-        members[index].client_port = 5501 + (uint32_t)index;
-        members[index].peer_port = 5601 + (uint32_t)index;
-        members[index].pub_port = index == 2 ? 0 : 5701 + (uint32_t)index;
-    }
-    members[0].replication_known = true;
-    members[0].match_index = 98;
-    members[0].lag = 3;
-    members[1].replication_known = true;
-    members[1].match_index = 101;
-    Raftq__StatusDetail detail = RAFTQ__STATUS_DETAIL__INIT;
-    detail.members = pointers;
-    detail.n_members = 3;
-    detail.config_index = 12;
-    detail.snapshot_index = 80;
-    detail.snapshot_term = 6;
-    detail.first_index = 41;
-    detail.log_bytes = 123456;
-    detail.snapshot_bytes = 7890;
-    uint32_t ids[] = {1, 2};
-    Raftq__NodeStatus status;
-    Raftq__Reply reply;
-    s_leader_status (&status, ids, 2, &reply);
-    status.detail = &detail;
-
     //  Not asked: exactly the contract's keys, whatever the node sent
-    json_t *object = check_encode_json (&plain, &reply);
+    detailed_status_t fixture;
+    s_detailed_status (&fixture);
+    json_t *object = check_encode_json (&plain, &fixture.reply);
     check_keys (object, KEYS ("role", "term", "id", "leader", "commit_index", "applied_index",
                               "last_index", "members"));
     json_decref (object);
+    codec_request_clear (&plain);
+    codec_request_clear (&detailed);
+}
 
-    object = check_encode_json (&detailed, &reply);
+static void
+test_status_detail_reply (void **state)
+{
+    (void)state;
+    codec_request_t detailed;
+    s_decode_detailed (&detailed);
+    detailed_status_t fixture;
+    s_detailed_status (&fixture);
+    json_t *object = check_encode_json (&detailed, &fixture.reply);
     check_keys (object,
                 KEYS ("role", "term", "id", "leader", "commit_index", "applied_index", "last_index",
                       "members", "config_index", "snapshot_index", "snapshot_term", "first_index",
@@ -168,11 +201,21 @@ test_status_detail (void **state)
     assert_true (json_is_null (json_object_get (json_array_get (listed, 2), "match_index")));
     assert_true (json_is_null (json_object_get (json_array_get (listed, 2), "lag")));
     json_decref (object);
+    codec_request_clear (&detailed);
+}
 
+static void
+test_status_detail_protobuf (void **state)
+{
+    (void)state;
+    codec_request_t detailed;
+    s_decode_detailed (&detailed);
+    detailed_status_t fixture;
+    s_detailed_status (&fixture);
     //  The detail travels in protobuf too
     size_t size;
     detailed.dialect = CODEC_PROTOBUF;
-    uint8_t *body = codec_reply_encode (&detailed, &reply, &size);
+    uint8_t *body = codec_reply_encode (&detailed, &fixture.reply, &size);
     assert_non_null (body);
     Raftq__Reply *unpacked = raftq__reply__unpack (NULL, size, body);
     free (body);
@@ -186,13 +229,35 @@ test_status_detail (void **state)
     detailed.dialect = CODEC_JSON;
 
     //  A node that sent no detail (older) leaves the keys out
-    status.detail = NULL;
-    object = check_encode_json (&detailed, &reply);
+    fixture.status.detail = NULL;
+    json_t *object = check_encode_json (&detailed, &fixture.reply);
     check_keys (object, KEYS ("role", "term", "id", "leader", "commit_index", "applied_index",
                               "last_index", "members"));
     json_decref (object);
-    codec_request_clear (&plain);
     codec_request_clear (&detailed);
+}
+
+//  Status with the state hash: 16 hex digits, as a string
+static void
+test_status_hash (void **state)
+{
+    (void)state;
+    Raftq__Reply reply = RAFTQ__REPLY__INIT;
+    json_t *object;
+    Raftq__NodeStatus status = RAFTQ__NODE_STATUS__INIT;
+    status.id = 1;
+    status.state_hash = 0x00ab00cd00ef0012ULL;
+    reply.result_case = RAFTQ__REPLY__RESULT_STATUS;
+    reply.status = &status;
+    object = check_reply_json ("{\"type\":\"status\",\"method\":\"GET\",\"hash\":true}", &reply,
+                               KEYS ("role", "term", "id", "leader", "commit_index",
+                                     "applied_index", "last_index", "members", "state_hash"));
+    check_string (object, "state_hash", "00ab00cd00ef0012");
+    json_decref (object);
+    object = check_reply_json ("{\"type\":\"status\",\"method\":\"GET\",\"hash\":false}", &reply,
+                               KEYS ("role", "term", "id", "leader", "commit_index",
+                                     "applied_index", "last_index", "members"));
+    json_decref (object);
 }
 
 static void
@@ -236,9 +301,9 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_status_reply),
-        cmocka_unit_test (test_status_detail),
-        cmocka_unit_test (test_take_snapshot),
+        cmocka_unit_test (test_status_reply),        cmocka_unit_test (test_status_detail_request),
+        cmocka_unit_test (test_status_detail_reply), cmocka_unit_test (test_status_detail_protobuf),
+        cmocka_unit_test (test_status_hash),         cmocka_unit_test (test_take_snapshot),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
