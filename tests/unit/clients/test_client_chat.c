@@ -54,6 +54,19 @@ test_chat_account_and_session (void **state)
     assert_false (found);
     assert_non_null (strstr (raftq_client_error (client), "carries no"));
 
+    raftq_client_destroy (&client);
+    fake_stop (&fake);
+}
+
+static void
+test_chat_login_logout (void **state)
+{
+    (void)state;
+    fake_t fake;
+    fake_start (&fake, "chat-login");
+    raftq_client_t *client = fake_client (&fake, 1, 2000, 10000);
+    Raftq__Reply plain = RAFTQ__REPLY__INIT;
+    Raftq__Request *request;
     Raftq__Session session = RAFTQ__SESSION__INIT;
     session.token = "tok-1";
     session.unread = 3;
@@ -174,16 +187,25 @@ test_chat_session_failures (void **state)
     fake_stop (&fake);
 }
 
+//  Starts the fake cluster (endpoints named for prefix) with node 0
+//  redirecting to node 1, and a client of it logged in as "tok-a": the
+//  session must survive the leader change.
+static raftq_client_t *
+s_redirected_client (fake_t *fake, const char *prefix)
+{
+    fake_start (fake, prefix);
+    fake_mode (fake, 0, "redirect", fake->endpoints[1]);
+    raftq_client_t *client = fake_client (fake, FAKE_NODES, 2000, 10000);
+    assert_int_equal (raftq_client_set_token (client, "tok-a"), 0);
+    return client;
+}
+
 static void
 test_chat_messages (void **state)
 {
     (void)state;
     fake_t fake;
-    fake_start (&fake, "chat-messages");
-    //  The session survives a leader change: node 0 redirects to node 1.
-    fake_mode (&fake, 0, "redirect", fake.endpoints[1]);
-    raftq_client_t *client = fake_client (&fake, FAKE_NODES, 2000, 10000);
-    assert_int_equal (raftq_client_set_token (client, "tok-a"), 0);
+    raftq_client_t *client = s_redirected_client (&fake, "chat-messages");
 
     Raftq__MessageSent sent = RAFTQ__MESSAGE_SENT__INIT;
     sent.id = 42;
@@ -237,6 +259,17 @@ test_chat_messages (void **state)
     assert_string_equal (request->list_accounts->pattern, "");
     raftq__request__free_unpacked (request, NULL);
 
+    raftq_client_destroy (&client);
+    fake_stop (&fake);
+}
+
+static void
+test_chat_pages (void **state)
+{
+    (void)state;
+    fake_t fake;
+    raftq_client_t *client = s_redirected_client (&fake, "chat-pages");
+    Raftq__Request *request;
     Raftq__ChatMessage first = RAFTQ__CHAT_MESSAGE__INIT;
     first.id = 5;
     first.from = "bob";
@@ -296,6 +329,17 @@ test_chat_messages (void **state)
     assert_int_equal (request->read_messages->page, 3);
     raftq__request__free_unpacked (request, NULL);
 
+    raftq_client_destroy (&client);
+    fake_stop (&fake);
+}
+
+static void
+test_chat_delete_messages (void **state)
+{
+    (void)state;
+    fake_t fake;
+    raftq_client_t *client = s_redirected_client (&fake, "chat-delete");
+    Raftq__Request *request;
     Raftq__Deleted deleted = RAFTQ__DELETED__INIT;
     deleted.count = 2;
     Raftq__Reply deleted_reply = RAFTQ__REPLY__INIT;
@@ -329,8 +373,11 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_chat_account_and_session),
+        cmocka_unit_test (test_chat_login_logout),
         cmocka_unit_test (test_chat_session_failures),
         cmocka_unit_test (test_chat_messages),
+        cmocka_unit_test (test_chat_pages),
+        cmocka_unit_test (test_chat_delete_messages),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
