@@ -256,6 +256,28 @@ fake_command (zsock_t *pipe, fake_node_t *nodes, zlist_t *log)
     return rc;
 }
 
+//  What the actor's loop hands its callbacks.
+typedef struct {
+    fake_node_t *nodes; //  FAKE_NODES of them
+    zlist_t *log;       //  requests read, not yet asked for
+} fake_cluster_t;
+
+static inline int
+fake_on_command (zsock_t *pipe, void *cluster)
+{
+    fake_cluster_t *self = (fake_cluster_t *)cluster;
+    return fake_command (pipe, self->nodes, self->log);
+}
+
+static inline void
+fake_on_readable (void *cluster, void *socket)
+{
+    fake_cluster_t *self = (fake_cluster_t *)cluster;
+    for (int index = 0; index < FAKE_NODES; index++)
+        if (socket == self->nodes[index].router)
+            fake_serve (&self->nodes[index], index, self->log);
+}
+
 //  The fake cluster: args is the endpoint prefix, nodes are
 //  inproc://<prefix>-0 .. -2, all answering OK until told otherwise.
 static inline void
@@ -275,21 +297,9 @@ fake_cluster (zsock_t *pipe, void *args)
     zlist_t *log = zlist_new ();
     zsock_signal (pipe, 0);
 
-    bool running = true;
-    while (running) {
-        void *which = zpoller_wait (poller, -1);
-        if (!which)
-            break;
-        if (which == pipe)
-            running = fake_command (pipe, nodes, log) == 0;
-        for (int index = 0; index < FAKE_NODES; index++)
-            if (which == nodes[index].router)
-                fake_serve (&nodes[index], index, log);
-    }
-    char *entry;
-    while ((entry = (char *)zlist_pop (log)))
-        free (entry);
-    zlist_destroy (&log);
+    fake_cluster_t cluster = {nodes, log};
+    fake_actor_loop (pipe, poller, &cluster, fake_on_command, fake_on_readable);
+    fake_strings_destroy (&log);
     zpoller_destroy (&poller);
     for (int index = 0; index < FAKE_NODES; index++) {
         zsock_destroy (&nodes[index].router);

@@ -44,4 +44,39 @@ fake_listing_receive (zactor_t *actor, const char *name)
     return listing;
 }
 
+//  What a fake cluster's actor does with a command from the test on its
+//  pipe: returns -1 to end (on $TERM), else 0.
+typedef int (fake_command_fn) (zsock_t *pipe, void *cluster);
+
+//  What it does with one of its sockets that became readable.
+typedef void (fake_readable_fn) (void *cluster, void *socket);
+
+//  The actor's loop: waits on poller (the pipe and the fake's sockets)
+//  and hands each event to command or readable, until command says stop.
+static inline void
+fake_actor_loop (zsock_t *pipe, zpoller_t *poller, void *cluster, fake_command_fn *command,
+                 fake_readable_fn *readable)
+{
+    while (true) {
+        void *which = zpoller_wait (poller, -1);
+        if (!which)
+            return;
+        if (which == pipe) {
+            if (command (pipe, cluster) != 0)
+                return;
+        } else
+            readable (cluster, which);
+    }
+}
+
+//  Destroys a list of malloc'd strings (log entries), freeing each.
+static inline void
+fake_strings_destroy (zlist_t **list_p)
+{
+    char *entry;
+    while (*list_p && (entry = (char *)zlist_pop (*list_p)))
+        free (entry);
+    zlist_destroy (list_p);
+}
+
 #endif

@@ -223,6 +223,24 @@ s_fake_command (zsock_t *pipe, fake_cluster_t *cluster)
     return 0;
 }
 
+static int
+s_on_command (zsock_t *pipe, void *cluster)
+{
+    return s_fake_command (pipe, (fake_cluster_t *)cluster);
+}
+
+static void
+s_on_readable (void *cluster, void *socket)
+{
+    fake_cluster_t *self = (fake_cluster_t *)cluster;
+    for (int index = 0; index < FAKE_NODES; index++) {
+        if (socket == self->nodes[index].router)
+            s_fake_serve (self, index);
+        if (socket == self->nodes[index].publisher)
+            s_fake_subscription (&self->nodes[index]);
+    }
+}
+
 //  args: the endpoint prefix. Node i binds inproc://<prefix>-pub-<i> and
 //  inproc://<prefix>-client-<i>; nodes start alive, with leader 1.
 static void
@@ -252,24 +270,8 @@ s_fake_cluster (zsock_t *pipe, void *args)
     }
     zsock_signal (pipe, 0);
 
-    bool running = true;
-    while (running) {
-        void *which = zpoller_wait (poller, -1);
-        if (!which)
-            break;
-        if (which == pipe)
-            running = s_fake_command (pipe, &cluster) == 0;
-        for (int index = 0; index < FAKE_NODES; index++) {
-            if (which == cluster.nodes[index].router)
-                s_fake_serve (&cluster, index);
-            if (which == cluster.nodes[index].publisher)
-                s_fake_subscription (&cluster.nodes[index]);
-        }
-    }
-    char *entry;
-    while ((entry = (char *)zlist_pop (cluster.replays)))
-        free (entry);
-    zlist_destroy (&cluster.replays);
+    fake_actor_loop (pipe, poller, &cluster, s_on_command, s_on_readable);
+    fake_strings_destroy (&cluster.replays);
     zpoller_destroy (&poller);
     for (int index = 0; index < FAKE_NODES; index++) {
         zsock_destroy (&cluster.nodes[index].publisher);
