@@ -277,6 +277,123 @@ s_number (const char *option, const char *text, uint64_t minimum, uint64_t maxim
     return -1;
 }
 
+static const struct option s_long_options[] = {
+    {"config", required_argument, NULL, 'c'},
+    {"endpoint", required_argument, NULL, 'e'},
+    {"pub-endpoint", required_argument, NULL, 'p'},
+    {"json", no_argument, NULL, 'j'},
+    {"timeout", required_argument, NULL, 't'},
+    {"help", no_argument, NULL, 'h'},
+    {"token", required_argument, NULL, S_OPTION_TOKEN},
+    {"user", required_argument, NULL, S_OPTION_USER},
+    {"password", required_argument, NULL, S_OPTION_PASSWORD},
+    {"with", required_argument, NULL, S_OPTION_WITH},
+    {"page", required_argument, NULL, S_OPTION_PAGE},
+    {"page-size", required_argument, NULL, S_OPTION_PAGE_SIZE},
+    {"from", required_argument, NULL, S_OPTION_FROM},
+    {"count", required_argument, NULL, S_OPTION_COUNT},
+    {"node", required_argument, NULL, S_OPTION_NODE},
+    {"all", no_argument, NULL, S_OPTION_ALL},
+    {NULL, 0, NULL, 0}};
+
+//  What an option function returns for an option that is not its own.
+#define S_OPTION_OTHER (-2)
+
+//  The options of every command: where the cluster is and how to talk to
+//  it. Like all option functions: -1 to go on, an exit status to stop
+//  with, or S_OPTION_OTHER.
+static int
+s_connection_option (int option, cli_options_t *options)
+{
+    uint64_t number = 0;
+    int status = -1;
+    switch (option) {
+    case 'c':
+        options->config_path = optarg;
+        break;
+    case 'e':
+        if (options->endpoint_count == CLI_ENDPOINTS_MAX)
+            return cli_usage_error ("too many endpoints", NULL);
+        options->endpoints[options->endpoint_count++] = optarg;
+        break;
+    case 'p':
+        if (options->pub_endpoint_count == CLI_ENDPOINTS_MAX)
+            return cli_usage_error ("too many PUB endpoints", NULL);
+        options->pub_endpoints[options->pub_endpoint_count++] = optarg;
+        break;
+    case 'j':
+        options->json = true;
+        break;
+    case 't':
+        status = s_number ("--timeout", optarg, 1, INT_MAX, &number);
+        options->timeout_ms = (int)number;
+        break;
+    case 'h':
+        s_usage (stdout);
+        return CLI_EXIT_OK;
+    default:
+        return S_OPTION_OTHER;
+    }
+    return status;
+}
+
+//  The chat commands' options: who, with whom, which page.
+static int
+s_chat_option (int option, cli_options_t *options)
+{
+    uint64_t number = 0;
+    int status = -1;
+    switch (option) {
+    case S_OPTION_TOKEN:
+        options->token = optarg;
+        break;
+    case S_OPTION_USER:
+        options->user = optarg;
+        break;
+    case S_OPTION_PASSWORD:
+        options->password = optarg;
+        break;
+    case S_OPTION_WITH:
+        options->partner = optarg;
+        break;
+    case S_OPTION_PAGE:
+        status = s_number ("--page", optarg, 1, UINT32_MAX, &number);
+        options->page = (uint32_t)number;
+        break;
+    case S_OPTION_PAGE_SIZE:
+        status = s_number ("--page-size", optarg, 1, UINT32_MAX, &number);
+        options->page_size = (uint32_t)number;
+        break;
+    default:
+        return S_OPTION_OTHER;
+    }
+    return status;
+}
+
+//  The options of tail, replay and the admin commands: where a stream
+//  starts, how much of it, which node.
+static int
+s_stream_and_node_option (int option, cli_options_t *options)
+{
+    uint64_t number = 0;
+    switch (option) {
+    case S_OPTION_FROM:
+        return s_number ("--from", optarg, 1, UINT64_MAX, &options->from_seq);
+    case S_OPTION_COUNT:
+        return s_number ("--count", optarg, 1, UINT64_MAX, &options->count);
+    case S_OPTION_NODE: {
+        int status = s_number ("--node", optarg, 1, UINT32_MAX, &number);
+        options->node_id = (uint32_t)number;
+        return status;
+    }
+    case S_OPTION_ALL:
+        options->all_nodes = true;
+        return -1;
+    default:
+        return S_OPTION_OTHER;
+    }
+}
+
 //  Parses the options of argv (from argv [1]) into options, stopping at the
 //  first argument that is no option when in_order, else taking options
 //  from anywhere. Returns -1 to go on (optind: first argument left), or
@@ -284,89 +401,17 @@ s_number (const char *option, const char *text, uint64_t minimum, uint64_t maxim
 static int
 s_parse_options (int argc, char **argv, bool in_order, cli_options_t *options)
 {
-    static const struct option long_options[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"endpoint", required_argument, NULL, 'e'},
-        {"pub-endpoint", required_argument, NULL, 'p'},
-        {"json", no_argument, NULL, 'j'},
-        {"timeout", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},
-        {"token", required_argument, NULL, S_OPTION_TOKEN},
-        {"user", required_argument, NULL, S_OPTION_USER},
-        {"password", required_argument, NULL, S_OPTION_PASSWORD},
-        {"with", required_argument, NULL, S_OPTION_WITH},
-        {"page", required_argument, NULL, S_OPTION_PAGE},
-        {"page-size", required_argument, NULL, S_OPTION_PAGE_SIZE},
-        {"from", required_argument, NULL, S_OPTION_FROM},
-        {"count", required_argument, NULL, S_OPTION_COUNT},
-        {"node", required_argument, NULL, S_OPTION_NODE},
-        {"all", no_argument, NULL, S_OPTION_ALL},
-        {NULL, 0, NULL, 0}};
     //  0 makes GNU getopt start afresh: this runs twice on different arrays.
     optind = 0;
     int option;
-    while ((option = getopt_long (argc, argv, in_order ? "+c:e:p:jt:h" : "c:e:p:jt:h", long_options,
-                                  NULL)) != -1) {
-        uint64_t number = 0;
-        int status = -1;
-        switch (option) {
-        case 'c':
-            options->config_path = optarg;
-            break;
-        case 'e':
-            if (options->endpoint_count == CLI_ENDPOINTS_MAX)
-                return cli_usage_error ("too many endpoints", NULL);
-            options->endpoints[options->endpoint_count++] = optarg;
-            break;
-        case 'p':
-            if (options->pub_endpoint_count == CLI_ENDPOINTS_MAX)
-                return cli_usage_error ("too many PUB endpoints", NULL);
-            options->pub_endpoints[options->pub_endpoint_count++] = optarg;
-            break;
-        case 'j':
-            options->json = true;
-            break;
-        case 't':
-            status = s_number ("--timeout", optarg, 1, INT_MAX, &number);
-            options->timeout_ms = (int)number;
-            break;
-        case 'h':
-            s_usage (stdout);
-            return CLI_EXIT_OK;
-        case S_OPTION_TOKEN:
-            options->token = optarg;
-            break;
-        case S_OPTION_USER:
-            options->user = optarg;
-            break;
-        case S_OPTION_PASSWORD:
-            options->password = optarg;
-            break;
-        case S_OPTION_WITH:
-            options->partner = optarg;
-            break;
-        case S_OPTION_PAGE:
-            status = s_number ("--page", optarg, 1, UINT32_MAX, &number);
-            options->page = (uint32_t)number;
-            break;
-        case S_OPTION_PAGE_SIZE:
-            status = s_number ("--page-size", optarg, 1, UINT32_MAX, &number);
-            options->page_size = (uint32_t)number;
-            break;
-        case S_OPTION_FROM:
-            status = s_number ("--from", optarg, 1, UINT64_MAX, &options->from_seq);
-            break;
-        case S_OPTION_COUNT:
-            status = s_number ("--count", optarg, 1, UINT64_MAX, &options->count);
-            break;
-        case S_OPTION_NODE:
-            status = s_number ("--node", optarg, 1, UINT32_MAX, &number);
-            options->node_id = (uint32_t)number;
-            break;
-        case S_OPTION_ALL:
-            options->all_nodes = true;
-            break;
-        default:
+    while ((option = getopt_long (argc, argv, in_order ? "+c:e:p:jt:h" : "c:e:p:jt:h",
+                                  s_long_options, NULL)) != -1) {
+        int status = s_connection_option (option, options);
+        if (status == S_OPTION_OTHER)
+            status = s_chat_option (option, options);
+        if (status == S_OPTION_OTHER)
+            status = s_stream_and_node_option (option, options);
+        if (status == S_OPTION_OTHER) {
             //  getopt has said what was wrong.
             fprintf (stderr, "raftq --help for usage\n");
             return CLI_EXIT_USAGE;

@@ -17,12 +17,15 @@ s_id_ok (raftq_client_t *self, uint32_t id)
     return false;
 }
 
-//  Runs an admin request; its reply carries nothing but the code.
+//  Runs the admin operation (a submessage of op_case); its reply carries
+//  nothing but the code.
 static raftq_code_t
-s_admin_call (raftq_client_t *self, Raftq__Request *request)
+s_admin_call (raftq_client_t *self, Raftq__Request__OpCase op_case, void *operation)
 {
+    Raftq__Request request;
+    raftq_wire_request (&request, op_case, operation);
     Raftq__Reply *reply;
-    raftq_code_t code = raftq_client_call_patient (self, request, &reply, RAFTQ_ADMIN_TIMEOUT_MS,
+    raftq_code_t code = raftq_client_call_patient (self, &request, &reply, RAFTQ_ADMIN_TIMEOUT_MS,
                                                    RAFTQ_ADMIN_TIMEOUT_MS);
     raftq__reply__free_unpacked (reply, NULL);
     return code;
@@ -43,10 +46,7 @@ raftq_add_node (raftq_client_t *self, uint32_t id, const char *host, uint16_t cl
     add.client_port = client_port;
     add.peer_port = peer_port;
     add.pub_port = pub_port;
-    Raftq__Request request = RAFTQ__REQUEST__INIT;
-    request.op_case = RAFTQ__REQUEST__OP_ADD_NODE;
-    request.add_node = &add;
-    return s_admin_call (self, &request);
+    return s_admin_call (self, RAFTQ__REQUEST__OP_ADD_NODE, &add);
 }
 
 raftq_code_t
@@ -56,10 +56,7 @@ raftq_remove_node (raftq_client_t *self, uint32_t id)
         return RAFTQ_INVALID_ARGUMENT;
     Raftq__RemoveNode remove = RAFTQ__REMOVE_NODE__INIT;
     remove.id = id;
-    Raftq__Request request = RAFTQ__REQUEST__INIT;
-    request.op_case = RAFTQ__REQUEST__OP_REMOVE_NODE;
-    request.remove_node = &remove;
-    return s_admin_call (self, &request);
+    return s_admin_call (self, RAFTQ__REQUEST__OP_REMOVE_NODE, &remove);
 }
 
 raftq_code_t
@@ -69,10 +66,7 @@ raftq_transfer_leader (raftq_client_t *self, uint32_t id)
         return RAFTQ_INVALID_ARGUMENT;
     Raftq__TransferLeadership transfer = RAFTQ__TRANSFER_LEADERSHIP__INIT;
     transfer.id = id;
-    Raftq__Request request = RAFTQ__REQUEST__INIT;
-    request.op_case = RAFTQ__REQUEST__OP_TRANSFER_LEADERSHIP;
-    request.transfer_leadership = &transfer;
-    return s_admin_call (self, &request);
+    return s_admin_call (self, RAFTQ__REQUEST__OP_TRANSFER_LEADERSHIP, &transfer);
 }
 
 raftq_code_t
@@ -81,9 +75,8 @@ raftq_admin_snapshot (raftq_client_t *self, size_t index, uint64_t *snapshot_ind
     if (snapshot_index_p)
         *snapshot_index_p = 0;
     Raftq__TakeSnapshot take = RAFTQ__TAKE_SNAPSHOT__INIT;
-    Raftq__Request request = RAFTQ__REQUEST__INIT;
-    request.op_case = RAFTQ__REQUEST__OP_TAKE_SNAPSHOT;
-    request.take_snapshot = &take;
+    Raftq__Request request;
+    raftq_wire_request (&request, RAFTQ__REQUEST__OP_TAKE_SNAPSHOT, &take);
     Raftq__Reply *reply;
     raftq_code_t code = raftq_client_ask_node (
         self, index, &request, raftq_client_patience (self, RAFTQ_ADMIN_TIMEOUT_MS), &reply);

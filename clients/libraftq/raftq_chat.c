@@ -41,13 +41,16 @@ s_credentials_ok (raftq_client_t *self, const char *user, const char *password)
     return false;
 }
 
-//  Runs request; an OK reply must carry result_case (0: no result
-//  expected). Returns the code; the reply (if any) in *reply_p.
+//  Runs the operation (a submessage of op_case); an OK reply must carry
+//  result_case (0: no result expected), what names it in the error.
+//  Returns the code; the reply (if any) in *reply_p.
 static raftq_code_t
-s_run (raftq_client_t *self, Raftq__Request *request, Raftq__Reply__ResultCase result_case,
-       const char *what, Raftq__Reply **reply_p)
+s_run (raftq_client_t *self, Raftq__Request__OpCase op_case, void *operation,
+       Raftq__Reply__ResultCase result_case, const char *what, Raftq__Reply **reply_p)
 {
-    raftq_code_t code = raftq_client_call (self, request, reply_p);
+    Raftq__Request request;
+    raftq_wire_request (&request, op_case, operation);
+    raftq_code_t code = raftq_client_call (self, &request, reply_p);
     if (code == RAFTQ_OK && result_case != RAFTQ__REPLY__RESULT__NOT_SET &&
         (*reply_p)->result_case != result_case)
         code = raftq_client_missing_result (self, what);
@@ -57,11 +60,26 @@ s_run (raftq_client_t *self, Raftq__Request *request, Raftq__Reply__ResultCase r
 //  Runs a request whose OK reply carries nothing the caller needs, so the
 //  reply is freed here and only the code goes back.
 static raftq_code_t
-s_run_no_result (raftq_client_t *self, Raftq__Request *request)
+s_run_no_result (raftq_client_t *self, Raftq__Request__OpCase op_case, void *operation)
 {
     Raftq__Reply *reply;
-    raftq_code_t code = s_run (self, request, RAFTQ__REPLY__RESULT__NOT_SET, NULL, &reply);
+    raftq_code_t code =
+        s_run (self, op_case, operation, RAFTQ__REPLY__RESULT__NOT_SET, NULL, &reply);
     raftq__reply__free_unpacked (reply, NULL);
+    return code;
+}
+
+//  Runs an operation that ends the session (logout, account deletion):
+//  the token goes once the cluster says OK, or also_ends.
+static raftq_code_t
+s_end_session (raftq_client_t *self, Raftq__Request__OpCase op_case, void *operation,
+               raftq_code_t also_ends)
+{
+    if (!s_session_ok (self))
+        return RAFTQ_UNAUTHENTICATED;
+    raftq_code_t code = s_run_no_result (self, op_case, operation);
+    if (code == RAFTQ_OK || code == also_ends)
+        raftq_client_set_token (self, NULL);
     return code;
 }
 
@@ -81,10 +99,7 @@ raftq_create_account (raftq_client_t *self, const char *user, const char *passwo
     Raftq__CreateAccount create = RAFTQ__CREATE_ACCOUNT__INIT;
     create.user = (char *)user;
     create.password = (char *)password;
-    Raftq__Request request = RAFTQ__REQUEST__INIT;
-    request.op_case = RAFTQ__REQUEST__OP_CREATE_ACCOUNT;
-    request.create_account = &create;
-    return s_run_no_result (self, &request);
+    return s_run_no_result (self, RAFTQ__REQUEST__OP_CREATE_ACCOUNT, &create);
 }
 
 raftq_code_t
@@ -95,13 +110,10 @@ raftq_check_user (raftq_client_t *self, const char *user, bool *exists_p)
         return RAFTQ_INVALID_ARGUMENT;
     Raftq__CheckUser check = RAFTQ__CHECK_USER__INIT;
     check.user = (char *)user;
-    Raftq__Request request = RAFTQ__REQUEST__INIT;
-    request.op_case = RAFTQ__REQUEST__OP_CHECK_USER;
-    request.check_user = &check;
 
     Raftq__Reply *reply;
-    raftq_code_t code =
-        s_run (self, &request, RAFTQ__REPLY__RESULT_USER_EXISTS, "user answer", &reply);
+    raftq_code_t code = s_run (self, RAFTQ__REQUEST__OP_CHECK_USER, &check,
+                               RAFTQ__REPLY__RESULT_USER_EXISTS, "user answer", &reply);
     if (code == RAFTQ_OK)
         *exists_p = reply->user_exists->exists;
     raftq__reply__free_unpacked (reply, NULL);
@@ -118,12 +130,10 @@ raftq_login (raftq_client_t *self, const char *user, const char *password, uint6
     Raftq__Login login = RAFTQ__LOGIN__INIT;
     login.user = (char *)user;
     login.password = (char *)password;
-    Raftq__Request request = RAFTQ__REQUEST__INIT;
-    request.op_case = RAFTQ__REQUEST__OP_LOGIN;
-    request.login = &login;
 
     Raftq__Reply *reply;
-    raftq_code_t code = s_run (self, &request, RAFTQ__REPLY__RESULT_SESSION, "session", &reply);
+    raftq_code_t code = s_run (self, RAFTQ__REQUEST__OP_LOGIN, &login, RAFTQ__REPLY__RESULT_SESSION,
+                               "session", &reply);
     if (code == RAFTQ_OK) {
         const char *token = reply->session->token;
         if (!token || !*token)
@@ -140,18 +150,10 @@ raftq_login (raftq_client_t *self, const char *user, const char *password, uint6
 raftq_code_t
 raftq_logout (raftq_client_t *self)
 {
-    if (!s_session_ok (self))
-        return RAFTQ_UNAUTHENTICATED;
     Raftq__Logout logout = RAFTQ__LOGOUT__INIT;
-    Raftq__Request request = RAFTQ__REQUEST__INIT;
-    request.op_case = RAFTQ__REQUEST__OP_LOGOUT;
-    request.logout = &logout;
-
-    raftq_code_t code = s_run_no_result (self, &request);
-    //  Either way the session is over: keeping a dead token helps nobody.
-    if (code == RAFTQ_OK || code == RAFTQ_UNAUTHENTICATED)
-        raftq_client_set_token (self, NULL);
-    return code;
+    //  A rejected token means the session is over too: keeping a dead
+    //  token helps nobody.
+    return s_end_session (self, RAFTQ__REQUEST__OP_LOGOUT, &logout, RAFTQ_UNAUTHENTICATED);
 }
 
 raftq_code_t
@@ -165,13 +167,10 @@ raftq_list_accounts (raftq_client_t *self, const char *pattern, uint32_t page, u
     list.pattern = (char *)(pattern ? pattern : "");
     list.page = page;
     list.page_size = page_size;
-    Raftq__Request request = RAFTQ__REQUEST__INIT;
-    request.op_case = RAFTQ__REQUEST__OP_LIST_ACCOUNTS;
-    request.list_accounts = &list;
 
     Raftq__Reply *reply;
-    raftq_code_t code =
-        s_run (self, &request, RAFTQ__REPLY__RESULT_ACCOUNTS, "account list", &reply);
+    raftq_code_t code = s_run (self, RAFTQ__REQUEST__OP_LIST_ACCOUNTS, &list,
+                               RAFTQ__REPLY__RESULT_ACCOUNTS, "account list", &reply);
     if (code == RAFTQ_OK) {
         *names_p = raftq_wire_strings (reply->accounts->names, reply->accounts->n_names);
         if (!*names_p)
@@ -200,12 +199,10 @@ raftq_send_message (raftq_client_t *self, const char *to, const char *text, uint
     Raftq__SendMessage send = RAFTQ__SEND_MESSAGE__INIT;
     send.to = (char *)to;
     send.text = (char *)text;
-    Raftq__Request request = RAFTQ__REQUEST__INIT;
-    request.op_case = RAFTQ__REQUEST__OP_SEND_MESSAGE;
-    request.send_message = &send;
 
     Raftq__Reply *reply;
-    raftq_code_t code = s_run (self, &request, RAFTQ__REPLY__RESULT_SENT, "sent message", &reply);
+    raftq_code_t code = s_run (self, RAFTQ__REQUEST__OP_SEND_MESSAGE, &send,
+                               RAFTQ__REPLY__RESULT_SENT, "sent message", &reply);
     if (code == RAFTQ_OK) {
         if (id_p)
             *id_p = reply->sent->id;
@@ -263,12 +260,10 @@ raftq_read_messages (raftq_client_t *self, const char *partner, uint32_t page, u
     read.partner = (char *)(partner ? partner : "");
     read.page = page;
     read.page_size = page_size;
-    Raftq__Request request = RAFTQ__REQUEST__INIT;
-    request.op_case = RAFTQ__REQUEST__OP_READ_MESSAGES;
-    request.read_messages = &read;
 
     Raftq__Reply *reply;
-    raftq_code_t code = s_run (self, &request, RAFTQ__REPLY__RESULT_PAGE, "message page", &reply);
+    raftq_code_t code = s_run (self, RAFTQ__REQUEST__OP_READ_MESSAGES, &read,
+                               RAFTQ__REPLY__RESULT_PAGE, "message page", &reply);
     if (code == RAFTQ_OK) {
         *page_p = s_page_new (reply->page);
         if (!*page_p)
@@ -306,13 +301,10 @@ raftq_delete_messages (raftq_client_t *self, const uint64_t *ids, size_t count, 
     Raftq__DeleteMessages deletion = RAFTQ__DELETE_MESSAGES__INIT;
     deletion.ids = (uint64_t *)ids;
     deletion.n_ids = count;
-    Raftq__Request request = RAFTQ__REQUEST__INIT;
-    request.op_case = RAFTQ__REQUEST__OP_DELETE_MESSAGES;
-    request.delete_messages = &deletion;
 
     Raftq__Reply *reply;
-    raftq_code_t code =
-        s_run (self, &request, RAFTQ__REPLY__RESULT_DELETED, "deletion count", &reply);
+    raftq_code_t code = s_run (self, RAFTQ__REQUEST__OP_DELETE_MESSAGES, &deletion,
+                               RAFTQ__REPLY__RESULT_DELETED, "deletion count", &reply);
     if (code == RAFTQ_OK && deleted_p)
         *deleted_p = reply->deleted->count;
     raftq__reply__free_unpacked (reply, NULL);
@@ -322,15 +314,6 @@ raftq_delete_messages (raftq_client_t *self, const uint64_t *ids, size_t count, 
 raftq_code_t
 raftq_delete_account (raftq_client_t *self)
 {
-    if (!s_session_ok (self))
-        return RAFTQ_UNAUTHENTICATED;
     Raftq__DeleteAccount deletion = RAFTQ__DELETE_ACCOUNT__INIT;
-    Raftq__Request request = RAFTQ__REQUEST__INIT;
-    request.op_case = RAFTQ__REQUEST__OP_DELETE_ACCOUNT;
-    request.delete_account = &deletion;
-
-    raftq_code_t code = s_run_no_result (self, &request);
-    if (code == RAFTQ_OK)
-        raftq_client_set_token (self, NULL);
-    return code;
+    return s_end_session (self, RAFTQ__REQUEST__OP_DELETE_ACCOUNT, &deletion, RAFTQ_OK);
 }

@@ -9,7 +9,8 @@
     seq the node echoes, so a stale reply is never taken for a fresh one.
 
     The chat session token lives here too, because every request carries
-    it; the chat operations themselves are in raftq_chat.c.
+    it. The operations themselves are in raftq_queue.c, raftq_chat.c,
+    raftq_admin.c and raftq_status.c.
 */
 #include <sodium.h>
 
@@ -407,6 +408,12 @@ raftq_client_set_attempt_timeout (raftq_client_t *self, int attempt_ms)
     self->attempt_timeout_ms = attempt_ms > 0 ? attempt_ms : 1;
 }
 
+int
+raftq_client_attempt_timeout (raftq_client_t *self)
+{
+    return self->attempt_timeout_ms;
+}
+
 uint64_t
 raftq_client_id (raftq_client_t *self)
 {
@@ -478,144 +485,10 @@ raftq_client_token (raftq_client_t *self)
     return self->token;
 }
 
-//  A topic name argument must be a non-empty string.
-static bool
-s_topic_ok (raftq_client_t *self, const char *topic)
-{
-    if (topic && *topic)
-        return true;
-    raftq_client_fail (self, RAFTQ_INVALID_ARGUMENT, "topic name is missing");
-    return false;
-}
-
 raftq_code_t
 raftq_client_missing_result (raftq_client_t *self, const char *what)
 {
     return raftq_client_fail (self, RAFTQ_INTERNAL, "reply says OK but carries no %s", what);
-}
-
-raftq_code_t
-raftq_create_topic (raftq_client_t *self, const char *name)
-{
-    if (!s_topic_ok (self, name))
-        return RAFTQ_INVALID_ARGUMENT;
-    Raftq__CreateTopic create = RAFTQ__CREATE_TOPIC__INIT;
-    create.name = (char *)name;
-    Raftq__Request request = RAFTQ__REQUEST__INIT;
-    request.op_case = RAFTQ__REQUEST__OP_CREATE_TOPIC;
-    request.create_topic = &create;
-
-    Raftq__Reply *reply;
-    raftq_code_t code = raftq_client_call (self, &request, &reply);
-    raftq__reply__free_unpacked (reply, NULL);
-    return code;
-}
-
-raftq_code_t
-raftq_list_topics (raftq_client_t *self, char ***names_p)
-{
-    *names_p = NULL;
-    Raftq__ListTopics list = RAFTQ__LIST_TOPICS__INIT;
-    Raftq__Request request = RAFTQ__REQUEST__INIT;
-    request.op_case = RAFTQ__REQUEST__OP_LIST_TOPICS;
-    request.list_topics = &list;
-
-    Raftq__Reply *reply;
-    raftq_code_t code = raftq_client_call (self, &request, &reply);
-    if (code == RAFTQ_OK) {
-        if (reply->result_case != RAFTQ__REPLY__RESULT_TOPICS || !reply->topics)
-            code = raftq_client_missing_result (self, "topic list");
-        else {
-            *names_p = raftq_wire_strings (reply->topics->names, reply->topics->n_names);
-            if (!*names_p)
-                code = raftq_client_fail (self, RAFTQ_INTERNAL, "out of memory");
-        }
-    }
-    raftq__reply__free_unpacked (reply, NULL);
-    return code;
-}
-
-//  Fills request with a publish of payload to topic (pointing into them).
-static void
-s_publish_request (Raftq__Request *request, Raftq__Publish *publish, const char *topic,
-                   const void *payload, size_t size)
-{
-    raftq__publish__init (publish);
-    publish->topic = (char *)topic;
-    publish->payload.data = (uint8_t *)payload;
-    publish->payload.len = size;
-    raftq__request__init (request);
-    request->op_case = RAFTQ__REQUEST__OP_PUBLISH;
-    request->publish = publish;
-}
-
-//  Fills request with a pop of topic.
-static void
-s_pop_request (Raftq__Request *request, Raftq__Pop *pop, const char *topic)
-{
-    raftq__pop__init (pop);
-    pop->topic = (char *)topic;
-    raftq__request__init (request);
-    request->op_case = RAFTQ__REQUEST__OP_POP;
-    request->pop = pop;
-}
-
-raftq_code_t
-raftq_publish (raftq_client_t *self, const char *topic, const void *payload, size_t size,
-               uint64_t *sequence_p)
-{
-    if (!s_topic_ok (self, topic))
-        return RAFTQ_INVALID_ARGUMENT;
-    if (!payload && size > 0)
-        return raftq_client_fail (self, RAFTQ_INVALID_ARGUMENT, "payload is missing");
-    Raftq__Publish publish;
-    Raftq__Request request;
-    s_publish_request (&request, &publish, topic, payload, size);
-
-    Raftq__Reply *reply;
-    raftq_code_t code = raftq_client_call (self, &request, &reply);
-    if (code == RAFTQ_OK) {
-        if (reply->result_case != RAFTQ__REPLY__RESULT_PUBLISHED || !reply->published)
-            code = raftq_client_missing_result (self, "publish result");
-        else if (sequence_p)
-            *sequence_p = reply->published->sequence;
-    }
-    raftq__reply__free_unpacked (reply, NULL);
-    return code;
-}
-
-raftq_code_t
-raftq_pop (raftq_client_t *self, const char *topic, void **payload_p, size_t *size_p)
-{
-    *payload_p = NULL;
-    *size_p = 0;
-    if (!s_topic_ok (self, topic))
-        return RAFTQ_INVALID_ARGUMENT;
-    Raftq__Pop pop;
-    Raftq__Request request;
-    s_pop_request (&request, &pop, topic);
-
-    Raftq__Reply *reply;
-    raftq_code_t code = raftq_client_call (self, &request, &reply);
-    if (code == RAFTQ_OK) {
-        if (reply->result_case != RAFTQ__REPLY__RESULT_POPPED || !reply->popped)
-            code = raftq_client_missing_result (self, "popped message");
-        else {
-            size_t size = reply->popped->payload.len;
-            uint8_t *payload = (uint8_t *)malloc (size + 1);
-            if (!payload)
-                code = raftq_client_fail (self, RAFTQ_INTERNAL, "out of memory");
-            else {
-                if (size)
-                    memcpy (payload, reply->popped->payload.data, size);
-                payload[size] = 0;
-                *payload_p = payload;
-                *size_p = size;
-            }
-        }
-    }
-    raftq__reply__free_unpacked (reply, NULL);
-    return code;
 }
 
 raftq_code_t
@@ -645,54 +518,8 @@ raftq_client_ask_node (raftq_client_t *self, size_t index, Raftq__Request *reque
     return RAFTQ_OK;
 }
 
-//  Asks the node at index for its status, with the detail or not, within
-//  the attempt timeout. RAFTQ_OK with the reply's status in *reply_p.
-static raftq_code_t
-s_status_call (raftq_client_t *self, size_t index, bool detail, Raftq__Reply **reply_p)
-{
-    Raftq__Status ask = RAFTQ__STATUS__INIT;
-    ask.detail = detail;
-    Raftq__Request request = RAFTQ__REQUEST__INIT;
-    request.op_case = RAFTQ__REQUEST__OP_STATUS;
-    request.status = &ask;
-    raftq_code_t code =
-        raftq_client_ask_node (self, index, &request, self->attempt_timeout_ms, reply_p);
-    if (code == RAFTQ_OK &&
-        ((*reply_p)->result_case != RAFTQ__REPLY__RESULT_STATUS || !(*reply_p)->status)) {
-        raftq__reply__free_unpacked (*reply_p, NULL);
-        *reply_p = NULL;
-        code = raftq_client_missing_result (self, "status");
-    }
-    return code;
-}
-
-raftq_code_t
-raftq_status (raftq_client_t *self, size_t index, raftq_status_t *status)
-{
-    memset (status, 0, sizeof (*status));
-    Raftq__Reply *reply;
-    raftq_code_t code = s_status_call (self, index, false, &reply);
-    if (code == RAFTQ_OK)
-        raftq_wire_status (reply->status, status);
-    raftq__reply__free_unpacked (reply, NULL);
-    return code;
-}
-
-raftq_code_t
-raftq_status_detail (raftq_client_t *self, size_t index, raftq_status_detail_t *detail)
-{
-    memset (detail, 0, sizeof (*detail));
-    Raftq__Reply *reply;
-    raftq_code_t code = s_status_call (self, index, true, &reply);
-    if (code == RAFTQ_OK)
-        raftq_wire_status_detail (reply->status, detail);
-    raftq__reply__free_unpacked (reply, NULL);
-    return code;
-}
-
-//  Queues request on the current leader's socket without waiting.
-static int
-s_send_async (raftq_client_t *self, Raftq__Request *request, uint64_t *seq_p)
+int
+raftq_client_send (raftq_client_t *self, Raftq__Request *request, uint64_t *seq_p)
 {
     size_t size;
     uint8_t *body = s_prepare (self, request, &size);
@@ -708,33 +535,6 @@ s_send_async (raftq_client_t *self, Raftq__Request *request, uint64_t *seq_p)
     if (rc == 0 && seq_p)
         *seq_p = request->seq;
     return rc;
-}
-
-int
-raftq_send_publish (raftq_client_t *self, const char *topic, const void *payload, size_t size,
-                    uint64_t *seq_p)
-{
-    if (!s_topic_ok (self, topic))
-        return -1;
-    if (!payload && size > 0) {
-        raftq_client_fail (self, RAFTQ_INVALID_ARGUMENT, "payload is missing");
-        return -1;
-    }
-    Raftq__Publish publish;
-    Raftq__Request request;
-    s_publish_request (&request, &publish, topic, payload, size);
-    return s_send_async (self, &request, seq_p);
-}
-
-int
-raftq_send_pop (raftq_client_t *self, const char *topic, uint64_t *seq_p)
-{
-    if (!s_topic_ok (self, topic))
-        return -1;
-    Raftq__Pop pop;
-    Raftq__Request request;
-    s_pop_request (&request, &pop, topic);
-    return s_send_async (self, &request, seq_p);
 }
 
 void

@@ -1,5 +1,5 @@
 /*  raftq_client (private) — what the client class lends the other classes
-    of libraftq (chat operations, subscriptions): its leader-following call
+    of libraftq (queue, chat, admin and status operations, subscriptions): its leader-following call
     with exactly-once retries, and its error text. Private to libraftq; the
     public API is include/raftq.h.
 */
@@ -31,6 +31,14 @@ raftq_code_t raftq_client_call_patient (raftq_client_t *self, Raftq__Request *re
 //  is set either way.
 raftq_code_t raftq_client_ask_node (raftq_client_t *self, size_t index, Raftq__Request *request,
                                     int wait_ms, Raftq__Reply **reply_p);
+
+//  Queues request (stamped as raftq_client_call stamps it) on the current
+//  leader's socket without waiting; its seq in *seq_p. The reply comes
+//  back through raftq_receive. Returns 0, or -1 with the error text set.
+int raftq_client_send (raftq_client_t *self, Raftq__Request *request, uint64_t *seq_p);
+
+//  How long one node gets to answer (raftq_client_set_attempt_timeout).
+int raftq_client_attempt_timeout (raftq_client_t *self);
 
 //  The longest of minimum_ms and the client's own timeouts: how long a
 //  call the cluster answers slowly may wait.

@@ -296,9 +296,8 @@ s_replay (raftq_subscription_t *self, raftq_gap_t *gap)
     replay.stream = self->stream;
     replay.from_seq = self->next_seq;
     replay.limit = self->replay_limit;
-    Raftq__Request request = RAFTQ__REQUEST__INIT;
-    request.op_case = RAFTQ__REQUEST__OP_REPLAY;
-    request.replay = &replay;
+    Raftq__Request request;
+    raftq_wire_request (&request, RAFTQ__REQUEST__OP_REPLAY, &replay);
 
     Raftq__Reply *reply;
     raftq_code_t code = raftq_client_call (self->client, &request, &reply);

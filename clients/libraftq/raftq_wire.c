@@ -2,7 +2,22 @@
     the public types of raftq.h; also the public name and string-list
     helpers, which are the same mapping seen from the caller's side.
 */
+#include <assert.h>
+
 #include "raftq_wire.h"
+
+void
+raftq_wire_request (Raftq__Request *request, Raftq__Request__OpCase op_case, void *operation)
+{
+    raftq__request__init (request);
+    //  Each op_case is the number of its field in the oneof: the descriptor
+    //  says where that field lives, as it does for protobuf-c itself.
+    const ProtobufCFieldDescriptor *field =
+        protobuf_c_message_descriptor_get_field (&raftq__request__descriptor, (unsigned)op_case);
+    assert (field && field->type == PROTOBUF_C_TYPE_MESSAGE && operation);
+    *(void **)((char *)request + field->offset) = operation;
+    request->op_case = op_case;
+}
 
 uint8_t *
 raftq_wire_encode (const Raftq__Request *request, size_t *size)

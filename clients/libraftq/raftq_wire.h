@@ -12,6 +12,10 @@
 #include "raftq.h"
 #include "raftq.pb-c.h"
 
+//  Initializes request to carry operation (a submessage, not copied) as
+//  its op_case: the one place that knows which field an op_case names.
+void raftq_wire_request (Raftq__Request *request, Raftq__Request__OpCase op_case, void *operation);
+
 //  Packs request into a malloc'd body; its size in *size. NULL when out of
 //  memory.
 uint8_t *raftq_wire_encode (const Raftq__Request *request, size_t *size);

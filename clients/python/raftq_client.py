@@ -66,6 +66,42 @@ def config_endpoints(path):
     return endpoints
 
 
+class SocketPool:
+    """One socket of one type per endpoint, connected on first use with
+    linger 0. Its user drops a socket that met silence: the next request
+    to that endpoint gets a fresh one, so a late reply can never be read
+    as the answer to a later request (and a REQ socket is never left stuck
+    waiting). tools/raftq_cluster.py uses it too."""
+
+    def __init__(self, context, socket_type):
+        self.context = context          # where sockets come from
+        self.socket_type = socket_type  # zmq.DEALER, zmq.REQ, ...
+        self.sockets = {}               # endpoint -> its socket
+
+    def socket(self, endpoint):
+        """The endpoint's socket, made and connected if it has none."""
+        socket = self.sockets.get(endpoint)
+        if socket is None:
+            socket = self.context.socket(self.socket_type)
+            socket.setsockopt(zmq.LINGER, 0)
+            socket.connect(endpoint)
+            self.sockets[endpoint] = socket
+        return socket
+
+    def existing(self, endpoint):
+        """The endpoint's socket, or None if it has none now."""
+        return self.sockets.get(endpoint)
+
+    def drop(self, endpoint):
+        socket = self.sockets.pop(endpoint, None)
+        if socket is not None:
+            socket.close(0)
+
+    def close(self):
+        for endpoint in list(self.sockets):
+            self.drop(endpoint)
+
+
 class RaftqClient:
     """A client of one cluster. Not thread-safe: one per thread."""
 
@@ -81,42 +117,27 @@ class RaftqClient:
         self.seq = 0                            # last seq used; a retry reuses it
         self.token = None                       # chat session token, after login
         self.leader = None                      # endpoint that last served a request
-        self._sockets = {}                      # endpoint -> DEALER
+        self._sockets = SocketPool(self.context, zmq.DEALER)  # a DEALER per node
 
     @classmethod
     def from_config(cls, path, **options):
         return cls(config_endpoints(path), **options)
 
     def close(self):
-        for endpoint in list(self._sockets):
-            self._drop(endpoint)
+        self._sockets.close()
 
     # --- transport
-
-    def _socket(self, endpoint):
-        socket = self._sockets.get(endpoint)
-        if socket is None:
-            socket = self.context.socket(zmq.DEALER)
-            socket.setsockopt(zmq.LINGER, 0)
-            socket.connect(endpoint)
-            self._sockets[endpoint] = socket
-        return socket
-
-    def _drop(self, endpoint):
-        socket = self._sockets.pop(endpoint, None)
-        if socket is not None:
-            socket.close(0)
 
     def _exchange(self, endpoint, message, timeout):
         """Sends message to endpoint; returns its JSON reply, or None when
         none came in time (the socket is then dropped)."""
-        socket = self._socket(endpoint)
+        socket = self._sockets.socket(endpoint)
         socket.send_multipart([b"", json.dumps(message).encode("utf-8")])
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
             if left <= 0 or not socket.poll(int(left * 1000) + 1):
-                self._drop(endpoint)
+                self._sockets.drop(endpoint)
                 return None
             frames = socket.recv_multipart()
             if len(frames) != 2 or frames[0] != b"":
@@ -141,7 +162,7 @@ class RaftqClient:
         hint then leads on."""
         sockets = {}
         for endpoint in self.endpoints:
-            socket = self._socket(endpoint)
+            socket = self._sockets.socket(endpoint)
             socket.send_multipart([b"", b'{"type":"status","method":"GET"}'])
             sockets[socket] = endpoint
         poller = zmq.Poller()
@@ -166,7 +187,7 @@ class RaftqClient:
         # A status answer still on its way must not pass for a later reply.
         for endpoint in self.endpoints:
             if endpoint not in answered:
-                self._drop(endpoint)
+                self._sockets.drop(endpoint)
         return leader
 
     # --- requests

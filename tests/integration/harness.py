@@ -17,9 +17,10 @@ import zmq
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, "tools"))
+sys.path.insert(0, os.path.join(REPO, "clients", "python"))
 
 import raftq_cluster  # noqa: E402
-from chaos import wire  # noqa: E402
+import raftq_wire as wire  # noqa: E402
 
 PORTS_PER_CLUSTER = 20        # client, peer and pub ports of up to 5 nodes, and spares
 CLUSTERS_PER_TEST = 1         # port blocks each test may use (20 ports each: 50 tests fit in 1000)

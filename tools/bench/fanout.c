@@ -163,29 +163,8 @@ static int
 s_collect (subscriber_set_t *set, uint64_t messages_sent, int drain_ms,
            subscriber_results_t *results)
 {
-    for (size_t index = 0; index < set->count; index++)
-        if (fanout_subscribers_drain (set->processes[index], messages_sent, drain_ms) == -1)
-            return -1;
-    for (size_t index = 0; index < set->count; index++) {
-        fanout_subscribers_report_t report;
-        if (fanout_subscribers_collect (set->processes[index], results->latency_us, &report) == -1)
-            return -1;
-        results->total.received += report.received;
-        results->total.foreign += report.foreign;
-        results->total.wakeups += report.wakeups;
-        results->total.cpu_user_s += report.cpu_user_s;
-        results->total.cpu_system_s += report.cpu_system_s;
-    }
-    return 0;
-}
-
-static double
-s_cpu_seconds (void)
-{
-    struct rusage usage;
-    getrusage (RUSAGE_SELF, &usage);
-    return (double)usage.ru_utime.tv_sec + (double)usage.ru_utime.tv_usec / 1e6 +
-           (double)usage.ru_stime.tv_sec + (double)usage.ru_stime.tv_usec / 1e6;
+    return fanout_subscribers_gather (set->processes, set->count, messages_sent, drain_ms,
+                                      results->latency_us, &results->total);
 }
 
 static void
@@ -288,11 +267,11 @@ fanout_run (raftq_client_t *sender, char **endpoints, const char *receiver, char
         bool started = true;
         for (size_t index = 0; index < set.count; index++)
             started = started && fanout_subscribers_start (set.processes[index]) == 0;
-        double cpu_start = s_cpu_seconds ();
+        double cpu_start = fanout_cpu_seconds ();
         fanout_sender_results_t sent;
         if (started &&
             fanout_sender_run (paced, plan->rate, plan->duration_s, plan->drain_ms, &sent) == 0) {
-            double sender_cpu_s = s_cpu_seconds () - cpu_start;
+            double sender_cpu_s = fanout_cpu_seconds () - cpu_start;
             if (s_collect (&set, sent.sent - sent.refused + sent.timed_out, plan->drain_ms,
                            &received) == 0) {
                 if (getloadavg (&load_end, 1) != 1)

@@ -81,6 +81,44 @@ typedef struct {
     int64_t deadline_us;       //  DRAIN: when to stop waiting; 0 before
 } child_t;
 
+int
+fanout_subscribers_gather (fanout_subscribers_t **processes, size_t count, uint64_t messages_sent,
+                           int idle_ms, histogram_t *latency_us, fanout_subscribers_report_t *total)
+{
+    int rc = 0;
+    bool *drained = (bool *)calloc (count ? count : 1, sizeof (bool));
+    if (!drained)
+        return -1;
+    for (size_t index = 0; index < count; index++) {
+        drained[index] = fanout_subscribers_drain (processes[index], messages_sent, idle_ms) == 0;
+        rc = drained[index] ? rc : -1;
+    }
+    for (size_t index = 0; index < count; index++) {
+        fanout_subscribers_report_t report;
+        if (!drained[index] ||
+            fanout_subscribers_collect (processes[index], latency_us, &report) == -1) {
+            rc = -1;
+            continue;
+        }
+        total->received += report.received;
+        total->foreign += report.foreign;
+        total->wakeups += report.wakeups;
+        total->cpu_user_s += report.cpu_user_s;
+        total->cpu_system_s += report.cpu_system_s;
+    }
+    free (drained);
+    return rc;
+}
+
+double
+fanout_cpu_seconds (void)
+{
+    struct rusage usage;
+    getrusage (RUSAGE_SELF, &usage);
+    return (double)usage.ru_utime.tv_sec + (double)usage.ru_utime.tv_usec / 1e6 +
+           (double)usage.ru_stime.tv_sec + (double)usage.ru_stime.tv_usec / 1e6;
+}
+
 int64_t
 fanout_clock_us (void)
 {

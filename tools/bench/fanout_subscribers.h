@@ -62,6 +62,18 @@ int fanout_subscribers_drain (fanout_subscribers_t *self, uint64_t messages_sent
 int fanout_subscribers_collect (fanout_subscribers_t *self, histogram_t *latency_us,
                                 fanout_subscribers_report_t *report);
 
+//  Drains every one of count processes (see drain), then collects their
+//  reports into latency_us and *total (counts and CPU times summed).
+//  Returns 0, or -1 when any of them failed; the others are gathered all
+//  the same.
+int fanout_subscribers_gather (fanout_subscribers_t **processes, size_t count,
+                               uint64_t messages_sent, int idle_ms, histogram_t *latency_us,
+                               fanout_subscribers_report_t *total);
+
+//  This process's CPU time in seconds, all its threads (ZeroMQ's I/O
+//  thread included).
+double fanout_cpu_seconds (void);
+
 //  Now on the monotonic clock in microseconds: the clock of every process
 //  of the machine, so the sender's stamps compare with the receivers'.
 int64_t fanout_clock_us (void);

@@ -6,7 +6,10 @@ delivered twice, invented or reordered, that the queue stayed linearizable,
 conversation reads were not stale, chat sessions survived failover, and
 that every node converged to the same state and membership.
 
-Modules: wire (the protobuf messages, by hand), firewall (nftables rules
+The protobuf messages, encoded by hand, are raftq_wire, beside the Python
+client (clients/python): tests/integration uses them too. Importing this
+package puts that folder on sys.path; `chaos.wire` is the old name of the
+same module. Modules: firewall (nftables rules
 between node addresses), disk (torn and corrupt log tails), membership
 (removing and re-adding nodes through the leader), workload (queue clients,
 sessions, history), chat (chat clients and the final listing), nemesis
@@ -15,3 +18,12 @@ linearizability search), chat_checker (the chat checks), campaign (one run
 and its report), selftest (the checkers against synthetic flawed
 histories).
 """
+
+import os
+import sys
+
+CLIENTS_PYTHON = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__)))), "clients",
+    "python")
+if CLIENTS_PYTHON not in sys.path:
+    sys.path.insert(0, CLIENTS_PYTHON)

@@ -40,8 +40,9 @@ import time
 import zmq
 
 import raftq_cluster
+import raftq_wire as wire
 
-from . import chat, checker, firewall, nemesis, wire, workload
+from . import chat, checker, firewall, nemesis, workload
 
 HEARTBEAT_MS = 50
 ELECTION_TIMEOUT_MS = [300, 600]

@@ -31,7 +31,7 @@ History records (besides workload.base_record's fields):
 import collections
 import threading
 
-from . import wire
+import raftq_wire as wire
 from .workload import base_record
 
 MAX_LOGINS = 10            # logins a client may try in a run (the broker keeps 16 sessions per account)

@@ -25,7 +25,7 @@ import time
 
 import raftq_cluster
 
-from . import wire
+import raftq_wire as wire
 from .workload import find_leader
 
 ADMIN_REPLY_TIMEOUT_S = 12.0   # the broker answers an admin request within its 10 s admin timeout

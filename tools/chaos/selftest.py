@@ -1,12 +1,16 @@
 """selftest — the checkers (queue and chat) against synthetic histories
 with one known flaw each (and clean ones), so a checker that stopped
-catching its kind of bug cannot pass silently; and the hand-written
-protobuf decoder against replies built field by field. `raftq-chaos
+catching its kind of bug cannot pass silently; the hand-written
+protobuf decoder against replies built field by field; and raftq_wire's
+field numbers against proto/raftq.proto (with altered copies of it, so
+that the comparison is known to catch a change). `raftq-chaos
 --self-test` runs it in well under a second; the closing line is
 `N passed, N failed`.
 """
 
-from . import checker, wire
+import raftq_wire as wire
+
+from . import checker
 
 
 class Builder:
@@ -255,15 +259,44 @@ CHAT_CASES = [
 def _decoder_case():
     """A page reply and a status reply built field by field decode to what
     the checker reads."""
-    message = (wire._field_varint(1, 7) + wire._field_bytes(2, "u1") + wire._field_bytes(3, "u2")
-               + wire._field_bytes(4, "u1:3") + wire._field_varint(6, 1))
-    page = wire._field_bytes(1, message) + wire._field_varint(2, 9) + wire._field_varint(3, 4)
-    reply = wire.decode_reply(wire._field_varint(wire.REPLY_INDEX, 42) + wire._field_bytes(wire.REPLY_PAGE, page))
-    status = wire._field_varint(2, 2) + wire._field_bytes(wire.STATUS_MEMBERS, bytes([1, 2, 200, 1]))
-    members = wire.decode_reply(wire._field_bytes(wire.REPLY_STATUS, status))["status"]["members"]
+    message = wire.encode("ChatMessage", id=7, **{"from": "u1"}, to="u2", text="u1:3", read=True)
+    page = wire.encode("MessagePage", messages=message, total=9, remaining=4)
+    reply = wire.decode_reply(wire.encode("Reply", index=42, page=page))
+    status = wire.encode("NodeStatus", role=2, members=bytes([1, 2, 200, 1]))
+    members = wire.decode_reply(wire.encode("Reply", status=status))["status"]["members"]
     return (reply["index"] == 42 and reply["total"] == 9 and reply["remaining"] == 4
             and reply["messages"] == [{"id": 7, "from": "u1", "to": "u2", "text": "u1:3", "read": True}]
             and members == [1, 2, 200])
+
+
+def _proto_case(out):
+    """Every field number and enum value raftq_wire uses agrees with
+    proto/raftq.proto; each mismatch is said."""
+    problems = wire.check_proto()
+    for problem in problems:
+        out.write("    proto/raftq.proto: %s\n" % problem)
+    return not problems
+
+
+def _proto_mismatch_case(out):
+    """The check itself catches a renumbered field, a retyped one, a missing
+    message and a changed enum (on an altered copy of the .proto)."""
+    with open(wire.PROTO_PATH, encoding="utf-8") as proto:
+        text = proto.read()
+    alterations = [("Publish publish = 12;", "Publish publish = 16;"),
+                   ("uint64 state_hash = 9;", "uint64 state_hash = 10;"),
+                   ("bytes payload = 2;\n}\nmessage Pop", "string payload = 2;\n}\nmessage Pop"),
+                   ("message Session {", "message Sessions {"),
+                   ("TIMEOUT = 10;", "TIMEOUT = 14;")]
+    caught = 0
+    for before, after in alterations:
+        if before not in text:
+            out.write("    the .proto no longer has %r to alter\n" % before)
+        elif wire.check_proto(text=text.replace(before, after)):
+            caught += 1
+        else:
+            out.write("    not caught: %r -> %r\n" % (before, after))
+    return caught == len(alterations)
 
 
 def _search_budget_case():
@@ -292,9 +325,11 @@ def run(out):
             for counter, examples in report.examples.items():
                 for example in examples:
                     out.write("    %s: %s\n" % (counter, example))
-    for name, case in (("an exhausted search budget gives no verdict", _search_budget_case),
-                       ("protobuf page and status replies decode", _decoder_case)):
-        if case():
+    for name, case in (("an exhausted search budget gives no verdict", lambda out: _search_budget_case()),
+                       ("protobuf page and status replies decode", lambda out: _decoder_case()),
+                       ("raftq_wire's field numbers match proto/raftq.proto", _proto_case),
+                       ("a field renumbered in the .proto is caught", _proto_mismatch_case)):
+        if case(out):
             passed += 1
             out.write("PASS %s\n" % name)
         else:

@@ -27,7 +27,7 @@ import time
 
 import raftq_cluster
 
-from . import wire
+import raftq_wire as wire
 
 REPLY_TIMEOUT_S = 2.0        # the broker answers within request_timeout_ms (1 s); silence past this is a lost request
 LEADER_PROBE_TIMEOUT_S = 0.3  # how long a status probe waits for the nodes

@@ -106,16 +106,28 @@ s_serve (zsock_t *router, int number)
     zmsg_destroy (&message);
 }
 
+//  A client of the fake nodes, with the fake running.
+typedef struct {
+    zactor_t *fake;                 //  the fake nodes
+    raftq_client_t *client;         //  knows them, in order
+    char endpoints[FAKE_NODES][64]; //  theirs: fresh names for each test, because
+                                    //  libzmq frees an inproc name only some time
+                                    //  after the socket that bound it is gone
+    const char *list[FAKE_NODES];   //  the same, as raftq_client_new takes them
+} fixture_t;
+
+//  The fake nodes: args is the fixture, whose endpoints they bind.
 static void
 s_fake_nodes (zsock_t *pipe, void *args)
 {
-    (void)args;
+    const fixture_t *fixture = (const fixture_t *)args;
     zsock_t *routers[FAKE_NODES];
     zpoller_t *poller = zpoller_new (pipe, NULL);
     for (int number = 0; number < FAKE_NODES; number++) {
         routers[number] = zsock_new (ZMQ_ROUTER);
         zsock_set_linger (routers[number], 0);
-        zsock_bind (routers[number], "inproc://status-fake-%d", number);
+        int rc = zsock_bind (routers[number], "%s", fixture->endpoints[number]);
+        assert (rc == 0);
         zpoller_add (poller, routers[number]);
     }
     zsock_signal (pipe, 0);
@@ -132,20 +144,17 @@ s_fake_nodes (zsock_t *pipe, void *args)
         zsock_destroy (&routers[number]);
 }
 
-//  A client of the fake nodes, with the fake running.
-typedef struct {
-    zactor_t *fake;         //  the fake nodes
-    raftq_client_t *client; //  knows them, in order
-} fixture_t;
-
 static int
 s_setup (void **state)
 {
     fixture_t *fixture = (fixture_t *)calloc (1, sizeof (fixture_t));
-    fixture->fake = zactor_new (s_fake_nodes, NULL);
-    const char *endpoints[] = {"inproc://status-fake-0", "inproc://status-fake-1",
-                               "inproc://status-fake-2"};
-    fixture->client = raftq_client_new (endpoints, FAKE_NODES);
+    for (int number = 0; number < FAKE_NODES; number++) {
+        snprintf (fixture->endpoints[number], sizeof (fixture->endpoints[number]),
+                  "inproc://status-%" PRId64 "-%d", zclock_usecs (), number);
+        fixture->list[number] = fixture->endpoints[number];
+    }
+    fixture->fake = zactor_new (s_fake_nodes, fixture);
+    fixture->client = raftq_client_new (fixture->list, FAKE_NODES);
     assert_non_null (fixture->client);
     //  A broken fake fails the test rather than hang it
     raftq_client_set_attempt_timeout (fixture->client, 2000);
@@ -237,7 +246,7 @@ test_add_endpoint (void **state)
 {
     fixture_t *fixture = (fixture_t *)*state;
     size_t index = 99;
-    assert_int_equal (raftq_client_add_endpoint (fixture->client, "inproc://status-fake-1", &index),
+    assert_int_equal (raftq_client_add_endpoint (fixture->client, fixture->endpoints[1], &index),
                       0);
     assert_int_equal (index, 1);
     assert_int_equal (raftq_client_endpoint_count (fixture->client), FAKE_NODES);

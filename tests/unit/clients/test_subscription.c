@@ -7,16 +7,7 @@
     knows no leader, and checks what the subscription delivers: every
     event once, in order, holes filled by replay, lost events reported.
 */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <cmocka.h>
-
-#include <czmq.h>
-#include <inttypes.h>
-
-#include "raftq.h"
-#include "raftq.pb-c.h"
+#include "fake_router.h"
 
 #define FAKE_NODES  2
 #define STREAM      "user/bob"
@@ -90,18 +81,6 @@ s_fake_junk (fake_node_t *node, uint64_t seq)
 }
 
 static void
-s_fake_reply (zsock_t *router, zframe_t **identity_p, const Raftq__Reply *reply)
-{
-    zframe_t *body = zframe_new (NULL, raftq__reply__get_packed_size (reply));
-    raftq__reply__pack (reply, zframe_data (body));
-    zmsg_t *message = zmsg_new ();
-    zmsg_append (message, &body);
-    zmsg_pushmem (message, NULL, 0);
-    zmsg_prepend (message, identity_p);
-    zmsg_send (&message, router);
-}
-
-static void
 s_fake_replay (fake_cluster_t *cluster, int index, zframe_t **identity_p,
                const Raftq__Request *request)
 {
@@ -136,7 +115,7 @@ s_fake_replay (fake_cluster_t *cluster, int index, zframe_t **identity_p,
         reply.result_case = RAFTQ__REPLY__RESULT_EVENTS;
         reply.events = &list;
     }
-    s_fake_reply (cluster->nodes[index].router, identity_p, &reply);
+    fake_router_send (cluster->nodes[index].router, identity_p, &reply);
     free (events);
     free (pointers);
     free (texts);
@@ -153,7 +132,7 @@ s_fake_status (fake_cluster_t *cluster, int index, zframe_t **identity_p,
     reply.seq = request->seq;
     reply.result_case = RAFTQ__REPLY__RESULT_STATUS;
     reply.status = &status;
-    s_fake_reply (cluster->nodes[index].router, identity_p, &reply);
+    fake_router_send (cluster->nodes[index].router, identity_p, &reply);
 }
 
 //  One request on node's client port: answered if the node is alive.
@@ -244,6 +223,24 @@ s_fake_command (zsock_t *pipe, fake_cluster_t *cluster)
     return 0;
 }
 
+static int
+s_on_command (zsock_t *pipe, void *cluster)
+{
+    return s_fake_command (pipe, (fake_cluster_t *)cluster);
+}
+
+static void
+s_on_readable (void *cluster, void *socket)
+{
+    fake_cluster_t *self = (fake_cluster_t *)cluster;
+    for (int index = 0; index < FAKE_NODES; index++) {
+        if (socket == self->nodes[index].router)
+            s_fake_serve (self, index);
+        if (socket == self->nodes[index].publisher)
+            s_fake_subscription (&self->nodes[index]);
+    }
+}
+
 //  args: the endpoint prefix. Node i binds inproc://<prefix>-pub-<i> and
 //  inproc://<prefix>-client-<i>; nodes start alive, with leader 1.
 static void
@@ -273,24 +270,8 @@ s_fake_cluster (zsock_t *pipe, void *args)
     }
     zsock_signal (pipe, 0);
 
-    bool running = true;
-    while (running) {
-        void *which = zpoller_wait (poller, -1);
-        if (!which)
-            break;
-        if (which == pipe)
-            running = s_fake_command (pipe, &cluster) == 0;
-        for (int index = 0; index < FAKE_NODES; index++) {
-            if (which == cluster.nodes[index].router)
-                s_fake_serve (&cluster, index);
-            if (which == cluster.nodes[index].publisher)
-                s_fake_subscription (&cluster.nodes[index]);
-        }
-    }
-    char *entry;
-    while ((entry = (char *)zlist_pop (cluster.replays)))
-        free (entry);
-    zlist_destroy (&cluster.replays);
+    fake_actor_loop (pipe, poller, &cluster, s_on_command, s_on_readable);
+    fake_strings_destroy (&cluster.replays);
     zpoller_destroy (&poller);
     for (int index = 0; index < FAKE_NODES; index++) {
         zsock_destroy (&cluster.nodes[index].publisher);
@@ -351,11 +332,7 @@ static size_t
 s_fake_replays (fake_t *fake, uint64_t *froms, size_t max)
 {
     zstr_sendx (fake->actor, "REPLAYS", "0", "0", NULL);
-    zmsg_t *reply = zmsg_recv (fake->actor);
-    assert_non_null (reply);
-    char *header = zmsg_popstr (reply);
-    assert_string_equal (header, "REPLAYS");
-    zstr_free (&header);
+    zmsg_t *reply = fake_listing_receive (fake->actor, "REPLAYS");
     size_t count = 0;
     char *entry;
     while ((entry = zmsg_popstr (reply))) {

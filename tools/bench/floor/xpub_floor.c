@@ -29,16 +29,6 @@
 //  for this long.
 #define S_DRAIN_IDLE_MS 2000
 
-//  This process's CPU time (all its threads, the I/O thread included).
-static double
-s_cpu_seconds (void)
-{
-    struct rusage usage;
-    getrusage (RUSAGE_SELF, &usage);
-    return (double)usage.ru_utime.tv_sec + (double)usage.ru_utime.tv_usec / 1e6 +
-           (double)usage.ru_stime.tv_sec + (double)usage.ru_stime.tv_usec / 1e6;
-}
-
 //  One event shaped like raftqd's: stream key, a protobuf-sized frame, the
 //  JSON event carrying text.
 static void
@@ -103,25 +93,78 @@ s_publish_paced (zsock_t *publisher, double rate, double seconds)
     return planned;
 }
 
-int
-main (int argc, char **argv)
+//  What the command line asks for.
+typedef struct {
+    size_t subscribers; //  SUB sockets in all
+    double rate;        //  events published per second
+    double seconds;     //  publishing phase
+    size_t processes;   //  subscriber processes the sockets are spread over
+    int port;           //  the XPUB binds tcp://127.0.0.1:port
+} floor_plan_t;
+
+//  Reads SUBSCRIBERS RATE SECONDS [PROCESSES] [PORT]. Returns 0, or -1
+//  after saying why.
+static int
+s_plan (int argc, char **argv, floor_plan_t *plan)
 {
     if (argc < 4) {
         fprintf (stderr, "usage: xpub_floor SUBSCRIBERS RATE SECONDS [PROCESSES] [PORT]\n");
-        return 2;
+        return -1;
     }
-    size_t subscribers = (size_t)atol (argv[1]);
-    double rate = atof (argv[2]);
-    double seconds = atof (argv[3]);
-    size_t count = argc > 4 ? (size_t)atol (argv[4]) : 2;
-    int port = argc > 5 ? atoi (argv[5]) : 26300;
-    if (!subscribers || rate <= 0 || seconds <= 0 || !count || count > S_PROCESSES_MAX ||
-        count > subscribers) {
+    plan->subscribers = (size_t)atol (argv[1]);
+    plan->rate = atof (argv[2]);
+    plan->seconds = atof (argv[3]);
+    plan->processes = argc > 4 ? (size_t)atol (argv[4]) : 2;
+    plan->port = argc > 5 ? atoi (argv[5]) : 26300;
+    if (!plan->subscribers || plan->rate <= 0 || plan->seconds <= 0 || !plan->processes ||
+        plan->processes > S_PROCESSES_MAX || plan->processes > plan->subscribers) {
         fprintf (stderr, "xpub_floor: bad arguments\n");
-        return 2;
+        return -1;
     }
+    return 0;
+}
+
+//  Publishes at the planned rate to the ready processes, waits for their
+//  deliveries and prints the one result line.
+static void
+s_measure (zsock_t *publisher, fanout_subscribers_t **processes, const floor_plan_t *plan,
+           histogram_t *latency_us)
+{
+    size_t count = plan->processes;
+    s_wait_ready (publisher, processes, count);
+    for (size_t index = 0; index < count; index++)
+        fanout_subscribers_start (processes[index]);
+    double cpu_start = fanout_cpu_seconds ();
+    int64_t start_us = fanout_clock_us ();
+    uint64_t published = s_publish_paced (publisher, plan->rate, plan->seconds);
+    double elapsed = (double)(fanout_clock_us () - start_us) / 1e6;
+    fanout_subscribers_report_t total = {0};
+    //  What a failed process leaves out shows as lost deliveries
+    fanout_subscribers_gather (processes, count, published, S_DRAIN_IDLE_MS, latency_us, &total);
+    //  The publisher's CPU runs until its I/O thread has sent the
+    //  last event, which the collection above waited for
+    double publisher_cpu = fanout_cpu_seconds () - cpu_start;
+    double deliveries = total.received ? (double)total.received : 1;
+    printf ("floor S=%zu rate=%.0f delivered/s=%.0f lost=%" PRIu64 " p50_ms=%.3f "
+            "p99_ms=%.3f max_ms=%.3f pub_us_per_delivery=%.2f sub_us_per_delivery=%.2f "
+            "deliveries_per_wakeup=%.1f\n",
+            plan->subscribers, plan->rate, (double)total.received / elapsed,
+            published * plan->subscribers - total.received,
+            (double)histogram_percentile (latency_us, 50) / 1000.0,
+            (double)histogram_percentile (latency_us, 99) / 1000.0,
+            (double)histogram_max (latency_us) / 1000.0, publisher_cpu * 1e6 / deliveries,
+            (total.cpu_user_s + total.cpu_system_s) * 1e6 / deliveries,
+            total.wakeups ? deliveries / (double)total.wakeups : 0.0);
+}
+
+int
+main (int argc, char **argv)
+{
+    floor_plan_t plan;
+    if (s_plan (argc, argv, &plan))
+        return 2;
     char endpoint[64];
-    snprintf (endpoint, sizeof (endpoint), "tcp://127.0.0.1:%d", port);
+    snprintf (endpoint, sizeof (endpoint), "tcp://127.0.0.1:%d", plan.port);
     zsys_set_max_sockets (64);
     zsock_t *publisher = zsock_new (ZMQ_XPUB);
     //  As raftqd's XPUB
@@ -135,48 +178,18 @@ main (int argc, char **argv)
     char *endpoints[] = {endpoint, NULL};
     fanout_subscribers_t *processes[S_PROCESSES_MAX];
     size_t started = 0;
-    for (; started < count; started++) {
-        size_t share = subscribers / count + (started < subscribers % count ? 1 : 0);
-        processes[started] = fanout_subscribers_new (endpoints, S_STREAM, started, count, share);
+    for (; started < plan.processes; started++) {
+        size_t share = plan.subscribers / plan.processes +
+                       (started < plan.subscribers % plan.processes ? 1 : 0);
+        processes[started] =
+            fanout_subscribers_new (endpoints, S_STREAM, started, plan.processes, share);
         if (!processes[started])
             break;
     }
     int rc = 1;
     histogram_t *latency_us = histogram_new ();
-    if (started == count && latency_us) {
-        s_wait_ready (publisher, processes, count);
-        for (size_t index = 0; index < count; index++)
-            fanout_subscribers_start (processes[index]);
-        double cpu_start = s_cpu_seconds ();
-        int64_t start_us = fanout_clock_us ();
-        uint64_t published = s_publish_paced (publisher, rate, seconds);
-        double elapsed = (double)(fanout_clock_us () - start_us) / 1e6;
-        for (size_t index = 0; index < count; index++)
-            fanout_subscribers_drain (processes[index], published, S_DRAIN_IDLE_MS);
-        fanout_subscribers_report_t total = {0};
-        for (size_t index = 0; index < count; index++) {
-            fanout_subscribers_report_t report;
-            if (fanout_subscribers_collect (processes[index], latency_us, &report) == 0) {
-                total.received += report.received;
-                total.wakeups += report.wakeups;
-                total.cpu_user_s += report.cpu_user_s;
-                total.cpu_system_s += report.cpu_system_s;
-            }
-        }
-        //  The publisher's CPU runs until its I/O thread has sent the
-        //  last event, which the collection above waited for
-        double publisher_cpu = s_cpu_seconds () - cpu_start;
-        double deliveries = total.received ? (double)total.received : 1;
-        printf ("floor S=%zu rate=%.0f delivered/s=%.0f lost=%" PRIu64 " p50_ms=%.3f "
-                "p99_ms=%.3f max_ms=%.3f pub_us_per_delivery=%.2f sub_us_per_delivery=%.2f "
-                "deliveries_per_wakeup=%.1f\n",
-                subscribers, rate, (double)total.received / elapsed,
-                published * subscribers - total.received,
-                (double)histogram_percentile (latency_us, 50) / 1000.0,
-                (double)histogram_percentile (latency_us, 99) / 1000.0,
-                (double)histogram_max (latency_us) / 1000.0, publisher_cpu * 1e6 / deliveries,
-                (total.cpu_user_s + total.cpu_system_s) * 1e6 / deliveries,
-                total.wakeups ? deliveries / (double)total.wakeups : 0.0);
+    if (started == plan.processes && latency_us) {
+        s_measure (publisher, processes, &plan, latency_us);
         rc = 0;
     }
     histogram_destroy (&latency_us);

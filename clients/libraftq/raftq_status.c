@@ -1,0 +1,49 @@
+/*  raftq_status — asking one node about itself (DESIGN 5.1 Status), with
+    the detail or without: whatever its role, within one attempt's timeout,
+    mapped onto raftq_status_t and raftq_status_detail_t.
+*/
+#include "raftq_client.h"
+
+//  Asks the node at index for its status, with the detail or not, within
+//  the attempt timeout. RAFTQ_OK with the reply's status in *reply_p.
+static raftq_code_t
+s_status_call (raftq_client_t *self, size_t index, bool detail, Raftq__Reply **reply_p)
+{
+    Raftq__Status ask = RAFTQ__STATUS__INIT;
+    ask.detail = detail;
+    Raftq__Request request;
+    raftq_wire_request (&request, RAFTQ__REQUEST__OP_STATUS, &ask);
+    raftq_code_t code =
+        raftq_client_ask_node (self, index, &request, raftq_client_attempt_timeout (self), reply_p);
+    if (code == RAFTQ_OK &&
+        ((*reply_p)->result_case != RAFTQ__REPLY__RESULT_STATUS || !(*reply_p)->status)) {
+        raftq__reply__free_unpacked (*reply_p, NULL);
+        *reply_p = NULL;
+        code = raftq_client_missing_result (self, "status");
+    }
+    return code;
+}
+
+raftq_code_t
+raftq_status (raftq_client_t *self, size_t index, raftq_status_t *status)
+{
+    memset (status, 0, sizeof (*status));
+    Raftq__Reply *reply;
+    raftq_code_t code = s_status_call (self, index, false, &reply);
+    if (code == RAFTQ_OK)
+        raftq_wire_status (reply->status, status);
+    raftq__reply__free_unpacked (reply, NULL);
+    return code;
+}
+
+raftq_code_t
+raftq_status_detail (raftq_client_t *self, size_t index, raftq_status_detail_t *detail)
+{
+    memset (detail, 0, sizeof (*detail));
+    Raftq__Reply *reply;
+    raftq_code_t code = s_status_call (self, index, true, &reply);
+    if (code == RAFTQ_OK)
+        raftq_wire_status_detail (reply->status, detail);
+    raftq__reply__free_unpacked (reply, NULL);
+    return code;
+}

@@ -1,0 +1,275 @@
+/*  bench_queue — raftq-bench's publish, pop and stall modes. Latency is
+    send to reply, per operation, counted once by its seq; an operation
+    unanswered for --op-timeout is lost, and its connection moves on.
+*/
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <czmq.h>
+#include <sodium.h>
+
+#include "bench_queue.h"
+#include "bench_results.h"
+
+//  How often in-flight operations are checked for having gone unanswered.
+#define S_EXPIRY_CHECK_US 100000
+
+//  One client connection and its operations in flight.
+typedef struct {
+    raftq_client_t *client; //  owns the DEALER(s), client id and seq
+    uint64_t *seqs;         //  seq of the operation in each slot, 0 when free
+    int64_t *sent_us;       //  when each slot's operation was sent
+    int used;               //  slots in use
+    bool drained;           //  --pop: saw EMPTY, sends no more
+} connection_t;
+
+static int
+s_connection_open (connection_t *connection, char **endpoints, const bench_options_t *options)
+{
+    memset (connection, 0, sizeof (*connection));
+    size_t count = 0;
+    while (endpoints[count])
+        count++;
+    connection->client = raftq_client_new ((const char **)endpoints, count);
+    connection->seqs = (uint64_t *)calloc ((size_t)options->in_flight, sizeof (uint64_t));
+    connection->sent_us = (int64_t *)calloc ((size_t)options->in_flight, sizeof (int64_t));
+    if (!connection->client || !connection->seqs || !connection->sent_us) {
+        fprintf (stderr, "raftq-bench: cannot create a client\n");
+        return -1;
+    }
+    raftq_client_set_timeout (connection->client, options->op_timeout_ms);
+    raftq_code_t code = raftq_create_topic (connection->client, options->topic);
+    if (code != RAFTQ_OK && code != RAFTQ_ALREADY_EXISTS) {
+        fprintf (stderr, "raftq-bench: create topic %s: %s: %s\n", options->topic,
+                 raftq_code_name (code), raftq_client_error (connection->client));
+        return -1;
+    }
+    return 0;
+}
+
+static void
+s_connection_close (connection_t *connection)
+{
+    raftq_client_destroy (&connection->client);
+    free (connection->seqs);
+    free (connection->sent_us);
+}
+
+//  Sends operations until every slot is in use. A send that cannot be
+//  queued ends this round; the next loop turn tries again.
+static void
+s_connection_fill (connection_t *connection, const bench_options_t *options, const uint8_t *payload,
+                   bench_results_t *results)
+{
+    for (int slot = 0; slot < options->in_flight && !connection->drained; slot++) {
+        if (connection->seqs[slot])
+            continue;
+        if (options->count && results->sent >= options->count)
+            return;
+        uint64_t seq;
+        int rc = options->pop ? raftq_send_pop (connection->client, options->topic, &seq)
+                              : raftq_send_publish (connection->client, options->topic, payload,
+                                                    options->size, &seq);
+        if (rc == -1) {
+            results->send_failures++;
+            return;
+        }
+        connection->seqs[slot] = seq;
+        connection->sent_us[slot] = zclock_usecs ();
+        connection->used++;
+        results->sent++;
+    }
+}
+
+//  --mode stall: counts an OK reply of the measured phase at now in its
+//  window and measures the time since the one before.
+static void
+s_stall_count (bench_results_t *results, int64_t now)
+{
+    size_t window = (size_t)((now - results->measure_start_us) / results->window_us);
+    if (window < results->window_count)
+        results->windows[window]++;
+    if (now - results->last_ok_us > results->longest_gap_us) {
+        results->longest_gap_us = now - results->last_ok_us;
+        results->longest_gap_end_us = now;
+    }
+    results->last_ok_us = now;
+}
+
+//  Accounts for one reply: matched to its slot by seq, counted once.
+static void
+s_connection_reply (connection_t *connection, const bench_options_t *options,
+                    const raftq_reply_t *reply, bench_results_t *results)
+{
+    int slot = 0;
+    while (slot < options->in_flight && connection->seqs[slot] != reply->seq)
+        slot++;
+    if (slot == options->in_flight) {
+        //  Its operation was already counted lost (or it is no reply of ours).
+        results->late++;
+        return;
+    }
+    int64_t now = zclock_usecs ();
+    int64_t latency = now - connection->sent_us[slot];
+    connection->seqs[slot] = 0;
+    connection->used--;
+    if (reply->code == RAFTQ_EMPTY && options->pop) {
+        connection->drained = true;
+        results->empty++;
+        return;
+    }
+    bool measured = now >= results->measure_start_us && now < results->measure_end_us &&
+                    connection->sent_us[slot] >= results->measure_start_us;
+    if (!measured)
+        return;
+    if (reply->code == RAFTQ_OK) {
+        results->committed++;
+        histogram_record (results->latency_us, (uint64_t)(latency > 0 ? latency : 0));
+        if (results->windows)
+            s_stall_count (results, now);
+    } else
+        results->errors[reply->code]++;
+}
+
+//  Frees the slot of an operation that will never be answered.
+static void
+s_connection_lose (connection_t *connection, int slot, bench_results_t *results)
+{
+    connection->seqs[slot] = 0;
+    connection->used--;
+    results->lost++;
+}
+
+//  An operation unanswered for longer than the timeout means the node it
+//  went to is dead or cut off: count it lost and move the connection on.
+//  Moving on closes that node's socket, so everything else in flight on it
+//  is lost as well, now rather than one timeout at a time.
+static void
+s_connection_expire (connection_t *connection, const bench_options_t *options,
+                     bench_results_t *results)
+{
+    int64_t oldest_allowed = zclock_usecs () - (int64_t)options->op_timeout_ms * 1000;
+    bool expired = false;
+    for (int slot = 0; slot < options->in_flight && !expired; slot++)
+        expired = connection->seqs[slot] && connection->sent_us[slot] < oldest_allowed;
+    if (!expired)
+        return;
+    raftq_client_move_on (connection->client);
+    for (int slot = 0; slot < options->in_flight; slot++)
+        if (connection->seqs[slot])
+            s_connection_lose (connection, slot, results);
+}
+
+//  Runs all connections from this thread until the measured phase ends and
+//  every operation is answered or lost.
+static void
+s_run (connection_t *connections, raftq_client_t **clients, bool *ready,
+       const bench_options_t *options, const uint8_t *payload, bench_results_t *results)
+{
+    int64_t start = zclock_usecs ();
+    results->measure_start_us = start + (int64_t)(options->warmup_s * 1e6);
+    results->measure_end_us = results->measure_start_us + (int64_t)(options->duration_s * 1e6);
+    int64_t next_expiry_check = start + S_EXPIRY_CHECK_US;
+    size_t count = (size_t)options->connections;
+
+    results->last_ok_us = results->measure_start_us;
+    while (!zsys_interrupted) {
+        int64_t now = zclock_usecs ();
+        bool sending = now < results->measure_end_us &&
+                       (options->count == 0 || results->sent < options->count);
+        int busy = 0, drained = 0;
+        for (size_t index = 0; index < count; index++) {
+            if (sending)
+                s_connection_fill (&connections[index], options, payload, results);
+            busy += connections[index].used > 0;
+            drained += connections[index].drained;
+        }
+        if (busy == 0 && (!sending || drained == (int)count))
+            break;
+        //  Short waits keep the send side and expiry checks responsive.
+        raftq_wait (clients, count, 10, ready);
+        for (size_t index = 0; index < count; index++) {
+            if (!ready[index])
+                continue;
+            raftq_reply_t reply;
+            while (raftq_receive (connections[index].client, 0, &reply) == 0)
+                s_connection_reply (&connections[index], options, &reply, results);
+        }
+        if (zclock_usecs () >= next_expiry_check) {
+            for (size_t index = 0; index < count; index++)
+                s_connection_expire (&connections[index], options, results);
+            next_expiry_check = zclock_usecs () + S_EXPIRY_CHECK_US;
+        }
+    }
+    //  --pop may drain the topic before the planned end.
+    int64_t stopped = zclock_usecs ();
+    if (stopped < results->measure_end_us)
+        results->measure_end_us =
+            stopped > results->measure_start_us ? stopped : results->measure_start_us;
+}
+
+//  --mode stall: gives results its windows. Returns 0, or -1 when out of
+//  memory.
+static int
+s_stall_windows (const bench_options_t *options, bench_results_t *results)
+{
+    results->window_us = (int64_t)options->window_ms * 1000;
+    results->window_count = (size_t)(options->duration_s * 1e6 / (double)results->window_us) + 1;
+    results->windows = (uint32_t *)calloc (results->window_count, sizeof (uint32_t));
+    return results->windows ? 0 : -1;
+}
+
+//  Opens the connections, runs them and reports. Returns the exit status.
+static int
+s_open_run_report (connection_t *connections, raftq_client_t **clients, bool *ready,
+                   char **endpoints, const bench_options_t *options, const uint8_t *payload,
+                   bench_results_t *results)
+{
+    size_t count = (size_t)options->connections;
+    size_t opened = 0;
+    while (opened < count && s_connection_open (&connections[opened], endpoints, options) == 0) {
+        clients[opened] = connections[opened].client;
+        opened++;
+    }
+    int status = 1;
+    if (opened == count) {
+        bench_load_average (&results->load_start);
+        s_run (connections, clients, ready, options, payload, results);
+        bench_load_average (&results->load_end);
+        bench_report (options, raftq_client_leader (connections[0].client), results);
+        if (options->mode == BENCH_MODE_STALL)
+            bench_report_stall (options, results);
+        status = 0;
+    }
+    //  The one that failed to open is cleaned up too.
+    for (size_t index = 0; index < count && index <= opened; index++)
+        s_connection_close (&connections[index]);
+    return status;
+}
+
+int
+bench_queue_main (char **endpoints, const bench_options_t *options)
+{
+    size_t count = (size_t)options->connections;
+    connection_t *connections = (connection_t *)calloc (count, sizeof (connection_t));
+    raftq_client_t **clients = (raftq_client_t **)calloc (count, sizeof (raftq_client_t *));
+    bool *ready = (bool *)calloc (count, sizeof (bool));
+    uint8_t *payload = (uint8_t *)malloc (options->size ? options->size : 1);
+    bench_results_t results;
+    int status = 1;
+    if (bench_results_init (&results) == 0 && connections && clients && ready && payload &&
+        (options->mode != BENCH_MODE_STALL || s_stall_windows (options, &results) == 0)) {
+        //  Random bytes: nothing on the path gets to compress them.
+        randombytes_buf (payload, options->size);
+        status =
+            s_open_run_report (connections, clients, ready, endpoints, options, payload, &results);
+    }
+    bench_results_free (&results);
+    free (payload);
+    free (ready);
+    free (clients);
+    free (connections);
+    return status;
+}
