@@ -42,6 +42,7 @@ struct _raftq_client_t {
     uint64_t seq;               //  last sequence number used; a retry reuses it
     int total_timeout_ms;       //  how long a synchronous call keeps trying
     int attempt_timeout_ms;     //  how long one node gets to answer
+    int patient_attempt_ms;     //  a slow operation: how long the known leader gets, 0: none
     char *token;                //  chat session token sent with requests, NULL if none
     char error[512];            //  human text of the last failure
 };
@@ -248,6 +249,19 @@ s_code_is_transient (raftq_code_t code)
            code == RAFTQ_TIMEOUT;
 }
 
+//  How long the node at target gets to answer. A slow operation (a learner
+//  catching up before AddNode answers) is waited for only at the known
+//  leader: a node that is down or cut off must cost a search no more than
+//  an ordinary attempt, or one dead node would eat the whole call.
+static int
+s_attempt_ms (raftq_client_t *self, size_t target)
+{
+    if (self->patient_attempt_ms > self->attempt_timeout_ms && self->leader_known &&
+        self->leader == target)
+        return self->patient_attempt_ms;
+    return self->attempt_timeout_ms;
+}
+
 raftq_code_t
 raftq_client_call (raftq_client_t *self, Raftq__Request *request, Raftq__Reply **reply_p)
 {
@@ -266,7 +280,7 @@ raftq_client_call (raftq_client_t *self, Raftq__Request *request, Raftq__Reply *
 
     while (!zsys_interrupted && zclock_mono () < deadline) {
         int64_t started = zclock_mono ();
-        int64_t attempt_end = started + self->attempt_timeout_ms;
+        int64_t attempt_end = started + s_attempt_ms (self, target);
         Raftq__Reply *reply = s_attempt (self, target, body, size, request->seq,
                                          attempt_end < deadline ? attempt_end : deadline);
         if (!reply) {
@@ -384,14 +398,12 @@ raftq_code_t
 raftq_client_call_patient (raftq_client_t *self, Raftq__Request *request, Raftq__Reply **reply_p,
                            int attempt_ms, int total_ms)
 {
-    int saved_attempt_ms = self->attempt_timeout_ms;
     int saved_total_ms = self->total_timeout_ms;
-    if (self->attempt_timeout_ms < attempt_ms)
-        self->attempt_timeout_ms = attempt_ms;
+    self->patient_attempt_ms = attempt_ms;
     if (self->total_timeout_ms < total_ms)
         self->total_timeout_ms = total_ms;
     raftq_code_t code = raftq_client_call (self, request, reply_p);
-    self->attempt_timeout_ms = saved_attempt_ms;
+    self->patient_attempt_ms = 0;
     self->total_timeout_ms = saved_total_ms;
     return code;
 }

@@ -18,8 +18,10 @@ raftq_code_t raftq_client_call (raftq_client_t *self, Raftq__Request *request,
                                 Raftq__Reply **reply_p);
 
 //  raftq_client_call for requests the cluster answers slowly (admin
-//  operations): each attempt waits at least attempt_ms and the whole call
-//  at least total_ms; the client's own timeouts are kept otherwise.
+//  operations): an attempt at the known leader waits at least attempt_ms
+//  and the whole call at least total_ms; while the leader is being looked
+//  for, a node gets the ordinary attempt time, so a dead node cannot use
+//  up the call. The client's own timeouts are kept otherwise.
 raftq_code_t raftq_client_call_patient (raftq_client_t *self, Raftq__Request *request,
                                         Raftq__Reply **reply_p, int attempt_ms, int total_ms);
 

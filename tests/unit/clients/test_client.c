@@ -161,6 +161,33 @@ test_moves_on_after_transient_codes (void **state)
     fake_stop (&fake);
 }
 
+//  A slow (admin) call waits long only at the known leader: a dead node met
+//  while looking for it gets the ordinary attempt time, so the call still
+//  reaches the leader instead of spending its whole patience on silence.
+static void
+test_patient_call_skips_a_dead_node (void **state)
+{
+    (void)state;
+    fake_t fake;
+    fake_start (&fake, "patient");
+    char code[16];
+    snprintf (code, sizeof (code), "%d", RAFTQ_NO_LEADER);
+    fake_mode (&fake, 0, "answer", code);
+    fake_mode (&fake, 1, "silent", NULL);
+    raftq_client_t *client = fake_client (&fake, FAKE_NODES, 300, 1000);
+
+    assert_int_equal (raftq_remove_node (client, 3), RAFTQ_OK);
+    logged_t log[FAKE_LOG_MAX];
+    size_t count = fake_log (&fake, log, FAKE_LOG_MAX);
+    assert_int_equal (count, 3);
+    assert_int_equal (log[1].node, 1);
+    assert_int_equal (log[2].node, 2);
+    assert_string_equal (raftq_client_leader (client), fake.endpoints[2]);
+
+    raftq_client_destroy (&client);
+    fake_stop (&fake);
+}
+
 static void
 test_reports_last_error_at_deadline (void **state)
 {
@@ -421,6 +448,7 @@ main (void)
         cmocka_unit_test (test_retry_reuses_client_id_and_seq),
         cmocka_unit_test (test_gives_up_at_deadline),
         cmocka_unit_test (test_moves_on_after_transient_codes),
+        cmocka_unit_test (test_patient_call_skips_a_dead_node),
         cmocka_unit_test (test_reports_last_error_at_deadline),
         cmocka_unit_test (test_discards_stale_and_bad_replies),
         cmocka_unit_test (test_operation_results),
