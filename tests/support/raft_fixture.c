@@ -287,6 +287,14 @@ raft_fixture_restore (raft_core_t *core, uint64_t index, uint64_t term)
     assert_int_equal (raft_core_restore_entry (core, &entry), 0);
 }
 
+//  Restores entries 1..count of terms[0..count) into a new core.
+void
+raft_fixture_restore_terms (raft_core_t *core, const uint64_t *terms, size_t count)
+{
+    for (uint64_t index = 1; index <= count; index++)
+        raft_fixture_restore (core, index, terms[index - 1]);
+}
+
 void
 raft_fixture_propose (raft_core_t *core, const char *text, uint64_t expected_index)
 {

@@ -86,6 +86,8 @@ raft_message_t *raft_fixture_find_queued (raft_fixture_t *harness, raft_message_
 
 void raft_fixture_restore (raft_core_t *core, uint64_t index, uint64_t term);
 
+void raft_fixture_restore_terms (raft_core_t *core, const uint64_t *terms, size_t count);
+
 void raft_fixture_propose (raft_core_t *core, const char *text, uint64_t expected_index);
 
 raft_message_t raft_fixture_append (uint32_t from, uint32_t to, uint64_t term, uint64_t prev_index,

@@ -18,17 +18,25 @@
 #include "raft/raft_core.h"
 #include "raft_fixture.h"
 
-static void
-test_follower_truncates_conflicts_and_hints (void **state)
+//  Node 2 restored with entries of terms 1, 1, 2, 2, 2 and term 2; what it
+//  is handed out to persist stays unsaid.
+static raft_core_t *
+s_follower_with_log (raft_fixture_t *harness)
 {
-    (void)state;
-    raft_fixture_t *harness = raft_fixture_new (3, false);
     harness->persist = false;
     raft_core_t *core = raft_fixture_start_core (harness, 2, 2);
     uint64_t terms[] = {1, 1, 2, 2, 2};
-    for (uint64_t index = 1; index <= 5; index++)
-        raft_fixture_restore (core, index, terms[index - 1]);
+    raft_fixture_restore_terms (core, terms, 5);
     assert_int_equal (raft_core_persisted_index (core), 5);
+    return core;
+}
+
+static void
+test_follower_hints_where_to_retry (void **state)
+{
+    (void)state;
+    raft_fixture_t *harness = raft_fixture_new (3, false);
+    raft_core_t *core = s_follower_with_log (harness);
 
     //  Log too short: retry after our last entry, no conflicting term
     raft_message_t append = raft_fixture_append (1, 2, 3, 7, 3, NULL, 0, 0);
@@ -51,6 +59,17 @@ test_follower_truncates_conflicts_and_hints (void **state)
     assert_int_equal (reply->conflict_index, 3);
     assert_int_equal (reply->conflict_term, 2);
     free (reply);
+    raft_fixture_destroy (&harness);
+}
+
+static void
+test_follower_truncates_only_conflicts (void **state)
+{
+    (void)state;
+    raft_fixture_t *harness = raft_fixture_new (3, false);
+    raft_core_t *core = s_follower_with_log (harness);
+    raft_message_t append;
+    raft_message_t *reply;
 
     //  Matching prefix, then a conflict at 3: truncated from 3, replaced
     raft_entry_t entries[] = {{.term = 3, .index = 3, .data = (uint8_t *)"x", .size = 1},
@@ -320,8 +339,7 @@ test_rejection_hint_skips_conflicting_term (void **state)
     raft_fixture_t *harness = raft_fixture_new (3, false);
     raft_core_t *leader = raft_fixture_start_core (harness, 1, 5);
     uint64_t terms[] = {1, 1, 2, 2, 4, 5};
-    for (uint64_t index = 1; index <= 6; index++)
-        raft_fixture_restore (leader, index, terms[index - 1]);
+    raft_fixture_restore_terms (leader, terms, 6);
     raft_fixture_win_with (leader, 1, 3, ELECTION_MAX);
     raft_fixture_collect (harness, 1);
     raft_message_t *probe = raft_fixture_find_queued (harness, RAFT_MESSAGE_APPEND_ENTRIES, 2);
@@ -504,7 +522,8 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_follower_truncates_conflicts_and_hints),
+        cmocka_unit_test (test_follower_hints_where_to_retry),
+        cmocka_unit_test (test_follower_truncates_only_conflicts),
         cmocka_unit_test (test_follower_acks_only_after_persisted),
         cmocka_unit_test (test_leader_commits_only_current_term_entries),
         cmocka_unit_test (test_leader_counts_itself_only_when_persisted),

@@ -89,11 +89,9 @@ test_snapshot_catches_up_a_follower (void **state)
     raft_fixture_destroy (&harness);
 }
 
-//  A follower takes chunks only in order, says where it stands, replaces
-//  its whole log on install, and then takes AppendEntries from below the
-//  snapshot.
+//  A follower takes chunks only in order and says where it stands.
 static void
-test_snapshot_chunks_and_install (void **state)
+test_snapshot_chunks_taken_in_order (void **state)
 {
     (void)state;
     raft_fixture_t *harness = raft_fixture_new (3, true);
@@ -133,6 +131,39 @@ test_snapshot_chunks_and_install (void **state)
     assert_true (ready.messages[0].done);
     assert_int_equal (ready.messages[0].offset, 16);
     raft_core_advance (follower);
+    raft_fixture_destroy (&harness);
+}
+
+//  Node 2 with a stale entry of term 1 and the whole of node 1's snapshot
+//  of index 6 received, not yet installed.
+static raft_core_t *
+s_follower_with_snapshot (raft_fixture_t *harness)
+{
+    raft_core_t *follower = harness->cores[2];
+    raft_entry_t stale = {.term = 1, .index = 1, .type = RAFT_ENTRY_COMMAND};
+    raft_message_t append = raft_fixture_append (1, 2, 1, 0, 0, &stale, 1, 0);
+    raft_core_receive (follower, &append);
+    raft_message_t chunk = s_chunk (0, "01234567");
+    raft_core_receive (follower, &chunk);
+    chunk = s_chunk (8, "89abcdef");
+    chunk.done = true;
+    raft_core_receive (follower, &chunk);
+    raft_fixture_collect (harness, 2);
+    raft_fixture_drop_all (harness);
+    return follower;
+}
+
+//  Installed, the snapshot replaces the whole log; then AppendEntries from
+//  below it are taken from its end.
+static void
+test_snapshot_install_replaces_the_log (void **state)
+{
+    (void)state;
+    raft_fixture_t *harness = raft_fixture_new (3, true);
+    raft_core_t *follower = s_follower_with_snapshot (harness);
+    raft_ready_t ready;
+    raft_message_t chunk = s_chunk (0, "01234567");
+    raft_message_t append;
 
     //  Installed: the log is replaced, the leader hears we hold index 6
     raft_member_t members[MAX_NODES];
@@ -216,7 +247,8 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_snapshot_catches_up_a_follower),
-        cmocka_unit_test (test_snapshot_chunks_and_install),
+        cmocka_unit_test (test_snapshot_chunks_taken_in_order),
+        cmocka_unit_test (test_snapshot_install_replaces_the_log),
         cmocka_unit_test (test_snapshot_from_a_new_leader),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
