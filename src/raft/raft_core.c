@@ -11,7 +11,6 @@
 
 #include <assert.h>
 #include <stdlib.h>
-#include <string.h>
 
 raft_core_t *
 raft_core_new (const raft_core_options_t *options)

@@ -7,7 +7,6 @@
 
 #include <assert.h>
 #include <stdlib.h>
-#include <string.h>
 
 static uint64_t
 s_random_next (raft_core_t *self)

@@ -226,7 +226,6 @@ void raft_config_replace_base (raft_core_t *self, raft_member_t *base, size_t co
 void raft_config_release (raft_core_t *self);
 
 //  raft_progress.c
-void raft_progress_clear_inflight (progress_t *progress);
 void raft_progress_probe (progress_t *progress, uint64_t next_index);
 void raft_progress_start (raft_core_t *self, progress_t *progress, uint32_t id);
 bool raft_progress_caught_up (raft_core_t *self, size_t position);

@@ -6,23 +6,29 @@
 #include "raft/raft_private.h"
 
 #include <assert.h>
-#include <stdlib.h>
-#include <string.h>
 
-void
-raft_progress_clear_inflight (progress_t *progress)
+static void
+s_clear_inflight (progress_t *progress)
 {
     progress->inflight_head = 0;
     progress->inflight_count = 0;
 }
 
+//  Feeds the follower in mode from next_index on, nothing in flight.
+static void
+s_restart (progress_t *progress, progress_mode_t mode, uint64_t next_index)
+{
+    progress->mode = mode;
+    progress->next_index = next_index;
+    progress->probe_sent = false;
+    s_clear_inflight (progress);
+}
+
+//  The match point is unknown: one AppendEntries at a time from next_index.
 void
 raft_progress_probe (progress_t *progress, uint64_t next_index)
 {
-    progress->mode = PROGRESS_PROBE;
-    progress->next_index = next_index;
-    progress->probe_sent = false;
-    raft_progress_clear_inflight (progress);
+    s_restart (progress, PROGRESS_PROBE, next_index);
 }
 
 //  A member the leader starts to feed: nothing known, probe from our end;
@@ -69,10 +75,7 @@ void
 raft_progress_replicate (progress_t *progress, uint64_t match_index)
 {
     progress->snapshot_pending = false;
-    progress->mode = PROGRESS_REPLICATE;
-    progress->probe_sent = false;
-    raft_progress_clear_inflight (progress);
-    progress->next_index = match_index + 1;
+    s_restart (progress, PROGRESS_REPLICATE, match_index + 1);
 }
 
 //  Pipelining: an AppendEntries carrying entries up to last_index went out.

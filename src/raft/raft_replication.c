@@ -8,8 +8,6 @@
 #include "raft/raft_private.h"
 
 #include <assert.h>
-#include <stdlib.h>
-#include <string.h>
 
 void
 raft_replication_clear_ack (raft_core_t *self)

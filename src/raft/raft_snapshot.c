@@ -7,8 +7,6 @@
 #include "raft/raft_private.h"
 
 #include <assert.h>
-#include <stdlib.h>
-#include <string.h>
 
 //  The follower needs entries we compacted away: stream it our snapshot,
 //  a chunk per answer, and the expected chunk again after a heartbeat
