@@ -361,7 +361,8 @@ uint64_t raft_core_snapshot_index (raft_core_t *self);
 //  index), load the snapshot into the state machine; index counts as
 //  committed, applied and persisted, and the leader hears we hold it. Or
 //  returns -1 (keep the state you had, drop the snapshot) if it is not
-//  newer than our commit index, or invalid. A restart after a crash in
+//  newer than our commit index, if the log holds its last entry (then the
+//  log holds all it covers, and entries after it are kept), or invalid. A restart after a crash in
 //  between loads the newest durable snapshot, then keeps the log entries
 //  after its index only if the log holds the snapshot's last entry with
 //  its term (else none).

@@ -44,14 +44,25 @@ raft_snapshot_handle_reply (raft_core_t *self, const raft_message_t *reply, prog
         raft_outbox_request_chunk (self, progress);
 }
 
+//  Whether we hold all that a snapshot up to index (whose entry has term)
+//  covers: it is committed here, or the log holds that entry, and so (Log
+//  Matching) everything before it. Installing it would then only drop the
+//  entries after it, which we may have acknowledged and a majority may
+//  count on: a snapshot never replaces a log that holds its last entry.
+static bool
+s_covered (raft_core_t *self, uint64_t index, uint64_t term)
+{
+    return index <= self->commit_index || (term > 0 && raft_log_term_at (self, index) == term);
+}
+
 //  Takes a chunk of the leader's snapshot if it is the next one expected
 //  (offset 0 starts over) and drops any other; either way answers how much
 //  of that sender's snapshot we hold, so it sends what we expect next.
 void
 raft_snapshot_handle_chunk (raft_core_t *self, const raft_message_t *chunk)
 {
-    if (chunk->snapshot_index <= self->commit_index) {
-        //  We hold all that already, committed: the leader can go on from there
+    if (s_covered (self, chunk->snapshot_index, chunk->snapshot_term)) {
+        //  We hold all that already: the leader can go on from there
         raft_outbox_append_success (self, chunk->from, chunk->snapshot_index);
         return;
     }
@@ -105,12 +116,19 @@ raft_core_snapshot_installed (raft_core_t *self, uint64_t index, uint64_t term,
     assert (self);
     assert (!self->ready_outstanding);
     self->started = true;
-    if (index <= self->commit_index || term == 0 || term > self->term || count == 0 ||
+    uint32_t leader = self->installing_from ? self->installing_from : self->leader_id;
+    if (s_covered (self, index, term)) {
+        //  Our log already holds it all: keep the log, the leader goes on
+        self->installing_from = 0;
+        if (leader && index > self->commit_index)
+            raft_outbox_append_success (self, leader, index);
+        return -1;
+    }
+    if (term == 0 || term > self->term || count == 0 ||
         raft_config_set_base (self, members, count, index))
         return -1;
     raft_log_reset (self, index, term);
     raft_replication_clear_ack (self);
-    uint32_t leader = self->installing_from ? self->installing_from : self->leader_id;
     self->installing_from = 0;
     if (leader)
         raft_outbox_append_success (self, leader, index);

@@ -242,6 +242,45 @@ test_snapshot_from_a_new_leader (void **state)
     raft_fixture_destroy (&harness);
 }
 
+//  A follower whose log holds the snapshot's last entry (with its term)
+//  holds all it covers: it neither takes nor installs it, so entries after
+//  it, which it may have acknowledged, stay; the leader goes on from there.
+static void
+test_snapshot_never_replaces_a_log_that_holds_it (void **state)
+{
+    (void)state;
+    raft_fixture_t *harness = raft_fixture_new (3, true);
+    raft_core_t *follower = harness->cores[2];
+    raft_entry_t entries[8];
+    for (uint64_t position = 0; position < 8; position++)
+        entries[position] = (raft_entry_t){.term = 1, .index = 1 + position};
+    raft_message_t append = raft_fixture_append (1, 2, 1, 0, 0, entries, 8, 0);
+    raft_core_receive (follower, &append);
+    raft_fixture_collect (harness, 2);
+    raft_fixture_drop_all (harness);
+    assert_int_equal (raft_core_persisted_index (follower), 8);
+
+    raft_message_t chunk = s_chunk (0, "01234567");
+    raft_core_receive (follower, &chunk);
+    raft_ready_t ready;
+    assert_true (raft_core_ready (follower, &ready));
+    assert_int_equal (ready.snapshot_chunk_count, 0);
+    assert_int_equal (ready.message_count, 1);
+    assert_int_equal (ready.messages[0].type, RAFT_MESSAGE_APPEND_ENTRIES_REPLY);
+    assert_true (ready.messages[0].success);
+    assert_int_equal (ready.messages[0].match_index, 6);
+    raft_core_advance (follower);
+
+    //  Received all the same (a stream begun before the log grew): not installed
+    raft_member_t members[MAX_NODES];
+    size_t count = raft_fixture_voter_members (harness, members);
+    assert_int_equal (raft_core_snapshot_installed (follower, 6, 1, members, count), -1);
+    assert_int_equal (raft_core_last_index (follower), 8);
+    assert_non_null (raft_core_entry (follower, 7));
+    assert_int_equal (raft_core_snapshot_index (follower), 0);
+    raft_fixture_destroy (&harness);
+}
+
 int
 main (void)
 {
@@ -250,6 +289,7 @@ main (void)
         cmocka_unit_test (test_snapshot_chunks_taken_in_order),
         cmocka_unit_test (test_snapshot_install_replaces_the_log),
         cmocka_unit_test (test_snapshot_from_a_new_leader),
+        cmocka_unit_test (test_snapshot_never_replaces_a_log_that_holds_it),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
