@@ -28,6 +28,11 @@
       4. raft_core_advance (): every pointer in the ready becomes invalid.
          Between raft_core_ready and raft_core_advance only
          raft_core_persisted and raft_core_tick may be called.
+    Misuse of this API by the caller (a NULL argument, an event between
+    ready and advance, restoring after events, persisting what was never
+    handed out, compacting beyond the applied index) fails an assertion,
+    as czmq does; what comes from the network or the disk never does: it
+    is checked and ignored or refused.
     A follower acknowledges entries only once raft_core_persisted says they
     are on disk, and the leader counts itself in a majority only for entries
     it has persisted, so nothing is committed that a majority could lose.
@@ -239,7 +244,7 @@ raft_core_t *raft_core_new (const raft_core_options_t *options);
 
 void raft_core_destroy (raft_core_t **self_p);
 
-//  Restores the persisted snapshot, before any entry or event: the log
+//  Restores the persisted snapshot, once, before any entry or event: the log
 //  starts after index (whose entry had term), which counts as committed and
 //  applied, and members is the configuration as of index.
 int raft_core_restore_snapshot (raft_core_t *self, uint64_t index, uint64_t term,
@@ -273,8 +278,9 @@ int raft_core_transfer_leadership (raft_core_t *self, uint32_t target_id);
 //  The node leadership is being handed to, 0 if none.
 uint32_t raft_core_transfer_target (raft_core_t *self);
 
-//  Says that the log up to index (whose entry has this term) is durable.
-//  Ignored when the entry at index no longer has that term.
+//  Says that the log up to index (whose entry has this term) is durable:
+//  index was handed out to persist (or restored). Ignored when the entry
+//  at index no longer has that term.
 void raft_core_persisted (raft_core_t *self, uint64_t index, uint64_t term);
 
 //  Collects pending actions. Returns true if there is anything to do.
@@ -341,7 +347,7 @@ raft_member_t *raft_core_config_decode (const uint8_t *data, size_t size, size_t
 
 //  Drops the log up to up_to_index (which must be applied), keeping the
 //  term of that entry and the configuration as of it. Returns 0, or -1 if
-//  the index is not applied, already dropped, or out of memory.
+//  the index is already dropped, or out of memory.
 int raft_core_compact (raft_core_t *self, uint64_t up_to_index);
 //  The configuration in effect as of index (at or after the compacted
 //  prefix), in a malloc'd array (free it). NULL if unknown or out of memory.
@@ -355,7 +361,8 @@ uint64_t raft_core_snapshot_index (raft_core_t *self);
 //  index), load the snapshot into the state machine; index counts as
 //  committed, applied and persisted, and the leader hears we hold it. Or
 //  returns -1 (keep the state you had, drop the snapshot) if it is not
-//  newer than our commit index, or invalid. A restart after a crash in
+//  newer than our commit index, if the log holds its last entry (then the
+//  log holds all it covers, and entries after it are kept), or invalid. A restart after a crash in
 //  between loads the newest durable snapshot, then keeps the log entries
 //  after its index only if the log holds the snapshot's last entry with
 //  its term (else none).
