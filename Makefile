@@ -25,7 +25,7 @@ CFLAGS    += -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDFLAGS   += -fsanitize=address,undefined
 endif
 GEN       := $(BUILD)/gen
-CPPFLAGS  += -I$(GEN) -Isrc -Iinclude -Itests/support
+CPPFLAGS  += -I$(GEN) -Isrc -Iinclude -Itests/support -Itests/unit/support
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS    += $(PKG_LIBS) -lpthread -lm
@@ -52,7 +52,9 @@ CLIENT_LIB := $(BUILD)/libraftq.a
 CLI_SRC    := $(wildcard clients/cli/*.c)
 BENCH_SRC  := $(wildcard tools/bench/*.c)
 
-TEST_SUPPORT_O := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/support/*.c))
+# tests/support: helpers any test program may link (fuzz targets too, so no
+# cmocka); tests/unit/support: fixtures that assert with cmocka.
+TEST_SUPPORT_O := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/support/*.c tests/unit/support/*.c))
 UNIT_SRC   := $(wildcard tests/unit/*/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/bin/%,$(UNIT_SRC))
 SIM_SRC    := $(wildcard tests/sim/*.c)
