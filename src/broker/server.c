@@ -13,6 +13,10 @@
 #include "util/diagnostic.h"
 #include "replica/raft_actor.h"
 #include "storage/snapshot.h"
+#include "storage/snapshot_job.h"
+#include "storage/node_dir.h"
+#include "broker/state_snapshot.h"
+#include "broker/replica_options.h"
 
 //  Messages read from one socket per loop turn before the batch goes out.
 #define DRAIN_LIMIT 1000
@@ -1400,7 +1404,7 @@ s_adopt_snapshot (server_t *self, snapshot_t *snapshot)
     uint64_t index = snapshot_index (snapshot);
     fsm_t *fsm = s_fsm_new (self);
     char error[256] = "";
-    if (!fsm || snapshot_restore (snapshot, fsm, error, sizeof (error))) {
+    if (!fsm || state_snapshot_restore (snapshot, fsm, error, sizeof (error))) {
         diagnostic_line (self->node_id, DIAGNOSTIC_ERROR, "cannot restore snapshot %" PRIu64 ": %s",
                          index, error);
         fsm_destroy (&fsm);
@@ -1472,8 +1476,8 @@ s_start_snapshot (server_t *self, char *error, size_t error_size)
         snprintf (error, error_size, "the Raft configuration is not known yet");
     else
         self->snapshot_job =
-            snapshot_job_start (self->snapshot_dir, self->fsm, self->applied_term, self->membership,
-                                self->membership_size, error, error_size);
+            state_snapshot_job_start (self->snapshot_dir, self->fsm, self->applied_term,
+                                      self->membership, self->membership_size, error, error_size);
     if (self->snapshot_job) {
         zmq_pollitem_t item = {NULL, snapshot_job_fd (self->snapshot_job), ZMQ_POLLIN, 0};
         self->snapshot_item = item;
@@ -1611,10 +1615,10 @@ static int
 s_open_snapshots (server_t *self, raft_actor_snapshot_t *start)
 {
     memset (start, 0, sizeof (*start));
+    char node_dir[PATH_MAX];
     char path[PATH_MAX];
-    int length =
-        snprintf (path, sizeof (path), "%s/node-%u/snap", self->config->data_dir, self->node_id);
-    if (length < 0 || (size_t)length >= sizeof (path))
+    if (node_dir_path (node_dir, sizeof (node_dir), self->config->data_dir, self->node_id) ||
+        node_dir_snapshot_path (path, sizeof (path), node_dir))
         return -1;
     self->snapshot_dir = strdup (path);
     self->snapshot_waiting = zlistx_new ();
@@ -1767,9 +1771,12 @@ s_open (server_t *self)
     //  The state first: the Raft actor starts from the same snapshot and
     //  replays only the log after it
     raft_actor_snapshot_t start;
-    if (s_open_snapshots (self, &start))
+    replica_options_t replica;
+    if (s_open_snapshots (self, &start) ||
+        replica_options_build (&replica, config, self->node_id, &start))
         return -1;
-    self->raft = raft_actor_new_from_snapshot (config, self->node_id, NULL, &start);
+    self->raft = raft_actor_new (&replica.options);
+    replica_options_release (&replica);
     if (!self->raft)
         return -1;
 

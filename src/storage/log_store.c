@@ -4,9 +4,8 @@
 
     Files: <path>/<first index, 20 digits>.seg; anything else in the directory
     is ignored. A segment is rolled when the next record would take it past
-    LOG_STORE_SEGMENT_BYTES (a record larger than that gets a segment of its
-    own). The environment variable RAFTQ_SEGMENT_BYTES, read at open, overrides
-    the limit so tests can roll segments every few records.
+    the segment size given at open, LOG_STORE_SEGMENT_BYTES by default (a
+    record larger than that gets a segment of its own).
 
     Every segment file holds at least one record and the segments chain without
     gaps: recovery and truncation delete a segment rather than leave it empty,
@@ -27,7 +26,9 @@
 #include "util/little_endian.h"
 #include "storage/log_store.h"
 
+#include "storage/node_dir.h"
 #include "util/crc32c.h"
+#include "util/file_io.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -56,9 +57,6 @@
 #define LOG_STORE_WRITE_BUFFER_MIN (64 * 1024)
 //  Size of the sequential reads of recovery and replay.
 #define LOG_STORE_READ_CHUNK (1024 * 1024)
-//  Segment file name: 20 digits, ".seg", NUL.
-#define LOG_STORE_NAME_DIGITS 20
-#define LOG_STORE_NAME_SIZE   32
 
 typedef struct {
     uint64_t first_index; //  index of its first record, also its file name
@@ -105,53 +103,6 @@ static size_t
 s_record_size (const raft_entry_t *entry)
 {
     return LOG_STORE_PREFIX_BYTES + LOG_STORE_FIXED_BYTES + entry->size;
-}
-
-static void
-s_segment_name (char *name, uint64_t first_index)
-{
-    snprintf (name, LOG_STORE_NAME_SIZE, "%0*" PRIu64 ".seg", LOG_STORE_NAME_DIGITS, first_index);
-}
-
-//  Returns the index a segment file name stands for, or 0 if the name is not
-//  a segment's (index 0 never names one: the log starts at 1).
-static uint64_t
-s_parse_segment_name (const char *name)
-{
-    if (strlen (name) != LOG_STORE_NAME_DIGITS + 4 || strcmp (name + LOG_STORE_NAME_DIGITS, ".seg"))
-        return 0;
-    uint64_t index = 0;
-    for (int at = 0; at < LOG_STORE_NAME_DIGITS; at++) {
-        if (name[at] < '0' || name[at] > '9')
-            return 0;
-        uint64_t digit = (uint64_t)(name[at] - '0');
-        if (index > (UINT64_MAX - digit) / 10)
-            return 0;
-        index = index * 10 + digit;
-    }
-    return index;
-}
-
-//  Writes all of data at offset, through short writes and signals.
-static int
-s_write_all (int fd, const uint8_t *data, size_t size, uint64_t offset)
-{
-    while (size > 0) {
-        ssize_t written = pwrite (fd, data, size, (off_t)offset);
-        if (written < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        if (written == 0) {
-            errno = EIO;
-            return -1;
-        }
-        data += written;
-        size -= (size_t)written;
-        offset += (uint64_t)written;
-    }
-    return 0;
 }
 
 //  Makes room for needed elements, doubling from minimum. Returns the array,
@@ -286,8 +237,8 @@ s_segment_open (log_store_t *self, segment_t *segment)
 {
     if (segment->fd >= 0)
         return 0;
-    char name[LOG_STORE_NAME_SIZE];
-    s_segment_name (name, segment->first_index);
+    char name[NODE_DIR_NAME_SIZE];
+    node_dir_file_name (name, NODE_DIR_SEGMENT, segment->first_index);
     segment->fd = openat (self->directory_fd, name, O_RDWR | O_CLOEXEC);
     return segment->fd < 0 ? -1 : 0;
 }
@@ -305,8 +256,8 @@ static int
 s_remove_last_segment (log_store_t *self)
 {
     segment_t *segment = &self->segments[self->segment_count - 1];
-    char name[LOG_STORE_NAME_SIZE];
-    s_segment_name (name, segment->first_index);
+    char name[NODE_DIR_NAME_SIZE];
+    node_dir_file_name (name, NODE_DIR_SEGMENT, segment->first_index);
     s_segment_close (segment);
     self->directory_dirty = true;
     if (unlinkat (self->directory_fd, name, 0) && errno != ENOENT)
@@ -321,8 +272,8 @@ s_create_segment (log_store_t *self, uint64_t first_index)
 {
     if (s_reserve_segment (self))
         return -1;
-    char name[LOG_STORE_NAME_SIZE];
-    s_segment_name (name, first_index);
+    char name[NODE_DIR_NAME_SIZE];
+    node_dir_file_name (name, NODE_DIR_SEGMENT, first_index);
     int fd = openat (self->directory_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0)
         return -1;
@@ -361,21 +312,6 @@ s_sync_directory (log_store_t *self)
     return 0;
 }
 
-//  fsyncs the directory holding the log directory, which was just created
-//  and must survive a crash along with its segments.
-static int
-s_sync_parent (log_store_t *self)
-{
-    int parent_fd = openat (self->directory_fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (parent_fd < 0)
-        return -1;
-    int rc = fsync (parent_fd);
-    int saved = errno;
-    close (parent_fd);
-    errno = saved;
-    return rc;
-}
-
 static int
 s_compare_segments (const void *left, const void *right)
 {
@@ -404,7 +340,7 @@ s_list_segments (log_store_t *self)
             rc = errno ? -1 : 0;
             break;
         }
-        uint64_t first_index = s_parse_segment_name (item->d_name);
+        uint64_t first_index = node_dir_parse_file_name (item->d_name, NODE_DIR_SEGMENT);
         if (first_index == 0)
             continue;
         if (s_reserve_segment (self)) {
@@ -457,8 +393,8 @@ s_scan_segment (log_store_t *self, segment_reader_t *reader, segment_t *segment,
 static uint64_t
 s_file_size_at (log_store_t *self, uint64_t first_index)
 {
-    char name[LOG_STORE_NAME_SIZE];
-    s_segment_name (name, first_index);
+    char name[NODE_DIR_NAME_SIZE];
+    node_dir_file_name (name, NODE_DIR_SEGMENT, first_index);
     struct stat status;
     return fstatat (self->directory_fd, name, &status, 0) ? 0 : (uint64_t)status.st_size;
 }
@@ -498,8 +434,8 @@ s_recover (log_store_t *self, char *error, size_t error_size)
         size_t entries_before = self->entry_count;
         uint64_t valid_end;
         uint64_t file_size;
-        char name[LOG_STORE_NAME_SIZE];
-        s_segment_name (name, segment->first_index);
+        char name[NODE_DIR_NAME_SIZE];
+        node_dir_file_name (name, NODE_DIR_SEGMENT, segment->first_index);
         if (s_segment_open (self, segment) ||
             s_scan_segment (self, &reader, segment, expected_index, &valid_end, &file_size)) {
             snprintf (error, error_size, "log %s/%s: %s", self->path, name, strerror (errno));
@@ -537,28 +473,8 @@ s_recover (log_store_t *self, char *error, size_t error_size)
     return rc;
 }
 
-static int
-s_read_segment_limit (log_store_t *self, char *error, size_t error_size)
-{
-    self->segment_limit = LOG_STORE_SEGMENT_BYTES;
-    const char *text = getenv ("RAFTQ_SEGMENT_BYTES");
-    if (!text)
-        return 0;
-    char *end;
-    errno = 0;
-    unsigned long long limit = strtoull (text, &end, 10);
-    if (errno || end == text || *end || limit == 0 || text[0] == '-') {
-        snprintf (error, error_size, "RAFTQ_SEGMENT_BYTES must be a positive byte count, not '%s'",
-                  text);
-        errno = EINVAL;
-        return -1;
-    }
-    self->segment_limit = limit;
-    return 0;
-}
-
 log_store_t *
-log_store_open (const char *path, char *error, size_t error_size)
+log_store_open (const char *path, uint64_t segment_bytes, char *error, size_t error_size)
 {
     log_store_t *self = (log_store_t *)calloc (1, sizeof (log_store_t));
     if (!self) {
@@ -573,21 +489,11 @@ log_store_open (const char *path, char *error, size_t error_size)
         errno = ENOMEM;
         return NULL;
     }
-    int rc = s_read_segment_limit (self, error, error_size);
-    if (rc == 0) {
-        bool created = mkdir (path, 0755) == 0;
-        if (!created && errno != EEXIST)
-            rc = -1;
-        if (rc == 0) {
-            self->directory_fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-            if (self->directory_fd < 0 || (created && s_sync_parent (self)))
-                rc = -1;
-        }
-        if (rc == 0)
-            rc = s_list_segments (self);
-        if (rc)
-            snprintf (error, error_size, "log %s: %s", path, strerror (errno));
-    }
+    self->segment_limit = segment_bytes ? segment_bytes : LOG_STORE_SEGMENT_BYTES;
+    self->directory_fd = file_io_open_directory (path);
+    int rc = self->directory_fd < 0 || s_list_segments (self) ? -1 : 0;
+    if (rc)
+        snprintf (error, error_size, "log %s: %s", path, strerror (errno));
     if (rc == 0)
         rc = s_recover (self, error, error_size);
     if (rc) {
@@ -676,7 +582,7 @@ s_flush (log_store_t *self, size_t *pending)
     if (s_segment_open (self, segment))
         return -1;
     segment->dirty = true;
-    if (s_write_all (segment->fd, self->write_buffer, *pending, segment->size))
+    if (file_io_write_all (segment->fd, self->write_buffer, *pending, segment->size))
         return -1;
     segment->size += *pending;
     *pending = 0;
@@ -907,8 +813,8 @@ log_store_truncate_prefix (log_store_t *self, uint64_t up_to_index)
         if (next_first - 1 > up_to_index)
             break;
         segment_t *segment = &self->segments[dropped];
-        char name[LOG_STORE_NAME_SIZE];
-        s_segment_name (name, segment->first_index);
+        char name[NODE_DIR_NAME_SIZE];
+        node_dir_file_name (name, NODE_DIR_SEGMENT, segment->first_index);
         s_segment_close (segment);
         self->directory_dirty = true;
         if (unlinkat (self->directory_fd, name, 0) && errno != ENOENT) {
