@@ -41,12 +41,12 @@
 #define SNAPSHOT_MAGIC       "RAFTQSN2"
 #define SNAPSHOT_MAGIC_BYTES 8
 //  Offsets of the fixed header's fields
-#define AT_INDEX           8
-#define AT_TERM            16
-#define AT_BODY_SIZE       24
-#define AT_BODY_CRC        32
-#define AT_MEMBERSHIP_SIZE 36
-#define AT_HEADER_CRC      40
+#define AT_INDEX             8
+#define AT_TERM              16
+#define AT_BODY_SIZE         24
+#define AT_BODY_CRC          32
+#define AT_MEMBERSHIP_SIZE   36
+#define AT_HEADER_CRC        40
 #define SNAPSHOT_REASON_SIZE 256
 //  The output: bytes gathered before each write, bytes between fdatasyncs
 #define OUTPUT_BUFFER_BYTES (1024 * 1024)
@@ -126,10 +126,9 @@ snapshot_output_size (snapshot_output_t *self)
     return self->size;
 }
 
-//  The fixed header of header, with the body's size and checksum.
-static void
-s_encode_header (uint8_t *fixed, const snapshot_header_t *header, uint64_t body_size,
-                 uint32_t body_crc)
+void
+snapshot_header_encode (uint8_t *fixed, const snapshot_header_t *header, uint64_t body_size,
+                        uint32_t body_crc)
 {
     memcpy (fixed, SNAPSHOT_MAGIC, SNAPSHOT_MAGIC_BYTES);
     little_endian_put_u64 (fixed + AT_INDEX, header->index);
@@ -160,7 +159,7 @@ s_fill (int fd, const snapshot_header_t *header, snapshot_source_fn *source, voi
     if (rc)
         return -1;
     uint8_t fixed[SNAPSHOT_HEADER_BYTES];
-    s_encode_header (fixed, header, output.size, output.crc);
+    snapshot_header_encode (fixed, header, output.size, output.crc);
     if (output.error == 0 && file_io_write_all (fd, fixed, sizeof fixed, 0))
         output.error = errno;
     if (output.error == 0 && fdatasync (fd))
@@ -303,9 +302,9 @@ s_parse_fixed (const uint8_t *fixed, uint64_t file_size, parsed_t *parsed, char 
     if (parsed->header.membership_size > SNAPSHOT_MAX_MEMBERSHIP_BYTES ||
         parsed->header.membership_size > room ||
         parsed->body_size != room - parsed->header.membership_size)
-        return error_text_set (why, why_size,
-                               "torn: the header says %zu + %" PRIu64 " bytes, the file holds %" PRIu64,
-                               parsed->header.membership_size, parsed->body_size, room);
+        return error_text_set (
+            why, why_size, "torn: the header says %zu + %" PRIu64 " bytes, the file holds %" PRIu64,
+            parsed->header.membership_size, parsed->body_size, room);
     return 0;
 }
 
@@ -324,8 +323,7 @@ s_check_header_crc (const uint8_t *fixed, const uint8_t *membership, size_t memb
 //  Takes a whole file in memory apart, in either format, and verifies it.
 //  Returns 0, or -1 with why.
 static int
-s_parse_file (const uint8_t *file, uint64_t file_size, parsed_t *parsed, char *why,
-              size_t why_size)
+s_parse_file (const uint8_t *file, uint64_t file_size, parsed_t *parsed, char *why, size_t why_size)
 {
     memset (parsed, 0, sizeof *parsed);
     if (snapshot_legacy_is (file, (size_t)file_size)) {
@@ -356,8 +354,7 @@ static int
 s_check_index (uint64_t held, uint64_t index, char *why, size_t why_size)
 {
     if (held != index)
-        return error_text_set (why, why_size, "holds index %" PRIu64 ", not %" PRIu64, held,
-                               index);
+        return error_text_set (why, why_size, "holds index %" PRIu64 ", not %" PRIu64, held, index);
     return 0;
 }
 
@@ -473,8 +470,7 @@ s_load_legacy_header (int directory_fd, const char *name, uint64_t index, char *
 //  Loads and verifies only the header of the file name as the snapshot of
 //  index. NULL with why.
 static snapshot_t *
-s_load_header_file (int directory_fd, const char *name, uint64_t index, char *why,
-                    size_t why_size)
+s_load_header_file (int directory_fd, const char *name, uint64_t index, char *why, size_t why_size)
 {
     uint64_t file_size;
     int fd = s_open_file (directory_fd, name, &file_size, why, why_size);

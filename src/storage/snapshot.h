@@ -100,6 +100,12 @@ int snapshot_write (const char *dir, const snapshot_header_t *header, snapshot_s
 int snapshot_write_body (const char *dir, const snapshot_header_t *header, const uint8_t *body,
                          size_t size, char *error, size_t error_size);
 
+//  Encodes the fixed header (SNAPSHOT_HEADER_BYTES) of a file of header
+//  whose body has body_size bytes of checksum body_crc; the membership
+//  follows it in the file. For tools and tests that build files in memory.
+void snapshot_header_encode (uint8_t *fixed, const snapshot_header_t *header, uint64_t body_size,
+                             uint32_t body_crc);
+
 //  Removes all but the newest SNAPSHOT_KEEP snapshot files of dir. Best
 //  effort: a file that cannot be removed now goes after the next snapshot.
 //  Only the snapshot writer calls it (see above).

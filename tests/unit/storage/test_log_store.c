@@ -7,7 +7,7 @@
     Entries are a pure function of (index, generation), so a replay can be
     checked without keeping copies: generation tells entries written before a
     truncation from those that replaced them. Segment rolling is made testable
-    through RAFTQ_SEGMENT_BYTES, which log_store_open reads.
+    by the segment size log_store_open takes.
 */
 #include "temp_dir.h"
 #include "storage/log_store.h"
@@ -33,7 +33,6 @@
 //  Record bytes besides the payload: length, crc, term, index, type.
 #define RECORD_OVERHEAD 25
 //  Small segments so a few hundred entries span many files.
-#define SMALL_SEGMENT       "2048"
 #define SMALL_SEGMENT_BYTES 2048
 #define ERROR_SIZE          256
 //  Room for a directory entry name, and for the fixture path plus one.
@@ -41,8 +40,9 @@
 #define PATH_SIZE 512
 
 typedef struct {
-    char root[64];  //  fresh temporary directory
-    char path[128]; //  the log directory inside it
+    char root[64];          //  fresh temporary directory
+    char path[128];         //  the log directory inside it
+    uint64_t segment_bytes; //  segment size the log is opened with, 0: the default
 } fixture_t;
 
 //  What a replay is expected to see.
@@ -137,7 +137,7 @@ static log_store_t *
 s_open (fixture_t *fixture)
 {
     char error[ERROR_SIZE] = "";
-    log_store_t *log = log_store_open (fixture->path, error, sizeof error);
+    log_store_t *log = log_store_open (fixture->path, fixture->segment_bytes, error, sizeof error);
     if (!log)
         fprintf (stderr, "log_store_open: %s\n", error);
     assert_non_null (log);
@@ -257,7 +257,6 @@ s_setup (void **state)
         return -1;
     }
     snprintf (fixture->path, sizeof fixture->path, "%s/log", fixture->root);
-    unsetenv ("RAFTQ_SEGMENT_BYTES");
     *state = fixture;
     return 0;
 }
@@ -266,7 +265,6 @@ static int
 s_teardown (void **state)
 {
     fixture_t *fixture = (fixture_t *)*state;
-    unsetenv ("RAFTQ_SEGMENT_BYTES");
     int rc = temp_dir_remove (fixture->root);
     free (fixture);
     return rc;
@@ -317,7 +315,7 @@ static void
 test_many_segments (void **state)
 {
     fixture_t *fixture = (fixture_t *)*state;
-    setenv ("RAFTQ_SEGMENT_BYTES", SMALL_SEGMENT, 1);
+    fixture->segment_bytes = SMALL_SEGMENT_BYTES;
     log_store_t *log = s_open (fixture);
     uint64_t index = 1;
     for (size_t batch = 1; index <= 3000; batch = batch % 64 + 1) {
@@ -358,7 +356,7 @@ static void
 test_truncate_suffix (void **state)
 {
     fixture_t *fixture = (fixture_t *)*state;
-    setenv ("RAFTQ_SEGMENT_BYTES", SMALL_SEGMENT, 1);
+    fixture->segment_bytes = SMALL_SEGMENT_BYTES;
     log_store_t *log = s_open (fixture);
     s_append_range (log, 1, 500, 0, 16);
     assert_int_equal (log_store_sync (log), 0);
@@ -501,7 +499,7 @@ static void
 test_flipped_byte_in_middle_record (void **state)
 {
     fixture_t *fixture = (fixture_t *)*state;
-    setenv ("RAFTQ_SEGMENT_BYTES", SMALL_SEGMENT, 1);
+    fixture->segment_bytes = SMALL_SEGMENT_BYTES;
     log_store_t *log = s_open (fixture);
     s_append_range (log, 1, 300, 0, 10);
     assert_int_equal (log_store_sync (log), 0);
@@ -584,7 +582,7 @@ static void
 test_missing_middle_segment (void **state)
 {
     fixture_t *fixture = (fixture_t *)*state;
-    setenv ("RAFTQ_SEGMENT_BYTES", SMALL_SEGMENT, 1);
+    fixture->segment_bytes = SMALL_SEGMENT_BYTES;
     log_store_t *log = s_open (fixture);
     s_append_range (log, 1, 300, 0, 10);
     assert_int_equal (log_store_sync (log), 0);
@@ -627,7 +625,7 @@ test_garbage_and_stray_files (void **state)
     assert_true (s_file_exists (fixture, "12345.seg"));
 
     //  One record per segment from here on, so entry 6 needs a new segment.
-    setenv ("RAFTQ_SEGMENT_BYTES", "1", 1);
+    fixture->segment_bytes = 1;
     s_reopen (fixture, &log);
     s_append_range (log, 1, 5, 0, 5);
     assert_int_equal (log_store_sync (log), 0);
@@ -699,7 +697,7 @@ static void
 test_failed_append_leaves_no_trace (void **state)
 {
     fixture_t *fixture = (fixture_t *)*state;
-    setenv ("RAFTQ_SEGMENT_BYTES", SMALL_SEGMENT, 1);
+    fixture->segment_bytes = SMALL_SEGMENT_BYTES;
     log_store_t *log = s_open (fixture);
     s_append_range (log, 1, 5, 0, 5);
     assert_int_equal (log_store_sync (log), 0);
@@ -790,14 +788,9 @@ test_open_errors (void **state)
     int fd = open (fixture->path, O_WRONLY | O_CREAT | O_EXCL, 0644);
     assert_true (fd >= 0);
     close (fd);
-    assert_null (log_store_open (fixture->path, error, sizeof error));
+    assert_null (log_store_open (fixture->path, fixture->segment_bytes, error, sizeof error));
     assert_true (strlen (error) > 0);
     assert_int_equal (unlink (fixture->path), 0);
-
-    setenv ("RAFTQ_SEGMENT_BYTES", "lots", 1);
-    error[0] = '\0';
-    assert_null (log_store_open (fixture->path, error, sizeof error));
-    assert_non_null (strstr (error, "RAFTQ_SEGMENT_BYTES"));
 }
 
 //  First index of the oldest segment file, 0 if there is none.
@@ -815,7 +808,7 @@ static void
 test_truncate_prefix (void **state)
 {
     fixture_t *fixture = (fixture_t *)*state;
-    setenv ("RAFTQ_SEGMENT_BYTES", SMALL_SEGMENT, 1);
+    fixture->segment_bytes = SMALL_SEGMENT_BYTES;
     log_store_t *log = s_open (fixture);
     s_append_range (log, 1, 600, 0, 16);
     assert_int_equal (log_store_sync (log), 0);
@@ -877,7 +870,7 @@ static void
 test_truncate_prefix_interrupted (void **state)
 {
     fixture_t *fixture = (fixture_t *)*state;
-    setenv ("RAFTQ_SEGMENT_BYTES", SMALL_SEGMENT, 1);
+    fixture->segment_bytes = SMALL_SEGMENT_BYTES;
     log_store_t *log = s_open (fixture);
     s_append_range (log, 1, 200, 0, 8);
     assert_int_equal (log_store_sync (log), 0);
