@@ -75,7 +75,8 @@ state_snapshot_restore (snapshot_t *snapshot, fsm_t *fsm, char *error, size_t er
     size_t size;
     const uint8_t *body = snapshot_body (snapshot, &size);
     if (!body)
-        return error_text_set (error, error_size, "snapshot %" PRIu64 " was loaded without its body",
+        return error_text_set (error, error_size,
+                               "snapshot %" PRIu64 " was loaded without its body",
                                snapshot_index (snapshot));
     return fsm_snapshot_restore (fsm, snapshot_index (snapshot), body, size, error, error_size);
 }

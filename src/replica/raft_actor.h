@@ -127,20 +127,20 @@ typedef struct {
 //  What the actor runs with, built by its owner (the broker, from the
 //  cluster configuration). Everything is borrowed for raft_actor_new only.
 typedef struct {
-    uint32_t node_id;                   //  this node
-    const char *node_dir;               //  its directory (storage/node_dir.h): log, meta, snap
-    const char *cluster;                //  cluster name, checked on every peer message
-    const char *host;                   //  this node's host: the peer port binds there
-    uint32_t peer_port;                 //  where the other nodes reach this one
-    const raft_member_t *peers;         //  the other nodes known at start (id, host, peer_port)
-    size_t peer_count;                  //  how many
-    const raft_member_t *members;       //  bootstrap configuration; none: wait to be added
-    size_t member_count;                //  how many
-    uint32_t heartbeat_ms;              //  leader heartbeat period
-    uint32_t election_timeout_min_ms;   //  randomized election timeout bounds
-    uint32_t election_timeout_max_ms;   //
-    uint64_t segment_bytes;             //  log segment roll size, 0: the log store's default
-    uint32_t snapshot_trailing_entries; //  log entries kept behind a snapshot
+    uint32_t node_id;                      //  this node
+    const char *node_dir;                  //  its directory (storage/node_dir.h): log, meta, snap
+    const char *cluster;                   //  cluster name, checked on every peer message
+    const char *host;                      //  this node's host: the peer port binds there
+    uint32_t peer_port;                    //  where the other nodes reach this one
+    const raft_member_t *peers;            //  the other nodes known at start (id, host, peer_port)
+    size_t peer_count;                     //  how many
+    const raft_member_t *members;          //  bootstrap configuration; none: wait to be added
+    size_t member_count;                   //  how many
+    uint32_t heartbeat_ms;                 //  leader heartbeat period
+    uint32_t election_timeout_min_ms;      //  randomized election timeout bounds
+    uint32_t election_timeout_max_ms;      //
+    uint64_t segment_bytes;                //  log segment roll size, 0: the log store's default
+    uint32_t snapshot_trailing_entries;    //  log entries kept behind a snapshot
     const raft_actor_snapshot_t *snapshot; //  restored by the broker; NULL: load the newest
 } raft_actor_options_t;
 

@@ -111,8 +111,7 @@ raft_pipe_send_compact (zsock_t *pipe, uint64_t index, uint64_t term)
 int
 raft_pipe_decode_compact (zmsg_t *message, uint64_t *index, uint64_t *term)
 {
-    return s_u64_of (zmsg_first (message), index) || s_u64_of (zmsg_next (message), term) ? -1
-                                                                                          : 0;
+    return s_u64_of (zmsg_first (message), index) || s_u64_of (zmsg_next (message), term) ? -1 : 0;
 }
 
 int

@@ -115,8 +115,8 @@ s_replay_log (raft_thread_t *self, replay_t *replay)
     //  Nothing after the snapshot reached the core (the snapshot's own
     //  entry comes first): drop the whole log and continue after it
     diagnostic_line (self->node_id, DIAGNOSTIC_WARNING,
-                     "log %s disagrees with snapshot %" PRIu64 ": dropping the log",
-                     self->log_path, replay->snapshot_index);
+                     "log %s disagrees with snapshot %" PRIu64 ": dropping the log", self->log_path,
+                     replay->snapshot_index);
     return raft_snapshots_drop_log_prefix (self, UINT64_MAX);
 }
 
@@ -152,8 +152,8 @@ s_open_stores (raft_thread_t *self, const raft_actor_options_t *options)
     char path[PATH_MAX];
     char error[256] = "";
     if (zsys_dir_create ("%s", options->node_dir)) {
-        diagnostic_line (self->node_id, DIAGNOSTIC_ERROR, "cannot create %s: %s",
-                         options->node_dir, strerror (errno));
+        diagnostic_line (self->node_id, DIAGNOSTIC_ERROR, "cannot create %s: %s", options->node_dir,
+                         strerror (errno));
         return -1;
     }
     //  The meta store keeps its file "meta" inside the node directory

@@ -33,7 +33,8 @@ raft_snapshots_compact (raft_thread_t *self, uint64_t index, uint64_t term)
     }
     //  The writer owns pruning: a new snapshot is in place
     if (snapshot_writer_prune (self->receiver))
-        diagnostic_line (self->node_id, DIAGNOSTIC_ERROR, "cannot ask the snapshot writer to prune");
+        diagnostic_line (self->node_id, DIAGNOSTIC_ERROR,
+                         "cannot ask the snapshot writer to prune");
     uint64_t up_to = index > self->trailing_entries ? index - self->trailing_entries : 0;
     if (up_to <= raft_core_snapshot_index (self->core) ||
         up_to > raft_core_applied_index (self->core))

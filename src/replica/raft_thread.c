@@ -28,7 +28,6 @@
 //  Size of a raw ticket frame in PROPOSE.
 #define TICKET_SIZE 8
 
-
 //  Storage failed under the protocol: continuing could acknowledge entries
 //  or votes that are not durable. Ends the process at once; exit handlers
 //  are skipped because they would wait on sockets the broker thread still
@@ -234,9 +233,12 @@ s_progress_frame (raft_thread_t *self)
     size_t member_count;
     const raft_member_t *members = raft_core_members (self->core, &member_count);
     bool leader = raft_core_role (self->core) == RAFT_ROLE_LEADER;
-    raft_actor_progress_t progress = {self->snapshot_index, self->snapshot_term,
+    raft_actor_progress_t progress = {self->snapshot_index,
+                                      self->snapshot_term,
                                       log_store_first_index (self->log),
-                                      log_store_size (self->log), NULL, 0};
+                                      log_store_size (self->log),
+                                      NULL,
+                                      0};
     if (leader && member_count &&
         !(progress.matches = calloc (member_count, sizeof (raft_actor_match_t))))
         return NULL;
@@ -562,7 +564,8 @@ raft_thread_run (zsock_t *pipe, void *argument)
     zloop_set_nonstop (self->loop, true);
     zloop_reader (self->loop, pipe, s_on_pipe, self);
     zloop_reader (self->loop, self->router, s_on_peer_traffic, self);
-    zloop_reader (self->loop, snapshot_writer_sock (self->receiver), raft_snapshots_on_report, self);
+    zloop_reader (self->loop, snapshot_writer_sock (self->receiver), raft_snapshots_on_report,
+                  self);
     zloop_timer (self->loop, self->tick_ms, 0, s_on_tick, self);
     zloop_start (self->loop);
     if (!self->terminated) {
@@ -574,4 +577,3 @@ raft_thread_run (zsock_t *pipe, void *argument)
                          "raft stopped (%" PRIu64 " peer messages dropped)", self->dropped_sends);
     s_self_destroy (&self);
 }
-

@@ -46,9 +46,8 @@ fsm_snapshot_pack_into (fsm_t *fsm, ProtobufCBuffer *output, size_t *size, char 
     *size = raftq__state__fsm_state__get_packed_size (&state);
     int rc = 0;
     if (*size > FSM_SNAPSHOT_MAX_BYTES)
-        rc = error_text_set (error, error_size,
-                             "a snapshot of %zu bytes exceeds the limit of %zu", *size,
-                             FSM_SNAPSHOT_MAX_BYTES);
+        rc = error_text_set (error, error_size, "a snapshot of %zu bytes exceeds the limit of %zu",
+                             *size, FSM_SNAPSHOT_MAX_BYTES);
     else
         raftq__state__fsm_state__pack_to_buffer (&state, output);
     fsm_snapshot_release (&state);
@@ -73,8 +72,8 @@ fsm_snapshot_pack (fsm_t *fsm, size_t *size, char *error, size_t error_size)
         raftq__state__fsm_state__pack_to_buffer (&state, &buffer.base);
         if (buffer.used != *size) {
             //  Sizing and packing disagree: a protobuf-c bug, never a file
-            error_text_set (error, error_size, "packed %zu bytes where %zu were sized",
-                            buffer.used, *size);
+            error_text_set (error, error_size, "packed %zu bytes where %zu were sized", buffer.used,
+                            *size);
             free (body);
             body = NULL;
         }

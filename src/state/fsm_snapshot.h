@@ -40,8 +40,8 @@ uint8_t *fsm_snapshot_pack (fsm_t *fsm, size_t *size, char *error, size_t error_
 //  index). Decodes straight from body (it may be a mapped file); the
 //  payloads are copied out of it once, by the decoding. Returns 0, or -1
 //  with error (the fsm must then be destroyed).
-int fsm_snapshot_restore (fsm_t *fsm, uint64_t index, const uint8_t *body, size_t size,
-                          char *error, size_t error_size);
+int fsm_snapshot_restore (fsm_t *fsm, uint64_t index, const uint8_t *body, size_t size, char *error,
+                          size_t error_size);
 
 #ifdef __cplusplus
 }

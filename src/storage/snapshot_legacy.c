@@ -23,7 +23,8 @@
 bool
 snapshot_legacy_is (const uint8_t *file, size_t size)
 {
-    return size >= LEGACY_MAGIC_BYTES && memcmp (file, SNAPSHOT_LEGACY_MAGIC, LEGACY_MAGIC_BYTES) == 0;
+    return size >= LEGACY_MAGIC_BYTES &&
+           memcmp (file, SNAPSHOT_LEGACY_MAGIC, LEGACY_MAGIC_BYTES) == 0;
 }
 
 //  Takes one field of the Snapshot message into parsed. Returns 0, or -1
@@ -69,8 +70,8 @@ snapshot_legacy_read (const uint8_t *file, size_t size, snapshot_legacy_t *parse
     uint64_t length = little_endian_get_u64 (file + LEGACY_MAGIC_BYTES);
     if (length != size - SNAPSHOT_LEGACY_HEADER_BYTES)
         return error_text_set (why, why_size,
-                               "torn: the header says %" PRIu64 " bytes, the file holds %zu", length,
-                               size - SNAPSHOT_LEGACY_HEADER_BYTES);
+                               "torn: the header says %" PRIu64 " bytes, the file holds %zu",
+                               length, size - SNAPSHOT_LEGACY_HEADER_BYTES);
     const uint8_t *body = file + SNAPSHOT_LEGACY_HEADER_BYTES;
     if (crc32c_extend (0, body, (size_t)length) !=
         little_endian_get_u32 (file + LEGACY_MAGIC_BYTES + 8))

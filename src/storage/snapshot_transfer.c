@@ -218,9 +218,8 @@ s_receive_chunk (writer_t *writer, uint64_t index, uint64_t offset, zframe_t *da
         writer->receiver = snapshot_receiver_new (writer->dir, index, reason, reason_size);
         writer->receiving_index = index;
     }
-    if (!writer->receiver ||
-        snapshot_receiver_append (writer->receiver, offset, zframe_data (data), zframe_size (data),
-                                  reason, reason_size))
+    if (!writer->receiver || snapshot_receiver_append (writer->receiver, offset, zframe_data (data),
+                                                       zframe_size (data), reason, reason_size))
         return -1;
     if (last) {
         if (snapshot_receiver_finish (writer->receiver, reason, reason_size))
