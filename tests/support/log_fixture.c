@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "temp_dir.h"
+#include "test_files.h"
 
 size_t
 log_fixture_payload_size (uint64_t index, uint32_t generation)
@@ -155,9 +156,7 @@ log_fixture_file_size (log_fixture_t *fixture, const char *name)
 {
     char path[PATH_SIZE];
     log_fixture_file_path (fixture, name, path, sizeof path);
-    struct stat status;
-    assert_int_equal (stat (path, &status), 0);
-    return (uint64_t)status.st_size;
+    return test_files_size (path);
 }
 
 void
@@ -165,13 +164,7 @@ log_fixture_flip_byte (log_fixture_t *fixture, const char *name, uint64_t offset
 {
     char path[PATH_SIZE];
     log_fixture_file_path (fixture, name, path, sizeof path);
-    int fd = open (path, O_RDWR);
-    assert_true (fd >= 0);
-    uint8_t byte;
-    assert_int_equal (pread (fd, &byte, 1, (off_t)offset), 1);
-    byte ^= 0x5A;
-    assert_int_equal (pwrite (fd, &byte, 1, (off_t)offset), 1);
-    close (fd);
+    test_files_flip_byte (path, offset);
 }
 
 void
@@ -187,10 +180,7 @@ log_fixture_write_file (log_fixture_t *fixture, const char *name, const void *da
 {
     char path[PATH_SIZE];
     log_fixture_file_path (fixture, name, path, sizeof path);
-    int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    assert_true (fd >= 0);
-    assert_int_equal (write (fd, data, size), (ssize_t)size);
-    close (fd);
+    test_files_write (path, data, size);
 }
 
 bool

@@ -33,7 +33,7 @@
 #include "broker/state_snapshot.h"
 #include "fsm_history.h"
 #include "state/fsm_snapshot.h"
-#include "temp_dir.h"
+#include "snapshot_fixture.h"
 #include "test_files.h"
 #include "util/crc32c.h"
 #include "util/little_endian.h"
@@ -42,41 +42,6 @@
 #define ERROR_SIZE 512
 //  Membership bytes as the Raft layer might encode them: opaque here
 #define MEMBERSHIP "voters:1,2,3"
-
-typedef struct {
-    char root[64];   //  fresh temporary directory
-    char dir[128];   //  the snapshot directory inside it
-    char other[128]; //  a second one
-    uint64_t seed;   //  seed of the test's random histories
-} fixture_t;
-
-static int
-s_setup (void **state)
-{
-    fixture_t *fixture = calloc (1, sizeof (fixture_t));
-    if (!fixture || temp_dir_make (fixture->root, sizeof fixture->root, "test-state-snapshot")) {
-        free (fixture);
-        return -1;
-    }
-    snprintf (fixture->dir, sizeof fixture->dir, "%s/snap", fixture->root);
-    snprintf (fixture->other, sizeof fixture->other, "%s/other", fixture->root);
-    const char *text = getenv ("RAFTQ_TEST_SEED");
-    fixture->seed =
-        text ? strtoull (text, NULL, 0) : (uint64_t)time (NULL) * 1000003ULL ^ (uint64_t)getpid ();
-    //  Printed before the test runs, so that a failing assertion has it
-    printf ("  seed %" PRIu64 " (RAFTQ_TEST_SEED replays it)\n", fixture->seed);
-    *state = fixture;
-    return 0;
-}
-
-static int
-s_teardown (void **state)
-{
-    fixture_t *fixture = (fixture_t *)*state;
-    int rc = temp_dir_remove (fixture->root);
-    free (fixture);
-    return rc;
-}
 
 //  Writes fsm's state (term = index * 3 + 1) as its snapshot in dir.
 static void
@@ -117,25 +82,13 @@ s_restore (const char *dir, uint64_t max_index, const fsm_options_t *options, ch
     return fsm;
 }
 
-static void
-s_expect_indexes (const char *dir, const uint64_t *expected, size_t expected_count)
-{
-    uint64_t *indexes;
-    size_t count;
-    assert_int_equal (snapshot_list (dir, &indexes, &count), 0);
-    assert_int_equal (count, expected_count);
-    for (size_t position = 0; position < count; position++)
-        assert_int_equal (indexes[position], expected[position]);
-    free (indexes);
-}
-
 //  --------------------------------------------------------------------------
 //  Round trips
 
 static void
 test_round_trip_then_same_future (void **state)
 {
-    fixture_t *fixture = (fixture_t *)*state;
+    snapshot_fixture_t *fixture = (snapshot_fixture_t *)*state;
     const size_t count = RUNNING_ON_VALGRIND ? 1500 : 4000;
     uint64_t seed = fixture->seed;
     fsm_history_entry_t *history = fsm_history_new (seed, count);
@@ -190,7 +143,7 @@ test_round_trip_then_same_future (void **state)
         fsm_destroy (&restored[cut]);
     }
     uint64_t kept[3] = {cuts[2], cuts[1], cuts[0]};
-    s_expect_indexes (fixture->dir, kept, 3);
+    snapshot_fixture_expect_indexes (fixture->dir, kept, 3);
     fsm_destroy (&original);
     fsm_history_destroy (&history, count);
 }
@@ -199,7 +152,7 @@ test_round_trip_then_same_future (void **state)
 static void
 test_round_trip_plain_states (void **state)
 {
-    fixture_t *fixture = (fixture_t *)*state;
+    snapshot_fixture_t *fixture = (snapshot_fixture_t *)*state;
     fsm_t *fsm = fsm_new (NULL);
     char error[ERROR_SIZE] = "", report[ERROR_SIZE];
     //  Nothing applied: nothing to write
@@ -229,7 +182,7 @@ test_round_trip_plain_states (void **state)
 static void
 test_job_of_the_state (void **state)
 {
-    fixture_t *fixture = (fixture_t *)*state;
+    snapshot_fixture_t *fixture = (snapshot_fixture_t *)*state;
     fsm_t *fsm = fsm_history_rich_fsm (fixture->seed, 400);
     uint64_t index = fsm_applied_index (fsm);
     uint64_t hash = fsm_state_hash (fsm);
@@ -290,7 +243,7 @@ s_expect_refused (const char *dir, uint64_t index, const char *why)
 static void
 test_undecodable_and_inconsistent_bodies (void **state)
 {
-    fixture_t *fixture = (fixture_t *)*state;
+    snapshot_fixture_t *fixture = (snapshot_fixture_t *)*state;
     uint8_t garbage[16];
     memset (garbage, 0xff, sizeof garbage);
     s_write_body (fixture->dir, 5, garbage, sizeof garbage);
@@ -325,7 +278,7 @@ test_undecodable_and_inconsistent_bodies (void **state)
 static void
 test_previous_format_restores (void **state)
 {
-    fixture_t *fixture = (fixture_t *)*state;
+    snapshot_fixture_t *fixture = (snapshot_fixture_t *)*state;
     fsm_t *fsm = fsm_history_rich_fsm (fixture->seed, 300);
     uint64_t index = fsm_applied_index (fsm);
     Raftq__State__FsmState fsm_state;
@@ -362,12 +315,16 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_round_trip_then_same_future, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_round_trip_plain_states, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_job_of_the_state, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_undecodable_and_inconsistent_bodies, s_setup,
-                                         s_teardown),
-        cmocka_unit_test_setup_teardown (test_previous_format_restores, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_round_trip_then_same_future, snapshot_fixture_setup,
+                                         snapshot_fixture_teardown),
+        cmocka_unit_test_setup_teardown (test_round_trip_plain_states, snapshot_fixture_setup,
+                                         snapshot_fixture_teardown),
+        cmocka_unit_test_setup_teardown (test_job_of_the_state, snapshot_fixture_setup,
+                                         snapshot_fixture_teardown),
+        cmocka_unit_test_setup_teardown (test_undecodable_and_inconsistent_bodies,
+                                         snapshot_fixture_setup, snapshot_fixture_teardown),
+        cmocka_unit_test_setup_teardown (test_previous_format_restores, snapshot_fixture_setup,
+                                         snapshot_fixture_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -31,43 +31,11 @@
 #include "fsm_history.h"
 #include "state/fsm_snapshot.h"
 #include "storage/log_store.h"
-#include "temp_dir.h"
+#include "snapshot_fixture.h"
 #include "test_files.h"
 
 #define PATH_SIZE  512
 #define ERROR_SIZE 512
-
-typedef struct {
-    char root[64]; //  fresh temporary directory
-    char dir[128]; //  the snapshot directory inside it
-    uint64_t seed; //  seed of the test's random histories
-} fixture_t;
-
-static int
-s_setup (void **state)
-{
-    fixture_t *fixture = calloc (1, sizeof (fixture_t));
-    if (!fixture || temp_dir_make (fixture->root, sizeof fixture->root, "test-restart")) {
-        free (fixture);
-        return -1;
-    }
-    snprintf (fixture->dir, sizeof fixture->dir, "%s/snap", fixture->root);
-    const char *text = getenv ("RAFTQ_TEST_SEED");
-    fixture->seed =
-        text ? strtoull (text, NULL, 0) : (uint64_t)time (NULL) * 1000003ULL ^ (uint64_t)getpid ();
-    printf ("  seed %" PRIu64 " (RAFTQ_TEST_SEED replays it)\n", fixture->seed);
-    *state = fixture;
-    return 0;
-}
-
-static int
-s_teardown (void **state)
-{
-    fixture_t *fixture = (fixture_t *)*state;
-    int rc = temp_dir_remove (fixture->root);
-    free (fixture);
-    return rc;
-}
 
 //  Writes fsm's state (term = index * 3 + 1) as its snapshot in dir.
 static void
@@ -138,7 +106,7 @@ s_restart (const char *snapshot_dir, log_store_t *log, char *error, size_t error
 static void
 test_restart_from_snapshot_and_log (void **state)
 {
-    fixture_t *fixture = (fixture_t *)*state;
+    snapshot_fixture_t *fixture = (snapshot_fixture_t *)*state;
     const size_t count = RUNNING_ON_VALGRIND ? 600 : 1500;
     const uint64_t snapshot_at = count / 2, trailing_window = 100;
     fsm_history_entry_t *history = fsm_history_new (fixture->seed, count);
@@ -208,7 +176,7 @@ s_milliseconds_since (const struct timespec *start)
 static void
 test_million_messages_cost (void **state)
 {
-    fixture_t *fixture = (fixture_t *)*state;
+    snapshot_fixture_t *fixture = (snapshot_fixture_t *)*state;
     const uint64_t count = RUNNING_ON_VALGRIND ? 20000 : 1000000;
     fsm_t *fsm = fsm_new (NULL);
     Raftq__State__Command command = RAFTQ__STATE__COMMAND__INIT;
@@ -283,8 +251,10 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_restart_from_snapshot_and_log, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_million_messages_cost, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_restart_from_snapshot_and_log, snapshot_fixture_setup,
+                                         snapshot_fixture_teardown),
+        cmocka_unit_test_setup_teardown (test_million_messages_cost, snapshot_fixture_setup,
+                                         snapshot_fixture_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

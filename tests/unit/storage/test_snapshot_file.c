@@ -21,7 +21,7 @@
 #include "state.pb-c.h"
 #include "storage/snapshot.h"
 #include "storage/snapshot_legacy.h"
-#include "temp_dir.h"
+#include "snapshot_fixture.h"
 #include "test_files.h"
 #include "util/crc32c.h"
 #include "util/little_endian.h"
@@ -30,33 +30,6 @@
 #define ERROR_SIZE 512
 //  Membership bytes as the Raft layer might encode them: opaque here
 #define MEMBERSHIP "voters:1,2,3"
-
-typedef struct {
-    char root[64]; //  fresh temporary directory
-    char dir[128]; //  the snapshot directory inside it
-} fixture_t;
-
-static int
-s_setup (void **state)
-{
-    fixture_t *fixture = calloc (1, sizeof (fixture_t));
-    if (!fixture || temp_dir_make (fixture->root, sizeof fixture->root, "test-snapshot-file")) {
-        free (fixture);
-        return -1;
-    }
-    snprintf (fixture->dir, sizeof fixture->dir, "%s/snap", fixture->root);
-    *state = fixture;
-    return 0;
-}
-
-static int
-s_teardown (void **state)
-{
-    fixture_t *fixture = (fixture_t *)*state;
-    int rc = temp_dir_remove (fixture->root);
-    free (fixture);
-    return rc;
-}
 
 //  The body of the snapshot of index: size bytes that depend on index.
 static uint8_t *
@@ -129,24 +102,12 @@ s_expect_newest (const char *dir, uint64_t max_index, uint64_t index, size_t siz
     assert_null (snapshot);
 }
 
-static void
-s_expect_indexes (const char *dir, const uint64_t *expected, size_t expected_count)
-{
-    uint64_t *indexes;
-    size_t count;
-    assert_int_equal (snapshot_list (dir, &indexes, &count), 0);
-    assert_int_equal (count, expected_count);
-    for (size_t position = 0; position < count; position++)
-        assert_int_equal (indexes[position], expected[position]);
-    free (indexes);
-}
-
 //  --------------------------------------------------------------------------
 
 static void
 test_round_trip (void **state)
 {
-    fixture_t *fixture = (fixture_t *)*state;
+    snapshot_fixture_t *fixture = (snapshot_fixture_t *)*state;
     char report[ERROR_SIZE], error[ERROR_SIZE] = "";
     s_write (fixture->dir, 5, 0);
     s_expect_newest (fixture->dir, UINT64_MAX, 5, 0, report);
@@ -171,7 +132,7 @@ test_round_trip (void **state)
                       -1);
     assert_non_null (strstr (error, "invalid header"));
     uint64_t kept[2] = {9, 5};
-    s_expect_indexes (fixture->dir, kept, 2);
+    snapshot_fixture_expect_indexes (fixture->dir, kept, 2);
 }
 
 //  A source that writes its body in pieces of every size, the largest past
@@ -204,7 +165,7 @@ s_source (void *argument, snapshot_output_t *output, char *error, size_t error_s
 static void
 test_streamed_body (void **state)
 {
-    fixture_t *fixture = (fixture_t *)*state;
+    snapshot_fixture_t *fixture = (snapshot_fixture_t *)*state;
     const size_t size = 3 * 1024 * 1024 + 17;
     uint8_t *body = s_body (40, size);
     source_t source = {body, size, false};
@@ -224,14 +185,14 @@ test_streamed_body (void **state)
     snprintf (path, sizeof path, "%s/snapshot-00000000000000000041.snap.tmp", fixture->dir);
     assert_int_equal (access (path, F_OK), -1);
     uint64_t kept[1] = {40};
-    s_expect_indexes (fixture->dir, kept, 1);
+    snapshot_fixture_expect_indexes (fixture->dir, kept, 1);
     free (body);
 }
 
 static void
 test_corrupt_newest_falls_back (void **state)
 {
-    fixture_t *fixture = (fixture_t *)*state;
+    snapshot_fixture_t *fixture = (snapshot_fixture_t *)*state;
     s_write (fixture->dir, 300, 3000);
     s_write (fixture->dir, 600, 6000);
     char path[PATH_SIZE], report[ERROR_SIZE], error[ERROR_SIZE];
@@ -289,12 +250,12 @@ test_corrupt_newest_falls_back (void **state)
 static void
 test_none_valid (void **state)
 {
-    fixture_t *fixture = (fixture_t *)*state;
+    snapshot_fixture_t *fixture = (snapshot_fixture_t *)*state;
     char report[ERROR_SIZE];
     //  No directory, then an empty one: no snapshot, nothing to report
     assert_null (snapshot_load (fixture->dir, UINT64_MAX, report, sizeof report));
     assert_string_equal (report, "");
-    s_expect_indexes (fixture->dir, NULL, 0);
+    snapshot_fixture_expect_indexes (fixture->dir, NULL, 0);
     assert_int_equal (mkdir (fixture->dir, 0755), 0);
     assert_null (snapshot_load (fixture->dir, UINT64_MAX, report, sizeof report));
     assert_string_equal (report, "");
@@ -322,17 +283,17 @@ test_none_valid (void **state)
 static void
 test_prune_keeps_newest_two (void **state)
 {
-    fixture_t *fixture = (fixture_t *)*state;
+    snapshot_fixture_t *fixture = (snapshot_fixture_t *)*state;
     uint64_t written[] = {7, 3, 12, 20, 15};
     //  Written out of order on purpose: pruning goes by index; writing
     //  alone prunes nothing (the snapshot writer owns that)
     for (size_t which = 0; which < 5; which++)
         s_write (fixture->dir, written[which], 10);
     uint64_t all[5] = {20, 15, 12, 7, 3};
-    s_expect_indexes (fixture->dir, all, 5);
+    snapshot_fixture_expect_indexes (fixture->dir, all, 5);
     snapshot_prune (fixture->dir);
     uint64_t kept[2] = {20, 15};
-    s_expect_indexes (fixture->dir, kept, 2);
+    snapshot_fixture_expect_indexes (fixture->dir, kept, 2);
     //  A missing directory is nothing to prune
     snapshot_prune (fixture->root);
     char missing[PATH_SIZE];
@@ -395,7 +356,7 @@ s_write_legacy (const char *dir, uint64_t index, bool with_state, size_t *state_
 static void
 test_legacy_files_load (void **state)
 {
-    fixture_t *fixture = (fixture_t *)*state;
+    snapshot_fixture_t *fixture = (snapshot_fixture_t *)*state;
     size_t state_size;
     uint8_t *state_bytes = s_write_legacy (fixture->dir, 50, true, &state_size);
     char report[ERROR_SIZE], error[ERROR_SIZE];
@@ -421,7 +382,7 @@ test_legacy_files_load (void **state)
 static void
 test_legacy_files_damaged (void **state)
 {
-    fixture_t *fixture = (fixture_t *)*state;
+    snapshot_fixture_t *fixture = (snapshot_fixture_t *)*state;
     size_t state_size;
     char report[ERROR_SIZE], path[PATH_SIZE];
     free (s_write_legacy (fixture->dir, 50, true, &state_size));
@@ -458,13 +419,20 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_round_trip, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_streamed_body, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_corrupt_newest_falls_back, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_none_valid, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_prune_keeps_newest_two, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_legacy_files_load, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_legacy_files_damaged, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_round_trip, snapshot_fixture_setup,
+                                         snapshot_fixture_teardown),
+        cmocka_unit_test_setup_teardown (test_streamed_body, snapshot_fixture_setup,
+                                         snapshot_fixture_teardown),
+        cmocka_unit_test_setup_teardown (test_corrupt_newest_falls_back, snapshot_fixture_setup,
+                                         snapshot_fixture_teardown),
+        cmocka_unit_test_setup_teardown (test_none_valid, snapshot_fixture_setup,
+                                         snapshot_fixture_teardown),
+        cmocka_unit_test_setup_teardown (test_prune_keeps_newest_two, snapshot_fixture_setup,
+                                         snapshot_fixture_teardown),
+        cmocka_unit_test_setup_teardown (test_legacy_files_load, snapshot_fixture_setup,
+                                         snapshot_fixture_teardown),
+        cmocka_unit_test_setup_teardown (test_legacy_files_damaged, snapshot_fixture_setup,
+                                         snapshot_fixture_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

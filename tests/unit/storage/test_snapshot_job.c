@@ -25,7 +25,7 @@
 
 #include "storage/snapshot.h"
 #include "storage/snapshot_job.h"
-#include "temp_dir.h"
+#include "snapshot_fixture.h"
 #include "test_files.h"
 
 #define PATH_SIZE  512
@@ -35,35 +35,6 @@
 #define WRITER_DEADLINE_MS 60000
 //  Bytes of the state the tests snapshot
 #define STATE_BYTES (2 * 1024 * 1024 + 5)
-
-typedef struct {
-    char root[64];   //  fresh temporary directory
-    char dir[128];   //  the snapshot directory inside it
-    char other[128]; //  a second one, to compare with
-} fixture_t;
-
-static int
-s_setup (void **state)
-{
-    fixture_t *fixture = calloc (1, sizeof (fixture_t));
-    if (!fixture || temp_dir_make (fixture->root, sizeof fixture->root, "test-job")) {
-        free (fixture);
-        return -1;
-    }
-    snprintf (fixture->dir, sizeof fixture->dir, "%s/snap", fixture->root);
-    snprintf (fixture->other, sizeof fixture->other, "%s/other", fixture->root);
-    *state = fixture;
-    return 0;
-}
-
-static int
-s_teardown (void **state)
-{
-    fixture_t *fixture = (fixture_t *)*state;
-    int rc = temp_dir_remove (fixture->root);
-    free (fixture);
-    return rc;
-}
 
 //  The state a source streams: bytes in the caller's memory.
 typedef struct {
@@ -140,7 +111,7 @@ s_expect_no_temporary (const char *dir)
 static void
 test_job_writes_state_as_of_start (void **unused)
 {
-    fixture_t *fixture = (fixture_t *)*unused;
+    snapshot_fixture_t *fixture = (snapshot_fixture_t *)*unused;
     state_t state = {malloc (STATE_BYTES), STATE_BYTES, NULL};
     assert_non_null (state.bytes);
     s_fill (&state, 0x11);
@@ -192,7 +163,7 @@ test_job_writes_state_as_of_start (void **unused)
 static void
 test_job_failure_reason (void **unused)
 {
-    fixture_t *fixture = (fixture_t *)*unused;
+    snapshot_fixture_t *fixture = (snapshot_fixture_t *)*unused;
     char error[ERROR_SIZE] = "";
     uint8_t byte = 7;
     state_t state = {&byte, 1, NULL};
@@ -228,7 +199,7 @@ test_job_failure_reason (void **unused)
 //  writing blocks until a reader comes, and none does, so the job is
 //  certainly still running when the test acts on it.
 static void
-s_block_job (const fixture_t *fixture, uint64_t index, char *fifo)
+s_block_job (const snapshot_fixture_t *fixture, uint64_t index, char *fifo)
 {
     assert_int_equal (mkdir (fixture->dir, 0755), 0);
     snapshot_path (fixture->dir, index, fifo, PATH_SIZE - 4);
@@ -239,7 +210,7 @@ s_block_job (const fixture_t *fixture, uint64_t index, char *fifo)
 static void
 test_job_child_killed (void **unused)
 {
-    fixture_t *fixture = (fixture_t *)*unused;
+    snapshot_fixture_t *fixture = (snapshot_fixture_t *)*unused;
     uint8_t byte = 7;
     state_t state = {&byte, 1, NULL};
     snapshot_header_t header = s_header (50);
@@ -261,7 +232,7 @@ test_job_child_killed (void **unused)
 static void
 test_job_destroyed_while_running (void **unused)
 {
-    fixture_t *fixture = (fixture_t *)*unused;
+    snapshot_fixture_t *fixture = (snapshot_fixture_t *)*unused;
     uint8_t byte = 7;
     state_t state = {&byte, 1, NULL};
     snapshot_header_t header = s_header (50);
@@ -289,10 +260,14 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_job_writes_state_as_of_start, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_job_failure_reason, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_job_child_killed, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_job_destroyed_while_running, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_job_writes_state_as_of_start, snapshot_fixture_setup,
+                                         snapshot_fixture_teardown),
+        cmocka_unit_test_setup_teardown (test_job_failure_reason, snapshot_fixture_setup,
+                                         snapshot_fixture_teardown),
+        cmocka_unit_test_setup_teardown (test_job_child_killed, snapshot_fixture_setup,
+                                         snapshot_fixture_teardown),
+        cmocka_unit_test_setup_teardown (test_job_destroyed_while_running, snapshot_fixture_setup,
+                                         snapshot_fixture_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

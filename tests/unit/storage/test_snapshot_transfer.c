@@ -20,42 +20,13 @@
 
 #include "storage/snapshot.h"
 #include "storage/snapshot_transfer.h"
-#include "temp_dir.h"
+#include "snapshot_fixture.h"
 #include "test_files.h"
 
 #define PATH_SIZE  512
 #define ERROR_SIZE 512
 //  How long a test waits for the writer before failing
 #define WRITER_DEADLINE_MS 60000
-
-typedef struct {
-    char root[64];   //  fresh temporary directory
-    char dir[128];   //  the sender's snapshot directory
-    char other[128]; //  the receiver's
-} fixture_t;
-
-static int
-s_setup (void **state)
-{
-    fixture_t *fixture = calloc (1, sizeof (fixture_t));
-    if (!fixture || temp_dir_make (fixture->root, sizeof fixture->root, "test-transfer")) {
-        free (fixture);
-        return -1;
-    }
-    snprintf (fixture->dir, sizeof fixture->dir, "%s/snap", fixture->root);
-    snprintf (fixture->other, sizeof fixture->other, "%s/other", fixture->root);
-    *state = fixture;
-    return 0;
-}
-
-static int
-s_teardown (void **state)
-{
-    fixture_t *fixture = (fixture_t *)*state;
-    int rc = temp_dir_remove (fixture->root);
-    free (fixture);
-    return rc;
-}
 
 //  A fixed generator: the chunking of a run is the same every time.
 static uint64_t
@@ -83,19 +54,7 @@ s_write (const char *dir, uint64_t index, size_t size)
 }
 
 static void
-s_expect_indexes (const char *dir, const uint64_t *expected, size_t expected_count)
-{
-    uint64_t *indexes;
-    size_t count;
-    assert_int_equal (snapshot_list (dir, &indexes, &count), 0);
-    assert_int_equal (count, expected_count);
-    for (size_t position = 0; position < count; position++)
-        assert_int_equal (indexes[position], expected[position]);
-    free (indexes);
-}
-
-static void
-s_expect_same_file (const fixture_t *fixture, uint64_t index)
+s_expect_same_file (const snapshot_fixture_t *fixture, uint64_t index)
 {
     char source[PATH_SIZE], copy[PATH_SIZE];
     snapshot_path (fixture->dir, index, source, sizeof source);
@@ -180,7 +139,7 @@ s_send_to_writer (void *target, uint64_t offset, const uint8_t *data, size_t siz
 static void
 test_receiver (void **state)
 {
-    fixture_t *fixture = (fixture_t *)*state;
+    snapshot_fixture_t *fixture = (snapshot_fixture_t *)*state;
     s_write (fixture->dir, 700, 50000);
     char error[ERROR_SIZE] = "";
     snapshot_receiver_t *receiver =
@@ -216,13 +175,13 @@ test_receiver (void **state)
     //  Index 0 is never received
     assert_null (snapshot_receiver_new (fixture->other, 0, error, sizeof error));
     uint64_t kept[1] = {700};
-    s_expect_indexes (fixture->other, kept, 1);
+    snapshot_fixture_expect_indexes (fixture->other, kept, 1);
 }
 
 static void
 test_writer_receives_and_prunes (void **state)
 {
-    fixture_t *fixture = (fixture_t *)*state;
+    snapshot_fixture_t *fixture = (snapshot_fixture_t *)*state;
     s_write (fixture->other, 1, 10);
     s_write (fixture->other, 2, 10);
     s_write (fixture->dir, 701, 30000);
@@ -239,7 +198,7 @@ test_writer_receives_and_prunes (void **state)
     s_expect_same_file (fixture, 701);
     //  Installed, then pruned to the newest two
     uint64_t kept[2] = {701, 2};
-    s_expect_indexes (fixture->other, kept, 2);
+    snapshot_fixture_expect_indexes (fixture->other, kept, 2);
 
     //  A chunk out of sequence fails the receiving, which then starts over
     uint8_t bytes[8] = {0};
@@ -261,7 +220,7 @@ test_writer_receives_and_prunes (void **state)
     assert_int_equal (report.index, 702);
     assert_non_null (strstr (report.reason, "checksum"));
     free (file);
-    s_expect_indexes (fixture->other, kept, 2);
+    snapshot_fixture_expect_indexes (fixture->other, kept, 2);
 
     //  A snapshot of the node's own in place: the writer prunes when told
     s_write (fixture->other, 710, 10);
@@ -271,7 +230,7 @@ test_writer_receives_and_prunes (void **state)
     snapshot_writer_destroy (&writer);
     assert_null (writer);
     uint64_t newest[2] = {720, 710};
-    s_expect_indexes (fixture->other, newest, 2);
+    snapshot_fixture_expect_indexes (fixture->other, newest, 2);
 }
 
 //  A crash while writing leaves a temporary: load never reads it, the
@@ -279,7 +238,7 @@ test_writer_receives_and_prunes (void **state)
 static void
 test_writer_removes_temporaries (void **state)
 {
-    fixture_t *fixture = (fixture_t *)*state;
+    snapshot_fixture_t *fixture = (snapshot_fixture_t *)*state;
     s_write (fixture->dir, 50, 100);
     char path[PATH_SIZE];
     const char *leftovers[] = {"snapshot-00000000000000000090.snap.tmp",
@@ -307,16 +266,19 @@ test_writer_removes_temporaries (void **state)
     snprintf (path, sizeof path, "%s/notes.txt", fixture->dir);
     assert_int_equal (access (path, F_OK), 0);
     uint64_t kept[1] = {50};
-    s_expect_indexes (fixture->dir, kept, 1);
+    snapshot_fixture_expect_indexes (fixture->dir, kept, 1);
 }
 
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_receiver, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_writer_receives_and_prunes, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_writer_removes_temporaries, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_receiver, snapshot_fixture_setup,
+                                         snapshot_fixture_teardown),
+        cmocka_unit_test_setup_teardown (test_writer_receives_and_prunes, snapshot_fixture_setup,
+                                         snapshot_fixture_teardown),
+        cmocka_unit_test_setup_teardown (test_writer_removes_temporaries, snapshot_fixture_setup,
+                                         snapshot_fixture_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
