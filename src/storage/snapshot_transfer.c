@@ -36,10 +36,6 @@ struct _snapshot_receiver_t {
     char temporary[NODE_DIR_NAME_SIZE]; //  the temporary's name in the directory
 };
 
-struct _snapshot_writer_t {
-    zactor_t *actor; //  the writer thread
-};
-
 //  State of the writer thread.
 typedef struct {
     zsock_t *pipe;                 //  to the owner
@@ -307,33 +303,22 @@ snapshot_writer_t *
 snapshot_writer_new (const char *dir)
 {
     assert (dir);
-    snapshot_writer_t *self = (snapshot_writer_t *)zmalloc (sizeof (snapshot_writer_t));
     //  zactor_new returns once the thread has copied dir and signalled
-    self->actor = zactor_new (s_writer_actor, (void *)dir);
-    if (!self->actor) {
-        free (self);
-        return NULL;
-    }
-    return self;
+    return zactor_new (s_writer_actor, (void *)dir);
 }
 
 void
 snapshot_writer_destroy (snapshot_writer_t **self_p)
 {
     assert (self_p);
-    snapshot_writer_t *self = *self_p;
-    if (self) {
-        zactor_destroy (&self->actor);
-        free (self);
-        *self_p = NULL;
-    }
+    zactor_destroy (self_p);
 }
 
 zsock_t *
 snapshot_writer_sock (snapshot_writer_t *self)
 {
     assert (self);
-    return zactor_sock (self->actor);
+    return zactor_sock (self);
 }
 
 int
@@ -341,7 +326,7 @@ snapshot_writer_chunk (snapshot_writer_t *self, uint64_t index, uint64_t term, u
                        const void *data, size_t size, bool last)
 {
     assert (self);
-    void *handle = zsock_resolve (zactor_sock (self->actor));
+    void *handle = zsock_resolve (zactor_sock (self));
     uint64_t numbers[3] = {index, term, offset};
     if (zmq_send (handle, "CHUNK", 5, ZMQ_SNDMORE) < 0)
         return -1;
@@ -361,7 +346,7 @@ int
 snapshot_writer_prune (snapshot_writer_t *self)
 {
     assert (self);
-    return zstr_send (zactor_sock (self->actor), "PRUNE");
+    return zstr_send (zactor_sock (self), "PRUNE");
 }
 
 int
@@ -370,7 +355,7 @@ snapshot_writer_recv (snapshot_writer_t *self, snapshot_report_t *report)
     assert (self);
     assert (report);
     memset (report, 0, sizeof *report);
-    zmsg_t *message = zmsg_recv (zactor_sock (self->actor));
+    zmsg_t *message = zmsg_recv (zactor_sock (self));
     if (!message)
         return -1;
     char *outcome = zmsg_popstr (message);

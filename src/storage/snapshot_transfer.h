@@ -78,7 +78,8 @@ int snapshot_receiver_finish (snapshot_receiver_t *self, char *error, size_t err
 //  The writer actor: receives a leader's snapshot file off the caller's
 //  loop, one chunk at a time, in the order given. One writer per directory.
 
-typedef struct _snapshot_writer_t snapshot_writer_t;
+//  The writer is the actor itself: nothing else to keep on the owner side.
+typedef zactor_t snapshot_writer_t;
 
 typedef enum {
     SNAPSHOT_RECEIVED = 2, //  the received file is verified and in place

@@ -10,6 +10,16 @@
 
 #include "state/fsm.h"
 
+//  Runs under valgrind are slower: tests make shorter histories there.
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
+
 //  One log entry: a packed command, or NULL data for a no-op entry.
 typedef struct {
     uint8_t *data; //  the packed command, NULL: a no-op

@@ -195,30 +195,33 @@ test_job_failure_reason (void **unused)
     s_expect_no_temporary (fixture->dir);
 }
 
-//  A FIFO in the place of the job's temporary: the child's open for
-//  writing blocks until a reader comes, and none does, so the job is
-//  certainly still running when the test acts on it.
-static void
-s_block_job (const snapshot_fixture_t *fixture, uint64_t index, char *fifo)
+//  Starts a job of index 50 that cannot finish: a FIFO in the place of its
+//  temporary, whose open for writing blocks until a reader comes, and none
+//  does, so the job is certainly still running when the test acts on it.
+//  The FIFO's path goes into fifo.
+static snapshot_job_t *
+s_blocked_job (const snapshot_fixture_t *fixture, char *fifo)
 {
     assert_int_equal (mkdir (fixture->dir, 0755), 0);
-    snapshot_path (fixture->dir, index, fifo, PATH_SIZE - 4);
+    snapshot_path (fixture->dir, 50, fifo, PATH_SIZE - 4);
     strcat (fifo, ".tmp");
     assert_int_equal (mkfifo (fifo, 0644), 0);
+    uint8_t byte = 7; //  read by the child, which the fork gave a copy
+    state_t state = {&byte, 1, NULL};
+    snapshot_header_t header = s_header (50);
+    char error[ERROR_SIZE] = "";
+    snapshot_job_t *job =
+        snapshot_job_start (fixture->dir, &header, s_source, &state, error, sizeof error);
+    assert_non_null (job);
+    return job;
 }
 
 static void
 test_job_child_killed (void **unused)
 {
     snapshot_fixture_t *fixture = (snapshot_fixture_t *)*unused;
-    uint8_t byte = 7;
-    state_t state = {&byte, 1, NULL};
-    snapshot_header_t header = s_header (50);
-    char fifo[PATH_SIZE], error[ERROR_SIZE] = "";
-    s_block_job (fixture, 50, fifo);
-    snapshot_job_t *job =
-        snapshot_job_start (fixture->dir, &header, s_source, &state, error, sizeof error);
-    assert_non_null (job);
+    char fifo[PATH_SIZE];
+    snapshot_job_t *job = s_blocked_job (fixture, fifo);
     assert_int_equal (snapshot_job_collect (job), 0);
     assert_int_equal (kill (snapshot_job_pid (job), SIGKILL), 0);
     s_job_finish (job);
@@ -233,14 +236,8 @@ static void
 test_job_destroyed_while_running (void **unused)
 {
     snapshot_fixture_t *fixture = (snapshot_fixture_t *)*unused;
-    uint8_t byte = 7;
-    state_t state = {&byte, 1, NULL};
-    snapshot_header_t header = s_header (50);
-    char fifo[PATH_SIZE], error[ERROR_SIZE] = "";
-    s_block_job (fixture, 50, fifo);
-    snapshot_job_t *job =
-        snapshot_job_start (fixture->dir, &header, s_source, &state, error, sizeof error);
-    assert_non_null (job);
+    char fifo[PATH_SIZE];
+    snapshot_job_t *job = s_blocked_job (fixture, fifo);
     pid_t pid = snapshot_job_pid (job);
     snapshot_job_destroy (&job);
     assert_null (job);
