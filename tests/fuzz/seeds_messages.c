@@ -196,8 +196,9 @@ s_peer_seed (seeds_t *seeds, const char *label, const raft_message_t *message)
     zframe_destroy (&frame);
 }
 
+//  Elections: votes, pre-votes, their replies, TimeoutNow.
 static void
-s_peer_seeds (seeds_t *seeds)
+s_peer_election_seeds (seeds_t *seeds)
 {
     raft_message_t vote = {0};
     vote.type = RAFT_MESSAGE_REQUEST_VOTE;
@@ -233,7 +234,12 @@ s_peer_seeds (seeds_t *seeds)
     vote_reply.granted = false;
     vote_reply.term = 9;
     s_peer_seed (seeds, "pre-vote-reply", &vote_reply);
+}
 
+//  Replication: AppendEntries, heartbeats, InstallSnapshot, their replies.
+static void
+s_peer_replication_seeds (seeds_t *seeds)
+{
     raft_entry_t entries[3] = {
         {5, 41, RAFT_ENTRY_COMMAND,
          (uint8_t *)"\x0a\x03"
@@ -294,6 +300,13 @@ s_peer_seeds (seeds_t *seeds)
     append_reply.conflict_index = 30;
     append_reply.conflict_term = 3;
     s_peer_seed (seeds, "append-entries-reject", &append_reply);
+}
+
+static void
+s_peer_seeds (seeds_t *seeds)
+{
+    s_peer_election_seeds (seeds);
+    s_peer_replication_seeds (seeds);
 }
 
 void
