@@ -27,8 +27,8 @@ s_setup (void **state)
     ends_t *ends = calloc (1, sizeof (ends_t));
     if (!ends)
         return -1;
-    ends->receiver = zsock_new_pair ("@inproc://test-raft-pipe");
-    ends->sender = zsock_new_pair (">inproc://test-raft-pipe");
+    //  A pipe of its own for each test, as zactor makes them
+    ends->sender = zsys_create_pipe (&ends->receiver);
     *state = ends;
     return ends->receiver && ends->sender ? 0 : -1;
 }
