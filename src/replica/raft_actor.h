@@ -1,5 +1,11 @@
 /*  raft_actor — the Raft node as a czmq actor: a zloop thread around the pure
     raft_core with the peer sockets, the tick timer, the log and meta stores.
+    It knows nothing of the state machine: of a snapshot it reads only the
+    header (index, term, membership); the broker takes and restores the
+    state machine's bytes (INSTALLED tells it when). Its options come from
+    its owner (raft_actor_options_t), never from the configuration file.
+    The files: raft_actor.c (this handle), raft_pipe.c (the messages below),
+    raft_thread.c (the loop), raft_restore.c (start), raft_snapshots.c.
 
     The broker holds a raft_actor_t: it proposes commands (batched, one pipe
     message per flush) and receives events. Nothing is shared with the actor
