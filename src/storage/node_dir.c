@@ -29,7 +29,7 @@ static const name_format_t s_formats[] = {
     [NODE_DIR_SNAPSHOT_RECEIVING] = {"snapshot-", ".snap.recv.tmp"},
 };
 
-//  Writes the formatted path into path; -1 when it does not fit.
+//  0 when snprintf's length says the path fit in path_size bytes, else -1.
 static int
 s_fits (int length, size_t path_size)
 {

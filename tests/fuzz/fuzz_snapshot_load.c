@@ -22,8 +22,8 @@
     Seeds: corpus/snapshot_load/ (snapshots of both formats of a state with
     topics, queued messages, accounts, sessions, chat messages, retained
     events and remembered clients; of an empty state; torn, corrupted and
-    misnamed ones; made by make_seeds; the older hashed files are of the
-    previous format).
+    misnamed ones; made by make_seeds; hashed files merged from fuzzing runs,
+    the older ones of the previous format, the newer of the current one).
 
     Invariants checked beyond "no crash, no leak, no UB":
     - load returns the fuzzed file, the fallback or nothing, as eligible;
