@@ -10,6 +10,14 @@
     Every error is one line: "FILE:LINE:COLUMN: problem" for JSON syntax,
     "FILE: place: problem" otherwise, the place being a JSON path such as
     nodes[2].peer_port.
+
+    Optional top-level settings and their defaults: heartbeat_ms 50,
+    election_timeout_ms [300, 600], request_timeout_ms 1000,
+    max_payload_bytes 1048576, event_retention 1000, snapshot_log_bytes
+    64 MiB, snapshot_trailing_entries 10000, and segment_bytes 64 MiB: the
+    size at which the log rolls to a new segment file (compaction deletes
+    whole segments, so small segments let tests and chaos runs see the log
+    shrink after a few entries; 1 gives every record a segment).
 */
 
 #include <arpa/inet.h>
@@ -70,6 +78,7 @@ static const char *const s_raftq_top_keys[] = {"cluster",
                                                "event_retention",
                                                "snapshot_log_bytes",
                                                "snapshot_trailing_entries",
+                                               "segment_bytes",
                                                "nodes",
                                                NULL};
 static const char *const s_raftq_node_keys[] = {"id",       "host", "client_port", "peer_port",
@@ -255,7 +264,8 @@ s_parse_settings (s_parser_t *parser, json_t *root, config_t *self)
         s_get_u32 (parser, root, "", "snapshot_log_bytes", false, CONFIG_SNAPSHOT_BYTES_MIN,
                    CONFIG_SNAPSHOT_BYTES_MAX, &self->snapshot_log_bytes) ||
         s_get_u32 (parser, root, "", "snapshot_trailing_entries", false, 0, CONFIG_TRAILING_MAX,
-                   &self->snapshot_trailing_entries))
+                   &self->snapshot_trailing_entries) ||
+        s_get_u32 (parser, root, "", "segment_bytes", false, 1, UINT32_MAX, &self->segment_bytes))
         return -1;
 
     json_t *range = json_object_get (root, "election_timeout_ms");
@@ -492,6 +502,7 @@ s_parse_buffer (const char *text, size_t length, const char *name, char *error, 
         self->event_retention = 1000;
         self->snapshot_log_bytes = 64u * 1024u * 1024u;
         self->snapshot_trailing_entries = 10000;
+        self->segment_bytes = 64u * 1024u * 1024u;
     }
     if (!self || !self->path || !self->cluster || !self->data_dir) {
         s_fail (&parser, NULL, "out of memory");

@@ -32,6 +32,7 @@ typedef struct {
     uint32_t event_retention;           //  events each stream keeps for Replay
     uint32_t snapshot_log_bytes;        //  snapshot once the log since the last one passes this
     uint32_t snapshot_trailing_entries; //  entries kept in the log behind a snapshot
+    uint32_t segment_bytes;             //  log segment file roll size
     config_node_t *nodes;               //  the nodes, in file order
     size_t node_count;                  //  how many
 } config_t;

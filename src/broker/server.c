@@ -7,6 +7,7 @@
 
 #include "broker/apply.h"
 #include "broker/proposal.h"
+#include "broker/replica_options.h"
 #include "broker/server_private.h"
 #include "broker/snapshot_policy.h"
 #include "broker/status.h"
@@ -267,9 +268,12 @@ s_open (server_t *self)
     //  The state first: the Raft actor starts from the same snapshot and
     //  replays only the log after it
     raft_actor_snapshot_t start;
-    if (snapshot_policy_open (self, &start))
+    replica_options_t replica;
+    if (snapshot_policy_open (self, &start) ||
+        replica_options_build (&replica, self->config, self->node_id, &start))
         return -1;
-    self->raft = raft_actor_new_from_snapshot (self->config, self->node_id, NULL, &start);
+    self->raft = raft_actor_new (&replica.options);
+    replica_options_release (&replica);
     if (!self->raft)
         return -1;
     return s_open_loop (self);

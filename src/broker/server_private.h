@@ -20,6 +20,7 @@
 #include "replica/raft_actor.h"
 #include "state/fsm.h"
 #include "storage/snapshot.h"
+#include "storage/snapshot_job.h"
 
 //  Messages read from one socket per loop turn before the batch goes out.
 #define SERVER_DRAIN_LIMIT 1000

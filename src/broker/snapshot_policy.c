@@ -8,6 +8,8 @@
 #include "broker/snapshot_policy.h"
 
 #include "broker/server_private.h"
+#include "broker/state_snapshot.h"
+#include "storage/node_dir.h"
 #include "util/diagnostic.h"
 
 //  Bytes a log record takes besides its payload (length, crc, term, index,
@@ -54,7 +56,7 @@ s_adopt_snapshot (server_t *self, snapshot_t *snapshot)
     uint64_t index = snapshot_index (snapshot);
     fsm_t *fsm = snapshot_policy_fsm_new (self);
     char error[256] = "";
-    if (!fsm || snapshot_restore (snapshot, fsm, error, sizeof (error))) {
+    if (!fsm || state_snapshot_restore (snapshot, fsm, error, sizeof (error))) {
         diagnostic_line (self->node_id, DIAGNOSTIC_ERROR, "cannot restore snapshot %" PRIu64 ": %s",
                          index, error);
         fsm_destroy (&fsm);
@@ -125,7 +127,7 @@ s_start_snapshot (server_t *self, char *error, size_t error_size)
     if (!self->membership)
         snprintf (error, error_size, "the Raft configuration is not known yet");
     else
-        self->snapshot_job = snapshot_job_start (
+        self->snapshot_job = state_snapshot_job_start (
             self->snapshot_dir, self->fsm, cluster_view_applied_term (self->view), self->membership,
             self->membership_size, error, error_size);
     if (self->snapshot_job) {
@@ -265,10 +267,10 @@ int
 snapshot_policy_open (server_t *self, raft_actor_snapshot_t *start)
 {
     memset (start, 0, sizeof (*start));
+    char node_dir[PATH_MAX];
     char path[PATH_MAX];
-    int length =
-        snprintf (path, sizeof (path), "%s/node-%u/snap", self->config->data_dir, self->node_id);
-    if (length < 0 || (size_t)length >= sizeof (path))
+    if (node_dir_path (node_dir, sizeof (node_dir), self->config->data_dir, self->node_id) ||
+        node_dir_snapshot_path (path, sizeof (path), node_dir))
         return -1;
     self->snapshot_dir = strdup (path);
     self->snapshot_waiting = zlistx_new ();

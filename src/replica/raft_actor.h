@@ -1,5 +1,11 @@
 /*  raft_actor — the Raft node as a czmq actor: a zloop thread around the pure
     raft_core with the peer sockets, the tick timer, the log and meta stores.
+    It knows nothing of the state machine: of a snapshot it reads only the
+    header (index, term, membership); the broker takes and restores the
+    state machine's bytes (INSTALLED tells it when). Its options come from
+    its owner (raft_actor_options_t), never from the configuration file.
+    The files: raft_actor.c (this handle), raft_pipe.c (the messages below),
+    raft_thread.c (the loop), raft_restore.c (start), raft_snapshots.c.
 
     The broker holds a raft_actor_t: it proposes commands (batched, one pipe
     message per flush) and receives events. Nothing is shared with the actor
@@ -51,7 +57,6 @@
 
 #include <czmq.h>
 
-#include "broker/config.h"
 #include "raft/raft_core.h"
 
 #ifdef __cplusplus
@@ -116,12 +121,6 @@ typedef struct {
     zmsg_t *message; //  the pipe message entries point into
 } raft_actor_event_t;
 
-//  Starts the Raft node node_id of config with its state under
-//  <data_dir>/node-<id>/ (data_dir NULL: the config's). What the actor keeps
-//  is copied. Returns NULL after logging why when it cannot start (storage
-//  unreadable, peer port taken).
-raft_actor_t *raft_actor_new (const config_t *config, uint32_t node_id, const char *data_dir);
-
 //  A snapshot the broker already loaded (and restored its state from): the
 //  actor starts from it instead of loading the newest itself.
 typedef struct {
@@ -131,10 +130,29 @@ typedef struct {
     size_t membership_size;    //  its size
 } raft_actor_snapshot_t;
 
-//  Same as raft_actor_new, starting from snapshot (borrowed for the call).
-raft_actor_t *raft_actor_new_from_snapshot (const config_t *config, uint32_t node_id,
-                                            const char *data_dir,
-                                            const raft_actor_snapshot_t *snapshot);
+//  What the actor runs with, built by its owner (the broker, from the
+//  cluster configuration). Everything is borrowed for raft_actor_new only.
+typedef struct {
+    uint32_t node_id;                      //  this node
+    const char *node_dir;                  //  its directory (storage/node_dir.h): log, meta, snap
+    const char *cluster;                   //  cluster name, checked on every peer message
+    const char *host;                      //  this node's host: the peer port binds there
+    uint32_t peer_port;                    //  where the other nodes reach this one
+    const raft_member_t *peers;            //  the other nodes known at start (id, host, peer_port)
+    size_t peer_count;                     //  how many
+    const raft_member_t *members;          //  bootstrap configuration; none: wait to be added
+    size_t member_count;                   //  how many
+    uint32_t heartbeat_ms;                 //  leader heartbeat period
+    uint32_t election_timeout_min_ms;      //  randomized election timeout bounds
+    uint32_t election_timeout_max_ms;      //
+    uint64_t segment_bytes;                //  log segment roll size, 0: the log store's default
+    uint32_t snapshot_trailing_entries;    //  log entries kept behind a snapshot
+    const raft_actor_snapshot_t *snapshot; //  restored by the broker; NULL: load the newest
+} raft_actor_options_t;
+
+//  Starts the Raft node of options. Returns NULL after logging why when it
+//  cannot start (storage unreadable, peer port taken).
+raft_actor_t *raft_actor_new (const raft_actor_options_t *options);
 
 //  Stops the actor (pending syncs are done) and frees everything.
 void raft_actor_destroy (raft_actor_t **self_p);

@@ -1,12 +1,12 @@
-/*  log_store — owns the Raft log on disk: segment files of CRC'd records, the
-    recovery of a torn or corrupt tail at open, group-commit syncs, durable
-    suffix truncation and whole-segment prefix truncation (compaction).
+/*  log_store — owns the Raft log on disk: segment files of CRC'd records
+    (log_record), group-commit syncs, replay, durable suffix truncation and
+    whole-segment prefix truncation (compaction). The recovery of a torn or
+    corrupt tail at open is log_recovery's.
 
-    Files: <path>/<first index, 20 digits>.seg; anything else in the directory
-    is ignored. A segment is rolled when the next record would take it past
-    LOG_STORE_SEGMENT_BYTES (a record larger than that gets a segment of its
-    own). The environment variable RAFTQ_SEGMENT_BYTES, read at open, overrides
-    the limit so tests can roll segments every few records.
+    Files: <path>/<first index, 20 digits>.seg (node_dir); anything else in
+    the directory is ignored. A segment is rolled when the next record would take it past
+    the segment size given at open, LOG_STORE_SEGMENT_BYTES by default (a
+    record larger than that gets a segment of its own).
 
     Every segment file holds at least one record and the segments chain without
     gaps: recovery and truncation delete a segment rather than leave it empty,
@@ -24,12 +24,12 @@
       retried sync could falsely report success;
     - destroy does not sync: what was appended but not synced may be lost.
 */
-#include "util/little_endian.h"
-#include "storage/log_store.h"
+#include "storage/log_store_private.h"
 
-#include "util/crc32c.h"
+#include "storage/log_record.h"
+#include "storage/node_dir.h"
+#include "util/file_io.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -43,116 +43,11 @@
 
 //  Roll limit of a segment file.
 #define LOG_STORE_SEGMENT_BYTES (64ULL * 1024 * 1024)
-//  Largest record length field trusted on read and produced on write.
-#define LOG_STORE_MAX_RECORD_BYTES (64U * 1024 * 1024)
-//  Record prefix before the checksummed part: length u32, crc32c u32.
-#define LOG_STORE_PREFIX_BYTES 8
-//  Fixed checksummed part: term u64, index u64, type u8.
-#define LOG_STORE_FIXED_BYTES 17
 //  Append writes out its buffer once it holds this much: few write calls
 //  without holding a whole large batch in memory.
 #define LOG_STORE_WRITE_CHUNK (1024 * 1024)
 //  First allocation of the append buffer; it grows to the largest batch chunk.
 #define LOG_STORE_WRITE_BUFFER_MIN (64 * 1024)
-//  Size of the sequential reads of recovery and replay.
-#define LOG_STORE_READ_CHUNK (1024 * 1024)
-//  Segment file name: 20 digits, ".seg", NUL.
-#define LOG_STORE_NAME_DIGITS 20
-#define LOG_STORE_NAME_SIZE   32
-
-typedef struct {
-    uint64_t first_index; //  index of its first record, also its file name
-    uint64_t size;        //  bytes of valid records in the file
-    int fd;               //  open descriptor, -1 while closed
-    bool dirty;           //  written since its last fdatasync
-} segment_t;
-
-struct _log_store_t {
-    char *path;               //  the log directory
-    int directory_fd;         //  open on path, to fsync after creating or deleting a segment
-    bool directory_dirty;     //  a segment was created or deleted since the last directory fsync
-    segment_t *segments;      //  in index order; the last one takes appends
-    size_t segment_count;     //  segments in use
-    size_t segment_capacity;  //  segments allocated
-    uint64_t *offsets;        //  offsets[i]: offset of entry first_index + i in its segment
-    size_t entry_count;       //  entries held
-    size_t offset_capacity;   //  offsets allocated
-    uint64_t segment_limit;   //  roll when a record would take a segment past this size
-    uint8_t *write_buffer;    //  records being appended, reused from append to append
-    size_t write_capacity;    //  bytes allocated for write_buffer
-    uint64_t recovered_bytes; //  torn or corrupt bytes dropped at open
-    bool failed;              //  a sync or an unrecoverable write failed: refuse changes
-};
-
-//  Sequential reader of one segment file, in large reads.
-typedef struct {
-    int fd;          //  file being read
-    uint64_t end;    //  bytes of the file that may be read
-    uint64_t next;   //  file offset of the next read
-    uint8_t *buffer; //  bytes read from the file
-    size_t capacity; //  bytes allocated for buffer
-    size_t head;     //  first byte not yet consumed
-    size_t tail;     //  end of the bytes read
-} segment_reader_t;
-
-typedef enum {
-    RECORD_VALID,  //  a whole record with a good checksum
-    RECORD_END,    //  clean end of the file
-    RECORD_INVALID //  torn or corrupt: nothing from here on is trusted
-} record_status_t;
-
-static size_t
-s_record_size (const raft_entry_t *entry)
-{
-    return LOG_STORE_PREFIX_BYTES + LOG_STORE_FIXED_BYTES + entry->size;
-}
-
-static void
-s_segment_name (char *name, uint64_t first_index)
-{
-    snprintf (name, LOG_STORE_NAME_SIZE, "%0*" PRIu64 ".seg", LOG_STORE_NAME_DIGITS, first_index);
-}
-
-//  Returns the index a segment file name stands for, or 0 if the name is not
-//  a segment's (index 0 never names one: the log starts at 1).
-static uint64_t
-s_parse_segment_name (const char *name)
-{
-    if (strlen (name) != LOG_STORE_NAME_DIGITS + 4 || strcmp (name + LOG_STORE_NAME_DIGITS, ".seg"))
-        return 0;
-    uint64_t index = 0;
-    for (int at = 0; at < LOG_STORE_NAME_DIGITS; at++) {
-        if (name[at] < '0' || name[at] > '9')
-            return 0;
-        uint64_t digit = (uint64_t)(name[at] - '0');
-        if (index > (UINT64_MAX - digit) / 10)
-            return 0;
-        index = index * 10 + digit;
-    }
-    return index;
-}
-
-//  Writes all of data at offset, through short writes and signals.
-static int
-s_write_all (int fd, const uint8_t *data, size_t size, uint64_t offset)
-{
-    while (size > 0) {
-        ssize_t written = pwrite (fd, data, size, (off_t)offset);
-        if (written < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        if (written == 0) {
-            errno = EIO;
-            return -1;
-        }
-        data += written;
-        size -= (size_t)written;
-        offset += (uint64_t)written;
-    }
-    return 0;
-}
 
 //  Makes room for needed elements, doubling from minimum. Returns the array,
 //  moved if it had to grow, or NULL (errno ENOMEM) with the old one untouched.
@@ -174,8 +69,8 @@ s_grow (void *array, size_t *capacity, size_t needed, size_t element_size, size_
 }
 
 //  Room for count more entries' offsets.
-static int
-s_reserve_entries (log_store_t *self, size_t count)
+int
+log_store_reserve_entries (log_store_t *self, size_t count)
 {
     uint64_t *offsets = (uint64_t *)s_grow (self->offsets, &self->offset_capacity,
                                             self->entry_count + count, sizeof (uint64_t), 1024);
@@ -186,8 +81,8 @@ s_reserve_entries (log_store_t *self, size_t count)
 }
 
 //  Room for one more segment.
-static int
-s_reserve_segment (log_store_t *self)
+int
+log_store_reserve_segment (log_store_t *self)
 {
     segment_t *segments = (segment_t *)s_grow (self->segments, &self->segment_capacity,
                                                self->segment_count + 1, sizeof (segment_t), 8);
@@ -197,103 +92,19 @@ s_reserve_segment (log_store_t *self)
     return 0;
 }
 
-static void
-s_reader_start (segment_reader_t *reader, int fd, uint64_t end)
-{
-    reader->fd = fd;
-    reader->end = end;
-    reader->next = 0;
-    reader->head = 0;
-    reader->tail = 0;
-}
-
-//  Makes want bytes available from head. Returns 0 when they are, 1 when the
-//  file ends first, -1 on a read error.
-static int
-s_reader_fill (segment_reader_t *reader, size_t want)
-{
-    if (reader->tail - reader->head >= want)
-        return 0;
-    if (reader->capacity - reader->head < want) {
-        if (reader->head > 0) {
-            memmove (reader->buffer, reader->buffer + reader->head, reader->tail - reader->head);
-            reader->tail -= reader->head;
-            reader->head = 0;
-        }
-        size_t needed = want > LOG_STORE_READ_CHUNK ? want : LOG_STORE_READ_CHUNK;
-        uint8_t *buffer = (uint8_t *)s_grow (reader->buffer, &reader->capacity, needed, 1, needed);
-        if (!buffer)
-            return -1;
-        reader->buffer = buffer;
-    }
-    while (reader->tail - reader->head < want) {
-        if (reader->next >= reader->end)
-            return 1;
-        size_t room = reader->capacity - reader->tail;
-        uint64_t left = reader->end - reader->next;
-        size_t chunk = left < room ? (size_t)left : room;
-        ssize_t got = pread (reader->fd, reader->buffer + reader->tail, chunk, (off_t)reader->next);
-        if (got < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        if (got == 0)
-            return 1;
-        reader->tail += (size_t)got;
-        reader->next += (uint64_t)got;
-    }
-    return 0;
-}
-
-//  Reads the next record into entry, whose data points into the reader's
-//  buffer until the next call. Sets offset to where the record starts.
-//  Returns a record_status_t, or -1 on a read error.
-static int
-s_reader_next (segment_reader_t *reader, raft_entry_t *entry, uint64_t *offset)
-{
-    *offset = reader->next - (reader->tail - reader->head);
-    int rc = s_reader_fill (reader, LOG_STORE_PREFIX_BYTES);
-    if (rc != 0)
-        return rc < 0 ? -1 : reader->tail == reader->head ? RECORD_END : RECORD_INVALID;
-
-    const uint8_t *prefix = reader->buffer + reader->head;
-    uint32_t length = little_endian_get_u32 (prefix);
-    uint32_t crc = little_endian_get_u32 (prefix + 4);
-    //  Length is checked against the file before anything is allocated for
-    //  it: a garbage length must not cost a large buffer.
-    if (length < LOG_STORE_FIXED_BYTES || length > LOG_STORE_MAX_RECORD_BYTES ||
-        *offset + LOG_STORE_PREFIX_BYTES + length > reader->end)
-        return RECORD_INVALID;
-    rc = s_reader_fill (reader, LOG_STORE_PREFIX_BYTES + length);
-    if (rc != 0)
-        return rc < 0 ? -1 : RECORD_INVALID;
-
-    const uint8_t *body = reader->buffer + reader->head + LOG_STORE_PREFIX_BYTES;
-    if (crc32c_extend (0, body, length) != crc)
-        return RECORD_INVALID;
-    entry->term = little_endian_get_u64 (body);
-    entry->index = little_endian_get_u64 (body + 8);
-    entry->type = body[16];
-    entry->data = (uint8_t *)body + LOG_STORE_FIXED_BYTES;
-    entry->size = length - LOG_STORE_FIXED_BYTES;
-    reader->head += LOG_STORE_PREFIX_BYTES + length;
-    return RECORD_VALID;
-}
-
-static int
-s_segment_open (log_store_t *self, segment_t *segment)
+int
+log_store_segment_open (log_store_t *self, segment_t *segment)
 {
     if (segment->fd >= 0)
         return 0;
-    char name[LOG_STORE_NAME_SIZE];
-    s_segment_name (name, segment->first_index);
+    char name[NODE_DIR_NAME_SIZE];
+    node_dir_file_name (name, NODE_DIR_SEGMENT, segment->first_index);
     segment->fd = openat (self->directory_fd, name, O_RDWR | O_CLOEXEC);
     return segment->fd < 0 ? -1 : 0;
 }
 
-static void
-s_segment_close (segment_t *segment)
+void
+log_store_segment_close (segment_t *segment)
 {
     if (segment->fd >= 0)
         close (segment->fd);
@@ -301,13 +112,13 @@ s_segment_close (segment_t *segment)
 }
 
 //  Deletes the file of the last segment and forgets it.
-static int
-s_remove_last_segment (log_store_t *self)
+int
+log_store_remove_last_segment (log_store_t *self)
 {
     segment_t *segment = &self->segments[self->segment_count - 1];
-    char name[LOG_STORE_NAME_SIZE];
-    s_segment_name (name, segment->first_index);
-    s_segment_close (segment);
+    char name[NODE_DIR_NAME_SIZE];
+    node_dir_file_name (name, NODE_DIR_SEGMENT, segment->first_index);
+    log_store_segment_close (segment);
     self->directory_dirty = true;
     if (unlinkat (self->directory_fd, name, 0) && errno != ENOENT)
         return -1;
@@ -319,16 +130,16 @@ s_remove_last_segment (log_store_t *self)
 static int
 s_create_segment (log_store_t *self, uint64_t first_index)
 {
-    if (s_reserve_segment (self))
+    if (log_store_reserve_segment (self))
         return -1;
-    char name[LOG_STORE_NAME_SIZE];
-    s_segment_name (name, first_index);
+    char name[NODE_DIR_NAME_SIZE];
+    node_dir_file_name (name, NODE_DIR_SEGMENT, first_index);
     int fd = openat (self->directory_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0)
         return -1;
     //  The previous segment stays open only while sync still owes it an fdatasync.
     if (self->segment_count > 0 && !self->segments[self->segment_count - 1].dirty)
-        s_segment_close (&self->segments[self->segment_count - 1]);
+        log_store_segment_close (&self->segments[self->segment_count - 1]);
     self->segments[self->segment_count++] = (segment_t){first_index, 0, fd, true};
     self->directory_dirty = true;
     return 0;
@@ -350,8 +161,8 @@ s_find_segment (log_store_t *self, uint64_t index)
     return low;
 }
 
-static int
-s_sync_directory (log_store_t *self)
+int
+log_store_sync_directory (log_store_t *self)
 {
     if (!self->directory_dirty)
         return 0;
@@ -361,204 +172,8 @@ s_sync_directory (log_store_t *self)
     return 0;
 }
 
-//  fsyncs the directory holding the log directory, which was just created
-//  and must survive a crash along with its segments.
-static int
-s_sync_parent (log_store_t *self)
-{
-    int parent_fd = openat (self->directory_fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (parent_fd < 0)
-        return -1;
-    int rc = fsync (parent_fd);
-    int saved = errno;
-    close (parent_fd);
-    errno = saved;
-    return rc;
-}
-
-static int
-s_compare_segments (const void *left, const void *right)
-{
-    uint64_t a = ((const segment_t *)left)->first_index;
-    uint64_t b = ((const segment_t *)right)->first_index;
-    return a < b ? -1 : a > b;
-}
-
-static int
-s_list_segments (log_store_t *self)
-{
-    int fd = dup (self->directory_fd);
-    if (fd < 0)
-        return -1;
-    DIR *directory = fdopendir (fd);
-    if (!directory) {
-        close (fd);
-        return -1;
-    }
-    rewinddir (directory);
-    int rc = 0;
-    while (true) {
-        errno = 0;
-        struct dirent *item = readdir (directory);
-        if (!item) {
-            rc = errno ? -1 : 0;
-            break;
-        }
-        uint64_t first_index = s_parse_segment_name (item->d_name);
-        if (first_index == 0)
-            continue;
-        if (s_reserve_segment (self)) {
-            rc = -1;
-            break;
-        }
-        self->segments[self->segment_count++] = (segment_t){first_index, 0, -1, false};
-    }
-    int saved = errno;
-    closedir (directory);
-    errno = saved;
-    if (rc == 0 && self->segment_count > 1)
-        qsort (self->segments, self->segment_count, sizeof (segment_t), s_compare_segments);
-    return rc;
-}
-
-//  Scans one segment, recording its entries' offsets, and stops at the first
-//  record that is torn, corrupt or out of sequence. Sets valid_end to the end
-//  of the last good record and file_size to the file's size.
-static int
-s_scan_segment (log_store_t *self, segment_reader_t *reader, segment_t *segment,
-                uint64_t expected_index, uint64_t *valid_end, uint64_t *file_size)
-{
-    struct stat status;
-    if (fstat (segment->fd, &status))
-        return -1;
-    *file_size = (uint64_t)status.st_size;
-    *valid_end = 0;
-    //  A segment must start exactly where the previous one ended.
-    if (expected_index != 0 && segment->first_index != expected_index)
-        return 0;
-    expected_index = segment->first_index;
-    s_reader_start (reader, segment->fd, *file_size);
-    while (true) {
-        raft_entry_t entry;
-        uint64_t offset;
-        int status_or_error = s_reader_next (reader, &entry, &offset);
-        if (status_or_error < 0)
-            return -1;
-        if (status_or_error != RECORD_VALID || entry.index != expected_index)
-            return 0;
-        if (s_reserve_entries (self, 1))
-            return -1;
-        self->offsets[self->entry_count++] = offset;
-        *valid_end = offset + LOG_STORE_PREFIX_BYTES + LOG_STORE_FIXED_BYTES + entry.size;
-        expected_index++;
-    }
-}
-
-static uint64_t
-s_file_size_at (log_store_t *self, uint64_t first_index)
-{
-    char name[LOG_STORE_NAME_SIZE];
-    s_segment_name (name, first_index);
-    struct stat status;
-    return fstatat (self->directory_fd, name, &status, 0) ? 0 : (uint64_t)status.st_size;
-}
-
-//  Ends the log valid_end bytes into segment at: deletes every later segment,
-//  newest first so that a crash in between still leaves a gapless prefix,
-//  then cuts this one there, or deletes it if nothing good is left in it.
-static int
-s_end_log_at (log_store_t *self, size_t at, uint64_t valid_end, uint64_t file_size)
-{
-    while (self->segment_count > at + 1) {
-        uint64_t dropped =
-            s_file_size_at (self, self->segments[self->segment_count - 1].first_index);
-        if (s_remove_last_segment (self))
-            return -1;
-        self->recovered_bytes += dropped;
-    }
-    self->recovered_bytes += file_size - valid_end;
-    segment_t *segment = &self->segments[at];
-    if (valid_end == 0)
-        return s_remove_last_segment (self);
-    if (ftruncate (segment->fd, (off_t)valid_end) || fdatasync (segment->fd))
-        return -1;
-    return 0;
-}
-
-//  Scans every segment in order; the first torn, corrupt or out-of-sequence
-//  record ends the log. Survivors are made durable.
-static int
-s_recover (log_store_t *self, char *error, size_t error_size)
-{
-    segment_reader_t reader = {0};
-    int rc = 0;
-    uint64_t expected_index = 0;
-    for (size_t at = 0; at < self->segment_count; at++) {
-        segment_t *segment = &self->segments[at];
-        size_t entries_before = self->entry_count;
-        uint64_t valid_end;
-        uint64_t file_size;
-        char name[LOG_STORE_NAME_SIZE];
-        s_segment_name (name, segment->first_index);
-        if (s_segment_open (self, segment) ||
-            s_scan_segment (self, &reader, segment, expected_index, &valid_end, &file_size)) {
-            snprintf (error, error_size, "log %s/%s: %s", self->path, name, strerror (errno));
-            rc = -1;
-            break;
-        }
-        segment->size = valid_end;
-        if (valid_end < file_size || self->entry_count == entries_before) {
-            rc = s_end_log_at (self, at, valid_end, file_size);
-            if (rc)
-                snprintf (error, error_size, "log %s/%s: dropping a torn tail: %s", self->path,
-                          name, strerror (errno));
-            break;
-        }
-        if (fdatasync (segment->fd)) {
-            snprintf (error, error_size, "log %s/%s: fdatasync: %s", self->path, name,
-                      strerror (errno));
-            rc = -1;
-            break;
-        }
-        if (at + 1 < self->segment_count)
-            s_segment_close (segment);
-        expected_index = segment->first_index + (self->entry_count - entries_before);
-    }
-    int saved = errno;
-    free (reader.buffer);
-    errno = saved;
-    if (rc == 0) {
-        self->directory_dirty = true;
-        if (s_sync_directory (self)) {
-            snprintf (error, error_size, "log %s: fsync: %s", self->path, strerror (errno));
-            rc = -1;
-        }
-    }
-    return rc;
-}
-
-static int
-s_read_segment_limit (log_store_t *self, char *error, size_t error_size)
-{
-    self->segment_limit = LOG_STORE_SEGMENT_BYTES;
-    const char *text = getenv ("RAFTQ_SEGMENT_BYTES");
-    if (!text)
-        return 0;
-    char *end;
-    errno = 0;
-    unsigned long long limit = strtoull (text, &end, 10);
-    if (errno || end == text || *end || limit == 0 || text[0] == '-') {
-        snprintf (error, error_size, "RAFTQ_SEGMENT_BYTES must be a positive byte count, not '%s'",
-                  text);
-        errno = EINVAL;
-        return -1;
-    }
-    self->segment_limit = limit;
-    return 0;
-}
-
 log_store_t *
-log_store_open (const char *path, char *error, size_t error_size)
+log_store_open (const char *path, uint64_t segment_bytes, char *error, size_t error_size)
 {
     log_store_t *self = (log_store_t *)calloc (1, sizeof (log_store_t));
     if (!self) {
@@ -573,23 +188,13 @@ log_store_open (const char *path, char *error, size_t error_size)
         errno = ENOMEM;
         return NULL;
     }
-    int rc = s_read_segment_limit (self, error, error_size);
-    if (rc == 0) {
-        bool created = mkdir (path, 0755) == 0;
-        if (!created && errno != EEXIST)
-            rc = -1;
-        if (rc == 0) {
-            self->directory_fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-            if (self->directory_fd < 0 || (created && s_sync_parent (self)))
-                rc = -1;
-        }
-        if (rc == 0)
-            rc = s_list_segments (self);
-        if (rc)
-            snprintf (error, error_size, "log %s: %s", path, strerror (errno));
-    }
+    self->segment_limit = segment_bytes ? segment_bytes : LOG_STORE_SEGMENT_BYTES;
+    self->directory_fd = file_io_open_directory (path);
+    int rc = self->directory_fd < 0 ? -1 : 0;
+    if (rc)
+        snprintf (error, error_size, "log %s: %s", path, strerror (errno));
     if (rc == 0)
-        rc = s_recover (self, error, error_size);
+        rc = log_recovery_run (self, error, error_size);
     if (rc) {
         int saved = errno;
         log_store_destroy (&self);
@@ -605,7 +210,7 @@ log_store_destroy (log_store_t **self_p)
         return;
     log_store_t *self = *self_p;
     for (size_t at = 0; at < self->segment_count; at++)
-        s_segment_close (&self->segments[at]);
+        log_store_segment_close (&self->segments[at]);
     if (self->directory_fd >= 0)
         close (self->directory_fd);
     free (self->segments);
@@ -658,7 +263,7 @@ s_check_batch (log_store_t *self, const raft_entry_t *entries, size_t count)
             errno = EINVAL;
             return -1;
         }
-        if (entries[at].size > LOG_STORE_MAX_RECORD_BYTES - LOG_STORE_FIXED_BYTES) {
+        if (entries[at].size > LOG_RECORD_MAX_BYTES - LOG_RECORD_FIXED_BYTES) {
             errno = EMSGSIZE;
             return -1;
         }
@@ -673,28 +278,14 @@ s_flush (log_store_t *self, size_t *pending)
     if (*pending == 0)
         return 0;
     segment_t *segment = &self->segments[self->segment_count - 1];
-    if (s_segment_open (self, segment))
+    if (log_store_segment_open (self, segment))
         return -1;
     segment->dirty = true;
-    if (s_write_all (segment->fd, self->write_buffer, *pending, segment->size))
+    if (file_io_write_all (segment->fd, self->write_buffer, *pending, segment->size))
         return -1;
     segment->size += *pending;
     *pending = 0;
     return 0;
-}
-
-static void
-s_encode_record (uint8_t *record, const raft_entry_t *entry)
-{
-    uint8_t *body = record + LOG_STORE_PREFIX_BYTES;
-    little_endian_put_u64 (body, entry->term);
-    little_endian_put_u64 (body + 8, entry->index);
-    body[16] = entry->type;
-    if (entry->size)
-        memcpy (body + LOG_STORE_FIXED_BYTES, entry->data, entry->size);
-    uint32_t length = (uint32_t)(LOG_STORE_FIXED_BYTES + entry->size);
-    little_endian_put_u32 (record, length);
-    little_endian_put_u32 (record + 4, crc32c_extend (0, body, length));
 }
 
 //  Undoes a failed append: deletes the segments it created and cuts the
@@ -705,13 +296,13 @@ s_undo_append (log_store_t *self, size_t segment_count, uint64_t last_size, size
 {
     int saved = errno;
     while (self->segment_count > segment_count)
-        if (s_remove_last_segment (self)) {
+        if (log_store_remove_last_segment (self)) {
             self->failed = true;
             break;
         }
     if (!self->failed && segment_count > 0) {
         segment_t *segment = &self->segments[segment_count - 1];
-        if (s_segment_open (self, segment) || ftruncate (segment->fd, (off_t)last_size))
+        if (log_store_segment_open (self, segment) || ftruncate (segment->fd, (off_t)last_size))
             self->failed = true;
         else
             segment->size = last_size;
@@ -729,7 +320,7 @@ log_store_append (log_store_t *self, const raft_entry_t *entries, size_t count)
     }
     if (count == 0)
         return 0;
-    if (s_check_batch (self, entries, count) || s_reserve_entries (self, count))
+    if (s_check_batch (self, entries, count) || log_store_reserve_entries (self, count))
         return -1;
 
     size_t segment_count = self->segment_count;
@@ -738,7 +329,7 @@ log_store_append (log_store_t *self, const raft_entry_t *entries, size_t count)
     size_t pending = 0;
     for (size_t at = 0; at < count; at++) {
         const raft_entry_t *entry = &entries[at];
-        size_t record_size = s_record_size (entry);
+        size_t record_size = log_record_size (entry);
         segment_t *last = self->segment_count ? &self->segments[self->segment_count - 1] : NULL;
         uint64_t used = last ? last->size + pending : 0;
         if (!last || (used > 0 && used + record_size > self->segment_limit)) {
@@ -754,7 +345,7 @@ log_store_append (log_store_t *self, const raft_entry_t *entries, size_t count)
         if (!buffer)
             goto failed;
         self->write_buffer = buffer;
-        s_encode_record (self->write_buffer + pending, entry);
+        log_record_encode (self->write_buffer + pending, entry);
         self->offsets[self->entry_count++] = last->size + pending;
         pending += record_size;
     }
@@ -784,9 +375,9 @@ log_store_sync (log_store_t *self)
         }
         segment->dirty = false;
         if (at + 1 < self->segment_count)
-            s_segment_close (segment);
+            log_store_segment_close (segment);
     }
-    if (s_sync_directory (self)) {
+    if (log_store_sync_directory (self)) {
         self->failed = true;
         return -1;
     }
@@ -810,17 +401,17 @@ log_store_truncate_suffix (log_store_t *self, uint64_t from_index)
     uint64_t offset = self->offsets[from_index - first_index];
     //  Newest first, so an interrupted truncation still leaves a gapless log.
     while (self->segment_count > holder + 1) {
-        if (s_remove_last_segment (self))
+        if (log_store_remove_last_segment (self))
             return -1;
         self->entry_count = self->segments[self->segment_count].first_index - first_index;
     }
     segment_t *segment = &self->segments[holder];
     if (offset == 0) {
         //  Nothing left in it: delete rather than leave an empty segment.
-        if (s_remove_last_segment (self))
+        if (log_store_remove_last_segment (self))
             return -1;
     } else {
-        if (s_segment_open (self, segment) || ftruncate (segment->fd, (off_t)offset))
+        if (log_store_segment_open (self, segment) || ftruncate (segment->fd, (off_t)offset))
             return -1;
         segment->size = offset;
         if (fdatasync (segment->fd)) {
@@ -830,7 +421,7 @@ log_store_truncate_suffix (log_store_t *self, uint64_t from_index)
         segment->dirty = false;
     }
     self->entry_count = from_index - first_index;
-    if (s_sync_directory (self)) {
+    if (log_store_sync_directory (self)) {
         self->failed = true;
         return -1;
     }
@@ -840,27 +431,27 @@ log_store_truncate_suffix (log_store_t *self, uint64_t from_index)
 int
 log_store_replay (log_store_t *self, log_store_visit_fn *visit, void *argument)
 {
-    segment_reader_t reader = {0};
+    log_reader_t reader = {0};
     int rc = 0;
     uint64_t expected_index = log_store_first_index (self);
     uint64_t last_index = log_store_last_index (self);
     for (size_t at = 0; at < self->segment_count && rc == 0; at++) {
         segment_t *segment = &self->segments[at];
         bool opened_here = segment->fd < 0;
-        if (s_segment_open (self, segment)) {
+        if (log_store_segment_open (self, segment)) {
             rc = -1;
             break;
         }
-        s_reader_start (&reader, segment->fd, segment->size);
+        log_reader_start (&reader, segment->fd, segment->size);
         while (rc == 0) {
             raft_entry_t entry;
             uint64_t offset;
-            int status_or_error = s_reader_next (&reader, &entry, &offset);
-            if (status_or_error == RECORD_END)
+            int status_or_error = log_reader_next (&reader, &entry, &offset);
+            if (status_or_error == LOG_RECORD_END)
                 break;
             if (status_or_error < 0)
                 rc = -1;
-            else if (status_or_error == RECORD_INVALID || entry.index != expected_index) {
+            else if (status_or_error == LOG_RECORD_INVALID || entry.index != expected_index) {
                 //  The file changed under us since open.
                 errno = EIO;
                 rc = -1;
@@ -871,7 +462,7 @@ log_store_replay (log_store_t *self, log_store_visit_fn *visit, void *argument)
         }
         if (opened_here && at + 1 < self->segment_count) {
             int saved = errno;
-            s_segment_close (segment);
+            log_store_segment_close (segment);
             errno = saved;
         }
     }
@@ -879,9 +470,7 @@ log_store_replay (log_store_t *self, log_store_visit_fn *visit, void *argument)
         errno = EIO;
         rc = -1;
     }
-    int saved = errno;
-    free (reader.buffer);
-    errno = saved;
+    log_reader_release (&reader);
     return rc;
 }
 
@@ -907,9 +496,9 @@ log_store_truncate_prefix (log_store_t *self, uint64_t up_to_index)
         if (next_first - 1 > up_to_index)
             break;
         segment_t *segment = &self->segments[dropped];
-        char name[LOG_STORE_NAME_SIZE];
-        s_segment_name (name, segment->first_index);
-        s_segment_close (segment);
+        char name[NODE_DIR_NAME_SIZE];
+        node_dir_file_name (name, NODE_DIR_SEGMENT, segment->first_index);
+        log_store_segment_close (segment);
         self->directory_dirty = true;
         if (unlinkat (self->directory_fd, name, 0) && errno != ENOENT) {
             rc = -1;
@@ -932,7 +521,7 @@ log_store_truncate_prefix (log_store_t *self, uint64_t up_to_index)
         self->entry_count -= dropped_entries;
     }
     errno = saved;
-    if (rc == 0 && s_sync_directory (self)) {
+    if (rc == 0 && log_store_sync_directory (self)) {
         self->failed = true;
         rc = -1;
     }

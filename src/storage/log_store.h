@@ -18,7 +18,9 @@ typedef struct _log_store_t log_store_t;
 
 //  Opens (creating if needed) the log in directory path and recovers it.
 //  On failure returns NULL and writes a one-line reason into error.
-log_store_t *log_store_open (const char *path, char *error, size_t error_size);
+//  segment_bytes: roll size of a segment file (0: 64 MiB).
+log_store_t *log_store_open (const char *path, uint64_t segment_bytes, char *error,
+                             size_t error_size);
 
 void log_store_destroy (log_store_t **self_p);
 

@@ -17,6 +17,7 @@
 #include "storage/meta_store.h"
 
 #include "util/crc32c.h"
+#include "util/file_io.h"
 
 #include <endian.h>
 #include <errno.h>
@@ -89,19 +90,9 @@ s_write_slot (int fd, const meta_slot_t *slot)
 {
     uint8_t bytes[META_SLOT_BYTES];
     s_encode_slot (bytes, slot);
-    size_t done = 0;
-    off_t offset = (off_t)(slot->version & 1) * META_SLOT_STRIDE;
-    while (done < sizeof bytes) {
-        ssize_t written = pwrite (fd, bytes + done, sizeof bytes - done, offset + (off_t)done);
-        if (written < 0 && errno == EINTR)
-            continue;
-        if (written <= 0) {
-            if (written == 0)
-                errno = EIO;
-            return -1;
-        }
-        done += (size_t)written;
-    }
+    uint64_t offset = (slot->version & 1) * META_SLOT_STRIDE;
+    if (file_io_write_all (fd, bytes, sizeof bytes, offset))
+        return -1;
     return fdatasync (fd);
 }
 
@@ -113,34 +104,12 @@ static int
 s_read_slot (int fd, unsigned index, meta_slot_t *slot)
 {
     uint8_t bytes[META_SLOT_BYTES];
-    size_t done = 0;
-    off_t offset = (off_t)index * META_SLOT_STRIDE;
-    while (done < sizeof bytes) {
-        ssize_t got = pread (fd, bytes + done, sizeof bytes - done, offset + (off_t)done);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0)
-            return -1;
-        if (got == 0)
-            return 1;
-        done += (size_t)got;
-    }
-    return s_decode_slot (bytes, index, slot) ? 1 : 0;
-}
-
-//  fsyncs the directory that holds the given one: on first start the node
-//  directory itself may be new, and must survive a crash with the file.
-static int
-s_sync_parent (int directory_fd)
-{
-    int parent_fd = openat (directory_fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (parent_fd < 0)
+    ssize_t got = file_io_read_all (fd, bytes, sizeof bytes, (uint64_t)index * META_SLOT_STRIDE);
+    if (got < 0)
         return -1;
-    int rc = fsync (parent_fd);
-    int saved = errno;
-    close (parent_fd);
-    errno = saved;
-    return rc;
+    if ((size_t)got < sizeof bytes)
+        return 1;
+    return s_decode_slot (bytes, index, slot) ? 1 : 0;
 }
 
 //  Builds a fresh file aside and renames it into place, durably.
@@ -153,7 +122,7 @@ s_create_file (meta_store_t *self, int directory_fd)
     meta_slot_t fresh = {0, 0, 0};
     if (s_write_slot (self->fd, &fresh) ||
         renameat (directory_fd, META_TEMP_NAME, directory_fd, META_FILE_NAME) ||
-        fsync (directory_fd) || s_sync_parent (directory_fd))
+        fsync (directory_fd) || file_io_sync_parent (directory_fd))
         return -1;
     return 0;
 }
@@ -203,15 +172,6 @@ s_open_file (meta_store_t *self, int directory_fd, const char *path, bool *found
     return 0;
 }
 
-//  Creates the directory if missing and opens it.
-static int
-s_open_directory (const char *path)
-{
-    if (mkdir (path, 0755) && errno != EEXIST)
-        return -1;
-    return open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-}
-
 meta_store_t *
 meta_store_open (const char *path, char *error, size_t error_size)
 {
@@ -224,7 +184,7 @@ meta_store_open (const char *path, char *error, size_t error_size)
     self->fd = -1;
     error[0] = '\0';
     bool found = false;
-    int directory_fd = s_open_directory (path);
+    int directory_fd = file_io_open_directory (path);
     int rc = directory_fd < 0 ? -1 : 0;
     if (rc == 0)
         rc = s_open_file (self, directory_fd, path, &found, error, error_size);

@@ -7,7 +7,7 @@
                        the first, and one named first + 1 + second index
                        delta (a gap unless it chains); otherwise all of
                        them are the first segment;
-           2 SMALL     RAFTQ_SEGMENT_BYTES=64, so appends roll segments;
+           2 SMALL     a segment size of 64 bytes, so appends roll segments;
            4 FIX_CRC   records are walked by their length fields and their
                        crcs recomputed before writing, so that mutations get
                        past the checksum to lengths, indexes and sequencing;
@@ -222,11 +222,18 @@ s_check_slice (const snapshot_t *whole, const snapshot_t *part)
                    "kept entries changed");
 }
 
+//  Where the log is and how it is opened.
+typedef struct {
+    const char *directory;  //  the log directory
+    uint64_t segment_bytes; //  its segment size (0: the default)
+} place_t;
+
 static log_store_t *
-s_open (const char *directory)
+s_open (const place_t *place)
 {
     char error[ERROR_SIZE] = "";
-    log_store_t *store = log_store_open (directory, error, sizeof error);
+    log_store_t *store =
+        log_store_open (place->directory, place->segment_bytes, error, sizeof error);
     HARNESS_CHECK (store != NULL, "open failed: %s", error);
     return store;
 }
@@ -234,12 +241,12 @@ s_open (const char *directory)
 //  Reopens the store and snapshots it: the same range as before the
 //  reopen, nothing to recover.
 static snapshot_t
-s_reopen (log_store_t **store, const char *directory)
+s_reopen (log_store_t **store, const place_t *place)
 {
     uint64_t first = log_store_first_index (*store);
     uint64_t last = log_store_last_index (*store);
     log_store_destroy (store);
-    *store = s_open (directory);
+    *store = s_open (place);
     HARNESS_CHECK (log_store_recovered_bytes (*store) == 0,
                    "%" PRIu64 " bytes recovered from a clean store",
                    log_store_recovered_bytes (*store));
@@ -252,7 +259,7 @@ s_reopen (log_store_t **store, const char *directory)
 //  Appends one entry after what was kept, at empty_index when nothing was;
 //  returns the log after a reopen.
 static snapshot_t
-s_append (log_store_t **store, const char *directory, const snapshot_t *kept, uint64_t empty_index)
+s_append (log_store_t **store, const place_t *place, const snapshot_t *kept, uint64_t empty_index)
 {
     uint64_t index = kept->count ? s_snapshot_last (kept) + 1 : empty_index;
     raft_entry_t entry = {1, index, RAFT_ENTRY_NOOP, (uint8_t *)s_appended_payload,
@@ -260,7 +267,7 @@ s_append (log_store_t **store, const char *directory, const snapshot_t *kept, ui
     HARNESS_CHECK (log_store_append (*store, &entry, 1) == 0, "append %" PRIu64 ": %s", entry.index,
                    strerror (errno));
     HARNESS_CHECK (log_store_sync (*store) == 0, "sync: %s", strerror (errno));
-    snapshot_t after = s_reopen (store, directory);
+    snapshot_t after = s_reopen (store, place);
     HARNESS_CHECK (after.count == kept->count + 1 && s_snapshot_last (&after) == entry.index,
                    "%" PRIu64 " entries after appending to %" PRIu64, after.count, kept->count);
     s_check_slice (&after, kept);
@@ -277,12 +284,12 @@ s_prefix_cut (const snapshot_t *before, uint8_t pick)
 }
 
 static snapshot_t
-s_truncate_prefix (log_store_t **store, const char *directory, const snapshot_t *before,
+s_truncate_prefix (log_store_t **store, const place_t *place, const snapshot_t *before,
                    uint64_t up_to)
 {
     HARNESS_CHECK (log_store_truncate_prefix (*store, up_to) == 0,
                    "truncate prefix to %" PRIu64 ": %s", up_to, strerror (errno));
-    snapshot_t after = s_reopen (store, directory);
+    snapshot_t after = s_reopen (store, place);
     if (up_to >= s_snapshot_last (before))
         HARNESS_CHECK (after.count == 0, "%" PRIu64 " entries left after compacting to %" PRIu64,
                        after.count, up_to);
@@ -297,13 +304,13 @@ s_truncate_prefix (log_store_t **store, const char *directory, const snapshot_t 
 }
 
 static snapshot_t
-s_truncate_suffix (log_store_t **store, const char *directory, const snapshot_t *before,
+s_truncate_suffix (log_store_t **store, const place_t *place, const snapshot_t *before,
                    uint8_t pick)
 {
     uint64_t from = (before->first ? before->first : 1) + pick % (before->count + 1);
     HARNESS_CHECK (log_store_truncate_suffix (*store, from) == 0,
                    "truncate suffix from %" PRIu64 ": %s", from, strerror (errno));
-    snapshot_t after = s_reopen (store, directory);
+    snapshot_t after = s_reopen (store, place);
     uint64_t kept = before->count ? from - before->first : 0;
     HARNESS_CHECK (
         after.count == kept && (kept == 0 || after.first == before->first),
@@ -324,27 +331,23 @@ s_advance (snapshot_t *current, snapshot_t next)
 static void
 s_run (const char *directory, const layout_t *layout)
 {
-    if (layout->flags & FLAG_SMALL)
-        setenv ("RAFTQ_SEGMENT_BYTES", "64", 1);
-    else
-        unsetenv ("RAFTQ_SEGMENT_BYTES");
+    place_t place = {directory, layout->flags & FLAG_SMALL ? 64 : 0};
     s_write_segments (directory, layout);
 
-    log_store_t *store = s_open (directory);
+    log_store_t *store = s_open (&place);
     uint64_t written = layout->first_size + layout->second_size;
     HARNESS_CHECK (log_store_size (store) + log_store_recovered_bytes (store) == written,
                    "kept %" PRIu64 " + recovered %" PRIu64 " != written %" PRIu64,
                    log_store_size (store), log_store_recovered_bytes (store), written);
     snapshot_t current = s_snapshot (store);
-    s_advance (&current, s_append (&store, directory, &current, layout->first_index));
+    s_advance (&current, s_append (&store, &place, &current, layout->first_index));
     if (layout->flags & FLAG_PREFIX) {
         uint64_t up_to = s_prefix_cut (&current, layout->truncate_pick);
-        s_advance (&current, s_truncate_prefix (&store, directory, &current, up_to));
-        s_advance (&current, s_append (&store, directory, &current, up_to + 1));
+        s_advance (&current, s_truncate_prefix (&store, &place, &current, up_to));
+        s_advance (&current, s_append (&store, &place, &current, up_to + 1));
     }
     if (layout->flags & FLAG_TRUNCATE)
-        s_advance (&current,
-                   s_truncate_suffix (&store, directory, &current, layout->truncate_pick));
+        s_advance (&current, s_truncate_suffix (&store, &place, &current, layout->truncate_pick));
     s_snapshot_clear (&current);
     log_store_destroy (&store);
 }

@@ -1,34 +1,41 @@
 /*  fuzz_snapshot_load — snapshot_load taking arbitrary bytes as a snapshot
-    file, then snapshot_restore into a fresh state machine, which then works
-    on.
+    file, of the current format or the previous one, then the broker's
+    restore (state_snapshot_restore) into a fresh state machine, which then
+    works on.
 
     Input: [flags u8][file index u64 LE][file bytes]
     The bytes are the file <dir>/snapshot-<file index>.snap (index 0 names
     no snapshot: load must see an empty directory).
-    flags: 1 FIX_HEADER  magic, body length and crc32c are rewritten for the
-                         bytes after the 20-byte header, so that mutations
-                         get past the checksum to the protobuf body and the
-                         state checks behind it;
+    flags: 1 FIX_HEADER  the header is rewritten for the bytes that follow
+                         it, so that mutations get past the checksums to the
+                         body and the state checks behind it: a file that
+                         starts "RAFTQSN1" gets a previous-format header
+                         (body length, crc32c of the 20-byte header's body),
+                         any other the current one (magic, sizes, both
+                         checksums; index, term and membership size kept,
+                         the membership size cut to what the file holds);
            2 FALLBACK    when the file index is above 1, a valid snapshot of
                          index 1 (an empty state) is there too: load must
                          fall back on it whenever the fuzzed file fails;
            4 BELOW       load with max_index = file index - 1: the fuzzed
                          file must be passed over.
-    Seeds: corpus/snapshot_load/ (snapshots written by snapshot_write of a
-    state with topics, queued messages, accounts, sessions, chat messages,
-    retained events and remembered clients; of an empty state; torn,
-    corrupted and misnamed ones; made by make_seeds).
+    Seeds: corpus/snapshot_load/ (snapshots of both formats of a state with
+    topics, queued messages, accounts, sessions, chat messages, retained
+    events and remembered clients; of an empty state; torn, corrupted and
+    misnamed ones; made by make_seeds; hashed files merged from fuzzing runs,
+    the older ones of the previous format, the newer of the current one).
 
     Invariants checked beyond "no crash, no leak, no UB":
     - load returns the fuzzed file, the fallback or nothing, as eligible;
       a file passed over for a fault, or a refusal, comes with a reason; an
       empty directory gives no reason; the file size is the file's;
     - restore refuses with a reason, or yields a state at the snapshot's
-      index; a second restore of the same snapshot is refused;
-    - an accepted state is stable: packed again (snapshot_pack), written,
-      loaded and restored into another fsm, it has the same state hash,
-      term and membership, and packs to the same bytes;
-    - the fallback, written by snapshot_write, always loads;
+      index; a second restore into the restored fsm is refused;
+    - an accepted state is stable: packed again (fsm_snapshot_pack),
+      written in the current format, loaded and restored into another fsm,
+      it has the same state hash, term and membership, and packs to the
+      same bytes;
+    - the fallback, written by state_snapshot_write, always loads;
     - the two fsms then answer the same commands (queue, chat, retries,
       Replay, built from names found in the state) with the same replies
       and events, and end with the same hash and packed state.
@@ -36,10 +43,12 @@
     wrote (a handful of unlinks, cheaper than listing the directory).
 */
 #include "harness.h"
-#include "util/crc32c.h"
-#include "state/fsm.h"
-#include "util/little_endian.h"
+#include "broker/state_snapshot.h"
+#include "state/fsm_snapshot.h"
 #include "storage/snapshot.h"
+#include "storage/snapshot_legacy.h"
+#include "util/crc32c.h"
+#include "util/little_endian.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -54,13 +63,14 @@
 #define FLAG_FALLBACK      2
 #define FLAG_BELOW         4
 #define INPUT_HEADER_BYTES 9
-//  File header (snapshot.h): magic, body length u64, crc32c of the body u32.
-#define FILE_MAGIC       "RAFTQSN1"
-#define FILE_MAGIC_BYTES 8
-#define FALLBACK_INDEX   1
-#define PATH_SIZE        256
-#define ERROR_SIZE       256
-#define REPORT_SIZE      1024
+//  Where the current header keeps index, term and the membership size
+#define AT_INDEX           8
+#define AT_TERM            16
+#define AT_MEMBERSHIP_SIZE 36
+#define FALLBACK_INDEX     1
+#define PATH_SIZE          256
+#define ERROR_SIZE         256
+#define REPORT_SIZE        1024
 //  The session token made by the commands (chat tokens: 32 hex digits).
 #define FUZZ_TOKEN "f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0"
 //  A well-formed password hash: apply checks the form, never the password.
@@ -96,14 +106,29 @@ typedef struct {
     fsm_t *second; //  restored from first, packed again
 } twins_t;
 
-//  Puts the snapshot file header (snapshot.h) before the body in file.
+//  Rewrites the previous format's header for the bytes after it.
 static void
-s_put_header (uint8_t *file, size_t body_size)
+s_fix_legacy_header (uint8_t *file, size_t file_size)
 {
-    memcpy (file, FILE_MAGIC, FILE_MAGIC_BYTES);
-    little_endian_put_u64 (file + FILE_MAGIC_BYTES, body_size);
-    little_endian_put_u32 (file + FILE_MAGIC_BYTES + 8,
-                           crc32c_extend (0, file + SNAPSHOT_HEADER_BYTES, body_size));
+    size_t body_size = file_size - SNAPSHOT_LEGACY_HEADER_BYTES;
+    little_endian_put_u64 (file + 8, body_size);
+    little_endian_put_u32 (file + 16,
+                           crc32c_extend (0, file + SNAPSHOT_LEGACY_HEADER_BYTES, body_size));
+}
+
+//  Rewrites the current format's header for the bytes after it.
+static void
+s_fix_header (uint8_t *file, size_t file_size)
+{
+    size_t room = file_size - SNAPSHOT_HEADER_BYTES;
+    snapshot_header_t header = {
+        little_endian_get_u64 (file + AT_INDEX), little_endian_get_u64 (file + AT_TERM),
+        file + SNAPSHOT_HEADER_BYTES, little_endian_get_u32 (file + AT_MEMBERSHIP_SIZE)};
+    if (header.membership_size > room)
+        header.membership_size = room;
+    const uint8_t *body = file + SNAPSHOT_HEADER_BYTES + header.membership_size;
+    size_t body_size = room - header.membership_size;
+    snapshot_header_encode (file, &header, body_size, crc32c_extend (0, body, body_size));
 }
 
 static int
@@ -119,8 +144,12 @@ s_input (input_t *input, const uint8_t *data, size_t size)
         return -1;
     if (input->file_size)
         memcpy (input->file, data + INPUT_HEADER_BYTES, input->file_size);
-    if (input->flags & FLAG_FIX_HEADER && input->file_size >= SNAPSHOT_HEADER_BYTES)
-        s_put_header (input->file, input->file_size - SNAPSHOT_HEADER_BYTES);
+    bool fix = input->flags & FLAG_FIX_HEADER;
+    if (fix && snapshot_legacy_is (input->file, input->file_size) &&
+        input->file_size >= SNAPSHOT_LEGACY_HEADER_BYTES)
+        s_fix_legacy_header (input->file, input->file_size);
+    else if (fix && input->file_size >= SNAPSHOT_HEADER_BYTES)
+        s_fix_header (input->file, input->file_size);
     input->with_fallback = input->flags & FLAG_FALLBACK && input->index > FALLBACK_INDEX;
     input->max_index =
         input->flags & FLAG_BELOW && input->index > 0 ? input->index - 1 : UINT64_MAX;
@@ -143,12 +172,8 @@ s_write_fallback (const char *dir)
     fsm_t *fsm = fsm_new (&(fsm_options_t){0});
     HARNESS_CHECK (fsm && fsm_skip (fsm, FALLBACK_INDEX) == 0, "cannot make the fallback state");
     char error[ERROR_SIZE] = "";
-    size_t size = 0;
-    uint8_t *body = snapshot_pack (fsm, 1, NULL, 0, &size, error, sizeof error);
-    HARNESS_CHECK (body != NULL, "pack the fallback: %s", error);
-    HARNESS_CHECK (snapshot_write (dir, FALLBACK_INDEX, body, size, error, sizeof error) == 0,
+    HARNESS_CHECK (state_snapshot_write (dir, fsm, 1, NULL, 0, error, sizeof error) == 0,
                    "write the fallback: %s", error);
-    free (body);
     fsm_destroy (&fsm);
 }
 
@@ -205,29 +230,31 @@ s_load_stable (const char *dir, uint64_t index)
 }
 
 static uint8_t *
-s_pack (fsm_t *fsm, snapshot_t *snapshot, size_t *size)
+s_pack (fsm_t *fsm, size_t *size)
 {
-    size_t membership_size = 0;
-    const uint8_t *membership = snapshot_membership (snapshot, &membership_size);
     char error[ERROR_SIZE] = "";
-    uint8_t *body = snapshot_pack (fsm, snapshot_term (snapshot), membership, membership_size, size,
-                                   error, sizeof error);
+    uint8_t *body = fsm_snapshot_pack (fsm, size, error, sizeof error);
     HARNESS_CHECK (body != NULL, "pack a restored state: %s", error);
     return body;
 }
 
-//  Writes body as the snapshot file of index in dir. Not snapshot_write:
-//  its temporary, renames and fsyncs would double the I/O of every input
-//  for nothing about the state; FALLBACK inputs use it.
+//  Writes body as the snapshot file of snapshot's header in dir, in the
+//  current format. Not snapshot_write: its temporary, renames and fsyncs
+//  would double the I/O of every input for nothing about the state;
+//  FALLBACK inputs use it.
 static void
-s_write_body (const char *dir, uint64_t index, const uint8_t *body, size_t size)
+s_write_body (const char *dir, snapshot_t *snapshot, const uint8_t *body, size_t size)
 {
-    uint8_t *file = malloc (SNAPSHOT_HEADER_BYTES + size);
+    const snapshot_header_t *header = snapshot_header (snapshot);
+    size_t file_size = SNAPSHOT_HEADER_BYTES + header->membership_size + size;
+    uint8_t *file = malloc (file_size);
     HARNESS_CHECK (file != NULL, "out of memory");
+    snapshot_header_encode (file, header, size, crc32c_extend (0, body, size));
+    if (header->membership_size)
+        memcpy (file + SNAPSHOT_HEADER_BYTES, header->membership, header->membership_size);
     if (size)
-        memcpy (file + SNAPSHOT_HEADER_BYTES, body, size);
-    s_put_header (file, size);
-    s_write_file (dir, index, file, SNAPSHOT_HEADER_BYTES + size);
+        memcpy (file + SNAPSHOT_HEADER_BYTES + header->membership_size, body, size);
+    s_write_file (dir, header->index, file, file_size);
     free (file);
 }
 
@@ -247,16 +274,18 @@ s_restore (snapshot_t *snapshot)
     fsm_t *fsm = fsm_new (&(fsm_options_t){0});
     HARNESS_CHECK (fsm != NULL, "fsm_new failed");
     char error[ERROR_SIZE] = "";
-    int rc = snapshot_restore (snapshot, fsm, error, sizeof error);
+    int rc = state_snapshot_restore (snapshot, fsm, error, sizeof error);
     HARNESS_CHECK (rc == 0 || error[0] != '\0', "restore refused without a reason");
-    //  Into the same fsm, which saves making one: refused either way.
-    char again[ERROR_SIZE] = "";
-    HARNESS_CHECK (snapshot_restore (snapshot, fsm, again, sizeof again) == -1 && again[0] != '\0',
-                   "a second restore of one snapshot was not refused with a reason");
+    //  A refused fsm must be destroyed (fsm.h): only a restored one is
+    //  tried again, and it is no longer fresh
     if (rc) {
         fsm_destroy (&fsm);
         return NULL;
     }
+    char again[ERROR_SIZE] = "";
+    HARNESS_CHECK (state_snapshot_restore (snapshot, fsm, again, sizeof again) == -1 &&
+                       again[0] != '\0',
+                   "a second restore into one fsm was not refused with a reason");
     HARNESS_CHECK (fsm_applied_index (fsm) == snapshot_index (snapshot),
                    "restored at %" PRIu64 " from snapshot %" PRIu64, fsm_applied_index (fsm),
                    snapshot_index (snapshot));
@@ -269,10 +298,10 @@ static fsm_t *
 s_restore_again (fsm_t *first, snapshot_t *snapshot, const char *other_dir)
 {
     size_t size = 0;
-    uint8_t *body = s_pack (first, snapshot, &size);
+    uint8_t *body = s_pack (first, &size);
     char error[ERROR_SIZE] = "";
     uint64_t index = snapshot_index (snapshot);
-    s_write_body (other_dir, index, body, size);
+    s_write_body (other_dir, snapshot, body, size);
     snapshot_t *again = s_load_stable (other_dir, index);
     s_remove_file (other_dir, index);
     HARNESS_CHECK (snapshot_term (again) == snapshot_term (snapshot), "term changed");
@@ -283,12 +312,12 @@ s_restore_again (fsm_t *first, snapshot_t *snapshot, const char *other_dir)
     s_check_same_bytes (membership, membership_size, again_membership, again_membership_size,
                         "memberships");
     fsm_t *second = fsm_new (&(fsm_options_t){0});
-    HARNESS_CHECK (second && snapshot_restore (again, second, error, sizeof error) == 0,
+    HARNESS_CHECK (second && state_snapshot_restore (again, second, error, sizeof error) == 0,
                    "a packed restored state does not restore: %s", error);
     HARNESS_CHECK (fsm_state_hash (second) == fsm_state_hash (first),
                    "state hash changed through pack and restore");
     size_t second_size = 0;
-    uint8_t *second_body = s_pack (second, again, &second_size);
+    uint8_t *second_body = s_pack (second, &second_size);
     s_check_same_bytes (body, size, second_body, second_size, "packed states");
     free (second_body);
     free (body);
@@ -560,7 +589,7 @@ s_reads (twins_t *twins, const picks_t *picks)
 }
 
 static void
-s_check_twins (twins_t *twins, snapshot_t *snapshot)
+s_check_twins (twins_t *twins)
 {
     picks_t picks = s_picks (twins->first);
     s_reads (twins, &picks);
@@ -571,8 +600,8 @@ s_check_twins (twins_t *twins, snapshot_t *snapshot)
                    "the twins' hashes differ after the same commands");
     size_t first_size = 0;
     size_t second_size = 0;
-    uint8_t *first_body = s_pack (twins->first, snapshot, &first_size);
-    uint8_t *second_body = s_pack (twins->second, snapshot, &second_size);
+    uint8_t *first_body = s_pack (twins->first, &first_size);
+    uint8_t *second_body = s_pack (twins->second, &second_size);
     s_check_same_bytes (first_body, first_size, second_body, second_size,
                         "the twins' packed states");
     free (first_body);
@@ -600,7 +629,7 @@ s_run (const char *dir, const char *other_dir, const input_t *input)
     twins_t twins = {s_restore (snapshot), NULL};
     if (twins.first) {
         twins.second = s_restore_again (twins.first, snapshot, other_dir);
-        s_check_twins (&twins, snapshot);
+        s_check_twins (&twins);
     }
     fsm_destroy (&twins.first);
     fsm_destroy (&twins.second);

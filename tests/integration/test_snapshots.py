@@ -15,12 +15,16 @@ from harness import check, check_equal, wait_until
 from chaos import wire
 
 #  A snapshot every ~10 entries of the messages below.
-SNAPSHOT_SETTINGS = {"snapshot_log_bytes": 2048, "snapshot_trailing_entries": 5}
+#  Small log segments ("segment_bytes"), so that compaction can delete whole ones
+SEGMENT_BYTES = 4096
+SNAPSHOT_SETTINGS = {"snapshot_log_bytes": 2048, "snapshot_trailing_entries": 5,
+                     "segment_bytes": SEGMENT_BYTES}
 MESSAGE_BYTES = 200
 #  raftq.Request field of TakeSnapshot (proto/raftq.proto)
 REQUEST_TAKE_SNAPSHOT = 43
 #  No snapshot but the ones asked for: the log limit is never reached
-ON_DEMAND_SETTINGS = {"snapshot_log_bytes": 1 << 30, "snapshot_trailing_entries": 5}
+ON_DEMAND_SETTINGS = {"snapshot_log_bytes": 1 << 30, "snapshot_trailing_entries": 5,
+                      "segment_bytes": SEGMENT_BYTES}
 
 
 def _messages(prefix, count):
@@ -80,15 +84,8 @@ def _take_snapshot(cluster, node_id):
     return wire.decode_reply(reply)
 
 
-def _segment_env(cluster):
-    """Small log segments, so that compaction can delete whole ones."""
-    os.environ["RAFTQ_SEGMENT_BYTES"] = "4096"
-    cluster.context.on_close(lambda: os.environ.pop("RAFTQ_SEGMENT_BYTES", None))
-
-
 def test_restart_loads_snapshot(ctx):
     cluster = ctx.cluster(1, **SNAPSHOT_SETTINGS)
-    _segment_env(cluster)
     leader = cluster.wait_leader(3.0, since=cluster.start())
     cluster.put_topic(leader, "t")
     sent = _messages("r", 120)
@@ -110,15 +107,17 @@ def test_restart_loads_snapshot(ctx):
 
 def test_corrupt_newest_snapshot_falls_back(ctx):
     #  A wide trailing window: the log still reaches back to the older one
-    cluster = ctx.cluster(1, snapshot_log_bytes=2048, snapshot_trailing_entries=1000)
-    _segment_env(cluster)
+    cluster = ctx.cluster(1, snapshot_log_bytes=2048, snapshot_trailing_entries=1000,
+                          segment_bytes=SEGMENT_BYTES)
     leader = cluster.wait_leader(3.0, since=cluster.start())
     cluster.put_topic(leader, "t")
     sent = _messages("c", 60)
     cluster.publish(leader, "t", sent)
+    check_equal(cluster.terminate(leader), 0, "exit code of a stopped node")
+    #  Listed once the node is down: a job still running at the last publish
+    #  may have put a newer file in place before the node stopped
     files = _snapshot_files(cluster, leader)
     check(len(files) >= 2, "want two snapshots to fall back on, have %r", files)
-    check_equal(cluster.terminate(leader), 0, "exit code of a stopped node")
 
     newest = os.path.join(cluster.config.nodes[leader].dir, "snap", files[-1])
     with open(newest, "r+b") as handle:
@@ -134,7 +133,6 @@ def test_corrupt_newest_snapshot_falls_back(ctx):
 
 def test_lagging_follower_catches_up_by_install_snapshot(ctx):
     cluster = ctx.cluster(3, **SNAPSHOT_SETTINGS)
-    _segment_env(cluster)
     leader = cluster.wait_leader(3.0, since=cluster.start())
     cluster.put_topic(leader, "t")
     sent = _messages("a", 20)
@@ -160,7 +158,6 @@ def test_lagging_follower_catches_up_by_install_snapshot(ctx):
 
 def test_wiped_node_rejoins_by_snapshot(ctx):
     cluster = ctx.cluster(3, **SNAPSHOT_SETTINGS)
-    _segment_env(cluster)
     leader = cluster.wait_leader(3.0, since=cluster.start())
     cluster.put_topic(leader, "t")
     cluster.publish(leader, "t", _messages("w", 150))
@@ -186,7 +183,6 @@ def test_wiped_node_rejoins_by_snapshot(ctx):
 
 def test_take_snapshot_on_demand_and_restart_from_it(ctx):
     cluster = ctx.cluster(3, **ON_DEMAND_SETTINGS)
-    _segment_env(cluster)
     leader = cluster.wait_leader(3.0, since=cluster.start())
     cluster.put_topic(leader, "t")
     sent = _messages("d", 80)

@@ -116,6 +116,7 @@ test_defaults_and_options (void **state)
     assert_int_equal (config->event_retention, 1000);
     assert_int_equal (config->snapshot_log_bytes, 64 * 1024 * 1024);
     assert_int_equal (config->snapshot_trailing_entries, 10000);
+    assert_int_equal (config->segment_bytes, 64 * 1024 * 1024);
     assert_int_equal (config->node_count, 1);
     assert_int_equal (config->nodes[0].pub_port, 0);
     assert_false (config->nodes[0].join);
@@ -125,7 +126,8 @@ test_defaults_and_options (void **state)
         "{\"cluster\":\"c\",\"data_dir\":\"/tmp/d\",\"heartbeat_ms\":10,"
         "\"election_timeout_ms\":[100,200],\"request_timeout_ms\":3000,"
         "\"max_payload_bytes\":67108864,\"event_retention\":1000000,"
-        "\"snapshot_log_bytes\":4096,\"snapshot_trailing_entries\":0,\"nodes\":["
+        "\"snapshot_log_bytes\":4096,\"snapshot_trailing_entries\":0,\"segment_bytes\":1,"
+        "\"nodes\":["
         "{\"id\":7,\"host\":\"localhost\",\"client_port\":1,\"peer_port\":65535,"
         "\"pub_port\":0,\"join\":true},"
         "{\"id\":3,\"host\":\"10.0.0.2\",\"client_port\":1,\"peer_port\":2,\"join\":false}]}");
@@ -139,6 +141,7 @@ test_defaults_and_options (void **state)
     assert_int_equal (config->event_retention, 1000000);
     assert_int_equal (config->snapshot_log_bytes, 4096);
     assert_int_equal (config->snapshot_trailing_entries, 0);
+    assert_int_equal (config->segment_bytes, 1);
     assert_int_equal (config->node_count, 2);
     //  File order is kept; ids need not be dense.
     assert_int_equal (config->nodes[0].id, 7);
@@ -165,7 +168,7 @@ test_bad_raftq_form (void **state)
          "test.json: heartbeat: unknown key (known keys: "
          "cluster, data_dir, heartbeat_ms, election_timeout_ms, request_timeout_ms, "
          "max_payload_bytes, event_retention, snapshot_log_bytes, snapshot_trailing_entries, "
-         "nodes)"},
+         "segment_bytes, nodes)"},
         {"{\"nodes\":{}}", "test.json: nodes: must be a non-empty array of objects"},
         {"{\"nodes\":[]}", "test.json: nodes: must be a non-empty array of objects"},
         {"{\"nodes\":[" NODE (1, 5501, 5601) ",5]}", "test.json: nodes[1]: must be an object"},
@@ -186,6 +189,8 @@ test_bad_raftq_form (void **state)
          "test.json: snapshot_log_bytes: must be an integer from 1024 to 1073741824"},
         {"{\"snapshot_trailing_entries\":100000001," ONE_NODE "}",
          "test.json: snapshot_trailing_entries: must be an integer from 0 to 100000000"},
+        {"{\"segment_bytes\":0," ONE_NODE "}",
+         "test.json: segment_bytes: must be an integer from 1 to 4294967295"},
         {"{\"election_timeout_ms\":[600,300]," ONE_NODE "}",
          "test.json: election_timeout_ms: min (600) must be less than max (300)"},
         {"{\"election_timeout_ms\":[300,300]," ONE_NODE "}",

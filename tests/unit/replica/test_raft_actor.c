@@ -44,26 +44,48 @@ s_teardown (void **state)
     return rc;
 }
 
-//  A config of node_count nodes whose peer ports start at peer_port.
-static config_t *
-s_config (size_t node_count, int peer_port)
+//  A cluster of node_count nodes whose peer ports start at peer_port.
+typedef struct {
+    size_t node_count; //  nodes 1..node_count, all voters
+    int peer_port;     //  node n listens on peer_port + n - 1
+} cluster_t;
+
+//  Starts node node_id of cluster with its directory under data_dir, as
+//  the broker would (replica options); NULL if the actor refuses.
+static raft_actor_t *
+s_start (cluster_t cluster, uint32_t node_id, const char *data_dir)
 {
-    char text[2048];
-    int used = snprintf (text, sizeof (text),
-                         "{\"cluster\":\"actor-test\",\"heartbeat_ms\":20,"
-                         "\"election_timeout_ms\":[60,120],\"nodes\":[");
-    for (size_t position = 0; position < node_count; position++)
-        used += snprintf (text + used, sizeof (text) - (size_t)used,
-                          "%s{\"id\":%zu,\"host\":\"127.0.0.1\",\"client_port\":%d,"
-                          "\"peer_port\":%d,\"pub_port\":0}",
-                          position ? "," : "", position + 1, 16600 + (int)position,
-                          peer_port + (int)position);
-    snprintf (text + used, sizeof (text) - (size_t)used, "]}");
-    char error[256];
-    config_t *config = config_parse (text, "test", error, sizeof (error));
-    if (!config)
-        fail_msg ("config: %s", error);
-    return config;
+    raft_member_t members[4];
+    raft_member_t peers[4];
+    size_t peer_count = 0;
+    assert_true (cluster.node_count <= 4);
+    memset (members, 0, sizeof members);
+    for (size_t position = 0; position < cluster.node_count; position++) {
+        raft_member_t *member = &members[position];
+        member->id = (uint32_t)position + 1;
+        member->voter = true;
+        snprintf (member->host, sizeof member->host, "127.0.0.1");
+        member->client_port = 16600 + (uint32_t)position;
+        member->peer_port = (uint32_t)cluster.peer_port + (uint32_t)position;
+        if (member->id != node_id)
+            peers[peer_count++] = *member;
+    }
+    char node_dir[256];
+    snprintf (node_dir, sizeof node_dir, "%s/node-%u", data_dir, node_id);
+    raft_actor_options_t options = {.node_id = node_id,
+                                    .node_dir = node_dir,
+                                    .cluster = "actor-test",
+                                    .host = "127.0.0.1",
+                                    .peer_port = (uint32_t)cluster.peer_port + node_id - 1,
+                                    .peers = peers,
+                                    .peer_count = peer_count,
+                                    .members = members,
+                                    .member_count = cluster.node_count,
+                                    .heartbeat_ms = 20,
+                                    .election_timeout_min_ms = 60,
+                                    .election_timeout_max_ms = 120,
+                                    .snapshot_trailing_entries = 10000};
+    return raft_actor_new (&options);
 }
 
 //  Waits for the next event, failing after the deadline.
@@ -143,8 +165,8 @@ static void
 test_lone_node_commits_and_recovers (void **state)
 {
     fixture_t *fixture = (fixture_t *)*state;
-    config_t *config = s_config (1, 16500);
-    raft_actor_t *actor = raft_actor_new (config, 1, fixture->directory);
+    cluster_t cluster = {1, 16500};
+    raft_actor_t *actor = s_start (cluster, 1, fixture->directory);
     assert_non_null (actor);
     observer_t observer = {0};
     s_run_until (actor, &observer, 0);
@@ -156,9 +178,8 @@ test_lone_node_commits_and_recovers (void **state)
     //  A restart re-delivers the whole log from disk once it commits again.
     //  libzmq releases a closed listener asynchronously, so the restarted
     //  node listens elsewhere rather than race for the same port
-    config_destroy (&config);
-    config = s_config (1, 16501);
-    actor = raft_actor_new (config, 1, fixture->directory);
+    cluster = (cluster_t){1, 16501};
+    actor = s_start (cluster, 1, fixture->directory);
     assert_non_null (actor);
     observer_t restarted = {0};
     s_run_until (actor, &restarted, 50);
@@ -166,7 +187,6 @@ test_lone_node_commits_and_recovers (void **state)
     s_propose_commands (actor, 50, 5);
     s_run_until (actor, &restarted, 55);
     raft_actor_destroy (&actor);
-    config_destroy (&config);
 }
 
 static void
@@ -174,8 +194,8 @@ test_without_quorum_rejects (void **state)
 {
     fixture_t *fixture = (fixture_t *)*state;
     //  Node 2 never runs: node 1 can never win an election
-    config_t *config = s_config (2, 16510);
-    raft_actor_t *actor = raft_actor_new (config, 1, fixture->directory);
+    cluster_t cluster = {2, 16510};
+    raft_actor_t *actor = s_start (cluster, 1, fixture->directory);
     assert_non_null (actor);
     s_propose_commands (actor, 100, 3);
     int64_t deadline = zclock_mono () + DEADLINE_MS;
@@ -195,7 +215,6 @@ test_without_quorum_rejects (void **state)
             break;
     }
     raft_actor_destroy (&actor);
-    config_destroy (&config);
 }
 
 //  The next event of either actor; which one in *source.
@@ -313,9 +332,9 @@ static void
 test_progress_reports_replication_and_storage (void **state)
 {
     fixture_t *fixture = (fixture_t *)*state;
-    config_t *config = s_config (2, 22950);
-    raft_actor_t *actors[2] = {raft_actor_new (config, 1, fixture->directory),
-                               raft_actor_new (config, 2, fixture->directory)};
+    cluster_t cluster = {2, 22950};
+    raft_actor_t *actors[2] = {s_start (cluster, 1, fixture->directory),
+                               s_start (cluster, 2, fixture->directory)};
     assert_non_null (actors[0]);
     assert_non_null (actors[1]);
     assert_int_equal (raft_actor_progress (actors[0])->match_count, 0);
@@ -336,7 +355,6 @@ test_progress_reports_replication_and_storage (void **state)
 
     raft_actor_destroy (&actors[0]);
     raft_actor_destroy (&actors[1]);
-    config_destroy (&config);
 }
 
 static void
@@ -345,7 +363,7 @@ test_refuses_to_start (void **state)
     fixture_t *fixture = (fixture_t *)*state;
     //  Each case listens on its own port: libzmq releases a closed listener
     //  asynchronously, so a port freed by one case may still be held
-    config_t *config = s_config (1, 16520);
+    cluster_t cluster = {1, 16520};
 
     //  The data directory is a plain file
     char path[128];
@@ -353,21 +371,18 @@ test_refuses_to_start (void **state)
     FILE *file = fopen (path, "w");
     assert_non_null (file);
     fclose (file);
-    assert_null (raft_actor_new (config, 1, path));
-    config_destroy (&config);
+    assert_null (s_start (cluster, 1, path));
 
     //  The peer port is taken
-    config = s_config (1, 16521);
+    cluster = (cluster_t){1, 16521};
     zsock_t *squatter = zsock_new (ZMQ_ROUTER);
     assert_int_equal (zsock_bind (squatter, "tcp://127.0.0.1:16521"), 16521);
-    assert_null (raft_actor_new (config, 1, fixture->directory));
+    assert_null (s_start (cluster, 1, fixture->directory));
     zsock_destroy (&squatter);
-    config_destroy (&config);
 
-    //  A node the config does not know
-    config = s_config (1, 16522);
-    assert_null (raft_actor_new (config, 7, fixture->directory));
-    config_destroy (&config);
+    //  A node id the core refuses
+    cluster = (cluster_t){1, 16522};
+    assert_null (s_start (cluster, 0, fixture->directory));
 }
 
 int

@@ -1,0 +1,469 @@
+/*  raft_pipe — owns the encoding and decoding of every message on the pipe
+    between the broker and the Raft actor. See raft_pipe.h, and raft_actor.h
+    for the messages.
+*/
+#include "replica/raft_pipe.h"
+
+#include "util/little_endian.h"
+
+//  Sizes of the fixed pipe frames (see raft_actor.h).
+#define COMMITTED_HEADER_SIZE 16
+#define ENTRY_HEADER_SIZE     17
+#define STATE_SIZE            29
+#define TICKET_SIZE           8
+#define LEADER_SIZE           4
+#define MEMBER_HEADER_SIZE    17
+#define ADMIN_HEADER_SIZE     9
+#define PROGRESS_HEADER_SIZE  32
+#define PROGRESS_MATCH_SIZE   12
+
+zframe_t *
+raft_pipe_u64_frame (uint64_t value)
+{
+    uint8_t bytes[8];
+    little_endian_put_u64 (bytes, value);
+    return zframe_new (bytes, sizeof (bytes));
+}
+
+//  The u64 a frame holds; -1 if it is not 8 bytes.
+static int
+s_u64_of (zframe_t *frame, uint64_t *value)
+{
+    if (!frame || zframe_size (frame) != 8)
+        return -1;
+    *value = little_endian_get_u64 (zframe_data (frame));
+    return 0;
+}
+
+//  A member as one pipe frame: [voter u8][id u32][client u32][peer u32]
+//  [pub u32][host text].
+static zframe_t *
+s_member_frame (const raft_member_t *member)
+{
+    size_t host_size = strnlen (member->host, RAFT_HOST_SIZE - 1);
+    zframe_t *frame = zframe_new (NULL, MEMBER_HEADER_SIZE + host_size);
+    uint8_t *target = zframe_data (frame);
+    target[0] = member->voter ? 1 : 0;
+    little_endian_put_u32 (target + 1, member->id);
+    little_endian_put_u32 (target + 5, member->client_port);
+    little_endian_put_u32 (target + 9, member->peer_port);
+    little_endian_put_u32 (target + 13, member->pub_port);
+    memcpy (target + MEMBER_HEADER_SIZE, member->host, host_size);
+    return frame;
+}
+
+//  Decodes s_member_frame's frame; -1 if it is malformed.
+static int
+s_member_decode (zframe_t *frame, raft_member_t *member)
+{
+    memset (member, 0, sizeof (*member));
+    size_t size = frame ? zframe_size (frame) : 0;
+    if (size < MEMBER_HEADER_SIZE || size - MEMBER_HEADER_SIZE >= RAFT_HOST_SIZE)
+        return -1;
+    const uint8_t *source = zframe_data (frame);
+    member->voter = source[0] != 0;
+    member->id = little_endian_get_u32 (source + 1);
+    member->client_port = little_endian_get_u32 (source + 5);
+    member->peer_port = little_endian_get_u32 (source + 9);
+    member->pub_port = little_endian_get_u32 (source + 13);
+    memcpy (member->host, source + MEMBER_HEADER_SIZE, size - MEMBER_HEADER_SIZE);
+    return 0;
+}
+
+//  Sends command then one frame of body.
+static int
+s_send_body (zsock_t *pipe, const char *command, const void *body, size_t size)
+{
+    zmsg_t *message = zmsg_new ();
+    zmsg_addstr (message, command);
+    zmsg_addmem (message, body, size);
+    return zmsg_send (&message, pipe);
+}
+
+//  --------------------------------------------------------------------------
+//  broker -> actor
+
+void
+raft_pipe_add_proposal (zmsg_t **batch_p, uint64_t ticket, zframe_t **payload_p)
+{
+    if (!*batch_p) {
+        *batch_p = zmsg_new ();
+        zmsg_addstr (*batch_p, "PROPOSE");
+    }
+    zframe_t *ticket_frame = raft_pipe_u64_frame (ticket);
+    zmsg_append (*batch_p, &ticket_frame);
+    zmsg_append (*batch_p, payload_p);
+}
+
+int
+raft_pipe_send_compact (zsock_t *pipe, uint64_t index, uint64_t term)
+{
+    uint8_t body[16];
+    little_endian_put_u64 (body, index);
+    little_endian_put_u64 (body + 8, term);
+    zmsg_t *message = zmsg_new ();
+    zmsg_addstr (message, "COMPACT");
+    zmsg_addmem (message, body, 8);
+    zmsg_addmem (message, body + 8, 8);
+    return zmsg_send (&message, pipe);
+}
+
+int
+raft_pipe_decode_compact (zmsg_t *message, uint64_t *index, uint64_t *term)
+{
+    return s_u64_of (zmsg_first (message), index) || s_u64_of (zmsg_next (message), term) ? -1 : 0;
+}
+
+int
+raft_pipe_send_admin (zsock_t *pipe, uint64_t ticket, raft_actor_admin_kind_t kind,
+                      const raft_member_t *member)
+{
+    uint8_t header[ADMIN_HEADER_SIZE];
+    little_endian_put_u64 (header, ticket);
+    header[8] = (uint8_t)kind;
+    zmsg_t *message = zmsg_new ();
+    zmsg_addstr (message, "ADMIN");
+    zmsg_addmem (message, header, sizeof (header));
+    zframe_t *frame = s_member_frame (member);
+    zmsg_append (message, &frame);
+    return zmsg_send (&message, pipe);
+}
+
+int
+raft_pipe_decode_admin (zmsg_t *message, uint64_t *ticket, uint8_t *kind, raft_member_t *member)
+{
+    zframe_t *header = zmsg_first (message);
+    if (!header || zframe_size (header) != ADMIN_HEADER_SIZE ||
+        s_member_decode (zmsg_next (message), member))
+        return -1;
+    *ticket = little_endian_get_u64 (zframe_data (header));
+    *kind = zframe_data (header)[8];
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  actor -> broker: encoding
+
+int
+raft_pipe_send_ready (zsock_t *pipe, uint64_t snapshot_index)
+{
+    zmsg_t *ready = zmsg_new ();
+    zmsg_addstr (ready, "READY");
+    zframe_t *frame = raft_pipe_u64_frame (snapshot_index);
+    zmsg_append (ready, &frame);
+    return zmsg_send (&ready, pipe);
+}
+
+int
+raft_pipe_recv_ready (zsock_t *pipe, uint64_t *snapshot_index)
+{
+    //  "READY" [snapshot index] or "FAILED" alone
+    zmsg_t *reply = zmsg_recv (pipe);
+    char *status = reply ? zmsg_popstr (reply) : NULL;
+    bool ready = status && streq (status, "READY") && zmsg_size (reply) == 1 &&
+                 s_u64_of (zmsg_first (reply), snapshot_index) == 0;
+    zstr_free (&status);
+    zmsg_destroy (&reply);
+    return ready ? 0 : -1;
+}
+
+void
+raft_pipe_add_committed (zmsg_t **message_p, const raft_entry_t *entries, size_t count)
+{
+    if (!*message_p)
+        *message_p = zmsg_new ();
+    zmsg_t *message = *message_p;
+    for (size_t position = 0; position < count; position++) {
+        const raft_entry_t *entry = &entries[position];
+        zframe_t *frame = zframe_new (NULL, ENTRY_HEADER_SIZE + entry->size);
+        uint8_t *target = zframe_data (frame);
+        little_endian_put_u64 (target, entry->index);
+        little_endian_put_u64 (target + 8, entry->term);
+        target[16] = entry->type;
+        if (entry->size)
+            memcpy (target + ENTRY_HEADER_SIZE, entry->data, entry->size);
+        zmsg_append (message, &frame);
+    }
+}
+
+void
+raft_pipe_send_committed (zsock_t *pipe, zmsg_t **message_p, uint64_t commit, uint64_t last)
+{
+    if (!*message_p)
+        return;
+    uint8_t header[COMMITTED_HEADER_SIZE];
+    little_endian_put_u64 (header, commit);
+    little_endian_put_u64 (header + 8, last);
+    zmsg_pushmem (*message_p, header, sizeof (header));
+    zmsg_pushstr (*message_p, "COMMITTED");
+    zmsg_send (message_p, pipe);
+}
+
+void
+raft_pipe_send_rejected (zsock_t *pipe, zmsg_t **tickets_p, uint32_t leader)
+{
+    if (!*tickets_p)
+        return;
+    uint8_t leader_bytes[LEADER_SIZE];
+    little_endian_put_u32 (leader_bytes, leader);
+    zmsg_pushmem (*tickets_p, leader_bytes, sizeof (leader_bytes));
+    zmsg_pushstr (*tickets_p, "REJECTED");
+    zmsg_send (tickets_p, pipe);
+}
+
+void
+raft_pipe_send_admined (zsock_t *pipe, uint64_t ticket, bool accepted, uint32_t leader)
+{
+    uint8_t body[ADMIN_HEADER_SIZE + LEADER_SIZE];
+    little_endian_put_u64 (body, ticket);
+    body[8] = accepted ? 1 : 0;
+    little_endian_put_u32 (body + 9, leader);
+    s_send_body (pipe, "ADMINED", body, sizeof (body));
+}
+
+void
+raft_pipe_send_members (zsock_t *pipe, uint64_t config_index, const raft_member_t *members,
+                        size_t count)
+{
+    zmsg_t *message = zmsg_new ();
+    zmsg_addstr (message, "MEMBERS");
+    zframe_t *index = raft_pipe_u64_frame (config_index);
+    zmsg_append (message, &index);
+    for (size_t position = 0; position < count; position++) {
+        zframe_t *frame = s_member_frame (&members[position]);
+        zmsg_append (message, &frame);
+    }
+    zmsg_send (&message, pipe);
+}
+
+void
+raft_pipe_send_installed (zsock_t *pipe, uint64_t index)
+{
+    zmsg_t *message = zmsg_new ();
+    zmsg_addstr (message, "INSTALLED");
+    zframe_t *frame = raft_pipe_u64_frame (index);
+    zmsg_append (message, &frame);
+    zmsg_send (&message, pipe);
+}
+
+void
+raft_pipe_send_state (zsock_t *pipe, raft_role_t role, uint64_t term, uint32_t leader,
+                      uint64_t commit, uint64_t last)
+{
+    uint8_t body[STATE_SIZE];
+    body[0] = (uint8_t)role;
+    little_endian_put_u64 (body + 1, term);
+    little_endian_put_u32 (body + 9, leader);
+    little_endian_put_u64 (body + 13, commit);
+    little_endian_put_u64 (body + 21, last);
+    s_send_body (pipe, "STATE", body, sizeof (body));
+}
+
+zframe_t *
+raft_pipe_progress_frame (const raft_actor_progress_t *progress)
+{
+    zframe_t *frame =
+        zframe_new (NULL, PROGRESS_HEADER_SIZE + progress->match_count * PROGRESS_MATCH_SIZE);
+    if (!frame)
+        return NULL;
+    uint8_t *target = zframe_data (frame);
+    little_endian_put_u64 (target, progress->snapshot_index);
+    little_endian_put_u64 (target + 8, progress->snapshot_term);
+    little_endian_put_u64 (target + 16, progress->first_index);
+    little_endian_put_u64 (target + 24, progress->log_bytes);
+    for (size_t position = 0; position < progress->match_count; position++) {
+        uint8_t *match = target + PROGRESS_HEADER_SIZE + position * PROGRESS_MATCH_SIZE;
+        little_endian_put_u32 (match, progress->matches[position].id);
+        little_endian_put_u64 (match + 4, progress->matches[position].match_index);
+    }
+    return frame;
+}
+
+void
+raft_pipe_send_progress (zsock_t *pipe, zframe_t **body_p)
+{
+    zmsg_t *message = zmsg_new ();
+    zmsg_addstr (message, "PROGRESS");
+    zmsg_append (message, body_p);
+    zmsg_send (&message, pipe);
+}
+
+//  --------------------------------------------------------------------------
+//  actor -> broker: decoding
+
+//  ADMINED: [ticket][accepted][leader] in one frame.
+static int
+s_decode_admined (zmsg_t *message, raft_actor_event_t *event)
+{
+    zframe_t *body = zmsg_first (message);
+    if (!body || zframe_size (body) != ADMIN_HEADER_SIZE + LEADER_SIZE)
+        return -1;
+    const uint8_t *source = zframe_data (body);
+    event->ticket = little_endian_get_u64 (source);
+    event->accepted = source[8] != 0;
+    event->leader_id = little_endian_get_u32 (source + 9);
+    return 0;
+}
+
+//  MEMBERS: [config index] then one [member] frame per member.
+static int
+s_decode_members (zmsg_t *message, raft_actor_event_t *event)
+{
+    if (s_u64_of (zmsg_first (message), &event->config_index))
+        return -1;
+    size_t count = zmsg_size (message) - 1;
+    if (count == 0)
+        return 0;
+    event->members = calloc (count, sizeof (raft_member_t));
+    if (!event->members)
+        return -1;
+    for (zframe_t *frame = zmsg_next (message); frame; frame = zmsg_next (message))
+        if (s_member_decode (frame, &event->members[event->member_count++]))
+            return -1;
+    return 0;
+}
+
+//  COMMITTED: [commit][last] then [index][term][type][payload] frames.
+static int
+s_decode_committed (zmsg_t *message, raft_actor_event_t *event)
+{
+    zframe_t *header = zmsg_first (message);
+    if (!header || zframe_size (header) != COMMITTED_HEADER_SIZE)
+        return -1;
+    event->commit_index = little_endian_get_u64 (zframe_data (header));
+    event->last_index = little_endian_get_u64 (zframe_data (header) + 8);
+    size_t count = zmsg_size (message) - 1;
+    if (count == 0)
+        return 0;
+    event->entries = calloc (count, sizeof (raft_entry_t));
+    if (!event->entries)
+        return -1;
+    for (zframe_t *frame = zmsg_next (message); frame; frame = zmsg_next (message)) {
+        if (zframe_size (frame) < ENTRY_HEADER_SIZE)
+            return -1;
+        raft_entry_t *entry = &event->entries[event->entry_count++];
+        const uint8_t *source = zframe_data (frame);
+        entry->index = little_endian_get_u64 (source);
+        entry->term = little_endian_get_u64 (source + 8);
+        entry->type = source[16];
+        entry->data = zframe_data (frame) + ENTRY_HEADER_SIZE;
+        entry->size = zframe_size (frame) - ENTRY_HEADER_SIZE;
+    }
+    return 0;
+}
+
+//  REJECTED: [leader] then [ticket] frames.
+static int
+s_decode_rejected (zmsg_t *message, raft_actor_event_t *event)
+{
+    zframe_t *leader = zmsg_first (message);
+    if (!leader || zframe_size (leader) != LEADER_SIZE)
+        return -1;
+    event->leader_id = little_endian_get_u32 (zframe_data (leader));
+    size_t count = zmsg_size (message) - 1;
+    if (count == 0)
+        return 0;
+    event->tickets = calloc (count, sizeof (uint64_t));
+    if (!event->tickets)
+        return -1;
+    for (zframe_t *frame = zmsg_next (message); frame; frame = zmsg_next (message)) {
+        if (zframe_size (frame) != TICKET_SIZE)
+            return -1;
+        event->tickets[event->ticket_count++] = little_endian_get_u64 (zframe_data (frame));
+    }
+    return 0;
+}
+
+//  STATE: [role][term][leader][commit][last] in one frame.
+static int
+s_decode_state (zmsg_t *message, raft_actor_event_t *event)
+{
+    zframe_t *body = zmsg_first (message);
+    if (!body || zframe_size (body) != STATE_SIZE || zmsg_size (message) != 1)
+        return -1;
+    const uint8_t *source = zframe_data (body);
+    if (source[0] > RAFT_ROLE_LEADER)
+        return -1;
+    event->role = (raft_role_t)source[0];
+    event->term = little_endian_get_u64 (source + 1);
+    event->leader_id = little_endian_get_u32 (source + 9);
+    event->commit_index = little_endian_get_u64 (source + 13);
+    event->last_index = little_endian_get_u64 (source + 21);
+    return 0;
+}
+
+//  INSTALLED: [snapshot index].
+static int
+s_decode_installed (zmsg_t *message, raft_actor_event_t *event)
+{
+    if (zmsg_size (message) != 1)
+        return -1;
+    return s_u64_of (zmsg_first (message), &event->snapshot_index);
+}
+
+//  PROGRESS: [snapshot index][snapshot term][first index][log bytes] then
+//  [id][match] per member, in one frame.
+static int
+s_decode_progress (zmsg_t *message, raft_actor_event_t *event, raft_actor_progress_t *progress)
+{
+    zframe_t *body = zmsg_first (message);
+    if (!body || zmsg_size (message) != 1 || zframe_size (body) < PROGRESS_HEADER_SIZE ||
+        (zframe_size (body) - PROGRESS_HEADER_SIZE) % PROGRESS_MATCH_SIZE)
+        return -1;
+    const uint8_t *source = zframe_data (body);
+    size_t count = (zframe_size (body) - PROGRESS_HEADER_SIZE) / PROGRESS_MATCH_SIZE;
+    raft_actor_match_t *matches = NULL;
+    if (count && !(matches = calloc (count, sizeof (raft_actor_match_t))))
+        return -1;
+    for (size_t position = 0; position < count; position++) {
+        const uint8_t *match = source + PROGRESS_HEADER_SIZE + position * PROGRESS_MATCH_SIZE;
+        matches[position].id = little_endian_get_u32 (match);
+        matches[position].match_index = little_endian_get_u64 (match + 4);
+    }
+    free (progress->matches);
+    progress->snapshot_index = little_endian_get_u64 (source);
+    progress->snapshot_term = little_endian_get_u64 (source + 8);
+    progress->first_index = little_endian_get_u64 (source + 16);
+    progress->log_bytes = little_endian_get_u64 (source + 24);
+    progress->matches = matches;
+    progress->match_count = count;
+    event->progress = progress;
+    return 0;
+}
+
+int
+raft_pipe_decode_event (const char *command, zmsg_t *message, raft_actor_event_t *event,
+                        raft_actor_progress_t *progress)
+{
+    if (!command)
+        return -1;
+    if (streq (command, "COMMITTED")) {
+        event->kind = RAFT_ACTOR_COMMITTED;
+        return s_decode_committed (message, event);
+    }
+    if (streq (command, "REJECTED")) {
+        event->kind = RAFT_ACTOR_REJECTED;
+        return s_decode_rejected (message, event);
+    }
+    if (streq (command, "INSTALLED")) {
+        event->kind = RAFT_ACTOR_INSTALLED;
+        return s_decode_installed (message, event);
+    }
+    if (streq (command, "STATE")) {
+        event->kind = RAFT_ACTOR_STATE;
+        return s_decode_state (message, event);
+    }
+    if (streq (command, "ADMINED")) {
+        event->kind = RAFT_ACTOR_ADMINED;
+        return s_decode_admined (message, event);
+    }
+    if (streq (command, "MEMBERS")) {
+        event->kind = RAFT_ACTOR_MEMBERS;
+        return s_decode_members (message, event);
+    }
+    if (streq (command, "PROGRESS")) {
+        event->kind = RAFT_ACTOR_PROGRESS;
+        return s_decode_progress (message, event, progress);
+    }
+    return -1;
+}

@@ -1,0 +1,154 @@
+/*  raft_snapshots — owns snapshots on the Raft side: compacting the log
+    once the broker's snapshot is durable, streaming our newest snapshot
+    file to a follower, and taking in a leader's once the writer has
+    received it. Only headers are read here (index, term, membership): the
+    state machine's bytes are the broker's, which loads the body itself
+    when told INSTALLED.
+*/
+#include "replica/raft_thread.h"
+
+#include "replica/raft_pipe.h"
+#include "storage/snapshot.h"
+
+//  Bytes of a snapshot file per InstallSnapshot message.
+#define SNAPSHOT_CHUNK_BYTES (256 * 1024)
+
+int
+raft_snapshots_drop_log_prefix (raft_thread_t *self, uint64_t up_to_index)
+{
+    //  An empty log has nothing to delete (and log_store would memmove NULL)
+    if (log_store_last_index (self->log) == 0)
+        return 0;
+    return log_store_truncate_prefix (self->log, up_to_index);
+}
+
+//  The core and the log keep the trailing window behind the snapshot, so a
+//  follower a little behind still catches up from the log.
+void
+raft_snapshots_compact (raft_thread_t *self, uint64_t index, uint64_t term)
+{
+    if (index > self->snapshot_index) {
+        self->snapshot_index = index;
+        self->snapshot_term = term;
+    }
+    //  The writer owns pruning: a new snapshot is in place
+    if (snapshot_writer_prune (self->receiver))
+        diagnostic_line (self->node_id, DIAGNOSTIC_ERROR,
+                         "cannot ask the snapshot writer to prune");
+    uint64_t up_to = index > self->trailing_entries ? index - self->trailing_entries : 0;
+    if (up_to <= raft_core_snapshot_index (self->core) ||
+        up_to > raft_core_applied_index (self->core))
+        return;
+    if (raft_core_compact (self->core, up_to)) {
+        diagnostic_line (self->node_id, DIAGNOSTIC_ERROR,
+                         "raft core refused to compact to %" PRIu64, up_to);
+        return;
+    }
+    if (raft_snapshots_drop_log_prefix (self, up_to))
+        raft_thread_fatal (self, "cannot delete the log prefix");
+}
+
+//  Leader: sends one chunk of our newest snapshot file. A follower asking
+//  for another one (pruned since, or 0: start) gets the newest from 0.
+static void
+s_send_snapshot_chunk (raft_thread_t *self, const raft_snapshot_send_t *send)
+{
+    if (!self->snapshot_index)
+        return;
+    uint64_t offset = send->index == self->snapshot_index ? send->offset : 0;
+    char path[PATH_MAX];
+    snapshot_path (self->snapshot_dir, self->snapshot_index, path, sizeof (path));
+    uint8_t *buffer = malloc (SNAPSHOT_CHUNK_BYTES);
+    if (!buffer)
+        return;
+    uint64_t file_size = 0;
+    ssize_t size = snapshot_read_chunk (path, offset, buffer, SNAPSHOT_CHUNK_BYTES, &file_size);
+    if (size >= 0) {
+        raft_message_t message = {.type = RAFT_MESSAGE_INSTALL_SNAPSHOT,
+                                  .from = self->node_id,
+                                  .to = send->to,
+                                  .term = send->term,
+                                  .snapshot_index = self->snapshot_index,
+                                  .snapshot_term = self->snapshot_term,
+                                  .offset = offset,
+                                  .data = buffer,
+                                  .data_size = (size_t)size,
+                                  .done = offset + (uint64_t)size >= file_size};
+        raft_thread_send_peer (self, &message);
+    } else
+        diagnostic_line (self->node_id, DIAGNOSTIC_WARNING, "cannot read snapshot %s for node %u",
+                         path, send->to);
+    free (buffer);
+}
+
+void
+raft_snapshots_handle_ready (raft_thread_t *self, const raft_ready_t *ready)
+{
+    for (size_t position = 0; position < ready->snapshot_send_count; position++)
+        s_send_snapshot_chunk (self, &ready->snapshot_sends[position]);
+    for (size_t position = 0; position < ready->snapshot_chunk_count; position++) {
+        const raft_snapshot_chunk_t *chunk = &ready->snapshot_chunks[position];
+        if (snapshot_writer_chunk (self->receiver, chunk->index, chunk->term, chunk->offset,
+                                   chunk->data, chunk->size, chunk->done))
+            diagnostic_line (self->node_id, DIAGNOSTIC_ERROR, "cannot queue a snapshot chunk");
+    }
+}
+
+//  Gives the core the header of the received snapshot of index. Returns 0,
+//  or -1 (logged).
+static int
+s_install_header (raft_thread_t *self, uint64_t index, uint64_t term)
+{
+    char error[1024] = "";
+    snapshot_t *snapshot = snapshot_load_header (self->snapshot_dir, index, error, sizeof (error));
+    if (!snapshot) {
+        diagnostic_line (self->node_id, DIAGNOSTIC_ERROR,
+                         "received snapshot %" PRIu64 " unreadable: %s", index, error);
+        return -1;
+    }
+    size_t size;
+    const uint8_t *bytes = snapshot_membership (snapshot, &size);
+    size_t count = 0;
+    raft_member_t *members = raft_core_config_decode (bytes, size, &count);
+    int rc = members ? raft_core_snapshot_installed (self->core, index, term, members, count) : -1;
+    free (members);
+    snapshot_destroy (&snapshot);
+    if (rc)
+        diagnostic_line (self->node_id, DIAGNOSTIC_WARNING, "snapshot %" PRIu64 " not installed",
+                         index);
+    return rc;
+}
+
+//  A leader's snapshot is durable here: the core takes it, the log is
+//  emptied (it continues after the snapshot) and the broker loads it.
+static void
+s_install_received (raft_thread_t *self, uint64_t index, uint64_t term)
+{
+    if (s_install_header (self, index, term))
+        return;
+    if (raft_snapshots_drop_log_prefix (self, UINT64_MAX))
+        raft_thread_fatal (self, "cannot empty the log for a snapshot");
+    self->snapshot_index = index;
+    self->snapshot_term = term;
+    diagnostic_line (self->node_id, DIAGNOSTIC_INFO,
+                     "installed snapshot %" PRIu64 " from the leader", index);
+    raft_pipe_send_installed (self->pipe, index);
+}
+
+int
+raft_snapshots_on_report (zloop_t *loop, zsock_t *pipe, void *argument)
+{
+    (void)loop;
+    (void)pipe;
+    raft_thread_t *self = (raft_thread_t *)argument;
+    snapshot_report_t report;
+    if (snapshot_writer_recv (self->receiver, &report))
+        return 0;
+    if (report.outcome == SNAPSHOT_RECEIVED)
+        s_install_received (self, report.index, report.term);
+    else if (report.outcome == SNAPSHOT_FAILED)
+        diagnostic_line (self->node_id, DIAGNOSTIC_WARNING, "receiving snapshot %" PRIu64 ": %s",
+                         report.index, report.reason);
+    raft_thread_process_ready (self);
+    return 0;
+}

@@ -1,0 +1,579 @@
+/*  raft_thread — owns the Raft actor's thread: the zloop with the peer
+    sockets, the tick timer and the pipe, and the handling of what the core
+    wants done (persist, send, commit, report). Restoring at start is
+    raft_restore.c's, snapshots raft_snapshots.c's, the pipe's encoding
+    raft_pipe.c's. See raft_actor.h for the protocol and the guarantees.
+*/
+#include "replica/raft_thread.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "replica/peer_codec.h"
+#include "replica/raft_pipe.h"
+#include "util/endpoint.h"
+
+//  Longest the core waits between ticks; heartbeat_ms / 5 when shorter.
+#define TICK_MAX_MS 10
+//  Messages read from one socket before the batch is processed, so one busy
+//  socket cannot starve the others or the timer.
+#define DRAIN_LIMIT 1000
+//  Queued messages per peer before sends are dropped.
+#define PEER_SEND_HWM 1000
+//  Largest peer frame accepted; a bigger one drops the connection.
+#define PEER_MAX_MESSAGE_BYTES (64 * 1024 * 1024)
+//  At most one complaint per second about bad peer traffic.
+#define GARBAGE_LOG_PERIOD_MS 1000
+//  Size of a raw ticket frame in PROPOSE.
+#define TICKET_SIZE 8
+
+//  Storage failed under the protocol: continuing could acknowledge entries
+//  or votes that are not durable. Ends the process at once; exit handlers
+//  are skipped because they would wait on sockets the broker thread still
+//  uses.
+void
+raft_thread_fatal (raft_thread_t *self, const char *what)
+{
+    diagnostic_line (self->node_id, DIAGNOSTIC_ERROR, "fatal: %s: %s; stopping the node", what,
+                     strerror (errno));
+    _exit (1);
+}
+
+static void
+s_self_destroy (raft_thread_t **self_p)
+{
+    if (*self_p) {
+        raft_thread_t *self = *self_p;
+        zloop_destroy (&self->loop);
+        for (size_t position = 0; position < self->peer_count; position++)
+            zsock_destroy (&self->peers[position].dealer);
+        free (self->peers);
+        free (self->host);
+        zsock_destroy (&self->router);
+        zmsg_destroy (&self->rejected);
+        zframe_destroy (&self->reported_progress);
+        raft_core_destroy (&self->core);
+        snapshot_writer_destroy (&self->receiver);
+        free (self->snapshot_dir);
+        log_store_destroy (&self->log);
+        meta_store_destroy (&self->meta);
+        free (self->log_path);
+        free (self->cluster);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  Adds a DEALER towards node id at host:peer_port. Returns 0, or -1
+//  (logged) when the socket cannot be made or the address is bad.
+static int
+s_peer_connect (raft_thread_t *self, uint32_t id, const char *host, uint32_t peer_port)
+{
+    raft_peer_t *peers = realloc (self->peers, (self->peer_count + 1) * sizeof (raft_peer_t));
+    if (!peers)
+        return -1;
+    self->peers = peers;
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    if (!dealer)
+        return -1;
+    //  Queue only towards connected peers and never wait: a dead peer
+    //  costs a dropped message, not a stalled loop
+    zsock_set_immediate (dealer, 1);
+    zsock_set_linger (dealer, 0);
+    zsock_set_sndhwm (dealer, PEER_SEND_HWM);
+    zsock_set_sndtimeo (dealer, 0);
+    char error[256];
+    if (peer_port == 0 || peer_port > UINT16_MAX ||
+        endpoint_connect_from (dealer, self->host, host, (uint16_t)peer_port, error,
+                               sizeof (error))) {
+        diagnostic_line (self->node_id, DIAGNOSTIC_ERROR, "cannot reach node %u at %s:%u", id, host,
+                         peer_port);
+        zsock_destroy (&dealer);
+        return -1;
+    }
+    self->peers[self->peer_count].id = id;
+    self->peers[self->peer_count].dealer = dealer;
+    self->peer_count++;
+    return 0;
+}
+
+//  Binds the peer ROUTER and connects a DEALER to every other known node.
+static int
+s_open_sockets (raft_thread_t *self, const raft_actor_options_t *options)
+{
+    self->router = zsock_new (ZMQ_ROUTER);
+    if (!self->router)
+        return -1;
+    zsock_set_linger (self->router, 0);
+    zsock_set_maxmsgsize (self->router, PEER_MAX_MESSAGE_BYTES);
+    char error[256];
+    if (options->peer_port == 0 || options->peer_port > UINT16_MAX ||
+        endpoint_bind (self->router, options->host, (uint16_t)options->peer_port, error,
+                       sizeof (error))) {
+        diagnostic_line (self->node_id, DIAGNOSTIC_ERROR, "peer port: %s",
+                         options->peer_port ? error : "none");
+        return -1;
+    }
+    self->host = strdup (options->host);
+    if (!self->host)
+        return -1;
+    for (size_t position = 0; position < options->peer_count; position++) {
+        const raft_member_t *other = &options->peers[position];
+        if (other->id != self->node_id &&
+            s_peer_connect (self, other->id, other->host, other->peer_port))
+            return -1;
+    }
+    return 0;
+}
+
+static raft_thread_t *
+s_self_new (zsock_t *pipe, const raft_actor_options_t *options)
+{
+    raft_thread_t *self = calloc (1, sizeof (raft_thread_t));
+    if (!self)
+        return NULL;
+    self->pipe = pipe;
+    self->node_id = options->node_id;
+    //  Ticks well inside a heartbeat so timers fire close to their due time
+    self->tick_ms = options->heartbeat_ms / 5;
+    if (self->tick_ms > TICK_MAX_MS)
+        self->tick_ms = TICK_MAX_MS;
+    if (self->tick_ms == 0)
+        self->tick_ms = 1;
+    self->cluster = strdup (options->cluster);
+    //  Sockets first: a second copy of a running node fails on its port
+    //  before it can touch (and maybe truncate) the live node's log
+    if (!self->cluster || s_open_sockets (self, options) || raft_restore_open (self, options))
+        s_self_destroy (&self);
+    return self;
+}
+
+//  Sends one message to its addressee, or drops it.
+void
+raft_thread_send_peer (raft_thread_t *self, const raft_message_t *message)
+{
+    raft_peer_t *peer = NULL;
+    for (size_t position = 0; position < self->peer_count; position++)
+        if (self->peers[position].id == message->to)
+            peer = &self->peers[position];
+    if (!peer)
+        return;
+    zframe_t *frame = peer_codec_encode (message, self->cluster);
+    if (!frame)
+        return;
+    if (zframe_send (&frame, peer->dealer, ZFRAME_DONTWAIT)) {
+        zframe_destroy (&frame);
+        self->dropped_sends++;
+    }
+}
+
+//  Sends the COMMITTED message built in *message_p, if any, headed by the
+//  commit and last index as they are now.
+static void
+s_send_committed (raft_thread_t *self, zmsg_t **message_p)
+{
+    raft_pipe_send_committed (self->pipe, message_p, raft_core_commit_index (self->core),
+                              raft_core_last_index (self->core));
+}
+
+static const char *
+s_role_name (raft_role_t role)
+{
+    return role == RAFT_ROLE_LEADER      ? "leader"
+           : role == RAFT_ROLE_CANDIDATE ? "candidate"
+                                         : "follower";
+}
+
+//  Tells the broker about role, term and leader changes at once and about
+//  index changes when indexes_too (once per tick), logging what a reader of
+//  the log cares about: roles and leaders.
+static void
+s_report_state (raft_thread_t *self, bool indexes_too)
+{
+    raft_role_t role = raft_core_role (self->core);
+    uint64_t term = raft_core_term (self->core);
+    uint32_t leader = raft_core_leader (self->core);
+    uint64_t commit = raft_core_commit_index (self->core);
+    uint64_t last = raft_core_last_index (self->core);
+    bool role_changed = !self->state_reported || role != self->reported_role;
+    bool leader_changed = !self->state_reported || leader != self->reported_leader;
+    bool indexes_changed = commit != self->reported_commit || last != self->reported_last;
+    if (!role_changed && !leader_changed && term == self->reported_term &&
+        !(indexes_too && indexes_changed))
+        return;
+
+    if (role_changed)
+        diagnostic_line (self->node_id, DIAGNOSTIC_INFO, "%s %s in term %" PRIu64,
+                         self->state_reported ? "became" : "starting as", s_role_name (role), term);
+    //  A candidate's lack of leader goes without saying
+    if (leader_changed && role == RAFT_ROLE_FOLLOWER) {
+        if (leader)
+            diagnostic_line (self->node_id, DIAGNOSTIC_INFO, "leader is node %u in term %" PRIu64,
+                             leader, term);
+        else if (self->state_reported)
+            diagnostic_line (self->node_id, DIAGNOSTIC_INFO, "lost the leader in term %" PRIu64,
+                             term);
+    }
+    raft_pipe_send_state (self->pipe, role, term, leader, commit, last);
+
+    self->state_reported = true;
+    self->reported_role = role;
+    self->reported_term = term;
+    self->reported_leader = leader;
+    self->reported_commit = commit;
+    self->reported_last = last;
+}
+
+//  The body of a PROGRESS as things are now (see raft_actor.h), or NULL
+//  when out of memory.
+static zframe_t *
+s_progress_frame (raft_thread_t *self)
+{
+    size_t member_count;
+    const raft_member_t *members = raft_core_members (self->core, &member_count);
+    bool leader = raft_core_role (self->core) == RAFT_ROLE_LEADER;
+    raft_actor_progress_t progress = {self->snapshot_index,
+                                      self->snapshot_term,
+                                      log_store_first_index (self->log),
+                                      log_store_size (self->log),
+                                      NULL,
+                                      0};
+    if (leader && member_count &&
+        !(progress.matches = calloc (member_count, sizeof (raft_actor_match_t))))
+        return NULL;
+    for (size_t position = 0; leader && position < member_count; position++) {
+        raft_progress_t member;
+        //  Refused for this node itself: only the others have a match
+        if (raft_core_progress (self->core, members[position].id, &member))
+            continue;
+        progress.matches[progress.match_count++] =
+            (raft_actor_match_t){members[position].id, member.match_index};
+    }
+    zframe_t *frame = raft_pipe_progress_frame (&progress);
+    free (progress.matches);
+    return frame;
+}
+
+//  Tells the broker what only this thread sees, when it changed since the
+//  last report. Once per tick: log size and matches move with every write,
+//  and status needs them fresh, not instant.
+static void
+s_report_progress (raft_thread_t *self)
+{
+    zframe_t *body = s_progress_frame (self);
+    if (!body)
+        return;
+    if (self->reported_progress && zframe_eq (body, self->reported_progress)) {
+        zframe_destroy (&body);
+        return;
+    }
+    zframe_destroy (&self->reported_progress);
+    self->reported_progress = zframe_dup (body);
+    raft_pipe_send_progress (self->pipe, &body);
+}
+
+//  ---------------------------------------------------------------------------
+//  Membership: peers follow the configuration, the broker hears of it.
+
+//  Connects to members that no DEALER reaches yet (added at run time, not
+//  in the config file) and tells the broker the configuration. DEALERs of
+//  removed members stay: the core sends them nothing, and a node added
+//  again is reached at once.
+static void
+s_apply_members (raft_thread_t *self, const raft_member_t *members, size_t count)
+{
+    for (size_t position = 0; position < count; position++) {
+        const raft_member_t *member = &members[position];
+        bool known = member->id == self->node_id;
+        for (size_t peer = 0; !known && peer < self->peer_count; peer++)
+            known = self->peers[peer].id == member->id;
+        if (!known && member->host[0])
+            s_peer_connect (self, member->id, member->host, member->peer_port);
+    }
+    raft_pipe_send_members (self->pipe, raft_core_config_index (self->core), members, count);
+}
+
+//  ADMIN [ticket][kind][member]: asks the core, answers ADMINED.
+static void
+s_admin (raft_thread_t *self, zmsg_t *message)
+{
+    uint64_t ticket;
+    uint8_t kind;
+    raft_member_t member;
+    if (raft_pipe_decode_admin (message, &ticket, &kind, &member)) {
+        diagnostic_line (self->node_id, DIAGNOSTIC_ERROR, "malformed ADMIN from the broker");
+        return;
+    }
+    uint64_t index = 0;
+    int rc = -1;
+    if (kind == RAFT_ACTOR_ADD_NODE)
+        rc = raft_core_add_learner (self->core, &member, &index);
+    else if (kind == RAFT_ACTOR_REMOVE_NODE)
+        rc = raft_core_remove (self->core, member.id, &index);
+    else if (kind == RAFT_ACTOR_TRANSFER_LEADER)
+        rc = raft_core_transfer_leadership (self->core, member.id);
+    if (rc == 0)
+        diagnostic_line (self->node_id, DIAGNOSTIC_INFO, "%s node %u",
+                         kind == RAFT_ACTOR_ADD_NODE      ? "adding"
+                         : kind == RAFT_ACTOR_REMOVE_NODE ? "removing"
+                                                          : "handing leadership to",
+                         member.id);
+    raft_pipe_send_admined (self->pipe, ticket, rc == 0, raft_core_leader (self->core));
+}
+
+//  COMPACT [index][term]: the broker's snapshot of index is durable.
+static void
+s_compact (raft_thread_t *self, zmsg_t *message)
+{
+    uint64_t index, term;
+    if (raft_pipe_decode_compact (message, &index, &term)) {
+        diagnostic_line (self->node_id, DIAGNOSTIC_ERROR, "malformed COMPACT from the broker");
+        return;
+    }
+    raft_snapshots_compact (self, index, term);
+}
+
+//  Acts on everything the core wants done, in the order the core demands,
+//  until it wants nothing more.
+void
+raft_thread_process_ready (raft_thread_t *self)
+{
+    raft_ready_t ready;
+    zmsg_t *committed = NULL;
+    while (raft_core_ready (self->core, &ready)) {
+        //  a. the vote and term must be durable before any message shows them
+        if (ready.hard_state_changed && meta_store_save (self->meta, ready.term, ready.voted_for))
+            raft_thread_fatal (self, "cannot save term and vote");
+        //  e. new members are connected before messages go to them
+        if (ready.config_changed)
+            s_apply_members (self, ready.members, ready.member_count);
+        //  d. committed entries to the broker, in order. A leader's clients
+        //  wait for them, so they go before its messages (then mostly commit
+        //  notices); a follower's wait until after the loop, behind the
+        //  acknowledgement its sync makes possible, which the leader waits for
+        if (ready.committed_count)
+            raft_pipe_add_committed (&committed, ready.committed, ready.committed_count);
+        if (ready.role == RAFT_ROLE_LEADER)
+            s_send_committed (self, &committed);
+        //  b. messages first: followers write while the leader writes
+        for (size_t position = 0; position < ready.message_count; position++)
+            raft_thread_send_peer (self, &ready.messages[position]);
+        //  c. the log: one sync for the whole batch
+        if (ready.truncate_from && log_store_truncate_suffix (self->log, ready.truncate_from))
+            raft_thread_fatal (self, "cannot truncate the log");
+        bool written = ready.entries_to_persist_count > 0;
+        uint64_t written_index = 0;
+        uint64_t written_term = 0;
+        if (written) {
+            const raft_entry_t *last =
+                &ready.entries_to_persist[ready.entries_to_persist_count - 1];
+            written_index = last->index;
+            written_term = last->term;
+            if (log_store_append (self->log, ready.entries_to_persist,
+                                  ready.entries_to_persist_count))
+                raft_thread_fatal (self, "cannot append to the log");
+            if (log_store_sync (self->log))
+                raft_thread_fatal (self, "cannot sync the log");
+        }
+        raft_snapshots_handle_ready (self, &ready);
+        raft_core_advance (self->core);
+        if (written)
+            raft_core_persisted (self->core, written_index, written_term);
+    }
+    s_send_committed (self, &committed);
+    s_report_state (self, false);
+}
+
+static void
+s_complain (raft_thread_t *self, const char *what)
+{
+    diagnostic_dropped (&self->garbage_limiter, zclock_mono (), GARBAGE_LOG_PERIOD_MS,
+                        self->node_id, "peer port", what);
+}
+
+//  One message from the ROUTER: [routing id][packed peer message].
+static void
+s_receive_peer (raft_thread_t *self, zmsg_t *message)
+{
+    if (zmsg_size (message) != 2) {
+        s_complain (self, "a message with the wrong number of frames");
+        return;
+    }
+    zframe_t *body = zmsg_last (message);
+    peer_codec_message_t decoded;
+    char error[256];
+    if (peer_codec_decode (zframe_data (body), zframe_size (body), self->cluster, &decoded, error,
+                           sizeof (error))) {
+        s_complain (self, error);
+        return;
+    }
+    if (decoded.message.to != self->node_id) {
+        snprintf (error, sizeof (error), "a message from node %u for node %u", decoded.message.from,
+                  decoded.message.to);
+        s_complain (self, error);
+    } else
+        raft_core_receive (self->core, &decoded.message);
+    peer_codec_message_clear (&decoded);
+}
+
+//  Feeds the core what peers sent, without waiting.
+static void
+s_read_peers (raft_thread_t *self)
+{
+    for (int count = 0; count < DRAIN_LIMIT && (zsock_events (self->router) & ZMQ_POLLIN);
+         count++) {
+        zmsg_t *message = zmsg_recv (self->router);
+        if (!message)
+            break;
+        s_receive_peer (self, message);
+        zmsg_destroy (&message);
+    }
+}
+
+static int
+s_on_peer_traffic (zloop_t *loop, zsock_t *router, void *argument)
+{
+    (void)loop;
+    (void)router;
+    raft_thread_t *self = (raft_thread_t *)argument;
+    s_read_peers (self);
+    raft_thread_process_ready (self);
+    return 0;
+}
+
+//  Appends each [ticket][payload] pair; remembers the tickets refused.
+static void
+s_propose (raft_thread_t *self, zmsg_t *message)
+{
+    zframe_t *ticket = zmsg_next (message);
+    while (ticket) {
+        zframe_t *payload = zmsg_next (message);
+        if (!payload || zframe_size (ticket) != TICKET_SIZE) {
+            diagnostic_line (self->node_id, DIAGNOSTIC_ERROR, "malformed PROPOSE from the broker");
+            return;
+        }
+        uint64_t index;
+        if (raft_core_propose (self->core, zframe_data (payload), zframe_size (payload), &index)) {
+            if (!self->rejected)
+                self->rejected = zmsg_new ();
+            zmsg_addmem (self->rejected, zframe_data (ticket), TICKET_SIZE);
+        }
+        ticket = zmsg_next (message);
+    }
+}
+
+static void
+s_send_rejected (raft_thread_t *self)
+{
+    raft_pipe_send_rejected (self->pipe, &self->rejected, raft_core_leader (self->core));
+}
+
+static int
+s_on_pipe (zloop_t *loop, zsock_t *pipe, void *argument)
+{
+    (void)loop;
+    raft_thread_t *self = (raft_thread_t *)argument;
+    for (int count = 0; count < DRAIN_LIMIT && (zsock_events (pipe) & ZMQ_POLLIN); count++) {
+        zmsg_t *message = zmsg_recv (pipe);
+        if (!message)
+            break;
+        char *command = zmsg_popstr (message);
+        if (command && streq (command, "PROPOSE"))
+            s_propose (self, message);
+        else if (command && streq (command, "ADMIN"))
+            s_admin (self, message);
+        else if (command && streq (command, "COMPACT"))
+            s_compact (self, message);
+        else if (command && streq (command, "$TERM"))
+            self->terminated = true;
+        else
+            diagnostic_line (self->node_id, DIAGNOSTIC_ERROR,
+                             "unknown command '%s' on the raft pipe", command ? command : "");
+        zstr_free (&command);
+        zmsg_destroy (&message);
+        if (self->terminated)
+            break;
+    }
+    s_send_rejected (self);
+    //  Acknowledgements that came in meanwhile share this round: the commit
+    //  they make goes out now, not after the sync of the new proposals
+    if (!self->terminated)
+        s_read_peers (self);
+    raft_thread_process_ready (self);
+    return self->terminated ? -1 : 0;
+}
+
+static int
+s_on_tick (zloop_t *loop, int timer_id, void *argument)
+{
+    (void)loop;
+    (void)timer_id;
+    raft_thread_t *self = (raft_thread_t *)argument;
+    raft_core_tick (self->core, (uint64_t)zclock_mono ());
+    raft_thread_process_ready (self);
+    s_report_state (self, true);
+    s_report_progress (self);
+    return 0;
+}
+
+//  Shutdown is the broker's call: signals go to the broker thread, which
+//  then sends $TERM, so the two threads stop in a known order.
+static void
+s_block_signals (void)
+{
+    sigset_t signals;
+    sigemptyset (&signals);
+    sigaddset (&signals, SIGINT);
+    sigaddset (&signals, SIGTERM);
+    pthread_sigmask (SIG_BLOCK, &signals, NULL);
+}
+
+static void
+s_wait_for_term (zsock_t *pipe)
+{
+    while (true) {
+        char *command = zstr_recv (pipe);
+        bool term = !command || streq (command, "$TERM");
+        zstr_free (&command);
+        if (term)
+            break;
+    }
+}
+
+void
+raft_thread_run (zsock_t *pipe, void *argument)
+{
+    s_block_signals ();
+    const raft_actor_options_t *options = (const raft_actor_options_t *)argument;
+    uint32_t node_id = options->node_id;
+    raft_thread_t *self = s_self_new (pipe, options);
+    //  options belong to the creator, which is released by this signal
+    zsock_signal (pipe, 0);
+    if (!self) {
+        zstr_send (pipe, "FAILED");
+        s_wait_for_term (pipe);
+        return;
+    }
+    raft_pipe_send_ready (pipe, self->restored_snapshot_index);
+    size_t member_count;
+    const raft_member_t *members = raft_core_members (self->core, &member_count);
+    s_apply_members (self, members, member_count);
+
+    self->loop = zloop_new ();
+    zloop_set_nonstop (self->loop, true);
+    zloop_reader (self->loop, pipe, s_on_pipe, self);
+    zloop_reader (self->loop, self->router, s_on_peer_traffic, self);
+    zloop_reader (self->loop, snapshot_writer_sock (self->receiver), raft_snapshots_on_report,
+                  self);
+    zloop_timer (self->loop, self->tick_ms, 0, s_on_tick, self);
+    zloop_start (self->loop);
+    if (!self->terminated) {
+        diagnostic_line (node_id, DIAGNOSTIC_ERROR, "raft loop ended unexpectedly");
+        s_wait_for_term (pipe);
+    }
+    if (self->dropped_sends)
+        diagnostic_line (node_id, DIAGNOSTIC_INFO,
+                         "raft stopped (%" PRIu64 " peer messages dropped)", self->dropped_sends);
+    s_self_destroy (&self);
+}

@@ -1,0 +1,91 @@
+/*  raft_thread — the Raft actor's thread, private to src/replica: its
+    state and the pieces its files share. raft_thread.c runs the loop and
+    the peer sockets, raft_restore.c opens the stores and restores the core
+    at start, raft_snapshots.c compacts the log and streams and installs
+    snapshots. Nothing here is seen by the broker: it talks to the thread
+    only through raft_actor.h.
+*/
+#ifndef RAFT_THREAD_H_INCLUDED
+#define RAFT_THREAD_H_INCLUDED
+
+#include <czmq.h>
+
+#include "raft/raft_core.h"
+#include "replica/raft_actor.h"
+#include "storage/log_store.h"
+#include "storage/meta_store.h"
+#include "storage/snapshot_transfer.h"
+#include "util/diagnostic.h"
+
+//  One other node, reached through its own DEALER.
+typedef struct {
+    uint32_t id;     //  its node id
+    zsock_t *dealer; //  connected to its peer port; sends only
+} raft_peer_t;
+
+//  The thread's own state; lives on its thread only.
+typedef struct {
+    zsock_t *pipe;                        //  to the broker
+    zloop_t *loop;                        //  reactor of this thread
+    uint32_t node_id;                     //  this node
+    uint32_t tick_ms;                     //  period of the core's clock
+    char *cluster;                        //  cluster name, checked on every peer message
+    meta_store_t *meta;                   //  term and vote on disk
+    log_store_t *log;                     //  the log on disk
+    char *log_path;                       //  its directory, for log lines
+    raft_core_t *core;                    //  the protocol
+    zsock_t *router;                      //  bound on the peer port; receives only
+    char *host;                           //  this node's host, where peer connections come from
+    raft_peer_t *peers;                   //  every other node known (options or configuration)
+    size_t peer_count;                    //  how many
+    zmsg_t *rejected;                     //  tickets refused since the last report, or NULL
+    bool terminated;                      //  $TERM received
+    bool state_reported;                  //  a STATE was sent at least once
+    raft_role_t reported_role;            //  last STATE sent: role
+    uint64_t reported_term;               //  term
+    uint32_t reported_leader;             //  leader
+    uint64_t reported_commit;             //  commit index
+    uint64_t reported_last;               //  last index
+    zframe_t *reported_progress;          //  body of the last PROGRESS sent, NULL before the first
+    uint64_t dropped_sends;               //  peer messages dropped because a peer was unreachable
+    diagnostic_limiter_t garbage_limiter; //  bounds complaints about bad peer traffic
+    char *snapshot_dir;                   //  <node dir>/snap
+    snapshot_writer_t *receiver;          //  writes a leader's snapshot off this loop, and prunes
+    uint64_t snapshot_index;              //  newest snapshot file we hold, 0: none
+    uint64_t snapshot_term;               //  term of its last entry
+    uint64_t restored_snapshot_index;     //  the snapshot restored at start, for the broker
+    uint32_t trailing_entries;            //  log entries kept behind a snapshot
+} raft_thread_t;
+
+//  The zactor function: args is the raft_actor_options_t, borrowed until
+//  the thread signals.
+void raft_thread_run (zsock_t *pipe, void *args);
+
+//  Storage failed under the protocol: ends the process (see raft_thread.c).
+void raft_thread_fatal (raft_thread_t *self, const char *what);
+
+//  Sends one message to its addressee, or drops it.
+void raft_thread_send_peer (raft_thread_t *self, const raft_message_t *message);
+
+//  Acts on everything the core wants done, until it wants nothing more.
+void raft_thread_process_ready (raft_thread_t *self);
+
+//  raft_restore.c: opens the meta store and the log, builds the core from
+//  them and from options, and restores the snapshot to start from and the
+//  log after it. Returns 0, or -1 (logged).
+int raft_restore_open (raft_thread_t *self, const raft_actor_options_t *options);
+
+//  raft_snapshots.c: COMPACT from the broker: the snapshot of index (entry
+//  of term) is durable.
+void raft_snapshots_compact (raft_thread_t *self, uint64_t index, uint64_t term);
+
+//  Streams what followers need and hands what a leader sent to the writer.
+void raft_snapshots_handle_ready (raft_thread_t *self, const raft_ready_t *ready);
+
+//  The zloop reader of the snapshot writer's reports.
+int raft_snapshots_on_report (zloop_t *loop, zsock_t *pipe, void *argument);
+
+//  Deletes the log prefix up to up_to_index (UINT64_MAX: the whole log).
+int raft_snapshots_drop_log_prefix (raft_thread_t *self, uint64_t up_to_index);
+
+#endif
