@@ -12,7 +12,7 @@ import os
 import shutil
 
 from harness import check, check_equal, wait_until
-from chaos import wire
+import raftq_wire as wire
 
 #  A snapshot every ~10 entries of the messages below.
 #  Small log segments ("segment_bytes"), so that compaction can delete whole ones
@@ -21,7 +21,6 @@ SNAPSHOT_SETTINGS = {"snapshot_log_bytes": 2048, "snapshot_trailing_entries": 5,
                      "segment_bytes": SEGMENT_BYTES}
 MESSAGE_BYTES = 200
 #  raftq.Request field of TakeSnapshot (proto/raftq.proto)
-REQUEST_TAKE_SNAPSHOT = 43
 #  No snapshot but the ones asked for: the log limit is never reached
 ON_DEMAND_SETTINGS = {"snapshot_log_bytes": 1 << 30, "snapshot_trailing_entries": 5,
                       "segment_bytes": SEGMENT_BYTES}
@@ -65,20 +64,11 @@ def _wait_same_state(cluster, node_ids, timeout):
     return wait_until(same, timeout, "nodes %s to reach the same state" % node_ids)
 
 
-def _varint(value):
-    out = bytearray()
-    while value > 0x7F:
-        out.append(0x80 | (value & 0x7F))
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
 def _take_snapshot(cluster, node_id):
     """Sends a protobuf TakeSnapshot (an empty message in Request field 43)
     to node_id; returns the decoded raftq.Reply. A snapshot of the whole
     state may take a while: a generous timeout."""
-    request = _varint((REQUEST_TAKE_SNAPSHOT << 3) | wire.WIRE_BYTES) + _varint(0)
+    request = wire.take_snapshot_request()
     reply = cluster.raw(node_id, request, timeout=10.0)
     check(reply is not None, "node %d did not answer TakeSnapshot", node_id)
     return wire.decode_reply(reply)

@@ -108,7 +108,7 @@ def parse_arguments(argv):
     parser.add_argument("--search-budget", type=int, default=checker.DEFAULT_SEARCH_BUDGET,
                         help="linearizability search steps per topic before it is undecided")
     parser.add_argument("--segment-bytes", type=int, default=65536,
-                        help="log segment size (RAFTQ_SEGMENT_BYTES) so logs have many segments")
+                        help="log segment size (segment_bytes) so logs have many segments")
     parser.add_argument("--snapshot-bytes", type=int, default=256 * 1024,
                         help="snapshot_log_bytes of the cluster: a snapshot each time the log grows "
                              "this much (default 256 KiB, so snapshots happen under the faults; "
@@ -188,7 +188,7 @@ def write_config(directory, args):
                       "peer_port": args.port_base + 1, "pub_port": args.port_base + 2})
     document = {"cluster": "chaos", "data_dir": "data", "heartbeat_ms": HEARTBEAT_MS,
                 "election_timeout_ms": ELECTION_TIMEOUT_MS, "request_timeout_ms": REQUEST_TIMEOUT_MS,
-                "nodes": nodes}
+                "segment_bytes": args.segment_bytes, "nodes": nodes}
     if args.snapshot_bytes:
         document["snapshot_log_bytes"] = args.snapshot_bytes
         document["snapshot_trailing_entries"] = args.snapshot_trailing
@@ -240,7 +240,6 @@ class Campaign:
         # a run killed before it could clean up may have left its table
         self.firewall.heal()
         config_path = write_config(self.dir, self.args)
-        os.environ["RAFTQ_SEGMENT_BYTES"] = str(self.args.segment_bytes)
         config = raftq_cluster.ClusterConfig(config_path)
         self.cluster = raftq_cluster.Cluster(config, self.args.bin or _default_bin(), detach=False)
         history_path = self.args.history or os.path.join(self.dir, "history.jsonl")
