@@ -154,8 +154,17 @@ test_defaults_and_options (void **state)
     config_destroy (&config);
 }
 
+//  Expects every case to fail with its exact one-line error.
 static void
-test_bad_raftq_form (void **state)
+s_expect_errors (const bad_case_t *cases, size_t count)
+{
+    for (size_t index = 0; index < count; index++)
+        s_expect_error (cases[index].text, cases[index].error);
+}
+
+//  The raftq form: the document's shape and the cluster-wide settings.
+static void
+test_bad_top_level_and_settings (void **state)
 {
     (void)state;
     const bad_case_t cases[] = {
@@ -205,6 +214,16 @@ test_bad_raftq_form (void **state)
          "test.json: election_timeout_ms[0]: must be an integer from 1 to 3600000"},
         {"{\"heartbeat_ms\":300,\"election_timeout_ms\":[300,600]," ONE_NODE "}",
          "test.json: heartbeat_ms: 300 must be less than the election timeout min (300)"},
+    };
+    s_expect_errors (cases, sizeof cases / sizeof cases[0]);
+}
+
+//  The raftq form: one node's entry.
+static void
+test_bad_node_entries (void **state)
+{
+    (void)state;
+    const bad_case_t cases[] = {
         //  node entries
         {"{\"nodes\":[{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2,"
          "\"pubport\":3}]}",
@@ -250,6 +269,16 @@ test_bad_raftq_form (void **state)
          "test.json: nodes[0].host: must be an IPv4 address or \"localhost\""},
         {"{\"nodes\":[{\"id\":1,\"host\":\"127.0.0.256\",\"client_port\":1,\"peer_port\":2}]}",
          "test.json: nodes[0].host: must be an IPv4 address or \"localhost\""},
+    };
+    s_expect_errors (cases, sizeof cases / sizeof cases[0]);
+}
+
+//  The raftq form: endpoints collide across nodes and within one.
+static void
+test_bad_endpoints (void **state)
+{
+    (void)state;
+    const bad_case_t cases[] = {
         //  endpoints: across nodes, within one node, localhost = 127.0.0.1
         {"{\"nodes\":[" NODE (1, 5501, 5601) "," NODE (2, 5502, 5501) "]}",
          "test.json: nodes[1].peer_port: endpoint 127.0.0.1:5501 already used by "
@@ -263,8 +292,7 @@ test_bad_raftq_form (void **state)
          "test.json: nodes[1].pub_port: endpoint localhost:5601 already used by "
          "nodes[0].peer_port"},
     };
-    for (size_t index = 0; index < sizeof cases / sizeof cases[0]; index++)
-        s_expect_error (cases[index].text, cases[index].error);
+    s_expect_errors (cases, sizeof cases / sizeof cases[0]);
 
     //  Same ports on different hosts are distinct endpoints; pub_port 0 is none.
     config_t *config = s_expect_config ("{\"nodes\":[" NODE (
@@ -428,9 +456,14 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_default_file),   cmocka_unit_test (test_defaults_and_options),
-        cmocka_unit_test (test_bad_raftq_form), cmocka_unit_test (test_syntax_errors),
-        cmocka_unit_test (test_rrmq_form),      cmocka_unit_test (test_load_files),
+        cmocka_unit_test (test_default_file),
+        cmocka_unit_test (test_defaults_and_options),
+        cmocka_unit_test (test_bad_top_level_and_settings),
+        cmocka_unit_test (test_bad_node_entries),
+        cmocka_unit_test (test_bad_endpoints),
+        cmocka_unit_test (test_syntax_errors),
+        cmocka_unit_test (test_rrmq_form),
+        cmocka_unit_test (test_load_files),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

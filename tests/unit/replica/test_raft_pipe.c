@@ -81,8 +81,9 @@ s_expect_member (const raft_member_t *member, const raft_member_t *expected)
     assert_int_equal (member->pub_port, expected->pub_port);
 }
 
+//  STATE, COMMITTED and REJECTED cross the pipe intact.
 static void
-test_actor_to_broker (void **state)
+test_actor_reports_state_and_entries (void **state)
 {
     ends_t *ends = (ends_t *)*state;
     raft_actor_progress_t progress = {0};
@@ -125,6 +126,15 @@ test_actor_to_broker (void **state)
     assert_int_equal (event.ticket_count, 1);
     assert_int_equal (event.tickets[0], 99);
     raft_actor_event_clear (&event);
+}
+
+//  ADMINED, MEMBERS and INSTALLED cross the pipe intact.
+static void
+test_actor_reports_admin_and_members (void **state)
+{
+    ends_t *ends = (ends_t *)*state;
+    raft_actor_progress_t progress = {0};
+    raft_actor_event_t event;
 
     raft_pipe_send_admined (ends->sender, 12, true, 4);
     assert_int_equal (s_decode (ends, &event, &progress), 0);
@@ -148,6 +158,15 @@ test_actor_to_broker (void **state)
     assert_int_equal (event.kind, RAFT_ACTOR_INSTALLED);
     assert_int_equal (event.snapshot_index, 300);
     raft_actor_event_clear (&event);
+}
+
+//  PROGRESS lands in the handle's copy; the start handshake.
+static void
+test_actor_reports_progress_and_start (void **state)
+{
+    ends_t *ends = (ends_t *)*state;
+    raft_actor_progress_t progress = {0};
+    raft_actor_event_t event;
 
     raft_actor_match_t matches[2] = {{2, 40}, {3, 38}};
     raft_actor_progress_t sent = {300, 6, 250, 4096, matches, 2};
@@ -260,7 +279,10 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_actor_to_broker, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_actor_reports_state_and_entries, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_actor_reports_admin_and_members, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_actor_reports_progress_and_start, s_setup,
+                                         s_teardown),
         cmocka_unit_test_setup_teardown (test_broker_to_actor, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_malformed_refused, s_setup, s_teardown),
     };
