@@ -1,10 +1,10 @@
 /*  hasher — crypto_pwhash on its own thread. See hasher.h. */
 
 #include <pthread.h>
-#include <signal.h>
 #include <sodium.h>
 
 #include "broker/hasher.h"
+#include "util/worker_signals.h"
 #include "util/little_endian.h"
 
 //  What the actor thread needs, copied before it signals that it runs.
@@ -83,11 +83,7 @@ s_hasher_actor (zsock_t *pipe, void *args)
 {
     s_limits_t limits = *(const s_limits_t *)args;
     //  Shutdown is the broker's call ($TERM): SIGINT and SIGTERM go to it
-    sigset_t signals;
-    sigemptyset (&signals);
-    sigaddset (&signals, SIGINT);
-    sigaddset (&signals, SIGTERM);
-    pthread_sigmask (SIG_BLOCK, &signals, NULL);
+    worker_signals_block ();
     zsock_signal (pipe, 0);
     while (true) {
         zmsg_t *message = zmsg_recv (pipe);

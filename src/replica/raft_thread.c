@@ -5,9 +5,9 @@
     raft_pipe.c's. See raft_actor.h for the protocol and the guarantees.
 */
 #include "replica/raft_thread.h"
+#include "util/worker_signals.h"
 
 #include <pthread.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include "replica/peer_codec.h"
@@ -517,18 +517,6 @@ s_on_tick (zloop_t *loop, int timer_id, void *argument)
     return 0;
 }
 
-//  Shutdown is the broker's call: signals go to the broker thread, which
-//  then sends $TERM, so the two threads stop in a known order.
-static void
-s_block_signals (void)
-{
-    sigset_t signals;
-    sigemptyset (&signals);
-    sigaddset (&signals, SIGINT);
-    sigaddset (&signals, SIGTERM);
-    pthread_sigmask (SIG_BLOCK, &signals, NULL);
-}
-
 static void
 s_wait_for_term (zsock_t *pipe)
 {
@@ -544,7 +532,7 @@ s_wait_for_term (zsock_t *pipe)
 void
 raft_thread_run (zsock_t *pipe, void *argument)
 {
-    s_block_signals ();
+    worker_signals_block ();
     const raft_actor_options_t *options = (const raft_actor_options_t *)argument;
     uint32_t node_id = options->node_id;
     raft_thread_t *self = s_self_new (pipe, options);

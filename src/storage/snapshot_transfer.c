@@ -11,12 +11,12 @@
       writes from the frame.
 */
 #include "storage/snapshot_transfer.h"
+#include "util/worker_signals.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -268,11 +268,7 @@ s_writer_actor (zsock_t *pipe, void *args)
 {
     writer_t writer = {pipe, strdup ((const char *)args), NULL, 0, 0};
     //  Shutdown is the owner's call ($TERM): SIGINT and SIGTERM go to it
-    sigset_t signals;
-    sigemptyset (&signals);
-    sigaddset (&signals, SIGINT);
-    sigaddset (&signals, SIGTERM);
-    pthread_sigmask (SIG_BLOCK, &signals, NULL);
+    worker_signals_block ();
     s_remove_temporaries (writer.dir);
     zsock_signal (pipe, 0);
     while (writer.dir) {
