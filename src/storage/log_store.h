@@ -31,8 +31,10 @@ uint64_t log_store_last_index (log_store_t *self);
 //  Bytes truncated from a torn or corrupt tail when the store was opened.
 uint64_t log_store_recovered_bytes (log_store_t *self);
 
-//  Appends entries, whose indexes must follow last_index. Not durable until
-//  log_store_sync. Returns 0 or -1.
+//  Appends entries, whose indexes must follow last_index without a gap (a
+//  gap aborts: the Raft core never makes one). Not durable until
+//  log_store_sync. Returns 0, or -1 (errno EMSGSIZE: a payload too large
+//  for a record; EIO: an earlier write failed).
 int log_store_append (log_store_t *self, const raft_entry_t *entries, size_t count);
 
 //  Makes every append so far durable (fdatasync; directory fsync after a new

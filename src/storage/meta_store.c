@@ -20,6 +20,7 @@
 #include "util/file_io.h"
 
 #include <endian.h>
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -228,6 +229,11 @@ meta_store_voted_for (meta_store_t *self)
 int
 meta_store_save (meta_store_t *self, uint64_t term, uint32_t voted_for)
 {
+    assert (self);
+    //  Raft's promises, kept by the core: a term never goes back, and a
+    //  vote once cast stands for the rest of its term.
+    assert (term >= self->term);
+    assert (term > self->term || self->voted_for == 0 || voted_for == self->voted_for);
     //  On failure the in-memory state stays at the last durable save, so the
     //  next save targets the same (older) slot again and the newest stays intact.
     meta_slot_t slot = {self->version + 1, term, voted_for};

@@ -21,7 +21,9 @@ void meta_store_destroy (meta_store_t **self_p);
 uint64_t meta_store_term (meta_store_t *self);
 uint32_t meta_store_voted_for (meta_store_t *self);
 
-//  Saves term and vote durably. Returns 0 or -1.
+//  Saves term and vote durably. The term must not go back, and within a
+//  term a cast vote must not change (either aborts: Raft's promises, which
+//  the core keeps). Returns 0 or -1.
 int meta_store_save (meta_store_t *self, uint64_t term, uint32_t voted_for);
 
 #endif

@@ -10,60 +10,42 @@
     that malformed ones are ignored.
 */
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "raft/raft_core.h"
+#include "misuse.h"
 #include "raft_fixture.h"
 
 //  One way of driving a fresh three-node fixture; misuse says whether to
 //  make the mistake or do the right thing instead.
 typedef void (scenario_fn) (raft_fixture_t *harness, bool misuse);
 
-//  Runs scenario in a child process. Returns true if it died of SIGABRT,
-//  false if it exited normally (anything else fails the test).
-static bool
-s_aborts (scenario_fn *scenario, bool misuse)
+//  What the forked child runs.
+typedef struct {
+    scenario_fn *scenario; //  the raft scenario
+} raft_scenario_t;
+
+//  Runs a raft scenario on a fresh 3-node fixture (in the forked child).
+static void
+s_run_on_fixture (void *argument, bool misuse)
 {
-    pid_t child = fork ();
-    assert_true (child >= 0);
-    if (child == 0) {
-        //  cmocka catches SIGABRT to report a failed test: not here
-        signal (SIGABRT, SIG_DFL);
-        int null_fd = open ("/dev/null", O_WRONLY);
-        if (null_fd >= 0)
-            dup2 (null_fd, STDERR_FILENO);
-        raft_fixture_t *harness = raft_fixture_new (3, true);
-        scenario (harness, misuse);
-        raft_fixture_destroy (&harness);
-        _exit (0);
-    }
-    int status = 0;
-    assert_int_equal (waitpid (child, &status, 0), child);
-    if (WIFSIGNALED (status)) {
-        assert_int_equal (WTERMSIG (status), SIGABRT);
-        return true;
-    }
-    assert_true (WIFEXITED (status));
-    assert_int_equal (WEXITSTATUS (status), 0);
-    return false;
+    raft_fixture_t *harness = raft_fixture_new (3, true);
+    ((raft_scenario_t *)argument)->scenario (harness, misuse);
+    raft_fixture_destroy (&harness);
 }
 
 //  Checks that scenario aborts when misused, and only then.
 static void
 s_check (scenario_fn *scenario)
 {
-    assert_false (s_aborts (scenario, false));
-    assert_true (s_aborts (scenario, true));
+    raft_scenario_t argument = {scenario};
+    misuse_check (s_run_on_fixture, &argument);
 }
 
 //  A leader holding a ready it has not advanced.

@@ -4,6 +4,7 @@
     The tests know the on-disk layout (two 24-byte slots 4096 bytes apart,
     version v in slot v % 2) so they can tear and corrupt exactly one slot.
 */
+#include "misuse.h"
 #include "temp_dir.h"
 #include "storage/meta_store.h"
 
@@ -256,11 +257,53 @@ test_open_errors (void **state)
     assert_true (strlen (error) > 0);
 }
 
+//  Opens a store of the forked child's own, at term 5 with a vote for 2.
+static meta_store_t *
+s_open_child_store (fixture_t *fixture)
+{
+    char path[PATH_SIZE];
+    snprintf (path, sizeof path, "%s/child-%d", fixture->root, (int)getpid ());
+    char error[256];
+    meta_store_t *meta = meta_store_open (path, error, sizeof error);
+    if (!meta || meta_store_save (meta, 5, 2))
+        _exit (3); //  neither a clean exit nor an abort: fails the check
+    return meta;
+}
+
+//  Saves an older term (misuse), or a newer one.
+static void
+s_save_older_term (void *fixture, bool misuse)
+{
+    meta_store_t *meta = s_open_child_store ((fixture_t *)fixture);
+    meta_store_save (meta, misuse ? 4 : 6, 0);
+    meta_store_destroy (&meta);
+}
+
+//  Changes the vote within its term (misuse), or saves the same vote again.
+static void
+s_save_second_vote (void *fixture, bool misuse)
+{
+    meta_store_t *meta = s_open_child_store ((fixture_t *)fixture);
+    meta_store_save (meta, 5, misuse ? 3 : 2);
+    meta_store_destroy (&meta);
+}
+
+//  The core keeps Raft's promises (terms never go back, one vote a term);
+//  a save that would break them is the caller's bug and aborts.
+static void
+test_raft_promises_are_preconditions (void **state)
+{
+    fixture_t *fixture = (fixture_t *)*state;
+    misuse_check (s_save_older_term, fixture);
+    misuse_check (s_save_second_vote, fixture);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_fresh_store, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_raft_promises_are_preconditions, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_empty_file_is_fresh, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_save_and_reopen, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_saves_alternate_slots, s_setup, s_teardown),
