@@ -153,6 +153,12 @@ main (int argc, char *argv[])
         config_destroy (&config);
         return EXIT_USAGE;
     }
+    //  Older builds sized log segments from the environment; say so rather
+    //  than let a deployment believe it still does
+    if (getenv ("RAFTQ_SEGMENT_BYTES"))
+        diagnostic_line (node_id, DIAGNOSTIC_WARNING,
+                         "RAFTQ_SEGMENT_BYTES is not read any more: set \"segment_bytes\" in %s",
+                         arguments.config_path);
     //  Installs czmq's SIGINT/SIGTERM handlers: they end the broker's loop,
     //  which then stops the Raft actor and closes everything
     zsys_init ();

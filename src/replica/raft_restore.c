@@ -105,8 +105,19 @@ s_replay_log (raft_thread_t *self, replay_t *replay)
                          self->log_path, first, first - 1);
         return -1;
     }
-    if (log_store_replay (self->log, s_restore_entry_after_snapshot, replay) == 0)
-        return 0;
+    if (log_store_replay (self->log, s_restore_entry_after_snapshot, replay) == 0) {
+        //  A received snapshot is in place before the log behind it is
+        //  emptied: a crash between the two leaves a log that ends below the
+        //  snapshot, which the core (starting after it) would append to out
+        //  of place. What it holds is covered by the snapshot: drop it.
+        uint64_t last = log_store_last_index (self->log);
+        if (last == 0 || last >= replay->snapshot_index)
+            return 0;
+        diagnostic_line (self->node_id, DIAGNOSTIC_WARNING,
+                         "log %s ends at %" PRIu64 ", below snapshot %" PRIu64 ": dropping the log",
+                         self->log_path, last, replay->snapshot_index);
+        return raft_snapshots_drop_log_prefix (self, UINT64_MAX);
+    }
     if (!replay->diverged) {
         diagnostic_line (self->node_id, DIAGNOSTIC_ERROR, "cannot restore log %s into the core",
                          self->log_path);

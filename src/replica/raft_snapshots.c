@@ -94,42 +94,65 @@ raft_snapshots_handle_ready (raft_thread_t *self, const raft_ready_t *ready)
     }
 }
 
-//  Gives the core the header of the received snapshot of index. Returns 0,
-//  or -1 (logged).
+//  Gives the core the header of the received snapshot of index (the file
+//  is verified and in place). Returns 0 when the core took it, 1 when it
+//  declined (its log already holds all the snapshot covers, or the snapshot
+//  is stale), -1 when the file is unreadable or disagrees with what the
+//  leader announced (logged).
 static int
 s_install_header (raft_thread_t *self, uint64_t index, uint64_t term)
 {
     char error[1024] = "";
     snapshot_t *snapshot = snapshot_load_header (self->snapshot_dir, index, error, sizeof (error));
-    if (!snapshot) {
+    if (snapshot && snapshot_header (snapshot)->term != term)
+        snprintf (error, sizeof (error), "its term %" PRIu64 " is not the announced %" PRIu64,
+                  snapshot_header (snapshot)->term, term);
+    if (!snapshot || error[0]) {
         diagnostic_line (self->node_id, DIAGNOSTIC_ERROR,
-                         "received snapshot %" PRIu64 " unreadable: %s", index, error);
+                         "received snapshot %" PRIu64 " unusable: %s", index, error);
+        snapshot_destroy (&snapshot);
         return -1;
     }
     size_t size;
     const uint8_t *bytes = snapshot_membership (snapshot, &size);
     size_t count = 0;
     raft_member_t *members = raft_core_config_decode (bytes, size, &count);
-    int rc = members ? raft_core_snapshot_installed (self->core, index, term, members, count) : -1;
-    free (members);
     snapshot_destroy (&snapshot);
-    if (rc)
-        diagnostic_line (self->node_id, DIAGNOSTIC_WARNING, "snapshot %" PRIu64 " not installed",
+    if (!members) {
+        diagnostic_line (self->node_id, DIAGNOSTIC_ERROR,
+                         "received snapshot %" PRIu64 " unusable: its membership does not decode",
                          index);
-    return rc;
+        return -1;
+    }
+    int rc = raft_core_snapshot_installed (self->core, index, term, members, count);
+    free (members);
+    return rc ? 1 : 0;
 }
 
 //  A leader's snapshot is durable here: the core takes it, the log is
-//  emptied (it continues after the snapshot) and the broker loads it.
+//  emptied (it continues after the snapshot) and the broker loads it. One
+//  the core declines is still a verified snapshot of committed state (a
+//  leader snapshots only what it applied), now the newest in snap/: if it
+//  is newer than ours it becomes the one this node streams, so pruning
+//  (which keeps the newest) never leaves the node without the file it
+//  offers.
 static void
 s_install_received (raft_thread_t *self, uint64_t index, uint64_t term)
 {
-    if (s_install_header (self, index, term))
+    int taken = s_install_header (self, index, term);
+    if (taken == -1)
         return;
-    if (raft_snapshots_drop_log_prefix (self, UINT64_MAX))
+    if (taken == 0 && raft_snapshots_drop_log_prefix (self, UINT64_MAX))
         raft_thread_fatal (self, "cannot empty the log for a snapshot");
-    self->snapshot_index = index;
-    self->snapshot_term = term;
+    if (index > self->snapshot_index) {
+        self->snapshot_index = index;
+        self->snapshot_term = term;
+    }
+    if (taken == 1) {
+        diagnostic_line (self->node_id, DIAGNOSTIC_INFO,
+                         "kept the log: it already holds snapshot %" PRIu64, index);
+        return;
+    }
     diagnostic_line (self->node_id, DIAGNOSTIC_INFO,
                      "installed snapshot %" PRIu64 " from the leader", index);
     raft_pipe_send_installed (self->pipe, index);

@@ -15,6 +15,8 @@
 
 #include "temp_dir.h"
 #include "replica/raft_actor.h"
+#include "storage/node_dir.h"
+#include "storage/snapshot.h"
 
 //  How long a condition may take before the test fails.
 #define DEADLINE_MS 5000
@@ -186,6 +188,50 @@ test_lone_node_commits_and_recovers (void **state)
     assert_true (restarted.last_index >= observer.last_index);
     s_propose_commands (actor, 50, 5);
     s_run_until (actor, &restarted, 55);
+    raft_actor_destroy (&actor);
+}
+
+//  A received snapshot lands before the log behind it is emptied: a node
+//  that crashed between the two restarts with a log ending below its newest
+//  snapshot. It must start after the snapshot and go on committing.
+static void
+test_restart_with_snapshot_ahead_of_the_log (void **state)
+{
+    fixture_t *fixture = (fixture_t *)*state;
+    cluster_t cluster = {1, 16540};
+    raft_actor_t *actor = s_start (cluster, 1, fixture->directory);
+    assert_non_null (actor);
+    observer_t observer = {0};
+    s_run_until (actor, &observer, 0);
+    s_propose_commands (actor, 0, 5);
+    s_run_until (actor, &observer, 5);
+    raft_actor_destroy (&actor);
+    assert_true (observer.last_index < 40);
+
+    //  The snapshot of entry 40, as the writer thread installs it
+    raft_member_t member = {.id = 1, .voter = true, .client_port = 16600, .peer_port = 16541};
+    snprintf (member.host, sizeof member.host, "127.0.0.1");
+    size_t membership_size;
+    uint8_t *membership = raft_core_config_encode (&member, 1, &membership_size);
+    assert_non_null (membership);
+    char node_dir[256], snap_dir[300];
+    assert_int_equal (node_dir_path (node_dir, sizeof node_dir, fixture->directory, 1), 0);
+    assert_int_equal (node_dir_snapshot_path (snap_dir, sizeof snap_dir, node_dir), 0);
+    snapshot_header_t header = {40, 1, membership, membership_size};
+    char error[256];
+    assert_int_equal (
+        snapshot_write_body (snap_dir, &header, (const uint8_t *)"state", 5, error, sizeof error),
+        0);
+    free (membership);
+
+    cluster = (cluster_t){1, 16541};
+    actor = s_start (cluster, 1, fixture->directory);
+    assert_non_null (actor);
+    observer_t restarted = {.first_command = 100};
+    s_run_until (actor, &restarted, 0);
+    s_propose_commands (actor, 100, 3);
+    s_run_until (actor, &restarted, 3);
+    assert_true (restarted.last_index > 40);
     raft_actor_destroy (&actor);
 }
 
@@ -390,6 +436,8 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_lone_node_commits_and_recovers, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_restart_with_snapshot_ahead_of_the_log, s_setup,
+                                         s_teardown),
         cmocka_unit_test_setup_teardown (test_without_quorum_rejects, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_refuses_to_start, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_progress_reports_replication_and_storage, s_setup,
