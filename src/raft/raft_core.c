@@ -18,7 +18,8 @@ raft_core_new (const raft_core_options_t *options)
     assert (options);
     if (options->self_id == 0 || options->heartbeat_ms == 0 ||
         options->election_timeout_min_ms == 0 ||
-        options->election_timeout_min_ms > options->election_timeout_max_ms)
+        options->election_timeout_min_ms > options->election_timeout_max_ms ||
+        options->term > RAFT_TERM_MAX)
         return NULL;
     raft_core_t *self = (raft_core_t *)calloc (1, sizeof (raft_core_t));
     if (!self)
@@ -31,6 +32,8 @@ raft_core_new (const raft_core_options_t *options)
                                                                  : DEFAULT_MAX_BYTES_PER_MESSAGE;
     self->max_inflight_messages = options->max_inflight_messages ? options->max_inflight_messages
                                                                  : DEFAULT_MAX_INFLIGHT_MESSAGES;
+    self->max_snapshot_bytes =
+        options->max_snapshot_bytes ? options->max_snapshot_bytes : RAFT_DEFAULT_MAX_SNAPSHOT_BYTES;
     self->manual_promotion = options->manual_promotion;
     self->catch_up_entries =
         options->catch_up_entries ? options->catch_up_entries : self->max_entries_per_message;
@@ -70,25 +73,27 @@ raft_core_destroy (raft_core_t **self_p)
 }
 
 //  Whether a message is one to consider at all: from another node to us,
-//  with a term, of a kind we know, and well formed. What comes from the
-//  network is never trusted: anything else is ignored.
+//  with a term we could ever adopt, of a kind we know, and well formed
+//  (no entry, last entry or snapshot of a term above the sender's). What
+//  comes from the network is never trusted: anything else is ignored.
 static bool
 s_message_acceptable (raft_core_t *self, const raft_message_t *message)
 {
     if (message->to != self->self_id || message->from == 0 || message->from == self->self_id ||
-        message->term == 0)
+        message->term == 0 || message->term > RAFT_TERM_MAX)
         return false;
     switch (message->type) {
     case RAFT_MESSAGE_APPEND_ENTRIES:
         return raft_replication_check_request (message) == 0;
     case RAFT_MESSAGE_INSTALL_SNAPSHOT:
-        return message->data_size == 0 || message->data != NULL;
+        return raft_snapshot_check_chunk (message) == 0;
     case RAFT_MESSAGE_REQUEST_VOTE:
+    case RAFT_MESSAGE_PRE_VOTE:
+        return message->last_log_term <= message->term;
     case RAFT_MESSAGE_REQUEST_VOTE_REPLY:
     case RAFT_MESSAGE_APPEND_ENTRIES_REPLY:
     case RAFT_MESSAGE_TIMEOUT_NOW:
     case RAFT_MESSAGE_INSTALL_SNAPSHOT_REPLY:
-    case RAFT_MESSAGE_PRE_VOTE:
     case RAFT_MESSAGE_PRE_VOTE_REPLY:
         return true;
     default:
@@ -154,8 +159,11 @@ raft_core_receive (raft_core_t *self, const raft_message_t *message)
     //  members, at this position
     size_t position = raft_config_position (self, message->from);
     bool from_member = position < self->member_count;
-    //  Terms in pre-votes are hypothetical: nobody adopts them
-    if (message->type == RAFT_MESSAGE_PRE_VOTE)
+    //  Terms in pre-votes are hypothetical: nobody adopts them. Nor the term
+    //  of a TimeoutNow, which only our leader of this term may send
+    if (message->type == RAFT_MESSAGE_TIMEOUT_NOW)
+        raft_election_handle_timeout_now (self, message);
+    else if (message->type == RAFT_MESSAGE_PRE_VOTE)
         raft_election_handle_pre_vote_request (self, message);
     else if (message->type == RAFT_MESSAGE_PRE_VOTE_REPLY)
         raft_election_handle_pre_vote_reply (self, message, position);
@@ -174,9 +182,5 @@ raft_core_receive (raft_core_t *self, const raft_message_t *message)
     } else if (message->type == RAFT_MESSAGE_APPEND_ENTRIES_REPLY) {
         if (self->role == RAFT_ROLE_LEADER && from_member)
             raft_replication_handle_reply (self, message, &self->peers[position].progress);
-    } else if (message->type == RAFT_MESSAGE_TIMEOUT_NOW) {
-        //  Our leader hands over: no pre-vote, it is not waiting for a timeout
-        if (self->role != RAFT_ROLE_LEADER && raft_election_may_campaign (self))
-            raft_election_campaign (self, true);
     }
 }

@@ -32,7 +32,12 @@
     ready and advance, restoring after events, persisting what was never
     handed out, compacting beyond the applied index) fails an assertion,
     as czmq does; what comes from the network or the disk never does: it
-    is checked and ignored or refused.
+    is checked and ignored or refused. Even from a peer that is a member
+    (whose key the shell authenticated) the core believes only what Raft
+    lets it: no term above RAFT_TERM_MAX, TimeoutNow only from the leader it
+    follows in that term, snapshot chunks only in order and up to
+    max_snapshot_bytes, leader_commit only up to the entries the
+    AppendEntries matched.
     A follower acknowledges entries only once raft_core_persisted says they
     are on disk, and the leader counts itself in a majority only for entries
     it has persisted, so nothing is committed that a majority could lose.
@@ -84,6 +89,18 @@ extern "C" {
 
 //  Size of a member's host text, terminating zero included.
 #define RAFT_HOST_SIZE 256
+
+//  Highest term the core adopts, persists or campaigns up to. A message of a
+//  higher term is ignored and a higher persisted term refused at creation, so
+//  term + 1 never wraps: one forged term of UINT64_MAX would otherwise be
+//  saved, and the next campaign's term 0 could never win. The margin of 2^32
+//  terms is more elections than a cluster ever holds.
+#define RAFT_TERM_MAX (UINT64_MAX - (1ULL << 32))
+
+//  Default bound on a received snapshot's size (options.max_snapshot_bytes).
+//  The state machine it carries is held in memory, so a real one is far
+//  smaller; chunks past the bound are dropped.
+#define RAFT_DEFAULT_MAX_SNAPSHOT_BYTES (64ULL << 30)
 
 //  One member of the cluster configuration. The core uses id and voter; the
 //  address travels in configuration entries so every node learns how to
@@ -210,6 +227,7 @@ typedef struct {
     size_t max_inflight_messages;     //  pipelined AppendEntries per follower (0: default)
     bool manual_promotion;            //  the leader does not promote caught-up learners itself
     size_t catch_up_entries;          //  learner this near the last index caught up (0: batch)
+    uint64_t max_snapshot_bytes;      //  bound on a received snapshot's bytes (0: default)
 } raft_core_options_t;
 
 //  What the core wants done. Pointers are owned by the core and stay valid
@@ -239,7 +257,8 @@ typedef struct {
 
 typedef struct _raft_core_t raft_core_t;
 
-//  Creates a core; options are copied. Returns NULL on invalid options.
+//  Creates a core; options are copied. Returns NULL on invalid options
+//  (among them a term above RAFT_TERM_MAX).
 raft_core_t *raft_core_new (const raft_core_options_t *options);
 
 void raft_core_destroy (raft_core_t **self_p);

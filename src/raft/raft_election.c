@@ -42,10 +42,13 @@ raft_election_set_role (raft_core_t *self, raft_role_t role, uint32_t leader_id)
 //  that its latest configuration removed or demoted while that change is
 //  not known to be committed (its vote may be needed to commit it,
 //  dissertation 4.2.2; a leader it makes retires as soon as it commits).
-//  Never a learner otherwise, nor a node whose configuration is empty.
+//  Never a learner otherwise, nor a node whose configuration is empty, nor
+//  one whose term reached RAFT_TERM_MAX (the next one would pass it).
 bool
 raft_election_may_campaign (raft_core_t *self)
 {
+    if (self->term >= RAFT_TERM_MAX)
+        return false;
     if (self->self_is_voter)
         return true;
     return self->self_was_voter && self->voter_count > 0 && self->commit_index < self->config_index;
@@ -266,6 +269,18 @@ raft_election_maybe_send_timeout_now (raft_core_t *self, const progress_t *progr
     if (self->role == RAFT_ROLE_LEADER && self->transfer_target == progress->id &&
         progress->match_index == raft_log_last_index (self))
         raft_outbox_queue (self, RAFT_MESSAGE_TIMEOUT_NOW, progress->id, 0);
+}
+
+//  Our leader hands over: campaign at once, no pre-vote, it is not waiting
+//  for a timeout. Only the leader we follow in this term may ask; from
+//  anyone else, or of another term, it is ignored (its term is not
+//  adopted either), so no node can start elections by pretending.
+void
+raft_election_handle_timeout_now (raft_core_t *self, const raft_message_t *message)
+{
+    if (message->term == self->term && self->leader_id == message->from &&
+        self->role == RAFT_ROLE_FOLLOWER && raft_election_may_campaign (self))
+        raft_election_campaign (self, true);
 }
 
 void

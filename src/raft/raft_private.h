@@ -74,6 +74,7 @@ struct _raft_core_t {
     size_t max_inflight_messages;     //  pipelining window per follower
     bool manual_promotion;            //  caught-up learners wait for raft_core_promote
     size_t catch_up_entries;          //  how close to the last index a learner must be
+    uint64_t max_snapshot_bytes;      //  a received snapshot may not grow past this
     uint64_t random_state;            //  splitmix64 state for election timeouts
     uint64_t now_ms;                  //  latest clock we were told about
     uint64_t election_deadline_ms;    //  follower/candidate: campaign at this time
@@ -258,6 +259,7 @@ void raft_election_handle_pre_vote_request (raft_core_t *self, const raft_messag
 void raft_election_handle_pre_vote_reply (raft_core_t *self, const raft_message_t *reply,
                                           size_t position);
 void raft_election_maybe_send_timeout_now (raft_core_t *self, const progress_t *progress);
+void raft_election_handle_timeout_now (raft_core_t *self, const raft_message_t *message);
 
 //  raft_replication.c
 void raft_replication_clear_ack (raft_core_t *self);
@@ -276,6 +278,7 @@ void raft_membership_retire (raft_core_t *self);
 void raft_snapshot_want (raft_core_t *self, progress_t *progress);
 void raft_snapshot_handle_reply (raft_core_t *self, const raft_message_t *reply,
                                  progress_t *progress);
+int raft_snapshot_check_chunk (const raft_message_t *chunk);
 void raft_snapshot_handle_chunk (raft_core_t *self, const raft_message_t *chunk);
 
 #endif

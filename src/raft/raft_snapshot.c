@@ -55,6 +55,32 @@ s_covered (raft_core_t *self, uint64_t index, uint64_t term)
     return index <= self->commit_index || (term > 0 && raft_log_term_at (self, index) == term);
 }
 
+//  Checks what we cannot trust in an InstallSnapshot: its data is there, it
+//  covers an entry, and that entry's term is not above the sender's (a
+//  leader's snapshot holds only what it has). Returns 0 if well formed.
+int
+raft_snapshot_check_chunk (const raft_message_t *chunk)
+{
+    if (chunk->data_size > 0 && !chunk->data)
+        return -1;
+    if (chunk->snapshot_index == 0 || chunk->snapshot_term == 0 ||
+        chunk->snapshot_term > chunk->term)
+        return -1;
+    return 0;
+}
+
+//  Whether a chunk continues the snapshot being received: same sender and
+//  snapshot, not complete yet, at the offset we reached, and not growing it
+//  past max_snapshot_bytes. The protocol announces no total size, so that
+//  bound stands for it: a peer cannot make us store without end.
+static bool
+s_chunk_continues (raft_core_t *self, const raft_message_t *chunk)
+{
+    return !self->receiving_done && self->receiving_offset == chunk->offset &&
+           chunk->offset <= self->max_snapshot_bytes &&
+           chunk->data_size <= self->max_snapshot_bytes - chunk->offset;
+}
+
 //  Takes a chunk of the leader's snapshot if it is the next one expected
 //  (offset 0 starts over) and drops any other; either way answers how much
 //  of that sender's snapshot we hold, so it sends what we expect next.
@@ -76,8 +102,7 @@ raft_snapshot_handle_chunk (raft_core_t *self, const raft_message_t *chunk)
     bool same = self->receiving_from == chunk->from &&
                 self->receiving_index == chunk->snapshot_index &&
                 self->receiving_term == chunk->snapshot_term;
-    if (same && !self->receiving_done && self->receiving_offset == chunk->offset &&
-        raft_outbox_take_chunk (self, chunk) == 0) {
+    if (same && s_chunk_continues (self, chunk) && raft_outbox_take_chunk (self, chunk) == 0) {
         self->receiving_offset += chunk->data_size;
         if (chunk->done) {
             self->receiving_done = true;

@@ -18,22 +18,6 @@
 
 //  A follower cut off while the leader compacted its log catches up by
 //  snapshot, streamed in chunks, then by entries again.
-//  Node 1's chunk of its snapshot of index 6 (term 1) to node 2, in term 1.
-static raft_message_t
-s_chunk (uint64_t offset, const char *data)
-{
-    raft_message_t chunk = {.type = RAFT_MESSAGE_INSTALL_SNAPSHOT,
-                            .from = 1,
-                            .to = 2,
-                            .term = 1,
-                            .snapshot_index = 6,
-                            .snapshot_term = 1,
-                            .offset = offset,
-                            .data = (const uint8_t *)data,
-                            .data_size = strlen (data)};
-    return chunk;
-}
-
 static void
 test_snapshot_catches_up_a_follower (void **state)
 {
@@ -101,7 +85,7 @@ test_snapshot_chunks_taken_in_order (void **state)
     raft_core_receive (follower, &append);
     raft_fixture_collect (harness, 2);
     raft_fixture_drop_all (harness);
-    raft_message_t chunk = s_chunk (8, "89abcdef");
+    raft_message_t chunk = raft_fixture_chunk (8, "89abcdef");
     raft_core_receive (follower, &chunk); //  nothing started: dropped
     raft_ready_t ready;
     assert_true (raft_core_ready (follower, &ready));
@@ -143,9 +127,9 @@ s_follower_with_snapshot (raft_fixture_t *harness)
     raft_entry_t stale = {.term = 1, .index = 1, .type = RAFT_ENTRY_COMMAND};
     raft_message_t append = raft_fixture_append (1, 2, 1, 0, 0, &stale, 1, 0);
     raft_core_receive (follower, &append);
-    raft_message_t chunk = s_chunk (0, "01234567");
+    raft_message_t chunk = raft_fixture_chunk (0, "01234567");
     raft_core_receive (follower, &chunk);
-    chunk = s_chunk (8, "89abcdef");
+    chunk = raft_fixture_chunk (8, "89abcdef");
     chunk.done = true;
     raft_core_receive (follower, &chunk);
     raft_fixture_collect (harness, 2);
@@ -162,7 +146,7 @@ test_snapshot_install_replaces_the_log (void **state)
     raft_fixture_t *harness = raft_fixture_new (3, true);
     raft_core_t *follower = s_follower_with_snapshot (harness);
     raft_ready_t ready;
-    raft_message_t chunk = s_chunk (0, "01234567");
+    raft_message_t chunk = raft_fixture_chunk (0, "01234567");
     raft_message_t append;
 
     //  Installed: the log is replaced, the leader hears we hold index 6
@@ -218,7 +202,7 @@ test_snapshot_from_a_new_leader (void **state)
     (void)state;
     raft_fixture_t *harness = raft_fixture_new (3, true);
     raft_core_t *follower = harness->cores[2];
-    raft_message_t chunk = s_chunk (0, "01234567");
+    raft_message_t chunk = raft_fixture_chunk (0, "01234567");
     raft_core_receive (follower, &chunk);
     raft_fixture_collect (harness, 2);
     raft_fixture_drop_all (harness);
@@ -260,7 +244,7 @@ test_snapshot_never_replaces_a_log_that_holds_it (void **state)
     raft_fixture_drop_all (harness);
     assert_int_equal (raft_core_persisted_index (follower), 8);
 
-    raft_message_t chunk = s_chunk (0, "01234567");
+    raft_message_t chunk = raft_fixture_chunk (0, "01234567");
     raft_core_receive (follower, &chunk);
     raft_ready_t ready;
     assert_true (raft_core_ready (follower, &ready));

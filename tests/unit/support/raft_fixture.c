@@ -336,6 +336,18 @@ raft_fixture_vote_request (uint32_t from, uint32_t to, uint64_t term, uint64_t l
 }
 
 raft_message_t
+raft_fixture_chunk (uint64_t offset, const char *data)
+{
+    raft_message_t message = s_message (RAFT_MESSAGE_INSTALL_SNAPSHOT, 1, 2, 1);
+    message.snapshot_index = 6;
+    message.snapshot_term = 1;
+    message.offset = offset;
+    message.data = (const uint8_t *)data;
+    message.data_size = strlen (data);
+    return message;
+}
+
+raft_message_t
 raft_fixture_append_reply (uint32_t from, uint32_t to, uint64_t term, bool success,
                            uint64_t match_index, uint64_t reject_index)
 {

@@ -97,6 +97,9 @@ raft_message_t raft_fixture_append (uint32_t from, uint32_t to, uint64_t term, u
 raft_message_t raft_fixture_vote_request (uint32_t from, uint32_t to, uint64_t term,
                                           uint64_t last_index, uint64_t last_term);
 
+//  Node 1's chunk of its snapshot of index 6 (term 1) to node 2, in term 1.
+raft_message_t raft_fixture_chunk (uint64_t offset, const char *data);
+
 raft_message_t raft_fixture_append_reply (uint32_t from, uint32_t to, uint64_t term, bool success,
                                           uint64_t match_index, uint64_t reject_index);
 
