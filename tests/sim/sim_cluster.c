@@ -116,6 +116,7 @@ s_draw_parameters (sim_cluster_t *self)
     parameters->lose_per_mille = 150;
     parameters->defer_per_mille = (uint32_t)sim_random_range (random, 0, 1) * 400;
     parameters->inline_sync_per_mille = (uint32_t)sim_random_range (random, 0, 2) * 400;
+    parameters->forge_per_mille = 20;
     sim_network_faults_t *network = &parameters->network;
     network->drop_per_mille = (uint32_t)sim_random_range (random, 0, 100);
     network->duplicate_per_mille = (uint32_t)sim_random_range (random, 0, 50);
@@ -296,4 +297,5 @@ sim_cluster_add_totals (sim_cluster_t *self, sim_totals_t *totals)
     totals->truncations += self->totals.truncations;
     totals->messages += sim_network_sent (self->network);
     totals->dropped += sim_network_dropped (self->network) + self->totals.dropped;
+    totals->forged += self->totals.forged;
 }

@@ -49,6 +49,7 @@ typedef struct {
     uint64_t truncations;          //  log truncations reported by cores
     uint64_t messages;             //  messages sent
     uint64_t dropped;              //  messages lost by the network or a partition
+    uint64_t forged;               //  forged messages (overflowing term, TimeoutNow) ignored
     uint64_t rejoins;              //  nodes cut off and back under a healthy leader, no term change
     uint64_t quorum_step_downs;    //  leaders cut off from a majority that stepped down in time
     uint64_t transfers;            //  leadership transfers asked during the faults

@@ -87,6 +87,7 @@ typedef struct {
     uint32_t
         inline_sync_per_mille; //  readies whose writes are synced before advance, as the actor does
     sim_network_faults_t network; //  loss, duplication, delays
+    uint32_t forge_per_mille;     //  deliveries preceded by a forged message, to be ignored
     bool membership;              //  the operator changes the membership during the faults
     bool snapshots;               //  nodes snapshot and compact their logs now and then
     size_t chunk_max;             //  largest snapshot chunk sent

@@ -1,12 +1,42 @@
 /*  sim_events — one step of the run: the next event, handled.
 
-    Delivers messages, ticks clocks, finishes syncs, collects deferred
-    readies, and dispatches client, fault, operator and compaction
-    events; the checks run after each.
+    Delivers messages (now and then after a forged one the core must
+    ignore), ticks clocks, finishes syncs, collects deferred readies, and
+    dispatches client, fault, operator and compaction events; the checks
+    run after each.
 */
 #include "sim_cluster_private.h"
 
 #include <stdlib.h>
+
+//  Hands node a message no member of a healthy cluster sends, made from
+//  message: the same with a term past RAFT_TERM_MAX (up to UINT64_MAX), or
+//  a TimeoutNow from its sender when that is not the node's leader. The
+//  core must ignore it: its term may not move (nor wrap to 0 later).
+static int
+s_forge (sim_cluster_t *self, node_t *node, const raft_message_t *message)
+{
+    uint64_t term = raft_core_term (node->core);
+    raft_message_t forged = *message;
+    if (sim_random_range (self->random, 0, 1) == 0)
+        forged.term =
+            UINT64_MAX - sim_random_range (self->random, 0, UINT64_MAX - RAFT_TERM_MAX - 1);
+    else if (raft_core_leader (node->core) != message->from)
+        forged = (raft_message_t){.type = RAFT_MESSAGE_TIMEOUT_NOW,
+                                  .from = message->from,
+                                  .to = message->to,
+                                  .term = term};
+    else
+        return 0;
+    sim_cluster_trace_message (self, "forge", &forged);
+    self->totals.forged++;
+    raft_core_receive (node->core, &forged);
+    if (raft_core_term (node->core) != term)
+        return sim_cluster_fail (self, "node %u: a forged message moved its term %llu to %llu",
+                                 node->id, (unsigned long long)term,
+                                 (unsigned long long)raft_core_term (node->core));
+    return 0;
+}
 
 static int
 s_deliver (sim_cluster_t *self, raft_message_t *message)
@@ -19,6 +49,9 @@ s_deliver (sim_cluster_t *self, raft_message_t *message)
         self->totals.dropped++;
         return 0;
     }
+    if (sim_random_chance (self->random, self->parameters.forge_per_mille) &&
+        s_forge (self, node, message))
+        return -1;
     sim_cluster_trace_message (self, "deliver", message);
     raft_core_receive (node->core, message);
     return sim_node_after_event (self, node);
