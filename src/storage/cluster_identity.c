@@ -35,28 +35,27 @@ cluster_identity_format (char *text, const char *name, uint64_t id)
     s_printable (text);
 }
 
-//  Creates path and every missing parent, each durably. Returns 0 or -1.
+//  Opens path, creating it and every missing parent durably. Returns the
+//  directory's descriptor, or -1.
 static int
-s_make_directories (const char *path)
+s_open_directories (const char *path)
 {
     char partial[PATH_MAX];
     if (snprintf (partial, sizeof partial, "%s", path) >= (int)sizeof partial) {
         errno = ENAMETOOLONG;
         return -1;
     }
-    for (char *at = partial + 1;; at++) {
-        if (*at != '/' && *at != 0)
+    for (char *at = partial + 1; *at; at++) {
+        if (*at != '/')
             continue;
-        char kept = *at;
         *at = 0;
         int fd = file_io_open_directory (partial);
         if (fd < 0)
             return -1;
         close (fd);
-        *at = kept;
-        if (kept == 0)
-            return 0;
+        *at = '/';
     }
+    return file_io_open_directory (partial);
 }
 
 //  Reads the identity file at path into stored (without its newline).
@@ -77,10 +76,11 @@ s_read (const char *path, char *stored, size_t size)
     return 1;
 }
 
-//  Writes text as the identity file at path: a temporary, synced, renamed
-//  over it, then the directory synced. Returns 0 or -1.
+//  Writes text as the identity file at path, in the open directory
+//  directory_fd: a temporary, synced, renamed over it, then the directory
+//  synced. Returns 0 or -1.
 static int
-s_write (const char *node_dir, const char *path, const char *text)
+s_write (int directory_fd, const char *path, const char *text)
 {
     char temporary[PATH_MAX];
     char line[CLUSTER_IDENTITY_TEXT_SIZE + 1];
@@ -98,30 +98,14 @@ s_write (const char *node_dir, const char *path, const char *text)
     }
     if (close (fd) || rename (temporary, path))
         return -1;
-    int directory_fd = open (node_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (directory_fd < 0)
-        return -1;
-    int rc = fsync (directory_fd);
-    file_io_close_keeping_errno (directory_fd);
-    return rc;
+    return fsync (directory_fd);
 }
 
-int
-cluster_identity_bind (const char *node_dir, const char *name, uint64_t id, char *error,
-                       size_t error_size)
+//  Binds with the node directory open as directory_fd.
+static int
+s_bind (int directory_fd, const char *node_dir, const char *path, const char *expected, char *error,
+        size_t error_size)
 {
-    char path[PATH_MAX];
-    if (node_dir_identity_path (path, sizeof path, node_dir)) {
-        snprintf (error, error_size, "data directory %s: path too long", node_dir);
-        return -1;
-    }
-    if (s_make_directories (node_dir)) {
-        snprintf (error, error_size, "cannot create data directory %s: %s", node_dir,
-                  strerror (errno));
-        return -1;
-    }
-    char expected[CLUSTER_IDENTITY_TEXT_SIZE];
-    cluster_identity_format (expected, name, id);
     char stored[CLUSTER_IDENTITY_TEXT_SIZE + 2];
     int found = s_read (path, stored, sizeof stored);
     if (found < 0) {
@@ -129,7 +113,7 @@ cluster_identity_bind (const char *node_dir, const char *name, uint64_t id, char
         return -1;
     }
     if (found == 0) {
-        if (s_write (node_dir, path, expected)) {
+        if (s_write (directory_fd, path, expected)) {
             snprintf (error, error_size, "cannot write %s: %s", path, strerror (errno));
             return -1;
         }
@@ -144,4 +128,26 @@ cluster_identity_bind (const char *node_dir, const char *name, uint64_t id, char
               "another data_dir)",
               node_dir, stored, expected);
     return CLUSTER_IDENTITY_MISMATCH;
+}
+
+int
+cluster_identity_bind (const char *node_dir, const char *name, uint64_t id, char *error,
+                       size_t error_size)
+{
+    char path[PATH_MAX];
+    if (node_dir_identity_path (path, sizeof path, node_dir)) {
+        snprintf (error, error_size, "data directory %s: path too long", node_dir);
+        return -1;
+    }
+    int directory_fd = s_open_directories (node_dir);
+    if (directory_fd < 0) {
+        snprintf (error, error_size, "cannot create data directory %s: %s", node_dir,
+                  strerror (errno));
+        return -1;
+    }
+    char expected[CLUSTER_IDENTITY_TEXT_SIZE];
+    cluster_identity_format (expected, name, id);
+    int rc = s_bind (directory_fd, node_dir, path, expected, error, error_size);
+    close (directory_fd);
+    return rc;
 }
