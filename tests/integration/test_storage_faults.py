@@ -5,7 +5,10 @@ and one line naming the segment and the offset; a node started on another
 cluster's data directory exits 2 with one line naming the directory and
 both identities; and the RRMQ course suite's way of running (a fresh
 config with new ports per test, in one working directory) starts a new,
-empty cluster each time, while the same config again finds its state."""
+empty cluster each time, while the same config again finds its state;
+and a follower sent a snapshot whose body passes every checksum but does
+not decode stops (exit 1) rather than serve the state it had, and a
+restart refuses too."""
 
 import json
 import os
@@ -163,3 +166,66 @@ def test_rrmq_fresh_config_in_one_directory(ctx):
     leader = first.wait_leader(3.0)
     check_equal(first.topics(leader), ["kept"], "topics after a restart with the same config")
     check_equal(first.drain(leader, "kept"), ["one"], "messages after a restart with the same config")
+
+
+#  Snapshots every ~10 of the messages below, in small segments, so that a
+#  follower that misses 200 of them is sent a snapshot (as in test_snapshots).
+SNAPSHOT_SETTINGS = {"snapshot_log_bytes": 2048, "snapshot_trailing_entries": 5, "segment_bytes": 4096}
+#  Snapshot file header (README "Snapshots", RAFTQSN2): 44 bytes; the body
+#  crc at 32, the membership size at 36, the header crc (over the 40 bytes
+#  before it and the membership) at 40.
+SNAPSHOT_HEADER_BYTES, AT_BODY_CRC, AT_MEMBERSHIP_SIZE, AT_HEADER_CRC = 44, 32, 36, 40
+
+
+def _crc32c(data, crc=0):
+    crc ^= 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
+def _spoil_snapshot_body(path):
+    """Replaces the body of a snapshot file by bytes that are no state, with
+    every checksum right: only decoding the body can tell."""
+    with open(path, "r+b") as handle:
+        data = bytearray(handle.read())
+        (membership_size,) = struct.unpack_from("<I", data, AT_MEMBERSHIP_SIZE)
+        body_at = SNAPSHOT_HEADER_BYTES + membership_size
+        body = b"\xff" * (len(data) - body_at)
+        struct.pack_into("<I", data, AT_BODY_CRC, _crc32c(body))
+        header_crc = _crc32c(bytes(data[body_at - membership_size:body_at]),
+                             _crc32c(bytes(data[:AT_HEADER_CRC])))
+        struct.pack_into("<I", data, AT_HEADER_CRC, header_crc)
+        data[body_at:] = body
+        handle.seek(0)
+        handle.write(data)
+
+
+def test_installed_snapshot_that_cannot_load_stops_the_node(ctx):
+    cluster = ctx.cluster(3, **SNAPSHOT_SETTINGS)
+    leader = cluster.wait_leader(3.0, since=cluster.start())
+    cluster.put_topic(leader, "t")
+    cluster.publish(leader, "t", ["a%03d-%s" % (number, "x" * 200) for number in range(20)])
+    lagging = cluster.followers(leader)[0]
+    cluster.kill(lagging)
+    cluster.publish(leader, "t", ["b%03d-%s" % (number, "x" * 200) for number in range(200)])
+    snap_dir = os.path.join(cluster.config.nodes[leader].dir, "snap")
+    newest = sorted(name for name in os.listdir(snap_dir) if name.endswith(".snap"))[-1]
+    # what the leader will stream: checksums right, a body no state machine reads
+    _spoil_snapshot_body(os.path.join(snap_dir, newest))
+
+    cluster.spawn([lagging])
+    cluster.told_to_exit.add(lagging)   # it is expected to stop by itself
+    check(cluster.processes.wait_gone(lagging, 10.0),
+          "node %d still runs on a snapshot its state could not load" % lagging)
+    check_equal(cluster.processes.exit_code(lagging), 1, "exit code of node %d" % lagging)
+    with open(cluster.config.nodes[lagging].log_path, errors="replace") as handle:
+        text = handle.read()
+    check("fatal: the state cannot follow installed snapshot" in text,
+          "node %d did not say why it stopped: %s" % (lagging, text[-2000:]))
+    # and a restart refuses too, rather than serve the state it had
+    code, lines = _run_refused(ctx, ["--config", cluster.config_path, "--id", str(lagging)],
+                               cluster.directory)
+    check_equal(code, 1, "exit code of node %d restarted on that snapshot" % lagging)
