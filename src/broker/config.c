@@ -31,6 +31,7 @@
 #include <jansson.h>
 
 #include "broker/config.h"
+#include "util/digest.h"
 
 //  Upper bound for every *_ms setting: an hour is already absurd for Raft.
 #define CONFIG_MS_MAX 3600000
@@ -471,6 +472,51 @@ s_parse_root (s_parser_t *parser, json_t *root, config_t *self)
     return 0;
 }
 
+//  The id half of the cluster's identity: a digest of the name and of each
+//  node's id, host, client and peer port, in id order, so that the order
+//  of the file does not count. "join" does not count either: an operator
+//  (or the chaos tool) marks a wiped node "join" to add it back, and the
+//  other nodes of the cluster restart with that same file.
+static uint64_t
+s_cluster_id (const config_t *self)
+{
+    digest_t *digest = digest_new ("raftq cluster id v1");
+    digest_string (digest, self->cluster);
+    digest_u64 (digest, self->node_count);
+    uint32_t after = 0;
+    for (size_t taken = 0; taken < self->node_count; taken++) {
+        const config_node_t *next = NULL;
+        for (size_t index = 0; index < self->node_count; index++)
+            if (self->nodes[index].id > after && (!next || self->nodes[index].id < next->id))
+                next = &self->nodes[index];
+        digest_u64 (digest, next->id);
+        digest_string (digest, next->host);
+        digest_u64 (digest, next->client_port);
+        digest_u64 (digest, next->peer_port);
+        after = next->id;
+    }
+    return digest_finish (&digest);
+}
+
+//  The identity, and in the RRMQ form without a data_dir, the data
+//  directory keyed by it: a new address list starts a new cluster in the
+//  same working directory, the same list finds its state again.
+static int
+s_set_identity (s_parser_t *parser, json_t *root, config_t *self)
+{
+    self->cluster_id = s_cluster_id (self);
+    if (!json_object_get (root, "addresses") || json_object_get (root, "data_dir"))
+        return 0;
+    char keyed[64];
+    snprintf (keyed, sizeof keyed, "data/rrmq-%016" PRIx64, self->cluster_id);
+    char *copy = strdup (keyed);
+    if (!copy)
+        return s_fail (parser, NULL, "out of memory");
+    free (self->data_dir);
+    self->data_dir = copy;
+    return 0;
+}
+
 //  Parses text of a known length (a file may hold NUL bytes; they are then
 //  a syntax error, not a silent truncation).
 static config_t *
@@ -507,7 +553,7 @@ s_parse_buffer (const char *text, size_t length, const char *name, char *error, 
     if (!self || !self->path || !self->cluster || !self->data_dir) {
         s_fail (&parser, NULL, "out of memory");
         config_destroy (&self);
-    } else if (s_parse_root (&parser, root, self))
+    } else if (s_parse_root (&parser, root, self) || s_set_identity (&parser, root, self))
         config_destroy (&self);
     json_decref (root);
     return self;

@@ -1,6 +1,15 @@
 /*  config — the cluster configuration: config.json (raftq form) or the RRMQ
     form ({"addresses":[{"ip","port","internal_port"}]}), parsed with jansson
     and validated. Every error is one line: file, place, problem.
+
+    The cluster's identity (cluster_identity.h) is its name and an id
+    derived from the name and the node list: every node id with its host,
+    client port and peer port, in id order ("join" and pub_port aside).
+    Every node of a cluster, one that joins later included, is started
+    with a file listing the same nodes, so all compute the same identity
+    without talking; the RRMQ form, which has no name, is told apart by its
+    addresses alone. Its data directory, unless the file sets data_dir, is
+    keyed by the identity: data/rrmq-<id>.
 */
 #ifndef CONFIG_H_INCLUDED
 #define CONFIG_H_INCLUDED
@@ -23,6 +32,7 @@ typedef struct {
 typedef struct {
     char *path;                       //  file it was read from
     char *cluster;                    //  cluster name, peers of other clusters are ignored
+    uint64_t cluster_id;              //  with cluster, the identity a node directory is bound to
     char *data_dir;                   //  node state lives in <data_dir>/node-<id>/
     uint32_t heartbeat_ms;            //  leader heartbeat period
     uint32_t election_timeout_min_ms; //  randomized election timeout bounds

@@ -2,7 +2,8 @@
     runs the server until SIGINT or SIGTERM, stops cleanly.
 
     Exit codes: 0 after a clean shutdown, 1 when the node cannot run (port
-    taken, storage unreadable), 2 for bad arguments or a bad config.
+    taken, storage unreadable or corrupt), 2 for bad arguments or a bad
+    config, a config of another cluster than the data directory's included.
 */
 #include <czmq.h>
 #include <errno.h>
@@ -11,6 +12,8 @@
 #include <string.h>
 
 #include "broker/config.h"
+#include "storage/cluster_identity.h"
+#include "storage/node_dir.h"
 #include "util/diagnostic.h"
 #include "broker/server.h"
 
@@ -131,6 +134,33 @@ s_node_id (const config_t *config, const arguments_t *arguments)
     return 0;
 }
 
+//  Binds the node directory to the config's cluster before anything reads
+//  it. Returns 0, or the exit code after logging the one-line reason.
+static int
+s_bind_identity (const config_t *config, uint32_t node_id)
+{
+    char node_dir[PATH_MAX];
+    char error[1024] = "";
+    int rc = -1;
+    if (node_dir_path (node_dir, sizeof node_dir, config->data_dir, node_id))
+        snprintf (error, sizeof error, "data directory %s/node-%u: path too long", config->data_dir,
+                  node_id);
+    else
+        rc = cluster_identity_bind (node_dir, config->cluster, config->cluster_id, error,
+                                    sizeof error);
+    if (rc == CLUSTER_IDENTITY_MATCHED)
+        return 0;
+    if (rc == CLUSTER_IDENTITY_WRITTEN) {
+        char identity[CLUSTER_IDENTITY_TEXT_SIZE];
+        cluster_identity_format (identity, config->cluster, config->cluster_id);
+        diagnostic_line (node_id, DIAGNOSTIC_INFO, "data directory %s bound to cluster %s",
+                         node_dir, identity);
+        return 0;
+    }
+    diagnostic_line (node_id, DIAGNOSTIC_ERROR, "%s", error);
+    return rc == CLUSTER_IDENTITY_MISMATCH ? EXIT_USAGE : 1;
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -159,6 +189,11 @@ main (int argc, char *argv[])
         diagnostic_line (node_id, DIAGNOSTIC_WARNING,
                          "RAFTQ_SEGMENT_BYTES is not read any more: set \"segment_bytes\" in %s",
                          arguments.config_path);
+    int bound = s_bind_identity (config, node_id);
+    if (bound) {
+        config_destroy (&config);
+        return bound;
+    }
     //  Installs czmq's SIGINT/SIGTERM handlers: they end the broker's loop,
     //  which then stops the Raft actor and closes everything
     zsys_init ();

@@ -12,6 +12,8 @@
 #include "storage/node_dir.h"
 #include "util/diagnostic.h"
 
+#include <unistd.h>
+
 //  Bytes a log record takes besides its payload (length, crc, term, index,
 //  type): counting them makes many tiny entries count too.
 #define SNAPSHOT_RECORD_OVERHEAD 25
@@ -76,7 +78,12 @@ s_adopt_snapshot (server_t *self, snapshot_t *snapshot)
     return 0;
 }
 
-//  A leader's snapshot of index was installed: the state becomes its.
+//  A leader's snapshot of index was installed: the state becomes its. The
+//  Raft actor has already moved past it (its log is emptied behind the
+//  snapshot), so a state that cannot follow would be stale state served as
+//  current, counted up to date and able to lead: the node stops instead,
+//  at once, as the actor does when storage fails. A restart refuses too
+//  (the same file is the newest), until the node is wiped and added back.
 int
 snapshot_policy_load_installed (server_t *self, uint64_t index)
 {
@@ -89,7 +96,14 @@ snapshot_policy_load_installed (server_t *self, uint64_t index)
     else
         rc = s_adopt_snapshot (self, snapshot);
     snapshot_destroy (&snapshot);
-    return rc;
+    if (rc) {
+        diagnostic_line (self->node_id, DIAGNOSTIC_ERROR,
+                         "fatal: the state cannot follow installed snapshot %" PRIu64
+                         " in %s; stopping the node rather than serve a stale state",
+                         index, self->snapshot_dir);
+        _exit (1);
+    }
+    return 0;
 }
 
 static int s_on_snapshot_job (zloop_t *loop, zmq_pollitem_t *item, void *argument);

@@ -26,7 +26,8 @@ fsm_t *snapshot_policy_fsm_new (server_t *self);
 int snapshot_policy_open (server_t *self, raft_actor_snapshot_t *start);
 
 //  A leader's snapshot of index was installed: the state becomes its.
-//  Returns 0, or -1 (logged) with the state untouched.
+//  Returns 0; when the state cannot load it, logs and ends the process
+//  (exit 1) rather than serve a stale state.
 int snapshot_policy_load_installed (server_t *self, uint64_t index);
 
 //  After a COMMITTED event was applied: counts the log bytes of the newly

@@ -161,7 +161,7 @@ static int
 s_open_stores (raft_thread_t *self, const raft_actor_options_t *options)
 {
     char path[PATH_MAX];
-    char error[256] = "";
+    char error[1024] = "";
     if (zsys_dir_create ("%s", options->node_dir)) {
         diagnostic_line (self->node_id, DIAGNOSTIC_ERROR, "cannot create %s: %s", options->node_dir,
                          strerror (errno));
@@ -179,8 +179,8 @@ s_open_stores (raft_thread_t *self, const raft_actor_options_t *options)
         return -1;
     self->log = log_store_open (path, options->segment_bytes, error, sizeof (error));
     if (!self->log) {
-        diagnostic_line (self->node_id, DIAGNOSTIC_ERROR, "cannot open log store %s: %s", path,
-                         error);
+        //  error names the file (and, for corruption, the offset) already
+        diagnostic_line (self->node_id, DIAGNOSTIC_ERROR, "cannot open the log: %s", error);
         return -1;
     }
     if (log_store_recovered_bytes (self->log))

@@ -1,22 +1,37 @@
 /*  log_recovery — owns what opening the log does before anything is
     trusted: listing the segment files, scanning every record in order
     (length, checksum, index sequence, segments chaining without gaps), and
-    ending the log at the first torn, corrupt or out-of-sequence record:
-    later segments are deleted newest first, the last good one cut there.
+    telling a torn tail from corruption at the first record that fails:
+    - a torn tail, cut there: the bad record is in the last segment and no
+      valid record of a later index follows it in that file. A crash while
+      appending leaves exactly this (the store syncs a segment before it
+      rolls to the next, so only the last one can be torn); nothing in it
+      was acknowledged, since acknowledgement waits for the sync;
+    - corruption, a refusal: the bad record is in an earlier segment, a
+      segment is missing, or valid records of later indexes follow it.
+      Those records were synced, so acknowledged, and cutting the log there
+      would silently drop them (a node that then votes can help elect a
+      leader without them). Nothing is changed on disk; the error names
+      the file and the offset.
     What survives is fdatasync'd with the directory, since a previous
     process may have died after writing but before syncing.
 */
 #include "storage/log_store_private.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "storage/log_record.h"
 #include "storage/node_dir.h"
+#include "util/crc32c.h"
+#include "util/little_endian.h"
 
 //  The segment files of the directory, in index order, all closed.
 static int
@@ -69,30 +84,65 @@ s_scan_segment (log_store_t *self, log_reader_t *reader, segment_t *segment,
     }
 }
 
-static uint64_t
-s_file_size_at (log_store_t *self, uint64_t first_index)
+//  Smallest record: length, crc and the fixed fields with no payload.
+#define RECOVERY_MIN_RECORD (LOG_RECORD_PREFIX_BYTES + LOG_RECORD_FIXED_BYTES)
+
+//  True if a whole record with a good checksum starts at offset of bytes
+//  (end long) and carries an index in [low, high]. The index is tested
+//  before the checksum, so scanning garbage costs a few loads per byte.
+static bool
+s_valid_record_at (const uint8_t *bytes, uint64_t end, uint64_t offset, uint64_t low, uint64_t high,
+                   uint64_t *index)
 {
-    char name[NODE_DIR_NAME_SIZE];
-    node_dir_file_name (name, NODE_DIR_SEGMENT, first_index);
-    struct stat status;
-    return fstatat (self->directory_fd, name, &status, 0) ? 0 : (uint64_t)status.st_size;
+    if (end - offset < RECOVERY_MIN_RECORD)
+        return false;
+    const uint8_t *record = bytes + offset;
+    uint32_t length = little_endian_get_u32 (record);
+    if (length < LOG_RECORD_FIXED_BYTES || length > LOG_RECORD_MAX_BYTES ||
+        length > end - offset - LOG_RECORD_PREFIX_BYTES)
+        return false;
+    *index = little_endian_get_u64 (record + LOG_RECORD_PREFIX_BYTES + 8);
+    if (*index < low || *index > high)
+        return false;
+    return crc32c_extend (0, record + LOG_RECORD_PREFIX_BYTES, length) ==
+           little_endian_get_u32 (record + 4);
 }
 
-//  Ends the log valid_end bytes into segment at: deletes every later segment,
-//  newest first so that a crash in between still leaves a gapless prefix,
-//  then cuts this one there, or deletes it if nothing good is left in it.
+//  Looks for a valid record of index >= low at any byte offset from the
+//  bad one (a corrupt length field hides where the next record starts).
+//  Sets *found to its offset and *index; returns 1 if there is one, 0 if
+//  none (a torn tail), -1 when the file cannot be read.
 static int
-s_end_log_at (log_store_t *self, size_t at, uint64_t valid_end, uint64_t file_size)
+s_find_later_record (const segment_t *segment, uint64_t bad_offset, uint64_t file_size,
+                     uint64_t low, uint64_t *found, uint64_t *index)
 {
-    while (self->segment_count > at + 1) {
-        uint64_t dropped =
-            s_file_size_at (self, self->segments[self->segment_count - 1].first_index);
-        if (log_store_remove_last_segment (self))
-            return -1;
-        self->recovered_bytes += dropped;
-    }
+    if (file_size - bad_offset < RECOVERY_MIN_RECORD)
+        return 0;
+    uint8_t *bytes =
+        (uint8_t *)mmap (NULL, (size_t)file_size, PROT_READ, MAP_PRIVATE, segment->fd, 0);
+    if (bytes == MAP_FAILED)
+        return -1;
+    //  No record of this file can carry an index past this one.
+    uint64_t base = low > segment->first_index ? low : segment->first_index;
+    uint64_t high = base + file_size / RECOVERY_MIN_RECORD;
+    int rc = 0;
+    for (uint64_t offset = bad_offset; offset + RECOVERY_MIN_RECORD <= file_size; offset++)
+        if (s_valid_record_at (bytes, file_size, offset, low, high, index)) {
+            *found = offset;
+            rc = 1;
+            break;
+        }
+    munmap (bytes, (size_t)file_size);
+    return rc;
+}
+
+//  Cuts the last segment valid_end bytes in, or deletes it if nothing good
+//  is left in it.
+static int
+s_cut_torn_tail (log_store_t *self, uint64_t valid_end, uint64_t file_size)
+{
+    segment_t *segment = &self->segments[self->segment_count - 1];
     self->recovered_bytes += file_size - valid_end;
-    segment_t *segment = &self->segments[at];
     if (valid_end == 0)
         return log_store_remove_last_segment (self);
     if (ftruncate (segment->fd, (off_t)valid_end) || fdatasync (segment->fd))
@@ -100,8 +150,64 @@ s_end_log_at (log_store_t *self, size_t at, uint64_t valid_end, uint64_t file_si
     return 0;
 }
 
+//  Where the scan of a segment stopped.
+typedef struct {
+    size_t at;            //  the segment
+    const char *name;     //  its file name
+    uint64_t next_index;  //  index the record that failed should have had
+    uint64_t valid_end;   //  end of its last good record
+    uint64_t file_size;   //  its size
+    bool out_of_sequence; //  its name does not follow the previous segment
+} stop_t;
+
+//  What stopped the scan: a torn tail (cut, 0), or corruption (refused,
+//  -1 with error naming file and offset).
+static int
+s_stopped_at (log_store_t *self, const stop_t *stop, char *error, size_t error_size)
+{
+    const segment_t *segment = &self->segments[stop->at];
+    const char *name = stop->name;
+    uint64_t valid_end = stop->valid_end;
+    uint64_t file_size = stop->file_size;
+    uint64_t expected_index = stop->next_index;
+    size_t at = stop->at;
+    uint64_t found = 0;
+    uint64_t index = 0;
+    int later = 1;
+    if (at + 1 == self->segment_count) {
+        later = s_find_later_record (segment, valid_end, file_size, expected_index, &found, &index);
+        if (later < 0) {
+            snprintf (error, error_size, "log %s/%s: %s", self->path, name, strerror (errno));
+            return -1;
+        }
+        if (later == 0) {
+            if (s_cut_torn_tail (self, valid_end, file_size) == 0)
+                return 0;
+            snprintf (error, error_size, "log %s/%s: dropping a torn tail: %s", self->path, name,
+                      strerror (errno));
+            return -1;
+        }
+    }
+    char after[96];
+    if (at + 1 < self->segment_count)
+        snprintf (after, sizeof after, "%zu later segment(s)", self->segment_count - at - 1);
+    else
+        snprintf (after, sizeof after, "a valid record of index %" PRIu64 " at offset %" PRIu64,
+                  index, found);
+    snprintf (error, error_size,
+              "log %s/%s: %s at offset %" PRIu64 " (index %" PRIu64 " expected), then %s: "
+              "not a torn tail; refusing to start rather than drop acknowledged entries (wipe "
+              "the node directory and add the node back)",
+              self->path, name,
+              stop->out_of_sequence ? "segment out of sequence" : "corrupt record", valid_end,
+              expected_index, after);
+    errno = EUCLEAN;
+    return -1;
+}
+
 //  Scans every segment in order; the first torn, corrupt or out-of-sequence
-//  record ends the log. Survivors are made durable.
+//  record ends the log if it is a torn tail, and is refused otherwise.
+//  Survivors are made durable.
 int
 log_recovery_run (log_store_t *self, char *error, size_t error_size)
 {
@@ -125,12 +231,15 @@ log_recovery_run (log_store_t *self, char *error, size_t error_size)
             rc = -1;
             break;
         }
+        bool out_of_sequence = expected_index != 0 && segment->first_index != expected_index;
+        if (expected_index == 0)
+            expected_index = segment->first_index;
         segment->size = valid_end;
         if (valid_end < file_size || self->entry_count == entries_before) {
-            rc = s_end_log_at (self, at, valid_end, file_size);
-            if (rc)
-                snprintf (error, error_size, "log %s/%s: dropping a torn tail: %s", self->path,
-                          name, strerror (errno));
+            stop_t stop = {
+                at,        name,      expected_index + (self->entry_count - entries_before),
+                valid_end, file_size, out_of_sequence};
+            rc = s_stopped_at (self, &stop, error, error_size);
             break;
         }
         if (fdatasync (segment->fd)) {
@@ -141,7 +250,7 @@ log_recovery_run (log_store_t *self, char *error, size_t error_size)
         }
         if (at + 1 < self->segment_count)
             log_store_segment_close (segment);
-        expected_index = segment->first_index + (self->entry_count - entries_before);
+        expected_index += self->entry_count - entries_before;
     }
     log_reader_release (&reader);
     if (rc == 0) {

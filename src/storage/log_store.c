@@ -128,19 +128,29 @@ log_store_remove_last_segment (log_store_t *self)
 }
 
 //  Starts a new last segment whose first record will have first_index.
+//  The previous one is made durable before the next one exists, so a crash
+//  can tear only the last segment: recovery reads a bad record anywhere
+//  else as corruption, never as a torn tail.
 static int
 s_create_segment (log_store_t *self, uint64_t first_index)
 {
     if (log_store_reserve_segment (self))
         return -1;
+    segment_t *previous = self->segment_count ? &self->segments[self->segment_count - 1] : NULL;
+    if (previous && previous->dirty) {
+        if (fdatasync (previous->fd)) {
+            self->failed = true;
+            return -1;
+        }
+        previous->dirty = false;
+    }
     char name[NODE_DIR_NAME_SIZE];
     node_dir_file_name (name, NODE_DIR_SEGMENT, first_index);
     int fd = openat (self->directory_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0)
         return -1;
-    //  The previous segment stays open only while sync still owes it an fdatasync.
-    if (self->segment_count > 0 && !self->segments[self->segment_count - 1].dirty)
-        log_store_segment_close (&self->segments[self->segment_count - 1]);
+    if (previous)
+        log_store_segment_close (previous);
     self->segments[self->segment_count++] = (segment_t){first_index, 0, fd, true};
     self->directory_dirty = true;
     return 0;

@@ -3,11 +3,15 @@
     Record: [length u32][crc32c u32][term u64][index u64][type u8][payload],
     little-endian; length counts the bytes after the crc (17 + payload) and the
     crc covers those same bytes. Segments are files log/<first index>.seg,
-    rolled at a size limit. Appends are buffered writes; log_store_sync makes
-    everything appended so far durable with one fdatasync, so many entries share
-    one sync. Opening a store scans every record and truncates a torn or corrupt
-    tail (bad length, bad crc, index out of sequence): such bytes are never
-    trusted. Not thread-safe: one owner (the raft actor).
+    rolled at a size limit (the full segment is synced first). Appends are
+    buffered writes; log_store_sync makes everything appended so far durable
+    with one fdatasync, so many entries share one sync. Opening a store scans
+    every record and truncates a torn tail (bad length, bad crc, index out of
+    sequence in the last segment, nothing valid after it): such bytes are
+    never trusted. Corruption before the tail (in an earlier segment, or with
+    valid records after it, a missing segment) is refused instead: cutting
+    there would drop entries that were acknowledged. Not thread-safe: one
+    owner (the raft actor).
 */
 #ifndef LOG_STORE_H_INCLUDED
 #define LOG_STORE_H_INCLUDED
@@ -17,7 +21,9 @@
 typedef struct _log_store_t log_store_t;
 
 //  Opens (creating if needed) the log in directory path and recovers it.
-//  On failure returns NULL and writes a one-line reason into error.
+//  On failure returns NULL and writes a one-line reason into error; for
+//  corruption before the tail (errno EUCLEAN) it names the segment file and
+//  the offset, and nothing on disk was changed.
 //  segment_bytes: roll size of a segment file (0: 64 MiB).
 log_store_t *log_store_open (const char *path, uint64_t segment_bytes, char *error,
                              size_t error_size);
@@ -28,7 +34,7 @@ void log_store_destroy (log_store_t **self_p);
 uint64_t log_store_first_index (log_store_t *self);
 uint64_t log_store_last_index (log_store_t *self);
 
-//  Bytes truncated from a torn or corrupt tail when the store was opened.
+//  Bytes truncated from a torn tail when the store was opened.
 uint64_t log_store_recovered_bytes (log_store_t *self);
 
 //  Appends entries, whose indexes must follow last_index without a gap (a

@@ -31,7 +31,7 @@ struct _log_store_t {
     uint64_t segment_limit;   //  roll when a record would take a segment past this size
     uint8_t *write_buffer;    //  records being appended, reused from append to append
     size_t write_capacity;    //  bytes allocated for write_buffer
-    uint64_t recovered_bytes; //  torn or corrupt bytes dropped at open
+    uint64_t recovered_bytes; //  bytes of a torn tail dropped at open
     bool failed;              //  a sync or an unrecoverable write failed: refuse changes
 };
 
@@ -55,8 +55,10 @@ int log_store_remove_last_segment (log_store_t *self);
 int log_store_sync_directory (log_store_t *self);
 
 //  log_recovery.c: lists the segment files and scans them in order; the
-//  first torn, corrupt or out-of-sequence record ends the log, and what is
-//  left is made durable. Returns 0, or -1 with error.
+//  first torn, corrupt or out-of-sequence record ends the log if it is a
+//  torn tail, and is refused otherwise (-1, EUCLEAN, error naming file and
+//  offset, nothing changed); what is kept is made durable. Returns 0, or
+//  -1 with error.
 int log_recovery_run (log_store_t *self, char *error, size_t error_size);
 
 #endif

@@ -49,6 +49,12 @@ node_dir_log_path (char *path, size_t path_size, const char *node_dir)
 }
 
 int
+node_dir_identity_path (char *path, size_t path_size, const char *node_dir)
+{
+    return s_fits (snprintf (path, path_size, "%s/cluster", node_dir), path_size);
+}
+
+int
 node_dir_snapshot_path (char *path, size_t path_size, const char *node_dir)
 {
     return s_fits (snprintf (path, path_size, "%s/snap", node_dir), path_size);

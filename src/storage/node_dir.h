@@ -3,6 +3,7 @@
 
         <data_dir>/node-<id>/            the node directory
             meta                         term and vote (meta_store)
+            cluster                      the cluster it belongs to (cluster_identity)
             log/<index, 20 digits>.seg   log segments, named by their first index
             snap/snapshot-<index, 20 digits>.snap
                                          snapshot files, named by their index
@@ -38,6 +39,10 @@ typedef enum {
 //  Writes <data_dir>/node-<id> into path. Returns 0, or -1 when it does not
 //  fit.
 int node_dir_path (char *path, size_t path_size, const char *data_dir, uint32_t node_id);
+
+//  Writes the cluster identity file, <node_dir>/cluster, into path.
+//  Returns 0 or -1.
+int node_dir_identity_path (char *path, size_t path_size, const char *node_dir);
 
 //  Writes the log directory, <node_dir>/log, into path. Returns 0 or -1.
 int node_dir_log_path (char *path, size_t path_size, const char *node_dir);

@@ -23,8 +23,11 @@
     make_seeds).
 
     Invariants checked beyond "no crash, no leak, no UB":
-    - open always succeeds (bad bytes are dropped, never an error) and
-      accounts for every byte: kept size + recovered bytes = bytes written;
+    - open either refuses, with an error naming a segment file and an
+      offset, and leaves every file byte for byte as written (corruption
+      before the end of the log is never cut), or succeeds having dropped
+      only a torn tail of the last segment: an earlier segment is kept
+      whole, and kept size + recovered bytes = bytes written;
     - replay visits first..last in order, nothing else;
     - an entry appended and synced is there after a reopen, after exactly
       the entries that were kept (same content); an empty log takes it at
@@ -65,7 +68,7 @@
 #define RECORD_PREFIX_BYTES 8
 #define RECORD_FIXED_BYTES  17
 #define PATH_SIZE           128
-#define ERROR_SIZE          256
+#define ERROR_SIZE          1024
 
 //  The input, taken apart.
 typedef struct {
@@ -328,13 +331,62 @@ s_advance (snapshot_t *current, snapshot_t next)
     *current = next;
 }
 
+//  The file name in directory holds exactly size bytes of expected.
+static bool
+s_file_is (const char *directory, const char *name, const uint8_t *expected, size_t size)
+{
+    char path[PATH_SIZE];
+    snprintf (path, sizeof path, "%s/%s", directory, name);
+    FILE *file = fopen (path, "rb");
+    if (!file)
+        return false;
+    uint8_t *bytes = malloc (size + 1);
+    HARNESS_CHECK (bytes != NULL, "out of memory");
+    size_t got = fread (bytes, 1, size + 1, file);
+    fclose (file);
+    bool same = got == size && (size == 0 || memcmp (bytes, expected, size) == 0);
+    free (bytes);
+    return same;
+}
+
+//  A refused open names a segment and an offset, and changed nothing.
+static void
+s_check_refusal (const char *directory, const layout_t *layout, const char *error)
+{
+    HARNESS_CHECK (strstr (error, ".seg: ") && strstr (error, " at offset ") &&
+                       strstr (error, "refusing to start"),
+                   "open failed otherwise than by refusing corruption: %s", error);
+    char name[32];
+    s_segment_name (name, sizeof name, layout->first_index);
+    HARNESS_CHECK (s_file_is (directory, name, layout->bytes, layout->first_size),
+                   "a refused open changed %s", name);
+    if (layout->flags & FLAG_SPLIT) {
+        s_segment_name (name, sizeof name, layout->second_index);
+        HARNESS_CHECK (
+            s_file_is (directory, name, layout->bytes + layout->first_size, layout->second_size),
+            "a refused open changed %s", name);
+    }
+}
+
 static void
 s_run (const char *directory, const layout_t *layout)
 {
     place_t place = {directory, layout->flags & FLAG_SMALL ? 64 : 0};
     s_write_segments (directory, layout);
 
-    log_store_t *store = s_open (&place);
+    char error[ERROR_SIZE] = "";
+    log_store_t *store = log_store_open (directory, place.segment_bytes, error, sizeof error);
+    if (!store) {
+        s_check_refusal (directory, layout, error);
+        return;
+    }
+    if (layout->flags & FLAG_SPLIT) {
+        //  Only the last segment can be torn: the first one is kept whole.
+        char name[32];
+        s_segment_name (name, sizeof name, layout->first_index);
+        HARNESS_CHECK (s_file_is (directory, name, layout->bytes, layout->first_size),
+                       "recovery cut %s, which is not the last segment", name);
+    }
     uint64_t written = layout->first_size + layout->second_size;
     HARNESS_CHECK (log_store_size (store) + log_store_recovered_bytes (store) == written,
                    "kept %" PRIu64 " + recovered %" PRIu64 " != written %" PRIu64,

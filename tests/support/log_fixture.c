@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,6 +112,25 @@ log_fixture_open (log_fixture_t *fixture)
         fprintf (stderr, "log_store_open: %s\n", error);
     assert_non_null (log);
     return log;
+}
+
+void
+log_fixture_expect_refusal (log_fixture_t *fixture, const char *segment, uint64_t offset)
+{
+    uint64_t size_before = log_fixture_segments_size (fixture);
+    char error[ERROR_SIZE] = "";
+    log_store_t *log = log_store_open (fixture->path, fixture->segment_bytes, error, sizeof error);
+    assert_null (log);
+    char place[PATH_SIZE];
+    snprintf (place, sizeof place, "/%s: ", segment);
+    char where[64];
+    snprintf (where, sizeof where, " at offset %" PRIu64 " ", offset);
+    if (!strstr (error, place) || !strstr (error, where) || !strstr (error, "refusing to start"))
+        fprintf (stderr, "expected %s and%s in: %s\n", place, where, error);
+    assert_non_null (strstr (error, place));
+    assert_non_null (strstr (error, where));
+    assert_non_null (strstr (error, "refusing to start"));
+    assert_int_equal (log_fixture_segments_size (fixture), size_before);
 }
 
 void

@@ -21,7 +21,7 @@
 #define RECORD_OVERHEAD 25
 //  Small segments so a few hundred entries span many files.
 #define SMALL_SEGMENT_BYTES 2048
-#define ERROR_SIZE          256
+#define ERROR_SIZE          1024
 //  Room for a directory entry name, and for the fixture path plus one.
 #define NAME_SIZE 256
 #define PATH_SIZE 512
@@ -66,6 +66,10 @@ void log_fixture_check_log (log_store_t *log, uint64_t first, uint64_t last, uin
 
 //  Opens the fixture's log with its segment size.
 log_store_t *log_fixture_open (log_fixture_t *fixture);
+
+//  Opening the log must fail, naming segment and offset (corruption before
+//  the end of the log), and leave every segment file as it was.
+void log_fixture_expect_refusal (log_fixture_t *fixture, const char *segment, uint64_t offset);
 
 //  Closes *log_p and opens it again.
 void log_fixture_reopen (log_fixture_t *fixture, log_store_t **log_p);

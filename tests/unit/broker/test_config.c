@@ -3,6 +3,7 @@
 */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -346,7 +347,11 @@ test_rrmq_form (void **state)
         "{\"ip\":\"localhost\",\"port\":9003,\"internal_port\":9103,\"comment\":\"ignored\"}],"
         "\"owner\":\"another tool\"}");
     assert_string_equal (config->cluster, "rrmq");
-    assert_string_equal (config->data_dir, "data");
+    //  No data_dir given: keyed by the identity, so a new address list
+    //  starts a new cluster in the same working directory.
+    char keyed[64];
+    snprintf (keyed, sizeof keyed, "data/rrmq-%016" PRIx64, config->cluster_id);
+    assert_string_equal (config->data_dir, keyed);
     assert_int_equal (config->heartbeat_ms, 50);
     assert_int_equal (config->election_timeout_min_ms, 300);
     assert_int_equal (config->node_count, 3);
@@ -392,6 +397,70 @@ test_rrmq_form (void **state)
     };
     for (size_t index = 0; index < sizeof cases / sizeof cases[0]; index++)
         s_expect_error (cases[index].text, cases[index].error);
+}
+
+//  The cluster id of a config that must parse.
+static uint64_t
+s_cluster_id (const char *text)
+{
+    config_t *config = s_expect_config (text);
+    uint64_t id = config->cluster_id;
+    config_destroy (&config);
+    return id;
+}
+
+static void
+test_cluster_identity (void **state)
+{
+    (void)state;
+    const char *base = "{\"cluster\":\"c\",\"nodes\":["
+                       "{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2},"
+                       "{\"id\":2,\"host\":\"127.0.0.1\",\"client_port\":3,\"peer_port\":4}]}";
+    uint64_t id = s_cluster_id (base);
+    //  The same nodes in another order, with pub ports, one marked to join
+    //  (as a wiped node is when it is added back), other settings: the same.
+    assert_true (s_cluster_id ("{\"cluster\":\"c\",\"heartbeat_ms\":20,\"nodes\":["
+                               "{\"id\":2,\"host\":\"127.0.0.1\",\"client_port\":3,"
+                               "\"peer_port\":4,\"join\":true,\"pub_port\":9},"
+                               "{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,"
+                               "\"peer_port\":2}]}") == id);
+    //  Another name, another port, another host, another id, one node more.
+    const char *others[] = {
+        "{\"cluster\":\"d\",\"nodes\":["
+        "{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2},"
+        "{\"id\":2,\"host\":\"127.0.0.1\",\"client_port\":3,\"peer_port\":4}]}",
+        "{\"cluster\":\"c\",\"nodes\":["
+        "{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2},"
+        "{\"id\":2,\"host\":\"127.0.0.1\",\"client_port\":3,\"peer_port\":5}]}",
+        "{\"cluster\":\"c\",\"nodes\":["
+        "{\"id\":1,\"host\":\"127.0.0.2\",\"client_port\":1,\"peer_port\":2},"
+        "{\"id\":2,\"host\":\"127.0.0.1\",\"client_port\":3,\"peer_port\":4}]}",
+        "{\"cluster\":\"c\",\"nodes\":["
+        "{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2},"
+        "{\"id\":3,\"host\":\"127.0.0.1\",\"client_port\":3,\"peer_port\":4}]}",
+        "{\"cluster\":\"c\",\"nodes\":["
+        "{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2},"
+        "{\"id\":2,\"host\":\"127.0.0.1\",\"client_port\":3,\"peer_port\":4},"
+        "{\"id\":3,\"host\":\"127.0.0.1\",\"client_port\":5,\"peer_port\":6}]}",
+    };
+    for (size_t index = 0; index < sizeof others / sizeof others[0]; index++)
+        assert_true (s_cluster_id (others[index]) != id);
+
+    //  RRMQ: the address list makes the identity and keys the directory;
+    //  a data_dir in the file is kept as it is.
+    config_t *first = s_expect_config (
+        "{\"addresses\":[{\"ip\":\"127.0.0.1\",\"port\":9001,\"internal_port\":9101}]}");
+    config_t *second = s_expect_config (
+        "{\"addresses\":[{\"ip\":\"127.0.0.1\",\"port\":9002,\"internal_port\":9102}]}");
+    assert_true (first->cluster_id != second->cluster_id);
+    assert_string_not_equal (first->data_dir, second->data_dir);
+    config_destroy (&second);
+    second = s_expect_config ("{\"data_dir\":\"mine\",\"addresses\":[{\"ip\":\"127.0.0.1\","
+                              "\"port\":9001,\"internal_port\":9101}]}");
+    assert_string_equal (second->data_dir, "mine");
+    assert_true (first->cluster_id == second->cluster_id);
+    config_destroy (&first);
+    config_destroy (&second);
 }
 
 //  Writes text (of length size) to dir/name; returns the path in path.
@@ -463,6 +532,7 @@ main (void)
         cmocka_unit_test (test_bad_endpoints),
         cmocka_unit_test (test_syntax_errors),
         cmocka_unit_test (test_rrmq_form),
+        cmocka_unit_test (test_cluster_identity),
         cmocka_unit_test (test_load_files),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
