@@ -472,11 +472,9 @@ s_parse_root (s_parser_t *parser, json_t *root, config_t *self)
     return 0;
 }
 
-//  The id half of the cluster's identity: a digest of the name and of each
-//  node's id, host, client and peer port, in id order, so that the order
-//  of the file does not count. "join" does not count either: an operator
-//  (or the chaos tool) marks a wiped node "join" to add it back, and the
-//  other nodes of the cluster restart with that same file.
+//  A digest of the name and of each node's id, host, client and peer port,
+//  in id order, so that the order of the file does not count: what tells
+//  one RRMQ address list from another. "join" and pub_port do not count.
 static uint64_t
 s_cluster_id (const config_t *self)
 {
@@ -495,6 +493,18 @@ s_cluster_id (const config_t *self)
         digest_u64 (digest, next->peer_port);
         after = next->id;
     }
+    return digest_finish (&digest);
+}
+
+uint64_t
+config_node_identity (const config_t *self, const config_node_t *node)
+{
+    digest_t *digest = digest_new ("raftq node identity v1");
+    digest_string (digest, self->cluster);
+    digest_u64 (digest, node->id);
+    digest_string (digest, node->host);
+    digest_u64 (digest, node->client_port);
+    digest_u64 (digest, node->peer_port);
     return digest_finish (&digest);
 }
 

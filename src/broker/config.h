@@ -2,14 +2,17 @@
     form ({"addresses":[{"ip","port","internal_port"}]}), parsed with jansson
     and validated. Every error is one line: file, place, problem.
 
-    The cluster's identity (cluster_identity.h) is its name and an id
-    derived from the name and the node list: every node id with its host,
-    client port and peer port, in id order ("join" and pub_port aside).
-    Every node of a cluster, one that joins later included, is started
-    with a file listing the same nodes, so all compute the same identity
-    without talking; the RRMQ form, which has no name, is told apart by its
-    addresses alone. Its data directory, unless the file sets data_dir, is
-    keyed by the identity: data/rrmq-<id>.
+    A node directory is bound (cluster_identity.h) to its cluster's name and
+    to this node's place in it: a digest of the name with the node's id,
+    host, client and peer port (config_node_identity). That is what one
+    directory can check on its own, without talking: a config of another
+    cluster (another name, or this node somewhere else) is refused, while a
+    node list that grows (a node added later), shrinks, or marks a wiped node
+    "join" leaves every other node's identity as it was. The RRMQ form has
+    no name ("rrmq"); its data directory, unless the file sets data_dir, is
+    keyed by a digest of the whole address list (cluster_id): data/rrmq-<id>,
+    so a new address list starts a new cluster in the same working
+    directory.
 */
 #ifndef CONFIG_H_INCLUDED
 #define CONFIG_H_INCLUDED
@@ -32,7 +35,7 @@ typedef struct {
 typedef struct {
     char *path;                       //  file it was read from
     char *cluster;                    //  cluster name, peers of other clusters are ignored
-    uint64_t cluster_id;              //  with cluster, the identity a node directory is bound to
+    uint64_t cluster_id;              //  digest of the name and the node list (RRMQ keying)
     char *data_dir;                   //  node state lives in <data_dir>/node-<id>/
     uint32_t heartbeat_ms;            //  leader heartbeat period
     uint32_t election_timeout_min_ms; //  randomized election timeout bounds
@@ -58,5 +61,9 @@ void config_destroy (config_t **self_p);
 
 //  The node with this id, or NULL.
 const config_node_t *config_node (const config_t *self, uint32_t id);
+
+//  The identity a node directory is bound to: the cluster name and node's
+//  id, host, client and peer port, digested.
+uint64_t config_node_identity (const config_t *self, const config_node_t *node);
 
 #endif

@@ -142,17 +142,17 @@ s_bind_identity (const config_t *config, uint32_t node_id)
     char node_dir[PATH_MAX];
     char error[1024] = "";
     int rc = -1;
+    uint64_t identity_id = config_node_identity (config, config_node (config, node_id));
     if (node_dir_path (node_dir, sizeof node_dir, config->data_dir, node_id))
         snprintf (error, sizeof error, "data directory %s/node-%u: path too long", config->data_dir,
                   node_id);
     else
-        rc = cluster_identity_bind (node_dir, config->cluster, config->cluster_id, error,
-                                    sizeof error);
+        rc = cluster_identity_bind (node_dir, config->cluster, identity_id, error, sizeof error);
     if (rc == CLUSTER_IDENTITY_MATCHED)
         return 0;
     if (rc == CLUSTER_IDENTITY_WRITTEN) {
         char identity[CLUSTER_IDENTITY_TEXT_SIZE];
-        cluster_identity_format (identity, config->cluster, config->cluster_id);
+        cluster_identity_format (identity, config->cluster, identity_id);
         diagnostic_line (node_id, DIAGNOSTIC_INFO, "data directory %s bound to cluster %s",
                          node_dir, identity);
         return 0;

@@ -1,7 +1,8 @@
 /*  cluster_identity — binds a node directory to the cluster it belongs to.
 
-    A cluster's identity is its name and a 64-bit id, written "NAME/ID" (ID
-    in 16 hex digits); the broker derives both from the config (config.h).
+    The identity is a cluster name and a 64-bit id, written "NAME/ID" (ID in
+    16 hex digits); the broker derives both from the config: the name, and a
+    digest of the name with this node's place in it (config.h).
     The node directory keeps it in one small file (node_dir names it),
     written atomically (temporary, fsync, rename, directory fsync) the
     first time a node starts with that directory, and compared on every

@@ -301,6 +301,15 @@ class TestCluster:
         """Sends raw frames; returns the reply body or None."""
         return self.client.request_raw(self.endpoint(node_id), body, timeout)
 
+    def take_snapshot(self, node_id):
+        """Sends a protobuf TakeSnapshot to node_id, which answers once a
+        snapshot covering its applied state is durable; returns the decoded
+        raftq.Reply. A snapshot of the whole state may take a while: a
+        generous timeout."""
+        reply = self.raw(node_id, wire.take_snapshot_request(), timeout=10.0)
+        check(reply is not None, "node %d did not answer TakeSnapshot", node_id)
+        return wire.decode_reply(reply)
+
     def request(self, node_id, message, timeout=REQUEST_TIMEOUT_S):
         """Sends a JSON request; returns the JSON reply. Silence, or a reply
         that is not a JSON object, fails the test."""

@@ -12,7 +12,6 @@ import os
 import shutil
 
 from harness import check, check_equal, wait_until
-import raftq_wire as wire
 
 #  A snapshot every ~10 entries of the messages below.
 #  Small log segments ("segment_bytes"), so that compaction can delete whole ones
@@ -62,16 +61,6 @@ def _wait_same_state(cluster, node_ids, timeout):
         hashes = {answer.get("state_hash") for answer in answers}
         return answers[0] if len(applied) == 1 and len(hashes) == 1 else None
     return wait_until(same, timeout, "nodes %s to reach the same state" % node_ids)
-
-
-def _take_snapshot(cluster, node_id):
-    """Sends a protobuf TakeSnapshot (an empty message in Request field 43)
-    to node_id; returns the decoded raftq.Reply. A snapshot of the whole
-    state may take a while: a generous timeout."""
-    request = wire.take_snapshot_request()
-    reply = cluster.raw(node_id, request, timeout=10.0)
-    check(reply is not None, "node %d did not answer TakeSnapshot", node_id)
-    return wire.decode_reply(reply)
 
 
 def test_restart_loads_snapshot(ctx):
@@ -184,7 +173,7 @@ def test_take_snapshot_on_demand_and_restart_from_it(ctx):
     check_equal(_first_log_index(cluster, node), 1, "first log index of node %d before" % node)
 
     #  A follower answers it for its own state
-    reply = _take_snapshot(cluster, node)
+    reply = cluster.take_snapshot(node)
     check_equal(reply["code"], "OK", "TakeSnapshot on node %d: %r" % (node, reply))
     index = reply["index"]
     check(index >= applied, "snapshot %d does not cover applied index %d", index, applied)
@@ -193,14 +182,14 @@ def test_take_snapshot_on_demand_and_restart_from_it(ctx):
     wait_until(lambda: _first_log_index(cluster, node) > 1, 5.0,
                "node %d to compact its log behind snapshot %d" % (node, index))
     #  Nothing applied since: the same snapshot answers at once
-    again = _take_snapshot(cluster, node)
+    again = cluster.take_snapshot(node)
     check_equal((again["code"], again["index"]), ("OK", index), "TakeSnapshot asked again")
     check_equal(len(_snapshot_files(cluster, node)), 1, "snapshots after asking again")
 
     #  The leader too, while it keeps serving
     more = _messages("e", 20)
     cluster.publish(leader, "t", more)
-    reply = _take_snapshot(cluster, leader)
+    reply = cluster.take_snapshot(leader)
     check_equal(reply["code"], "OK", "TakeSnapshot on the leader %d: %r" % (leader, reply))
     check(reply["index"] > index, "leader snapshot %d not past %d", reply["index"], index)
 

@@ -124,6 +124,20 @@ def test_another_clusters_directory_exits_2(ctx):
     # its own cluster's config still starts it, with its state
     first.start()
     check_equal(first.topics(first.wait_leader(3.0)), ["mine"], "topics of the first cluster")
+    # and so does its config grown by a node to be added later: the
+    # directory is bound to the cluster and this node's place in it, not to
+    # the whole node list
+    first.stop(1)
+    with open(first.config_path) as handle:
+        document = json.load(handle)
+    document["nodes"].append({"id": 2, "host": "127.0.0.1", "join": True,
+                              "client_port": ctx.port_base + SPARE_CLIENT_PORT,
+                              "peer_port": ctx.port_base + SPARE_PEER_PORT})
+    with open(first.config_path, "w") as handle:
+        json.dump(document, handle)
+    first.start([1])
+    check_equal(first.topics(first.wait_leader(3.0, node_ids=[1])), ["mine"],
+                "topics after the config listed one more node")
 
 
 def _request(ctx, client, endpoint, message):
@@ -211,6 +225,9 @@ def test_installed_snapshot_that_cannot_load_stops_the_node(ctx):
     lagging = cluster.followers(leader)[0]
     cluster.kill(lagging)
     cluster.publish(leader, "t", ["b%03d-%s" % (number, "x" * 200) for number in range(200)])
+    # a snapshot covering everything applied, so no job still running writes
+    # a newer (good) one after the spoiled file below
+    check_equal(cluster.take_snapshot(leader)["code"], "OK", "TakeSnapshot on the leader")
     snap_dir = os.path.join(cluster.config.nodes[leader].dir, "snap")
     newest = sorted(name for name in os.listdir(snap_dir) if name.endswith(".snap"))[-1]
     # what the leader will stream: checksums right, a body no state machine reads

@@ -399,7 +399,7 @@ test_rrmq_form (void **state)
         s_expect_error (cases[index].text, cases[index].error);
 }
 
-//  The cluster id of a config that must parse.
+//  The digest of a config's node list (what keys an RRMQ data directory).
 static uint64_t
 s_cluster_id (const char *text)
 {
@@ -461,6 +461,54 @@ test_cluster_identity (void **state)
     assert_true (first->cluster_id == second->cluster_id);
     config_destroy (&first);
     config_destroy (&second);
+}
+
+//  The identity node 1's directory is bound to, in a config that must parse.
+static uint64_t
+s_node_one_identity (const char *text)
+{
+    config_t *config = s_expect_config (text);
+    uint64_t id = config_node_identity (config, config_node (config, 1));
+    config_destroy (&config);
+    return id;
+}
+
+//  A node directory is bound to the cluster's name and the node's own place
+//  in it: the rest of the node list may grow, shrink or mark a node "join"
+//  (a wiped node added back), and node 1 restarts as it was.
+static void
+test_node_identity (void **state)
+{
+    (void)state;
+    uint64_t id = s_node_one_identity (
+        "{\"cluster\":\"c\",\"nodes\":["
+        "{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2},"
+        "{\"id\":2,\"host\":\"127.0.0.1\",\"client_port\":3,\"peer_port\":4}]}");
+    const char *same[] = {
+        //  a node added, node 2 marked to join with a pub port
+        "{\"cluster\":\"c\",\"nodes\":["
+        "{\"id\":2,\"host\":\"127.0.0.1\",\"client_port\":3,\"peer_port\":4,\"join\":true,"
+        "\"pub_port\":9},"
+        "{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2},"
+        "{\"id\":6,\"host\":\"127.0.0.1\",\"client_port\":5,\"peer_port\":6,\"join\":true}]}",
+        //  node 2 gone, node 1 with a pub port
+        "{\"cluster\":\"c\",\"nodes\":["
+        "{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2,\"pub_port\":7}]}",
+    };
+    for (size_t index = 0; index < sizeof same / sizeof same[0]; index++)
+        assert_true (s_node_one_identity (same[index]) == id);
+    const char *other[] = {
+        "{\"cluster\":\"d\",\"nodes\":["
+        "{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2}]}",
+        "{\"cluster\":\"c\",\"nodes\":["
+        "{\"id\":1,\"host\":\"127.0.0.2\",\"client_port\":1,\"peer_port\":2}]}",
+        "{\"cluster\":\"c\",\"nodes\":["
+        "{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":9,\"peer_port\":2}]}",
+        "{\"cluster\":\"c\",\"nodes\":["
+        "{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":9}]}",
+    };
+    for (size_t index = 0; index < sizeof other / sizeof other[0]; index++)
+        assert_true (s_node_one_identity (other[index]) != id);
 }
 
 //  Writes text (of length size) to dir/name; returns the path in path.
@@ -533,6 +581,7 @@ main (void)
         cmocka_unit_test (test_syntax_errors),
         cmocka_unit_test (test_rrmq_form),
         cmocka_unit_test (test_cluster_identity),
+        cmocka_unit_test (test_node_identity),
         cmocka_unit_test (test_load_files),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
