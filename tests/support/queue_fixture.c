@@ -79,7 +79,8 @@ queue_fixture_expect_pop (fsm_t *fsm, const char *topic, const char *payload, ui
         fsm_fixture_fail ("pop from %s failed: %s", topic, reply->error);
     if (strcmp (reply->popped->topic, topic) != 0 ||
         reply->popped->payload.len != strlen (payload) ||
-        memcmp (reply->popped->payload.data, payload, strlen (payload)) != 0 ||
+        (reply->popped->payload.len &&
+         memcmp (reply->popped->payload.data, payload, strlen (payload)) != 0) ||
         reply->popped->sequence != sequence)
         fsm_fixture_fail ("pop from %s gave sequence %" PRIu64 ", not \"%s\" at %" PRIu64, topic,
                           reply->popped->sequence, payload, sequence);
