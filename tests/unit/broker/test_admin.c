@@ -29,6 +29,7 @@ typedef struct {
     zsock_t *client;
     admin_credential_t *credential;
     admin_t *admin;
+    const char *presented; //  admin secret s_admin puts in requests, NULL for none
 } fixture_t;
 
 //  The admin secret of the fixture's node.
@@ -108,6 +109,7 @@ s_admin (fixture_t *fixture, Raftq__Request__OpCase op, uint32_t id, uint64_t se
     Raftq__Request request = RAFTQ__REQUEST__INIT;
     request.seq = seq;
     request.op_case = op;
+    request.admin_secret = (char *)fixture->presented;
     if (op == RAFTQ__REQUEST__OP_ADD_NODE)
         request.add_node = &add;
     else if (op == RAFTQ__REQUEST__OP_REMOVE_NODE)
@@ -404,21 +406,14 @@ static void
 test_allowed (void **state)
 {
     fixture_t *fixture = (fixture_t *)*state;
-    Raftq__Request request = RAFTQ__REQUEST__INIT;
-    Raftq__RemoveNode remove = RAFTQ__REMOVE_NODE__INIT;
-    remove.id = 2;
-    request.op_case = RAFTQ__REQUEST__OP_REMOVE_NODE;
-    request.remove_node = &remove;
-    request.seq = 1;
-    assert_false (admin_allowed (fixture->admin, s_arrive (fixture, &request)));
+    Raftq__Request__OpCase remove = RAFTQ__REQUEST__OP_REMOVE_NODE;
+    assert_false (admin_allowed (fixture->admin, s_admin (fixture, remove, 2, 1)));
     s_expect_code (fixture, RAFTQ__CODE__UNAUTHENTICATED, 1);
-    request.seq = 2;
-    request.admin_secret = "not it";
-    assert_false (admin_allowed (fixture->admin, s_arrive (fixture, &request)));
+    fixture->presented = "not it";
+    assert_false (admin_allowed (fixture->admin, s_admin (fixture, remove, 2, 2)));
     s_expect_code (fixture, RAFTQ__CODE__PERMISSION_DENIED, 2);
-    request.seq = 3;
-    request.admin_secret = SECRET;
-    client_request_t *arrived = s_arrive (fixture, &request);
+    fixture->presented = SECRET;
+    client_request_t *arrived = s_admin (fixture, remove, 2, 3);
     assert_true (admin_allowed (fixture->admin, arrived));
     s_expect_silence (fixture);
     client_request_destroy (&arrived);
