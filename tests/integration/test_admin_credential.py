@@ -5,11 +5,13 @@ UNAUTHENTICATED, with a wrong one PERMISSION_DENIED, and change nothing; with
 the secret the node creates in data/admin.secret (0600) they work, in JSON,
 in protobuf and through the CLI, which finds the secret from the config on its
 own or takes it from RAFTQ_ADMIN_SECRET. A node's files are 0600 and its
-directories 0700, whatever the umask; chat passwords reach the CLI through
+directories 0700, whatever the umask; its core dumps are off unless the
+config says "core_dumps": true; chat passwords reach the CLI through
 RAFTQ_PASSWORD."""
 
 import json
 import os
+import resource
 import stat
 import subprocess
 
@@ -151,3 +153,34 @@ def test_cli_password_from_the_environment(ctx):
     code, out, err = _cli(ctx, cluster, ["register", "bob"])
     check(code != 0 and "RAFTQ_PASSWORD" in err,
           "raftq register without a password and no terminal exited %d: %s %s", code, out, err)
+
+
+def _core_limit(cluster, node_id):
+    """The soft core file size limit of the node's process, as /proc says."""
+    with open("/proc/%d/limits" % cluster.processes.pid(node_id)) as handle:
+        return [text for text in handle if text.startswith("Max core file size")][0].split()[4]
+
+
+def _start_allowing_cores(cluster):
+    """Starts the cluster with the soft core limit raised to the hard one
+    (inherited by raftqd): only the node itself can then lower it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
+    check(hard != 0, "the hard core limit is 0 here: nothing to see")
+    resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
+    try:
+        cluster.start()
+    finally:
+        resource.setrlimit(resource.RLIMIT_CORE, (soft, hard))
+    return "unlimited" if hard == resource.RLIM_INFINITY else str(hard)
+
+
+def test_core_dumps_off_by_default(ctx):
+    cluster = ctx.cluster(1)
+    _start_allowing_cores(cluster)
+    check_equal(_core_limit(cluster, 1), "0", "core limit of node 1")
+
+
+def test_core_dumps_on_when_the_config_asks(ctx):
+    cluster = ctx.cluster(1, core_dumps=True)
+    allowed = _start_allowing_cores(cluster)
+    check_equal(_core_limit(cluster, 1), allowed, "core limit of node 1 with core_dumps on")
