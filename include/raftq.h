@@ -213,6 +213,21 @@ raftq_code_t raftq_status_detail (raftq_client_t *self, size_t index,
 //  TransferLeadership), answered by the leader once done; each call waits
 //  up to the longer of the client's timeouts and RAFTQ_ADMIN_TIMEOUT_MS.
 
+//  Admin calls, raftq_status_detail and raftq_admin_snapshot present the
+//  cluster's admin secret (without it they get RAFTQ_UNAUTHENTICATED, with
+//  a wrong one RAFTQ_PERMISSION_DENIED). raftq_client_new_from_config sets
+//  it from the config (raftq_config_admin_secret) when it can; this sets
+//  it (a copy is kept; NULL or "" clears it). Returns 0, or -1 when out of
+//  memory.
+int raftq_client_set_admin_secret (raftq_client_t *self, const char *secret);
+
+//  The admin secret for the cluster of the config at path: $RAFTQ_ADMIN_SECRET
+//  when set, else the contents of the file the config names in
+//  "admin_secret_file" (default: admin.secret in its data_dir, "data" when
+//  it names none), trailing white space dropped. A new string to free, or
+//  NULL with error set.
+char *raftq_config_admin_secret (const char *path, char *error, size_t error_size);
+
 //  Wait of an admin call: the broker answers within 10 s.
 #define RAFTQ_ADMIN_TIMEOUT_MS 12000
 

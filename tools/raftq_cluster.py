@@ -32,7 +32,6 @@ if CLIENTS_PYTHON not in sys.path:
 from raftq_client import SocketPool  # noqa: E402
 
 STATUS_REQUEST = b'{"type":"status","method":"GET"}'
-STATUS_DETAIL_REQUEST = b'{"type":"status","method":"GET","detail":true}'
 START_DEADLINE_S = 5.0      # a node must answer status this long after spawn
 STOP_GRACE_S = 5.0          # SIGTERM, then SIGKILL after this long
 STATUS_TIMEOUT_S = 0.5      # how long `status` waits for each node
@@ -90,6 +89,11 @@ class ClusterConfig:
         if not isinstance(data_dir, str) or not data_dir:
             raise ConfigError("%s: data_dir: not a non-empty string" % path)
         self.data_dir = os.path.normpath(os.path.join(self.base_dir, data_dir))
+        # The admin secret, as raftqd finds it (the node creates it, 0600)
+        secret_file = document.get("admin_secret_file", os.path.join(data_dir, "admin.secret"))
+        if not isinstance(secret_file, str) or not secret_file:
+            raise ConfigError("%s: admin_secret_file: not a non-empty string" % path)
+        self.admin_secret_path = os.path.normpath(os.path.join(self.base_dir, secret_file))
         self.nodes = {}                             # id -> Node, in file order
         if "nodes" in document:
             self.form = "raftq"
@@ -101,6 +105,18 @@ class ClusterConfig:
             raise ConfigError("%s: neither \"nodes\" nor \"addresses\"" % path)
         if not self.nodes:
             raise ConfigError("%s: no nodes" % path)
+
+    def admin_secret(self):
+        """$RAFTQ_ADMIN_SECRET, else the secret in the config's admin secret
+        file; None while no node has created it."""
+        given = os.environ.get("RAFTQ_ADMIN_SECRET")
+        if given:
+            return given
+        try:
+            with open(self.admin_secret_path, "r", encoding="utf-8") as handle:
+                return handle.read().rstrip() or None
+        except OSError:
+            return None
 
     def _node_dir(self, node_id):
         return os.path.join(self.data_dir, "node-%d" % node_id)
@@ -174,9 +190,10 @@ class Client:
     each with a timeout. A REQ socket that timed out is stuck waiting for its
     reply, so it is closed and a fresh one made for the next request."""
 
-    def __init__(self, context=None):
+    def __init__(self, context=None, admin_secret=None):
         self.context = context or zmq.Context.instance()        # shared zmq context
         self.sockets = SocketPool(self.context, zmq.REQ)        # a REQ socket per endpoint
+        self.admin_secret = admin_secret    # () -> the admin secret or None; JSON admin requests carry it
 
     def send(self, endpoint, body):
         """Sends body (bytes, or a list of frames) without waiting; collect
@@ -214,6 +231,8 @@ class Client:
     def request(self, endpoint, message, timeout):
         """Sends a JSON object; returns the decoded reply, None on timeout.
         A reply that is not a JSON object raises ValueError."""
+        if self.admin_secret and needs_admin(message):
+            message = dict(message, admin=self.admin_secret())
         body = self.request_raw(endpoint, json.dumps(message).encode("utf-8"), timeout)
         if body is None:
             return None
@@ -226,10 +245,25 @@ class Client:
         self.sockets.close()
 
 
+def needs_admin(message):
+    """True for a JSON request the broker serves only with the admin secret:
+    node PUT/DELETE, leader PUT, snapshot POST, status with hash or detail."""
+    kind = message.get("type")
+    if kind == "status":
+        return bool(message.get("hash") or message.get("detail"))
+    return kind in ("node", "leader", "snapshot")
+
+
+def status_detail_request(config):
+    """A status request with the detail keys and the config's admin secret."""
+    return json.dumps({"type": "status", "method": "GET", "detail": True,
+                       "admin": config.admin_secret() or ""}).encode("utf-8")
+
+
 def query_statuses(context, nodes, timeout, request=STATUS_REQUEST):
     """Asks every node for its status at once. Returns id -> status dict, or
     None for a node that gave no (or no JSON object) answer in time.
-    request=STATUS_DETAIL_REQUEST asks for the detail keys too."""
+    request=status_detail_request(config) asks for the detail keys too."""
     pending = {}
     poller = zmq.Poller()
     for node in nodes:
@@ -266,7 +300,7 @@ def admin_request(config, message, timeout=ADMIN_TIMEOUT_S):
     """Sends an admin request (node PUT/DELETE, leader PUT) to the leader of
     the moment, again while no leader answers it for good. Returns the last
     reply, or None if none came."""
-    client = Client()
+    client = Client(admin_secret=config.admin_secret)
     deadline = time.monotonic() + timeout
     reply = None
     try:
@@ -360,11 +394,15 @@ class Cluster:
         node = self.config.nodes[node_id]
         if not os.access(self.program, os.X_OK):
             raise ConfigError("%s: no raftqd executable (build it, or give --bin)" % self.program)
-        os.makedirs(node.dir, exist_ok=True)
-        log = None
-        if output is None:
-            log = open(node.log_path, "ab")
-            output = log
+        # The node's directory, its log and pid file are as private as what
+        # raftqd writes there (0700 and 0600), whatever our umask
+        umask = os.umask(0o077)
+        try:
+            os.makedirs(node.dir, exist_ok=True)
+            log = open(node.log_path, "ab") if output is None else None
+        finally:
+            os.umask(umask)
+        output = log if log is not None else output
         try:
             process = subprocess.Popen(
                 [self.program] + node.argv, cwd=self.config.base_dir,
@@ -375,7 +413,8 @@ class Cluster:
             if log is not None:
                 log.close()
         self.processes[node_id] = process
-        with open(node.pid_path, "w") as handle:
+        descriptor = os.open(node.pid_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
             handle.write("%d\n" % process.pid)
         return process
 
@@ -512,7 +551,7 @@ class Cluster:
         nodes = self.config.select(node_ids)
         states = {node.id: self.state(node.id) for node in nodes}
         asked = [node for node in nodes if states[node.id] == "running"]
-        request = STATUS_DETAIL_REQUEST if detail else STATUS_REQUEST
+        request = status_detail_request(self.config) if detail else STATUS_REQUEST
         answers = query_statuses(self.context, asked, timeout, request) if asked else {}
         return [{"id": node.id, "pid": self.pid(node.id), "state": states[node.id],
                  "status": answers.get(node.id)} for node in nodes]
@@ -526,6 +565,15 @@ class Cluster:
                 running.append(node.id)
             else:
                 shutil.rmtree(node.dir, ignore_errors=True)
+        # No node state left: the admin secret goes too (a fresh cluster
+        # gets a fresh one) when it lives in the data directory
+        nodes_left = [name for name in os.listdir(self.config.data_dir)
+                      if name.startswith("node-")] if os.path.isdir(self.config.data_dir) else []
+        if not nodes_left and os.path.dirname(self.config.admin_secret_path) == self.config.data_dir:
+            try:
+                os.unlink(self.config.admin_secret_path)
+            except OSError:
+                pass
         try:
             os.rmdir(self.config.data_dir)
         except OSError:

@@ -29,8 +29,14 @@ raftq_code_t
 cli_session (const cli_options_t *options, raftq_client_t *client)
 {
     //  Logging in is asked for explicitly; it beats a token in the environment.
-    if (options->user && !options->token)
-        return raftq_login (client, options->user, options->password, NULL);
+    if (options->user && !options->token) {
+        char password[CLI_PASSWORD_MAX];
+        if (cli_password (options->user, options->password, password, sizeof (password)))
+            return RAFTQ_UNAUTHENTICATED;
+        raftq_code_t code = raftq_login (client, options->user, password, NULL);
+        memset (password, 0, sizeof (password));
+        return code;
+    }
     const char *token = s_token (options);
     if (!token)
         return RAFTQ_UNAUTHENTICATED;
@@ -45,7 +51,7 @@ s_session (const cli_options_t *options, raftq_client_t *client)
     if (!cli_session_given (options))
         return cli_report_failure (
             options, RAFTQ_UNAUTHENTICATED,
-            "no session: give --token, set RAFTQ_TOKEN, or use --user and --password");
+            "no session: give --token, set RAFTQ_TOKEN, or use --user (and RAFTQ_PASSWORD)");
     raftq_code_t code = cli_session (options, client);
     return code == RAFTQ_OK ? -1 : cli_failed (options, client, code);
 }
@@ -94,7 +100,12 @@ int
 cli_command_register (const cli_options_t *options, raftq_client_t *client)
 {
     const char *user = options->arguments[0];
-    raftq_code_t code = raftq_create_account (client, user, options->arguments[1]);
+    char password[CLI_PASSWORD_MAX];
+    if (cli_password (user, options->argument_count > 1 ? options->arguments[1] : NULL, password,
+                      sizeof (password)))
+        return CLI_EXIT_USAGE;
+    raftq_code_t code = raftq_create_account (client, user, password);
+    memset (password, 0, sizeof (password));
     if (code != RAFTQ_OK)
         return cli_failed (options, client, code);
     char text[300];
@@ -107,7 +118,12 @@ cli_command_login (const cli_options_t *options, raftq_client_t *client)
 {
     const char *user = options->arguments[0];
     uint64_t unread = 0;
-    raftq_code_t code = raftq_login (client, user, options->arguments[1], &unread);
+    char password[CLI_PASSWORD_MAX];
+    if (cli_password (user, options->argument_count > 1 ? options->arguments[1] : NULL, password,
+                      sizeof (password)))
+        return CLI_EXIT_USAGE;
+    raftq_code_t code = raftq_login (client, user, password, &unread);
+    memset (password, 0, sizeof (password));
     if (code != RAFTQ_OK)
         return cli_failed (options, client, code);
     const char *token = raftq_client_token (client);

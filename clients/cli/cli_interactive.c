@@ -423,7 +423,11 @@ cli_command_chat (const cli_options_t *options, raftq_client_t *client)
     s_say (&self, "raftq chat: /help for commands");
     if (options->user) {
         uint64_t unread = 0;
-        raftq_code_t code = raftq_login (client, options->user, options->password, &unread);
+        char password[CLI_PASSWORD_MAX];
+        if (cli_password (options->user, options->password, password, sizeof (password)))
+            return CLI_EXIT_USAGE;
+        raftq_code_t code = raftq_login (client, options->user, password, &unread);
+        memset (password, 0, sizeof (password));
         if (code != RAFTQ_OK)
             return cli_failed (options, client, code);
         s_logged_in (&self, options->user, unread);

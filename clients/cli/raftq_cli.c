@@ -36,9 +36,10 @@ s_usage (FILE *stream)
         "  admin transfer-leader ID  hand leadership to node ID\n"
         "  admin snapshot [--node ID | --all]   snapshot now and compact the log: the\n"
         "                            leader, node ID, or every node; prints each index\n"
-        "chat (SESSION: --token T, or $RAFTQ_TOKEN, or --user U --password P):\n"
-        "  register USER PASSWORD    create an account\n"
-        "  login USER PASSWORD       log in; prints the session token\n"
+        "chat (SESSION: --token T, or $RAFTQ_TOKEN, or --user U; a password comes from\n"
+        "$RAFTQ_PASSWORD or is asked on the terminal, never needed on the command line):\n"
+        "  register USER             create an account\n"
+        "  login USER                log in; prints the session token\n"
         "  logout                    end the SESSION\n"
         "  check-user USER           does the account exist?\n"
         "  send TO TEXT              send TEXT to TO as the SESSION's user\n"
@@ -55,7 +56,8 @@ s_usage (FILE *stream)
         "  -j, --json                print JSON (one object per line) instead of text\n"
         "  -t, --timeout MS          give up a request after MS milliseconds (default 5000)\n"
         "      --token T             session token (default $RAFTQ_TOKEN)\n"
-        "      --user U --password P log in first, for commands that need a session\n"
+        "      --user U              log in first, for commands that need a session\n"
+        "      --password P          UNSAFE (others see it in ps): prefer $RAFTQ_PASSWORD\n"
         "      --with USER           read: the conversation with USER\n"
         "      --page N, --page-size N   read, users: which page, how long (default 1, 20)\n"
         "      --from SEQ            tail: start at SEQ, replaying the past (default: live)\n"
@@ -217,8 +219,8 @@ static const command_t s_commands[] = {{"status", 0, 0, false, cli_command_statu
                                        {"publish", 2, 2, true, s_command_publish},
                                        {"pop", 1, 1, false, s_command_pop},
                                        {"admin", 1, 6, false, cli_command_admin},
-                                       {"register", 2, 2, false, cli_command_register},
-                                       {"login", 2, 2, false, cli_command_login},
+                                       {"register", 1, 2, false, cli_command_register},
+                                       {"login", 1, 2, false, cli_command_login},
                                        {"logout", 0, 0, false, cli_command_logout},
                                        {"check-user", 1, 1, false, cli_command_check_user},
                                        {"send", 2, 2, true, cli_command_send},
@@ -459,8 +461,8 @@ s_parse (int argc, char **argv, cli_options_t *options)
                                 options->command);
     if (options->pub_endpoint_count && options->pub_endpoint_count != options->endpoint_count)
         return cli_usage_error ("give one -p per -e, in the same order", NULL);
-    if (!options->user != !options->password)
-        return cli_usage_error ("--user and --password go together", NULL);
+    if (options->password && !options->user)
+        return cli_usage_error ("--password needs --user", NULL);
     return -1; //  go on
 }
 
@@ -487,6 +489,17 @@ s_client_new (const cli_options_t *options)
     }
     if (!client) {
         fprintf (stderr, "raftq: cannot create a client\n");
+        return NULL;
+    }
+    //  Admin commands present the cluster's admin secret: $RAFTQ_ADMIN_SECRET
+    //  or the file the config names. Without one, the rest still works.
+    char error[512];
+    char *secret = raftq_config_admin_secret (options->config_path, error, sizeof (error));
+    if (secret && raftq_client_set_admin_secret (client, secret))
+        raftq_client_destroy (&client);
+    free (secret);
+    if (!client) {
+        fprintf (stderr, "raftq: out of memory\n");
         return NULL;
     }
     raftq_client_set_timeout (client, options->timeout_ms);

@@ -75,14 +75,23 @@ int cli_parse_number (const char *text, uint64_t *value);
 //  "YYYY-MM-DD HH:MM:SS" local time of ts (ms since the epoch).
 void cli_format_time (int64_t ts, char *text, size_t size);
 
-//  --- chat (cli_chat.c)
+//  --- chat (cli_chat.c, cli_password.c)
+
+//  Longest password the CLI takes.
+#define CLI_PASSWORD_MAX 1024
+
+//  The password of user into buffer: given (an argument: unsafe, others see
+//  it in ps), else $RAFTQ_PASSWORD, else asked on the terminal without echo
+//  when stdin is one. Returns 0, or -1 after printing why on stderr.
+int cli_password (const char *user, const char *given, char *buffer, size_t size);
 
 //  True when the command line or the environment names a session:
-//  --token, --user with --password, or $RAFTQ_TOKEN.
+//  --token, --user (password from --password, $RAFTQ_PASSWORD or asked),
+//  or $RAFTQ_TOKEN.
 bool cli_session_given (const cli_options_t *options);
 
-//  Gives client that session: --token, else a login with --user and
-//  --password, else $RAFTQ_TOKEN. Returns RAFTQ_OK, or the failure
+//  Gives client that session: --token, else a login with --user and its
+//  password (cli_password), else $RAFTQ_TOKEN. Returns RAFTQ_OK, or the failure
 //  (RAFTQ_UNAUTHENTICATED when none is given).
 raftq_code_t cli_session (const cli_options_t *options, raftq_client_t *client);
 

@@ -24,6 +24,7 @@ s_admin_call (raftq_client_t *self, Raftq__Request__OpCase op_case, void *operat
 {
     Raftq__Request request;
     raftq_wire_request (&request, op_case, operation);
+    request.admin_secret = (char *)raftq_client_admin_secret (self);
     Raftq__Reply *reply;
     raftq_code_t code = raftq_client_call_patient (self, &request, &reply, RAFTQ_ADMIN_TIMEOUT_MS,
                                                    RAFTQ_ADMIN_TIMEOUT_MS);
@@ -77,6 +78,7 @@ raftq_admin_snapshot (raftq_client_t *self, size_t index, uint64_t *snapshot_ind
     Raftq__TakeSnapshot take = RAFTQ__TAKE_SNAPSHOT__INIT;
     Raftq__Request request;
     raftq_wire_request (&request, RAFTQ__REQUEST__OP_TAKE_SNAPSHOT, &take);
+    request.admin_secret = (char *)raftq_client_admin_secret (self);
     Raftq__Reply *reply;
     raftq_code_t code = raftq_client_ask_node (
         self, index, &request, raftq_client_patience (self, RAFTQ_ADMIN_TIMEOUT_MS), &reply);

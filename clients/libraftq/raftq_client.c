@@ -44,6 +44,7 @@ struct _raftq_client_t {
     int attempt_timeout_ms;     //  how long one node gets to answer
     int patient_attempt_ms;     //  a slow operation: how long the known leader gets, 0: none
     char *token;                //  chat session token sent with requests, NULL if none
+    char *admin_secret;         //  admin credential sent with admin requests, NULL if none
     char error[512];            //  human text of the last failure
 };
 
@@ -373,6 +374,13 @@ raftq_client_new_from_config (const char *config_path)
         count++;
     raftq_client_t *self = raftq_client_new ((const char **)endpoints, count);
     raftq_strings_free (&endpoints);
+    //  Without a secret the client still serves everything but admin calls
+    char *secret = self ? raftq_config_admin_secret (config_path, error, sizeof (error)) : NULL;
+    if (secret && raftq_client_set_admin_secret (self, secret))
+        raftq_client_destroy (&self);
+    if (secret)
+        sodium_memzero (secret, strlen (secret));
+    free (secret);
     return self;
 }
 
@@ -390,6 +398,9 @@ raftq_client_destroy (raftq_client_t **self_p)
     free (self->poll_items);
     free (self->poll_owners);
     free (self->token);
+    if (self->admin_secret)
+        sodium_memzero (self->admin_secret, strlen (self->admin_secret));
+    free (self->admin_secret);
     free (self);
     *self_p = NULL;
 }
@@ -489,6 +500,25 @@ raftq_client_set_token (raftq_client_t *self, const char *token)
     free (self->token);
     self->token = copy;
     return 0;
+}
+
+int
+raftq_client_set_admin_secret (raftq_client_t *self, const char *secret)
+{
+    char *copy = NULL;
+    if (secret && *secret && !(copy = strdup (secret)))
+        return -1;
+    if (self->admin_secret)
+        sodium_memzero (self->admin_secret, strlen (self->admin_secret));
+    free (self->admin_secret);
+    self->admin_secret = copy;
+    return 0;
+}
+
+const char *
+raftq_client_admin_secret (raftq_client_t *self)
+{
+    return self->admin_secret;
 }
 
 const char *

@@ -42,6 +42,9 @@ int raftq_client_send (raftq_client_t *self, Raftq__Request *request, uint64_t *
 //  How long one node gets to answer (raftq_client_set_attempt_timeout).
 int raftq_client_attempt_timeout (raftq_client_t *self);
 
+//  The admin secret admin requests carry, NULL when the client has none.
+const char *raftq_client_admin_secret (raftq_client_t *self);
+
 //  The longest of minimum_ms and the client's own timeouts: how long a
 //  call the cluster answers slowly may wait.
 int raftq_client_patience (raftq_client_t *self, int minimum_ms);

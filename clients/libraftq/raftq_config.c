@@ -1,11 +1,13 @@
 /*  raftq_config — the client's reading of a cluster config file: just the
     client endpoints of its nodes, from the raftq form (nodes[].host and
     client_port) or the RRMQ form (addresses[].ip and port), and their PUB
-    endpoints (pub_port in either form, optional). Deliberately
+    endpoints (pub_port in either form, optional), and the admin secret
+    the config's file holds (admin_secret_file). Deliberately
     independent of the broker's config module: a client needs none of the
     rest and must not link broker code. Errors are one line naming the
     file and the place.
 */
+#include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -14,6 +16,9 @@
 #include <string.h>
 
 #include "raftq.h"
+
+//  Longest admin secret read from its file (the broker takes no longer).
+#define S_SECRET_MAX 1024
 
 //  Longest host name or address taken from a config file.
 #define S_HOST_MAX 256
@@ -168,4 +173,78 @@ char **
 raftq_config_pub_endpoints (const char *path, char *error, size_t error_size)
 {
     return s_config_endpoints (path, S_PUB_PORT, error, error_size);
+}
+
+//  The admin secret file root names: admin_secret_file, or admin.secret in
+//  data_dir ("data" without one), as the broker's config reads it. A
+//  relative path is taken from the config's directory, where
+//  tools/raftq-cluster runs the nodes (and `make run`, from ./config.json).
+static char *
+s_admin_secret_path (json_t *root, const char *config_path)
+{
+    json_t *file = json_object_get (root, "admin_secret_file");
+    json_t *data_dir = json_object_get (root, "data_dir");
+    const char *directory = json_is_string (data_dir) ? json_string_value (data_dir) : "data";
+    const char *slash = strrchr (config_path, '/');
+    int base_length = slash ? (int)(slash - config_path) + 1 : 0;
+    char *path = NULL;
+    int rc;
+    if (json_is_string (file))
+        rc = json_string_value (file)[0] == '/'
+                 ? asprintf (&path, "%s", json_string_value (file))
+                 : asprintf (&path, "%.*s%s", base_length, config_path, json_string_value (file));
+    else
+        rc = directory[0] == '/'
+                 ? asprintf (&path, "%s/admin.secret", directory)
+                 : asprintf (&path, "%.*s%s/admin.secret", base_length, config_path, directory);
+    return rc == -1 ? NULL : path;
+}
+
+//  The secret in the file at path, trailing white space dropped; NULL with
+//  error set when it cannot be read or is empty.
+static char *
+s_read_secret (const char *path, char *error, size_t error_size)
+{
+    FILE *file = fopen (path, "rb");
+    if (!file) {
+        s_fail (error, error_size, path, "cannot read the admin secret: %s", strerror (errno));
+        return NULL;
+    }
+    char *secret = calloc (1, S_SECRET_MAX + 1);
+    size_t got = secret ? fread (secret, 1, S_SECRET_MAX, file) : 0;
+    fclose (file);
+    while (got > 0 && strchr (" \t\r\n", secret[got - 1]))
+        secret[--got] = 0;
+    if (!secret || got == 0 || strlen (secret) != got) {
+        s_fail (error, error_size, path, "%s", secret ? "no admin secret in it" : "out of memory");
+        free (secret);
+        return NULL;
+    }
+    return secret;
+}
+
+char *
+raftq_config_admin_secret (const char *path, char *error, size_t error_size)
+{
+    const char *given = getenv ("RAFTQ_ADMIN_SECRET");
+    if (given && *given) {
+        char *copy = strdup (given);
+        if (!copy)
+            s_fail (error, error_size, path, "out of memory");
+        return copy;
+    }
+    json_error_t parse_error;
+    json_t *root = json_load_file (path, 0, &parse_error);
+    if (!json_is_object (root)) {
+        s_fail (error, error_size, path, "not a config object");
+        json_decref (root);
+        return NULL;
+    }
+    char *secret_path = s_admin_secret_path (root, path);
+    json_decref (root);
+    char *secret = secret_path ? s_read_secret (secret_path, error, error_size) : NULL;
+    if (!secret_path)
+        s_fail (error, error_size, path, "out of memory");
+    free (secret_path);
+    return secret;
 }

@@ -13,6 +13,9 @@ s_status_call (raftq_client_t *self, size_t index, bool detail, Raftq__Reply **r
     ask.detail = detail;
     Raftq__Request request;
     raftq_wire_request (&request, RAFTQ__REQUEST__OP_STATUS, &ask);
+    //  The detail names hosts and ports: for admins only
+    if (detail)
+        request.admin_secret = (char *)raftq_client_admin_secret (self);
     raftq_code_t code =
         raftq_client_ask_node (self, index, &request, raftq_client_attempt_timeout (self), reply_p);
     if (code == RAFTQ_OK &&

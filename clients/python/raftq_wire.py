@@ -28,6 +28,7 @@ PROTO_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."
 # as the .proto writes it, "repeated " included).
 MESSAGES = {
     "Request": {"client_id": (1, "uint64"), "seq": (2, "uint64"), "token": (3, "string"),
+                "admin_secret": (4, "string"),
                 "create_topic": (10, "CreateTopic"), "publish": (12, "Publish"),
                 "pop": (13, "Pop"), "status": (14, "Status"),
                 "create_account": (20, "CreateAccount"), "login": (22, "Login"),
@@ -124,11 +125,12 @@ def encode(message, **values):
     return out
 
 
-def _request(client_id, seq, op, op_body, token=None):
+def _request(client_id, seq, op, op_body, token=None, admin_secret=None):
     """A Request carrying op (a field of its oneof) with op_body; client_id,
-    seq and token only when set, as protobuf-c leaves defaults out."""
+    seq, token and admin_secret only when set, as protobuf-c leaves defaults
+    out."""
     return encode("Request", client_id=client_id or None, seq=seq or None, token=token or None,
-                  **{op: op_body})
+                  admin_secret=admin_secret or None, **{op: op_body})
 
 
 def publish_request(client_id, seq, topic, payload):
@@ -143,12 +145,14 @@ def create_topic_request(client_id, seq, name):
     return _request(client_id, seq, "create_topic", encode("CreateTopic", name=name))
 
 
-def status_request(with_hash=False):
-    return _request(0, 0, "status", encode("Status", with_hash=True if with_hash else None))
+def status_request(with_hash=False, admin_secret=None):
+    """The state hash is for admins: it needs admin_secret."""
+    return _request(0, 0, "status", encode("Status", with_hash=True if with_hash else None),
+                    admin_secret=admin_secret)
 
 
-def take_snapshot_request(client_id=0, seq=0):
-    return _request(client_id, seq, "take_snapshot", b"")
+def take_snapshot_request(client_id=0, seq=0, admin_secret=None):
+    return _request(client_id, seq, "take_snapshot", b"", admin_secret=admin_secret)
 
 
 def create_account_request(client_id, seq, user, password):
@@ -170,14 +174,16 @@ def read_messages_request(client_id, seq, token, partner, page, page_size):
     return _request(client_id, seq, "read_messages", body, token)
 
 
-def add_node_request(client_id, seq, node_id, host, client_port, peer_port, pub_port):
+def add_node_request(client_id, seq, node_id, host, client_port, peer_port, pub_port,
+                     admin_secret=None):
     body = encode("AddNode", id=node_id, host=host, client_port=client_port, peer_port=peer_port,
                   pub_port=pub_port or None)
-    return _request(client_id, seq, "add_node", body)
+    return _request(client_id, seq, "add_node", body, admin_secret=admin_secret)
 
 
-def remove_node_request(client_id, seq, node_id):
-    return _request(client_id, seq, "remove_node", encode("RemoveNode", id=node_id))
+def remove_node_request(client_id, seq, node_id, admin_secret=None):
+    return _request(client_id, seq, "remove_node", encode("RemoveNode", id=node_id),
+                    admin_secret=admin_secret)
 
 
 # --- decoding ---------------------------------------------------------------

@@ -6,13 +6,14 @@
 #define ADMIN_TIMEOUT_MS 10000
 
 struct _admin_t {
-    client_port_t *port;        //  borrowed: where answers go
-    const cluster_view_t *view; //  borrowed: what is done, who leads
-    zlistx_t *waiting;          //  requests until done or their deadline (owned)
+    client_port_t *port;                  //  borrowed: where answers go
+    const cluster_view_t *view;           //  borrowed: what is done, who leads
+    const admin_credential_t *credential; //  borrowed: the admin secret's check
+    zlistx_t *waiting;                    //  requests until done or their deadline (owned)
 };
 
 admin_t *
-admin_new (client_port_t *port, const cluster_view_t *view)
+admin_new (client_port_t *port, const cluster_view_t *view, const admin_credential_t *credential)
 {
     admin_t *self = calloc (1, sizeof (admin_t));
     if (self)
@@ -23,6 +24,7 @@ admin_new (client_port_t *port, const cluster_view_t *view)
     }
     self->port = port;
     self->view = view;
+    self->credential = credential;
     return self;
 }
 
@@ -81,6 +83,37 @@ admin_request_member (const Raftq__Request *request, raft_actor_admin_kind_t *ki
             : request->op_case == RAFTQ__REQUEST__OP_REMOVE_NODE ? RAFT_ACTOR_REMOVE_NODE
                                                                  : RAFT_ACTOR_TRANSFER_LEADER;
     return 0;
+}
+
+bool
+admin_needs_secret (const Raftq__Request *request)
+{
+    switch (request->op_case) {
+    case RAFTQ__REQUEST__OP_ADD_NODE:
+    case RAFTQ__REQUEST__OP_REMOVE_NODE:
+    case RAFTQ__REQUEST__OP_TRANSFER_LEADERSHIP:
+    case RAFTQ__REQUEST__OP_TAKE_SNAPSHOT:
+        return true;
+    case RAFTQ__REQUEST__OP_STATUS:
+        return request->status && (request->status->detail || request->status->with_hash);
+    default:
+        return false;
+    }
+}
+
+bool
+admin_allowed (admin_t *self, client_request_t *request)
+{
+    Raftq__Code code =
+        admin_credential_check (self->credential, request->decoded.request->admin_secret);
+    if (code == RAFTQ__CODE__OK)
+        return true;
+    client_port_reply_error (self->port, request, code,
+                             code == RAFTQ__CODE__UNAUTHENTICATED
+                                 ? "needs the admin secret (see admin_secret_file in the config)"
+                                 : "wrong admin secret");
+    client_request_destroy (&request);
+    return false;
 }
 
 void

@@ -2,11 +2,14 @@
     (AddNode, RemoveNode, TransferLeadership). The leader's raft actor
     starts them; each request waits here until the state it asked for is
     reached (and committed), then is answered success, or TIMEOUT after its
-    deadline, or refused when the core would not take it.
+    deadline, or refused when the core would not take it. Every admin
+    request, and a Status asking for the detail or the state hash, must
+    first present the admin secret (admin_allowed).
 */
 #ifndef ADMIN_H_INCLUDED
 #define ADMIN_H_INCLUDED
 
+#include "broker/admin_credential.h"
 #include "broker/client_port.h"
 #include "broker/cluster_view.h"
 #include "replica/raft_actor.h"
@@ -17,9 +20,10 @@ extern "C" {
 
 typedef struct _admin_t admin_t;
 
-//  Admin requests answered on port, judged by view (both borrowed, they
-//  outlive it).
-admin_t *admin_new (client_port_t *port, const cluster_view_t *view);
+//  Admin requests answered on port, judged by view, admitted by credential
+//  (all borrowed, they outlive it).
+admin_t *admin_new (client_port_t *port, const cluster_view_t *view,
+                    const admin_credential_t *credential);
 
 //  Destroys the requests still waiting, unanswered (see admin_abandon).
 void admin_destroy (admin_t **self_p);
@@ -30,9 +34,18 @@ void admin_destroy (admin_t **self_p);
 int admin_request_member (const Raftq__Request *request, raft_actor_admin_kind_t *kind,
                           raft_member_t *member, const char **error);
 
-//  Leader only: validates request (taken), asks raft for the change under
-//  ticket, and keeps the request waiting; answers it at once when invalid,
-//  not the leader or the actor is unreachable.
+//  True when request carries the admin secret. Otherwise answers it
+//  UNAUTHENTICATED (none presented) or PERMISSION_DENIED (a wrong one),
+//  destroys it and returns false: nothing it asked for happens.
+bool admin_allowed (admin_t *self, client_request_t *request);
+
+//  True when request needs the admin secret: an admin operation, or a
+//  Status asking for the detail (hosts, ports) or the state hash.
+bool admin_needs_secret (const Raftq__Request *request);
+
+//  Leader only (the secret was checked, admin_allowed): validates request (taken), asks raft for
+//  the change under ticket, and keeps the request waiting; answers it at once when invalid, not the
+//  leader or the actor is unreachable.
 void admin_serve (admin_t *self, raft_actor_t *raft, uint64_t ticket, client_request_t *request);
 
 //  Keeps request (taken) waiting under ticket until deadline (zclock_mono

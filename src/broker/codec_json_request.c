@@ -450,6 +450,19 @@ s_operation_find (json_t *type, json_t *method)
     return NULL;
 }
 
+//  An optional string key of root into *target (left as it is when absent).
+static int
+s_optional_name (json_t *root, const char *key, char **target, codec_request_t *decoded)
+{
+    json_t *item = json_object_get (root, key);
+    if (!item)
+        return 0;
+    if (!json_is_string (item))
+        return codec_request_fail (decoded, RAFTQ__CODE__INVALID_ARGUMENT,
+                                   "key \"%s\" must be a string", key);
+    return s_copy_name (item, key, target, decoded);
+}
+
 //  Keys any JSON request may carry, whatever its operation.
 static int
 s_common_keys (json_t *root, Raftq__Request *request, codec_request_t *decoded)
@@ -457,13 +470,8 @@ s_common_keys (json_t *root, Raftq__Request *request, codec_request_t *decoded)
     if (s_integer_key (root, "client_id", false, 0, INT64_MAX, &request->client_id, decoded) ||
         s_integer_key (root, "seq", false, 0, INT64_MAX, &request->seq, decoded))
         return -1;
-    json_t *token = json_object_get (root, "token");
-    if (!token)
-        return 0;
-    if (!json_is_string (token))
-        return codec_request_fail (decoded, RAFTQ__CODE__INVALID_ARGUMENT,
-                                   "key \"token\" must be a string");
-    return s_copy_name (token, "token", &request->token, decoded);
+    return s_optional_name (root, "token", &request->token, decoded) ||
+           s_optional_name (root, "admin", &request->admin_secret, decoded);
 }
 
 static int

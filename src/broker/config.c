@@ -81,6 +81,8 @@ static const char *const s_raftq_top_keys[] = {"cluster",
                                                "snapshot_trailing_entries",
                                                "segment_bytes",
                                                "nodes",
+                                               "admin_secret_file",
+                                               "core_dumps",
                                                NULL};
 static const char *const s_raftq_node_keys[] = {"id",       "host", "client_port", "peer_port",
                                                 "pub_port", "join", NULL};
@@ -248,6 +250,25 @@ s_set_host (s_parser_t *parser, const char *path, const char *text, char *host)
     return 0;
 }
 
+//  The admin secret file defaults to admin.secret in the data directory
+//  the file names ("data" when it names none: the RRMQ form keeps one
+//  secret for its keyed directories); core dumps are off unless asked for.
+static int
+s_admin_defaults (s_parser_t *parser, json_t *root, config_t *self)
+{
+    json_t *dumps = json_object_get (root, "core_dumps");
+    if (dumps && !json_is_boolean (dumps))
+        return s_fail (parser, "core_dumps", "must be true or false");
+    self->core_dumps = dumps && json_is_true (dumps);
+    if (self->admin_secret_file)
+        return 0;
+    if (asprintf (&self->admin_secret_file, "%s/admin.secret", self->data_dir) == -1) {
+        self->admin_secret_file = NULL;
+        return s_fail (parser, NULL, "out of memory");
+    }
+    return 0;
+}
+
 //  Settings shared by both forms: everything but the node list.
 static int
 s_parse_settings (s_parser_t *parser, json_t *root, config_t *self)
@@ -266,7 +287,9 @@ s_parse_settings (s_parser_t *parser, json_t *root, config_t *self)
                    CONFIG_SNAPSHOT_BYTES_MAX, &self->snapshot_log_bytes) ||
         s_get_u32 (parser, root, "", "snapshot_trailing_entries", false, 0, CONFIG_TRAILING_MAX,
                    &self->snapshot_trailing_entries) ||
-        s_get_u32 (parser, root, "", "segment_bytes", false, 1, UINT32_MAX, &self->segment_bytes))
+        s_get_u32 (parser, root, "", "segment_bytes", false, 1, UINT32_MAX, &self->segment_bytes) ||
+        s_get_string (parser, root, "admin_secret_file", &self->admin_secret_file) ||
+        s_admin_defaults (parser, root, self))
         return -1;
 
     json_t *range = json_object_get (root, "election_timeout_ms");
@@ -615,6 +638,7 @@ config_destroy (config_t **self_p)
     free (self->path);
     free (self->cluster);
     free (self->data_dir);
+    free (self->admin_secret_file);
     free (self->nodes);
     free (self);
     *self_p = NULL;

@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "broker/config.h"
 #include "storage/cluster_identity.h"
@@ -161,6 +164,21 @@ s_bind_identity (const config_t *config, uint32_t node_id)
     return rc == CLUSTER_IDENTITY_MISMATCH ? EXIT_USAGE : 1;
 }
 
+//  What the node writes is its own: files 0600, directories 0700, whatever
+//  the shell's umask. No core dumps unless the config asks: they would
+//  hold session tokens, the admin secret's digest and every message.
+static void
+s_harden (const config_t *config, uint32_t node_id)
+{
+    umask (077);
+    if (config->core_dumps)
+        return;
+    struct rlimit none = {0, 0};
+    if (setrlimit (RLIMIT_CORE, &none) || prctl (PR_SET_DUMPABLE, 0, 0, 0, 0))
+        diagnostic_line (node_id, DIAGNOSTIC_WARNING, "cannot turn core dumps off: %s",
+                         strerror (errno));
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -183,6 +201,7 @@ main (int argc, char *argv[])
         config_destroy (&config);
         return EXIT_USAGE;
     }
+    s_harden (config, node_id);
     //  Older builds sized log segments from the environment; say so rather
     //  than let a deployment believe it still does
     if (getenv ("RAFTQ_SEGMENT_BYTES"))

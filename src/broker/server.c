@@ -11,6 +11,9 @@
 #include "broker/server_private.h"
 #include "broker/snapshot_policy.h"
 #include "broker/status.h"
+#include "util/secret_file.h"
+
+#include <sodium.h>
 #include "util/diagnostic.h"
 #include "util/endpoint.h"
 
@@ -54,6 +57,9 @@ s_serve_status (server_t *self, client_request_t *request)
 static void
 s_dispatch (server_t *self, client_request_t *request)
 {
+    //  Before anything else: a stranger learns nothing, changes nothing
+    if (admin_needs_secret (request->decoded.request) && !admin_allowed (self->admin, request))
+        return;
     switch (request->decoded.request->op_case) {
     case RAFTQ__REQUEST__OP_STATUS:
         s_serve_status (self, request);
@@ -215,6 +221,27 @@ s_bind (server_t *self, int type, const char *what, uint16_t port)
     return socket;
 }
 
+//  The admin secret from the file the config names, created (random,
+//  0600) when missing so that a fresh checkout runs with one. Never logged.
+static int
+s_load_admin_credential (server_t *self)
+{
+    char secret[SECRET_FILE_MAX + 1];
+    char error[PATH_MAX + 128];
+    bool created;
+    if (secret_file_read (self->config->admin_secret_file, true, secret, sizeof secret, &created,
+                          error, sizeof error)) {
+        diagnostic_line (self->node_id, DIAGNOSTIC_ERROR, "admin secret: %s", error);
+        return -1;
+    }
+    self->admin_credential = admin_credential_new (secret);
+    sodium_memzero (secret, sizeof secret);
+    if (created)
+        diagnostic_line (self->node_id, DIAGNOSTIC_INFO, "admin secret created in %s (mode 0600)",
+                         self->config->admin_secret_file);
+    return self->admin_credential ? 0 : -1;
+}
+
 //  The client and pub ports, and the parts that answer on them.
 static int
 s_open_ports (server_t *self)
@@ -225,7 +252,9 @@ s_open_ports (server_t *self)
     self->port = client_port_new (&clients, self->node_id, self->config->max_payload_bytes);
     if (!self->port)
         return -1;
-    self->admin = admin_new (self->port, self->view);
+    if (s_load_admin_credential (self))
+        return -1;
+    self->admin = admin_new (self->port, self->view, self->admin_credential);
     if (!self->admin)
         return -1;
     if (self->node->pub_port) {
@@ -338,6 +367,7 @@ server_destroy (server_t **self_p)
         free (self->membership);
         s_answer_waiting (self);
         admin_destroy (&self->admin);
+        admin_credential_destroy (&self->admin_credential);
         client_port_destroy (&self->port, SHUTDOWN_LINGER_MS);
         fanout_destroy (&self->fanout);
         waiting_table_destroy (&self->waiting);

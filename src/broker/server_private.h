@@ -26,25 +26,26 @@
 #define SERVER_DRAIN_LIMIT 1000
 
 struct _server_t {
-    const config_t *config;          //  borrowed, outlives the server
-    const config_node_t *node;       //  this node in config
-    uint32_t node_id;                //  its id
-    zloop_t *loop;                   //  the broker reactor
-    client_port_t *port;             //  the client ROUTER
-    fanout_t *fanout;                //  the XPUB, NULL without a pub port
-    cluster_view_t *view;            //  role, term, leader, configuration
-    waiting_table_t *waiting;        //  requests parked until applied or hashed
-    admin_t *admin;                  //  admin requests until done
-    credentials_t *credentials;      //  password work and deferred logins
-    raft_actor_t *raft;              //  the Raft thread
-    fsm_t *fsm;                      //  the replicated state machine
-    uint32_t origin_node_field;      //  field numbers of Command.origin_node
-    uint32_t ticket_field;           //  and Command.ticket, from the descriptor
-    char *snapshot_dir;              //  <data_dir>/node-<id>/snap
-    snapshot_job_t *snapshot_job;    //  the child writing a snapshot, NULL if none
-    zmq_pollitem_t snapshot_item;    //  its report pipe, polled by the loop
-    zlistx_t *snapshot_waiting;      //  TakeSnapshot requests until a snapshot covers them
-    int64_t snapshot_retry_at;       //  no new job before this zclock_mono (after a failure)
+    const config_t *config;               //  borrowed, outlives the server
+    const config_node_t *node;            //  this node in config
+    uint32_t node_id;                     //  its id
+    zloop_t *loop;                        //  the broker reactor
+    client_port_t *port;                  //  the client ROUTER
+    fanout_t *fanout;                     //  the XPUB, NULL without a pub port
+    cluster_view_t *view;                 //  role, term, leader, configuration
+    waiting_table_t *waiting;             //  requests parked until applied or hashed
+    admin_t *admin;                       //  admin requests until done
+    admin_credential_t *admin_credential; //  what admin requests must present
+    credentials_t *credentials;           //  password work and deferred logins
+    raft_actor_t *raft;                   //  the Raft thread
+    fsm_t *fsm;                           //  the replicated state machine
+    uint32_t origin_node_field;           //  field numbers of Command.origin_node
+    uint32_t ticket_field;                //  and Command.ticket, from the descriptor
+    char *snapshot_dir;                   //  <data_dir>/node-<id>/snap
+    snapshot_job_t *snapshot_job;         //  the child writing a snapshot, NULL if none
+    zmq_pollitem_t snapshot_item;         //  its report pipe, polled by the loop
+    zlistx_t *snapshot_waiting;           //  TakeSnapshot requests until a snapshot covers them
+    int64_t snapshot_retry_at;            //  no new job before this zclock_mono (after a failure)
     uint64_t snapshot_durable_index; //  newest snapshot in place (written or installed), 0 if none
     uint64_t log_bytes_since_snapshot; //  log bytes applied since the last one
     uint64_t counted_index;            //  last entry counted in those bytes

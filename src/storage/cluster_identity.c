@@ -89,7 +89,7 @@ s_write (int directory_fd, const char *path, const char *text)
         errno = ENAMETOOLONG;
         return -1;
     }
-    int fd = open (temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open (temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return -1;
     if (file_io_write_all (fd, line, strlen (line), 0) || fsync (fd)) {

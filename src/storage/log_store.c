@@ -146,7 +146,7 @@ s_create_segment (log_store_t *self, uint64_t first_index)
     }
     char name[NODE_DIR_NAME_SIZE];
     node_dir_file_name (name, NODE_DIR_SEGMENT, first_index);
-    int fd = openat (self->directory_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int fd = openat (self->directory_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
         return -1;
     if (previous)

@@ -117,7 +117,7 @@ s_read_slot (int fd, unsigned index, meta_slot_t *slot)
 static int
 s_create_file (meta_store_t *self, int directory_fd)
 {
-    self->fd = openat (directory_fd, META_TEMP_NAME, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    self->fd = openat (directory_fd, META_TEMP_NAME, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (self->fd < 0)
         return -1;
     meta_slot_t fresh = {0, 0, 0};

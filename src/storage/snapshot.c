@@ -203,7 +203,7 @@ snapshot_write (const char *dir, const snapshot_header_t *header, snapshot_sourc
     char temporary[NODE_DIR_NAME_SIZE];
     node_dir_file_name (temporary, NODE_DIR_SNAPSHOT_WRITING, header->index);
     char why[SNAPSHOT_REASON_SIZE] = "";
-    int fd = openat (directory_fd, temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = openat (directory_fd, temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     int rc = fd < 0 ? error_text_set (why, sizeof why, "%s", strerror (errno))
                     : s_fill (fd, header, source, argument, why, sizeof why);
     if (fd >= 0)

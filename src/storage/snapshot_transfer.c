@@ -92,7 +92,7 @@ snapshot_receiver_new (const char *dir, uint64_t index, char *error, size_t erro
     self->index = index;
     node_dir_file_name (self->temporary, NODE_DIR_SNAPSHOT_RECEIVING, index);
     self->fd =
-        openat (directory_fd, self->temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        openat (directory_fd, self->temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (self->fd < 0) {
         error_text_set (error, error_size, "snapshot %s/%s: %s", dir, self->temporary,
                         strerror (errno));

@@ -132,7 +132,7 @@ class TestCluster:
             json.dump(self._document(size, port_base, rrmq, settings or {}), handle, indent=2)
         self.config = raftq_cluster.ClusterConfig(self.config_path)
         self.processes = raftq_cluster.Cluster(self.config, context.bin_dir, detach=False)
-        self.client = raftq_cluster.Client()         # REQ sockets, one per node
+        self.client = raftq_cluster.Client(admin_secret=self.config.admin_secret)  # REQ sockets, one per node
         self.leaders = {}                            # term -> ids seen as its leader
         self.told_to_exit = set()                    # ids we stopped or killed
         self.problems = []                           # unexpected exits seen on the way
@@ -306,7 +306,8 @@ class TestCluster:
         snapshot covering its applied state is durable; returns the decoded
         raftq.Reply. A snapshot of the whole state may take a while: a
         generous timeout."""
-        reply = self.raw(node_id, wire.take_snapshot_request(), timeout=10.0)
+        reply = self.raw(node_id, wire.take_snapshot_request(admin_secret=self.config.admin_secret()),
+                         timeout=10.0)
         check(reply is not None, "node %d did not answer TakeSnapshot", node_id)
         return wire.decode_reply(reply)
 

@@ -17,8 +17,12 @@ DETAIL_KEYS = STATUS_KEYS | {"config_index", "snapshot_index", "snapshot_term", 
                              "log_bytes", "snapshot_bytes", "member_detail"}
 MEMBER_KEYS = {"id", "role", "host", "client_port", "peer_port", "pub_port", "match_index", "lag"}
 SNAPSHOT_TIMEOUT_S = 12.0  # a node answers TakeSnapshot once it is durable
-# protobuf raftq.Request { status = 14: Status { detail = 2: true } }
-PROTOBUF_STATUS_DETAIL_REQUEST = bytes([(14 << 3) | 2, 2, (2 << 3) | 0, 1])
+
+
+def protobuf_status_detail_request(cluster):
+    """raftq.Request { admin_secret = 4, status = 14: Status { detail = 2: true } }"""
+    secret = cluster.config.admin_secret().encode("utf-8")
+    return bytes([(4 << 3) | 2, len(secret)]) + secret + bytes([(14 << 3) | 2, 2, (2 << 3) | 0, 1])
 
 
 def detail(cluster, node_id):
@@ -93,7 +97,8 @@ def test_status_detail_roles_and_replication(ctx):
     # answers the request only once node 4 votes: nobody waits for that reply
     adder = raftq_cluster.Client()
     ctx.on_close(adder.close)
-    adder.send(cluster.endpoint(leader), json.dumps(node_put(cluster.config.nodes[4])).encode())
+    add = dict(node_put(cluster.config.nodes[4]), admin=cluster.config.admin_secret())
+    adder.send(cluster.endpoint(leader), json.dumps(add).encode())
 
     def learner_seen():
         answer = detail(cluster, leader)
@@ -123,7 +128,7 @@ def test_status_detail_in_protobuf(ctx):
     cluster.put_topic(leader, "jobs")
 
     def detail_of_leader():
-        status = protobuf_fields(protobuf_fields(cluster.raw(leader, PROTOBUF_STATUS_DETAIL_REQUEST))[13][0])
+        status = protobuf_fields(protobuf_fields(cluster.raw(leader, protobuf_status_detail_request(cluster)))[13][0])
         detail = protobuf_fields(status[10][0])
         members = [protobuf_fields(member) for member in detail.get(1, [])]
         caught_up = all(member.get(7) == [1] and member.get(9, [0]) == [0] for member in members)

@@ -352,7 +352,8 @@ class Campaign:
     def _node_state(self, client, node):
         """(applied_index, state hash or None, commit_index, role, members)
         of one node, or None."""
-        raw = client.request_raw(node.endpoint, wire.status_request(with_hash=True), STATUS_TIMEOUT_S)
+        request = wire.status_request(with_hash=True, admin_secret=self.cluster.config.admin_secret())
+        raw = client.request_raw(node.endpoint, request, STATUS_TIMEOUT_S)
         if raw is None:
             return None
         try:
@@ -376,7 +377,7 @@ class Campaign:
         self.diverged to the nodes outside the largest agreeing group when
         that does not happen in time. A node the nemesis could not add back
         is left out, and reported."""
-        client = raftq_cluster.Client(self.context)
+        client = raftq_cluster.Client(self.context, admin_secret=self.cluster.config.admin_secret)
         deadline = time.monotonic() + CONVERGE_TIMEOUT_S
         states = {}
         if self.nemesis.removed:

@@ -87,14 +87,17 @@ class Membership:
     def remove(self, node_id, budget_s):
         """Has the leader remove node_id; True once it is out of the
         committed configuration. The node keeps running."""
-        return self._admin(lambda: wire.remove_node_request(0, 0, node_id),
+        secret = self.cluster.config.admin_secret
+        return self._admin(lambda: wire.remove_node_request(0, 0, node_id, admin_secret=secret()),
                            lambda reply: reply["code"] == "OK", budget_s)
 
     def add(self, node_id, budget_s):
         """Has the leader add node_id (running) back; True once it votes."""
         node = self.cluster.config.nodes[node_id]
+        secret = self.cluster.config.admin_secret
         return self._admin(lambda: wire.add_node_request(0, 0, node.id, node.host, node.client_port,
-                                                         node.peer_port, node.pub_port),
+                                                         node.peer_port, node.pub_port,
+                                                         admin_secret=secret()),
                            lambda reply: reply["code"] == "OK", budget_s)
 
     def wipe(self, node_id):

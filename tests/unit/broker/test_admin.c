@@ -27,8 +27,13 @@ typedef struct {
     cluster_view_t *view;
     client_port_t *port;
     zsock_t *client;
+    admin_credential_t *credential;
     admin_t *admin;
+    const char *presented; //  admin secret s_admin puts in requests, NULL for none
 } fixture_t;
+
+//  The admin secret of the fixture's node.
+#define SECRET "0123456789abcdef-admin"
 
 static int
 s_setup (void **state)
@@ -44,7 +49,9 @@ s_setup (void **state)
     zsock_t *router = zsock_new_router (endpoint);
     fixture->port = client_port_new (&router, 1, 1024);
     fixture->client = zsock_new_dealer (endpoint);
-    fixture->admin = admin_new (fixture->port, fixture->view);
+    fixture->credential = admin_credential_new (SECRET);
+    assert_non_null (fixture->credential);
+    fixture->admin = admin_new (fixture->port, fixture->view, fixture->credential);
     assert_non_null (fixture->admin);
     zsock_set_rcvtimeo (fixture->client, WAIT_MS);
     //  Node 1 leads in term 2; the configuration is itself alone
@@ -60,6 +67,7 @@ s_teardown (void **state)
 {
     fixture_t *fixture = (fixture_t *)*state;
     admin_destroy (&fixture->admin);
+    admin_credential_destroy (&fixture->credential);
     zsock_destroy (&fixture->client);
     client_port_destroy (&fixture->port, 0);
     cluster_view_destroy (&fixture->view);
@@ -101,6 +109,7 @@ s_admin (fixture_t *fixture, Raftq__Request__OpCase op, uint32_t id, uint64_t se
     Raftq__Request request = RAFTQ__REQUEST__INIT;
     request.seq = seq;
     request.op_case = op;
+    request.admin_secret = (char *)fixture->presented;
     if (op == RAFTQ__REQUEST__OP_ADD_NODE)
         request.add_node = &add;
     else if (op == RAFTQ__REQUEST__OP_REMOVE_NODE)
@@ -343,11 +352,81 @@ test_abandon (void **state)
     assert_int_equal (admin_waiting_count (fixture->admin), 0);
 }
 
+//  The secret's check: none, a wrong one (also one only a prefix or an
+//  extension of it), the right one.
+static void
+test_credential_check (void **state)
+{
+    (void)state;
+    assert_null (admin_credential_new (""));
+    assert_null (admin_credential_new (NULL));
+    admin_credential_t *credential = admin_credential_new (SECRET);
+    assert_int_equal (admin_credential_check (credential, NULL), RAFTQ__CODE__UNAUTHENTICATED);
+    assert_int_equal (admin_credential_check (credential, ""), RAFTQ__CODE__UNAUTHENTICATED);
+    assert_int_equal (admin_credential_check (credential, "wrong"), RAFTQ__CODE__PERMISSION_DENIED);
+    assert_int_equal (admin_credential_check (credential, "0123456789abcdef-admi"),
+                      RAFTQ__CODE__PERMISSION_DENIED);
+    assert_int_equal (admin_credential_check (credential, SECRET "x"),
+                      RAFTQ__CODE__PERMISSION_DENIED);
+    assert_int_equal (admin_credential_check (credential, SECRET), RAFTQ__CODE__OK);
+    admin_credential_destroy (&credential);
+    assert_null (credential);
+}
+
+//  Which requests need the secret: admin operations, and a Status with the
+//  detail or the hash; a plain Status and a queue operation do not.
+static void
+test_needs_secret (void **state)
+{
+    (void)state;
+    Raftq__Request request = RAFTQ__REQUEST__INIT;
+    Raftq__Status status = RAFTQ__STATUS__INIT;
+    request.op_case = RAFTQ__REQUEST__OP_STATUS;
+    request.status = &status;
+    assert_false (admin_needs_secret (&request));
+    status.detail = true;
+    assert_true (admin_needs_secret (&request));
+    status.detail = false;
+    status.with_hash = true;
+    assert_true (admin_needs_secret (&request));
+    const Raftq__Request__OpCase admin_ops[] = {
+        RAFTQ__REQUEST__OP_ADD_NODE, RAFTQ__REQUEST__OP_REMOVE_NODE,
+        RAFTQ__REQUEST__OP_TRANSFER_LEADERSHIP, RAFTQ__REQUEST__OP_TAKE_SNAPSHOT};
+    for (size_t index = 0; index < 4; index++) {
+        request.op_case = admin_ops[index];
+        assert_true (admin_needs_secret (&request));
+    }
+    request.op_case = RAFTQ__REQUEST__OP_PUBLISH;
+    assert_false (admin_needs_secret (&request));
+}
+
+//  A request without the secret hears UNAUTHENTICATED, with a wrong one
+//  PERMISSION_DENIED; with the right one it is let through, unanswered.
+static void
+test_allowed (void **state)
+{
+    fixture_t *fixture = (fixture_t *)*state;
+    Raftq__Request__OpCase remove = RAFTQ__REQUEST__OP_REMOVE_NODE;
+    assert_false (admin_allowed (fixture->admin, s_admin (fixture, remove, 2, 1)));
+    s_expect_code (fixture, RAFTQ__CODE__UNAUTHENTICATED, 1);
+    fixture->presented = "not it";
+    assert_false (admin_allowed (fixture->admin, s_admin (fixture, remove, 2, 2)));
+    s_expect_code (fixture, RAFTQ__CODE__PERMISSION_DENIED, 2);
+    fixture->presented = SECRET;
+    client_request_t *arrived = s_admin (fixture, remove, 2, 3);
+    assert_true (admin_allowed (fixture->admin, arrived));
+    s_expect_silence (fixture);
+    client_request_destroy (&arrived);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_request_validation),
+        cmocka_unit_test (test_credential_check),
+        cmocka_unit_test (test_needs_secret),
+        cmocka_unit_test_setup_teardown (test_allowed, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_serve_refuses_early, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_add_done_once_voter_and_committed, s_setup,
                                          s_teardown),

@@ -121,6 +121,17 @@ test_defaults_and_options (void **state)
     assert_int_equal (config->node_count, 1);
     assert_int_equal (config->nodes[0].pub_port, 0);
     assert_false (config->nodes[0].join);
+    //  The admin secret sits with the data; core dumps are off
+    assert_string_equal (config->admin_secret_file, "data/admin.secret");
+    assert_false (config->core_dumps);
+    config_destroy (&config);
+
+    config = s_expect_config ("{" ONE_NODE ",\"data_dir\":\"/srv/q\",\"core_dumps\":true}");
+    assert_string_equal (config->admin_secret_file, "/srv/q/admin.secret");
+    assert_true (config->core_dumps);
+    config_destroy (&config);
+    config = s_expect_config ("{" ONE_NODE ",\"admin_secret_file\":\"/etc/q/admin\"}");
+    assert_string_equal (config->admin_secret_file, "/etc/q/admin");
     config_destroy (&config);
 
     config = s_expect_config (
@@ -178,7 +189,10 @@ test_bad_top_level_and_settings (void **state)
          "test.json: heartbeat: unknown key (known keys: "
          "cluster, data_dir, heartbeat_ms, election_timeout_ms, request_timeout_ms, "
          "max_payload_bytes, event_retention, snapshot_log_bytes, snapshot_trailing_entries, "
-         "segment_bytes, nodes)"},
+         "segment_bytes, nodes, admin_secret_file, core_dumps)"},
+        {"{" ONE_NODE ",\"core_dumps\":1}", "test.json: core_dumps: must be true or false"},
+        {"{" ONE_NODE ",\"admin_secret_file\":\"\"}",
+         "test.json: admin_secret_file: must be a non-empty string"},
         {"{\"nodes\":{}}", "test.json: nodes: must be a non-empty array of objects"},
         {"{\"nodes\":[]}", "test.json: nodes: must be a non-empty array of objects"},
         {"{\"nodes\":[" NODE (1, 5501, 5601) ",5]}", "test.json: nodes[1]: must be an object"},

@@ -151,6 +151,42 @@ test_config_errors (void **state)
     assert_non_null (strstr (error, "/nonexistent/raftq.json"));
 }
 
+//  The admin secret: from the file the config names (relative to the
+//  config's directory), by default <data_dir>/admin.secret, trailing white
+//  space dropped; $RAFTQ_ADMIN_SECRET first; a missing file is an error.
+static void
+test_config_admin_secret (void **state)
+{
+    const char *directory = (const char *)*state;
+    char config[512], secret_path[512], error[512], data[256];
+    unsetenv ("RAFTQ_ADMIN_SECRET");
+    s_write_file (directory, "config.json", "{\"data_dir\": \"d\", \"nodes\": []}", config,
+                  sizeof (config));
+    assert_null (raftq_config_admin_secret (config, error, sizeof (error)));
+    assert_non_null (strstr (error, "/d/admin.secret"));
+    snprintf (data, sizeof (data), "%s/d", directory);
+    assert_int_equal (mkdir (data, 0700), 0);
+    s_write_file (data, "admin.secret", "top secret\n", secret_path, sizeof (secret_path));
+    char *secret = raftq_config_admin_secret (config, error, sizeof (error));
+    assert_string_equal (secret, "top secret");
+    free (secret);
+
+    s_write_file (directory, "named.json",
+                  "{\"admin_secret_file\": \"d/admin.secret\", \"data_dir\": \"elsewhere\"}",
+                  config, sizeof (config));
+    secret = raftq_config_admin_secret (config, error, sizeof (error));
+    assert_string_equal (secret, "top secret");
+    free (secret);
+
+    setenv ("RAFTQ_ADMIN_SECRET", "from the environment", 1);
+    secret = raftq_config_admin_secret (config, error, sizeof (error));
+    assert_string_equal (secret, "from the environment");
+    free (secret);
+    unsetenv ("RAFTQ_ADMIN_SECRET");
+    unlink (secret_path);
+    rmdir (data);
+}
+
 int
 main (void)
 {
@@ -158,6 +194,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_config_raftq_form, s_config_setup, s_config_teardown),
         cmocka_unit_test_setup_teardown (test_config_rrmq_form, s_config_setup, s_config_teardown),
         cmocka_unit_test_setup_teardown (test_config_errors, s_config_setup, s_config_teardown),
+        cmocka_unit_test_setup_teardown (test_config_admin_secret, s_config_setup,
+                                         s_config_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
