@@ -11,8 +11,12 @@
       ever holds crypto_pwhash_str output ("$argon2id$..."), computed by the
       leader before proposing.
     - Session tokens are 32 lowercase hex digits (128 random bits from the
-      leader). They do not expire; Logout and DeleteAccount end them, and an
-      account keeps at most max_sessions: a newer login ends the oldest.
+      leader). The state never sees one: commands carry its key, a hash
+      (session_key.h), so neither the log nor a snapshot holds a token; a
+      Login's reply leaves the token to the proposer, which alone knows it.
+      A Login is not remembered by the exactly-once table (a retry is a new
+      login). Logout and DeleteAccount end sessions, and an account keeps
+      at most max_sessions: a newer login ends the oldest.
     - Message text is trimmed of ASCII white space at both ends, then must
       be 1..max_text_bytes bytes (more: TOO_LARGE) of valid UTF-8 without
       control characters other than tab, line feed and carriage return.

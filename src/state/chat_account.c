@@ -192,7 +192,8 @@ chat_account_login (chat_t *self, const Raftq__State__NewSession *login, Raftq__
     s_session_begin (self, account, login->token);
     Raftq__Session *session = (Raftq__Session *)must_alloc (sizeof (Raftq__Session));
     raftq__session__init (session);
-    session->token = must_strdup (login->token);
+    //  Only the proposer knows the token (login->token is its key): it
+    //  puts it into the reply it sends
     session->unread = account->unread_count;
     reply->result_case = RAFTQ__REPLY__RESULT_SESSION;
     reply->session = session;
