@@ -35,7 +35,10 @@
     - DeleteMessages: an id the caller neither sent nor received makes the
       whole request PERMISSION_DENIED (nothing is deleted); ids that do not
       exist (any more) are skipped, so a retry deletes nothing twice;
-      duplicates count once.
+      duplicates count once. A deleted message's retained events (sender's,
+      recipient's and conversation's stream) become "delete" tombstones of
+      its id under the same seq: the text leaves the window and every
+      snapshot taken after, and stream numbering keeps no gap.
     - DeleteAccount removes the account, its sessions and every message it
       sent or received: a conversation needs both parties, and a name that
       is registered again must not inherit the old owner's messages. The
