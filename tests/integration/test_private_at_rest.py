@@ -1,16 +1,19 @@
 """Private chat at rest, on real raftqd clusters (issue 11, the state-side
 parts): no session token and no password in any file of any node's data
 directory after logins, messages and snapshots (the log and snapshots keep
-only a hash of each token); the exactly-once table answers a retry only
+only a hash of each token); a deleted message's text is replayable from no
+stream of any node, nor in a snapshot file taken after; the exactly-once table answers a retry only
 when it is the request the cached reply answered, so a client id reused by
 someone else gets no token and no cached reply."""
 
+import json
 import os
 import random
 
 from harness import check, check_equal
 
-from test_chat import Writer, _code, _ok, _session, account_put, chat_get, chat_put, login_put
+from test_chat import (Writer, _code, _ok, _session, account_put, chat_get, chat_put, login_put,
+                       replay_get)
 
 PASSWORDS = {"alice": "alice-pw-7Qx!unique", "bob": "bob-pw-3Zr?unique"}
 
@@ -122,3 +125,49 @@ def test_client_id_reuse_gets_no_token(ctx):
     check_equal(cluster.request(leader, send), sent, "alice's retry on the new leader")
     reply = cluster.request(leader, dict(login_put("alice", "guess"), client_id=client_id, seq=4))
     check("token" not in reply, "the reuse on the new leader: %r", reply)
+
+
+def _replayable(cluster, stream, text):
+    """Nodes on which text is in a replayed event of stream; checks the seqs
+    run without a gap."""
+    nodes = []
+    for node_id in cluster.ids:
+        reply = _ok(cluster.request(node_id, replay_get(stream, 0)), "replay of %s" % stream)
+        seqs = [event["seq"] for event in reply["events"]]
+        check_equal(seqs, list(range(seqs[0], seqs[0] + len(seqs))) if seqs else [],
+                    "seqs of %s on node %d" % (stream, node_id))
+        if any(text in json.dumps(event) for event in reply["events"]):
+            nodes.append(node_id)
+    return nodes
+
+
+def _snapshot_files_with(cluster, text):
+    return [path for path in _files(cluster.directory)
+            if os.sep + "snap" + os.sep in path and text.encode() in open(path, "rb").read()]
+
+
+def test_deleted_text_is_gone(ctx):
+    cluster = ctx.cluster(3)
+    cluster.start()
+    writer = Writer(cluster)
+    users = dict(PASSWORDS, carol="carol-pw")
+    for user, password in users.items():
+        check_equal(writer.send(account_put(user, password)), {"success": True}, "create %s" % user)
+    alice, bob, carol = (_session(writer, user, users[user]) for user in ("alice", "bob", "carol"))
+    secret = _ok(writer.send(chat_put(alice, "bob", "deleted-secret-1")), "alice sends")
+    _ok(writer.send(chat_put(bob, "alice", "kept-text-1")), "bob sends")
+    _ok(writer.send(chat_put(carol, "alice", "carol-secret-2")), "carol sends")
+    leader = cluster.wait_leader(3.0)
+    cluster.wait_applied(cluster.ids, cluster.status(leader)["commit_index"], 5.0)
+    check_equal(_replayable(cluster, "user/bob", "deleted-secret-1"), cluster.ids, "before the deletion")
+
+    _ok(writer.send({"type": "chat", "method": "DELETE", "token": bob, "ids": [secret["id"]]}), "bob deletes")
+    _ok(writer.send({"type": "account", "method": "DELETE", "token": carol}), "carol deletes her account")
+    _snapshot_everywhere(cluster)
+    for stream in ("user/alice", "user/bob", "conv/alice/bob"):
+        check_equal(_replayable(cluster, stream, "deleted-secret-1"), [], "nodes replaying the deleted text on " + stream)
+    check_equal(_replayable(cluster, "user/alice", "carol-secret-2"), [], "nodes replaying a deleted account's text")
+    check_equal(_replayable(cluster, "conv/alice/bob", "kept-text-1"), cluster.ids, "nodes replaying kept text")
+    check_equal(_snapshot_files_with(cluster, "deleted-secret-1"), [], "snapshot files with the deleted text")
+    check_equal(_snapshot_files_with(cluster, "carol-secret-2"), [], "snapshot files with the deleted account's text")
+    check(_snapshot_files_with(cluster, "kept-text-1"), "no snapshot file holds the kept text: the search sees nothing")
