@@ -18,6 +18,9 @@
     size at which the log rolls to a new segment file (compaction deletes
     whole segments, so small segments let tests and chaos runs see the log
     shrink after a few entries; 1 gives every record a segment).
+    session_idle_s 86400 and session_lifetime_s 604800: a chat session
+    expires unused this long, or this long after its login (every node must
+    use the same values: apply decides expiry).
 */
 
 #include <arpa/inet.h>
@@ -39,6 +42,8 @@
 #define CONFIG_PAYLOAD_MAX (64u * 1024u * 1024u)
 //  Most events a stream may retain for Replay (the state keeps them all).
 #define CONFIG_RETENTION_MAX 1000000
+//  Ten years, in seconds: session expiry settings
+#define CONFIG_SESSION_S_MAX 315360000
 //  Bounds of snapshot_log_bytes: below a kilobyte the node would do little
 //  but snapshot; a snapshot body must fit a protobuf message (2 GiB).
 #define CONFIG_SNAPSHOT_BYTES_MIN 1024u
@@ -80,6 +85,8 @@ static const char *const s_raftq_top_keys[] = {"cluster",
                                                "snapshot_log_bytes",
                                                "snapshot_trailing_entries",
                                                "segment_bytes",
+                                               "session_idle_s",
+                                               "session_lifetime_s",
                                                "nodes",
                                                NULL};
 static const char *const s_raftq_node_keys[] = {"id",       "host", "client_port", "peer_port",
@@ -266,7 +273,11 @@ s_parse_settings (s_parser_t *parser, json_t *root, config_t *self)
                    CONFIG_SNAPSHOT_BYTES_MAX, &self->snapshot_log_bytes) ||
         s_get_u32 (parser, root, "", "snapshot_trailing_entries", false, 0, CONFIG_TRAILING_MAX,
                    &self->snapshot_trailing_entries) ||
-        s_get_u32 (parser, root, "", "segment_bytes", false, 1, UINT32_MAX, &self->segment_bytes))
+        s_get_u32 (parser, root, "", "segment_bytes", false, 1, UINT32_MAX, &self->segment_bytes) ||
+        s_get_u32 (parser, root, "", "session_idle_s", false, 1, CONFIG_SESSION_S_MAX,
+                   &self->session_idle_s) ||
+        s_get_u32 (parser, root, "", "session_lifetime_s", false, 1, CONFIG_SESSION_S_MAX,
+                   &self->session_lifetime_s))
         return -1;
 
     json_t *range = json_object_get (root, "election_timeout_ms");
@@ -559,6 +570,8 @@ s_parse_buffer (const char *text, size_t length, const char *name, char *error, 
         self->snapshot_log_bytes = 64u * 1024u * 1024u;
         self->snapshot_trailing_entries = 10000;
         self->segment_bytes = 64u * 1024u * 1024u;
+        self->session_idle_s = 24u * 3600u;
+        self->session_lifetime_s = 7u * 24u * 3600u;
     }
     if (!self || !self->path || !self->cluster || !self->data_dir) {
         s_fail (&parser, NULL, "out of memory");

@@ -1,7 +1,8 @@
 """Private chat at rest, on real raftqd clusters (issue 11, the state-side
 parts): no session token and no password in any file of any node's data
 directory after logins, messages and snapshots (the log and snapshots keep
-only a hash of each token); a deleted message's text is replayable from no
+only a hash of each token); an idle session expires, alike on every
+node; a deleted message's text is replayable from no
 stream of any node, nor in a snapshot file taken after; the exactly-once table answers a retry only
 when it is the request the cached reply answered, so a client id reused by
 someone else gets no token and no cached reply."""
@@ -9,8 +10,9 @@ someone else gets no token and no cached reply."""
 import json
 import os
 import random
+import time
 
-from harness import check, check_equal
+from harness import check, check_equal, wait_until
 
 from test_chat import (Writer, _code, _ok, _session, account_put, chat_get, chat_put, login_put,
                        replay_get)
@@ -171,3 +173,26 @@ def test_deleted_text_is_gone(ctx):
     check_equal(_snapshot_files_with(cluster, "deleted-secret-1"), [], "snapshot files with the deleted text")
     check_equal(_snapshot_files_with(cluster, "carol-secret-2"), [], "snapshot files with the deleted account's text")
     check(_snapshot_files_with(cluster, "kept-text-1"), "no snapshot file holds the kept text: the search sees nothing")
+
+
+def test_idle_session_expires_on_every_node(ctx):
+    cluster = ctx.cluster(3, session_idle_s=1)
+    cluster.start()
+    writer = Writer(cluster)
+    check_equal(writer.send(account_put("alice", PASSWORDS["alice"])), {"success": True}, "create alice")
+    token = _session(writer, "alice", PASSWORDS["alice"])
+    _ok(writer.send(chat_get(token)), "a read right after the login")
+
+    # Unused for a second (by the leader's clock in the entries): expired;
+    # polling would keep it alive, so one try after the deadline passes
+    started = time.monotonic()
+    wait_until(lambda: time.monotonic() - started > 1.2, 3.0, "the idle time to pass")
+    reply = writer.send(chat_get(token))
+    check(_code(reply) == "UNAUTHENTICATED" and "expired" in reply.get("error", ""),
+          "a read after the idle time: %r", reply)
+    check_equal(_code(writer.send(chat_get(token))), "UNAUTHENTICATED", "the expired token again")
+    leader = cluster.wait_leader(3.0)
+    cluster.wait_applied(cluster.ids, cluster.status(leader)["commit_index"], 5.0)
+    hashes = {cluster.request(node_id, {"type": "status", "method": "GET", "hash": True})["state_hash"]
+              for node_id in cluster.ids}
+    check_equal(len(hashes), 1, "distinct state hashes after the expiry")
