@@ -189,14 +189,13 @@ static void
 test_exactly_once_bound_to_request (void **state)
 {
     (void)state;
-    queue_fixture_t holder;
-    fsm_output_t first, retry;
-    fsm_t *fsm = s_published_once (&first);
-    fsm_output_clear (&first);
-    fsm_t *restored = fsm_fixture_snapshot_copy (fsm, NULL);
-    fsm_t *const both[] = {fsm, restored};
+    fsm_output_t retry;
+    fsm_t *fsm = s_published_once (&retry);
+    fsm_output_clear (&retry);
+    fsm_t *const both[] = {fsm, fsm_fixture_snapshot_copy (fsm, NULL)};
     for (size_t which = 0; which < 2; which++) {
         fsm_t *target = both[which];
+        queue_fixture_t holder;
         //  Other arguments, then another session: refused, nothing changes
         Raftq__State__Command *command =
             queue_fixture_command (&holder, QUEUE_PUBLISH, "queue", "evil", 4, CLIENT, 7);
@@ -212,15 +211,14 @@ test_exactly_once_bound_to_request (void **state)
 
         //  Before proposing: the same request gets the cached reply, a Login
         //  or another payload with that seq a refusal
-        Raftq__Publish publish = RAFTQ__PUBLISH__INIT;
-        publish.topic = "queue";
-        publish.payload.data = (uint8_t *)"once";
-        publish.payload.len = 4;
         Raftq__Request request = RAFTQ__REQUEST__INIT;
+        Raftq__Publish publish = RAFTQ__PUBLISH__INIT;
         request.client_id = CLIENT;
         request.seq = 7;
         request.op_case = RAFTQ__REQUEST__OP_PUBLISH;
         request.publish = &publish;
+        publish.topic = "queue";
+        publish.payload = (ProtobufCBinaryData){.len = 4, .data = (uint8_t *)"once"};
         Raftq__Reply *reply = fsm_retry_reply (target, &request);
         assert_non_null (reply);
         assert_int_equal (reply->code, RAFTQ__CODE__OK);
@@ -241,6 +239,7 @@ test_exactly_once_bound_to_request (void **state)
         request.seq = 8; //  a new seq is no retry
         assert_null (fsm_retry_reply (target, &request));
     }
+    fsm_t *restored = both[1];
     assert_int_equal (fsm_state_hash (fsm), fsm_state_hash (restored));
     fsm_destroy (&restored);
     fsm_destroy (&fsm);
