@@ -15,7 +15,8 @@
       session_lifetime_ms after the Login (UNAUTHENTICATED "session
       expired"), decided in apply from the leader's timestamps in the
       entries, never a local clock, so every node agrees; the expired
-      session is ended by the request that finds it expired. The state
+      session is ended by the request that finds it expired, or by the
+      account's next Login. The state
       never sees a token: commands carry its key, a hash
       (session_key.h), so neither the log nor a snapshot holds a token; a
       Login's reply leaves the token to the proposer, which alone knows it.

@@ -133,20 +133,29 @@ chat_session_add (chat_t *self, account_t *account, const char *token, int64_t c
     zhashx_insert (self->sessions, session->token, session);
 }
 
-static void
-s_session_begin (chat_t *self, account_t *account, const char *token, int64_t now_ms)
-{
-    chat_session_add (self, account, token, now_ms, now_ms);
-    if (account->session_count > self->options.max_sessions)
-        s_session_end (self, account->session_oldest);
-}
-
 //  Whether session has expired at now_ms (leader time from the entry).
 static bool
 s_session_expired (chat_t *self, const session_t *session, int64_t now_ms)
 {
     return now_ms - session->last_used_ms > self->options.session_idle_ms ||
            now_ms - session->created_ms > self->options.session_lifetime_ms;
+}
+
+static void
+s_session_begin (chat_t *self, account_t *account, const char *token, int64_t now_ms)
+{
+    //  Expired sessions that nobody presents again go here, so they do not
+    //  pile up (nor count against max_sessions) until the account's end
+    session_t *session = account->session_oldest;
+    while (session) {
+        session_t *newer = session->newer;
+        if (s_session_expired (self, session, now_ms))
+            s_session_end (self, session);
+        session = newer;
+    }
+    chat_session_add (self, account, token, now_ms, now_ms);
+    if (account->session_count > self->options.max_sessions)
+        s_session_end (self, account->session_oldest);
 }
 
 account_t *

@@ -281,6 +281,16 @@ s_use_at (fsm_t *fsm, const char *token, int64_t at_ms)
     return code;
 }
 
+//  Logs ann in with token number at leader time at_ms.
+static void
+s_login_at (fsm_t *fsm, uint64_t number, int64_t at_ms)
+{
+    chat_fixture_t holder;
+    Raftq__State__Command *command = chat_fixture_login (&holder, "ann", "pw", number);
+    command->timestamp_ms = CHAT_FIXTURE_TIMESTAMP + at_ms;
+    assert_int_equal (fsm_fixture_run (fsm, command), RAFTQ__CODE__OK);
+}
+
 //  Sessions expire after an idle time and a maximum lifetime, measured in
 //  the leader's timestamps of the entries: a restored copy fed the same
 //  entries decides the same, whatever its own clock.
@@ -328,6 +338,14 @@ test_session_expiry (void **state)
     }
     assert_int_equal (fsm_state_hash (fsm), fsm_state_hash (copy));
     fsm_destroy (&copy);
+
+    //  A session nobody presents again ends at the account's next login
+    s_login_at (fsm, 3, 6000);
+    s_login_at (fsm, 4, 7001);
+    Raftq__State__FsmState saved = RAFTQ__STATE__FSM_STATE__INIT;
+    fsm_snapshot_save (fsm, &saved);
+    assert_int_equal (saved.chat->accounts[0]->n_session_tokens, 1);
+    fsm_snapshot_release (&saved);
     fsm_destroy (&fsm);
 }
 
