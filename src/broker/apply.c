@@ -75,7 +75,11 @@ s_apply_command (server_t *server, const raft_entry_t *entry)
         if (output.reply) {
             if (!output.reply->index)
                 output.reply->index = entry->index;
-            client_port_reply (server->port, request, output.reply);
+            if (credentials_complete_login (request, output.reply))
+                client_port_reply_error (server->port, request, RAFTQ__CODE__INTERNAL,
+                                         "cannot hand out the session token");
+            else
+                client_port_reply (server->port, request, output.reply);
         } else
             client_port_reply_error (server->port, request, RAFTQ__CODE__INTERNAL,
                                      "no reply from the state machine");

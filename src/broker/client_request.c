@@ -23,6 +23,7 @@ client_request_destroy (client_request_t **self_p)
     if (*self_p) {
         client_request_t *self = *self_p;
         client_request_wipe_password (self);
+        sodium_memzero (self->session_token, sizeof (self->session_token));
         zframe_destroy (&self->routing_id);
         codec_request_clear (&self->decoded);
         free (self->verified_hash);

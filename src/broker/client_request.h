@@ -24,6 +24,7 @@ typedef struct {
     void *deadline_handle;   //  its place in the waiting table's deadline list
     bool proposed;           //  its command went to Raft (else: password work first)
     char *verified_hash;     //  Login: the stored hash its password is checked against
+    char session_token[33];  //  Login: the token proposed (as its key) for the reply
 } client_request_t;
 
 //  A request from routing_id (taken); NULL when out of memory (routing_id

@@ -18,6 +18,9 @@
     size at which the log rolls to a new segment file (compaction deletes
     whole segments, so small segments let tests and chaos runs see the log
     shrink after a few entries; 1 gives every record a segment).
+    session_idle_s 86400 and session_lifetime_s 604800: a chat session
+    expires unused this long, or this long after its login (every node must
+    use the same values: apply decides expiry).
 */
 
 #include <arpa/inet.h>
@@ -39,6 +42,8 @@
 #define CONFIG_PAYLOAD_MAX (64u * 1024u * 1024u)
 //  Most events a stream may retain for Replay (the state keeps them all).
 #define CONFIG_RETENTION_MAX 1000000
+//  Ten years, in seconds: session expiry settings
+#define CONFIG_SESSION_S_MAX 315360000
 //  Bounds of snapshot_log_bytes: below a kilobyte the node would do little
 //  but snapshot; a snapshot body must fit a protobuf message (2 GiB).
 #define CONFIG_SNAPSHOT_BYTES_MIN 1024u
@@ -80,6 +85,8 @@ static const char *const s_raftq_top_keys[] = {"cluster",
                                                "snapshot_log_bytes",
                                                "snapshot_trailing_entries",
                                                "segment_bytes",
+                                               "session_idle_s",
+                                               "session_lifetime_s",
                                                "nodes",
                                                "admin_secret_file",
                                                "core_dumps",
@@ -105,7 +112,7 @@ s_fail (s_parser_t *parser, const char *place, const char *format, ...)
 {
     if (!parser->error || parser->error_size == 0)
         return -1;
-    char problem[256];
+    char problem[512];
     va_list args;
     va_start (args, format);
     vsnprintf (problem, sizeof problem, format, args);
@@ -205,7 +212,7 @@ s_check_keys (s_parser_t *parser, json_t *object, const char *parent, const char
                 break;
         if (!known[index]) {
             char path[CONFIG_PATH_MAX];
-            char list[256] = "";
+            char list[512] = "";
             for (index = 0; known[index]; index++) {
                 size_t used = strlen (list);
                 snprintf (list + used, sizeof list - used, "%s%s", index ? ", " : "", known[index]);
@@ -288,6 +295,10 @@ s_parse_settings (s_parser_t *parser, json_t *root, config_t *self)
         s_get_u32 (parser, root, "", "snapshot_trailing_entries", false, 0, CONFIG_TRAILING_MAX,
                    &self->snapshot_trailing_entries) ||
         s_get_u32 (parser, root, "", "segment_bytes", false, 1, UINT32_MAX, &self->segment_bytes) ||
+        s_get_u32 (parser, root, "", "session_idle_s", false, 1, CONFIG_SESSION_S_MAX,
+                   &self->session_idle_s) ||
+        s_get_u32 (parser, root, "", "session_lifetime_s", false, 1, CONFIG_SESSION_S_MAX,
+                   &self->session_lifetime_s) ||
         s_get_string (parser, root, "admin_secret_file", &self->admin_secret_file) ||
         s_admin_defaults (parser, root, self))
         return -1;
@@ -582,6 +593,8 @@ s_parse_buffer (const char *text, size_t length, const char *name, char *error, 
         self->snapshot_log_bytes = 64u * 1024u * 1024u;
         self->snapshot_trailing_entries = 10000;
         self->segment_bytes = 64u * 1024u * 1024u;
+        self->session_idle_s = 24u * 3600u;
+        self->session_lifetime_s = 7u * 24u * 3600u;
     }
     if (!self || !self->path || !self->cluster || !self->data_dir) {
         s_fail (&parser, NULL, "out of memory");

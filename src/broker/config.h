@@ -46,6 +46,8 @@ typedef struct {
     uint32_t snapshot_log_bytes;        //  snapshot once the log since the last one passes this
     uint32_t snapshot_trailing_entries; //  entries kept in the log behind a snapshot
     uint32_t segment_bytes;             //  log segment file roll size
+    uint32_t session_idle_s;            //  a chat session unused this long expires
+    uint32_t session_lifetime_s;        //  a chat session this old expires
     char *admin_secret_file;            //  the admin secret (admin_credential.h), 0600
     bool core_dumps;                    //  leave core dumps on (they hold tokens and messages)
     config_node_t *nodes;               //  the nodes, in file order

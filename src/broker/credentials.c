@@ -8,6 +8,7 @@
 #include "broker/hasher.h"
 #include "broker/proposal.h"
 #include "broker/server_private.h"
+#include "state/session_key.h"
 
 //  Password jobs at the hasher at once; more get UNAVAILABLE. At tens of
 //  milliseconds a job, more could not finish within a request timeout
@@ -210,11 +211,13 @@ s_propose (server_t *server, client_request_t *request, const hasher_result_t *r
         command.create_account = &account;
         proposal_submit (server, request, &command);
     } else {
-        char token[2 * SESSION_TOKEN_BYTES + 1];
-        s_new_token (token, sizeof (token));
+        //  The client gets the token, the log only its key (session_key.h)
+        s_new_token (request->session_token, sizeof (request->session_token));
+        char key[SESSION_KEY_SIZE];
+        session_key (request->session_token, key);
         Raftq__State__NewSession session = RAFTQ__STATE__NEW_SESSION__INIT;
         session.user = decoded->login->user;
-        session.token = token;
+        session.token = key;
         session.password_hash = request->verified_hash;
         command.op_case = RAFTQ__STATE__COMMAND__OP_LOGIN;
         command.login = &session;
@@ -267,4 +270,20 @@ credentials_take_results (server_t *server)
             self->hashing_count--;
         s_on_password_checked (server, &result);
     }
+}
+
+int
+credentials_complete_login (client_request_t *request, Raftq__Reply *reply)
+{
+    if (reply->result_case != RAFTQ__REPLY__RESULT_SESSION || !reply->session)
+        return 0;
+    if (!request->session_token[0])
+        return -1; //  not this node's login: it never knew the token
+    char *token = strdup (request->session_token);
+    if (!token)
+        return -1;
+    if (reply->session->token != protobuf_c_empty_string)
+        free (reply->session->token);
+    reply->session->token = token;
+    return 0;
 }

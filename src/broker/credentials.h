@@ -47,6 +47,11 @@ void credentials_resume_deferred (server_t *server);
 //  possible, answers the rest.
 void credentials_take_results (server_t *server);
 
+//  Puts the token this node proposed for request (a Login) into its
+//  applied reply: the state only knows the token's key. Returns 0 (also
+//  for any other reply), -1 when the reply cannot carry the token.
+int credentials_complete_login (client_request_t *request, Raftq__Reply *reply);
+
 #ifdef __cplusplus
 }
 #endif

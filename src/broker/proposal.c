@@ -5,6 +5,7 @@
 
 #include "broker/server_private.h"
 #include "state/command.h"
+#include "state/session_key.h"
 
 bool
 proposal_answer_early (server_t *server, client_request_t *request)
@@ -16,7 +17,7 @@ proposal_answer_early (server_t *server, client_request_t *request)
         return true;
     }
     const Raftq__Request *decoded = request->decoded.request;
-    Raftq__Reply *cached = fsm_cached_reply (server->fsm, decoded->client_id, decoded->seq);
+    Raftq__Reply *cached = fsm_retry_reply (server->fsm, decoded);
     if (cached) {
         client_port_reply (server->port, request, cached);
         raftq__reply__free_unpacked (cached, NULL);
@@ -54,7 +55,10 @@ proposal_submit (server_t *server, client_request_t *request, Raftq__State__Comm
     command->client_id = decoded->client_id;
     command->seq = decoded->seq;
     command->timestamp_ms = zclock_time ();
-    command->token = decoded->token;
+    //  Only the token's key goes to the log (session_key.h)
+    char key[SESSION_KEY_SIZE];
+    session_key (decoded->token, key);
+    command->token = key;
     Raftq__Code code;
     char error[256] = "";
     if (fsm_validate (server->fsm, command, &code, error, sizeof (error))) {

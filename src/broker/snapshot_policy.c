@@ -31,8 +31,11 @@ typedef struct {
 fsm_t *
 snapshot_policy_fsm_new (server_t *self)
 {
-    fsm_options_t options = {.max_payload_bytes = self->config->max_payload_bytes,
-                             .event_retention = self->config->event_retention};
+    fsm_options_t options = {
+        .max_payload_bytes = self->config->max_payload_bytes,
+        .event_retention = self->config->event_retention,
+        .chat = {.session_idle_ms = (int64_t)self->config->session_idle_s * 1000,
+                 .session_lifetime_ms = (int64_t)self->config->session_lifetime_s * 1000}};
     return fsm_new (&options);
 }
 

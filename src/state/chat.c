@@ -11,8 +11,18 @@
       ever holds crypto_pwhash_str output ("$argon2id$..."), computed by the
       leader before proposing.
     - Session tokens are 32 lowercase hex digits (128 random bits from the
-      leader). They do not expire; Logout and DeleteAccount end them, and an
-      account keeps at most max_sessions: a newer login ends the oldest.
+      leader). They expire after session_idle_ms without use or
+      session_lifetime_ms after the Login (UNAUTHENTICATED "session
+      expired"), decided in apply from the leader's timestamps in the
+      entries, never a local clock, so every node agrees; the expired
+      session is ended by the request that finds it expired, or by the
+      account's next Login. The state
+      never sees a token: commands carry its key, a hash
+      (session_key.h), so neither the log nor a snapshot holds a token; a
+      Login's reply leaves the token to the proposer, which alone knows it.
+      A Login is not remembered by the exactly-once table (a retry is a new
+      login). Logout and DeleteAccount end sessions, and an account keeps
+      at most max_sessions: a newer login ends the oldest.
     - Message text is trimmed of ASCII white space at both ends, then must
       be 1..max_text_bytes bytes (more: TOO_LARGE) of valid UTF-8 without
       control characters other than tab, line feed and carriage return.
@@ -31,7 +41,10 @@
     - DeleteMessages: an id the caller neither sent nor received makes the
       whole request PERMISSION_DENIED (nothing is deleted); ids that do not
       exist (any more) are skipped, so a retry deletes nothing twice;
-      duplicates count once.
+      duplicates count once. A deleted message's retained events (sender's,
+      recipient's and conversation's stream) become "delete" tombstones of
+      its id under the same seq: the text leaves the window and every
+      snapshot taken after, and stream numbering keeps no gap.
     - DeleteAccount removes the account, its sessions and every message it
       sent or received: a conversation needs both parties, and a name that
       is registered again must not inherit the old owner's messages. The
@@ -85,6 +98,10 @@ chat_new (const chat_options_t *options, event_log_t *events)
         self->options.max_page_size = CHAT_DEFAULT_MAX_PAGE_SIZE;
     if (self->options.max_sessions == 0)
         self->options.max_sessions = CHAT_DEFAULT_MAX_SESSIONS;
+    if (self->options.session_idle_ms <= 0)
+        self->options.session_idle_ms = CHAT_DEFAULT_SESSION_IDLE_MS;
+    if (self->options.session_lifetime_ms <= 0)
+        self->options.session_lifetime_ms = CHAT_DEFAULT_SESSION_LIFETIME_MS;
     self->events = events;
     self->accounts = s_table_new (NULL);
     self->sessions = s_table_new (chat_session_free);
@@ -125,7 +142,7 @@ chat_execute (chat_t *self, const Raftq__State__Command *command, uint64_t index
     assert (command && reply);
     account_t *actor = NULL;
     if (chat_needs_session (command)) {
-        actor = chat_authenticate (self, command->token, reply);
+        actor = chat_authenticate (self, command->token, command->timestamp_ms, reply);
         if (!actor)
             return;
     }
@@ -137,7 +154,7 @@ chat_execute (chat_t *self, const Raftq__State__Command *command, uint64_t index
         chat_account_check (self, command->check_user, reply);
         break;
     case RAFTQ__STATE__COMMAND__OP_LOGIN:
-        chat_account_login (self, command->login, reply);
+        chat_account_login (self, command->login, command->timestamp_ms, reply);
         break;
     case RAFTQ__STATE__COMMAND__OP_LOGOUT:
         chat_account_logout (self, command->token);
@@ -178,8 +195,11 @@ chat_digest (chat_t *self, digest_t *digest)
         digest_string (digest, account->password_hash);
         digest_u64 (digest, account->unread_count);
         digest_u64 (digest, account->session_count);
-        for (session_t *session = account->session_oldest; session; session = session->newer)
+        for (session_t *session = account->session_oldest; session; session = session->newer) {
             digest_string (digest, session->token);
+            digest_u64 (digest, (uint64_t)session->created_ms);
+            digest_u64 (digest, (uint64_t)session->last_used_ms);
+        }
     }
     //  Conversations and unread lists follow from the messages in id order
     digest_u64 (digest, zhashx_size (self->messages));

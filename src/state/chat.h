@@ -30,11 +30,13 @@
 typedef struct _chat_t chat_t;
 
 typedef struct {
-    size_t max_user_name;      //  longest user name in bytes (0: default 32)
-    size_t max_password_bytes; //  longest password (0: default 256)
-    size_t max_text_bytes;     //  largest message text once trimmed (0: default 4096)
-    size_t max_page_size;      //  largest page, and most ids per deletion (0: default 1000)
-    size_t max_sessions;       //  sessions per account; a login past it ends the oldest (0: 16)
+    size_t max_user_name;        //  longest user name in bytes (0: default 32)
+    size_t max_password_bytes;   //  longest password (0: default 256)
+    size_t max_text_bytes;       //  largest message text once trimmed (0: default 4096)
+    size_t max_page_size;        //  largest page, and most ids per deletion (0: default 1000)
+    size_t max_sessions;         //  sessions per account; a login past it ends the oldest (0: 16)
+    int64_t session_idle_ms;     //  a session unused this long expires (0: 24 h)
+    int64_t session_lifetime_ms; //  a session this old expires, used or not (0: 7 days)
 } chat_options_t;
 
 //  events is borrowed and must outlive the chat state.

@@ -115,11 +115,14 @@ s_session_end (chat_t *self, session_t *session)
 }
 
 void
-chat_session_add (chat_t *self, account_t *account, const char *token)
+chat_session_add (chat_t *self, account_t *account, const char *token, int64_t created_ms,
+                  int64_t last_used_ms)
 {
     session_t *session = (session_t *)must_zalloc (sizeof (session_t));
     session->token = must_strdup (token);
     session->account = account;
+    session->created_ms = created_ms;
+    session->last_used_ms = last_used_ms;
     session->older = account->session_newest;
     if (account->session_newest)
         account->session_newest->newer = session;
@@ -130,16 +133,33 @@ chat_session_add (chat_t *self, account_t *account, const char *token)
     zhashx_insert (self->sessions, session->token, session);
 }
 
-static void
-s_session_begin (chat_t *self, account_t *account, const char *token)
+//  Whether session has expired at now_ms (leader time from the entry).
+static bool
+s_session_expired (chat_t *self, const session_t *session, int64_t now_ms)
 {
-    chat_session_add (self, account, token);
+    return now_ms - session->last_used_ms > self->options.session_idle_ms ||
+           now_ms - session->created_ms > self->options.session_lifetime_ms;
+}
+
+static void
+s_session_begin (chat_t *self, account_t *account, const char *token, int64_t now_ms)
+{
+    //  Expired sessions that nobody presents again go here, so they do not
+    //  pile up (nor count against max_sessions) until the account's end
+    session_t *session = account->session_oldest;
+    while (session) {
+        session_t *newer = session->newer;
+        if (s_session_expired (self, session, now_ms))
+            s_session_end (self, session);
+        session = newer;
+    }
+    chat_session_add (self, account, token, now_ms, now_ms);
     if (account->session_count > self->options.max_sessions)
         s_session_end (self, account->session_oldest);
 }
 
 account_t *
-chat_authenticate (chat_t *self, const char *token, Raftq__Reply *reply)
+chat_authenticate (chat_t *self, const char *token, int64_t now_ms, Raftq__Reply *reply)
 {
     if (!token || !*token) {
         reply_fail (reply, RAFTQ__CODE__UNAUTHENTICATED, "no session token: log in first");
@@ -150,6 +170,14 @@ chat_authenticate (chat_t *self, const char *token, Raftq__Reply *reply)
         reply_fail (reply, RAFTQ__CODE__UNAUTHENTICATED, "invalid session token: log in again");
         return NULL;
     }
+    if (s_session_expired (self, session, now_ms)) {
+        s_session_end (self, session);
+        reply_fail (reply, RAFTQ__CODE__UNAUTHENTICATED, "session expired: log in again");
+        return NULL;
+    }
+    //  Leaders' clocks may disagree: the last use never goes back
+    if (now_ms > session->last_used_ms)
+        session->last_used_ms = now_ms;
     return session->account;
 }
 
@@ -175,7 +203,8 @@ chat_account_check (chat_t *self, const Raftq__CheckUser *check, Raftq__Reply *r
 }
 
 void
-chat_account_login (chat_t *self, const Raftq__State__NewSession *login, Raftq__Reply *reply)
+chat_account_login (chat_t *self, const Raftq__State__NewSession *login, int64_t now_ms,
+                    Raftq__Reply *reply)
 {
     account_t *account = chat_account_lookup (self, login->user);
     //  The leader verified the password against this very hash: if the
@@ -189,10 +218,11 @@ chat_account_login (chat_t *self, const Raftq__State__NewSession *login, Raftq__
         reply_fail (reply, RAFTQ__CODE__INVALID_ARGUMENT, "session token already in use");
         return;
     }
-    s_session_begin (self, account, login->token);
+    s_session_begin (self, account, login->token, now_ms);
     Raftq__Session *session = (Raftq__Session *)must_alloc (sizeof (Raftq__Session));
     raftq__session__init (session);
-    session->token = must_strdup (login->token);
+    //  Only the proposer knows the token (login->token is its key): it
+    //  puts it into the reply it sends
     session->unread = account->unread_count;
     reply->result_case = RAFTQ__REPLY__RESULT_SESSION;
     reply->session = session;

@@ -20,19 +20,22 @@ account_t *chat_account_insert (chat_t *self, const char *name, const char *pass
 void chat_account_free (account_t *account);
 
 //  Adds a session with token (it must be free) as the account's newest.
-void chat_session_add (chat_t *self, account_t *account, const char *token);
+//  created_ms and last_used_ms are leader times (see session_t).
+void chat_session_add (chat_t *self, account_t *account, const char *token, int64_t created_ms,
+                       int64_t last_used_ms);
 
 //  The sessions table's destructor.
 void chat_session_free (void **item_p);
 
 //  The account acting with token, or NULL after failing reply.
-account_t *chat_authenticate (chat_t *self, const char *token, Raftq__Reply *reply);
+account_t *chat_authenticate (chat_t *self, const char *token, int64_t now_ms, Raftq__Reply *reply);
 
 //  The operations: each sets reply's code, error and result.
 void chat_account_create (chat_t *self, const Raftq__State__NewAccount *create,
                           Raftq__Reply *reply);
 void chat_account_check (chat_t *self, const Raftq__CheckUser *check, Raftq__Reply *reply);
-void chat_account_login (chat_t *self, const Raftq__State__NewSession *login, Raftq__Reply *reply);
+void chat_account_login (chat_t *self, const Raftq__State__NewSession *login, int64_t now_ms,
+                         Raftq__Reply *reply);
 //  The token was authenticated: its session exists.
 void chat_account_logout (chat_t *self, const char *token);
 

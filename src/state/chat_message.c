@@ -176,6 +176,12 @@ s_message_add (chat_t *self, account_t *sender, account_t *recipient, const char
 static void
 s_message_remove (chat_t *self, message_t *message)
 {
+    //  Its text goes from every retained event too (the partners' streams
+    //  included, also when an account is deleted)
+    event_log_redact (self->events, message->recipient->stream, message->id);
+    if (message->sender != message->recipient)
+        event_log_redact (self->events, message->sender->stream, message->id);
+    event_log_redact (self->events, message->conversation->stream, message->id);
     if (!message->read)
         chat_message_mark_read (message);
     conversation_t *conversation = message->conversation;

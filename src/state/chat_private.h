@@ -13,14 +13,16 @@
 
 #include "state/chat.h"
 
-#define CHAT_DEFAULT_MAX_USER_NAME 32
-#define CHAT_DEFAULT_MAX_PASSWORD  256
-#define CHAT_DEFAULT_MAX_TEXT      4096
-#define CHAT_DEFAULT_MAX_PAGE_SIZE 1000
-#define CHAT_DEFAULT_MAX_SESSIONS  16
-#define CHAT_DEFAULT_PAGE_SIZE     20
-#define CHAT_MAX_PATTERN           128
-#define CHAT_TOKEN_LENGTH          32
+#define CHAT_DEFAULT_MAX_USER_NAME       32
+#define CHAT_DEFAULT_MAX_PASSWORD        256
+#define CHAT_DEFAULT_MAX_TEXT            4096
+#define CHAT_DEFAULT_MAX_PAGE_SIZE       1000
+#define CHAT_DEFAULT_MAX_SESSIONS        16
+#define CHAT_DEFAULT_SESSION_IDLE_MS     (24LL * 3600 * 1000)
+#define CHAT_DEFAULT_SESSION_LIFETIME_MS (7LL * 24 * 3600 * 1000)
+#define CHAT_DEFAULT_PAGE_SIZE           20
+#define CHAT_MAX_PATTERN                 128
+#define CHAT_TOKEN_LENGTH                32
 //  Requests carry a token before apply can look at it: a longer one is
 //  refused before it reaches the log
 #define CHAT_MAX_TOKEN_LENGTH     64
@@ -57,8 +59,10 @@ typedef struct _conversation_t {
 
 //  One login.
 typedef struct _session_t {
-    char *token;                //  the token, also its key in chat.sessions
+    char *token;                //  the token's key (session_key.h), also its key in chat.sessions
     struct _account_t *account; //  whose session it is
+    int64_t created_ms;         //  leader time of its Login
+    int64_t last_used_ms;       //  leader time of its latest use (never goes back)
     struct _session_t *older;   //  the account's previous session
     struct _session_t *newer;   //  the account's next session
 } session_t;

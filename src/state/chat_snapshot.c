@@ -35,8 +35,16 @@ chat_snapshot_save (chat_t *self, Raftq__State__ChatState *state)
         saved->name = account->name;
         saved->password_hash = account->password_hash;
         saved->session_tokens = (char **)must_alloc (account->session_count * sizeof (char *));
-        for (session_t *session = account->session_oldest; session; session = session->newer)
+        saved->session_created_ms =
+            (int64_t *)must_alloc (account->session_count * sizeof (int64_t));
+        saved->session_last_used_ms =
+            (int64_t *)must_alloc (account->session_count * sizeof (int64_t));
+        for (session_t *session = account->session_oldest; session; session = session->newer) {
+            saved->session_created_ms[saved->n_session_tokens] = session->created_ms;
+            saved->session_last_used_ms[saved->n_session_tokens] = session->last_used_ms;
             saved->session_tokens[saved->n_session_tokens++] = session->token;
+        }
+        saved->n_session_created_ms = saved->n_session_last_used_ms = saved->n_session_tokens;
         state->accounts[position] = saved;
     }
 
@@ -65,8 +73,11 @@ chat_snapshot_release (Raftq__State__ChatState *state)
 {
     if (!state)
         return;
-    for (size_t position = 0; position < state->n_accounts; position++)
+    for (size_t position = 0; position < state->n_accounts; position++) {
         free (state->accounts[position]->session_tokens);
+        free (state->accounts[position]->session_created_ms);
+        free (state->accounts[position]->session_last_used_ms);
+    }
     free (state->n_accounts ? state->accounts[0] : NULL);
     free (state->accounts);
     free (state->n_messages ? state->messages[0] : NULL);
@@ -87,6 +98,14 @@ s_load_accounts (chat_t *self, const Raftq__State__ChatState *state, char *error
             strcmp (self->sorted_accounts[self->account_count - 1]->name, saved->name) >= 0)
             return reply_refuse (RAFTQ__CODE__INTERNAL, NULL, error, error_size,
                                  "account '%s' is out of order", saved->name);
+        //  Older snapshots have no session times (and plaintext tokens that
+        //  no key matches): their sessions count as expired at once
+        bool timed = saved->n_session_created_ms != 0 || saved->n_session_last_used_ms != 0;
+        if (timed && (saved->n_session_created_ms != saved->n_session_tokens ||
+                      saved->n_session_last_used_ms != saved->n_session_tokens))
+            return reply_refuse (RAFTQ__CODE__INTERNAL, NULL, error, error_size,
+                                 "account '%s' has session times that do not match its sessions",
+                                 saved->name);
         account_t *account = chat_account_insert (self, saved->name, saved->password_hash);
         for (size_t token = 0; token < saved->n_session_tokens; token++) {
             const char *session_token = saved->session_tokens[token];
@@ -94,7 +113,9 @@ s_load_accounts (chat_t *self, const Raftq__State__ChatState *state, char *error
                 return reply_refuse (RAFTQ__CODE__INTERNAL, NULL, error, error_size,
                                      "account '%s' has an empty or duplicate session token",
                                      saved->name);
-            chat_session_add (self, account, session_token);
+            chat_session_add (self, account, session_token,
+                              timed ? saved->session_created_ms[token] : 0,
+                              timed ? saved->session_last_used_ms[token] : 0);
         }
     }
     return 0;

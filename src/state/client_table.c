@@ -11,19 +11,22 @@
 #include <inttypes.h>
 
 #include "state/client_table.h"
+#include "state/command.h"
 #include "state/reply.h"
 #include "util/error_text.h"
 #include "util/must.h"
 #include "util/u64_table.h"
 
 struct _client_t {
-    uint64_t id;             //  client_id, also its key in the table
-    uint64_t seq;            //  latest seq applied for it
-    uint8_t *reply;          //  packed raftq.Reply that seq got
-    size_t reply_size;       //  its bytes
-    uint64_t last_index;     //  log index of that apply: eviction order
-    struct _client_t *older; //  previous client in use order, NULL for the oldest
-    struct _client_t *newer; //  next client in use order, NULL for the newest
+    uint64_t id;                          //  client_id, also its key in the table
+    uint64_t seq;                         //  latest seq applied for it
+    uint8_t *reply;                       //  packed raftq.Reply that seq got
+    size_t reply_size;                    //  its bytes
+    uint64_t last_index;                  //  log index of that apply: eviction order
+    uint8_t request[COMMAND_DIGEST_SIZE]; //  digest of the request that seq was
+    bool has_request;                     //  false when restored from a snapshot without it
+    struct _client_t *older;              //  previous client in use order, NULL for the oldest
+    struct _client_t *newer;              //  next client in use order, NULL for the newest
 };
 
 struct _client_table_t {
@@ -80,6 +83,15 @@ client_table_seq (const client_t *client)
     return client->seq;
 }
 
+bool
+client_table_same_request (const client_t *client, const uint8_t *request)
+{
+    assert (client && request);
+    //  Without a remembered digest nothing proves the retry is the same
+    //  request: it is refused rather than answered with someone's reply
+    return client->has_request && memcmp (client->request, request, COMMAND_DIGEST_SIZE) == 0;
+}
+
 Raftq__Reply *
 client_table_reply (const client_t *client)
 {
@@ -122,7 +134,7 @@ s_client_append (client_table_t *self, client_t *client)
 
 void
 client_table_remember (client_table_t *self, client_t *client, uint64_t client_id, uint64_t seq,
-                       uint64_t index, const Raftq__Reply *reply)
+                       uint64_t index, const uint8_t *request, const Raftq__Reply *reply)
 {
     assert (self);
     assert (reply);
@@ -142,6 +154,8 @@ client_table_remember (client_table_t *self, client_t *client, uint64_t client_i
     client->reply_size = raftq__reply__get_packed_size (reply);
     client->reply = (uint8_t *)must_alloc (client->reply_size);
     raftq__reply__pack (reply, client->reply);
+    memcpy (client->request, request, COMMAND_DIGEST_SIZE);
+    client->has_request = true;
     client->seq = seq;
     client->last_index = index;
     s_client_append (self, client);
@@ -173,6 +187,8 @@ client_table_digest (client_table_t *self, digest_t *digest)
         digest_u64 (digest, clients[position]->seq);
         digest_u64 (digest, clients[position]->last_index);
         digest_bytes (digest, clients[position]->reply, clients[position]->reply_size);
+        digest_bytes (digest, clients[position]->request,
+                      clients[position]->has_request ? COMMAND_DIGEST_SIZE : 0);
     }
     free (clients);
 }
@@ -198,6 +214,8 @@ client_table_snapshot_save (client_table_t *self, Raftq__State__FsmState *state)
         saved->reply.data = client->reply;
         saved->reply.len = client->reply_size;
         saved->last_index = client->last_index;
+        saved->request_digest.data = client->has_request ? client->request : NULL;
+        saved->request_digest.len = client->has_request ? COMMAND_DIGEST_SIZE : 0;
         state->clients[state->n_clients++] = saved;
     }
 }
@@ -221,7 +239,8 @@ s_check_saved (client_table_t *self, const Raftq__State__ClientState *saved, uin
     bool in_order = !self->newest || saved->last_index > self->newest->last_index;
     if (saved->client_id == 0 || saved->seq == 0 ||
         zhashx_lookup (self->clients, &saved->client_id) || !in_order ||
-        saved->last_index > applied_index)
+        saved->last_index > applied_index ||
+        (saved->request_digest.len != 0 && saved->request_digest.len != COMMAND_DIGEST_SIZE))
         return error_text_set (error, error_size,
                                "client %" PRIu64 " is a duplicate, out of order or unset",
                                saved->client_id);
@@ -249,6 +268,9 @@ client_table_snapshot_load (client_table_t *self, Raftq__State__FsmState *state,
         client->id = saved->client_id;
         client->seq = saved->seq;
         client->last_index = saved->last_index;
+        client->has_request = saved->request_digest.len == COMMAND_DIGEST_SIZE;
+        if (client->has_request)
+            memcpy (client->request, saved->request_digest.data, COMMAND_DIGEST_SIZE);
         client->reply = saved->reply.data; //  moves
         client->reply_size = saved->reply.len;
         saved->reply.data = NULL;

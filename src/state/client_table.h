@@ -12,6 +12,7 @@
 #ifndef CLIENT_TABLE_H_INCLUDED
 #define CLIENT_TABLE_H_INCLUDED
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,14 +36,20 @@ client_t *client_table_lookup (client_table_t *self, uint64_t client_id);
 //  The latest seq applied for client.
 uint64_t client_table_seq (const client_t *client);
 
+//  Whether request (a command_digest) is the request client's latest seq
+//  was: only then may a retry get the cached reply.
+bool client_table_same_request (const client_t *client, const uint8_t *request);
+
 //  A copy of the reply client's latest seq got (caller frees with
 //  raftq__reply__free_unpacked).
 Raftq__Reply *client_table_reply (const client_t *client);
 
-//  Remembers reply as client_id's answer to seq, applied at index; client
-//  is what client_table_lookup returned for client_id (NULL: a new one).
+//  Remembers reply as client_id's answer to seq, applied at index, for
+//  the request whose command_digest is request; client is what
+//  client_table_lookup returned for client_id (NULL: a new one).
 void client_table_remember (client_table_t *self, client_t *client, uint64_t client_id,
-                            uint64_t seq, uint64_t index, const Raftq__Reply *reply);
+                            uint64_t seq, uint64_t index, const uint8_t *request,
+                            const Raftq__Reply *reply);
 
 //  How many clients the table remembers.
 size_t client_table_size (client_table_t *self);

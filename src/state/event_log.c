@@ -280,6 +280,51 @@ event_log_forget (event_log_t *self, const char *stream_key)
         s_drop_oldest_of (self, stream);
 }
 
+//  The tombstone of a retained message event: a "delete" of that id under
+//  the same stream, seq and index. NULL when packed is no message event
+//  with that id.
+static Raftq__Event *
+s_tombstone_of (const retained_t *retained, uint64_t message_id)
+{
+    Raftq__Event *event = raftq__event__unpack (NULL, retained->size, retained->packed);
+    if (!event)
+        return NULL; //  packed by this log: cannot happen, and then nothing to redact
+    Raftq__Event *tombstone = NULL;
+    if (event->id == message_id && strcmp (event->kind, "message") == 0) {
+        tombstone = (Raftq__Event *)must_alloc (sizeof (Raftq__Event));
+        raftq__event__init (tombstone);
+        tombstone->stream = must_strdup (event->stream);
+        tombstone->seq = event->seq;
+        tombstone->index = event->index;
+        tombstone->kind = must_strdup ("delete");
+        tombstone->ids = (uint64_t *)must_memdup (&message_id, sizeof (uint64_t));
+        tombstone->n_ids = 1;
+    }
+    raftq__event__free_unpacked (event, NULL);
+    return tombstone;
+}
+
+void
+event_log_redact (event_log_t *self, const char *stream_key, uint64_t message_id)
+{
+    assert (self);
+    stream_t *stream = s_stream_lookup (self, stream_key);
+    for (retained_t *retained = stream ? stream->oldest : NULL; retained;
+         retained = retained->stream_newer) {
+        Raftq__Event *tombstone = s_tombstone_of (retained, message_id);
+        if (!tombstone)
+            continue;
+        //  In place: the seq stays, so the stream's numbering keeps no gap
+        self->retained_bytes -= s_accounted (retained);
+        free (retained->packed);
+        retained->size = raftq__event__get_packed_size (tombstone);
+        retained->packed = (uint8_t *)must_alloc (retained->size);
+        raftq__event__pack (tombstone, retained->packed);
+        self->retained_bytes += s_accounted (retained);
+        raftq__event__free_unpacked (tombstone, NULL);
+    }
+}
+
 uint64_t
 event_log_last_seq (event_log_t *self, const char *stream_key)
 {

@@ -51,6 +51,12 @@ int event_log_replay (event_log_t *self, const char *stream, uint64_t from_seq, 
 //  was, so a subscriber never sees a number twice.
 void event_log_forget (event_log_t *self, const char *stream);
 
+//  Replaces every retained "message" event of stream with id message_id
+//  by a tombstone: a "delete" event of that id, same seq and index, no
+//  text. A deleted message's text so leaves the window (and every snapshot
+//  taken after) while the stream's numbering keeps no gap.
+void event_log_redact (event_log_t *self, const char *stream, uint64_t message_id);
+
 //  Sequence of the last event of stream, 0 before any.
 uint64_t event_log_last_seq (event_log_t *self, const char *stream);
 

@@ -45,6 +45,7 @@
 #include <inttypes.h>
 
 #include "state/client_table.h"
+#include "state/command.h"
 #include "state/event_log.h"
 #include "state/fsm.h"
 #include "state/queues.h"
@@ -177,6 +178,24 @@ s_execute (fsm_t *self, Raftq__State__Command *command, uint64_t index)
     return reply;
 }
 
+//  What the table answers for client's seq: the cached reply for a retry
+//  of the same request, a refusal for a stale seq or one reused by another
+//  request; NULL for a new seq.
+static Raftq__Reply *
+s_remembered_reply (client_t *client, uint64_t seq, const uint8_t *request, uint64_t index)
+{
+    uint64_t remembered_seq = client_table_seq (client);
+    if (seq > remembered_seq)
+        return NULL;
+    if (seq < remembered_seq)
+        return reply_error (RAFTQ__CODE__INVALID_ARGUMENT, index, seq,
+                            "stale request: seq %" PRIu64 " already superseded", seq);
+    if (!client_table_same_request (client, request))
+        return reply_error (RAFTQ__CODE__INVALID_ARGUMENT, index, seq,
+                            "client id reused: seq %" PRIu64 " was another request", seq);
+    return client_table_reply (client);
+}
+
 int
 fsm_apply (fsm_t *self, uint64_t index, const uint8_t *data, size_t size, fsm_output_t *output)
 {
@@ -193,21 +212,20 @@ fsm_apply (fsm_t *self, uint64_t index, const uint8_t *data, size_t size, fsm_ou
         output->reply = reply_error (RAFTQ__CODE__INTERNAL, index, 0, "undecodable command");
         return 0;
     }
-    bool is_protected = command->client_id != 0 && command->seq != 0;
+    //  A Login is never remembered: its reply is what hands out a token,
+    //  and only the proposer knows it. A retried Login opens a new session.
+    bool is_protected = command->client_id != 0 && command->seq != 0 &&
+                        command->op_case != RAFTQ__STATE__COMMAND__OP_LOGIN;
     client_t *client =
         is_protected ? client_table_lookup (self->clients, command->client_id) : NULL;
-    uint64_t remembered_seq = client ? client_table_seq (client) : 0;
-    if (client && command->seq < remembered_seq)
-        output->reply =
-            reply_error (RAFTQ__CODE__INVALID_ARGUMENT, index, command->seq,
-                         "stale request: seq %" PRIu64 " already superseded", command->seq);
-    else if (client && command->seq == remembered_seq)
-        output->reply = client_table_reply (client);
-    else {
+    uint8_t request[COMMAND_DIGEST_SIZE];
+    command_digest (command, request);
+    output->reply = client ? s_remembered_reply (client, command->seq, request, index) : NULL;
+    if (!output->reply) {
         output->reply = s_execute (self, command, index);
         if (is_protected)
             client_table_remember (self->clients, client, command->client_id, command->seq, index,
-                                   output->reply);
+                                   request, output->reply);
     }
     event_log_take (self->events, &output->events, &output->event_count);
     raftq__state__command__free_unpacked (command, NULL);
@@ -252,6 +270,21 @@ fsm_cached_reply (fsm_t *self, uint64_t client_id, uint64_t seq)
     if (!client || client_table_seq (client) != seq)
         return NULL;
     return client_table_reply (client);
+}
+
+Raftq__Reply *
+fsm_retry_reply (fsm_t *self, const Raftq__Request *request)
+{
+    assert (self);
+    assert (request);
+    if (request->client_id == 0 || request->seq == 0)
+        return NULL;
+    client_t *client = client_table_lookup (self->clients, request->client_id);
+    uint8_t digest[COMMAND_DIGEST_SIZE];
+    if (!client || client_table_seq (client) != request->seq ||
+        command_request_digest (request, digest))
+        return NULL;
+    return s_remembered_reply (client, request->seq, digest, 0);
 }
 
 //  --------------------------------------------------------------------------

@@ -58,6 +58,12 @@ uint64_t fsm_applied_index (fsm_t *self);
 //  answered without a new log entry.
 Raftq__Reply *fsm_cached_reply (fsm_t *self, uint64_t client_id, uint64_t seq);
 
+//  The answer to request if its (client_id, seq) was applied already: the
+//  cached reply when request is that same request (same command_digest), a
+//  refusal (INVALID_ARGUMENT "client id reused") when the seq was another
+//  request; NULL when the seq is new. Caller frees the reply.
+Raftq__Reply *fsm_retry_reply (fsm_t *self, const Raftq__Request *request);
+
 //  Checks a command before proposing (names, sizes): 0, or -1 with code and
 //  error filled. Apply checks again; this spares the log bad entries.
 int fsm_validate (fsm_t *self, const Raftq__State__Command *command, Raftq__Code *code, char *error,

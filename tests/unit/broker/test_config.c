@@ -118,6 +118,8 @@ test_defaults_and_options (void **state)
     assert_int_equal (config->snapshot_log_bytes, 64 * 1024 * 1024);
     assert_int_equal (config->snapshot_trailing_entries, 10000);
     assert_int_equal (config->segment_bytes, 64 * 1024 * 1024);
+    assert_int_equal (config->session_idle_s, 86400);
+    assert_int_equal (config->session_lifetime_s, 604800);
     assert_int_equal (config->node_count, 1);
     assert_int_equal (config->nodes[0].pub_port, 0);
     assert_false (config->nodes[0].join);
@@ -139,6 +141,7 @@ test_defaults_and_options (void **state)
         "\"election_timeout_ms\":[100,200],\"request_timeout_ms\":3000,"
         "\"max_payload_bytes\":67108864,\"event_retention\":1000000,"
         "\"snapshot_log_bytes\":4096,\"snapshot_trailing_entries\":0,\"segment_bytes\":1,"
+        "\"session_idle_s\":60,\"session_lifetime_s\":3600,"
         "\"nodes\":["
         "{\"id\":7,\"host\":\"localhost\",\"client_port\":1,\"peer_port\":65535,"
         "\"pub_port\":0,\"join\":true},"
@@ -154,6 +157,8 @@ test_defaults_and_options (void **state)
     assert_int_equal (config->snapshot_log_bytes, 4096);
     assert_int_equal (config->snapshot_trailing_entries, 0);
     assert_int_equal (config->segment_bytes, 1);
+    assert_int_equal (config->session_idle_s, 60);
+    assert_int_equal (config->session_lifetime_s, 3600);
     assert_int_equal (config->node_count, 2);
     //  File order is kept; ids need not be dense.
     assert_int_equal (config->nodes[0].id, 7);
@@ -189,7 +194,8 @@ test_bad_top_level_and_settings (void **state)
          "test.json: heartbeat: unknown key (known keys: "
          "cluster, data_dir, heartbeat_ms, election_timeout_ms, request_timeout_ms, "
          "max_payload_bytes, event_retention, snapshot_log_bytes, snapshot_trailing_entries, "
-         "segment_bytes, nodes, admin_secret_file, core_dumps)"},
+         "segment_bytes, session_idle_s, session_lifetime_s, nodes, admin_secret_file, "
+         "core_dumps)"},
         {"{" ONE_NODE ",\"core_dumps\":1}", "test.json: core_dumps: must be true or false"},
         {"{" ONE_NODE ",\"admin_secret_file\":\"\"}",
          "test.json: admin_secret_file: must be a non-empty string"},

@@ -232,7 +232,7 @@ test_login_and_logout (void **state)
     fsm_output_t output;
     fsm_fixture_apply (fsm, chat_fixture_login (&holder, "ann", "pw", 3), &output);
     assert_int_equal (output.reply->session->unread, 2);
-    strcpy (third, output.reply->session->token);
+    strcpy (third, holder.token);
     assert_int_equal (output.event_count, 0);
     fsm_output_clear (&output);
     //  A third session ends the oldest (max_sessions 2)
@@ -264,14 +264,98 @@ test_login_and_logout (void **state)
     fsm_destroy (&fsm);
 }
 
+//  Reads ann's unread page with token at leader time at_ms: the reply's code.
+static Raftq__Code
+s_use_at (fsm_t *fsm, const char *token, int64_t at_ms)
+{
+    chat_fixture_t holder;
+    Raftq__State__Command *command = chat_fixture_read (&holder, token, NULL, 1, 1);
+    command->timestamp_ms = CHAT_FIXTURE_TIMESTAMP + at_ms;
+    fsm_output_t output;
+    fsm_fixture_apply (fsm, command, &output);
+    Raftq__Code code = output.reply->code;
+    if (code == RAFTQ__CODE__UNAUTHENTICATED && !strstr (output.reply->error, "expired") &&
+        !strstr (output.reply->error, "invalid"))
+        fail_msg ("unexpected refusal: %s", output.reply->error);
+    fsm_output_clear (&output);
+    return code;
+}
+
+//  Logs ann in with token number at leader time at_ms.
+static void
+s_login_at (fsm_t *fsm, uint64_t number, int64_t at_ms)
+{
+    chat_fixture_t holder;
+    Raftq__State__Command *command = chat_fixture_login (&holder, "ann", "pw", number);
+    command->timestamp_ms = CHAT_FIXTURE_TIMESTAMP + at_ms;
+    assert_int_equal (fsm_fixture_run (fsm, command), RAFTQ__CODE__OK);
+}
+
+//  Sessions expire after an idle time and a maximum lifetime, measured in
+//  the leader's timestamps of the entries: a restored copy fed the same
+//  entries decides the same, whatever its own clock.
+static void
+test_session_expiry (void **state)
+{
+    (void)state;
+    fsm_options_t options = {.chat = {.session_idle_ms = 1000, .session_lifetime_ms = 5000}};
+    fsm_t *fsm = fsm_new (&options);
+    chat_fixture_t holder;
+    assert_int_equal (fsm_fixture_run (fsm, chat_fixture_create_account (&holder, "ann", "pw")),
+                      RAFTQ__CODE__OK);
+    char idle[33], busy[33];
+    chat_fixture_session (fsm, "ann", 1, idle);
+    chat_fixture_session (fsm, "ann", 2, busy);
+
+    //  Each use restarts the idle time; the lifetime counts from the login
+    assert_int_equal (s_use_at (fsm, idle, 900), RAFTQ__CODE__OK);
+    assert_int_equal (s_use_at (fsm, idle, 1900), RAFTQ__CODE__OK);
+    for (int64_t at = 800; at <= 4800; at += 800)
+        assert_int_equal (s_use_at (fsm, busy, at), RAFTQ__CODE__OK);
+    fsm_t *copy = fsm_fixture_snapshot_copy (fsm, &options);
+    fsm_t *const both[] = {fsm, copy};
+    for (size_t which = 0; which < 2; which++) {
+        fsm_t *target = both[which];
+        //  An earlier timestamp (another leader's clock) does not move the
+        //  last use back: 2850 is 950 ms after 1900
+        assert_int_equal (s_use_at (target, idle, 1500), RAFTQ__CODE__OK);
+        assert_int_equal (s_use_at (target, idle, 2850), RAFTQ__CODE__OK);
+    }
+    assert_int_equal (fsm_state_hash (fsm), fsm_state_hash (copy));
+    for (size_t which = 0; which < 2; which++) {
+        fsm_t *target = both[which];
+        //  Idle past 1000 ms since 2850: expired, then gone
+        chat_fixture_t late;
+        Raftq__State__Command *command = chat_fixture_read (&late, idle, NULL, 1, 1);
+        command->timestamp_ms = CHAT_FIXTURE_TIMESTAMP + 3851;
+        fsm_fixture_expect_error (target, command, RAFTQ__CODE__UNAUTHENTICATED, "session expired");
+        command->timestamp_ms = CHAT_FIXTURE_TIMESTAMP + 3852;
+        fsm_fixture_expect_error (target, command, RAFTQ__CODE__UNAUTHENTICATED, "invalid session");
+        //  Used 201 ms ago but 5001 ms old: expired too
+        command = chat_fixture_read (&late, busy, NULL, 1, 1);
+        command->timestamp_ms = CHAT_FIXTURE_TIMESTAMP + 5001;
+        fsm_fixture_expect_error (target, command, RAFTQ__CODE__UNAUTHENTICATED, "session expired");
+    }
+    assert_int_equal (fsm_state_hash (fsm), fsm_state_hash (copy));
+    fsm_destroy (&copy);
+
+    //  A session nobody presents again ends at the account's next login
+    s_login_at (fsm, 3, 6000);
+    s_login_at (fsm, 4, 7001);
+    Raftq__State__FsmState saved = RAFTQ__STATE__FSM_STATE__INIT;
+    fsm_snapshot_save (fsm, &saved);
+    assert_int_equal (saved.chat->accounts[0]->n_session_tokens, 1);
+    fsm_snapshot_release (&saved);
+    fsm_destroy (&fsm);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_create_and_check),
-        cmocka_unit_test (test_check_credentials),
-        cmocka_unit_test (test_list_accounts),
-        cmocka_unit_test (test_login_and_logout),
+        cmocka_unit_test (test_create_and_check), cmocka_unit_test (test_check_credentials),
+        cmocka_unit_test (test_list_accounts),    cmocka_unit_test (test_login_and_logout),
+        cmocka_unit_test (test_session_expiry),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

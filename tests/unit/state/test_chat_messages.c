@@ -445,18 +445,30 @@ test_exactly_once_chat (void **state)
     s_expect_page (fsm, tokens[1], "ann", 1, 20, (const uint64_t[]){1, 0}, (const bool[]){false}, 1,
                    0);
 
-    //  A retried login: the first token, not a second session
+    //  A retried login is not answered from the table (its reply would have
+    //  to hold a token, which the state never has): it opens a new session,
+    //  and neither reply carries a token
+    char first_token[33];
     command = chat_fixture_login (&holder, "bob", "pw", 500);
     command->client_id = 42;
     command->seq = 2;
     fsm_fixture_apply (fsm, command, &first);
+    strcpy (first_token, holder.token);
     chat_fixture_token (holder.token, 501);
     fsm_fixture_apply (fsm, command, &again);
-    assert_string_equal (again.reply->session->token, first.reply->session->token);
+    assert_int_equal (first.reply->code, RAFTQ__CODE__OK);
+    assert_int_equal (again.reply->code, RAFTQ__CODE__OK);
+    assert_string_equal (first.reply->session->token, "");
+    assert_string_equal (again.reply->session->token, "");
     fsm_output_clear (&first);
     fsm_output_clear (&again);
-    fsm_fixture_expect_error (fsm, chat_fixture_read (&holder, holder.token, NULL, 1, 1),
-                              RAFTQ__CODE__UNAUTHENTICATED, "");
+    const char *const both[] = {first_token, holder.token};
+    for (size_t position = 0; position < 2; position++) {
+        chat_fixture_t reader;
+        fsm_fixture_apply (fsm, chat_fixture_read (&reader, both[position], NULL, 1, 1), &first);
+        assert_int_equal (first.reply->code, RAFTQ__CODE__OK);
+        fsm_output_clear (&first);
+    }
 
     //  A retried read: the first page again, nothing read twice
     command = chat_fixture_read (&holder, tokens[0], NULL, 1, 20);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "state/client_table.h"
+#include "state/command.h"
 
 //  Remembers an OK reply carrying seq as client's answer, applied at index.
 static void
@@ -23,7 +24,9 @@ s_remember (client_table_t *table, uint64_t client, uint64_t seq, uint64_t index
     reply.code = RAFTQ__CODE__OK;
     reply.index = index;
     reply.seq = seq;
-    client_table_remember (table, client_table_lookup (table, client), client, seq, index, &reply);
+    uint8_t request[COMMAND_DIGEST_SIZE] = {(uint8_t)seq};
+    client_table_remember (table, client_table_lookup (table, client), client, seq, index, request,
+                           &reply);
 }
 
 static uint64_t

@@ -174,6 +174,77 @@ test_exactly_once_retry (void **state)
     fsm_destroy (&fsm);
 }
 
+//  A (client_id, seq) reused for another request is refused, in apply and
+//  before proposing, also after a snapshot: the table keeps the digest of
+//  the request each cached reply answers.
+static void
+s_expect_reused (const Raftq__Reply *reply)
+{
+    assert_non_null (reply);
+    assert_int_equal (reply->code, RAFTQ__CODE__INVALID_ARGUMENT);
+    assert_non_null (strstr (reply->error, "client id reused"));
+}
+
+static void
+test_exactly_once_bound_to_request (void **state)
+{
+    (void)state;
+    fsm_output_t retry;
+    fsm_t *fsm = s_published_once (&retry);
+    fsm_output_clear (&retry);
+    fsm_t *const both[] = {fsm, fsm_fixture_snapshot_copy (fsm, NULL)};
+    for (size_t which = 0; which < 2; which++) {
+        fsm_t *target = both[which];
+        queue_fixture_t holder;
+        //  Other arguments, then another session: refused, nothing changes
+        Raftq__State__Command *command =
+            queue_fixture_command (&holder, QUEUE_PUBLISH, "queue", "evil", 4, CLIENT, 7);
+        fsm_fixture_apply (target, command, &retry);
+        s_expect_reused (retry.reply);
+        assert_int_equal (retry.event_count, 0);
+        fsm_output_clear (&retry);
+        command = queue_fixture_command (&holder, QUEUE_PUBLISH, "queue", "once", 4, CLIENT, 7);
+        command->token = "0123456789abcdef0123456789abcdef";
+        fsm_fixture_apply (target, command, &retry);
+        s_expect_reused (retry.reply);
+        fsm_output_clear (&retry);
+
+        //  Before proposing: the same request gets the cached reply, a Login
+        //  or another payload with that seq a refusal
+        Raftq__Request request = RAFTQ__REQUEST__INIT;
+        Raftq__Publish publish = RAFTQ__PUBLISH__INIT;
+        request.client_id = CLIENT;
+        request.seq = 7;
+        request.op_case = RAFTQ__REQUEST__OP_PUBLISH;
+        request.publish = &publish;
+        publish.topic = "queue";
+        publish.payload = (ProtobufCBinaryData){.len = 4, .data = (uint8_t *)"once"};
+        Raftq__Reply *reply = fsm_retry_reply (target, &request);
+        assert_non_null (reply);
+        assert_int_equal (reply->code, RAFTQ__CODE__OK);
+        assert_int_equal (reply->published->sequence, 1);
+        raftq__reply__free_unpacked (reply, NULL);
+        publish.payload.data = (uint8_t *)"evil";
+        reply = fsm_retry_reply (target, &request);
+        s_expect_reused (reply);
+        raftq__reply__free_unpacked (reply, NULL);
+        Raftq__Login login = RAFTQ__LOGIN__INIT;
+        login.user = "victim";
+        login.password = "guess";
+        request.op_case = RAFTQ__REQUEST__OP_LOGIN;
+        request.login = &login;
+        reply = fsm_retry_reply (target, &request);
+        s_expect_reused (reply);
+        raftq__reply__free_unpacked (reply, NULL);
+        request.seq = 8; //  a new seq is no retry
+        assert_null (fsm_retry_reply (target, &request));
+    }
+    fsm_t *restored = both[1];
+    assert_int_equal (fsm_state_hash (fsm), fsm_state_hash (restored));
+    fsm_destroy (&restored);
+    fsm_destroy (&fsm);
+}
+
 //  A stale seq is refused and changes nothing; a newer one applies, and
 //  without client id or seq there is no protection at all.
 static void
@@ -306,6 +377,7 @@ main (void)
         cmocka_unit_test (test_index_order),
         cmocka_unit_test (test_exactly_once_retry),
         cmocka_unit_test (test_exactly_once_stale_and_unprotected),
+        cmocka_unit_test (test_exactly_once_bound_to_request),
         cmocka_unit_test (test_exactly_once_pop),
         cmocka_unit_test (test_exactly_once_eviction),
     };
