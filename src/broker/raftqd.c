@@ -156,8 +156,9 @@ s_bind_identity (const config_t *config, uint32_t node_id)
     if (rc == CLUSTER_IDENTITY_WRITTEN) {
         char identity[CLUSTER_IDENTITY_TEXT_SIZE];
         cluster_identity_format (identity, config->cluster, identity_id);
-        diagnostic_line (node_id, DIAGNOSTIC_INFO, "data directory %s bound to cluster %s",
-                         node_dir, identity);
+        diagnostic_line (node_id, DIAGNOSTIC_INFO,
+                         "data directory %s bound to cluster %s as node %u (identity %s)", node_dir,
+                         config->cluster, node_id, identity);
         return 0;
     }
     diagnostic_line (node_id, DIAGNOSTIC_ERROR, "%s", error);
