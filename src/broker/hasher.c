@@ -4,7 +4,7 @@
 #include <sodium.h>
 
 #include "broker/hasher.h"
-#include "util/worker_signals.h"
+#include "util/worker.h"
 #include "util/little_endian.h"
 
 //  What the actor thread needs, copied before it signals that it runs.
@@ -83,22 +83,15 @@ s_hasher_actor (zsock_t *pipe, void *args)
 {
     s_limits_t limits = *(const s_limits_t *)args;
     //  Shutdown is the broker's call ($TERM): SIGINT and SIGTERM go to it
-    worker_signals_block ();
+    worker_block_signals ();
     zsock_signal (pipe, 0);
-    while (true) {
-        zmsg_t *message = zmsg_recv (pipe);
-        if (!message && zmq_errno () == EINTR)
-            continue;
-        if (!message)
-            break; //  the pipe is gone
-        char *command = zmsg_popstr (message);
-        bool stop = !command || streq (command, "$TERM");
-        if (!stop && (streq (command, "HASH") || streq (command, "VERIFY")))
+    zmsg_t *message;
+    char *command;
+    while ((command = worker_next_command (pipe, &message))) {
+        if (streq (command, "HASH") || streq (command, "VERIFY"))
             s_run_job (pipe, &limits, streq (command, "VERIFY"), message);
         free (command);
         zmsg_destroy (&message);
-        if (stop)
-            break;
     }
 }
 

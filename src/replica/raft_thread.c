@@ -5,7 +5,7 @@
     raft_pipe.c's. See raft_actor.h for the protocol and the guarantees.
 */
 #include "replica/raft_thread.h"
-#include "util/worker_signals.h"
+#include "util/worker.h"
 
 #include <pthread.h>
 #include <unistd.h>
@@ -520,19 +520,18 @@ s_on_tick (zloop_t *loop, int timer_id, void *argument)
 static void
 s_wait_for_term (zsock_t *pipe)
 {
-    while (true) {
-        char *command = zstr_recv (pipe);
-        bool term = !command || streq (command, "$TERM");
-        zstr_free (&command);
-        if (term)
-            break;
+    zmsg_t *message;
+    char *command;
+    while ((command = worker_next_command (pipe, &message))) {
+        free (command);
+        zmsg_destroy (&message);
     }
 }
 
 void
 raft_thread_run (zsock_t *pipe, void *argument)
 {
-    worker_signals_block ();
+    worker_block_signals ();
     const raft_actor_options_t *options = (const raft_actor_options_t *)argument;
     uint32_t node_id = options->node_id;
     raft_thread_t *self = s_self_new (pipe, options);

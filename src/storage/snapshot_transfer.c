@@ -11,7 +11,7 @@
       writes from the frame.
 */
 #include "storage/snapshot_transfer.h"
-#include "util/worker_signals.h"
+#include "util/worker.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -268,25 +268,18 @@ s_writer_actor (zsock_t *pipe, void *args)
 {
     writer_t writer = {pipe, strdup ((const char *)args), NULL, 0, 0};
     //  Shutdown is the owner's call ($TERM): SIGINT and SIGTERM go to it
-    worker_signals_block ();
+    worker_block_signals ();
     s_remove_temporaries (writer.dir);
     zsock_signal (pipe, 0);
-    while (writer.dir) {
-        zmsg_t *message = zmsg_recv (pipe);
-        if (!message && zmq_errno () == EINTR)
-            continue;
-        if (!message)
-            break; //  the pipe is gone
-        char *command = zmsg_popstr (message);
-        bool stop = !command || streq (command, "$TERM");
-        if (!stop && streq (command, "CHUNK"))
+    zmsg_t *message;
+    char *command;
+    while (writer.dir && (command = worker_next_command (pipe, &message))) {
+        if (streq (command, "CHUNK"))
             s_handle_chunk (&writer, message);
-        else if (!stop && streq (command, "PRUNE"))
+        else if (streq (command, "PRUNE"))
             snapshot_prune (writer.dir);
         free (command);
         zmsg_destroy (&message);
-        if (stop)
-            break;
     }
     snapshot_receiver_destroy (&writer.receiver);
     free (writer.dir);
