@@ -165,13 +165,24 @@ def _start_allowing_cores(cluster):
     """Starts the cluster with the soft core limit raised to the hard one
     (inherited by raftqd): only the node itself can then lower it."""
     soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
-    check(hard != 0, "the hard core limit is 0 here: nothing to see")
-    resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
+    allowed = hard
+    if hard == 0 and os.geteuid() == 0:  # root may raise the hard limit too
+        allowed = resource.RLIM_INFINITY
+    check(allowed != 0, "the hard core limit is 0 here: nothing to see")
+    # AddressSanitizer sets its process's core limit to 0 unless told not to:
+    # under `make asan` that would be the sanitizer's doing, not the node's
+    asan_options = os.environ.get("ASAN_OPTIONS")
+    os.environ["ASAN_OPTIONS"] = ((asan_options + ":") if asan_options else "") + "disable_coredump=0"
+    resource.setrlimit(resource.RLIMIT_CORE, (allowed, allowed))
     try:
         cluster.start()
     finally:
         resource.setrlimit(resource.RLIMIT_CORE, (soft, hard))
-    return "unlimited" if hard == resource.RLIM_INFINITY else str(hard)
+        if asan_options is None:
+            del os.environ["ASAN_OPTIONS"]
+        else:
+            os.environ["ASAN_OPTIONS"] = asan_options
+    return "unlimited" if allowed == resource.RLIM_INFINITY else str(allowed)
 
 
 def test_core_dumps_off_by_default(ctx):
