@@ -163,29 +163,38 @@ s_propose_commands (raft_actor_t *actor, int first_command, int count)
     assert_int_equal (raft_actor_flush (actor), 0);
 }
 
+//  Runs a lone node 1 listening on peer_port until it leads and has
+//  committed count commands (first_command on), then stops it. Returns the
+//  last index it committed.
+static uint64_t
+s_lone_node_commits (const char *data_dir, int peer_port, int first_command, int count)
+{
+    raft_actor_t *actor = s_start ((cluster_t){1, peer_port}, 1, data_dir);
+    assert_non_null (actor);
+    observer_t observer = {.first_command = first_command};
+    s_run_until (actor, &observer, 0);
+    s_propose_commands (actor, first_command, count);
+    s_run_until (actor, &observer, count);
+    raft_actor_destroy (&actor);
+    assert_null (actor);
+    return observer.last_index;
+}
+
 static void
 test_lone_node_commits_and_recovers (void **state)
 {
     fixture_t *fixture = (fixture_t *)*state;
-    cluster_t cluster = {1, 16500};
-    raft_actor_t *actor = s_start (cluster, 1, fixture->directory);
-    assert_non_null (actor);
-    observer_t observer = {0};
-    s_run_until (actor, &observer, 0);
-    s_propose_commands (actor, 0, 50);
-    s_run_until (actor, &observer, 50);
-    raft_actor_destroy (&actor);
-    assert_null (actor);
+    uint64_t last_index = s_lone_node_commits (fixture->directory, 16500, 0, 50);
 
     //  A restart re-delivers the whole log from disk once it commits again.
     //  libzmq releases a closed listener asynchronously, so the restarted
     //  node listens elsewhere rather than race for the same port
-    cluster = (cluster_t){1, 16501};
-    actor = s_start (cluster, 1, fixture->directory);
+    cluster_t cluster = (cluster_t){1, 16501};
+    raft_actor_t *actor = s_start (cluster, 1, fixture->directory);
     assert_non_null (actor);
     observer_t restarted = {0};
     s_run_until (actor, &restarted, 50);
-    assert_true (restarted.last_index >= observer.last_index);
+    assert_true (restarted.last_index >= last_index);
     s_propose_commands (actor, 50, 5);
     s_run_until (actor, &restarted, 55);
     raft_actor_destroy (&actor);
@@ -198,15 +207,7 @@ static void
 test_restart_with_snapshot_ahead_of_the_log (void **state)
 {
     fixture_t *fixture = (fixture_t *)*state;
-    cluster_t cluster = {1, 16540};
-    raft_actor_t *actor = s_start (cluster, 1, fixture->directory);
-    assert_non_null (actor);
-    observer_t observer = {0};
-    s_run_until (actor, &observer, 0);
-    s_propose_commands (actor, 0, 5);
-    s_run_until (actor, &observer, 5);
-    raft_actor_destroy (&actor);
-    assert_true (observer.last_index < 40);
+    assert_true (s_lone_node_commits (fixture->directory, 16540, 0, 5) < 40);
 
     //  The snapshot of entry 40, as the writer thread installs it
     raft_member_t member = {.id = 1, .voter = true, .client_port = 16600, .peer_port = 16541};
@@ -224,15 +225,7 @@ test_restart_with_snapshot_ahead_of_the_log (void **state)
         0);
     free (membership);
 
-    cluster = (cluster_t){1, 16541};
-    actor = s_start (cluster, 1, fixture->directory);
-    assert_non_null (actor);
-    observer_t restarted = {.first_command = 100};
-    s_run_until (actor, &restarted, 0);
-    s_propose_commands (actor, 100, 3);
-    s_run_until (actor, &restarted, 3);
-    assert_true (restarted.last_index > 40);
-    raft_actor_destroy (&actor);
+    assert_true (s_lone_node_commits (fixture->directory, 16541, 100, 3) > 40);
 }
 
 static void
