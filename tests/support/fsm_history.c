@@ -15,16 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-uint64_t
-fsm_history_random (uint64_t *seed)
-{
-    //  xorshift64*: a fixed generator, so a printed seed replays the run
-    *seed ^= *seed >> 12;
-    *seed ^= *seed << 25;
-    *seed ^= *seed >> 27;
-    return *seed * 0x2545F4914F6CDD1DULL;
-}
-
 //  A command with storage for every operation it may carry.
 typedef struct {
     Raftq__State__Command command;
@@ -82,7 +72,7 @@ s_random_queue_op (holder_t *holder, uint64_t *random, uint64_t roll)
 {
     const char *topics[] = {"a", "b", "c/d", "\xc3\xa9", ""};
     Raftq__State__Command *command = &holder->command;
-    const char *topic = topics[fsm_history_random (random) % 5];
+    const char *topic = topics[fsm_fixture_random (random) % 5];
     if (roll < 5) {
         holder->create_topic.name = (char *)topic;
         command->op_case = RAFTQ__STATE__COMMAND__OP_CREATE_TOPIC;
@@ -91,9 +81,9 @@ s_random_queue_op (holder_t *holder, uint64_t *random, uint64_t roll)
         command->op_case = RAFTQ__STATE__COMMAND__OP_LIST_TOPICS;
         command->list_topics = &holder->list_topics;
     } else if (roll < 30) {
-        size_t size = fsm_history_random (random) % sizeof holder->payload;
+        size_t size = fsm_fixture_random (random) % sizeof holder->payload;
         for (size_t byte = 0; byte < size; byte++)
-            holder->payload[byte] = (uint8_t)fsm_history_random (random);
+            holder->payload[byte] = (uint8_t)fsm_fixture_random (random);
         holder->publish.topic = (char *)topic;
         holder->publish.payload.data = holder->payload;
         holder->publish.payload.len = size;
@@ -112,11 +102,11 @@ s_random_chat_op (holder_t *holder, uint64_t *random, uint64_t roll, size_t posi
 {
     const char *users[] = {"ann", "bob", "cid", "dan"};
     Raftq__State__Command *command = &holder->command;
-    const char *user = users[fsm_history_random (random) % 4];
-    const char *other = users[fsm_history_random (random) % 4];
+    const char *user = users[fsm_fixture_random (random) % 4];
+    const char *other = users[fsm_fixture_random (random) % 4];
     snprintf (holder->hash, sizeof holder->hash, "$argon2id$v=19$m=8,t=1,p=1$%s",
               roll % 7 ? "pw" : "bad");
-    s_token (holder->token, 1 + fsm_history_random (random) % 10);
+    s_token (holder->token, 1 + fsm_fixture_random (random) % 10);
     if (roll != 40 && roll != 41 && roll != 42)
         command->token = holder->token;
     if (roll < 44) {
@@ -132,22 +122,22 @@ s_random_chat_op (holder_t *holder, uint64_t *random, uint64_t roll, size_t posi
         command->login = &holder->login;
     } else if (roll < 70) {
         snprintf (holder->text, sizeof holder->text, " hello %" PRIu64 " ",
-                  fsm_history_random (random) % 1000);
+                  fsm_fixture_random (random) % 1000);
         holder->send_message.to = (char *)other;
         holder->send_message.text = holder->text;
         command->op_case = RAFTQ__STATE__COMMAND__OP_SEND_MESSAGE;
         command->send_message = &holder->send_message;
     } else if (roll < 78) {
         holder->read_messages.partner = roll % 2 ? (char *)other : NULL;
-        holder->read_messages.page = (uint32_t)(fsm_history_random (random) % 3);
-        holder->read_messages.page_size = (uint32_t)(fsm_history_random (random) % 4);
+        holder->read_messages.page = (uint32_t)(fsm_fixture_random (random) % 3);
+        holder->read_messages.page_size = (uint32_t)(fsm_fixture_random (random) % 4);
         command->op_case = RAFTQ__STATE__COMMAND__OP_READ_MESSAGES;
         command->read_messages = &holder->read_messages;
     } else if (roll < 84) {
         for (size_t id = 0; id < 4; id++)
-            holder->ids[id] = 1 + fsm_history_random (random) % (position / 4 + 1);
+            holder->ids[id] = 1 + fsm_fixture_random (random) % (position / 4 + 1);
         holder->delete_messages.ids = holder->ids;
-        holder->delete_messages.n_ids = 1 + fsm_history_random (random) % 4;
+        holder->delete_messages.n_ids = 1 + fsm_fixture_random (random) % 4;
         command->op_case = RAFTQ__STATE__COMMAND__OP_DELETE_MESSAGES;
         command->delete_messages = &holder->delete_messages;
     } else if (roll < 86) {
@@ -170,22 +160,22 @@ s_random_chat_op (holder_t *holder, uint64_t *random, uint64_t roll, size_t posi
 
 //  A random history over every operation: queue and chat commands, errors,
 //  retries and stale requests of a few clients, undecodable entries, no-ops.
-fsm_history_entry_t *
+fsm_fixture_entry_t *
 fsm_history_new (uint64_t seed, size_t count)
 {
     uint64_t random = seed ? seed : 1;
     uint64_t client_seq[5] = {0, 0, 0, 0, 0};
-    fsm_history_entry_t *history = calloc (count, sizeof (fsm_history_entry_t));
+    fsm_fixture_entry_t *history = calloc (count, sizeof (fsm_fixture_entry_t));
     assert_non_null (history);
     for (size_t position = 0; position < count; position++) {
-        uint64_t roll = fsm_history_random (&random) % 100;
+        uint64_t roll = fsm_fixture_random (&random) % 100;
         if (roll < 2)
             continue; //  a no-op entry
         if (roll < 4) {
-            history[position].size = 1 + fsm_history_random (&random) % 8;
+            history[position].size = 1 + fsm_fixture_random (&random) % 8;
             history[position].data = malloc (history[position].size);
             for (size_t byte = 0; byte < history[position].size; byte++)
-                history[position].data[byte] = (uint8_t)(0xf0 | fsm_history_random (&random));
+                history[position].data[byte] = (uint8_t)(0xf0 | fsm_fixture_random (&random));
             continue; //  undecodable: every byte continues a varint that never ends
         }
         holder_t holder;
@@ -195,10 +185,10 @@ fsm_history_new (uint64_t seed, size_t count)
             s_random_queue_op (&holder, &random, roll - 4);
         else
             s_random_chat_op (&holder, &random, roll, position);
-        uint64_t who = fsm_history_random (&random) % 8;
+        uint64_t who = fsm_fixture_random (&random) % 8;
         if (who < 5) {
             holder.command.client_id = 1000 + who;
-            uint64_t kind = fsm_history_random (&random) % 10;
+            uint64_t kind = fsm_fixture_random (&random) % 10;
             if (kind == 0 && client_seq[who] > 1)
                 holder.command.seq = client_seq[who] - 1; //  stale
             else if (kind == 1 && client_seq[who] > 0)
@@ -215,51 +205,9 @@ fsm_history_new (uint64_t seed, size_t count)
 }
 
 void
-fsm_history_destroy (fsm_history_entry_t **history_p, size_t count)
+fsm_history_apply (fsm_t *fsm, const fsm_fixture_entry_t *entry, fsm_output_t *output)
 {
-    for (size_t position = 0; position < count; position++)
-        free ((*history_p)[position].data);
-    free (*history_p);
-    *history_p = NULL;
-}
-
-void
-fsm_history_apply (fsm_t *fsm, const fsm_history_entry_t *entry, fsm_output_t *output)
-{
-    uint64_t index = fsm_applied_index (fsm) + 1;
-    memset (output, 0, sizeof *output);
-    if (entry->data)
-        assert_int_equal (fsm_apply (fsm, index, entry->data, entry->size, output), 0);
-    else
-        assert_int_equal (fsm_skip (fsm, index), 0);
-}
-
-//  Packs a reply and every event of an output into one buffer to compare.
-static uint8_t *
-s_output_bytes (const fsm_output_t *output, size_t *size)
-{
-    *size = output->reply ? raftq__reply__get_packed_size (output->reply) : 0;
-    for (size_t position = 0; position < output->event_count; position++)
-        *size += raftq__event__get_packed_size (output->events[position]);
-    uint8_t *bytes = malloc (*size + 1);
-    assert_non_null (bytes);
-    size_t used = output->reply ? raftq__reply__pack (output->reply, bytes) : 0;
-    for (size_t position = 0; position < output->event_count; position++)
-        used += raftq__event__pack (output->events[position], bytes + used);
-    assert_int_equal (used, *size);
-    return bytes;
-}
-
-bool
-fsm_history_same_output (const fsm_output_t *first, const fsm_output_t *second)
-{
-    size_t first_size, second_size;
-    uint8_t *first_bytes = s_output_bytes (first, &first_size);
-    uint8_t *second_bytes = s_output_bytes (second, &second_size);
-    bool same = first_size == second_size && memcmp (first_bytes, second_bytes, first_size) == 0;
-    free (first_bytes);
-    free (second_bytes);
-    return same;
+    assert_int_equal (fsm_fixture_apply_entry (fsm, entry, output), 0);
 }
 
 //  True if both fsms answer a Replay of stream from its start alike.
@@ -270,7 +218,7 @@ fsm_history_same_replay (fsm_t *first, fsm_t *second, const char *stream)
     replay.stream = (char *)stream;
     fsm_output_t one = {.reply = fsm_replay (first, &replay)};
     fsm_output_t two = {.reply = fsm_replay (second, &replay)};
-    bool same = fsm_history_same_output (&one, &two);
+    bool same = fsm_fixture_same_output (&one, &two);
     fsm_output_clear (&one);
     fsm_output_clear (&two);
     return same;
@@ -287,13 +235,13 @@ const fsm_options_t fsm_history_small_options = {.max_clients = 3,
 fsm_t *
 fsm_history_rich_fsm (uint64_t seed, size_t count)
 {
-    fsm_history_entry_t *history = fsm_history_new (seed, count);
+    fsm_fixture_entry_t *history = fsm_history_new (seed, count);
     fsm_t *fsm = fsm_new (&fsm_history_small_options);
     for (size_t position = 0; position < count; position++) {
         fsm_output_t output;
         fsm_history_apply (fsm, &history[position], &output);
         fsm_output_clear (&output);
     }
-    fsm_history_destroy (&history, count);
+    fsm_fixture_history_destroy (&history, count);
     return fsm;
 }

@@ -82,7 +82,7 @@ test_round_trip_then_same_future (void **state)
     snapshot_fixture_t *fixture = (snapshot_fixture_t *)*state;
     const size_t count = RUNNING_ON_VALGRIND ? 1500 : 4000;
     uint64_t seed = fixture->seed;
-    fsm_history_entry_t *history = fsm_history_new (seed, count);
+    fsm_fixture_entry_t *history = fsm_history_new (seed, count);
     fsm_t *original = fsm_new (&fsm_history_small_options);
     //  Snapshots taken at three points; each restored copy must then follow
     //  the original entry by entry
@@ -112,7 +112,7 @@ test_round_trip_then_same_future (void **state)
                 continue;
             fsm_output_t copy_output;
             fsm_history_apply (restored[cut], &history[position], &copy_output);
-            if (!fsm_history_same_output (&output, &copy_output))
+            if (!fsm_fixture_same_output (&output, &copy_output))
                 fail_msg ("seed %" PRIu64 " (RAFTQ_TEST_SEED): entry %zu differs after the "
                           "snapshot at %zu",
                           seed, position, cuts[cut]);
@@ -136,7 +136,7 @@ test_round_trip_then_same_future (void **state)
     uint64_t kept[3] = {cuts[2], cuts[1], cuts[0]};
     snapshot_fixture_expect_indexes (fixture->dir, kept, 3);
     fsm_destroy (&original);
-    fsm_history_destroy (&history, count);
+    fsm_fixture_history_destroy (&history, count);
 }
 
 //  A state with nothing but no-op entries, and one with default options.

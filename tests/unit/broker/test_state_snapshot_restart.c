@@ -100,7 +100,7 @@ test_restart_from_snapshot_and_log (void **state)
     snapshot_fixture_t *fixture = (snapshot_fixture_t *)*state;
     const size_t count = RUNNING_ON_VALGRIND ? 600 : 1500;
     const uint64_t snapshot_at = count / 2, trailing_window = 100;
-    fsm_history_entry_t *history = fsm_history_new (fixture->seed, count);
+    fsm_fixture_entry_t *history = fsm_history_new (fixture->seed, count);
     char log_dir[PATH_SIZE], error[ERROR_SIZE] = "";
     snprintf (log_dir, sizeof log_dir, "%s/log", fixture->root);
     //  Small segments, so that compaction has whole segments to drop
@@ -147,7 +147,7 @@ test_restart_from_snapshot_and_log (void **state)
     assert_non_null (strstr (error, "bad checksum"));
     log_store_destroy (&log);
     fsm_destroy (&live);
-    fsm_history_destroy (&history, count);
+    fsm_fixture_history_destroy (&history, count);
 }
 
 //  --------------------------------------------------------------------------
