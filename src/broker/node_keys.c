@@ -9,11 +9,11 @@
 #define CLIENT_DOMAIN "raftq-client"
 
 struct _node_keys_t {
-    bool peer_curve;                      //  the peer port runs CurveZMQ
-    bool client_curve;                    //  the client and PUB ports do
-    uint8_t public_key[CURVE_KEY_SIZE];   //  this node's key pair
-    uint8_t secret_key[CURVE_KEY_SIZE];   //
-    zap_handler_t *handler;               //  the process's ZAP handler, NULL without keys
+    bool peer_curve;                    //  the peer port runs CurveZMQ
+    bool client_curve;                  //  the client and PUB ports do
+    uint8_t public_key[CURVE_KEY_SIZE]; //  this node's key pair
+    uint8_t secret_key[CURVE_KEY_SIZE]; //
+    zap_handler_t *handler;             //  the process's ZAP handler, NULL without keys
 };
 
 //  The client domain's policy: any key, or the listed ones under their

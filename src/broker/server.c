@@ -255,7 +255,8 @@ s_open_ports (server_t *self)
         return -1;
     if (s_load_admin_credential (self))
         return -1;
-    self->admin = admin_new (self->port, self->view, self->admin_credential);
+    self->admin =
+        admin_new (self->port, self->view, self->admin_credential, self->config->peer_curve);
     if (!self->admin)
         return -1;
     if (self->node->pub_port) {

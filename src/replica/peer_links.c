@@ -24,15 +24,15 @@ typedef struct {
 } s_peer_t;
 
 struct _peer_links_t {
-    uint32_t node_id;                       //  this node
-    char *host;                             //  connections leave from this address
-    bool secure;                            //  the peer port runs CurveZMQ
+    uint32_t node_id;                         //  this node
+    char *host;                               //  connections leave from this address
+    bool secure;                              //  the peer port runs CurveZMQ
     uint8_t public_key[RAFT_PUBLIC_KEY_SIZE]; //  this node's key pair, when secure
     uint8_t secret_key[RAFT_PUBLIC_KEY_SIZE]; //
-    char domain[DOMAIN_SIZE];               //  ZAP domain of this node's peer port
-    zsock_t *policy;                        //  PUSH to the ZAP handler, when secure
-    s_peer_t *peers;                        //  the known peers
-    size_t peer_count;                      //  how many
+    char domain[DOMAIN_SIZE];                 //  ZAP domain of this node's peer port
+    zsock_t *policy;                          //  PUSH to the ZAP handler, when secure
+    s_peer_t *peers;                          //  the known peers
+    size_t peer_count;                        //  how many
 };
 
 //  Where a member's peer port is: its peer host, else its host.

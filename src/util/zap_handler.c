@@ -17,7 +17,7 @@
 #define POLICY_ENDPOINT_SIZE 64
 
 struct _zap_handler_t {
-    zactor_t *actor;                             //  the thread answering requests
+    zactor_t *actor;                            //  the thread answering requests
     char policy_endpoint[POLICY_ENDPOINT_SIZE]; //  where other threads push policies
 };
 
@@ -198,8 +198,8 @@ zap_handler_new (void)
     zap_handler_t *self = calloc (1, sizeof (zap_handler_t));
     if (!self)
         return NULL;
-    snprintf (self->policy_endpoint, sizeof (self->policy_endpoint),
-              "inproc://raftq-zap-policy-%p", (void *)self);
+    snprintf (self->policy_endpoint, sizeof (self->policy_endpoint), "inproc://raftq-zap-policy-%p",
+              (void *)self);
     self->actor = zactor_new (s_run, self->policy_endpoint);
     if (!self->actor || zsock_wait (self->actor) != 0)
         zap_handler_destroy (&self);
