@@ -59,7 +59,10 @@ typedef enum {
     //  the same operation is safe only through the same call.
     RAFTQ_TIMEOUT = 10,
     RAFTQ_UNAVAILABLE = 11, //  node cannot serve now (starting, stopping, overloaded)
-    RAFTQ_INTERNAL = 12     //  a bug or an undecodable reply
+    RAFTQ_INTERNAL = 12,    //  a bug or an undecodable reply
+    //  A limit of the cluster is reached (config.json "limits"; the error
+    //  text names it): retry once space is freed
+    RAFTQ_RESOURCE_EXHAUSTED = 13
 } raftq_code_t;
 
 typedef enum {

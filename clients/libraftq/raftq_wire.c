@@ -195,7 +195,7 @@ raftq_code_name (raftq_code_t code)
     static const char *const names[] = {
         "OK",      "NOT_LEADER",       "NO_LEADER",       "NOT_FOUND",         "ALREADY_EXISTS",
         "EMPTY",   "INVALID_ARGUMENT", "UNAUTHENTICATED", "PERMISSION_DENIED", "TOO_LARGE",
-        "TIMEOUT", "UNAVAILABLE",      "INTERNAL"};
+        "TIMEOUT", "UNAVAILABLE",      "INTERNAL",        "RESOURCE_EXHAUSTED"};
     if ((int)code < 0 || (size_t)code >= sizeof (names) / sizeof (names[0]))
         return "UNKNOWN";
     return names[code];
