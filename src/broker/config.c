@@ -20,7 +20,7 @@
     shrink after a few entries; 1 gives every record a segment).
     session_idle_s 86400 and session_lifetime_s 604800: a chat session
     expires unused this long, or this long after its login (every node must
-    use the same values: apply decides expiry).
+    use the same values: apply decides expiry). "limits": config_limits.h.
 */
 
 #include <arpa/inet.h>
@@ -90,6 +90,7 @@ static const char *const s_raftq_top_keys[] = {"cluster",
                                                "nodes",
                                                "admin_secret_file",
                                                "core_dumps",
+                                               "limits",
                                                NULL};
 static const char *const s_raftq_node_keys[] = {"id",       "host", "client_port", "peer_port",
                                                 "pub_port", "join", NULL};
@@ -302,6 +303,10 @@ s_parse_settings (s_parser_t *parser, json_t *root, config_t *self)
         s_get_string (parser, root, "admin_secret_file", &self->admin_secret_file) ||
         s_admin_defaults (parser, root, self))
         return -1;
+    char place[CONFIG_PATH_MAX], problem[400];
+    if (config_limits_parse (json_object_get (root, "limits"), &self->limits, place, sizeof place,
+                             problem, sizeof problem))
+        return s_fail (parser, place, "%s", problem);
 
     json_t *range = json_object_get (root, "election_timeout_ms");
     if (range) {

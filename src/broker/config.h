@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "broker/config_limits.h"
+
 #define CONFIG_HOST_MAX 64
 
 typedef struct {
@@ -50,6 +52,7 @@ typedef struct {
     uint32_t session_lifetime_s;        //  a chat session this old expires
     char *admin_secret_file;            //  the admin secret (admin_credential.h), 0600
     bool core_dumps;                    //  leave core dumps on (they hold tokens and messages)
+    config_limits_t limits;             //  quotas and watermarks ("limits", config_limits.h)
     config_node_t *nodes;               //  the nodes, in file order
     size_t node_count;                  //  how many
 } config_t;
