@@ -59,6 +59,17 @@ proposal_submit (server_t *server, client_request_t *request, Raftq__State__Comm
     char key[SESSION_KEY_SIZE];
     session_key (decoded->token, key);
     command->token = key;
+    //  The quotas travel in the entry: apply decides from the log alone,
+    //  alike on every node and in every replay (state.proto Limits)
+    const config_limits_t *configured = &server->config->limits;
+    Raftq__State__Limits limits = RAFTQ__STATE__LIMITS__INIT;
+    limits.max_state_bytes = configured->max_state_bytes;
+    limits.max_topics = configured->max_topics;
+    limits.max_topic_messages = configured->max_topic_messages;
+    limits.max_topic_bytes = configured->max_topic_bytes;
+    limits.max_accounts = configured->max_accounts;
+    limits.max_inbox_messages = configured->max_inbox_messages;
+    command->limits = &limits;
     Raftq__Code code;
     char error[256] = "";
     if (fsm_validate (server->fsm, command, &code, error, sizeof (error))) {
