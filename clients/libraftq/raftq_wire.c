@@ -145,6 +145,8 @@ raftq_wire_status_detail (const Raftq__NodeStatus *node, raftq_status_detail_t *
     detail->first_index = source->first_index;
     detail->log_bytes = source->log_bytes;
     detail->snapshot_bytes = source->snapshot_bytes;
+    detail->state_bytes = source->state_bytes;
+    detail->max_state_bytes = source->max_state_bytes;
     for (size_t index = 0; index < source->n_members && detail->member_count < RAFTQ_MEMBERS_MAX;
          index++) {
         const Raftq__MemberStatus *member = source->members[index];
