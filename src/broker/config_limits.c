@@ -14,14 +14,16 @@
 
 //  One key: where its value lives in config_limits_t, its default and range.
 typedef struct {
-    const char *key;      //  name in config.json
-    size_t offset;        //  of its uint64_t in config_limits_t
-    uint64_t fallback;    //  default
-    uint64_t min, max;    //  accepted range
+    const char *key;   //  name in config.json
+    size_t offset;     //  of its uint64_t in config_limits_t
+    uint64_t fallback; //  default
+    uint64_t min, max; //  accepted range
 } s_key_t;
 
-#define S_KEY(name, fallback, min, max)                                                           \
-    {#name, offsetof (config_limits_t, name), fallback, min, max}
+#define S_KEY(name, fallback, min, max)                                                            \
+    {                                                                                              \
+#name, offsetof(config_limits_t, name), fallback, min, max                                 \
+    }
 
 static const s_key_t s_keys[] = {
     S_KEY (max_state_bytes, CONFIG_LIMITS_STATE_BYTES_MAX, 4096, CONFIG_LIMITS_STATE_BYTES_MAX),

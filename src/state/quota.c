@@ -1,5 +1,5 @@
 /*  quota — the one refusal every state quota shares; see quota.h.
-*/
+ */
 #include <inttypes.h>
 
 #include "state/quota.h"
@@ -13,7 +13,8 @@ quota_check (uint64_t used, uint64_t adding, uint64_t limit, const char *limit_n
     if (limit == 0 || (used <= limit && adding <= limit - used))
         return 0;
     return reply_refuse (RAFTQ__CODE__RESOURCE_EXHAUSTED, code, error, error_size,
-                         "%s reached: %s holds %" PRIu64 ", %" PRIu64 " more would pass the limit of %" PRIu64,
+                         "%s reached: %s holds %" PRIu64 ", %" PRIu64
+                         " more would pass the limit of %" PRIu64,
                          limit_name, what, used, adding, limit);
 }
 

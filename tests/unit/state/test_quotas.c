@@ -317,8 +317,7 @@ test_accounting_bounds_snapshot (void **state)
     payload[sizeof payload - 1] = 0;
     assert_int_equal (queue_fixture_run (fsm, QUEUE_CREATE, "t", NULL), RAFTQ__CODE__OK);
     for (int message = 0; message < 500; message++)
-        assert_int_equal (queue_fixture_run (fsm, QUEUE_PUBLISH, "t",
-                                             message % 2 ? payload : "s"),
+        assert_int_equal (queue_fixture_run (fsm, QUEUE_PUBLISH, "t", message % 2 ? payload : "s"),
                           RAFTQ__CODE__OK);
     size_t size;
     char error[256];
