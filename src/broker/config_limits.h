@@ -18,8 +18,9 @@
     | max_connections     | 1024        | 1 .. 1000000         |
     | min_free_disk_bytes | 64 MiB      | 0 (off) .. 2^50      |
 
-    max_connections and min_free_disk_bytes are node-local and only parsed
-    so far: nothing enforces them yet.
+    max_connections and min_free_disk_bytes are node-local. A leader with
+    less than min_free_disk_bytes free in data_dir refuses growing writes
+    (proposal.c); max_connections is only parsed so far.
 
     max_state_bytes stops at 1 GiB because a snapshot body is one protobuf
     message, which must stay under 2 GiB: the accounted state (quota.h

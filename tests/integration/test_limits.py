@@ -157,3 +157,44 @@ def test_limits_refuse_free_and_survive_restart(ctx):
     check_equal(cluster.request(leader, message_put("a", "m" * 40)), OK,
                 "publish once the pop freed room")
     _same_state(cluster)
+
+
+def test_min_free_disk_refuses_writes_and_recovers(ctx):
+    """A node whose data directory is an 8 MiB tmpfs fills it to the
+    watermark, then refuses publishes with RESOURCE_EXHAUSTED naming
+    min_free_disk_bytes instead of stopping on ENOSPC; it stays up and
+    serves pops, and takes writes again once a snapshot compacted the log."""
+    import os
+    import subprocess
+    mount = os.path.join(ctx.dir, "small")
+    os.makedirs(mount)
+    if subprocess.call(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mount]) != 0:
+        print("SKIP: cannot mount a tmpfs (needs root)")
+        return
+    ctx.on_close(lambda: subprocess.call(["umount", "-l", mount]))
+    cluster = ctx.cluster(1, data_dir=mount, segment_bytes=65536, snapshot_log_bytes=1 << 30,
+                          snapshot_trailing_entries=5,
+                          limits={"min_free_disk_bytes": 4 * 1024 * 1024})
+    cluster.start()
+    leader = cluster.wait_leader()
+    cluster.put_topic(leader, "fill")
+    payload = b"d" * 30000
+    published = 0
+    while True:
+        reply = _proto(cluster, leader, wire.publish_request(0, 0, "fill", payload))
+        if reply["code"] != "OK":
+            break
+        published += 1
+        check(published < 300, "8 MiB took %d publishes of 30 KB without a refusal", published)
+    _refused(reply, "min_free_disk_bytes", "publish below the watermark")
+    check(published > 50, "refused after only %d publishes", published)
+    check_equal(cluster.request(leader, message_put("fill", "x")), FAILED, "RRMQ publish")
+    # Up, serving reads and pops
+    check_equal(cluster.topics(leader), ["fill"], "topics below the watermark")
+    drained = cluster.drain(leader, "fill")
+    check_equal(len(drained), published, "messages popped below the watermark")
+    # A snapshot compacts the log: space comes back, writes resume
+    check_equal(cluster.take_snapshot(leader)["code"], "OK", "TakeSnapshot below the watermark")
+    wait_until(lambda: _proto(cluster, leader, wire.publish_request(0, 0, "fill", payload))["code"]
+               == "OK", 5.0, "a publish accepted after compaction")
+    check(cluster.alive, "the node stopped")
