@@ -48,7 +48,8 @@ s_serve_status (server_t *self, client_request_t *request)
     status_source_t source = {.view = self->view,
                               .fsm = self->fsm,
                               .progress = raft_actor_progress (self->raft),
-                              .snapshot_dir = self->snapshot_dir};
+                              .snapshot_dir = self->snapshot_dir,
+                              .max_state_bytes = self->config->limits.max_state_bytes};
     status_answer (self->port, request, &source);
     client_request_destroy (&request);
 }

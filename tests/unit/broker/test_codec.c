@@ -15,8 +15,8 @@ test_code_names (void **state)
     const char *names[] = {
         "OK",      "NOT_LEADER",       "NO_LEADER",       "NOT_FOUND",         "ALREADY_EXISTS",
         "EMPTY",   "INVALID_ARGUMENT", "UNAUTHENTICATED", "PERMISSION_DENIED", "TOO_LARGE",
-        "TIMEOUT", "UNAVAILABLE",      "INTERNAL"};
-    for (int code = 0; code < 13; code++) {
+        "TIMEOUT", "UNAVAILABLE",      "INTERNAL",        "RESOURCE_EXHAUSTED"};
+    for (int code = 0; code < 14; code++) {
         assert_string_equal (codec_code_name ((Raftq__Code)code), names[code]);
         //  Same spelling as the protobuf enum itself.
         const ProtobufCEnumValue *value =
@@ -24,7 +24,7 @@ test_code_names (void **state)
         assert_non_null (value);
         assert_string_equal (value->name, names[code]);
     }
-    assert_string_equal (codec_code_name ((Raftq__Code)13), "UNKNOWN");
+    assert_string_equal (codec_code_name ((Raftq__Code)14), "UNKNOWN");
     assert_string_equal (codec_code_name ((Raftq__Code)-1), "UNKNOWN");
 }
 
