@@ -34,6 +34,8 @@
 #include <jansson.h>
 
 #include "broker/config.h"
+#include "broker/config_keys.h"
+#include "broker/config_parser.h"
 #include "util/digest.h"
 
 //  Upper bound for every *_ms setting: an hour is already absurd for Raft.
@@ -50,17 +52,8 @@
 #define CONFIG_SNAPSHOT_BYTES_MAX (1024u * 1024u * 1024u)
 //  Most log entries kept behind a snapshot for lagging followers.
 #define CONFIG_TRAILING_MAX 100000000
-//  Room for a node's place ("addresses[<any size_t>]") and for a full
-//  JSON path below it ("nodes[12].client_port").
+//  Room for a node's place ("addresses[<any size_t>]").
 #define CONFIG_PLACE_MAX 32
-#define CONFIG_PATH_MAX  96
-
-//  One parse in progress: where errors go and what they are prefixed with.
-typedef struct {
-    const char *name;  //  file name that starts every message
-    char *error;       //  caller's buffer, may be NULL
-    size_t error_size; //  its size
-} s_parser_t;
 
 //  One listening endpoint, remembered to catch two nodes on the same port.
 typedef struct {
@@ -68,12 +61,6 @@ typedef struct {
     uint16_t port;               //  the port
     char place[CONFIG_PATH_MAX]; //  where it was declared, for the message
 } s_endpoint_t;
-
-static bool
-s_streq (const char *one, const char *other)
-{
-    return strcmp (one, other) == 0;
-}
 
 static const char *const s_raftq_top_keys[] = {"cluster",
                                                "data_dir",
@@ -90,149 +77,22 @@ static const char *const s_raftq_top_keys[] = {"cluster",
                                                "nodes",
                                                "admin_secret_file",
                                                "core_dumps",
+                                               "peer_curve",
+                                               "client_curve",
+                                               "client_certificate",
                                                NULL};
-static const char *const s_raftq_node_keys[] = {"id",       "host", "client_port", "peer_port",
-                                                "pub_port", "join", NULL};
-
-//  Messages quote the file (a key, jansson's "near '...'"), which may hold
-//  control characters ("\n" escapes, raw bytes): blank them out so that the
-//  message stays one line.
-static void
-s_one_line (char *message)
-{
-    for (char *at = message; *at; at++)
-        if ((unsigned char)*at < 0x20 || *at == 0x7f)
-            *at = '?';
-}
-
-//  Writes "NAME: PLACE: problem" (PLACE omitted when NULL) into the caller's
-//  buffer. Always returns -1 so that callers can `return s_fail (...)`.
-static int
-s_fail (s_parser_t *parser, const char *place, const char *format, ...)
-{
-    if (!parser->error || parser->error_size == 0)
-        return -1;
-    char problem[512];
-    va_list args;
-    va_start (args, format);
-    vsnprintf (problem, sizeof problem, format, args);
-    va_end (args);
-    if (place)
-        snprintf (parser->error, parser->error_size, "%s: %s: %s", parser->name, place, problem);
-    else
-        snprintf (parser->error, parser->error_size, "%s: %s", parser->name, problem);
-    s_one_line (parser->error);
-    return -1;
-}
-
-//  Joins a parent path and a key: "nodes[2]" + "host" -> "nodes[2].host".
-static void
-s_path (char *path, const char *parent, const char *key)
-{
-    if (parent && *parent)
-        snprintf (path, CONFIG_PATH_MAX, "%s.%s", parent, key);
-    else
-        snprintf (path, CONFIG_PATH_MAX, "%s", key);
-}
-
-//  Reads an integer in [min, max]. An absent key leaves *value untouched
-//  unless the key is required.
-static int
-s_get_integer (s_parser_t *parser, json_t *object, const char *parent, const char *key,
-               bool required, json_int_t min, json_int_t max, json_int_t *value)
-{
-    char path[CONFIG_PATH_MAX];
-    s_path (path, parent, key);
-    json_t *item = json_object_get (object, key);
-    if (!item) {
-        if (required)
-            return s_fail (parser, path, "missing (an integer from %lld to %lld)", (long long)min,
-                           (long long)max);
-        return 0;
-    }
-    if (!json_is_integer (item) || json_integer_value (item) < min ||
-        json_integer_value (item) > max)
-        return s_fail (parser, path, "must be an integer from %lld to %lld", (long long)min,
-                       (long long)max);
-    *value = json_integer_value (item);
-    return 0;
-}
-
-static int
-s_get_u32 (s_parser_t *parser, json_t *object, const char *parent, const char *key, bool required,
-           uint32_t min, uint32_t max, uint32_t *value)
-{
-    json_int_t wide = *value;
-    if (s_get_integer (parser, object, parent, key, required, min, max, &wide))
-        return -1;
-    *value = (uint32_t)wide;
-    return 0;
-}
-
-static int
-s_get_port (s_parser_t *parser, json_t *object, const char *parent, const char *key, bool required,
-            uint16_t *port)
-{
-    json_int_t wide = *port;
-    //  An optional port may be 0, meaning "none".
-    if (s_get_integer (parser, object, parent, key, required, required ? 1 : 0, 65535, &wide))
-        return -1;
-    *port = (uint16_t)wide;
-    return 0;
-}
-
-//  Replaces *value with a copy of a non-empty string key when present.
-static int
-s_get_string (s_parser_t *parser, json_t *object, const char *key, char **value)
-{
-    json_t *item = json_object_get (object, key);
-    if (!item)
-        return 0;
-    if (!json_is_string (item) || json_string_length (item) == 0)
-        return s_fail (parser, key, "must be a non-empty string");
-    char *copy = strdup (json_string_value (item));
-    if (!copy)
-        return s_fail (parser, key, "out of memory");
-    free (*value);
-    *value = copy;
-    return 0;
-}
-
-//  Refuses keys outside the known list, naming the first one found.
-static int
-s_check_keys (s_parser_t *parser, json_t *object, const char *parent, const char *const *known)
-{
-    const char *key;
-    json_t *item;
-    json_object_foreach (object, key, item)
-    {
-        size_t index;
-        for (index = 0; known[index]; index++)
-            if (s_streq (key, known[index]))
-                break;
-        if (!known[index]) {
-            char path[CONFIG_PATH_MAX];
-            char list[512] = "";
-            for (index = 0; known[index]; index++) {
-                size_t used = strlen (list);
-                snprintf (list + used, sizeof list - used, "%s%s", index ? ", " : "", known[index]);
-            }
-            //  The key came from the file: cap it so the message stays one readable line.
-            snprintf (path, sizeof path, "%s%s%.40s", parent, *parent ? "." : "", key);
-            return s_fail (parser, path, "unknown key (known keys: %s)", list);
-        }
-    }
-    return 0;
-}
+static const char *const s_raftq_node_keys[] = {
+    "id",          "host",       "client_port",        "peer_port", "pub_port", "join",
+    "certificate", "public_key", "secret_certificate", "peer_host", NULL};
 
 //  The string at object.key, for a host; NULL (after failing) otherwise.
 static const char *
-s_get_host_text (s_parser_t *parser, json_t *object, const char *path, const char *key)
+s_get_host_text (config_parser_t *parser, json_t *object, const char *path, const char *key)
 {
     json_t *item = json_object_get (object, key);
     if (!json_is_string (item)) {
-        s_fail (parser, path, "%s (an IPv4 address or \"localhost\")",
-                item ? "must be a string" : "missing");
+        config_fail (parser, path, "%s (an IPv4 address or \"localhost\")",
+                     item ? "must be a string" : "missing");
         return NULL;
     }
     return json_string_value (item);
@@ -242,17 +102,17 @@ s_get_host_text (s_parser_t *parser, json_t *object, const char *path, const cha
 //  or "localhost". URL prefixes belong to the RRMQ form only, where the
 //  caller strips them first.
 static int
-s_set_host (s_parser_t *parser, const char *path, const char *text, char *host)
+s_set_host (config_parser_t *parser, const char *path, const char *text, char *host)
 {
     const char *prefixes[] = {"http://", "tcp://"};
     for (size_t index = 0; index < 2; index++)
         if (strncmp (text, prefixes[index], strlen (prefixes[index])) == 0)
-            return s_fail (parser, path, "write the bare address, without a \"%s\" prefix",
-                           prefixes[index]);
+            return config_fail (parser, path, "write the bare address, without a \"%s\" prefix",
+                                prefixes[index]);
     struct in_addr address;
     if (strlen (text) >= CONFIG_HOST_MAX ||
-        (!s_streq (text, "localhost") && inet_pton (AF_INET, text, &address) != 1))
-        return s_fail (parser, path, "must be an IPv4 address or \"localhost\"");
+        (!config_streq (text, "localhost") && inet_pton (AF_INET, text, &address) != 1))
+        return config_fail (parser, path, "must be an IPv4 address or \"localhost\"");
     strcpy (host, text);
     return 0;
 }
@@ -261,53 +121,54 @@ s_set_host (s_parser_t *parser, const char *path, const char *text, char *host)
 //  the file names ("data" when it names none: the RRMQ form keeps one
 //  secret for its keyed directories); core dumps are off unless asked for.
 static int
-s_admin_defaults (s_parser_t *parser, json_t *root, config_t *self)
+s_admin_defaults (config_parser_t *parser, json_t *root, config_t *self)
 {
     json_t *dumps = json_object_get (root, "core_dumps");
     if (dumps && !json_is_boolean (dumps))
-        return s_fail (parser, "core_dumps", "must be true or false");
+        return config_fail (parser, "core_dumps", "must be true or false");
     self->core_dumps = dumps && json_is_true (dumps);
     if (self->admin_secret_file)
         return 0;
     if (asprintf (&self->admin_secret_file, "%s/admin.secret", self->data_dir) == -1) {
         self->admin_secret_file = NULL;
-        return s_fail (parser, NULL, "out of memory");
+        return config_fail (parser, NULL, "out of memory");
     }
     return 0;
 }
 
 //  Settings shared by both forms: everything but the node list.
 static int
-s_parse_settings (s_parser_t *parser, json_t *root, config_t *self)
+s_parse_settings (config_parser_t *parser, json_t *root, config_t *self)
 {
-    if (s_get_string (parser, root, "cluster", &self->cluster) ||
-        s_get_string (parser, root, "data_dir", &self->data_dir) ||
-        s_get_u32 (parser, root, "", "heartbeat_ms", false, 1, CONFIG_MS_MAX,
-                   &self->heartbeat_ms) ||
-        s_get_u32 (parser, root, "", "request_timeout_ms", false, 1, CONFIG_MS_MAX,
-                   &self->request_timeout_ms) ||
-        s_get_u32 (parser, root, "", "max_payload_bytes", false, 1, CONFIG_PAYLOAD_MAX,
-                   &self->max_payload_bytes) ||
-        s_get_u32 (parser, root, "", "event_retention", false, 1, CONFIG_RETENTION_MAX,
-                   &self->event_retention) ||
-        s_get_u32 (parser, root, "", "snapshot_log_bytes", false, CONFIG_SNAPSHOT_BYTES_MIN,
-                   CONFIG_SNAPSHOT_BYTES_MAX, &self->snapshot_log_bytes) ||
-        s_get_u32 (parser, root, "", "snapshot_trailing_entries", false, 0, CONFIG_TRAILING_MAX,
-                   &self->snapshot_trailing_entries) ||
-        s_get_u32 (parser, root, "", "segment_bytes", false, 1, UINT32_MAX, &self->segment_bytes) ||
-        s_get_u32 (parser, root, "", "session_idle_s", false, 1, CONFIG_SESSION_S_MAX,
-                   &self->session_idle_s) ||
-        s_get_u32 (parser, root, "", "session_lifetime_s", false, 1, CONFIG_SESSION_S_MAX,
-                   &self->session_lifetime_s) ||
-        s_get_string (parser, root, "admin_secret_file", &self->admin_secret_file) ||
+    if (config_get_string (parser, root, "", "cluster", &self->cluster) ||
+        config_get_string (parser, root, "", "data_dir", &self->data_dir) ||
+        config_get_u32 (parser, root, "", "heartbeat_ms", false, 1, CONFIG_MS_MAX,
+                        &self->heartbeat_ms) ||
+        config_get_u32 (parser, root, "", "request_timeout_ms", false, 1, CONFIG_MS_MAX,
+                        &self->request_timeout_ms) ||
+        config_get_u32 (parser, root, "", "max_payload_bytes", false, 1, CONFIG_PAYLOAD_MAX,
+                        &self->max_payload_bytes) ||
+        config_get_u32 (parser, root, "", "event_retention", false, 1, CONFIG_RETENTION_MAX,
+                        &self->event_retention) ||
+        config_get_u32 (parser, root, "", "snapshot_log_bytes", false, CONFIG_SNAPSHOT_BYTES_MIN,
+                        CONFIG_SNAPSHOT_BYTES_MAX, &self->snapshot_log_bytes) ||
+        config_get_u32 (parser, root, "", "snapshot_trailing_entries", false, 0,
+                        CONFIG_TRAILING_MAX, &self->snapshot_trailing_entries) ||
+        config_get_u32 (parser, root, "", "segment_bytes", false, 1, UINT32_MAX,
+                        &self->segment_bytes) ||
+        config_get_u32 (parser, root, "", "session_idle_s", false, 1, CONFIG_SESSION_S_MAX,
+                        &self->session_idle_s) ||
+        config_get_u32 (parser, root, "", "session_lifetime_s", false, 1, CONFIG_SESSION_S_MAX,
+                        &self->session_lifetime_s) ||
+        config_get_string (parser, root, "", "admin_secret_file", &self->admin_secret_file) ||
         s_admin_defaults (parser, root, self))
         return -1;
 
     json_t *range = json_object_get (root, "election_timeout_ms");
     if (range) {
         if (!json_is_array (range) || json_array_size (range) != 2)
-            return s_fail (parser, "election_timeout_ms",
-                           "must be an array of two integers [min, max]");
+            return config_fail (parser, "election_timeout_ms",
+                                "must be an array of two integers [min, max]");
         uint32_t bounds[2];
         for (size_t index = 0; index < 2; index++) {
             json_t *bound = json_array_get (range, index);
@@ -315,7 +176,7 @@ s_parse_settings (s_parser_t *parser, json_t *root, config_t *self)
                 json_integer_value (bound) > CONFIG_MS_MAX) {
                 char path[CONFIG_PATH_MAX];
                 snprintf (path, sizeof path, "election_timeout_ms[%zu]", index);
-                return s_fail (parser, path, "must be an integer from 1 to %d", CONFIG_MS_MAX);
+                return config_fail (parser, path, "must be an integer from 1 to %d", CONFIG_MS_MAX);
             }
             bounds[index] = (uint32_t)json_integer_value (bound);
         }
@@ -325,38 +186,38 @@ s_parse_settings (s_parser_t *parser, json_t *root, config_t *self)
     //  Randomization needs room between the bounds, and a leader must beat
     //  the shortest timeout or followers would keep deposing it.
     if (self->election_timeout_min_ms >= self->election_timeout_max_ms)
-        return s_fail (parser, "election_timeout_ms",
-                       "min (%" PRIu32 ") must be less than max (%" PRIu32 ")",
-                       self->election_timeout_min_ms, self->election_timeout_max_ms);
+        return config_fail (parser, "election_timeout_ms",
+                            "min (%" PRIu32 ") must be less than max (%" PRIu32 ")",
+                            self->election_timeout_min_ms, self->election_timeout_max_ms);
     if (self->heartbeat_ms >= self->election_timeout_min_ms)
-        return s_fail (parser, "heartbeat_ms",
-                       "%" PRIu32 " must be less than the election timeout min (%" PRIu32 ")",
-                       self->heartbeat_ms, self->election_timeout_min_ms);
+        return config_fail (parser, "heartbeat_ms",
+                            "%" PRIu32 " must be less than the election timeout min (%" PRIu32 ")",
+                            self->heartbeat_ms, self->election_timeout_min_ms);
     return 0;
 }
 
 //  The array of node entries of either form: non-empty, objects only.
 //  Fills self->nodes with zeroed entries, one per array element.
 static int
-s_node_array (s_parser_t *parser, json_t *array, const char *key, config_t *self)
+s_node_array (config_parser_t *parser, json_t *array, const char *key, config_t *self)
 {
     if (!json_is_array (array) || json_array_size (array) == 0)
-        return s_fail (parser, key, "must be a non-empty array of objects");
+        return config_fail (parser, key, "must be a non-empty array of objects");
     self->node_count = json_array_size (array);
     self->nodes = calloc (self->node_count, sizeof (config_node_t));
     if (!self->nodes)
-        return s_fail (parser, key, "out of memory");
+        return config_fail (parser, key, "out of memory");
     for (size_t index = 0; index < self->node_count; index++)
         if (!json_is_object (json_array_get (array, index))) {
             char path[CONFIG_PATH_MAX];
             snprintf (path, sizeof path, "%s[%zu]", key, index);
-            return s_fail (parser, path, "must be an object");
+            return config_fail (parser, path, "must be an object");
         }
     return 0;
 }
 
 static int
-s_parse_raftq_nodes (s_parser_t *parser, json_t *array, config_t *self)
+s_parse_raftq_nodes (config_parser_t *parser, json_t *array, config_t *self)
 {
     if (s_node_array (parser, array, "nodes", self))
         return -1;
@@ -366,31 +227,42 @@ s_parse_raftq_nodes (s_parser_t *parser, json_t *array, config_t *self)
         char place[CONFIG_PLACE_MAX];
         snprintf (place, sizeof place, "nodes[%zu]", index);
         char host_path[CONFIG_PATH_MAX];
-        s_path (host_path, place, "host");
-        if (s_check_keys (parser, entry, place, s_raftq_node_keys) ||
-            s_get_u32 (parser, entry, place, "id", true, 1, UINT32_MAX, &node->id))
+        config_path (host_path, place, "host");
+        if (config_check_keys (parser, entry, place, s_raftq_node_keys) ||
+            config_get_u32 (parser, entry, place, "id", true, 1, UINT32_MAX, &node->id))
             return -1;
         const char *host = s_get_host_text (parser, entry, host_path, "host");
         if (!host || s_set_host (parser, host_path, host, node->host) ||
-            s_get_port (parser, entry, place, "client_port", true, &node->client_port) ||
-            s_get_port (parser, entry, place, "peer_port", true, &node->peer_port) ||
-            s_get_port (parser, entry, place, "pub_port", false, &node->pub_port))
+            config_get_port (parser, entry, place, "client_port", true, &node->client_port) ||
+            config_get_port (parser, entry, place, "peer_port", true, &node->peer_port) ||
+            config_get_port (parser, entry, place, "pub_port", false, &node->pub_port))
             return -1;
+        //  The peer port may live on a private network of its own
+        strcpy (node->peer_host, node->host);
+        if (json_object_get (entry, "peer_host")) {
+            char peer_host_path[CONFIG_PATH_MAX];
+            config_path (peer_host_path, place, "peer_host");
+            const char *peer_host = s_get_host_text (parser, entry, peer_host_path, "peer_host");
+            if (!peer_host || s_set_host (parser, peer_host_path, peer_host, node->peer_host))
+                return -1;
+        }
         json_t *join = json_object_get (entry, "join");
         if (join) {
             if (!json_is_boolean (join)) {
                 char path[CONFIG_PATH_MAX];
-                s_path (path, place, "join");
-                return s_fail (parser, path, "must be true or false");
+                config_path (path, place, "join");
+                return config_fail (parser, path, "must be true or false");
             }
             node->join = json_is_true (join);
         }
+        if (config_keys_parse_node (parser, entry, place, node))
+            return -1;
     }
     return 0;
 }
 
 static int
-s_parse_rrmq_addresses (s_parser_t *parser, json_t *array, config_t *self)
+s_parse_rrmq_addresses (config_parser_t *parser, json_t *array, config_t *self)
 {
     if (s_node_array (parser, array, "addresses", self))
         return -1;
@@ -403,7 +275,7 @@ s_parse_rrmq_addresses (s_parser_t *parser, json_t *array, config_t *self)
         //  "no node" everywhere in raftq (leader_id, votes).
         node->id = (uint32_t)index + 1;
         char ip_path[CONFIG_PATH_MAX];
-        s_path (ip_path, place, "ip");
+        config_path (ip_path, place, "ip");
         const char *ip = s_get_host_text (parser, entry, ip_path, "ip");
         if (!ip)
             return -1;
@@ -414,9 +286,10 @@ s_parse_rrmq_addresses (s_parser_t *parser, json_t *array, config_t *self)
             ip += 6;
         if (s_set_host (parser, ip_path, ip, node->host))
             return -1;
-        if (s_get_port (parser, entry, place, "port", true, &node->client_port) ||
-            s_get_port (parser, entry, place, "internal_port", true, &node->peer_port) ||
-            s_get_port (parser, entry, place, "pub_port", false, &node->pub_port))
+        strcpy (node->peer_host, node->host);
+        if (config_get_port (parser, entry, place, "port", true, &node->client_port) ||
+            config_get_port (parser, entry, place, "internal_port", true, &node->peer_port) ||
+            config_get_port (parser, entry, place, "pub_port", false, &node->pub_port))
             return -1;
     }
     return 0;
@@ -432,7 +305,7 @@ s_endpoint_place (char *place, const char *array, size_t index, const char *port
 //  Ids unique; no two endpoints, across all nodes and all their ports, equal
 //  (two sockets cannot bind the same one).
 static int
-s_check_unique (s_parser_t *parser, config_t *self, bool rrmq)
+s_check_unique (config_parser_t *parser, config_t *self, bool rrmq)
 {
     const char *array = rrmq ? "addresses" : "nodes";
     const char *port_keys[3] = {rrmq ? "port" : "client_port", rrmq ? "internal_port" : "peer_port",
@@ -442,31 +315,32 @@ s_check_unique (s_parser_t *parser, config_t *self, bool rrmq)
             if (self->nodes[index].id == self->nodes[other].id) {
                 char place[CONFIG_PATH_MAX];
                 snprintf (place, sizeof place, "%s[%zu].id", array, index);
-                return s_fail (parser, place, "duplicate id %" PRIu32 " (also %s[%zu])",
-                               self->nodes[index].id, array, other);
+                return config_fail (parser, place, "duplicate id %" PRIu32 " (also %s[%zu])",
+                                    self->nodes[index].id, array, other);
             }
 
     s_endpoint_t *endpoints = calloc (self->node_count * 3, sizeof (s_endpoint_t));
     if (!endpoints)
-        return s_fail (parser, array, "out of memory");
+        return config_fail (parser, array, "out of memory");
     size_t count = 0;
     int rc = 0;
     for (size_t index = 0; index < self->node_count && rc == 0; index++) {
         const config_node_t *node = &self->nodes[index];
         uint16_t ports[3] = {node->client_port, node->peer_port, node->pub_port};
-        const char *host = s_streq (node->host, "localhost") ? "127.0.0.1" : node->host;
         for (size_t which = 0; which < 3 && rc == 0; which++) {
             if (ports[which] == 0)
                 continue; //  no PUB socket
+            const char *bound = which == 1 ? node->peer_host : node->host;
+            const char *host = config_streq (bound, "localhost") ? "127.0.0.1" : bound;
             s_endpoint_t *endpoint = &endpoints[count++];
             endpoint->host = host;
             endpoint->port = ports[which];
             s_endpoint_place (endpoint->place, array, index, port_keys[which]);
             for (size_t seen = 0; seen + 1 < count; seen++)
                 if (endpoints[seen].port == endpoint->port &&
-                    s_streq (endpoints[seen].host, host)) {
-                    rc = s_fail (parser, endpoint->place, "endpoint %s:%u already used by %s",
-                                 node->host, endpoint->port, endpoints[seen].place);
+                    config_streq (endpoints[seen].host, host)) {
+                    rc = config_fail (parser, endpoint->place, "endpoint %s:%u already used by %s",
+                                      bound, endpoint->port, endpoints[seen].place);
                     break;
                 }
         }
@@ -476,22 +350,23 @@ s_check_unique (s_parser_t *parser, config_t *self, bool rrmq)
 }
 
 static int
-s_parse_root (s_parser_t *parser, json_t *root, config_t *self)
+s_parse_root (config_parser_t *parser, json_t *root, config_t *self)
 {
     if (!json_is_object (root))
-        return s_fail (parser, "top level", "must be an object");
+        return config_fail (parser, "top level", "must be an object");
     json_t *nodes = json_object_get (root, "nodes");
     json_t *addresses = json_object_get (root, "addresses");
     if (nodes && addresses)
-        return s_fail (parser, "top level",
-                       "has both \"nodes\" (raftq form) and \"addresses\" (RRMQ form); keep one");
+        return config_fail (
+            parser, "top level",
+            "has both \"nodes\" (raftq form) and \"addresses\" (RRMQ form); keep one");
     if (!nodes && !addresses)
-        return s_fail (parser, "top level",
-                       "needs \"nodes\" (raftq form) or \"addresses\" (RRMQ form)");
+        return config_fail (parser, "top level",
+                            "needs \"nodes\" (raftq form) or \"addresses\" (RRMQ form)");
     if (nodes) {
-        if (s_check_keys (parser, root, "", s_raftq_top_keys) ||
+        if (config_check_keys (parser, root, "", s_raftq_top_keys) ||
             s_parse_settings (parser, root, self) || s_parse_raftq_nodes (parser, nodes, self) ||
-            s_check_unique (parser, self, false))
+            s_check_unique (parser, self, false) || config_keys_parse_settings (parser, root, self))
             return -1;
         return 0;
     }
@@ -499,7 +374,7 @@ s_parse_root (s_parser_t *parser, json_t *root, config_t *self)
     free (self->cluster);
     self->cluster = strdup ("rrmq");
     if (!self->cluster)
-        return s_fail (parser, NULL, "out of memory");
+        return config_fail (parser, NULL, "out of memory");
     if (s_parse_settings (parser, root, self) || s_parse_rrmq_addresses (parser, addresses, self) ||
         s_check_unique (parser, self, true))
         return -1;
@@ -546,7 +421,7 @@ config_node_identity (const config_t *self, const config_node_t *node)
 //  directory keyed by it: a new address list starts a new cluster in the
 //  same working directory, the same list finds its state again.
 static int
-s_set_identity (s_parser_t *parser, json_t *root, config_t *self)
+s_set_identity (config_parser_t *parser, json_t *root, config_t *self)
 {
     self->cluster_id = s_cluster_id (self);
     if (!json_object_get (root, "addresses") || json_object_get (root, "data_dir"))
@@ -555,7 +430,7 @@ s_set_identity (s_parser_t *parser, json_t *root, config_t *self)
     snprintf (keyed, sizeof keyed, "data/rrmq-%016" PRIx64, self->cluster_id);
     char *copy = strdup (keyed);
     if (!copy)
-        return s_fail (parser, NULL, "out of memory");
+        return config_fail (parser, NULL, "out of memory");
     free (self->data_dir);
     self->data_dir = copy;
     return 0;
@@ -566,7 +441,7 @@ s_set_identity (s_parser_t *parser, json_t *root, config_t *self)
 static config_t *
 s_parse_buffer (const char *text, size_t length, const char *name, char *error, size_t error_size)
 {
-    s_parser_t parser = {name ? name : "config", error, error_size};
+    config_parser_t parser = {name ? name : "config", error, error_size};
     if (error && error_size)
         error[0] = 0;
     json_error_t json_error;
@@ -575,7 +450,7 @@ s_parse_buffer (const char *text, size_t length, const char *name, char *error, 
         if (error && error_size) {
             snprintf (error, error_size, "%s:%d:%d: %s", parser.name, json_error.line,
                       json_error.column, json_error.text);
-            s_one_line (error);
+            config_parser_one_line (error);
         }
         return NULL;
     }
@@ -597,7 +472,7 @@ s_parse_buffer (const char *text, size_t length, const char *name, char *error, 
         self->session_lifetime_s = 7u * 24u * 3600u;
     }
     if (!self || !self->path || !self->cluster || !self->data_dir) {
-        s_fail (&parser, NULL, "out of memory");
+        config_fail (&parser, NULL, "out of memory");
         config_destroy (&self);
     } else if (s_parse_root (&parser, root, self) || s_set_identity (&parser, root, self))
         config_destroy (&self);
@@ -614,10 +489,10 @@ config_parse (const char *text, const char *name, char *error, size_t error_size
 config_t *
 config_load (const char *path, char *error, size_t error_size)
 {
-    s_parser_t parser = {path ? path : "config", error, error_size};
+    config_parser_t parser = {path ? path : "config", error, error_size};
     FILE *file = path ? fopen (path, "rb") : NULL;
     if (!file) {
-        s_fail (&parser, NULL, "cannot read: %s", strerror (path ? errno : EINVAL));
+        config_fail (&parser, NULL, "cannot read: %s", strerror (path ? errno : EINVAL));
         return NULL;
     }
     char *text = NULL;
@@ -633,7 +508,7 @@ config_load (const char *path, char *error, size_t error_size)
     if (buffer && fclose (buffer))
         failed = true;
     if (failed || read_errno) {
-        s_fail (&parser, NULL, "cannot read: %s", strerror (read_errno ? read_errno : ENOMEM));
+        config_fail (&parser, NULL, "cannot read: %s", strerror (read_errno ? read_errno : ENOMEM));
         free (text);
         return NULL;
     }
@@ -652,7 +527,10 @@ config_destroy (config_t **self_p)
     free (self->cluster);
     free (self->data_dir);
     free (self->admin_secret_file);
+    for (size_t index = 0; self->nodes && index < self->node_count; index++)
+        config_keys_clear_node (&self->nodes[index]);
     free (self->nodes);
+    free (self->client_keys);
     free (self);
     *self_p = NULL;
 }

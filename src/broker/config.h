@@ -21,16 +21,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/curve_key.h"
+
 #define CONFIG_HOST_MAX 64
 
 typedef struct {
-    uint32_t id;                //  node id, nonzero and unique
-    char host[CONFIG_HOST_MAX]; //  address it binds and is reached at
-    uint16_t client_port;       //  client ROUTER
-    uint16_t peer_port;         //  peer ROUTER
-    uint16_t pub_port;          //  PUB, 0 when the node publishes nothing
-    bool join;                  //  starts empty and waits to be added
+    uint32_t id;                        //  node id, nonzero and unique
+    char host[CONFIG_HOST_MAX];         //  address it binds and is reached at
+    uint16_t client_port;               //  client ROUTER
+    uint16_t peer_port;                 //  peer ROUTER
+    uint16_t pub_port;                  //  PUB, 0 when the node publishes nothing
+    bool join;                          //  starts empty and waits to be added
+    char peer_host[CONFIG_HOST_MAX];    //  address of its peer port (host unless set)
+    bool has_public_key;                //  the config names its CurveZMQ key
+    uint8_t public_key[CURVE_KEY_SIZE]; //  that key
+    char *secret_certificate;           //  where it finds its secret key, NULL: no key
 } config_node_t;
+
+//  Who may use the client and PUB ports (config_keys.h).
+typedef enum {
+    CONFIG_CLIENT_PLAIN = 0,   //  plain ZeroMQ, no CurveZMQ
+    CONFIG_CLIENT_ANY_KEY = 1, //  CurveZMQ, any client key
+    CONFIG_CLIENT_LISTED = 2   //  CurveZMQ, only the listed client keys
+} config_client_security_t;
 
 typedef struct {
     char *path;                       //  file it was read from
@@ -50,8 +63,12 @@ typedef struct {
     uint32_t session_lifetime_s;        //  a chat session this old expires
     char *admin_secret_file;            //  the admin secret (admin_credential.h), 0600
     bool core_dumps;                    //  leave core dumps on (they hold tokens and messages)
-    config_node_t *nodes;               //  the nodes, in file order
-    size_t node_count;                  //  how many
+    bool peer_curve;                    //  peer port runs CurveZMQ with the members' keys
+    config_client_security_t client_security; //  client and PUB ports
+    uint8_t (*client_keys)[CURVE_KEY_SIZE];   //  allowed client keys (CONFIG_CLIENT_LISTED)
+    size_t client_key_count;                  //  how many
+    config_node_t *nodes;                     //  the nodes, in file order
+    size_t node_count;                        //  how many
 } config_t;
 
 //  Loads and validates a raftq or RRMQ config file. On failure returns NULL

@@ -24,6 +24,7 @@ raft_config_check (const raft_member_t *members, size_t count)
     for (size_t position = 0; position < count; position++) {
         const raft_member_t *member = &members[position];
         if (member->id == 0 || !memchr (member->host, 0, sizeof (member->host)) ||
+            !memchr (member->peer_host, 0, sizeof (member->peer_host)) ||
             member->client_port > MAX_PORT || member->peer_port > MAX_PORT ||
             member->pub_port > MAX_PORT)
             return -1;
@@ -32,6 +33,15 @@ raft_config_check (const raft_member_t *members, size_t count)
                 return -1;
     }
     return 0;
+}
+
+bool
+raft_member_has_key (const raft_member_t *member)
+{
+    uint8_t any = 0;
+    for (size_t position = 0; position < RAFT_PUBLIC_KEY_SIZE; position++)
+        any |= member->public_key[position];
+    return any != 0;
 }
 
 size_t
@@ -129,13 +139,19 @@ s_config_decode (const uint8_t *data, size_t size, raft_member_t **members_p, si
         const Raftq__Peer__Member *source = packed->members[position];
         raft_member_t *member = &members[position];
         const char *host = source->host ? source->host : "";
-        if (strlen (host) >= sizeof (member->host)) {
+        const char *peer_host = source->peer_host ? source->peer_host : "";
+        if (strlen (host) >= sizeof (member->host) ||
+            strlen (peer_host) >= sizeof (member->peer_host) ||
+            (source->public_key.len != 0 && source->public_key.len != RAFT_PUBLIC_KEY_SIZE)) {
             rc = -1;
             break;
         }
         member->id = source->id;
         member->voter = source->voter;
         strcpy (member->host, host);
+        strcpy (member->peer_host, peer_host);
+        if (source->public_key.len)
+            memcpy (member->public_key, source->public_key.data, RAFT_PUBLIC_KEY_SIZE);
         member->client_port = source->client_port;
         member->peer_port = source->peer_port;
         member->pub_port = source->pub_port;
@@ -317,6 +333,12 @@ raft_core_config_encode (const raft_member_t *members, size_t count, size_t *siz
             member->client_port = members[position].client_port;
             member->peer_port = members[position].peer_port;
             member->pub_port = members[position].pub_port;
+            member->peer_host = (char *)members[position].peer_host;
+            //  A member without a key packs as before: old logs decode alike
+            if (raft_member_has_key (&members[position])) {
+                member->public_key.data = (uint8_t *)members[position].public_key;
+                member->public_key.len = RAFT_PUBLIC_KEY_SIZE;
+            }
             pointers[position] = member;
         }
         Raftq__Peer__Configuration configuration = RAFTQ__PEER__CONFIGURATION__INIT;

@@ -89,6 +89,8 @@ extern "C" {
 
 //  Size of a member's host text, terminating zero included.
 #define RAFT_HOST_SIZE 256
+//  Size of a CurveZMQ public key.
+#define RAFT_PUBLIC_KEY_SIZE 32
 
 //  Highest term the core adopts, persists or campaigns up to. A message of a
 //  higher term is ignored and a higher persisted term refused at creation, so
@@ -106,12 +108,14 @@ extern "C" {
 //  address travels in configuration entries so every node learns how to
 //  reach a member added at run time.
 typedef struct {
-    uint32_t id;               //  node id, nonzero
-    bool voter;                //  votes and counts for commit; false: a learner
-    char host[RAFT_HOST_SIZE]; //  host of its endpoints, "" if not known
-    uint32_t client_port;      //  its client port, 0 if not known
-    uint32_t peer_port;        //  its peer port, 0 if not known
-    uint32_t pub_port;         //  its PUB port, 0 if not known
+    uint32_t id;                              //  node id, nonzero
+    bool voter;                               //  votes and counts for commit; false: a learner
+    char host[RAFT_HOST_SIZE];                //  host of its endpoints, "" if not known
+    uint32_t client_port;                     //  its client port, 0 if not known
+    uint32_t peer_port;                       //  its peer port, 0 if not known
+    uint32_t pub_port;                        //  its PUB port, 0 if not known
+    char peer_host[RAFT_HOST_SIZE];           //  host of its peer port, "" if host
+    uint8_t public_key[RAFT_PUBLIC_KEY_SIZE]; //  its CurveZMQ public key, zeros if none
 } raft_member_t;
 
 //  What the leader knows of one member's replication (raft_core_progress).
@@ -357,6 +361,9 @@ uint8_t *raft_core_config_encode (const raft_member_t *members, size_t count, si
 //  Returns NULL if it is malformed (ids zero or repeated, a port above 65535,
 //  a host too long, no voter) or when out of memory.
 raft_member_t *raft_core_config_decode (const uint8_t *data, size_t size, size_t *count);
+
+//  Whether a member carries a CurveZMQ public key (a key of zeros is none).
+bool raft_member_has_key (const raft_member_t *member);
 
 //  Snapshots. The caller owns snapshot bytes; the core owns the log.
 //  Taking one: save the state machine as of an applied index with the

@@ -19,7 +19,8 @@
 #define FAR_AWAY INT64_MAX
 
 #define CONFIG_TEXT                                                                                \
-    "{\"nodes\":[{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":5501,\"peer_port\":5601},"       \
+    "{\"peer_curve\":false,\"nodes\":[{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":5501,"      \
+    "\"peer_port\":5601},"                                                                         \
     "{\"id\":2,\"host\":\"127.0.0.1\",\"client_port\":5502,\"peer_port\":5602}]}"
 
 typedef struct {

@@ -195,10 +195,11 @@ test_leader_hints (void **state)
 {
     fixture_t *fixture = (fixture_t *)*state;
     char error[256];
-    config_t *config = config_parse (
-        "{\"nodes\":[{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":5501,\"peer_port\":5601},"
-        "{\"id\":2,\"host\":\"127.0.0.2\",\"client_port\":5502,\"peer_port\":5602}]}",
-        "test.json", error, sizeof (error));
+    config_t *config =
+        config_parse ("{\"peer_curve\":false,\"nodes\":[{\"id\":1,\"host\":\"127.0.0.1\",\"client_"
+                      "port\":5501,\"peer_port\":5601},"
+                      "{\"id\":2,\"host\":\"127.0.0.2\",\"client_port\":5502,\"peer_port\":5602}]}",
+                      "test.json", error, sizeof (error));
     assert_non_null (config);
     cluster_view_t *view = cluster_view_new (config, 1);
     uint32_t leaders[] = {2, 0, 1, 9};

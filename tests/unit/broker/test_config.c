@@ -17,11 +17,16 @@
 #include <cmocka.h>
 
 #include "broker/config.h"
+#include "broker/config_keys.h"
+#include "key_fixture.h"
 
 //  A node entry of the raftq form on 127.0.0.1.
 #define NODE(id, client, peer)                                                                     \
     "{\"id\":" #id ",\"host\":\"127.0.0.1\",\"client_port\":" #client ",\"peer_port\":" #peer "}"
 #define ONE_NODE "\"nodes\":[" NODE (1, 5501, 5601) "]"
+//  Most cases are about other settings: they run the peer port in the clear
+//  rather than naming keys (test_curve_settings covers those)
+#define PLAIN "\"peer_curve\":false,"
 
 //  A bad file and the exact line it must produce.
 typedef struct {
@@ -72,9 +77,29 @@ test_default_file (void **state)
     char path[1024];
     char error[512] = "";
     s_source_path (path, sizeof path, "config.json");
+    //  The fixture changes the working directory
+    char *absolute = realpath (path, NULL);
+    assert_non_null (absolute);
+    snprintf (path, sizeof path, "%s", absolute);
+    free (absolute);
+    key_fixture_t *keys = key_fixture_new (5);
+    assert_non_null (keys);
     config_t *config = config_load (path, error, sizeof error);
     if (!config)
         fail_msg ("%s", error);
+    //  The default cluster runs CurveZMQ between brokers, plain clients
+    assert_true (config->peer_curve);
+    assert_int_equal (config->client_security, CONFIG_CLIENT_PLAIN);
+    for (size_t index = 0; index < 5; index++) {
+        const config_node_t *node = &config->nodes[index];
+        assert_true (node->has_public_key);
+        assert_memory_equal (node->public_key, key_fixture_public (keys, index + 1),
+                             CURVE_KEY_SIZE);
+        uint8_t secret[CURVE_KEY_SIZE];
+        assert_int_equal (config_keys_load_secret (config, node, secret, error, sizeof error), 0);
+        assert_string_equal (node->peer_host, node->host);
+    }
+    key_fixture_destroy (&keys);
     assert_string_equal (config->path, path);
     assert_string_equal (config->cluster, "raftq-local");
     assert_string_equal (config->data_dir, "data");
@@ -105,7 +130,7 @@ static void
 test_defaults_and_options (void **state)
 {
     (void)state;
-    config_t *config = s_expect_config ("{" ONE_NODE "}");
+    config_t *config = s_expect_config ("{" PLAIN ONE_NODE "}");
     assert_string_equal (config->cluster, "raftq");
     assert_string_equal (config->data_dir, "data");
     assert_string_equal (config->path, "test.json");
@@ -128,16 +153,16 @@ test_defaults_and_options (void **state)
     assert_false (config->core_dumps);
     config_destroy (&config);
 
-    config = s_expect_config ("{" ONE_NODE ",\"data_dir\":\"/srv/q\",\"core_dumps\":true}");
+    config = s_expect_config ("{" PLAIN ONE_NODE ",\"data_dir\":\"/srv/q\",\"core_dumps\":true}");
     assert_string_equal (config->admin_secret_file, "/srv/q/admin.secret");
     assert_true (config->core_dumps);
     config_destroy (&config);
-    config = s_expect_config ("{" ONE_NODE ",\"admin_secret_file\":\"/etc/q/admin\"}");
+    config = s_expect_config ("{" PLAIN ONE_NODE ",\"admin_secret_file\":\"/etc/q/admin\"}");
     assert_string_equal (config->admin_secret_file, "/etc/q/admin");
     config_destroy (&config);
 
     config = s_expect_config (
-        "{\"cluster\":\"c\",\"data_dir\":\"/tmp/d\",\"heartbeat_ms\":10,"
+        "{" PLAIN "\"cluster\":\"c\",\"data_dir\":\"/tmp/d\",\"heartbeat_ms\":10,"
         "\"election_timeout_ms\":[100,200],\"request_timeout_ms\":3000,"
         "\"max_payload_bytes\":67108864,\"event_retention\":1000000,"
         "\"snapshot_log_bytes\":4096,\"snapshot_trailing_entries\":0,\"segment_bytes\":1,"
@@ -188,20 +213,22 @@ test_bad_top_level_and_settings (void **state)
         //  form and top level
         {"[1]", "test.json: top level: must be an object"},
         {"{}", "test.json: top level: needs \"nodes\" (raftq form) or \"addresses\" (RRMQ form)"},
-        {"{" ONE_NODE ",\"addresses\":[]}", "test.json: top level: has both \"nodes\" "
-                                            "(raftq form) and \"addresses\" (RRMQ form); keep one"},
-        {"{" ONE_NODE ",\"heartbeat\":50}",
+        {"{" PLAIN ONE_NODE ",\"addresses\":[]}",
+         "test.json: top level: has both \"nodes\" "
+         "(raftq form) and \"addresses\" (RRMQ form); keep one"},
+        {"{" PLAIN ONE_NODE ",\"heartbeat\":50}",
          "test.json: heartbeat: unknown key (known keys: "
          "cluster, data_dir, heartbeat_ms, election_timeout_ms, request_timeout_ms, "
          "max_payload_bytes, event_retention, snapshot_log_bytes, snapshot_trailing_entries, "
          "segment_bytes, session_idle_s, session_lifetime_s, nodes, admin_secret_file, "
-         "core_dumps)"},
-        {"{" ONE_NODE ",\"core_dumps\":1}", "test.json: core_dumps: must be true or false"},
-        {"{" ONE_NODE ",\"admin_secret_file\":\"\"}",
+         "core_dumps, peer_curve, client_curve, client_certificate)"},
+        {"{" PLAIN ONE_NODE ",\"core_dumps\":1}", "test.json: core_dumps: must be true or false"},
+        {"{" PLAIN ONE_NODE ",\"admin_secret_file\":\"\"}",
          "test.json: admin_secret_file: must be a non-empty string"},
-        {"{\"nodes\":{}}", "test.json: nodes: must be a non-empty array of objects"},
-        {"{\"nodes\":[]}", "test.json: nodes: must be a non-empty array of objects"},
-        {"{\"nodes\":[" NODE (1, 5501, 5601) ",5]}", "test.json: nodes[1]: must be an object"},
+        {"{" PLAIN "\"nodes\":{}}", "test.json: nodes: must be a non-empty array of objects"},
+        {"{" PLAIN "\"nodes\":[]}", "test.json: nodes: must be a non-empty array of objects"},
+        {"{" PLAIN "\"nodes\":[" NODE (1, 5501, 5601) ",5]}",
+         "test.json: nodes[1]: must be an object"},
         //  settings
         {"{\"cluster\":5," ONE_NODE "}", "test.json: cluster: must be a non-empty string"},
         {"{\"data_dir\":\"\"," ONE_NODE "}", "test.json: data_dir: must be a non-empty string"},
@@ -246,49 +273,54 @@ test_bad_node_entries (void **state)
     (void)state;
     const bad_case_t cases[] = {
         //  node entries
-        {"{\"nodes\":[{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2,"
+        {"{" PLAIN "\"nodes\":[{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2,"
          "\"pubport\":3}]}",
          "test.json: nodes[0].pubport: unknown key (known keys: id, host, "
-         "client_port, peer_port, pub_port, join)"},
-        {"{\"nodes\":[{\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2}]}",
+         "client_port, peer_port, pub_port, join, certificate, public_key, secret_certificate, "
+         "peer_host)"},
+        {"{" PLAIN "\"nodes\":[{\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2}]}",
          "test.json: nodes[0].id: missing (an integer from 1 to 4294967295)"},
-        {"{\"nodes\":[" NODE (0, 1, 2) "]}",
+        {"{" PLAIN "\"nodes\":[" NODE (0, 1, 2) "]}",
          "test.json: nodes[0].id: must be an integer from 1 to 4294967295"},
-        {"{\"nodes\":[" NODE (4294967296, 1, 2) "]}",
+        {"{" PLAIN "\"nodes\":[" NODE (4294967296, 1, 2) "]}",
          "test.json: nodes[0].id: must be an integer from 1 to 4294967295"},
-        {"{\"nodes\":[" NODE (1, 1, 2) "," NODE (2, 3, 4) "," NODE (1, 5, 6) "]}",
+        {"{" PLAIN "\"nodes\":[" NODE (1, 1, 2) "," NODE (2, 3, 4) "," NODE (1, 5, 6) "]}",
          "test.json: nodes[2].id: duplicate id 1 (also nodes[0])"},
-        {"{\"nodes\":[" NODE (1, "5501", 2) "]}",
+        {"{" PLAIN "\"nodes\":[" NODE (1, "5501", 2) "]}",
          "test.json: nodes[0].client_port: must be an integer from 1 to 65535"},
-        {"{\"nodes\":[" NODE (1, 5501.0, 2) "]}",
+        {"{" PLAIN "\"nodes\":[" NODE (1, 5501.0, 2) "]}",
          "test.json: nodes[0].client_port: must be an integer from 1 to 65535"},
-        {"{\"nodes\":[" NODE (1, 0, 2) "]}",
+        {"{" PLAIN "\"nodes\":[" NODE (1, 0, 2) "]}",
          "test.json: nodes[0].client_port: must be an integer from 1 to 65535"},
-        {"{\"nodes\":[" NODE (1, 1, 65536) "]}",
+        {"{" PLAIN "\"nodes\":[" NODE (1, 1, 65536) "]}",
          "test.json: nodes[0].peer_port: must be an integer from 1 to 65535"},
-        {"{\"nodes\":[" NODE (1, 1, -2) "]}",
+        {"{" PLAIN "\"nodes\":[" NODE (1, 1, -2) "]}",
          "test.json: nodes[0].peer_port: must be an integer from 1 to 65535"},
-        {"{\"nodes\":[{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1}]}",
+        {"{" PLAIN "\"nodes\":[{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1}]}",
          "test.json: nodes[0].peer_port: missing (an integer from 1 to 65535)"},
-        {"{\"nodes\":[{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2,"
+        {"{" PLAIN "\"nodes\":[{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2,"
          "\"pub_port\":-1}]}",
          "test.json: nodes[0].pub_port: must be an integer from 0 to 65535"},
-        {"{\"nodes\":[{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2,"
+        {"{" PLAIN "\"nodes\":[{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2,"
          "\"join\":\"yes\"}]}",
          "test.json: nodes[0].join: must be true or false"},
-        {"{\"nodes\":[{\"id\":1,\"client_port\":1,\"peer_port\":2}]}",
+        {"{" PLAIN "\"nodes\":[{\"id\":1,\"client_port\":1,\"peer_port\":2}]}",
          "test.json: nodes[0].host: missing (an IPv4 address or \"localhost\")"},
-        {"{\"nodes\":[{\"id\":1,\"host\":7,\"client_port\":1,\"peer_port\":2}]}",
+        {"{" PLAIN "\"nodes\":[{\"id\":1,\"host\":7,\"client_port\":1,\"peer_port\":2}]}",
          "test.json: nodes[0].host: must be a string (an IPv4 address or \"localhost\")"},
-        {"{\"nodes\":[{\"id\":1,\"host\":\"tcp://127.0.0.1\",\"client_port\":1,\"peer_port\":2}]}",
+        {"{" PLAIN
+         "\"nodes\":[{\"id\":1,\"host\":\"tcp://127.0.0.1\",\"client_port\":1,\"peer_port\":2}]}",
          "test.json: nodes[0].host: write the bare address, without a \"tcp://\" prefix"},
-        {"{\"nodes\":[{\"id\":1,\"host\":\"http://127.0.0.1\",\"client_port\":1,\"peer_port\":2}]}",
+        {"{" PLAIN
+         "\"nodes\":[{\"id\":1,\"host\":\"http://127.0.0.1\",\"client_port\":1,\"peer_port\":2}]}",
          "test.json: nodes[0].host: write the bare address, without a \"http://\" prefix"},
-        {"{\"nodes\":[{\"id\":1,\"host\":\"example.com\",\"client_port\":1,\"peer_port\":2}]}",
+        {"{" PLAIN
+         "\"nodes\":[{\"id\":1,\"host\":\"example.com\",\"client_port\":1,\"peer_port\":2}]}",
          "test.json: nodes[0].host: must be an IPv4 address or \"localhost\""},
-        {"{\"nodes\":[{\"id\":1,\"host\":\"\",\"client_port\":1,\"peer_port\":2}]}",
+        {"{" PLAIN "\"nodes\":[{\"id\":1,\"host\":\"\",\"client_port\":1,\"peer_port\":2}]}",
          "test.json: nodes[0].host: must be an IPv4 address or \"localhost\""},
-        {"{\"nodes\":[{\"id\":1,\"host\":\"127.0.0.256\",\"client_port\":1,\"peer_port\":2}]}",
+        {"{" PLAIN
+         "\"nodes\":[{\"id\":1,\"host\":\"127.0.0.256\",\"client_port\":1,\"peer_port\":2}]}",
          "test.json: nodes[0].host: must be an IPv4 address or \"localhost\""},
     };
     s_expect_errors (cases, sizeof cases / sizeof cases[0]);
@@ -301,22 +333,22 @@ test_bad_endpoints (void **state)
     (void)state;
     const bad_case_t cases[] = {
         //  endpoints: across nodes, within one node, localhost = 127.0.0.1
-        {"{\"nodes\":[" NODE (1, 5501, 5601) "," NODE (2, 5502, 5501) "]}",
+        {"{" PLAIN "\"nodes\":[" NODE (1, 5501, 5601) "," NODE (2, 5502, 5501) "]}",
          "test.json: nodes[1].peer_port: endpoint 127.0.0.1:5501 already used by "
          "nodes[0].client_port"},
-        {"{\"nodes\":[" NODE (1, 5501, 5501) "]}",
+        {"{" PLAIN "\"nodes\":[" NODE (1, 5501, 5501) "]}",
          "test.json: nodes[0].peer_port: endpoint 127.0.0.1:5501 already used by "
          "nodes[0].client_port"},
-        {"{\"nodes\":[" NODE (1, 5501,
-                              5601) ",{\"id\":2,\"host\":\"localhost\","
-                                    "\"client_port\":5502,\"peer_port\":5602,\"pub_port\":5601}]}",
+        {"{" PLAIN "\"nodes\":[" NODE (
+             1, 5501, 5601) ",{\"id\":2,\"host\":\"localhost\","
+                            "\"client_port\":5502,\"peer_port\":5602,\"pub_port\":5601}]}",
          "test.json: nodes[1].pub_port: endpoint localhost:5601 already used by "
          "nodes[0].peer_port"},
     };
     s_expect_errors (cases, sizeof cases / sizeof cases[0]);
 
     //  Same ports on different hosts are distinct endpoints; pub_port 0 is none.
-    config_t *config = s_expect_config ("{\"nodes\":[" NODE (
+    config_t *config = s_expect_config ("{" PLAIN "\"nodes\":[" NODE (
         1, 5501, 5601) ",{\"id\":2,\"host\":\"127.0.0.2\","
                        "\"client_port\":5501,\"peer_port\":5601,\"pub_port\":0}]}");
     assert_int_equal (config->node_count, 2);
@@ -336,15 +368,15 @@ test_syntax_errors (void **state)
 
     assert_null (config_parse ("", "empty.json", error, sizeof error));
     assert_int_equal (strncmp (error, "empty.json:1:0: ", 16), 0);
-    assert_null (config_parse ("{" ONE_NODE "} trailing", "t.json", error, sizeof error));
+    assert_null (config_parse ("{" PLAIN ONE_NODE "} trailing", "t.json", error, sizeof error));
     assert_int_equal (strncmp (error, "t.json:1:", 9), 0);
     assert_non_null (strstr (error, "end of file expected"));
     //  A duplicate key is refused by the parser, not silently overridden.
     assert_null (config_parse ("{\"heartbeat_ms\":10,\"heartbeat_ms\":20," ONE_NODE "}", "d.json",
                                error, sizeof error));
     assert_non_null (strstr (error, "duplicate object key"));
-    assert_null (config_parse ("{\"nodes\":[" NODE (1, 99999999999999999999, 2) "]}", "big.json",
-                               error, sizeof error));
+    assert_null (config_parse ("{" PLAIN "\"nodes\":[" NODE (1, 99999999999999999999, 2) "]}",
+                               "big.json", error, sizeof error));
     assert_non_null (strstr (error, "too big integer"));
     assert_null (config_parse (NULL, "null.json", error, sizeof error));
     assert_int_equal (strncmp (error, "null.json:1:0: ", 15), 0);
@@ -433,32 +465,32 @@ static void
 test_cluster_identity (void **state)
 {
     (void)state;
-    const char *base = "{\"cluster\":\"c\",\"nodes\":["
+    const char *base = "{" PLAIN "\"cluster\":\"c\",\"nodes\":["
                        "{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2},"
                        "{\"id\":2,\"host\":\"127.0.0.1\",\"client_port\":3,\"peer_port\":4}]}";
     uint64_t id = s_cluster_id (base);
     //  The same nodes in another order, with pub ports, one marked to join
     //  (as a wiped node is when it is added back), other settings: the same.
-    assert_true (s_cluster_id ("{\"cluster\":\"c\",\"heartbeat_ms\":20,\"nodes\":["
+    assert_true (s_cluster_id ("{" PLAIN "\"cluster\":\"c\",\"heartbeat_ms\":20,\"nodes\":["
                                "{\"id\":2,\"host\":\"127.0.0.1\",\"client_port\":3,"
                                "\"peer_port\":4,\"join\":true,\"pub_port\":9},"
                                "{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,"
                                "\"peer_port\":2}]}") == id);
     //  Another name, another port, another host, another id, one node more.
     const char *others[] = {
-        "{\"cluster\":\"d\",\"nodes\":["
+        "{" PLAIN "\"cluster\":\"d\",\"nodes\":["
         "{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2},"
         "{\"id\":2,\"host\":\"127.0.0.1\",\"client_port\":3,\"peer_port\":4}]}",
-        "{\"cluster\":\"c\",\"nodes\":["
+        "{" PLAIN "\"cluster\":\"c\",\"nodes\":["
         "{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2},"
         "{\"id\":2,\"host\":\"127.0.0.1\",\"client_port\":3,\"peer_port\":5}]}",
-        "{\"cluster\":\"c\",\"nodes\":["
+        "{" PLAIN "\"cluster\":\"c\",\"nodes\":["
         "{\"id\":1,\"host\":\"127.0.0.2\",\"client_port\":1,\"peer_port\":2},"
         "{\"id\":2,\"host\":\"127.0.0.1\",\"client_port\":3,\"peer_port\":4}]}",
-        "{\"cluster\":\"c\",\"nodes\":["
+        "{" PLAIN "\"cluster\":\"c\",\"nodes\":["
         "{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2},"
         "{\"id\":3,\"host\":\"127.0.0.1\",\"client_port\":3,\"peer_port\":4}]}",
-        "{\"cluster\":\"c\",\"nodes\":["
+        "{" PLAIN "\"cluster\":\"c\",\"nodes\":["
         "{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2},"
         "{\"id\":2,\"host\":\"127.0.0.1\",\"client_port\":3,\"peer_port\":4},"
         "{\"id\":3,\"host\":\"127.0.0.1\",\"client_port\":5,\"peer_port\":6}]}",
@@ -501,30 +533,30 @@ test_node_identity (void **state)
 {
     (void)state;
     uint64_t id = s_node_one_identity (
-        "{\"cluster\":\"c\",\"nodes\":["
+        "{" PLAIN "\"cluster\":\"c\",\"nodes\":["
         "{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2},"
         "{\"id\":2,\"host\":\"127.0.0.1\",\"client_port\":3,\"peer_port\":4}]}");
     const char *same[] = {
         //  a node added, node 2 marked to join with a pub port
-        "{\"cluster\":\"c\",\"nodes\":["
+        "{" PLAIN "\"cluster\":\"c\",\"nodes\":["
         "{\"id\":2,\"host\":\"127.0.0.1\",\"client_port\":3,\"peer_port\":4,\"join\":true,"
         "\"pub_port\":9},"
         "{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2},"
         "{\"id\":6,\"host\":\"127.0.0.1\",\"client_port\":5,\"peer_port\":6,\"join\":true}]}",
         //  node 2 gone, node 1 with a pub port
-        "{\"cluster\":\"c\",\"nodes\":["
+        "{" PLAIN "\"cluster\":\"c\",\"nodes\":["
         "{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2,\"pub_port\":7}]}",
     };
     for (size_t index = 0; index < sizeof same / sizeof same[0]; index++)
         assert_true (s_node_one_identity (same[index]) == id);
     const char *other[] = {
-        "{\"cluster\":\"d\",\"nodes\":["
+        "{" PLAIN "\"cluster\":\"d\",\"nodes\":["
         "{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2}]}",
-        "{\"cluster\":\"c\",\"nodes\":["
+        "{" PLAIN "\"cluster\":\"c\",\"nodes\":["
         "{\"id\":1,\"host\":\"127.0.0.2\",\"client_port\":1,\"peer_port\":2}]}",
-        "{\"cluster\":\"c\",\"nodes\":["
+        "{" PLAIN "\"cluster\":\"c\",\"nodes\":["
         "{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":9,\"peer_port\":2}]}",
-        "{\"cluster\":\"c\",\"nodes\":["
+        "{" PLAIN "\"cluster\":\"c\",\"nodes\":["
         "{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":9}]}",
     };
     for (size_t index = 0; index < sizeof other / sizeof other[0]; index++)
@@ -550,7 +582,7 @@ test_load_files (void **state)
     assert_non_null (mkdtemp (dir));
     char good[256], nul[256], missing[256], expected[512], error[512];
 
-    const char *text = "{\"cluster\":\"file\"," ONE_NODE "}";
+    const char *text = "{\"cluster\":\"file\"," PLAIN ONE_NODE "}";
     s_write_file (dir, "good.json", text, strlen (text), good);
     config_t *config = config_load (good, error, sizeof error);
     assert_non_null (config);
@@ -559,7 +591,7 @@ test_load_files (void **state)
     config_destroy (&config);
 
     //  A NUL byte inside the file is a syntax error, not a silent end of file.
-    s_write_file (dir, "nul.json", "{\"nodes\":[]}\0garbage", 20, nul);
+    s_write_file (dir, "nul.json", "{" PLAIN "\"nodes\":[]}\0garbage", 20, nul);
     assert_null (config_load (nul, error, sizeof error));
     snprintf (expected, sizeof expected, "%s:1:", nul);
     assert_int_equal (strncmp (error, expected, strlen (expected)), 0);
@@ -574,7 +606,7 @@ test_load_files (void **state)
     assert_string_equal (error, expected);
 
     //  Semantic errors carry the file's own path.
-    text = "{\"nodes\":[" NODE (1, 1, 1) "]}";
+    text = "{" PLAIN "\"nodes\":[" NODE (1, 1, 1) "]}";
     s_write_file (dir, "same.json", text, strlen (text), good);
     assert_null (config_load (good, error, sizeof error));
     snprintf (expected, sizeof expected,

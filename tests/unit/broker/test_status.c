@@ -15,7 +15,8 @@
 #include "view_fixture.h"
 
 #define CONFIG_TEXT                                                                                \
-    "{\"nodes\":[{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":5501,\"peer_port\":5601}]}"
+    "{\"peer_curve\":false,\"nodes\":[{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":5501,"      \
+    "\"peer_port\":5601}]}"
 
 typedef struct {
     config_t *config;
