@@ -276,6 +276,14 @@ char *raftq_config_admin_secret (const char *path, char *error, size_t error_siz
 raftq_code_t raftq_add_node (raftq_client_t *self, uint32_t id, const char *host,
                              uint16_t client_port, uint16_t peer_port, uint16_t pub_port);
 
+//  raftq_add_node with the new node's CurveZMQ public key (Z85), which a
+//  cluster whose peer port runs CURVE requires: the members accept the
+//  node's peer connections by it. NULL or "": none. RAFTQ_INVALID_ARGUMENT
+//  for a key that is not one, without asking the cluster.
+raftq_code_t raftq_add_node_key (raftq_client_t *self, uint32_t id, const char *host,
+                                 uint16_t client_port, uint16_t peer_port, uint16_t pub_port,
+                                 const char *public_key);
+
 //  Removes node id, voter or learner, the leader too (it hands over);
 //  returns RAFTQ_OK once the removal is committed.
 raftq_code_t raftq_remove_node (raftq_client_t *self, uint32_t id);

@@ -31,7 +31,9 @@ s_usage (FILE *stream)
         "  create-topic TOPIC        create a topic\n"
         "  publish TOPIC MESSAGE     append MESSAGE to TOPIC\n"
         "  pop TOPIC                 remove and print the oldest message of TOPIC\n"
-        "  admin add-node ID HOST CLIENT PEER PUB   add a node (answered once it votes)\n"
+        "  admin add-node ID HOST CLIENT PEER PUB [KEY]   add a node (answered once it\n"
+        "                            votes); KEY: its CURVE public key (Z85), by default\n"
+        "                            the key the config gives the node at HOST:CLIENT\n"
         "  admin remove-node ID      remove a node, the leader too\n"
         "  admin transfer-leader ID  hand leadership to node ID\n"
         "  admin snapshot [--node ID | --all]   snapshot now and compact the log: the\n"
@@ -230,7 +232,7 @@ static const command_t s_commands[] = {
     {"create-topic", 1, 1, false, false, s_command_create_topic},
     {"publish", 2, 2, true, false, s_command_publish},
     {"pop", 1, 1, false, false, s_command_pop},
-    {"admin", 1, 6, false, false, cli_command_admin},
+    {"admin", 1, 7, false, false, cli_command_admin},
     {"register", 1, 2, false, false, cli_command_register},
     {"login", 1, 2, false, false, cli_command_login},
     {"logout", 0, 0, false, false, cli_command_logout},
