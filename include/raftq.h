@@ -29,6 +29,15 @@
     and moves to another node's PUB when its node falls silent. Events the
     cluster no longer retains are reported as a gap, never skipped silently.
 
+    CurveZMQ: a cluster may require CURVE on its client and PUB ports
+    (config client_curve). A client made with raftq_client_new_curve or
+    raftq_client_load (and raftq_client_new_from_config when the config
+    turns client_curve on) encrypts and authenticates every socket: it
+    checks each node's public key (its certificate) and shows the node its
+    own key pair (a czmq certificate: public part at PATH, secret part at
+    PATH_secret, as `raftq keygen PATH` writes them). A node that refuses
+    the client's key answers nothing: calls end in RAFTQ_TIMEOUT.
+
     Link with pkg-config: cc app.c $(pkg-config --cflags --libs raftq).
 */
 #ifndef RAFTQ_H_INCLUDED
@@ -140,9 +149,39 @@ raftq_client_t *raftq_client_new (const char **endpoints, size_t count);
 
 //  Creates a client for the nodes of a config file: the raftq form
 //  (nodes[].host and client_port) or the RRMQ form (addresses[].ip and
-//  port). Returns NULL if the file cannot be used; raftq_config_endpoints
-//  says why.
+//  port), with CurveZMQ when the config turns client_curve on (see
+//  raftq_client_load). Returns NULL with errno set if the file or a key
+//  cannot be used; raftq_client_load says why.
 raftq_client_t *raftq_client_new_from_config (const char *config_path);
+
+//  Creates a client that talks CurveZMQ to count nodes: endpoints[i] is
+//  node i's client port and server_keys[i] its public key, in Z85 (40
+//  characters). client_certificate is the file of the client's own key
+//  pair (secret part in client_certificate + "_secret"); NULL or "" gives
+//  the client a fresh pair, which a cluster with client_curve true accepts
+//  and one with an allow-list refuses. server_keys NULL: plaintext, as
+//  raftq_client_new. Keys and certificate are checked here: returns NULL
+//  with errno set (EINVAL for a bad key or count, the file's errno for an
+//  unreadable certificate) and one line in error saying which.
+raftq_client_t *raftq_client_new_curve (const char **endpoints, const char **server_keys,
+                                        size_t count, const char *client_certificate, char *error,
+                                        size_t error_size);
+
+//  Creates a client for the nodes of the config at path, as
+//  raftq_client_new_from_config does, saying why not in error (and errno)
+//  when it cannot. With client_curve on in the config it talks CurveZMQ:
+//  each node's key comes from its "certificate" file or its "public_key",
+//  the client's key pair from client_certificate if not NULL or "", else
+//  as raftq_config_client_curve finds it.
+raftq_client_t *raftq_client_load (const char *config_path, const char *client_certificate,
+                                   char *error, size_t error_size);
+
+//  Sets the CURVE public key (Z85) of the node at endpoint index, e.g. one
+//  added with raftq_client_add_endpoint: a client that talks CurveZMQ
+//  cannot reach a node whose key it does not know. A plaintext client keeps
+//  the key unused. Returns 0, or -1 with errno EINVAL and the error text
+//  set for a bad key or index.
+int raftq_client_set_server_key (raftq_client_t *self, size_t index, const char *server_key);
 
 //  Closes the client's sockets (unsent requests are dropped) and frees it;
 //  nulls *self_p.
@@ -241,6 +280,14 @@ char *raftq_config_admin_secret (const char *path, char *error, size_t error_siz
 //  caught up and votes. Adding a voter again is RAFTQ_OK.
 raftq_code_t raftq_add_node (raftq_client_t *self, uint32_t id, const char *host,
                              uint16_t client_port, uint16_t peer_port, uint16_t pub_port);
+
+//  raftq_add_node with the new node's CurveZMQ public key (Z85), which a
+//  cluster whose peer port runs CURVE requires: the members accept the
+//  node's peer connections by it. NULL or "": none. RAFTQ_INVALID_ARGUMENT
+//  for a key that is not one, without asking the cluster.
+raftq_code_t raftq_add_node_key (raftq_client_t *self, uint32_t id, const char *host,
+                                 uint16_t client_port, uint16_t peer_port, uint16_t pub_port,
+                                 const char *public_key);
 
 //  Removes node id, voter or learner, the leader too (it hands over);
 //  returns RAFTQ_OK once the removal is committed.
@@ -430,6 +477,23 @@ raftq_subscription_t *raftq_subscription_new (const char **client_endpoints,
 raftq_subscription_t *raftq_subscription_new_from_config (const char *config_path,
                                                           const char *stream, uint64_t from_seq);
 
+//  raftq_subscription_new over CurveZMQ: server_keys[i] is node i's public
+//  key (Z85; its client and PUB ports share it), client_certificate the
+//  client's key pair as for raftq_client_new_curve. NULL with errno and
+//  error set when a key, the certificate or an endpoint cannot be used.
+raftq_subscription_t *raftq_subscription_new_curve (const char **client_endpoints,
+                                                    const char **pub_endpoints,
+                                                    const char **server_keys, size_t count,
+                                                    const char *client_certificate,
+                                                    const char *stream, uint64_t from_seq,
+                                                    char *error, size_t error_size);
+
+//  raftq_subscription_new_from_config that says why not in error, with
+//  CURVE when the config turns client_curve on (as raftq_client_load).
+raftq_subscription_t *raftq_subscription_load (const char *config_path,
+                                               const char *client_certificate, const char *stream,
+                                               uint64_t from_seq, char *error, size_t error_size);
+
 //  Closes the subscription's sockets and frees it; nulls *self_p.
 void raftq_subscription_destroy (raftq_subscription_t **self_p);
 
@@ -485,6 +549,21 @@ char **raftq_config_endpoints (const char *path, char *error, size_t error_size)
 //  belongs to the node of raftq_config_endpoints entry i): "" for a node
 //  without pub_port (always so in the RRMQ form unless it names one).
 char **raftq_config_pub_endpoints (const char *path, char *error, size_t error_size);
+
+//  The CURVE public key (Z85) of each of the same nodes, in the same order:
+//  from the node's "certificate" file (czmq format; a relative name is
+//  taken from the config's directory) or its "public_key"; "" for a node
+//  that names neither (always so in the RRMQ form).
+char **raftq_config_server_keys (const char *path, char *error, size_t error_size);
+
+//  Whether clients of the config at path must talk CurveZMQ: returns 1 when
+//  its client_curve is true or a list of client keys, 0 when false or
+//  absent, -1 (error set) when the file cannot be used. Either way
+//  *certificate_p gets the client key pair to use, a new string to free:
+//  $RAFTQ_CLIENT_CERTIFICATE when set, else the config's
+//  client_certificate (from the config's directory), else NULL.
+int raftq_config_client_curve (const char *path, char **certificate_p, char *error,
+                               size_t error_size);
 
 //  Frees a NULL-terminated string array of this library; nulls *strings_p.
 void raftq_strings_free (char ***strings_p);

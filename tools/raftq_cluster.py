@@ -10,6 +10,13 @@ makes both agree, wherever the tool is invoked from.
 
 Files per node, beside the broker's own state in <data_dir>/node-<id>/:
 raftqd.log (stdout and stderr of a background node) and raftqd.pid.
+
+Keys: before it spawns a node, the tool creates every CurveZMQ certificate
+the config names and lacks (each node's "certificate" and the
+"client_certificate"), with `raftq keygen` from the same bin directory as
+raftqd; a node needs every member's public key to start. When the config
+turns client_curve on, the tool's own status and admin requests talk
+CurveZMQ with the client_certificate (or $RAFTQ_CLIENT_CERTIFICATE).
 """
 
 import ctypes
@@ -29,7 +36,7 @@ CLIENTS_PYTHON = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(_
 if CLIENTS_PYTHON not in sys.path:
     sys.path.insert(0, CLIENTS_PYTHON)
 
-from raftq_client import SocketPool  # noqa: E402
+from raftq_client import CurveKeys, SocketPool, certificate_keys  # noqa: E402
 
 STATUS_REQUEST = b'{"type":"status","method":"GET"}'
 START_DEADLINE_S = 5.0      # a node must answer status this long after spawn
@@ -48,7 +55,8 @@ class ConfigError(Exception):
 class Node:
     """One broker of the config: where it listens and how it is started."""
 
-    def __init__(self, node_id, host, client_port, peer_port, pub_port, node_dir, argv):
+    def __init__(self, node_id, host, client_port, peer_port, pub_port, node_dir, argv,
+                 certificate=None, public_key=None):
         self.id = node_id                # node id (RRMQ form: index + 1)
         self.host = host                 # address it listens on
         self.client_port = client_port   # client ROUTER
@@ -56,6 +64,17 @@ class Node:
         self.pub_port = pub_port         # PUB, 0 when none
         self.dir = node_dir              # <data_dir>/node-<id>, absolute
         self.argv = argv                 # raftqd arguments after the program name
+        self.certificate = certificate   # its public certificate file, absolute, or None
+        self.given_key = public_key      # its "public_key" (Z85) when it names no certificate
+
+    def public_key(self):
+        """Its CurveZMQ public key (Z85 str), or None when it has none (yet)."""
+        if self.certificate is None:
+            return self.given_key
+        try:
+            return certificate_keys(self.certificate)["public-key"]
+        except (OSError, ValueError):
+            return None
 
     @property
     def endpoint(self):
@@ -94,6 +113,14 @@ class ClusterConfig:
         if not isinstance(secret_file, str) or not secret_file:
             raise ConfigError("%s: admin_secret_file: not a non-empty string" % path)
         self.admin_secret_path = os.path.normpath(os.path.join(self.base_dir, secret_file))
+        # CurveZMQ on the client ports: false, true or an allow-list
+        self.client_curve = document.get("client_curve", False) is not False
+        client_certificate = document.get("client_certificate")
+        if client_certificate is not None and (not isinstance(client_certificate, str)
+                                               or not client_certificate):
+            raise ConfigError("%s: client_certificate: not a non-empty string" % path)
+        self.client_certificate = self._file(client_certificate)  # absolute, or None
+        self._curve = None                          # CurveKeys, once made
         self.nodes = {}                             # id -> Node, in file order
         if "nodes" in document:
             self.form = "raftq"
@@ -118,6 +145,35 @@ class ClusterConfig:
         except OSError:
             return None
 
+    def _file(self, name):
+        """A file name of the config as an absolute path (relative ones are
+        the nodes' cwd's, the config's directory), None for None."""
+        return None if name is None else os.path.normpath(os.path.join(self.base_dir, name))
+
+    def certificates(self):
+        """Every certificate file the config names: the nodes', then the
+        client's."""
+        files = [node.certificate for node in self.nodes.values() if node.certificate]
+        return files + ([self.client_certificate] if self.client_certificate else [])
+
+    def curve(self):
+        """The CurveKeys this tool's requests use, or None while the config
+        keeps client_curve off. Raises ConfigError when a key is missing."""
+        if not self.client_curve:
+            return None
+        if self._curve is None:
+            keys = {node.endpoint: node.public_key() for node in self.nodes.values()}
+            missing = [endpoint for endpoint, key in keys.items() if key is None]
+            if missing:
+                raise ConfigError("%s: client_curve: no public key for %s" % (
+                    self.path, ", ".join(missing)))
+            certificate = os.environ.get("RAFTQ_CLIENT_CERTIFICATE") or self.client_certificate
+            try:
+                self._curve = CurveKeys(keys, certificate)
+            except (OSError, ValueError) as error:
+                raise ConfigError("%s: client_curve: %s" % (self.path, error))
+        return self._curve
+
     def _node_dir(self, node_id):
         return os.path.join(self.data_dir, "node-%d" % node_id)
 
@@ -137,7 +193,10 @@ class ClusterConfig:
                 _integer(entry, "peer_port", where),
                 _integer(entry, "pub_port", where, 0),
                 self._node_dir(node_id),
-                ["--config", self.path, "--id", str(node_id)])
+                ["--config", self.path, "--id", str(node_id)],
+                self._file(_string(entry, "certificate", where, "")
+                           if "certificate" in entry else None),
+                entry.get("public_key"))
 
     def _parse_rrmq(self, entries):
         if not isinstance(entries, list):
@@ -190,9 +249,9 @@ class Client:
     each with a timeout. A REQ socket that timed out is stuck waiting for its
     reply, so it is closed and a fresh one made for the next request."""
 
-    def __init__(self, context=None, admin_secret=None):
+    def __init__(self, context=None, admin_secret=None, curve=None):
         self.context = context or zmq.Context.instance()        # shared zmq context
-        self.sockets = SocketPool(self.context, zmq.REQ)        # a REQ socket per endpoint
+        self.sockets = SocketPool(self.context, zmq.REQ, curve)  # a REQ socket per endpoint
         self.admin_secret = admin_secret    # () -> the admin secret or None; JSON admin requests carry it
 
     def send(self, endpoint, body):
@@ -260,15 +319,18 @@ def status_detail_request(config):
                        "admin": config.admin_secret() or ""}).encode("utf-8")
 
 
-def query_statuses(context, nodes, timeout, request=STATUS_REQUEST):
+def query_statuses(context, nodes, timeout, request=STATUS_REQUEST, curve=None):
     """Asks every node for its status at once. Returns id -> status dict, or
     None for a node that gave no (or no JSON object) answer in time.
-    request=status_detail_request(config) asks for the detail keys too."""
+    request=status_detail_request(config) asks for the detail keys too;
+    curve (CurveKeys, config.curve()) when the client ports want CURVE."""
     pending = {}
     poller = zmq.Poller()
     for node in nodes:
         socket = context.socket(zmq.REQ)
         socket.setsockopt(zmq.LINGER, 0)
+        if curve is not None:
+            curve.apply(socket, node.endpoint)
         socket.connect(node.endpoint)
         socket.send(request)
         poller.register(socket, zmq.POLLIN)
@@ -300,12 +362,13 @@ def admin_request(config, message, timeout=ADMIN_TIMEOUT_S):
     """Sends an admin request (node PUT/DELETE, leader PUT) to the leader of
     the moment, again while no leader answers it for good. Returns the last
     reply, or None if none came."""
-    client = Client(admin_secret=config.admin_secret)
+    client = Client(admin_secret=config.admin_secret, curve=config.curve())
     deadline = time.monotonic() + timeout
     reply = None
     try:
         while time.monotonic() < deadline:
-            answers = query_statuses(client.context, list(config.nodes.values()), STATUS_TIMEOUT_S)
+            answers = query_statuses(client.context, list(config.nodes.values()), STATUS_TIMEOUT_S,
+                                     curve=config.curve())
             leaders = sorted((answer.get("term", 0), node_id) for node_id, answer in answers.items()
                              if answer and answer.get("role") == "Leader")
             if leaders:
@@ -320,6 +383,17 @@ def admin_request(config, message, timeout=ADMIN_TIMEOUT_S):
 
 
 # --- processes ------------------------------------------------------------
+
+def node_put(node):
+    """The JSON node PUT that adds node, with its public key when it has one
+    (a cluster with CURVE on its peer port needs it)."""
+    message = {"type": "node", "method": "PUT", "id": node.id, "host": node.host,
+               "client_port": node.client_port, "peer_port": node.peer_port,
+               "pub_port": node.pub_port}
+    if node.public_key():
+        message["public_key"] = node.public_key()
+    return message
+
 
 def _parent_death_signal():
     """Runs in the child before exec: the kernel SIGKILLs it when the process
@@ -356,6 +430,7 @@ class Cluster:
     def __init__(self, config, bin_dir, detach=True):
         self.config = config                          # ClusterConfig
         self.program = os.path.join(bin_dir, "raftqd")  # broker executable
+        self.keygen = os.path.join(bin_dir, "raftq")  # the CLI: `raftq keygen` makes keys
         self.detach = detach                          # spawned nodes outlive us
         self.processes = {}                           # id -> Popen we spawned
         self.context = zmq.Context.instance()         # for status queries
@@ -388,12 +463,33 @@ class Cluster:
 
     # starting
 
+    def make_keys(self):
+        """Creates, with `raftq keygen`, every certificate the config names
+        that does not exist yet; returns their paths."""
+        made = []
+        for path in self.config.certificates():
+            if os.path.exists(path):
+                continue
+            if not os.access(self.keygen, os.X_OK):
+                raise ConfigError("%s: no raftq executable to make %s (build it, or give --bin)"
+                                  % (self.keygen, path))
+            result = subprocess.run([self.keygen, "keygen", path], stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            # another process may have made it meanwhile: then it exists
+            if result.returncode != 0 and not os.path.exists(path):
+                raise ConfigError("raftq keygen %s: %s" % (
+                    path, result.stderr.decode("utf-8", "replace").strip()))
+            made.append(path)
+        return made
+
     def spawn(self, node_id, output=None):
-        """Starts one raftqd. Its stdout and stderr go to output (a file
-        object or subprocess.PIPE), by default appended to its raftqd.log."""
+        """Starts one raftqd, after making the keys the config lacks. Its
+        stdout and stderr go to output (a file object or subprocess.PIPE),
+        by default appended to its raftqd.log."""
         node = self.config.nodes[node_id]
         if not os.access(self.program, os.X_OK):
             raise ConfigError("%s: no raftqd executable (build it, or give --bin)" % self.program)
+        self.make_keys()
         # The node's directory, its log and pid file are as private as what
         # raftqd writes there (0700 and 0600), whatever our umask
         umask = os.umask(0o077)
@@ -428,7 +524,8 @@ class Cluster:
                 break
             nodes = [self.config.nodes[node_id] for node_id in waiting]
             left = min(0.25, max(0.01, deadline - time.monotonic()))
-            for node_id, answer in query_statuses(self.context, nodes, left).items():
+            for node_id, answer in query_statuses(self.context, nodes, left,
+                                                  curve=self.config.curve()).items():
                 if answer is not None:
                     answered[node_id] = time.monotonic() - waiting.pop(node_id)
                 elif not self.running(node_id):
@@ -552,7 +649,8 @@ class Cluster:
         states = {node.id: self.state(node.id) for node in nodes}
         asked = [node for node in nodes if states[node.id] == "running"]
         request = status_detail_request(self.config) if detail else STATUS_REQUEST
-        answers = query_statuses(self.context, asked, timeout, request) if asked else {}
+        answers = query_statuses(self.context, asked, timeout, request,
+                                 self.config.curve()) if asked else {}
         return [{"id": node.id, "pid": self.pid(node.id), "state": states[node.id],
                  "status": answers.get(node.id)} for node in nodes]
 

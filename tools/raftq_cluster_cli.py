@@ -14,7 +14,7 @@ import threading
 import time
 
 from raftq_cluster import (START_DEADLINE_S, STOP_GRACE_S, Cluster, ClusterConfig, ConfigError,
-                           admin_request)
+                           admin_request, node_put)
 
 # --- foreground run ---------------------------------------------------------
 
@@ -106,7 +106,11 @@ USAGE_COMMANDS = """commands:
                    Ctrl-C stops them
 
 Every raftqd runs with the config file's directory as its working directory,
-so a relative data_dir means the same to the broker and to this tool."""
+so a relative data_dir means the same to the broker and to this tool.
+start, restart, add and run first make, with `raftq keygen` (beside raftqd),
+every certificate the config names that does not exist (the nodes' and
+client_certificate). With client_curve on, this tool talks CurveZMQ to the
+client ports as client_certificate (or $RAFTQ_CLIENT_CERTIFICATE)."""
 
 
 def _default_bin():
@@ -176,9 +180,7 @@ def _change_membership(cluster, config, command, node_id, report):
     if command == "add":
         if not cluster.running(node_id) and cluster.start([node_id], report=report):
             return False
-        message = {"type": "node", "method": "PUT", "id": node.id, "host": node.host,
-                   "client_port": node.client_port, "peer_port": node.peer_port,
-                   "pub_port": node.pub_port}
+        message = node_put(node)
     else:
         message = {"type": "node", "method": "DELETE", "id": node.id}
     reply = admin_request(config, message)

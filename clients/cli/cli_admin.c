@@ -21,6 +21,29 @@ s_argument (const char *text, const char *what, bool zero_ok, uint64_t maximum, 
     return 0;
 }
 
+//  The public key the config gives the node whose client endpoint is at
+//  host and client_port (a node listed with "join": true), so that
+//  add-node works without the key typed out; NULL when the config has
+//  none for it. A new string to free.
+static char *
+s_config_key (const cli_options_t *options, const char *host, uint64_t client_port)
+{
+    char error[512], endpoint[600];
+    snprintf (endpoint, sizeof (endpoint),
+              strchr (host, ':') && host[0] != '[' ? "tcp://[%s]:%" PRIu64 : "tcp://%s:%" PRIu64,
+              host, client_port);
+    char **endpoints = raftq_config_endpoints (options->config_path, error, sizeof (error));
+    char **keys =
+        endpoints ? raftq_config_server_keys (options->config_path, error, sizeof (error)) : NULL;
+    char *key = NULL;
+    for (size_t index = 0; keys && endpoints[index] && !key; index++)
+        if (strcmp (endpoints[index], endpoint) == 0 && *keys[index])
+            key = strdup (keys[index]);
+    raftq_strings_free (&endpoints);
+    raftq_strings_free (&keys);
+    return key;
+}
+
 //  Prints the success of an admin command.
 static int
 s_done (const cli_options_t *options, const char *action, uint32_t id)
@@ -124,15 +147,18 @@ cli_command_admin (const cli_options_t *options, raftq_client_t *client)
     raftq_code_t code;
     if (strcmp (action, "snapshot") == 0 && count == 0)
         return s_snapshot (options, client);
-    if (strcmp (action, "add-node") == 0 && count == 5) {
+    if (strcmp (action, "add-node") == 0 && (count == 5 || count == 6)) {
         uint64_t client_port, peer_port, pub_port;
         if (s_argument (arguments[0], "bad node id", false, UINT32_MAX, &id) ||
             s_argument (arguments[2], "bad client port", false, 65535, &client_port) ||
             s_argument (arguments[3], "bad peer port", false, 65535, &peer_port) ||
             s_argument (arguments[4], "bad pub port", true, 65535, &pub_port))
             return CLI_EXIT_USAGE;
-        code = raftq_add_node (client, (uint32_t)id, arguments[1], (uint16_t)client_port,
-                               (uint16_t)peer_port, (uint16_t)pub_port);
+        char *key =
+            count == 6 ? strdup (arguments[5]) : s_config_key (options, arguments[1], client_port);
+        code = raftq_add_node_key (client, (uint32_t)id, arguments[1], (uint16_t)client_port,
+                                   (uint16_t)peer_port, (uint16_t)pub_port, key);
+        free (key);
         return code == RAFTQ_OK ? s_done (options, "added", (uint32_t)id)
                                 : cli_failed (options, client, code);
     }
@@ -146,7 +172,7 @@ cli_command_admin (const cli_options_t *options, raftq_client_t *client)
             return cli_failed (options, client, code);
         return s_done (options, remove ? "removed" : "leadership handed to", (uint32_t)id);
     }
-    return cli_usage_error ("admin takes add-node ID HOST CLIENT PEER PUB, remove-node ID, "
+    return cli_usage_error ("admin takes add-node ID HOST CLIENT PEER PUB [KEY], remove-node ID, "
                             "transfer-leader ID or snapshot [--node ID | --all]",
                             action);
 }

@@ -14,58 +14,32 @@
 
 #define S_NOTE_WAIT_MS 500 //  longest wait before looking which node is followed
 
-//  A usable PUB endpoint is one that is not "".
-static bool
-s_any_pub_endpoint (char **endpoints)
-{
-    for (char **endpoint = endpoints; *endpoint; endpoint++)
-        if (**endpoint)
-            return true;
-    return false;
-}
-
 raftq_subscription_t *
 cli_subscription_new (const cli_options_t *options, const char *stream, uint64_t from_seq,
                       const char *token)
 {
+    if (options->endpoint_count > 0 && options->pub_endpoint_count == 0) {
+        fprintf (stderr,
+                 "raftq: %s: following a stream needs PUB endpoints: "
+                 "give -p after each -e, or use -c\n",
+                 options->command);
+        return NULL;
+    }
+    char error[512];
     raftq_subscription_t *subscription = NULL;
     if (options->endpoint_count > 0) {
-        if (options->pub_endpoint_count == 0) {
-            fprintf (stderr,
-                     "raftq: %s: following a stream needs PUB endpoints: "
-                     "give -p after each -e, or use -c\n",
-                     options->command);
-            return NULL;
-        }
-        subscription = raftq_subscription_new ((const char **)options->endpoints,
-                                               (const char **)options->pub_endpoints,
-                                               options->endpoint_count, stream, from_seq);
-    } else {
-        char error[512];
-        char **clients = raftq_config_endpoints (options->config_path, error, sizeof (error));
-        char **pubs = clients
-                          ? raftq_config_pub_endpoints (options->config_path, error, sizeof (error))
-                          : NULL;
-        bool usable = clients && pubs && s_any_pub_endpoint (pubs);
-        if (!clients || !pubs)
-            fprintf (stderr, "raftq: %s\n", error);
-        else if (!usable)
-            fprintf (stderr, "raftq: %s: no node has a pub_port\n", options->config_path);
-        else {
-            size_t count = 0;
-            while (clients[count])
-                count++;
-            subscription = raftq_subscription_new ((const char **)clients, (const char **)pubs,
-                                                   count, stream, from_seq);
-        }
-        raftq_strings_free (&clients);
-        raftq_strings_free (&pubs);
-        if (!usable)
-            return NULL;
-    }
+        //  The same keys and key pair as the command's client (raftq_cli.c).
+        char *certificate = options->server_key_count ? cli_client_certificate (options) : NULL;
+        subscription = raftq_subscription_new_curve (
+            (const char **)options->endpoints, (const char **)options->pub_endpoints,
+            options->server_key_count ? (const char **)options->server_keys : NULL,
+            options->endpoint_count, certificate, stream, from_seq, error, sizeof (error));
+        free (certificate);
+    } else
+        subscription = raftq_subscription_load (options->config_path, options->client_certificate,
+                                                stream, from_seq, error, sizeof (error));
     if (!subscription) {
-        fprintf (stderr, "raftq: %s: cannot follow %s: bad stream name or endpoint\n",
-                 options->command, stream);
+        fprintf (stderr, "raftq: %s: cannot follow %s: %s\n", options->command, stream, error);
         return NULL;
     }
     if (token && raftq_subscription_set_token (subscription, token) == -1)

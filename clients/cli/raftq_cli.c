@@ -31,7 +31,9 @@ s_usage (FILE *stream)
         "  create-topic TOPIC        create a topic\n"
         "  publish TOPIC MESSAGE     append MESSAGE to TOPIC\n"
         "  pop TOPIC                 remove and print the oldest message of TOPIC\n"
-        "  admin add-node ID HOST CLIENT PEER PUB   add a node (answered once it votes)\n"
+        "  admin add-node ID HOST CLIENT PEER PUB [KEY]   add a node (answered once it\n"
+        "                            votes); KEY: its CURVE public key (Z85), by default\n"
+        "                            the key the config gives the node at HOST:CLIENT\n"
         "  admin remove-node ID      remove a node, the leader too\n"
         "  admin transfer-leader ID  hand leadership to node ID\n"
         "  admin snapshot [--node ID | --all]   snapshot now and compact the log: the\n"
@@ -49,10 +51,20 @@ s_usage (FILE *stream)
         "  delete-account            delete the SESSION's account\n"
         "  tail STREAM               follow topic/NAME, user/NAME or conv/A/B; Ctrl-C stops\n"
         "  chat                      interactive chat; /help inside\n"
+        "keys:\n"
+        "  keygen PATH               new CurveZMQ key pair: public certificate at PATH,\n"
+        "                            secret at PATH_secret (0600); prints the public key;\n"
+        "                            never overwrites\n"
         "options:\n"
         "  -c, --config FILE         cluster config (raftq or RRMQ form), default ./config.json\n"
         "  -e, --endpoint EP         node client endpoint, repeatable; overrides the config\n"
         "  -p, --pub-endpoint EP     PUB endpoint of the -e node of the same rank (tail, chat)\n"
+        "  -k, --server-key KEY      CURVE public key (Z85) of the -e node of the same rank:\n"
+        "                            talk CurveZMQ to the -e nodes (with -c, the config's\n"
+        "                            client_curve decides and its nodes' certificates give keys)\n"
+        "      --client-certificate PATH   our CURVE key pair (PATH, PATH_secret); default\n"
+        "                            $RAFTQ_CLIENT_CERTIFICATE, else the config's\n"
+        "                            client_certificate, else a fresh pair\n"
         "  -j, --json                print JSON (one object per line) instead of text\n"
         "  -t, --timeout MS          give up a request after MS milliseconds (default 5000)\n"
         "      --token T             session token (default $RAFTQ_TOKEN)\n"
@@ -210,26 +222,29 @@ typedef struct {
     //  Its last argument is free text, which may start with '-': options
     //  must come before the arguments.
     bool free_text;
+    bool offline; //  talks to no cluster: run gets no client
     int (*run) (const cli_options_t *options, raftq_client_t *client);
 } command_t;
 
-static const command_t s_commands[] = {{"status", 0, 0, false, cli_command_status},
-                                       {"topics", 0, 0, false, s_command_topics},
-                                       {"create-topic", 1, 1, false, s_command_create_topic},
-                                       {"publish", 2, 2, true, s_command_publish},
-                                       {"pop", 1, 1, false, s_command_pop},
-                                       {"admin", 1, 6, false, cli_command_admin},
-                                       {"register", 1, 2, false, cli_command_register},
-                                       {"login", 1, 2, false, cli_command_login},
-                                       {"logout", 0, 0, false, cli_command_logout},
-                                       {"check-user", 1, 1, false, cli_command_check_user},
-                                       {"send", 2, 2, true, cli_command_send},
-                                       {"read", 0, 0, false, cli_command_read},
-                                       {"users", 0, 1, false, cli_command_users},
-                                       {"delete", 1, -1, false, cli_command_delete},
-                                       {"delete-account", 0, 0, false, cli_command_delete_account},
-                                       {"tail", 1, 1, false, cli_command_tail},
-                                       {"chat", 0, 0, false, cli_command_chat}};
+static const command_t s_commands[] = {
+    {"status", 0, 0, false, false, cli_command_status},
+    {"topics", 0, 0, false, false, s_command_topics},
+    {"create-topic", 1, 1, false, false, s_command_create_topic},
+    {"publish", 2, 2, true, false, s_command_publish},
+    {"pop", 1, 1, false, false, s_command_pop},
+    {"admin", 1, 7, false, false, cli_command_admin},
+    {"register", 1, 2, false, false, cli_command_register},
+    {"login", 1, 2, false, false, cli_command_login},
+    {"logout", 0, 0, false, false, cli_command_logout},
+    {"check-user", 1, 1, false, false, cli_command_check_user},
+    {"send", 2, 2, true, false, cli_command_send},
+    {"read", 0, 0, false, false, cli_command_read},
+    {"users", 0, 1, false, false, cli_command_users},
+    {"delete", 1, -1, false, false, cli_command_delete},
+    {"delete-account", 0, 0, false, false, cli_command_delete_account},
+    {"tail", 1, 1, false, false, cli_command_tail},
+    {"chat", 0, 0, false, false, cli_command_chat},
+    {"keygen", 1, 1, false, true, cli_command_keygen}};
 
 static const command_t *
 s_command (const char *name)
@@ -251,7 +266,8 @@ enum {
     S_OPTION_FROM,
     S_OPTION_COUNT,
     S_OPTION_NODE,
-    S_OPTION_ALL
+    S_OPTION_ALL,
+    S_OPTION_CLIENT_CERTIFICATE
 };
 
 int
@@ -283,6 +299,8 @@ static const struct option s_long_options[] = {
     {"config", required_argument, NULL, 'c'},
     {"endpoint", required_argument, NULL, 'e'},
     {"pub-endpoint", required_argument, NULL, 'p'},
+    {"server-key", required_argument, NULL, 'k'},
+    {"client-certificate", required_argument, NULL, S_OPTION_CLIENT_CERTIFICATE},
     {"json", no_argument, NULL, 'j'},
     {"timeout", required_argument, NULL, 't'},
     {"help", no_argument, NULL, 'h'},
@@ -322,6 +340,14 @@ s_connection_option (int option, cli_options_t *options)
         if (options->pub_endpoint_count == CLI_ENDPOINTS_MAX)
             return cli_usage_error ("too many PUB endpoints", NULL);
         options->pub_endpoints[options->pub_endpoint_count++] = optarg;
+        break;
+    case 'k':
+        if (options->server_key_count == CLI_ENDPOINTS_MAX)
+            return cli_usage_error ("too many server keys", NULL);
+        options->server_keys[options->server_key_count++] = optarg;
+        break;
+    case S_OPTION_CLIENT_CERTIFICATE:
+        options->client_certificate = optarg;
         break;
     case 'j':
         options->json = true;
@@ -406,7 +432,7 @@ s_parse_options (int argc, char **argv, bool in_order, cli_options_t *options)
     //  0 makes GNU getopt start afresh: this runs twice on different arrays.
     optind = 0;
     int option;
-    while ((option = getopt_long (argc, argv, in_order ? "+c:e:p:jt:h" : "c:e:p:jt:h",
+    while ((option = getopt_long (argc, argv, in_order ? "+c:e:p:k:jt:h" : "c:e:p:k:jt:h",
                                   s_long_options, NULL)) != -1) {
         int status = s_connection_option (option, options);
         if (status == S_OPTION_OTHER)
@@ -461,39 +487,49 @@ s_parse (int argc, char **argv, cli_options_t *options)
                                 options->command);
     if (options->pub_endpoint_count && options->pub_endpoint_count != options->endpoint_count)
         return cli_usage_error ("give one -p per -e, in the same order", NULL);
+    if (options->server_key_count && options->server_key_count != options->endpoint_count)
+        return cli_usage_error ("give one --server-key per -e, in the same order", NULL);
     if (options->password && !options->user)
         return cli_usage_error ("--password needs --user", NULL);
     return -1; //  go on
 }
 
-//  The client for the -e endpoints, or else for the config's nodes.
-//  NULL after reporting why on stderr.
+char *
+cli_client_certificate (const cli_options_t *options)
+{
+    if (options->client_certificate)
+        return strdup (options->client_certificate);
+    //  A config that cannot be read names none: -e works without one.
+    char error[512];
+    char *certificate = NULL;
+    raftq_config_client_curve (options->config_path, &certificate, error, sizeof (error));
+    return certificate;
+}
+
+//  The client for the -e endpoints (CurveZMQ with --server-key), or else
+//  for the config's nodes (CurveZMQ when its client_curve says so). NULL
+//  after reporting why on stderr.
 static raftq_client_t *
 s_client_new (const cli_options_t *options)
 {
+    char error[512];
     raftq_client_t *client = NULL;
-    if (options->endpoint_count > 0)
-        client = raftq_client_new ((const char **)options->endpoints, options->endpoint_count);
-    else {
-        char error[512];
-        char **endpoints = raftq_config_endpoints (options->config_path, error, sizeof (error));
-        if (!endpoints) {
-            fprintf (stderr, "raftq: %s\n", error);
-            return NULL;
-        }
-        size_t count = 0;
-        while (endpoints[count])
-            count++;
-        client = raftq_client_new ((const char **)endpoints, count);
-        raftq_strings_free (&endpoints);
-    }
+    if (options->endpoint_count > 0) {
+        char *certificate = options->server_key_count ? cli_client_certificate (options) : NULL;
+        client = raftq_client_new_curve (
+            (const char **)options->endpoints,
+            options->server_key_count ? (const char **)options->server_keys : NULL,
+            options->endpoint_count, certificate, error, sizeof (error));
+        free (certificate);
+    } else
+        client = raftq_client_load (options->config_path, options->client_certificate, error,
+                                    sizeof (error));
     if (!client) {
-        fprintf (stderr, "raftq: cannot create a client\n");
+        fprintf (stderr, "raftq: %s\n", error);
         return NULL;
     }
     //  Admin commands present the cluster's admin secret: $RAFTQ_ADMIN_SECRET
     //  or the file the config names. Without one, the rest still works.
-    char error[512];
     char *secret = raftq_config_admin_secret (options->config_path, error, sizeof (error));
     if (secret && raftq_client_set_admin_secret (client, secret))
         raftq_client_destroy (&client);
@@ -517,6 +553,8 @@ main (int argc, char **argv)
     int status = s_parse (argc, argv, &options);
     if (status >= 0)
         return status;
+    if (s_command (options.command)->offline)
+        return s_command (options.command)->run (&options, NULL);
     raftq_client_t *client = s_client_new (&options);
     if (!client)
         return CLI_EXIT_USAGE;

@@ -8,6 +8,7 @@
     cli_interactive.c: the interactive terminal chat.
     cli_admin.c: cluster administration (admin add-node, remove-node,
     transfer-leader, snapshot).
+    cli_keygen.c: CurveZMQ key pairs (keygen).
 */
 #ifndef RAFTQ_CLI_H_INCLUDED
 #define RAFTQ_CLI_H_INCLUDED
@@ -32,21 +33,25 @@ typedef struct {
     const char
         *pub_endpoints[CLI_ENDPOINTS_MAX]; //  -p, the PUB port of the -e node of the same rank
     size_t pub_endpoint_count;             //  how many -p
-    bool json;                             //  --json output
-    int timeout_ms;                        //  --timeout, total per request
-    const char *token;                     //  --token
-    const char *user;                      //  --user: log in first
-    const char *password;                  //  --password, with --user
-    const char *partner;                   //  --with: read a conversation
-    uint32_t page;                         //  --page, from 1
-    uint32_t page_size;                    //  --page-size
-    uint64_t from_seq;                     //  --from: tail from this seq (0: live)
-    uint64_t count;                        //  --count: tail stops after so many events (0: never)
-    uint32_t node_id;                      //  --node: admin snapshot asks this node (0: the leader)
-    bool all_nodes;                        //  --all: admin snapshot asks every node
-    const char *command;                   //  its name: status, send, ...
-    char **arguments;                      //  the command's arguments
-    int argument_count;                    //  how many
+    //  --server-key, the CURVE public key of the -e node of the same rank
+    const char *server_keys[CLI_ENDPOINTS_MAX];
+    size_t server_key_count;        //  how many --server-key
+    const char *client_certificate; //  --client-certificate, NULL: environment or config
+    bool json;                      //  --json output
+    int timeout_ms;                 //  --timeout, total per request
+    const char *token;              //  --token
+    const char *user;               //  --user: log in first
+    const char *password;           //  --password, with --user
+    const char *partner;            //  --with: read a conversation
+    uint32_t page;                  //  --page, from 1
+    uint32_t page_size;             //  --page-size
+    uint64_t from_seq;              //  --from: tail from this seq (0: live)
+    uint64_t count;                 //  --count: tail stops after so many events (0: never)
+    uint32_t node_id;               //  --node: admin snapshot asks this node (0: the leader)
+    bool all_nodes;                 //  --all: admin snapshot asks every node
+    const char *command;            //  its name: status, send, ...
+    char **arguments;               //  the command's arguments
+    int argument_count;             //  how many
 } cli_options_t;
 
 //  --- output helpers (raftq_cli.c)
@@ -60,6 +65,11 @@ int cli_failed (const cli_options_t *options, raftq_client_t *client, raftq_code
 
 //  The same with the failure's text given.
 int cli_report_failure (const cli_options_t *options, raftq_code_t code, const char *text);
+
+//  The client key pair file for CURVE: --client-certificate, else
+//  $RAFTQ_CLIENT_CERTIFICATE, else the config's client_certificate; NULL
+//  (a fresh pair) when none is named. A new string to free.
+char *cli_client_certificate (const cli_options_t *options);
 
 //  Prints a usage problem on stderr; returns CLI_EXIT_USAGE.
 int cli_usage_error (const char *problem, const char *detail);
@@ -154,6 +164,12 @@ raftq_subscription_t *cli_subscription_new (const cli_options_t *options, const 
                                             uint64_t from_seq, const char *token);
 
 int cli_command_tail (const cli_options_t *options, raftq_client_t *client);
+
+//  --- keys (cli_keygen.c)
+
+//  keygen PATH: a new key pair at PATH and PATH_secret; prints the public
+//  key. Needs no cluster: client is NULL.
+int cli_command_keygen (const cli_options_t *options, raftq_client_t *client);
 
 //  --- interactive chat (cli_interactive.c)
 

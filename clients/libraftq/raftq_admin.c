@@ -6,6 +6,7 @@
     with longer waits than the queue operations; a retry of one is harmless.
 */
 #include "raftq_client.h"
+#include "raftq_curve.h"
 
 //  A node id argument must be positive.
 static bool
@@ -36,12 +37,29 @@ raftq_code_t
 raftq_add_node (raftq_client_t *self, uint32_t id, const char *host, uint16_t client_port,
                 uint16_t peer_port, uint16_t pub_port)
 {
+    return raftq_add_node_key (self, id, host, client_port, peer_port, pub_port, NULL);
+}
+
+raftq_code_t
+raftq_add_node_key (raftq_client_t *self, uint32_t id, const char *host, uint16_t client_port,
+                    uint16_t peer_port, uint16_t pub_port, const char *public_key)
+{
     if (!s_id_ok (self, id))
         return RAFTQ_INVALID_ARGUMENT;
     if (!host || !*host || !client_port || !peer_port)
         return raftq_client_fail (self, RAFTQ_INVALID_ARGUMENT,
                                   "a node needs a host, a client port and a peer port");
     Raftq__AddNode add = RAFTQ__ADD_NODE__INIT;
+    uint8_t key[32];
+    if (public_key && *public_key) {
+        //  The wire carries the 32 bytes; a bad key is refused here.
+        char error[256];
+        if (raftq_curve_check_key (public_key, "add-node", error, sizeof (error)))
+            return raftq_client_fail (self, RAFTQ_INVALID_ARGUMENT, "%s", error);
+        zmq_z85_decode (key, public_key);
+        add.public_key.data = key;
+        add.public_key.len = sizeof (key);
+    }
     add.id = id;
     add.host = (char *)host;
     add.client_port = client_port;

@@ -12,9 +12,12 @@
     it. The operations themselves are in raftq_queue.c, raftq_chat.c,
     raftq_admin.c and raftq_status.c.
 */
+#include <errno.h>
 #include <sodium.h>
 
 #include "raftq_client.h"
+#include "raftq_config.h"
+#include "raftq_curve.h"
 
 #define S_TOTAL_TIMEOUT_DEFAULT   5000 //  ms a synchronous call keeps trying
 #define S_ATTEMPT_TIMEOUT_DEFAULT 1000 //  ms one node gets to answer
@@ -25,8 +28,9 @@
 #define S_HIGH_WATER_MARK 10000
 
 typedef struct {
-    char *address;   //  "tcp://host:port" of a node's client port
-    zsock_t *socket; //  DEALER to it; NULL until used, or after it stayed silent
+    char *address;    //  "tcp://host:port" of a node's client port
+    char *server_key; //  its CURVE public key (Z85), NULL if not known
+    zsock_t *socket;  //  DEALER to it; NULL until used, or after it stayed silent
 } endpoint_t;
 
 struct _raftq_client_t {
@@ -45,6 +49,7 @@ struct _raftq_client_t {
     int patient_attempt_ms;     //  a slow operation: how long the known leader gets, 0: none
     char *token;                //  chat session token sent with requests, NULL if none
     char *admin_secret;         //  admin credential sent with admin requests, NULL if none
+    zcert_t *key_pair;          //  our CURVE keys; NULL: plaintext sockets
     char error[512];            //  human text of the last failure
 };
 
@@ -96,6 +101,7 @@ s_endpoint_index (raftq_client_t *self, const char *address)
     if (!copy)
         return -1;
     self->endpoints[self->endpoint_count].address = copy;
+    self->endpoints[self->endpoint_count].server_key = NULL;
     self->endpoints[self->endpoint_count].socket = NULL;
     return (ssize_t)self->endpoint_count++;
 }
@@ -118,6 +124,10 @@ s_endpoint_socket (raftq_client_t *self, size_t index)
     zsock_set_linger (socket, 0);
     zsock_set_sndhwm (socket, S_HIGH_WATER_MARK);
     zsock_set_rcvhwm (socket, S_HIGH_WATER_MARK);
+    if (raftq_client_secure (self, index, socket) == -1) {
+        zsock_destroy (&socket);
+        return NULL;
+    }
     if (zsock_connect (socket, "%s", endpoint->address) == -1) {
         raftq_client_fail (self, RAFTQ_INVALID_ARGUMENT, "%s: cannot connect: %s",
                            endpoint->address, zmq_strerror (zmq_errno ()));
@@ -363,25 +373,108 @@ raftq_client_new (const char **endpoints, size_t count)
 }
 
 raftq_client_t *
-raftq_client_new_from_config (const char *config_path)
+raftq_client_new_curve (const char **endpoints, const char **server_keys, size_t count,
+                        const char *client_certificate, char *error, size_t error_size)
 {
-    char error[512];
-    char **endpoints = raftq_config_endpoints (config_path, error, sizeof (error));
-    if (!endpoints)
+    //  Bad keys are reported now, not as silence at the first call.
+    for (size_t index = 0; server_keys && index < count; index++)
+        if (raftq_curve_check_key (server_keys[index],
+                                   endpoints && endpoints[index] ? endpoints[index] : "endpoint",
+                                   error, error_size) == -1)
+            return NULL;
+    zcert_t *key_pair =
+        server_keys ? raftq_curve_key_pair (client_certificate, error, error_size) : NULL;
+    if (server_keys && !key_pair)
         return NULL;
-    size_t count = 0;
-    while (endpoints[count])
-        count++;
-    raftq_client_t *self = raftq_client_new ((const char **)endpoints, count);
-    raftq_strings_free (&endpoints);
+    raftq_client_t *self = raftq_client_new (endpoints, count);
+    if (!self) {
+        zcert_destroy (&key_pair);
+        snprintf (error, error_size, "no endpoints, or an empty one");
+        errno = EINVAL;
+        return NULL;
+    }
+    self->key_pair = key_pair;
+    for (size_t index = 0; server_keys && index < count; index++) {
+        //  The same endpoint given twice is one node: its last key counts.
+        ssize_t position = s_endpoint_index (self, endpoints[index]);
+        if (raftq_client_set_server_key (self, (size_t)position, server_keys[index]) == -1) {
+            snprintf (error, error_size, "%s", self->error);
+            raftq_client_destroy (&self);
+            return NULL;
+        }
+    }
+    return self;
+}
+
+raftq_client_t *
+raftq_client_load (const char *config_path, const char *client_certificate, char *error,
+                   size_t error_size)
+{
+    raftq_config_nodes_t nodes;
+    if (raftq_config_nodes_read (&nodes, config_path, client_certificate, error, error_size))
+        return NULL;
+    raftq_client_t *self =
+        raftq_client_new_curve ((const char **)nodes.endpoints, (const char **)nodes.server_keys,
+                                nodes.count, nodes.certificate, error, error_size);
+    raftq_config_nodes_clear (&nodes);
     //  Without a secret the client still serves everything but admin calls
-    char *secret = self ? raftq_config_admin_secret (config_path, error, sizeof (error)) : NULL;
-    if (secret && raftq_client_set_admin_secret (self, secret))
+    char secret_error[512];
+    char *secret =
+        self ? raftq_config_admin_secret (config_path, secret_error, sizeof (secret_error)) : NULL;
+    if (secret && raftq_client_set_admin_secret (self, secret)) {
         raftq_client_destroy (&self);
+        snprintf (error, error_size, "out of memory");
+        errno = ENOMEM;
+    }
     if (secret)
         sodium_memzero (secret, strlen (secret));
     free (secret);
     return self;
+}
+
+raftq_client_t *
+raftq_client_new_from_config (const char *config_path)
+{
+    char error[512];
+    return raftq_client_load (config_path, NULL, error, sizeof (error));
+}
+
+int
+raftq_client_set_server_key (raftq_client_t *self, size_t index, const char *server_key)
+{
+    if (index >= self->endpoint_count) {
+        raftq_client_fail (self, RAFTQ_INVALID_ARGUMENT, "no endpoint %zu", index);
+        errno = EINVAL;
+        return -1;
+    }
+    endpoint_t *endpoint = &self->endpoints[index];
+    char *copy = NULL;
+    if (raftq_curve_check_key (server_key, endpoint->address, self->error, sizeof (self->error)) ==
+            -1 ||
+        !(copy = strdup (server_key)))
+        return -1;
+    free (endpoint->server_key);
+    endpoint->server_key = copy;
+    //  A socket made with the old key (or none) must not be used again.
+    s_endpoint_close (self, index);
+    return 0;
+}
+
+int
+raftq_client_secure (raftq_client_t *self, size_t index, zsock_t *socket)
+{
+    if (!self->key_pair)
+        return 0;
+    endpoint_t *endpoint = &self->endpoints[index];
+    if (!endpoint->server_key) {
+        raftq_client_fail (self, RAFTQ_INVALID_ARGUMENT,
+                           "%s: no CURVE public key known for this node "
+                           "(raftq_client_set_server_key)",
+                           endpoint->address);
+        return -1;
+    }
+    raftq_curve_apply (self->key_pair, socket, endpoint->server_key);
+    return 0;
 }
 
 void
@@ -393,6 +486,7 @@ raftq_client_destroy (raftq_client_t **self_p)
     for (size_t index = 0; index < self->endpoint_count; index++) {
         zsock_destroy (&self->endpoints[index].socket);
         free (self->endpoints[index].address);
+        free (self->endpoints[index].server_key);
     }
     free (self->endpoints);
     free (self->poll_items);
@@ -401,6 +495,7 @@ raftq_client_destroy (raftq_client_t **self_p)
     if (self->admin_secret)
         sodium_memzero (self->admin_secret, strlen (self->admin_secret));
     free (self->admin_secret);
+    zcert_destroy (&self->key_pair);
     free (self);
     *self_p = NULL;
 }

@@ -39,6 +39,12 @@ raftq_code_t raftq_client_ask_node (raftq_client_t *self, size_t index, Raftq__R
 //  back through raftq_receive. Returns 0, or -1 with the error text set.
 int raftq_client_send (raftq_client_t *self, Raftq__Request *request, uint64_t *seq_p);
 
+//  Makes socket, before it connects, fit to talk to the node at endpoint
+//  index: with CURVE when the client talks CurveZMQ (the subscription's
+//  SUB uses it too: a node's PUB port has its client port's key). Returns
+//  0, or -1 with the error text set when that node's key is not known.
+int raftq_client_secure (raftq_client_t *self, size_t index, zsock_t *socket);
+
 //  How long one node gets to answer (raftq_client_set_attempt_timeout).
 int raftq_client_attempt_timeout (raftq_client_t *self);
 

@@ -1,11 +1,18 @@
 /*  raftq_config — the client's reading of a cluster config file: just the
     client endpoints of its nodes, from the raftq form (nodes[].host and
     client_port) or the RRMQ form (addresses[].ip and port), and their PUB
-    endpoints (pub_port in either form, optional), and the admin secret
-    the config's file holds (admin_secret_file). Deliberately
+    endpoints (pub_port in either form, optional), the admin secret
+    the config's file holds (admin_secret_file), and what CurveZMQ needs:
+    client_curve, client_certificate and each node's public key (from its
+    certificate file or its public_key). Deliberately
     independent of the broker's config module: a client needs none of the
     rest and must not link broker code. Errors are one line naming the
     file and the place.
+
+    Relative file names (admin_secret_file, certificate, client_certificate)
+    are taken from the config's directory: that is where tools/raftq-cluster
+    and `make run` run the nodes, so client and nodes agree on the file from
+    wherever the client is started.
 */
 #include <errno.h>
 #include <jansson.h>
@@ -14,8 +21,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "raftq.h"
+#include "raftq_config.h"
+#include "raftq_curve.h"
 
 //  Longest admin secret read from its file (the broker takes no longer).
 #define S_SECRET_MAX 1024
@@ -108,6 +118,23 @@ s_entry_endpoint (json_t *entry, const char *array_key, size_t index, const char
     return endpoint;
 }
 
+//  The config at path as JSON; NULL with error set ("FILE:LINE:COLUMN: ...")
+//  when it cannot be read or parsed.
+static json_t *
+s_load (const char *path, char *error, size_t error_size)
+{
+    json_error_t parse_error;
+    json_t *root = json_load_file (path, 0, &parse_error);
+    if (!root) {
+        if (parse_error.line > 0)
+            snprintf (error, error_size, "%s:%d:%d: %s", path, parse_error.line, parse_error.column,
+                      parse_error.text);
+        else
+            s_fail (error, error_size, path, "%s", parse_error.text);
+    }
+    return root;
+}
+
 //  Which port of each node a caller wants.
 typedef enum {
     S_CLIENT_PORT, //  required: client_port (raftq form) or port (RRMQ form)
@@ -118,16 +145,9 @@ typedef enum {
 static char **
 s_config_endpoints (const char *path, port_kind_t kind, char *error, size_t error_size)
 {
-    json_error_t parse_error;
-    json_t *root = json_load_file (path, 0, &parse_error);
-    if (!root) {
-        if (parse_error.line > 0)
-            snprintf (error, error_size, "%s:%d:%d: %s", path, parse_error.line, parse_error.column,
-                      parse_error.text);
-        else
-            s_fail (error, error_size, path, "%s", parse_error.text);
+    json_t *root = s_load (path, error, error_size);
+    if (!root)
         return NULL;
-    }
     //  The raftq form names its list "nodes"; the RRMQ form "addresses".
     const char *array_key = "nodes", *host_key = "host", *port_key = "client_port";
     json_t *array = json_object_get (root, array_key);
@@ -175,6 +195,19 @@ raftq_config_pub_endpoints (const char *path, char *error, size_t error_size)
     return s_config_endpoints (path, S_PUB_PORT, error, error_size);
 }
 
+//  name, then suffix, as a new string: taken from the directory of the
+//  config at config_path unless name is absolute. NULL when out of memory.
+static char *
+s_beside_config (const char *config_path, const char *name, const char *suffix)
+{
+    const char *slash = strrchr (config_path, '/');
+    int base_length = slash && name[0] != '/' ? (int)(slash - config_path) + 1 : 0;
+    char *path = NULL;
+    if (asprintf (&path, "%.*s%s%s", base_length, config_path, name, suffix) == -1)
+        return NULL;
+    return path;
+}
+
 //  The admin secret file root names: admin_secret_file, or admin.secret in
 //  data_dir ("data" without one), as the broker's config reads it. A
 //  relative path is taken from the config's directory, where
@@ -183,21 +216,11 @@ static char *
 s_admin_secret_path (json_t *root, const char *config_path)
 {
     json_t *file = json_object_get (root, "admin_secret_file");
+    if (json_is_string (file))
+        return s_beside_config (config_path, json_string_value (file), "");
     json_t *data_dir = json_object_get (root, "data_dir");
     const char *directory = json_is_string (data_dir) ? json_string_value (data_dir) : "data";
-    const char *slash = strrchr (config_path, '/');
-    int base_length = slash ? (int)(slash - config_path) + 1 : 0;
-    char *path = NULL;
-    int rc;
-    if (json_is_string (file))
-        rc = json_string_value (file)[0] == '/'
-                 ? asprintf (&path, "%s", json_string_value (file))
-                 : asprintf (&path, "%.*s%s", base_length, config_path, json_string_value (file));
-    else
-        rc = directory[0] == '/'
-                 ? asprintf (&path, "%s/admin.secret", directory)
-                 : asprintf (&path, "%.*s%s/admin.secret", base_length, config_path, directory);
-    return rc == -1 ? NULL : path;
+    return s_beside_config (config_path, directory, "/admin.secret");
 }
 
 //  The secret in the file at path, trailing white space dropped; NULL with
@@ -247,4 +270,140 @@ raftq_config_admin_secret (const char *path, char *error, size_t error_size)
         s_fail (error, error_size, path, "out of memory");
     free (secret_path);
     return secret;
+}
+
+//  The CURVE public key (Z85) of node entry index of the config at path:
+//  its certificate's (czmq format, read with zcert_load) or its
+//  public_key. A new string, "" when it names neither; NULL with error set.
+static char *
+s_node_key (json_t *entry, size_t index, const char *path, char *error, size_t error_size)
+{
+    json_t *certificate = json_object_get (entry, "certificate");
+    json_t *public_key = json_object_get (entry, "public_key");
+    char place[64];
+    snprintf (place, sizeof (place), "nodes[%zu]", index);
+    if (certificate && public_key) {
+        s_fail (error, error_size, path, "%s: give certificate or public_key, not both", place);
+        return NULL;
+    }
+    if (public_key) {
+        char what[600];
+        snprintf (what, sizeof (what), "%s: %s.public_key", path, place);
+        const char *text = json_string_value (public_key);
+        return raftq_curve_check_key (text, what, error, error_size) == 0 ? strdup (text) : NULL;
+    }
+    if (!certificate)
+        return strdup ("");
+    if (!json_is_string (certificate) || json_string_length (certificate) == 0) {
+        s_fail (error, error_size, path, "%s.certificate: must be a non-empty string", place);
+        return NULL;
+    }
+    char *file = s_beside_config (path, json_string_value (certificate), "");
+    zcert_t *loaded = file ? zcert_load (file) : NULL;
+    char *key = loaded ? strdup (zcert_public_txt (loaded)) : NULL;
+    if (file && !loaded)
+        s_fail (error, error_size, path, "%s.certificate: %s: cannot read a CURVE certificate%s",
+                place, file, access (file, R_OK) ? " (raftq keygen makes one)" : "");
+    zcert_destroy (&loaded);
+    free (file);
+    return key;
+}
+
+char **
+raftq_config_server_keys (const char *path, char *error, size_t error_size)
+{
+    json_t *root = s_load (path, error, error_size);
+    if (!root)
+        return NULL;
+    //  The RRMQ form names no keys: its nodes get "".
+    json_t *nodes = json_object_get (root, "nodes");
+    size_t count = json_array_size (nodes ? nodes : json_object_get (root, "addresses"));
+    char **keys = count ? (char **)calloc (count + 1, sizeof (char *)) : NULL;
+    if (count == 0)
+        s_fail (error, error_size, path, "no nodes");
+    for (size_t index = 0; keys && index < count; index++) {
+        json_t *entry = json_array_get (nodes, index);
+        keys[index] = json_is_object (entry) ? s_node_key (entry, index, path, error, error_size)
+                                             : strdup ("");
+        if (!keys[index])
+            raftq_strings_free (&keys);
+    }
+    json_decref (root);
+    return keys;
+}
+
+int
+raftq_config_client_curve (const char *path, char **certificate_p, char *error, size_t error_size)
+{
+    *certificate_p = NULL;
+    json_t *root = s_load (path, error, error_size);
+    if (!root)
+        return -1;
+    json_t *setting = json_object_get (root, "client_curve");
+    json_t *file = json_object_get (root, "client_certificate");
+    const char *given = getenv ("RAFTQ_CLIENT_CERTIFICATE");
+    int curve = -1;
+    if (setting && !json_is_boolean (setting) && !json_is_array (setting))
+        s_fail (error, error_size, path,
+                "client_curve: must be true, false or an array of client keys");
+    else if (file && (!json_is_string (file) || json_string_length (file) == 0))
+        s_fail (error, error_size, path, "client_certificate: must be a non-empty string");
+    else {
+        curve = json_is_true (setting) || json_is_array (setting);
+        if (given && *given)
+            *certificate_p = strdup (given);
+        else if (file)
+            *certificate_p = s_beside_config (path, json_string_value (file), "");
+        if (((given && *given) || file) && !*certificate_p) {
+            s_fail (error, error_size, path, "out of memory");
+            curve = -1;
+        }
+    }
+    json_decref (root);
+    return curve;
+}
+
+int
+raftq_config_nodes_read (raftq_config_nodes_t *nodes, const char *path, const char *certificate,
+                         char *error, size_t error_size)
+{
+    memset (nodes, 0, sizeof (*nodes));
+    int curve = raftq_config_client_curve (path, &nodes->certificate, error, error_size);
+    if (curve == -1)
+        return -1;
+    if (certificate && *certificate) {
+        free (nodes->certificate);
+        nodes->certificate = strdup (certificate);
+    }
+    nodes->endpoints = raftq_config_endpoints (path, error, error_size);
+    if (nodes->endpoints)
+        nodes->pub_endpoints = raftq_config_pub_endpoints (path, error, error_size);
+    if (nodes->pub_endpoints && curve)
+        nodes->server_keys = raftq_config_server_keys (path, error, error_size);
+    bool usable = nodes->pub_endpoints && (!curve || nodes->server_keys);
+    while (usable && nodes->endpoints[nodes->count]) {
+        //  With CURVE on, a node without a key could only be talked to in
+        //  plaintext, which it refuses: say so now.
+        if (curve && !*nodes->server_keys[nodes->count]) {
+            s_fail (error, error_size, path,
+                    "nodes[%zu]: client_curve is on but the node names no certificate or "
+                    "public_key",
+                    nodes->count);
+            usable = false;
+        } else
+            nodes->count++;
+    }
+    if (!usable)
+        raftq_config_nodes_clear (nodes);
+    return usable ? 0 : -1;
+}
+
+void
+raftq_config_nodes_clear (raftq_config_nodes_t *nodes)
+{
+    raftq_strings_free (&nodes->endpoints);
+    raftq_strings_free (&nodes->pub_endpoints);
+    raftq_strings_free (&nodes->server_keys);
+    free (nodes->certificate);
+    memset (nodes, 0, sizeof (*nodes));
 }

@@ -24,7 +24,10 @@
     Replays and probes are synchronous calls bounded by the silence, so
     raftq_subscription_next can block that long while it repairs.
 */
+#include <errno.h>
+
 #include "raftq_client.h"
+#include "raftq_config.h"
 
 #define S_SILENCE_DEFAULT_MS    1000  //  quiet time before a probe
 #define S_REPLAY_LIMIT_DEFAULT  256   //  events one replay asks for
@@ -96,6 +99,11 @@ s_follow (raftq_subscription_t *self, size_t node)
     //  ZeroMQ filters by prefix: user/bob also lets user/bobby through,
     //  which the exact check on each message removes.
     zsock_set_subscribe (subscriber, self->stream);
+    if (raftq_client_secure (self->client, node, subscriber) == -1) {
+        s_fail (self, "%s", raftq_client_error (self->client));
+        zsock_destroy (&subscriber);
+        return -1;
+    }
     if (zsock_connect (subscriber, "%s", self->pub_endpoints[node]) == -1) {
         s_fail (self, "%s: cannot connect: %s", self->pub_endpoints[node],
                 zmq_strerror (zmq_errno ()));
@@ -360,16 +368,23 @@ s_probe (raftq_subscription_t *self)
     s_move_on (self);
 }
 
-raftq_subscription_t *
-raftq_subscription_new (const char **client_endpoints, const char **pub_endpoints, size_t count,
-                        const char *stream, uint64_t from_seq)
+//  A subscription over client, a client of the same count nodes (taken
+//  over, destroyed on failure). NULL with error set when it cannot be made.
+static raftq_subscription_t *
+s_new (raftq_client_t *client, const char **pub_endpoints, size_t count, const char *stream,
+       uint64_t from_seq, char *error, size_t error_size)
 {
-    if (!client_endpoints || !pub_endpoints || count == 0 || !stream || !*stream)
+    snprintf (error, error_size, "no PUB endpoint, a bad one, or an empty stream name");
+    if (!client || !pub_endpoints || count == 0 || !stream || !*stream) {
+        raftq_client_destroy (&client);
         return NULL;
+    }
     raftq_subscription_t *self = (raftq_subscription_t *)zmalloc (sizeof (raftq_subscription_t));
-    if (!self)
+    if (!self) {
+        raftq_client_destroy (&client);
         return NULL;
-    self->client = raftq_client_new (client_endpoints, count);
+    }
+    self->client = client;
     self->pub_endpoints = (char **)calloc (count + 1, sizeof (char *));
     self->stream = strdup (stream);
     self->pending = zlistx_new ();
@@ -394,9 +409,49 @@ raftq_subscription_new (const char **client_endpoints, const char **pub_endpoint
     self->replay_limit = S_REPLAY_LIMIT_DEFAULT;
     raftq_subscription_set_silence (self, S_SILENCE_DEFAULT_MS);
     if (first == count || s_follow (self, first) == -1) {
+        if (first < count)
+            snprintf (error, error_size, "%s", self->error);
         raftq_subscription_destroy (&self);
+        errno = EINVAL;
         return NULL;
     }
+    return self;
+}
+
+raftq_subscription_t *
+raftq_subscription_new (const char **client_endpoints, const char **pub_endpoints, size_t count,
+                        const char *stream, uint64_t from_seq)
+{
+    char error[512];
+    raftq_client_t *client = client_endpoints ? raftq_client_new (client_endpoints, count) : NULL;
+    return s_new (client, pub_endpoints, count, stream, from_seq, error, sizeof (error));
+}
+
+raftq_subscription_t *
+raftq_subscription_new_curve (const char **client_endpoints, const char **pub_endpoints,
+                              const char **server_keys, size_t count,
+                              const char *client_certificate, const char *stream, uint64_t from_seq,
+                              char *error, size_t error_size)
+{
+    raftq_client_t *client = raftq_client_new_curve (client_endpoints, server_keys, count,
+                                                     client_certificate, error, error_size);
+    if (!client)
+        return NULL;
+    return s_new (client, pub_endpoints, count, stream, from_seq, error, error_size);
+}
+
+raftq_subscription_t *
+raftq_subscription_load (const char *config_path, const char *client_certificate,
+                         const char *stream, uint64_t from_seq, char *error, size_t error_size)
+{
+    raftq_config_nodes_t nodes;
+    if (raftq_config_nodes_read (&nodes, config_path, client_certificate, error, error_size))
+        return NULL;
+    raftq_subscription_t *self = raftq_subscription_new_curve (
+        (const char **)nodes.endpoints, (const char **)nodes.pub_endpoints,
+        (const char **)nodes.server_keys, nodes.count, nodes.certificate, stream, from_seq, error,
+        error_size);
+    raftq_config_nodes_clear (&nodes);
     return self;
 }
 
@@ -404,19 +459,7 @@ raftq_subscription_t *
 raftq_subscription_new_from_config (const char *config_path, const char *stream, uint64_t from_seq)
 {
     char error[512];
-    char **clients = raftq_config_endpoints (config_path, error, sizeof (error));
-    char **pubs = clients ? raftq_config_pub_endpoints (config_path, error, sizeof (error)) : NULL;
-    raftq_subscription_t *self = NULL;
-    if (clients && pubs) {
-        size_t count = 0;
-        while (clients[count])
-            count++;
-        self = raftq_subscription_new ((const char **)clients, (const char **)pubs, count, stream,
-                                       from_seq);
-    }
-    raftq_strings_free (&clients);
-    raftq_strings_free (&pubs);
-    return self;
+    return raftq_subscription_load (config_path, NULL, stream, from_seq, error, sizeof (error));
 }
 
 void

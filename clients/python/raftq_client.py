@@ -22,6 +22,15 @@ How it behaves:
   often it is resent (exactly-once).
 - A node that stays silent for the attempt timeout has its socket closed:
   a late reply can never be taken for the answer to a later request.
+- CurveZMQ: when a cluster requires it on its client ports (config
+  client_curve), give each node's public key and the client's key pair:
+  RaftqClient(endpoints, server_keys=[Z85, ...], client_certificate=PATH),
+  or RaftqClient.from_config(path), which reads the nodes' certificate
+  files (czmq's text format) or public_key and honours client_curve,
+  $RAFTQ_CLIENT_CERTIFICATE and client_certificate. Without a client
+  certificate the client makes itself a fresh key pair (accepted by a
+  cluster with client_curve true, not by an allow-list). A node that
+  refuses the handshake stays silent: requests end in TIMEOUT.
 - Failures raise RaftqError with the code name of DESIGN 5.1. The four
   RRMQ requests (create_topic, topics, publish, pop) fail as a bare
   {"success": false} by contract, whatever the reason (topic exists,
@@ -29,10 +38,12 @@ How it behaves:
 """
 
 import json
+import os
 import random
 import time
 
 import zmq
+from zmq.utils import z85
 
 TRANSIENT_CODES = {"NOT_LEADER", "NO_LEADER", "UNAVAILABLE", "TIMEOUT"}
 BACKOFF_MIN_S = 0.01
@@ -66,6 +77,108 @@ def config_endpoints(path):
     return endpoints
 
 
+def certificate_keys(path):
+    """The CURVE keys of a czmq certificate (its text format: a "curve"
+    section with public-key and secret-key, values quoted Z85): a dict
+    with "public-key", and "secret-key" when the file has it. Raises
+    ValueError when the file holds no public key, OSError when it cannot
+    be read."""
+    keys, section = {}, None
+    with open(path, "r", encoding="utf-8") as handle:
+        for line in handle:
+            text = line.split("#", 1)[0].rstrip()
+            if not text.strip():
+                continue
+            if not text[0].isspace():
+                section = text.strip()
+                continue
+            name, _, value = text.strip().partition("=")
+            if section == "curve" and name.strip() in ("public-key", "secret-key"):
+                keys[name.strip()] = value.strip().strip('"')
+    if len(keys.get("public-key", "")) != 40:
+        raise ValueError("%s: not a CURVE certificate (no 40-character public-key)" % path)
+    return keys
+
+
+def load_key_pair(path):
+    """(public, secret) Z85 keys, as bytes, of the certificate at path: the
+    public part from path, the secret from path + "_secret", as `raftq
+    keygen` writes them. Raises ValueError or OSError saying which file."""
+    public = certificate_keys(path)["public-key"]
+    secret_keys = certificate_keys(path + "_secret")
+    secret = secret_keys.get("secret-key", "")
+    if len(secret) != 40 or secret_keys["public-key"] != public \
+            or zmq.curve_public(secret.encode("ascii")) != public.encode("ascii"):
+        raise ValueError("%s_secret: no secret key matching the public key of %s" % (path, path))
+    return public.encode("ascii"), secret.encode("ascii")
+
+
+def check_key(key, what):
+    """key (str or bytes) as bytes when it is a Z85 CURVE public key, else
+    ValueError naming what."""
+    text = key.decode("ascii", "replace") if isinstance(key, bytes) else str(key)
+    try:
+        if len(text) == 40 and len(z85.decode(text)) == 32:
+            return text.encode("ascii")
+    except (ValueError, KeyError, UnicodeError):
+        pass
+    raise ValueError("%s: %r is not a CURVE public key (40 Z85 characters)" % (what, text[:64]))
+
+
+class CurveKeys:
+    """What a client needs to talk CurveZMQ: each node's public key, by
+    endpoint, and the client's own key pair (from a certificate, or fresh)."""
+
+    def __init__(self, server_keys, client_certificate=None):
+        self.server_keys = {endpoint: check_key(key, endpoint)     # endpoint -> Z85 bytes
+                            for endpoint, key in dict(server_keys).items()}
+        if client_certificate:
+            self.public, self.secret = load_key_pair(client_certificate)
+        else:
+            self.public, self.secret = zmq.curve_keypair()
+
+    def apply(self, socket, endpoint):
+        """Makes socket, before it connects to endpoint, a CURVE client of
+        that node. ValueError when its key is not known."""
+        key = self.server_keys.get(endpoint)
+        if key is None:
+            raise ValueError("%s: no CURVE public key known for this node" % endpoint)
+        socket.curve_secretkey = self.secret
+        socket.curve_publickey = self.public
+        socket.curve_serverkey = key
+
+
+def _beside(config_path, name):
+    """A file name of the config, from the config's directory unless absolute."""
+    return os.path.join(os.path.dirname(os.path.abspath(config_path)), name)
+
+
+def config_curve(path, client_certificate=None):
+    """The CurveKeys a client of the config at path must use, or None when
+    its client_curve is off (false or absent). Each node's key comes from
+    its "certificate" file or its "public_key"; the client's key pair from
+    client_certificate, else $RAFTQ_CLIENT_CERTIFICATE, else the config's
+    client_certificate, else a fresh pair."""
+    with open(path, "rb") as handle:
+        document = json.loads(handle.read().decode("utf-8"))
+    setting = document.get("client_curve", False)
+    if setting is False or "nodes" not in document:
+        return None
+    keys = {}
+    for position, (node, endpoint) in enumerate(zip(document["nodes"], config_endpoints(path))):
+        if "certificate" in node:
+            keys[endpoint] = certificate_keys(_beside(path, node["certificate"]))["public-key"]
+        elif "public_key" in node:
+            keys[endpoint] = node["public_key"]
+        else:
+            raise ValueError("%s: nodes[%d]: client_curve is on but the node names no certificate "
+                             "or public_key" % (path, position))
+    certificate = client_certificate or os.environ.get("RAFTQ_CLIENT_CERTIFICATE")
+    if not certificate and document.get("client_certificate"):
+        certificate = _beside(path, document["client_certificate"])
+    return CurveKeys(keys, certificate)
+
+
 class SocketPool:
     """One socket of one type per endpoint, connected on first use with
     linger 0. Its user drops a socket that met silence: the next request
@@ -73,9 +186,10 @@ class SocketPool:
     as the answer to a later request (and a REQ socket is never left stuck
     waiting). tools/raftq_cluster.py uses it too."""
 
-    def __init__(self, context, socket_type):
+    def __init__(self, context, socket_type, curve=None):
         self.context = context          # where sockets come from
         self.socket_type = socket_type  # zmq.DEALER, zmq.REQ, ...
+        self.curve = curve              # CurveKeys, or None: plaintext
         self.sockets = {}               # endpoint -> its socket
 
     def socket(self, endpoint):
@@ -84,6 +198,12 @@ class SocketPool:
         if socket is None:
             socket = self.context.socket(self.socket_type)
             socket.setsockopt(zmq.LINGER, 0)
+            try:
+                if self.curve is not None:
+                    self.curve.apply(socket, endpoint)
+            except ValueError:
+                socket.close(0)
+                raise
             socket.connect(endpoint)
             self.sockets[endpoint] = socket
         return socket
@@ -105,9 +225,17 @@ class SocketPool:
 class RaftqClient:
     """A client of one cluster. Not thread-safe: one per thread."""
 
-    def __init__(self, endpoints, timeout=5.0, attempt_timeout=1.0, context=None):
+    def __init__(self, endpoints, timeout=5.0, attempt_timeout=1.0, context=None,
+                 server_keys=None, client_certificate=None, curve=None):
+        """server_keys: the Z85 public key of each endpoint, same order,
+        to talk CurveZMQ (client_certificate: the client's key pair file);
+        or curve, a CurveKeys made already. Neither: plaintext."""
         if not endpoints:
             raise ValueError("no endpoints")
+        if server_keys is not None:
+            if len(server_keys) != len(endpoints):
+                raise ValueError("give one server key per endpoint")
+            curve = CurveKeys(zip(endpoints, server_keys), client_certificate)
         self.endpoints = list(endpoints)        # nodes' client endpoints; hints may add more
         self.timeout = timeout                  # seconds a request keeps trying
         self.attempt_timeout = attempt_timeout  # seconds one node gets to answer
@@ -117,11 +245,13 @@ class RaftqClient:
         self.seq = 0                            # last seq used; a retry reuses it
         self.token = None                       # chat session token, after login
         self.leader = None                      # endpoint that last served a request
-        self._sockets = SocketPool(self.context, zmq.DEALER)  # a DEALER per node
+        self._sockets = SocketPool(self.context, zmq.DEALER, curve)  # a DEALER per node
 
     @classmethod
-    def from_config(cls, path, **options):
-        return cls(config_endpoints(path), **options)
+    def from_config(cls, path, client_certificate=None, **options):
+        """A client of the nodes of the config at path, with CurveZMQ when
+        its client_curve says so (see config_curve)."""
+        return cls(config_endpoints(path), curve=config_curve(path, client_certificate), **options)
 
     def close(self):
         self._sockets.close()

@@ -44,7 +44,8 @@ MESSAGES = {
     "SendMessage": {"to": (1, "string"), "text": (2, "string")},
     "ReadMessages": {"partner": (1, "string"), "page": (2, "uint32"), "page_size": (3, "uint32")},
     "AddNode": {"id": (1, "uint32"), "host": (2, "string"), "client_port": (3, "uint32"),
-                "peer_port": (4, "uint32"), "pub_port": (5, "uint32")},
+                "peer_port": (4, "uint32"), "pub_port": (5, "uint32"),
+                "public_key": (6, "bytes")},
     "RemoveNode": {"id": (1, "uint32")},
     "TakeSnapshot": {},
     "Reply": {"code": (1, "Code"), "error": (2, "string"), "leader_id": (3, "uint32"),
@@ -175,9 +176,15 @@ def read_messages_request(client_id, seq, token, partner, page, page_size):
 
 
 def add_node_request(client_id, seq, node_id, host, client_port, peer_port, pub_port,
-                     admin_secret=None):
+                     admin_secret=None, public_key=None):
+    """public_key: the node's CurveZMQ key in Z85 (40 characters), which a
+    cluster with CURVE on its peer port requires; sent as its 32 bytes."""
+    raw_key = None
+    if public_key:
+        from zmq.utils import z85  # only the callers that add keyed nodes need pyzmq
+        raw_key = z85.decode(public_key)
     body = encode("AddNode", id=node_id, host=host, client_port=client_port, peer_port=peer_port,
-                  pub_port=pub_port or None)
+                  pub_port=pub_port or None, public_key=raw_key)
     return _request(client_id, seq, "add_node", body, admin_secret=admin_secret)
 
 

@@ -132,13 +132,21 @@ class TestCluster:
             json.dump(self._document(size, port_base, rrmq, settings or {}), handle, indent=2)
         self.config = raftq_cluster.ClusterConfig(self.config_path)
         self.processes = raftq_cluster.Cluster(self.config, context.bin_dir, detach=False)
-        self.client = raftq_cluster.Client(admin_secret=self.config.admin_secret)  # REQ sockets, one per node
+        # Keys now, not at the first spawn: the client below needs them
+        # when the config turns client_curve on
+        self.processes.make_keys()
+        self.client = raftq_cluster.Client(admin_secret=self.config.admin_secret,
+                                           curve=self.config.curve())  # REQ sockets, one per node
         self.leaders = {}                            # term -> ids seen as its leader
         self.told_to_exit = set()                    # ids we stopped or killed
         self.problems = []                           # unexpected exits seen on the way
 
     @staticmethod
     def _document(size, port_base, rrmq, settings):
+        """The config: the RRMQ form has no keys (plaintext peer port); the
+        raftq form gives every node a certificate (keys/node-N.cert, made
+        by raftq keygen), so the peer port runs CURVE as by default, unless
+        settings turn peer_curve off (a test that wants plaintext)."""
         if rrmq:
             addresses = []
             for index in range(size):
@@ -150,6 +158,9 @@ class TestCluster:
             nodes = [{"id": index + 1, "host": "127.0.0.1", "client_port": port_base + index,
                       "peer_port": port_base + 5 + index, "pub_port": port_base + 10 + index}
                      for index in range(size)]
+            if settings.get("peer_curve", True) is not False:
+                for node in nodes:
+                    node["certificate"] = "keys/node-%d.cert" % node["id"]
             document = {"cluster": "integration", "data_dir": "data",
                         "heartbeat_ms": HEARTBEAT_MS, "election_timeout_ms": ELECTION_TIMEOUT_MS,
                         "request_timeout_ms": REQUEST_TIMEOUT_MS, "nodes": nodes}
@@ -263,7 +274,8 @@ class TestCluster:
         """Status of several nodes at once: id -> dict or None."""
         node_ids = node_ids if node_ids is not None else self.answering()
         nodes = [self.config.nodes[node_id] for node_id in node_ids]
-        answers = raftq_cluster.query_statuses(zmq.Context.instance(), nodes, timeout)
+        answers = raftq_cluster.query_statuses(zmq.Context.instance(), nodes, timeout,
+                                               curve=self.config.curve())
         for node_id, answer in answers.items():
             self._observe(node_id, answer)
         return answers

@@ -179,13 +179,16 @@ def _range(parser, name, text):
 
 def write_config(directory, args):
     """The cluster config of the run: node N on host_base + N - 1, every
-    node on the same three ports of its own address."""
+    node on the same three ports of its own address, with a certificate
+    (made at the first spawn) so that the peer port runs CURVE, as it does
+    by default."""
     octets = [int(octet) for octet in args.host_base.split(".")]
     nodes = []
     for number in range(args.nodes):
         host = "%d.%d.%d.%d" % (octets[0], octets[1], octets[2], octets[3] + number)
         nodes.append({"id": number + 1, "host": host, "client_port": args.port_base,
-                      "peer_port": args.port_base + 1, "pub_port": args.port_base + 2})
+                      "peer_port": args.port_base + 1, "pub_port": args.port_base + 2,
+                      "certificate": "keys/node-%d.cert" % (number + 1)})
     document = {"cluster": "chaos", "data_dir": "data", "heartbeat_ms": HEARTBEAT_MS,
                 "election_timeout_ms": ELECTION_TIMEOUT_MS, "request_timeout_ms": REQUEST_TIMEOUT_MS,
                 "segment_bytes": args.segment_bytes, "nodes": nodes}

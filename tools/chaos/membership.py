@@ -97,7 +97,8 @@ class Membership:
         secret = self.cluster.config.admin_secret
         return self._admin(lambda: wire.add_node_request(0, 0, node.id, node.host, node.client_port,
                                                          node.peer_port, node.pub_port,
-                                                         admin_secret=secret()),
+                                                         admin_secret=secret(),
+                                                         public_key=node.public_key()),
                            lambda reply: reply["code"] == "OK", budget_s)
 
     def wipe(self, node_id):
