@@ -86,15 +86,21 @@ def certificate_keys(path):
     keys, section = {}, None
     with open(path, "r", encoding="utf-8") as handle:
         for line in handle:
-            text = line.split("#", 1)[0].rstrip()
-            if not text.strip():
+            # "#" starts a comment only outside quotes: Z85 keys may hold it
+            text = line.rstrip()
+            if not text.strip() or text.lstrip().startswith("#"):
                 continue
             if not text[0].isspace():
                 section = text.strip()
                 continue
             name, _, value = text.strip().partition("=")
+            value = value.strip()
+            if value.startswith('"'):
+                value = value[1:].partition('"')[0]
+            else:
+                value = value.split("#", 1)[0].strip()
             if section == "curve" and name.strip() in ("public-key", "secret-key"):
-                keys[name.strip()] = value.strip().strip('"')
+                keys[name.strip()] = value
     if len(keys.get("public-key", "")) != 40:
         raise ValueError("%s: not a CURVE certificate (no 40-character public-key)" % path)
     return keys

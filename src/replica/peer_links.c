@@ -14,6 +14,15 @@
 #define PEER_SEND_HWM 1000
 //  Room for "raftq-peer/" and a node id.
 #define DOMAIN_SIZE 32
+//  A link whose handshake the peer refused is made again after this long.
+//  libzmq never retries such a connection by itself, and the refusal may
+//  end: the peer learns this node's key when it learns the configuration
+//  entry that added it, later than this node does.
+#define RELINK_AFTER_MS 500
+//  Handshake outcomes the monitor of a DEALER reports.
+#define HANDSHAKE_EVENTS                                                                           \
+    (ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |                             \
+     ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
 
 //  One known peer.
 typedef struct {
@@ -21,10 +30,13 @@ typedef struct {
     bool pinned;          //  in the config file: never forgotten
     bool current;         //  in the latest configuration
     zsock_t *dealer;      //  connected to its peer port; sends only
+    zsock_t *monitor;     //  handshake events of the dealer (PAIR)
+    int64_t refused_at;   //  zclock_mono of the last refused handshake, 0: none pending
 } s_peer_t;
 
 struct _peer_links_t {
     uint32_t node_id;                         //  this node
+    uint64_t monitors_made;                   //  names each monitor endpoint apart
     char *host;                               //  connections leave from this address
     bool secure;                              //  the peer port runs CurveZMQ
     uint8_t public_key[RAFT_PUBLIC_KEY_SIZE]; //  this node's key pair, when secure
@@ -45,13 +57,29 @@ s_peer_host (const raft_member_t *member)
 static void
 s_close (s_peer_t *peer)
 {
+    //  The monitor stops with its socket
     zsock_destroy (&peer->dealer);
+    zsock_destroy (&peer->monitor);
 }
 
-//  A DEALER towards member, with its key pinned when secure. NULL (logged)
-//  when the address is bad or a key is missing.
+//  Watches the handshakes of dealer (before it connects). Returns the
+//  monitor's PAIR, or NULL.
 static zsock_t *
-s_connect (peer_links_t *self, const raft_member_t *member)
+s_monitor (peer_links_t *self, zsock_t *dealer)
+{
+    char endpoint[96];
+    snprintf (endpoint, sizeof (endpoint), "inproc://raftq-peer-links-%p-%" PRIu64, (void *)self,
+              self->monitors_made++);
+    if (zmq_socket_monitor (zsock_resolve (dealer), endpoint, HANDSHAKE_EVENTS))
+        return NULL;
+    return zsock_new_pair (endpoint);
+}
+
+//  A DEALER towards member, with its key pinned when secure, and *monitor
+//  watching its handshakes. NULL (logged) when the address is bad or a key
+//  is missing.
+static zsock_t *
+s_connect (peer_links_t *self, const raft_member_t *member, zsock_t **monitor)
 {
     const char *host = s_peer_host (member);
     if (self->secure && !raft_member_has_key (member)) {
@@ -74,14 +102,16 @@ s_connect (peer_links_t *self, const raft_member_t *member)
         zsock_set_curve_secretkey_bin (dealer, self->secret_key);
         zsock_set_curve_serverkey_bin (dealer, member->public_key);
     }
+    *monitor = s_monitor (self, dealer);
     char error[256];
-    if (member->peer_port == 0 || member->peer_port > UINT16_MAX ||
+    if (!*monitor || member->peer_port == 0 || member->peer_port > UINT16_MAX ||
         endpoint_connect_from (dealer, self->host, host, (uint16_t)member->peer_port, error,
                                sizeof (error))) {
         diagnostic_line (self->node_id, DIAGNOSTIC_ERROR,
                          "cannot reach node %" PRIu32 " at %s:%" PRIu32, member->id, host,
                          member->peer_port);
         zsock_destroy (&dealer);
+        zsock_destroy (monitor);
     }
     return dealer;
 }
@@ -113,13 +143,15 @@ s_know (peer_links_t *self, const raft_member_t *member)
     s_peer_t *peer = s_find (self, member->id);
     if (peer && !s_moved (peer, member))
         return peer;
-    zsock_t *dealer = s_connect (self, member);
+    zsock_t *monitor = NULL;
+    zsock_t *dealer = s_connect (self, member, &monitor);
     if (!dealer)
         return NULL;
     if (!peer) {
         s_peer_t *peers = realloc (self->peers, (self->peer_count + 1) * sizeof (s_peer_t));
         if (!peers) {
             zsock_destroy (&dealer);
+            zsock_destroy (&monitor);
             return NULL;
         }
         self->peers = peers;
@@ -129,6 +161,8 @@ s_know (peer_links_t *self, const raft_member_t *member)
     s_close (peer);
     peer->member = *member;
     peer->dealer = dealer;
+    peer->monitor = monitor;
+    peer->refused_at = 0;
     return peer;
 }
 
@@ -250,15 +284,45 @@ peer_links_follow (peer_links_t *self, const raft_member_t *members, size_t coun
     s_push_policy (self);
 }
 
+//  A send to peer failed: reads what its handshakes did, and makes the
+//  link again once a refusal is RELINK_AFTER_MS old.
+static void
+s_relink_if_refused (peer_links_t *self, s_peer_t *peer)
+{
+    while (zsock_events (peer->monitor) & ZMQ_POLLIN) {
+        zmsg_t *event = zmsg_recv (peer->monitor);
+        zframe_t *head = event ? zmsg_first (event) : NULL;
+        if (head && zframe_size (head) >= 2) {
+            uint16_t kind = (uint16_t)(zframe_data (head)[0] | zframe_data (head)[1] << 8);
+            if (kind == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+                peer->refused_at = 0;
+            else if (!peer->refused_at)
+                peer->refused_at = zclock_mono ();
+        }
+        zmsg_destroy (&event);
+    }
+    if (!peer->refused_at || zclock_mono () - peer->refused_at < RELINK_AFTER_MS)
+        return;
+    zsock_t *monitor = NULL;
+    zsock_t *dealer = s_connect (self, &peer->member, &monitor);
+    if (!dealer)
+        return;
+    s_close (peer);
+    peer->dealer = dealer;
+    peer->monitor = monitor;
+    peer->refused_at = 0;
+}
+
 int
 peer_links_send (peer_links_t *self, uint32_t id, zframe_t **frame_p)
 {
     s_peer_t *peer = s_find (self, id);
-    if (!peer || zframe_send (frame_p, peer->dealer, ZFRAME_DONTWAIT)) {
-        zframe_destroy (frame_p);
-        return -1;
-    }
-    return 0;
+    if (peer && zframe_send (frame_p, peer->dealer, ZFRAME_DONTWAIT) == 0)
+        return 0;
+    if (peer)
+        s_relink_if_refused (self, peer);
+    zframe_destroy (frame_p);
+    return -1;
 }
 
 bool
