@@ -86,8 +86,9 @@ def certificate_keys(path):
     keys, section = {}, None
     with open(path, "r", encoding="utf-8") as handle:
         for line in handle:
-            text = line.split("#", 1)[0].rstrip()
-            if not text.strip():
+            text = line.rstrip()
+            # a comment is a whole line: Z85 values may hold '#'
+            if not text.strip() or text.strip().startswith("#"):
                 continue
             if not text[0].isspace():
                 section = text.strip()
