@@ -68,7 +68,10 @@ typedef enum {
     //  the same operation is safe only through the same call.
     RAFTQ_TIMEOUT = 10,
     RAFTQ_UNAVAILABLE = 11, //  node cannot serve now (starting, stopping, overloaded)
-    RAFTQ_INTERNAL = 12     //  a bug or an undecodable reply
+    RAFTQ_INTERNAL = 12,    //  a bug or an undecodable reply
+    //  A limit of the cluster is reached (config.json "limits"; the error
+    //  text names it): retry once space is freed
+    RAFTQ_RESOURCE_EXHAUSTED = 13
 } raftq_code_t;
 
 typedef enum {
@@ -116,13 +119,15 @@ typedef struct {
     bool detailed;         //  the node sent the rest (an older node does not)
     //  Its configuration, learners included, by id
     raftq_member_status_t members[RAFTQ_MEMBERS_MAX];
-    size_t member_count;     //  how many of members are set (a larger one is cut)
-    uint64_t config_index;   //  log index of the entry that set that configuration
-    uint64_t snapshot_index; //  last index covered by its newest snapshot, 0: none
-    uint64_t snapshot_term;  //  term of that entry
-    uint64_t first_index;    //  first index still in its log on disk, 0: empty
-    uint64_t log_bytes;      //  bytes of its log's segment files
-    uint64_t snapshot_bytes; //  bytes of its snapshot files
+    size_t member_count;      //  how many of members are set (a larger one is cut)
+    uint64_t config_index;    //  log index of the entry that set that configuration
+    uint64_t snapshot_index;  //  last index covered by its newest snapshot, 0: none
+    uint64_t snapshot_term;   //  term of that entry
+    uint64_t first_index;     //  first index still in its log on disk, 0: empty
+    uint64_t log_bytes;       //  bytes of its log's segment files
+    uint64_t snapshot_bytes;  //  bytes of its snapshot files
+    uint64_t state_bytes;     //  accounted bytes of the replicated state
+    uint64_t max_state_bytes; //  the node's limit on them (config "limits"), 0: not sent
 } raftq_status_detail_t;
 
 //  One reply of the asynchronous API. Holds no heap memory.

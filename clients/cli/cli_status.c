@@ -186,6 +186,9 @@ s_node_json (raftq_client_t *client, const cli_node_t *node, const cli_node_t *l
     json_object_set_new (object, "log_bytes", s_optional_count (known, detail->log_bytes));
     json_object_set_new (object, "snapshot_bytes",
                          s_optional_count (known, detail->snapshot_bytes));
+    json_object_set_new (object, "state_bytes", s_optional_count (known, detail->state_bytes));
+    json_object_set_new (object, "max_state_bytes",
+                         s_optional_count (known, detail->max_state_bytes));
     return object;
 }
 
@@ -199,7 +202,7 @@ s_count_text (bool known, uint64_t value, char *text, size_t size)
         snprintf (text, size, "-");
 }
 
-#define S_ROW_FORMAT "%-4s %-24s %-9s %-7s %5s %6s %9s %9s %9s %9s %6s %9s %7s\n"
+#define S_ROW_FORMAT "%-4s %-24s %-9s %-7s %5s %6s %9s %9s %9s %9s %6s %9s %7s %15s\n"
 
 static void
 s_print_row (raftq_client_t *client, const cli_node_t *node, const cli_node_t *leader)
@@ -214,7 +217,7 @@ s_print_row (raftq_client_t *client, const cli_node_t *node, const cli_node_t *l
     const raftq_status_detail_t *detail = &node->detail;
     s_view_t view = s_view (node, leader);
     char id[16], term[24], leader_id[16], commit[24], applied[24], last[24];
-    char match[24], lag[24], snapshot[24], log_size[16] = "-";
+    char match[24], lag[24], snapshot[24], log_size[16] = "-", state[40] = "-";
     snprintf (id, sizeof (id), "%u", status->id);
     snprintf (term, sizeof (term), "%" PRIu64, status->term);
     s_count_text (status->leader_id != 0, status->leader_id, leader_id, sizeof (leader_id));
@@ -225,11 +228,17 @@ s_print_row (raftq_client_t *client, const cli_node_t *node, const cli_node_t *l
                   sizeof (match));
     s_count_text (view.progress, view.progress ? view.progress->lag : 0, lag, sizeof (lag));
     s_count_text (detail->detailed, detail->snapshot_index, snapshot, sizeof (snapshot));
-    if (detail->detailed)
+    if (detail->detailed) {
         s_human_bytes (detail->log_bytes, log_size, sizeof (log_size));
+        //  The state against its limit: "12.0K/1.0G"
+        char used[16], limit[16];
+        s_human_bytes (detail->state_bytes, used, sizeof (used));
+        s_human_bytes (detail->max_state_bytes, limit, sizeof (limit));
+        snprintf (state, sizeof (state), "%s/%s", used, limit);
+    }
     printf (S_ROW_FORMAT, id, endpoint, raftq_role_name (status->role),
             view.membership ? view.membership : "-", term, leader_id, commit, applied, last, match,
-            lag, snapshot, log_size);
+            lag, snapshot, log_size, state);
 }
 
 int
@@ -246,7 +255,7 @@ cli_command_status (const cli_options_t *options, raftq_client_t *client)
     json_t *rows = json_array ();
     if (!options->json)
         printf (S_ROW_FORMAT, "ID", "ENDPOINT", "ROLE", "MEMBER", "TERM", "LEADER", "COMMIT",
-                "APPLIED", "LAST", "MATCH", "LAG", "SNAPSHOT", "LOG");
+                "APPLIED", "LAST", "MATCH", "LAG", "SNAPSHOT", "LOG", "STATE");
     for (size_t index = 0; index < count; index++) {
         if (nodes[index].code == RAFTQ_OK)
             answered++;

@@ -145,6 +145,8 @@ raftq_wire_status_detail (const Raftq__NodeStatus *node, raftq_status_detail_t *
     detail->first_index = source->first_index;
     detail->log_bytes = source->log_bytes;
     detail->snapshot_bytes = source->snapshot_bytes;
+    detail->state_bytes = source->state_bytes;
+    detail->max_state_bytes = source->max_state_bytes;
     for (size_t index = 0; index < source->n_members && detail->member_count < RAFTQ_MEMBERS_MAX;
          index++) {
         const Raftq__MemberStatus *member = source->members[index];
@@ -195,7 +197,7 @@ raftq_code_name (raftq_code_t code)
     static const char *const names[] = {
         "OK",      "NOT_LEADER",       "NO_LEADER",       "NOT_FOUND",         "ALREADY_EXISTS",
         "EMPTY",   "INVALID_ARGUMENT", "UNAUTHENTICATED", "PERMISSION_DENIED", "TOO_LARGE",
-        "TIMEOUT", "UNAVAILABLE",      "INTERNAL"};
+        "TIMEOUT", "UNAVAILABLE",      "INTERNAL",        "RESOURCE_EXHAUSTED"};
     if ((int)code < 0 || (size_t)code >= sizeof (names) / sizeof (names[0]))
         return "UNKNOWN";
     return names[code];

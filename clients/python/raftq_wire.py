@@ -69,7 +69,7 @@ MESSAGES = {
 # raftq.Code and raftq.Role, by number
 CODE_NAMES = ["OK", "NOT_LEADER", "NO_LEADER", "NOT_FOUND", "ALREADY_EXISTS", "EMPTY",
               "INVALID_ARGUMENT", "UNAUTHENTICATED", "PERMISSION_DENIED", "TOO_LARGE",
-              "TIMEOUT", "UNAVAILABLE", "INTERNAL"]
+              "TIMEOUT", "UNAVAILABLE", "INTERNAL", "RESOURCE_EXHAUSTED"]
 ROLE_NAMES = ["Follower", "Candidate", "Leader"]   # as the JSON status spells them
 ENUMS = {"Code": CODE_NAMES, "Role": [name.upper() for name in ROLE_NAMES]}
 

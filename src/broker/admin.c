@@ -10,10 +10,12 @@ struct _admin_t {
     const cluster_view_t *view;           //  borrowed: what is done, who leads
     const admin_credential_t *credential; //  borrowed: the admin secret's check
     zlistx_t *waiting;                    //  requests until done or their deadline (owned)
+    bool keys_required;                   //  an added node must bring its public key
 };
 
 admin_t *
-admin_new (client_port_t *port, const cluster_view_t *view, const admin_credential_t *credential)
+admin_new (client_port_t *port, const cluster_view_t *view, const admin_credential_t *credential,
+           bool keys_required)
 {
     admin_t *self = calloc (1, sizeof (admin_t));
     if (self)
@@ -25,6 +27,7 @@ admin_new (client_port_t *port, const cluster_view_t *view, const admin_credenti
     self->port = port;
     self->view = view;
     self->credential = credential;
+    self->keys_required = keys_required;
     return self;
 }
 
@@ -56,25 +59,50 @@ s_target (const Raftq__Request *request)
     }
 }
 
+//  The addresses and key of an added node, checked. Returns 0 or -1.
+static int
+s_added_member (const Raftq__AddNode *add, bool keys_required, raft_member_t *member,
+                const char **error)
+{
+    if (!add->host || !add->host[0] || strlen (add->host) >= RAFT_HOST_SIZE || !add->client_port ||
+        add->client_port > UINT16_MAX || !add->peer_port || add->peer_port > UINT16_MAX ||
+        add->pub_port > UINT16_MAX) {
+        *error = "a node needs a host and client and peer ports up to 65535";
+        return -1;
+    }
+    if (add->peer_host && strlen (add->peer_host) >= RAFT_HOST_SIZE) {
+        *error = "peer_host is too long";
+        return -1;
+    }
+    if (add->public_key.len != 0 && add->public_key.len != RAFT_PUBLIC_KEY_SIZE) {
+        *error = "public_key must be a CurveZMQ public key (32 bytes, 40 characters of Z85)";
+        return -1;
+    }
+    if (keys_required && add->public_key.len == 0) {
+        *error = "the peer port runs CurveZMQ: a node needs its public_key";
+        return -1;
+    }
+    snprintf (member->host, sizeof (member->host), "%s", add->host);
+    snprintf (member->peer_host, sizeof (member->peer_host), "%s",
+              add->peer_host ? add->peer_host : "");
+    if (add->public_key.len)
+        memcpy (member->public_key, add->public_key.data, RAFT_PUBLIC_KEY_SIZE);
+    member->client_port = add->client_port;
+    member->peer_port = add->peer_port;
+    member->pub_port = add->pub_port;
+    return 0;
+}
+
 int
-admin_request_member (const Raftq__Request *request, raft_actor_admin_kind_t *kind,
-                      raft_member_t *member, const char **error)
+admin_request_member (const Raftq__Request *request, bool keys_required,
+                      raft_actor_admin_kind_t *kind, raft_member_t *member, const char **error)
 {
     memset (member, 0, sizeof (*member));
     member->id = s_target (request);
     const Raftq__AddNode *add = request->add_node;
-    if (request->op_case == RAFTQ__REQUEST__OP_ADD_NODE && add) {
-        if (!add->host || !add->host[0] || strlen (add->host) >= RAFT_HOST_SIZE ||
-            !add->client_port || add->client_port > UINT16_MAX || !add->peer_port ||
-            add->peer_port > UINT16_MAX || add->pub_port > UINT16_MAX) {
-            *error = "a node needs a host and client and peer ports up to 65535";
-            return -1;
-        }
-        snprintf (member->host, sizeof (member->host), "%s", add->host);
-        member->client_port = add->client_port;
-        member->peer_port = add->peer_port;
-        member->pub_port = add->pub_port;
-    }
+    if (request->op_case == RAFTQ__REQUEST__OP_ADD_NODE && add &&
+        s_added_member (add, keys_required, member, error))
+        return -1;
     if (member->id == 0) {
         *error = "a node id must be positive";
         return -1;
@@ -128,7 +156,8 @@ admin_serve (admin_t *self, raft_actor_t *raft, uint64_t ticket, client_request_
     raft_actor_admin_kind_t kind;
     raft_member_t member;
     const char *error;
-    if (admin_request_member (request->decoded.request, &kind, &member, &error)) {
+    if (admin_request_member (request->decoded.request, self->keys_required, &kind, &member,
+                              &error)) {
         client_port_reply_error (self->port, request, RAFTQ__CODE__INVALID_ARGUMENT, error);
         client_request_destroy (&request);
         return;

@@ -21,18 +21,20 @@ extern "C" {
 typedef struct _admin_t admin_t;
 
 //  Admin requests answered on port, judged by view, admitted by credential
-//  (all borrowed, they outlive it).
+//  (all borrowed, they outlive it). With keys_required (the peer port runs
+//  CurveZMQ) an added node must bring its public key.
 admin_t *admin_new (client_port_t *port, const cluster_view_t *view,
-                    const admin_credential_t *credential);
+                    const admin_credential_t *credential, bool keys_required);
 
 //  Destroys the requests still waiting, unanswered (see admin_abandon).
 void admin_destroy (admin_t **self_p);
 
 //  What an admin request asks for: its kind, and the member (its id; for
-//  AddNode its host and ports). Returns 0, or -1 with *error the reason the
-//  request is invalid.
-int admin_request_member (const Raftq__Request *request, raft_actor_admin_kind_t *kind,
-                          raft_member_t *member, const char **error);
+//  AddNode its host, ports, peer host and public key, which keys_required
+//  makes mandatory). Returns 0, or -1 with *error the reason the request
+//  is invalid.
+int admin_request_member (const Raftq__Request *request, bool keys_required,
+                          raft_actor_admin_kind_t *kind, raft_member_t *member, const char **error);
 
 //  True when request carries the admin secret. Otherwise answers it
 //  UNAUTHENTICATED (none presented) or PERMISSION_DENIED (a wrong one),

@@ -40,6 +40,7 @@ static const s_code_t s_codes[] = {
     [RAFTQ__CODE__TIMEOUT] = {"TIMEOUT", "not committed in time: outcome unknown"},
     [RAFTQ__CODE__UNAVAILABLE] = {"UNAVAILABLE", "unavailable"},
     [RAFTQ__CODE__INTERNAL] = {"INTERNAL", "internal error"},
+    [RAFTQ__CODE__RESOURCE_EXHAUSTED] = {"RESOURCE_EXHAUSTED", "a limit is reached"},
 };
 
 int

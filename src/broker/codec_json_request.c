@@ -31,6 +31,7 @@
 #include <sodium.h>
 
 #include "broker/codec_private.h"
+#include "util/curve_key.h"
 
 typedef int (s_build_fn) (json_t *root, Raftq__Request *request, codec_request_t *decoded);
 
@@ -376,6 +377,28 @@ s_build_delete_messages (json_t *root, Raftq__Request *request, codec_request_t 
     return 0;
 }
 
+//  An optional CurveZMQ public key in Z85 text, as 32 bytes.
+static int
+s_public_key_key (json_t *root, const char *key, ProtobufCBinaryData *bytes,
+                  codec_request_t *decoded)
+{
+    json_t *item = json_object_get (root, key);
+    if (!item)
+        return 0;
+    uint8_t *raw = malloc (CURVE_KEY_SIZE);
+    if (!raw)
+        return codec_request_fail (decoded, RAFTQ__CODE__INTERNAL, "out of memory");
+    if (!json_is_string (item) || curve_key_decode (json_string_value (item), raw)) {
+        free (raw);
+        return codec_request_fail (decoded, RAFTQ__CODE__INVALID_ARGUMENT,
+                                   "key \"public_key\" must be a CurveZMQ public key in Z85 (40 "
+                                   "characters)");
+    }
+    bytes->data = raw;
+    bytes->len = CURVE_KEY_SIZE;
+    return 0;
+}
+
 static int
 s_build_add_node (json_t *root, Raftq__Request *request, codec_request_t *decoded)
 {
@@ -387,7 +410,10 @@ s_build_add_node (json_t *root, Raftq__Request *request, codec_request_t *decode
         s_u32_key (root, "peer_port", true, 1, 65535, &add->peer_port, decoded))
         return -1;
     //  0 or absent: the new node publishes nothing.
-    return s_u32_key (root, "pub_port", false, 0, 65535, &add->pub_port, decoded);
+    if (s_u32_key (root, "pub_port", false, 0, 65535, &add->pub_port, decoded) ||
+        s_optional_name_key (root, "peer_host", &add->peer_host, decoded))
+        return -1;
+    return s_public_key_key (root, "public_key", &add->public_key, decoded);
 }
 
 static int

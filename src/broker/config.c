@@ -20,7 +20,7 @@
     shrink after a few entries; 1 gives every record a segment).
     session_idle_s 86400 and session_lifetime_s 604800: a chat session
     expires unused this long, or this long after its login (every node must
-    use the same values: apply decides expiry).
+    use the same values: apply decides expiry). "limits": config_limits.h.
 */
 
 #include <arpa/inet.h>
@@ -80,6 +80,7 @@ static const char *const s_raftq_top_keys[] = {"cluster",
                                                "peer_curve",
                                                "client_curve",
                                                "client_certificate",
+                                               "limits",
                                                NULL};
 static const char *const s_raftq_node_keys[] = {
     "id",          "host",       "client_port",        "peer_port", "pub_port", "join",
@@ -163,6 +164,10 @@ s_parse_settings (config_parser_t *parser, json_t *root, config_t *self)
         config_get_string (parser, root, "", "admin_secret_file", &self->admin_secret_file) ||
         s_admin_defaults (parser, root, self))
         return -1;
+    char place[CONFIG_PATH_MAX], problem[400];
+    if (config_limits_parse (json_object_get (root, "limits"), &self->limits, place, sizeof place,
+                             problem, sizeof problem))
+        return config_fail (parser, place, "%s", problem);
 
     json_t *range = json_object_get (root, "election_timeout_ms");
     if (range) {

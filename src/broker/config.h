@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "broker/config_limits.h"
 #include "util/curve_key.h"
 
 #define CONFIG_HOST_MAX 64
@@ -63,6 +64,7 @@ typedef struct {
     uint32_t session_lifetime_s;        //  a chat session this old expires
     char *admin_secret_file;            //  the admin secret (admin_credential.h), 0600
     bool core_dumps;                    //  leave core dumps on (they hold tokens and messages)
+    config_limits_t limits;             //  quotas and watermarks ("limits", config_limits.h)
     bool peer_curve;                    //  peer port runs CurveZMQ with the members' keys
     config_client_security_t client_security; //  client and PUB ports
     uint8_t (*client_keys)[CURVE_KEY_SIZE];   //  allowed client keys (CONFIG_CLIENT_LISTED)

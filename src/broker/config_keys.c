@@ -68,8 +68,7 @@ config_keys_parse_node (config_parser_t *parser, json_t *entry, const char *plac
 
 //  One entry of the client_curve list: Z85 text or a certificate path.
 static int
-s_client_key (config_parser_t *parser, json_t *item, const char *path,
-              uint8_t key[CURVE_KEY_SIZE])
+s_client_key (config_parser_t *parser, json_t *item, const char *path, uint8_t key[CURVE_KEY_SIZE])
 {
     if (!json_is_string (item))
         return config_fail (parser, path, "must be a Z85 public key or a certificate path");
@@ -123,8 +122,8 @@ s_check_node_keys (config_parser_t *parser, const config_t *self)
                                 "needs \"certificate\" or \"public_key\": the peer port runs "
                                 "CurveZMQ (\"peer_curve\": false turns that off)");
         for (size_t other = 0; other < index; other++)
-            if (sodium_memcmp (self->nodes[other].public_key, node->public_key,
-                               CURVE_KEY_SIZE) == 0)
+            if (sodium_memcmp (self->nodes[other].public_key, node->public_key, CURVE_KEY_SIZE) ==
+                0)
                 return config_fail (parser, place, "has the same public key as nodes[%zu]", other);
     }
     return 0;
@@ -161,8 +160,7 @@ config_keys_load_secret (const config_t *self, const config_node_t *node,
 {
     config_parser_t parser = {self->path, error, error_size};
     char place[CONFIG_PATH_MAX];
-    snprintf (place, sizeof (place), "nodes[%zu].secret_certificate",
-              (size_t)(node - self->nodes));
+    snprintf (place, sizeof (place), "nodes[%zu].secret_certificate", (size_t)(node - self->nodes));
     if (!node->secret_certificate)
         return config_fail (&parser, place, "missing: this node has no secret key");
     char problem[512];

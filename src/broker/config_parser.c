@@ -1,5 +1,5 @@
 /*  config_parser — typed reads of config keys with one-line errors.
-*/
+ */
 #include "broker/config_parser.h"
 
 #include <stdarg.h>
@@ -58,28 +58,28 @@ config_path (char *path, const char *parent, const char *key)
 //  unless the key is required.
 int
 config_get_integer (config_parser_t *parser, json_t *object, const char *parent, const char *key,
-               bool required, json_int_t min, json_int_t max, json_int_t *value)
+                    bool required, json_int_t min, json_int_t max, json_int_t *value)
 {
     char path[CONFIG_PATH_MAX];
     config_path (path, parent, key);
     json_t *item = json_object_get (object, key);
     if (!item) {
         if (required)
-            return config_fail (parser, path, "missing (an integer from %lld to %lld)", (long long)min,
-                           (long long)max);
+            return config_fail (parser, path, "missing (an integer from %lld to %lld)",
+                                (long long)min, (long long)max);
         return 0;
     }
     if (!json_is_integer (item) || json_integer_value (item) < min ||
         json_integer_value (item) > max)
         return config_fail (parser, path, "must be an integer from %lld to %lld", (long long)min,
-                       (long long)max);
+                            (long long)max);
     *value = json_integer_value (item);
     return 0;
 }
 
 int
-config_get_u32 (config_parser_t *parser, json_t *object, const char *parent, const char *key, bool required,
-           uint32_t min, uint32_t max, uint32_t *value)
+config_get_u32 (config_parser_t *parser, json_t *object, const char *parent, const char *key,
+                bool required, uint32_t min, uint32_t max, uint32_t *value)
 {
     json_int_t wide = *value;
     if (config_get_integer (parser, object, parent, key, required, min, max, &wide))
@@ -89,8 +89,8 @@ config_get_u32 (config_parser_t *parser, json_t *object, const char *parent, con
 }
 
 int
-config_get_port (config_parser_t *parser, json_t *object, const char *parent, const char *key, bool required,
-            uint16_t *port)
+config_get_port (config_parser_t *parser, json_t *object, const char *parent, const char *key,
+                 bool required, uint16_t *port)
 {
     json_int_t wide = *port;
     //  An optional port may be 0, meaning "none".
@@ -122,7 +122,8 @@ config_get_string (config_parser_t *parser, json_t *object, const char *parent, 
 
 //  Refuses keys outside the known list, naming the first one found.
 int
-config_check_keys (config_parser_t *parser, json_t *object, const char *parent, const char *const *known)
+config_check_keys (config_parser_t *parser, json_t *object, const char *parent,
+                   const char *const *known)
 {
     const char *key;
     json_t *item;
@@ -146,4 +147,3 @@ config_check_keys (config_parser_t *parser, json_t *object, const char *parent, 
     }
     return 0;
 }
-

@@ -49,8 +49,8 @@ int config_get_port (config_parser_t *parser, json_t *object, const char *parent
 
 //  Replaces *value with a copy of a non-empty string at parent.key when
 //  present (parent names the place in messages, "" for the top level).
-int config_get_string (config_parser_t *parser, json_t *object, const char *parent,
-                       const char *key, char **value);
+int config_get_string (config_parser_t *parser, json_t *object, const char *parent, const char *key,
+                       char **value);
 
 //  Refuses keys outside the known list, naming the first one found.
 int config_check_keys (config_parser_t *parser, json_t *object, const char *parent,

@@ -1,6 +1,9 @@
 /*  proposal — the leader's write path from request to proposal; see
     proposal.h.
 */
+#include <inttypes.h>
+#include <sys/statvfs.h>
+
 #include "broker/proposal.h"
 
 #include "broker/server_private.h"
@@ -46,6 +49,35 @@ proposal_finish (server_t *server, client_request_t *request, Raftq__Code code, 
     client_request_destroy (&request);
 }
 
+//  Below limits.min_free_disk_bytes of free space where the log lives, a
+//  write that grows the state is refused rather than proposed: the log
+//  would fill the disk and every node would stop on ENOSPC at about the
+//  same time. Pops, reads, deletions and logouts still go (their entries
+//  are small, and they let snapshots compact the log). Node-local: only
+//  this leader's disk counts. Returns 0, or -1 with error filled.
+static int
+s_disk_refuses (server_t *server, const Raftq__State__Command *command, char *error,
+                size_t error_size)
+{
+    uint64_t minimum = server->config->limits.min_free_disk_bytes;
+    bool grows = command->op_case == RAFTQ__STATE__COMMAND__OP_CREATE_TOPIC ||
+                 command->op_case == RAFTQ__STATE__COMMAND__OP_PUBLISH ||
+                 command->op_case == RAFTQ__STATE__COMMAND__OP_CREATE_ACCOUNT ||
+                 command->op_case == RAFTQ__STATE__COMMAND__OP_SEND_MESSAGE;
+    struct statvfs disk;
+    //  The node's directory lies in data_dir (a mount inside it is not seen)
+    if (minimum == 0 || !grows || statvfs (server->config->data_dir, &disk) != 0)
+        return 0;
+    uint64_t free_bytes = (uint64_t)disk.f_bavail * disk.f_frsize;
+    if (free_bytes >= minimum)
+        return 0;
+    snprintf (error, error_size,
+              "min_free_disk_bytes reached: the data directory's disk has %" PRIu64
+              " bytes free, below the limit of %" PRIu64,
+              free_bytes, minimum);
+    return -1;
+}
+
 void
 proposal_submit (server_t *server, client_request_t *request, Raftq__State__Command *command)
 {
@@ -59,10 +91,25 @@ proposal_submit (server_t *server, client_request_t *request, Raftq__State__Comm
     char key[SESSION_KEY_SIZE];
     session_key (decoded->token, key);
     command->token = key;
+    //  The quotas travel in the entry: apply decides from the log alone,
+    //  alike on every node and in every replay (state.proto Limits)
+    const config_limits_t *configured = &server->config->limits;
+    Raftq__State__Limits limits = RAFTQ__STATE__LIMITS__INIT;
+    limits.max_state_bytes = configured->max_state_bytes;
+    limits.max_topics = configured->max_topics;
+    limits.max_topic_messages = configured->max_topic_messages;
+    limits.max_topic_bytes = configured->max_topic_bytes;
+    limits.max_accounts = configured->max_accounts;
+    limits.max_inbox_messages = configured->max_inbox_messages;
+    command->limits = &limits;
     Raftq__Code code;
     char error[256] = "";
     if (fsm_validate (server->fsm, command, &code, error, sizeof (error))) {
         proposal_finish (server, request, code, error);
+        return;
+    }
+    if (s_disk_refuses (server, command, error, sizeof (error))) {
+        proposal_finish (server, request, RAFTQ__CODE__RESOURCE_EXHAUSTED, error);
         return;
     }
     zframe_t *payload = zframe_new (NULL, raftq__state__command__get_packed_size (command));

@@ -7,6 +7,7 @@
 */
 #include <czmq.h>
 #include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "broker/config.h"
+#include "broker/config_keys.h"
 #include "storage/cluster_identity.h"
 #include "storage/node_dir.h"
 #include "util/diagnostic.h"
@@ -214,10 +216,19 @@ main (int argc, char *argv[])
         config_destroy (&config);
         return bound;
     }
+    uint8_t secret_key[CURVE_KEY_SIZE];
+    bool keyed = config->peer_curve || config->client_security != CONFIG_CLIENT_PLAIN;
+    if (keyed && config_keys_load_secret (config, config_node (config, node_id), secret_key, error,
+                                          sizeof (error))) {
+        fprintf (stderr, "%s\n", error);
+        config_destroy (&config);
+        return EXIT_USAGE;
+    }
     //  Installs czmq's SIGINT/SIGTERM handlers: they end the broker's loop,
     //  which then stops the Raft actor and closes everything
     zsys_init ();
-    server_t *server = server_new (config, node_id);
+    server_t *server = server_new (config, node_id, keyed ? secret_key : NULL);
+    sodium_memzero (secret_key, sizeof (secret_key));
     if (!server) {
         diagnostic_line (node_id, DIAGNOSTIC_ERROR, "cannot start; exiting");
         config_destroy (&config);

@@ -21,6 +21,9 @@ s_member_of (const config_node_t *node)
     member.client_port = node->client_port;
     member.peer_port = node->peer_port;
     member.pub_port = node->pub_port;
+    snprintf (member.peer_host, sizeof (member.peer_host), "%s", node->peer_host);
+    if (node->has_public_key)
+        memcpy (member.public_key, node->public_key, RAFT_PUBLIC_KEY_SIZE);
     return member;
 }
 
@@ -51,7 +54,7 @@ replica_options_build (replica_options_t *self, const config_t *config, uint32_t
     options->node_id = node_id;
     options->node_dir = self->node_dir;
     options->cluster = config->cluster;
-    options->host = node->host;
+    options->host = node->peer_host;
     options->peer_port = node->peer_port;
     options->peers = self->peers;
     options->members = self->members;

@@ -48,7 +48,8 @@ s_serve_status (server_t *self, client_request_t *request)
     status_source_t source = {.view = self->view,
                               .fsm = self->fsm,
                               .progress = raft_actor_progress (self->raft),
-                              .snapshot_dir = self->snapshot_dir};
+                              .snapshot_dir = self->snapshot_dir,
+                              .max_state_bytes = self->config->limits.max_state_bytes};
     status_answer (self->port, request, &source);
     client_request_destroy (&request);
 }
@@ -213,6 +214,7 @@ s_bind (server_t *self, int type, const char *what, uint16_t port)
         zsock_set_maxmsgsize (socket,
                               client_port_max_message_size (self->config->max_payload_bytes));
     }
+    node_keys_secure_client_socket (self->keys, socket);
     char error[256];
     if (endpoint_bind (socket, self->node->host, port, error, sizeof (error))) {
         diagnostic_line (self->node_id, DIAGNOSTIC_ERROR, "%s port: %s", what, error);
@@ -254,7 +256,8 @@ s_open_ports (server_t *self)
         return -1;
     if (s_load_admin_credential (self))
         return -1;
-    self->admin = admin_new (self->port, self->view, self->admin_credential);
+    self->admin =
+        admin_new (self->port, self->view, self->admin_credential, self->config->peer_curve);
     if (!self->admin)
         return -1;
     if (self->node->pub_port) {
@@ -284,8 +287,12 @@ s_open_loop (server_t *self)
 }
 
 static int
-s_open (server_t *self)
+s_open (server_t *self, const uint8_t *secret_key)
 {
+    //  Before any port binds: see node_keys.h
+    self->keys = node_keys_new (self->config, self->node, secret_key);
+    if (!self->keys)
+        return -1;
     //  The raft actor reports the configuration (MEMBERS) once it starts
     self->view = cluster_view_new (self->config, self->node_id);
     self->fsm = snapshot_policy_fsm_new (self);
@@ -301,6 +308,9 @@ s_open (server_t *self)
     if (snapshot_policy_open (self, &start) ||
         replica_options_build (&replica, self->config, self->node_id, &start))
         return -1;
+    replica.options.public_key = node_keys_peer_public_key (self->keys);
+    replica.options.secret_key = node_keys_peer_secret_key (self->keys);
+    replica.options.zap_policy_endpoint = node_keys_policy_endpoint (self->keys);
     self->raft = raft_actor_new (&replica.options);
     replica_options_release (&replica);
     if (!self->raft)
@@ -309,7 +319,7 @@ s_open (server_t *self)
 }
 
 server_t *
-server_new (const config_t *config, uint32_t node_id)
+server_new (const config_t *config, uint32_t node_id, const uint8_t *secret_key)
 {
     server_t *self = calloc (1, sizeof (server_t));
     if (!self)
@@ -322,18 +332,20 @@ server_new (const config_t *config, uint32_t node_id)
         free (self);
         return NULL;
     }
-    if (s_open (self)) {
+    if (s_open (self, secret_key)) {
         server_destroy (&self);
         return NULL;
     }
     char events[ENDPOINT_MAX] = "none";
     if (self->node->pub_port)
         endpoint_format (events, self->node->host, self->node->pub_port);
-    diagnostic_line (
-        node_id, DIAGNOSTIC_INFO,
-        "serving cluster %s: clients tcp://%s:%u, peers tcp://%s:%u, events %s, data %s/node-%u",
-        config->cluster, self->node->host, self->node->client_port, self->node->host,
-        self->node->peer_port, events, config->data_dir, node_id);
+    diagnostic_line (node_id, DIAGNOSTIC_INFO,
+                     "serving cluster %s: clients tcp://%s:%u, peers tcp://%s:%u (%s), events %s, "
+                     "data %s/node-%u",
+                     config->cluster, self->node->host, self->node->client_port,
+                     self->node->peer_host, self->node->peer_port,
+                     config->peer_curve ? "CurveZMQ" : "plaintext", events, config->data_dir,
+                     node_id);
     return self;
 }
 
@@ -373,6 +385,7 @@ server_destroy (server_t **self_p)
         waiting_table_destroy (&self->waiting);
         fsm_destroy (&self->fsm);
         cluster_view_destroy (&self->view);
+        node_keys_destroy (&self->keys);
         free (self);
         *self_p = NULL;
     }

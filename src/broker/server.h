@@ -29,8 +29,9 @@ typedef struct _server_t server_t;
 
 //  Starts node node_id of config: binds its client and pub ports and starts
 //  its Raft actor. config is borrowed and must outlive the server. Returns
-//  NULL after logging why when the node cannot start.
-server_t *server_new (const config_t *config, uint32_t node_id);
+//  NULL after logging why when the node cannot start. secret_key is the
+//  node's CurveZMQ secret key (copied), NULL when the config uses no key.
+server_t *server_new (const config_t *config, uint32_t node_id, const uint8_t *secret_key);
 
 //  Stops Raft, answers requests still waiting, closes every socket.
 void server_destroy (server_t **self_p);

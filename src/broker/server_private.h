@@ -15,6 +15,7 @@
 #include "broker/config.h"
 #include "broker/credentials.h"
 #include "broker/fanout.h"
+#include "broker/node_keys.h"
 #include "broker/server.h"
 #include "broker/waiting_table.h"
 #include "replica/raft_actor.h"
@@ -37,6 +38,7 @@ struct _server_t {
     admin_t *admin;                       //  admin requests until done
     admin_credential_t *admin_credential; //  what admin requests must present
     credentials_t *credentials;           //  password work and deferred logins
+    node_keys_t *keys;                    //  key pair and ZAP handler; outlives every socket
     raft_actor_t *raft;                   //  the Raft thread
     fsm_t *fsm;                           //  the replicated state machine
     uint32_t origin_node_field;           //  field numbers of Command.origin_node

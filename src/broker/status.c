@@ -104,6 +104,8 @@ s_fill_detail (status_report_t *report, const status_source_t *source)
     detail->first_index = progress->first_index;
     detail->log_bytes = progress->log_bytes;
     detail->snapshot_bytes = s_snapshot_bytes (source->snapshot_dir);
+    detail->state_bytes = fsm_state_bytes (source->fsm);
+    detail->max_state_bytes = source->max_state_bytes;
     report->status.detail = detail;
     return 0;
 }

@@ -27,6 +27,7 @@ typedef struct {
     fsm_t *fsm;                            //  the applied state
     const raft_actor_progress_t *progress; //  the actor's latest progress
     const char *snapshot_dir;              //  where snapshot files lie, NULL: none
+    uint64_t max_state_bytes;              //  the limit this node proposes (config)
 } status_source_t;
 
 //  Fills report from source as asked (NULL: no hash, no detail). Hosts and

@@ -136,7 +136,7 @@ typedef struct {
     uint32_t node_id;                      //  this node
     const char *node_dir;                  //  its directory (storage/node_dir.h): log, meta, snap
     const char *cluster;                   //  cluster name, checked on every peer message
-    const char *host;                      //  this node's host: the peer port binds there
+    const char *host;                      //  this node's peer host: the peer port binds there
     uint32_t peer_port;                    //  where the other nodes reach this one
     const raft_member_t *peers;            //  the other nodes known at start (id, host, peer_port)
     size_t peer_count;                     //  how many
@@ -148,6 +148,9 @@ typedef struct {
     uint64_t segment_bytes;                //  log segment roll size, 0: the log store's default
     uint32_t snapshot_trailing_entries;    //  log entries kept behind a snapshot
     const raft_actor_snapshot_t *snapshot; //  restored by the broker; NULL: load the newest
+    const uint8_t *public_key;             //  this node's CurveZMQ key pair (peer_links.h);
+    const uint8_t *secret_key;             //  NULL: the peer port is plaintext
+    const char *zap_policy_endpoint;       //  with keys: where peer key policies go (zap_handler.h)
 } raft_actor_options_t;
 
 //  Starts the Raft node of options. Returns NULL after logging why when it

@@ -12,7 +12,6 @@
 #define STATE_SIZE            29
 #define TICKET_SIZE           8
 #define LEADER_SIZE           4
-#define MEMBER_HEADER_SIZE    17
 #define ADMIN_HEADER_SIZE     9
 #define PROGRESS_HEADER_SIZE  32
 #define PROGRESS_MATCH_SIZE   12
@@ -35,21 +34,12 @@ s_u64_of (zframe_t *frame, uint64_t *value)
     return 0;
 }
 
-//  A member as one pipe frame: [voter u8][id u32][client u32][peer u32]
-//  [pub u32][host text].
+//  A member as one pipe frame: the struct itself, as both ends are threads
+//  of one process built from one source.
 static zframe_t *
 s_member_frame (const raft_member_t *member)
 {
-    size_t host_size = strnlen (member->host, RAFT_HOST_SIZE - 1);
-    zframe_t *frame = zframe_new (NULL, MEMBER_HEADER_SIZE + host_size);
-    uint8_t *target = zframe_data (frame);
-    target[0] = member->voter ? 1 : 0;
-    little_endian_put_u32 (target + 1, member->id);
-    little_endian_put_u32 (target + 5, member->client_port);
-    little_endian_put_u32 (target + 9, member->peer_port);
-    little_endian_put_u32 (target + 13, member->pub_port);
-    memcpy (target + MEMBER_HEADER_SIZE, member->host, host_size);
-    return frame;
+    return zframe_new (member, sizeof (raft_member_t));
 }
 
 //  Decodes s_member_frame's frame; -1 if it is malformed.
@@ -57,17 +47,13 @@ static int
 s_member_decode (zframe_t *frame, raft_member_t *member)
 {
     memset (member, 0, sizeof (*member));
-    size_t size = frame ? zframe_size (frame) : 0;
-    if (size < MEMBER_HEADER_SIZE || size - MEMBER_HEADER_SIZE >= RAFT_HOST_SIZE)
+    if (!frame || zframe_size (frame) != sizeof (raft_member_t))
         return -1;
-    const uint8_t *source = zframe_data (frame);
-    member->voter = source[0] != 0;
-    member->id = little_endian_get_u32 (source + 1);
-    member->client_port = little_endian_get_u32 (source + 5);
-    member->peer_port = little_endian_get_u32 (source + 9);
-    member->pub_port = little_endian_get_u32 (source + 13);
-    memcpy (member->host, source + MEMBER_HEADER_SIZE, size - MEMBER_HEADER_SIZE);
-    return 0;
+    memcpy (member, zframe_data (frame), sizeof (raft_member_t));
+    return memchr (member->host, 0, sizeof (member->host)) &&
+                   memchr (member->peer_host, 0, sizeof (member->peer_host))
+               ? 0
+               : -1;
 }
 
 //  Sends command then one frame of body.

@@ -19,8 +19,6 @@
 //  Messages read from one socket before the batch is processed, so one busy
 //  socket cannot starve the others or the timer.
 #define DRAIN_LIMIT 1000
-//  Queued messages per peer before sends are dropped.
-#define PEER_SEND_HWM 1000
 //  Largest peer frame accepted; a bigger one drops the connection.
 #define PEER_MAX_MESSAGE_BYTES (64 * 1024 * 1024)
 //  At most one complaint per second about bad peer traffic.
@@ -46,11 +44,8 @@ s_self_destroy (raft_thread_t **self_p)
     if (*self_p) {
         raft_thread_t *self = *self_p;
         zloop_destroy (&self->loop);
-        for (size_t position = 0; position < self->peer_count; position++)
-            zsock_destroy (&self->peers[position].dealer);
-        free (self->peers);
-        free (self->host);
         zsock_destroy (&self->router);
+        peer_links_destroy (&self->links);
         zmsg_destroy (&self->rejected);
         zframe_destroy (&self->reported_progress);
         raft_core_destroy (&self->core);
@@ -65,48 +60,19 @@ s_self_destroy (raft_thread_t **self_p)
     }
 }
 
-//  Adds a DEALER towards node id at host:peer_port. Returns 0, or -1
-//  (logged) when the socket cannot be made or the address is bad.
-static int
-s_peer_connect (raft_thread_t *self, uint32_t id, const char *host, uint32_t peer_port)
-{
-    raft_peer_t *peers = realloc (self->peers, (self->peer_count + 1) * sizeof (raft_peer_t));
-    if (!peers)
-        return -1;
-    self->peers = peers;
-    zsock_t *dealer = zsock_new (ZMQ_DEALER);
-    if (!dealer)
-        return -1;
-    //  Queue only towards connected peers and never wait: a dead peer
-    //  costs a dropped message, not a stalled loop
-    zsock_set_immediate (dealer, 1);
-    zsock_set_linger (dealer, 0);
-    zsock_set_sndhwm (dealer, PEER_SEND_HWM);
-    zsock_set_sndtimeo (dealer, 0);
-    char error[256];
-    if (peer_port == 0 || peer_port > UINT16_MAX ||
-        endpoint_connect_from (dealer, self->host, host, (uint16_t)peer_port, error,
-                               sizeof (error))) {
-        diagnostic_line (self->node_id, DIAGNOSTIC_ERROR, "cannot reach node %u at %s:%u", id, host,
-                         peer_port);
-        zsock_destroy (&dealer);
-        return -1;
-    }
-    self->peers[self->peer_count].id = id;
-    self->peers[self->peer_count].dealer = dealer;
-    self->peer_count++;
-    return 0;
-}
-
 //  Binds the peer ROUTER and connects a DEALER to every other known node.
 static int
 s_open_sockets (raft_thread_t *self, const raft_actor_options_t *options)
 {
+    peer_links_options_t links = {options->node_id, options->host, options->public_key,
+                                  options->secret_key, options->zap_policy_endpoint};
+    self->links = peer_links_new (&links);
     self->router = zsock_new (ZMQ_ROUTER);
-    if (!self->router)
+    if (!self->links || !self->router)
         return -1;
     zsock_set_linger (self->router, 0);
     zsock_set_maxmsgsize (self->router, PEER_MAX_MESSAGE_BYTES);
+    peer_links_secure_router (self->links, self->router);
     char error[256];
     if (options->peer_port == 0 || options->peer_port > UINT16_MAX ||
         endpoint_bind (self->router, options->host, (uint16_t)options->peer_port, error,
@@ -115,16 +81,7 @@ s_open_sockets (raft_thread_t *self, const raft_actor_options_t *options)
                          options->peer_port ? error : "none");
         return -1;
     }
-    self->host = strdup (options->host);
-    if (!self->host)
-        return -1;
-    for (size_t position = 0; position < options->peer_count; position++) {
-        const raft_member_t *other = &options->peers[position];
-        if (other->id != self->node_id &&
-            s_peer_connect (self, other->id, other->host, other->peer_port))
-            return -1;
-    }
-    return 0;
+    return peer_links_pin (self->links, options->peers, options->peer_count);
 }
 
 static raft_thread_t *
@@ -153,19 +110,9 @@ s_self_new (zsock_t *pipe, const raft_actor_options_t *options)
 void
 raft_thread_send_peer (raft_thread_t *self, const raft_message_t *message)
 {
-    raft_peer_t *peer = NULL;
-    for (size_t position = 0; position < self->peer_count; position++)
-        if (self->peers[position].id == message->to)
-            peer = &self->peers[position];
-    if (!peer)
-        return;
     zframe_t *frame = peer_codec_encode (message, self->cluster);
-    if (!frame)
-        return;
-    if (zframe_send (&frame, peer->dealer, ZFRAME_DONTWAIT)) {
-        zframe_destroy (&frame);
+    if (frame && peer_links_send (self->links, message->to, &frame))
         self->dropped_sends++;
-    }
 }
 
 //  Sends the COMMITTED message built in *message_p, if any, headed by the
@@ -276,21 +223,12 @@ s_report_progress (raft_thread_t *self)
 //  ---------------------------------------------------------------------------
 //  Membership: peers follow the configuration, the broker hears of it.
 
-//  Connects to members that no DEALER reaches yet (added at run time, not
-//  in the config file) and tells the broker the configuration. DEALERs of
-//  removed members stay: the core sends them nothing, and a node added
-//  again is reached at once.
+//  Links follow the configuration (members added at run time are reached,
+//  removed ones forgotten, with their keys), and the broker hears of it.
 static void
 s_apply_members (raft_thread_t *self, const raft_member_t *members, size_t count)
 {
-    for (size_t position = 0; position < count; position++) {
-        const raft_member_t *member = &members[position];
-        bool known = member->id == self->node_id;
-        for (size_t peer = 0; !known && peer < self->peer_count; peer++)
-            known = self->peers[peer].id == member->id;
-        if (!known && member->host[0])
-            s_peer_connect (self, member->id, member->host, member->peer_port);
-    }
+    peer_links_follow (self->links, members, count);
     raft_pipe_send_members (self->pipe, raft_core_config_index (self->core), members, count);
 }
 
@@ -411,6 +349,11 @@ s_receive_peer (raft_thread_t *self, zmsg_t *message)
     if (decoded.message.to != self->node_id) {
         snprintf (error, sizeof (error), "a message from node %u for node %u", decoded.message.from,
                   decoded.message.to);
+        s_complain (self, error);
+    } else if (!peer_links_sender_valid (self->links, decoded.message.from, body)) {
+        snprintf (error, sizeof (error),
+                  "a message signed node %u from a connection that is not that node's",
+                  decoded.message.from);
         s_complain (self, error);
     } else
         raft_core_receive (self->core, &decoded.message);

@@ -11,6 +11,7 @@
 #include <czmq.h>
 
 #include "raft/raft_core.h"
+#include "replica/peer_links.h"
 #include "replica/raft_actor.h"
 #include "storage/log_store.h"
 #include "storage/meta_store.h"
@@ -18,10 +19,6 @@
 #include "util/diagnostic.h"
 
 //  One other node, reached through its own DEALER.
-typedef struct {
-    uint32_t id;     //  its node id
-    zsock_t *dealer; //  connected to its peer port; sends only
-} raft_peer_t;
 
 //  The thread's own state; lives on its thread only.
 typedef struct {
@@ -35,9 +32,7 @@ typedef struct {
     char *log_path;                       //  its directory, for log lines
     raft_core_t *core;                    //  the protocol
     zsock_t *router;                      //  bound on the peer port; receives only
-    char *host;                           //  this node's host, where peer connections come from
-    raft_peer_t *peers;                   //  every other node known (options or configuration)
-    size_t peer_count;                    //  how many
+    peer_links_t *links;                  //  DEALERs to the other nodes, their keys
     zmsg_t *rejected;                     //  tickets refused since the last report, or NULL
     bool terminated;                      //  $TERM received
     bool state_reported;                  //  a STATE was sent at least once

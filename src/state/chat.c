@@ -65,6 +65,7 @@
 #include "state/chat_listing.h"
 #include "state/chat_message.h"
 #include "state/chat_private.h"
+#include "state/quota.h"
 #include "state/reply.h"
 #include "util/must.h"
 #include "util/u64_table.h"
@@ -183,10 +184,52 @@ chat_execute (chat_t *self, const Raftq__State__Command *command, uint64_t index
     }
 }
 
+int
+chat_admit (chat_t *self, const Raftq__State__Command *command, const Raftq__State__Limits *limits,
+            uint64_t state_bytes, Raftq__Code *code, char *error, size_t error_size)
+{
+    assert (self);
+    assert (command && limits);
+    if (command->op_case == RAFTQ__STATE__COMMAND__OP_CREATE_ACCOUNT) {
+        //  A taken name is answered ALREADY_EXISTS, not refused here
+        const Raftq__State__NewAccount *create = command->create_account;
+        if (chat_account_lookup (self, create->user))
+            return 0;
+        return quota_check_item (self->account_count, limits->max_accounts, "max_accounts",
+                                 "the cluster", state_bytes,
+                                 chat_account_cost (create->user, create->password_hash),
+                                 limits->max_state_bytes, code, error, error_size);
+    }
+    if (command->op_case != RAFTQ__STATE__COMMAND__OP_SEND_MESSAGE)
+        return 0;
+    //  Only a sender with a session learns about the recipient's inbox; a
+    //  request without one is answered UNAUTHENTICATED by execute
+    account_t *recipient = chat_account_lookup (self, command->send_message->to);
+    if (!recipient || !command->token || !zhashx_lookup (self->sessions, command->token))
+        return 0; //  answered NOT_FOUND or UNAUTHENTICATED
+    const char *text;
+    size_t length;
+    chat_trim (command->send_message->text, &text, &length);
+    char what[64];
+    snprintf (what, sizeof what, "the inbox of '%.32s'", recipient->name);
+    return quota_check_item (recipient->unread_count, limits->max_inbox_messages,
+                             "max_inbox_messages", what, state_bytes,
+                             QUOTA_CHAT_MESSAGE_COST + length, limits->max_state_bytes, code, error,
+                             error_size);
+}
+
+uint64_t
+chat_bytes (chat_t *self)
+{
+    assert (self);
+    return self->bytes;
+}
+
 void
 chat_digest (chat_t *self, digest_t *digest)
 {
     assert (self);
+    digest_u64 (digest, self->bytes);
     digest_u64 (digest, self->last_message_id);
     digest_u64 (digest, self->account_count);
     for (size_t position = 0; position < self->account_count; position++) {

@@ -49,6 +49,19 @@ void chat_destroy (chat_t **self_p);
 void chat_execute (chat_t *self, const Raftq__State__Command *command, uint64_t index,
                    Raftq__Reply *reply);
 
+//  Checks a validated chat command that grows the state (CreateAccount of
+//  a free name, SendMessage to an existing account) against the quotas it
+//  carries (limits: command->limits, not NULL), state_bytes being the
+//  whole state's accounted bytes: 0, or -1 with RESOURCE_EXHAUSTED and a
+//  text naming the limit. Logins are not checked: a user at a limit must
+//  be able to log in to read and delete. Any other command passes.
+int chat_admit (chat_t *self, const Raftq__State__Command *command,
+                const Raftq__State__Limits *limits, uint64_t state_bytes, Raftq__Code *code,
+                char *error, size_t error_size);
+
+//  Accounted bytes of the accounts and messages (quota.h).
+uint64_t chat_bytes (chat_t *self);
+
 //  The stored password hash of user, NULL if there is no such account.
 //  Valid until the next apply.
 const char *chat_password_hash (chat_t *self, const char *user);

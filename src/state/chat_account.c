@@ -6,6 +6,7 @@
 
 #include "state/chat_account.h"
 #include "state/chat_message.h"
+#include "state/quota.h"
 #include "state/reply.h"
 #include "util/must.h"
 
@@ -55,6 +56,12 @@ chat_account_lookup (chat_t *self, const char *name)
     return name ? (account_t *)zhashx_lookup (self->accounts, name) : NULL;
 }
 
+uint64_t
+chat_account_cost (const char *name, const char *password_hash)
+{
+    return QUOTA_ACCOUNT_COST + strlen (name) + strlen (password_hash);
+}
+
 account_t *
 chat_account_insert (chat_t *self, const char *name, const char *password_hash)
 {
@@ -74,6 +81,7 @@ chat_account_insert (chat_t *self, const char *name, const char *password_hash)
     self->sorted_accounts[position] = account;
     self->account_count++;
     zhashx_insert (self->accounts, account->name, account);
+    self->bytes += chat_account_cost (name, password_hash);
     return account;
 }
 
@@ -86,6 +94,7 @@ s_account_remove (chat_t *self, account_t *account)
     memmove (&self->sorted_accounts[position], &self->sorted_accounts[position + 1],
              (self->account_count - position - 1) * sizeof (account_t *));
     self->account_count--;
+    self->bytes -= chat_account_cost (account->name, account->password_hash);
     zhashx_delete (self->accounts, account->name);
     chat_account_free (account);
 }

@@ -13,6 +13,9 @@ size_t chat_account_position (chat_t *self, const char *name, bool *found);
 //  The account named name, NULL if none (or name is NULL).
 account_t *chat_account_lookup (chat_t *self, const char *name);
 
+//  What an account is charged in the state's accounted bytes (quota.h).
+uint64_t chat_account_cost (const char *name, const char *password_hash);
+
 //  Adds an account (the name must be free) in its sorted place.
 account_t *chat_account_insert (chat_t *self, const char *name, const char *password_hash);
 

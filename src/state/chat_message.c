@@ -10,6 +10,7 @@
 
 #include "state/chat_account.h"
 #include "state/chat_message.h"
+#include "state/quota.h"
 #include "state/chat_validation.h"
 #include "state/reply.h"
 #include "util/must.h"
@@ -133,6 +134,7 @@ chat_message_insert (chat_t *self, uint64_t id, account_t *sender, account_t *re
     memcpy (message->text, text, length);
     message->text[length] = 0;
     message->timestamp_ms = timestamp_ms;
+    self->bytes += QUOTA_CHAT_MESSAGE_COST + length;
 
     message->older = self->newest;
     if (self->newest)
@@ -206,6 +208,7 @@ s_message_remove (chat_t *self, message_t *message)
     else
         self->newest = message->older;
     zhashx_delete (self->messages, &message->id);
+    self->bytes -= QUOTA_CHAT_MESSAGE_COST + strlen (message->text);
     chat_message_free (message);
 }
 

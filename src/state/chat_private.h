@@ -92,6 +92,7 @@ struct _chat_t {
     message_t *newest;
     zhashx_t *conversations;  //  key -> conversation_t, owns them
     uint64_t last_message_id; //  id of the newest message ever sent, 0 before any
+    uint64_t bytes;           //  accounted bytes of accounts and messages (quota.h)
 };
 
 #endif

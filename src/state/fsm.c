@@ -139,9 +139,29 @@ fsm_validate (fsm_t *self, const Raftq__State__Command *command, Raftq__Code *co
 {
     assert (self);
     assert (command);
+    //  Quotas come after the checks of the command itself, so that a bad
+    //  request is told what is wrong with it, not that a limit is reached
+    //  (an entry without limits, written before quotas, has none)
+    const Raftq__State__Limits *limits = command->limits;
+    uint64_t state_bytes = fsm_state_bytes (self);
     if (chat_handles (command))
-        return chat_validate (self->chat, command, code, error, error_size);
-    return queues_validate (self->queues, command, code, error, error_size);
+        return chat_validate (self->chat, command, code, error, error_size) ||
+                       (limits && chat_admit (self->chat, command, limits, state_bytes, code, error,
+                                              error_size))
+                   ? -1
+                   : 0;
+    return queues_validate (self->queues, command, code, error, error_size) ||
+                   (limits && queues_admit (self->queues, command, limits, state_bytes, code, error,
+                                            error_size))
+               ? -1
+               : 0;
+}
+
+uint64_t
+fsm_state_bytes (fsm_t *self)
+{
+    assert (self);
+    return queues_bytes (self->queues) + chat_bytes (self->chat);
 }
 
 int

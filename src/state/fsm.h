@@ -64,10 +64,20 @@ Raftq__Reply *fsm_cached_reply (fsm_t *self, uint64_t client_id, uint64_t seq);
 //  request; NULL when the seq is new. Caller frees the reply.
 Raftq__Reply *fsm_retry_reply (fsm_t *self, const Raftq__Request *request);
 
-//  Checks a command before proposing (names, sizes): 0, or -1 with code and
-//  error filled. Apply checks again; this spares the log bad entries.
+//  Checks a command before proposing (names, sizes, then the quotas in
+//  command->limits): 0, or -1 with code and error filled. Apply checks
+//  again, and decides: entries in flight are not counted here; this
+//  spares the log bad entries.
 int fsm_validate (fsm_t *self, const Raftq__State__Command *command, Raftq__Code *code, char *error,
                   size_t error_size);
+
+//  The state's accounted bytes (quota.h): topics with their queued
+//  messages, accounts and chat messages; what max_state_bytes caps. The
+//  retained event window (event_retention, event_retention_bytes) and the
+//  exactly-once table (max_clients) are bounded by their own settings.
+//  Derived from the content alone: equal on every node and after a
+//  snapshot is restored.
+uint64_t fsm_state_bytes (fsm_t *self);
 
 //  Checks the user name and password of a CreateAccount or Login before the
 //  leader hashes or verifies the password: 0, or -1 with code and error.

@@ -8,7 +8,8 @@
     The body is one protobuf message, so it must stay under 2 GiB
     (protobuf-c frames a sub-message with a 32-bit length, and protobuf
     itself says 2 GiB): a larger state cannot be snapshotted, pack says so,
-    and the log keeps growing.
+    and the log keeps growing. The broker keeps the state below it: config
+    caps max_state_bytes ("limits" in config.json) at 1 GiB.
 */
 #ifndef FSM_SNAPSHOT_H_INCLUDED
 #define FSM_SNAPSHOT_H_INCLUDED

@@ -15,6 +15,7 @@
 #include <czmq.h>
 
 #include "state/queues.h"
+#include "state/quota.h"
 #include "state/reply.h"
 #include "util/error_text.h"
 #include "util/must.h"
@@ -37,6 +38,7 @@ typedef struct {
     size_t capacity;        //  slots in ring, 0 or a power of two
     size_t head;            //  slot of the oldest queued message
     size_t count;           //  messages queued
+    uint64_t bytes;         //  payload bytes queued (max_topic_bytes)
 } topic_t;
 
 struct _queues_t {
@@ -47,6 +49,7 @@ struct _queues_t {
     topic_t **topic_order;    //  topics in creation order; owns them
     size_t topic_count;       //  topics in topic_order
     size_t topic_slots;       //  allocated slots in topic_order
+    uint64_t bytes;           //  accounted bytes of the topics and their queues (quota.h)
 };
 
 //  --------------------------------------------------------------------------
@@ -93,6 +96,7 @@ s_topic_resize (topic_t *self, size_t new_capacity)
 static uint64_t
 s_topic_push (topic_t *self, uint8_t *data, size_t size)
 {
+    self->bytes += size;
     if (self->count == self->capacity)
         s_topic_resize (self, self->capacity ? self->capacity * 2 : QUEUES_RING_MIN);
     self->ring[(self->head + self->count) & (self->capacity - 1)] = (message_t){data, size};
@@ -117,6 +121,7 @@ s_topic_pop (topic_t *self, uint64_t *sequence)
     message_t message = self->ring[self->head];
     self->head = (self->head + 1) & (self->capacity - 1);
     self->count--;
+    self->bytes -= message.size;
     if (self->capacity > QUEUES_RING_MIN && self->count <= self->capacity / 4)
         s_topic_resize (self, self->capacity / 2);
     return message;
@@ -167,6 +172,13 @@ queues_topic_count (queues_t *self)
 {
     assert (self);
     return self->topic_count;
+}
+
+uint64_t
+queues_bytes (queues_t *self)
+{
+    assert (self);
+    return self->bytes;
 }
 
 //  --------------------------------------------------------------------------
@@ -269,6 +281,7 @@ s_topic_add (queues_t *self, const char *name)
     }
     self->topic_order[self->topic_count++] = topic;
     zhashx_insert (self->topics, topic->name, topic);
+    self->bytes += QUOTA_TOPIC_COST + strlen (name);
     return topic;
 }
 
@@ -324,6 +337,7 @@ s_publish (queues_t *self, Raftq__Publish *publish, uint64_t index, Raftq__Reply
 
     s_emit_publish (self, topic, index, (uint8_t *)must_memdup (payload, size), size);
     uint64_t sequence = s_topic_push (topic, payload, size);
+    self->bytes += QUOTA_MESSAGE_COST + size;
 
     Raftq__Published *published = (Raftq__Published *)must_alloc (sizeof (Raftq__Published));
     raftq__published__init (published);
@@ -349,6 +363,7 @@ s_pop (queues_t *self, const char *name, Raftq__Reply *reply)
     Raftq__Popped *popped = (Raftq__Popped *)must_alloc (sizeof (Raftq__Popped));
     raftq__popped__init (popped);
     message_t message = s_topic_pop (topic, &popped->sequence);
+    self->bytes -= QUOTA_MESSAGE_COST + message.size;
     popped->topic = must_strdup (topic->name);
     popped->payload.data = message.data; //  moves: the reply frees it
     popped->payload.len = message.size;
@@ -382,6 +397,41 @@ queues_execute (queues_t *self, Raftq__State__Command *command, uint64_t index, 
 }
 
 //  --------------------------------------------------------------------------
+//  Quotas
+
+int
+queues_admit (queues_t *self, const Raftq__State__Command *command,
+              const Raftq__State__Limits *limits, uint64_t state_bytes, Raftq__Code *code,
+              char *error, size_t error_size)
+{
+    assert (self);
+    assert (command && limits);
+    if (command->op_case == RAFTQ__STATE__COMMAND__OP_CREATE_TOPIC) {
+        //  An existing name is answered ALREADY_EXISTS, not refused here
+        const char *name = command->create_topic->name;
+        if (s_topic_lookup (self, name))
+            return 0;
+        return quota_check_item (self->topic_count, limits->max_topics, "max_topics", "the cluster",
+                                 state_bytes, QUOTA_TOPIC_COST + strlen (name),
+                                 limits->max_state_bytes, code, error, error_size);
+    }
+    if (command->op_case != RAFTQ__STATE__COMMAND__OP_PUBLISH)
+        return 0;
+    topic_t *topic = s_topic_lookup (self, command->publish->topic);
+    if (!topic)
+        return 0; //  answered NOT_FOUND
+    size_t size = command->publish->payload.len;
+    char what[320];
+    snprintf (what, sizeof what, "topic '%.255s'", topic->name);
+    if (quota_check (topic->bytes, size, limits->max_topic_bytes, "max_topic_bytes", what, code,
+                     error, error_size))
+        return -1;
+    return quota_check_item (topic->count, limits->max_topic_messages, "max_topic_messages", what,
+                             state_bytes, QUOTA_MESSAGE_COST + size, limits->max_state_bytes, code,
+                             error, error_size);
+}
+
+//  --------------------------------------------------------------------------
 //  State hash and snapshot
 
 void
@@ -389,11 +439,13 @@ queues_digest (queues_t *self, digest_t *digest)
 {
     assert (self);
     digest_u64 (digest, self->topic_count);
+    digest_u64 (digest, self->bytes);
     for (size_t position = 0; position < self->topic_count; position++) {
         topic_t *topic = self->topic_order[position];
         digest_string (digest, topic->name);
         digest_u64 (digest, topic->publish_count);
         digest_u64 (digest, topic->count);
+        digest_u64 (digest, topic->bytes);
         for (size_t queued = 0; queued < topic->count; queued++) {
             message_t *message = s_topic_message (topic, queued);
             digest_u64 (digest, s_topic_sequence (topic, queued));
@@ -480,6 +532,8 @@ queues_snapshot_load (queues_t *self, Raftq__State__FsmState *state, char *error
             message_t *message = &topic->ring[queued];
             message->data = payload->len ? payload->data : NULL;
             message->size = payload->len;
+            topic->bytes += message->size;
+            self->bytes += QUOTA_MESSAGE_COST + message->size;
             if (message->data)
                 payload->data = NULL;
             payload->len = 0;

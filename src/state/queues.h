@@ -29,6 +29,15 @@ void queues_destroy (queues_t **self_p);
 int queues_validate (queues_t *self, const Raftq__State__Command *command, Raftq__Code *code,
                      char *error, size_t error_size);
 
+//  Checks a validated queue command that grows the state (CreateTopic of
+//  a new name, Publish to an existing topic) against the quotas it
+//  carries (limits: command->limits, not NULL), state_bytes being the
+//  whole state's accounted bytes: 0, or -1 with RESOURCE_EXHAUSTED and a
+//  text naming the limit. Any other command passes.
+int queues_admit (queues_t *self, const Raftq__State__Command *command,
+                  const Raftq__State__Limits *limits, uint64_t state_bytes, Raftq__Code *code,
+                  char *error, size_t error_size);
+
 //  Applies a validated queue command at index: sets reply's code, error
 //  and result and emits its events. A Publish's payload moves from the
 //  command into the queue (its pointer becomes NULL): no copy.
@@ -37,6 +46,9 @@ void queues_execute (queues_t *self, Raftq__State__Command *command, uint64_t in
 
 //  How many topics exist.
 size_t queues_topic_count (queues_t *self);
+
+//  Accounted bytes of the topics and their queued messages (quota.h).
+uint64_t queues_bytes (queues_t *self);
 
 //  Feeds the topics with their queues to digest, in creation order.
 void queues_digest (queues_t *self, digest_t *digest);

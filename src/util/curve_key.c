@@ -25,8 +25,8 @@ curve_key_encode (const uint8_t key[CURVE_KEY_SIZE], char text[CURVE_KEY_TEXT_SI
 }
 
 int
-curve_key_read (const char *path, curve_key_kind_t kind, uint8_t key[CURVE_KEY_SIZE],
-                char *problem, size_t problem_size)
+curve_key_read (const char *path, curve_key_kind_t kind, uint8_t key[CURVE_KEY_SIZE], char *problem,
+                size_t problem_size)
 {
     const char *item = kind == CURVE_KEY_SECRET ? "curve/secret-key" : "curve/public-key";
     errno = 0;

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import raftq_cluster
 from harness import OK, REPO, check, check_equal, message_put, wait_until
 
 ADMIN_TIMEOUT_S = 12.0  # the broker answers within its 10 s admin timeout
@@ -15,8 +16,7 @@ TOOL = os.path.join(REPO, "tools", "raftq-cluster")
 
 
 def node_put(node):
-    return {"type": "node", "method": "PUT", "id": node.id, "host": node.host,
-            "client_port": node.client_port, "peer_port": node.peer_port, "pub_port": node.pub_port}
+    return raftq_cluster.node_put(node)
 
 
 def node_delete(node_id):

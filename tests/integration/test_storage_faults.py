@@ -16,6 +16,8 @@ import re
 import struct
 import subprocess
 
+import zmq
+
 from harness import OK, STATUS, check, check_equal, topic_get, topic_put, wait_until
 
 #  Small segments, so that the log spans several files.
@@ -112,7 +114,7 @@ def test_another_clusters_directory_exits_2(ctx):
     # another cluster (another name, another port) in the same working
     # directory, with the same data_dir
     other = _write_config(first.directory, "other.json", {
-        "cluster": "other", "data_dir": "data",
+        "cluster": "other", "data_dir": "data", "peer_curve": False,
         "nodes": [{"id": 1, "host": "127.0.0.1", "client_port": ctx.port_base + SPARE_CLIENT_PORT,
                    "peer_port": ctx.port_base + SPARE_PEER_PORT}]})
     code, lines = _run_refused(ctx, ["--config", other, "--id", "1"], first.directory)
@@ -132,7 +134,8 @@ def test_another_clusters_directory_exits_2(ctx):
         document = json.load(handle)
     document["nodes"].append({"id": 2, "host": "127.0.0.1", "join": True,
                               "client_port": ctx.port_base + SPARE_CLIENT_PORT,
-                              "peer_port": ctx.port_base + SPARE_PEER_PORT})
+                              "peer_port": ctx.port_base + SPARE_PEER_PORT,
+                              "public_key": zmq.curve_keypair()[0].decode()})
     with open(first.config_path, "w") as handle:
         json.dump(document, handle)
     first.start([1])

@@ -52,7 +52,7 @@ s_setup (void **state)
     fixture->client = zsock_new_dealer (endpoint);
     fixture->credential = admin_credential_new (SECRET);
     assert_non_null (fixture->credential);
-    fixture->admin = admin_new (fixture->port, fixture->view, fixture->credential);
+    fixture->admin = admin_new (fixture->port, fixture->view, fixture->credential, false);
     assert_non_null (fixture->admin);
     zsock_set_rcvtimeo (fixture->client, WAIT_MS);
     //  Node 1 leads in term 2; the configuration is itself alone
@@ -179,34 +179,51 @@ test_request_validation (void **state)
     add.client_port = 5504;
     add.peer_port = 5604;
     //  No host
-    assert_int_equal (admin_request_member (&request, &kind, &member, &error), -1);
+    assert_int_equal (admin_request_member (&request, false, &kind, &member, &error), -1);
     assert_non_null (strstr (error, "host"));
     add.host = "127.0.0.4";
     add.peer_port = 70000;
-    assert_int_equal (admin_request_member (&request, &kind, &member, &error), -1);
+    assert_int_equal (admin_request_member (&request, false, &kind, &member, &error), -1);
     add.peer_port = 5604;
     add.pub_port = 65536;
-    assert_int_equal (admin_request_member (&request, &kind, &member, &error), -1);
+    assert_int_equal (admin_request_member (&request, false, &kind, &member, &error), -1);
     add.pub_port = 5704;
     add.id = 0;
     error = NULL;
-    assert_int_equal (admin_request_member (&request, &kind, &member, &error), -1);
+    assert_int_equal (admin_request_member (&request, false, &kind, &member, &error), -1);
     assert_string_equal (error, "a node id must be positive");
     add.id = 4;
-    assert_int_equal (admin_request_member (&request, &kind, &member, &error), 0);
+    assert_int_equal (admin_request_member (&request, false, &kind, &member, &error), 0);
     assert_int_equal (kind, RAFT_ACTOR_ADD_NODE);
     assert_int_equal (member.id, 4);
     assert_string_equal (member.host, "127.0.0.4");
     assert_int_equal (member.client_port, 5504);
     assert_int_equal (member.peer_port, 5604);
     assert_int_equal (member.pub_port, 5704);
+    assert_string_equal (member.peer_host, "");
+    //  With CurveZMQ between brokers the key is required, and must be one
+    assert_int_equal (admin_request_member (&request, true, &kind, &member, &error), -1);
+    assert_string_equal (error, "the peer port runs CurveZMQ: a node needs its public_key");
+    uint8_t key[RAFT_PUBLIC_KEY_SIZE];
+    memset (key, 7, sizeof key);
+    add.public_key.data = key;
+    add.public_key.len = 31;
+    assert_int_equal (admin_request_member (&request, true, &kind, &member, &error), -1);
+    assert_non_null (strstr (error, "32 bytes"));
+    add.public_key.len = sizeof key;
+    add.peer_host = "10.0.0.4";
+    assert_int_equal (admin_request_member (&request, true, &kind, &member, &error), 0);
+    assert_memory_equal (member.public_key, key, sizeof key);
+    assert_string_equal (member.peer_host, "10.0.0.4");
+    add.public_key.len = 0;
+    add.peer_host = NULL;
 
     Raftq__RemoveNode remove = RAFTQ__REMOVE_NODE__INIT;
     request.op_case = RAFTQ__REQUEST__OP_REMOVE_NODE;
     request.remove_node = &remove;
-    assert_int_equal (admin_request_member (&request, &kind, &member, &error), -1);
+    assert_int_equal (admin_request_member (&request, false, &kind, &member, &error), -1);
     remove.id = 3;
-    assert_int_equal (admin_request_member (&request, &kind, &member, &error), 0);
+    assert_int_equal (admin_request_member (&request, false, &kind, &member, &error), 0);
     assert_int_equal (kind, RAFT_ACTOR_REMOVE_NODE);
     assert_int_equal (member.id, 3);
     assert_string_equal (member.host, "");
@@ -215,7 +232,7 @@ test_request_validation (void **state)
     transfer.id = 2;
     request.op_case = RAFTQ__REQUEST__OP_TRANSFER_LEADERSHIP;
     request.transfer_leadership = &transfer;
-    assert_int_equal (admin_request_member (&request, &kind, &member, &error), 0);
+    assert_int_equal (admin_request_member (&request, false, &kind, &member, &error), 0);
     assert_int_equal (kind, RAFT_ACTOR_TRANSFER_LEADER);
     assert_int_equal (member.id, 2);
 }

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "test_codec_checks.h"
+#include "util/curve_key.h"
 
 static void
 test_code_names (void **state)
@@ -14,8 +15,8 @@ test_code_names (void **state)
     const char *names[] = {
         "OK",      "NOT_LEADER",       "NO_LEADER",       "NOT_FOUND",         "ALREADY_EXISTS",
         "EMPTY",   "INVALID_ARGUMENT", "UNAUTHENTICATED", "PERMISSION_DENIED", "TOO_LARGE",
-        "TIMEOUT", "UNAVAILABLE",      "INTERNAL"};
-    for (int code = 0; code < 13; code++) {
+        "TIMEOUT", "UNAVAILABLE",      "INTERNAL",        "RESOURCE_EXHAUSTED"};
+    for (int code = 0; code < 14; code++) {
         assert_string_equal (codec_code_name ((Raftq__Code)code), names[code]);
         //  Same spelling as the protobuf enum itself.
         const ProtobufCEnumValue *value =
@@ -23,7 +24,7 @@ test_code_names (void **state)
         assert_non_null (value);
         assert_string_equal (value->name, names[code]);
     }
-    assert_string_equal (codec_code_name ((Raftq__Code)13), "UNKNOWN");
+    assert_string_equal (codec_code_name ((Raftq__Code)14), "UNKNOWN");
     assert_string_equal (codec_code_name ((Raftq__Code)-1), "UNKNOWN");
 }
 
@@ -158,6 +159,12 @@ static const hostile_case_t s_hostile_cases[] = {
      0, false, "key \"pub_port\" must be an integer from 0 to 65535"},
     {"{\"type\":\"node\",\"method\":\"PUT\",\"id\":6,\"client_port\":5,\"peer_port\":6}", 0, false,
      "missing string key \"host\""},
+    {"{\"type\":\"node\",\"method\":\"PUT\",\"id\":6,\"host\":\"h\",\"client_port\":5,"
+     "\"peer_port\":6,\"public_key\":\"short\"}",
+     0, false, "key \"public_key\" must be a CurveZMQ public key in Z85 (40 characters)"},
+    {"{\"type\":\"node\",\"method\":\"PUT\",\"id\":6,\"host\":\"h\",\"client_port\":5,"
+     "\"peer_port\":6,\"peer_host\":7}",
+     0, false, "key \"peer_host\" must be a string"},
     {"{\"type\":\"replay\",\"method\":\"GET\",\"stream\":\"s\",\"limit\":1e3}", 0, false,
      "key \"limit\" must be an integer from 0 to 4294967295"},
     {"{\"type\":\"status\",\"method\":\"GET\",\"seq\":-1}", 0, false,
@@ -309,6 +316,33 @@ s_fuzz_check (int rc, const codec_request_t *decoded, unsigned int seed, int ite
 //  Random bodies: bytes, mutated JSON requests and mutated protobuf
 //  requests. Whatever comes in, decode either yields a request or an
 //  INVALID_ARGUMENT, and both a success and a failure reply encode.
+//  A node PUT carries the new node's key (Z85 in, 32 bytes out) and its
+//  peer host.
+static void
+test_node_put_with_key (void **state)
+{
+    (void)state;
+    uint8_t key[CURVE_KEY_SIZE];
+    for (size_t position = 0; position < sizeof key; position++)
+        key[position] = (uint8_t)(position * 7 + 1);
+    char text[CURVE_KEY_TEXT_SIZE];
+    curve_key_encode (key, text);
+    char body[512];
+    int size = snprintf (body, sizeof body,
+                         "{\"type\":\"node\",\"method\":\"PUT\",\"id\":6,\"host\":\"127.0.0.1\","
+                         "\"client_port\":5506,\"peer_port\":5606,\"peer_host\":\"10.1.0.6\","
+                         "\"public_key\":\"%s\"}",
+                         text);
+    codec_request_t decoded;
+    assert_int_equal (codec_request_decode ((const uint8_t *)body, (size_t)size, &decoded), 0);
+    const Raftq__AddNode *add = decoded.request->add_node;
+    assert_non_null (add);
+    assert_int_equal (add->public_key.len, CURVE_KEY_SIZE);
+    assert_memory_equal (add->public_key.data, key, CURVE_KEY_SIZE);
+    assert_string_equal (add->peer_host, "10.1.0.6");
+    codec_request_clear (&decoded);
+}
+
 static void
 test_fuzz (void **state)
 {
@@ -362,9 +396,8 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_code_names),
-        cmocka_unit_test (test_hostile_inputs),
-        cmocka_unit_test (test_hostile_shapes),
+        cmocka_unit_test (test_code_names),     cmocka_unit_test (test_hostile_inputs),
+        cmocka_unit_test (test_hostile_shapes), cmocka_unit_test (test_node_put_with_key),
         cmocka_unit_test (test_fuzz),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

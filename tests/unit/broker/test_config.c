@@ -221,7 +221,7 @@ test_bad_top_level_and_settings (void **state)
          "cluster, data_dir, heartbeat_ms, election_timeout_ms, request_timeout_ms, "
          "max_payload_bytes, event_retention, snapshot_log_bytes, snapshot_trailing_entries, "
          "segment_bytes, session_idle_s, session_lifetime_s, nodes, admin_secret_file, "
-         "core_dumps, peer_curve, client_curve, client_certificate)"},
+         "core_dumps, peer_curve, client_curve, client_certificate, limits)"},
         {"{" PLAIN ONE_NODE ",\"core_dumps\":1}", "test.json: core_dumps: must be true or false"},
         {"{" PLAIN ONE_NODE ",\"admin_secret_file\":\"\"}",
          "test.json: admin_secret_file: must be a non-empty string"},
@@ -621,6 +621,57 @@ test_load_files (void **state)
     assert_int_equal (rmdir (dir), 0);
 }
 
+//  "limits": defaults, every key read, and one exact line per problem,
+//  in both forms; max_state_bytes stops below the snapshot format's wall.
+static void
+test_limits (void **state)
+{
+    (void)state;
+    config_t *config = s_expect_config ("{" PLAIN ONE_NODE "}");
+    assert_int_equal (config->limits.max_state_bytes, 1024u * 1024 * 1024);
+    assert_int_equal (config->limits.max_topics, 10000);
+    assert_int_equal (config->limits.max_topic_messages, 1000000);
+    assert_int_equal (config->limits.max_topic_bytes, 256u * 1024 * 1024);
+    assert_int_equal (config->limits.max_accounts, 100000);
+    assert_int_equal (config->limits.max_inbox_messages, 10000);
+    assert_int_equal (config->limits.max_connections, 1024);
+    assert_int_equal (config->limits.min_free_disk_bytes, 64u * 1024 * 1024);
+    config_destroy (&config);
+
+    config = s_expect_config (
+        "{" PLAIN ONE_NODE ",\"limits\":{\"max_state_bytes\":4096,\"max_topics\":2,"
+        "\"max_topic_messages\":3,\"max_topic_bytes\":4,\"max_accounts\":5,"
+        "\"max_inbox_messages\":6,\"max_connections\":7,\"min_free_disk_bytes\":0}}");
+    const config_limits_t expected = {4096, 2, 3, 4, 5, 6, 7, 0};
+    assert_memory_equal (&config->limits, &expected, sizeof expected);
+    config_destroy (&config);
+    config = s_expect_config ("{\"addresses\":[{\"ip\":\"127.0.0.1\",\"port\":5501,"
+                              "\"internal_port\":5601}],\"limits\":{\"max_topics\":9}}");
+    assert_int_equal (config->limits.max_topics, 9);
+    config_destroy (&config);
+
+    const bad_case_t cases[] = {
+        {"{" PLAIN ONE_NODE ",\"limits\":[]}", "test.json: limits: must be an object"},
+        {"{" PLAIN ONE_NODE ",\"limits\":{\"max_topic\":1}}",
+         "test.json: limits.max_topic: unknown key (known keys: max_state_bytes, max_topics, "
+         "max_topic_messages, max_topic_bytes, max_accounts, max_inbox_messages, "
+         "max_connections, min_free_disk_bytes)"},
+        {"{" PLAIN ONE_NODE ",\"limits\":{\"max_topics\":0}}",
+         "test.json: limits.max_topics: must be an integer from 1 to 1099511627776"},
+        {"{" PLAIN ONE_NODE ",\"limits\":{\"max_accounts\":\"10\"}}",
+         "test.json: limits.max_accounts: must be an integer from 1 to 1099511627776"},
+        {"{" PLAIN ONE_NODE ",\"limits\":{\"min_free_disk_bytes\":-1}}",
+         "test.json: limits.min_free_disk_bytes: must be an integer from 0 to 1125899906842624"},
+        {"{" PLAIN ONE_NODE ",\"limits\":{\"max_state_bytes\":1073741825}}",
+         "test.json: limits.max_state_bytes: must be an integer from 4096 to 1073741824 (a "
+         "snapshot is one protobuf message, under 2 GiB)"},
+        {"{\"addresses\":[{\"ip\":\"127.0.0.1\",\"port\":5501,\"internal_port\":5601}],"
+         "\"limits\":{\"max_connections\":0}}",
+         "test.json: limits.max_connections: must be an integer from 1 to 1000000"},
+    };
+    s_expect_errors (cases, sizeof cases / sizeof cases[0]);
+}
+
 int
 main (void)
 {
@@ -635,6 +686,7 @@ main (void)
         cmocka_unit_test (test_cluster_identity),
         cmocka_unit_test (test_node_identity),
         cmocka_unit_test (test_load_files),
+        cmocka_unit_test (test_limits),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -55,15 +55,13 @@ test_certificates_and_text_keys (void **state)
     assert_memory_equal (config->nodes[1].public_key, key_fixture_public (keys, 2), CURVE_KEY_SIZE);
     assert_string_equal (config->nodes[1].secret_certificate, "keys/node-2.cert_secret");
     uint8_t secret[CURVE_KEY_SIZE];
-    assert_int_equal (config_keys_load_secret (config, &config->nodes[1], secret, error,
-                                               sizeof error),
-                      0);
+    assert_int_equal (
+        config_keys_load_secret (config, &config->nodes[1], secret, error, sizeof error), 0);
     assert_memory_equal (secret, key_fixture_secret (keys, 2), CURVE_KEY_SIZE);
     //  Node 2's secret is not node 1's
     config->nodes[0].secret_certificate[strlen ("keys/node-")] = '2';
-    assert_int_equal (config_keys_load_secret (config, &config->nodes[0], secret, error,
-                                               sizeof error),
-                      -1);
+    assert_int_equal (
+        config_keys_load_secret (config, &config->nodes[0], secret, error, sizeof error), -1);
     assert_string_equal (error, "test.json: nodes[0].secret_certificate: keys/node-2.cert_secret "
                                 "is not the secret key of this node's public key");
     config_destroy (&config);
@@ -83,9 +81,8 @@ test_certificates_and_text_keys (void **state)
         fail_msg ("%s", error);
     assert_memory_equal (config->nodes[0].public_key, key_fixture_public (keys, 1), CURVE_KEY_SIZE);
     assert_string_equal (config->nodes[0].peer_host, "127.0.0.9");
-    assert_int_equal (config_keys_load_secret (config, &config->nodes[0], secret, error,
-                                               sizeof error),
-                      0);
+    assert_int_equal (
+        config_keys_load_secret (config, &config->nodes[0], secret, error, sizeof error), 0);
     assert_int_equal (config->client_security, CONFIG_CLIENT_LISTED);
     assert_int_equal (config->client_key_count, 2);
     assert_memory_equal (config->client_keys[1], key_fixture_public (keys, 2), CURVE_KEY_SIZE);
@@ -106,36 +103,43 @@ test_bad_keys (void **state)
     assert_non_null (keys);
     //  The same pair for two nodes
     assert_int_equal (system ("cp keys/node-1.cert keys/node-3.cert"), 0);
-    s_expect_error ("{\"nodes\":[{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2}]}",
-                    "test.json: nodes[0]: needs \"certificate\" or \"public_key\": the peer port "
-                    "runs CurveZMQ (\"peer_curve\": false turns that off)");
-    s_expect_error ("{\"peer_curve\":false,\"client_curve\":true,"
-                    "\"nodes\":[{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2}]}",
-                    "test.json: nodes[0]: needs \"certificate\" or \"public_key\": the peer port "
-                    "runs CurveZMQ (\"peer_curve\": false turns that off)");
+    s_expect_error (
+        "{\"nodes\":[{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2}]}",
+        "test.json: nodes[0]: needs \"certificate\" or \"public_key\": the peer port "
+        "runs CurveZMQ (\"peer_curve\": false turns that off)");
+    s_expect_error (
+        "{\"peer_curve\":false,\"client_curve\":true,"
+        "\"nodes\":[{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2}]}",
+        "test.json: nodes[0]: needs \"certificate\" or \"public_key\": the peer port "
+        "runs CurveZMQ (\"peer_curve\": false turns that off)");
     s_expect_error ("{\"nodes\":[" KEYED_NODE (1) "," KEYED_NODE (3) "]}",
                     "test.json: nodes[1]: has the same public key as nodes[0]");
     s_expect_error ("{\"nodes\":[" KEYED_NODE (1) "," KEYED_NODE (4) "]}",
                     "test.json: nodes[1].certificate: cannot read keys/node-4.cert: No such file "
                     "or directory (raftq keygen keys/node-4.cert makes a pair)");
-    s_expect_error ("{\"nodes\":[{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2,"
-                    "\"public_key\":\"not z85\"}]}",
-                    "test.json: nodes[0].public_key: must be a CurveZMQ public key in Z85 (40 "
-                    "characters)");
-    s_expect_error ("{\"nodes\":[{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2,"
-                    "\"certificate\":\"keys/node-1.cert\",\"public_key\":\"x\"}]}",
-                    "test.json: nodes[0].public_key: give \"certificate\" or \"public_key\", not "
-                    "both");
-    s_expect_error ("{\"nodes\":[{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2,"
-                    "\"certificate\":\"test_config_keys.c\"}]}",
-                    "test.json: nodes[0].certificate: cannot read test_config_keys.c: No such file "
-                    "or directory (raftq keygen test_config_keys.c makes a pair)");
+    s_expect_error (
+        "{\"nodes\":[{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2,"
+        "\"public_key\":\"not z85\"}]}",
+        "test.json: nodes[0].public_key: must be a CurveZMQ public key in Z85 (40 "
+        "characters)");
+    s_expect_error (
+        "{\"nodes\":[{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2,"
+        "\"certificate\":\"keys/node-1.cert\",\"public_key\":\"x\"}]}",
+        "test.json: nodes[0].public_key: give \"certificate\" or \"public_key\", not "
+        "both");
+    s_expect_error (
+        "{\"nodes\":[{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2,"
+        "\"certificate\":\"test_config_keys.c\"}]}",
+        "test.json: nodes[0].certificate: cannot read test_config_keys.c: No such file "
+        "or directory (raftq keygen test_config_keys.c makes a pair)");
     assert_int_equal (system ("echo 'curve' > keys/empty.cert"), 0);
-    s_expect_error ("{\"nodes\":[{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2,"
-                    "\"certificate\":\"keys/empty.cert\"}]}",
-                    "test.json: nodes[0].certificate: keys/empty.cert holds no valid "
-                    "curve/public-key (raftq keygen keys/empty.cert makes a pair)");
-    s_expect_error ("{\"peer_curve\":1," TWO_KEYED "}", "test.json: peer_curve: must be true or false");
+    s_expect_error (
+        "{\"nodes\":[{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2,"
+        "\"certificate\":\"keys/empty.cert\"}]}",
+        "test.json: nodes[0].certificate: keys/empty.cert holds no valid "
+        "curve/public-key (raftq keygen keys/empty.cert makes a pair)");
+    s_expect_error ("{\"peer_curve\":1," TWO_KEYED "}",
+                    "test.json: peer_curve: must be true or false");
     s_expect_error ("{\"client_curve\":[]," TWO_KEYED "}",
                     "test.json: client_curve: must be false, true, or a non-empty list of client "
                     "keys");
@@ -146,13 +150,15 @@ test_bad_keys (void **state)
                     "file or directory");
     s_expect_error ("{\"client_certificate\":7," TWO_KEYED "}",
                     "test.json: client_certificate: must be a certificate path");
-    s_expect_error ("{\"nodes\":[{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2,"
-                    "\"certificate\":\"keys/node-1.cert\",\"peer_host\":\"example.com\"}]}",
-                    "test.json: nodes[0].peer_host: must be an IPv4 address or \"localhost\"");
+    s_expect_error (
+        "{\"nodes\":[{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2,"
+        "\"certificate\":\"keys/node-1.cert\",\"peer_host\":\"example.com\"}]}",
+        "test.json: nodes[0].peer_host: must be an IPv4 address or \"localhost\"");
     //  Two nodes may share a port number on different peer networks, not on one
-    s_expect_error ("{\"nodes\":[" KEYED_NODE (1) ",{\"id\":2,\"host\":\"127.0.0.2\",\"client_port\":1,"
-                    "\"peer_port\":551,\"peer_host\":\"127.0.0.1\",\"certificate\":\"keys/"
-                    "node-2.cert\"}]}",
+    s_expect_error ("{\"nodes\":[" KEYED_NODE (
+                        1) ",{\"id\":2,\"host\":\"127.0.0.2\",\"client_port\":1,"
+                           "\"peer_port\":551,\"peer_host\":\"127.0.0.1\",\"certificate\":\"keys/"
+                           "node-2.cert\"}]}",
                     "test.json: nodes[1].peer_port: endpoint 127.0.0.1:551 already used by "
                     "nodes[0].client_port");
     key_fixture_destroy (&keys);

@@ -313,15 +313,16 @@ test_codes_map (void **state)
     const char *names[] = {
         "OK",      "NOT_LEADER",       "NO_LEADER",       "NOT_FOUND",         "ALREADY_EXISTS",
         "EMPTY",   "INVALID_ARGUMENT", "UNAUTHENTICATED", "PERMISSION_DENIED", "TOO_LARGE",
-        "TIMEOUT", "UNAVAILABLE",      "INTERNAL"};
+        "TIMEOUT", "UNAVAILABLE",      "INTERNAL",        "RESOURCE_EXHAUSTED"};
     //  Same numbers as the proto, same names as DESIGN 5.1.
-    for (int code = 0; code <= RAFTQ_INTERNAL; code++) {
+    for (int code = 0; code <= RAFTQ_RESOURCE_EXHAUSTED; code++) {
         assert_int_equal (code, (int)(Raftq__Code)code);
         assert_string_equal (raftq_code_name ((raftq_code_t)code), names[code]);
     }
     assert_int_equal (RAFTQ_EMPTY, RAFTQ__CODE__EMPTY);
     assert_int_equal (RAFTQ_INTERNAL, RAFTQ__CODE__INTERNAL);
-    assert_string_equal (raftq_code_name ((raftq_code_t)13), "UNKNOWN");
+    assert_int_equal (RAFTQ_RESOURCE_EXHAUSTED, RAFTQ__CODE__RESOURCE_EXHAUSTED);
+    assert_string_equal (raftq_code_name ((raftq_code_t)14), "UNKNOWN");
     assert_string_equal (raftq_code_name ((raftq_code_t)-1), "UNKNOWN");
     assert_string_equal (raftq_role_name (RAFTQ_ROLE_CANDIDATE), "candidate");
     assert_string_equal (raftq_role_name ((raftq_role_t)7), "unknown");

@@ -1,0 +1,102 @@
+/*  node_keys — the node's key pair and ZAP handler. See node_keys.h.  */
+#include "broker/node_keys.h"
+
+#include <sodium.h>
+
+#include "util/diagnostic.h"
+#include "util/zap_handler.h"
+
+#define CLIENT_DOMAIN "raftq-client"
+
+struct _node_keys_t {
+    bool peer_curve;                    //  the peer port runs CurveZMQ
+    bool client_curve;                  //  the client and PUB ports do
+    uint8_t public_key[CURVE_KEY_SIZE]; //  this node's key pair
+    uint8_t secret_key[CURVE_KEY_SIZE]; //
+    zap_handler_t *handler;             //  the process's ZAP handler, NULL without keys
+};
+
+//  The client domain's policy: any key, or the listed ones under their
+//  Z85 text.
+static int
+s_client_policy (node_keys_t *self, const config_t *config)
+{
+    bool any = config->client_security == CONFIG_CLIENT_ANY_KEY;
+    zmsg_t *policy = zap_policy_new (CLIENT_DOMAIN, any ? ZAP_ALLOW_ANY_KEY : 0);
+    for (size_t index = 0; policy && index < config->client_key_count; index++) {
+        char text[CURVE_KEY_TEXT_SIZE];
+        curve_key_encode (config->client_keys[index], text);
+        if (zap_policy_add_key (policy, config->client_keys[index], text))
+            zmsg_destroy (&policy);
+    }
+    return policy ? zap_handler_set_policy (self->handler, &policy) : -1;
+}
+
+node_keys_t *
+node_keys_new (const config_t *config, const config_node_t *node, const uint8_t *secret_key)
+{
+    node_keys_t *self = calloc (1, sizeof (node_keys_t));
+    if (!self)
+        return NULL;
+    self->peer_curve = config->peer_curve;
+    self->client_curve = config->client_security != CONFIG_CLIENT_PLAIN;
+    if (!self->peer_curve)
+        diagnostic_line (node->id, DIAGNOSTIC_WARNING,
+                         "the peer port is plaintext (\"peer_curve\": false, or the RRMQ form): "
+                         "anyone who reaches it can steer the cluster");
+    if (!self->peer_curve && !self->client_curve)
+        return self;
+    if (!secret_key || !node->has_public_key) {
+        diagnostic_line (node->id, DIAGNOSTIC_ERROR, "CurveZMQ needs this node's key pair");
+        node_keys_destroy (&self);
+        return NULL;
+    }
+    memcpy (self->public_key, node->public_key, CURVE_KEY_SIZE);
+    memcpy (self->secret_key, secret_key, CURVE_KEY_SIZE);
+    self->handler = zap_handler_new ();
+    if (!self->handler || (self->client_curve && s_client_policy (self, config))) {
+        diagnostic_line (node->id, DIAGNOSTIC_ERROR, "cannot start the ZAP handler");
+        node_keys_destroy (&self);
+    }
+    return self;
+}
+
+void
+node_keys_destroy (node_keys_t **self_p)
+{
+    if (!*self_p)
+        return;
+    node_keys_t *self = *self_p;
+    zap_handler_destroy (&self->handler);
+    sodium_memzero (self->secret_key, sizeof (self->secret_key));
+    free (self);
+    *self_p = NULL;
+}
+
+void
+node_keys_secure_client_socket (node_keys_t *self, zsock_t *socket)
+{
+    if (!self->client_curve)
+        return;
+    zsock_set_curve_server (socket, 1);
+    zsock_set_curve_secretkey_bin (socket, self->secret_key);
+    zsock_set_zap_domain (socket, CLIENT_DOMAIN);
+}
+
+const uint8_t *
+node_keys_peer_public_key (node_keys_t *self)
+{
+    return self->peer_curve ? self->public_key : NULL;
+}
+
+const uint8_t *
+node_keys_peer_secret_key (node_keys_t *self)
+{
+    return self->peer_curve ? self->secret_key : NULL;
+}
+
+const char *
+node_keys_policy_endpoint (node_keys_t *self)
+{
+    return self->peer_curve ? zap_handler_policy_endpoint (self->handler) : NULL;
+}

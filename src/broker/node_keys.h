@@ -1,0 +1,37 @@
+/*  node_keys — this node's CurveZMQ side: its key pair, the process's ZAP
+    handler, and what the client and PUB ports require of clients.
+
+    The handler starts before any port binds (libzmq lets CURVE clients in
+    while no handler is there) and stops after they close. The client
+    domain ("raftq-client") lets in any client key or only the config's
+    list (config.h client_security); the peer domain's policy comes from
+    the Raft thread (replica/peer_links.h), which knows the membership.
+*/
+#ifndef NODE_KEYS_H_INCLUDED
+#define NODE_KEYS_H_INCLUDED
+
+#include <czmq.h>
+
+#include "broker/config.h"
+
+typedef struct _node_keys_t node_keys_t;
+
+//  Starts what the config asks for; secret_key is this node's (NULL when
+//  the config uses no key). NULL (logged) when it cannot.
+node_keys_t *node_keys_new (const config_t *config, const config_node_t *node,
+                            const uint8_t *secret_key);
+
+//  Stops the ZAP handler: after every socket that uses it is closed.
+void node_keys_destroy (node_keys_t **self_p);
+
+//  Makes a client or PUB socket a CURVE server, before it binds, when the
+//  config requires CurveZMQ of clients; nothing otherwise.
+void node_keys_secure_client_socket (node_keys_t *self, zsock_t *socket);
+
+//  For the Raft actor: the key pair and the policy endpoint, all NULL when
+//  the peer port is plaintext.
+const uint8_t *node_keys_peer_public_key (node_keys_t *self);
+const uint8_t *node_keys_peer_secret_key (node_keys_t *self);
+const char *node_keys_policy_endpoint (node_keys_t *self);
+
+#endif

@@ -1,0 +1,251 @@
+/*  zap_handler — answers ZAP requests from per-domain key policies.
+
+    A policy travels as [domain][flags][key][user id][key][user id]...,
+    the same on the pipe (headed by "POLICY") and on the policy socket.
+    Malformed policies are dropped whole: a domain keeps its last good
+    policy, or stays closed.
+*/
+#include "util/zap_handler.h"
+
+#include <string.h>
+
+#include "util/worker.h"
+
+#define ZAP_ENDPOINT "inproc://zeromq.zap.01"
+#define ZAP_VERSION  "1.0"
+//  Room for "inproc://raftq-zap-policy-" and a pointer in hex.
+#define POLICY_ENDPOINT_SIZE 64
+
+struct _zap_handler_t {
+    zactor_t *actor;                            //  the thread answering requests
+    char policy_endpoint[POLICY_ENDPOINT_SIZE]; //  where other threads push policies
+};
+
+//  The thread's state.
+typedef struct {
+    zsock_t *pipe;     //  commands from the owner
+    zsock_t *requests; //  REP at the ZAP endpoint
+    zsock_t *policies; //  PULL at the policy endpoint
+    zhashx_t *domains; //  domain name -> its policy (a zmsg_t, as received)
+} s_handler_t;
+
+static void
+s_policy_destructor (void **item)
+{
+    zmsg_destroy ((zmsg_t **)item);
+}
+
+//  A well-formed policy: domain, flags, then key and user id pairs.
+static bool
+s_policy_valid (zmsg_t *policy)
+{
+    size_t size = zmsg_size (policy);
+    if (size < 2 || size % 2 || zframe_size (zmsg_first (policy)) == 0 ||
+        zframe_size (zmsg_next (policy)) != 1)
+        return false;
+    for (zframe_t *key = zmsg_next (policy); key; key = zmsg_next (policy)) {
+        zmsg_next (policy);
+        if (zframe_size (key) != CURVE_KEY_SIZE)
+            return false;
+    }
+    return true;
+}
+
+//  Takes a policy and puts it in force for its domain.
+static void
+s_install (s_handler_t *self, zmsg_t **policy_p)
+{
+    if (!s_policy_valid (*policy_p)) {
+        zmsg_destroy (policy_p);
+        return;
+    }
+    char *domain = zframe_strdup (zmsg_first (*policy_p));
+    if (domain)
+        zhashx_update (self->domains, domain, *policy_p);
+    else
+        zmsg_destroy (policy_p);
+    *policy_p = NULL;
+    free (domain);
+}
+
+//  The verdict on one request: 200 with a user id, or 400.
+static const char *
+s_decide (s_handler_t *self, const char *domain, const char *mechanism, zframe_t *credential,
+          char user_id[CURVE_KEY_TEXT_SIZE])
+{
+    zmsg_t *policy = (zmsg_t *)zhashx_lookup (self->domains, domain);
+    if (!policy)
+        return "400";
+    zmsg_first (policy);
+    int flags = *zframe_data (zmsg_next (policy));
+    user_id[0] = 0;
+    if (streq (mechanism, "NULL"))
+        return (flags & ZAP_ALLOW_PLAIN) ? "200" : "400";
+    if (!streq (mechanism, "CURVE") || !credential || zframe_size (credential) != CURVE_KEY_SIZE)
+        return "400";
+    for (zframe_t *key = zmsg_next (policy); key; key = zmsg_next (policy)) {
+        zframe_t *listed_user = zmsg_next (policy);
+        if (memcmp (zframe_data (key), zframe_data (credential), CURVE_KEY_SIZE) == 0) {
+            snprintf (user_id, CURVE_KEY_TEXT_SIZE, "%.*s", (int)zframe_size (listed_user),
+                      (char *)zframe_data (listed_user));
+            return "200";
+        }
+    }
+    if (!(flags & ZAP_ALLOW_ANY_KEY))
+        return "400";
+    curve_key_encode (zframe_data (credential), user_id);
+    return "200";
+}
+
+//  One request: [version][request id][domain][address][routing id]
+//  [mechanism][credentials...]. Anything malformed is refused, never
+//  dropped: libzmq waits for an answer.
+static void
+s_answer (s_handler_t *self)
+{
+    zmsg_t *request = zmsg_recv (self->requests);
+    if (!request)
+        return;
+    char *version = zmsg_popstr (request);
+    zframe_t *request_id = zmsg_pop (request);
+    char *domain = zmsg_popstr (request);
+    free (zmsg_popstr (request)); //  address
+    zframe_t *routing_id = zmsg_pop (request);
+    zframe_destroy (&routing_id);
+    char *mechanism = zmsg_popstr (request);
+    zframe_t *credential = zmsg_pop (request);
+    char user_id[CURVE_KEY_TEXT_SIZE] = "";
+    const char *status = "400";
+    if (version && streq (version, ZAP_VERSION) && request_id && domain && mechanism)
+        status = s_decide (self, domain, mechanism, credential, user_id);
+    zmsg_t *reply = zmsg_new ();
+    zmsg_addstr (reply, ZAP_VERSION);
+    if (request_id)
+        zmsg_append (reply, &request_id);
+    else
+        zmsg_addmem (reply, NULL, 0);
+    zmsg_addstr (reply, status);
+    zmsg_addstr (reply, streq (status, "200") ? "OK" : "not allowed");
+    zmsg_addstr (reply, user_id);
+    zmsg_addmem (reply, NULL, 0); //  no metadata
+    zmsg_send (&reply, self->requests);
+    zframe_destroy (&credential);
+    zframe_destroy (&request_id);
+    free (version);
+    free (domain);
+    free (mechanism);
+    zmsg_destroy (&request);
+}
+
+//  A command on the pipe: POLICY (answered with a signal once in force).
+//  Returns -1 when the thread must stop.
+static int
+s_command (s_handler_t *self)
+{
+    zmsg_t *message = NULL;
+    char *command = worker_next_command (self->pipe, &message);
+    if (!command)
+        return -1;
+    if (streq (command, "POLICY")) {
+        s_install (self, &message);
+        zsock_signal (self->pipe, 0);
+    }
+    zmsg_destroy (&message);
+    free (command);
+    return 0;
+}
+
+static void
+s_handler_destroy (s_handler_t *self)
+{
+    zsock_destroy (&self->requests);
+    zsock_destroy (&self->policies);
+    zhashx_destroy (&self->domains);
+}
+
+static void
+s_run (zsock_t *pipe, void *args)
+{
+    worker_block_signals ();
+    s_handler_t self = {pipe, zsock_new (ZMQ_REP), zsock_new (ZMQ_PULL), zhashx_new ()};
+    bool ready = self.requests && self.policies && self.domains &&
+                 zsock_bind (self.requests, ZAP_ENDPOINT) == 0 &&
+                 zsock_bind (self.policies, "%s", (const char *)args) == 0;
+    if (self.domains)
+        zhashx_set_destructor (self.domains, s_policy_destructor);
+    //  zactor_new takes the first signal; the second says whether we run
+    zsock_signal (pipe, 0);
+    zsock_signal (pipe, ready ? 0 : 1);
+    zpoller_t *poller = ready ? zpoller_new (pipe, self.requests, self.policies, NULL) : NULL;
+    while (poller) {
+        void *which = zpoller_wait (poller, -1);
+        if (which == self.requests)
+            s_answer (&self);
+        else if (which == self.policies) {
+            zmsg_t *policy = zmsg_recv (self.policies);
+            if (policy)
+                s_install (&self, &policy);
+        } else if (which == pipe ? s_command (&self) : zpoller_terminated (poller))
+            break;
+    }
+    zpoller_destroy (&poller);
+    s_handler_destroy (&self);
+}
+
+zap_handler_t *
+zap_handler_new (void)
+{
+    zap_handler_t *self = calloc (1, sizeof (zap_handler_t));
+    if (!self)
+        return NULL;
+    snprintf (self->policy_endpoint, sizeof (self->policy_endpoint), "inproc://raftq-zap-policy-%p",
+              (void *)self);
+    self->actor = zactor_new (s_run, self->policy_endpoint);
+    if (!self->actor || zsock_wait (self->actor) != 0)
+        zap_handler_destroy (&self);
+    return self;
+}
+
+void
+zap_handler_destroy (zap_handler_t **self_p)
+{
+    if (!*self_p)
+        return;
+    zactor_destroy (&(*self_p)->actor);
+    free (*self_p);
+    *self_p = NULL;
+}
+
+const char *
+zap_handler_policy_endpoint (zap_handler_t *self)
+{
+    return self->policy_endpoint;
+}
+
+int
+zap_handler_set_policy (zap_handler_t *self, zmsg_t **policy_p)
+{
+    if (!*policy_p || zmsg_pushstr (*policy_p, "POLICY") || zmsg_send (policy_p, self->actor)) {
+        zmsg_destroy (policy_p);
+        return -1;
+    }
+    return zsock_wait (self->actor) == 0 ? 0 : -1;
+}
+
+zmsg_t *
+zap_policy_new (const char *domain, int flags)
+{
+    zmsg_t *policy = zmsg_new ();
+    uint8_t flag_byte = (uint8_t)flags;
+    if (policy && (zmsg_addstr (policy, domain) || zmsg_addmem (policy, &flag_byte, 1)))
+        zmsg_destroy (&policy);
+    return policy;
+}
+
+int
+zap_policy_add_key (zmsg_t *policy, const uint8_t key[CURVE_KEY_SIZE], const char *user_id)
+{
+    if (strlen (user_id) >= CURVE_KEY_TEXT_SIZE)
+        return -1;
+    return zmsg_addmem (policy, key, CURVE_KEY_SIZE) || zmsg_addstr (policy, user_id) ? -1 : 0;
+}

@@ -1,0 +1,225 @@
+/*  test_zap_handler — zap_handler.c through real CurveZMQ handshakes: a
+    listed key connects with its user id, an unknown key and a plaintext
+    client are refused at the handshake, a replaced policy takes effect,
+    and a domain without a policy is closed.
+*/
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "util/zap_handler.h"
+
+//  Every wait in this file gives up after this long.
+#define DEADLINE_MS 5000
+
+typedef struct {
+    zap_handler_t *handler; //  the handler under test
+    zcert_t *server;        //  key pair of the server socket
+    zsock_t *router;        //  CURVE server in domain "test"
+    char endpoint[64];      //  where it is bound
+} fixture_t;
+
+static int
+s_setup (void **state)
+{
+    fixture_t *fixture = calloc (1, sizeof (fixture_t));
+    assert_non_null (fixture);
+    fixture->handler = zap_handler_new ();
+    assert_non_null (fixture->handler);
+    //  A second handler cannot take the process's ZAP endpoint
+    assert_null (zap_handler_new ());
+    fixture->server = zcert_new ();
+    fixture->router = zsock_new (ZMQ_ROUTER);
+    zsock_set_curve_server (fixture->router, 1);
+    zcert_apply (fixture->server, fixture->router);
+    zsock_set_zap_domain (fixture->router, "test");
+    int port = zsock_bind (fixture->router, "tcp://127.0.0.1:*");
+    assert_true (port > 0);
+    snprintf (fixture->endpoint, sizeof fixture->endpoint, "tcp://127.0.0.1:%d", port);
+    *state = fixture;
+    return 0;
+}
+
+static int
+s_teardown (void **state)
+{
+    fixture_t *fixture = (fixture_t *)*state;
+    zsock_destroy (&fixture->router);
+    zcert_destroy (&fixture->server);
+    zap_handler_destroy (&fixture->handler);
+    free (fixture);
+    return 0;
+}
+
+//  A DEALER towards the fixture's server with client key pair client (NULL:
+//  plaintext), and a monitor of its handshakes.
+static zsock_t *
+s_client (fixture_t *fixture, zcert_t *client, zactor_t **monitor)
+{
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    assert_non_null (dealer);
+    zsock_set_linger (dealer, 0);
+    if (client) {
+        zcert_apply (client, dealer);
+        zsock_set_curve_serverkey_bin (dealer, zcert_public_key (fixture->server));
+    }
+    *monitor = zactor_new (zmonitor, dealer);
+    zstr_sendx (*monitor, "LISTEN", "HANDSHAKE_SUCCEEDED", "HANDSHAKE_FAILED_AUTH",
+                "HANDSHAKE_FAILED_NO_DETAIL", "HANDSHAKE_FAILED_PROTOCOL", "DISCONNECTED", NULL);
+    zstr_send (*monitor, "START");
+    zsock_wait (*monitor);
+    assert_int_equal (zsock_connect (dealer, "%s", fixture->endpoint), 0);
+    return dealer;
+}
+
+//  The first handshake event the monitor reports ("" if none in time).
+static void
+s_handshake (zactor_t *monitor, char *event, size_t size)
+{
+    event[0] = 0;
+    zpoller_t *poller = zpoller_new (monitor, NULL);
+    int64_t deadline = zclock_mono () + DEADLINE_MS;
+    while (!event[0] && zclock_mono () < deadline) {
+        if (!zpoller_wait (poller, (int)(deadline - zclock_mono ())))
+            break;
+        zmsg_t *message = zmsg_recv (monitor);
+        char *name = zmsg_popstr (message);
+        if (name && strncmp (name, "HANDSHAKE", 9) == 0)
+            snprintf (event, size, "%s", name);
+        free (name);
+        zmsg_destroy (&message);
+    }
+    zpoller_destroy (&poller);
+}
+
+//  Sends one message and returns the user id the server saw it with.
+static char *
+s_user_of_message (fixture_t *fixture, zsock_t *dealer)
+{
+    assert_int_equal (zstr_send (dealer, "hello"), 0);
+    zsock_set_rcvtimeo (fixture->router, DEADLINE_MS);
+    zmsg_t *message = zmsg_recv (fixture->router);
+    assert_non_null (message);
+    const char *user = zframe_meta (zmsg_last (message), "User-Id");
+    char *copy = strdup (user ? user : "");
+    zmsg_destroy (&message);
+    return copy;
+}
+
+static void
+s_set_policy (fixture_t *fixture, int flags, zcert_t *listed, const char *user_id)
+{
+    zmsg_t *policy = zap_policy_new ("test", flags);
+    assert_non_null (policy);
+    if (listed)
+        assert_int_equal (zap_policy_add_key (policy, zcert_public_key (listed), user_id), 0);
+    assert_int_equal (zap_handler_set_policy (fixture->handler, &policy), 0);
+    assert_null (policy);
+}
+
+static void
+s_expect_handshake (fixture_t *fixture, zcert_t *client, const char *expected)
+{
+    zactor_t *monitor;
+    zsock_t *dealer = s_client (fixture, client, &monitor);
+    char event[64];
+    s_handshake (monitor, event, sizeof event);
+    assert_string_equal (event, expected);
+    zactor_destroy (&monitor);
+    zsock_destroy (&dealer);
+}
+
+static void
+test_listed_key_gets_its_user_id (void **state)
+{
+    fixture_t *fixture = (fixture_t *)*state;
+    zcert_t *member = zcert_new ();
+    s_set_policy (fixture, 0, member, "7");
+    zactor_t *monitor;
+    zsock_t *dealer = s_client (fixture, member, &monitor);
+    char *user = s_user_of_message (fixture, dealer);
+    assert_string_equal (user, "7");
+    free (user);
+    zactor_destroy (&monitor);
+    zsock_destroy (&dealer);
+    zcert_destroy (&member);
+}
+
+static void
+test_unknown_key_and_plaintext_refused (void **state)
+{
+    fixture_t *fixture = (fixture_t *)*state;
+    zcert_t *member = zcert_new ();
+    zcert_t *stranger = zcert_new ();
+    s_set_policy (fixture, 0, member, "1");
+    s_expect_handshake (fixture, stranger, "HANDSHAKE_FAILED_AUTH");
+    //  A plaintext client cannot even speak CURVE to a CURVE server
+    zactor_t *monitor;
+    zsock_t *dealer = s_client (fixture, NULL, &monitor);
+    char event[64];
+    s_handshake (monitor, event, sizeof event);
+    assert_string_not_equal (event, "HANDSHAKE_SUCCEEDED");
+    zactor_destroy (&monitor);
+    zsock_destroy (&dealer);
+    //  Any key: the stranger gets in, named by its key
+    s_set_policy (fixture, ZAP_ALLOW_ANY_KEY, member, "1");
+    dealer = s_client (fixture, stranger, &monitor);
+    char *user = s_user_of_message (fixture, dealer);
+    char text[CURVE_KEY_TEXT_SIZE];
+    curve_key_encode (zcert_public_key (stranger), text);
+    assert_string_equal (user, text);
+    free (user);
+    zactor_destroy (&monitor);
+    zsock_destroy (&dealer);
+    //  Replaced again: the member is out now
+    s_set_policy (fixture, 0, stranger, "2");
+    s_expect_handshake (fixture, member, "HANDSHAKE_FAILED_AUTH");
+    zcert_destroy (&member);
+    zcert_destroy (&stranger);
+}
+
+static void
+test_domain_without_policy_closed (void **state)
+{
+    fixture_t *fixture = (fixture_t *)*state;
+    zcert_t *client = zcert_new ();
+    //  Policies of other domains, and malformed ones, open nothing
+    zmsg_t *other = zap_policy_new ("other", ZAP_ALLOW_ANY_KEY);
+    assert_int_equal (zap_handler_set_policy (fixture->handler, &other), 0);
+    zmsg_t *malformed = zap_policy_new ("test", ZAP_ALLOW_ANY_KEY);
+    zmsg_addstr (malformed, "a key of the wrong size");
+    zsock_t *pusher = zsock_new_push (zap_handler_policy_endpoint (fixture->handler));
+    assert_non_null (pusher);
+    assert_int_equal (zmsg_send (&malformed, pusher), 0);
+    s_expect_handshake (fixture, client, "HANDSHAKE_FAILED_AUTH");
+    //  A pushed policy takes effect too
+    zmsg_t *policy = zap_policy_new ("test", 0);
+    assert_int_equal (zap_policy_add_key (policy, zcert_public_key (client), "9"), 0);
+    assert_int_equal (zmsg_send (&policy, pusher), 0);
+    int64_t deadline = zclock_mono () + DEADLINE_MS;
+    char event[64] = "";
+    while (!streq (event, "HANDSHAKE_SUCCEEDED") && zclock_mono () < deadline) {
+        zactor_t *monitor;
+        zsock_t *dealer = s_client (fixture, client, &monitor);
+        s_handshake (monitor, event, sizeof event);
+        zactor_destroy (&monitor);
+        zsock_destroy (&dealer);
+    }
+    assert_string_equal (event, "HANDSHAKE_SUCCEEDED");
+    zsock_destroy (&pusher);
+    zcert_destroy (&client);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_listed_key_gets_its_user_id),
+        cmocka_unit_test (test_unknown_key_and_plaintext_refused),
+        cmocka_unit_test (test_domain_without_policy_closed),
+    };
+    return cmocka_run_group_tests (tests, s_setup, s_teardown);
+}
