@@ -133,8 +133,8 @@ def test_curve_everywhere_serves_cli_library_and_python(ctx):
     # a wrong server key or plaintext gets nothing
     wrong = list(_key_args(cluster))
     wrong[wrong.index("--server-key") + 1] = keys[-1] if keys[0] != keys[-1] else keys[1]
-    code, out, err = _raftq(ctx, *wrong[:6], "-t", "1500", "status")
-    check(code == 1 and "TIMEOUT" in err, "status with the wrong server key: exit %d, %s", code, err)
+    code, out, err = _raftq(ctx, *wrong[:6], "-t", "1500", "topics")
+    check(code == 1 and "TIMEOUT" in err, "topics with the wrong server key: exit %d, %s", code, err)
     _plaintext_is_refused(cluster)
 
 
