@@ -86,21 +86,16 @@ def certificate_keys(path):
     keys, section = {}, None
     with open(path, "r", encoding="utf-8") as handle:
         for line in handle:
-            # "#" starts a comment only outside quotes: Z85 keys may hold it
             text = line.rstrip()
-            if not text.strip() or text.lstrip().startswith("#"):
+            # a comment is a whole line: Z85 values may hold '#'
+            if not text.strip() or text.strip().startswith("#"):
                 continue
             if not text[0].isspace():
                 section = text.strip()
                 continue
             name, _, value = text.strip().partition("=")
-            value = value.strip()
-            if value.startswith('"'):
-                value = value[1:].partition('"')[0]
-            else:
-                value = value.split("#", 1)[0].strip()
             if section == "curve" and name.strip() in ("public-key", "secret-key"):
-                keys[name.strip()] = value
+                keys[name.strip()] = value.strip().strip('"')
     if len(keys.get("public-key", "")) != 40:
         raise ValueError("%s: not a CURVE certificate (no 40-character public-key)" % path)
     return keys
