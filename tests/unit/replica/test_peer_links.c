@@ -96,8 +96,8 @@ s_dealer (fixture_t *fixture, uint32_t from, uint32_t to)
     zsock_set_linger (dealer, 0);
     zcert_apply (fixture->nodes[from].certificate, dealer);
     zsock_set_curve_serverkey_bin (dealer, zcert_public_key (fixture->nodes[to].certificate));
-    assert_int_equal (zsock_connect (dealer, "tcp://127.0.0.1:%u", fixture->nodes[to].member.peer_port),
-                      0);
+    assert_int_equal (
+        zsock_connect (dealer, "tcp://127.0.0.1:%u", fixture->nodes[to].member.peer_port), 0);
     return dealer;
 }
 
