@@ -76,11 +76,8 @@ node_keys_destroy (node_keys_t **self_p)
 void
 node_keys_secure_client_socket (node_keys_t *self, zsock_t *socket)
 {
-    if (!self->client_curve)
-        return;
-    zsock_set_curve_server (socket, 1);
-    zsock_set_curve_secretkey_bin (socket, self->secret_key);
-    zsock_set_zap_domain (socket, CLIENT_DOMAIN);
+    if (self->client_curve)
+        zap_handler_secure_server (socket, self->secret_key, CLIENT_DOMAIN);
 }
 
 const uint8_t *

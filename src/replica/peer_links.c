@@ -229,11 +229,8 @@ peer_links_destroy (peer_links_t **self_p)
 void
 peer_links_secure_router (peer_links_t *self, zsock_t *router)
 {
-    if (!self->secure)
-        return;
-    zsock_set_curve_server (router, 1);
-    zsock_set_curve_secretkey_bin (router, self->secret_key);
-    zsock_set_zap_domain (router, self->domain);
+    if (self->secure)
+        zap_handler_secure_server (router, self->secret_key, self->domain);
 }
 
 int

@@ -232,6 +232,15 @@ zap_handler_set_policy (zap_handler_t *self, zmsg_t **policy_p)
     return zsock_wait (self->actor) == 0 ? 0 : -1;
 }
 
+void
+zap_handler_secure_server (zsock_t *socket, const uint8_t secret_key[CURVE_KEY_SIZE],
+                           const char *domain)
+{
+    zsock_set_curve_server (socket, 1);
+    zsock_set_curve_secretkey_bin (socket, secret_key);
+    zsock_set_zap_domain (socket, domain);
+}
+
 zmsg_t *
 zap_policy_new (const char *domain, int flags)
 {

@@ -44,6 +44,11 @@ const char *zap_handler_policy_endpoint (zap_handler_t *self);
 //  message (made by zap_policy_new). Returns 0 or -1.
 int zap_handler_set_policy (zap_handler_t *self, zmsg_t **policy_p);
 
+//  Makes socket a CURVE server with secret_key whose clients the handler
+//  judges by domain's policy; call it before the socket binds.
+void zap_handler_secure_server (zsock_t *socket, const uint8_t secret_key[CURVE_KEY_SIZE],
+                                const char *domain);
+
 //  A policy message for domain: flags, then no key yet. NULL out of memory.
 zmsg_t *zap_policy_new (const char *domain, int flags);
 

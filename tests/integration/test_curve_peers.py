@@ -5,6 +5,7 @@ removed. Every cluster the harness makes runs CURVE between brokers."""
 
 import json
 import os
+import socket
 import subprocess
 
 import zmq
@@ -199,3 +200,25 @@ def test_keys_follow_membership(ctx):
     leader = cluster.wait_leader(3.0, node_ids=[1, 2, 3])
     cluster.publish(leader, "t", ["shrunk"])
     check_equal(cluster.drain(leader, "t"), ["grown", "shrunk"], "the topic after shrinking")
+
+
+def test_peer_port_on_its_own_network(ctx):
+    def private_peer_hosts(document):
+        for node in document["nodes"]:
+            node["peer_host"] = "127.0.0.%d" % (10 + node["id"])
+    cluster = ctx.cluster(3)
+    _rewrite(cluster, private_peer_hosts)
+    spawned = cluster.start()
+    leader = cluster.wait_leader(3.0, since=spawned)
+    cluster.put_topic(leader, "t")
+    cluster.publish(leader, "t", ["over the private network"])
+    cluster.wait_applied([1, 2, 3], cluster.status(leader)["commit_index"], 5.0)
+    for node_id in (1, 2, 3):
+        node = cluster.config.nodes[node_id]
+        for host, listening in (("127.0.0.%d" % (10 + node_id), True), (node.host, False)):
+            probe = socket.socket()
+            probe.settimeout(2.0)
+            reached = probe.connect_ex((host, node.peer_port)) == 0
+            probe.close()
+            check_equal(reached, listening, "node %d's peer port at %s:%d" % (
+                node_id, host, node.peer_port))

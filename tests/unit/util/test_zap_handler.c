@@ -33,9 +33,7 @@ s_setup (void **state)
     assert_null (zap_handler_new ());
     fixture->server = zcert_new ();
     fixture->router = zsock_new (ZMQ_ROUTER);
-    zsock_set_curve_server (fixture->router, 1);
-    zcert_apply (fixture->server, fixture->router);
-    zsock_set_zap_domain (fixture->router, "test");
+    zap_handler_secure_server (fixture->router, zcert_secret_key (fixture->server), "test");
     int port = zsock_bind (fixture->router, "tcp://127.0.0.1:*");
     assert_true (port > 0);
     snprintf (fixture->endpoint, sizeof fixture->endpoint, "tcp://127.0.0.1:%d", port);
