@@ -15,10 +15,10 @@ typedef struct {
 } s_account_t;
 
 struct _login_throttle_t {
-    login_throttle_options_t options;          //  how hard
-    uint8_t key[crypto_shorthash_KEYBYTES];    //  random: names -> table keys
-    zhashx_t *accounts;                        //  key -> s_account_t, owns them
-    zlistx_t *by_age;                          //  the same, oldest failure first
+    login_throttle_options_t options;       //  how hard
+    uint8_t key[crypto_shorthash_KEYBYTES]; //  random: names -> table keys
+    zhashx_t *accounts;                     //  key -> s_account_t, owns them
+    zlistx_t *by_age;                       //  the same, oldest failure first
 };
 
 login_throttle_options_t

@@ -151,10 +151,8 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_defaults),
-        cmocka_unit_test (test_doubling_up_to_the_cap),
-        cmocka_unit_test (test_success_forgets),
-        cmocka_unit_test (test_quiet_spell_forgets),
+        cmocka_unit_test (test_defaults),        cmocka_unit_test (test_doubling_up_to_the_cap),
+        cmocka_unit_test (test_success_forgets), cmocka_unit_test (test_quiet_spell_forgets),
         cmocka_unit_test (test_bounded_table),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
