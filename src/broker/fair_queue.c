@@ -11,11 +11,11 @@ typedef struct {
 
 //  One owner with jobs waiting; gone once it has none.
 typedef struct {
-    char *key;      //  the owner's bytes in hex (the table's key)
-    s_job_t *jobs;  //  a ring of per_owner_max jobs
-    size_t first;   //  the oldest job's slot
-    size_t count;   //  jobs in the ring
-    void *handle;   //  its place in the round
+    char *key;     //  the owner's bytes in hex (the table's key)
+    s_job_t *jobs; //  a ring of per_owner_max jobs
+    size_t first;  //  the oldest job's slot
+    size_t count;  //  jobs in the ring
+    void *handle;  //  its place in the round
 } s_owner_t;
 
 struct _fair_queue_t {

@@ -11,7 +11,7 @@
 
 #include "broker/fair_queue.h"
 
-#define NOW 5000
+#define NOW   5000
 #define LATER 9000
 
 static void
