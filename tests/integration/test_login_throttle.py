@@ -12,7 +12,8 @@
 - A flood of logins of ever new names (each one costs a full password
   check) from one connection does not starve another connection's logins.
 
-Timings are printed, and only bounded by a generous 2 s."""
+Timings are printed, and only bounded by a generous 2 s (or four times
+a login without a flood, when the shared machine is slower than that)."""
 
 import json
 import statistics
@@ -23,7 +24,8 @@ import zmq
 
 from harness import OK, check, check_equal, wire
 
-LATENCY_BOUND_S = 2.0      # a correct login during a flood, at the worst
+LATENCY_BOUND_S = 2.0      # a correct login during a flood, at the worst (or 4 quiet
+                           # logins, if more: other engineers' builds share the cores)
 FLOOD_SECONDS = 2.5        # how long each flood runs
 FLOOD_DEPTH = 12           # requests the flooder keeps in flight (more than the queue takes)
 FLOOD_PACE_S = 0.001       # between two sends: ~1000 logins/s. The brokers, this
@@ -52,13 +54,19 @@ class Flood:
         self.codes = {}                     # code -> count
         self.replies = []                   # (time since start, reply) of every reply
 
-    def run(self, seconds):
+    def run(self, seconds, enough=lambda flood: True):
+        """Floods for seconds, and on (up to 15 s in all) until enough(self)."""
         started = time.monotonic()
         sent = outstanding = 0
+
+        def going():
+            elapsed = time.monotonic() - started
+            return elapsed < seconds or (elapsed < 15 and not enough(self))
+
         # Replies still on their way after the end are awaited, so none is
         # mistaken for a reply to a later request
-        while outstanding or time.monotonic() - started < seconds:
-            while outstanding < FLOOD_DEPTH and time.monotonic() - started < seconds:
+        while outstanding or going():
+            while outstanding < FLOOD_DEPTH and going():
                 self.socket.send_multipart([b"", json.dumps(self.next_request(sent)).encode()])
                 sent += 1
                 outstanding += 1
@@ -105,27 +113,33 @@ class Victim(threading.Thread):
         finally:
             socket.close()
 
-    def report(self, what):
+    def report(self, what, bound):
         check(not self.failures, "%s: the other connection's logins failed: %r", what, self.failures[:3])
         check(len(self.latencies) >= 3, "%s: only %d logins of the other connection", what, len(self.latencies))
         worst = max(self.latencies)
         print("    %s: %d correct logins on another connection, latency median %.0f ms, max %.0f ms"
               % (what, len(self.latencies), statistics.median(self.latencies) * 1000, worst * 1000))
-        check(worst < LATENCY_BOUND_S, "%s: a correct login took %.2f s", what, worst)
+        check(worst < bound, "%s: a correct login took %.2f s (bound %.2f s)", what, worst, bound)
 
 
-def _during_flood(context, endpoint, next_request, victim_user, victim_password, what):
-    """Runs a flood and a victim at once; returns the flood."""
+def _throttled(flood):
+    return [reply for _, reply in flood.replies
+            if reply.get("code") == "RESOURCE_EXHAUSTED" and "retry_after_ms" in reply]
+
+
+def _during_flood(context, endpoint, next_request, victim_user, victim_password, what, bound,
+                  enough=lambda flood: True):
+    """Runs a flood (see Flood.run) and a victim at once; returns the flood."""
     victim = Victim(context, endpoint, victim_user, victim_password)
     flood = Flood(context, endpoint, next_request)
     victim.start()
     try:
-        sent = flood.run(FLOOD_SECONDS)
+        sent = flood.run(FLOOD_SECONDS, enough)
     finally:
         victim.stop.set()
         victim.join(LATENCY_BOUND_S * 3)
     print("    %s: flood sent %d, replies %s" % (what, sent, flood.codes))
-    victim.report(what)
+    victim.report(what, bound)
     return flood
 
 
@@ -149,19 +163,26 @@ def test_login_throttle_and_fair_queue(ctx):
     endpoint = cluster.endpoint(leader)
     context = zmq.Context()
     ctx.on_close(lambda: context.destroy(linger=0))
+    quiet = []
+    for _ in range(3):
+        reply, took = _timed(cluster, leader, login("bob", "pw-bob"))
+        check_equal(_code(reply), "OK", "bob's login without a flood")
+        quiet.append(took)
+    bound = max(LATENCY_BOUND_S, 4 * statistics.median(quiet))
+    print("    without a flood: a correct login takes %.0f ms (median of 3); bound %.2f s"
+          % (statistics.median(quiet) * 1000, bound))
 
     # 1. Wrong passwords for ann, flooded from one connection; bob logs in meanwhile
     flood = _during_flood(context, endpoint, lambda index: login("ann", "guess-%d" % index),
-                          "bob", "pw-bob", "wrong passwords for ann")
+                          "bob", "pw-bob", "wrong passwords for ann", bound,
+                          lambda flood: len(_throttled(flood)) >= 10)
     check("OK" not in flood.codes, "a wrong password was accepted: %r", flood.codes)
     hashed = flood.codes.get("UNAUTHENTICATED", 0)
     # 5 free failures, then one check per expired wait (1 s, 2 s, ...) at
     # most. (Fewer may be answered UNAUTHENTICATED: a check that ends past
     # its request's deadline is answered TIMEOUT, and still counts.)
-    check(hashed <= FREE_FAILURES + 3,
-          "%d wrong passwords were checked during a %.1f s flood", hashed, FLOOD_SECONDS)
-    throttled = [reply for _, reply in flood.replies if reply.get("code") == "RESOURCE_EXHAUSTED"
-                 and "retry_after_ms" in reply]
+    check(hashed <= FREE_FAILURES + 4, "%d wrong passwords were checked during the flood", hashed)
+    throttled = _throttled(flood)
     check(len(throttled) >= 10, "only %d throttled replies: %r", len(throttled), flood.codes)
     for reply in throttled:
         check(0 < reply["retry_after_ms"] <= 60000 and "failed logins" in reply["error"],
@@ -215,7 +236,7 @@ def test_login_throttle_and_fair_queue(ctx):
     # 4. Every request a full password check (new names each time): the
     #    queue is shared round robin, so bob's logins still get through
     flood = _during_flood(context, endpoint, lambda index: login("nobody%d" % index, "pw"),
-                          "bob", "pw-bob", "new names, all checked")
+                          "bob", "pw-bob", "new names, all checked", bound)
     check("OK" not in flood.codes, "a missing account logged in: %r", flood.codes)
     check(flood.codes.get("UNAUTHENTICATED", 0) >= 2, "the flood's logins were not checked: %r", flood.codes)
     # More in flight than a connection may queue: the rest is refused at once
