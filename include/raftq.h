@@ -70,7 +70,8 @@ typedef enum {
     RAFTQ_UNAVAILABLE = 11, //  node cannot serve now (starting, stopping, overloaded)
     RAFTQ_INTERNAL = 12,    //  a bug or an undecodable reply
     //  A limit of the cluster is reached (config.json "limits"; the error
-    //  text names it): retry once space is freed
+    //  text names it): retry once space is freed; or a throttle (too many
+    //  failed logins): retry after raftq_client_retry_after
     RAFTQ_RESOURCE_EXHAUSTED = 13
 } raftq_code_t;
 
@@ -219,6 +220,10 @@ const char *raftq_client_leader (raftq_client_t *self);
 //  Human text of the last failure ("" after a success). Valid until the
 //  next call on this client.
 const char *raftq_client_error (raftq_client_t *self);
+
+//  Milliseconds the last failure asked to wait before a retry (a login
+//  throttle's RESOURCE_EXHAUSTED), 0 if it did not say or after a success.
+uint32_t raftq_client_retry_after (raftq_client_t *self);
 
 //  --- Synchronous operations (leader-following, retried until the total
 //  timeout). Each returns RAFTQ_OK or the failure's code.

@@ -51,6 +51,7 @@ struct _raftq_client_t {
     char *admin_secret;         //  admin credential sent with admin requests, NULL if none
     zcert_t *key_pair;          //  our CURVE keys; NULL: plaintext sockets
     char error[512];            //  human text of the last failure
+    uint32_t retry_after_ms;    //  the last failure's retry_after_ms (a throttle's wait), else 0
 };
 
 raftq_code_t
@@ -60,6 +61,7 @@ raftq_client_fail (raftq_client_t *self, raftq_code_t code, const char *format, 
     va_start (args, format);
     vsnprintf (self->error, sizeof (self->error), format, args);
     va_end (args);
+    self->retry_after_ms = 0;
     return code;
 }
 
@@ -237,6 +239,7 @@ s_reply_failure (raftq_client_t *self, const Raftq__Reply *reply, size_t index)
     else
         raftq_client_fail (self, code, "%s from %s", raftq_code_name (code),
                            self->endpoints[index].address);
+    self->retry_after_ms = reply->retry_after_ms;
 }
 
 //  Pauses before asking the next node, without passing the deadline, and
@@ -581,6 +584,13 @@ const char *
 raftq_client_error (raftq_client_t *self)
 {
     return self->error;
+}
+
+uint32_t
+raftq_client_retry_after (raftq_client_t *self)
+{
+    assert (self);
+    return self->error[0] ? self->retry_after_ms : 0;
 }
 
 int

@@ -85,7 +85,7 @@ raftq_code_t
 raftq_wire_code (const Raftq__Reply *reply)
 {
     int code = (int)reply->code;
-    if (code < RAFTQ_OK || code > RAFTQ_INTERNAL)
+    if (code < RAFTQ_OK || code > RAFTQ_RESOURCE_EXHAUSTED)
         return RAFTQ_INTERNAL;
     return (raftq_code_t)code;
 }

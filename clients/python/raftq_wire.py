@@ -51,7 +51,8 @@ MESSAGES = {
     "Reply": {"code": (1, "Code"), "error": (2, "string"), "leader_id": (3, "uint32"),
               "index": (5, "uint64"), "published": (11, "Published"), "popped": (12, "Popped"),
               "status": (13, "NodeStatus"), "session": (16, "Session"),
-              "sent": (18, "MessageSent"), "page": (19, "MessagePage")},
+              "sent": (18, "MessageSent"), "page": (19, "MessagePage"),
+              "retry_after_ms": (21, "uint32")},
     "Published": {"sequence": (2, "uint64")},
     "Popped": {"payload": (2, "bytes"), "sequence": (3, "uint64")},
     "NodeStatus": {"id": (1, "uint32"), "role": (2, "Role"), "term": (3, "uint64"),
@@ -329,7 +330,8 @@ def _add_results(found, reply):
 
 
 def decode_reply(body):
-    """A raftq.Reply as a dict: code (name), error, leader_id, index, and
+    """A raftq.Reply as a dict: code (name), error, leader_id, index,
+    retry_after_ms (0 unless a throttle refused), and
     per result: sequence and payload (published/popped), status, token and
     unread (session), message_id (sent), or messages, total and remaining
     (page). ValueError if body is not a protobuf Reply."""
@@ -339,7 +341,8 @@ def decode_reply(body):
     reply = {"code": code_name(_last(found, "code", 0)),
              "error": _text(found, "error"),
              "leader_id": _last(found, "leader_id", 0),
-             "index": _last(found, "index", 0)}
+             "index": _last(found, "index", 0),
+             "retry_after_ms": _last(found, "retry_after_ms", 0)}
     _add_results(found, reply)
     return reply
 

@@ -14,7 +14,9 @@
     - CheckUser is answered {"success":true,"exists":bool}; a status with
       "hash":true adds "state_hash" as 16 hex digits (a string: JSON numbers
       lose precision past 2^53); a replay refused because its events are no
-      longer retained adds "oldest_seq" to the failure.
+      longer retained adds "oldest_seq" to the failure; a refusal by a
+      throttle (a login for an account that failed too often) adds
+      "retry_after_ms".
     - A status with "detail":true adds "config_index", "snapshot_index",
       "snapshot_term", "first_index", "log_bytes", "snapshot_bytes" and
       "member_detail": one object per member of the configuration, by id,
@@ -179,10 +181,19 @@ s_failure_object (Raftq__Code code, const char *error, uint32_t leader_id, const
     return s_built (object, rc);
 }
 
+//  A failure as s_failure_object, plus "retry_after_ms" when a throttle
+//  said how long to wait.
 static json_t *
 s_reply_failure (const Raftq__Reply *reply)
 {
-    return s_failure_object (reply->code, reply->error, reply->leader_id, reply->leader_endpoint);
+    json_t *failure =
+        s_failure_object (reply->code, reply->error, reply->leader_id, reply->leader_endpoint);
+    if (failure && reply->retry_after_ms &&
+        json_object_set_new (failure, "retry_after_ms", json_integer (reply->retry_after_ms))) {
+        json_decref (failure);
+        return NULL;
+    }
+    return failure;
 }
 
 //  {"success":true|false}, the start of every other reply object.

@@ -4,8 +4,24 @@
     then the command proposed, with the salted hash instead of the password
     and, for a login, a fresh random session token. A login that comes
     before the leader's state is fresh (cluster_view_is_fresh) waits,
-    deferred, until it is. At most HASHER_MAX_PENDING jobs are at the
-    hasher at once: beyond that the client hears UNAVAILABLE.
+    deferred, until it is.
+
+    Password jobs wait in a fair queue (fair_queue.h) per client
+    connection, served round robin, and go to the hasher one at a time, so
+    a client flooding it delays each other client by about one job, not by
+    its backlog. A connection with 8 jobs waiting is refused more
+    (RESOURCE_EXHAUSTED), the queue as a whole past 4096 (UNAVAILABLE).
+
+    Logins are throttled per account name (login_throttle.h): after 5
+    failures in a row, a login of that name is refused RESOURCE_EXHAUSTED
+    with Reply.retry_after_ms, without hashing, for 1 s, doubling with each
+    further failure up to 60 s; a correct password resets it. Checked on
+    arrival and again when the job's turn comes. A missing account counts
+    and waits exactly as a wrong password does: its password is checked
+    against the hasher's decoy, so neither the time of the answer nor the
+    throttle tells whether the name exists. The counts live on this node
+    only (the leader, which alone checks passwords): no log entry, and a
+    new leader starts afresh.
 */
 #ifndef CREDENTIALS_H_INCLUDED
 #define CREDENTIALS_H_INCLUDED

@@ -13,6 +13,12 @@ typedef struct {
     size_t memlimit;             //  crypto_pwhash memory limit in bytes
 } s_limits_t;
 
+//  The actor thread's state.
+typedef struct {
+    s_limits_t limits;                  //  for new hashes
+    char decoy[crypto_pwhash_STRBYTES]; //  what missing accounts are checked against
+} s_worker_t;
+
 struct _hasher_t {
     zactor_t *actor; //  the hashing thread
 };
@@ -26,22 +32,29 @@ s_is_u64_frame (zframe_t *frame)
 //  --------------------------------------------------------------------------
 //  The actor thread
 
+//  An empty hash stands for a missing account: the decoy is checked, for
+//  the time it takes, and whatever it says is a mismatch.
 static hasher_status_t
-s_verify (zframe_t *password, zframe_t *hash)
+s_verify (const s_worker_t *worker, zframe_t *password, zframe_t *hash)
 {
     char stored[HASHER_HASH_MAX];
     if (zframe_size (hash) >= sizeof stored)
         return HASHER_MISMATCH;
-    memcpy (stored, zframe_data (hash), zframe_size (hash));
-    stored[zframe_size (hash)] = 0;
+    bool decoy = zframe_size (hash) == 0;
+    if (decoy)
+        memcpy (stored, worker->decoy, sizeof worker->decoy);
+    else {
+        memcpy (stored, zframe_data (hash), zframe_size (hash));
+        stored[zframe_size (hash)] = 0;
+    }
     int rc = crypto_pwhash_str_verify (stored, (const char *)zframe_data (password),
                                        zframe_size (password));
-    return rc == 0 ? HASHER_OK : HASHER_MISMATCH;
+    return rc == 0 && !decoy ? HASHER_OK : HASHER_MISMATCH;
 }
 
 //  Runs one job and answers it; message holds the frames after the command.
 static void
-s_run_job (zsock_t *pipe, const s_limits_t *limits, bool verify, zmsg_t *message)
+s_run_job (zsock_t *pipe, const s_worker_t *worker, bool verify, zmsg_t *message)
 {
     zframe_t *job = zmsg_pop (message);
     zframe_t *deadline = zmsg_pop (message);
@@ -55,13 +68,13 @@ s_run_job (zsock_t *pipe, const s_limits_t *limits, bool verify, zmsg_t *message
         if ((int64_t)little_endian_get_u64 (zframe_data (deadline)) < zclock_mono ())
             status = HASHER_EXPIRED;
         else if (verify)
-            status = s_verify (password, hash);
+            status = s_verify (worker, password, hash);
         else
-            status =
-                crypto_pwhash_str (computed, (const char *)zframe_data (password),
-                                   zframe_size (password), limits->opslimit, limits->memlimit) == 0
-                    ? HASHER_OK
-                    : HASHER_FAILED;
+            status = crypto_pwhash_str (computed, (const char *)zframe_data (password),
+                                        zframe_size (password), worker->limits.opslimit,
+                                        worker->limits.memlimit) == 0
+                         ? HASHER_OK
+                         : HASHER_FAILED;
         zmsg_t *reply = zmsg_new ();
         zmsg_addstr (reply, "DONE");
         zmsg_append (reply, &job);
@@ -81,15 +94,25 @@ s_run_job (zsock_t *pipe, const s_limits_t *limits, bool verify, zmsg_t *message
 static void
 s_hasher_actor (zsock_t *pipe, void *args)
 {
-    s_limits_t limits = *(const s_limits_t *)args;
+    s_worker_t worker = {.limits = *(const s_limits_t *)args};
     //  Shutdown is the broker's call ($TERM): SIGINT and SIGTERM go to it
     worker_block_signals ();
     zsock_signal (pipe, 0);
+    //  After the signal: the broker does not wait for it; the first jobs do.
+    //  A random password nobody knows, hashed as real ones are, so checking
+    //  against it costs what checking a real hash costs. Without memory for
+    //  it the decoy stays empty: a quick mismatch, still never a match
+    uint8_t secret[16];
+    randombytes_buf (secret, sizeof secret);
+    if (crypto_pwhash_str (worker.decoy, (const char *)secret, sizeof secret,
+                           worker.limits.opslimit, worker.limits.memlimit))
+        worker.decoy[0] = 0;
+    sodium_memzero (secret, sizeof secret);
     zmsg_t *message;
     char *command;
     while ((command = worker_next_command (pipe, &message))) {
         if (streq (command, "HASH") || streq (command, "VERIFY"))
-            s_run_job (pipe, &limits, streq (command, "VERIFY"), message);
+            s_run_job (pipe, &worker, streq (command, "VERIFY"), message);
         free (command);
         zmsg_destroy (&message);
     }
@@ -146,8 +169,8 @@ s_send_job (hasher_t *self, const char *command, uint64_t job, int64_t deadline,
     zmsg_addmem (message, job_bytes, sizeof job_bytes);
     zmsg_addmem (message, deadline_bytes, sizeof deadline_bytes);
     zmsg_addmem (message, password, strlen (password));
-    if (hash)
-        zmsg_addstr (message, hash);
+    if (streq (command, "VERIFY"))
+        zmsg_addstr (message, hash ? hash : "");
     return zmsg_send (&message, zactor_sock (self->actor));
 }
 

@@ -12,6 +12,11 @@
       hasher -> broker
         "DONE"   [job u64][status u8][hash]          hash empty unless HASH OK
 
+    A VERIFY with an empty hash checks the password against a decoy: a
+    hash of random bytes the thread makes at start with the same limits.
+    It answers MISMATCH after the same work as a real check, so a login of
+    a missing account takes as long as a wrong password.
+
     A job whose deadline (zclock_mono milliseconds) has passed when its turn
     comes is answered EXPIRED without hashing: its client was told TIMEOUT
     already, and a burst of logins must not keep the thread busy with work
@@ -59,7 +64,8 @@ zsock_t *hasher_sock (hasher_t *self);
 //  Queues the hashing of password; the result comes back as job.
 int hasher_hash (hasher_t *self, uint64_t job, int64_t deadline, const char *password);
 
-//  Queues checking password against hash.
+//  Queues checking password against hash; NULL: against the decoy (a
+//  missing account), which never matches.
 int hasher_verify (hasher_t *self, uint64_t job, int64_t deadline, const char *password,
                    const char *hash);
 

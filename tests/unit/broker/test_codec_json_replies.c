@@ -460,6 +460,17 @@ test_chat_failure_replies (void **state)
     object = check_reply_json ("{\"type\":\"user\",\"method\":\"GET\",\"user\":\"a\"}", &failure,
                                KEYS ("success", "code", "error"));
     json_decref (object);
+
+    //  A throttled login says when to come back
+    failure.code = RAFTQ__CODE__RESOURCE_EXHAUSTED;
+    failure.error = "too many failed logins";
+    failure.oldest_seq = 0;
+    failure.retry_after_ms = 4000;
+    object = check_reply_json (
+        "{\"type\":\"login\",\"method\":\"PUT\",\"user\":\"a\",\"password\":\"p\"}", &failure,
+        KEYS ("success", "code", "error", "retry_after_ms"));
+    check_integer (object, "retry_after_ms", 4000);
+    json_decref (object);
 }
 
 int

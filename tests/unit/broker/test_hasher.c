@@ -1,7 +1,8 @@
 /*  test_hasher — hasher.c through its pipe, as the server drives it: hashes
     that verify (and are salted), wrong passwords, hashes that are not
-    hashes, jobs past their deadline, many jobs answered in order, and the
-    default (interactive) limits once.
+    hashes, jobs past their deadline, many jobs answered in order, the
+    decoy that missing accounts are checked against (never a match, and as
+    slow as a real check), and the default (interactive) limits once.
 */
 
 #include <setjmp.h>
@@ -148,6 +149,34 @@ test_interactive_defaults (void **state)
     //  64 MiB, 2 passes: libsodium's interactive limits
     assert_non_null (strstr (result.hash, "$m=65536,t=2,"));
     assert_int_equal (crypto_pwhash_str_verify (result.hash, "pw", 2), 0);
+
+    //  A missing account (the decoy) costs what a wrong password costs:
+    //  loosely checked, the machine is shared
+    int64_t start = zclock_usecs ();
+    assert_int_equal (hasher_verify (hasher, 2, s_later (), "wrong", result.hash), 0);
+    s_expect_result (hasher, 2, HASHER_MISMATCH, &result);
+    int64_t wrong_us = zclock_usecs () - start;
+    start = zclock_usecs ();
+    assert_int_equal (hasher_verify (hasher, 3, s_later (), "wrong", NULL), 0);
+    s_expect_result (hasher, 3, HASHER_MISMATCH, &result);
+    int64_t decoy_us = zclock_usecs () - start;
+    print_message ("wrong password %" PRId64 " us, missing account %" PRId64 " us\n", wrong_us,
+                   decoy_us);
+    assert_true (decoy_us * 3 > wrong_us && wrong_us * 3 > decoy_us);
+    hasher_destroy (&hasher);
+}
+
+static void
+test_decoy_never_matches (void **state)
+{
+    (void)state;
+    hasher_t *hasher = s_fast_hasher ();
+    hasher_result_t result;
+    const char *passwords[] = {"pw", "", "\x01"};
+    for (size_t index = 0; index < sizeof passwords / sizeof passwords[0]; index++) {
+        assert_int_equal (hasher_verify (hasher, index + 1, s_later (), passwords[index], NULL), 0);
+        s_expect_result (hasher, index + 1, HASHER_MISMATCH, &result);
+    }
     hasher_destroy (&hasher);
 }
 
@@ -157,7 +186,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_hash_and_verify),      cmocka_unit_test (test_not_a_hash),
         cmocka_unit_test (test_expired_jobs),         cmocka_unit_test (test_jobs_in_order),
-        cmocka_unit_test (test_interactive_defaults),
+        cmocka_unit_test (test_interactive_defaults), cmocka_unit_test (test_decoy_never_matches),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -146,6 +146,19 @@ test_chat_session_failures (void **state)
     assert_true (unread == 0);
     assert_null (raftq_client_token (client));
     assert_string_equal (raftq_client_error (client), "wrong user or password");
+    assert_int_equal (raftq_client_retry_after (client), 0);
+
+    //  A throttled login says how long to wait; the client passes it on
+    Raftq__Reply throttled = RAFTQ__REPLY__INIT;
+    throttled.code = RAFTQ__CODE__RESOURCE_EXHAUSTED;
+    throttled.error = "too many failed logins";
+    throttled.retry_after_ms = 2000;
+    fake_canned (&fake, 0, &throttled);
+    assert_int_equal (raftq_login (client, "alice", "bad", NULL), RAFTQ_RESOURCE_EXHAUSTED);
+    assert_int_equal (raftq_client_retry_after (client), 2000);
+    fake_canned (&fake, 0, &refused);
+    assert_int_equal (raftq_login (client, "alice", "bad", NULL), RAFTQ_UNAUTHENTICATED);
+    assert_int_equal (raftq_client_retry_after (client), 0);
 
     //  A session without a token is no session.
     Raftq__Session empty = RAFTQ__SESSION__INIT;
