@@ -11,6 +11,7 @@
 #include "broker/server_private.h"
 #include "broker/snapshot_policy.h"
 #include "broker/status.h"
+#include "state/stream_access.h"
 #include "util/secret_file.h"
 
 #include <sodium.h>
@@ -32,11 +33,27 @@ server_flush_proposals (server_t *self)
                          "cannot pass proposals to the raft actor");
 }
 
-//  Any node: the retained events of a stream, from local state.
+//  Any node: the retained events of a stream, from local state; a private
+//  stream's only for a party's live session on this node's applied state.
 static void
 s_serve_replay (server_t *self, client_request_t *request)
 {
-    Raftq__Reply *reply = fsm_replay (self->fsm, request->decoded.request->replay);
+    const Raftq__Request *asked = request->decoded.request;
+    const char *stream = asked->replay && asked->replay->stream ? asked->replay->stream : "";
+    stream_access_t access = stream_access_check (self->fsm, stream, asked->token, zclock_time ());
+    if (access != STREAM_ACCESS_GRANTED) {
+        //  The same answer for a dead token and another user's: it tells
+        //  nobody whether a token is live
+        if (access == STREAM_ACCESS_NO_TOKEN)
+            client_port_reply_error (self->port, request, RAFTQ__CODE__UNAUTHENTICATED,
+                                     "replay of a private stream needs a session token");
+        else
+            client_port_reply_error (self->port, request, RAFTQ__CODE__PERMISSION_DENIED,
+                                     "not a live session of a party to this stream");
+        client_request_destroy (&request);
+        return;
+    }
+    Raftq__Reply *reply = fsm_replay (self->fsm, asked->replay);
     client_port_reply (self->port, request, reply);
     raftq__reply__free_unpacked (reply, NULL);
     client_request_destroy (&request);
