@@ -143,6 +143,17 @@ s_on_subscription (zloop_t *loop, zsock_t *publisher, void *argument)
     return 0;
 }
 
+//  Sessions expire with time alone: the fan-out checks its private
+//  subscriptions on a timer too.
+static int
+s_on_revalidate (zloop_t *loop, int timer_id, void *argument)
+{
+    (void)loop;
+    (void)timer_id;
+    fanout_revalidate (((server_t *)argument)->fanout);
+    return 0;
+}
+
 //  Requests whose entry did not apply in time: the outcome is unknown to us,
 //  and the client must be told so rather than left waiting.
 static int
@@ -231,6 +242,10 @@ s_bind (server_t *self, int type, const char *what, uint16_t port)
         zsock_set_maxmsgsize (socket,
                               client_port_max_message_size (self->config->max_payload_bytes));
     }
+    if (type == ZMQ_XPUB && fanout_prepare_socket (socket)) {
+        zsock_destroy (&socket);
+        return NULL;
+    }
     node_keys_secure_client_socket (self->keys, socket);
     char error[256];
     if (endpoint_bind (socket, self->node->host, port, error, sizeof (error))) {
@@ -281,7 +296,7 @@ s_open_ports (server_t *self)
         zsock_t *publisher = s_bind (self, ZMQ_XPUB, "pub", self->node->pub_port);
         if (!publisher)
             return -1;
-        self->fanout = fanout_new (&publisher, self->node_id);
+        self->fanout = fanout_new (&publisher, self->node_id, self->fsm);
         if (!self->fanout)
             return -1;
     }
@@ -297,8 +312,10 @@ s_open_loop (server_t *self)
     zloop_reader (self->loop, client_port_sock (self->port), s_on_client_traffic, self);
     zloop_reader (self->loop, raft_actor_sock (self->raft), s_on_raft_event, self);
     zloop_reader (self->loop, credentials_sock (self->credentials), s_on_hasher_result, self);
-    if (self->fanout)
+    if (self->fanout) {
         zloop_reader (self->loop, fanout_sock (self->fanout), s_on_subscription, self);
+        zloop_timer (self->loop, FANOUT_REVALIDATE_MS, 0, s_on_revalidate, self);
+    }
     zloop_timer (self->loop, DEADLINE_CHECK_MS, 0, s_on_deadline_check, self);
     return 0;
 }

@@ -106,20 +106,6 @@ test_private_subscriptions (void **state)
     assert_int_equal (parsed.kind, STREAM_SUBSCRIPTION_REFUSED);
 }
 
-//  Logs user in with the client token raw at leader time at_ms: the state
-//  keeps the token's key, as the leader proposes it.
-static void
-s_login (fsm_t *fsm, const char *user, const char *raw, int64_t at_ms)
-{
-    chat_fixture_t holder;
-    Raftq__State__Command *command = chat_fixture_login (&holder, user, "pw", 1);
-    char key[SESSION_KEY_SIZE];
-    session_key (raw, key);
-    holder.login.token = key;
-    command->timestamp_ms = CHAT_FIXTURE_TIMESTAMP + at_ms;
-    assert_int_equal (fsm_fixture_run (fsm, command), RAFTQ__CODE__OK);
-}
-
 //  A state with alice, bob and carol logged in at the fixture's time.
 static fsm_t *
 s_world (const fsm_options_t *options)
@@ -132,7 +118,7 @@ s_world (const fsm_options_t *options)
         assert_int_equal (
             fsm_fixture_run (fsm, chat_fixture_create_account (&holder, users[which], "pw")),
             RAFTQ__CODE__OK);
-        s_login (fsm, users[which], tokens[which], 0);
+        chat_fixture_session_of (fsm, users[which], tokens[which], CHAT_FIXTURE_TIMESTAMP);
     }
     return fsm;
 }
