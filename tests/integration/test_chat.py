@@ -41,10 +41,12 @@ def chat_get(token, partner=None, page=None, page_size=None):
     return request
 
 
-def replay_get(stream, first, limit=None):
+def replay_get(stream, first, limit=None, token=None):
     request = {"type": "replay", "method": "GET", "stream": stream, "from": first}
     if limit is not None:
         request["limit"] = limit
+    if token is not None:
+        request["token"] = token
     return request
 
 
@@ -111,14 +113,25 @@ def _wait_same_state(cluster, node_ids):
 
 # --- subscribers ---------------------------------------------------------------
 
-class Subscriber:
-    """A SUB socket on one node's PUB port for one stream, keeping every
-    event once and in order: a gap (a seq past the next one, a late join, a
-    quiet stream) is filled with Replay on the node it listens to."""
+CONFIRM_WAIT_S = 1.0  # how long a private subscription waits for "subscribed" before trying again
 
-    def __init__(self, cluster, node_id, stream):
+
+class Subscriber:
+    """A SUB socket on one node's PUB port for one private stream, as the
+    README's protocol says: subscribes "<stream>#<token>", subscribes again
+    while no "subscribed" came (the node may not have applied the login
+    yet), keeps every event once and in order, and fills a gap (a seq past
+    the next one, a late join, a quiet stream) with Replay, token included,
+    on the node it listens to."""
+
+    def __init__(self, cluster, node_id, stream, token):
         self.cluster = cluster
         self.stream = stream
+        self.token = token
+        self.subscription = ("%s#%s" % (stream, token)).encode()
+        self.confirmed = False    # "subscribed" seen on this attachment
+        self.revoked = False      # "revoked" seen
+        self.subscribed_at = 0.0
         self.events = []          # the stream's events, seq 1, 2, ... without gaps
         self.replayed = 0         # events that came from Replay rather than PUB
         self.socket = None
@@ -135,8 +148,17 @@ class Subscriber:
         self.node_id = node_id
         self.socket = zmq.Context.instance().socket(zmq.SUB)
         self.socket.setsockopt(zmq.LINGER, 0)
-        self.socket.setsockopt(zmq.SUBSCRIBE, self.stream.encode())
         self.socket.connect("tcp://127.0.0.1:%d" % self.cluster.config.nodes[node_id].pub_port)
+        self.confirmed = False
+        self.socket.setsockopt(zmq.SUBSCRIBE, self.subscription)
+        self.subscribed_at = time.monotonic()
+
+    def confirm(self):
+        """Subscribes again when no confirmation came in time."""
+        if not self.confirmed and time.monotonic() - self.subscribed_at >= CONFIRM_WAIT_S:
+            self.socket.setsockopt(zmq.UNSUBSCRIBE, self.subscription)
+            self.socket.setsockopt(zmq.SUBSCRIBE, self.subscription)
+            self.subscribed_at = time.monotonic()
 
     def close(self):
         if self.socket is not None:
@@ -152,7 +174,7 @@ class Subscriber:
 
     def fill_gap(self):
         """Asks the node for everything after the last event seen."""
-        reply = self.cluster.request(self.node_id, replay_get(self.stream, self.next_seq))
+        reply = self.cluster.request(self.node_id, replay_get(self.stream, self.next_seq, token=self.token))
         check(reply.get("success") is True, "replay of %s from %d on node %d: %r",
               self.stream, self.next_seq, self.node_id, reply)
         for event in reply["events"]:
@@ -165,10 +187,14 @@ class Subscriber:
         while self.socket.poll(wait_ms):
             wait_ms = 0
             frames = self.socket.recv_multipart()
-            if frames[0] != self.stream.encode():
-                continue  # another stream sharing the prefix
+            check_equal(frames[0].decode("utf-8", "replace"), self.subscription.decode(), "first frame of a private event")
             check_equal(len(frames), 3, "frames of an event")
             event = json.loads(frames[2].decode("utf-8"))
+            if event["seq"] == 0:  # control: not part of the stream
+                check_equal(event.get("stream"), self.stream, "stream of a control event")
+                self.confirmed = self.confirmed or event.get("kind") == "subscribed"
+                self.revoked = self.revoked or event.get("kind") == "revoked"
+                continue
             if event["seq"] > self.next_seq:
                 self.fill_gap()
             self._accept(event)
@@ -178,6 +204,7 @@ class Subscriber:
         missed events, so the subscriber replays then."""
         def done():
             self.pump(100)
+            self.confirm()
             if len(self.events) < count:
                 self.fill_gap()
             return len(self.events) >= count
@@ -269,7 +296,7 @@ def test_chat_accounts_sessions_and_errors(ctx):
                 "PERMISSION_DENIED", "zoe deleting ann's message to bob")
     check_equal(send({"type": "chat", "method": "DELETE", "token": bob, "ids": [first["id"], first["id"], 999999]}),
                 {"success": True, "deleted": 1}, "bob deleting a message he received (twice, plus a missing id)")
-    events = cluster.request(leader, replay_get("user/ann", 1))["events"]
+    events = cluster.request(leader, replay_get("user/ann", 1, token=ann))["events"]
     check_equal([(event["kind"], event.get("ids")) for event in events][-1], ("delete", [first["id"]]),
                 "last event on user/ann (the other party is told)")
 
@@ -356,6 +383,7 @@ def test_chat_subscriber_on_follower_across_leader_kill(ctx):
     for user in ("ann", "bob"):
         check_equal(writer.send(account_put(user, "pw")), OK, "create %s" % user)
     ann = _session(writer, "ann", "pw")
+    bob = _session(writer, "bob", "pw")
     follower = cluster.followers(leader)[0]
     texts = ["burst %02d" % number for number in range(30)]
     progress = {"sent": 0}
@@ -373,7 +401,7 @@ def test_chat_subscriber_on_follower_across_leader_kill(ctx):
     sender.start()
     # joins late (the first events are missed on PUB), so Replay has a gap to fill
     wait_until(lambda: progress["sent"] >= 3 or problems, 20.0, "the first messages of the burst")
-    subscriber = Subscriber(cluster, follower, "user/bob")
+    subscriber = Subscriber(cluster, follower, "user/bob", bob)
     try:
         wait_until(lambda: progress["sent"] >= 12 or problems, 20.0, "a dozen messages of the burst")
         cluster.kill(leader)
@@ -401,7 +429,7 @@ def test_chat_subscriber_reconnects_to_another_node(ctx):
         check_equal(writer.send(account_put(user, "pw")), OK, "create %s" % user)
     ann = _session(writer, "ann", "pw")
     first, second = cluster.followers(leader)
-    subscriber = Subscriber(cluster, first, "conv/ann/bob")
+    subscriber = Subscriber(cluster, first, "conv/ann/bob", ann)
     try:
         for number in range(5):
             _ok(writer.send(chat_put(ann, "bob", "before %d" % number)), "send before the crash")
@@ -430,29 +458,32 @@ def test_chat_replay_window_is_bounded(ctx):
     for user in ("ann", "bob"):
         check_equal(writer.send(account_put(user, "pw")), OK, "create %s" % user)
     ann = _session(writer, "ann", "pw")
+    bob = _session(writer, "bob", "pw")
     for number in range(8):
         _ok(writer.send(chat_put(ann, "bob", "m%d" % number)), "send m%d" % number)
     commit = cluster.status(leader)["commit_index"]
     cluster.wait_applied(cluster.ids, commit, 5.0)
 
     for node_id in cluster.ids:
-        gone = cluster.request(node_id, replay_get("user/bob", 2))
+        gone = cluster.request(node_id, replay_get("user/bob", 2, token=bob))
         check_equal((gone.get("success"), gone.get("code"), gone.get("oldest_seq")), (False, "NOT_FOUND", 4),
                     "replay of evicted events on node %d" % node_id)
-        kept = cluster.request(node_id, replay_get("user/bob", 4, limit=3))
+        kept = cluster.request(node_id, replay_get("user/bob", 4, limit=3, token=bob))
         check_equal([(event["seq"], event["text"]) for event in kept["events"]], [(4, "m3"), (5, "m4"), (6, "m5")],
                     "replay of retained events on node %d (limit 3)" % node_id)
-        oldest = cluster.request(node_id, replay_get("user/bob", 0))
+        oldest = cluster.request(node_id, replay_get("user/bob", 0, token=bob))
         check_equal([event["seq"] for event in oldest["events"]], [4, 5, 6, 7, 8], "replay from 0 on node %d" % node_id)
-        check_equal(cluster.request(node_id, replay_get("user/bob", 9)), {"success": True, "events": []},
+        check_equal(cluster.request(node_id, replay_get("user/bob", 9, token=bob)), {"success": True, "events": []},
                     "replay past the newest event on node %d" % node_id)
-        check_equal(cluster.request(node_id, replay_get("user/nobody", 1)), {"success": True, "events": []},
+        check_equal(cluster.request(node_id, replay_get("conv/bob/nobody", 1, token=bob)), {"success": True, "events": []},
                     "replay of a stream without events on node %d" % node_id)
 
     # the protobuf dialect: Request{replay = 15: Replay{stream = 1, from_seq = 2}}
+    # with Request.token = 3 (a private stream's replay needs a party's token)
     stream = b"user/bob"
     replay = bytes([(1 << 3) | 2, len(stream)]) + stream + bytes([(2 << 3) | 0, 1])
-    body = cluster.raw(leader, bytes([(15 << 3) | 2, len(replay)]) + replay)
+    token = bytes([(3 << 3) | 2, len(bob)]) + bob.encode()
+    body = cluster.raw(leader, token + bytes([(15 << 3) | 2, len(replay)]) + replay)
     check(body is not None, "no reply to a protobuf Replay")
     reply = protobuf_fields(body)
     check_equal((reply.get(1, [0])[-1], reply.get(7, [0])[-1]), (3, 4),

@@ -129,12 +129,12 @@ def test_client_id_reuse_gets_no_token(ctx):
     check("token" not in reply, "the reuse on the new leader: %r", reply)
 
 
-def _replayable(cluster, stream, text):
-    """Nodes on which text is in a replayed event of stream; checks the seqs
-    run without a gap."""
+def _replayable(cluster, stream, text, token):
+    """Nodes on which text is in a replayed event of stream (read with a
+    party's token); checks the seqs run without a gap."""
     nodes = []
     for node_id in cluster.ids:
-        reply = _ok(cluster.request(node_id, replay_get(stream, 0)), "replay of %s" % stream)
+        reply = _ok(cluster.request(node_id, replay_get(stream, 0, token=token)), "replay of %s" % stream)
         seqs = [event["seq"] for event in reply["events"]]
         check_equal(seqs, list(range(seqs[0], seqs[0] + len(seqs))) if seqs else [],
                     "seqs of %s on node %d" % (stream, node_id))
@@ -161,15 +161,15 @@ def test_deleted_text_is_gone(ctx):
     _ok(writer.send(chat_put(carol, "alice", "carol-secret-2")), "carol sends")
     leader = cluster.wait_leader(3.0)
     cluster.wait_applied(cluster.ids, cluster.status(leader)["commit_index"], 5.0)
-    check_equal(_replayable(cluster, "user/bob", "deleted-secret-1"), cluster.ids, "before the deletion")
+    check_equal(_replayable(cluster, "user/bob", "deleted-secret-1", bob), cluster.ids, "before the deletion")
 
     _ok(writer.send({"type": "chat", "method": "DELETE", "token": bob, "ids": [secret["id"]]}), "bob deletes")
     _ok(writer.send({"type": "account", "method": "DELETE", "token": carol}), "carol deletes her account")
     _snapshot_everywhere(cluster)
-    for stream in ("user/alice", "user/bob", "conv/alice/bob"):
-        check_equal(_replayable(cluster, stream, "deleted-secret-1"), [], "nodes replaying the deleted text on " + stream)
-    check_equal(_replayable(cluster, "user/alice", "carol-secret-2"), [], "nodes replaying a deleted account's text")
-    check_equal(_replayable(cluster, "conv/alice/bob", "kept-text-1"), cluster.ids, "nodes replaying kept text")
+    for stream, token in (("user/alice", alice), ("user/bob", bob), ("conv/alice/bob", alice)):
+        check_equal(_replayable(cluster, stream, "deleted-secret-1", token), [], "nodes replaying the deleted text on " + stream)
+    check_equal(_replayable(cluster, "user/alice", "carol-secret-2", alice), [], "nodes replaying a deleted account's text")
+    check_equal(_replayable(cluster, "conv/alice/bob", "kept-text-1", bob), cluster.ids, "nodes replaying kept text")
     check_equal(_snapshot_files_with(cluster, "deleted-secret-1"), [], "snapshot files with the deleted text")
     check_equal(_snapshot_files_with(cluster, "carol-secret-2"), [], "snapshot files with the deleted account's text")
     check(_snapshot_files_with(cluster, "kept-text-1"), "no snapshot file holds the kept text: the search sees nothing")

@@ -95,6 +95,25 @@ s_text (size_t size)
     return text;
 }
 
+//  The receiver's session token in token (the client keeps the sender's):
+//  its stream reaches only a subscriber who presents it. 0, or -1.
+static int
+s_receiver_token (raftq_client_t *client, const bench_options_t *options, char *token,
+                  size_t token_size)
+{
+    char *sender = strdup (raftq_client_token (client) ? raftq_client_token (client) : "");
+    raftq_code_t code =
+        sender ? raftq_login (client, options->receiver, "bench-password", NULL) : RAFTQ_INTERNAL;
+    if (code == RAFTQ_OK)
+        snprintf (token, token_size, "%s", raftq_client_token (client));
+    int rc = code == RAFTQ_OK && sender && raftq_client_set_token (client, sender) == 0 ? 0 : -1;
+    if (rc)
+        fprintf (stderr, "raftq-bench: login of %s: %s\n", options->receiver,
+                 raftq_code_name (code));
+    free (sender);
+    return rc;
+}
+
 int
 bench_chat_main (char **endpoints, const bench_options_t *options)
 {
@@ -110,11 +129,13 @@ bench_chat_main (char **endpoints, const bench_options_t *options)
     char *text = s_text (options->size);
     raftq_client_t *client = text ? s_chat_client (endpoints, options) : NULL;
     int status = 1;
+    char token[128] = "";
     if (client && options->mode == BENCH_MODE_FANOUT)
-        status =
-            fanout_run (client, endpoints, options->receiver, pub_endpoints, &options->fanout) == 0
-                ? 0
-                : 1;
+        status = s_receiver_token (client, options, token, sizeof token) == 0 &&
+                         fanout_run (client, endpoints, options->receiver, token, pub_endpoints,
+                                     &options->fanout) == 0
+                     ? 0
+                     : 1;
     else if (client)
         status = s_chat (client, options, text);
     raftq_client_destroy (&client);

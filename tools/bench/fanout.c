@@ -232,12 +232,14 @@ s_print (const char *stream, const fanout_plan_t *plan, size_t processes, int64_
 }
 
 int
-fanout_run (raftq_client_t *sender, char **endpoints, const char *receiver, char **pub_endpoints,
-            const fanout_plan_t *plan)
+fanout_run (raftq_client_t *sender, char **endpoints, const char *receiver, const char *token,
+            char **pub_endpoints, const fanout_plan_t *plan)
 {
     (void)endpoints;
     char stream[256];
-    snprintf (stream, sizeof (stream), "user/%s", receiver);
+    //  A private stream opens with the receiver's token (README,
+    //  "Authorized chat streams"): frame 1 is then this very string
+    snprintf (stream, sizeof (stream), "user/%s#%s", receiver, token);
     if (plan->subscribers == 0) {
         fprintf (stderr, "raftq-bench: no subscribers\n");
         return -1;

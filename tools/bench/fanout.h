@@ -27,7 +27,7 @@ typedef struct {
 //  endpoints is unused now and kept for the caller's sake). Forks the
 //  subscriber processes: call before starting threads of your own.
 //  Prints the result table. Returns 0, or -1 after saying why.
-int fanout_run (raftq_client_t *sender, char **endpoints, const char *receiver,
+int fanout_run (raftq_client_t *sender, char **endpoints, const char *receiver, const char *token,
                 char **pub_endpoints, const fanout_plan_t *plan);
 
 #endif
