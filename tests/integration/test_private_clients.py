@@ -33,6 +33,19 @@ def _missing_private(cluster):
     return "the broker serves user/ streams without a token (replay answered %r)" % reply
 
 
+def _private_cluster(ctx):
+    """A started 3-node cluster with a leader, or None (SKIP said) when its
+    broker lacks private streams."""
+    cluster = ctx.cluster(3)
+    cluster.start()
+    cluster.wait_leader(3.0)
+    missing = _missing_private(cluster)
+    if missing:
+        _skip(ctx, missing)
+        return None
+    return cluster
+
+
 def _people(cli):
     """alice, bob and carol registered; the session token of each."""
     tokens = {}
@@ -43,12 +56,9 @@ def _people(cli):
 
 
 def test_private_cli_tail(ctx):
-    cluster = ctx.cluster(3)
-    cluster.start()
-    cluster.wait_leader(3.0)
-    missing = _missing_private(cluster)
-    if missing:
-        return _skip(ctx, missing)
+    cluster = _private_cluster(ctx)
+    if cluster is None:
+        return
     cli = Cli(ctx, cluster)
     tokens = _people(cli)
     before = cli.ok("send", "--token", tokens["alice"], "bob", "before the tail")["id"]
@@ -88,12 +98,9 @@ def test_private_cli_tail(ctx):
 
 
 def test_private_python_subscription(ctx):
-    cluster = ctx.cluster(3)
-    cluster.start()
-    cluster.wait_leader(3.0)
-    missing = _missing_private(cluster)
-    if missing:
-        return _skip(ctx, missing)
+    cluster = _private_cluster(ctx)
+    if cluster is None:
+        return
     alice = raftq_client.RaftqClient.from_config(cluster.config_path)
     bob = raftq_client.RaftqClient.from_config(cluster.config_path)
     carol = raftq_client.RaftqClient.from_config(cluster.config_path)
