@@ -85,6 +85,9 @@ s_apply_command (server_t *server, const raft_entry_t *entry)
                                      "no reply from the state machine");
         client_request_destroy (&request);
     }
+    //  An entry that ended a session publishes nothing more to it
+    if (server->fanout)
+        fanout_follow (server->fanout);
     for (size_t position = 0; server->fanout && position < output.event_count; position++)
         fanout_publish (server->fanout, output.events[position]);
     fsm_output_clear (&output);

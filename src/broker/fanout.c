@@ -1,7 +1,29 @@
-/*  fanout — subscriptions and event publishing on the XPUB; see fanout.h.  */
+/*  fanout — subscriptions and event publishing on the XPUB; see fanout.h.
+
+    libzmq 4.3's XPUB_MANUAL, which this relies on: every subscribe and
+    cancel a connection sends is handed up as a message, duplicates
+    included, and the connection that sent the message just read is the
+    "last pipe": ZMQ_SUBSCRIBE and ZMQ_UNSUBSCRIBE change that connection's
+    subscriptions only, and do nothing when there is no last pipe. When a
+    connection closes, libzmq hands up a cancel for each string it had
+    sent, with no last pipe: those only update the counts here. The XPUB
+    never names the connection, so the counts are per string (see
+    fanout_grants.h).
+
+    A known libzmq 4.3 flaw: a message a peer sends that is not a
+    subscription (empty, or not starting with byte 0 or 1; an XSUB can)
+    is handed up without a pipe of its own, so the last pipe of every
+    message after it belongs to a later message. Applying then could give
+    one connection another's subscription. So after such a message no
+    subscription is applied until the XPUB has nothing more to hand up
+    (then both of its queues are empty and in step again); a subscriber
+    refused meanwhile sees no confirmation and subscribes again.
+*/
 #include "broker/fanout.h"
 
 #include "broker/codec.h"
+#include "broker/fanout_grants.h"
+#include "state/stream_access.h"
 #include "util/diagnostic.h"
 
 //  Subscription messages read per call before the loop goes on.
@@ -10,21 +32,35 @@
 struct _fanout_t {
     zsock_t *publisher;        //  the XPUB on the pub port
     uint32_t node_id;          //  marks log lines
-    zhashx_t *subscribed;      //  prefixes at least one subscriber asked for
+    fsm_t *fsm;                //  the applied state decisions are taken on (borrowed)
+    uint64_t sessions_ended;   //  fsm_sessions_ended when last checked
+    zhashx_t *topics;          //  applied topic prefix -> subscribes minus cancels (a count)
+    fanout_grants_t *grants;   //  private subscriptions
+    bool out_of_step;          //  the XPUB's last pipe is not to be trusted (above)
     char *stream_buffer;       //  scratch copy of a stream key, cut to its prefixes
     size_t stream_buffer_size; //  bytes allocated
 };
 
-//  The subscription table is a set: any non-NULL item marks a key.
-static const char s_subscribed_mark[] = "subscribed";
+int
+fanout_prepare_socket (zsock_t *socket)
+{
+    int manual = 1;
+    return zmq_setsockopt (zsock_resolve (socket), ZMQ_XPUB_MANUAL, &manual, sizeof manual);
+}
 
 fanout_t *
-fanout_new (zsock_t **socket_p, uint32_t node_id)
+fanout_new (zsock_t **socket_p, uint32_t node_id, fsm_t *fsm)
 {
     fanout_t *self = calloc (1, sizeof (fanout_t));
-    if (self)
-        self->subscribed = zhashx_new ();
-    if (!self || !self->subscribed) {
+    if (self) {
+        self->topics = zhashx_new ();
+        self->grants = fanout_grants_new ();
+    }
+    if (!self || !self->topics || !self->grants) {
+        if (self) {
+            zhashx_destroy (&self->topics);
+            fanout_grants_destroy (&self->grants);
+        }
         free (self);
         zsock_destroy (socket_p);
         return NULL;
@@ -32,6 +68,8 @@ fanout_new (zsock_t **socket_p, uint32_t node_id)
     self->publisher = *socket_p;
     *socket_p = NULL;
     self->node_id = node_id;
+    self->fsm = fsm;
+    self->sessions_ended = fsm_sessions_ended (fsm);
     return self;
 }
 
@@ -41,7 +79,8 @@ fanout_destroy (fanout_t **self_p)
     if (*self_p) {
         fanout_t *self = *self_p;
         zsock_destroy (&self->publisher);
-        zhashx_destroy (&self->subscribed);
+        zhashx_destroy (&self->topics);
+        fanout_grants_destroy (&self->grants);
         free (self->stream_buffer);
         free (self);
         *self_p = NULL;
@@ -54,37 +93,112 @@ fanout_sock (fanout_t *self)
     return self->publisher;
 }
 
-//  One message a subscriber sent: [1][prefix] subscribes, [0][prefix]
-//  cancels. A prefix holding a NUL byte can match no stream key and is not
-//  kept; anything else is dropped.
+//  Sends [frame1][packed][json]; frame1 is the stream key or a private
+//  subscription string.
+static void
+s_send (fanout_t *self, const char *frame1, zframe_t *packed, const char *json)
+{
+    zmsg_t *message = zmsg_new ();
+    if (!message)
+        return;
+    zmsg_addstr (message, frame1);
+    zmsg_addmem (message, zframe_data (packed), zframe_size (packed));
+    zmsg_addstr (message, json);
+    zmsg_send (&message, self->publisher);
+}
+
+//  A control event (seq 0) of stream on one private subscription.
+static void
+s_send_control (fanout_t *self, const char *subscription, const char *stream, const char *kind)
+{
+    Raftq__Event event = RAFTQ__EVENT__INIT;
+    event.stream = (char *)stream;
+    event.kind = (char *)kind;
+    char *json = codec_event_json (&event);
+    zframe_t *packed = zframe_new (NULL, raftq__event__get_packed_size (&event));
+    if (json && packed) {
+        raftq__event__pack (&event, zframe_data (packed));
+        s_send (self, subscription, packed, json);
+    }
+    zframe_destroy (&packed);
+    free (json);
+}
+
+static void
+s_on_revoked (void *argument, const char *subscription, const char *stream)
+{
+    s_send_control ((fanout_t *)argument, subscription, stream, "revoked");
+}
+
+//  Counts a subscribe (delta 1) or cancel (-1) of an applied topic prefix.
+static void
+s_count_topic (fanout_t *self, const char *prefix, int delta)
+{
+    size_t count = (size_t)(uintptr_t)zhashx_lookup (self->topics, prefix);
+    if (delta > 0)
+        count++;
+    else if (count > 0)
+        count--;
+    if (count)
+        zhashx_update (self->topics, prefix, (void *)(uintptr_t)count);
+    else
+        zhashx_delete (self->topics, prefix);
+}
+
+//  Applies to (or takes from) the last pipe's subscriptions.
+static void
+s_apply (fanout_t *self, int option, const char *prefix, size_t size)
+{
+    if (!self->out_of_step)
+        zmq_setsockopt (zsock_resolve (self->publisher), option, prefix, size);
+}
+
+//  One message the XPUB handed up: [1][string] subscribes, [0][string]
+//  cancels; decided as stream_access.h says.
 static void
 s_take_subscription (fanout_t *self, const uint8_t *data, size_t size)
 {
-    if (size < 1 || data[0] > 1 || memchr (data + 1, 0, size - 1))
+    if (size < 1 || data[0] > 1) {
+        self->out_of_step = true;
         return;
-    char *prefix = strndup ((const char *)data + 1, size - 1);
-    if (prefix && data[0] == 1)
-        zhashx_insert (self->subscribed, prefix, (void *)s_subscribed_mark);
-    else if (prefix)
-        zhashx_delete (self->subscribed, prefix);
-    //  Without memory the prefix stays subscribed: events too many, not too few
-    else if (data[0] == 1)
-        diagnostic_line (self->node_id, DIAGNOSTIC_ERROR, "out of memory noting a subscription");
-    free (prefix);
+    }
+    bool subscribe = data[0] == 1;
+    stream_subscription_t parsed;
+    stream_access_parse (data + 1, size - 1, &parsed);
+    if (parsed.kind == STREAM_SUBSCRIPTION_TOPIC) {
+        char *prefix = strndup (parsed.applied, parsed.applied_size);
+        if (!prefix)
+            return;
+        s_count_topic (self, prefix, subscribe ? 1 : -1);
+        s_apply (self, subscribe ? ZMQ_SUBSCRIBE : ZMQ_UNSUBSCRIBE, prefix, parsed.applied_size);
+        free (prefix);
+    } else if (parsed.kind == STREAM_SUBSCRIPTION_PRIVATE && !subscribe) {
+        fanout_grants_cancel (self->grants, &parsed);
+        s_apply (self, ZMQ_UNSUBSCRIBE, parsed.applied, parsed.applied_size);
+    } else if (parsed.kind == STREAM_SUBSCRIPTION_PRIVATE && !self->out_of_step &&
+               fanout_grants_subscribe (self->grants, &parsed, self->fsm, zclock_time ())) {
+        s_apply (self, ZMQ_SUBSCRIBE, parsed.applied, parsed.applied_size);
+        //  Terminated copies: the parsed pointers are not
+        char *subscription = strndup (parsed.applied, parsed.applied_size);
+        char *stream = strndup (parsed.applied, parsed.stream_length);
+        if (subscription && stream)
+            s_send_control (self, subscription, stream, "subscribed");
+        free (subscription);
+        free (stream);
+    } else if (parsed.kind == STREAM_SUBSCRIPTION_PRIVATE)
+        //  Out of step: counted (its cancel will come), not applied
+        fanout_grants_subscribe (self->grants, &parsed, NULL, 0);
 }
 
-//  Not verbose, the XPUB reports only the first subscription to a prefix
-//  and the end of the last one, so the table holds exactly the prefixes
-//  some subscriber wants. Known gap: libzmq also reports a cancel for a
-//  prefix the canceling peer never subscribed to, so a hand-made peer could
-//  hide a stream's events from this node's other subscribers until one
-//  subscribes again (they see the seq gap and replay); a SUB socket never
-//  sends such a cancel.
 void
 fanout_take_subscriptions (fanout_t *self)
 {
-    for (int count = 0; count < DRAIN_LIMIT && (zsock_events (self->publisher) & ZMQ_POLLIN);
-         count++) {
+    for (int count = 0; count < DRAIN_LIMIT; count++) {
+        if (!(zsock_events (self->publisher) & ZMQ_POLLIN)) {
+            //  Nothing queued: the XPUB's message and pipe queues agree
+            self->out_of_step = false;
+            break;
+        }
         zframe_t *frame = zframe_recv (self->publisher);
         if (!frame)
             break;
@@ -93,16 +207,17 @@ fanout_take_subscriptions (fanout_t *self)
     }
 }
 
-bool
-fanout_has_subscriber (fanout_t *self, const char *stream)
+//  Whether an applied topic prefix starts stream.
+static bool
+s_topic_subscribed (fanout_t *self, const char *stream)
 {
-    if (zhashx_size (self->subscribed) == 0)
+    if (zhashx_size (self->topics) == 0)
         return false;
     size_t length = strlen (stream);
     if (length + 1 > self->stream_buffer_size) {
         char *grown = realloc (self->stream_buffer, length + 1);
         if (!grown)
-            return true; //  when in doubt, publish
+            return true; //  when in doubt, publish: the XPUB filters anyway
         self->stream_buffer = grown;
         self->stream_buffer_size = length + 1;
     }
@@ -110,10 +225,18 @@ fanout_has_subscriber (fanout_t *self, const char *stream)
     //  Longest prefix first, cutting the key shorter each round
     for (size_t end = length + 1; end-- > 0;) {
         self->stream_buffer[end] = 0;
-        if (zhashx_lookup (self->subscribed, self->stream_buffer))
+        if (zhashx_lookup (self->topics, self->stream_buffer))
             return true;
     }
     return false;
+}
+
+bool
+fanout_has_subscriber (fanout_t *self, const char *stream)
+{
+    if (stream_access_is_private (stream))
+        return fanout_grants_first (self->grants, stream) != NULL;
+    return s_topic_subscribed (self, stream);
 }
 
 void
@@ -125,12 +248,36 @@ fanout_publish (fanout_t *self, const Raftq__Event *event)
     zframe_t *packed = zframe_new (NULL, raftq__event__get_packed_size (event));
     if (json && packed) {
         raftq__event__pack (event, zframe_data (packed));
-        zmsg_t *message = zmsg_new ();
-        zmsg_addstr (message, event->stream);
-        zmsg_append (message, &packed);
-        zmsg_addstr (message, json);
-        zmsg_send (&message, self->publisher);
+        if (!stream_access_is_private (event->stream))
+            s_send (self, event->stream, packed, json);
+        else
+            //  Never under the stream key: no applied subscription is a
+            //  prefix of it, and only grants' strings reach their holders
+            for (const char *subscription = fanout_grants_first (self->grants, event->stream);
+                 subscription; subscription = fanout_grants_next (self->grants))
+                s_send (self, subscription, packed, json);
     }
     zframe_destroy (&packed);
     free (json);
+}
+
+void
+fanout_revalidate (fanout_t *self)
+{
+    self->sessions_ended = fsm_sessions_ended (self->fsm);
+    fanout_grants_revalidate (self->grants, self->fsm, zclock_time (), s_on_revoked, self);
+}
+
+void
+fanout_follow (fanout_t *self)
+{
+    if (fsm_sessions_ended (self->fsm) != self->sessions_ended)
+        fanout_revalidate (self);
+}
+
+void
+fanout_set_state (fanout_t *self, fsm_t *fsm)
+{
+    self->fsm = fsm;
+    fanout_revalidate (self);
 }

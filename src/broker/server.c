@@ -11,6 +11,7 @@
 #include "broker/server_private.h"
 #include "broker/snapshot_policy.h"
 #include "broker/status.h"
+#include "state/stream_access.h"
 #include "util/secret_file.h"
 
 #include <sodium.h>
@@ -32,11 +33,27 @@ server_flush_proposals (server_t *self)
                          "cannot pass proposals to the raft actor");
 }
 
-//  Any node: the retained events of a stream, from local state.
+//  Any node: the retained events of a stream, from local state; a private
+//  stream's only for a party's live session on this node's applied state.
 static void
 s_serve_replay (server_t *self, client_request_t *request)
 {
-    Raftq__Reply *reply = fsm_replay (self->fsm, request->decoded.request->replay);
+    const Raftq__Request *asked = request->decoded.request;
+    const char *stream = asked->replay && asked->replay->stream ? asked->replay->stream : "";
+    stream_access_t access = stream_access_check (self->fsm, stream, asked->token, zclock_time ());
+    if (access != STREAM_ACCESS_GRANTED) {
+        //  The same answer for a dead token and another user's: it tells
+        //  nobody whether a token is live
+        if (access == STREAM_ACCESS_NO_TOKEN)
+            client_port_reply_error (self->port, request, RAFTQ__CODE__UNAUTHENTICATED,
+                                     "replay of a private stream needs a session token");
+        else
+            client_port_reply_error (self->port, request, RAFTQ__CODE__PERMISSION_DENIED,
+                                     "not a live session of a party to this stream");
+        client_request_destroy (&request);
+        return;
+    }
+    Raftq__Reply *reply = fsm_replay (self->fsm, asked->replay);
     client_port_reply (self->port, request, reply);
     raftq__reply__free_unpacked (reply, NULL);
     client_request_destroy (&request);
@@ -123,6 +140,17 @@ s_on_subscription (zloop_t *loop, zsock_t *publisher, void *argument)
     (void)loop;
     (void)publisher;
     fanout_take_subscriptions (((server_t *)argument)->fanout);
+    return 0;
+}
+
+//  Sessions expire with time alone: the fan-out checks its private
+//  subscriptions on a timer too.
+static int
+s_on_revalidate (zloop_t *loop, int timer_id, void *argument)
+{
+    (void)loop;
+    (void)timer_id;
+    fanout_revalidate (((server_t *)argument)->fanout);
     return 0;
 }
 
@@ -214,6 +242,10 @@ s_bind (server_t *self, int type, const char *what, uint16_t port)
         zsock_set_maxmsgsize (socket,
                               client_port_max_message_size (self->config->max_payload_bytes));
     }
+    if (type == ZMQ_XPUB && fanout_prepare_socket (socket)) {
+        zsock_destroy (&socket);
+        return NULL;
+    }
     node_keys_secure_client_socket (self->keys, socket);
     char error[256];
     if (endpoint_bind (socket, self->node->host, port, error, sizeof (error))) {
@@ -264,7 +296,7 @@ s_open_ports (server_t *self)
         zsock_t *publisher = s_bind (self, ZMQ_XPUB, "pub", self->node->pub_port);
         if (!publisher)
             return -1;
-        self->fanout = fanout_new (&publisher, self->node_id);
+        self->fanout = fanout_new (&publisher, self->node_id, self->fsm);
         if (!self->fanout)
             return -1;
     }
@@ -280,8 +312,10 @@ s_open_loop (server_t *self)
     zloop_reader (self->loop, client_port_sock (self->port), s_on_client_traffic, self);
     zloop_reader (self->loop, raft_actor_sock (self->raft), s_on_raft_event, self);
     zloop_reader (self->loop, credentials_sock (self->credentials), s_on_hasher_result, self);
-    if (self->fanout)
+    if (self->fanout) {
         zloop_reader (self->loop, fanout_sock (self->fanout), s_on_subscription, self);
+        zloop_timer (self->loop, FANOUT_REVALIDATE_MS, 0, s_on_revalidate, self);
+    }
     zloop_timer (self->loop, DEADLINE_CHECK_MS, 0, s_on_deadline_check, self);
     return 0;
 }

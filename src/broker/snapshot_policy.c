@@ -69,6 +69,8 @@ s_adopt_snapshot (server_t *self, snapshot_t *snapshot)
     }
     fsm_destroy (&self->fsm);
     self->fsm = fsm;
+    if (self->fanout)
+        fanout_set_state (self->fanout, fsm);
     cluster_view_set_applied_term (self->view, snapshot_term (snapshot));
     size_t size;
     const uint8_t *membership = snapshot_membership (snapshot, &size);

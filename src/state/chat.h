@@ -66,6 +66,19 @@ uint64_t chat_bytes (chat_t *self);
 //  Valid until the next apply.
 const char *chat_password_hash (chat_t *self, const char *user);
 
+//  The user whose session has the token key token (session_key.h), if
+//  that session is live at now_ms, else NULL: the check requests get in
+//  apply (chat_authenticate), without its effects (an expired session is
+//  left for the next request or login to end, the last use is not moved).
+//  Valid until the next apply.
+const char *chat_session_user (chat_t *self, const char *token, int64_t now_ms);
+
+//  How many sessions have ended since chat_new (logout, expiry found by a
+//  request, a login past max_sessions, account deletion): whoever relies
+//  on a session being live checks again when this changes. A local count,
+//  not state: not hashed, not in snapshots.
+uint64_t chat_sessions_ended (chat_t *self);
+
 //  Feeds accounts, sessions and messages to digest.
 void chat_digest (chat_t *self, digest_t *digest);
 

@@ -121,6 +121,7 @@ s_session_end (chat_t *self, session_t *session)
         account->session_newest = session->older;
     account->session_count--;
     zhashx_delete (self->sessions, session->token); //  frees it
+    self->sessions_ended++;
 }
 
 void
@@ -167,6 +168,35 @@ s_session_begin (chat_t *self, account_t *account, const char *token, int64_t no
         s_session_end (self, account->session_oldest);
 }
 
+//  The session of a token key, whether live or not at now_ms (*expired):
+//  the one check of a token, for requests (chat_authenticate) and for
+//  stream subscriptions and Replay (chat_session_user) alike.
+static session_t *
+s_session_check (chat_t *self, const char *token, int64_t now_ms, bool *expired)
+{
+    session_t *session = (session_t *)zhashx_lookup (self->sessions, token);
+    *expired = session && s_session_expired (self, session, now_ms);
+    return session;
+}
+
+const char *
+chat_session_user (chat_t *self, const char *token, int64_t now_ms)
+{
+    assert (self);
+    if (!token || !*token)
+        return NULL;
+    bool expired;
+    session_t *session = s_session_check (self, token, now_ms, &expired);
+    return session && !expired ? session->account->name : NULL;
+}
+
+uint64_t
+chat_sessions_ended (chat_t *self)
+{
+    assert (self);
+    return self->sessions_ended;
+}
+
 account_t *
 chat_authenticate (chat_t *self, const char *token, int64_t now_ms, Raftq__Reply *reply)
 {
@@ -174,12 +204,13 @@ chat_authenticate (chat_t *self, const char *token, int64_t now_ms, Raftq__Reply
         reply_fail (reply, RAFTQ__CODE__UNAUTHENTICATED, "no session token: log in first");
         return NULL;
     }
-    session_t *session = (session_t *)zhashx_lookup (self->sessions, token);
+    bool expired;
+    session_t *session = s_session_check (self, token, now_ms, &expired);
     if (!session) {
         reply_fail (reply, RAFTQ__CODE__UNAUTHENTICATED, "invalid session token: log in again");
         return NULL;
     }
-    if (s_session_expired (self, session, now_ms)) {
+    if (expired) {
         s_session_end (self, session);
         reply_fail (reply, RAFTQ__CODE__UNAUTHENTICATED, "session expired: log in again");
         return NULL;

@@ -93,6 +93,7 @@ struct _chat_t {
     zhashx_t *conversations;  //  key -> conversation_t, owns them
     uint64_t last_message_id; //  id of the newest message ever sent, 0 before any
     uint64_t bytes;           //  accounted bytes of accounts and messages (quota.h)
+    uint64_t sessions_ended;  //  sessions ended since chat_new; not state (see chat.h)
 };
 
 #endif

@@ -9,8 +9,8 @@
 #include "state/reply.h"
 #include "util/utf8.h"
 
-static bool
-s_is_name_character (char character)
+bool
+chat_is_name_character (char character)
 {
     return (character >= 'a' && character <= 'z') || (character >= 'A' && character <= 'Z') ||
            (character >= '0' && character <= '9') || character == '.' || character == '_' ||
@@ -30,7 +30,7 @@ s_check_name (chat_t *self, const char *name, const char *what, Raftq__Code *cod
         return reply_refuse (RAFTQ__CODE__INVALID_ARGUMENT, code, error, error_size,
                              "%s is longer than %zu bytes", what, self->options.max_user_name);
     for (size_t position = 0; position < length; position++)
-        if (!s_is_name_character (name[position]))
+        if (!chat_is_name_character (name[position]))
             return reply_refuse (RAFTQ__CODE__INVALID_ARGUMENT, code, error, error_size,
                                  "%s may hold only letters, digits, '.', '_' and '-'", what);
     return 0;
@@ -97,10 +97,10 @@ s_check_page_size (chat_t *self, uint32_t page_size, Raftq__Code *code, char *er
     return 0;
 }
 
-static bool
-s_is_token (const char *token)
+bool
+chat_is_token (const char *token, size_t length)
 {
-    if (!token || strlen (token) != CHAT_TOKEN_LENGTH)
+    if (!token || length != CHAT_TOKEN_LENGTH)
         return false;
     for (size_t position = 0; position < CHAT_TOKEN_LENGTH; position++)
         if (!((token[position] >= '0' && token[position] <= '9') ||
@@ -225,7 +225,8 @@ chat_validate (chat_t *self, const Raftq__State__Command *command, Raftq__Code *
     case RAFTQ__STATE__COMMAND__OP_LOGIN:
         if (s_check_name (self, command->login->user, "user name", code, error, error_size))
             return -1;
-        if (!s_is_token (command->login->token))
+        if (!command->login->token ||
+            !chat_is_token (command->login->token, strlen (command->login->token)))
             return reply_refuse (RAFTQ__CODE__INVALID_ARGUMENT, code, error, error_size,
                                  "malformed session token");
         if (!s_is_password_hash (command->login->password_hash))

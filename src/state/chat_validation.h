@@ -29,6 +29,15 @@ int chat_check_credentials (chat_t *self, const char *user, const char *password
 //  True for the operations that act for a logged-in user (need a token).
 bool chat_needs_session (const Raftq__State__Command *command);
 
+//  Whether character may be part of a user name (letters, digits, '.',
+//  '_', '-'): no '/' and no '#', so stream keys and stream subscriptions
+//  (stream_access.h) split without ambiguity.
+bool chat_is_name_character (char character);
+
+//  Whether the length bytes at token are a well-formed session token: 32
+//  lowercase hex digits (the leader's 128 random bits).
+bool chat_is_token (const char *token, size_t length);
+
 //  The text without leading and trailing ASCII white space: *start, *length.
 void chat_trim (const char *text, const char **start, size_t *length);
 

@@ -73,6 +73,7 @@ struct _fsm_t {
     event_log_t *events;     //  stream sequences and retained events
     chat_t *chat;            //  accounts, sessions, direct messages
     client_table_t *clients; //  the exactly-once table
+    int64_t latest_ms;       //  newest leader time of an applied command; not state
 };
 
 //  --------------------------------------------------------------------------
@@ -173,6 +174,21 @@ fsm_check_credentials (fsm_t *self, const char *user, const char *password, Raft
 }
 
 const char *
+fsm_session_user (fsm_t *self, const char *token_key, int64_t now_ms)
+{
+    assert (self);
+    return chat_session_user (self->chat, token_key,
+                              now_ms > self->latest_ms ? now_ms : self->latest_ms);
+}
+
+uint64_t
+fsm_sessions_ended (fsm_t *self)
+{
+    assert (self);
+    return chat_sessions_ended (self->chat);
+}
+
+const char *
 fsm_password_hash (fsm_t *self, const char *user)
 {
     assert (self);
@@ -232,6 +248,8 @@ fsm_apply (fsm_t *self, uint64_t index, const uint8_t *data, size_t size, fsm_ou
         output->reply = reply_error (RAFTQ__CODE__INTERNAL, index, 0, "undecodable command");
         return 0;
     }
+    if (command->timestamp_ms > self->latest_ms)
+        self->latest_ms = command->timestamp_ms;
     //  A Login is never remembered: its reply is what hands out a token,
     //  and only the proposer knows it. A retried Login opens a new session.
     bool is_protected = command->client_id != 0 && command->seq != 0 &&

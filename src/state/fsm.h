@@ -88,6 +88,16 @@ int fsm_check_credentials (fsm_t *self, const char *user, const char *password, 
 //  no such account. Valid until the next apply.
 const char *fsm_password_hash (fsm_t *self, const char *user);
 
+//  The user whose live session has the token key token_key (session_key.h),
+//  NULL if none: the check requests get in apply (chat_session_user), at
+//  the later of now_ms (the caller's clock) and the leader time of the
+//  newest command applied, so a node never finds live a session that its
+//  applied state has outlived. Valid until the next apply.
+const char *fsm_session_user (fsm_t *self, const char *token_key, int64_t now_ms);
+
+//  Changes whenever a session ends (chat_sessions_ended).
+uint64_t fsm_sessions_ended (fsm_t *self);
+
 //  Answers a Replay from the retained events, without a log entry: every
 //  node retains the same events for what it has applied. OK with the events
 //  (possibly none), NOT_FOUND with Reply.oldest_seq when from_seq is older

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "chat_fixture.h"
+
+#include "state/session_key.h"
 #include "fsm_fixture.h"
 
 static Raftq__State__Command *
@@ -190,4 +192,17 @@ chat_fixture_send_ok (fsm_t *fsm, const char *token, const char *to, const char 
     uint64_t id = output.reply->sent->id;
     fsm_output_clear (&output);
     return id;
+}
+
+void
+chat_fixture_session_of (fsm_t *fsm, const char *user, const char *raw, int64_t timestamp_ms)
+{
+    chat_fixture_t holder;
+    Raftq__State__Command *command = chat_fixture_login (&holder, user, "pw", 1);
+    char key[SESSION_KEY_SIZE];
+    session_key (raw, key);
+    holder.login.token = key;
+    command->timestamp_ms = timestamp_ms;
+    if (fsm_fixture_run (fsm, command) != RAFTQ__CODE__OK)
+        fsm_fixture_fail ("cannot log %s in", user);
 }

@@ -53,6 +53,10 @@ Raftq__State__Command *chat_fixture_delete_account (chat_fixture_t *holder, cons
 //  Logs user in (password "pw") with token_number; the token in out (33 bytes).
 void chat_fixture_session (fsm_t *fsm, const char *user, uint64_t token_number, char *out);
 
+//  Logs user in (password "pw") with the client token raw at leader time
+//  timestamp_ms, the state keeping the token's key as a leader proposes it.
+void chat_fixture_session_of (fsm_t *fsm, const char *user, const char *raw, int64_t timestamp_ms);
+
 //  A fresh state with accounts (password "pw") and a session for each.
 fsm_t *chat_fixture_world (const char *const *users, size_t count, char tokens[][33]);
 
