@@ -459,7 +459,11 @@ typedef enum {
     //  The cluster refused a replay (bad stream, missing or wrong session
     //  token): raftq_subscription_error says why. The subscription keeps
     //  trying; events after the hole wait until it is filled.
-    RAFTQ_SUBSCRIPTION_ERROR = 3
+    RAFTQ_SUBSCRIPTION_ERROR = 3,
+    //  The node revoked the session token of a private stream (logout,
+    //  expiry, account deletion): events stop here for good, and every
+    //  later call says so again. Events before it were all delivered.
+    RAFTQ_SUBSCRIPTION_REVOKED = 4
 } raftq_subscription_result_t;
 
 typedef struct _raftq_subscription_t raftq_subscription_t;
@@ -502,9 +506,19 @@ raftq_subscription_t *raftq_subscription_load (const char *config_path,
 //  Closes the subscription's sockets and frees it; nulls *self_p.
 void raftq_subscription_destroy (raftq_subscription_t **self_p);
 
-//  Session token for replays of streams that need one (user/ and conv/
-//  streams). Returns 0, or -1 when out of memory.
+//  Session token of the stream's user (conv/: of either party). user/ and
+//  conv/ streams are private: their SUB then subscribes to
+//  "<stream>#<token>", the only subscription the broker serves them to,
+//  and their replays carry the token. Without one, next reports ERROR once
+//  and nothing arrives. On a topic stream the token only goes with
+//  replays. Call it again with a fresh token after a REVOKED. Returns 0,
+//  or -1 when out of memory.
 int raftq_subscription_set_token (raftq_subscription_t *self, const char *token);
+
+//  True once the followed node has confirmed the private subscription
+//  ("subscribed"); always true for topic streams. Not yet confirmed after
+//  about a second, the subscription subscribes again by itself.
+bool raftq_subscription_confirmed (raftq_subscription_t *self);
 
 //  After silence_ms without a message from its node, the subscription asks
 //  that node whether it is alive and still part of a cluster with a leader
@@ -518,7 +532,7 @@ void raftq_subscription_set_replay_limit (raftq_subscription_t *self, uint32_t l
 
 //  Waits up to timeout_ms (0: only what is at hand, -1: until something
 //  happens) for the next thing to report. Returns EVENT with *event
-//  filled, GAP with *gap filled, ERROR, or NONE. May block for up to about
+//  filled, GAP with *gap filled, ERROR, REVOKED, or NONE. May block for up to about
 //  twice the silence while it probes a silent node or replays.
 raftq_subscription_result_t raftq_subscription_next (raftq_subscription_t *self, int timeout_ms,
                                                      raftq_event_t *event, raftq_gap_t *gap);

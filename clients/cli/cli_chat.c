@@ -43,10 +43,8 @@ cli_session (const cli_options_t *options, raftq_client_t *client)
     return raftq_client_set_token (client, token) == 0 ? RAFTQ_OK : RAFTQ_INTERNAL;
 }
 
-//  Runs the session step of a command; prints its failure. Returns -1 to go
-//  on, or the exit status.
-static int
-s_session (const cli_options_t *options, raftq_client_t *client)
+int
+cli_session_required (const cli_options_t *options, raftq_client_t *client)
 {
     if (!cli_session_given (options))
         return cli_report_failure (
@@ -142,7 +140,7 @@ static int
 s_end_session (const cli_options_t *options, raftq_client_t *client,
                raftq_code_t (*end) (raftq_client_t *client), const char *done)
 {
-    int status = s_session (options, client);
+    int status = cli_session_required (options, client);
     if (status >= 0)
         return status;
     raftq_code_t code = end (client);
@@ -173,7 +171,7 @@ cli_command_check_user (const cli_options_t *options, raftq_client_t *client)
 int
 cli_command_send (const cli_options_t *options, raftq_client_t *client)
 {
-    int status = s_session (options, client);
+    int status = cli_session_required (options, client);
     if (status >= 0)
         return status;
     const char *to = options->arguments[0];
@@ -191,7 +189,7 @@ cli_command_send (const cli_options_t *options, raftq_client_t *client)
 int
 cli_command_read (const cli_options_t *options, raftq_client_t *client)
 {
-    int status = s_session (options, client);
+    int status = cli_session_required (options, client);
     if (status >= 0)
         return status;
     raftq_message_page_t *page = NULL;
@@ -261,7 +259,7 @@ cli_command_delete (const cli_options_t *options, raftq_client_t *client)
             free (ids);
             return cli_usage_error ("not a message id", options->arguments[index]);
         }
-    int status = s_session (options, client);
+    int status = cli_session_required (options, client);
     if (status < 0) {
         uint64_t deleted = 0;
         raftq_code_t code = raftq_delete_messages (client, ids, count, &deleted);

@@ -5,7 +5,9 @@
     the current correspondent, chosen with /to. Works across leader changes
     because the library follows leaders and the subscription fails over.
     Live messages need PUB endpoints (config pub_port, or -p); without them
-    the chat still works, minus the live part.
+    the chat still works, minus the live part. The user's stream is private:
+    it is followed with the session token of the login, and ends when the
+    node revokes that session (logout elsewhere, expiry).
 */
 #include <czmq.h>
 #include <inttypes.h>
@@ -407,7 +409,12 @@ s_show_live (chat_t *self)
                    "* events %" PRIu64 "-%" PRIu64
                    " of your stream are lost; /read shows what is unread",
                    gap.first, gap.last);
-        else
+        else if (result == RAFTQ_SUBSCRIPTION_REVOKED) {
+            //  Every later call would say the same: the live part is over.
+            s_say (self, "* live messages ended: %s; /login to go on",
+                   raftq_subscription_error (self->live));
+            raftq_subscription_destroy (&self->live);
+        } else
             s_say (self, "* live messages: %s", raftq_subscription_error (self->live));
         shown = true;
     }

@@ -3,8 +3,11 @@
     each event as a line of text or (--json) as the event JSON of DESIGN 6,
     until Ctrl-C or --count events. Lost events (no longer retained) are
     reported, never skipped silently: a line on stderr, and with --json a
-    {"kind":"gap"} line on stdout. Also builds the subscriptions the
-    interactive chat uses.
+    {"kind":"gap"} line on stdout. user/ and conv/ streams are private: they
+    need a session of their user (--token, $RAFTQ_TOKEN or --user), and the
+    tail ends, exit status 1, when the node revokes it (logout, expiry,
+    account deletion), with a {"kind":"revoked"} line under --json. Also
+    builds the subscriptions the interactive chat uses.
 */
 #include <czmq.h>
 #include <inttypes.h>
@@ -13,6 +16,12 @@
 #include "raftq_cli.h"
 
 #define S_NOTE_WAIT_MS 500 //  longest wait before looking which node is followed
+
+bool
+cli_private_stream (const char *stream)
+{
+    return strncmp (stream, "user/", 5) == 0 || strncmp (stream, "conv/", 5) == 0;
+}
 
 raftq_subscription_t *
 cli_subscription_new (const cli_options_t *options, const char *stream, uint64_t from_seq,
@@ -100,12 +109,13 @@ int
 cli_command_tail (const cli_options_t *options, raftq_client_t *client)
 {
     const char *stream = options->arguments[0];
-    //  user/ and conv/ streams may need a session to be replayed.
+    //  user/ and conv/ streams are served only to a session of their user;
+    //  topic streams take one too, for nothing but replays.
     const char *token = NULL;
-    if (cli_session_given (options)) {
-        raftq_code_t code = cli_session (options, client);
-        if (code != RAFTQ_OK)
-            return cli_failed (options, client, code);
+    if (cli_private_stream (stream) || cli_session_given (options)) {
+        int status = cli_session_required (options, client);
+        if (status != -1)
+            return status;
         token = raftq_client_token (client);
     }
     raftq_subscription_t *subscription =
@@ -115,7 +125,9 @@ cli_command_tail (const cli_options_t *options, raftq_client_t *client)
 
     char followed[256] = "";
     uint64_t delivered = 0;
-    while (!zsys_interrupted && (options->count == 0 || delivered < options->count)) {
+    int status = CLI_EXIT_OK;
+    while (!zsys_interrupted && (options->count == 0 || delivered < options->count) &&
+           status == CLI_EXIT_OK) {
         raftq_event_t event;
         raftq_gap_t gap;
         //  A bounded wait, so that a move to another node is noted soon
@@ -145,7 +157,14 @@ cli_command_tail (const cli_options_t *options, raftq_client_t *client)
                                            (json_int_t)gap.last));
         } else if (result == RAFTQ_SUBSCRIPTION_ERROR)
             fprintf (stderr, "raftq: tail: %s\n", raftq_subscription_error (subscription));
+        else if (result == RAFTQ_SUBSCRIPTION_REVOKED) {
+            fprintf (stderr, "raftq: tail: %s: stopping\n",
+                     raftq_subscription_error (subscription));
+            if (options->json)
+                cli_print_json (json_pack ("{s:s, s:s}", "stream", stream, "kind", "revoked"));
+            status = CLI_EXIT_FAILED;
+        }
     }
     raftq_subscription_destroy (&subscription);
-    return CLI_EXIT_OK;
+    return status;
 }

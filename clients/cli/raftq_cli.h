@@ -105,6 +105,11 @@ bool cli_session_given (const cli_options_t *options);
 //  (RAFTQ_UNAUTHENTICATED when none is given).
 raftq_code_t cli_session (const cli_options_t *options, raftq_client_t *client);
 
+//  The session step of a command that cannot do without one: cli_session,
+//  or a failure when none is given. Prints the failure. Returns -1 to go
+//  on, or the exit status.
+int cli_session_required (const cli_options_t *options, raftq_client_t *client);
+
 //  Parses a message id as typed or as printed ("12" or "#12"). Returns 0,
 //  or -1 when text is no id.
 int cli_parse_message_id (const char *text, uint64_t *id);
@@ -157,6 +162,10 @@ int cli_command_status (const cli_options_t *options, raftq_client_t *client);
 int cli_command_admin (const cli_options_t *options, raftq_client_t *client);
 
 //  --- streams (cli_tail.c)
+
+//  True for user/ and conv/ streams, which only a session of their user
+//  may follow.
+bool cli_private_stream (const char *stream);
 
 //  A subscription to stream for the nodes of -e/-p or of the config,
 //  carrying token (may be NULL). NULL after saying why on stderr.

@@ -21,6 +21,17 @@
       port. A node that answers gets one catch-up replay, which finds
       events its PUB dropped (slow joiner, high-water mark) even when no
       later event shows the hole.
+    - Private streams (user/, conv/) are read with a session token: the SUB
+      subscribes to "<stream>#<token>" (the broker applies only
+      subscriptions it authorizes, and sends their events with that string
+      as first frame), replays carry the token. The broker confirms an
+      applied subscription with a seq-0 "subscribed" event; without it
+      within S_CONFIRM_MS the SUB subscribes again, since the node may not
+      have applied the login yet. The confirmation starts a catch-up, for
+      what was published while the subscription was not yet applied. A
+      seq-0 "revoked" event (logout, expiry, account deletion) ends the
+      subscription: what is in order is still handed out, then REVOKED.
+      Seq-0 events are control, never data.
     Replays and probes are synchronous calls bounded by the silence, so
     raftq_subscription_next can block that long while it repairs.
 */
@@ -36,6 +47,7 @@
 #define S_PENDING_MAX           10000 //  events held ahead of next_seq; the rest are replayed later
 #define S_DRAIN_MAX             1000  //  SUB messages read per look, so timers still run
 #define S_RECEIVE_HIGH_WATER    10000 //  SUB queue: above libzmq's default for bursts
+#define S_CONFIRM_MS            1000  //  wait for "subscribed" before subscribing again
 
 struct _raftq_subscription_t {
     raftq_client_t *client;  //  replays and probes, on every node's client port
@@ -44,6 +56,12 @@ struct _raftq_subscription_t {
     size_t node;             //  index of the node followed now
     zsock_t *subscriber;     //  SUB to that node's PUB
     char *stream;            //  the stream key
+    char *topic;             //  what the SUB subscribes to: the stream key, or <stream>#<token>
+    bool private_stream;     //  user/ or conv/: needs a token to be delivered at all
+    bool confirmed;          //  the node said "subscribed" to topic (private streams)
+    bool revoked;            //  the node said "revoked": the subscription is over
+    int64_t subscribed_at;   //  when topic was last subscribed to on the SUB
+    bool token_told;         //  the caller heard that a private stream needs a token
     uint64_t next_seq;       //  seq delivered next; 0 until a live start sees an event
     uint64_t highest_seen;   //  highest seq any node or replay has shown
     zlistx_t *pending;       //  Raftq__Event *, seq >= next_seq, sorted, no duplicates
@@ -96,9 +114,9 @@ s_follow (raftq_subscription_t *self, size_t node)
     }
     zsock_set_linger (subscriber, 0);
     zsock_set_rcvhwm (subscriber, S_RECEIVE_HIGH_WATER);
-    //  ZeroMQ filters by prefix: user/bob also lets user/bobby through,
+    //  ZeroMQ filters by prefix: topic/a also lets topic/ab through,
     //  which the exact check on each message removes.
-    zsock_set_subscribe (subscriber, self->stream);
+    zsock_set_subscribe (subscriber, self->topic);
     if (raftq_client_secure (self->client, node, subscriber) == -1) {
         s_fail (self, "%s", raftq_client_error (self->client));
         zsock_destroy (&subscriber);
@@ -114,6 +132,8 @@ s_follow (raftq_subscription_t *self, size_t node)
     self->subscriber = subscriber;
     self->node = node;
     self->heard_at = zclock_mono ();
+    self->subscribed_at = self->heard_at;
+    self->confirmed = false;
     //  What was published before the SUB joined comes only by replay.
     self->catching_up = self->next_seq > 0;
     self->replay_at = self->heard_at;
@@ -162,19 +182,44 @@ s_accept (raftq_subscription_t *self, Raftq__Event *event)
     zlistx_insert (self->pending, event, false);
 }
 
-//  Reads one message of the SUB: [stream key][Event protobuf][Event JSON].
+//  A seq-0 event on our topic: control, not data.
+static void
+s_control (raftq_subscription_t *self, const Raftq__Event *event)
+{
+    if (!event->kind)
+        return;
+    if (streq (event->kind, "subscribed")) {
+        self->confirmed = true;
+        //  Events published before the node applied the subscription never
+        //  came on the SUB: a catch-up finds them.
+        self->catching_up = self->next_seq > 0;
+        self->replay_at = zclock_mono ();
+    } else if (streq (event->kind, "revoked")) {
+        self->revoked = true;
+        s_fail (self, "%s: the session token was revoked (logout, expiry or account deletion)",
+                self->stream);
+    }
+}
+
+//  Reads one message of the SUB: [topic][Event protobuf][Event JSON], the
+//  topic being the stream key or (private streams) <stream>#<token>.
 //  Anything else is dropped.
 static void
 s_take_published (raftq_subscription_t *self, zmsg_t *message)
 {
     zframe_t *key = zmsg_first (message);
     zframe_t *body = zmsg_next (message);
-    size_t length = strlen (self->stream);
+    size_t length = strlen (self->topic);
     if (!body || zframe_size (key) != length ||
-        memcmp (zframe_data (key), self->stream, length) != 0)
+        memcmp (zframe_data (key), self->topic, length) != 0)
         return;
     Raftq__Event *event = raftq__event__unpack (NULL, zframe_size (body), zframe_data (body));
-    if (event)
+    if (!event)
+        return;
+    if (event->seq == 0 && event->stream && streq (event->stream, self->stream)) {
+        s_control (self, event);
+        raftq__event__free_unpacked (event, NULL);
+    } else
         s_accept (self, event);
 }
 
@@ -387,8 +432,12 @@ s_new (raftq_client_t *client, const char **pub_endpoints, size_t count, const c
     self->client = client;
     self->pub_endpoints = (char **)calloc (count + 1, sizeof (char *));
     self->stream = strdup (stream);
+    //  Until a token is given, a private stream's SUB asks for the bare
+    //  stream, which the broker never serves: next reports why.
+    self->topic = strdup (stream);
+    self->private_stream = strncmp (stream, "user/", 5) == 0 || strncmp (stream, "conv/", 5) == 0;
     self->pending = zlistx_new ();
-    if (!self->client || !self->pub_endpoints || !self->stream || !self->pending) {
+    if (!self->client || !self->pub_endpoints || !self->stream || !self->topic || !self->pending) {
         raftq_subscription_destroy (&self);
         return NULL;
     }
@@ -474,14 +523,40 @@ raftq_subscription_destroy (raftq_subscription_t **self_p)
     zlistx_destroy (&self->pending);
     raftq__event__free_unpacked (self->delivered, NULL);
     free (self->stream);
+    free (self->topic);
     free (self);
     *self_p = NULL;
+}
+
+//  Subscribes the SUB to topic again (unsubscribe, then subscribe): the
+//  node sees a new subscription and decides on it afresh.
+static void
+s_subscribe_again (raftq_subscription_t *self, const char *old_topic)
+{
+    zsock_set_unsubscribe (self->subscriber, old_topic);
+    zsock_set_subscribe (self->subscriber, self->topic);
+    self->subscribed_at = zclock_mono ();
+    self->confirmed = false;
 }
 
 int
 raftq_subscription_set_token (raftq_subscription_t *self, const char *token)
 {
-    return raftq_client_set_token (self->client, token);
+    if (raftq_client_set_token (self->client, token) == -1)
+        return -1;
+    if (!self->private_stream)
+        return 0; //  topic streams are public: the token only goes with replays
+    char *topic =
+        token && *token ? zsys_sprintf ("%s#%s", self->stream, token) : strdup (self->stream);
+    if (!topic)
+        return -1;
+    char *old_topic = self->topic;
+    self->topic = topic;
+    s_subscribe_again (self, old_topic);
+    free (old_topic);
+    //  A new token is a new chance: a revocation was of the old one.
+    self->revoked = false;
+    return 0;
 }
 
 void
@@ -500,16 +575,26 @@ raftq_subscription_set_replay_limit (raftq_subscription_t *self, uint32_t limit)
     self->replay_limit = limit ? limit : 1;
 }
 
+//  True while a private subscription with a token waits for the node's
+//  "subscribed".
+static bool
+s_unconfirmed (raftq_subscription_t *self)
+{
+    return self->private_stream && !self->confirmed && strcmp (self->topic, self->stream) != 0;
+}
+
 //  Milliseconds until a timer of the subscription is due (0 if one is, or
 //  an event is deliverable).
 static int64_t
 s_wait_ms (raftq_subscription_t *self, int64_t now)
 {
-    if (s_deliverable (self))
+    if (s_deliverable (self) || self->revoked)
         return 0;
     int64_t wait = self->heard_at + self->silence_ms - now;
     if (s_replay_needed (self) && self->replay_at - now < wait)
         wait = self->replay_at - now;
+    if (s_unconfirmed (self) && self->subscribed_at + S_CONFIRM_MS - now < wait)
+        wait = self->subscribed_at + S_CONFIRM_MS - now;
     return wait > 0 ? wait : 0;
 }
 
@@ -519,10 +604,19 @@ raftq_subscription_next (raftq_subscription_t *self, int timeout_ms, raftq_event
 {
     raftq__event__free_unpacked (self->delivered, NULL);
     self->delivered = NULL;
+    if (self->private_stream && !self->token_told && strcmp (self->topic, self->stream) == 0) {
+        //  Said once: the caller may still give a token.
+        self->token_told = true;
+        s_fail (self, "%s is private: it needs a session token of its user", self->stream);
+        return RAFTQ_SUBSCRIPTION_ERROR;
+    }
     int64_t deadline = timeout_ms < 0 ? INT64_MAX : zclock_mono () + timeout_ms;
     while (!zsys_interrupted) {
         if (s_deliver (self, event))
             return RAFTQ_SUBSCRIPTION_EVENT;
+        //  Nothing more comes under a revoked token, and replays are refused.
+        if (self->revoked)
+            return RAFTQ_SUBSCRIPTION_REVOKED;
         if (s_drain (self) > 0)
             continue;
         int64_t now = zclock_mono ();
@@ -530,6 +624,10 @@ raftq_subscription_next (raftq_subscription_t *self, int timeout_ms, raftq_event
             raftq_subscription_result_t result = s_replay (self, gap);
             if (result != RAFTQ_SUBSCRIPTION_NONE)
                 return result;
+            continue;
+        }
+        if (s_unconfirmed (self) && now - self->subscribed_at >= S_CONFIRM_MS) {
+            s_subscribe_again (self, self->topic);
             continue;
         }
         if (now - self->heard_at >= self->silence_ms) {
@@ -546,6 +644,12 @@ raftq_subscription_next (raftq_subscription_t *self, int timeout_ms, raftq_event
             break; //  interrupted: the caller decides what next
     }
     return RAFTQ_SUBSCRIPTION_NONE;
+}
+
+bool
+raftq_subscription_confirmed (raftq_subscription_t *self)
+{
+    return !self->private_stream || self->confirmed;
 }
 
 void *

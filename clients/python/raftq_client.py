@@ -51,12 +51,15 @@ BACKOFF_MAX_S = 0.2
 
 
 class RaftqError(Exception):
-    """A request failed: code is a DESIGN 5.1 code name, message the node's text."""
+    """A request failed: code is a DESIGN 5.1 code name, message the node's
+    text, reply the node's whole failure object (None without one), for
+    keys such as a replay's oldest_seq."""
 
-    def __init__(self, code, message):
+    def __init__(self, code, message, reply=None):
         Exception.__init__(self, "%s: %s" % (code, message))
         self.code = code
         self.message = message
+        self.reply = reply
 
 
 def config_endpoints(path):
@@ -75,6 +78,16 @@ def config_endpoints(path):
                 host = host[len(scheme):]
         endpoints.append("tcp://%s:%d" % (host.rstrip("/"), address["port"]))
     return endpoints
+
+
+def config_pub_endpoints(path):
+    """PUB endpoints of a config file's nodes, in the order of
+    config_endpoints ("" for a node without pub_port; the RRMQ form has
+    none)."""
+    with open(path, "rb") as handle:
+        document = json.loads(handle.read().decode("utf-8"))
+    return ["tcp://%s:%d" % (node.get("host", "127.0.0.1"), node["pub_port"]) if node.get("pub_port")
+            else "" for node in document.get("nodes", [])]
 
 
 def certificate_keys(path):
@@ -363,7 +376,7 @@ class RaftqClient:
                 code = "NOT_LEADER"
             if code not in TRANSIENT_CODES:
                 self.leader = target
-                raise RaftqError(code, reply.get("error", ""))
+                raise RaftqError(code, reply.get("error", ""), reply)
             last = RaftqError(code, reply.get("error", ""))
             target = self.leader = None
             time.sleep(min(backoff, max(0.0, deadline - time.monotonic())))
@@ -438,6 +451,22 @@ class RaftqClient:
         self.token = None
 
     def replay(self, stream, from_seq=1, limit=100):
-        """Retained events of stream from from_seq (DESIGN 6 JSON events)."""
-        return self.request({"type": "replay", "method": "GET", "stream": stream,
-                             "from": from_seq, "limit": limit})["events"]
+        """Retained events of stream from from_seq (DESIGN 6 JSON events).
+        user/ and conv/ streams need the session of a party: the client's
+        token goes with the request when it has one."""
+        message = {"type": "replay", "method": "GET", "stream": stream, "from": from_seq,
+                   "limit": limit}
+        if self.token:
+            message["token"] = self.token
+        return self.request(message)["events"]
+
+    def subscribe(self, stream, pub_endpoints, from_seq=0, silence=1.0):
+        """A raftq_subscription.Subscription to stream over this client's
+        nodes (pub_endpoints in the same order, e.g. config_pub_endpoints),
+        with its CURVE keys and its session token (needed for user/ and
+        conv/ streams)."""
+        from raftq_subscription import Subscription
+        # hints the client followed come after the configured nodes
+        return Subscription(self.endpoints[:len(pub_endpoints)], pub_endpoints, stream, from_seq=from_seq,
+                            token=self.token, silence=silence, curve=self._sockets.curve,
+                            context=self.context)

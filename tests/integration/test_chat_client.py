@@ -247,10 +247,13 @@ def test_chat_cli_tail(ctx):
     cli.ok("register", "alice", "pw-a")
     cli.ok("register", "bob", "pw-b")
     token = cli.ok("login", "alice", "pw-a")["token"]
+    token_bob = cli.ok("login", "bob", "pw-b")["token"]
     sent = [cli.ok("send", "--token", token, "bob", "before %d" % number)["id"] for number in range(3)]
 
-    # from seq 1: the past comes by replay, then live messages
-    tail = _started(ctx, cli.spawn("--json", "tail", "--from", "1", "--count", "5", "--token", token, "user/bob"))
+    # from seq 1: the past comes by replay, then live messages; user/bob is
+    # private: bob's session reads it
+    tail = _started(ctx, cli.spawn("--json", "tail", "--from", "1", "--count", "5", "--token", token_bob,
+                                   "user/bob"))
     lines = Lines(tail.stdout, "tail stdout")
     events = lines.json_objects(3, 10.0)
     sent += [cli.ok("send", "--token", token, "bob", "after %d" % number)["id"] for number in range(2)]
@@ -265,8 +268,8 @@ def test_chat_cli_tail(ctx):
               "tail event: %r", event)
     check_equal(tail.wait(10), 0, "exit code of tail --count 5")
 
-    # the conversation stream, as text, stopped by Ctrl-C
-    tail = _started(ctx, cli.spawn("tail", "--from", "2", "conv/alice/bob"))
+    # the conversation stream, as text, with either party's session, stopped by Ctrl-C
+    tail = _started(ctx, cli.spawn("tail", "--from", "2", "--token", token, "conv/alice/bob"))
     lines = Lines(tail.stdout, "tail stdout")
     line = lines.contains("before 1", 10.0)
     check(line.startswith("conv/alice/bob 2 message #%d" % sent[1]) and "alice -> bob: before 1" in line,

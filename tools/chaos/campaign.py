@@ -281,6 +281,11 @@ class Campaign:
         if failed:
             raise CampaignError("cannot create chat accounts: %s" % ", ".join(failed))
 
+    def _stream_nodes(self):
+        """(client endpoint, PUB endpoint or "") of every node, for a watcher."""
+        return [(node.endpoint, "tcp://%s:%d" % (node.host, node.pub_port) if node.pub_port else "")
+                for node in self.cluster.config.nodes.values()]
+
     def _session(self, name):
         client_id = self.rng.randrange(1, 2 ** 63)
         return workload.Session(name, client_id, self.cluster.config.nodes, self.context,
@@ -437,6 +442,8 @@ class Campaign:
                                      self.password, args.op_budget)
             workers.append(chat.ChatWorker(client, [name for name in self.accounts if name != user],
                                            random.Random(self.rng.random()), args.send_ratio, stop))
+            workers.append(chat.ChatWatcher(client, self._stream_nodes(), self.cluster.config.curve(),
+                                            stop))
         # the clients' clock starts with the faults: windows line up with --duration
         self.started = time.monotonic()
         for worker in workers:
@@ -540,6 +547,11 @@ class Campaign:
                       sum(1 for op in sends if op["outcome"] == "ok" and op.get("result") == "OK"),
                       sum(1 for op in sends if op.get("result") not in (None, "OK")), listed,
                       report.counts["unauthenticated"]))
+            watches = [op for op in operations if op["op"] == "watch"]
+            write("  live user streams (with tokens): %d event(s) on %d stream(s), %d gap(s), "
+                  "%d revocation(s)\n" % (sum(len(op["events"]) for op in watches), len(watches),
+                                          sum(len(op["gaps"]) for op in watches),
+                                          sum(len(op["revoked"]) for op in watches)))
         write("snapshots: %s\n" % self._snapshot_summary())
         write("linearizability: %d topic(s) decided, %d undecided (search budget %d)%s\n"
               % (report.topics_checked, len(report.undecided), args.search_budget,

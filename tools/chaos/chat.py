@@ -26,11 +26,23 @@ History records (besides workload.base_record's fields):
            with read as it was before this call), total, remaining
   listing  the verification's whole conversation of a pair: user, partner,
            messages, complete (false when some page could not be read)
+  watch    one per chat client, at the end: its live subscription to
+           user/<name>, made with the token of its acknowledged login (the
+           stream is private: issue 11): events ([seq, id, from, to, text,
+           kind, received]), gaps ([first, last]), revoked ([time, login]
+           for each revocation of the token then in use), refused ([time,
+           text] for each refused replay)
+
+The watcher of a client follows the client's latest acknowledged token:
+when the client logs in again it moves to the new token (the old session
+may expire while idle), so a revocation of the token in use is a session
+lost, like an UNAUTHENTICATED answer.
 """
 
 import collections
 import threading
 
+import raftq_subscription
 import raftq_wire as wire
 from .workload import base_record
 
@@ -41,6 +53,8 @@ MAX_PAGE_SIZE = 12         # page size of a read during the run: 1..this
 VERIFY_PAGE_SIZE = 1000    # the broker's largest page: the verification lists in few pages
 VERIFY_READ_TRIES = 5      # a verification read without a definite answer is retried this often
 EXTRA_ACCOUNTS = 2         # accounts nobody logs in to during the run: they only receive
+WATCH_SILENCE_S = 1.0      # a watcher's quiet time before it probes its node
+WATCH_POLL_S = 0.2         # longest wait of a watcher for its stream before it looks at its token
 
 
 def account_names(count):
@@ -176,6 +190,73 @@ class ChatWorker(threading.Thread):
             self.error = "%s: %s" % (type(error).__name__, error)
         finally:
             self.client.close()
+
+
+class ChatWatcher(threading.Thread):
+    """Follows the user/<name> stream of one chat client with the token of
+    its latest acknowledged login, from seq 1, until told to stop; records
+    what it saw as one watch record."""
+
+    def __init__(self, client, nodes, curve, stop):
+        super().__init__(name="watch-" + client.user, daemon=True)
+        self.client = client              # the ChatClient whose token it uses (read only)
+        self.nodes = nodes                # [(client endpoint, pub endpoint)] of the cluster
+        self.curve = curve                # raftq_client.CurveKeys or None
+        self.stop = stop                  # threading.Event: stop watching
+        self.error = None                 # an exception that ended the thread
+        self.record = {"events": [], "gaps": [], "revoked": [], "refused": []}
+
+    def _watch(self, subscription, token):
+        """Follows the stream until stop, or a new token to use; returns
+        that token (None at stop)."""
+        clock = self.client.session.clock
+        while not self.stop.is_set():
+            if self.client.token not in (None, token):
+                return self.client.token
+            kind, value = subscription.next(WATCH_POLL_S)
+            if kind == "event":
+                self.record["events"].append([value["seq"], value.get("id", 0), value.get("from", ""),
+                                              value.get("to", ""), value.get("text", ""), value["kind"],
+                                              round(clock(), 6)])
+            elif kind == "gap":
+                self.record["gaps"].append(list(value))
+            elif kind == "error":
+                self.record["refused"].append([round(clock(), 6), value])
+            elif kind == "revoked":
+                self.record["revoked"].append([round(clock(), 6), self.client.login_seq])
+                # a new login (if the client makes one) lets it go on
+                while not self.stop.is_set() and self.client.token in (None, token):
+                    self.stop.wait(WATCH_POLL_S)
+                return None if self.stop.is_set() else self.client.token
+        return None
+
+    def run(self):
+        invoked = self.client.session.clock()
+        subscription = None
+        try:
+            while not self.stop.is_set() and self.client.token is None:
+                self.stop.wait(WATCH_POLL_S)
+            token = self.client.token
+            if token is not None:
+                subscription = raftq_subscription.Subscription(
+                    [client for client, _ in self.nodes], [pub for _, pub in self.nodes],
+                    "user/" + self.client.user, from_seq=1, token=token, silence=WATCH_SILENCE_S,
+                    curve=self.curve, context=self.client.session.context)
+            while token is not None:
+                token = self._watch(subscription, token)
+                if token is not None:
+                    subscription.set_token(token)
+        except Exception as error:  # reported by the campaign; the run goes on
+            self.error = "%s: %s" % (type(error).__name__, error)
+        finally:
+            if subscription is not None:
+                subscription.close()
+        self.record.update({"type": "op", "op": "watch", "process": self.name,
+                            "client_id": self.client.session.client_id, "seq": 0,
+                            "user": self.client.user, "invoke": round(invoked, 6),
+                            "complete": round(self.client.session.clock(), 6),
+                            "outcome": "ok" if self.error is None else "fail"})
+        self.client.history.record(self.record)
 
 
 def create_accounts(session, names, password, budget_s):

@@ -32,7 +32,14 @@ What is counted where (every counter but acked must be 0):
                    it had ended.
   unauthenticated  an operation with the token of an acknowledged login, or a
                    login to an account created before the run, answered
-                   UNAUTHENTICATED (sessions must survive failover).
+                   UNAUTHENTICATED (sessions must survive failover); the
+                   live subscription of a client (watch) revoked, or its
+                   replay refused, while it used such a token.
+The watch records (a client's live user/<name> stream) count too: an event
+of a message the user neither sent nor received, or nobody sent, or whose
+send certainly failed, or seen before its send began, is unexpected; one
+message twice in a stream is duplicated; stream seqs not increasing are
+reordered.
 Operations of unknown outcome may or may not have taken effect.
 """
 
@@ -87,6 +94,8 @@ def check(operations, report):
     _check_unread(operations, reads, sends, listings, flag)
     _check_commit_order(sends, flag)
     _check_totals(sends, reads, flag)
+    for watch in (op for op in operations if op["op"] == "watch"):
+        _check_watch(watch, by_text, flag)
 
 
 def _check_unauthenticated(operations, flag):
@@ -100,6 +109,49 @@ def _check_unauthenticated(operations, flag):
                 op["op"], op["user"], op.get("login"))
         flag("unauthenticated", (op["process"], op["seq"]), "%s at %.3f s: %s" % (
             op["process"], op["complete"], why))
+    for watch in (op for op in operations if op["op"] == "watch"):
+        lost = [(at, "its token (login seq %s) was revoked" % login) for at, login in watch["revoked"]]
+        lost += [(at, "a replay was refused: %s" % text) for at, text in watch["refused"]
+                 if "UNAUTHENTICATED" in text or "PERMISSION_DENIED" in text]
+        for at, why in lost:
+            flag("unauthenticated", (watch["process"], at), "%s at %.3f s: live user/%s: %s" % (
+                watch["process"], at, watch["user"], why))
+
+
+def _send_problem(send, sender, recipient, seen_at):
+    """Why a message seen at seen_at cannot come from send (None: it can)."""
+    if send is None:
+        return "never sent"
+    if send["outcome"] == "fail" or (send["outcome"] == "ok" and send.get("result") != "OK"):
+        return "its send certainly failed (%s)" % (send.get("result") or ", ".join(send.get("codes", [])))
+    if (send["user"], send["to"]) != (sender, recipient):
+        return "sent by %s to %s, listed from %s to %s" % (send["user"], send["to"], sender, recipient)
+    if seen_at < send["invoke"]:
+        return "read before it was sent"
+    return None
+
+
+def _check_watch(watch, by_text, flag):
+    """One client's live stream: its own messages only, each once, in order."""
+    user, where = watch["user"], "%s's live user/%s" % (watch["process"], watch["user"])
+    previous_seq = 0
+    seen_ids = set()
+    for seq, message_id, sender, recipient, text, kind, received in watch["events"]:
+        if seq <= previous_seq:
+            flag("reordered", ("watch", watch["process"], seq), "%s: seq %d after %d" % (where, seq, previous_seq))
+        previous_seq = seq
+        if kind != "message":
+            continue
+        why = _send_problem(by_text.get(text), sender, recipient, received)
+        if why is None and user not in (sender, recipient):
+            why = "a message between %s and %s" % (sender, recipient)
+        if why:
+            flag("unexpected", ("watch", watch["process"], text), "message %r (id %d), %s: %s"
+                 % (text, message_id, where, why))
+        if message_id in seen_ids:
+            flag("duplicated", ("watch", watch["process"], message_id), "message %r (id %d) twice in %s"
+                 % (text, message_id, where))
+        seen_ids.add(message_id)
 
 
 def _check_page(read, messages, by_text, flag):
@@ -110,18 +162,10 @@ def _check_page(read, messages, by_text, flag):
     for message_id, sender, recipient, text, was_read in messages:
         where = "%s reading %s" % (reader, ("its conversation with " + partner) if partner else "unread")
         send = by_text.get(text)
-        why = None
-        if send is None:
-            why = "never sent"
-        elif send["outcome"] == "fail" or (send["outcome"] == "ok" and send.get("result") != "OK"):
-            why = "its send certainly failed (%s)" % (send.get("result") or ", ".join(send.get("codes", [])))
-        elif (send["user"], send["to"]) != (sender, recipient):
-            why = "sent by %s to %s, listed from %s to %s" % (send["user"], send["to"], sender, recipient)
-        elif read["complete"] < send["invoke"]:
-            why = "read before it was sent"
-        elif partner and _pair(sender, recipient) != _pair(reader, partner):
+        why = _send_problem(send, sender, recipient, read["complete"])
+        if why is None and partner and _pair(sender, recipient) != _pair(reader, partner):
             why = "listed in the conversation of %s and %s" % (reader, partner)
-        elif not partner and recipient != reader:
+        elif why is None and not partner and recipient != reader:
             why = "in the unread listing of %s" % reader
         if why:
             flag("unexpected", text, "message %r (id %d), %s: %s" % (text, message_id, where, why))

@@ -166,6 +166,17 @@ class ChatBuilder:
                  "OK" if outcome == "ok" else None, **fields)
         return self
 
+    def watch(self, user, events, revoked=(), refused=()):
+        """A client's live user/<user> stream: events (seq, id, from, to,
+        text, received), all of kind message."""
+        self.ops.append({"type": "op", "op": "watch", "process": "watch-" + user, "client_id": 0, "seq": 0,
+                         "user": user, "invoke": 0, "complete": 90, "outcome": "ok",
+                         "events": [[seq, message_id, sender, recipient, text, "message", at]
+                                    for seq, message_id, sender, recipient, text, at in events],
+                         "gaps": [], "revoked": [list(entry) for entry in revoked],
+                         "refused": [list(entry) for entry in refused]})
+        return self
+
     def final(self, pairs, start=100):
         """The verification: each user's unread listing drained (empty) and
         each pair's conversation listed, messages given per pair."""
@@ -249,6 +260,23 @@ CHAT_CASES = [
     ("chat: sender saw it unread while the recipient's read was under way",
      _chat_one([LISTED], ("read", ("u2", "", [SEEN], 3, 6), {}), ("read", ("u1", "u2", [SEEN], 5, 7), {})),
      {}),
+    ("chat: live streams see their own messages, in order",
+     _chat_one([LISTED], ("read", ("u2", "", [SEEN], 3, 4), {}),
+               ("watch", ("u2", [(1, 1, "u1", "u2", "u1:1", 2.5)]), {}),
+               ("watch", ("u1", [(1, 1, "u1", "u2", "u1:1", 2.5)]), {})), {}),
+    ("chat: live stream shows another pair's message, twice, out of order",
+     _chat_one([LISTED], ("read", ("u2", "", [SEEN], 3, 4), {}),
+               ("watch", ("u3", [(2, 1, "u1", "u2", "u1:1", 2.5), (1, 1, "u1", "u2", "u1:1", 2.6)]), {})),
+     {"unexpected": 1, "duplicated": 1, "reordered": 1}),
+    ("chat: live stream of a message before its send",
+     _chat_one([LISTED], ("read", ("u2", "", [SEEN], 3, 4), {}),
+               ("watch", ("u2", [(1, 1, "u1", "u2", "u1:1", 0.5)]), {})),
+     {"unexpected": 1}),
+    ("chat: live stream's token revoked, its replay refused",
+     _chat_one([LISTED], ("read", ("u2", "", [SEEN], 3, 4), {}),
+               ("watch", ("u2", [], [(5, 1)], [(6, "replay of user/u2 from 1: UNAUTHENTICATED: x"),
+                                               (7, "replay of user/u2 from 1: NO_LEADER: x")]), {})),
+     {"unauthenticated": 2}),
     ("chat: token of an acked login refused",
      _chat_one([LISTED], ("read", ("u2", "", [SEEN], 3, 4), {}),
                ("send", ("u1", "u2", "u1:2", 5, 6), {"outcome": "fail", "result": "UNAUTHENTICATED"})),

@@ -6,20 +6,27 @@
     not at all), which events it no longer retains, which node is dead or
     knows no leader, and checks what the subscription delivers: every
     event once, in order, holes filled by replay, lost events reported.
+    By default the stream is the private user/bob, served as the broker
+    serves it (notes/private-streams.md): only to the subscription
+    "user/bob#tok-bob", each event under that first frame, the subscription
+    confirmed by a seq-0 "subscribed", replays only with the token.
 */
 #include "fake_router.h"
 
 #define FAKE_NODES  2
 #define STREAM      "user/bob"
-#define DEADLINE_MS 5000  //  longest wait for anything that should happen
-#define QUIET_MS    30000 //  silence for tests that must see no probe
+#define TOKEN       "tok-bob"
+#define TOPIC       STREAM "#" TOKEN //  the subscription the fake serves user/bob to
+#define DEADLINE_MS 5000             //  longest wait for anything that should happen
+#define QUIET_MS    30000            //  silence for tests that must see no probe
 
 typedef struct {
     zsock_t *publisher; //  XPUB: its pub port
     zsock_t *router;    //  its client port
     bool alive;         //  answers requests (a dead node is silent)
     uint32_t leader_id; //  leader its status names, 0 for none
-    bool subscribed;    //  a subscriber to STREAM has joined its XPUB
+    bool subscribed;    //  a subscriber to the cluster's topic has joined its XPUB
+    int subscribes;     //  subscribe messages for that topic it has read
 } fake_node_t;
 
 //  The whole fake cluster, owned by its actor.
@@ -30,16 +37,19 @@ typedef struct {
     uint64_t hole_seq;       //  replays leave this one out (0: none)
     int refuse_code;         //  replays get this code (0: served)
     char required_token[32]; //  replays without it get UNAUTHENTICATED ("": none needed)
+    char stream[32];         //  the stream it holds
+    char topic[64];          //  the subscription it serves it to, and first frame of its events
+    bool confirm;            //  answers a subscription with "subscribed" (private streams)
     zlist_t *replays;        //  "node from limit" of each replay served or refused
 } fake_cluster_t;
 
 //  Fills event with the stream's event seq; its text goes into text.
 static void
-s_fake_event (Raftq__Event *event, uint64_t seq, char *text, size_t text_size)
+s_fake_event (Raftq__Event *event, const char *stream, uint64_t seq, char *text, size_t text_size)
 {
     raftq__event__init (event);
     snprintf (text, text_size, "m%" PRIu64, seq);
-    event->stream = STREAM;
+    event->stream = (char *)stream;
     event->seq = seq;
     event->index = 1000 + seq;
     event->kind = "message";
@@ -70,8 +80,7 @@ s_fake_junk (fake_node_t *node, uint64_t seq)
 {
     char text[32];
     Raftq__Event event;
-    s_fake_event (&event, seq, text, sizeof (text));
-    event.stream = STREAM "by";
+    s_fake_event (&event, STREAM "by", seq, text, sizeof (text));
     s_fake_publish (node, STREAM "by", &event);
     zmsg_t *garbage = zmsg_new ();
     zmsg_addstr (garbage, STREAM);
@@ -107,7 +116,7 @@ s_fake_replay (fake_cluster_t *cluster, int index, zframe_t **identity_p,
         for (uint64_t seq = from; seq <= cluster->last_seq && list.n_events < limit; seq++) {
             if (seq == cluster->hole_seq)
                 continue;
-            s_fake_event (&events[list.n_events], seq, texts[list.n_events], 32);
+            s_fake_event (&events[list.n_events], cluster->stream, seq, texts[list.n_events], 32);
             pointers[list.n_events] = &events[list.n_events];
             list.n_events++;
         }
@@ -156,19 +165,34 @@ s_fake_serve (fake_cluster_t *cluster, int index)
     zmsg_destroy (&message);
 }
 
+//  Publishes a seq-0 control event (subscribed, revoked) on node.
+static void
+s_fake_control (fake_cluster_t *cluster, fake_node_t *node, const char *kind)
+{
+    Raftq__Event event = RAFTQ__EVENT__INIT;
+    event.stream = cluster->stream;
+    event.kind = (char *)kind;
+    s_fake_publish (node, cluster->topic, &event);
+}
+
 //  A subscription message on node's XPUB: 1 and the topic to join.
 static void
-s_fake_subscription (fake_node_t *node)
+s_fake_subscription (fake_cluster_t *cluster, fake_node_t *node)
 {
     zframe_t *frame = zframe_recv (node->publisher);
-    if (frame && zframe_size (frame) == 1 + strlen (STREAM) && zframe_data (frame)[0] == 1 &&
-        memcmp (zframe_data (frame) + 1, STREAM, strlen (STREAM)) == 0)
+    size_t length = strlen (cluster->topic);
+    if (frame && zframe_size (frame) == 1 + length && zframe_data (frame)[0] == 1 &&
+        memcmp (zframe_data (frame) + 1, cluster->topic, length) == 0) {
         node->subscribed = true;
+        node->subscribes++;
+        if (cluster->confirm)
+            s_fake_control (cluster, node, "subscribed");
+    }
     zframe_destroy (&frame);
 }
 
-//  Commands: [name][node][number]. Every command but REPLAYS and
-//  SUBSCRIBED is answered "OK".
+//  Commands: [name][node][number] (TOKEN and STREAM: [name][text][0]).
+//  Every command but REPLAYS, SUBSCRIBED and SUBSCRIBES is answered "OK".
 static int
 s_fake_command (zsock_t *pipe, fake_cluster_t *cluster)
 {
@@ -178,16 +202,16 @@ s_fake_command (zsock_t *pipe, fake_cluster_t *cluster)
         zstr_free (&name);
         return -1;
     }
-    fake_node_t *node = &cluster->nodes[node_text ? atoi (node_text) % FAKE_NODES : 0];
+    fake_node_t *node = &cluster->nodes[node_text ? abs (atoi (node_text)) % FAKE_NODES : 0];
     uint64_t number = number_text ? strtoull (number_text, NULL, 10) : 0;
     if (streq (name, "PUBLISH")) {
         //  Publishing seq commits everything up to it.
         char text[32];
         Raftq__Event event;
-        s_fake_event (&event, number, text, sizeof (text));
+        s_fake_event (&event, cluster->stream, number, text, sizeof (text));
         if (number > cluster->last_seq)
             cluster->last_seq = number;
-        s_fake_publish (node, STREAM, &event);
+        s_fake_publish (node, cluster->topic, &event);
     } else if (streq (name, "COMMIT"))
         cluster->last_seq = number;
     else if (streq (name, "JUNK"))
@@ -204,8 +228,20 @@ s_fake_command (zsock_t *pipe, fake_cluster_t *cluster)
         cluster->refuse_code = (int)number;
     else if (streq (name, "TOKEN"))
         snprintf (cluster->required_token, sizeof (cluster->required_token), "%s", node_text);
+    else if (streq (name, "STREAM")) {
+        //  A public stream: served to its own name, no token, no confirmation.
+        snprintf (cluster->stream, sizeof (cluster->stream), "%s", node_text);
+        snprintf (cluster->topic, sizeof (cluster->topic), "%s", node_text);
+        *cluster->required_token = 0;
+        cluster->confirm = false;
+    } else if (streq (name, "CONFIRM"))
+        cluster->confirm = number != 0;
+    else if (streq (name, "CONTROL"))
+        s_fake_control (cluster, node, number == 1 ? "subscribed" : "revoked");
     if (streq (name, "SUBSCRIBED"))
         zstr_send (pipe, node->subscribed ? "1" : "0");
+    else if (streq (name, "SUBSCRIBES"))
+        zstr_sendf (pipe, "%d", node->subscribes);
     else if (streq (name, "REPLAYS")) {
         zmsg_t *reply = zmsg_new ();
         zmsg_addstr (reply, "REPLAYS");
@@ -237,12 +273,13 @@ s_on_readable (void *cluster, void *socket)
         if (socket == self->nodes[index].router)
             s_fake_serve (self, index);
         if (socket == self->nodes[index].publisher)
-            s_fake_subscription (&self->nodes[index]);
+            s_fake_subscription (self, &self->nodes[index]);
     }
 }
 
 //  args: the endpoint prefix. Node i binds inproc://<prefix>-pub-<i> and
-//  inproc://<prefix>-client-<i>; nodes start alive, with leader 1.
+//  inproc://<prefix>-client-<i>; nodes start alive, with leader 1,
+//  serving STREAM as a private stream to TOPIC.
 static void
 s_fake_cluster (zsock_t *pipe, void *args)
 {
@@ -250,6 +287,10 @@ s_fake_cluster (zsock_t *pipe, void *args)
     fake_cluster_t cluster;
     memset (&cluster, 0, sizeof (cluster));
     cluster.replays = zlist_new ();
+    snprintf (cluster.stream, sizeof (cluster.stream), "%s", STREAM);
+    snprintf (cluster.topic, sizeof (cluster.topic), "%s", TOPIC);
+    snprintf (cluster.required_token, sizeof (cluster.required_token), "%s", TOKEN);
+    cluster.confirm = true;
     zpoller_t *poller = zpoller_new (pipe, NULL);
     for (int index = 0; index < FAKE_NODES; index++) {
         fake_node_t *node = &cluster.nodes[index];
@@ -324,6 +365,27 @@ s_fake_do (fake_t *fake, const char *name, int node, uint64_t number)
     char *answer = s_fake_ask (fake, name, node, number);
     assert_string_equal (answer, "OK");
     zstr_free (&answer);
+}
+
+//  A command whose argument is text (TOKEN, STREAM).
+static void
+s_fake_set (fake_t *fake, const char *name, const char *text)
+{
+    zstr_sendx (fake->actor, name, text, "0", NULL);
+    char *answer = zstr_recv (fake->actor);
+    assert_non_null (answer);
+    assert_string_equal (answer, "OK");
+    zstr_free (&answer);
+}
+
+//  Subscribe messages for the served topic node has read.
+static int
+s_fake_subscribes (fake_t *fake, int node)
+{
+    char *answer = s_fake_ask (fake, "SUBSCRIBES", node, 0);
+    int count = atoi (answer);
+    zstr_free (&answer);
+    return count;
 }
 
 //  Replays the fake served since the last call: their from seqs, in order
@@ -414,6 +476,7 @@ s_expect_gap (raftq_subscription_t *subscription, uint64_t first, uint64_t last)
     assert_non_null (strstr (raftq_subscription_error (subscription), "no longer retained"));
 }
 
+//  A subscription to STREAM with bob's token, as the fake serves it.
 static raftq_subscription_t *
 s_subscription (fake_t *fake, uint64_t from_seq, int silence_ms)
 {
@@ -421,7 +484,28 @@ s_subscription (fake_t *fake, uint64_t from_seq, int silence_ms)
         raftq_subscription_new (fake->client_list, fake->pub_list, FAKE_NODES, STREAM, from_seq);
     assert_non_null (subscription);
     raftq_subscription_set_silence (subscription, silence_ms);
+    assert_int_equal (raftq_subscription_set_token (subscription, TOKEN), 0);
     return subscription;
+}
+
+//  A fake cluster started under prefix and a subscription on it that has
+//  joined node 0 and finished its start-up.
+static raftq_subscription_t *
+s_started (fake_t *fake, const char *prefix, uint64_t from_seq, int silence_ms)
+{
+    s_fake_start (fake, prefix);
+    raftq_subscription_t *subscription = s_subscription (fake, from_seq, silence_ms);
+    s_wait_subscribed (fake, 0);
+    s_settle (subscription);
+    return subscription;
+}
+
+static raftq_subscription_result_t
+s_next (raftq_subscription_t *subscription, int timeout_ms)
+{
+    raftq_event_t event;
+    raftq_gap_t gap;
+    return raftq_subscription_next (subscription, timeout_ms, &event, &gap);
 }
 
 //  --- tests
@@ -610,21 +694,167 @@ test_refused_replay_is_reported (void **state)
     fake_t fake;
     s_fake_start (&fake, "refused");
     s_fake_do (&fake, "COMMIT", 0, 2);
-    zstr_sendx (fake.actor, "TOKEN", "tok-bob", "0", NULL);
-    char *ok = zstr_recv (fake.actor);
-    assert_string_equal (ok, "OK");
-    zstr_free (&ok);
-    raftq_subscription_t *subscription = s_subscription (&fake, 1, QUIET_MS);
+    raftq_subscription_t *subscription =
+        raftq_subscription_new (fake.client_list, fake.pub_list, FAKE_NODES, STREAM, 1);
+    assert_non_null (subscription);
+    raftq_subscription_set_silence (subscription, QUIET_MS);
 
+    //  A private stream without a token: said once, then the replay's refusal.
+    assert_int_equal (s_next (subscription, DEADLINE_MS), RAFTQ_SUBSCRIPTION_ERROR);
+    assert_non_null (strstr (raftq_subscription_error (subscription), "needs a session token"));
+    assert_int_equal (s_next (subscription, DEADLINE_MS), RAFTQ_SUBSCRIPTION_ERROR);
+    assert_non_null (strstr (raftq_subscription_error (subscription), "UNAUTHENTICATED"));
+    //  The bare stream is not what the broker serves.
+    assert_int_equal (s_fake_subscribes (&fake, 0), 0);
+    //  Nothing is skipped meanwhile; with the token the hole fills.
+    assert_int_equal (raftq_subscription_set_token (subscription, TOKEN), 0);
+    s_expect_event (subscription, 1);
+    s_expect_event (subscription, 2);
+    s_wait_subscribed (&fake, 0);
+    raftq_subscription_destroy (&subscription);
+    zactor_destroy (&fake.actor);
+}
+
+static void
+test_private_stream_with_token (void **state)
+{
+    (void)state;
+    fake_t fake;
+    raftq_subscription_t *subscription = s_started (&fake, "private", 1, QUIET_MS);
+    assert_true (raftq_subscription_confirmed (subscription));
+    assert_string_equal (raftq_subscription_error (subscription), "");
+
+    //  Control events on the topic are never data; 3 is replayed with the token.
+    s_fake_do (&fake, "PUBLISH", 0, 1);
+    s_fake_do (&fake, "CONTROL", 0, 1);
+    s_fake_do (&fake, "PUBLISH", 0, 2);
+    s_fake_do (&fake, "JUNK", 0, 3);
+    s_fake_do (&fake, "PUBLISH", 0, 4);
+    for (uint64_t seq = 1; seq <= 4; seq++)
+        s_expect_event (subscription, seq);
+    uint64_t froms[16];
+    //  Start-up, the catch-up after the confirmation, and the hole at 3.
+    size_t replays = s_fake_replays (&fake, froms, 16);
+    assert_true (replays >= 2 && froms[replays - 1] == 3);
+    s_settle (subscription);
+    assert_int_equal (s_fake_subscribes (&fake, 0), 1);
+    raftq_subscription_destroy (&subscription);
+    zactor_destroy (&fake.actor);
+}
+
+static void
+test_resubscribes_until_confirmed (void **state)
+{
+    (void)state;
+    fake_t fake;
+    s_fake_start (&fake, "confirm");
+    s_fake_do (&fake, "CONFIRM", 0, 0);
+    raftq_subscription_t *subscription = s_subscription (&fake, 0, QUIET_MS);
+    s_wait_subscribed (&fake, 0);
+    assert_false (raftq_subscription_confirmed (subscription));
+    //  No "subscribed" within about a second: unsubscribe and subscribe again.
+    int64_t started = zclock_mono ();
+    while (s_fake_subscribes (&fake, 0) < 2) {
+        assert_true (zclock_mono () - started < DEADLINE_MS);
+        assert_int_equal (s_next (subscription, 50), RAFTQ_SUBSCRIPTION_NONE);
+    }
+    assert_true (zclock_mono () - started >= 800);
+    assert_true (raftq_subscription_wait_ms (subscription) <= 1000);
+
+    //  Confirmed: no more subscribing, and events flow.
+    s_fake_do (&fake, "CONTROL", 0, 1);
+    s_fake_do (&fake, "PUBLISH", 0, 7);
+    s_expect_event (subscription, 7);
+    assert_true (raftq_subscription_confirmed (subscription));
+    int subscribes = s_fake_subscribes (&fake, 0);
+    assert_int_equal (s_next (subscription, 1300), RAFTQ_SUBSCRIPTION_NONE);
+    assert_int_equal (s_fake_subscribes (&fake, 0), subscribes);
+    raftq_subscription_destroy (&subscription);
+    zactor_destroy (&fake.actor);
+}
+
+static void
+test_revoked_ends_subscription (void **state)
+{
+    (void)state;
+    fake_t fake;
+    raftq_subscription_t *subscription = s_started (&fake, "revoked", 1, QUIET_MS);
+    s_fake_do (&fake, "PUBLISH", 0, 1);
+    s_fake_do (&fake, "PUBLISH", 0, 2);
+    s_fake_do (&fake, "CONTROL", 0, 2);
+    //  What came before the revocation is delivered, then the end.
+    s_expect_event (subscription, 1);
+    s_expect_event (subscription, 2);
+    assert_int_equal (s_next (subscription, DEADLINE_MS), RAFTQ_SUBSCRIPTION_REVOKED);
+    assert_non_null (strstr (raftq_subscription_error (subscription), "revoked"));
+    s_fake_do (&fake, "PUBLISH", 0, 3);
+    assert_int_equal (s_next (subscription, 100), RAFTQ_SUBSCRIPTION_REVOKED);
+    uint64_t froms[4];
+    s_fake_replays (&fake, froms, 4);
+    assert_int_equal (s_next (subscription, 100), RAFTQ_SUBSCRIPTION_REVOKED);
+    //  Over: no replay asks for what the token no longer allows.
+    assert_int_equal (s_fake_replays (&fake, froms, 4), 0);
+    raftq_subscription_destroy (&subscription);
+    zactor_destroy (&fake.actor);
+}
+
+static void
+test_private_failover_resubscribes_with_token (void **state)
+{
+    (void)state;
+    fake_t fake;
+    raftq_subscription_t *subscription = s_started (&fake, "privfail", 1, 200);
+    s_fake_do (&fake, "PUBLISH", 0, 1);
+    s_expect_event (subscription, 1);
+    //  Node 0 dies; node 1 publishes 2 and 3 before anyone subscribed there.
+    s_fake_do (&fake, "ALIVE", 0, 0);
+    s_fake_do (&fake, "PUBLISH", 1, 2);
+    s_fake_do (&fake, "PUBLISH", 1, 3);
+    s_expect_event (subscription, 2);
+    s_expect_event (subscription, 3);
+    assert_string_equal (raftq_subscription_endpoint (subscription), fake.pubs[1]);
+    //  Node 1 got <stream>#<token>, confirmed it, and serves live events.
+    s_wait_subscribed (&fake, 1);
+    s_fake_do (&fake, "PUBLISH", 1, 4);
+    s_expect_event (subscription, 4);
+    assert_true (raftq_subscription_confirmed (subscription));
+    raftq_subscription_destroy (&subscription);
+    zactor_destroy (&fake.actor);
+}
+
+static void
+test_topic_stream_needs_no_token (void **state)
+{
+    (void)state;
+    fake_t fake;
+    s_fake_start (&fake, "topic");
+    s_fake_set (&fake, "STREAM", "topic/news");
+    raftq_subscription_t *subscription =
+        raftq_subscription_new (fake.client_list, fake.pub_list, FAKE_NODES, "topic/news", 1);
+    assert_non_null (subscription);
+    raftq_subscription_set_silence (subscription, QUIET_MS);
+    assert_true (raftq_subscription_confirmed (subscription));
+    s_wait_subscribed (&fake, 0);
+    s_settle (subscription);
+    s_fake_do (&fake, "PUBLISH", 0, 1);
+    s_fake_do (&fake, "PUBLISH", 0, 2);
+    for (uint64_t seq = 1; seq <= 2; seq++) {
+        raftq_event_t event;
+        raftq_gap_t gap;
+        assert_int_equal (raftq_subscription_next (subscription, DEADLINE_MS, &event, &gap),
+                          RAFTQ_SUBSCRIPTION_EVENT);
+        assert_true (event.seq == seq);
+        assert_string_equal (event.stream, "topic/news");
+    }
+    //  A token changes nothing for a public stream's subscription.
+    assert_int_equal (raftq_subscription_set_token (subscription, TOKEN), 0);
+    s_fake_do (&fake, "PUBLISH", 0, 3);
     raftq_event_t event;
     raftq_gap_t gap;
     assert_int_equal (raftq_subscription_next (subscription, DEADLINE_MS, &event, &gap),
-                      RAFTQ_SUBSCRIPTION_ERROR);
-    assert_non_null (strstr (raftq_subscription_error (subscription), "UNAUTHENTICATED"));
-    //  Nothing is skipped meanwhile; with the token the hole fills.
-    assert_int_equal (raftq_subscription_set_token (subscription, "tok-bob"), 0);
-    s_expect_event (subscription, 1);
-    s_expect_event (subscription, 2);
+                      RAFTQ_SUBSCRIPTION_EVENT);
+    assert_true (event.seq == 3);
+    assert_int_equal (s_fake_subscribes (&fake, 0), 1);
     raftq_subscription_destroy (&subscription);
     zactor_destroy (&fake.actor);
 }
@@ -662,6 +892,11 @@ main (void)
         cmocka_unit_test (test_live_start_and_polling),
         cmocka_unit_test (test_fails_over_when_node_dies),
         cmocka_unit_test (test_refused_replay_is_reported),
+        cmocka_unit_test (test_private_stream_with_token),
+        cmocka_unit_test (test_resubscribes_until_confirmed),
+        cmocka_unit_test (test_revoked_ends_subscription),
+        cmocka_unit_test (test_private_failover_resubscribes_with_token),
+        cmocka_unit_test (test_topic_stream_needs_no_token),
         cmocka_unit_test (test_new_refuses_bad_arguments),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
