@@ -52,6 +52,18 @@ s_take_subscriptions (fanout_t *fanout)
     fanout_take_subscriptions (fanout);
 }
 
+//  Takes subscription messages until no subscriber of stream is left. A
+//  closed connection's cancels come when libzmq gets to them, perhaps
+//  behind other connections' messages.
+static void
+s_take_until_unsubscribed (fanout_t *fanout, const char *stream)
+{
+    int64_t deadline = zclock_mono () + WAIT_MS;
+    while (fanout_has_subscriber (fanout, stream) && zclock_mono () < deadline)
+        s_take_subscriptions (fanout);
+    assert_false (fanout_has_subscriber (fanout, stream));
+}
+
 static void
 s_publish (fanout_t *fanout, char *stream, uint64_t seq)
 {
@@ -146,15 +158,13 @@ test_topic_subscriptions (void **state)
 
     //  A cancel takes one subscriber's share; the last one's, the prefix
     zsock_set_unsubscribe (everything, "");
-    s_take_subscriptions (fanout);
-    assert_false (fanout_has_subscriber (fanout, "topic/news"));
+    s_take_until_unsubscribed (fanout, "topic/news");
     zsock_set_unsubscribe (jobs, "topic/jobs");
     s_take_subscriptions (fanout);
     assert_true (fanout_has_subscriber (fanout, "topic/jobs"));
     //  A closed connection's subscriptions come back as cancels
     zsock_destroy (&jobs_too);
-    s_take_subscriptions (fanout);
-    assert_false (fanout_has_subscriber (fanout, "topic/jobs"));
+    s_take_until_unsubscribed (fanout, "topic/jobs");
 
     zsock_destroy (&jobs);
     zsock_destroy (&everything);
@@ -216,14 +226,12 @@ test_private_streams (void **state)
 
     //  Cancel and subscribe again: confirmed again; closing forgets it
     zsock_set_unsubscribe (bob, "user/bob#" BOB);
-    s_take_subscriptions (fanout);
-    assert_false (fanout_has_subscriber (fanout, "user/bob"));
+    s_take_until_unsubscribed (fanout, "user/bob");
     zsock_set_subscribe (bob, "user/bob#" BOB);
     s_take_subscriptions (fanout);
     s_expect (bob, "user/bob#" BOB, "user/bob", 0, "subscribed");
     zsock_destroy (&bob);
-    s_take_subscriptions (fanout);
-    assert_false (fanout_has_subscriber (fanout, "user/bob"));
+    s_take_until_unsubscribed (fanout, "user/bob");
 
     zsock_destroy (&bob_conv);
     zsock_destroy (&alice_conv);
