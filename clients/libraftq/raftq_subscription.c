@@ -373,9 +373,15 @@ s_replay (raftq_subscription_t *self, raftq_gap_t *gap)
         s_fail (self, "replay of %s from %" PRIu64 ": %s: %s", self->stream, self->next_seq,
                 raftq_code_name (code), raftq_client_error (self->client));
         //  Only a refusal is the caller's business; silence and elections
-        //  are waited out.
-        if (code == RAFTQ_UNAUTHENTICATED || code == RAFTQ_PERMISSION_DENIED ||
-            code == RAFTQ_INVALID_ARGUMENT)
+        //  are waited out. A private stream's token refused is a token
+        //  that ended (or never granted the stream): the same end as a
+        //  "revoked" event, which a subscriber moving between nodes may
+        //  never see. Without a token yet, the caller may still give one.
+        bool refused = code == RAFTQ_UNAUTHENTICATED || code == RAFTQ_PERMISSION_DENIED;
+        bool with_token = self->private_stream && strcmp (self->topic, self->stream) != 0;
+        if (refused && with_token)
+            self->revoked = true;
+        else if (refused || code == RAFTQ_INVALID_ARGUMENT)
             result = RAFTQ_SUBSCRIPTION_ERROR;
     }
     raftq__reply__free_unpacked (reply, NULL);

@@ -251,8 +251,15 @@ class Subscription:
                 self.catching_up = False      # nothing published from next_seq on yet
             else:
                 self.error = "replay of %s from %d: %s" % (self.stream, self.next_seq, error)
-                # only a refusal is the caller's business; silence is waited out
-                if error.code in REFUSALS:
+                # only a refusal is the caller's business; silence is waited
+                # out. A private stream's token refused has ended (or never
+                # granted it): the end a "revoked" event brings, which a
+                # subscriber moving between nodes may never see (without a
+                # token yet, the caller may still give one)
+                refused = error.code in ("UNAUTHENTICATED", "PERMISSION_DENIED")
+                if refused and is_private(self.stream) and self.topic != self.stream:
+                    self.revoked = True
+                elif error.code in REFUSALS:
                     result = ("error", self.error)
         now = time.monotonic()
         if (result is not None and result[0] == "gap") or self._deliverable() is not None:

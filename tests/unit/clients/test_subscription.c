@@ -798,6 +798,26 @@ test_revoked_ends_subscription (void **state)
     zactor_destroy (&fake.actor);
 }
 
+//  A token that ended while no node could say "revoked" (the subscriber
+//  was moving between nodes): the replay's refusal ends it the same way.
+static void
+test_refused_token_ends_subscription (void **state)
+{
+    (void)state;
+    fake_t fake;
+    raftq_subscription_t *subscription = s_started (&fake, "tokenend", 1, QUIET_MS);
+    s_fake_do (&fake, "PUBLISH", 0, 1);
+    s_expect_event (subscription, 1);
+    s_fake_do (&fake, "REFUSE", 0, RAFTQ__CODE__PERMISSION_DENIED);
+    //  Seq 3 without 2: the hole is asked for, and refused
+    s_fake_do (&fake, "COMMIT", 0, 2);
+    s_fake_do (&fake, "PUBLISH", 0, 3);
+    assert_int_equal (s_next (subscription, DEADLINE_MS), RAFTQ_SUBSCRIPTION_REVOKED);
+    assert_non_null (strstr (raftq_subscription_error (subscription), "PERMISSION_DENIED"));
+    raftq_subscription_destroy (&subscription);
+    zactor_destroy (&fake.actor);
+}
+
 static void
 test_private_failover_resubscribes_with_token (void **state)
 {
@@ -895,6 +915,7 @@ main (void)
         cmocka_unit_test (test_private_stream_with_token),
         cmocka_unit_test (test_resubscribes_until_confirmed),
         cmocka_unit_test (test_revoked_ends_subscription),
+        cmocka_unit_test (test_refused_token_ends_subscription),
         cmocka_unit_test (test_private_failover_resubscribes_with_token),
         cmocka_unit_test (test_topic_stream_needs_no_token),
         cmocka_unit_test (test_new_refuses_bad_arguments),
