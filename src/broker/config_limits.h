@@ -20,7 +20,8 @@
 
     max_connections and min_free_disk_bytes are node-local. A leader with
     less than min_free_disk_bytes free in data_dir refuses growing writes
-    (proposal.c); max_connections is only parsed so far.
+    (proposal.c); max_connections caps the live connections of the client
+    port and, apart, of the PUB port (node_keys.c, util/zap_handler.c).
 
     max_state_bytes stops at 1 GiB because a snapshot body is one protobuf
     message, which must stay under 2 GiB: the accounted state (quota.h
@@ -44,7 +45,7 @@ typedef struct {
     uint64_t max_topic_bytes;     //  payload bytes queued in one topic
     uint64_t max_accounts;        //  chat accounts
     uint64_t max_inbox_messages;  //  unread messages one account holds
-    uint64_t max_connections;     //  client connections one node serves
+    uint64_t max_connections;     //  live connections per client or PUB port
     uint64_t min_free_disk_bytes; //  node-local free space watermark of the data directory
 } config_limits_t;
 

@@ -214,9 +214,9 @@ s_bind (server_t *self, int type, const char *what, uint16_t port)
         zsock_set_maxmsgsize (socket,
                               client_port_max_message_size (self->config->max_payload_bytes));
     }
-    node_keys_secure_client_socket (self->keys, socket);
-    char error[256];
-    if (endpoint_bind (socket, self->node->host, port, error, sizeof (error))) {
+    char error[256] = "cannot cap its connections";
+    if (node_keys_secure_client_socket (self->keys, socket, self->config->limits.max_connections) ||
+        endpoint_bind (socket, self->node->host, port, error, sizeof (error))) {
         diagnostic_line (self->node_id, DIAGNOSTIC_ERROR, "%s port: %s", what, error);
         zsock_destroy (&socket);
     }
