@@ -1,17 +1,29 @@
 """Bounds a node keeps whatever its clients do: connections past
 limits.max_connections are refused at the handshake while the first ones
-are served.
+are served; a client that pipelines requests and never reads its replies,
+and a subscriber that never reads its events, do not grow the node's
+memory (VmRSS) past a bound while another client is served in under a
+second.
 
 The configs set "peer_curve": false: harness.py writes no node
 certificates yet, and the peer port needs keys otherwise."""
 
+import json
+import time
+
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
-from harness import check, check_equal, wait_until
+from harness import OK, check, check_equal, message_put, topic_put, wait_until
 
 PLAIN_PEERS = {"peer_curve": False}
 STATUS = {"type": "status", "method": "GET"}
+MiB = 1024 * 1024
+PAYLOAD = "p" * (64 * 1024)
+RETAINED = 20                  # events a stream keeps: a replay answers ~1.3 MiB
+PIPELINED = 500                # replays asked and never read: 650 MiB unbounded
+PUBLISHED = 600                # 64 KiB events a stalled subscriber never takes
+RSS_GROWTH_MAX = 48 * MiB      # allowed past the node's size after the setup
 HANDSHAKE_EVENTS = (zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_HANDSHAKE_FAILED_AUTH
                     | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL)
 
@@ -99,3 +111,116 @@ def test_connections_past_the_cap_refused(ctx):
             client.close()
         if refused:
             refused.close()
+
+
+def _memory(cluster, node_id, key):
+    """VmRSS (now) or VmHWM (the peak so far) of a node, in bytes."""
+    pid = cluster.processes.pid(node_id)
+    check(pid is not None, "node %d is not running", node_id)
+    with open("/proc/%d/status" % pid) as handle:
+        for line in handle:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no %s for node %d" % (key, node_id))
+
+
+def _served_quickly(cluster, node_id, what):
+    """A fresh client's publish and status each answered within a second."""
+    context = zmq.Context.instance()
+    socket = context.socket(zmq.REQ)
+    socket.linger = 0
+    socket.connect(cluster.endpoint(node_id))
+    try:
+        for body in (message_put("other", "x"), STATUS):
+            started = time.monotonic()
+            socket.send_json(body)
+            check(socket.poll(1000), "%s: no answer to %r within 1 s", what, body)
+            reply = socket.recv_json()
+            check(reply.get("success", True) is not False, "%s: %r got %r", what, body, reply)
+            check(time.monotonic() - started < 1.0, "%s: answered after %.2f s", what,
+                  time.monotonic() - started)
+    finally:
+        socket.close()
+
+
+def _publish_and_pop(cluster, node_id, count):
+    """count 64 KiB publishes to "big", each popped again, pipelined in
+    batches through one DEALER that reads its replies."""
+    socket = zmq.Context.instance().socket(zmq.DEALER)
+    socket.linger = 0
+    socket.connect(cluster.endpoint(node_id))
+    try:
+        done = 0
+        while done < count:
+            batch = min(50, count - done)
+            for body in [message_put("big", PAYLOAD)] * batch + \
+                    [{"type": "message", "method": "GET", "topic": "big"}] * batch:
+                socket.send_multipart([b"", json.dumps(body).encode()])
+            for _ in range(2 * batch):
+                check(socket.poll(5000), "no reply to a pipelined publish or pop")
+                reply = json.loads(socket.recv_multipart()[-1])
+                check(reply.get("success") is True, "publish or pop: %r", reply)
+            done += batch
+    finally:
+        socket.close()
+
+
+def test_unread_replies_and_stalled_subscriber_bounded(ctx):
+    # The log is compacted often, so that what it holds in memory stays
+    # small beside what is measured
+    cluster = ctx.cluster(1, event_retention=RETAINED, snapshot_log_bytes=4 * MiB,
+                          snapshot_trailing_entries=10,
+                          limits={"max_connection_reply_bytes": MiB,
+                                  "max_subscriber_lag_bytes": MiB}, **PLAIN_PEERS)
+    cluster.start()
+    cluster.wait_leader()
+    for name in ("big", "other"):
+        check_equal(cluster.request(1, topic_put(name)), OK, "create topic %s" % name)
+    # Fill the retained window, and let the node reach its working size
+    _publish_and_pop(cluster, 1, 2 * RETAINED)
+    replay = {"type": "replay", "method": "GET", "stream": "topic/big"}
+    check(len(cluster.request(1, replay).get("events", [])) == RETAINED, "replay of the window")
+    baseline = _memory(cluster, 1, "VmRSS")
+    context = zmq.Context.instance()
+
+    # A client that pipelines replays (~1.3 MiB each) and does not read
+    greedy = context.socket(zmq.DEALER)
+    greedy.linger = 0
+    greedy.rcvhwm = 1
+    greedy.connect(cluster.endpoint(1))
+    # A subscriber to everything that never reads
+    stalled = context.socket(zmq.SUB)
+    stalled.linger = 0
+    stalled.rcvhwm = 1
+    stalled.setsockopt(zmq.SUBSCRIBE, b"")
+    stalled.connect("tcp://127.0.0.1:%d" % cluster.config.nodes[1].pub_port)
+    try:
+        body = json.dumps(replay).encode()
+        for _ in range(PIPELINED):
+            greedy.send_multipart([b"", body])
+        _served_quickly(cluster, 1, "beside the unread replays")
+        # Only now read: every replay was answered, the later ones short
+        codes = []
+        greedy.rcvhwm = 1000
+        while len(codes) < PIPELINED:
+            check(greedy.poll(10000), "%d replies of %d came", len(codes), PIPELINED)
+            reply = json.loads(greedy.recv_multipart()[-1])
+            codes.append("OK" if "events" in reply else reply.get("code"))
+        refused = codes.count("UNAVAILABLE")
+        check(refused > PIPELINED // 2 and refused + codes.count("OK") == PIPELINED,
+              "replies to the unread replays: %d UNAVAILABLE of %d (%r)", refused, PIPELINED,
+              sorted(set(codes)))
+        after_replays = _memory(cluster, 1, "VmHWM")
+        _publish_and_pop(cluster, 1, PUBLISHED)
+        _served_quickly(cluster, 1, "beside the stalled subscriber")
+        after_events = _memory(cluster, 1, "VmHWM")
+        print("VmRSS %.1f MiB after setup; peak %.1f MiB after %d unread replays (%d refused), "
+              "%.1f MiB after %d events not taken" % (
+                  baseline / MiB, after_replays / MiB, PIPELINED, refused, after_events / MiB,
+                  PUBLISHED))
+        for seen, what in ((after_replays, "unread replays"), (after_events, "a stalled subscriber")):
+            check(seen - baseline < RSS_GROWTH_MAX, "%s grew the peak VmRSS by %.1f MiB (bound %d MiB)",
+                  what, (seen - baseline) / MiB, RSS_GROWTH_MAX // MiB)
+    finally:
+        greedy.close()
+        stalled.close()
