@@ -21,8 +21,9 @@
     | max_subscriber_lag_bytes   | 64 MiB | 1 MiB .. 1 TiB     |
 
     max_connections and min_free_disk_bytes are node-local. A leader with
-    less than min_free_disk_bytes free in data_dir refuses growing writes
-    (proposal.c); max_connections caps the live connections of the client
+    less than min_free_disk_bytes free where its node directory lies
+    refuses growing writes (proposal.c), a follower appends no entries
+    (replica/raft_thread.c); max_connections caps the live connections of the client
     port and, apart, of the PUB port (node_keys.c, util/zap_handler.c).
     max_connection_reply_bytes bounds the reply bytes one client
     connection has not taken yet (client_port.h); max_subscriber_lag_bytes

@@ -58,7 +58,9 @@ s_serve_status (server_t *self, client_request_t *request)
                               .fsm = self->fsm,
                               .progress = raft_actor_progress (self->raft),
                               .snapshot_dir = self->snapshot_dir,
-                              .max_state_bytes = self->config->limits.max_state_bytes};
+                              .max_state_bytes = self->config->limits.max_state_bytes,
+                              .disk_path = self->snapshot_dir,
+                              .min_free_disk_bytes = self->config->limits.min_free_disk_bytes};
     status_answer (self->port, request, &source);
     client_request_destroy (&request);
 }

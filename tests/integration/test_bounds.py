@@ -3,12 +3,16 @@ limits.max_connections are refused at the handshake while the first ones
 are served; a client that pipelines requests and never reads its replies,
 and a subscriber that never reads its events, do not grow the node's
 memory (VmRSS) past a bound while another client is served in under a
-second.
+second; a follower whose disk falls below min_free_disk_bytes stays up,
+appends nothing more, says why in its status, and the others go on
+committing.
 
 The configs set "peer_curve": false: harness.py writes no node
 certificates yet, and the peer port needs keys otherwise."""
 
 import json
+import os
+import subprocess
 import time
 
 import zmq
@@ -224,3 +228,54 @@ def test_unread_replies_and_stalled_subscriber_bounded(ctx):
     finally:
         greedy.close()
         stalled.close()
+
+
+def test_low_disk_follower_stays_up_and_others_commit(ctx):
+    cluster = ctx.cluster(3, segment_bytes=65536, snapshot_log_bytes=1 << 30,
+                          limits={"min_free_disk_bytes": 4 * MiB}, **PLAIN_PEERS)
+    # Node 3's directory is a small filesystem of its own
+    mount = os.path.join(cluster.directory, "data", "node-3")
+    os.makedirs(mount, mode=0o700)
+    if subprocess.call(["mount", "-t", "tmpfs", "-o", "size=8m,mode=0700", "tmpfs", mount]) != 0:
+        print("SKIP: cannot mount a tmpfs (needs root)")
+        return
+    ctx.on_close(lambda: subprocess.call(["umount", "-l", mount]))
+    cluster.start()
+    leader = cluster.wait_leader()
+    if leader == 3:
+        reply = cluster.request(3, {"type": "leader", "method": "PUT", "id": 1}, timeout=10.0)
+        check(reply is not None and reply.get("success") is True, "transfer to node 1: %r", reply)
+        leader = cluster.wait_leader(other_than=3)
+    term = cluster.status(leader)["term"]
+    check_equal(cluster.request(leader, topic_put("fill")), OK, "create topic")
+    detail = {"type": "status", "method": "GET", "detail": True}
+    payload = "f" * 30000
+
+    def node_3_low():
+        check_equal(cluster.request(leader, message_put("fill", payload)), OK, "a publish")
+        status = cluster.request(3, detail)
+        return status if status and status.get("disk_low") else None
+    low = wait_until(node_3_low, 60.0, "node 3 below its watermark")
+    check(low["free_disk_bytes"] < low["min_free_disk_bytes"] == 4 * MiB,
+          "node 3's status: %r", low)
+    # The Raft thread's own look at the disk, beside the status's
+    log_path = os.path.join(mount, "raftqd.log")
+    log_path = os.path.join(mount, "raftqd.log")
+
+    def refusing():
+        check_equal(cluster.request(leader, message_put("fill", payload)), OK, "a publish")
+        return "appending no entries" in open(log_path).read()
+    wait_until(refusing, 10.0, "node 3 logging that it appends nothing")
+    # Writes still commit, through nodes 1 and 2; node 3 takes none of them
+    for _ in range(20):
+        check_equal(cluster.request(leader, message_put("fill", payload)), OK,
+                    "a publish with node 3 low")
+    last = {node_id: cluster.status(node_id)["last_index"] for node_id in cluster.ids}
+    check(last[3] <= last[leader] - 20, "node 3 appended while low: last indexes %r", last)
+    leader_detail = cluster.request(leader, detail)
+    lag = {member["id"]: member["lag"] for member in leader_detail["member_detail"]}
+    check(lag[3] >= 20, "node 3's lag as the leader sees it: %r", lag)
+    # Nothing was disturbed: same leader and term, node 3 up and following
+    check_equal(cluster.status(leader)["term"], term, "the term")
+    check_equal(cluster.status(3)["leader"], leader, "node 3's leader")
+    check_equal(cluster.alive(), [1, 2, 3], "nodes running")
