@@ -27,6 +27,10 @@
 //  How long a look at the log's free disk space holds: statvfs is cheap,
 //  but AppendEntries come many a millisecond.
 #define DISK_CHECK_MS 100
+//  Out of descriptors, an append is tried again this often, this many times
+//  (a tenth of the shortest election timeout tests use, in all).
+#define APPEND_RETRY_MS 5
+#define APPEND_ATTEMPTS 6
 //  Size of a raw ticket frame in PROPOSE.
 #define TICKET_SIZE 8
 
@@ -276,6 +280,26 @@ s_compact (raft_thread_t *self, zmsg_t *message)
     raft_snapshots_compact (self, index, term);
 }
 
+//  Appends what ready asks to persist. Out of descriptors (EMFILE, ENFILE:
+//  connections took them), a failed append leaves the store as it was, and
+//  is tried again a few times as connections come and go, rather than
+//  stopping the node at once. Returns 0, or -1 with errno set.
+static int
+s_append (raft_thread_t *self, const raft_ready_t *ready)
+{
+    for (int attempt = 0;; attempt++) {
+        if (log_store_append (self->log, ready->entries_to_persist,
+                              ready->entries_to_persist_count) == 0)
+            return 0;
+        if ((errno != EMFILE && errno != ENFILE) || attempt == APPEND_ATTEMPTS)
+            return -1;
+        if (attempt == 0)
+            diagnostic_line (self->node_id, DIAGNOSTIC_WARNING,
+                             "out of file descriptors appending to the log: trying again");
+        zclock_sleep (APPEND_RETRY_MS);
+    }
+}
+
 //  Acts on everything the core wants done, in the order the core demands,
 //  until it wants nothing more.
 void
@@ -312,8 +336,7 @@ raft_thread_process_ready (raft_thread_t *self)
                 &ready.entries_to_persist[ready.entries_to_persist_count - 1];
             written_index = last->index;
             written_term = last->term;
-            if (log_store_append (self->log, ready.entries_to_persist,
-                                  ready.entries_to_persist_count))
+            if (s_append (self, &ready))
                 raft_thread_fatal (self, "cannot append to the log");
             if (log_store_sync (self->log))
                 raft_thread_fatal (self, "cannot sync the log");

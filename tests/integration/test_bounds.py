@@ -5,7 +5,8 @@ and a subscriber that never reads its events, do not grow the node's
 memory (VmRSS) past a bound while another client is served in under a
 second; a follower whose disk falls below min_free_disk_bytes stays up,
 appends nothing more, says why in its status, and the others go on
-committing.
+committing; a node out of file descriptors (connections took them all)
+keeps rolling its log to new segments and serving the clients it has.
 
 The configs set "peer_curve": false: harness.py writes no node
 certificates yet, and the peer port needs keys otherwise."""
@@ -18,6 +19,7 @@ import time
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
+import raftq_cluster
 from harness import OK, check, check_equal, message_put, topic_put, wait_until
 
 PLAIN_PEERS = {"peer_curve": False}
@@ -28,6 +30,8 @@ RETAINED = 20                  # events a stream keeps: a replay answers ~1.3 Mi
 PIPELINED = 500                # replays asked and never read: 650 MiB unbounded
 PUBLISHED = 600                # 64 KiB events a stalled subscriber never takes
 RSS_GROWTH_MAX = 48 * MiB      # allowed past the node's size after the setup
+DESCRIPTORS = 128              # the out-of-descriptors node's hard limit
+CROWD_CAP = 68                 # its max_connections: with its own ~60, near the limit
 HANDSHAKE_EVENTS = (zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_HANDSHAKE_FAILED_AUTH
                     | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL)
 
@@ -149,14 +153,15 @@ def _served_quickly(cluster, node_id, what):
 
 def _publish_and_pop(cluster, node_id, count):
     """count 64 KiB publishes to "big", each popped again, pipelined in
-    batches through one DEALER that reads its replies."""
+    batches through one DEALER that reads its replies (ten pops' replies
+    stay under the 1 MiB of unread replies the node allows a connection)."""
     socket = zmq.Context.instance().socket(zmq.DEALER)
     socket.linger = 0
     socket.connect(cluster.endpoint(node_id))
     try:
         done = 0
         while done < count:
-            batch = min(50, count - done)
+            batch = min(10, count - done)
             for body in [message_put("big", PAYLOAD)] * batch + \
                     [{"type": "message", "method": "GET", "topic": "big"}] * batch:
                 socket.send_multipart([b"", json.dumps(body).encode()])
@@ -279,3 +284,63 @@ def test_low_disk_follower_stays_up_and_others_commit(ctx):
     check_equal(cluster.status(leader)["term"], term, "the term")
     check_equal(cluster.status(3)["leader"], leader, "node 3's leader")
     check_equal(cluster.alive(), [1, 2, 3], "nodes running")
+
+
+def test_out_of_descriptors_survived(ctx):
+    """The node starts under a hard limit of 128 descriptors, with a
+    max_connections that (with its own descriptors) reaches it, and it
+    warns about that; then a crowd of 200 clients connects, the node runs
+    at its limit (accepts fail, handshakes past the cap are refused), yet
+    publishes that roll the log over ten new segment files commit for the
+    client it serves, and once the crowd leaves new clients are served."""
+    cluster = ctx.cluster(1, segment_bytes=65536, snapshot_log_bytes=1 << 30,
+                          limits={"max_connections": CROWD_CAP}, **PLAIN_PEERS)
+    # raftqd through a wrapper that lowers both limits: the node may raise
+    # its soft limit to the hard one, never past it
+    wrapper_dir = os.path.join(ctx.dir, "limited-bin")
+    os.makedirs(wrapper_dir)
+    wrapper = os.path.join(wrapper_dir, "raftqd")
+    with open(wrapper, "w") as handle:
+        handle.write("#!/bin/sh\nulimit -n %d || exit 1\nexec %s \"$@\"\n" % (DESCRIPTORS, ctx.program("raftqd")))
+    os.chmod(wrapper, 0o755)
+    cluster.processes = raftq_cluster.Cluster(cluster.config, wrapper_dir, detach=False)
+    cluster.start()
+    leader = cluster.wait_leader()
+    check_equal(cluster.request(leader, topic_put("rolls")), OK, "create topic")
+    log_path = cluster.config.nodes[1].log_path
+    check("file descriptors allowed" in open(log_path).read(), "no warning about the limit")
+    context = zmq.Context.instance()
+    # One client that keeps its connection, then a crowd past the limit
+    kept = context.socket(zmq.REQ)
+    kept.linger = 0
+    kept.connect(cluster.endpoint(1))
+    kept.send_json(STATUS)
+    check(kept.poll(2000), "the kept client got no status")
+    kept.recv_json()
+    crowd = []
+    try:
+        # From another source address: the TIME-WAIT the crowd leaves
+        # behind on ephemeral ports cannot then block a later test's bind
+        # of 127.0.0.1 in this port range
+        crowd_endpoint = cluster.endpoint(1).replace("tcp://", "tcp://127.0.0.2:0;")
+        for _ in range(200):
+            socket = context.socket(zmq.DEALER)
+            socket.linger = 0
+            socket.connect(crowd_endpoint)
+            crowd.append(socket)
+        pid = cluster.processes.pid(1)
+        used = wait_until(lambda: len(os.listdir("/proc/%d/fd" % pid)) >= DESCRIPTORS - 8 and
+                          len(os.listdir("/proc/%d/fd" % pid)), 10.0,
+                          "the node near its descriptor limit")
+        print("descriptors of the node: %d of %d" % (used, DESCRIPTORS))
+        payload = "s" * 30000
+        for _ in range(20):  # two records a segment: ten new segment files
+            kept.send_json(message_put("rolls", payload))
+            check(kept.poll(3000), "a publish got no answer with descriptors exhausted")
+            check_equal(kept.recv_json(), OK, "a publish with descriptors exhausted")
+    finally:
+        for socket in crowd:
+            socket.close()
+    check_equal(cluster.alive(), [1], "nodes running")
+    wait_until(lambda: cluster.request(1, STATUS) is not None, 10.0, "a new client served")
+    kept.close()
