@@ -4,6 +4,17 @@
     Requests and replies are the hot path: no zmsg_t is built either way.
     Malformed traffic is dropped with a rate-limited complaint; a request too
     large or undecodable is answered here and never reaches the caller.
+
+    Unread replies are bounded per connection in bytes, not messages (the
+    ROUTER's high-water mark counts messages, and one reply may be a 4 MiB
+    page): each reply body is handed to libzmq without a copy, with a free
+    function that libzmq's I/O thread calls once the body is written to
+    the kernel or dropped, so the bytes a connection has in libzmq are
+    known exactly, per routing id. Past the limit a reply is replaced by
+    a short UNAVAILABLE, rather than the connection going unread: a
+    ROUTER cannot stop reading one peer, and a dropped reply would leave
+    the client to time out without a word. The first reply always goes
+    out, whatever its size.
 */
 #ifndef CLIENT_PORT_H_INCLUDED
 #define CLIENT_PORT_H_INCLUDED
@@ -26,9 +37,15 @@ typedef struct _client_port_t client_port_t;
 int client_port_max_message_size (uint32_t max_payload_bytes);
 
 //  A port on the bound ROUTER *socket_p (taken). Requests over
-//  max_payload_bytes plus envelope room are refused TOO_LARGE; node_id
-//  marks its complaints. Returns NULL when out of memory (socket destroyed).
-client_port_t *client_port_new (zsock_t **socket_p, uint32_t node_id, uint32_t max_payload_bytes);
+//  max_payload_bytes plus envelope room are refused TOO_LARGE without
+//  being parsed; node_id marks its complaints. A connection holding
+//  max_reply_bytes of replies libzmq has not written out (a client that
+//  pipelines and does not read) has its further requests refused
+//  UNAVAILABLE before they are served, and a reply that would pass the
+//  limit is replaced by a short UNAVAILABLE, until the client reads. Returns NULL when out of
+//  memory (socket destroyed).
+client_port_t *client_port_new (zsock_t **socket_p, uint32_t node_id, uint32_t max_payload_bytes,
+                                size_t max_reply_bytes);
 
 //  Gives the replies still queued linger_ms to leave, then closes.
 void client_port_destroy (client_port_t **self_p, int linger_ms);

@@ -287,6 +287,9 @@ s_status_detail_keys (json_t *object, const Raftq__StatusDetail *detail, int *rc
     s_set (object, "snapshot_bytes", s_json_count (detail->snapshot_bytes), rc);
     s_set (object, "state_bytes", s_json_count (detail->state_bytes), rc);
     s_set (object, "max_state_bytes", s_json_count (detail->max_state_bytes), rc);
+    s_set (object, "free_disk_bytes", s_json_count (detail->free_disk_bytes), rc);
+    s_set (object, "min_free_disk_bytes", s_json_count (detail->min_free_disk_bytes), rc);
+    s_set (object, "disk_low", json_boolean (detail->disk_low), rc);
     json_t *members = json_array ();
     for (size_t index = 0; members && index < detail->n_members; index++)
         s_append (members, s_member_detail_object (detail->members[index]), rc);

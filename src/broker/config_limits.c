@@ -34,6 +34,8 @@ static const s_key_t s_keys[] = {
     S_KEY (max_inbox_messages, 10000, 1, 1ull << 40),
     S_KEY (max_connections, 1024, 1, 1000000),
     S_KEY (min_free_disk_bytes, 64 * MiB, 0, 1ull << 50),
+    S_KEY (max_connection_reply_bytes, 16 * MiB, 64 * 1024, 1024 * MiB),
+    S_KEY (max_subscriber_lag_bytes, 64 * MiB, MiB, 1ull << 40),
 };
 #define S_KEY_COUNT (sizeof s_keys / sizeof s_keys[0])
 

@@ -41,6 +41,21 @@ struct _fanout_t {
     size_t stream_buffer_size; //  bytes allocated
 };
 
+//  The largest event of a payload: protobuf holds it once, JSON text up to
+//  six times (\u00XX per control byte), plus the stream and other fields.
+#define EVENT_PAYLOAD_COPIES 7
+#define EVENT_OVERHEAD_BYTES 4096
+
+int
+fanout_send_hwm (uint64_t lag_bytes, uint32_t max_payload_bytes)
+{
+    uint64_t largest = (uint64_t)max_payload_bytes * EVENT_PAYLOAD_COPIES + EVENT_OVERHEAD_BYTES;
+    uint64_t events = lag_bytes / largest;
+    if (events < FANOUT_SEND_HWM_MIN)
+        return FANOUT_SEND_HWM_MIN;
+    return events > FANOUT_SEND_HWM_MAX ? FANOUT_SEND_HWM_MAX : (int)events;
+}
+
 int
 fanout_prepare_socket (zsock_t *socket)
 {

@@ -33,6 +33,18 @@ extern "C" {
 
 typedef struct _fanout_t fanout_t;
 
+//  The XPUB's send high-water mark (messages) for subscribers that may be
+//  lag_bytes behind when events carry payloads of up to max_payload_bytes:
+//  libzmq counts messages, so the count is the byte budget over the
+//  largest event (a payload in protobuf and again as JSON text, escaped),
+//  at least FANOUT_SEND_HWM_MIN and at most FANOUT_SEND_HWM_MAX. A
+//  subscriber that far behind loses events (XPUB drops them), sees the gap
+//  in the stream's seqs and replays; one that stops reading altogether is
+//  cut off by ZMTP heartbeats (server.c).
+#define FANOUT_SEND_HWM_MIN 16
+#define FANOUT_SEND_HWM_MAX 10000
+int fanout_send_hwm (uint64_t lag_bytes, uint32_t max_payload_bytes);
+
 //  Makes an XPUB socket a fan-out socket (ZMQ_XPUB_MANUAL); before it
 //  binds, so that no subscriber is ever served unfiltered. 0, or -1.
 int fanout_prepare_socket (zsock_t *socket);

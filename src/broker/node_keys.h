@@ -24,9 +24,11 @@ node_keys_t *node_keys_new (const config_t *config, const config_node_t *node,
 //  Stops the ZAP handler: after every socket that uses it is closed.
 void node_keys_destroy (node_keys_t **self_p);
 
-//  Makes a client or PUB socket a CURVE server, before it binds, when the
-//  config requires CurveZMQ of clients; nothing otherwise.
-void node_keys_secure_client_socket (node_keys_t *self, zsock_t *socket);
+//  Before a client (ROUTER) or PUB (XPUB) socket binds: makes it a CURVE
+//  server when the config requires CurveZMQ of clients, and caps its
+//  connections at max_connections (past it, handshakes are refused while
+//  the connections there are served). Returns 0 or -1.
+int node_keys_secure_client_socket (node_keys_t *self, zsock_t *socket, uint64_t max_connections);
 
 //  For the Raft actor: the key pair and the policy endpoint, all NULL when
 //  the peer port is plaintext.

@@ -2,13 +2,13 @@
     proposal.h.
 */
 #include <inttypes.h>
-#include <sys/statvfs.h>
 
 #include "broker/proposal.h"
 
 #include "broker/server_private.h"
 #include "state/command.h"
 #include "state/session_key.h"
+#include "util/disk_space.h"
 
 bool
 proposal_answer_early (server_t *server, client_request_t *request)
@@ -64,15 +64,14 @@ s_disk_refuses (server_t *server, const Raftq__State__Command *command, char *er
                  command->op_case == RAFTQ__STATE__COMMAND__OP_PUBLISH ||
                  command->op_case == RAFTQ__STATE__COMMAND__OP_CREATE_ACCOUNT ||
                  command->op_case == RAFTQ__STATE__COMMAND__OP_SEND_MESSAGE;
-    struct statvfs disk;
-    //  The node's directory lies in data_dir (a mount inside it is not seen)
-    if (minimum == 0 || !grows || statvfs (server->config->data_dir, &disk) != 0)
-        return 0;
-    uint64_t free_bytes = (uint64_t)disk.f_bavail * disk.f_frsize;
-    if (free_bytes >= minimum)
+    uint64_t free_bytes;
+    //  Where the node's files are (its own mount, if it has one), as the
+    //  Raft thread and Status look
+    const char *path = server->snapshot_dir ? server->snapshot_dir : server->config->data_dir;
+    if (!grows || !disk_space_low (path, minimum, &free_bytes))
         return 0;
     snprintf (error, error_size,
-              "min_free_disk_bytes reached: the data directory's disk has %" PRIu64
+              "min_free_disk_bytes reached: the node directory's disk has %" PRIu64
               " bytes free, below the limit of %" PRIu64,
               free_bytes, minimum);
     return -1;

@@ -7,6 +7,7 @@
 */
 #include <czmq.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,6 +183,34 @@ s_harden (const config_t *config, uint32_t node_id)
                          strerror (errno));
 }
 
+//  Descriptors beside the client and PUB connections: the log, snapshots,
+//  peer links, ZeroMQ's own.
+#define DESCRIPTOR_HEADROOM 256
+
+//  The client and PUB ports may hold max_connections each: the soft
+//  descriptor limit is raised to the hard one, so that the caps, which
+//  refuse cleanly, run out before descriptors do. When even the hard
+//  limit is short, say so (the node still runs: libzmq survives a failed
+//  accept, and the log keeps a spare descriptor for its next segment).
+static void
+s_raise_descriptor_limit (const config_t *config, uint32_t node_id)
+{
+    struct rlimit limit;
+    if (getrlimit (RLIMIT_NOFILE, &limit))
+        return;
+    if (limit.rlim_cur < limit.rlim_max) {
+        struct rlimit raised = {limit.rlim_max, limit.rlim_max};
+        if (setrlimit (RLIMIT_NOFILE, &raised) == 0)
+            limit = raised;
+    }
+    uint64_t wanted = 2 * config->limits.max_connections + DESCRIPTOR_HEADROOM;
+    if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted)
+        diagnostic_line (node_id, DIAGNOSTIC_WARNING,
+                         "%" PRIu64 " file descriptors allowed, fewer than 2 x max_connections + "
+                         "%d = %" PRIu64 ": raise the limit (ulimit -n) or lower max_connections",
+                         (uint64_t)limit.rlim_cur, DESCRIPTOR_HEADROOM, wanted);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -205,6 +234,7 @@ main (int argc, char *argv[])
         return EXIT_USAGE;
     }
     s_harden (config, node_id);
+    s_raise_descriptor_limit (config, node_id);
     //  Older builds sized log segments from the environment; say so rather
     //  than let a deployment believe it still does
     if (getenv ("RAFTQ_SEGMENT_BYTES"))

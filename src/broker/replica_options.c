@@ -63,6 +63,7 @@ replica_options_build (replica_options_t *self, const config_t *config, uint32_t
     options->election_timeout_max_ms = config->election_timeout_max_ms;
     options->segment_bytes = config->segment_bytes;
     options->snapshot_trailing_entries = config->snapshot_trailing_entries;
+    options->min_free_disk_bytes = config->limits.min_free_disk_bytes;
     options->snapshot = snapshot;
     return 0;
 }

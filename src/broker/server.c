@@ -20,8 +20,17 @@
 
 //  Period of the check for requests past their deadline.
 #define DEADLINE_CHECK_MS 20
-//  Replies and events queued per client or subscriber before they are dropped.
+//  Replies queued per client before they are dropped (their bytes are
+//  bounded by client_port).
 #define CLIENT_SEND_HWM 10000
+//  Subscription messages: a flag and a stream prefix, which no stream key
+//  this long could match anyway. Bigger costs the subscriber its connection.
+#define SUBSCRIPTION_MAX_BYTES 1024
+//  ZMTP heartbeats on client and PUB connections: a peer that stopped
+//  reading its socket cannot answer a PING, and is cut off after the
+//  timeout, its queued replies or events freed with it.
+#define HEARTBEAT_IVL_MS     2000
+#define HEARTBEAT_TIMEOUT_MS 20000
 //  At shutdown, time left to deliver the last replies.
 #define SHUTDOWN_LINGER_MS 200
 
@@ -66,7 +75,9 @@ s_serve_status (server_t *self, client_request_t *request)
                               .fsm = self->fsm,
                               .progress = raft_actor_progress (self->raft),
                               .snapshot_dir = self->snapshot_dir,
-                              .max_state_bytes = self->config->limits.max_state_bytes};
+                              .max_state_bytes = self->config->limits.max_state_bytes,
+                              .disk_path = self->snapshot_dir,
+                              .min_free_disk_bytes = self->config->limits.min_free_disk_bytes};
     status_answer (self->port, request, &source);
     client_request_destroy (&request);
 }
@@ -236,19 +247,25 @@ s_bind (server_t *self, int type, const char *what, uint16_t port)
     if (!socket)
         return NULL;
     zsock_set_linger (socket, 0);
-    zsock_set_sndhwm (socket, CLIENT_SEND_HWM);
+    zsock_set_heartbeat_ivl (socket, HEARTBEAT_IVL_MS);
+    zsock_set_heartbeat_timeout (socket, HEARTBEAT_TIMEOUT_MS);
     if (type == ZMQ_ROUTER) {
+        zsock_set_sndhwm (socket, CLIENT_SEND_HWM);
         zsock_set_router_mandatory (socket, 0);
         zsock_set_maxmsgsize (socket,
                               client_port_max_message_size (self->config->max_payload_bytes));
+    } else {
+        zsock_set_sndhwm (socket, fanout_send_hwm (self->config->limits.max_subscriber_lag_bytes,
+                                                   self->config->max_payload_bytes));
+        zsock_set_maxmsgsize (socket, SUBSCRIPTION_MAX_BYTES);
     }
     if (type == ZMQ_XPUB && fanout_prepare_socket (socket)) {
         zsock_destroy (&socket);
         return NULL;
     }
-    node_keys_secure_client_socket (self->keys, socket);
-    char error[256];
-    if (endpoint_bind (socket, self->node->host, port, error, sizeof (error))) {
+    char error[256] = "cannot cap its connections";
+    if (node_keys_secure_client_socket (self->keys, socket, self->config->limits.max_connections) ||
+        endpoint_bind (socket, self->node->host, port, error, sizeof (error))) {
         diagnostic_line (self->node_id, DIAGNOSTIC_ERROR, "%s port: %s", what, error);
         zsock_destroy (&socket);
     }
@@ -283,7 +300,8 @@ s_open_ports (server_t *self)
     zsock_t *clients = s_bind (self, ZMQ_ROUTER, "client", self->node->client_port);
     if (!clients)
         return -1;
-    self->port = client_port_new (&clients, self->node_id, self->config->max_payload_bytes);
+    self->port = client_port_new (&clients, self->node_id, self->config->max_payload_bytes,
+                                  (size_t)self->config->limits.max_connection_reply_bytes);
     if (!self->port)
         return -1;
     if (s_load_admin_credential (self))

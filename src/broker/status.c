@@ -2,6 +2,7 @@
 #include "broker/status.h"
 
 #include "storage/snapshot.h"
+#include "util/disk_space.h"
 
 static Raftq__Role
 s_status_role (raft_role_t role)
@@ -106,6 +107,11 @@ s_fill_detail (status_report_t *report, const status_source_t *source)
     detail->snapshot_bytes = s_snapshot_bytes (source->snapshot_dir);
     detail->state_bytes = fsm_state_bytes (source->fsm);
     detail->max_state_bytes = source->max_state_bytes;
+    //  The same look the proposal path and the Raft thread take
+    detail->min_free_disk_bytes = source->min_free_disk_bytes;
+    if (source->disk_path)
+        detail->disk_low = disk_space_low (source->disk_path, source->min_free_disk_bytes,
+                                           &detail->free_disk_bytes);
     report->status.detail = detail;
     return 0;
 }

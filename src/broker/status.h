@@ -28,6 +28,8 @@ typedef struct {
     const raft_actor_progress_t *progress; //  the actor's latest progress
     const char *snapshot_dir;              //  where snapshot files lie, NULL: none
     uint64_t max_state_bytes;              //  the limit this node proposes (config)
+    const char *disk_path;                 //  in the node's directory: its free space is shown
+    uint64_t min_free_disk_bytes;          //  the watermark it is held against (config)
 } status_source_t;
 
 //  Fills report from source as asked (NULL: no hash, no detail). Hosts and

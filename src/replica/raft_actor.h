@@ -147,6 +147,8 @@ typedef struct {
     uint32_t election_timeout_max_ms;      //
     uint64_t segment_bytes;                //  log segment roll size, 0: the log store's default
     uint32_t snapshot_trailing_entries;    //  log entries kept behind a snapshot
+    uint64_t min_free_disk_bytes;          //  below this free on the log's disk, a follower
+                                           //  appends nothing (raft_thread.c); 0: off
     const raft_actor_snapshot_t *snapshot; //  restored by the broker; NULL: load the newest
     const uint8_t *public_key;             //  this node's CurveZMQ key pair (peer_links.h);
     const uint8_t *secret_key;             //  NULL: the peer port is plaintext

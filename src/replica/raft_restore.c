@@ -224,6 +224,7 @@ s_open_snapshots (raft_thread_t *self, const raft_actor_options_t *options)
         !(self->snapshot_dir = strdup (path)))
         return -1;
     self->trailing_entries = options->snapshot_trailing_entries;
+    self->min_free_disk_bytes = options->min_free_disk_bytes;
     self->receiver = snapshot_writer_new (self->snapshot_dir);
     if (!self->receiver) {
         diagnostic_line (self->node_id, DIAGNOSTIC_ERROR, "cannot start the snapshot receiver");

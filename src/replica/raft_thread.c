@@ -12,6 +12,7 @@
 
 #include "replica/peer_codec.h"
 #include "replica/raft_pipe.h"
+#include "util/disk_space.h"
 #include "util/endpoint.h"
 
 //  Longest the core waits between ticks; heartbeat_ms / 5 when shorter.
@@ -23,6 +24,13 @@
 #define PEER_MAX_MESSAGE_BYTES (64 * 1024 * 1024)
 //  At most one complaint per second about bad peer traffic.
 #define GARBAGE_LOG_PERIOD_MS 1000
+//  How long a look at the log's free disk space holds: statvfs is cheap,
+//  but AppendEntries come many a millisecond.
+#define DISK_CHECK_MS 100
+//  Out of descriptors, an append is tried again this often, this many times
+//  (a tenth of the shortest election timeout tests use, in all).
+#define APPEND_RETRY_MS 5
+#define APPEND_ATTEMPTS 6
 //  Size of a raw ticket frame in PROPOSE.
 #define TICKET_SIZE 8
 
@@ -272,6 +280,26 @@ s_compact (raft_thread_t *self, zmsg_t *message)
     raft_snapshots_compact (self, index, term);
 }
 
+//  Appends what ready asks to persist. Out of descriptors (EMFILE, ENFILE:
+//  connections took them), a failed append leaves the store as it was, and
+//  is tried again a few times as connections come and go, rather than
+//  stopping the node at once. Returns 0, or -1 with errno set.
+static int
+s_append (raft_thread_t *self, const raft_ready_t *ready)
+{
+    for (int attempt = 0;; attempt++) {
+        if (log_store_append (self->log, ready->entries_to_persist,
+                              ready->entries_to_persist_count) == 0)
+            return 0;
+        if ((errno != EMFILE && errno != ENFILE) || attempt == APPEND_ATTEMPTS)
+            return -1;
+        if (attempt == 0)
+            diagnostic_line (self->node_id, DIAGNOSTIC_WARNING,
+                             "out of file descriptors appending to the log: trying again");
+        zclock_sleep (APPEND_RETRY_MS);
+    }
+}
+
 //  Acts on everything the core wants done, in the order the core demands,
 //  until it wants nothing more.
 void
@@ -308,8 +336,7 @@ raft_thread_process_ready (raft_thread_t *self)
                 &ready.entries_to_persist[ready.entries_to_persist_count - 1];
             written_index = last->index;
             written_term = last->term;
-            if (log_store_append (self->log, ready.entries_to_persist,
-                                  ready.entries_to_persist_count))
+            if (s_append (self, &ready))
                 raft_thread_fatal (self, "cannot append to the log");
             if (log_store_sync (self->log))
                 raft_thread_fatal (self, "cannot sync the log");
@@ -328,6 +355,57 @@ s_complain (raft_thread_t *self, const char *what)
 {
     diagnostic_dropped (&self->garbage_limiter, zclock_mono (), GARBAGE_LOG_PERIOD_MS,
                         self->node_id, "peer port", what);
+}
+
+//  Whether the log's filesystem is below min_free_disk_bytes, logged when
+//  that changes. Between two looks (statvfs) the free space is estimated
+//  down by the entries taken, so a burst within one period cannot run far
+//  past the watermark.
+static bool
+s_disk_low (raft_thread_t *self)
+{
+    int64_t now = zclock_mono ();
+    if (now >= self->disk_checked_at + DISK_CHECK_MS) {
+        self->disk_checked_at = now;
+        //  Unreadable: refuse nothing, as on the leader's side
+        if (disk_space_free (self->log_path, &self->disk_free))
+            self->disk_free = UINT64_MAX;
+    }
+    bool low = self->min_free_disk_bytes > 0 && self->disk_free < self->min_free_disk_bytes;
+    if (low != self->disk_low)
+        diagnostic_line (self->node_id, low ? DIAGNOSTIC_WARNING : DIAGNOSTIC_INFO,
+                         low ? "the log's disk has %" PRIu64 " bytes free, below "
+                               "min_free_disk_bytes (%" PRIu64 "): appending no entries"
+                             : "the log's disk has %" PRIu64 " bytes free again (min_free_disk_"
+                               "bytes %" PRIu64 "): appending entries",
+                         self->disk_free, self->min_free_disk_bytes);
+    self->disk_low = low;
+    return low;
+}
+
+//  Hands a peer message to the core. Below the disk watermark an
+//  AppendEntries goes in without its entries, as a heartbeat at its
+//  prev_log_index: the node stays a follower of that leader (no election),
+//  commits what it already holds, and answers that its log matches up to
+//  prev_log_index only, so the leader sends the entries again later.
+//  Refusing to append is always safe in Raft (the node is one more slow
+//  follower), and nothing not written is ever acknowledged.
+static void
+s_deliver (raft_thread_t *self, const raft_message_t *message)
+{
+    if (message->type != RAFT_MESSAGE_APPEND_ENTRIES || message->entry_count == 0 ||
+        !s_disk_low (self)) {
+        for (size_t index = 0; index < message->entry_count; index++) {
+            uint64_t size = message->entries[index].size;
+            self->disk_free = self->disk_free > size ? self->disk_free - size : 0;
+        }
+        raft_core_receive (self->core, message);
+        return;
+    }
+    raft_message_t heartbeat = *message;
+    heartbeat.entries = NULL;
+    heartbeat.entry_count = 0;
+    raft_core_receive (self->core, &heartbeat);
 }
 
 //  One message from the ROUTER: [routing id][packed peer message].
@@ -356,7 +434,7 @@ s_receive_peer (raft_thread_t *self, zmsg_t *message)
                   decoded.message.from);
         s_complain (self, error);
     } else
-        raft_core_receive (self->core, &decoded.message);
+        s_deliver (self, &decoded.message);
     peer_codec_message_clear (&decoded);
 }
 

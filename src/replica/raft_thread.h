@@ -50,6 +50,10 @@ typedef struct {
     uint64_t snapshot_term;               //  term of its last entry
     uint64_t restored_snapshot_index;     //  the snapshot restored at start, for the broker
     uint32_t trailing_entries;            //  log entries kept behind a snapshot
+    uint64_t min_free_disk_bytes;         //  below this free on the log's disk, append nothing
+    int64_t disk_checked_at;              //  zclock_mono of the last look at it (statvfs)
+    uint64_t disk_free;                   //  free bytes then, less the entries taken since
+    bool disk_low;                        //  below the watermark at the last decision
 } raft_thread_t;
 
 //  The zactor function: args is the raft_actor_options_t, borrowed until

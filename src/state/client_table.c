@@ -31,6 +31,8 @@ struct _client_t {
 
 struct _client_table_t {
     size_t max_clients; //  clients remembered at most
+    uint64_t max_bytes; //  bytes charged at most, past the newest client
+    uint64_t bytes;     //  charged now: replies plus CLIENT_TABLE_CLIENT_BYTES each
     zhashx_t *clients;  //  client id -> client_t, owns them
     client_t *oldest;   //  least recently applied client: evicted first
     client_t *newest;   //  most recently applied client
@@ -48,11 +50,12 @@ s_client_destroy (void **item_p)
 }
 
 client_table_t *
-client_table_new (size_t max_clients)
+client_table_new (size_t max_clients, uint64_t max_bytes)
 {
     assert (max_clients > 0);
     client_table_t *self = (client_table_t *)must_zalloc (sizeof (client_table_t));
     self->max_clients = max_clients;
+    self->max_bytes = max_bytes;
     self->clients = u64_table_new (s_client_destroy);
     return self;
 }
@@ -99,6 +102,13 @@ client_table_reply (const client_t *client)
     return reply_unpack (client->reply, client->reply_size);
 }
 
+uint64_t
+client_table_bytes (client_table_t *self)
+{
+    assert (self);
+    return self->bytes;
+}
+
 size_t
 client_table_size (client_table_t *self)
 {
@@ -132,26 +142,36 @@ s_client_append (client_table_t *self, client_t *client)
     self->newest = client;
 }
 
+//  Forgets the least recently applied client.
+static void
+s_evict_oldest (client_table_t *self)
+{
+    client_t *evicted = self->oldest;
+    s_client_unlink (self, evicted);
+    self->bytes -= CLIENT_TABLE_CLIENT_BYTES + evicted->reply_size;
+    zhashx_delete (self->clients, &evicted->id);
+}
+
 void
 client_table_remember (client_table_t *self, client_t *client, uint64_t client_id, uint64_t seq,
                        uint64_t index, const uint8_t *request, const Raftq__Reply *reply)
 {
     assert (self);
     assert (reply);
-    if (client)
+    if (client) {
         s_client_unlink (self, client);
-    else {
-        if (zhashx_size (self->clients) >= self->max_clients) {
-            client_t *evicted = self->oldest;
-            s_client_unlink (self, evicted);
-            zhashx_delete (self->clients, &evicted->id);
-        }
+        self->bytes -= client->reply_size;
+    } else {
+        if (zhashx_size (self->clients) >= self->max_clients)
+            s_evict_oldest (self);
         client = (client_t *)must_zalloc (sizeof (client_t));
         client->id = client_id;
         zhashx_insert (self->clients, &client->id, client);
+        self->bytes += CLIENT_TABLE_CLIENT_BYTES;
     }
     free (client->reply);
     client->reply_size = raftq__reply__get_packed_size (reply);
+    self->bytes += client->reply_size;
     client->reply = (uint8_t *)must_alloc (client->reply_size);
     raftq__reply__pack (reply, client->reply);
     memcpy (client->request, request, COMMAND_DIGEST_SIZE);
@@ -159,6 +179,8 @@ client_table_remember (client_table_t *self, client_t *client, uint64_t client_i
     client->seq = seq;
     client->last_index = index;
     s_client_append (self, client);
+    while (self->bytes > self->max_bytes && self->oldest != client)
+        s_evict_oldest (self);
 }
 
 //  --------------------------------------------------------------------------
@@ -275,6 +297,7 @@ client_table_snapshot_load (client_table_t *self, Raftq__State__FsmState *state,
         client->reply_size = saved->reply.len;
         saved->reply.data = NULL;
         saved->reply.len = 0;
+        self->bytes += CLIENT_TABLE_CLIENT_BYTES + client->reply_size;
         zhashx_insert (self->clients, &client->id, client);
         s_client_append (self, client);
     }

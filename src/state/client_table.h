@@ -3,7 +3,15 @@
     so that a retry is answered with the same reply instead of applying
     again. At most max_clients are remembered; a new client past that
     evicts the least recently applied one (lowest log index), which then
-    loses its protection.
+    loses its protection. The table is bounded in bytes too: each client
+    is charged its packed reply plus CLIENT_TABLE_CLIENT_BYTES, and while
+    the total passes max_bytes the least recently applied clients are
+    evicted (never the one just remembered), since replies differ in size
+    by four orders of magnitude (an empty OK, a 4 MiB page) and a count
+    alone bounds nothing. The bound is a constant of the build
+    (CLIENT_TABLE_MAX_BYTES), not a config key: eviction is part of the
+    replicated state, so every node and every replay must evict alike,
+    and config files may differ between nodes.
 
     Deterministic: eviction follows a list in apply order, the state hash
     sorts clients by id and the snapshot saves them in eviction order;
@@ -25,8 +33,14 @@ typedef struct _client_table_t client_table_t;
 //  What the table remembers of one client.
 typedef struct _client_t client_t;
 
-//  max_clients must be at least 1.
-client_table_t *client_table_new (size_t max_clients);
+//  What the state machine's table may hold: 256 MiB, under the room
+//  config_limits.h leaves below a snapshot's 2 GiB.
+#define CLIENT_TABLE_MAX_BYTES (256ull * 1024 * 1024)
+//  Charged per client besides its reply: the entry and its table slot.
+#define CLIENT_TABLE_CLIENT_BYTES 128
+
+//  max_clients must be at least 1; max_bytes bounds the charged bytes.
+client_table_t *client_table_new (size_t max_clients, uint64_t max_bytes);
 
 void client_table_destroy (client_table_t **self_p);
 
@@ -53,6 +67,9 @@ void client_table_remember (client_table_t *self, client_t *client, uint64_t cli
 
 //  How many clients the table remembers.
 size_t client_table_size (client_table_t *self);
+
+//  The bytes charged for them (see above).
+uint64_t client_table_bytes (client_table_t *self);
 
 //  Feeds the clients, sorted by id, to digest.
 void client_table_digest (client_table_t *self, digest_t *digest);

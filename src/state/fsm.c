@@ -112,7 +112,7 @@ fsm_new (const fsm_options_t *options)
     self->queues =
         queues_new (self->options.max_topic_name, self->options.max_payload_bytes, self->events);
     self->chat = chat_new (&self->options.chat, self->events);
-    self->clients = client_table_new (self->options.max_clients);
+    self->clients = client_table_new (self->options.max_clients, CLIENT_TABLE_MAX_BYTES);
     return self;
 }
 

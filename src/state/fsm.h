@@ -74,7 +74,7 @@ int fsm_validate (fsm_t *self, const Raftq__State__Command *command, Raftq__Code
 //  The state's accounted bytes (quota.h): topics with their queued
 //  messages, accounts and chat messages; what max_state_bytes caps. The
 //  retained event window (event_retention, event_retention_bytes) and the
-//  exactly-once table (max_clients) are bounded by their own settings.
+//  exactly-once table (max_clients, CLIENT_TABLE_MAX_BYTES) have their own bounds.
 //  Derived from the content alone: equal on every node and after a
 //  snapshot is restored.
 uint64_t fsm_state_bytes (fsm_t *self);

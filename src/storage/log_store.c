@@ -28,6 +28,7 @@
 
 #include "storage/log_record.h"
 #include "storage/node_dir.h"
+#include "util/fd_reserve.h"
 #include "util/file_io.h"
 
 #include <assert.h>
@@ -100,7 +101,8 @@ log_store_segment_open (log_store_t *self, segment_t *segment)
         return 0;
     char name[NODE_DIR_NAME_SIZE];
     node_dir_file_name (name, NODE_DIR_SEGMENT, segment->first_index);
-    segment->fd = openat (self->directory_fd, name, O_RDWR | O_CLOEXEC);
+    segment->fd =
+        fd_reserve_openat (&self->spare_fd, self->directory_fd, name, O_RDWR | O_CLOEXEC, 0);
     return segment->fd < 0 ? -1 : 0;
 }
 
@@ -144,13 +146,17 @@ s_create_segment (log_store_t *self, uint64_t first_index)
         }
         previous->dirty = false;
     }
-    char name[NODE_DIR_NAME_SIZE];
-    node_dir_file_name (name, NODE_DIR_SEGMENT, first_index);
-    int fd = openat (self->directory_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return -1;
+    //  Closed first, so that the new file takes its descriptor: when
+    //  connections take every descriptor freed, the log still has one
     if (previous)
         log_store_segment_close (previous);
+    char name[NODE_DIR_NAME_SIZE];
+    node_dir_file_name (name, NODE_DIR_SEGMENT, first_index);
+    //  And if one was taken meanwhile, the spare one lets the log go on
+    int fd = fd_reserve_openat (&self->spare_fd, self->directory_fd, name,
+                                O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
     self->segments[self->segment_count++] = (segment_t){first_index, 0, fd, true};
     self->directory_dirty = true;
     return 0;
@@ -192,6 +198,7 @@ log_store_open (const char *path, uint64_t segment_bytes, char *error, size_t er
         return NULL;
     }
     self->directory_fd = -1;
+    self->spare_fd = fd_reserve_take ();
     self->path = strdup (path);
     if (!self->path) {
         snprintf (error, error_size, "log %s: out of memory", path);
@@ -224,6 +231,7 @@ log_store_destroy (log_store_t **self_p)
         log_store_segment_close (&self->segments[at]);
     if (self->directory_fd >= 0)
         close (self->directory_fd);
+    fd_reserve_release (&self->spare_fd);
     free (self->segments);
     free (self->offsets);
     free (self->write_buffer);
@@ -308,7 +316,9 @@ s_undo_append (log_store_t *self, size_t segment_count, uint64_t last_size, size
             self->failed = true;
             break;
         }
-    if (!self->failed && segment_count > 0) {
+    //  Nothing written to it (a roll that could not open the next file):
+    //  nothing to cut, and no descriptor needed to cut it
+    if (!self->failed && segment_count > 0 && self->segments[segment_count - 1].size != last_size) {
         segment_t *segment = &self->segments[segment_count - 1];
         if (log_store_segment_open (self, segment) || ftruncate (segment->fd, (off_t)last_size))
             self->failed = true;

@@ -21,6 +21,7 @@ typedef struct {
 struct _log_store_t {
     char *path;               //  the log directory
     int directory_fd;         //  open on path, to fsync after creating or deleting a segment
+    int spare_fd;             //  held back for segment files when descriptors run out, -1: none
     bool directory_dirty;     //  a segment was created or deleted since the last directory fsync
     segment_t *segments;      //  in index order; the last one takes appends
     size_t segment_count;     //  segments in use

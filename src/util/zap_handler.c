@@ -3,18 +3,22 @@
     A policy travels as [domain][flags][key][user id][key][user id]...,
     the same on the pipe (headed by "POLICY") and on the policy socket.
     Malformed policies are dropped whole: a domain keeps its last good
-    policy, or stays closed.
+    policy, or stays closed. A watch (connection cap) lives beside the
+    policy, keyed by the same domain, so that a new policy keeps the count.
 */
 #include "util/zap_handler.h"
 
 #include <string.h>
 
+#include "util/u64_table.h"
 #include "util/worker.h"
 
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
 #define ZAP_VERSION  "1.0"
 //  Room for "inproc://raftq-zap-policy-" and a pointer in hex.
 #define POLICY_ENDPOINT_SIZE 64
+//  A monitor event's first frame: event number (u16), value (u32).
+#define MONITOR_EVENT_SIZE 6
 
 struct _zap_handler_t {
     zactor_t *actor;                            //  the thread answering requests
@@ -27,12 +31,115 @@ typedef struct {
     zsock_t *requests; //  REP at the ZAP endpoint
     zsock_t *policies; //  PULL at the policy endpoint
     zhashx_t *domains; //  domain name -> its policy (a zmsg_t, as received)
+    zhashx_t *watches; //  domain name -> its s_watch_t
+    zpoller_t *poller; //  pipe, requests, policies and every watch's monitor
 } s_handler_t;
+
+//  One watched socket.
+typedef struct {
+    zsock_t *monitor;       //  PAIR receiving the socket's monitor events
+    size_t max_connections; //  live connections past which handshakes are refused
+    zhashx_t *live;         //  descriptors accepted, not yet disconnected (u64 items)
+} s_watch_t;
 
 static void
 s_policy_destructor (void **item)
 {
     zmsg_destroy ((zmsg_t **)item);
+}
+
+static void
+s_descriptor_destructor (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+static void
+s_watch_destructor (void **item)
+{
+    s_watch_t *watch = (s_watch_t *)*item;
+    if (watch) {
+        zsock_destroy (&watch->monitor);
+        zhashx_destroy (&watch->live);
+        free (watch);
+        *item = NULL;
+    }
+}
+
+//  Takes the monitor events waiting: ACCEPTED adds its descriptor,
+//  DISCONNECTED removes it. Nothing else carries the descriptor.
+static void
+s_watch_drain (s_watch_t *watch)
+{
+    void *monitor = zsock_resolve (watch->monitor);
+    zmq_msg_t frame;
+    zmq_msg_init (&frame);
+    while (zmq_msg_recv (&frame, monitor, ZMQ_DONTWAIT) != -1) {
+        uint16_t event = 0;
+        uint32_t value = 0;
+        bool head = zmq_msg_size (&frame) == MONITOR_EVENT_SIZE;
+        if (head) {
+            memcpy (&event, zmq_msg_data (&frame), sizeof event);
+            memcpy (&value, (uint8_t *)zmq_msg_data (&frame) + sizeof event, sizeof value);
+        }
+        //  The address frame (and anything after) says nothing we need
+        while (zmq_msg_more (&frame) && zmq_msg_recv (&frame, monitor, ZMQ_DONTWAIT) != -1)
+            ;
+        if (!head)
+            continue;
+        uint64_t descriptor = value;
+        if (event == ZMQ_EVENT_ACCEPTED && !zhashx_lookup (watch->live, &descriptor)) {
+            uint64_t *item = malloc (sizeof *item);
+            //  Without memory the connection goes uncounted: one too few
+            if (item) {
+                *item = descriptor;
+                zhashx_insert (watch->live, item, item);
+            }
+        } else if (event == ZMQ_EVENT_DISCONNECTED)
+            zhashx_delete (watch->live, &descriptor);
+    }
+    zmq_msg_close (&frame);
+}
+
+//  Starts watching: [domain][monitor endpoint][max connections].
+//  Returns 0 or -1.
+static int
+s_watch_start (s_handler_t *self, zmsg_t *message)
+{
+    char *domain = zmsg_popstr (message);
+    char *endpoint = zmsg_popstr (message);
+    char *max_text = zmsg_popstr (message);
+    s_watch_t *watch = calloc (1, sizeof (s_watch_t));
+    int rc = -1;
+    if (domain && endpoint && max_text && watch && !zhashx_lookup (self->watches, domain)) {
+        watch->max_connections = (size_t)strtoull (max_text, NULL, 10);
+        watch->live = u64_table_new (s_descriptor_destructor);
+        watch->monitor = zsock_new (ZMQ_PAIR);
+        if (watch->live && watch->monitor && zsock_connect (watch->monitor, "%s", endpoint) == 0 &&
+            zpoller_add (self->poller, watch->monitor) == 0) {
+            zhashx_insert (self->watches, domain, watch);
+            watch = NULL;
+            rc = 0;
+        }
+    }
+    if (watch)
+        s_watch_destructor ((void **)&watch);
+    free (domain);
+    free (endpoint);
+    free (max_text);
+    return rc;
+}
+
+//  The watch whose monitor is socket, NULL if none.
+static s_watch_t *
+s_watch_of (s_handler_t *self, void *socket)
+{
+    for (s_watch_t *watch = (s_watch_t *)zhashx_first (self->watches); watch;
+         watch = (s_watch_t *)zhashx_next (self->watches))
+        if ((void *)watch->monitor == socket)
+            return watch;
+    return NULL;
 }
 
 //  A well-formed policy: domain, flags, then key and user id pairs.
@@ -68,10 +175,10 @@ s_install (s_handler_t *self, zmsg_t **policy_p)
     free (domain);
 }
 
-//  The verdict on one request: 200 with a user id, or 400.
+//  What the policy alone says: 200 with a user id, or 400.
 static const char *
-s_decide (s_handler_t *self, const char *domain, const char *mechanism, zframe_t *credential,
-          char user_id[CURVE_KEY_TEXT_SIZE])
+s_policy_decide (s_handler_t *self, const char *domain, const char *mechanism, zframe_t *credential,
+                 char user_id[CURVE_KEY_TEXT_SIZE])
 {
     zmsg_t *policy = (zmsg_t *)zhashx_lookup (self->domains, domain);
     if (!policy)
@@ -95,6 +202,22 @@ s_decide (s_handler_t *self, const char *domain, const char *mechanism, zframe_t
         return "400";
     curve_key_encode (zframe_data (credential), user_id);
     return "200";
+}
+
+//  The verdict on one request: the policy's, then the domain's cap.
+static const char *
+s_decide (s_handler_t *self, const char *domain, const char *mechanism, zframe_t *credential,
+          char user_id[CURVE_KEY_TEXT_SIZE])
+{
+    const char *status = s_policy_decide (self, domain, mechanism, credential, user_id);
+    s_watch_t *watch = (s_watch_t *)zhashx_lookup (self->watches, domain);
+    if (streq (status, "200") && watch) {
+        //  The asking connection's ACCEPTED is waiting there, if not taken
+        s_watch_drain (watch);
+        if (zhashx_size (watch->live) > watch->max_connections)
+            status = "400";
+    }
+    return status;
 }
 
 //  One request: [version][request id][domain][address][routing id]
@@ -137,8 +260,9 @@ s_answer (s_handler_t *self)
     zmsg_destroy (&request);
 }
 
-//  A command on the pipe: POLICY (answered with a signal once in force).
-//  Returns -1 when the thread must stop.
+//  A command on the pipe: POLICY (answered with a signal once in force),
+//  WATCH (a signal, 0 or 1), UNWATCH (a signal), CONNECTIONS (the count as text). Returns -1
+//  when the thread must stop.
 static int
 s_command (s_handler_t *self)
 {
@@ -149,6 +273,24 @@ s_command (s_handler_t *self)
     if (streq (command, "POLICY")) {
         s_install (self, &message);
         zsock_signal (self->pipe, 0);
+    } else if (streq (command, "WATCH"))
+        zsock_signal (self->pipe, s_watch_start (self, message) ? 1 : 0);
+    else if (streq (command, "UNWATCH")) {
+        char *domain = zmsg_popstr (message);
+        s_watch_t *watch = domain ? (s_watch_t *)zhashx_lookup (self->watches, domain) : NULL;
+        if (watch)
+            zpoller_remove (self->poller, watch->monitor);
+        if (domain)
+            zhashx_delete (self->watches, domain);
+        zsock_signal (self->pipe, 0);
+        free (domain);
+    } else if (streq (command, "CONNECTIONS")) {
+        char *domain = zmsg_popstr (message);
+        s_watch_t *watch = domain ? (s_watch_t *)zhashx_lookup (self->watches, domain) : NULL;
+        if (watch)
+            s_watch_drain (watch);
+        zstr_sendf (self->pipe, "%zu", watch ? zhashx_size (watch->live) : 0);
+        free (domain);
     }
     zmsg_destroy (&message);
     free (command);
@@ -161,34 +303,41 @@ s_handler_destroy (s_handler_t *self)
     zsock_destroy (&self->requests);
     zsock_destroy (&self->policies);
     zhashx_destroy (&self->domains);
+    zpoller_destroy (&self->poller);
+    zhashx_destroy (&self->watches);
 }
 
 static void
 s_run (zsock_t *pipe, void *args)
 {
     worker_block_signals ();
-    s_handler_t self = {pipe, zsock_new (ZMQ_REP), zsock_new (ZMQ_PULL), zhashx_new ()};
-    bool ready = self.requests && self.policies && self.domains &&
+    s_handler_t self = {pipe,          zsock_new (ZMQ_REP), zsock_new (ZMQ_PULL),
+                        zhashx_new (), zhashx_new (),       NULL};
+    bool ready = self.requests && self.policies && self.domains && self.watches &&
                  zsock_bind (self.requests, ZAP_ENDPOINT) == 0 &&
-                 zsock_bind (self.policies, "%s", (const char *)args) == 0;
+                 zsock_bind (self.policies, "%s", (const char *)args) == 0 &&
+                 (self.poller = zpoller_new (pipe, self.requests, self.policies, NULL));
     if (self.domains)
         zhashx_set_destructor (self.domains, s_policy_destructor);
+    if (self.watches)
+        zhashx_set_destructor (self.watches, s_watch_destructor);
     //  zactor_new takes the first signal; the second says whether we run
     zsock_signal (pipe, 0);
     zsock_signal (pipe, ready ? 0 : 1);
-    zpoller_t *poller = ready ? zpoller_new (pipe, self.requests, self.policies, NULL) : NULL;
-    while (poller) {
-        void *which = zpoller_wait (poller, -1);
+    while (ready) {
+        void *which = zpoller_wait (self.poller, -1);
+        s_watch_t *watch;
         if (which == self.requests)
             s_answer (&self);
         else if (which == self.policies) {
             zmsg_t *policy = zmsg_recv (self.policies);
             if (policy)
                 s_install (&self, &policy);
-        } else if (which == pipe ? s_command (&self) : zpoller_terminated (poller))
+        } else if (which && which != pipe && (watch = s_watch_of (&self, which)))
+            s_watch_drain (watch);
+        else if (which == pipe ? s_command (&self) : zpoller_terminated (self.poller))
             break;
     }
-    zpoller_destroy (&poller);
     s_handler_destroy (&self);
 }
 
@@ -239,6 +388,40 @@ zap_handler_secure_server (zsock_t *socket, const uint8_t secret_key[CURVE_KEY_S
     zsock_set_curve_server (socket, 1);
     zsock_set_curve_secretkey_bin (socket, secret_key);
     zsock_set_zap_domain (socket, domain);
+}
+
+int
+zap_handler_watch (zap_handler_t *self, zsock_t *socket, const char *domain, size_t max_connections)
+{
+    char endpoint[POLICY_ENDPOINT_SIZE];
+    snprintf (endpoint, sizeof endpoint, "inproc://raftq-zap-monitor-%p", (void *)socket);
+    //  The handler connects first (inproc allows it before the bind), so
+    //  the monitor never runs unread: libzmq sends its events blocking, and
+    //  an unread one would stall the I/O thread
+    if (zstr_sendm (self->actor, "WATCH") || zstr_sendm (self->actor, domain) ||
+        zstr_sendm (self->actor, endpoint) || zstr_sendf (self->actor, "%zu", max_connections) ||
+        zsock_wait (self->actor) != 0)
+        return -1;
+    //  Bound here, on the socket's own thread, before it binds: no
+    //  connection goes uncounted
+    if (zmq_socket_monitor (zsock_resolve (socket), endpoint,
+                            ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED)) {
+        zstr_sendx (self->actor, "UNWATCH", domain, NULL);
+        zsock_wait (self->actor);
+        return -1;
+    }
+    return 0;
+}
+
+size_t
+zap_handler_connections (zap_handler_t *self, const char *domain)
+{
+    if (zstr_sendx (self->actor, "CONNECTIONS", domain, NULL))
+        return 0;
+    char *count = zstr_recv (self->actor);
+    size_t connections = count ? (size_t)strtoull (count, NULL, 10) : 0;
+    free (count);
+    return connections;
 }
 
 zmsg_t *

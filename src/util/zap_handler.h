@@ -15,6 +15,32 @@
     whole. The creator sets them with zap_handler_set_policy; another
     thread pushes them (ZMQ_PUSH) to zap_handler_policy_endpoint, so that
     threads share no handler object.
+
+    A domain may also cap the connections of one socket (zap_handler_watch):
+    past the cap, a handshake the policy would let in is refused (400, so a
+    plaintext client sees HANDSHAKE_FAILED_AUTH, not a silent close) while
+    the connections already there are served. A socket needs a ZAP domain
+    for this even without CurveZMQ: libzmq asks ZAP about NULL-mechanism
+    clients too when the socket has one (policy ZAP_ALLOW_PLAIN).
+
+    How the count stays exact: the handler monitors the socket itself
+    (zmq_socket_monitor, read on the handler's own thread) and keeps the set
+    of descriptors ACCEPTED and not yet DISCONNECTED. Those are the only two
+    events that carry the descriptor, and libzmq pairs them: every accepted
+    descriptor gets an engine, and an engine that ends for any reason
+    (handshake refused or failed, timed out, peer gone) reports
+    DISCONNECTED before it closes the descriptor, so a reused number is
+    accepted again only after its old connection left the set. Keyed by
+    descriptor, a set cannot drift the way a counter can: a repeated or
+    missing event costs at most that one entry until the number is reused.
+    The count is every TCP connection, handshaking ones included (each holds
+    a descriptor and buffers just the same). Before each verdict the handler
+    drains the monitor: libzmq reports ACCEPTED before that connection's
+    handshake can ask ZAP, so the connection asking is already counted, and
+    a connection is refused when the set holds more than the cap. At the
+    edge of the cap, two connections handshaking at once may both be
+    refused (neither is known to be the earlier); each reconnects and gets
+    in once the other is settled.
 */
 #ifndef ZAP_HANDLER_H_INCLUDED
 #define ZAP_HANDLER_H_INCLUDED
@@ -48,6 +74,16 @@ int zap_handler_set_policy (zap_handler_t *self, zmsg_t **policy_p);
 //  judges by domain's policy; call it before the socket binds.
 void zap_handler_secure_server (zsock_t *socket, const uint8_t secret_key[CURVE_KEY_SIZE],
                                 const char *domain);
+//  Counts the connections of socket (owned by the calling thread, not yet
+//  bound) and refuses handshakes in domain past max_connections live ones
+//  (see above). One socket per domain; the watch lasts until the handler
+//  is destroyed, which must come after the socket is closed. Returns 0, or
+//  -1 (the domain is already watched, or no monitor could start).
+int zap_handler_watch (zap_handler_t *self, zsock_t *socket, const char *domain,
+                       size_t max_connections);
+
+//  The live connections of domain's watched socket (0 when not watched).
+size_t zap_handler_connections (zap_handler_t *self, const char *domain);
 
 //  A policy message for domain: flags, then no key yet. NULL out of memory.
 zmsg_t *zap_policy_new (const char *domain, int flags);

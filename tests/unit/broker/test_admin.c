@@ -48,7 +48,7 @@ s_setup (void **state)
     char endpoint[64];
     snprintf (endpoint, sizeof (endpoint), "inproc://admin-%d", instance++);
     zsock_t *router = zsock_new_router (endpoint);
-    fixture->port = client_port_new (&router, 1, 1024);
+    fixture->port = client_port_new (&router, 1, 1024, 1 << 20);
     fixture->client = zsock_new_dealer (endpoint);
     fixture->credential = admin_credential_new (SECRET);
     assert_non_null (fixture->credential);

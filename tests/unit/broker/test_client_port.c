@@ -1,8 +1,9 @@
 /*  test_client_port — the client ROUTER through real REQ and DEALER sockets
     (inproc): envelopes with and without the delimiter, replies carrying the
     request's seq back to the right client, requests too large or not
-    decodable answered on the spot in the client's dialect, malformed
-    envelopes dropped without a reply, and leader hints.
+    decodable answered on the spot in the client's dialect (too large
+    without being parsed), malformed envelopes dropped without a reply,
+    leader hints, and unread reply bytes bounded per connection.
 */
 
 #include <setjmp.h>
@@ -17,6 +18,8 @@
 //  Payload limit of the port under test: requests past it plus the
 //  envelope room (4096) are too large.
 #define MAX_PAYLOAD 1024
+//  Unread reply bytes one connection may have.
+#define REPLY_LIMIT (64 * 1024)
 
 typedef struct {
     client_port_t *port;
@@ -33,7 +36,7 @@ s_setup (void **state)
     snprintf (endpoint, sizeof (endpoint), "inproc://client-port-%d", instance++);
     zsock_t *router = zsock_new_router (endpoint);
     assert_non_null (router);
-    fixture->port = client_port_new (&router, 1, MAX_PAYLOAD);
+    fixture->port = client_port_new (&router, 1, MAX_PAYLOAD, REPLY_LIMIT);
     assert_non_null (fixture->port);
     fixture->dealer = zsock_new_dealer (endpoint);
     fixture->req = zsock_new_req (endpoint);
@@ -159,6 +162,20 @@ test_answered_on_the_spot (void **state)
     assert_non_null (strstr (text, "TOO_LARGE"));
     zstr_free (&text);
 
+    //  Too large is said before parsing: a body that is no JSON at all
+    //  but starts like it is answered in JSON all the same
+    json = malloc (size + 1);
+    memset (json, '[', size);
+    json[0] = '{';
+    json[size] = 0;
+    zstr_send (fixture->dealer, json);
+    free (json);
+    assert_null (s_receive (fixture));
+    text = zstr_recv (fixture->dealer);
+    assert_non_null (text);
+    assert_non_null (strstr (text, "\"code\":\"TOO_LARGE\""));
+    zstr_free (&text);
+
     //  Not a request at all
     zsock_send (fixture->dealer, "b", "\xff\xff\xff", (size_t)3);
     assert_null (s_receive (fixture));
@@ -224,6 +241,75 @@ test_leader_hints (void **state)
     config_destroy (&config);
 }
 
+//  Answers request with an OK whose text has size bytes.
+static void
+s_reply_sized (fixture_t *fixture, client_request_t *request, size_t size)
+{
+    char *text = malloc (size + 1);
+    assert_non_null (text);
+    memset (text, 't', size);
+    text[size] = 0;
+    Raftq__Reply reply = RAFTQ__REPLY__INIT;
+    reply.error = text;
+    client_port_reply (fixture->port, request, &reply);
+    free (text);
+}
+
+static void
+test_unread_replies_bounded (void **state)
+{
+    fixture_t *fixture = (fixture_t *)*state;
+    zframe_t *body = s_status_body (5);
+    zframe_send (&body, fixture->dealer, 0);
+    client_request_t *request = s_receive (fixture);
+    assert_non_null (request);
+    //  A client that does not read: three 20 KiB replies fit in 64 KiB, a
+    //  fourth does not, and each one after is a short refusal
+    for (int count = 0; count < 10; count++)
+        s_reply_sized (fixture, request, 20 * 1024);
+    for (int count = 0; count < 10; count++) {
+        Raftq__Reply *reply = s_reply_at (fixture->dealer);
+        assert_non_null (reply);
+        assert_int_equal (reply->seq, 5);
+        if (count < 3) {
+            assert_int_equal (reply->code, RAFTQ__CODE__OK);
+            assert_int_equal (strlen (reply->error), 20 * 1024);
+        } else {
+            assert_int_equal (reply->code, RAFTQ__CODE__UNAVAILABLE);
+            assert_non_null (strstr (reply->error, "not yet taken"));
+        }
+        raftq__reply__free_unpacked (reply, NULL);
+    }
+    //  Read, the connection has room again; a single reply past the
+    //  limit still goes out when nothing else waits
+    s_reply_sized (fixture, request, 20 * 1024);
+    s_reply_sized (fixture, request, 100 * 1024);
+    for (int count = 0; count < 2; count++) {
+        Raftq__Reply *reply = s_reply_at (fixture->dealer);
+        assert_non_null (reply);
+        assert_int_equal (reply->code, count == 0 ? RAFTQ__CODE__OK : RAFTQ__CODE__UNAVAILABLE);
+        raftq__reply__free_unpacked (reply, NULL);
+    }
+    s_reply_sized (fixture, request, 100 * 1024);
+    Raftq__Reply *reply = s_reply_at (fixture->dealer);
+    assert_non_null (reply);
+    assert_int_equal (reply->code, RAFTQ__CODE__OK);
+    raftq__reply__free_unpacked (reply, NULL);
+    //  Another connection has a budget of its own
+    body = s_status_body (6);
+    zframe_send (&body, fixture->req, 0);
+    client_request_t *other = s_receive (fixture);
+    for (int count = 0; count < 3; count++)
+        s_reply_sized (fixture, request, 20 * 1024);
+    s_reply_sized (fixture, other, 20 * 1024);
+    reply = s_reply_at (fixture->req);
+    assert_non_null (reply);
+    assert_int_equal (reply->code, RAFTQ__CODE__OK);
+    raftq__reply__free_unpacked (reply, NULL);
+    client_request_destroy (&other);
+    client_request_destroy (&request);
+}
+
 static void
 test_max_message_size (void **state)
 {
@@ -241,6 +327,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_answered_on_the_spot, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_malformed_envelopes_dropped, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_leader_hints, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_unread_replies_bounded, s_setup, s_teardown),
         cmocka_unit_test (test_max_message_size),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

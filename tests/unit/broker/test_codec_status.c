@@ -122,6 +122,9 @@ s_detailed_status (detailed_status_t *self)
     self->detail.snapshot_bytes = 7890;
     self->detail.state_bytes = 4242;
     self->detail.max_state_bytes = 1 << 20;
+    self->detail.free_disk_bytes = 3 << 20;
+    self->detail.min_free_disk_bytes = 4 << 20;
+    self->detail.disk_low = true;
     self->ids[0] = 1;
     self->ids[1] = 2;
     s_leader_status (&self->status, self->ids, 2, &self->reply);
@@ -173,10 +176,11 @@ test_status_detail_reply (void **state)
     detailed_status_t fixture;
     s_detailed_status (&fixture);
     json_t *object = check_encode_json (&detailed, &fixture.reply);
-    check_keys (object, KEYS ("role", "term", "id", "leader", "commit_index", "applied_index",
-                              "last_index", "members", "config_index", "snapshot_index",
-                              "snapshot_term", "first_index", "log_bytes", "snapshot_bytes",
-                              "state_bytes", "max_state_bytes", "member_detail"));
+    check_keys (object,
+                KEYS ("role", "term", "id", "leader", "commit_index", "applied_index", "last_index",
+                      "members", "config_index", "snapshot_index", "snapshot_term", "first_index",
+                      "log_bytes", "snapshot_bytes", "state_bytes", "max_state_bytes",
+                      "free_disk_bytes", "min_free_disk_bytes", "disk_low", "member_detail"));
     check_integer (object, "config_index", 12);
     check_integer (object, "snapshot_index", 80);
     check_integer (object, "snapshot_term", 6);
@@ -185,6 +189,9 @@ test_status_detail_reply (void **state)
     check_integer (object, "snapshot_bytes", 7890);
     check_integer (object, "state_bytes", 4242);
     check_integer (object, "max_state_bytes", 1 << 20);
+    check_integer (object, "free_disk_bytes", 3 << 20);
+    check_integer (object, "min_free_disk_bytes", 4 << 20);
+    assert_true (json_is_true (json_object_get (object, "disk_low")));
     json_t *listed = json_object_get (object, "member_detail");
     assert_int_equal (json_array_size (listed), 3);
     for (size_t index = 0; index < 3; index++) {

@@ -636,13 +636,16 @@ test_limits (void **state)
     assert_int_equal (config->limits.max_inbox_messages, 10000);
     assert_int_equal (config->limits.max_connections, 1024);
     assert_int_equal (config->limits.min_free_disk_bytes, 64u * 1024 * 1024);
+    assert_int_equal (config->limits.max_connection_reply_bytes, 16u * 1024 * 1024);
+    assert_int_equal (config->limits.max_subscriber_lag_bytes, 64u * 1024 * 1024);
     config_destroy (&config);
 
     config = s_expect_config (
         "{" PLAIN ONE_NODE ",\"limits\":{\"max_state_bytes\":4096,\"max_topics\":2,"
         "\"max_topic_messages\":3,\"max_topic_bytes\":4,\"max_accounts\":5,"
-        "\"max_inbox_messages\":6,\"max_connections\":7,\"min_free_disk_bytes\":0}}");
-    const config_limits_t expected = {4096, 2, 3, 4, 5, 6, 7, 0};
+        "\"max_inbox_messages\":6,\"max_connections\":7,\"min_free_disk_bytes\":0,"
+        "\"max_connection_reply_bytes\":65536,\"max_subscriber_lag_bytes\":1048576}}");
+    const config_limits_t expected = {4096, 2, 3, 4, 5, 6, 7, 0, 65536, 1048576};
     assert_memory_equal (&config->limits, &expected, sizeof expected);
     config_destroy (&config);
     config = s_expect_config ("{\"addresses\":[{\"ip\":\"127.0.0.1\",\"port\":5501,"
@@ -655,7 +658,8 @@ test_limits (void **state)
         {"{" PLAIN ONE_NODE ",\"limits\":{\"max_topic\":1}}",
          "test.json: limits.max_topic: unknown key (known keys: max_state_bytes, max_topics, "
          "max_topic_messages, max_topic_bytes, max_accounts, max_inbox_messages, "
-         "max_connections, min_free_disk_bytes)"},
+         "max_connections, min_free_disk_bytes, max_connection_reply_bytes, "
+         "max_subscriber_lag_bytes)"},
         {"{" PLAIN ONE_NODE ",\"limits\":{\"max_topics\":0}}",
          "test.json: limits.max_topics: must be an integer from 1 to 1099511627776"},
         {"{" PLAIN ONE_NODE ",\"limits\":{\"max_accounts\":\"10\"}}",

@@ -340,6 +340,17 @@ test_other_messages (void **state)
     fsm_destroy (&fsm);
 }
 
+static void
+test_send_hwm_from_lag_bytes (void **state)
+{
+    (void)state;
+    //  The budget over the largest event (7 payloads and 4 KiB), clamped
+    assert_int_equal (fanout_send_hwm (64 * 1024 * 1024, 1024 * 1024), FANOUT_SEND_HWM_MIN);
+    assert_int_equal (fanout_send_hwm (7 * 1024 * 1024 + 4096 * 100, 1024 * 100 / 100),
+                      (7 * 1024 * 1024 + 409600) / (7 * 1024 + 4096));
+    assert_int_equal (fanout_send_hwm (1ull << 40, 1024), FANOUT_SEND_HWM_MAX);
+}
+
 int
 main (void)
 {
@@ -348,6 +359,7 @@ main (void)
         cmocka_unit_test (test_private_streams),
         cmocka_unit_test (test_revocation),
         cmocka_unit_test (test_other_messages),
+        cmocka_unit_test (test_send_hwm_from_lag_bytes),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

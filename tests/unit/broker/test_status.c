@@ -1,7 +1,8 @@
 /*  test_status — the Status a node reports from a given view, state and
     actor progress: the plain fields, the state hash when asked, and the
     detail (members by id with their replication as a leader sees it, the
-    snapshot and log figures, the bytes of the snapshot files on disk).
+    snapshot and log figures, the bytes of the snapshot files on disk, the
+    data directory's free space against min_free_disk_bytes).
 */
 
 #include <setjmp.h>
@@ -172,6 +173,22 @@ test_detail_on_the_leader (void **state)
     assert_false (three->replication_known);
     assert_int_equal (three->match_index, 0);
     assert_int_equal (three->lag, 0);
+    //  No data directory, no watermark: nothing low
+    assert_false (detail->disk_low);
+    status_report_clear (&report);
+
+    //  The data directory's free space against the watermark
+    fixture->source.disk_path = fixture->snapshot_dir;
+    fixture->source.min_free_disk_bytes = 1;
+    assert_int_equal (status_report_fill (&report, &fixture->source, &asked), 0);
+    uint64_t free_bytes = report.status.detail->free_disk_bytes;
+    assert_true (free_bytes > 0);
+    assert_int_equal (report.status.detail->min_free_disk_bytes, 1);
+    assert_false (report.status.detail->disk_low);
+    status_report_clear (&report);
+    fixture->source.min_free_disk_bytes = 1ull << 62;
+    assert_int_equal (status_report_fill (&report, &fixture->source, &asked), 0);
+    assert_true (report.status.detail->disk_low);
     status_report_clear (&report);
 }
 

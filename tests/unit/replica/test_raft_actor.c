@@ -48,8 +48,9 @@ s_teardown (void **state)
 
 //  A cluster of node_count nodes whose peer ports start at peer_port.
 typedef struct {
-    size_t node_count; //  nodes 1..node_count, all voters
-    int peer_port;     //  node n listens on peer_port + n - 1
+    size_t node_count;      //  nodes 1..node_count, all voters
+    int peer_port;          //  node n listens on peer_port + n - 1
+    uint32_t low_disk_node; //  this node's disk is always below its watermark, 0: none
 } cluster_t;
 
 //  Starts node node_id of cluster with its directory under data_dir, as
@@ -87,6 +88,12 @@ s_start (cluster_t cluster, uint32_t node_id, const char *data_dir)
                                     .election_timeout_min_ms = 60,
                                     .election_timeout_max_ms = 120,
                                     .snapshot_trailing_entries = 10000};
+    if (node_id == cluster.low_disk_node) {
+        //  No disk has that much free; slow to campaign, so another leads
+        options.min_free_disk_bytes = 1ull << 62;
+        options.election_timeout_min_ms = 2000;
+        options.election_timeout_max_ms = 2500;
+    }
     return raft_actor_new (&options);
 }
 
@@ -169,7 +176,7 @@ s_propose_commands (raft_actor_t *actor, int first_command, int count)
 static uint64_t
 s_lone_node_commits (const char *data_dir, int peer_port, int first_command, int count)
 {
-    raft_actor_t *actor = s_start ((cluster_t){1, peer_port}, 1, data_dir);
+    raft_actor_t *actor = s_start ((cluster_t){1, peer_port, 0}, 1, data_dir);
     assert_non_null (actor);
     observer_t observer = {.first_command = first_command};
     s_run_until (actor, &observer, 0);
@@ -189,7 +196,7 @@ test_lone_node_commits_and_recovers (void **state)
     //  A restart re-delivers the whole log from disk once it commits again.
     //  libzmq releases a closed listener asynchronously, so the restarted
     //  node listens elsewhere rather than race for the same port
-    cluster_t cluster = (cluster_t){1, 16501};
+    cluster_t cluster = (cluster_t){1, 16501, 0};
     raft_actor_t *actor = s_start (cluster, 1, fixture->directory);
     assert_non_null (actor);
     observer_t restarted = {0};
@@ -233,7 +240,7 @@ test_without_quorum_rejects (void **state)
 {
     fixture_t *fixture = (fixture_t *)*state;
     //  Node 2 never runs: node 1 can never win an election
-    cluster_t cluster = {2, 16510};
+    cluster_t cluster = {2, 16510, 0};
     raft_actor_t *actor = s_start (cluster, 1, fixture->directory);
     assert_non_null (actor);
     s_propose_commands (actor, 100, 3);
@@ -256,8 +263,9 @@ test_without_quorum_rejects (void **state)
     raft_actor_destroy (&actor);
 }
 
-//  The next event of either actor; which one in *source.
-static void
+//  The next event of any actor, which one in *source; false when none
+//  came before the deadline.
+static bool
 s_next_event_of (raft_actor_t **actors, size_t count, raft_actor_event_t *event, size_t *source,
                  int64_t deadline)
 {
@@ -268,10 +276,11 @@ s_next_event_of (raft_actor_t **actors, size_t count, raft_actor_event_t *event,
     void *ready = left > 0 ? zpoller_wait (poller, (int)left) : NULL;
     zpoller_destroy (&poller);
     if (!ready)
-        fail_msg ("no event from the actors in time");
+        return false;
     for (*source = 0; raft_actor_sock (actors[*source]) != ready; (*source)++)
         ;
     assert_int_equal (raft_actor_recv (actors[*source], event), 0);
+    return true;
 }
 
 static bool
@@ -333,7 +342,8 @@ s_watch (raft_actor_t **actors, reporter_t *reporters, size_t *leader, s_done_fn
     while (!(reporters[*leader].leader && done (reporters, *leader, goal))) {
         raft_actor_event_t event;
         size_t source;
-        s_next_event_of (actors, 2, &event, &source, deadline);
+        if (!s_next_event_of (actors, 2, &event, &source, deadline))
+            fail_msg ("no event from the actors in time");
         s_record (actors[source], &reporters[source], &event);
         if (reporters[source].leader)
             *leader = source;
@@ -371,7 +381,7 @@ static void
 test_progress_reports_replication_and_storage (void **state)
 {
     fixture_t *fixture = (fixture_t *)*state;
-    cluster_t cluster = {2, 22950};
+    cluster_t cluster = {2, 22950, 0};
     raft_actor_t *actors[2] = {s_start (cluster, 1, fixture->directory),
                                s_start (cluster, 2, fixture->directory)};
     assert_non_null (actors[0]);
@@ -396,13 +406,72 @@ test_progress_reports_replication_and_storage (void **state)
     raft_actor_destroy (&actors[1]);
 }
 
+//  A follower below its disk watermark appends nothing and acknowledges
+//  nothing past what it holds, yet follows the leader without disturbing
+//  it: the others commit.
+static void
+test_low_disk_follower_appends_nothing (void **state)
+{
+    fixture_t *fixture = (fixture_t *)*state;
+    cluster_t cluster = {3, 22960, 3};
+    raft_actor_t *actors[3];
+    for (uint32_t node_id = 1; node_id <= 3; node_id++)
+        assert_non_null (actors[node_id - 1] = s_start (cluster, node_id, fixture->directory));
+    reporter_t reporters[3];
+    memset (reporters, 0, sizeof reporters);
+    size_t leader = 3;
+    int64_t deadline = zclock_mono () + DEADLINE_MS;
+    bool proposed = false;
+    uint64_t healthy_match = 0;
+    uint64_t low_match = 0;
+    uint64_t term = 0;
+    int64_t quiet_until = 0;
+    //  Until the others hold the no-op and 20 commands, then 500 ms more
+    //  of watching that nothing changes
+    while (!quiet_until || zclock_mono () < quiet_until) {
+        raft_actor_event_t event;
+        size_t source;
+        if (!s_next_event_of (actors, 3, &event, &source, quiet_until ? quiet_until : deadline)) {
+            assert_true (quiet_until);
+            continue;
+        }
+        s_record (actors[source], &reporters[source], &event);
+        raft_actor_event_clear (&event);
+        if (reporters[source].leader && leader == 3) {
+            leader = source;
+            term = reporters[source].term;
+        }
+        assert_true (leader != 2); //  the low-disk node (index 2) never leads
+        if (leader == 3)
+            continue;
+        assert_int_equal (reporters[leader].term, term);
+        if (!proposed) {
+            s_propose_commands (actors[leader], 0, 20);
+            proposed = true;
+        }
+        const raft_actor_progress_t *progress = &reporters[leader].progress;
+        for (size_t position = 0; position < progress->match_count; position++) {
+            if (progress->matches[position].id == 3)
+                low_match = progress->matches[position].match_index;
+            else
+                healthy_match = progress->matches[position].match_index;
+        }
+        assert_int_equal (low_match, 0);
+        assert_int_equal (reporters[2].last_index, 0);
+        if (healthy_match >= 21 && !quiet_until)
+            quiet_until = zclock_mono () + 500;
+    }
+    for (size_t position = 0; position < 3; position++)
+        raft_actor_destroy (&actors[position]);
+}
+
 static void
 test_refuses_to_start (void **state)
 {
     fixture_t *fixture = (fixture_t *)*state;
     //  Each case listens on its own port: libzmq releases a closed listener
     //  asynchronously, so a port freed by one case may still be held
-    cluster_t cluster = {1, 16520};
+    cluster_t cluster = {1, 16520, 0};
 
     //  The data directory is a plain file
     char path[128];
@@ -413,14 +482,14 @@ test_refuses_to_start (void **state)
     assert_null (s_start (cluster, 1, path));
 
     //  The peer port is taken
-    cluster = (cluster_t){1, 16521};
+    cluster = (cluster_t){1, 16521, 0};
     zsock_t *squatter = zsock_new (ZMQ_ROUTER);
     assert_int_equal (zsock_bind (squatter, "tcp://127.0.0.1:16521"), 16521);
     assert_null (s_start (cluster, 1, fixture->directory));
     zsock_destroy (&squatter);
 
     //  A node id the core refuses
-    cluster = (cluster_t){1, 16522};
+    cluster = (cluster_t){1, 16522, 0};
     assert_null (s_start (cluster, 0, fixture->directory));
 }
 
@@ -432,6 +501,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_restart_with_snapshot_ahead_of_the_log, s_setup,
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_without_quorum_rejects, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_low_disk_follower_appends_nothing, s_setup,
+                                         s_teardown),
         cmocka_unit_test_setup_teardown (test_refuses_to_start, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_progress_reports_replication_and_storage, s_setup,
                                          s_teardown),

@@ -1,6 +1,6 @@
 /*  test_client_table — the exactly-once table on its own: what it
     remembers per client, eviction of the least recently applied client
-    (a new seq is a use, a lookup is not), the state hash that does not
+    (a new seq is a use, a lookup is not) by count and by bytes, the state hash that does not
     follow insertion or bucket order, and its part of the snapshot: saved
     in eviction order, restored alike, refused when apply could not have
     left it so.
@@ -41,7 +41,7 @@ static void
 test_remembers_the_latest_reply (void **state)
 {
     (void)state;
-    client_table_t *table = client_table_new (10);
+    client_table_t *table = client_table_new (10, CLIENT_TABLE_MAX_BYTES);
     assert_null (client_table_lookup (table, 7));
     s_remember (table, 7, 1, 3);
     s_remember (table, 7, 2, 5);
@@ -61,7 +61,7 @@ static void
 test_evicts_the_least_recently_applied (void **state)
 {
     (void)state;
-    client_table_t *table = client_table_new (3);
+    client_table_t *table = client_table_new (3, CLIENT_TABLE_MAX_BYTES);
     s_remember (table, 300, 1, 1);
     s_remember (table, 100, 1, 2);
     s_remember (table, 200, 1, 3);
@@ -86,8 +86,8 @@ static void
 test_digest_follows_ids_not_buckets (void **state)
 {
     (void)state;
-    client_table_t *first = client_table_new (50);
-    client_table_t *second = client_table_new (50);
+    client_table_t *first = client_table_new (50, CLIENT_TABLE_MAX_BYTES);
+    client_table_t *second = client_table_new (50, CLIENT_TABLE_MAX_BYTES);
     for (uint64_t client = 1; client <= 200; client++)
         s_remember (second, client * 7919, 1, client);
     //  Ids that differ only in high bits, used at the same indexes
@@ -126,7 +126,7 @@ static void
 test_snapshot_round_trip (void **state)
 {
     (void)state;
-    client_table_t *table = client_table_new (3);
+    client_table_t *table = client_table_new (3, CLIENT_TABLE_MAX_BYTES);
     s_remember (table, 300, 1, 1);
     s_remember (table, 100, 1, 2);
     s_remember (table, 300, 2, 3);
@@ -135,7 +135,7 @@ test_snapshot_round_trip (void **state)
     assert_int_equal (saved->clients[0]->client_id, 100);
     assert_int_equal (saved->clients[1]->client_id, 300);
 
-    client_table_t *restored = client_table_new (3);
+    client_table_t *restored = client_table_new (3, CLIENT_TABLE_MAX_BYTES);
     char error[128] = "";
     assert_int_equal (client_table_snapshot_load (restored, saved, error, sizeof error), 0);
     raftq__state__fsm_state__free_unpacked (saved, NULL);
@@ -160,7 +160,7 @@ test_snapshot_load_refuses (void **state)
     const char *expected[] = {"client 0", "out of order", "out of order", "duplicate",
                               "does not decode"};
     for (int which = 0; which < 5; which++) {
-        client_table_t *table = client_table_new (10);
+        client_table_t *table = client_table_new (10, CLIENT_TABLE_MAX_BYTES);
         s_remember (table, 7, 1, 1);
         s_remember (table, 8, 1, 2);
         Raftq__State__FsmState *saved = s_saved (table, 2);
@@ -176,7 +176,7 @@ test_snapshot_load_refuses (void **state)
             clients[1]->client_id = 7;
         else
             memset (clients[0]->reply.data, 0xff, clients[0]->reply.len);
-        client_table_t *restored = client_table_new (10);
+        client_table_t *restored = client_table_new (10, CLIENT_TABLE_MAX_BYTES);
         char error[128] = "";
         assert_int_equal (client_table_snapshot_load (restored, saved, error, sizeof error), -1);
         if (!strstr (error, expected[which]))
@@ -186,12 +186,63 @@ test_snapshot_load_refuses (void **state)
     }
 }
 
+//  Remembers a reply of about size bytes (its error text) for client.
+static void
+s_remember_sized (client_table_t *table, uint64_t client, uint64_t index, size_t size)
+{
+    static char text[16 * 1024];
+    assert_true (size < sizeof text);
+    Raftq__Reply reply = RAFTQ__REPLY__INIT;
+    reply.error = memset (text, 'x', size);
+    text[size] = 0;
+    uint8_t request[COMMAND_DIGEST_SIZE] = {1};
+    client_table_remember (table, client_table_lookup (table, client), client, 1, index, request,
+                           &reply);
+}
+
+static void
+test_bounded_in_bytes (void **state)
+{
+    (void)state;
+    //  Room for three clients of 1000-byte replies, not four
+    uint64_t limit = 3 * (1010 + CLIENT_TABLE_CLIENT_BYTES);
+    client_table_t *table = client_table_new (100, limit);
+    for (uint64_t client = 1; client <= 3; client++)
+        s_remember_sized (table, client, client, 1000);
+    assert_int_equal (client_table_size (table), 3);
+    assert_true (client_table_bytes (table) <= limit);
+    s_remember_sized (table, 4, 4, 1000);
+    assert_int_equal (client_table_size (table), 3);
+    assert_null (client_table_lookup (table, 1));
+    //  One big reply evicts as many old ones as it needs, never itself
+    s_remember_sized (table, 5, 5, 2500);
+    assert_int_equal (client_table_size (table), 1);
+    assert_non_null (client_table_lookup (table, 5));
+    s_remember_sized (table, 6, 6, 10 * 1000);
+    assert_int_equal (client_table_size (table), 1);
+    assert_non_null (client_table_lookup (table, 6));
+    //  A smaller new reply for the same client gives bytes back
+    s_remember_sized (table, 6, 7, 10);
+    uint64_t small = client_table_bytes (table);
+    assert_true (small < 200);
+    //  A restored table charges the same bytes
+    Raftq__State__FsmState *saved = s_saved (table, 7);
+    client_table_t *restored = client_table_new (100, limit);
+    char error[128];
+    assert_int_equal (client_table_snapshot_load (restored, saved, error, sizeof error), 0);
+    assert_int_equal (client_table_bytes (restored), small);
+    raftq__state__fsm_state__free_unpacked (saved, NULL);
+    client_table_destroy (&restored);
+    client_table_destroy (&table);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_remembers_the_latest_reply),
         cmocka_unit_test (test_evicts_the_least_recently_applied),
+        cmocka_unit_test (test_bounded_in_bytes),
         cmocka_unit_test (test_digest_follows_ids_not_buckets),
         cmocka_unit_test (test_snapshot_round_trip),
         cmocka_unit_test (test_snapshot_load_refuses),

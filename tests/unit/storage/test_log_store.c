@@ -15,6 +15,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -101,6 +102,39 @@ test_many_segments (void **state)
     assert_int_equal (log_store_recovered_bytes (log), 0);
     log_fixture_check_log (log, 1, 3000, 0, 0);
     assert_int_equal (log_store_size (log), log_fixture_segments_size (fixture));
+    log_store_destroy (&log);
+}
+
+//  Out of descriptors (clients took them all), the log still rolls to new
+//  segments: the store's spare one is given up for the next segment, and
+//  each roll closes the segment before.
+static void
+test_segments_roll_without_descriptors (void **state)
+{
+    log_fixture_t *fixture = (log_fixture_t *)*state;
+    fixture->segment_bytes = SMALL_SEGMENT_BYTES;
+    log_store_t *log = log_fixture_open (fixture);
+    struct rlimit saved;
+    assert_int_equal (getrlimit (RLIMIT_NOFILE, &saved), 0);
+    struct rlimit low = saved;
+    low.rlim_cur = 256;
+    assert_int_equal (setrlimit (RLIMIT_NOFILE, &low), 0);
+    int fillers[256];
+    int count = 0;
+    int fd;
+    while (count < 256 && (fd = open ("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+        fillers[count++] = fd;
+    assert_int_equal (errno, EMFILE);
+    for (uint64_t first = 1; first <= 300; first += 10) {
+        log_fixture_append_range (log, first, first + 9, 0, 10);
+        assert_int_equal (log_store_sync (log), 0);
+    }
+    while (count > 0)
+        close (fillers[--count]);
+    assert_int_equal (setrlimit (RLIMIT_NOFILE, &saved), 0);
+    log_fixture_check_log (log, 1, 300, 0, 0);
+    log_fixture_reopen (fixture, &log);
+    log_fixture_check_log (log, 1, 300, 0, 0);
     log_store_destroy (&log);
 }
 
@@ -488,6 +522,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_empty_directory, log_fixture_setup,
                                          log_fixture_teardown),
         cmocka_unit_test_setup_teardown (test_append_sync_reopen_replay, log_fixture_setup,
+                                         log_fixture_teardown),
+        cmocka_unit_test_setup_teardown (test_segments_roll_without_descriptors, log_fixture_setup,
                                          log_fixture_teardown),
         cmocka_unit_test_setup_teardown (test_many_segments, log_fixture_setup,
                                          log_fixture_teardown),

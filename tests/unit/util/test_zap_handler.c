@@ -1,7 +1,9 @@
 /*  test_zap_handler — zap_handler.c through real CurveZMQ handshakes: a
     listed key connects with its user id, an unknown key and a plaintext
     client are refused at the handshake, a replaced policy takes effect,
-    and a domain without a policy is closed.
+    a domain without a policy is closed, and a watched plaintext socket
+    serves its first connections and refuses those past its cap, with a
+    count that returns to zero.
 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -211,6 +213,94 @@ test_domain_without_policy_closed (void **state)
     zcert_destroy (&client);
 }
 
+//  Waits until the domain's count is expected.
+static void
+s_expect_connections (fixture_t *fixture, const char *domain, size_t expected)
+{
+    int64_t deadline = zclock_mono () + DEADLINE_MS;
+    while (zap_handler_connections (fixture->handler, domain) != expected &&
+           zclock_mono () < deadline)
+        zclock_sleep (10);
+    assert_int_equal (zap_handler_connections (fixture->handler, domain), expected);
+}
+
+//  A round trip from dealer through router: the connection is served.
+static void
+s_expect_served (zsock_t *router, zsock_t *dealer)
+{
+    assert_int_equal (zstr_send (dealer, "ping"), 0);
+    zsock_set_rcvtimeo (router, DEADLINE_MS);
+    zmsg_t *request = zmsg_recv (router);
+    assert_non_null (request);
+    zframe_t *routing_id = zmsg_pop (request);
+    zmsg_destroy (&request);
+    zmsg_t *reply = zmsg_new ();
+    zmsg_append (reply, &routing_id);
+    zmsg_addstr (reply, "pong");
+    assert_int_equal (zmsg_send (&reply, router), 0);
+    zsock_set_rcvtimeo (dealer, DEADLINE_MS);
+    char *pong = zstr_recv (dealer);
+    assert_non_null (pong);
+    assert_string_equal (pong, "pong");
+    free (pong);
+}
+
+static void
+test_connection_cap (void **state)
+{
+    fixture_t *fixture = (fixture_t *)*state;
+    zsock_t *router = zsock_new (ZMQ_ROUTER);
+    assert_non_null (router);
+    zsock_set_zap_domain (router, "capped");
+    assert_int_equal (zap_handler_watch (fixture->handler, router, "capped", 2), 0);
+    //  One socket per domain
+    assert_int_equal (zap_handler_watch (fixture->handler, fixture->router, "capped", 2), -1);
+    zmsg_t *policy = zap_policy_new ("capped", ZAP_ALLOW_PLAIN);
+    assert_int_equal (zap_handler_set_policy (fixture->handler, &policy), 0);
+    int port = zsock_bind (router, "tcp://127.0.0.1:*");
+    assert_true (port > 0);
+    char endpoint[64];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
+    snprintf (fixture->endpoint, sizeof fixture->endpoint, "%s", endpoint);
+    zactor_t *monitors[3];
+    zsock_t *dealers[3];
+    char event[64];
+    for (int index = 0; index < 2; index++) {
+        dealers[index] = s_client (fixture, NULL, &monitors[index]);
+        s_handshake (monitors[index], event, sizeof event);
+        assert_string_equal (event, "HANDSHAKE_SUCCEEDED");
+    }
+    //  The third is refused at the handshake (libzmq does not reconnect a
+    //  session its peer refused), and again while the first two are there
+    for (int attempt = 0; attempt < 3; attempt++) {
+        dealers[2] = s_client (fixture, NULL, &monitors[2]);
+        s_handshake (monitors[2], event, sizeof event);
+        assert_string_equal (event, "HANDSHAKE_FAILED_AUTH");
+        zactor_destroy (&monitors[2]);
+        zsock_destroy (&dealers[2]);
+    }
+    s_expect_served (router, dealers[0]);
+    s_expect_served (router, dealers[1]);
+    s_expect_connections (fixture, "capped", 2);
+    //  One leaves: a new one gets in
+    zactor_destroy (&monitors[0]);
+    zsock_destroy (&dealers[0]);
+    s_expect_connections (fixture, "capped", 1);
+    dealers[2] = s_client (fixture, NULL, &monitors[2]);
+    s_handshake (monitors[2], event, sizeof event);
+    assert_string_equal (event, "HANDSHAKE_SUCCEEDED");
+    s_expect_served (router, dealers[2]);
+    s_expect_connections (fixture, "capped", 2);
+    //  Refusals and departures leave nothing counted
+    for (int index = 1; index < 3; index++) {
+        zactor_destroy (&monitors[index]);
+        zsock_destroy (&dealers[index]);
+    }
+    s_expect_connections (fixture, "capped", 0);
+    assert_int_equal (zap_handler_connections (fixture->handler, "unwatched"), 0);
+    zsock_destroy (&router);
+}
+
 int
 main (void)
 {
@@ -218,6 +308,7 @@ main (void)
         cmocka_unit_test (test_listed_key_gets_its_user_id),
         cmocka_unit_test (test_unknown_key_and_plaintext_refused),
         cmocka_unit_test (test_domain_without_policy_closed),
+        cmocka_unit_test (test_connection_cap),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
