@@ -59,6 +59,7 @@ struct _raftq_subscription_t {
     char *topic;             //  what the SUB subscribes to: the stream key, or <stream>#<token>
     bool private_stream;     //  user/ or conv/: needs a token to be delivered at all
     bool confirmed;          //  the node said "subscribed" to topic (private streams)
+    bool granted;            //  some node confirmed this token once: a refusal means it ended
     bool revoked;            //  the node said "revoked": the subscription is over
     int64_t subscribed_at;   //  when topic was last subscribed to on the SUB
     bool token_told;         //  the caller heard that a private stream needs a token
@@ -190,6 +191,7 @@ s_control (raftq_subscription_t *self, const Raftq__Event *event)
         return;
     if (streq (event->kind, "subscribed")) {
         self->confirmed = true;
+        self->granted = true;
         //  Events published before the node applied the subscription never
         //  came on the SUB: a catch-up finds them.
         self->catching_up = self->next_seq > 0;
@@ -373,13 +375,13 @@ s_replay (raftq_subscription_t *self, raftq_gap_t *gap)
         s_fail (self, "replay of %s from %" PRIu64 ": %s: %s", self->stream, self->next_seq,
                 raftq_code_name (code), raftq_client_error (self->client));
         //  Only a refusal is the caller's business; silence and elections
-        //  are waited out. A private stream's token refused is a token
-        //  that ended (or never granted the stream): the same end as a
-        //  "revoked" event, which a subscriber moving between nodes may
-        //  never see. Without a token yet, the caller may still give one.
+        //  are waited out. A refused token that a node once confirmed
+        //  has ended: the same end as a "revoked" event, which a
+        //  subscriber moving between nodes may never see. One never
+        //  confirmed may be the caller's mistake (no token yet, or
+        //  another user's): an error.
         bool refused = code == RAFTQ_UNAUTHENTICATED || code == RAFTQ_PERMISSION_DENIED;
-        bool with_token = self->private_stream && strcmp (self->topic, self->stream) != 0;
-        if (refused && with_token)
+        if (refused && self->private_stream && self->granted)
             self->revoked = true;
         else if (refused || code == RAFTQ_INVALID_ARGUMENT)
             result = RAFTQ_SUBSCRIPTION_ERROR;
@@ -562,6 +564,7 @@ raftq_subscription_set_token (raftq_subscription_t *self, const char *token)
     free (old_topic);
     //  A new token is a new chance: a revocation was of the old one.
     self->revoked = false;
+    self->granted = false;
     return 0;
 }
 

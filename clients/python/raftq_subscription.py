@@ -85,6 +85,7 @@ class Subscription:
         self.backoff = BACKOFF_MIN_S          # pause after the next empty replay
         self.heard_at = 0.0                   # last sign of life of the followed node
         self.confirmed = False                # the node said "subscribed" (private streams)
+        self.granted = False                  # some node confirmed this token once
         self.subscribed_at = 0.0              # when the SUB last subscribed
         self.revoked = False                  # the node said "revoked": over
         self.token_told = False               # the caller heard a private stream needs a token
@@ -114,6 +115,7 @@ class Subscription:
             return
         old_topic, self.topic = self.topic, ("%s#%s" % (self.stream, token) if token else self.stream)
         self.revoked = False
+        self.granted = False
         if self.socket is not None:
             self._subscribe_again(old_topic)
 
@@ -179,6 +181,7 @@ class Subscription:
     def _control(self, event):
         if event.get("kind") == "subscribed":
             self.confirmed = True
+            self.granted = True
             # published before the node applied the subscription: by replay
             self._catch_up()
         elif event.get("kind") == "revoked":
@@ -252,12 +255,12 @@ class Subscription:
             else:
                 self.error = "replay of %s from %d: %s" % (self.stream, self.next_seq, error)
                 # only a refusal is the caller's business; silence is waited
-                # out. A private stream's token refused has ended (or never
-                # granted it): the end a "revoked" event brings, which a
-                # subscriber moving between nodes may never see (without a
-                # token yet, the caller may still give one)
+                # out. A refused token some node once confirmed has ended:
+                # the end a "revoked" event brings, which a subscriber
+                # moving between nodes may never see; one never confirmed
+                # is the caller's mistake, an error
                 refused = error.code in ("UNAUTHENTICATED", "PERMISSION_DENIED")
-                if refused and is_private(self.stream) and self.topic != self.stream:
+                if refused and is_private(self.stream) and self.granted:
                     self.revoked = True
                 elif error.code in REFUSALS:
                     result = ("error", self.error)
