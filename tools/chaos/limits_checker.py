@@ -39,6 +39,7 @@ opposite bound: acknowledged publishes completed by t, less every pop
 (delivering or of unknown outcome) invoked by t.
 """
 
+import bisect
 import collections
 import re
 
@@ -65,25 +66,40 @@ def _size(value):
     return len(value.encode("utf-8"))
 
 
-def _highest(ups, downs, ups_first, start=-INFINITY, end=INFINITY):
-    """The highest level, over times t in [start, end], of the sum of the
-    ups (time, amount) at or before t less the downs at or before t; when
-    an up and a down share a time, ups_first says which counts first (the
-    reading that favours a higher level puts ups first)."""
-    up_order, down_order = (0, 1) if ups_first else (1, 0)
-    events = sorted([(time, up_order, amount) for time, amount in ups]
-                    + [(time, down_order, -amount) for time, amount in downs])
-    level = 0
-    best = None
-    for time, order, amount in events:
-        if best is None and (time, order) >= (start, 1):
-            best = level                  # the level at start itself
-        if time > end:
-            break
-        level += amount
-        if best is not None and amount > 0:
+class _Levels:
+    """The level at a time t of the sum of the ups (time, amount, op) at or
+    before t less the downs at or before t; when an up and a down share a
+    time, ups_first says which counts first (the reading that favours a
+    higher level puts ups first). Built once per topic, asked once per
+    refusal: a prefix sum finds the level at the start of a request, and
+    only the events inside the request's own interval are walked."""
+
+    def __init__(self, ups, downs, ups_first):
+        up_order, down_order = (0, 1) if ups_first else (1, 0)
+        self.events = sorted([(time, up_order, amount, id(op)) for time, amount, op in ups]
+                             + [(time, down_order, -amount, id(op)) for time, amount, op in downs])
+        self.keys = [event[:2] for event in self.events]
+        self.before = [0]                 # before[i]: the level after the first i events
+        for event in self.events:
+            self.before.append(self.before[-1] + event[2])
+        self.own = {id(op): (time, up_order, amount) for time, amount, op in ups}   # op -> its up
+
+    def highest(self, start=-INFINITY, end=INFINITY, skip=None):
+        """The highest level over t in [start, end], leaving out skip's own up."""
+        first = bisect.bisect_left(self.keys, (start, 1))
+        level = self.before[first]
+        own = self.own.get(id(skip))
+        if own is not None and own[:2] < (start, 1):
+            level -= own[2]
+        best = level
+        for time, _, amount, op_id in self.events[first:]:
+            if time > end:
+                break
+            if op_id == id(skip):
+                continue
+            level += amount
             best = max(best, level)
-    return level if best is None else best
+        return best
 
 
 def _may_apply(op):
@@ -98,7 +114,6 @@ def _delivers(op):
 def check(operations, limits, report):
     """Runs the limits checks; adds to report, and tallies the refusals by
     the limit they name in report.refusals."""
-    report.refusals = collections.Counter()
     listings = [op for op in operations if op["op"] == "topics"]
     ops = [op for op in operations if op["op"] != "topics"]
     by_topic = collections.defaultdict(list)
@@ -108,12 +123,15 @@ def check(operations, limits, report):
     creates = [op for op in ops if op["op"] == "create"]
     popped = {op["value"] for op in ops if _delivers(op)}
     listed = set(listings[-1]["names"]) if listings else None
+    levels = {}                       # topic -> its _topic_levels, made at its first refusal
     for op in ops:
         limit = _clarity(op, report)
         if limit is None:
             continue
         report.refusals[limit] += 1
-        why = _impossible(op, limit, limits, by_topic, creates)
+        if op["op"] != "create" and op["topic"] not in levels:
+            levels[op["topic"]] = _topic_levels(by_topic[op["topic"]])
+        why = _impossible(op, limit, limits, levels.get(op.get("topic")), creates)
         if why:
             report.add("impossible", 1, "%s %s by %s at %.3f-%.3f: %s (%s)" % (
                 op["op"], op.get("value") or op["topic"], op["process"], op["invoke"], op["complete"],
@@ -146,8 +164,9 @@ def _clarity(op, report):
     return limit
 
 
-def _impossible(op, limit, limits, by_topic, creates):
-    """Why a refusal at limit cannot be right, or None."""
+def _impossible(op, limit, limits, levels, creates):
+    """Why a refusal at limit cannot be right, or None. levels: the
+    topic's _Levels by limit (_topic_levels)."""
     if limit in NODE_LOCAL:
         return None
     if limit not in BOUNDS.get(op["op"], ()):
@@ -159,17 +178,23 @@ def _impossible(op, limit, limits, by_topic, creates):
         most = sum(1 for other in creates if other is not op and _may_apply(other)
                    and other["invoke"] <= op["complete"])
         return None if most >= limits[limit] else "at most %d topic(s) existed" % most
-    others = [other for other in by_topic[op["topic"]] if other is not op]
-    ups = [(other["invoke"], 1 if limit == "max_topic_messages" else _size(other["value"]))
-           for other in others if other["op"] == "publish" and _may_apply(other)]
-    downs = [(other["complete"], 1 if limit == "max_topic_messages" else _size(other["value"]))
-             for other in others if _delivers(other)]
-    most = _highest(ups, downs, True, op["invoke"], op["complete"])
+    most = levels[limit].highest(op["invoke"], op["complete"], op)
     if limit == "max_topic_messages":
         return None if most >= limits[limit] else "the topic held at most %d message(s)" % most
     if most + _size(op["value"]) > limits[limit]:
         return None
     return "the topic held at most %d byte(s), and %d more fit" % (most, _size(op["value"]))
+
+
+def _topic_levels(ops):
+    """The most a topic can have held, in messages and in bytes: every
+    publish not certainly refused counts from its invocation, a delivering
+    pop only from its completion."""
+    ups = [op for op in ops if op["op"] == "publish" and _may_apply(op)]
+    downs = [op for op in ops if _delivers(op)]
+    return {limit: _Levels([(op["invoke"], weight(op), op) for op in ups],
+                           [(op["complete"], weight(op), op) for op in downs], True)
+            for limit, weight in WEIGHTS}
 
 
 def _check_topics(creates, listed, limits, report):
@@ -191,15 +216,17 @@ def _check_topics(creates, listed, limits, report):
 def _check_overfull(topic, ops, limits, report):
     acked = [op for op in ops if op["op"] == "publish" and op["outcome"] == "ok" and op.get("result") == "OK"]
     taking = [op for op in ops if _delivers(op) or (op["op"] == "pop" and op["outcome"] == "unknown")]
-    for limit, weight in (("max_topic_messages", lambda op: 1),
-                          ("max_topic_bytes", lambda op: _size(op["value"]))):
+    # a pop of unknown outcome has no value: it may have taken the largest
+    largest = {"op": "publish", "value": max((op["value"] for op in acked), key=_size, default="")}
+    for limit, weight in WEIGHTS:
         if limit not in limits:
             continue
-        # a pop of unknown outcome has no value: it may have taken the largest
-        largest = max([_size(op["value"]) for op in acked] or [0])
-        downs = [(op["invoke"], weight(op) if op["value"] is not None
-                  else (1 if limit == "max_topic_messages" else largest)) for op in taking]
-        least = _highest([(op["complete"], weight(op)) for op in acked], downs, False)
+        downs = [(op["invoke"], weight(op if op["value"] is not None else largest), op) for op in taking]
+        least = _Levels([(op["complete"], weight(op), op) for op in acked], downs, False).highest()
         if least > limits[limit]:
             report.add("over_limit", 1, "topic %s certainly held %d (%s %d)"
                        % (topic, least, limit, limits[limit]))
+
+
+# what one message weighs against each per-topic quota
+WEIGHTS = (("max_topic_messages", lambda op: 1), ("max_topic_bytes", lambda op: _size(op["value"])))
