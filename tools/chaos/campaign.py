@@ -1,18 +1,23 @@
 """campaign — one chaos run from start to verdict: a fresh cluster (each node
 on its own loopback address, small snapshot_log_bytes so that snapshots,
 log compaction and InstallSnapshot happen under the faults), concurrent
-clients (queue, chat, or both), the nemesis, healing, draining every topic,
+clients (queue, chat, both, or the limits workload's, which run under
+small quotas), the nemesis, healing, draining every topic,
 listing every chat conversation, the convergence check, the history checks,
 and the report whose last line is
 
   acked=N lost=N duplicated=N unexpected=N reordered=N diverged=N nonlinearizable=N
+
+(a limits run prints above it
+  limits: refused=N (<refusals by limit>) unclear=N refused_applied=N impossible=N over_limit=N)
 
 The exit code is 0 only when every counter but acked is 0 (the report's
 table also counts unauthenticated: chat sessions lost over failover) and
 nothing else went wrong (a node that exited by itself or would not restart,
 a membership change that would not complete, two leaders in one term, a
 topic that could not be drained, a conversation that could not be listed,
-no acknowledged write at all); 1 otherwise; 2 for bad arguments or a
+no acknowledged write at all, a limits run in which some quota was never
+reached); 1 otherwise; 2 for bad arguments or a
 cluster that never started.
 
 Phases: start -> create topics and chat accounts -> clients + nemesis for
@@ -20,7 +25,7 @@ Phases: start -> create topics and chat accounts -> clients + nemesis for
 clients (each finishes its operation under way) -> drain every topic, log
 in to every account, read its unread messages and list every conversation
 -> wait for every node to be a member, applied to the same index with the
-same state hash -> check the history.
+same state hash -> (limits) list the topics -> check the history.
 """
 
 import argparse
