@@ -1,6 +1,6 @@
 """chaos — tools/raftq-chaos: a real raftqd cluster (each node on its own
 loopback address, snapshots every few hundred KiB of log) under concurrent
-queue and chat clients and injected faults, membership changes included; a
+queue, chat or quota-filling clients and injected faults, membership changes included; a
 recorded history, and the checks that nothing acknowledged was lost,
 delivered twice, invented or reordered, that the queue stayed linearizable,
 conversation reads were not stale, chat sessions survived failover, and
@@ -12,9 +12,11 @@ package puts that folder on sys.path; `chaos.wire` is the old name of the
 same module. Modules: firewall (nftables rules
 between node addresses), disk (torn and corrupt log tails), membership
 (removing and re-adding nodes through the leader), workload (queue clients,
-sessions, history), chat (chat clients and the final listing), nemesis
-(faults, healing, settling), checker (the queue checks and the
-linearizability search), chat_checker (the chat checks), campaign (one run
+sessions, history), chat (chat clients and the final listing), limits
+(clients that drive small quotas to their refusals), nemesis (faults,
+healing, settling), checker (the queue checks and the linearizability
+search), chat_checker (the chat checks), limits_checker (the refusals
+judged against the history), campaign (one run
 and its report), selftest (the checkers against synthetic flawed
 histories).
 """

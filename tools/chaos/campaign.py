@@ -1,18 +1,23 @@
 """campaign — one chaos run from start to verdict: a fresh cluster (each node
 on its own loopback address, small snapshot_log_bytes so that snapshots,
 log compaction and InstallSnapshot happen under the faults), concurrent
-clients (queue, chat, or both), the nemesis, healing, draining every topic,
+clients (queue, chat, both, or the limits workload's, which run under
+small quotas), the nemesis, healing, draining every topic,
 listing every chat conversation, the convergence check, the history checks,
 and the report whose last line is
 
   acked=N lost=N duplicated=N unexpected=N reordered=N diverged=N nonlinearizable=N
+
+(a limits run prints above it
+  limits: refused=N (<refusals by limit>) unclear=N refused_applied=N impossible=N over_limit=N)
 
 The exit code is 0 only when every counter but acked is 0 (the report's
 table also counts unauthenticated: chat sessions lost over failover) and
 nothing else went wrong (a node that exited by itself or would not restart,
 a membership change that would not complete, two leaders in one term, a
 topic that could not be drained, a conversation that could not be listed,
-no acknowledged write at all); 1 otherwise; 2 for bad arguments or a
+no acknowledged write at all, a limits run in which some quota was never
+reached); 1 otherwise; 2 for bad arguments or a
 cluster that never started.
 
 Phases: start -> create topics and chat accounts -> clients + nemesis for
@@ -20,7 +25,7 @@ Phases: start -> create topics and chat accounts -> clients + nemesis for
 clients (each finishes its operation under way) -> drain every topic, log
 in to every account, read its unread messages and list every conversation
 -> wait for every node to be a member, applied to the same index with the
-same state hash -> check the history.
+same state hash -> (limits) list the topics -> check the history.
 """
 
 import argparse
@@ -42,7 +47,7 @@ import zmq
 import raftq_cluster
 import raftq_wire as wire
 
-from . import chat, checker, firewall, nemesis, workload
+from . import chat, checker, firewall, limits, nemesis, workload
 
 HEARTBEAT_MS = 50
 ELECTION_TIMEOUT_MS = [300, 600]
@@ -83,10 +88,12 @@ def parse_arguments(argv):
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: random, printed)")
     parser.add_argument("--nodes", type=int, choices=[3, 5], default=5, help="cluster size (default 5)")
     parser.add_argument("--clients", type=int, default=5, help="concurrent clients (default 5)")
-    parser.add_argument("--workload", choices=["queue", "chat", "mixed"], default="queue",
+    parser.add_argument("--workload", choices=["queue", "chat", "mixed", "limits"], default="queue",
                         help="queue: unique values published with client_id/seq, and pops; "
                              "chat: logins, unique texts sent, unread and conversation pages read; "
-                             "mixed: both at once, the clients split between them")
+                             "mixed: both at once, the clients split between them; "
+                             "limits: small quotas, topics created and filled until refused, "
+                             "popped and filled again")
     parser.add_argument("--chat-accounts", type=int, default=None,
                         help="chat accounts (default: one per chat client and %d that only receive)"
                              % chat.EXTRA_ACCOUNTS)
@@ -151,8 +158,10 @@ def parse_arguments(argv):
         parser.error("--clients, --duration, --topic-window and --topics-per-window must be positive")
     if args.workload == "mixed" and args.clients < 2:
         parser.error("--workload mixed needs at least 2 clients")
-    args.queue_clients = {"queue": args.clients, "chat": 0, "mixed": (args.clients + 1) // 2}[args.workload]
-    args.chat_clients = args.clients - args.queue_clients
+    args.limits_clients = args.clients if args.workload == "limits" else 0
+    args.queue_clients = {"queue": args.clients, "chat": 0, "mixed": (args.clients + 1) // 2,
+                          "limits": 0}[args.workload]
+    args.chat_clients = args.clients - args.queue_clients - args.limits_clients
     if args.chat_accounts is None:
         args.chat_accounts = args.chat_clients + chat.EXTRA_ACCOUNTS if args.chat_clients else 0
     if args.chat_clients and args.chat_accounts < max(2, args.chat_clients):
@@ -192,6 +201,8 @@ def write_config(directory, args):
     document = {"cluster": "chaos", "data_dir": "data", "heartbeat_ms": HEARTBEAT_MS,
                 "election_timeout_ms": ELECTION_TIMEOUT_MS, "request_timeout_ms": REQUEST_TIMEOUT_MS,
                 "segment_bytes": args.segment_bytes, "nodes": nodes}
+    if args.limits_clients:
+        document["limits"] = dict(limits.LIMITS)
     if args.snapshot_bytes:
         document["snapshot_log_bytes"] = args.snapshot_bytes
         document["snapshot_trailing_entries"] = args.snapshot_trailing
@@ -264,11 +275,10 @@ class Campaign:
         session = self._session("admin")
         try:
             for topic in topics:
-                outcome, reply, _, codes = session.call(
-                    lambda client_id, seq: wire.create_topic_request(client_id, seq, topic),
-                    self.args.op_budget)
-                if outcome != "ok" and not (reply and reply["code"] == "ALREADY_EXISTS"):
-                    raise CampaignError("cannot create topic %s: %s %s" % (topic, outcome, codes))
+                entry = workload.create_topic(session, self.history, topic, self.args.op_budget)
+                if entry["outcome"] != "ok" and entry.get("result") != "ALREADY_EXISTS":
+                    raise CampaignError("cannot create topic %s: %s %s"
+                                        % (topic, entry["outcome"], entry.get("codes", [])))
         finally:
             session.close()
 
@@ -357,6 +367,26 @@ class Campaign:
             self.problems.append("%d topic(s) could not be popped empty: %s"
                                  % (len(undrained), ", ".join(undrained[:5])))
 
+    def list_topics(self):
+        """Records the topics the converged cluster holds, as op topics,
+        for the limits checks (no refused creation there, none acked missing)."""
+        client = raftq_cluster.Client(self.context)
+        invoked = self.clock()
+        try:
+            for _ in range(DRAIN_TRIES):
+                leader = self.nemesis.leader()
+                reply = leader and client.request(self.cluster.config.nodes[leader].endpoint,
+                                                  {"type": "topic", "method": "GET"}, STATUS_TIMEOUT_S * 4)
+                if isinstance(reply, dict) and isinstance(reply.get("topics"), list):
+                    self.history.record({"type": "op", "op": "topics", "process": "verify-topics",
+                                         "names": reply["topics"], "invoke": round(invoked, 6),
+                                         "complete": round(self.clock(), 6), "outcome": "ok"})
+                    return
+                time.sleep(0.2)
+        finally:
+            client.close()
+        self.problems.append("the final topic listing got no answer")
+
     def _node_state(self, client, node):
         """(applied_index, state hash or None, commit_index, role, members)
         of one node, or None."""
@@ -436,6 +466,11 @@ class Campaign:
             workers.append(workload.Worker(number + 1, session, self.history, schedule,
                                            random.Random(self.rng.random()), args.publish_ratio,
                                            args.op_budget, stop))
+        limit_topics = limits.Topics(limits.initial_topics())
+        for number in range(args.limits_clients):
+            session = self._session("client-%d" % (number + 1))
+            workers.append(limits.LimitsWorker(number + 1, session, self.history, limit_topics,
+                                               random.Random(self.rng.random()), args.op_budget, stop))
         for number in range(args.chat_clients):
             user = self.accounts[number]
             client = chat.ChatClient(self._session("chat-%d" % (number + 1)), self.history, user,
@@ -446,6 +481,10 @@ class Campaign:
                                             stop))
         # the clients' clock starts with the faults: windows line up with --duration
         self.started = time.monotonic()
+        if args.limits_clients:
+            # after the clock's zero, so that the checker sees these topics
+            # counted against max_topics before any client's operation
+            self.create_topics(limits.initial_topics())
         for worker in workers:
             worker.start()
         try:
@@ -460,6 +499,7 @@ class Campaign:
                 self.problems.append("%s did not finish its last operation" % worker.name)
             if worker.error:
                 self.problems.append("%s failed: %s" % (worker.name, worker.error))
+        topics += limit_topics.all() if args.limits_clients else []
         if topics:
             self.say("clients stopped; draining %d topics" % len(topics))
             self.drain(topics)
@@ -474,7 +514,10 @@ class Campaign:
         for term, ids in sorted(self.leader_log.violations().items()):
             self.problems.append("election safety: nodes %s all led term %s" % (ids, term))
         self.problems.extend(self.nemesis.anomalies)
-        report = checker.check(self.history.operations(), args.search_budget)
+        if args.limits_clients:
+            self.list_topics()
+        report = checker.check(self.history.operations(), args.search_budget,
+                               limits.LIMITS if args.limits_clients else None)
         self.problems.extend(report.problems)
         return report
 
@@ -496,8 +539,10 @@ class Campaign:
         write = self.out.write
         write("raftq-chaos: seed %d, %d nodes, %d clients, %.0f s, workload %s\n"
               % (args.seed, args.nodes, args.clients, args.duration, args.workload))
-        write("  %d queue client(s), %d chat client(s) on %d account(s); snapshot_log_bytes %s, "
+        write("  %d queue client(s), %d chat client(s) on %d account(s)%s; snapshot_log_bytes %s, "
               "trailing %s\n" % (args.queue_clients, args.chat_clients, len(self.accounts),
+                                 ", %d limits client(s) under %s" % (args.limits_clients, _limits_text())
+                                 if args.limits_clients else "",
                                  args.snapshot_bytes or "default", args.snapshot_trailing if args.snapshot_bytes
                                  else "default"))
         write("faults injected\n")
@@ -515,8 +560,8 @@ class Campaign:
             write("  settle after heal: median %.2f s, max %.2f s\n" % (times[len(times) // 2], times[-1]))
         operations = self.history.operations()
         write("operations        ok   fail unknown  total\n")
-        for kind in ("publish", "pop"):
-            for group, label in (("client", kind), ("drain", kind + " (drain)")):
+        for kind in ("create", "publish", "pop"):
+            for group, label in (("admin", kind + " (setup)"), ("client", kind), ("drain", kind + " (drain)")):
                 ops = [op for op in operations if op["op"] == kind and op["process"].startswith(group)]
                 if not ops:
                     continue
@@ -534,7 +579,7 @@ class Campaign:
                                                    for code in op.get("codes", [])))
         write("  retried: %d operation(s) took more than one attempt, %d after an attempt of unknown "
               "outcome\n" % (len(retried), uncertain))
-        if args.queue_clients:
+        if args.queue_clients or args.limits_clients:
             results = collections.Counter(op.get("result") for op in operations
                                           if op["op"] == "pop" and op["outcome"] == "ok")
             write("  pops answered: %d with a value, %d EMPTY, %d NOT_FOUND\n"
@@ -566,6 +611,13 @@ class Campaign:
         if history_kept:
             write("history: %s\n" % self.history.path)
         counts = report.counts
+        if args.limits_clients:
+            write("limits: refused=%d (%s) unclear=%d refused_applied=%d impossible=%d over_limit=%d\n"
+                  % (sum(report.refusals.values()),
+                     " ".join("%s=%d" % (name, report.refusals[name])
+                              for name in sorted(set(limits.LIMITS) | set(report.refusals))),
+                     counts["unclear"], counts["refused_applied"], counts["impossible"],
+                     counts["over_limit"]))
         write("acked=%d lost=%d duplicated=%d unexpected=%d reordered=%d diverged=%d nonlinearizable=%d\n"
               % (counts["acked"], counts["lost"], counts["duplicated"], counts["unexpected"],
                  counts["reordered"], self.diverged, counts["nonlinearizable"]))
@@ -590,6 +642,11 @@ class Campaign:
         bad = sum(counts[name] for name in counts if name != "acked") + self.diverged
         if counts["acked"] == 0:
             self.problems.append("no publish or send was acknowledged: nothing was checked")
+        if self.args.limits_clients:
+            # a limits run that never reached a quota checked no refusal
+            for name in limits.LIMITS:
+                if not report.refusals[name]:
+                    self.problems.append("nothing was refused at %s: the quota was never reached" % name)
         return 0 if bad == 0 and not self.problems else 1
 
 
@@ -604,6 +661,10 @@ CHAT_ROWS = (
     ("read", "read conv", lambda op: op["partner"] and not op["process"].startswith("verify-")),
     ("read", "read (verify)", lambda op: op["process"].startswith("verify-")),
 )
+
+
+def _limits_text():
+    return ", ".join("%s %d" % item for item in sorted(limits.LIMITS.items()))
 
 
 def _state_text(state):

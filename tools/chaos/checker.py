@@ -28,6 +28,10 @@ Counters (all but acked must be 0):
                    queue (Wing-Gong search with Lowe's memoization).
 
   unauthenticated  (chat only, see chat_checker) sessions lost over failover.
+  unclear, refused_applied, impossible, over_limit
+                   (limits runs only, see limits_checker) refusals without a
+                   clear code, refused writes that applied, refusals no
+                   reading of the history explains, quotas passed.
 
 Unknown outcomes are may-or-may-not: an unknown publish may have enqueued
 its value at any time after its invocation, or never; an unknown pop may
@@ -36,7 +40,7 @@ have removed the head at any time after its invocation, or nothing.
 
 import collections
 
-from . import chat_checker
+from . import chat_checker, limits_checker
 
 INFINITY = float("inf")
 DEFAULT_SEARCH_BUDGET = 300000   # search steps per topic before it counts as undecided
@@ -50,11 +54,13 @@ class Report:
     def __init__(self):
         self.counts = collections.OrderedDict(
             (name, 0) for name in ("acked", "lost", "duplicated", "unexpected", "reordered",
-                                   "nonlinearizable", "unauthenticated"))
+                                   "nonlinearizable", "unauthenticated", "unclear", "refused_applied",
+                                   "impossible", "over_limit"))
         self.examples = {name: [] for name in self.counts}   # name -> text lines
         self.problems = []           # what could not be checked at all (text lines)
         self.undecided = []          # topics whose search ran out of budget
         self.topics_checked = 0      # topics the linearizability search finished
+        self.refusals = collections.Counter()   # limit name -> refusals naming it (limits runs)
 
     def add(self, name, amount=1, example=None):
         self.counts[name] += amount
@@ -73,11 +79,16 @@ def _is_delivery(op):
 QUEUE_OPS = ("publish", "pop")
 
 
-def check(operations, search_budget=DEFAULT_SEARCH_BUDGET):
-    """Runs every check over the operation records (queue and chat);
-    returns a Report."""
+def check(operations, search_budget=DEFAULT_SEARCH_BUDGET, limits=None):
+    """Runs every check over the operation records (queue and chat, and
+    with limits, the dict of quotas the cluster ran with, the limits
+    checks); returns a Report."""
     report = Report()
-    chat_checker.check([op for op in operations if op["op"] not in QUEUE_OPS], report)
+    chat_checker.check([op for op in operations
+                        if op["op"] not in QUEUE_OPS and op["op"] not in limits_checker.OPS], report)
+    if limits is not None:
+        limits_checker.check([op for op in operations
+                              if op["op"] in QUEUE_OPS or op["op"] in limits_checker.OPS], limits, report)
     check_queue([op for op in operations if op["op"] in QUEUE_OPS], report, search_budget)
     return report
 

@@ -124,6 +124,98 @@ CASES = [
 ]
 
 
+SMALL_LIMITS = {"max_topics": 3, "max_topic_messages": 2, "max_topic_bytes": 100}
+
+
+class LimitsBuilder(Builder):
+    """A limits history: topic creations, refusals (with the broker's text)
+    and the final topic listing, on top of Builder's publishes and pops."""
+
+    def refused(self, process, kind, name, invoke, complete, error, value=None, outcome="fail",
+                result="RESOURCE_EXHAUSTED", codes=()):
+        """A request refused: outcome fail (or unknown, after an attempt
+        without a definite answer), its last answer result, saying error."""
+        self.op(process, kind, name, value, invoke, complete, outcome)
+        self.ops[-1].update(result=result, error=error, codes=list(codes) + ["%s@1" % result])
+        return self
+
+    def create(self, process, name, invoke, complete, outcome="ok"):
+        self.op(process, "create", name, None, invoke, complete, outcome, result="OK")
+        return self
+
+    def topics(self, names, at=90):
+        self.ops.append({"type": "op", "op": "topics", "process": "verify-topics", "names": list(names),
+                         "invoke": at, "complete": at + 0.5, "outcome": "ok"})
+        return self
+
+
+FULL = "max_topic_messages reached: topic 't' holds 2, 1 more would pass the limit of 2"
+NO_TOPIC = "max_topics reached: the cluster holds 3, 1 more would pass the limit of 3"
+
+
+def _limits_clean():
+    # three topics exist, a fourth is refused; t is filled, a third value
+    # refused, one popped, then another fits; "1-5" (95 bytes) would pass
+    # max_topic_bytes next to "1-2" and "1-4" (3 bytes each)
+    return (LimitsBuilder().create("admin", "t", 0, 0.5).create("admin", "u", 0.5, 1)
+            .create("client-2", "v", 1, 2).refused("client-2", "create", "w", 3, 4, NO_TOPIC)
+            .publish("client-1", "1-1", 1, 2).publish("client-1", "1-2", 2, 3)
+            .refused("client-1", "publish", "t", 3, 4, FULL, value="1-3")
+            .pop("client-3", "1-1", 4, 5).publish("client-1", "1-4", 6, 7)
+            .refused("client-1", "publish", "t", 8, 9, "max_topic_bytes reached: topic 't' holds 6, "
+                     "95 more would pass the limit of 100", value="1-5" + "x" * 92)
+            .drain(["1-2", "1-4"], 10).topics(["t", "u", "v"]))
+
+
+LIMITS_CASES = [
+    # name, history, expected non-zero counters, search budget, limits
+    ("limits: clean history (topics and a topic filled, refused, freed, filled)", _limits_clean(), {}),
+    ("limits: a refusal an unknown publish explains",
+     LimitsBuilder().create("admin", "t", 0, 0.5).publish("client-1", "1-1", 1, 2)
+     .publish("client-2", "2-1", 1, 30, outcome="unknown")
+     .refused("client-1", "publish", "t", 3, 4, FULL, value="1-2").drain(["1-1", "2-1"], 40).topics(["t"]),
+     {}),
+    ("limits: a refused publish's value popped later",
+     LimitsBuilder().create("admin", "t", 0, 0.5).publish("client-1", "1-1", 1, 2)
+     .publish("client-1", "1-2", 2, 3).refused("client-1", "publish", "t", 3, 4, FULL, value="1-3")
+     .drain(["1-1", "1-2", "1-3"], 10).topics(["t"]),
+     {"refused_applied": 1, "unexpected": 1, "nonlinearizable": 1}),
+    ("limits: a refused create's topic listed at the end",
+     _limits_clean().topics(["t", "u", "v", "w"], at=95),
+     {"refused_applied": 1, "over_limit": 1}),
+    ("limits: INTERNAL, and RESOURCE_EXHAUSTED naming no limit, are unclear",
+     LimitsBuilder().create("admin", "t", 0, 0.5).publish("client-1", "1-1", 1, 2)
+     .refused("client-1", "publish", "t", 3, 4, "out of memory", value="1-2", outcome="unknown",
+              result="TIMEOUT", codes=["INTERNAL@2"])
+     .refused("client-1", "publish", "t", 5, 6, "a limit is reached", value="1-3")
+     .drain(["1-1"], 10).topics(["t"]),
+     {"unclear": 2}),
+    ("limits: publish refused at max_topic_messages while the topic had room",
+     LimitsBuilder().create("admin", "t", 0, 0.5).publish("client-1", "1-1", 1, 2)
+     .publish("client-1", "1-2", 2, 3).pop("client-2", "1-1", 3, 3.5)
+     .refused("client-1", "publish", "t", 4, 5, FULL, value="1-3").drain(["1-2"], 10).topics(["t"]),
+     {"impossible": 1}),
+    ("limits: a pop refused, a publish refused at max_topics",
+     LimitsBuilder().create("admin", "t", 0, 0.5).publish("client-1", "1-1", 1, 2)
+     .refused("client-2", "pop", "t", 3, 4, FULL).refused("client-1", "publish", "t", 3, 4, NO_TOPIC,
+                                                         value="1-2")
+     .drain(["1-1"], 10).topics(["t"]),
+     {"impossible": 2}),
+    ("limits: create refused while the cluster had room",
+     LimitsBuilder().create("admin", "t", 0, 0.5).refused("client-1", "create", "u", 1, 2, NO_TOPIC)
+     .topics(["t"]),
+     {"impossible": 1}),
+    ("limits: a topic certainly over max_topic_messages",
+     LimitsBuilder().create("admin", "t", 0, 0.5).publish("client-1", "1-1", 1, 2)
+     .publish("client-1", "1-2", 2, 3).publish("client-1", "1-3", 3, 4)
+     .drain(["1-1", "1-2", "1-3"], 10).topics(["t"]),
+     {"over_limit": 1}),
+    ("limits: acknowledged topic missing from the final listing",
+     LimitsBuilder().create("admin", "t", 0, 0.5).create("client-1", "u", 1, 2).topics(["t"]),
+     {"lost": 1}),
+]
+
+
 class ChatBuilder:
     """Writes a synthetic chat history as chat.py records it: sends, reads
     (pages as [id, from, to, text, read]) and the final listings."""
@@ -339,10 +431,12 @@ def _search_budget_case():
 
 def run(out):
     passed = failed = 0
-    for case in CASES + CHAT_CASES:
+    cases = CASES + CHAT_CASES + [case + (checker.DEFAULT_SEARCH_BUDGET, SMALL_LIMITS)
+                                  for case in LIMITS_CASES]
+    for case in cases:
         name, builder, expected = case[:3]
         budget = case[3] if len(case) > 3 else checker.DEFAULT_SEARCH_BUDGET
-        report = checker.check(builder.ops, budget)
+        report = checker.check(builder.ops, budget, case[4] if len(case) > 4 else None)
         seen = {counter: value for counter, value in report.counts.items() if counter != "acked" and value}
         if seen == expected:
             passed += 1

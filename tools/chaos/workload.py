@@ -35,6 +35,8 @@ NO_LEADER_BACKOFF_S = 0.05   # pause before asking again when no node leads
 DEFINITE_OK = ("OK", "EMPTY", "NOT_FOUND")
 NOT_PROPOSED = ("NOT_LEADER", "NO_LEADER")
 MAYBE_APPLIED = ("TIMEOUT", "UNAVAILABLE", "INTERNAL")
+# answers a fault explains (Session.call retries them); INTERNAL is not one
+FAULT_CODES = NOT_PROPOSED + ("TIMEOUT", "UNAVAILABLE", "no-reply")
 
 
 class History:
@@ -205,10 +207,16 @@ def base_record(session, kind, invoked, outcome, reply, attempts, codes):
              "complete": round(session.clock(), 6), "outcome": outcome, "attempts": attempts}
     if attempts != 1 or outcome != "ok":
         # what the attempts were answered, for the report; plain successes
-        # need no such line and would only fatten a long run's history
-        entry["codes"] = codes[-6:]
+        # need no such line and would only fatten a long run's history. An
+        # early answer that no fault explains is kept however long the
+        # retries went on: the limits checker counts it as an unclear refusal
+        early = [code for code in codes[:-6] if code.split("@")[0] not in FAULT_CODES]
+        entry["codes"] = early + codes[-6:]
     if reply is not None:
         entry["result"] = reply["code"]
+        if reply["code"] not in DEFINITE_OK and reply.get("error"):
+            # a refusal's text: it must name the limit that was reached
+            entry["error"] = reply["error"]
         if reply.get("index"):
             entry["index"] = reply["index"]
     return entry
@@ -242,6 +250,18 @@ def pop(session, history, topic, budget_s, abort=None):
     outcome, reply, attempts, codes = session.call(
         lambda client_id, seq: wire.pop_request(client_id, seq, topic), budget_s, abort)
     entry = operation_record(session, "pop", topic, None, invoked, outcome, reply, attempts, codes)
+    history.record(entry)
+    return entry
+
+
+def create_topic(session, history, name, budget_s, abort=None):
+    """Creates a topic, recorded as op create (the limits checker counts
+    every creation against max_topics, the setup's too)."""
+    invoked = session.clock()
+    outcome, reply, attempts, codes = session.call(
+        lambda client_id, seq: wire.create_topic_request(client_id, seq, name), budget_s, abort)
+    entry = base_record(session, "create", invoked, outcome, reply, attempts, codes)
+    entry["topic"] = name
     history.record(entry)
     return entry
 
