@@ -40,14 +40,17 @@
 #include "raftq_client.h"
 #include "raftq_config.h"
 
-#define S_SILENCE_DEFAULT_MS    1000  //  quiet time before a probe
-#define S_REPLAY_LIMIT_DEFAULT  256   //  events one replay asks for
-#define S_REPLAY_BACKOFF_MIN_MS 20    //  first pause after a replay that brought nothing
-#define S_REPLAY_BACKOFF_MAX_MS 1000  //  pauses double up to this
-#define S_PENDING_MAX           10000 //  events held ahead of next_seq; the rest are replayed later
-#define S_DRAIN_MAX             1000  //  SUB messages read per look, so timers still run
-#define S_RECEIVE_HIGH_WATER    10000 //  SUB queue: above libzmq's default for bursts
-#define S_CONFIRM_MS            1000  //  wait for "subscribed" before subscribing again
+#define S_SILENCE_DEFAULT_MS    1000 //  quiet time before a probe
+#define S_REPLAY_LIMIT_DEFAULT  256  //  events one replay asks for
+#define S_REPLAY_BACKOFF_MIN_MS 20   //  first pause after a replay that brought nothing
+#define S_REPLAY_BACKOFF_MAX_MS 1000 //  pauses double up to this
+//  Replays of a private stream refused this long: the token is refused (a
+//  node may answer before it has applied a fresh login).
+#define S_REFUSAL_GRACE_MS   2000
+#define S_PENDING_MAX        10000 //  events held ahead of next_seq; the rest are replayed later
+#define S_DRAIN_MAX          1000  //  SUB messages read per look, so timers still run
+#define S_RECEIVE_HIGH_WATER 10000 //  SUB queue: above libzmq's default for bursts
+#define S_CONFIRM_MS         1000  //  wait for "subscribed" before subscribing again
 
 struct _raftq_subscription_t {
     raftq_client_t *client;  //  replays and probes, on every node's client port
@@ -60,6 +63,7 @@ struct _raftq_subscription_t {
     bool private_stream;     //  user/ or conv/: needs a token to be delivered at all
     bool confirmed;          //  the node said "subscribed" to topic (private streams)
     bool granted;            //  some node confirmed this token once: a refusal means it ended
+    int64_t refused_since;   //  first of the replay refusals in a row (zclock_mono), 0: none
     bool revoked;            //  the node said "revoked": the subscription is over
     int64_t subscribed_at;   //  when topic was last subscribed to on the SUB
     bool token_told;         //  the caller heard that a private stream needs a token
@@ -358,6 +362,7 @@ s_replay (raftq_subscription_t *self, raftq_gap_t *gap)
     raftq_code_t code = raftq_client_call (self->client, &request, &reply);
     raftq_subscription_result_t result = RAFTQ_SUBSCRIPTION_NONE;
     if (code == RAFTQ_OK) {
+        self->refused_since = 0;
         size_t count;
         uint64_t lowest = s_take_replayed (self, reply, &count);
         //  A page may be short because of a byte limit: only an empty
@@ -381,9 +386,20 @@ s_replay (raftq_subscription_t *self, raftq_gap_t *gap)
         //  confirmed may be the caller's mistake (no token yet, or
         //  another user's): an error.
         bool refused = code == RAFTQ_UNAUTHENTICATED || code == RAFTQ_PERMISSION_DENIED;
-        if (refused && self->private_stream && self->granted)
-            self->revoked = true;
-        else if (refused || code == RAFTQ_INVALID_ARGUMENT)
+        bool with_token = self->private_stream && strcmp (self->topic, self->stream) != 0;
+        int64_t now = zclock_mono ();
+        if (refused && with_token) {
+            //  The node that answers may not have applied a fresh login
+            //  yet: only a refusal that lasts counts
+            if (!self->refused_since)
+                self->refused_since = now;
+            if (now - self->refused_since < S_REFUSAL_GRACE_MS)
+                result = RAFTQ_SUBSCRIPTION_NONE;
+            else if (self->granted)
+                self->revoked = true;
+            else
+                result = RAFTQ_SUBSCRIPTION_ERROR;
+        } else if (refused || code == RAFTQ_INVALID_ARGUMENT)
             result = RAFTQ_SUBSCRIPTION_ERROR;
     }
     raftq__reply__free_unpacked (reply, NULL);

@@ -48,6 +48,7 @@ REPLAY_LIMIT = 256            # events one replay asks for
 BACKOFF_MIN_S = 0.02          # first pause after a replay that brought nothing
 BACKOFF_MAX_S = 1.0           # pauses double up to this
 RECEIVE_HIGH_WATER = 10000    # SUB queue: above libzmq's default for bursts
+REFUSAL_GRACE_S = 2.0          # replays refused this long before a private stream's token counts as refused
 REFUSALS = ("UNAUTHENTICATED", "PERMISSION_DENIED", "INVALID_ARGUMENT")
 
 
@@ -86,6 +87,7 @@ class Subscription:
         self.heard_at = 0.0                   # last sign of life of the followed node
         self.confirmed = False                # the node said "subscribed" (private streams)
         self.granted = False                  # some node confirmed this token once
+        self.refused_since = None             # first of the replay refusals in a row (monotonic)
         self.subscribed_at = 0.0              # when the SUB last subscribed
         self.revoked = False                  # the node said "revoked": over
         self.token_told = False               # the caller heard a private stream needs a token
@@ -236,6 +238,7 @@ class Subscription:
         result = None
         try:
             events = self.client.replay(self.stream, self.next_seq, REPLAY_LIMIT)
+            self.refused_since = None
             usable = [event.get("seq") for event in events
                       if event.get("stream") == self.stream and isinstance(event.get("seq"), int)
                       and event["seq"] >= self.next_seq]
@@ -260,8 +263,17 @@ class Subscription:
                 # moving between nodes may never see; one never confirmed
                 # is the caller's mistake, an error
                 refused = error.code in ("UNAUTHENTICATED", "PERMISSION_DENIED")
-                if refused and is_private(self.stream) and self.granted:
-                    self.revoked = True
+                now = time.monotonic()
+                if refused and is_private(self.stream) and self.topic != self.stream:
+                    # the node that answers may not have applied a fresh
+                    # login yet: only a refusal that lasts counts
+                    self.refused_since = self.refused_since or now
+                    if now - self.refused_since < REFUSAL_GRACE_S:
+                        pass
+                    elif self.granted:
+                        self.revoked = True
+                    else:
+                        result = ("error", self.error)
                 elif error.code in REFUSALS:
                     result = ("error", self.error)
         now = time.monotonic()
