@@ -52,15 +52,14 @@ def _world(cluster):
     tokens = {user: _session(writer, user, "pw-" + user) for user in ("alice", "bob", "carol")}
     leader = cluster.wait_leader(3.0)
     cluster.wait_applied(cluster.ids, cluster.status(leader)["commit_index"], 5.0)
-    return writer, tokens
+    return writer, tokens, leader
 
 
 def test_eavesdroppers_see_nothing_private(ctx):
     cluster = ctx.cluster(3)
     cluster.start()
-    writer, tokens = _world(cluster)
+    writer, tokens, leader = _world(cluster)
     alice, bob = tokens["alice"], tokens["bob"]
-    leader = cluster.wait_leader(3.0)
     follower = cluster.followers(leader)[0]
     tries = ["", "user/", "conv/", "u", "user/alice", "user/bob", "conv/alice/bob",
              "user/bob#" + WRONG_TOKEN, "user/bob#" + alice, "user/alice#" + bob,
@@ -113,9 +112,8 @@ def test_eavesdroppers_see_nothing_private(ctx):
 def test_logout_ends_delivery(ctx):
     cluster = ctx.cluster(3)
     cluster.start()
-    writer, tokens = _world(cluster)
+    writer, tokens, leader = _world(cluster)
     alice, bob = tokens["alice"], tokens["bob"]
-    leader = cluster.wait_leader(3.0)
     node_id = cluster.followers(leader)[0]
     subscription = "user/bob#" + bob
     socket = _sub(cluster, node_id, subscription)
@@ -160,8 +158,7 @@ def test_logout_ends_delivery(ctx):
 def test_expiry_ends_delivery(ctx):
     cluster = ctx.cluster(3, session_idle_s=2)
     cluster.start()
-    writer, tokens = _world(cluster)
-    leader = cluster.wait_leader(3.0)
+    writer, tokens, leader = _world(cluster)
     subscription = "user/carol#" + tokens["carol"]
     socket = _sub(cluster, leader, subscription)
     kinds = []
@@ -181,7 +178,7 @@ def _replay_codes(cluster, node_id, stream, token):
 def test_replay_needs_a_party_token(ctx):
     cluster = ctx.cluster(3)
     cluster.start()
-    writer, tokens = _world(cluster)
+    writer, tokens, _ = _world(cluster)
     alice, bob, carol = tokens["alice"], tokens["bob"], tokens["carol"]
     _ok(writer.send(chat_put(alice, "bob", "replayable")), "alice sends")
     check_equal(writer.send({"type": "topic", "method": "PUT", "topic": "news"}), OK, "create news")
