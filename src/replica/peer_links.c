@@ -135,34 +135,40 @@ s_moved (const s_peer_t *peer, const raft_member_t *member)
            memcmp (peer->member.public_key, member->public_key, RAFT_PUBLIC_KEY_SIZE);
 }
 
+//  Links peer to member anew: a fresh DEALER (and monitor) in place of the
+//  old one. Returns 0, or -1 (logged) with the old link left as it was.
+static int
+s_link (peer_links_t *self, s_peer_t *peer, const raft_member_t *member)
+{
+    zsock_t *monitor = NULL;
+    zsock_t *dealer = s_connect (self, member, &monitor);
+    if (!dealer)
+        return -1;
+    s_close (peer);
+    peer->member = *member;
+    peer->dealer = dealer;
+    peer->monitor = monitor;
+    peer->refused_at = 0;
+    return 0;
+}
+
 //  Makes member a known peer (connected), or updates it. Returns the peer,
 //  or NULL (logged) when it cannot be reached.
 static s_peer_t *
 s_know (peer_links_t *self, const raft_member_t *member)
 {
     s_peer_t *peer = s_find (self, member->id);
-    if (peer && !s_moved (peer, member))
-        return peer;
-    zsock_t *monitor = NULL;
-    zsock_t *dealer = s_connect (self, member, &monitor);
-    if (!dealer)
+    if (peer)
+        return !s_moved (peer, member) || s_link (self, peer, member) == 0 ? peer : NULL;
+    s_peer_t *peers = realloc (self->peers, (self->peer_count + 1) * sizeof (s_peer_t));
+    if (!peers)
         return NULL;
-    if (!peer) {
-        s_peer_t *peers = realloc (self->peers, (self->peer_count + 1) * sizeof (s_peer_t));
-        if (!peers) {
-            zsock_destroy (&dealer);
-            zsock_destroy (&monitor);
-            return NULL;
-        }
-        self->peers = peers;
-        peer = &self->peers[self->peer_count++];
-        memset (peer, 0, sizeof (*peer));
-    }
-    s_close (peer);
-    peer->member = *member;
-    peer->dealer = dealer;
-    peer->monitor = monitor;
-    peer->refused_at = 0;
+    self->peers = peers;
+    peer = &self->peers[self->peer_count];
+    memset (peer, 0, sizeof (*peer));
+    if (s_link (self, peer, member))
+        return NULL;
+    self->peer_count++;
     return peer;
 }
 
@@ -300,14 +306,8 @@ s_relink_if_refused (peer_links_t *self, s_peer_t *peer)
     }
     if (!peer->refused_at || zclock_mono () - peer->refused_at < RELINK_AFTER_MS)
         return;
-    zsock_t *monitor = NULL;
-    zsock_t *dealer = s_connect (self, &peer->member, &monitor);
-    if (!dealer)
-        return;
-    s_close (peer);
-    peer->dealer = dealer;
-    peer->monitor = monitor;
-    peer->refused_at = 0;
+    raft_member_t member = peer->member;
+    s_link (self, peer, &member);
 }
 
 int
