@@ -357,11 +357,11 @@ fsm_replay (fsm_t *self, const Raftq__Replay *replay)
 //  --------------------------------------------------------------------------
 //  Topics as the broker sees them
 
-uint64_t
-fsm_topic_ready (fsm_t *self, const char *name)
+int
+fsm_topic_ready (fsm_t *self, const char *name, uint64_t *ready)
 {
     assert (self);
-    return queues_ready (self->queues, name);
+    return queues_ready (self->queues, name, ready);
 }
 
 int64_t

@@ -105,9 +105,10 @@ uint64_t fsm_sessions_ended (fsm_t *self);
 //  the reply with raftq__reply__free_unpacked.
 Raftq__Reply *fsm_replay (fsm_t *self, const Raftq__Replay *replay);
 
-//  Messages of topic name a Reserve or Pop could take now (0: none, or no
-//  such topic): the leader wakes waiting consumers by it.
-uint64_t fsm_topic_ready (fsm_t *self, const char *name);
+//  Sets *ready to the messages of topic name a Reserve or Pop could take
+//  now: the leader wakes waiting consumers by it. Returns 0, or -1 when
+//  there is no such topic.
+int fsm_topic_ready (fsm_t *self, const char *name, uint64_t *ready);
 
 //  The earliest end of a reservation or a Nack delay, leader time in ms
 //  (INT64_MAX: none). The leader proposes an Expire entry once its clock

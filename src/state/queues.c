@@ -110,8 +110,8 @@ s_topic_sequence (topic_t *self, size_t position)
 }
 
 //  Removes the oldest fresh message (the ring must not be empty); the
-//  caller owns its content and its bytes stay counted. Shrinks the ring when mostly empty so a drained burst gives its
-//  memory back; halving at a quarter keeps pops amortized O(1).
+//  caller owns its content and its bytes stay counted. Shrinks the ring when mostly empty so a
+//  drained burst gives its memory back; halving at a quarter keeps pops amortized O(1).
 static message_t
 s_topic_pop (topic_t *self, uint64_t *sequence)
 {
@@ -513,9 +513,9 @@ queues_admit (queues_t *self, const Raftq__State__Command *command,
                      error, error_size))
         return -1;
     //  Reserved and delayed messages count as queued ones: they are held
-    return quota_check_item (queues_topic_messages (topic), limits->max_topic_messages, "max_topic_messages", what,
-                             state_bytes, QUOTA_MESSAGE_COST + size, limits->max_state_bytes, code,
-                             error, error_size);
+    return quota_check_item (queues_topic_messages (topic), limits->max_topic_messages,
+                             "max_topic_messages", what, state_bytes, QUOTA_MESSAGE_COST + size,
+                             limits->max_state_bytes, code, error, error_size);
 }
 
 //  --------------------------------------------------------------------------
@@ -564,8 +564,8 @@ queues_origin_save (const message_t *message, uint64_t sequence,
 }
 
 int
-queues_origin_load (message_t *message, const Raftq__State__DeadLetterOrigin *origin,
-                    char *error, size_t error_size)
+queues_origin_load (message_t *message, const Raftq__State__DeadLetterOrigin *origin, char *error,
+                    size_t error_size)
 {
     if (!origin->topic || !*origin->topic)
         return error_text_set (error, error_size, "a dead letter without its original topic");
@@ -684,8 +684,10 @@ s_fresh_load (queues_t *self, topic_t *topic, Raftq__State__TopicState *saved, c
         uint64_t first = s_topic_sequence (topic, 0);
         if (origin->sequence < first || origin->sequence > topic->publish_count ||
             (position && origin->sequence <= saved->origins[position - 1]->sequence))
-            return error_text_set (error, error_size, "topic '%s': a dead letter's origin names "
-                                   "no queued message", topic->name);
+            return error_text_set (error, error_size,
+                                   "topic '%s': a dead letter's origin names "
+                                   "no queued message",
+                                   topic->name);
         message_t *message = s_topic_message (topic, (size_t)(origin->sequence - first));
         if (queues_origin_load (message, origin, error, error_size))
             return -1;

@@ -56,9 +56,9 @@ void queues_execute (queues_t *self, Raftq__State__Command *command, uint64_t in
 //  How many topics exist.
 size_t queues_topic_count (queues_t *self);
 
-//  Messages of topic name that a Reserve or Pop could take now; 0 when
-//  there is no such topic.
-uint64_t queues_ready (queues_t *self, const char *name);
+//  Sets *ready to the messages of topic name that a Reserve or Pop could
+//  take now. Returns 0, or -1 when there is no such topic.
+int queues_ready (queues_t *self, const char *name, uint64_t *ready);
 
 //  The earliest deadline of a reservation or a delay, leader time in ms;
 //  INT64_MAX when nothing is reserved or delayed. An Expire entry stamped

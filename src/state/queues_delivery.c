@@ -134,12 +134,13 @@ s_held_sorted (topic_t *topic, size_t *count)
 //  --------------------------------------------------------------------------
 //  Queries
 
-uint64_t
-queues_ready (queues_t *self, const char *name)
+int
+queues_ready (queues_t *self, const char *name, uint64_t *ready)
 {
     assert (self);
     topic_t *topic = name ? queues_lookup (self, name) : NULL;
-    return topic ? topic->count + slot_heap_size (topic->ready_again) : 0;
+    *ready = topic ? topic->count + slot_heap_size (topic->ready_again) : 0;
+    return topic ? 0 : -1;
 }
 
 int64_t
@@ -219,8 +220,7 @@ queues_delivery_validate (queues_t *self, const Raftq__State__Command *command, 
         if (!command->nack)
             break;
         return s_receipt_problem (command->nack->receipt, code, error, error_size) ||
-                       s_hold_problem ("delay_ms", command->nack->delay_ms, code, error,
-                                       error_size)
+                       s_hold_problem ("delay_ms", command->nack->delay_ms, code, error, error_size)
                    ? -1
                    : 0;
     case RAFTQ__STATE__COMMAND__OP_EXPIRE:
@@ -442,7 +442,7 @@ queues_held_digest (topic_t *topic, digest_t *digest)
 //  One saved held message and the room for its origin, allocated together
 //  so that release frees one block.
 typedef struct {
-    Raftq__State__HeldMessage held;       //  first: the block starts with it
+    Raftq__State__HeldMessage held;        //  first: the block starts with it
     Raftq__State__DeadLetterOrigin origin; //  held.origin points here if set
 } s_saved_held_t;
 

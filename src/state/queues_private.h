@@ -44,21 +44,21 @@ typedef struct {
 
 //  A topic: its fresh FIFO queue and its held messages.
 struct _topic_t {
-    char *name;              //  topic name, also its key in queues.topics
-    char *stream;            //  its event stream key, "topic/<name>"
-    uint64_t publish_count;  //  messages ever published: the newest one's sequence
-    message_t *ring;         //  never-delivered messages, the oldest at ring [head]
-    size_t capacity;         //  slots in ring, 0 or a power of two
-    size_t head;             //  slot of the oldest queued message
-    size_t count;            //  messages in ring
-    uint64_t bytes;          //  payload bytes held, ring and held (max_topic_bytes)
-    uint32_t max_deliveries; //  reservations before dead-lettering (0: unlimited)
-    char *dead_letter;       //  the dead-letter topic's name, NULL without
-    uint64_t dead_lettered;  //  messages ever moved to dead_letter
+    char *name;               //  topic name, also its key in queues.topics
+    char *stream;             //  its event stream key, "topic/<name>"
+    uint64_t publish_count;   //  messages ever published: the newest one's sequence
+    message_t *ring;          //  never-delivered messages, the oldest at ring [head]
+    size_t capacity;          //  slots in ring, 0 or a power of two
+    size_t head;              //  slot of the oldest queued message
+    size_t count;             //  messages in ring
+    uint64_t bytes;           //  payload bytes held, ring and held (max_topic_bytes)
+    uint32_t max_deliveries;  //  reservations before dead-lettering (0: unlimited)
+    char *dead_letter;        //  the dead-letter topic's name, NULL without
+    uint64_t dead_lettered;   //  messages ever moved to dead_letter
     slot_heap_t *ready_again; //  HELD_READY, by sequence
-    slot_heap_t *pending;    //  HELD_RESERVED and HELD_DELAYED, by deadline then sequence
-    size_t reserved_count;   //  HELD_RESERVED in pending
-    size_t delayed_count;    //  HELD_DELAYED in pending
+    slot_heap_t *pending;     //  HELD_RESERVED and HELD_DELAYED, by deadline then sequence
+    size_t reserved_count;    //  HELD_RESERVED in pending
+    size_t delayed_count;     //  HELD_DELAYED in pending
 };
 
 struct _queues_t {
@@ -128,7 +128,7 @@ void queues_held_release_saved (Raftq__State__TopicState *saved);
 
 //  Restores saved's held messages and dead-letter settings into topic
 //  (whose fresh queue is restored), taking payloads out. 0, or -1 with error.
-int queues_held_load (queues_t *self, topic_t *topic, Raftq__State__TopicState *saved,
-                      char *error, size_t error_size);
+int queues_held_load (queues_t *self, topic_t *topic, Raftq__State__TopicState *saved, char *error,
+                      size_t error_size);
 
 #endif
