@@ -149,8 +149,8 @@ s_add (waiting_consumers_t *self, line_t *line, client_request_t *request, int64
     waiter->line = line;
     waiter->wait_deadline = wait_deadline;
     waiter->connection = connection;
-    waiter->handle = first ? zlistx_add_start (line->waiters, waiter)
-                           : zlistx_add_end (line->waiters, waiter);
+    waiter->handle =
+        first ? zlistx_add_start (line->waiters, waiter) : zlistx_add_end (line->waiters, waiter);
     slot_heap_push (self->deadlines, waiter);
     (*s_connection_count (self, connection))++;
     self->size++;

@@ -37,9 +37,8 @@ void waiting_consumers_destroy (waiting_consumers_t **self_p);
 //  Parks request (taken) behind topic's other waiters until wait_deadline
 //  (zclock_mono ms). Returns 0, or -1 when a bound refuses it: then the
 //  request is still the caller's and error says which bound.
-int waiting_consumers_park (waiting_consumers_t *self, const char *topic,
-                            client_request_t *request, int64_t wait_deadline, char *error,
-                            size_t error_size);
+int waiting_consumers_park (waiting_consumers_t *self, const char *topic, client_request_t *request,
+                            int64_t wait_deadline, char *error, size_t error_size);
 
 //  Waiters of topic parked or woken and not settled yet.
 size_t waiting_consumers_count (waiting_consumers_t *self, const char *topic);
@@ -59,8 +58,8 @@ void waiting_consumers_woke (waiting_consumers_t *self, const char *topic, uint6
 //  wait end in *wait_deadline and its topic's name in *topic (malloc'd:
 //  the caller frees it), if ticket was a woken waiter's; it no longer
 //  counts.
-bool waiting_consumers_settle (waiting_consumers_t *self, uint64_t ticket,
-                               int64_t *wait_deadline, char **topic);
+bool waiting_consumers_settle (waiting_consumers_t *self, uint64_t ticket, int64_t *wait_deadline,
+                               char **topic);
 
 //  Puts a settled waiter (taken) back at the head of topic's line: its
 //  entry found no message. Never refused: it had a place already.
@@ -70,8 +69,7 @@ void waiting_consumers_park_first (waiting_consumers_t *self, const char *topic,
 //  Takes out the waiter whose wait ended earliest if at or before now
 //  (INT64_MAX: any, to empty the table), with its topic's name in *topic
 //  (malloc'd: the caller frees it); NULL if none is due.
-client_request_t *waiting_consumers_expired (waiting_consumers_t *self, int64_t now,
-                                             char **topic);
+client_request_t *waiting_consumers_expired (waiting_consumers_t *self, int64_t now, char **topic);
 
 //  Forgets the woken waiters whose settle_by is at or before now (their
 //  entry's answer was lost: a timeout or a refusal answered them).

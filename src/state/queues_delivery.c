@@ -314,17 +314,10 @@ static void
 s_reserve (queues_t *self, const Raftq__State__Command *command, uint64_t index,
            Raftq__Reply *reply)
 {
-    const char *name = command->reserve->topic;
-    topic_t *topic = queues_lookup (self, name);
-    if (!topic) {
-        reply_fail (reply, RAFTQ__CODE__NOT_FOUND, "topic '%s' does not exist", name);
+    held_t *held = queues_take_ready (self, command->reserve->topic, reply);
+    if (!held)
         return;
-    }
-    held_t *held = queues_take_ready (self, topic);
-    if (!held) {
-        reply_fail (reply, RAFTQ__CODE__EMPTY, "topic '%s' is empty", name);
-        return;
-    }
+    topic_t *topic = held->topic;
     uint32_t visibility = command->reserve->visibility_ms ? command->reserve->visibility_ms
                                                           : QUEUES_DEFAULT_VISIBILITY_MS;
     char nonce[QUEUES_RECEIPT_NONCE_SIZE * 2 + 1];
