@@ -60,9 +60,9 @@ test_fifo_and_promises (void **state)
         assert_int_equal (waiting_consumers_park (consumers, "jobs", s_request ("a", number),
                                                   1000 + (int64_t)number, error, sizeof error),
                           0);
-    assert_int_equal (waiting_consumers_park (consumers, "other", s_request ("b", 9), 900, error,
-                                              sizeof error),
-                      0);
+    assert_int_equal (
+        waiting_consumers_park (consumers, "other", s_request ("b", 9), 900, error, sizeof error),
+        0);
     assert_int_equal (waiting_consumers_count (consumers, "jobs"), 3);
     assert_int_equal (waiting_consumers_size (consumers), 4);
 
@@ -126,13 +126,15 @@ test_bounds (void **state)
         waiting_consumers_park (consumers, "u", s_request ("a", 2), 100, error, sizeof error), 0);
     //  A third from the same connection, on any topic: refused, still ours
     client_request_t *refused = s_request ("a", 3);
-    assert_int_equal (waiting_consumers_park (consumers, "v", refused, 100, error, sizeof error), -1);
+    assert_int_equal (waiting_consumers_park (consumers, "v", refused, 100, error, sizeof error),
+                      -1);
     assert_non_null (strstr (error, "this connection"));
     client_request_destroy (&refused);
     assert_int_equal (
         waiting_consumers_park (consumers, "t", s_request ("b", 4), 100, error, sizeof error), 0);
     refused = s_request ("c", 5);
-    assert_int_equal (waiting_consumers_park (consumers, "t", refused, 100, error, sizeof error), -1);
+    assert_int_equal (waiting_consumers_park (consumers, "t", refused, 100, error, sizeof error),
+                      -1);
     assert_non_null (strstr (error, "this node"));
     client_request_destroy (&refused);
 

@@ -133,10 +133,10 @@ s_reserve (fsm_t *fsm, const char *topic, uint32_t visibility_ms, int64_t now_ms
     fsm_output_t output;
     reserved_t seen;
     memset (&seen, 0, sizeof seen);
-    fsm_fixture_apply (fsm,
-                       s_reserve_command (&holder, topic, visibility_ms, now_ms,
-                                          (uint8_t)fsm_applied_index (fsm)),
-                       &output);
+    fsm_fixture_apply (
+        fsm,
+        s_reserve_command (&holder, topic, visibility_ms, now_ms, (uint8_t)fsm_applied_index (fsm)),
+        &output);
     seen.code = output.reply->code;
     if (seen.code == RAFTQ__CODE__OK) {
         assert_int_equal (output.reply->result_case, RAFTQ__REPLY__RESULT_RESERVED);
@@ -241,8 +241,8 @@ test_reserve_and_ack (void **state)
     //  Once acked, the receipt names nothing: refused, nothing changes
     uint64_t hash = fsm_state_hash (fsm);
     delivery_t holder;
-    fsm_fixture_expect_error (fsm, s_ack_command (&holder, first.receipt, T0), RAFTQ__CODE__NOT_FOUND,
-                              "receipt unknown");
+    fsm_fixture_expect_error (fsm, s_ack_command (&holder, first.receipt, T0),
+                              RAFTQ__CODE__NOT_FOUND, "receipt unknown");
     fsm_fixture_expect_error (fsm, s_nack_command (&holder, first.receipt, 0, T0),
                               RAFTQ__CODE__NOT_FOUND, "receipt unknown");
     assert_int_not_equal (fsm_state_hash (fsm), hash); //  the applied index moved
@@ -275,7 +275,8 @@ test_refusals (void **state)
         RAFTQ__CODE__INVALID_ARGUMENT, "visibility_ms");
     fsm_fixture_expect_error (fsm, s_ack_command (&holder, "", T0), RAFTQ__CODE__INVALID_ARGUMENT,
                               "receipt");
-    fsm_fixture_expect_error (fsm, s_nack_command (&holder, "x", (uint32_t)QUEUES_MAX_HOLD_MS + 1, T0),
+    fsm_fixture_expect_error (fsm,
+                              s_nack_command (&holder, "x", (uint32_t)QUEUES_MAX_HOLD_MS + 1, T0),
                               RAFTQ__CODE__INVALID_ARGUMENT, "delay_ms");
     //  Dead-letter arguments: both or neither, an existing other topic
     fsm_fixture_expect_error (fsm, s_create (&holder, "t", 3, NULL), RAFTQ__CODE__INVALID_ARGUMENT,
@@ -452,7 +453,8 @@ test_quotas_count_held_messages (void **state)
     reserved_t held = s_reserve (fsm, "jobs", 100, T0);
     assert_int_equal (held.code, RAFTQ__CODE__OK);
     assert_int_equal (
-        s_run_limited (fsm, queue_fixture_command (&queued, QUEUE_PUBLISH, "jobs", "j", 1, 0, 0), 2),
+        s_run_limited (fsm, queue_fixture_command (&queued, QUEUE_PUBLISH, "jobs", "j", 1, 0, 0),
+                       2),
         RAFTQ__CODE__RESOURCE_EXHAUSTED);
     //  A dead-letter move into the full topic is never refused
     assert_int_equal (
@@ -515,15 +517,15 @@ s_random_command (delivery_t *holder, uint64_t *random, int64_t now_ms, char rec
         return s_reserve_command (holder, topic, 50 + fsm_fixture_random (random) % 300, now_ms,
                                   (uint8_t)fsm_fixture_random (random));
     case 3:
-        return receipt_count ? s_ack_command (
-                                   holder, receipts[fsm_fixture_random (random) % receipt_count],
-                                   now_ms)
-                             : s_expire_command (holder, now_ms);
+        return receipt_count
+                   ? s_ack_command (holder, receipts[fsm_fixture_random (random) % receipt_count],
+                                    now_ms)
+                   : s_expire_command (holder, now_ms);
     case 4:
-        return receipt_count ? s_nack_command (
-                                   holder, receipts[fsm_fixture_random (random) % receipt_count],
-                                   (uint32_t)(fsm_fixture_random (random) % 3) * 100, now_ms)
-                             : s_expire_command (holder, now_ms);
+        return receipt_count
+                   ? s_nack_command (holder, receipts[fsm_fixture_random (random) % receipt_count],
+                                     (uint32_t)(fsm_fixture_random (random) % 3) * 100, now_ms)
+                   : s_expire_command (holder, now_ms);
     default:
         return s_expire_command (holder, now_ms);
     }
@@ -537,8 +539,8 @@ s_apply_both (fsm_t *one, fsm_t *other, Raftq__State__Command *command, const ch
 {
     queue_fixture_t queued;
     if (!command)
-        command = queue_fixture_command (&queued, QUEUE_PUBLISH, topic, payload, strlen (payload),
-                                         0, 0);
+        command =
+            queue_fixture_command (&queued, QUEUE_PUBLISH, topic, payload, strlen (payload), 0, 0);
     fsm_output_t first, second;
     fsm_fixture_apply (one, command, &first);
     fsm_fixture_apply (other, command, &second);
