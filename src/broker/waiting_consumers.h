@@ -1,7 +1,7 @@
 /*  waiting_consumers — Pop and Reserve requests with a wait_ms that found
     their topic empty, parked at the leader until a message is ready for
-    them (FIFO per topic) or their wait ends. Bounded per node and per
-    connection (routing id). It also remembers the waiters it woke until
+    them (FIFO per topic) or their wait ends. Bounded per node (count and
+    bytes) and per connection (routing id). It also remembers the waiters it woke until
     their entry applies, so that a topic is not woken twice for one ready
     message, and so that a woken waiter whose entry found the message gone
     goes back to the head of its line. A plain container: the server
@@ -28,8 +28,9 @@ typedef void (waiting_consumers_wake_fn) (void *argument, client_request_t *requ
                                           const char *topic, int64_t wait_deadline);
 
 //  Empty; at most max_waiting parked requests, max_per_connection of them
-//  from one routing id.
-waiting_consumers_t *waiting_consumers_new (size_t max_waiting, size_t max_per_connection);
+//  from one routing id, and max_bytes of requests (packed) in all.
+waiting_consumers_t *waiting_consumers_new (size_t max_waiting, size_t max_per_connection,
+                                            size_t max_bytes);
 
 //  Destroys the requests still parked, unanswered: answer them first.
 void waiting_consumers_destroy (waiting_consumers_t **self_p);

@@ -54,7 +54,7 @@ static void
 test_fifo_and_promises (void **state)
 {
     (void)state;
-    waiting_consumers_t *consumers = waiting_consumers_new (100, 10);
+    waiting_consumers_t *consumers = waiting_consumers_new (100, 10, 1 << 20);
     char error[128];
     for (uint64_t number = 1; number <= 3; number++)
         assert_int_equal (waiting_consumers_park (consumers, "jobs", s_request ("a", number),
@@ -118,7 +118,7 @@ static void
 test_bounds (void **state)
 {
     (void)state;
-    waiting_consumers_t *consumers = waiting_consumers_new (3, 2);
+    waiting_consumers_t *consumers = waiting_consumers_new (3, 2, 1 << 20);
     char error[128];
     assert_int_equal (
         waiting_consumers_park (consumers, "t", s_request ("a", 1), 100, error, sizeof error), 0);
@@ -152,13 +152,32 @@ test_bounds (void **state)
         waiting_consumers_park (consumers, "t", s_request ("a", 6), 100, error, sizeof error), 0);
     //  What is still parked goes with the table
     waiting_consumers_destroy (&consumers);
+
+    //  The byte bound: a routing id of 5 bytes fits 3 times in 16
+    consumers = waiting_consumers_new (10, 10, 16);
+    for (uint64_t number = 1; number <= 3; number++)
+        assert_int_equal (waiting_consumers_park (consumers, "t", s_request ("conn1", number), 100,
+                                                  error, sizeof error),
+                          0);
+    refused = s_request ("conn2", 4);
+    assert_int_equal (waiting_consumers_park (consumers, "t", refused, 100, error, sizeof error),
+                      -1);
+    assert_non_null (strstr (error, "bytes"));
+    client_request_destroy (&refused);
+    request = waiting_consumers_expired (consumers, INT64_MAX, &topic);
+    free (topic);
+    client_request_destroy (&request);
+    assert_int_equal (
+        waiting_consumers_park (consumers, "t", s_request ("conn2", 5), 100, error, sizeof error),
+        0);
+    waiting_consumers_destroy (&consumers);
 }
 
 static void
 test_forget_woken (void **state)
 {
     (void)state;
-    waiting_consumers_t *consumers = waiting_consumers_new (10, 10);
+    waiting_consumers_t *consumers = waiting_consumers_new (10, 10, 1 << 20);
     char error[128];
     assert_int_equal (
         waiting_consumers_park (consumers, "t", s_request ("a", 1), 100, error, sizeof error), 0);
