@@ -19,6 +19,10 @@
 #define S_CONNECTION_TIMEOUT_S 60 //  an idle connection is closed after this
 #define S_PER_IP_LIMIT         64 //  connections one address may hold
 #define S_PEM_MAX              (64 * 1024)
+//  How long a call of the page may keep trying through leader changes: a
+//  registration costs two password hashes on the leader, slow on a busy
+//  machine, and an election may come on top.
+#define S_CALL_TIMEOUT_MS 10000
 
 struct _gateway_http_t {
     const gateway_options_t *options; //  settings, read by every connection thread
@@ -230,9 +234,12 @@ s_dispatch (gateway_http_t *self, struct MHD_Connection *connection, const char 
             MHD_get_connection_info (connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
         s_connection_t *owner = info ? info->socket_context : NULL;
         char error[512] = "";
-        if (owner && !owner->client && route->client)
+        if (owner && !owner->client && route->client) {
             owner->client =
                 raftq_client_load (self->options->config_path, NULL, error, sizeof error);
+            if (owner->client)
+                raftq_client_set_timeout (owner->client, S_CALL_TIMEOUT_MS);
+        }
         call.client = owner ? owner->client : NULL;
         if (!call.client && route->client)
             result = gateway_reply_error (&call, MHD_HTTP_SERVICE_UNAVAILABLE, "UNAVAILABLE",
@@ -366,13 +373,14 @@ gateway_http_new (const gateway_options_t *options, gateway_seal_t *seal, char *
         }
         flags |= MHD_USE_TLS;
     }
-    //  Options after MHD_OPTION_END are ignored: the TLS pair goes last.
+    //  The logger first, so that MHD says everything through it; the TLS
+    //  pair last: without TLS its first key is MHD_OPTION_END.
     self->daemon = MHD_start_daemon (
-        flags, 0, NULL, NULL, s_access, self, MHD_OPTION_SOCK_ADDR, &address,
-        MHD_OPTION_CONNECTION_LIMIT, options->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        S_PER_IP_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT, S_CONNECTION_TIMEOUT_S,
-        MHD_OPTION_NOTIFY_COMPLETED, s_completed, self, MHD_OPTION_NOTIFY_CONNECTION,
-        s_connection_notify, self, MHD_OPTION_EXTERNAL_LOGGER, s_log, self,
+        flags, 0, NULL, NULL, s_access, self, MHD_OPTION_EXTERNAL_LOGGER, s_log, self,
+        MHD_OPTION_SOCK_ADDR, &address, MHD_OPTION_CONNECTION_LIMIT, options->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, S_PER_IP_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+        S_CONNECTION_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, s_completed, self,
+        MHD_OPTION_NOTIFY_CONNECTION, s_connection_notify, self,
         self->tls_key ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, self->tls_key,
         MHD_OPTION_HTTPS_MEM_CERT, self->tls_certificate, MHD_OPTION_END);
     if (!self->daemon) {

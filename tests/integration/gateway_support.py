@@ -5,6 +5,7 @@ chromium and chromedriver through python3-selenium) that save a screenshot
 of every open page when the test fails.
 """
 
+import concurrent.futures
 import http.client
 import json
 import os
@@ -16,6 +17,11 @@ import time
 from harness import check
 
 URL_WAIT_S = 5.0     # the gateway prints its URL once it listens
+# The clusters' request timeout: a registration or login waits for an
+# Argon2 hash on the leader, which takes seconds on a machine as loaded as a
+# shared test box; at 1 s it would time out and be retried into the login
+# throttle.
+CLUSTER_REQUEST_TIMEOUT_MS = 3000
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 
@@ -113,6 +119,12 @@ class Browsers:
     def __enter__(self):
         return self
 
+    def open_all(self, names, url):
+        """Starts a browser per name at once (each start costs seconds on a
+        busy machine); returns the drivers in names' order."""
+        with concurrent.futures.ThreadPoolExecutor(len(names)) as pool:
+            return list(pool.map(lambda name: self.open(name, url), names))
+
     def open(self, name, url):
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
@@ -120,6 +132,9 @@ class Browsers:
         options.binary_location = CHROMIUM
         for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
                          "--disable-gpu", "--disable-extensions", "--window-size=1200,860",
+                         "--no-first-run", "--no-default-browser-check",
+                         "--disable-background-networking", "--disable-component-update",
+                         "--disable-sync",
                          "--user-data-dir=" + os.path.join(self.ctx.dir, "chromium-" + name)):
             options.add_argument(argument)
         driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)

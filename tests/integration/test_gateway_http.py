@@ -5,7 +5,7 @@ JSON error, the gateway serving on after every one; and statelessness: a
 second gateway sharing the key file serves the first one's session.
 """
 
-from gateway_support import Gateway, Http
+from gateway_support import CLUSTER_REQUEST_TIMEOUT_MS, Gateway, Http
 from harness import check, check_equal
 
 
@@ -21,7 +21,7 @@ def _refused(http, method, path, status, code, **options):
 
 
 def test_gateway_http_refusals(ctx):
-    cluster = ctx.cluster(3)
+    cluster = ctx.cluster(3, request_timeout_ms=CLUSTER_REQUEST_TIMEOUT_MS)
     cluster.start()
     cluster.wait_leader(3.0)
     gateway = Gateway(ctx, cluster)

@@ -225,6 +225,7 @@
     const list = $("conversations");
     list.replaceChildren();
     const partners = new Set([...state.conversations.keys(), ...state.unread.keys()]);
+    if (state.partner) partners.add(state.partner);
     const ordered = [...partners].sort((one, other) => {
       const a = state.conversations.get(one);
       const b = state.conversations.get(other);
