@@ -74,6 +74,8 @@ GATEWAY_SRC := $(wildcard clients/gateway/*.c)
 GATEWAY_WEB := $(wildcard clients/gateway/web/*)
 GATEWAY_O   := $(patsubst %.c,$(BUILD)/%.o,$(GATEWAY_SRC)) $(GEN)/gateway_assets.o
 GATEWAY_PKG := libmicrohttpd
+# Its modules without main and the pages, for its unit tests (tests/unit/gateway)
+GATEWAY_LIB := $(BUILD)/libgateway.a
 
 BINS := $(BUILD)/raftqd $(if $(CLI_SRC),$(BUILD)/raftq) $(if $(BENCH_SRC),$(BUILD)/raftq-bench $(BUILD)/xpub_floor) \
         $(if $(GATEWAY_SRC),$(BUILD)/raftq-gateway)
@@ -141,6 +143,14 @@ $(GEN)/gateway_assets.o: $(GEN)/gateway_assets.c clients/gateway/gateway_assets.
 $(BUILD)/clients/gateway/%.o: PKG_CFLAGS += $(shell pkg-config --cflags $(GATEWAY_PKG) 2>/dev/null)
 $(BUILD)/raftq-gateway: $(GATEWAY_O) $(CLIENT_LIB)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS) $(shell pkg-config --libs $(GATEWAY_PKG) 2>/dev/null)
+
+$(GATEWAY_LIB): $(filter-out %/raftq_gateway.o $(GEN)/gateway_assets.o,$(GATEWAY_O))
+	$(AR) rcs $@ $^
+
+$(BUILD)/tests/unit/gateway/%.o: CPPFLAGS += -Iclients/gateway
+$(BUILD)/tests/bin/gateway/%: $(BUILD)/tests/unit/gateway/%.o $(BUILD)/tests/support/temp_dir.o $(GATEWAY_LIB) $(CLIENT_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS) -lcmocka $(shell pkg-config --libs $(GATEWAY_PKG) 2>/dev/null)
 
 $(BUILD)/raftq-bench: $(patsubst %.c,$(BUILD)/%.o,$(BENCH_SRC)) $(CLIENT_LIB)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
@@ -211,7 +221,7 @@ valgrind: all
 
 # --- running ---------------------------------------------------------------
 run: all
-	RAFTQ_BUILD=$(abspath $(BUILD)) $(PYTHON) tools/raftq-cluster --config config.json run
+	RAFTQ_BUILD=$(abspath $(BUILD)) $(PYTHON) tools/raftq-cluster --config config.json run --gateway
 
 bench: all
 	$(BUILD)/raftq-bench --config config.json

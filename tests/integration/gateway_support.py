@@ -64,6 +64,14 @@ class Gateway:
         self.process.stdout.close()
 
 
+def cluster_and_gateway(ctx):
+    """A started 3-node cluster with a leader, and a gateway for it."""
+    cluster = ctx.cluster(3, request_timeout_ms=CLUSTER_REQUEST_TIMEOUT_MS)
+    cluster.start()
+    cluster.wait_leader(3.0)
+    return cluster, Gateway(ctx, cluster)
+
+
 class Http:
     """HTTP/1.1 requests to a gateway with a cookie jar of one cookie."""
 

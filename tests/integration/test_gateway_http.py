@@ -5,8 +5,16 @@ JSON error, the gateway serving on after every one; and statelessness: a
 second gateway sharing the key file serves the first one's session.
 """
 
-from gateway_support import CLUSTER_REQUEST_TIMEOUT_MS, Gateway, Http
-from harness import check, check_equal
+import json
+import signal
+import socket
+import time
+
+from gateway_support import Gateway, Http, cluster_and_gateway
+from harness import check, check_equal, wait_until
+
+EVENT_WAIT_S = 10.0   # an event reaches the stream within this
+STOP_S = 5.0          # the gateway exits within this of SIGTERM
 
 
 def _refused(http, method, path, status, code, **options):
@@ -21,10 +29,7 @@ def _refused(http, method, path, status, code, **options):
 
 
 def test_gateway_http_refusals(ctx):
-    cluster = ctx.cluster(3, request_timeout_ms=CLUSTER_REQUEST_TIMEOUT_MS)
-    cluster.start()
-    cluster.wait_leader(3.0)
-    gateway = Gateway(ctx, cluster)
+    cluster, gateway = cluster_and_gateway(ctx)
     http = Http(gateway)
 
     status, headers, page = http.request("GET", "/")
@@ -59,7 +64,8 @@ def test_gateway_http_refusals(ctx):
         check(attribute in cookie, "the session cookie has %s: %r", attribute, cookie)
     check(len(http.cookie) > 60 and "pw-alice" not in cookie,
           "the cookie is a sealed box: %r", cookie)
-    Http(gateway).register("bob", "pw-bob")
+    bob = Http(gateway)
+    bob.register("bob", "pw-bob")
 
     message = {"to": "bob", "text": "hi"}
     _refused(http, "POST", "/api/messages", 403, "CSRF", body=message)
@@ -86,10 +92,79 @@ def test_gateway_http_refusals(ctx):
     check(status == 200 and [m["text"] for m in page["messages"]] == ["hi"],
           "the conversation through the second gateway: %d %r", status, page)
 
+    # The event stream: bob's replays what came before and goes on live.
+    stream = _EventStream(gateway, bob.cookie)
+    check_equal(stream.next_event()[0], "hello", "the stream's first event")
+    event, data = stream.next_event()
+    check(event == "chat" and data.get("text") == "hi" and data.get("from") == "alice",
+          "bob's stream replays alice's message: %r %r", event, data)
+    http.request("POST", "/api/messages", {"to": "bob", "text": "live"},
+                 headers={"X-CSRF-Token": http.csrf})
+    event, data = stream.next_event()
+    check(event == "chat" and data.get("text") == "live", "then goes on live: %r %r", event, data)
+
     status, _, _ = http.request("POST", "/api/logout", {}, headers={"X-CSRF-Token": http.csrf})
     check(status == 200 and http.cookie is None, "logout clears the cookie: %d", status)
     # The copy of the cookie still opens, but the cluster has revoked its
     # token: the first call that needs the session says so and clears it.
     _refused(other, "GET", "/api/unread", 401, "UNAUTHENTICATED")
     check(other.cookie is None, "a revoked session's cookie is cleared")
+    # Deleting an account ends its stream: the cluster revokes the token.
+    _refused(bob, "DELETE", "/api/account", 403, "CSRF")
+    status, _, answer = bob.request("DELETE", "/api/account", headers={"X-CSRF-Token": bob.csrf})
+    check(status == 200 and bob.cookie is None, "bob's account deleted: %d %r", status, answer)
+    event, data = stream.next_event()
+    check_equal(event, "revoked", "bob's stream after his account's deletion")
+    stream.close()
+    _refused(Http(gateway), "POST", "/api/login", 401, "UNAUTHENTICATED",
+             body={"user": "bob", "password": "pw-bob"})
     check(gateway.process.poll() is None, "the gateway still runs")
+
+    # SIGTERM ends it promptly, even with an event stream open.
+    carol = Http(gateway)
+    carol.register("carol", "pw-carol")
+    stream = _EventStream(gateway, carol.cookie)
+    check_equal(stream.next_event()[0], "hello", "carol's stream's first event")
+    started = time.monotonic()
+    gateway.process.send_signal(signal.SIGTERM)
+    code = wait_until(lambda: gateway.process.poll() is not None and [gateway.process.returncode],
+                      STOP_S, "the gateway's exit after SIGTERM")[0]
+    check(code == 0, "the gateway's exit code after SIGTERM: %d", code)
+    print("    gateway stopped %.2f s after SIGTERM with a stream open" % (time.monotonic() - started))
+    stream.close()
+
+
+class _EventStream:
+    """A raw SSE reader: GET /api/events with a cookie, events parsed as
+    (event name, JSON data); comments (keep-alives) skipped."""
+
+    def __init__(self, gateway, cookie):
+        self.socket = socket.create_connection(("127.0.0.1", gateway.port), timeout=EVENT_WAIT_S)
+        self.socket.sendall(("GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nCookie: %s\r\n"
+                             "Accept: text/event-stream\r\n\r\n" % (gateway.port, cookie)).encode())
+        self.buffer = b""
+        head = self._until(b"\r\n\r\n")
+        check(head.startswith(b"HTTP/1.1 200") and b"text/event-stream" in head,
+              "the event stream's answer: %r", head)
+
+    def _until(self, separator):
+        while separator not in self.buffer:
+            chunk = self.socket.recv(65536)
+            check(chunk, "the event stream ended")
+            self.buffer += chunk
+        part, self.buffer = self.buffer.split(separator, 1)
+        return part
+
+    def next_event(self):
+        while True:
+            # Chunked transfer: the chunk size lines are dropped; an SSE
+            # message never spans two of the gateway's chunks here.
+            lines = [line for line in self._until(b"\n\n").split(b"\n")
+                     if line and not line.endswith(b"\r")]
+            fields = dict(line.decode().split(": ", 1) for line in lines if b": " in line
+                          and not line.startswith(b":"))
+            if "event" in fields:
+                return fields["event"], json.loads(fields["data"])
+
+    def close(self):
+        self.socket.close()
