@@ -177,7 +177,10 @@ gateway_chat_users (gateway_call_t *call)
         return gateway_reply_error (call, MHD_HTTP_BAD_REQUEST, "INVALID_ARGUMENT",
                                     "search with letters, digits, '.', '_' and '-' only");
     char pattern[S_PATTERN_MAX + 3];
-    snprintf (pattern, sizeof pattern, "*%s*", text ? text : "");
+    if (text && *text)
+        snprintf (pattern, sizeof pattern, "*%s*", text);
+    else
+        strcpy (pattern, "*");
     char **names = NULL;
     uint64_t total = 0;
     raftq_code_t code = raftq_list_accounts (call->client, pattern, (uint32_t)page,

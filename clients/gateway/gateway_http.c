@@ -139,6 +139,13 @@ s_csrf_ok (gateway_call_t *call)
            sodium_memcmp (echoed, call->session.csrf, length) == 0;
 }
 
+static enum MHD_Result
+s_refuse_too_large (gateway_call_t *call)
+{
+    return gateway_reply_error (call, MHD_HTTP_CONTENT_TOO_LARGE, "TOO_LARGE",
+                                "request body above %d bytes", GATEWAY_BODY_MAX);
+}
+
 //  The checks of a route before its handler: Origin, content type, JSON
 //  body, session and CSRF. Queues the refusal and returns MHD_YES/NO
 //  through *result, or returns false to let the handler run.
@@ -153,8 +160,7 @@ s_refused (gateway_call_t *call, const s_route_t *route, s_request_t *request,
         return true;
     }
     if (request->too_large) {
-        *result = gateway_reply_error (call, MHD_HTTP_CONTENT_TOO_LARGE, "TOO_LARGE",
-                                       "request body above %d bytes", GATEWAY_BODY_MAX);
+        *result = s_refuse_too_large (call);
         return true;
     }
     if (s_streq (route->method, "POST")) {
@@ -264,7 +270,18 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
     if (!request) {
         request = calloc (1, sizeof *request);
         *req_cls = request;
-        return request ? MHD_YES : MHD_NO;
+        if (!request)
+            return MHD_NO;
+        //  A body announced above the cap is refused before it is read.
+        const char *length =
+            MHD_lookup_connection_value (connection, MHD_HEADER_KIND, "Content-Length");
+        if (length && strtoull (length, NULL, 10) > GATEWAY_BODY_MAX) {
+            gateway_call_t call = {.options = ((gateway_http_t *)cls)->options,
+                                   .connection = connection};
+            request->too_large = true;
+            return s_refuse_too_large (&call);
+        }
+        return MHD_YES;
     }
     if (*upload_data_size) {
         size_t size = *upload_data_size;

@@ -93,9 +93,11 @@ s_load_config (gateway_options_t *self, char *error, size_t error_size)
     if (!json_is_object (root)) {
         if (root)
             snprintf (error, error_size, "%s: top level is not an object", self->config_path);
-        else
+        else if (json_error.line > 0)
             snprintf (error, error_size, "%s:%d:%d: %s", self->config_path, json_error.line,
                       json_error.column, json_error.text);
+        else
+            snprintf (error, error_size, "%s", json_error.text);
         json_decref (root);
         return -1;
     }
@@ -172,14 +174,24 @@ s_parse_flags (gateway_options_t *self, int argc, char **argv, char *error, size
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
     //  The config comes first: flags override what it says.
+    //  The first pass only looks for --config and --help, quietly: the
+    //  second one reports bad flags.
     optind = 1;
+    opterr = 0;
     int option;
-    while ((option = getopt_long (argc, argv, "c:H:p:k:C:K:sm:h", longs, NULL)) != -1)
+    while ((option = getopt_long (argc, argv, "c:H:p:k:C:K:sm:h", longs, NULL)) != -1) {
         if (option == 'c' && s_set (&self->config_path, optarg))
             return -1;
+        if (option == 'h') {
+            fputs (s_usage, stdout);
+            *error = 0;
+            return -1;
+        }
+    }
     if (s_load_config (self, error, error_size))
         return -1;
     optind = 1;
+    opterr = 1;
     while ((option = getopt_long (argc, argv, "c:H:p:k:C:K:sm:h", longs, NULL)) != -1) {
         char *end = NULL;
         long long value = optarg ? strtoll (optarg, &end, 10) : 0;
@@ -205,10 +217,6 @@ s_parse_flags (gateway_options_t *self, int argc, char **argv, char *error, size
                 return -1;
             }
             self->max_connections = (unsigned)value;
-        } else if (option == 'h') {
-            fputs (s_usage, stdout);
-            *error = 0;
-            return -1;
         } else if (option == '?') {
             snprintf (error, error_size, "bad arguments (--help shows them)");
             return -1;
@@ -248,7 +256,9 @@ gateway_options_new (int argc, char **argv, char *error, size_t error_size)
     } else if (!self->tls_certificate != !self->tls_key) {
         snprintf (error, error_size, "TLS needs both a certificate and its key");
         gateway_options_destroy (&self);
-    }
+    } else if (self->tls_certificate)
+        //  A cookie that came over TLS must never go back over plain HTTP.
+        self->secure_cookie = true;
     return self;
 }
 
