@@ -176,7 +176,7 @@ s_parse_flags (gateway_options_t *self, int argc, char **argv, char *error, size
     //  The config comes first: flags override what it says.
     //  The first pass only looks for --config and --help, quietly: the
     //  second one reports bad flags.
-    optind = 1;
+    optind = 0; //  0: glibc starts afresh, permutation state included
     opterr = 0;
     int option;
     while ((option = getopt_long (argc, argv, "c:H:p:k:C:K:sm:h", longs, NULL)) != -1) {
@@ -190,7 +190,7 @@ s_parse_flags (gateway_options_t *self, int argc, char **argv, char *error, size
     }
     if (s_load_config (self, error, error_size))
         return -1;
-    optind = 1;
+    optind = 0; //  0: glibc starts afresh, permutation state included
     opterr = 1;
     while ((option = getopt_long (argc, argv, "c:H:p:k:C:K:sm:h", longs, NULL)) != -1) {
         char *end = NULL;
