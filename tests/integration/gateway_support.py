@@ -21,7 +21,7 @@ URL_WAIT_S = 5.0     # the gateway prints its URL once it listens
 # Argon2 hash on the leader, which takes seconds on a machine as loaded as a
 # shared test box; at 1 s it would time out and be retried into the login
 # throttle.
-CLUSTER_REQUEST_TIMEOUT_MS = 3000
+CLUSTER_REQUEST_TIMEOUT_MS = 5000
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 

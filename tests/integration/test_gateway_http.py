@@ -67,6 +67,16 @@ def test_gateway_http_refusals(ctx):
     bob = Http(gateway)
     bob.register("bob", "pw-bob")
 
+    # The users list: search, paging, and refusals of glob characters
+    status, _, page = http.request("GET", "/api/users?page=2&page_size=1")
+    check(status == 200 and page["users"] == ["bob"] and page["total"] == 2,
+          "users page 2 of size 1: %d %r", status, page)
+    status, _, page = http.request("GET", "/api/users?q=lic")
+    check(status == 200 and page["users"] == ["alice"], "users containing 'lic': %r", page)
+    _refused(http, "GET", "/api/users?q=a%2A", 400, "INVALID_ARGUMENT")
+    _refused(http, "GET", "/api/users?page=x", 400, "INVALID_ARGUMENT")
+    _refused(http, "GET", "/api/users?page_size=100000", 400, "INVALID_ARGUMENT")
+
     message = {"to": "bob", "text": "hi"}
     _refused(http, "POST", "/api/messages", 403, "CSRF", body=message)
     _refused(http, "POST", "/api/messages", 403, "CSRF", body=message,
@@ -102,6 +112,16 @@ def test_gateway_http_refusals(ctx):
                  headers={"X-CSRF-Token": http.csrf})
     event, data = stream.next_event()
     check(event == "chat" and data.get("text") == "live", "then goes on live: %r %r", event, data)
+
+    # History pages: page 0 is the newest
+    for number, expected in ((0, (2, ["live"])), (1, (1, ["hi"]))):
+        status, _, page = bob.request("GET", "/api/conversations/alice?page_size=1&page=%d" % number)
+        check(status == 200 and (page["page"], [m["text"] for m in page["messages"]]) == expected,
+              "bob's history page %d of size 1: %d %r", number, status, page)
+    _refused(bob, "GET", "/api/conversations/al%2Fice", 400, "INVALID_ARGUMENT")
+    _refused(bob, "DELETE", "/api/messages/x1", 403, "CSRF")
+    _refused(bob, "DELETE", "/api/messages/x1", 400, "INVALID_ARGUMENT",
+             headers={"X-CSRF-Token": bob.csrf})
 
     status, _, _ = http.request("POST", "/api/logout", {}, headers={"X-CSRF-Token": http.csrf})
     check(status == 200 and http.cookie is None, "logout clears the cookie: %d", status)
