@@ -22,6 +22,8 @@ URL_WAIT_S = 5.0     # the gateway prints its URL once it listens
 # shared test box; at 1 s it would time out and be retried into the login
 # throttle.
 CLUSTER_REQUEST_TIMEOUT_MS = 5000
+# A gateway call keeps trying for 10 s (two of them for a history page)
+HTTP_WAIT_S = 30.0
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 
@@ -82,7 +84,7 @@ class Http:
 
     def request(self, method, path, body=None, headers=None, raw=None):
         """(status, headers dict lower-cased, parsed JSON or text)."""
-        connection = http.client.HTTPConnection("127.0.0.1", self.gateway.port, timeout=10)
+        connection = http.client.HTTPConnection("127.0.0.1", self.gateway.port, timeout=HTTP_WAIT_S)
         sent = dict(headers or {})
         if self.cookie and "Cookie" not in sent:
             sent["Cookie"] = self.cookie

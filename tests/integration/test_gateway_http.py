@@ -108,8 +108,9 @@ def test_gateway_http_refusals(ctx):
     event, data = stream.next_event()
     check(event == "chat" and data.get("text") == "hi" and data.get("from") == "alice",
           "bob's stream replays alice's message: %r %r", event, data)
-    http.request("POST", "/api/messages", {"to": "bob", "text": "live"},
-                 headers={"X-CSRF-Token": http.csrf})
+    status, _, sent = http.request("POST", "/api/messages", {"to": "bob", "text": "live"},
+                                   headers={"X-CSRF-Token": http.csrf})
+    check(status == 200, "alice's second message: %d %r", status, sent)
     event, data = stream.next_event()
     check(event == "chat" and data.get("text") == "live", "then goes on live: %r %r", event, data)
 
