@@ -25,7 +25,8 @@ static int
 s_setup (void **state)
 {
     s_fixture_t *fixture = calloc (1, sizeof *fixture);
-    if (!fixture || temp_dir_make (fixture->directory, sizeof fixture->directory, "gateway") == -1) {
+    if (!fixture ||
+        temp_dir_make (fixture->directory, sizeof fixture->directory, "gateway") == -1) {
         free (fixture);
         return -1;
     }

@@ -25,7 +25,8 @@ static int
 s_setup (void **state)
 {
     s_fixture_t *fixture = calloc (1, sizeof *fixture);
-    if (!fixture || temp_dir_make (fixture->directory, sizeof fixture->directory, "gateway") == -1) {
+    if (!fixture ||
+        temp_dir_make (fixture->directory, sizeof fixture->directory, "gateway") == -1) {
         free (fixture);
         return -1;
     }
@@ -98,7 +99,8 @@ test_forgeries_refused (void **state)
     s_fixture_t *fixture = *state;
     gateway_seal_t *seal = s_seal (fixture->key_file);
     gateway_session_t session, opened;
-    assert_int_equal (gateway_session_init (&session, "bob", "feedfeedfeedfeedfeedfeedfeedfeed"), 0);
+    assert_int_equal (gateway_session_init (&session, "bob", "feedfeedfeedfeedfeedfeedfeedfeed"),
+                      0);
     char *cookie = gateway_seal_session (seal, &session);
     assert_non_null (cookie);
 
