@@ -5,8 +5,9 @@
 
     Threads: one thread per connection (MHD_USE_THREAD_PER_CONNECTION).
     Each connection owns its libraftq client, made at its first API request
-    and used only by that connection's thread; an event stream owns its
-    subscription the same way. Nothing in the cluster's reach is shared
+    and used only by that connection's thread (MHD's own thread destroys it
+    once it has joined that thread); an event stream owns its subscription
+    the same way. Nothing in the cluster's reach is shared
     between threads; what they all read (options, sealing key) is fixed
     before the first connection.
 */

@@ -9,6 +9,7 @@
 */
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 
 #include <czmq.h>
@@ -33,6 +34,13 @@ main (int argc, char **argv)
     //  czmq's context is made here, before any connection thread can race
     //  to make it. SIGINT and SIGTERM are blocked before the first thread
     //  starts (threads inherit the mask) and taken by sigwait below.
+    //  Each connection holds a socket per node (its client, a stream's
+    //  subscription): as many descriptors as the system lets it have.
+    struct rlimit files;
+    if (getrlimit (RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+        files.rlim_cur = files.rlim_max;
+        setrlimit (RLIMIT_NOFILE, &files);
+    }
     zsys_handler_set (NULL);
     zsys_set_max_sockets (S_MAX_SOCKETS);
     zsys_init ();
