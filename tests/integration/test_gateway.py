@@ -54,7 +54,8 @@ def _register(driver, user):
 def _open(driver, partner):
     """Opens the conversation with partner, found by searching the users."""
     _type(driver, "search", partner[:3])
-    selector = '#users button[data-user="%s"]' % partner
+    # Not the list from before the search: it is replaced under the click
+    selector = '#users:not([aria-busy]) button[data-user="%s"]' % partner
     wait_until(lambda: driver.find_elements("css selector", selector), 3.0,
                "%s in the users list" % partner)
     driver.find_element("css selector", selector).click()

@@ -163,6 +163,8 @@
       $("users-next").disabled = page >= pages;
     } catch (error) {
       failed(error);
+    } finally {
+      if ($("search").value.trim() === query) $("users").removeAttribute("aria-busy");
     }
   }
 
@@ -413,6 +415,8 @@
     });
     $("confirm-delete-yes").addEventListener("click", deleteAccount);
     $("search").addEventListener("input", () => {
+      // Busy until the answer is shown: what is listed now is stale.
+      $("users").setAttribute("aria-busy", "true");
       clearTimeout(state.searchTimer);
       state.searchTimer = setTimeout(() => loadUsers(1), 250);
     });
