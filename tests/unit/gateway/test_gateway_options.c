@@ -12,48 +12,26 @@
 #include <string.h>
 
 #include "gateway_options.h"
-#include "temp_dir.h"
+#include "gateway_fixture.h"
 
 #define S_NODES "\"nodes\":[{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2}]"
-
-typedef struct {
-    char directory[256]; //  scratch directory
-    char config[300];    //  <directory>/config.json
-} s_fixture_t;
 
 static int
 s_setup (void **state)
 {
-    s_fixture_t *fixture = calloc (1, sizeof *fixture);
-    if (!fixture ||
-        temp_dir_make (fixture->directory, sizeof fixture->directory, "gateway") == -1) {
-        free (fixture);
-        return -1;
-    }
-    snprintf (fixture->config, sizeof fixture->config, "%s/config.json", fixture->directory);
-    *state = fixture;
-    return 0;
-}
-
-static int
-s_teardown (void **state)
-{
-    s_fixture_t *fixture = *state;
-    temp_dir_remove (fixture->directory);
-    free (fixture);
-    return 0;
+    return gateway_fixture_setup (state, "config.json");
 }
 
 //  Writes the config and reads the options of "raftq-gateway --config
 //  FILE" followed by the NULL-terminated flags; error gets the refusal.
 static gateway_options_t *
-s_options (s_fixture_t *fixture, const char *config, char *error, size_t error_size, ...)
+s_options (gateway_fixture_t *fixture, const char *config, char *error, size_t error_size, ...)
 {
-    FILE *file = fopen (fixture->config, "w");
+    FILE *file = fopen (fixture->path, "w");
     assert_non_null (file);
     fputs (config, file);
     fclose (file);
-    char *argv[16] = {"raftq-gateway", "--config", fixture->config};
+    char *argv[16] = {"raftq-gateway", "--config", fixture->path};
     int argc = 3;
     va_list flags;
     va_start (flags, error_size);
@@ -67,7 +45,7 @@ s_options (s_fixture_t *fixture, const char *config, char *error, size_t error_s
 static void
 test_defaults_and_config (void **state)
 {
-    s_fixture_t *fixture = *state;
+    gateway_fixture_t *fixture = *state;
     char error[512], expected[600];
     gateway_options_t *options = s_options (fixture, "{" S_NODES "}", error, sizeof error, NULL);
     assert_non_null (options);
@@ -99,7 +77,7 @@ test_defaults_and_config (void **state)
 static void
 test_flags_override (void **state)
 {
-    s_fixture_t *fixture = *state;
+    gateway_fixture_t *fixture = *state;
     char error[512];
     gateway_options_t *options =
         s_options (fixture, "{\"gateway\":{\"port\":9000,\"key_file\":\"/a.key\"}," S_NODES "}",
@@ -122,7 +100,7 @@ test_flags_override (void **state)
 static void
 test_refusals (void **state)
 {
-    s_fixture_t *fixture = *state;
+    gateway_fixture_t *fixture = *state;
     const struct {
         const char *config; //  the file
         const char *flag;   //  one flag and its value, or NULL
@@ -160,9 +138,10 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_defaults_and_config, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_flags_override, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_refusals, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_defaults_and_config, s_setup,
+                                         gateway_fixture_teardown),
+        cmocka_unit_test_setup_teardown (test_flags_override, s_setup, gateway_fixture_teardown),
+        cmocka_unit_test_setup_teardown (test_refusals, s_setup, gateway_fixture_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

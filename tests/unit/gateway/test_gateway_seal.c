@@ -14,34 +14,12 @@
 #include <sys/stat.h>
 
 #include "gateway_seal.h"
-#include "temp_dir.h"
-
-typedef struct {
-    char directory[256]; //  scratch directory
-    char key_file[300];  //  <directory>/gateway.key
-} s_fixture_t;
+#include "gateway_fixture.h"
 
 static int
 s_setup (void **state)
 {
-    s_fixture_t *fixture = calloc (1, sizeof *fixture);
-    if (!fixture ||
-        temp_dir_make (fixture->directory, sizeof fixture->directory, "gateway") == -1) {
-        free (fixture);
-        return -1;
-    }
-    snprintf (fixture->key_file, sizeof fixture->key_file, "%s/gateway.key", fixture->directory);
-    *state = fixture;
-    return 0;
-}
-
-static int
-s_teardown (void **state)
-{
-    s_fixture_t *fixture = *state;
-    temp_dir_remove (fixture->directory);
-    free (fixture);
-    return 0;
+    return gateway_fixture_setup (state, "gateway.key");
 }
 
 static gateway_seal_t *
@@ -57,10 +35,10 @@ s_seal (const char *key_file)
 static void
 test_round_trip_and_shared_key (void **state)
 {
-    s_fixture_t *fixture = *state;
-    gateway_seal_t *maker = s_seal (fixture->key_file);
+    gateway_fixture_t *fixture = *state;
+    gateway_seal_t *maker = s_seal (fixture->path);
     struct stat info;
-    assert_int_equal (stat (fixture->key_file, &info), 0);
+    assert_int_equal (stat (fixture->path, &info), 0);
     assert_int_equal (info.st_mode & 0777, 0600);
     assert_int_equal (info.st_size, 65);
 
@@ -76,7 +54,7 @@ test_round_trip_and_shared_key (void **state)
     assert_null (strpbrk (cookie, "=;, +/"));
 
     //  A second gateway on the same key file opens what the first sealed.
-    gateway_seal_t *reader = s_seal (fixture->key_file);
+    gateway_seal_t *reader = s_seal (fixture->path);
     assert_int_equal (gateway_seal_open (reader, cookie, &opened), 0);
     assert_string_equal (opened.user, "alice");
     assert_string_equal (opened.token, session.token);
@@ -96,8 +74,8 @@ test_round_trip_and_shared_key (void **state)
 static void
 test_forgeries_refused (void **state)
 {
-    s_fixture_t *fixture = *state;
-    gateway_seal_t *seal = s_seal (fixture->key_file);
+    gateway_fixture_t *fixture = *state;
+    gateway_seal_t *seal = s_seal (fixture->path);
     gateway_session_t session, opened;
     assert_int_equal (gateway_session_init (&session, "bob", "feedfeedfeedfeedfeedfeedfeedfeed"),
                       0);
@@ -150,15 +128,15 @@ test_session_fields_bounded (void **state)
 static void
 test_bad_key_files (void **state)
 {
-    s_fixture_t *fixture = *state;
-    FILE *file = fopen (fixture->key_file, "w");
+    gateway_fixture_t *fixture = *state;
+    FILE *file = fopen (fixture->path, "w");
     assert_non_null (file);
     fputs ("not a key\n", file);
     fclose (file);
     char error[256] = "";
-    assert_null (gateway_seal_new (fixture->key_file, error, sizeof error));
+    assert_null (gateway_seal_new (fixture->path, error, sizeof error));
     assert_non_null (strstr (error, "not a gateway key"));
-    assert_non_null (strstr (error, fixture->key_file));
+    assert_non_null (strstr (error, fixture->path));
 
     char missing[400];
     snprintf (missing, sizeof missing, "%s/no/such/dir/gateway.key", fixture->directory);
@@ -170,10 +148,11 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_round_trip_and_shared_key, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_forgeries_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_round_trip_and_shared_key, s_setup,
+                                         gateway_fixture_teardown),
+        cmocka_unit_test_setup_teardown (test_forgeries_refused, s_setup, gateway_fixture_teardown),
         cmocka_unit_test (test_session_fields_bounded),
-        cmocka_unit_test_setup_teardown (test_bad_key_files, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_bad_key_files, s_setup, gateway_fixture_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
