@@ -14,7 +14,11 @@ SIM_RUNS  ?= 3000
 VERSION   ?= 0.1.0
 
 PACKAGES  := libzmq3-dev libczmq-dev libprotobuf-c-dev protobuf-c-compiler \
-             libcmocka-dev libjansson-dev libsodium-dev python3-zmq pkg-config clang-format
+             libcmocka-dev libjansson-dev libsodium-dev python3-zmq pkg-config clang-format \
+             libmicrohttpd-dev
+# What the browser tests (tests/integration/test_gateway*.py) drive: `make
+# test-deps` installs what is missing of them.
+TEST_PACKAGES := chromium chromium-driver python3-selenium
 PKGS      := libzmq libczmq libprotobuf-c jansson libsodium
 
 CC        ?= cc
@@ -64,7 +68,17 @@ SIM_BIN    := $(BUILD)/tests/raft_sim
 FLOOR_O    := $(BUILD)/tools/bench/floor/xpub_floor.o $(BUILD)/tools/bench/fanout_subscribers.o \
               $(BUILD)/tools/bench/histogram.o
 
-BINS := $(BUILD)/raftqd $(if $(CLI_SRC),$(BUILD)/raftq) $(if $(BENCH_SRC),$(BUILD)/raftq-bench $(BUILD)/xpub_floor)
+# raftq-gateway: the web pages of clients/gateway/web/ are compiled in as
+# a table (embed_assets.py), so the binary serves no file from disk.
+GATEWAY_SRC := $(wildcard clients/gateway/*.c)
+GATEWAY_WEB := $(wildcard clients/gateway/web/*)
+GATEWAY_O   := $(patsubst %.c,$(BUILD)/%.o,$(GATEWAY_SRC)) $(GEN)/gateway_assets.o
+GATEWAY_PKG := libmicrohttpd
+# Its modules without main and the pages, for its unit tests (tests/unit/gateway)
+GATEWAY_LIB := $(BUILD)/libgateway.a
+
+BINS := $(BUILD)/raftqd $(if $(CLI_SRC),$(BUILD)/raftq) $(if $(BENCH_SRC),$(BUILD)/raftq-bench $(BUILD)/xpub_floor) \
+        $(if $(GATEWAY_SRC),$(BUILD)/raftq-gateway)
 
 DEPS_STAMP := $(BUILD)/.deps-ok
 
@@ -77,13 +91,20 @@ all: $(DEPS_STAMP) $(BINS) $(UNIT_BIN) $(if $(SIM_SRC),$(SIM_BIN))
 # Installs only what is missing; apt-get needs root (CI and the dev machines are).
 $(DEPS_STAMP):
 	@mkdir -p $(BUILD)
-	@if pkg-config --exists $(PKGS) cmocka && command -v protoc-c >/dev/null \
+	@if pkg-config --exists $(PKGS) $(GATEWAY_PKG) cmocka && command -v protoc-c >/dev/null \
 	    && $(PYTHON) -c 'import zmq' 2>/dev/null && command -v clang-format >/dev/null; then :; else \
 	  echo "installing build dependencies: $(PACKAGES)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PACKAGES) >/dev/null; \
 	fi
 	@touch $@
 deps: $(DEPS_STAMP)
+
+.PHONY: test-deps
+test-deps:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null \
+	    && $(PYTHON) -c 'import selenium' 2>/dev/null || { \
+	  echo "installing test dependencies: $(TEST_PACKAGES)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEST_PACKAGES) >/dev/null; }
 
 $(GEN)/%.pb-c.c $(GEN)/%.pb-c.h: proto/%.proto | $(DEPS_STAMP)
 	@mkdir -p $(GEN)
@@ -111,6 +132,25 @@ $(BUILD)/raftqd: $(BUILD)/src/broker/raftqd.o $(BROKER_LIB)
 
 $(BUILD)/raftq: $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRC)) $(CLIENT_LIB)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(GEN)/gateway_assets.c: $(GATEWAY_WEB) clients/gateway/embed_assets.py | $(DEPS_STAMP)
+	@mkdir -p $(GEN)
+	$(PYTHON) clients/gateway/embed_assets.py clients/gateway/web $@
+
+$(GEN)/gateway_assets.o: $(GEN)/gateway_assets.c clients/gateway/gateway_assets.h
+	$(CC) $(CFLAGS) $(CPPFLAGS) -Iclients/gateway -c $< -o $@
+
+$(BUILD)/clients/gateway/%.o: PKG_CFLAGS += $(shell pkg-config --cflags $(GATEWAY_PKG) 2>/dev/null)
+$(BUILD)/raftq-gateway: $(GATEWAY_O) $(CLIENT_LIB)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS) $(shell pkg-config --libs $(GATEWAY_PKG) 2>/dev/null)
+
+$(GATEWAY_LIB): $(filter-out %/raftq_gateway.o $(GEN)/gateway_assets.o,$(GATEWAY_O))
+	$(AR) rcs $@ $^
+
+$(BUILD)/tests/unit/gateway/%.o: CPPFLAGS += -Iclients/gateway
+$(BUILD)/tests/bin/gateway/%: $(BUILD)/tests/unit/gateway/%.o $(BUILD)/tests/support/temp_dir.o $(GATEWAY_LIB) $(CLIENT_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS) -lcmocka $(shell pkg-config --libs $(GATEWAY_PKG) 2>/dev/null)
 
 $(BUILD)/raftq-bench: $(patsubst %.c,$(BUILD)/%.o,$(BENCH_SRC)) $(CLIENT_LIB)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
@@ -147,7 +187,7 @@ unit: all
 sim: all
 	$(SIM_BIN) --runs $(SIM_RUNS)
 
-integration: all
+integration: all test-deps
 	RAFTQ_BUILD=$(abspath $(BUILD)) $(PYTHON) tests/integration/run.py
 
 # --- fuzzing: the rules live beside the targets -----------------------------
@@ -181,7 +221,7 @@ valgrind: all
 
 # --- running ---------------------------------------------------------------
 run: all
-	RAFTQ_BUILD=$(abspath $(BUILD)) $(PYTHON) tools/raftq-cluster --config config.json run
+	RAFTQ_BUILD=$(abspath $(BUILD)) $(PYTHON) tools/raftq-cluster --config config.json run --gateway
 
 bench: all
 	$(BUILD)/raftq-bench --config config.json

@@ -18,10 +18,21 @@ from raftq_cluster import (START_DEADLINE_S, STOP_GRACE_S, Cluster, ClusterConfi
 
 # --- foreground run ---------------------------------------------------------
 
-def run_foreground(cluster, out):
+def _spawn_gateway(cluster, program):
+    """`run --gateway`: raftq-gateway (beside raftqd) for the same config,
+    in the config's directory, its output piped like a node's."""
+    if not os.access(program, os.X_OK):
+        raise ConfigError("%s is not built (make builds it)" % program)
+    return subprocess.Popen([program, "--config", cluster.config.path], cwd=cluster.config.base_dir,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def run_foreground(cluster, out, gateway=None):
     """`run`: every node as a child with its output piped to ours, line by
-    line, prefixed with its id. SIGINT or SIGTERM stops them all cleanly
-    (exit 0); if every node ends by itself the exit code is 1."""
+    line, prefixed with its id, and with gateway (the raftq-gateway
+    program) that too once the nodes answer: it prints its URL. SIGINT or
+    SIGTERM stops them all cleanly (exit 0); if every node ends by itself
+    the exit code is 1."""
     stop_requested = threading.Event()
     print_lock = threading.Lock()
 
@@ -30,18 +41,19 @@ def run_foreground(cluster, out):
             out.write(line + "\n")
             out.flush()
 
-    def pump(node_id, process):
+    def pump(label, process):
         for raw in iter(process.stdout.readline, b""):
-            say("[node %d] %s" % (node_id, raw.decode("utf-8", "replace").rstrip("\n")))
+            say("[%s] %s" % (label, raw.decode("utf-8", "replace").rstrip("\n")))
         code = process.wait()
         if not stop_requested.is_set():
-            say("[raftq-cluster] node %d exited with code %d" % (node_id, code))
+            say("[raftq-cluster] %s exited with code %d" % (label, code))
 
     def on_signal(signum, frame):
         stop_requested.set()
 
     previous = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
     pumps = []
+    gateway_process = None
     try:
         for node in cluster.config.nodes.values():
             if cluster.pid(node.id) is not None:
@@ -50,7 +62,7 @@ def run_foreground(cluster, out):
                 return 1
         for node in cluster.config.nodes.values():
             process = cluster.spawn(node.id, output=subprocess.PIPE)
-            thread = threading.Thread(target=pump, args=(node.id, process), daemon=True)
+            thread = threading.Thread(target=pump, args=("node %d" % node.id, process), daemon=True)
             thread.start()
             pumps.append(thread)
         answered = cluster.wait_answering(list(cluster.config.nodes),
@@ -61,12 +73,19 @@ def run_foreground(cluster, out):
                     say("[raftq-cluster] node %d did not answer status on %s" % (node.id, node.endpoint))
                 else:
                     say("[raftq-cluster] node %d answering on %s" % (node.id, node.endpoint))
+            if gateway:
+                gateway_process = _spawn_gateway(cluster, gateway)
+                thread = threading.Thread(target=pump, args=("gateway", gateway_process), daemon=True)
+                thread.start()
+                pumps.append(thread)
             say("[raftq-cluster] %d nodes running; Ctrl-C stops them" % len(cluster.config.nodes))
         while not stop_requested.wait(0.2):
             if all(cluster.exit_code(node_id) is not None for node_id in cluster.config.nodes):
                 say("[raftq-cluster] every node has exited")
                 return 1
         say("[raftq-cluster] stopping")
+        if gateway_process and gateway_process.poll() is None:
+            gateway_process.terminate()
         for node_id in cluster.config.nodes:
             cluster.signal(node_id, signal.SIGTERM)
             cluster.signal(node_id, signal.SIGCONT)
@@ -78,6 +97,8 @@ def run_foreground(cluster, out):
             thread.join(2.0)
         return 0
     finally:
+        if gateway_process and gateway_process.poll() is None:
+            gateway_process.kill()
         cluster.kill_all()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
@@ -103,7 +124,8 @@ USAGE_COMMANDS = """commands:
   remove N...      have the leader remove node N (the leader too: it hands
                    over), then stop it
   run              all nodes in the foreground, output prefixed by node id;
-                   Ctrl-C stops them
+                   Ctrl-C stops them; with --gateway also raftq-gateway
+                   (the chat and cluster pages), which prints its URL
 
 Every raftqd runs with the config file's directory as its working directory,
 so a relative data_dir means the same to the broker and to this tool.
@@ -204,6 +226,8 @@ def main(argv=None):
                         help="directory holding raftqd (default $RAFTQ_BUILD, else <repo>/build)")
     parser.add_argument("--hard", action="store_true", help="restart: SIGKILL instead of SIGTERM")
     parser.add_argument("--json", action="store_true", help="status: JSON lines")
+    parser.add_argument("--gateway", action="store_true",
+                        help="run: start raftq-gateway (beside raftqd) too")
     parser.add_argument("command", choices=["start", "stop", "kill", "restart", "pause", "resume",
                                             "status", "wipe", "run", "add", "remove"])
     parser.add_argument("ids", nargs="*", type=int, metavar="N")
@@ -223,7 +247,8 @@ def main(argv=None):
         ids = [node.id for node in config.select(args.ids)]
 
         if args.command == "run":
-            return run_foreground(cluster, sys.stdout)
+            gateway = os.path.join(args.bin or _default_bin(), "raftq-gateway") if args.gateway else None
+            return run_foreground(cluster, sys.stdout, gateway)
         if args.command == "start":
             return 1 if cluster.start(ids, report=report) else 0
         if args.command == "status":

@@ -81,6 +81,7 @@ static const char *const s_raftq_top_keys[] = {"cluster",
                                                "client_curve",
                                                "client_certificate",
                                                "limits",
+                                               "gateway",
                                                NULL};
 static const char *const s_raftq_node_keys[] = {
     "id",          "host",       "client_port",        "peer_port", "pub_port", "join",
@@ -137,6 +138,37 @@ s_admin_defaults (config_parser_t *parser, json_t *root, config_t *self)
     return 0;
 }
 
+//  The "gateway" object belongs to raftq-gateway (clients/gateway), which
+//  reads it itself; the broker checks its shape, so that a typo in a key
+//  fails here too rather than being silently ignored.
+static int
+s_check_gateway (config_parser_t *parser, json_t *root)
+{
+    static const char *const strings[] = {"host", "key_file", "tls_certificate", "tls_key"};
+    static const char *const keys[] = {
+        "host",    "port",          "key_file",        "tls_certificate",
+        "tls_key", "secure_cookie", "max_connections", NULL};
+    json_t *gateway = json_object_get (root, "gateway");
+    if (!gateway)
+        return 0;
+    if (!json_is_object (gateway))
+        return config_fail (parser, "gateway", "must be an object");
+    char *text = NULL;
+    uint16_t port = 0;
+    uint32_t connections = 0;
+    int status = config_check_keys (parser, gateway, "gateway", keys) ||
+                 config_get_port (parser, gateway, "gateway", "port", false, &port) ||
+                 config_get_u32 (parser, gateway, "gateway", "max_connections", false, 1, 10000,
+                                 &connections);
+    for (size_t index = 0; status == 0 && index < sizeof strings / sizeof strings[0]; index++)
+        status = config_get_string (parser, gateway, "gateway", strings[index], &text);
+    free (text);
+    json_t *secure = json_object_get (gateway, "secure_cookie");
+    if (status == 0 && secure && !json_is_boolean (secure))
+        return config_fail (parser, "gateway.secure_cookie", "must be true or false");
+    return status ? -1 : 0;
+}
+
 //  Settings shared by both forms: everything but the node list.
 static int
 s_parse_settings (config_parser_t *parser, json_t *root, config_t *self)
@@ -162,7 +194,7 @@ s_parse_settings (config_parser_t *parser, json_t *root, config_t *self)
         config_get_u32 (parser, root, "", "session_lifetime_s", false, 1, CONFIG_SESSION_S_MAX,
                         &self->session_lifetime_s) ||
         config_get_string (parser, root, "", "admin_secret_file", &self->admin_secret_file) ||
-        s_admin_defaults (parser, root, self))
+        s_admin_defaults (parser, root, self) || s_check_gateway (parser, root))
         return -1;
     char place[CONFIG_PATH_MAX], problem[400];
     if (config_limits_parse (json_object_get (root, "limits"), &self->limits, place, sizeof place,

@@ -221,7 +221,7 @@ test_bad_top_level_and_settings (void **state)
          "cluster, data_dir, heartbeat_ms, election_timeout_ms, request_timeout_ms, "
          "max_payload_bytes, event_retention, snapshot_log_bytes, snapshot_trailing_entries, "
          "segment_bytes, session_idle_s, session_lifetime_s, nodes, admin_secret_file, "
-         "core_dumps, peer_curve, client_curve, client_certificate, limits)"},
+         "core_dumps, peer_curve, client_curve, client_certificate, limits, gateway)"},
         {"{" PLAIN ONE_NODE ",\"core_dumps\":1}", "test.json: core_dumps: must be true or false"},
         {"{" PLAIN ONE_NODE ",\"admin_secret_file\":\"\"}",
          "test.json: admin_secret_file: must be a non-empty string"},
@@ -623,6 +623,34 @@ test_load_files (void **state)
 
 //  "limits": defaults, every key read, and one exact line per problem,
 //  in both forms; max_state_bytes stops below the snapshot format's wall.
+//  The "gateway" object is raftq-gateway's: the broker only checks its
+//  shape, so that a typo in it fails at the broker's start too.
+static void
+test_gateway_object (void **state)
+{
+    (void)state;
+    config_t *config = s_expect_config (
+        "{" PLAIN ONE_NODE ",\"gateway\":{\"host\":\"127.0.0.1\",\"port\":8080,"
+        "\"key_file\":\"data/gateway.key\",\"tls_certificate\":\"c.pem\",\"tls_key\":\"k.pem\","
+        "\"secure_cookie\":true,\"max_connections\":10}}");
+    config_destroy (&config);
+    const bad_case_t cases[] = {
+        {"{" PLAIN ONE_NODE ",\"gateway\":8080}", "test.json: gateway: must be an object"},
+        {"{" PLAIN ONE_NODE ",\"gateway\":{\"prot\":8080}}",
+         "test.json: gateway.prot: unknown key (known keys: host, port, key_file, "
+         "tls_certificate, tls_key, secure_cookie, max_connections)"},
+        {"{" PLAIN ONE_NODE ",\"gateway\":{\"port\":70000}}",
+         "test.json: gateway.port: must be an integer from 0 to 65535"},
+        {"{" PLAIN ONE_NODE ",\"gateway\":{\"key_file\":\"\"}}",
+         "test.json: gateway.key_file: must be a non-empty string"},
+        {"{" PLAIN ONE_NODE ",\"gateway\":{\"secure_cookie\":\"yes\"}}",
+         "test.json: gateway.secure_cookie: must be true or false"},
+        {"{" PLAIN ONE_NODE ",\"gateway\":{\"max_connections\":0}}",
+         "test.json: gateway.max_connections: must be an integer from 1 to 10000"},
+    };
+    s_expect_errors (cases, sizeof cases / sizeof cases[0]);
+}
+
 static void
 test_limits (void **state)
 {
@@ -690,6 +718,7 @@ main (void)
         cmocka_unit_test (test_cluster_identity),
         cmocka_unit_test (test_node_identity),
         cmocka_unit_test (test_load_files),
+        cmocka_unit_test (test_gateway_object),
         cmocka_unit_test (test_limits),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -1,0 +1,191 @@
+"""raftq-gateway at the HTTP level, without a browser: the security
+headers, refusals (no cookie, forged cookie, missing CSRF token, foreign
+Origin, wrong content type, bad JSON, oversize body, unknown API), each a
+JSON error, the gateway serving on after every one; and statelessness: a
+second gateway sharing the key file serves the first one's session.
+"""
+
+import json
+import signal
+import socket
+import time
+
+from gateway_support import Gateway, Http, cluster_and_gateway
+from harness import check, check_equal, wait_until
+
+EVENT_WAIT_S = 10.0   # an event reaches the stream within this
+STOP_S = 5.0          # the gateway exits within this of SIGTERM
+
+
+def _refused(http, method, path, status, code, **options):
+    answer_status, headers, answer = http.request(method, path, **options)
+    check(answer_status == status and isinstance(answer, dict) and answer.get("code") == code
+          and answer.get("error"),
+          "%s %s: expected %d %s with an error text, got %d %r", method, path, status, code,
+          answer_status, answer)
+    check(headers.get("content-type", "").startswith("application/json"),
+          "%s %s: an error is JSON, got %r", method, path, headers.get("content-type"))
+    return answer
+
+
+def test_gateway_http_refusals(ctx):
+    cluster, gateway = cluster_and_gateway(ctx)
+    http = Http(gateway)
+
+    status, headers, page = http.request("GET", "/")
+    check(status == 200 and "<title>raftq chat</title>" in page, "GET /: %d", status)
+    csp = headers.get("content-security-policy", "")
+    check("script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp,
+          "the page's CSP forbids inline script and framing: %r", csp)
+    check_equal(headers.get("x-content-type-options"), "nosniff", "X-Content-Type-Options")
+    check_equal(headers.get("referrer-policy"), "no-referrer", "Referrer-Policy")
+
+    _refused(http, "GET", "/api/users", 401, "UNAUTHENTICATED")
+    _refused(http, "GET", "/api/users", 401, "UNAUTHENTICATED",
+             headers={"Cookie": "raftq_session=AAAAforgedAAAA"})
+    _refused(http, "GET", "/api/nothing", 404, "NOT_FOUND")
+    _refused(http, "PUT", "/api/login", 405, "BAD_REQUEST")
+    _refused(http, "POST", "/api/login", 415, "BAD_REQUEST", raw=b'{"user":"a","password":"b"}',
+             headers={"Content-Type": "text/plain"})
+    answer = _refused(http, "POST", "/api/login", 400, "BAD_REQUEST", raw=b'{"user": "a",',
+                      headers={"Content-Type": "application/json"})
+    check("bad JSON" in answer["error"], "bad JSON is named: %r", answer)
+    _refused(http, "POST", "/api/login", 400, "BAD_REQUEST", raw=b'[1, 2]',
+             headers={"Content-Type": "application/json"})
+    _refused(http, "POST", "/api/login", 400, "INVALID_ARGUMENT", body={"user": 7})
+    _refused(http, "POST", "/api/login", 413, "TOO_LARGE",
+             body={"user": "a", "password": "x" * 100000})
+    _refused(http, "POST", "/api/login", 401, "UNAUTHENTICATED",
+             body={"user": "nobody", "password": "wrong"})
+
+    headers = http.register("alice", "pw-alice")
+    cookie = headers["set-cookie"]
+    for attribute in ("HttpOnly", "SameSite=Strict", "Path=/"):
+        check(attribute in cookie, "the session cookie has %s: %r", attribute, cookie)
+    check(len(http.cookie) > 60 and "pw-alice" not in cookie,
+          "the cookie is a sealed box: %r", cookie)
+    bob = Http(gateway)
+    bob.register("bob", "pw-bob")
+
+    # The users list: search, paging, and refusals of glob characters
+    status, _, page = http.request("GET", "/api/users?page=2&page_size=1")
+    check(status == 200 and page["users"] == ["bob"] and page["total"] == 2,
+          "users page 2 of size 1: %d %r", status, page)
+    status, _, page = http.request("GET", "/api/users?q=lic")
+    check(status == 200 and page["users"] == ["alice"], "users containing 'lic': %r", page)
+    _refused(http, "GET", "/api/users?q=a%2A", 400, "INVALID_ARGUMENT")
+    _refused(http, "GET", "/api/users?page=x", 400, "INVALID_ARGUMENT")
+    _refused(http, "GET", "/api/users?page_size=100000", 400, "INVALID_ARGUMENT")
+
+    message = {"to": "bob", "text": "hi"}
+    _refused(http, "POST", "/api/messages", 403, "CSRF", body=message)
+    _refused(http, "POST", "/api/messages", 403, "CSRF", body=message,
+             headers={"X-CSRF-Token": "not-the-token"})
+    _refused(http, "POST", "/api/messages", 403, "CROSS_ORIGIN", body=message,
+             headers={"X-CSRF-Token": http.csrf, "Origin": "http://evil.example"})
+    _refused(http, "DELETE", "/api/account", 403, "CSRF")
+    status, _, sent = http.request("POST", "/api/messages", message,
+                                   headers={"X-CSRF-Token": http.csrf,
+                                            "Origin": "http://127.0.0.1:%d" % gateway.port})
+    check(status == 200 and sent.get("id"), "a send with the token and our Origin: %d %r",
+          status, sent)
+    _refused(http, "POST", "/api/messages", 404, "NOT_FOUND",
+             body={"to": "nobody", "text": "hi"}, headers={"X-CSRF-Token": http.csrf})
+
+    # Stateless: another gateway with the same key file knows the session.
+    other = Http(Gateway(ctx, cluster, name="gateway-2"))
+    other.cookie = http.cookie
+    status, _, session = other.request("GET", "/api/session")
+    check(status == 200 and session.get("user") == "alice" and session.get("csrf") == http.csrf,
+          "a second gateway serves the first one's session: %d %r", status, session)
+    status, _, page = other.request("GET", "/api/conversations/bob?page=0")
+    check(status == 200 and [m["text"] for m in page["messages"]] == ["hi"],
+          "the conversation through the second gateway: %d %r", status, page)
+
+    # The event stream: bob's replays what came before and goes on live.
+    stream = _EventStream(gateway, bob.cookie)
+    check_equal(stream.next_event()[0], "hello", "the stream's first event")
+    event, data = stream.next_event()
+    check(event == "chat" and data.get("text") == "hi" and data.get("from") == "alice",
+          "bob's stream replays alice's message: %r %r", event, data)
+    status, _, sent = http.request("POST", "/api/messages", {"to": "bob", "text": "live"},
+                                   headers={"X-CSRF-Token": http.csrf})
+    check(status == 200, "alice's second message: %d %r", status, sent)
+    event, data = stream.next_event()
+    check(event == "chat" and data.get("text") == "live", "then goes on live: %r %r", event, data)
+
+    # History pages: page 0 is the newest
+    for number, expected in ((0, (2, ["live"])), (1, (1, ["hi"]))):
+        status, _, page = bob.request("GET", "/api/conversations/alice?page_size=1&page=%d" % number)
+        check(status == 200 and (page["page"], [m["text"] for m in page["messages"]]) == expected,
+              "bob's history page %d of size 1: %d %r", number, status, page)
+    _refused(bob, "GET", "/api/conversations/al%2Fice", 400, "INVALID_ARGUMENT")
+    _refused(bob, "DELETE", "/api/messages/x1", 403, "CSRF")
+    _refused(bob, "DELETE", "/api/messages/x1", 400, "INVALID_ARGUMENT",
+             headers={"X-CSRF-Token": bob.csrf})
+
+    status, _, _ = http.request("POST", "/api/logout", {}, headers={"X-CSRF-Token": http.csrf})
+    check(status == 200 and http.cookie is None, "logout clears the cookie: %d", status)
+    # The copy of the cookie still opens, but the cluster has revoked its
+    # token: the first call that needs the session says so and clears it.
+    _refused(other, "GET", "/api/unread", 401, "UNAUTHENTICATED")
+    check(other.cookie is None, "a revoked session's cookie is cleared")
+    # Deleting an account ends its stream: the cluster revokes the token.
+    _refused(bob, "DELETE", "/api/account", 403, "CSRF")
+    status, _, answer = bob.request("DELETE", "/api/account", headers={"X-CSRF-Token": bob.csrf})
+    check(status == 200 and bob.cookie is None, "bob's account deleted: %d %r", status, answer)
+    event, data = stream.next_event()
+    check_equal(event, "revoked", "bob's stream after his account's deletion")
+    stream.close()
+    _refused(Http(gateway), "POST", "/api/login", 401, "UNAUTHENTICATED",
+             body={"user": "bob", "password": "pw-bob"})
+    check(gateway.process.poll() is None, "the gateway still runs")
+
+    # SIGTERM ends it promptly, even with an event stream open.
+    carol = Http(gateway)
+    carol.register("carol", "pw-carol")
+    stream = _EventStream(gateway, carol.cookie)
+    check_equal(stream.next_event()[0], "hello", "carol's stream's first event")
+    started = time.monotonic()
+    gateway.process.send_signal(signal.SIGTERM)
+    code = wait_until(lambda: gateway.process.poll() is not None and [gateway.process.returncode],
+                      STOP_S, "the gateway's exit after SIGTERM")[0]
+    check(code == 0, "the gateway's exit code after SIGTERM: %d", code)
+    print("    gateway stopped %.2f s after SIGTERM with a stream open" % (time.monotonic() - started))
+    stream.close()
+
+
+class _EventStream:
+    """A raw SSE reader: GET /api/events with a cookie, events parsed as
+    (event name, JSON data); comments (keep-alives) skipped."""
+
+    def __init__(self, gateway, cookie):
+        self.socket = socket.create_connection(("127.0.0.1", gateway.port), timeout=EVENT_WAIT_S)
+        self.socket.sendall(("GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nCookie: %s\r\n"
+                             "Accept: text/event-stream\r\n\r\n" % (gateway.port, cookie)).encode())
+        self.buffer = b""
+        head = self._until(b"\r\n\r\n")
+        check(head.startswith(b"HTTP/1.1 200") and b"text/event-stream" in head,
+              "the event stream's answer: %r", head)
+
+    def _until(self, separator):
+        while separator not in self.buffer:
+            chunk = self.socket.recv(65536)
+            check(chunk, "the event stream ended")
+            self.buffer += chunk
+        part, self.buffer = self.buffer.split(separator, 1)
+        return part
+
+    def next_event(self):
+        while True:
+            # Chunked transfer: the chunk size lines are dropped; an SSE
+            # message never spans two of the gateway's chunks here.
+            lines = [line for line in self._until(b"\n\n").split(b"\n")
+                     if line and not line.endswith(b"\r")]
+            fields = dict(line.decode().split(": ", 1) for line in lines if b": " in line
+                          and not line.startswith(b":"))
+            if "event" in fields:
+                return fields["event"], json.loads(fields["data"])
+
+    def close(self):
+        self.socket.close()
