@@ -14,8 +14,9 @@ SIM_RUNS  ?= 3000
 VERSION   ?= 0.1.0
 
 PACKAGES  := libzmq3-dev libczmq-dev libprotobuf-c-dev protobuf-c-compiler \
-             libcmocka-dev libjansson-dev libsodium-dev python3-zmq pkg-config clang-format
-PKGS      := libzmq libczmq libprotobuf-c jansson libsodium
+             libcmocka-dev libjansson-dev libsodium-dev libmicrohttpd-dev python3-zmq pkg-config \
+             clang-format
+PKGS      := libzmq libczmq libprotobuf-c jansson libsodium libmicrohttpd
 
 CC        ?= cc
 CFLAGS    ?= -O2 -g

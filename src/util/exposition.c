@@ -152,12 +152,10 @@ exposition_histogram (exposition_t *self, const char *name, const exposition_lab
     snprintf (series, sizeof series, "%s_bucket", name);
     for (size_t position = 0; position <= bound_count; position++) {
         char bound[32];
-        s_format_double (position < bound_count ? bounds[position] : INFINITY, bound,
-                         sizeof bound);
+        s_format_double (position < bound_count ? bounds[position] : INFINITY, bound, sizeof bound);
         exposition_label_t le = {"le", bound};
         s_series (self, series, labels, label_count, &le);
-        fprintf (self->stream, " %" PRIu64 "\n",
-                 metric_histogram_cumulative (histogram, position));
+        fprintf (self->stream, " %" PRIu64 "\n", metric_histogram_cumulative (histogram, position));
     }
     snprintf (series, sizeof series, "%s_sum", name);
     exposition_sample (self, series, labels, label_count, metric_histogram_sum (histogram));

@@ -40,8 +40,8 @@ void exposition_sample (exposition_t *self, const char *name, const exposition_l
                         size_t label_count, double value);
 
 //  The same with an integer value, written exactly.
-void exposition_sample_u64 (exposition_t *self, const char *name,
-                            const exposition_label_t *labels, size_t label_count, uint64_t value);
+void exposition_sample_u64 (exposition_t *self, const char *name, const exposition_label_t *labels,
+                            size_t label_count, uint64_t value);
 
 //  A family with one unlabelled integer sample.
 void exposition_single (exposition_t *self, const char *name, const char *type, const char *help,

@@ -67,8 +67,7 @@ test_floats_round_trip_and_specials (void **state)
     exposition_sample (exposition, "f", NULL, 0, INFINITY);
     exposition_sample (exposition, "f", NULL, 0, -INFINITY);
     exposition_sample (exposition, "f", NULL, 0, 1e21);
-    s_expect_text (exposition,
-                   "f 0.1\nf 0.33333333333333331\nf NaN\nf +Inf\nf -Inf\nf 1e+21\n");
+    s_expect_text (exposition, "f 0.1\nf 0.33333333333333331\nf NaN\nf +Inf\nf -Inf\nf 1e+21\n");
     exposition_destroy (&exposition);
 }
 
