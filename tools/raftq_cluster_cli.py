@@ -60,7 +60,7 @@ def run_foreground(cluster, out):
                 if answered[node.id] is None:
                     say("[raftq-cluster] node %d did not answer status on %s" % (node.id, node.endpoint))
                 else:
-                    say("[raftq-cluster] node %d answering on %s" % (node.id, node.endpoint))
+                    say("[raftq-cluster] node %d answering on %s" % (node.id, node.describe_endpoints()))
             say("[raftq-cluster] %d nodes running; Ctrl-C stops them" % len(cluster.config.nodes))
         while not stop_requested.wait(0.2):
             if all(cluster.exit_code(node_id) is not None for node_id in cluster.config.nodes):

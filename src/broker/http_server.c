@@ -31,12 +31,12 @@ typedef struct {
 
 //  The HTTP thread's state; lives on that thread only.
 typedef struct {
-    uint32_t node_id;              //  marks log lines
-    struct MHD_Daemon *daemon;     //  libmicrohttpd, driven by this thread
-    struct MHD_Response *metrics;  //  the newest text, shared by every scrape; NULL before
-    bool ready;                    //  the newest readiness
-    char *reason;                  //  and why
-    int64_t published_at;          //  zclock_mono of the newest snapshot, 0: none yet
+    uint32_t node_id;             //  marks log lines
+    struct MHD_Daemon *daemon;    //  libmicrohttpd, driven by this thread
+    struct MHD_Response *metrics; //  the newest text, shared by every scrape; NULL before
+    bool ready;                   //  the newest readiness
+    char *reason;                 //  and why
+    int64_t published_at;         //  zclock_mono of the newest snapshot, 0: none yet
 } s_thread_t;
 
 //  ---------------------------------------------------------------------------
@@ -53,6 +53,8 @@ s_answer (struct MHD_Connection *connection, unsigned int status, const char *co
         return MHD_NO;
     MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     MHD_add_response_header (response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+        MHD_add_response_header (response, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
     enum MHD_Result queued = MHD_queue_response (connection, status, response);
     MHD_destroy_response (response);
     return queued;
@@ -90,9 +92,9 @@ s_healthz (s_thread_t *self, struct MHD_Connection *connection)
 {
     int64_t age = s_age_ms (self);
     if (s_fresh (self))
-        return s_answer_json (connection, MHD_HTTP_OK,
-                              json_pack ("{s:s, s:I}", "status", "ok", "snapshot_age_ms",
-                                         (json_int_t)age));
+        return s_answer_json (
+            connection, MHD_HTTP_OK,
+            json_pack ("{s:s, s:I}", "status", "ok", "snapshot_age_ms", (json_int_t)age));
     return s_answer_json (connection, MHD_HTTP_SERVICE_UNAVAILABLE,
                           json_pack ("{s:s, s:s}", "status", "stalled", "reason",
                                      age < 0 ? "the broker has not reported yet"
@@ -149,8 +151,8 @@ s_on_request (void *argument, struct MHD_Connection *connection, const char *url
     if (strcmp (url, "/readyz") == 0)
         return s_readyz (self, connection);
     return s_answer_json (connection, MHD_HTTP_NOT_FOUND,
-                          json_pack ("{s:s, s:[s,s,s]}", "error", "not found", "paths",
-                                     "/metrics", "/healthz", "/readyz"));
+                          json_pack ("{s:s, s:[s,s,s]}", "error", "not found", "paths", "/metrics",
+                                     "/healthz", "/readyz"));
 }
 
 //  ---------------------------------------------------------------------------
@@ -222,8 +224,7 @@ s_start_daemon (s_thread_t *self, const s_start_t *start)
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)HTTP_SERVER_MAX_PER_IP,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_SERVER_TIMEOUT_S,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_SERVER_MEMORY_BYTES,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)HTTP_SERVER_MAX_CONNECTIONS,
-        MHD_OPTION_END);
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)HTTP_SERVER_MAX_CONNECTIONS, MHD_OPTION_END);
     if (!self->daemon) {
         diagnostic_line (self->node_id, DIAGNOSTIC_ERROR, "http port: cannot listen on %s:%u",
                          start->host, start->port);
@@ -237,8 +238,7 @@ s_start_daemon (s_thread_t *self, const s_start_t *start)
 static void
 s_serve (s_thread_t *self, zsock_t *pipe)
 {
-    const union MHD_DaemonInfo *info =
-        MHD_get_daemon_info (self->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info (self->daemon, MHD_DAEMON_INFO_EPOLL_FD);
     zmq_pollitem_t items[] = {{zsock_resolve (pipe), 0, ZMQ_POLLIN, 0},
                               {NULL, info ? info->epoll_fd : -1, ZMQ_POLLIN, 0}};
     while (true) {

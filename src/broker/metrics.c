@@ -97,7 +97,8 @@ void
 metrics_count_reply (metrics_t *self, int op, Raftq__Code code, int64_t latency_us)
 {
     size_t slot = s_op_slot (self, op);
-    size_t code_slot = (size_t)code < self->code_slots ? (size_t)code : (size_t)RAFTQ__CODE__INTERNAL;
+    size_t code_slot =
+        (size_t)code < self->code_slots ? (size_t)code : (size_t)RAFTQ__CODE__INTERNAL;
     self->replies[slot * self->code_slots + code_slot]++;
     metric_histogram_observe (self->latency[slot], (double)latency_us / 1e6);
 }
@@ -281,14 +282,12 @@ s_render_fanout (metrics_t *self, exposition_t *out, const metrics_facts_t *fact
                        "stream strings held");
     exposition_label_t topic = {"kind", "topic"}, private = {"kind", "private"};
     exposition_sample_u64 (out, "raftq_subscriptions", &topic, 1, facts->topic_subscriptions);
-    exposition_sample_u64 (out, "raftq_subscriptions", &private, 1,
-                           facts->private_subscriptions);
+    exposition_sample_u64 (out, "raftq_subscriptions", &private, 1, facts->private_subscriptions);
     exposition_single (out, "raftq_events_delivered_total", "counter",
                        "Event messages sent on the PUB port (one per subscription string)",
                        self->deliveries);
     exposition_single (out, "raftq_subscriptions_revoked_total", "counter",
-                       "Private subscriptions cut off because their session ended",
-                       self->revoked);
+                       "Private subscriptions cut off because their session ended", self->revoked);
 }
 
 static void
@@ -346,8 +345,8 @@ metrics_readiness (const metrics_facts_t *facts, char *reason, size_t reason_siz
         if (facts->role == RAFT_ROLE_LEADER)
             snprintf (reason, reason_size, "leader in term %" PRIu64, facts->term);
         else
-            snprintf (reason, reason_size, "following node %u in term %" PRIu64,
-                      facts->leader_id, facts->term);
+            snprintf (reason, reason_size, "following node %u in term %" PRIu64, facts->leader_id,
+                      facts->term);
         return true;
     }
     return false;
