@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,7 +22,11 @@ s_open (exposition_t *self)
     self->text = NULL;
     self->size = 0;
     self->stream = open_memstream (&self->text, &self->size);
-    return self->stream ? 0 : -1;
+    if (!self->stream)
+        return -1;
+    //  One thread writes it: no lock per character
+    __fsetlocking (self->stream, FSETLOCKING_BYCALLER);
+    return 0;
 }
 
 exposition_t *
@@ -51,6 +56,10 @@ exposition_destroy (exposition_t **self_p)
 static void
 s_escaped (exposition_t *self, const char *text, bool label_value)
 {
+    if (!strpbrk (text, label_value ? "\\\n\"" : "\\\n")) {
+        fputs (text, self->stream);
+        return;
+    }
     for (const char *next = text; *next; next++) {
         if (*next == '\\')
             fputs ("\\\\", self->stream);
@@ -73,12 +82,29 @@ exposition_family (exposition_t *self, const char *name, const char *type, const
     fprintf (self->stream, "\n# TYPE %s %s\n", name, type);
 }
 
-//  A float as the format spells it: the shortest of %.15g and %.17g that
-//  reads back to the same value, or NaN, +Inf, -Inf.
+//  " value\n", the digits made here: printf would be most of a render.
+static void
+s_end_u64 (exposition_t *self, uint64_t value)
+{
+    char digits[24];
+    char *next = digits + sizeof digits;
+    *--next = 0;
+    *--next = '\n';
+    do
+        *--next = (char)('0' + value % 10);
+    while (value /= 10);
+    *--next = ' ';
+    fputs (next, self->stream);
+}
+
+//  A float as the format spells it: an integer as such, else the shortest
+//  of %.15g and %.17g that reads back to the same value; NaN, +Inf, -Inf.
 static void
 s_format_double (double value, char *text, size_t size)
 {
-    if (isnan (value))
+    if (value >= 0 && value < 1e15 && value == (double)(uint64_t)value)
+        snprintf (text, size, "%" PRIu64, (uint64_t)value);
+    else if (isnan (value))
         snprintf (text, size, "NaN");
     else if (isinf (value))
         snprintf (text, size, value > 0 ? "+Inf" : "-Inf");
@@ -102,7 +128,10 @@ s_series (exposition_t *self, const char *name, const exposition_label_t *labels
         const exposition_label_t *label = position < label_count ? &labels[position] : extra;
         if (!label)
             break;
-        fprintf (self->stream, "%s%s=\"", position ? "," : "", label->name);
+        if (position)
+            fputc (',', self->stream);
+        fputs (label->name, self->stream);
+        fputs ("=\"", self->stream);
         s_escaped (self, label->value, true);
         fputc ('"', self->stream);
     }
@@ -128,7 +157,7 @@ exposition_sample_u64 (exposition_t *self, const char *name, const exposition_la
     if (!self->stream)
         return;
     s_series (self, name, labels, label_count, NULL);
-    fprintf (self->stream, " %" PRIu64 "\n", value);
+    s_end_u64 (self, value);
 }
 
 void
@@ -155,7 +184,7 @@ exposition_histogram (exposition_t *self, const char *name, const exposition_lab
         s_format_double (position < bound_count ? bounds[position] : INFINITY, bound, sizeof bound);
         exposition_label_t le = {"le", bound};
         s_series (self, series, labels, label_count, &le);
-        fprintf (self->stream, " %" PRIu64 "\n", metric_histogram_cumulative (histogram, position));
+        s_end_u64 (self, metric_histogram_cumulative (histogram, position));
     }
     snprintf (series, sizeof series, "%s_sum", name);
     exposition_sample (self, series, labels, label_count, metric_histogram_sum (histogram));
