@@ -171,79 +171,159 @@ s_code_name (size_t code)
     return value ? value->name : "UNKNOWN";
 }
 
-static void
-s_render_raft (metrics_t *self, exposition_t *out, const metrics_facts_t *facts)
-{
-    exposition_family (out, "raftq_role", "gauge",
-                       "1 for the role this node has now, 0 for the others");
-    const char *roles[] = {"follower", "candidate", "leader"};
-    const raft_role_t values[] = {RAFT_ROLE_FOLLOWER, RAFT_ROLE_CANDIDATE, RAFT_ROLE_LEADER};
-    for (size_t position = 0; position < 3; position++) {
-        exposition_label_t role = {"role", roles[position]};
-        exposition_sample_u64 (out, "raftq_role", &role, 1, facts->role == values[position]);
-    }
-    exposition_single (out, "raftq_term", "gauge", "Current Raft term", facts->term);
-    exposition_single (out, "raftq_leader_id", "gauge",
-                       "Node id of the leader this node believes in, 0 when none",
-                       facts->leader_id);
-    exposition_single (out, "raftq_leader_changes_total", "counter",
-                       "Times the leader this node believes in changed (to none included)",
-                       self->leader_changes);
-    exposition_single (out, "raftq_voter", "gauge",
-                       "1 when this node is a voter of the configuration, 0 when a learner or "
-                       "not a member",
-                       facts->member && facts->voter);
-    exposition_single (out, "raftq_members", "gauge", "Members of the Raft configuration",
-                       facts->member_count);
-    exposition_single (out, "raftq_commit_index", "gauge", "Highest log entry known committed",
-                       facts->commit_index);
-    exposition_single (out, "raftq_applied_index", "gauge",
-                       "Highest log entry applied to the state machine", facts->applied_index);
-    exposition_single (out, "raftq_last_index", "gauge", "Last entry in the log",
-                       facts->last_index);
-    exposition_single (out, "raftq_log_first_index", "gauge",
-                       "First entry in the log on disk, 0 when the log is empty",
-                       facts->first_index);
-    exposition_single (out, "raftq_log_bytes", "gauge", "Size of the log's segment files",
-                       facts->log_bytes);
-    exposition_single (out, "raftq_log_entries_written_total", "counter",
-                       "Log entries appended (and synced) by this node", self->entries_written);
-    exposition_family (out, "raftq_fsync_duration_seconds", "histogram",
-                       "Time each log sync (fdatasync of a batch of entries) took");
-    exposition_histogram (out, "raftq_fsync_duration_seconds", NULL, 0, self->fsync_time);
-    exposition_single (out, "raftq_peer_messages_dropped_total", "counter",
-                       "Raft messages dropped because the peer's queue was full",
-                       self->dropped_sends);
-    exposition_single (out, "raftq_proposals_total", "counter",
-                       "Commands this node proposed to Raft (as leader)", self->proposals);
-    exposition_family (out, "raftq_proposal_batch_entries", "histogram",
-                       "Commands per batch handed to Raft");
-    exposition_histogram (out, "raftq_proposal_batch_entries", NULL, 0, self->batches);
-}
+//  The families of one unlabelled sample each, by their place in s_singles.
+typedef enum {
+    S_TERM,
+    S_LEADER_ID,
+    S_LEADER_CHANGES,
+    S_VOTER,
+    S_MEMBERS,
+    S_COMMIT_INDEX,
+    S_APPLIED_INDEX,
+    S_LAST_INDEX,
+    S_LOG_FIRST_INDEX,
+    S_LOG_BYTES,
+    S_ENTRIES_WRITTEN,
+    S_DROPPED_SENDS,
+    S_PROPOSALS,
+    S_SNAPSHOT_INDEX,
+    S_REQUESTS_WAITING,
+    S_DELIVERIES,
+    S_REVOKED,
+    S_STATE_BYTES,
+    S_STATE_MAX_BYTES,
+    S_DISK_FREE,
+    S_DISK_MIN_FREE,
+    S_READY,
+    S_SINGLE_COUNT
+} s_single_t;
+
+//  Name, type and help of each, in the order they are written.
+static const struct {
+    const char *name; //  family name
+    const char *type; //  gauge or counter
+    const char *help; //  its # HELP
+} s_singles[S_SINGLE_COUNT] = {
+    [S_TERM] = {"raftq_term", "gauge", "Current Raft term"},
+    [S_LEADER_ID] = {"raftq_leader_id", "gauge",
+                     "Node id of the leader this node believes in, 0 when none"},
+    [S_LEADER_CHANGES] = {"raftq_leader_changes_total", "counter",
+                          "Times the leader this node believes in changed (to none included)"},
+    [S_VOTER] = {"raftq_voter", "gauge",
+                 "1 when this node is a voter of the configuration, 0 when a learner or not a "
+                 "member"},
+    [S_MEMBERS] = {"raftq_members", "gauge", "Members of the Raft configuration"},
+    [S_COMMIT_INDEX] = {"raftq_commit_index", "gauge", "Highest log entry known committed"},
+    [S_APPLIED_INDEX] = {"raftq_applied_index", "gauge",
+                         "Highest log entry applied to the state machine"},
+    [S_LAST_INDEX] = {"raftq_last_index", "gauge", "Last entry in the log"},
+    [S_LOG_FIRST_INDEX] = {"raftq_log_first_index", "gauge",
+                           "First entry in the log on disk, 0 when the log is empty"},
+    [S_LOG_BYTES] = {"raftq_log_bytes", "gauge", "Size of the log's segment files"},
+    [S_ENTRIES_WRITTEN] = {"raftq_log_entries_written_total", "counter",
+                           "Log entries appended (and synced) by this node"},
+    [S_DROPPED_SENDS] = {"raftq_peer_messages_dropped_total", "counter",
+                         "Raft messages dropped because the peer's queue was full"},
+    [S_PROPOSALS] = {"raftq_proposals_total", "counter",
+                     "Commands this node proposed to Raft (as leader)"},
+    [S_SNAPSHOT_INDEX] = {"raftq_snapshot_index", "gauge",
+                          "Last entry covered by the newest snapshot this node holds, 0 when "
+                          "none"},
+    [S_REQUESTS_WAITING] = {"raftq_requests_waiting", "gauge",
+                            "Requests parked until their entry applies or their password is "
+                            "checked"},
+    [S_DELIVERIES] = {"raftq_events_delivered_total", "counter",
+                      "Event messages sent on the PUB port (one per subscription string)"},
+    [S_REVOKED] = {"raftq_subscriptions_revoked_total", "counter",
+                   "Private subscriptions cut off because their session ended"},
+    [S_STATE_BYTES] = {"raftq_state_bytes", "gauge",
+                       "Accounted bytes of the replicated state (topics, messages, accounts, "
+                       "chat)"},
+    [S_STATE_MAX_BYTES] = {"raftq_state_max_bytes", "gauge",
+                           "Limit on raftq_state_bytes this node proposes (max_state_bytes)"},
+    [S_DISK_FREE] = {"raftq_disk_free_bytes", "gauge",
+                     "Free bytes on the node directory's filesystem"},
+    [S_DISK_MIN_FREE] = {"raftq_disk_min_free_bytes", "gauge",
+                         "Free-space watermark below which growing writes are refused, 0: off "
+                         "(min_free_disk_bytes)"},
+    [S_READY] = {"raftq_ready", "gauge", "1 when /readyz answers 200"},
+};
 
 static void
-s_render_snapshots (metrics_t *self, exposition_t *out, const metrics_facts_t *facts)
+s_render_singles (metrics_t *self, exposition_t *out, const metrics_facts_t *facts)
 {
-    exposition_single (out, "raftq_snapshot_index", "gauge",
-                       "Last entry covered by the newest snapshot this node holds, 0 when none",
-                       facts->snapshot_index);
-    exposition_family (out, "raftq_snapshots_total", "counter",
-                       "Snapshots by outcome: written or failed by this node, installed from "
-                       "a leader");
+    char reason[128];
+    const uint64_t values[S_SINGLE_COUNT] = {
+        [S_TERM] = facts->term,
+        [S_LEADER_ID] = facts->leader_id,
+        [S_LEADER_CHANGES] = self->leader_changes,
+        [S_VOTER] = facts->member && facts->voter,
+        [S_MEMBERS] = facts->member_count,
+        [S_COMMIT_INDEX] = facts->commit_index,
+        [S_APPLIED_INDEX] = facts->applied_index,
+        [S_LAST_INDEX] = facts->last_index,
+        [S_LOG_FIRST_INDEX] = facts->first_index,
+        [S_LOG_BYTES] = facts->log_bytes,
+        [S_ENTRIES_WRITTEN] = self->entries_written,
+        [S_DROPPED_SENDS] = self->dropped_sends,
+        [S_PROPOSALS] = self->proposals,
+        [S_SNAPSHOT_INDEX] = facts->snapshot_index,
+        [S_REQUESTS_WAITING] = facts->waiting_requests,
+        [S_DELIVERIES] = self->deliveries,
+        [S_REVOKED] = self->revoked,
+        [S_STATE_BYTES] = facts->state_bytes,
+        [S_STATE_MAX_BYTES] = facts->max_state_bytes,
+        [S_DISK_FREE] = facts->free_disk_bytes,
+        [S_DISK_MIN_FREE] = facts->min_free_disk_bytes,
+        [S_READY] = metrics_readiness (facts, reason, sizeof reason),
+    };
+    for (size_t which = 0; which < S_SINGLE_COUNT; which++)
+        exposition_single (out, s_singles[which].name, s_singles[which].type, s_singles[which].help,
+                           values[which]);
+}
+
+//  The families with labels, and the histograms.
+static void
+s_render_labelled (metrics_t *self, exposition_t *out, const metrics_facts_t *facts)
+{
+    const char *roles[] = {"follower", "candidate", "leader"};
+    const uint64_t role_is[] = {facts->role == RAFT_ROLE_FOLLOWER,
+                                facts->role == RAFT_ROLE_CANDIDATE,
+                                facts->role == RAFT_ROLE_LEADER};
+    exposition_labelled (out, "raftq_role", "gauge",
+                         "1 for the role this node has now, 0 for the others", "role", roles,
+                         role_is, 3);
     const char *outcomes[] = {"written", "failed", "installed"};
     const uint64_t counts[] = {self->snapshots_written, self->snapshots_failed,
                                self->snapshots_installed};
-    for (size_t position = 0; position < 3; position++) {
-        exposition_label_t outcome = {"outcome", outcomes[position]};
-        exposition_sample_u64 (out, "raftq_snapshots_total", &outcome, 1, counts[position]);
-    }
-    exposition_family (out, "raftq_snapshot_duration_seconds", "histogram",
-                       "Time from the start of a snapshot of this node to its end");
-    exposition_histogram (out, "raftq_snapshot_duration_seconds", NULL, 0, self->snapshot_time);
+    exposition_labelled (out, "raftq_snapshots_total", "counter",
+                         "Snapshots by outcome: written or failed by this node, installed from "
+                         "a leader",
+                         "outcome", outcomes, counts, 3);
+    const char *ports[] = {"client", "pub"};
+    const uint64_t connections[] = {facts->client_connections, facts->pub_connections};
+    exposition_labelled (out, "raftq_connections", "gauge",
+                         "Open TCP connections by port (handshaking ones included)", "port", ports,
+                         connections, 2);
+    const char *kinds[] = {"topic", "private"};
+    const uint64_t subscriptions[] = {facts->topic_subscriptions, facts->private_subscriptions};
+    exposition_labelled (out, "raftq_subscriptions", "gauge",
+                         "Subscriptions on the PUB port: topic prefixes applied, private "
+                         "stream strings held",
+                         "kind", kinds, subscriptions, 2);
+    exposition_single_histogram (out, "raftq_fsync_duration_seconds",
+                                 "Time each log sync (fdatasync of a batch of entries) took",
+                                 self->fsync_time);
+    exposition_single_histogram (out, "raftq_proposal_batch_entries",
+                                 "Commands per batch handed to Raft", self->batches);
+    exposition_single_histogram (out, "raftq_snapshot_duration_seconds",
+                                 "Time from the start of a snapshot of this node to its end",
+                                 self->snapshot_time);
 }
 
+//  Client requests by operation and code, and their latency by operation.
 static void
-s_render_requests (metrics_t *self, exposition_t *out, const metrics_facts_t *facts)
+s_render_requests (metrics_t *self, exposition_t *out)
 {
     exposition_family (out, "raftq_requests_total", "counter",
                        "Client requests answered, by operation and reply code");
@@ -264,48 +344,6 @@ s_render_requests (metrics_t *self, exposition_t *out, const metrics_facts_t *fa
         exposition_label_t op = {"op", s_op_name (self, slot)};
         exposition_histogram (out, "raftq_request_duration_seconds", &op, 1, self->latency[slot]);
     }
-    exposition_single (out, "raftq_requests_waiting", "gauge",
-                       "Requests parked until their entry applies or their password is checked",
-                       facts->waiting_requests);
-    exposition_family (out, "raftq_connections", "gauge",
-                       "Open TCP connections by port (handshaking ones included)");
-    exposition_label_t client = {"port", "client"}, pub = {"port", "pub"};
-    exposition_sample_u64 (out, "raftq_connections", &client, 1, facts->client_connections);
-    exposition_sample_u64 (out, "raftq_connections", &pub, 1, facts->pub_connections);
-}
-
-static void
-s_render_fanout (metrics_t *self, exposition_t *out, const metrics_facts_t *facts)
-{
-    exposition_family (out, "raftq_subscriptions", "gauge",
-                       "Subscriptions on the PUB port: topic prefixes applied, private "
-                       "stream strings held");
-    exposition_label_t topic = {"kind", "topic"}, private = {"kind", "private"};
-    exposition_sample_u64 (out, "raftq_subscriptions", &topic, 1, facts->topic_subscriptions);
-    exposition_sample_u64 (out, "raftq_subscriptions", &private, 1, facts->private_subscriptions);
-    exposition_single (out, "raftq_events_delivered_total", "counter",
-                       "Event messages sent on the PUB port (one per subscription string)",
-                       self->deliveries);
-    exposition_single (out, "raftq_subscriptions_revoked_total", "counter",
-                       "Private subscriptions cut off because their session ended", self->revoked);
-}
-
-static void
-s_render_quotas (exposition_t *out, const metrics_facts_t *facts)
-{
-    exposition_single (out, "raftq_state_bytes", "gauge",
-                       "Accounted bytes of the replicated state (topics, messages, accounts, "
-                       "chat)",
-                       facts->state_bytes);
-    exposition_single (out, "raftq_state_max_bytes", "gauge",
-                       "Limit on raftq_state_bytes this node proposes (max_state_bytes)",
-                       facts->max_state_bytes);
-    exposition_single (out, "raftq_disk_free_bytes", "gauge",
-                       "Free bytes on the node directory's filesystem", facts->free_disk_bytes);
-    exposition_single (out, "raftq_disk_min_free_bytes", "gauge",
-                       "Free-space watermark below which growing writes are refused, 0: off "
-                       "(min_free_disk_bytes)",
-                       facts->min_free_disk_bytes);
 }
 
 char *
@@ -314,14 +352,9 @@ metrics_render (metrics_t *self, const metrics_facts_t *facts, size_t *size)
     exposition_t *out = exposition_new ();
     if (!out)
         return NULL;
-    s_render_raft (self, out, facts);
-    s_render_snapshots (self, out, facts);
-    s_render_requests (self, out, facts);
-    s_render_fanout (self, out, facts);
-    s_render_quotas (out, facts);
-    char reason[128];
-    exposition_single (out, "raftq_ready", "gauge", "1 when /readyz answers 200",
-                       metrics_readiness (facts, reason, sizeof reason));
+    s_render_singles (self, out, facts);
+    s_render_labelled (self, out, facts);
+    s_render_requests (self, out);
     char *text = exposition_take (out, size);
     exposition_destroy (&out);
     return text;

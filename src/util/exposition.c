@@ -169,6 +169,26 @@ exposition_single (exposition_t *self, const char *name, const char *type, const
 }
 
 void
+exposition_labelled (exposition_t *self, const char *name, const char *type, const char *help,
+                     const char *label, const char *const *values, const uint64_t *counts,
+                     size_t count)
+{
+    exposition_family (self, name, type, help);
+    for (size_t position = 0; position < count; position++) {
+        exposition_label_t pair = {label, values[position]};
+        exposition_sample_u64 (self, name, &pair, 1, counts[position]);
+    }
+}
+
+void
+exposition_single_histogram (exposition_t *self, const char *name, const char *help,
+                             const metric_histogram_t *histogram)
+{
+    exposition_family (self, name, "histogram", help);
+    exposition_histogram (self, name, NULL, 0, histogram);
+}
+
+void
 exposition_histogram (exposition_t *self, const char *name, const exposition_label_t *labels,
                       size_t label_count, const metric_histogram_t *histogram)
 {

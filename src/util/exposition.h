@@ -47,6 +47,16 @@ void exposition_sample_u64 (exposition_t *self, const char *name, const expositi
 void exposition_single (exposition_t *self, const char *name, const char *type, const char *help,
                         uint64_t value);
 
+//  A family with one sample per value of one label: label=values[i] has
+//  counts[i], for i below count.
+void exposition_labelled (exposition_t *self, const char *name, const char *type, const char *help,
+                          const char *label, const char *const *values, const uint64_t *counts,
+                          size_t count);
+
+//  A histogram family holding histogram alone, unlabelled.
+void exposition_single_histogram (exposition_t *self, const char *name, const char *help,
+                                  const metric_histogram_t *histogram);
+
 //  The samples of histogram under name (its family started): the buckets
 //  with labels and le, then name_sum and name_count with labels.
 void exposition_histogram (exposition_t *self, const char *name, const exposition_label_t *labels,
