@@ -8,6 +8,8 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "util/diagnostic.h"
 #include "util/little_endian.h"
@@ -17,6 +19,9 @@
 #define POLL_MAX_MS 500
 //  Snapshots the pipe holds before the broker's next one is dropped.
 #define PUBLISH_HWM 16
+//  The thread's niceness: when scrapes and the broker or Raft want the
+//  same CPU, the node's work goes first.
+#define HTTP_THREAD_NICE 10
 
 struct _http_server_t {
     zactor_t *actor; //  the HTTP thread
@@ -265,6 +270,8 @@ static void
 s_thread_run (zsock_t *pipe, void *argument)
 {
     worker_block_signals ();
+    //  Linux: a thread's own niceness, by its thread id
+    setpriority (PRIO_PROCESS, (id_t)gettid (), HTTP_THREAD_NICE);
     const s_start_t *start = (const s_start_t *)argument;
     s_thread_t self = {.node_id = start->node_id};
     int rc = s_start_daemon (&self, start);

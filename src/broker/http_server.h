@@ -18,7 +18,8 @@
     A slow or hostile client costs this thread only: connections are capped
     (HTTP_SERVER_MAX_CONNECTIONS, HTTP_SERVER_MAX_PER_IP), closed after
     HTTP_SERVER_TIMEOUT_S without progress, and a request's headers may
-    take HTTP_SERVER_MEMORY_BYTES.
+    take HTTP_SERVER_MEMORY_BYTES. The thread runs niced, so that scrapes
+    yield the CPU to the broker and Raft.
 */
 #ifndef HTTP_SERVER_H_INCLUDED
 #define HTTP_SERVER_H_INCLUDED
