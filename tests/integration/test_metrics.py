@@ -117,10 +117,12 @@ def parse_metrics(text):
     return families
 
 
-def sample(families, family, **labels):
-    """The value of the one sample of family with exactly these labels."""
+def sample(families, family, series=None, **labels):
+    """The value of the one sample of family (named series, default the
+    family's own name) with exactly these labels."""
+    series = series or family
     found = [value for name, sample_labels, value in families[family]["samples"]
-             if name == family and sample_labels == labels]
+             if name == series and sample_labels == labels]
     check_equal(len(found), 1, "samples of %s%r" % (family, labels))
     return found[0]
 
@@ -185,6 +187,7 @@ def test_metrics_on_every_node(ctx):
     check(subscriber.poll(int(HTTP_TIMEOUT_S * 1000)), "the subscriber receives an event")
     check_equal(cluster.request(leader, message_get("empty-topic")).get("success"), False,
                 "a pop of a missing topic")
+    snapshot = cluster.take_snapshot(leader)
 
     for node_id in cluster.ids:
         node = nodes[node_id]
@@ -218,9 +221,9 @@ def test_metrics_on_every_node(ctx):
         check(sample(families, "raftq_log_bytes") > 0 and
               sample(families, "raftq_log_entries_written_total") >= status["commit_index"],
               "node %d wrote its log", node_id)
-        fsyncs = [value for name, _, value in families["raftq_fsync_duration_seconds"]["samples"]
-                  if name.endswith("_count")]
-        check(fsyncs and fsyncs[0] > 0, "node %d counted its log syncs", node_id)
+        check(sample(families, "raftq_fsync_duration_seconds",
+                     "raftq_fsync_duration_seconds_count") > 0,
+              "node %d counted its log syncs", node_id)
         check(sample(families, "raftq_state_bytes") > 0 and
               sample(families, "raftq_state_max_bytes") >= sample(families, "raftq_state_bytes"),
               "node %d: state bytes under their limit", node_id)
@@ -242,9 +245,17 @@ def test_metrics_on_every_node(ctx):
     check(sample(families, "raftq_proposals_total") >= 7, "the leader counted its proposals")
     check(sample(families, "raftq_events_delivered_total") >= 5, "the leader counted deliveries")
     check(sample(families, "raftq_connections", port="pub") >= 1, "the subscriber's connection")
-    latency = [value for name, labels, value in families["raftq_request_duration_seconds"]["samples"]
-               if name.endswith("_count") and labels == {"op": "publish"}]
-    check_equal(latency, [5.0], "publish latencies observed")
+    check_equal(sample(families, "raftq_snapshots_total", outcome="written"), 1.0,
+                "the leader's snapshot counted")
+    check_equal(sample(families, "raftq_snapshot_duration_seconds",
+                       "raftq_snapshot_duration_seconds_count"), 1.0,
+                "the leader's snapshot timed")
+    check(sample(families, "raftq_snapshot_index") >= snapshot.get("index", 1),
+          "snapshot index %r against the TakeSnapshot reply %r",
+          sample(families, "raftq_snapshot_index"), snapshot)
+    check_equal(sample(families, "raftq_request_duration_seconds",
+                       "raftq_request_duration_seconds_count", op="publish"), 5.0,
+                "publish latencies observed")
 
     # anything but GET or HEAD of the three paths is refused
     node = nodes[leader]
