@@ -332,13 +332,17 @@ void
 http_server_publish (http_server_t *self, const char *text, size_t size, bool ready,
                      const char *reason)
 {
+    //  The thread that far behind: this one is dropped (the next replaces
+    //  it anyway); a send that failed midway would leak the frame it held
+    zsock_t *pipe = zactor_sock (self->actor);
+    if (!(zsock_events (pipe) & ZMQ_POLLOUT))
+        return;
     zmsg_t *message = zmsg_new ();
     zmsg_addstr (message, "SNAPSHOT");
     zmsg_addmem (message, text, size);
     uint8_t flag = ready;
     zmsg_addmem (message, &flag, 1);
     zmsg_addstr (message, reason);
-    //  Dropped when the thread is that far behind (sndtimeo 0)
-    if (zmsg_send (&message, zactor_sock (self->actor)))
+    if (zmsg_send (&message, pipe))
         zmsg_destroy (&message);
 }
