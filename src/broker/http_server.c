@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "util/diagnostic.h"
-#include "util/little_endian.h"
 #include "util/worker.h"
 
 //  Longest wait between two looks at the pipe and libmicrohttpd's timers.
