@@ -30,7 +30,8 @@ metric_histogram_new (const double *bounds, size_t bound_count)
         metric_histogram_destroy (&self);
         return NULL;
     }
-    memcpy (self->bounds, bounds, bound_count * sizeof (double));
+    if (bound_count)
+        memcpy (self->bounds, bounds, bound_count * sizeof (double));
     return self;
 }
 
