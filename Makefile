@@ -14,12 +14,12 @@ SIM_RUNS  ?= 3000
 VERSION   ?= 0.1.0
 
 PACKAGES  := libzmq3-dev libczmq-dev libprotobuf-c-dev protobuf-c-compiler \
-             libcmocka-dev libjansson-dev libsodium-dev python3-zmq pkg-config clang-format \
-             libmicrohttpd-dev
+             libcmocka-dev libjansson-dev libsodium-dev libmicrohttpd-dev python3-zmq pkg-config \
+             clang-format
 # What the browser tests (tests/integration/test_gateway*.py) drive: `make
 # test-deps` installs what is missing of them.
 TEST_PACKAGES := chromium chromium-driver python3-selenium
-PKGS      := libzmq libczmq libprotobuf-c jansson libsodium
+PKGS      := libzmq libczmq libprotobuf-c jansson libsodium libmicrohttpd
 
 CC        ?= cc
 CFLAGS    ?= -O2 -g
@@ -73,7 +73,6 @@ FLOOR_O    := $(BUILD)/tools/bench/floor/xpub_floor.o $(BUILD)/tools/bench/fanou
 GATEWAY_SRC := $(wildcard clients/gateway/*.c)
 GATEWAY_WEB := $(wildcard clients/gateway/web/*)
 GATEWAY_O   := $(patsubst %.c,$(BUILD)/%.o,$(GATEWAY_SRC)) $(GEN)/gateway_assets.o
-GATEWAY_PKG := libmicrohttpd
 # Its modules without main and the pages, for its unit tests (tests/unit/gateway)
 GATEWAY_LIB := $(BUILD)/libgateway.a
 
@@ -91,7 +90,7 @@ all: $(DEPS_STAMP) $(BINS) $(UNIT_BIN) $(if $(SIM_SRC),$(SIM_BIN))
 # Installs only what is missing; apt-get needs root (CI and the dev machines are).
 $(DEPS_STAMP):
 	@mkdir -p $(BUILD)
-	@if pkg-config --exists $(PKGS) $(GATEWAY_PKG) cmocka && command -v protoc-c >/dev/null \
+	@if pkg-config --exists $(PKGS) cmocka && command -v protoc-c >/dev/null \
 	    && $(PYTHON) -c 'import zmq' 2>/dev/null && command -v clang-format >/dev/null; then :; else \
 	  echo "installing build dependencies: $(PACKAGES)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PACKAGES) >/dev/null; \
@@ -140,9 +139,8 @@ $(GEN)/gateway_assets.c: $(GATEWAY_WEB) clients/gateway/embed_assets.py | $(DEPS
 $(GEN)/gateway_assets.o: $(GEN)/gateway_assets.c clients/gateway/gateway_assets.h
 	$(CC) $(CFLAGS) $(CPPFLAGS) -Iclients/gateway -c $< -o $@
 
-$(BUILD)/clients/gateway/%.o: PKG_CFLAGS += $(shell pkg-config --cflags $(GATEWAY_PKG) 2>/dev/null)
 $(BUILD)/raftq-gateway: $(GATEWAY_O) $(CLIENT_LIB)
-	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS) $(shell pkg-config --libs $(GATEWAY_PKG) 2>/dev/null)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 $(GATEWAY_LIB): $(filter-out %/raftq_gateway.o $(GEN)/gateway_assets.o,$(GATEWAY_O))
 	$(AR) rcs $@ $^
@@ -150,7 +148,7 @@ $(GATEWAY_LIB): $(filter-out %/raftq_gateway.o $(GEN)/gateway_assets.o,$(GATEWAY
 $(BUILD)/tests/unit/gateway/%.o: CPPFLAGS += -Iclients/gateway
 $(BUILD)/tests/bin/gateway/%: $(BUILD)/tests/unit/gateway/%.o $(BUILD)/tests/support/temp_dir.o $(GATEWAY_LIB) $(CLIENT_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS) -lcmocka $(shell pkg-config --libs $(GATEWAY_PKG) 2>/dev/null)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS) -lcmocka
 
 $(BUILD)/raftq-bench: $(patsubst %.c,$(BUILD)/%.o,$(BENCH_SRC)) $(CLIENT_LIB)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)

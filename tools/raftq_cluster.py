@@ -56,12 +56,13 @@ class Node:
     """One broker of the config: where it listens and how it is started."""
 
     def __init__(self, node_id, host, client_port, peer_port, pub_port, node_dir, argv,
-                 certificate=None, public_key=None):
+                 certificate=None, public_key=None, http_port=0):
         self.id = node_id                # node id (RRMQ form: index + 1)
         self.host = host                 # address it listens on
         self.client_port = client_port   # client ROUTER
         self.peer_port = peer_port       # peer ROUTER
         self.pub_port = pub_port         # PUB, 0 when none
+        self.http_port = http_port       # metrics and health over HTTP, 0 when none
         self.dir = node_dir              # <data_dir>/node-<id>, absolute
         self.argv = argv                 # raftqd arguments after the program name
         self.certificate = certificate   # its public certificate file, absolute, or None
@@ -79,6 +80,17 @@ class Node:
     @property
     def endpoint(self):
         return "tcp://%s:%d" % (self.host, self.client_port)
+
+    @property
+    def metrics_url(self):
+        """Its /metrics URL, or None without an http_port."""
+        return "http://%s:%d/metrics" % (self.host, self.http_port) if self.http_port else None
+
+    def describe_endpoints(self):
+        """Where it answers, for the lines the tools print."""
+        if self.metrics_url:
+            return "%s (metrics %s)" % (self.endpoint, self.metrics_url)
+        return self.endpoint
 
     @property
     def log_path(self):
@@ -196,7 +208,8 @@ class ClusterConfig:
                 ["--config", self.path, "--id", str(node_id)],
                 self._file(_string(entry, "certificate", where, "")
                            if "certificate" in entry else None),
-                entry.get("public_key"))
+                entry.get("public_key"),
+                _integer(entry, "http_port", where, 0))
 
     def _parse_rrmq(self, entries):
         if not isinstance(entries, list):
@@ -557,7 +570,7 @@ class Cluster:
             node = self.config.nodes[node_id]
             if answered[node_id] is not None:
                 report("node %d: pid %d, answering on %s after %.2f s" % (
-                    node_id, self.pid(node_id), node.endpoint, answered[node_id]))
+                    node_id, self.pid(node_id), node.describe_endpoints(), answered[node_id]))
                 continue
             code = self.exit_code(node_id)
             self.kill(node_id)

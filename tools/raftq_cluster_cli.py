@@ -72,7 +72,7 @@ def run_foreground(cluster, out, gateway=None):
                 if answered[node.id] is None:
                     say("[raftq-cluster] node %d did not answer status on %s" % (node.id, node.endpoint))
                 else:
-                    say("[raftq-cluster] node %d answering on %s" % (node.id, node.endpoint))
+                    say("[raftq-cluster] node %d answering on %s" % (node.id, node.describe_endpoints()))
             if gateway:
                 gateway_process = _spawn_gateway(cluster, gateway)
                 thread = threading.Thread(target=pump, args=("gateway", gateway_process), daemon=True)

@@ -43,6 +43,7 @@ struct _client_port_t {
     zhashx_t *unsent;                       //  routing id (hex) -> its s_unsent_t
     int64_t next_sweep;                     //  zclock_mono of the next sweep of unsent
     diagnostic_limiter_t bad_input_limiter; //  bounds complaints about client traffic
+    metrics_t *metrics;                     //  counts replies (borrowed), NULL: none
 };
 
 static void
@@ -221,6 +222,7 @@ client_port_reply (client_port_t *self, client_request_t *request, Raftq__Reply 
         return;
     }
     size_t behind = atomic_load (&unsent->bytes);
+    Raftq__Code code = reply->code;
     if (behind > 0 && behind + size > self->reply_limit) {
         //  A client that does not read its replies gets short ones: what
         //  libzmq holds for it stays within the limit plus small errors
@@ -228,12 +230,22 @@ client_port_reply (client_port_t *self, client_request_t *request, Raftq__Reply 
         char text[128];
         snprintf (text, sizeof text, "%zu reply bytes not yet taken by this connection", behind);
         Raftq__Reply refusal = RAFTQ__REPLY__INIT;
-        refusal.code = RAFTQ__CODE__UNAVAILABLE;
+        refusal.code = code = RAFTQ__CODE__UNAVAILABLE;
         refusal.error = text;
         if (!(body = s_encode (self, request, &refusal, &size)))
             return;
     }
     s_send (self, request, body, size, unsent);
+    if (self->metrics)
+        metrics_count_reply (self->metrics,
+                             request->decoded.request ? (int)request->decoded.request->op_case : 0,
+                             code, zclock_usecs () - request->arrived_at);
+}
+
+void
+client_port_count_into (client_port_t *self, metrics_t *metrics)
+{
+    self->metrics = metrics;
 }
 
 void

@@ -23,6 +23,7 @@
 
 #include "broker/client_request.h"
 #include "broker/cluster_view.h"
+#include "broker/metrics.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -46,6 +47,10 @@ int client_port_max_message_size (uint32_t max_payload_bytes);
 //  memory (socket destroyed).
 client_port_t *client_port_new (zsock_t **socket_p, uint32_t node_id, uint32_t max_payload_bytes,
                                 size_t max_reply_bytes);
+
+//  Counts every reply (operation, code, latency) into metrics (borrowed;
+//  it outlives the port), NULL: nowhere.
+void client_port_count_into (client_port_t *self, metrics_t *metrics);
 
 //  Gives the replies still queued linger_ms to leave, then closes.
 void client_port_destroy (client_port_t **self_p, int linger_ms);

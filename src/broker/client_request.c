@@ -14,6 +14,7 @@ client_request_new (zframe_t **routing_id_p, bool delimited)
     self->routing_id = *routing_id_p;
     *routing_id_p = NULL;
     self->delimited = delimited;
+    self->arrived_at = zclock_usecs ();
     return self;
 }
 

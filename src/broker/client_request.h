@@ -18,6 +18,7 @@ extern "C" {
 typedef struct {
     zframe_t *routing_id;    //  the client's identity on the ROUTER
     bool delimited;          //  it sent the empty delimiter frame (REQ envelope)
+    int64_t arrived_at;      //  zclock_usecs when it was read, for its latency
     codec_request_t decoded; //  the request and the dialect to answer in
     uint64_t ticket;         //  key in the waiting table once parked, else 0
     int64_t deadline;        //  zclock_mono time of its TIMEOUT reply

@@ -55,6 +55,9 @@
 //  Room for a node's place ("addresses[<any size_t>]").
 #define CONFIG_PLACE_MAX 32
 
+//  The ports a node may listen on: client, peer, PUB and HTTP.
+#define CONFIG_PORT_KINDS 4
+
 //  One listening endpoint, remembered to catch two nodes on the same port.
 typedef struct {
     const char *host;            //  normalized host ("localhost" counts as 127.0.0.1)
@@ -84,8 +87,8 @@ static const char *const s_raftq_top_keys[] = {"cluster",
                                                "gateway",
                                                NULL};
 static const char *const s_raftq_node_keys[] = {
-    "id",          "host",       "client_port",        "peer_port", "pub_port", "join",
-    "certificate", "public_key", "secret_certificate", "peer_host", NULL};
+    "id",   "host",        "client_port", "peer_port",          "pub_port",  "http_port",
+    "join", "certificate", "public_key",  "secret_certificate", "peer_host", NULL};
 
 //  The string at object.key, for a host; NULL (after failing) otherwise.
 static const char *
@@ -272,7 +275,8 @@ s_parse_raftq_nodes (config_parser_t *parser, json_t *array, config_t *self)
         if (!host || s_set_host (parser, host_path, host, node->host) ||
             config_get_port (parser, entry, place, "client_port", true, &node->client_port) ||
             config_get_port (parser, entry, place, "peer_port", true, &node->peer_port) ||
-            config_get_port (parser, entry, place, "pub_port", false, &node->pub_port))
+            config_get_port (parser, entry, place, "pub_port", false, &node->pub_port) ||
+            config_get_port (parser, entry, place, "http_port", false, &node->http_port))
             return -1;
         //  The peer port may live on a private network of its own
         strcpy (node->peer_host, node->host);
@@ -340,13 +344,14 @@ s_endpoint_place (char *place, const char *array, size_t index, const char *port
 }
 
 //  Ids unique; no two endpoints, across all nodes and all their ports, equal
-//  (two sockets cannot bind the same one).
+//  (two sockets cannot bind the same one). The RRMQ form has no HTTP port.
 static int
 s_check_unique (config_parser_t *parser, config_t *self, bool rrmq)
 {
     const char *array = rrmq ? "addresses" : "nodes";
-    const char *port_keys[3] = {rrmq ? "port" : "client_port", rrmq ? "internal_port" : "peer_port",
-                                "pub_port"};
+    const char *port_keys[CONFIG_PORT_KINDS] = {rrmq ? "port" : "client_port",
+                                                rrmq ? "internal_port" : "peer_port", "pub_port",
+                                                "http_port"};
     for (size_t index = 0; index < self->node_count; index++)
         for (size_t other = 0; other < index; other++)
             if (self->nodes[index].id == self->nodes[other].id) {
@@ -356,17 +361,18 @@ s_check_unique (config_parser_t *parser, config_t *self, bool rrmq)
                                     self->nodes[index].id, array, other);
             }
 
-    s_endpoint_t *endpoints = calloc (self->node_count * 3, sizeof (s_endpoint_t));
+    s_endpoint_t *endpoints = calloc (self->node_count * CONFIG_PORT_KINDS, sizeof (s_endpoint_t));
     if (!endpoints)
         return config_fail (parser, array, "out of memory");
     size_t count = 0;
     int rc = 0;
     for (size_t index = 0; index < self->node_count && rc == 0; index++) {
         const config_node_t *node = &self->nodes[index];
-        uint16_t ports[3] = {node->client_port, node->peer_port, node->pub_port};
-        for (size_t which = 0; which < 3 && rc == 0; which++) {
+        uint16_t ports[CONFIG_PORT_KINDS] = {node->client_port, node->peer_port, node->pub_port,
+                                             node->http_port};
+        for (size_t which = 0; which < CONFIG_PORT_KINDS && rc == 0; which++) {
             if (ports[which] == 0)
-                continue; //  no PUB socket
+                continue; //  an optional port not set
             const char *bound = which == 1 ? node->peer_host : node->host;
             const char *host = config_streq (bound, "localhost") ? "127.0.0.1" : bound;
             s_endpoint_t *endpoint = &endpoints[count++];

@@ -32,6 +32,7 @@ typedef struct {
     uint16_t client_port;               //  client ROUTER
     uint16_t peer_port;                 //  peer ROUTER
     uint16_t pub_port;                  //  PUB, 0 when the node publishes nothing
+    uint16_t http_port;                 //  metrics and health over HTTP (on host), 0: none
     bool join;                          //  starts empty and waits to be added
     char peer_host[CONFIG_HOST_MAX];    //  address of its peer port (host unless set)
     bool has_public_key;                //  the config names its CurveZMQ key

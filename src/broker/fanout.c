@@ -23,6 +23,7 @@
 
 #include "broker/codec.h"
 #include "broker/fanout_grants.h"
+#include "broker/metrics.h"
 #include "state/stream_access.h"
 #include "util/diagnostic.h"
 
@@ -39,6 +40,7 @@ struct _fanout_t {
     bool out_of_step;          //  the XPUB's last pipe is not to be trusted (above)
     char *stream_buffer;       //  scratch copy of a stream key, cut to its prefixes
     size_t stream_buffer_size; //  bytes allocated
+    metrics_t *metrics;        //  counts deliveries and revocations (borrowed), NULL: none
 };
 
 //  The largest event of a payload: protobuf holds it once, JSON text up to
@@ -119,7 +121,9 @@ s_send (fanout_t *self, const char *frame1, zframe_t *packed, const char *json)
     zmsg_addstr (message, frame1);
     zmsg_addmem (message, zframe_data (packed), zframe_size (packed));
     zmsg_addstr (message, json);
-    zmsg_send (&message, self->publisher);
+    if (zmsg_send (&message, self->publisher) == 0 && self->metrics)
+        metrics_count_deliveries (self->metrics, 1);
+    zmsg_destroy (&message);
 }
 
 //  A control event (seq 0) of stream on one private subscription.
@@ -142,7 +146,10 @@ s_send_control (fanout_t *self, const char *subscription, const char *stream, co
 static void
 s_on_revoked (void *argument, const char *subscription, const char *stream)
 {
-    s_send_control ((fanout_t *)argument, subscription, stream, "revoked");
+    fanout_t *self = (fanout_t *)argument;
+    if (self->metrics)
+        metrics_count_revoked (self->metrics);
+    s_send_control (self, subscription, stream, "revoked");
 }
 
 //  Counts a subscribe (delta 1) or cancel (-1) of an applied topic prefix.
@@ -295,4 +302,21 @@ fanout_set_state (fanout_t *self, fsm_t *fsm)
 {
     self->fsm = fsm;
     fanout_revalidate (self);
+}
+
+void
+fanout_count_into (fanout_t *self, metrics_t *metrics)
+{
+    self->metrics = metrics;
+}
+
+void
+fanout_subscriptions (fanout_t *self, size_t *topics, size_t *private_strings)
+{
+    size_t total = 0;
+    //  The counts are the items themselves, never 0
+    for (void *count = zhashx_first (self->topics); count; count = zhashx_next (self->topics))
+        total += (size_t)(uintptr_t)count;
+    *topics = total;
+    *private_strings = fanout_grants_size (self->grants);
 }

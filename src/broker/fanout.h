@@ -22,6 +22,7 @@
 #include <czmq.h>
 
 #include "raftq.pb-c.h"
+#include "broker/metrics.h"
 #include "state/fsm.h"
 
 #ifdef __cplusplus
@@ -79,6 +80,14 @@ void fanout_revalidate (fanout_t *self);
 //  The state machine was replaced (a snapshot installed): decides on fsm
 //  from now on, and checks every private subscription again.
 void fanout_set_state (fanout_t *self, fsm_t *fsm);
+
+//  Counts deliveries and revoked subscriptions into metrics (borrowed; it
+//  outlives the fan-out), NULL: nowhere.
+void fanout_count_into (fanout_t *self, metrics_t *metrics);
+
+//  Subscriptions held now: topic prefix subscriptions (each subscribe not
+//  yet cancelled) and private subscription strings.
+void fanout_subscriptions (fanout_t *self, size_t *topics, size_t *private_strings);
 
 #ifdef __cplusplus
 }

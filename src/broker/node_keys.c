@@ -109,3 +109,10 @@ node_keys_policy_endpoint (node_keys_t *self)
 {
     return self->peer_curve ? zap_handler_policy_endpoint (self->handler) : NULL;
 }
+
+void
+node_keys_connections (node_keys_t *self, size_t *client, size_t *pub)
+{
+    *client = zap_handler_connections (self->handler, CLIENT_DOMAIN);
+    *pub = zap_handler_connections (self->handler, PUB_DOMAIN);
+}

@@ -7,6 +7,7 @@
 
 #include "broker/apply.h"
 #include "broker/consumption.h"
+#include "broker/metrics_report.h"
 #include "broker/proposal.h"
 #include "broker/replica_options.h"
 #include "broker/server_private.h"
@@ -38,6 +39,9 @@
 void
 server_flush_proposals (server_t *self)
 {
+    size_t queued = raft_actor_queued (self->raft);
+    if (queued)
+        metrics_count_proposals (self->metrics, queued);
     if (raft_actor_flush (self->raft))
         diagnostic_line (self->node_id, DIAGNOSTIC_ERROR,
                          "cannot pass proposals to the raft actor");
@@ -205,9 +209,12 @@ s_take_event (server_t *self, raft_actor_event_t *event)
         apply_rejected (self, event);
         break;
     case RAFT_ACTOR_INSTALLED:
+        metrics_count_snapshot_installed (self->metrics);
         snapshot_policy_load_installed (self, event->snapshot_index);
         break;
     case RAFT_ACTOR_STATE:
+        if (event->leader_id != cluster_view_leader_id (self->view))
+            metrics_count_leader_change (self->metrics);
         cluster_view_take_state (self->view, event);
         credentials_resume_deferred (self);
         //  Waiters move on to the new leader at once
@@ -222,6 +229,9 @@ s_take_event (server_t *self, raft_actor_event_t *event)
         break;
     case RAFT_ACTOR_PROGRESS:
         //  The raft handle keeps the latest for status (raft_actor_progress)
+        break;
+    case RAFT_ACTOR_METRICS:
+        metrics_take_raft (self->metrics, &event->metrics);
         break;
     }
 }
@@ -313,6 +323,7 @@ s_open_ports (server_t *self)
                                   (size_t)self->config->limits.max_connection_reply_bytes);
     if (!self->port)
         return -1;
+    client_port_count_into (self->port, self->metrics);
     if (s_load_admin_credential (self))
         return -1;
     self->admin =
@@ -326,6 +337,7 @@ s_open_ports (server_t *self)
         self->fanout = fanout_new (&publisher, self->node_id, self->fsm);
         if (!self->fanout)
             return -1;
+        fanout_count_into (self->fanout, self->metrics);
     }
     return 0;
 }
@@ -361,7 +373,9 @@ s_open (server_t *self, const uint8_t *secret_key)
     self->consumers = waiting_consumers_new (
         CONSUMPTION_MAX_WAITING, CONSUMPTION_MAX_WAITING_PER_ID, CONSUMPTION_MAX_WAITING_BYTES);
     self->credentials = credentials_new ();
+    self->metrics = metrics_new ();
     if (!self->view || !self->fsm || !self->waiting || !self->consumers || !self->credentials ||
+        !self->metrics ||
         apply_open (self) || s_open_ports (self))
         return -1;
     //  The state first: the Raft actor starts from the same snapshot and
@@ -376,9 +390,9 @@ s_open (server_t *self, const uint8_t *secret_key)
     replica.options.zap_policy_endpoint = node_keys_policy_endpoint (self->keys);
     self->raft = raft_actor_new (&replica.options);
     replica_options_release (&replica);
-    if (!self->raft)
+    if (!self->raft || s_open_loop (self))
         return -1;
-    return s_open_loop (self);
+    return metrics_report_open (self);
 }
 
 server_t *
@@ -402,13 +416,17 @@ server_new (const config_t *config, uint32_t node_id, const uint8_t *secret_key)
     char events[ENDPOINT_MAX] = "none";
     if (self->node->pub_port)
         endpoint_format (events, self->node->host, self->node->pub_port);
+    char metrics[ENDPOINT_MAX + 16] = "none";
+    if (self->node->http_port)
+        snprintf (metrics, sizeof metrics, "http://%s:%u/metrics", self->node->host,
+                  self->node->http_port);
     diagnostic_line (node_id, DIAGNOSTIC_INFO,
                      "serving cluster %s: clients tcp://%s:%u, peers tcp://%s:%u (%s), events %s, "
-                     "data %s/node-%u",
+                     "metrics %s, data %s/node-%u",
                      config->cluster, self->node->host, self->node->client_port,
                      self->node->peer_host, self->node->peer_port,
-                     config->peer_curve ? "CurveZMQ" : "plaintext", events, config->data_dir,
-                     node_id);
+                     config->peer_curve ? "CurveZMQ" : "plaintext", events, metrics,
+                     config->data_dir, node_id);
     return self;
 }
 
@@ -435,6 +453,7 @@ server_destroy (server_t **self_p)
 {
     if (*self_p) {
         server_t *self = *self_p;
+        http_server_destroy (&self->http);
         zloop_destroy (&self->loop);
         raft_actor_destroy (&self->raft);
         credentials_destroy (&self->credentials);
@@ -446,6 +465,7 @@ server_destroy (server_t **self_p)
         admin_credential_destroy (&self->admin_credential);
         client_port_destroy (&self->port, SHUTDOWN_LINGER_MS);
         fanout_destroy (&self->fanout);
+        metrics_destroy (&self->metrics);
         waiting_table_destroy (&self->waiting);
         waiting_consumers_destroy (&self->consumers);
         fsm_destroy (&self->fsm);

@@ -15,6 +15,8 @@
 #include "broker/config.h"
 #include "broker/credentials.h"
 #include "broker/fanout.h"
+#include "broker/http_server.h"
+#include "broker/metrics.h"
 #include "broker/node_keys.h"
 #include "broker/server.h"
 #include "broker/waiting_consumers.h"
@@ -50,11 +52,14 @@ struct _server_t {
     char *snapshot_dir;                   //  <data_dir>/node-<id>/snap
     snapshot_job_t *snapshot_job;         //  the child writing a snapshot, NULL if none
     zmq_pollitem_t snapshot_item;         //  its report pipe, polled by the loop
+    int64_t snapshot_started_at;          //  zclock_mono when that job started
     zlistx_t *snapshot_waiting;           //  TakeSnapshot requests until a snapshot covers them
     int64_t snapshot_retry_at;            //  no new job before this zclock_mono (after a failure)
     uint64_t snapshot_durable_index; //  newest snapshot in place (written or installed), 0 if none
     uint64_t log_bytes_since_snapshot; //  log bytes applied since the last one
     uint64_t counted_index;            //  last entry counted in those bytes
+    metrics_t *metrics;                //  what this node counts for a scraper
+    http_server_t *http;               //  serves them, NULL without an http port
     uint8_t *membership;               //  Raft configuration as of the applied index
     size_t membership_size;            //  its size
 };

@@ -156,6 +156,7 @@ s_start_snapshot (server_t *self, char *error, size_t error_size)
             //  A hang-up is how the end of the job shows, not an error
             zloop_poller_set_tolerant (self->loop, &self->snapshot_item);
             self->log_bytes_since_snapshot = 0;
+            self->snapshot_started_at = zclock_mono ();
             return 0;
         }
         snapshot_job_destroy (&self->snapshot_job);
@@ -210,6 +211,8 @@ s_on_snapshot_job (zloop_t *loop, zmq_pollitem_t *item, void *argument)
         return 0;
     zloop_poller_end (loop, &self->snapshot_item);
     uint64_t index = snapshot_job_index (job);
+    metrics_count_snapshot (self->metrics, snapshot_job_written (job),
+                            (double)(zclock_mono () - self->snapshot_started_at) / 1e3);
     if (snapshot_job_written (job)) {
         diagnostic_line (self->node_id, DIAGNOSTIC_INFO, "snapshot %" PRIu64 " written", index);
         if (index > self->snapshot_durable_index)

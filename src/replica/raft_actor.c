@@ -12,6 +12,7 @@
 struct _raft_actor_t {
     zactor_t *actor;                  //  the Raft thread
     zmsg_t *batch;                    //  PROPOSE being filled, NULL when nothing is queued
+    size_t batch_count;               //  commands in it
     uint32_t node_id;                 //  for log lines
     uint64_t restored_snapshot_index; //  snapshot the actor started from, 0: none
     raft_actor_progress_t progress;   //  what the latest PROGRESS said (matches owned)
@@ -59,6 +60,13 @@ void
 raft_actor_propose (raft_actor_t *self, uint64_t ticket, zframe_t **payload_p)
 {
     raft_pipe_add_proposal (&self->batch, ticket, payload_p);
+    self->batch_count++;
+}
+
+size_t
+raft_actor_queued (raft_actor_t *self)
+{
+    return self->batch_count;
 }
 
 uint64_t
@@ -78,6 +86,7 @@ raft_actor_flush (raft_actor_t *self)
 {
     if (!self->batch)
         return 0;
+    self->batch_count = 0;
     return zmsg_send (&self->batch, zactor_sock (self->actor));
 }
 
@@ -86,6 +95,17 @@ raft_actor_admin (raft_actor_t *self, uint64_t ticket, raft_actor_admin_kind_t k
                   const raft_member_t *member)
 {
     return raft_pipe_send_admin (zactor_sock (self->actor), ticket, kind, member);
+}
+
+const double *
+raft_actor_fsync_bounds (size_t *bound_count)
+{
+    //  From a page-cache write on tmpfs to a disk that makes Raft miss
+    //  heartbeats
+    static const double bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                    0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5};
+    *bound_count = sizeof bounds / sizeof bounds[0];
+    return bounds;
 }
 
 const raft_actor_progress_t *

@@ -44,6 +44,11 @@
                     actor sees (its newest snapshot, the log on disk, each
                     member's replication), for status; at most once per
                     tick, only when something changed
+        "METRICS" [entries written u64][peer messages dropped u64][fsync
+                    histogram]: counters only the actor sees, since start;
+                    the histogram is a packed metric_histogram over
+                    raft_actor_fsync_bounds (seconds). Every
+                    RAFT_ACTOR_METRICS_MS at most, only when something changed
 
     Peer traffic is one-way: a node sends through one DEALER per peer and
     receives on its ROUTER. A send that would block is dropped (Raft tolerates
@@ -72,8 +77,12 @@ typedef enum {
     RAFT_ACTOR_ADMINED = 4,   //  an admin request taken or refused
     RAFT_ACTOR_MEMBERS = 5,   //  the configuration changed
     RAFT_ACTOR_INSTALLED = 6, //  a leader's snapshot replaced the state
-    RAFT_ACTOR_PROGRESS = 7   //  snapshot, log on disk, replication changed
+    RAFT_ACTOR_PROGRESS = 7,  //  snapshot, log on disk, replication changed
+    RAFT_ACTOR_METRICS = 8    //  the actor's counters moved
 } raft_actor_event_kind_t;
+
+//  Period of METRICS reports: counters for a scraper, not for decisions.
+#define RAFT_ACTOR_METRICS_MS 250
 
 //  What an ADMIN request asks of the leader.
 typedef enum {
@@ -98,6 +107,14 @@ typedef struct {
     size_t match_count;          //  how many
 } raft_actor_progress_t;
 
+//  What a METRICS said; borrowed from the pipe message.
+typedef struct {
+    uint64_t entries_written;       //  log entries appended since start
+    uint64_t dropped_sends;         //  peer messages dropped: the peer's queue was full
+    const uint8_t *fsync_histogram; //  packed log sync durations (metric_histogram.h)
+    size_t fsync_histogram_size;    //  its size
+} raft_actor_metrics_t;
+
 //  What the actor reported; decoded from one pipe message.
 typedef struct {
     raft_actor_event_kind_t kind; //  which report
@@ -118,7 +135,8 @@ typedef struct {
     uint64_t snapshot_index;      //  INSTALLED: the snapshot to load
     //  PROGRESS: what it said, borrowed from the handle (raft_actor_progress)
     const raft_actor_progress_t *progress;
-    zmsg_t *message; //  the pipe message entries point into
+    raft_actor_metrics_t metrics; //  METRICS: what it said
+    zmsg_t *message;              //  the pipe message entries point into
 } raft_actor_event_t;
 
 //  A snapshot the broker already loaded (and restored its state from): the
@@ -168,6 +186,9 @@ zsock_t *raft_actor_sock (raft_actor_t *self);
 //  Queues a command for the next flush; takes the payload frame.
 void raft_actor_propose (raft_actor_t *self, uint64_t ticket, zframe_t **payload_p);
 
+//  Commands queued since the last flush.
+size_t raft_actor_queued (raft_actor_t *self);
+
 //  Sends the commands queued since the last flush as one PROPOSE message.
 //  Returns 0 or -1.
 int raft_actor_flush (raft_actor_t *self);
@@ -190,6 +211,9 @@ int raft_actor_recv (raft_actor_t *self, raft_actor_event_t *event);
 
 //  Frees what recv put in event and zeroes it.
 void raft_actor_event_clear (raft_actor_event_t *event);
+
+//  The upper bounds (seconds) of the fsync histogram METRICS carries.
+const double *raft_actor_fsync_bounds (size_t *bound_count);
 
 //  What the latest PROGRESS event said (all zero before the first one).
 //  The handle keeps it, so status can be answered at any time; borrowed,

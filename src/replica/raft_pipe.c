@@ -378,6 +378,37 @@ s_decode_state (zmsg_t *message, raft_actor_event_t *event)
     return 0;
 }
 
+void
+raft_pipe_send_metrics (zsock_t *pipe, uint64_t entries_written, uint64_t dropped_sends,
+                        const metric_histogram_t *fsync_seconds)
+{
+    zmsg_t *message = zmsg_new ();
+    zmsg_addstr (message, "METRICS");
+    zframe_t *frame = raft_pipe_u64_frame (entries_written);
+    zmsg_append (message, &frame);
+    frame = raft_pipe_u64_frame (dropped_sends);
+    zmsg_append (message, &frame);
+    frame = zframe_new (NULL, metric_histogram_packed_size (fsync_seconds));
+    metric_histogram_pack (fsync_seconds, zframe_data (frame));
+    zmsg_append (message, &frame);
+    zmsg_send (&message, pipe);
+}
+
+//  METRICS: [entries written][dropped sends][fsync histogram], the
+//  histogram borrowed from the message (its receiver checks its size).
+static int
+s_decode_metrics (zmsg_t *message, raft_actor_event_t *event)
+{
+    if (zmsg_size (message) != 3 ||
+        s_u64_of (zmsg_first (message), &event->metrics.entries_written) ||
+        s_u64_of (zmsg_next (message), &event->metrics.dropped_sends))
+        return -1;
+    zframe_t *histogram = zmsg_next (message);
+    event->metrics.fsync_histogram = zframe_data (histogram);
+    event->metrics.fsync_histogram_size = zframe_size (histogram);
+    return 0;
+}
+
 //  INSTALLED: [snapshot index].
 static int
 s_decode_installed (zmsg_t *message, raft_actor_event_t *event)
@@ -450,6 +481,10 @@ raft_pipe_decode_event (const char *command, zmsg_t *message, raft_actor_event_t
     if (streq (command, "PROGRESS")) {
         event->kind = RAFT_ACTOR_PROGRESS;
         return s_decode_progress (message, event, progress);
+    }
+    if (streq (command, "METRICS")) {
+        event->kind = RAFT_ACTOR_METRICS;
+        return s_decode_metrics (message, event);
     }
     return -1;
 }

@@ -15,6 +15,7 @@
 
 #include "raft/raft_core.h"
 #include "replica/raft_actor.h"
+#include "util/metric_histogram.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -86,6 +87,10 @@ zframe_t *raft_pipe_progress_frame (const raft_actor_progress_t *progress);
 
 //  Sends "PROGRESS" with body (taken).
 void raft_pipe_send_progress (zsock_t *pipe, zframe_t **body_p);
+
+//  Sends "METRICS" [entries written][dropped sends][fsync histogram].
+void raft_pipe_send_metrics (zsock_t *pipe, uint64_t entries_written, uint64_t dropped_sends,
+                             const metric_histogram_t *fsync_seconds);
 
 //  Decodes the rest of an actor message whose command frame was command
 //  into event (kind set). A PROGRESS replaces *progress (matches owned by

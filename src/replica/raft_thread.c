@@ -56,6 +56,7 @@ s_self_destroy (raft_thread_t **self_p)
         peer_links_destroy (&self->links);
         zmsg_destroy (&self->rejected);
         zframe_destroy (&self->reported_progress);
+        metric_histogram_destroy (&self->fsync_seconds);
         raft_core_destroy (&self->core);
         snapshot_writer_destroy (&self->receiver);
         free (self->snapshot_dir);
@@ -107,9 +108,13 @@ s_self_new (zsock_t *pipe, const raft_actor_options_t *options)
     if (self->tick_ms == 0)
         self->tick_ms = 1;
     self->cluster = strdup (options->cluster);
+    size_t bound_count;
+    const double *bounds = raft_actor_fsync_bounds (&bound_count);
+    self->fsync_seconds = metric_histogram_new (bounds, bound_count);
     //  Sockets first: a second copy of a running node fails on its port
     //  before it can touch (and maybe truncate) the live node's log
-    if (!self->cluster || s_open_sockets (self, options) || raft_restore_open (self, options))
+    if (!self->cluster || !self->fsync_seconds || s_open_sockets (self, options) ||
+        raft_restore_open (self, options))
         s_self_destroy (&self);
     return self;
 }
@@ -338,8 +343,12 @@ raft_thread_process_ready (raft_thread_t *self)
             written_term = last->term;
             if (s_append (self, &ready))
                 raft_thread_fatal (self, "cannot append to the log");
+            int64_t sync_started = zclock_usecs ();
             if (log_store_sync (self->log))
                 raft_thread_fatal (self, "cannot sync the log");
+            metric_histogram_observe (self->fsync_seconds,
+                                      (double)(zclock_usecs () - sync_started) / 1e6);
+            self->entries_written += ready.entries_to_persist_count;
         }
         raft_snapshots_handle_ready (self, &ready);
         raft_core_advance (self->core);
@@ -538,6 +547,23 @@ s_on_tick (zloop_t *loop, int timer_id, void *argument)
     return 0;
 }
 
+//  Tells the broker the counters only this thread keeps, when they moved.
+static int
+s_on_metrics_timer (zloop_t *loop, int timer_id, void *argument)
+{
+    (void)loop;
+    (void)timer_id;
+    raft_thread_t *self = (raft_thread_t *)argument;
+    uint64_t syncs = metric_histogram_count (self->fsync_seconds);
+    if (syncs == self->reported_syncs && self->dropped_sends == self->reported_dropped_sends)
+        return 0;
+    raft_pipe_send_metrics (self->pipe, self->entries_written, self->dropped_sends,
+                            self->fsync_seconds);
+    self->reported_syncs = syncs;
+    self->reported_dropped_sends = self->dropped_sends;
+    return 0;
+}
+
 static void
 s_wait_for_term (zsock_t *pipe)
 {
@@ -575,6 +601,7 @@ raft_thread_run (zsock_t *pipe, void *argument)
     zloop_reader (self->loop, snapshot_writer_sock (self->receiver), raft_snapshots_on_report,
                   self);
     zloop_timer (self->loop, self->tick_ms, 0, s_on_tick, self);
+    zloop_timer (self->loop, RAFT_ACTOR_METRICS_MS, 0, s_on_metrics_timer, self);
     zloop_start (self->loop);
     if (!self->terminated) {
         diagnostic_line (node_id, DIAGNOSTIC_ERROR, "raft loop ended unexpectedly");

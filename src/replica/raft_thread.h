@@ -17,6 +17,7 @@
 #include "storage/meta_store.h"
 #include "storage/snapshot_transfer.h"
 #include "util/diagnostic.h"
+#include "util/metric_histogram.h"
 
 //  One other node, reached through its own DEALER.
 
@@ -43,6 +44,10 @@ typedef struct {
     uint64_t reported_last;               //  last index
     zframe_t *reported_progress;          //  body of the last PROGRESS sent, NULL before the first
     uint64_t dropped_sends;               //  peer messages dropped because a peer was unreachable
+    uint64_t entries_written;             //  log entries appended since start
+    metric_histogram_t *fsync_seconds;    //  how long each log sync took
+    uint64_t reported_syncs;              //  syncs counted in the last METRICS
+    uint64_t reported_dropped_sends;      //  dropped sends in the last METRICS
     diagnostic_limiter_t garbage_limiter; //  bounds complaints about bad peer traffic
     char *snapshot_dir;                   //  <node dir>/snap
     snapshot_writer_t *receiver;          //  writes a leader's snapshot off this loop, and prunes

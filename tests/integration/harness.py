@@ -146,7 +146,11 @@ class TestCluster:
         """The config: the RRMQ form has no keys (plaintext peer port); the
         raftq form gives every node a certificate (keys/node-N.cert, made
         by raftq keygen), so the peer port runs CURVE as by default, unless
-        settings turn peer_curve off (a test that wants plaintext)."""
+        settings turn peer_curve off (a test that wants plaintext).
+        "http_ports": True in settings gives every node an http_port (metrics
+        and health), from the same block of ports."""
+        settings = dict(settings)
+        http_ports = settings.pop("http_ports", False)
         if rrmq:
             addresses = []
             for index in range(size):
@@ -158,6 +162,9 @@ class TestCluster:
             nodes = [{"id": index + 1, "host": "127.0.0.1", "client_port": port_base + index,
                       "peer_port": port_base + 5 + index, "pub_port": port_base + 10 + index}
                      for index in range(size)]
+            if http_ports:
+                for index, node in enumerate(nodes):
+                    node["http_port"] = port_base + 15 + index
             if settings.get("peer_curve", True) is not False:
                 for node in nodes:
                     node["certificate"] = "keys/node-%d.cert" % node["id"]

@@ -117,6 +117,7 @@ test_default_file (void **state)
         assert_int_equal (node->client_port, 5500 + id);
         assert_int_equal (node->peer_port, 5600 + id);
         assert_int_equal (node->pub_port, 5700 + id);
+        assert_int_equal (node->http_port, 5800 + id);
         assert_false (node->join);
     }
     assert_null (config_node (config, 0));
@@ -276,7 +277,8 @@ test_bad_node_entries (void **state)
         {"{" PLAIN "\"nodes\":[{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2,"
          "\"pubport\":3}]}",
          "test.json: nodes[0].pubport: unknown key (known keys: id, host, "
-         "client_port, peer_port, pub_port, join, certificate, public_key, secret_certificate, "
+         "client_port, peer_port, pub_port, http_port, join, certificate, public_key, "
+         "secret_certificate, "
          "peer_host)"},
         {"{" PLAIN "\"nodes\":[{\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2}]}",
          "test.json: nodes[0].id: missing (an integer from 1 to 4294967295)"},
@@ -301,6 +303,12 @@ test_bad_node_entries (void **state)
         {"{" PLAIN "\"nodes\":[{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2,"
          "\"pub_port\":-1}]}",
          "test.json: nodes[0].pub_port: must be an integer from 0 to 65535"},
+        {"{" PLAIN "\"nodes\":[{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2,"
+         "\"http_port\":65536}]}",
+         "test.json: nodes[0].http_port: must be an integer from 0 to 65535"},
+        {"{" PLAIN "\"nodes\":[{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2,"
+         "\"http_port\":\"8080\"}]}",
+         "test.json: nodes[0].http_port: must be an integer from 0 to 65535"},
         {"{" PLAIN "\"nodes\":[{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":1,\"peer_port\":2,"
          "\"join\":\"yes\"}]}",
          "test.json: nodes[0].join: must be true or false"},
@@ -344,6 +352,15 @@ test_bad_endpoints (void **state)
                             "\"client_port\":5502,\"peer_port\":5602,\"pub_port\":5601}]}",
          "test.json: nodes[1].pub_port: endpoint localhost:5601 already used by "
          "nodes[0].peer_port"},
+        //  the HTTP port clashes like any other, within a node and across
+        {"{" PLAIN "\"nodes\":[{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":5501,"
+         "\"peer_port\":5601,\"pub_port\":5701,\"http_port\":5701}]}",
+         "test.json: nodes[0].http_port: endpoint 127.0.0.1:5701 already used by "
+         "nodes[0].pub_port"},
+        {"{" PLAIN "\"nodes\":[{\"id\":1,\"host\":\"127.0.0.1\",\"client_port\":5501,"
+         "\"peer_port\":5601,\"http_port\":5801}," NODE (2, 5801, 5602) "]}",
+         "test.json: nodes[1].client_port: endpoint 127.0.0.1:5801 already used by "
+         "nodes[0].http_port"},
     };
     s_expect_errors (cases, sizeof cases / sizeof cases[0]);
 

@@ -58,7 +58,7 @@ test_config_raftq_form (void **state)
         (char *)*state, "config.json",
         "{\"cluster\": \"c\", \"nodes\": [\n"
         " {\"id\": 1, \"host\": \"127.0.0.1\", \"client_port\": 5501, \"peer_port\": 5601, "
-        "\"pub_port\": 5701},\n"
+        "\"pub_port\": 5701, \"http_port\": 5801},\n"
         " {\"id\": 2, \"host\": \"::1\", \"client_port\": 5502, \"peer_port\": 5602, \"pub_port\": "
         "5702},\n"
         " {\"id\": 3, \"host\": \"node3.local\", \"client_port\": 5503, \"join\": true}]}\n",

@@ -193,6 +193,36 @@ test_actor_reports_progress_and_start (void **state)
     free (progress.matches);
 }
 
+//  METRICS carries the counters and a histogram that unpacks on the
+//  broker's side into one of the same bounds.
+static void
+test_actor_reports_metrics (void **state)
+{
+    ends_t *ends = (ends_t *)*state;
+    raft_actor_progress_t progress = {0};
+    raft_actor_event_t event;
+    size_t bound_count;
+    const double *bounds = raft_actor_fsync_bounds (&bound_count);
+    metric_histogram_t *sent = metric_histogram_new (bounds, bound_count);
+    metric_histogram_t *received = metric_histogram_new (bounds, bound_count);
+    assert_non_null (sent);
+    metric_histogram_observe (sent, 0.002);
+    metric_histogram_observe (sent, 0.3);
+    raft_pipe_send_metrics (ends->sender, 1234, 7, sent);
+    assert_int_equal (s_decode (ends, &event, &progress), 0);
+    assert_int_equal (event.kind, RAFT_ACTOR_METRICS);
+    assert_int_equal (event.metrics.entries_written, 1234);
+    assert_int_equal (event.metrics.dropped_sends, 7);
+    assert_int_equal (metric_histogram_unpack (received, event.metrics.fsync_histogram,
+                                               event.metrics.fsync_histogram_size),
+                      0);
+    assert_int_equal (metric_histogram_count (received), 2);
+    assert_true (metric_histogram_sum (received) == metric_histogram_sum (sent));
+    raft_actor_event_clear (&event);
+    metric_histogram_destroy (&sent);
+    metric_histogram_destroy (&received);
+}
+
 static void
 test_broker_to_actor (void **state)
 {
@@ -251,10 +281,10 @@ test_malformed_refused (void **state)
     assert_non_null (kept.matches);
     kept.matches[0] = match;
     raft_actor_event_t event;
-    const char *commands[] = {"STATE",   "COMMITTED", "REJECTED", "ADMINED",
-                              "MEMBERS", "INSTALLED", "PROGRESS", "NONSENSE"};
-    size_t sizes[] = {28, 15, 3, 12, 7, 9, 33, 8};
-    for (size_t which = 0; which < 8; which++) {
+    const char *commands[] = {"STATE",     "COMMITTED", "REJECTED", "ADMINED", "MEMBERS",
+                              "INSTALLED", "PROGRESS",  "METRICS",  "NONSENSE"};
+    size_t sizes[] = {28, 15, 3, 12, 7, 9, 33, 8, 8};
+    for (size_t which = 0; which < 9; which++) {
         s_send_raw (ends, commands[which], sizes[which]);
         assert_int_equal (s_decode (ends, &event, &kept), -1);
         raft_actor_event_clear (&event);
@@ -283,6 +313,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_actor_reports_admin_and_members, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_actor_reports_progress_and_start, s_setup,
                                          s_teardown),
+        cmocka_unit_test_setup_teardown (test_actor_reports_metrics, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_broker_to_actor, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_malformed_refused, s_setup, s_teardown),
     };
