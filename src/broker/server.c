@@ -7,6 +7,7 @@
 
 #include "broker/apply.h"
 #include "broker/proposal.h"
+#include "broker/read_path.h"
 #include "broker/replica_options.h"
 #include "broker/server_private.h"
 #include "broker/snapshot_policy.h"
@@ -111,7 +112,10 @@ s_dispatch (server_t *self, client_request_t *request)
         snapshot_policy_serve_take_snapshot (self, request);
         break;
     default:
-        proposal_serve_write (self, request);
+        if (read_path_handles (request))
+            read_path_serve (self, request);
+        else
+            proposal_serve_write (self, request);
         break;
     }
 }
@@ -194,12 +198,17 @@ s_take_event (server_t *self, raft_actor_event_t *event)
     case RAFT_ACTOR_COMMITTED:
         apply_committed (self, event);
         snapshot_policy_count (self, event);
+        read_path_applied (self);
+        break;
+    case RAFT_ACTOR_READS:
+        read_path_settled (self, event);
         break;
     case RAFT_ACTOR_REJECTED:
         apply_rejected (self, event);
         break;
     case RAFT_ACTOR_INSTALLED:
         snapshot_policy_load_installed (self, event->snapshot_index);
+        read_path_applied (self);
         break;
     case RAFT_ACTOR_STATE:
         cluster_view_take_state (self->view, event);
@@ -349,9 +358,10 @@ s_open (server_t *self, const uint8_t *secret_key)
     self->view = cluster_view_new (self->config, self->node_id);
     self->fsm = snapshot_policy_fsm_new (self);
     self->waiting = waiting_table_new ();
+    self->reads = read_path_new ();
     self->credentials = credentials_new ();
-    if (!self->view || !self->fsm || !self->waiting || !self->credentials || apply_open (self) ||
-        s_open_ports (self))
+    if (!self->view || !self->fsm || !self->waiting || !self->reads || !self->credentials ||
+        apply_open (self) || s_open_ports (self))
         return -1;
     //  The state first: the Raft actor starts from the same snapshot and
     //  replays only the log after it
@@ -434,6 +444,7 @@ server_destroy (server_t **self_p)
         admin_credential_destroy (&self->admin_credential);
         client_port_destroy (&self->port, SHUTDOWN_LINGER_MS);
         fanout_destroy (&self->fanout);
+        read_path_destroy (&self->reads);
         waiting_table_destroy (&self->waiting);
         fsm_destroy (&self->fsm);
         cluster_view_destroy (&self->view);

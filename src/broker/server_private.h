@@ -16,6 +16,7 @@
 #include "broker/credentials.h"
 #include "broker/fanout.h"
 #include "broker/node_keys.h"
+#include "broker/read_path.h"
 #include "broker/server.h"
 #include "broker/waiting_table.h"
 #include "replica/raft_actor.h"
@@ -35,6 +36,7 @@ struct _server_t {
     fanout_t *fanout;                     //  the XPUB, NULL without a pub port
     cluster_view_t *view;                 //  role, term, leader, configuration
     waiting_table_t *waiting;             //  requests parked until applied or hashed
+    read_path_t *reads;                   //  confirmed reads waiting for apply
     admin_t *admin;                       //  admin requests until done
     admin_credential_t *admin_credential; //  what admin requests must present
     credentials_t *credentials;           //  password work and deferred logins
