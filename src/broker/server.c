@@ -6,6 +6,7 @@
 #include "broker/server.h"
 
 #include "broker/apply.h"
+#include "broker/handover.h"
 #include "broker/proposal.h"
 #include "broker/read_path.h"
 #include "broker/replica_options.h"
@@ -21,6 +22,9 @@
 
 //  Period of the check for requests past their deadline.
 #define DEADLINE_CHECK_MS 20
+//  Period of the check for a stop signal (the loop runs on through one,
+//  handover.h).
+#define SIGNAL_CHECK_MS 10
 //  Replies queued per client before they are dropped (their bytes are
 //  bounded by client_port).
 #define CLIENT_SEND_HWM 10000
@@ -90,6 +94,13 @@ s_dispatch (server_t *self, client_request_t *request)
     //  Before anything else: a stranger learns nothing, changes nothing
     if (admin_needs_secret (request->decoded.request) && !admin_allowed (self->admin, request))
         return;
+    //  On the way out nothing new starts here: the new leader serves it
+    if (handover_leaving (self) && request->decoded.request->op_case != RAFTQ__REQUEST__OP_STATUS) {
+        client_port_reply_not_leader (self->port, request, self->view,
+                                      cluster_view_leader_id (self->view));
+        client_request_destroy (&request);
+        return;
+    }
     switch (request->decoded.request->op_case) {
     case RAFTQ__REQUEST__OP_STATUS:
         s_serve_status (self, request);
@@ -189,6 +200,14 @@ s_on_deadline_check (zloop_t *loop, int timer_id, void *argument)
     }
     admin_check (self->admin, now);
     return 0;
+}
+
+static int
+s_on_signal_check (zloop_t *loop, int timer_id, void *argument)
+{
+    (void)loop;
+    (void)timer_id;
+    return handover_check ((server_t *)argument);
 }
 
 static void
@@ -344,6 +363,9 @@ s_open_loop (server_t *self)
         zloop_timer (self->loop, FANOUT_REVALIDATE_MS, 0, s_on_revalidate, self);
     }
     zloop_timer (self->loop, DEADLINE_CHECK_MS, 0, s_on_deadline_check, self);
+    //  A stop signal ends the loop through handover_check, not at once
+    zloop_set_nonstop (self->loop, true);
+    zloop_timer (self->loop, SIGNAL_CHECK_MS, 0, s_on_signal_check, self);
     return 0;
 }
 
@@ -420,8 +442,13 @@ s_answer_waiting (server_t *self)
         return;
     client_request_t *request;
     while (self->waiting && (request = waiting_table_expired (self->waiting, INT64_MAX))) {
-        client_port_reply_error (self->port, request, RAFTQ__CODE__UNAVAILABLE,
-                                 "node shutting down: outcome unknown");
+        //  What never reached the log is the new leader's to serve
+        if (request->proposed)
+            client_port_reply_error (self->port, request, RAFTQ__CODE__TIMEOUT,
+                                     "node shutting down: outcome unknown");
+        else
+            client_port_reply_not_leader (self->port, request, self->view,
+                                          cluster_view_leader_id (self->view));
         client_request_destroy (&request);
     }
     if (self->admin)
@@ -457,7 +484,8 @@ server_destroy (server_t **self_p)
 int
 server_run (server_t *self)
 {
-    zloop_start (self->loop);
+    while (handover_resume (self, zloop_start (self->loop)))
+        ;
     diagnostic_line (self->node_id, DIAGNOSTIC_INFO, "shutting down");
     return 0;
 }

@@ -37,6 +37,7 @@ struct _server_t {
     cluster_view_t *view;                 //  role, term, leader, configuration
     waiting_table_t *waiting;             //  requests parked until applied or hashed
     read_path_t *reads;                   //  confirmed reads waiting for apply
+    int64_t leaving_at;                   //  zclock_mono of the stop signal taken, 0: running
     admin_t *admin;                       //  admin requests until done
     admin_credential_t *admin_credential; //  what admin requests must present
     credentials_t *credentials;           //  password work and deferred logins
