@@ -84,7 +84,7 @@ DEPS_STAMP := $(BUILD)/.deps-ok
 # Keep generated sources and objects: they are intermediates to make, not to us.
 .SECONDARY:
 
-.PHONY: all deps test unit sim integration run bench install uninstall clean format check-format check-purity asan valgrind
+.PHONY: all deps test unit sim integration run bench bench-compare install uninstall clean format check-format check-purity asan valgrind
 all: $(DEPS_STAMP) $(BINS) $(UNIT_BIN) $(if $(SIM_SRC),$(SIM_BIN))
 
 # Installs only what is missing; apt-get needs root (CI and the dev machines are).
@@ -223,6 +223,11 @@ run: all
 
 bench: all
 	$(BUILD)/raftq-bench --config config.json
+
+# raftq beside etcd and NATS through ../shared/bench (see tools/bench/bench_compare.sh):
+# the ratio table, then throughput against in flight plotted into a PNG
+bench-compare: all
+	tools/bench/bench_compare.sh
 
 # --- install -----------------------------------------------------------------
 install: all

@@ -320,6 +320,10 @@ raftq_code_t raftq_admin_snapshot (raftq_client_t *self, size_t index, uint64_t 
 int raftq_send_publish (raftq_client_t *self, const char *topic, const void *payload, size_t size,
                         uint64_t *seq_p);
 
+//  Sends a ListTopics, like raftq_send_publish (a read the leader answers
+//  without a log entry). The reply's names are not kept.
+int raftq_send_list_topics (raftq_client_t *self, uint64_t *seq_p);
+
 //  Sends a pop, like raftq_send_publish. The reply says how large the
 //  popped message was; its content is not kept.
 int raftq_send_pop (raftq_client_t *self, const char *topic, uint64_t *seq_p);

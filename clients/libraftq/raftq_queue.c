@@ -155,6 +155,15 @@ raftq_send_publish (raftq_client_t *self, const char *topic, const void *payload
 }
 
 int
+raftq_send_list_topics (raftq_client_t *self, uint64_t *seq_p)
+{
+    Raftq__ListTopics list = RAFTQ__LIST_TOPICS__INIT;
+    Raftq__Request request;
+    raftq_wire_request (&request, RAFTQ__REQUEST__OP_LIST_TOPICS, &list);
+    return raftq_client_send (self, &request, seq_p);
+}
+
+int
 raftq_send_pop (raftq_client_t *self, const char *topic, uint64_t *seq_p)
 {
     if (!s_topic_ok (self, topic))

@@ -29,13 +29,15 @@ PROTO_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."
 MESSAGES = {
     "Request": {"client_id": (1, "uint64"), "seq": (2, "uint64"), "token": (3, "string"),
                 "admin_secret": (4, "string"),
-                "create_topic": (10, "CreateTopic"), "publish": (12, "Publish"),
+                "create_topic": (10, "CreateTopic"), "list_topics": (11, "ListTopics"),
+                "publish": (12, "Publish"),
                 "pop": (13, "Pop"), "status": (14, "Status"),
                 "create_account": (20, "CreateAccount"), "login": (22, "Login"),
                 "send_message": (25, "SendMessage"), "read_messages": (26, "ReadMessages"),
                 "add_node": (40, "AddNode"), "remove_node": (41, "RemoveNode"),
                 "take_snapshot": (43, "TakeSnapshot")},
     "CreateTopic": {"name": (1, "string")},
+    "ListTopics": {},
     "Publish": {"topic": (1, "string"), "payload": (2, "bytes")},
     "Pop": {"topic": (1, "string")},
     "Status": {"with_hash": (1, "bool")},
@@ -49,10 +51,12 @@ MESSAGES = {
     "RemoveNode": {"id": (1, "uint32")},
     "TakeSnapshot": {},
     "Reply": {"code": (1, "Code"), "error": (2, "string"), "leader_id": (3, "uint32"),
-              "index": (5, "uint64"), "published": (11, "Published"), "popped": (12, "Popped"),
+              "index": (5, "uint64"), "topics": (10, "TopicList"), "published": (11, "Published"),
+              "popped": (12, "Popped"),
               "status": (13, "NodeStatus"), "session": (16, "Session"),
               "sent": (18, "MessageSent"), "page": (19, "MessagePage"),
               "retry_after_ms": (21, "uint32")},
+    "TopicList": {"names": (1, "repeated string")},
     "Published": {"sequence": (2, "uint64")},
     "Popped": {"payload": (2, "bytes"), "sequence": (3, "uint64")},
     "NodeStatus": {"id": (1, "uint32"), "role": (2, "Role"), "term": (3, "uint64"),
@@ -141,6 +145,10 @@ def publish_request(client_id, seq, topic, payload):
 
 def pop_request(client_id, seq, topic):
     return _request(client_id, seq, "pop", encode("Pop", topic=topic))
+
+
+def list_topics_request(client_id=0, seq=0):
+    return _request(client_id, seq, "list_topics", b"")
 
 
 def create_topic_request(client_id, seq, name):
@@ -319,6 +327,9 @@ def _add_results(found, reply):
     if session is not None:
         reply["token"] = _text(session, "token")
         reply["unread"] = _last(session, "unread", 0)
+    topics = _result(found, "topics", "TopicList")
+    if topics is not None:
+        reply["topics"] = [name.decode("utf-8", "replace") for name in topics.get("names", [])]
     sent = _result(found, "sent", "MessageSent")
     if sent is not None:
         reply["message_id"] = _last(sent, "id", 0)
@@ -333,7 +344,7 @@ def decode_reply(body):
     """A raftq.Reply as a dict: code (name), error, leader_id, index,
     retry_after_ms (0 unless a throttle refused), and
     per result: sequence and payload (published/popped), status, token and
-    unread (session), message_id (sent), or messages, total and remaining
+    unread (session), topics (a topic list), message_id (sent), or messages, total and remaining
     (page). ValueError if body is not a protobuf Reply."""
     if body[:1] == b"{":
         raise ValueError("a JSON reply to a protobuf request: %r" % body[:120])

@@ -8,7 +8,9 @@
 #include "broker/apply.h"
 #include "broker/consumption.h"
 #include "broker/metrics_report.h"
+#include "broker/handover.h"
 #include "broker/proposal.h"
+#include "broker/read_path.h"
 #include "broker/replica_options.h"
 #include "broker/server_private.h"
 #include "broker/snapshot_policy.h"
@@ -22,6 +24,9 @@
 
 //  Period of the check for requests past their deadline.
 #define DEADLINE_CHECK_MS 20
+//  Period of the check for a stop signal (the loop runs on through one,
+//  handover.h).
+#define SIGNAL_CHECK_MS 10
 //  Replies queued per client before they are dropped (their bytes are
 //  bounded by client_port).
 #define CLIENT_SEND_HWM 10000
@@ -94,6 +99,13 @@ s_dispatch (server_t *self, client_request_t *request)
     //  Before anything else: a stranger learns nothing, changes nothing
     if (admin_needs_secret (request->decoded.request) && !admin_allowed (self->admin, request))
         return;
+    //  On the way out nothing new starts here: the new leader serves it
+    if (handover_leaving (self) && request->decoded.request->op_case != RAFTQ__REQUEST__OP_STATUS) {
+        client_port_reply_not_leader (self->port, request, self->view,
+                                      cluster_view_leader_id (self->view));
+        client_request_destroy (&request);
+        return;
+    }
     switch (request->decoded.request->op_case) {
     case RAFTQ__REQUEST__OP_STATUS:
         s_serve_status (self, request);
@@ -120,7 +132,10 @@ s_dispatch (server_t *self, client_request_t *request)
         consumption_serve (self, request);
         break;
     default:
-        proposal_serve_write (self, request);
+        if (read_path_handles (request))
+            read_path_serve (self, request);
+        else
+            proposal_serve_write (self, request);
         break;
     }
 }
@@ -197,6 +212,14 @@ s_on_deadline_check (zloop_t *loop, int timer_id, void *argument)
     return 0;
 }
 
+static int
+s_on_signal_check (zloop_t *loop, int timer_id, void *argument)
+{
+    (void)loop;
+    (void)timer_id;
+    return handover_check ((server_t *)argument);
+}
+
 static void
 s_take_event (server_t *self, raft_actor_event_t *event)
 {
@@ -204,6 +227,10 @@ s_take_event (server_t *self, raft_actor_event_t *event)
     case RAFT_ACTOR_COMMITTED:
         apply_committed (self, event);
         snapshot_policy_count (self, event);
+        read_path_applied (self);
+        break;
+    case RAFT_ACTOR_READS:
+        read_path_settled (self, event);
         break;
     case RAFT_ACTOR_REJECTED:
         apply_rejected (self, event);
@@ -211,6 +238,7 @@ s_take_event (server_t *self, raft_actor_event_t *event)
     case RAFT_ACTOR_INSTALLED:
         metrics_count_snapshot_installed (self->metrics);
         snapshot_policy_load_installed (self, event->snapshot_index);
+        read_path_applied (self);
         break;
     case RAFT_ACTOR_STATE:
         if (event->leader_id != cluster_view_leader_id (self->view))
@@ -356,6 +384,9 @@ s_open_loop (server_t *self)
         zloop_timer (self->loop, FANOUT_REVALIDATE_MS, 0, s_on_revalidate, self);
     }
     zloop_timer (self->loop, DEADLINE_CHECK_MS, 0, s_on_deadline_check, self);
+    //  A stop signal ends the loop through handover_check, not at once
+    zloop_set_nonstop (self->loop, true);
+    zloop_timer (self->loop, SIGNAL_CHECK_MS, 0, s_on_signal_check, self);
     return 0;
 }
 
@@ -372,10 +403,11 @@ s_open (server_t *self, const uint8_t *secret_key)
     self->waiting = waiting_table_new ();
     self->consumers = waiting_consumers_new (
         CONSUMPTION_MAX_WAITING, CONSUMPTION_MAX_WAITING_PER_ID, CONSUMPTION_MAX_WAITING_BYTES);
+    self->reads = read_path_new ();
     self->credentials = credentials_new ();
     self->metrics = metrics_new ();
-    if (!self->view || !self->fsm || !self->waiting || !self->consumers || !self->credentials ||
-        !self->metrics ||
+    if (!self->view || !self->fsm || !self->waiting || !self->consumers || !self->reads ||
+        !self->credentials || !self->metrics ||
         apply_open (self) || s_open_ports (self))
         return -1;
     //  The state first: the Raft actor starts from the same snapshot and
@@ -439,8 +471,13 @@ s_answer_waiting (server_t *self)
         return;
     client_request_t *request;
     while (self->waiting && (request = waiting_table_expired (self->waiting, INT64_MAX))) {
-        client_port_reply_error (self->port, request, RAFTQ__CODE__UNAVAILABLE,
-                                 "node shutting down: outcome unknown");
+        //  What never reached the log is the new leader's to serve
+        if (request->proposed)
+            client_port_reply_error (self->port, request, RAFTQ__CODE__TIMEOUT,
+                                     "node shutting down: outcome unknown");
+        else
+            client_port_reply_not_leader (self->port, request, self->view,
+                                          cluster_view_leader_id (self->view));
         client_request_destroy (&request);
     }
     if (self->admin)
@@ -466,6 +503,7 @@ server_destroy (server_t **self_p)
         client_port_destroy (&self->port, SHUTDOWN_LINGER_MS);
         fanout_destroy (&self->fanout);
         metrics_destroy (&self->metrics);
+        read_path_destroy (&self->reads);
         waiting_table_destroy (&self->waiting);
         waiting_consumers_destroy (&self->consumers);
         fsm_destroy (&self->fsm);
@@ -479,7 +517,8 @@ server_destroy (server_t **self_p)
 int
 server_run (server_t *self)
 {
-    zloop_start (self->loop);
+    while (handover_resume (self, zloop_start (self->loop)))
+        ;
     diagnostic_line (self->node_id, DIAGNOSTIC_INFO, "shutting down");
     return 0;
 }

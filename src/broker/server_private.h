@@ -18,6 +18,7 @@
 #include "broker/http_server.h"
 #include "broker/metrics.h"
 #include "broker/node_keys.h"
+#include "broker/read_path.h"
 #include "broker/server.h"
 #include "broker/waiting_consumers.h"
 #include "broker/waiting_table.h"
@@ -41,6 +42,8 @@ struct _server_t {
     waiting_consumers_t *consumers;       //  Pop and Reserve waits until a message is ready
     int64_t expiry_proposed_for;          //  the deadline the last Expire was proposed for
     int64_t expiry_proposed_at;           //  zclock_mono of that proposal
+    read_path_t *reads;                   //  confirmed reads waiting for apply
+    int64_t leaving_at;                   //  zclock_mono of the stop signal taken, 0: running
     admin_t *admin;                       //  admin requests until done
     admin_credential_t *admin_credential; //  what admin requests must present
     credentials_t *credentials;           //  password work and deferred logins

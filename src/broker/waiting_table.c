@@ -109,3 +109,13 @@ waiting_table_size (waiting_table_t *self)
 {
     return zhashx_size (self->by_ticket);
 }
+
+size_t
+waiting_table_proposed (waiting_table_t *self)
+{
+    size_t count = 0;
+    for (client_request_t *request = (client_request_t *)zlistx_first (self->deadlines); request;
+         request = (client_request_t *)zlistx_next (self->deadlines))
+        count += request->proposed;
+    return count;
+}

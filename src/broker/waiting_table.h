@@ -43,6 +43,11 @@ client_request_t *waiting_table_unpark (waiting_table_t *self, uint64_t ticket);
 //  or before now (INT64_MAX: any); NULL if none is due.
 client_request_t *waiting_table_expired (waiting_table_t *self, int64_t now);
 
+//  How many parked requests went to Raft (request->proposed): their
+//  outcome is not known until their entry applies. A walk of the table,
+//  for the way out only.
+size_t waiting_table_proposed (waiting_table_t *self);
+
 //  How many requests are parked.
 size_t waiting_table_size (waiting_table_t *self);
 

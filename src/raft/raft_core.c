@@ -34,6 +34,8 @@ raft_core_new (const raft_core_options_t *options)
                                                                  : DEFAULT_MAX_INFLIGHT_MESSAGES;
     self->max_snapshot_bytes =
         options->max_snapshot_bytes ? options->max_snapshot_bytes : RAFT_DEFAULT_MAX_SNAPSHOT_BYTES;
+    self->max_pending_reads =
+        options->max_pending_reads ? options->max_pending_reads : RAFT_DEFAULT_MAX_PENDING_READS;
     self->manual_promotion = options->manual_promotion;
     self->catch_up_entries =
         options->catch_up_entries ? options->catch_up_entries : self->max_entries_per_message;
@@ -180,7 +182,9 @@ raft_core_receive (raft_core_t *self, const raft_message_t *message)
         if (self->role == RAFT_ROLE_LEADER && from_member)
             raft_snapshot_handle_reply (self, message, &self->peers[position].progress);
     } else if (message->type == RAFT_MESSAGE_APPEND_ENTRIES_REPLY) {
-        if (self->role == RAFT_ROLE_LEADER && from_member)
+        if (self->role == RAFT_ROLE_LEADER && from_member) {
+            raft_read_acknowledge (self, position, message->read_round);
             raft_replication_handle_reply (self, message, &self->peers[position].progress);
+        }
     }
 }

@@ -25,6 +25,8 @@
          f. snapshot_sends: send each chunk asked for; snapshot_chunks:
             store them, and once the one marked done is stored, after
             advance, install the snapshot (raft_core_snapshot_installed);
+         g. reads: answer each READY one once applied reaches its index,
+            refuse the others (raft_core_read);
       4. raft_core_advance (): every pointer in the ready becomes invalid.
          Between raft_core_ready and raft_core_advance only
          raft_core_persisted and raft_core_tick may be called.
@@ -182,6 +184,9 @@ typedef struct {
     const uint8_t *data;      //  InstallSnapshot: the chunk (borrowed, like entries)
     size_t data_size;         //  InstallSnapshot: its size
     bool done;                //  InstallSnapshot: last chunk; Reply: the snapshot is complete
+    uint64_t read_round;      //  AppendEntries: the leader's heartbeat round for reads (see
+                              //  raft_core_read); Reply: the highest round the follower has
+                              //  seen from its leader in this term
 } raft_message_t;
 
 //  Leader: a follower needs entries compacted away, so it needs a snapshot,
@@ -232,7 +237,24 @@ typedef struct {
     bool manual_promotion;            //  the leader does not promote caught-up learners itself
     size_t catch_up_entries;          //  learner this near the last index caught up (0: batch)
     uint64_t max_snapshot_bytes;      //  bound on a received snapshot's bytes (0: default)
+    size_t max_pending_reads;         //  reads the leader holds unconfirmed at most (0: default)
 } raft_core_options_t;
+
+//  Default bound on the reads a leader holds (options.max_pending_reads).
+#define RAFT_DEFAULT_MAX_PENDING_READS 65536
+
+//  How a read asked for with raft_core_read ended.
+typedef enum {
+    RAFT_READ_READY = 0,     //  answer it from the state machine once applied reaches index
+    RAFT_READ_NOT_LEADER = 1 //  this node stopped leading before it could confirm the read
+} raft_read_outcome_t;
+
+//  A read settled by the core, handed out by the ready.
+typedef struct {
+    uint64_t id;                 //  the caller's id for it (raft_core_read)
+    uint64_t index;              //  READY: the read index, a committed entry; else 0
+    raft_read_outcome_t outcome; //  ready, or why not
+} raft_read_t;
 
 //  What the core wants done. Pointers are owned by the core and stay valid
 //  until raft_core_advance.
@@ -257,6 +279,8 @@ typedef struct {
     size_t snapshot_send_count;                 //  how many
     const raft_snapshot_chunk_t *snapshot_chunks; //  follower: store these, in order
     size_t snapshot_chunk_count;                  //  how many
+    const raft_read_t *reads;                     //  reads settled: answer or refuse these
+    size_t read_count;                            //  how many
 } raft_ready_t;
 
 typedef struct _raft_core_t raft_core_t;
@@ -288,6 +312,24 @@ void raft_core_receive (raft_core_t *self, const raft_message_t *message);
 //  entry's index, or -1 if this node is not the leader or is handing
 //  leadership over.
 int raft_core_propose (raft_core_t *self, const uint8_t *data, size_t size, uint64_t *index);
+
+//  Linearizable reads without the log (ReadIndex, dissertation 6.4). The
+//  leader takes a read under the caller's opaque id and settles it in a
+//  later ready (raft_read_t): READY with a read index once (1) it has
+//  committed an entry of its own term, so its commit index covers every
+//  entry committed before the read arrived (the read index is that commit
+//  index, or a later one), and (2) a majority of voters answered an
+//  AppendEntries sent after the read arrived, so no newer leader had
+//  committed anything by then. The caller then answers the read from its
+//  state machine once it has applied the read index. One heartbeat round
+//  confirms every read that arrived before it was sent. A leader that
+//  stops leading settles its pending reads NOT_LEADER at once. Returns 0,
+//  or -1 if this node is not the leader, holds max_pending_reads reads
+//  already, or is out of memory (then answer as for a refused proposal).
+int raft_core_read (raft_core_t *self, uint64_t id);
+
+//  Reads taken and not yet settled.
+size_t raft_core_pending_reads (raft_core_t *self);
 
 //  Hands leadership to target_id, a voter: proposals are refused from now
 //  on, the target is brought up to date and then told to campaign at once

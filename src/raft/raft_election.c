@@ -31,6 +31,8 @@ raft_election_set_role (raft_core_t *self, raft_role_t role, uint32_t leader_id)
 {
     if (self->role != role || self->leader_id != leader_id)
         self->soft_state_changed = true;
+    if (self->role == RAFT_ROLE_LEADER && role != RAFT_ROLE_LEADER)
+        raft_read_fail_all (self);
     self->role = role;
     self->leader_id = leader_id;
     self->pre_voting = false;
@@ -128,6 +130,7 @@ raft_election_adopt_term (raft_core_t *self, uint64_t term)
     self->term = term;
     self->voted_for = 0;
     self->hard_state_changed = true;
+    self->leader_read_round = 0;
     raft_replication_clear_ack (self);
     raft_election_set_role (self, RAFT_ROLE_FOLLOWER, 0);
     //  A leader ran no election timer; a follower or candidate keeps its own
@@ -168,6 +171,7 @@ raft_election_campaign (raft_core_t *self, bool transfer)
     self->term++;
     self->voted_for = self->self_id;
     self->hard_state_changed = true;
+    self->leader_read_round = 0;
     raft_replication_clear_ack (self);
     raft_election_set_role (self, RAFT_ROLE_CANDIDATE, 0);
     raft_election_reset_timer (self);

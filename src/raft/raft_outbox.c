@@ -56,6 +56,7 @@ raft_outbox_append_success (raft_core_t *self, uint32_t to, uint64_t match_index
     if (reply) {
         reply->success = true;
         reply->match_index = match_index;
+        reply->read_round = self->leader_read_round;
     }
 }
 
@@ -125,6 +126,8 @@ raft_outbox_release (raft_core_t *self)
     raft_outbox_free_chunks (self);
     free (self->chunks);
     free (self->sends);
+    free (self->reads_pending);
+    free (self->reads_settled);
     free (self->outbox);
     free (self->sending);
 }
@@ -213,6 +216,7 @@ s_materialize (raft_core_t *self, outgoing_t *outgoing)
     message->entries =
         message->entry_count ? raft_log_entry (self, message->prev_log_index + 1) : NULL;
     message->leader_commit = self->commit_index;
+    message->read_round = self->read_round;
     return true;
 }
 
@@ -255,6 +259,18 @@ s_ready_committed (raft_core_t *self, raft_ready_t *ready)
     return true;
 }
 
+//  The reads settled. Returns true if any.
+static bool
+s_ready_reads (raft_core_t *self, raft_ready_t *ready)
+{
+    raft_read_handed_out (self);
+    if (self->settled_count == 0)
+        return false;
+    ready->reads = self->reads_settled;
+    ready->read_count = self->settled_count;
+    return true;
+}
+
 bool
 raft_core_ready (raft_core_t *self, raft_ready_t *ready)
 {
@@ -265,7 +281,9 @@ raft_core_ready (raft_core_t *self, raft_ready_t *ready)
     memset (ready, 0, sizeof (raft_ready_t));
     if (self->role == RAFT_ROLE_LEADER) {
         raft_membership_promote_caught_up (self);
+        raft_read_start_round (self);
         raft_replication_flush (self);
+        raft_read_settle (self);
     }
     //  Every part is collected, whatever the others hold
     bool work = s_ready_state (self, ready);
@@ -273,6 +291,7 @@ raft_core_ready (raft_core_t *self, raft_ready_t *ready)
     work |= s_ready_log (self, ready);
     work |= s_ready_messages (self, ready);
     work |= s_ready_committed (self, ready);
+    work |= s_ready_reads (self, ready);
     self->ready_outstanding = work;
     return work;
 }
@@ -285,6 +304,7 @@ raft_core_advance (raft_core_t *self)
     if (self->ready_outstanding) {
         raft_outbox_free_chunks (self);
         self->send_count = 0;
+        raft_read_release (self);
     }
     self->ready_outstanding = false;
 }

@@ -16,6 +16,7 @@
       raft_replication.c    leader send and commit, follower AppendEntries
       raft_membership.c     learners, promotion, add and remove
       raft_snapshot.c       InstallSnapshot both ways, compaction, restore
+      raft_read.c           linearizable reads: heartbeat rounds, read indexes
 */
 #ifndef RAFT_PRIVATE_H_INCLUDED
 #define RAFT_PRIVATE_H_INCLUDED
@@ -46,6 +47,7 @@ typedef struct {
     uint64_t snapshot_index;  //  index of the snapshot streamed, 0 until it answered
     uint64_t snapshot_offset; //  next byte it expects
     uint64_t snapshot_ms;     //  when the last chunk was asked for
+    uint64_t read_round;      //  highest read round it answered in this term
     uint64_t *inflight;       //  ring: last index carried by each unacknowledged AppendEntries
     size_t inflight_head;     //  ring position of the oldest
     size_t inflight_count;    //  AppendEntries in flight
@@ -56,6 +58,13 @@ typedef struct {
     progress_t progress; //  leader: its replication (unused for ourselves)
     bool vote_granted;   //  candidate or pre-voting: it granted us its vote
 } peer_t;
+
+//  A read the leader holds until a heartbeat round confirms it.
+typedef struct {
+    uint64_t id;    //  the caller's id
+    uint64_t index; //  read index, 0 until an entry of our term is committed
+    uint64_t round; //  the heartbeat round, sent after the read arrived, that confirms it
+} pending_read_t;
 
 //  A queued message: entries stay NULL until the ready materializes them.
 typedef struct {
@@ -143,6 +152,18 @@ struct _raft_core_t {
     raft_message_t *sending; //  messages handed out by the last ready
     size_t sending_capacity; //  allocated
     bool ready_outstanding;  //  a ready was handed out and not yet advanced
+
+    size_t max_pending_reads;      //  bound on pending reads
+    pending_read_t *reads_pending; //  leader: reads taken, in arrival order
+    size_t pending_count;          //  how many
+    size_t pending_capacity;       //  allocated
+    raft_read_t *reads_settled;    //  reads settled for the ready, in order
+    size_t settled_count;          //  how many
+    size_t settled_capacity;       //  allocated
+    size_t settled_handed_out;     //  the first of them the last ready handed out
+    uint64_t read_round;           //  leader: latest heartbeat round started
+    bool read_round_wanted;        //  leader: a pending read waits for the next round
+    uint64_t leader_read_round;    //  follower: highest round seen from the leader of this term
 };
 
 //  --------------------------------------------------------------------------
@@ -233,6 +254,8 @@ bool raft_progress_caught_up (raft_core_t *self, size_t position);
 void raft_progress_replicate (progress_t *progress, uint64_t match_index);
 void raft_progress_sent (progress_t *progress, uint64_t last_index, size_t window);
 void raft_progress_acknowledge (progress_t *progress, uint64_t match_index, size_t window);
+uint64_t raft_progress_quorum (raft_core_t *self, uint64_t own,
+                               uint64_t (*value_of) (const progress_t *));
 
 //  raft_outbox.c
 raft_message_t *raft_outbox_queue (raft_core_t *self, raft_message_type_t type, uint32_t to,
@@ -280,5 +303,13 @@ void raft_snapshot_handle_reply (raft_core_t *self, const raft_message_t *reply,
                                  progress_t *progress);
 int raft_snapshot_check_chunk (const raft_message_t *chunk);
 void raft_snapshot_handle_chunk (raft_core_t *self, const raft_message_t *chunk);
+
+//  raft_read.c
+void raft_read_start_round (raft_core_t *self);
+void raft_read_acknowledge (raft_core_t *self, size_t position, uint64_t round);
+void raft_read_settle (raft_core_t *self);
+void raft_read_fail_all (raft_core_t *self);
+void raft_read_handed_out (raft_core_t *self);
+void raft_read_release (raft_core_t *self);
 
 #endif

@@ -38,6 +38,7 @@ raft_progress_start (raft_core_t *self, progress_t *progress, uint32_t id)
 {
     progress->id = id;
     progress->match_index = 0;
+    progress->read_round = 0;
     progress->heartbeat_due = false;
     progress->heard_ms = self->now_ms;
     raft_progress_probe (progress, raft_log_last_index (self) + 1);
@@ -99,4 +100,28 @@ raft_progress_acknowledge (progress_t *progress, uint64_t match_index, size_t wi
         progress->inflight_head = (progress->inflight_head + 1) % window;
         progress->inflight_count--;
     }
+}
+
+//  The highest value a majority of voters has reached, value_of giving
+//  each other voter's from its progress and own ours: what a majority
+//  holds (commit) or has answered (read rounds). 0 without voters.
+uint64_t
+raft_progress_quorum (raft_core_t *self, uint64_t own, uint64_t (*value_of) (const progress_t *))
+{
+    size_t count = 0;
+    for (size_t position = 0; position < self->member_count; position++) {
+        if (!self->members[position].voter)
+            continue;
+        uint64_t value = self->members[position].id == self->self_id
+                             ? own
+                             : value_of (&self->peers[position].progress);
+        //  Insertion sort, descending: configurations are tiny
+        size_t slot = count++;
+        while (slot > 0 && self->match_scratch[slot - 1] < value) {
+            self->match_scratch[slot] = self->match_scratch[slot - 1];
+            slot--;
+        }
+        self->match_scratch[slot] = value;
+    }
+    return count ? self->match_scratch[raft_config_majority (self) - 1] : 0;
 }

@@ -18,27 +18,18 @@ raft_replication_clear_ack (raft_core_t *self)
     self->ack_reported = 0;
 }
 
+static uint64_t
+s_match_of (const progress_t *progress)
+{
+    return progress->match_index;
+}
+
 static void
 s_leader_maybe_commit (raft_core_t *self)
 {
-    size_t count = 0;
-    for (size_t position = 0; position < self->member_count; position++) {
-        if (!self->members[position].voter)
-            continue;
-        uint64_t match = self->members[position].id == self->self_id
-                             ? self->persisted_index
-                             : self->peers[position].progress.match_index;
-        //  Insertion sort, descending: configurations are tiny
-        size_t slot = count++;
-        while (slot > 0 && self->match_scratch[slot - 1] < match) {
-            self->match_scratch[slot] = self->match_scratch[slot - 1];
-            slot--;
-        }
-        self->match_scratch[slot] = match;
-    }
-    if (count == 0)
+    if (self->voter_count == 0)
         return;
-    uint64_t quorum_index = self->match_scratch[raft_config_majority (self) - 1];
+    uint64_t quorum_index = raft_progress_quorum (self, self->persisted_index, s_match_of);
     if (quorum_index > self->commit_index && raft_log_term_at (self, quorum_index) == self->term) {
         self->commit_index = quorum_index;
         //  Tell followers with nothing else coming soon
@@ -211,6 +202,7 @@ raft_replication_reject (raft_core_t *self, uint32_t to, uint64_t reject_index)
     if (!reply)
         return;
     reply->reject_index = reject_index;
+    reply->read_round = self->leader_read_round;
     uint64_t last_index = raft_log_last_index (self);
     if (reject_index > last_index) {
         reply->conflict_index = last_index + 1;
@@ -274,6 +266,9 @@ s_follower_flush_ack (raft_core_t *self)
 void
 raft_replication_handle_append (raft_core_t *self, const raft_message_t *request)
 {
+    bool new_read_round = request->read_round > self->leader_read_round;
+    if (new_read_round)
+        self->leader_read_round = request->read_round;
     uint64_t prev_index = request->prev_log_index;
     const raft_entry_t *entries = request->entries;
     size_t entry_count = request->entry_count;
@@ -329,6 +324,11 @@ raft_replication_handle_append (raft_core_t *self, const raft_message_t *request
         self->ack_term = self->term;
         if (end_index > self->ack_index)
             self->ack_index = end_index;
+        //  A new read round is answered at once, not after the write: what
+        //  is durable so far matches the leader's log (it is a prefix of
+        //  what we just matched)
+        if (new_read_round)
+            raft_outbox_append_success (self, request->from, self->persisted_index);
     }
 }
 

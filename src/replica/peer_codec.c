@@ -49,6 +49,7 @@ peer_codec_encode (const raft_message_t *message, const char *cluster)
     packed.data.data = (uint8_t *)message->data;
     packed.data.len = message->data ? message->data_size : 0;
     packed.done = message->done;
+    packed.read_round = message->read_round;
 
     //  Entries are packed in place: the protobuf structs point at the
     //  caller's payloads, nothing is copied before the final pack
@@ -131,6 +132,7 @@ s_message_from_packed (peer_codec_message_t *decoded, char *error, size_t error_
     message->data = packed->data.data;
     message->data_size = packed->data.len;
     message->done = packed->done;
+    message->read_round = packed->read_round;
 
     if (packed->n_entries) {
         decoded->entries = calloc (packed->n_entries, sizeof (raft_entry_t));

@@ -13,6 +13,7 @@ struct _raft_actor_t {
     zactor_t *actor;                  //  the Raft thread
     zmsg_t *batch;                    //  PROPOSE being filled, NULL when nothing is queued
     size_t batch_count;               //  commands in it
+    zmsg_t *reads;                    //  READ being filled, NULL when nothing is queued
     uint32_t node_id;                 //  for log lines
     uint64_t restored_snapshot_index; //  snapshot the actor started from, 0: none
     raft_actor_progress_t progress;   //  what the latest PROGRESS said (matches owned)
@@ -44,6 +45,7 @@ raft_actor_destroy (raft_actor_t **self_p)
         raft_actor_t *self = *self_p;
         zactor_destroy (&self->actor);
         zmsg_destroy (&self->batch);
+        zmsg_destroy (&self->reads);
         free (self->progress.matches);
         free (self);
         *self_p = NULL;
@@ -81,13 +83,24 @@ raft_actor_compact (raft_actor_t *self, uint64_t index, uint64_t term)
     return raft_pipe_send_compact (zactor_sock (self->actor), index, term);
 }
 
+void
+raft_actor_read (raft_actor_t *self, uint64_t ticket)
+{
+    raft_pipe_add_read (&self->reads, ticket);
+}
+
 int
 raft_actor_flush (raft_actor_t *self)
 {
-    if (!self->batch)
-        return 0;
+    int rc = 0;
+    if (self->batch)
+        rc = zmsg_send (&self->batch, zactor_sock (self->actor));
     self->batch_count = 0;
-    return zmsg_send (&self->batch, zactor_sock (self->actor));
+    //  After the proposals: a read and a write of one turn are concurrent,
+    //  either order is linearizable
+    if (self->reads && zmsg_send (&self->reads, zactor_sock (self->actor)))
+        rc = -1;
+    return rc;
 }
 
 int
@@ -138,6 +151,7 @@ raft_actor_event_clear (raft_actor_event_t *event)
 {
     free (event->entries);
     free (event->tickets);
+    free (event->reads);
     free (event->members);
     zmsg_destroy (&event->message);
     memset (event, 0, sizeof (*event));

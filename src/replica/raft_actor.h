@@ -14,6 +14,8 @@
 
       broker -> actor
         "PROPOSE" then pairs [ticket u64][payload]   commands to append
+        "READ" then [ticket u64] frames              linearizable reads to
+                    confirm (raft_core_read), batched like proposals
         "ADMIN" [ticket u64][kind u8][member]          a membership change or a
                     transfer (raft_actor_admin_kind_t); [member] is a
                     raft_member_t packed as [voter u8][id u32][client u32]
@@ -29,6 +31,9 @@
                     [index u64][term u64][type u8][payload]   in log order
         "REJECTED" [leader u32] then one [ticket u64] frame per refused
                     proposal (this node is not the leader)
+        "READS" then one frame per read settled [ticket u64][index u64]
+                    [outcome u8]: READY (answer once applied reaches index)
+                    or NOT_LEADER (refused, or this node stopped leading)
         "ADMINED" [ticket u64][accepted u8][leader u32]  the core took the
                     admin request (or refused it: leader is who leads)
         "MEMBERS" [config index u64] then one [member] frame per member:
@@ -78,7 +83,8 @@ typedef enum {
     RAFT_ACTOR_MEMBERS = 5,   //  the configuration changed
     RAFT_ACTOR_INSTALLED = 6, //  a leader's snapshot replaced the state
     RAFT_ACTOR_PROGRESS = 7,  //  snapshot, log on disk, replication changed
-    RAFT_ACTOR_METRICS = 8    //  the actor's counters moved
+    RAFT_ACTOR_METRICS = 8,   //  the actor's counters moved
+    RAFT_ACTOR_READS = 9      //  reads confirmed, or refused
 } raft_actor_event_kind_t;
 
 //  Period of METRICS reports: counters for a scraper, not for decisions.
@@ -127,6 +133,8 @@ typedef struct {
     size_t entry_count;           //  COMMITTED: how many
     uint64_t *tickets;            //  REJECTED: tickets of refused proposals
     size_t ticket_count;          //  REJECTED: how many
+    raft_read_t *reads;           //  READS: reads settled (id: the read's ticket)
+    size_t read_count;            //  READS: how many
     uint64_t ticket;              //  ADMINED: the request's ticket
     bool accepted;                //  ADMINED: the core took it
     uint64_t config_index;        //  MEMBERS: entry that set the configuration
@@ -189,8 +197,12 @@ void raft_actor_propose (raft_actor_t *self, uint64_t ticket, zframe_t **payload
 //  Commands queued since the last flush.
 size_t raft_actor_queued (raft_actor_t *self);
 
-//  Sends the commands queued since the last flush as one PROPOSE message.
-//  Returns 0 or -1.
+//  Queues a linearizable read (ReadIndex) for the next flush; a READS event
+//  settles it under ticket.
+void raft_actor_read (raft_actor_t *self, uint64_t ticket);
+
+//  Sends the commands queued since the last flush as one PROPOSE message,
+//  and the reads as one READ message. Returns 0 or -1.
 int raft_actor_flush (raft_actor_t *self);
 
 //  The snapshot the actor restored at start (0: none): the broker restores

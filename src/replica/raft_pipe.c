@@ -15,6 +15,7 @@
 #define ADMIN_HEADER_SIZE     9
 #define PROGRESS_HEADER_SIZE  32
 #define PROGRESS_MATCH_SIZE   12
+#define READ_SETTLED_SIZE     17
 
 zframe_t *
 raft_pipe_u64_frame (uint64_t value)
@@ -79,6 +80,17 @@ raft_pipe_add_proposal (zmsg_t **batch_p, uint64_t ticket, zframe_t **payload_p)
     zframe_t *ticket_frame = raft_pipe_u64_frame (ticket);
     zmsg_append (*batch_p, &ticket_frame);
     zmsg_append (*batch_p, payload_p);
+}
+
+void
+raft_pipe_add_read (zmsg_t **batch_p, uint64_t ticket)
+{
+    if (!*batch_p) {
+        *batch_p = zmsg_new ();
+        zmsg_addstr (*batch_p, "READ");
+    }
+    zframe_t *ticket_frame = raft_pipe_u64_frame (ticket);
+    zmsg_append (*batch_p, &ticket_frame);
 }
 
 int
@@ -195,6 +207,27 @@ raft_pipe_send_rejected (zsock_t *pipe, zmsg_t **tickets_p, uint32_t leader)
     zmsg_pushmem (*tickets_p, leader_bytes, sizeof (leader_bytes));
     zmsg_pushstr (*tickets_p, "REJECTED");
     zmsg_send (tickets_p, pipe);
+}
+
+void
+raft_pipe_add_read_settled (zmsg_t **message_p, const raft_read_t *read)
+{
+    if (!*message_p) {
+        *message_p = zmsg_new ();
+        zmsg_addstr (*message_p, "READS");
+    }
+    uint8_t body[READ_SETTLED_SIZE];
+    little_endian_put_u64 (body, read->id);
+    little_endian_put_u64 (body + 8, read->index);
+    body[16] = (uint8_t)read->outcome;
+    zmsg_addmem (*message_p, body, sizeof (body));
+}
+
+void
+raft_pipe_send_reads (zsock_t *pipe, zmsg_t **message_p)
+{
+    if (*message_p)
+        zmsg_send (message_p, pipe);
 }
 
 void
@@ -360,6 +393,28 @@ s_decode_rejected (zmsg_t *message, raft_actor_event_t *event)
     return 0;
 }
 
+//  READS: one [ticket][index][outcome] frame per read settled.
+static int
+s_decode_reads (zmsg_t *message, raft_actor_event_t *event)
+{
+    size_t count = zmsg_size (message);
+    if (count == 0)
+        return -1;
+    event->reads = calloc (count, sizeof (raft_read_t));
+    if (!event->reads)
+        return -1;
+    for (zframe_t *frame = zmsg_first (message); frame; frame = zmsg_next (message)) {
+        if (zframe_size (frame) != READ_SETTLED_SIZE ||
+            zframe_data (frame)[16] > RAFT_READ_NOT_LEADER)
+            return -1;
+        raft_read_t *read = &event->reads[event->read_count++];
+        read->id = little_endian_get_u64 (zframe_data (frame));
+        read->index = little_endian_get_u64 (zframe_data (frame) + 8);
+        read->outcome = (raft_read_outcome_t)zframe_data (frame)[16];
+    }
+    return 0;
+}
+
 //  STATE: [role][term][leader][commit][last] in one frame.
 static int
 s_decode_state (zmsg_t *message, raft_actor_event_t *event)
@@ -461,6 +516,10 @@ raft_pipe_decode_event (const char *command, zmsg_t *message, raft_actor_event_t
     if (streq (command, "REJECTED")) {
         event->kind = RAFT_ACTOR_REJECTED;
         return s_decode_rejected (message, event);
+    }
+    if (streq (command, "READS")) {
+        event->kind = RAFT_ACTOR_READS;
+        return s_decode_reads (message, event);
     }
     if (streq (command, "INSTALLED")) {
         event->kind = RAFT_ACTOR_INSTALLED;

@@ -31,6 +31,9 @@ zframe_t *raft_pipe_u64_frame (uint64_t value);
 //  if NULL); takes the payload frame.
 void raft_pipe_add_proposal (zmsg_t **batch_p, uint64_t ticket, zframe_t **payload_p);
 
+//  Adds [ticket] to the READ being built in *batch_p (created if NULL).
+void raft_pipe_add_read (zmsg_t **batch_p, uint64_t ticket);
+
 //  Sends "COMPACT" [index][term]. Returns 0 or -1.
 int raft_pipe_send_compact (zsock_t *pipe, uint64_t index, uint64_t term);
 
@@ -67,6 +70,13 @@ void raft_pipe_send_committed (zsock_t *pipe, zmsg_t **message_p, uint64_t commi
 //  Sends "REJECTED" [leader] then the ticket frames gathered in *tickets_p
 //  (raw 8-byte tickets, one frame each), if any.
 void raft_pipe_send_rejected (zsock_t *pipe, zmsg_t **tickets_p, uint32_t leader);
+
+//  Adds a settled read to the READS message being built in *message_p
+//  (created if NULL).
+void raft_pipe_add_read_settled (zmsg_t **message_p, const raft_read_t *read);
+
+//  Sends the READS message in *message_p, if any.
+void raft_pipe_send_reads (zsock_t *pipe, zmsg_t **message_p);
 
 //  Sends "ADMINED" [ticket][accepted][leader].
 void raft_pipe_send_admined (zsock_t *pipe, uint64_t ticket, bool accepted, uint32_t leader);

@@ -12,6 +12,7 @@
 
 #include "replica/peer_codec.h"
 #include "replica/raft_pipe.h"
+#include "util/little_endian.h"
 #include "util/disk_space.h"
 #include "util/endpoint.h"
 
@@ -55,6 +56,7 @@ s_self_destroy (raft_thread_t **self_p)
         zsock_destroy (&self->router);
         peer_links_destroy (&self->links);
         zmsg_destroy (&self->rejected);
+        zmsg_destroy (&self->reads);
         zframe_destroy (&self->reported_progress);
         metric_histogram_destroy (&self->fsync_seconds);
         raft_core_destroy (&self->core);
@@ -351,11 +353,15 @@ raft_thread_process_ready (raft_thread_t *self)
             self->entries_written += ready.entries_to_persist_count;
         }
         raft_snapshots_handle_ready (self, &ready);
+        //  g. reads settled, reported after the loop with those refused
+        for (size_t position = 0; position < ready.read_count; position++)
+            raft_pipe_add_read_settled (&self->reads, &ready.reads[position]);
         raft_core_advance (self->core);
         if (written)
             raft_core_persisted (self->core, written_index, written_term);
     }
     s_send_committed (self, &committed);
+    raft_pipe_send_reads (self->pipe, &self->reads);
     s_report_state (self, false);
 }
 
@@ -493,6 +499,23 @@ s_propose (raft_thread_t *self, zmsg_t *message)
     }
 }
 
+//  Takes each [ticket] of a READ; reports those the core refuses.
+static void
+s_read (raft_thread_t *self, zmsg_t *message)
+{
+    for (zframe_t *ticket = zmsg_next (message); ticket; ticket = zmsg_next (message)) {
+        if (zframe_size (ticket) != TICKET_SIZE) {
+            diagnostic_line (self->node_id, DIAGNOSTIC_ERROR, "malformed READ from the broker");
+            return;
+        }
+        uint64_t id = little_endian_get_u64 (zframe_data (ticket));
+        if (raft_core_read (self->core, id)) {
+            raft_read_t refused = {.id = id, .outcome = RAFT_READ_NOT_LEADER};
+            raft_pipe_add_read_settled (&self->reads, &refused);
+        }
+    }
+}
+
 static void
 s_send_rejected (raft_thread_t *self)
 {
@@ -511,6 +534,8 @@ s_on_pipe (zloop_t *loop, zsock_t *pipe, void *argument)
         char *command = zmsg_popstr (message);
         if (command && streq (command, "PROPOSE"))
             s_propose (self, message);
+        else if (command && streq (command, "READ"))
+            s_read (self, message);
         else if (command && streq (command, "ADMIN"))
             s_admin (self, message);
         else if (command && streq (command, "COMPACT"))

@@ -35,6 +35,7 @@ typedef struct {
     zsock_t *router;                      //  bound on the peer port; receives only
     peer_links_t *links;                  //  DEALERs to the other nodes, their keys
     zmsg_t *rejected;                     //  tickets refused since the last report, or NULL
+    zmsg_t *reads;                        //  READS to report (settled or refused), or NULL
     bool terminated;                      //  $TERM received
     bool state_reported;                  //  a STATE was sent at least once
     raft_role_t reported_role;            //  last STATE sent: role

@@ -19,9 +19,11 @@
       remembered) change nothing, not even the client's place in the
       eviction order. A client evicted from a full table loses its
       protection: its retry would apply again.
-    - Every chat operation goes through the log, reads included:
-      ReadMessages marks messages read, and CheckUser and ListAccounts are
-      linearizable that way, like ListTopics.
+    - ListTopics, ListAccounts and CheckUser only read: the leader answers
+      them from the applied state once a ReadIndex confirmed it (fsm_query),
+      without a log entry. Every other chat operation goes through the log:
+      ReadMessages marks messages read, and even a conversation page
+      refreshes its session's last use.
     - The retained events live here, in the replicated state, not in the
       server: every node then replays the same events under the same
       sequences, whichever node a subscriber falls back to, and the window
@@ -212,6 +214,25 @@ s_execute (fsm_t *self, Raftq__State__Command *command, uint64_t index)
     else
         queues_execute (self->queues, command, index, reply);
     return reply;
+}
+
+bool
+fsm_is_query (const Raftq__State__Command *command)
+{
+    assert (command);
+    return command->op_case == RAFTQ__STATE__COMMAND__OP_LIST_TOPICS ||
+           command->op_case == RAFTQ__STATE__COMMAND__OP_LIST_ACCOUNTS ||
+           command->op_case == RAFTQ__STATE__COMMAND__OP_CHECK_USER;
+}
+
+Raftq__Reply *
+fsm_query (fsm_t *self, Raftq__State__Command *command)
+{
+    assert (self);
+    if (!fsm_is_query (command))
+        return NULL;
+    //  None of these touches the state (no session, no quota, no event)
+    return s_execute (self, command, self->applied_index);
 }
 
 //  What the table answers for client's seq: the cached reply for a retry

@@ -53,6 +53,18 @@ void fsm_output_clear (fsm_output_t *output);
 //  Index of the last entry applied.
 uint64_t fsm_applied_index (fsm_t *self);
 
+//  Whether command only reads the state: ListTopics, ListAccounts,
+//  CheckUser. Those need no log entry (fsm_query). ReadMessages does not
+//  qualify even with a partner: its session check refreshes the session's
+//  last use and may end an expired one, which is replicated state.
+bool fsm_is_query (const Raftq__State__Command *command);
+
+//  Answers a query (fsm_is_query) from the state as applied, as apply
+//  would answer it at the applied index: nothing changes, nothing is
+//  remembered for exactly-once, no event. NULL when command is not a
+//  query. Caller frees the reply.
+Raftq__Reply *fsm_query (fsm_t *self, Raftq__State__Command *command);
+
 //  If client_id already has a reply for seq, returns a copy of it (caller frees
 //  with raftq__reply__free_unpacked), else NULL. Lets a retried request be
 //  answered without a new log entry.

@@ -134,6 +134,9 @@ main (int argc, char *argv[])
     printf ("snapshots: taken=%llu, streamed=%llu, installed=%llu\n",
             (unsigned long long)totals.compactions, (unsigned long long)totals.snapshots_sent,
             (unsigned long long)totals.snapshots_installed);
+    printf ("reads: issued=%llu, answered=%llu (each checked fresh), failed on a step down=%llu\n",
+            (unsigned long long)totals.reads, (unsigned long long)totals.reads_answered,
+            (unsigned long long)totals.reads_failed);
     printf ("end scenarios: rejoins without a term change=%llu, calm transfers=%llu, leader "
             "removed and re-added=%llu\n",
             (unsigned long long)totals.rejoins, (unsigned long long)totals.transfer_scenarios,

@@ -177,6 +177,7 @@ sim_cluster_destroy (sim_cluster_t **self_p)
         sim_disk_destroy (&self->nodes[id].disk);
         free (self->nodes[id].incoming);
     }
+    free (self->reads);
     sim_network_destroy (&self->network);
     sim_queue_destroy (&self->queue);
     sim_checker_destroy (&self->checker);
@@ -191,6 +192,7 @@ s_schedule_first_events (sim_cluster_t *self)
 {
     const parameters_t *parameters = &self->parameters;
     sim_queue_push (self->queue, parameters->election_max_ms, EVENT_PROPOSE, 0, 0, NULL);
+    sim_queue_push (self->queue, parameters->election_max_ms, EVENT_READ, 0, 0, NULL);
     sim_queue_push (self->queue, sim_events_gap_ms (self, 2), EVENT_TRANSFER, 0, 0, NULL);
     if (parameters->snapshots)
         sim_queue_push (self->queue, sim_events_gap_ms (self, 1), EVENT_COMPACT, 0, 0, NULL);
@@ -287,6 +289,9 @@ sim_cluster_add_totals (sim_cluster_t *self, sim_totals_t *totals)
     totals->compactions += self->totals.compactions;
     totals->snapshots_sent += self->totals.snapshots_sent;
     totals->snapshots_installed += self->totals.snapshots_installed;
+    totals->reads += self->totals.reads;
+    totals->reads_answered += self->totals.reads_answered;
+    totals->reads_failed += self->totals.reads_failed;
     totals->adds += self->totals.adds;
     totals->removes += self->totals.removes;
     totals->self_removals += self->totals.self_removals;

@@ -7,7 +7,9 @@
     half the runs nodes also snapshot (an abstract state: the checker's
     hash of the log up to the applied index, streamed in chunks) and
     compact their logs, so lagging nodes catch up by InstallSnapshot; and
-    scheduled faults:
+    scheduled faults; clients also issue linearizable reads (ReadIndex),
+    each answer checked against what was committed before it was issued.
+    Scheduled faults:
     crashes with torn writes (and, rarely, synced entries lost), restarts,
     partitions and isolated leaders. The Raft safety properties (sim_checker)
     are checked after every step, and so is check-quorum (a leader cut off
@@ -64,6 +66,9 @@ typedef struct {
     uint64_t compactions;          //  snapshots taken and logs compacted
     uint64_t snapshots_sent;       //  snapshots streamed to followers
     uint64_t snapshots_installed;  //  snapshots followers installed
+    uint64_t reads;                //  reads issued (to any node)
+    uint64_t reads_answered;       //  answered by a leader, checked fresh
+    uint64_t reads_failed;         //  failed: the leader that took them stopped leading
 } sim_totals_t;
 
 typedef struct _sim_cluster_t sim_cluster_t;

@@ -14,6 +14,7 @@
       sim_operator.c   clients, leadership transfers, membership changes
       sim_events.c     one step: the next event from the agenda, handled
       sim_phases.c     the calm end: liveness, rejoin, transfer, membership
+      sim_reads.c      clients' reads, and the check of every answer
 */
 #ifndef SIM_CLUSTER_PRIVATE_H_INCLUDED
 #define SIM_CLUSTER_PRIVATE_H_INCLUDED
@@ -46,7 +47,8 @@ typedef enum {
     EVENT_READY,      //  a node's loop turn ends: it collects its ready
     EVENT_TRANSFER,   //  an operator asks the leader to hand leadership over
     EVENT_MEMBERSHIP, //  an operator asks the leader to add, remove or demote a node
-    EVENT_COMPACT     //  a node snapshots its state machine and compacts its log
+    EVENT_COMPACT,    //  a node snapshots its state machine and compacts its log
+    EVENT_READ        //  a client asks a node for linearizable reads
 } event_kind_t;
 
 //  One simulated broker: a core with its disk.
@@ -68,6 +70,14 @@ typedef struct {
     uint64_t config_index;    //  index of the configuration it had at the last check
     uint64_t cut_off_ms[MAX_NODES + 1]; //  per node: unreachable from here since, 0 if not
 } node_t;
+
+//  A read a client issued (its id is its position + 1).
+typedef struct {
+    uint32_t node;        //  the node that took it
+    uint64_t incarnation; //  of that node
+    uint64_t floor;       //  highest index known committed when it was issued
+    bool open;            //  not settled yet
+} sim_read_t;
 
 //  Parameters drawn for the run.
 typedef struct {
@@ -117,6 +127,9 @@ struct _sim_cluster_t {
     uint64_t transfer_deadline_ms;    //  after this it counts as given up
     uint32_t stable_leader;           //  rejoin phase: leader that must keep leading
     uint64_t stable_term;             //  and the term nobody may leave, 0 outside the phase
+    sim_read_t *reads;                //  reads taken by a node, by id - 1
+    size_t read_count;                //  how many
+    size_t read_capacity;             //  allocated
     sim_totals_t totals;              //  this run's counters
     char error[512];                  //  why the run failed
 };
@@ -183,6 +196,10 @@ uint32_t sim_operator_random_voter (sim_cluster_t *self, raft_core_t *core, uint
 int sim_operator_change_membership (sim_cluster_t *self);
 void sim_operator_follow_transfer (sim_cluster_t *self);
 int sim_operator_insist_on_change (sim_cluster_t *self, node_t *leader, bool remove, uint32_t id);
+
+//  sim_reads.c
+int sim_reads_client_read (sim_cluster_t *self);
+int sim_reads_settled (sim_cluster_t *self, node_t *node, const raft_read_t *settled);
 
 //  sim_events.c
 uint64_t sim_events_gap_ms (sim_cluster_t *self, uint64_t factor);

@@ -109,7 +109,7 @@ s_handle_periodic (sim_cluster_t *self, event_kind_t kind)
     if (self->faults_stopped && kind != EVENT_COMPACT)
         return 0;
     uint64_t gap_ms =
-        kind == EVENT_PROPOSE
+        kind == EVENT_PROPOSE || kind == EVENT_READ
             ? sim_random_range (self->random, 1, self->parameters.propose_max_ms)
             : sim_events_gap_ms (self, kind == EVENT_MEMBERSHIP || kind == EVENT_TRANSFER ? 2 : 1);
     sim_queue_push (self->queue, self->now_ms + gap_ms, kind, 0, 0, NULL);
@@ -117,6 +117,8 @@ s_handle_periodic (sim_cluster_t *self, event_kind_t kind)
     switch (kind) {
     case EVENT_PROPOSE:
         return sim_operator_client_propose (self);
+    case EVENT_READ:
+        return sim_reads_client_read (self);
     case EVENT_FAULT:
         sim_faults_fault (self);
         return 0;

@@ -152,6 +152,10 @@ sim_node_drive (sim_cluster_t *self, node_t *node)
         for (size_t position = 0; position < ready.snapshot_chunk_count; position++)
             if (sim_snapshots_store_chunk (self, node, &ready.snapshot_chunks[position]))
                 return -1;
+        //  g. reads settled
+        for (size_t position = 0; position < ready.read_count; position++)
+            if (sim_reads_settled (self, node, &ready.reads[position]))
+                return -1;
         raft_core_advance (node->core);
         if (node->incoming_complete && sim_snapshots_install_snapshot (self, node))
             return -1;

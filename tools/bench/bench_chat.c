@@ -9,6 +9,7 @@
 #include <czmq.h>
 
 #include "bench_chat.h"
+#include "bench_cpu.h"
 #include "bench_results.h"
 #include "fanout.h"
 
@@ -44,13 +45,15 @@ s_chat_client (char **endpoints, const bench_options_t *options)
 //  Sends one message at a time through the warmup and the measured phase.
 static void
 s_run_chat (raftq_client_t *client, const bench_options_t *options, const char *text,
-            bench_results_t *results)
+            bench_results_t *results, bench_cpu_t *cpu)
 {
     int64_t start = zclock_usecs ();
     results->measure_start_us = start + (int64_t)(options->warmup_s * 1e6);
     results->measure_end_us = results->measure_start_us + (int64_t)(options->duration_s * 1e6);
     while (!zsys_interrupted && zclock_usecs () < results->measure_end_us) {
         int64_t sent_us = zclock_usecs ();
+        if (!cpu->started && sent_us >= results->measure_start_us)
+            bench_cpu_start (cpu);
         uint64_t id;
         int64_t ts;
         raftq_code_t code = raftq_send_message (client, options->receiver, text, &id, &ts);
@@ -72,10 +75,13 @@ s_chat (raftq_client_t *client, const bench_options_t *options, const char *text
     bench_results_t results;
     int status = 1;
     if (bench_results_init (&results) == 0) {
+        bench_cpu_t cpu;
+        bench_cpu_find (&cpu, bench_options_config (options));
         bench_load_average (&results.load_start);
-        s_run_chat (client, options, text, &results);
+        s_run_chat (client, options, text, &results, &cpu);
         bench_load_average (&results.load_end);
         bench_report (options, raftq_client_leader (client), &results);
+        bench_cpu_report (&cpu, results.committed, "message");
         status = 0;
     }
     bench_results_free (&results);
@@ -130,10 +136,12 @@ bench_chat_main (char **endpoints, const bench_options_t *options)
     raftq_client_t *client = text ? s_chat_client (endpoints, options) : NULL;
     int status = 1;
     char token[128] = "";
+    fanout_plan_t plan = options->fanout;
+    plan.broker_config = bench_options_config (options);
     if (client && options->mode == BENCH_MODE_FANOUT)
         status = s_receiver_token (client, options, token, sizeof token) == 0 &&
                          fanout_run (client, endpoints, options->receiver, token, pub_endpoints,
-                                     &options->fanout) == 0
+                                     &plan) == 0
                      ? 0
                      : 1;
     else if (client)

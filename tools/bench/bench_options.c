@@ -21,7 +21,8 @@ s_usage (FILE *stream)
         "usage: raftq-bench [-c config.json] [-e tcp://host:port]... [--connections N]\n"
         "                   [--inflight M] [--size BYTES] [--duration S] [--warmup S]\n"
         "                   [--topic NAME] [--pop] [--op-timeout MS]\n"
-        "                   [--mode publish|pop|chat|fanout|stall|restart] [--subscribers S]\n"
+        "                   [--mode publish|pop|read|chat|fanout|stall|restart]\n"
+        "                   [--subscribers S]\n"
         "                   [--rate R] [--sender NAME] [--receiver NAME] [--drain MS]\n"
         "                   [--senders K] [--count N] [--window MS] [--timeline]\n"
         "                   [--node ID] [--runs R] [--raftqd PATH]\n"
@@ -35,7 +36,9 @@ s_usage (FILE *stream)
         "  -t, --topic NAME      topic, default bench\n"
         "  -p, --pop             pop until the topic is empty instead of publishing\n"
         "  -o, --op-timeout MS   count an operation lost after MS, default 5000\n"
-        "  -M, --mode MODE       publish (default), pop (= --pop), chat: SendMessage one at\n"
+        "  -M, --mode MODE       publish (default), pop (= --pop), read: ListTopics (a\n"
+        "                        read the leader confirms by ReadIndex, no log entry),\n"
+        "                        chat: SendMessage one at\n"
         "                        a time, fanout: delivery to --subscribers on the pub ports,\n"
         "                        stall: publish and report replies per window and the\n"
         "                        longest gap, restart: time a node's restart (see --node)\n"
@@ -130,6 +133,7 @@ s_mode (const char *name, bench_options_t *options)
                     : streq (name, "fanout")  ? BENCH_MODE_FANOUT
                     : streq (name, "stall")   ? BENCH_MODE_STALL
                     : streq (name, "restart") ? BENCH_MODE_RESTART
+                    : streq (name, "read")    ? BENCH_MODE_READ
                                               : BENCH_MODE_QUEUE;
     if (streq (name, "pop"))
         options->pop = true;
@@ -347,3 +351,9 @@ bench_options_endpoints (const bench_options_t *options)
 }
 
 //  Opens a connection and points it at the leader by creating the topic
+
+const char *
+bench_options_config (const bench_options_t *options)
+{
+    return options->endpoint_count ? NULL : options->config_path;
+}

@@ -15,6 +15,7 @@
 
 typedef enum {
     BENCH_MODE_QUEUE,  //  publish, or pop with --pop
+    BENCH_MODE_READ,   //  ListTopics: linearizable reads without the log
     BENCH_MODE_CHAT,   //  SendMessage between two accounts
     BENCH_MODE_FANOUT, //  SendMessage delivered to many subscribers
     BENCH_MODE_STALL,  //  publish, with replies per window and the longest gap
@@ -51,6 +52,9 @@ typedef struct {
 //  -1 to go on, or the exit status to stop with (after --help or a bad
 //  option, said on stderr).
 int bench_options_parse (int argc, char **argv, bench_options_t *options);
+
+//  The config the cluster runs with, NULL when -e named the endpoints.
+const char *bench_options_config (const bench_options_t *options);
 
 //  The cluster's client endpoints (-e, else the config's nodes) as a
 //  NULL-terminated list to free with raftq_strings_free, or NULL after

@@ -1,4 +1,5 @@
-/*  bench_queue — raftq-bench's publish, pop and stall modes. Latency is
+/*  bench_queue — raftq-bench's publish, pop, read and stall modes, with the
+    brokers' CPU per committed operation over the measured phase. Latency is
     send to reply, per operation, counted once by its seq; an operation
     unanswered for --op-timeout is lost, and its connection moves on.
 */
@@ -10,6 +11,7 @@
 #include <czmq.h>
 #include <sodium.h>
 
+#include "bench_cpu.h"
 #include "bench_queue.h"
 #include "bench_results.h"
 
@@ -69,9 +71,11 @@ s_connection_fill (connection_t *connection, const bench_options_t *options, con
         if (options->count && results->sent >= options->count)
             return;
         uint64_t seq;
-        int rc = options->pop ? raftq_send_pop (connection->client, options->topic, &seq)
-                              : raftq_send_publish (connection->client, options->topic, payload,
-                                                    options->size, &seq);
+        int rc = options->mode == BENCH_MODE_READ
+                     ? raftq_send_list_topics (connection->client, &seq)
+                 : options->pop ? raftq_send_pop (connection->client, options->topic, &seq)
+                                : raftq_send_publish (connection->client, options->topic, payload,
+                                                      options->size, &seq);
         if (rc == -1) {
             results->send_failures++;
             return;
@@ -166,7 +170,8 @@ s_connection_expire (connection_t *connection, const bench_options_t *options,
 //  every operation is answered or lost.
 static void
 s_run (connection_t *connections, raftq_client_t **clients, bool *ready,
-       const bench_options_t *options, const uint8_t *payload, bench_results_t *results)
+       const bench_options_t *options, const uint8_t *payload, bench_results_t *results,
+       bench_cpu_t *cpu)
 {
     int64_t start = zclock_usecs ();
     results->measure_start_us = start + (int64_t)(options->warmup_s * 1e6);
@@ -177,6 +182,8 @@ s_run (connection_t *connections, raftq_client_t **clients, bool *ready,
     results->last_ok_us = results->measure_start_us;
     while (!zsys_interrupted) {
         int64_t now = zclock_usecs ();
+        if (!cpu->started && now >= results->measure_start_us)
+            bench_cpu_start (cpu);
         bool sending = now < results->measure_end_us &&
                        (options->count == 0 || results->sent < options->count);
         int busy = 0, drained = 0;
@@ -235,10 +242,13 @@ s_open_run_report (connection_t *connections, raftq_client_t **clients, bool *re
     }
     int status = 1;
     if (opened == count) {
+        bench_cpu_t cpu;
+        bench_cpu_find (&cpu, bench_options_config (options));
         bench_load_average (&results->load_start);
-        s_run (connections, clients, ready, options, payload, results);
+        s_run (connections, clients, ready, options, payload, results, &cpu);
         bench_load_average (&results->load_end);
         bench_report (options, raftq_client_leader (connections[0].client), results);
+        bench_cpu_report (&cpu, results->committed, "operation");
         if (options->mode == BENCH_MODE_STALL)
             bench_report_stall (options, results);
         status = 0;

@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "bench_queue.h"
+#include "bench_cpu.h"
 #include "bench_restart.h"
 #include "raftq.h"
 
@@ -199,27 +200,6 @@ s_spawn_node (restart_plan_t *plan, const bench_options_t *options)
     return 0;
 }
 
-//  CPU time (user and system, all threads) pid has used, 0 if unknown.
-static int64_t
-s_cpu_us (pid_t pid)
-{
-    char path[64], stat[1024] = "";
-    snprintf (path, sizeof (path), "/proc/%ld/stat", (long)pid);
-    FILE *file = fopen (path, "r");
-    if (!file)
-        return 0;
-    size_t got = fread (stat, 1, sizeof (stat) - 1, file);
-    fclose (file);
-    stat[got] = 0;
-    //  utime and stime are fields 14 and 15; the name before may hold spaces
-    char *end = strrchr (stat, ')');
-    unsigned long long user = 0, system = 0;
-    if (!end || sscanf (end + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &user,
-                        &system) != 2)
-        return 0;
-    return (int64_t)((user + system) * 1000000ULL / (unsigned long long)sysconf (_SC_CLK_TCK));
-}
-
 //  Probes the node's status every S_PROBE_MS until its applied index
 //  reaches target (0: until it answers). Returns 0 with the times since
 //  started_us, or -1 after saying why (the node died or stayed behind).
@@ -243,7 +223,7 @@ s_wait_ready (raftq_client_t *client, restart_plan_t *plan, uint64_t target, int
             times->answered_us = now - started_us;
         if (status.applied_index >= target) {
             times->ready_us = now - started_us;
-            times->cpu_us = plan->spawned ? s_cpu_us (plan->spawned) : 0;
+            times->cpu_us = plan->spawned ? bench_cpu_process_us (plan->spawned) : 0;
             return 0;
         }
         zclock_sleep (S_PROBE_MS / 2);

@@ -40,9 +40,10 @@ bench_report (const bench_options_t *options, const char *leader, bench_results_
     double seconds = (double)(results->measure_end_us - results->measure_start_us) / 1e6;
     bool chat = options->mode == BENCH_MODE_CHAT;
     printf ("raftq-bench: %s %s to %s, leader %s\n",
-            chat           ? "SendMessage from"
-            : options->pop ? "pop"
-                           : "publish",
+            chat                               ? "SendMessage from"
+            : options->mode == BENCH_MODE_READ ? "ListTopics (ReadIndex)"
+            : options->pop                     ? "pop"
+                                               : "publish",
             chat ? options->sender : "", chat ? options->receiver : options->topic,
             leader ? leader : "unknown");
     printf ("  %d connections x %d in flight, %zu B payload, %.1f s measured after %.1f s warmup\n",

@@ -55,6 +55,7 @@
 #include <unistd.h>
 #include <czmq.h>
 
+#include "bench_cpu.h"
 #include "fanout.h"
 #include "fanout_sender.h"
 #include "fanout_subscribers.h"
@@ -270,6 +271,9 @@ fanout_run (raftq_client_t *sender, char **endpoints, const char *receiver, cons
         for (size_t index = 0; index < set.count; index++)
             started = started && fanout_subscribers_start (set.processes[index]) == 0;
         double cpu_start = fanout_cpu_seconds ();
+        bench_cpu_t brokers;
+        bench_cpu_find (&brokers, plan->broker_config);
+        bench_cpu_start (&brokers);
         fanout_sender_results_t sent;
         if (started &&
             fanout_sender_run (paced, plan->rate, plan->duration_s, plan->drain_ms, &sent) == 0) {
@@ -280,6 +284,7 @@ fanout_run (raftq_client_t *sender, char **endpoints, const char *receiver, cons
                     load_end = -1;
                 s_print (stream, plan, set.count, ready_ms, probes, &sent, sender_cpu_s, &received,
                          load_start, load_end);
+                bench_cpu_report (&brokers, received.total.received, "delivery");
                 rc = 0;
             }
         }

@@ -19,6 +19,7 @@ typedef struct {
     double rate;        //  messages sent per second, all connections together
     double duration_s;  //  sending phase
     int drain_ms;       //  wait for replies, then for deliveries until none came for this long
+    const char *broker_config; //  config the brokers run with (their CPU per delivery), or NULL
 } fanout_plan_t;
 
 //  Sends messages to receiver as sender (a client logged in, whose session

@@ -4,6 +4,14 @@
     keeping M publishes (or pops with --pop) in flight for the duration.
     Latency is send to reply, per operation, counted once by its seq.
     Prints a table, with the machine's load average; no pass/fail.
+    --mode read sends ListTopics instead, pipelined alike: reads the leader
+    confirms by ReadIndex (a heartbeat round for a batch) and answers from
+    its applied state, without a log entry or an fsync.
+    Every mode but restart also prints the brokers' CPU per operation (per
+    delivery for fanout): the user + system time of the cluster's raftqd
+    processes over the measured phase, divided by the operations committed
+    in it. The processes are those whose command line names the config
+    given with -c (bench_cpu.h); with -e endpoints the brokers are unknown.
     --mode chat sends chat messages between two accounts instead, one
     SendMessage at a time (the client has no pipelined chat call);
     --mode fanout measures delivery from one sender to S subscribers on the
@@ -26,6 +34,7 @@
         build/raftq-bench -c C -n 1 -m 1               one client, one publish at a time
         build/raftq-bench -c C -n 1 -m 64              throughput: 64 in flight on one connection
         build/raftq-bench -c C -n 4 -m 16              the same 64 over four connections
+        build/raftq-bench -c C --mode read -n 1 -m 64  reads/s at 64 in flight
         build/raftq-bench -c C --mode chat             SendMessage, one at a time
         build/raftq-bench -c C --mode fanout -S 1000 -r 1000 -d 10
         build/raftq-bench -c C --mode stall -n 4 -m 64 -d 20      with a small

@@ -55,6 +55,7 @@ REQUEST_TIMEOUT_MS = 1000
 FIRST_LEADER_TIMEOUT_S = 10.0   # a fresh cluster must elect within this
 CONVERGE_TIMEOUT_S = 30.0       # every node must reach the same state within this after the drain
 DRAINERS = 4                    # threads popping the topics empty at the end
+READERS = 2                     # stale-read clients beside the queue clients (workload.Reader)
 DRAIN_TRIES = 5                 # a pop without a definite answer is retried this often
 STATUS_TIMEOUT_S = 0.5          # how long one status request waits during the convergence check
 SNAPSHOT_LOG_LINES = (          # what the brokers' logs say when a snapshot is made or taken over
@@ -466,6 +467,11 @@ class Campaign:
             workers.append(workload.Worker(number + 1, session, self.history, schedule,
                                            random.Random(self.rng.random()), args.publish_ratio,
                                            args.op_budget, stop))
+        for number in range(READERS if args.queue_clients else 0):
+            # beside the queue clients: the stale-read check's listings
+            workers.append(workload.Reader(number + 1, self._session("reader-%d" % (number + 1)),
+                                           self.history, random.Random(self.rng.random()),
+                                           args.op_budget, stop))
         limit_topics = limits.Topics(limits.initial_topics())
         for number in range(args.limits_clients):
             session = self._session("client-%d" % (number + 1))
@@ -560,8 +566,9 @@ class Campaign:
             write("  settle after heal: median %.2f s, max %.2f s\n" % (times[len(times) // 2], times[-1]))
         operations = self.history.operations()
         write("operations        ok   fail unknown  total\n")
-        for kind in ("create", "publish", "pop"):
-            for group, label in (("admin", kind + " (setup)"), ("client", kind), ("drain", kind + " (drain)")):
+        for kind in ("create", "publish", "pop", "list"):
+            for group, label in (("admin", kind + " (setup)"), ("client", kind), ("reader", kind + " (reads)"),
+                                 ("drain", kind + " (drain)")):
                 ops = [op for op in operations if op["op"] == kind and op["process"].startswith(group)]
                 if not ops:
                     continue
@@ -598,6 +605,10 @@ class Campaign:
                                           sum(len(op["gaps"]) for op in watches),
                                           sum(len(op["revoked"]) for op in watches)))
         write("snapshots: %s\n" % self._snapshot_summary())
+        listings = [op for op in operations if op["op"] == "list" and op["outcome"] == "ok"]
+        if listings:
+            write("reads: %d topic listing(s) answered, checked against the creations acknowledged "
+                  "before each was sent: stale_read=%d\n" % (len(listings), report.counts["stale_read"]))
         write("linearizability: %d topic(s) decided, %d undecided (search budget %d)%s\n"
               % (report.topics_checked, len(report.undecided), args.search_budget,
                  (": " + ", ".join(report.undecided[:5])) if report.undecided else ""))

@@ -26,6 +26,14 @@ Counters (all but acked must be 0):
                    position differs from the position their publish got.
   nonlinearizable  topics whose history has no linearization against a FIFO
                    queue (Wing-Gong search with Lowe's memoization).
+  stale_read       topic listings (op list: the ListTopics reads of the
+                   reader client, answered by ReadIndex without a log entry)
+                   that miss a topic whose creation was acknowledged before
+                   the listing was sent: a read older than an acknowledged
+                   write. Also a listing naming a reader's topic whose
+                   creation had not even been sent when the listing's answer
+                   came (the setup's creations run on another clock).
+                   Two readers, so each is held to the other's writes too.
 
   unauthenticated  (chat only, see chat_checker) sessions lost over failover.
   unclear, refused_applied, impossible, over_limit
@@ -54,7 +62,7 @@ class Report:
     def __init__(self):
         self.counts = collections.OrderedDict(
             (name, 0) for name in ("acked", "lost", "duplicated", "unexpected", "reordered",
-                                   "nonlinearizable", "unauthenticated", "unclear", "refused_applied",
+                                   "nonlinearizable", "stale_read", "unauthenticated", "unclear", "refused_applied",
                                    "impossible", "over_limit"))
         self.examples = {name: [] for name in self.counts}   # name -> text lines
         self.problems = []           # what could not be checked at all (text lines)
@@ -77,6 +85,7 @@ def _is_delivery(op):
 
 
 QUEUE_OPS = ("publish", "pop")
+READ_OPS = ("list",)
 
 
 def check(operations, search_budget=DEFAULT_SEARCH_BUDGET, limits=None):
@@ -84,13 +93,40 @@ def check(operations, search_budget=DEFAULT_SEARCH_BUDGET, limits=None):
     with limits, the dict of quotas the cluster ran with, the limits
     checks); returns a Report."""
     report = Report()
-    chat_checker.check([op for op in operations
-                        if op["op"] not in QUEUE_OPS and op["op"] not in limits_checker.OPS], report)
+    chat_checker.check([op for op in operations if op["op"] not in QUEUE_OPS and op["op"] not in READ_OPS
+                        and op["op"] not in limits_checker.OPS], report)
+    check_reads(operations, report)
     if limits is not None:
         limits_checker.check([op for op in operations
                               if op["op"] in QUEUE_OPS or op["op"] in limits_checker.OPS], limits, report)
     check_queue([op for op in operations if op["op"] in QUEUE_OPS], report, search_budget)
     return report
+
+
+def check_reads(operations, report):
+    """The stale-read check of topic listings against topic creations (see
+    stale_read above); adds to report."""
+    acked = sorted((op for op in operations if op["op"] == "create" and op["outcome"] == "ok"
+                    and op.get("result") in ("OK", "ALREADY_EXISTS")), key=lambda op: op["complete"])
+    first_sent = {}   # a reader's topic -> when its creation was first sent
+    for op in operations:
+        if op["op"] == "create" and op["process"].startswith("reader"):
+            first_sent[op["topic"]] = min(op["invoke"], first_sent.get(op["topic"], INFINITY))
+    listings = sorted((op for op in operations if op["op"] == "list" and op["outcome"] == "ok"
+                       and op.get("result") == "OK"), key=lambda op: op["invoke"])
+    before = 0   # acked[:before] completed before the current listing was sent
+    for listing in listings:
+        while before < len(acked) and acked[before]["complete"] < listing["invoke"]:
+            before += 1
+        names = set(listing["names"])
+        missing = sorted(set(op["topic"] for op in acked[:before]) - names)
+        phantom = sorted(name for name in names
+                         if first_sent.get(name, -INFINITY) > listing["complete"])
+        if missing or phantom:
+            report.add("stale_read", 1, "%s's listing [%.3f, %.3f] at index %s %s" % (
+                listing["process"], listing["invoke"], listing["complete"], listing.get("index"),
+                "lacks %s, created and acknowledged before it was sent" % ", ".join(missing[:3])
+                if missing else "names %s, never created by then" % ", ".join(phantom[:3])))
 
 
 def check_queue(operations, report, search_budget=DEFAULT_SEARCH_BUDGET):

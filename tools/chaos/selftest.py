@@ -153,6 +153,29 @@ FULL = "max_topic_messages reached: topic 't' holds 2, 1 more would pass the lim
 NO_TOPIC = "max_topics reached: the cluster holds 3, 1 more would pass the limit of 3"
 
 
+def _listing(builder, names, invoke, complete):
+    builder.ops.append({"type": "op", "op": "list", "process": "reader-1", "names": list(names),
+                        "invoke": invoke, "complete": complete, "outcome": "ok", "result": "OK"})
+    return builder
+
+
+READ_CASES = [
+    ("reads: listings see every creation acked before them",
+     _listing(_listing(LimitsBuilder().create("reader-1", "a", 0, 1), ["a"], 2, 3)
+              .create("reader-1", "b", 4, 6), ["a"], 5, 5.5),
+     {}),
+    ("reads: a listing misses a creation acked before it was sent (stale read)",
+     _listing(LimitsBuilder().create("reader-1", "a", 0, 1), [], 2, 3),
+     {"stale_read": 1}),
+    ("reads: a listing names a reader's topic not yet created",
+     _listing(LimitsBuilder().create("reader-1", "a", 4, 5), ["a"], 2, 3),
+     {"stale_read": 1}),
+    ("reads: the setup's creations (another clock) are no phantoms",
+     _listing(LimitsBuilder().create("admin", "s", 4, 5), ["s"], 2, 3),
+     {}),
+]
+
+
 def _limits_clean():
     # three topics exist, a fourth is refused; t is filled, a third value
     # refused, one popped, then another fits; "1-5" (95 bytes) would pass
@@ -431,7 +454,7 @@ def _search_budget_case():
 
 def run(out):
     passed = failed = 0
-    cases = CASES + CHAT_CASES + [case + (checker.DEFAULT_SEARCH_BUDGET, SMALL_LIMITS)
+    cases = CASES + CHAT_CASES + READ_CASES + [case + (checker.DEFAULT_SEARCH_BUDGET, SMALL_LIMITS)
                                   for case in LIMITS_CASES]
     for case in cases:
         name, builder, expected = case[:3]

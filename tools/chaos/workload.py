@@ -266,6 +266,52 @@ def create_topic(session, history, name, budget_s, abort=None):
     return entry
 
 
+def list_topics(session, history, budget_s, abort=None):
+    """Lists the topics (a read the leader answers without a log entry),
+    recorded as op list with the names it got."""
+    invoked = session.clock()
+    outcome, reply, attempts, codes = session.call(
+        lambda client_id, seq: wire.list_topics_request(client_id, seq), budget_s, abort)
+    entry = base_record(session, "list", invoked, outcome, reply, attempts, codes)
+    entry["names"] = reply.get("topics", []) if reply is not None else []
+    history.record(entry)
+    return entry
+
+
+class Reader(threading.Thread):
+    """The stale-read client: creates a fresh topic now and then and lists
+    the topics in between, until told to stop, so that the checker can hold
+    every listing against the creations acknowledged before it was sent
+    (checker.check_reads)."""
+
+    CREATE_RATIO = 0.2   # share of its operations that create a topic
+
+    def __init__(self, number, session, history, rng, budget_s, stop):
+        super().__init__(name=session.name, daemon=True)
+        self.number = number              # reader number, in its topic names
+        self.session = session            # identity, sockets, leader guess
+        self.history = history            # where operations are recorded
+        self.rng = rng                    # this reader's own random.Random
+        self.budget_s = budget_s          # retry budget of one operation
+        self.stop = stop                  # threading.Event: start no new operation
+        self.created = 0                  # topics it has tried to create
+        self.error = None                 # an exception that ended the thread
+
+    def run(self):
+        try:
+            while not self.stop.is_set():
+                if self.rng.random() < self.CREATE_RATIO:
+                    self.created += 1
+                    create_topic(self.session, self.history,
+                                 "read-%d-%d" % (self.number, self.created), self.budget_s)
+                else:
+                    list_topics(self.session, self.history, self.budget_s)
+        except Exception as error:  # reported by the campaign; the run goes on
+            self.error = "%s: %s" % (type(error).__name__, error)
+        finally:
+            self.session.close()
+
+
 class Worker(threading.Thread):
     """One chaos client: publishes unique values and pops, at random, on the
     topics of the current window, until told to stop. The operation under

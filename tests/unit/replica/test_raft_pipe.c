@@ -261,6 +261,41 @@ test_broker_to_actor (void **state)
     zmsg_destroy (&batch);
 }
 
+//  READ batches tickets; READS carries each settled read intact.
+static void
+test_reads_cross_the_pipe (void **state)
+{
+    ends_t *ends = (ends_t *)*state;
+    zmsg_t *batch = NULL;
+    raft_pipe_add_read (&batch, 11);
+    raft_pipe_add_read (&batch, 12);
+    assert_int_equal (zmsg_size (batch), 3);
+    char *command = zmsg_popstr (batch);
+    assert_string_equal (command, "READ");
+    free (command);
+    zmsg_destroy (&batch);
+
+    raft_actor_progress_t progress = {0};
+    raft_actor_event_t event;
+    zmsg_t *reads = NULL;
+    raft_pipe_send_reads (ends->sender, &reads); //  nothing: nothing sent
+    raft_read_t ready = {.id = 11, .index = 40, .outcome = RAFT_READ_READY};
+    raft_read_t refused = {.id = 12, .outcome = RAFT_READ_NOT_LEADER};
+    raft_pipe_add_read_settled (&reads, &ready);
+    raft_pipe_add_read_settled (&reads, &refused);
+    raft_pipe_send_reads (ends->sender, &reads);
+    assert_null (reads);
+    assert_int_equal (s_decode (ends, &event, &progress), 0);
+    assert_int_equal (event.kind, RAFT_ACTOR_READS);
+    assert_int_equal (event.read_count, 2);
+    assert_int_equal (event.reads[0].id, 11);
+    assert_int_equal (event.reads[0].index, 40);
+    assert_int_equal (event.reads[0].outcome, RAFT_READ_READY);
+    assert_int_equal (event.reads[1].id, 12);
+    assert_int_equal (event.reads[1].outcome, RAFT_READ_NOT_LEADER);
+    raft_actor_event_clear (&event);
+}
+
 //  Sends command with one frame of size bytes.
 static void
 s_send_raw (ends_t *ends, const char *command, size_t size)
@@ -282,9 +317,9 @@ test_malformed_refused (void **state)
     kept.matches[0] = match;
     raft_actor_event_t event;
     const char *commands[] = {"STATE",     "COMMITTED", "REJECTED", "ADMINED", "MEMBERS",
-                              "INSTALLED", "PROGRESS",  "METRICS",  "NONSENSE"};
-    size_t sizes[] = {28, 15, 3, 12, 7, 9, 33, 8, 8};
-    for (size_t which = 0; which < 9; which++) {
+                              "INSTALLED", "PROGRESS",  "METRICS",  "READS",    "NONSENSE"};
+    size_t sizes[] = {28, 15, 3, 12, 7, 9, 33, 8, 16, 8};
+    for (size_t which = 0; which < 10; which++) {
         s_send_raw (ends, commands[which], sizes[which]);
         assert_int_equal (s_decode (ends, &event, &kept), -1);
         raft_actor_event_clear (&event);
@@ -315,6 +350,7 @@ main (void)
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_actor_reports_metrics, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_broker_to_actor, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_reads_cross_the_pipe, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_malformed_refused, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -68,6 +68,37 @@ test_malformed_entry (void **state)
     fsm_destroy (&fsm);
 }
 
+//  A query answers from the applied state as apply would, and changes
+//  nothing: no index, no hash, no exactly-once record. Writes are no query.
+static void
+test_query_reads_without_applying (void **state)
+{
+    (void)state;
+    fsm_t *fsm = fsm_new (NULL);
+    assert_int_equal (queue_fixture_run (fsm, QUEUE_CREATE, "t", NULL), RAFTQ__CODE__OK);
+    uint64_t applied = fsm_applied_index (fsm);
+    uint64_t hash = fsm_state_hash (fsm);
+    queue_fixture_t holder;
+    Raftq__State__Command *list = queue_fixture_command (&holder, QUEUE_LIST, NULL, NULL, 0, 7, 3);
+    assert_true (fsm_is_query (list));
+    Raftq__Reply *reply = fsm_query (fsm, list);
+    assert_non_null (reply);
+    assert_int_equal (reply->code, RAFTQ__CODE__OK);
+    assert_int_equal (reply->index, applied);
+    assert_int_equal (reply->topics->n_names, 1);
+    assert_string_equal (reply->topics->names[0], "t");
+    raftq__reply__free_unpacked (reply, NULL);
+    assert_int_equal (fsm_applied_index (fsm), applied);
+    assert_int_equal (fsm_state_hash (fsm), hash);
+    //  Not remembered: the same seq applied later is new, not a retry
+    assert_null (fsm_cached_reply (fsm, 7, 3));
+    Raftq__State__Command *create =
+        queue_fixture_command (&holder, QUEUE_CREATE, "u", NULL, 0, 0, 0);
+    assert_false (fsm_is_query (create));
+    assert_null (fsm_query (fsm, create));
+    fsm_destroy (&fsm);
+}
+
 static void
 test_index_order (void **state)
 {
@@ -374,6 +405,7 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_malformed_entry),
+        cmocka_unit_test (test_query_reads_without_applying),
         cmocka_unit_test (test_index_order),
         cmocka_unit_test (test_exactly_once_retry),
         cmocka_unit_test (test_exactly_once_stale_and_unprotected),

@@ -190,6 +190,10 @@ raft_fixture_collect (raft_fixture_t *harness, uint32_t id)
                 &ready.entries_to_persist[ready.entries_to_persist_count - 1];
             raft_core_persisted (core, last->index, last->term);
         }
+        for (size_t position = 0; position < ready.read_count; position++) {
+            assert_true (harness->read_count[id] < MAX_READS);
+            harness->reads[id][harness->read_count[id]++] = ready.reads[position];
+        }
         for (size_t position = 0; position < ready.snapshot_send_count; position++)
             s_send_chunk (harness, id, &ready.snapshot_sends[position]);
         bool complete = false;

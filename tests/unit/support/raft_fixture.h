@@ -23,24 +23,27 @@
 #define ELECTION_MIN 150
 #define ELECTION_MAX 300
 #define CHUNK_SIZE   8
+#define MAX_READS    64
 
 //  Cores under test and the messages between them.
 typedef struct {
-    raft_core_t *cores[MAX_NODES + 1];   //  index = node id; NULL: absent
-    uint32_t voters[MAX_NODES];          //  ids 1..count
-    size_t count;                        //  nodes
-    raft_message_t *queued[MAX_QUEUED];  //  sent, not yet delivered (deep copies)
-    size_t queued_count;                 //  how many
-    uint64_t applied[MAX_NODES + 1];     //  last index applied per node
-    bool persist;                        //  persist what each ready hands out at once
-    uint32_t isolated;                   //  node cut off: its messages are lost, 0 for none
-    const uint8_t *snapshot;             //  a leader's snapshot, as its actor holds it
-    size_t snapshot_size;                //  its size
-    uint64_t snapshot_index;             //  index it covers
-    uint64_t snapshot_term;              //  term of that entry
-    uint8_t received[MAX_NODES + 1][64]; //  snapshot bytes a follower received
-    size_t received_size[MAX_NODES + 1]; //  how many
-    size_t installed[MAX_NODES + 1];     //  snapshots a follower installed
+    raft_core_t *cores[MAX_NODES + 1];           //  index = node id; NULL: absent
+    uint32_t voters[MAX_NODES];                  //  ids 1..count
+    size_t count;                                //  nodes
+    raft_message_t *queued[MAX_QUEUED];          //  sent, not yet delivered (deep copies)
+    size_t queued_count;                         //  how many
+    uint64_t applied[MAX_NODES + 1];             //  last index applied per node
+    bool persist;                                //  persist what each ready hands out at once
+    uint32_t isolated;                           //  node cut off: its messages are lost, 0 for none
+    const uint8_t *snapshot;                     //  a leader's snapshot, as its actor holds it
+    size_t snapshot_size;                        //  its size
+    uint64_t snapshot_index;                     //  index it covers
+    uint64_t snapshot_term;                      //  term of that entry
+    uint8_t received[MAX_NODES + 1][64];         //  snapshot bytes a follower received
+    size_t received_size[MAX_NODES + 1];         //  how many
+    size_t installed[MAX_NODES + 1];             //  snapshots a follower installed
+    raft_read_t reads[MAX_NODES + 1][MAX_READS]; //  reads each node settled, in order
+    size_t read_count[MAX_NODES + 1];            //  how many
 } raft_fixture_t;
 
 raft_core_options_t raft_fixture_options (raft_fixture_t *harness, uint32_t id);
@@ -60,8 +63,8 @@ void raft_fixture_destroy (raft_fixture_t **harness_p);
 size_t raft_fixture_voter_members (raft_fixture_t *harness, raft_member_t *members);
 
 //  Acts on every ready of node id: queues its messages, checks and counts
-//  what it applies, and (if the harness persists) reports the writes durable
-//  before advancing, as an actor that syncs in the same turn does.
+//  what it applies, records the reads it settles, and (if the harness persists) reports the writes
+//  durable before advancing, as an actor that syncs in the same turn does.
 void raft_fixture_collect (raft_fixture_t *harness, uint32_t id);
 
 //  Takes the oldest queued message out; the caller frees it.
