@@ -40,9 +40,10 @@ bench_report (const bench_options_t *options, const char *leader, bench_results_
     double seconds = (double)(results->measure_end_us - results->measure_start_us) / 1e6;
     bool chat = options->mode == BENCH_MODE_CHAT;
     printf ("raftq-bench: %s %s to %s, leader %s\n",
-            chat           ? "SendMessage from"
-            : options->pop ? "pop"
-                           : "publish",
+            chat               ? "SendMessage from"
+            : options->reserve ? "reserve+ack"
+            : options->pop     ? "pop"
+                               : "publish",
             chat ? options->sender : "", chat ? options->receiver : options->topic,
             leader ? leader : "unknown");
     printf ("  %d connections x %d in flight, %zu B payload, %.1f s measured after %.1f s warmup\n",
@@ -77,7 +78,7 @@ bench_report (const bench_options_t *options, const char *leader, bench_results_
     printf ("%s\n", any ? "" : " none");
     printf ("  %-16s %12.2f -> %.2f (%ld CPUs)\n", "load average", results->load_start,
             results->load_end, sysconf (_SC_NPROCESSORS_ONLN));
-    if (options->pop)
+    if (options->pop || options->reserve)
         printf ("  %-16s %12" PRIu64 "\n", "empty replies", results->empty);
     if (results->late)
         printf ("  %-16s %12" PRIu64 "\n", "late replies", results->late);

@@ -12,6 +12,11 @@
     committed replies per --window (100 ms) and the longest time without
     any: run it against a cluster with a small snapshot_log_bytes and a
     snapshot that stalls a node's loop shows up as a gap.
+    --mode consume compares the two ways of consuming on one cluster in one
+    run: it publishes 2 x --count messages (default 20,000 each way), pops
+    --count of them, then reserves and acks the rest (one slot holds the
+    reserve, then its ack), each with N x M in flight, and prints both
+    rates and their ratio (issue 14 aims at reserve+ack >= 0.45 x pop).
     --mode restart measures restart-to-ready: it publishes --count messages,
     waits until node --node has applied all of them, then, --runs times
     (each after --snapshot-first's TakeSnapshot, if given), kills that node (SIGKILL, pid from <node
@@ -28,6 +33,7 @@
         build/raftq-bench -c C -n 4 -m 16              the same 64 over four connections
         build/raftq-bench -c C --mode chat             SendMessage, one at a time
         build/raftq-bench -c C --mode fanout -S 1000 -r 1000 -d 10
+        build/raftq-bench -c C --mode consume -n 4 -m 16      64 in flight each way
         build/raftq-bench -c C --mode stall -n 4 -m 64 -d 20      with a small
                                                 snapshot_log_bytes in C (e.g. 16 MiB)
         build/raftq-bench -c C --mode restart --count 1000000 -n 4 -m 64 \
