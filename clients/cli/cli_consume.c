@@ -129,10 +129,9 @@ static json_t *
 s_topic_json (const raftq_topic_status_t *topic)
 {
     return json_pack ("{s:s, s:I, s:I, s:I, s:I, s:i, s:o}", "name", topic->name, "ready",
-                      (json_int_t)topic->ready, "reserved", (json_int_t)topic->reserved,
-                      "delayed", (json_int_t)topic->delayed, "dead_lettered",
-                      (json_int_t)topic->dead_lettered, "max_deliveries",
-                      (int)topic->max_deliveries, "dead_letter",
+                      (json_int_t)topic->ready, "reserved", (json_int_t)topic->reserved, "delayed",
+                      (json_int_t)topic->delayed, "dead_lettered", (json_int_t)topic->dead_lettered,
+                      "max_deliveries", (int)topic->max_deliveries, "dead_letter",
                       *topic->dead_letter ? json_string (topic->dead_letter) : json_null ());
 }
 

@@ -152,8 +152,8 @@ raftq_pop_wait (raftq_client_t *self, const char *topic, uint32_t wait_ms,
 
 //  Fills request with an ack (delay_ms < 0) or a nack of receipt.
 static void
-s_settle_request (Raftq__Request *request, Raftq__Ack *ack, Raftq__Nack *nack,
-                  const char *receipt, int64_t delay_ms)
+s_settle_request (Raftq__Request *request, Raftq__Ack *ack, Raftq__Nack *nack, const char *receipt,
+                  int64_t delay_ms)
 {
     if (delay_ms < 0) {
         raftq__ack__init (ack);
