@@ -44,7 +44,7 @@ MESSAGES = {
     "Reserve": {"topic": (1, "string"), "visibility_ms": (2, "uint32"), "wait_ms": (3, "uint32")},
     "Ack": {"receipt": (1, "string")},
     "Nack": {"receipt": (1, "string"), "delay_ms": (2, "uint32")},
-    "Status": {"with_hash": (1, "bool")},
+    "Status": {"with_hash": (1, "bool"), "detail": (2, "bool")},
     "CreateAccount": {"user": (1, "string"), "password": (2, "string")},
     "Login": {"user": (1, "string"), "password": (2, "string")},
     "SendMessage": {"to": (1, "string"), "text": (2, "string")},
@@ -68,7 +68,12 @@ MESSAGES = {
     "NodeStatus": {"id": (1, "uint32"), "role": (2, "Role"), "term": (3, "uint64"),
                    "leader_id": (4, "uint32"), "commit_index": (5, "uint64"),
                    "applied_index": (6, "uint64"), "last_index": (7, "uint64"),
-                   "members": (8, "repeated uint32"), "state_hash": (9, "uint64")},
+                   "members": (8, "repeated uint32"), "state_hash": (9, "uint64"),
+                   "detail": (10, "StatusDetail")},
+    "StatusDetail": {"topics": (13, "repeated TopicStatus")},
+    "TopicStatus": {"name": (1, "string"), "ready": (2, "uint64"), "reserved": (3, "uint64"),
+                    "dead_lettered": (4, "uint64"), "max_deliveries": (5, "uint32"),
+                    "dead_letter": (6, "string"), "delayed": (7, "uint64")},
     "Session": {"token": (1, "string"), "unread": (2, "uint64")},
     "MessageSent": {"id": (1, "uint64")},
     "MessagePage": {"messages": (1, "repeated ChatMessage"), "total": (2, "uint64"),
@@ -176,9 +181,11 @@ def nack_request(client_id, seq, receipt, delay_ms=0):
     return _request(client_id, seq, "nack", encode("Nack", receipt=receipt, delay_ms=delay_ms or None))
 
 
-def status_request(with_hash=False, admin_secret=None):
-    """The state hash is for admins: it needs admin_secret."""
-    return _request(0, 0, "status", encode("Status", with_hash=True if with_hash else None),
+def status_request(with_hash=False, admin_secret=None, detail=False):
+    """The state hash and the detail (with every topic's queue) are for
+    admins: they need admin_secret."""
+    return _request(0, 0, "status", encode("Status", with_hash=True if with_hash else None,
+                                           detail=True if detail else None),
                     admin_secret=admin_secret)
 
 
@@ -329,7 +336,18 @@ def _status(data):
         "members": _repeated_varints(status, "members"),
         # absent when the broker does not compute hashes (yet)
         "state_hash": _last(status, "state_hash", None),
+        # with the detail: each topic's queue, in creation order
+        "topics": [_topic_status(data) for data in
+                   named_fields("StatusDetail", status["detail"][-1]).get("topics", [])]
+        if "detail" in status else None,
     }
+
+
+def _topic_status(data):
+    topic = named_fields("TopicStatus", data)
+    counts = {name: _last(topic, name, 0) for name in
+              ("ready", "reserved", "delayed", "dead_lettered", "max_deliveries")}
+    return dict(counts, name=_text(topic, "name"), dead_letter=_text(topic, "dead_letter"))
 
 
 def _result(found, field, message):

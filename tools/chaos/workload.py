@@ -254,12 +254,14 @@ def pop(session, history, topic, budget_s, abort=None):
     return entry
 
 
-def create_topic(session, history, name, budget_s, abort=None):
-    """Creates a topic, recorded as op create (the limits checker counts
-    every creation against max_topics, the setup's too)."""
+def create_topic(session, history, name, budget_s, abort=None, max_deliveries=0, dead_letter=None):
+    """Creates a topic (with max_deliveries and dead_letter: one that makes
+    dead letters), recorded as op create (the limits checker counts every
+    creation against max_topics, the setup's too)."""
     invoked = session.clock()
     outcome, reply, attempts, codes = session.call(
-        lambda client_id, seq: wire.create_topic_request(client_id, seq, name), budget_s, abort)
+        lambda client_id, seq: wire.create_topic_request(client_id, seq, name, max_deliveries,
+                                                         dead_letter), budget_s, abort)
     entry = base_record(session, "create", invoked, outcome, reply, attempts, codes)
     entry["topic"] = name
     history.record(entry)
