@@ -9,17 +9,8 @@
 raftq_code_t
 raftq_create_topic (raftq_client_t *self, const char *name)
 {
-    if (!raftq_client_topic_ok (self, name))
-        return RAFTQ_INVALID_ARGUMENT;
-    Raftq__CreateTopic create = RAFTQ__CREATE_TOPIC__INIT;
-    create.name = (char *)name;
-    Raftq__Request request;
-    raftq_wire_request (&request, RAFTQ__REQUEST__OP_CREATE_TOPIC, &create);
-
-    Raftq__Reply *reply;
-    raftq_code_t code = raftq_client_call (self, &request, &reply);
-    raftq__reply__free_unpacked (reply, NULL);
-    return code;
+    //  An ordinary topic is one that makes no dead letters
+    return raftq_create_topic_dead_letter (self, name, 0, NULL);
 }
 
 raftq_code_t

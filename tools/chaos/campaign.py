@@ -50,7 +50,6 @@ import time
 import zmq
 
 import raftq_cluster
-import raftq_wire as wire
 
 from . import chat, checker, consume, firewall, limits, nemesis, workload
 
@@ -425,14 +424,8 @@ class Campaign:
     def _node_state(self, client, node):
         """(applied_index, state hash or None, commit_index, role, members)
         of one node, or None."""
-        request = wire.status_request(with_hash=True, admin_secret=self.cluster.config.admin_secret())
-        raw = client.request_raw(node.endpoint, request, STATUS_TIMEOUT_S)
-        if raw is None:
-            return None
-        try:
-            status = wire.decode_reply(raw).get("status")
-        except ValueError:
-            return None
+        status = workload.ask_status(client, node.endpoint, STATUS_TIMEOUT_S,
+                                     self.cluster.config.admin_secret(), with_hash=True)
         if status is None:
             return None
         self.leader_log.observe(node.id, status)

@@ -27,7 +27,7 @@ import time
 
 import raftq_wire as wire
 
-from .workload import base_record, operation_record, publish
+from .workload import ask_status, base_record, operation_record, publish
 
 MAX_DELIVERIES = 3
 DEAD_LETTER_TOPIC = "consume-dead"
@@ -155,14 +155,7 @@ class ConsumeWorker(threading.Thread):
 def _queued(client, leader_endpoint, admin_secret):
     """topic -> ready + reserved + delayed, as the leader reports them; None
     without an answer."""
-    raw = client.request_raw(leader_endpoint, wire.status_request(admin_secret=admin_secret, detail=True),
-                             STATUS_TIMEOUT_S)
-    if raw is None:
-        return None
-    try:
-        status = wire.decode_reply(raw).get("status")
-    except ValueError:
-        return None
+    status = ask_status(client, leader_endpoint, STATUS_TIMEOUT_S, admin_secret, detail=True)
     if not status or status.get("role") != "Leader" or status.get("topics") is None:
         return None
     return {topic["name"]: topic["ready"] + topic["reserved"] + topic["delayed"]
