@@ -3,6 +3,7 @@
 */
 #include "broker/apply.h"
 
+#include "broker/consumption.h"
 #include "broker/server_private.h"
 #include "util/diagnostic.h"
 #include "util/protobuf_wire.h"
@@ -71,6 +72,9 @@ s_apply_command (server_t *server, const raft_entry_t *entry)
         return;
     }
     client_request_t *request = s_waiter_of (server, entry);
+    //  A woken waiter that found nothing may wait on
+    if (request && consumption_settle (server, request, output.reply))
+        request = NULL;
     if (request) {
         if (output.reply) {
             if (!output.reply->index)
@@ -117,6 +121,7 @@ apply_committed (server_t *server, const raft_actor_event_t *event)
     }
     cluster_view_take_commit (server->view, event);
     credentials_resume_deferred (server);
+    consumption_wake (server);
 }
 
 void

@@ -22,10 +22,16 @@
       "member_detail": one object per member of the configuration, by id,
       with "id", "role" ("voter" or "learner"), "host", "client_port",
       "peer_port", "pub_port", and "match_index" and "lag" (numbers on the
-      leader, null elsewhere). Without it the reply has exactly DESIGN's
+      leader, null elsewhere), and "topics": one object per topic in
+      creation order with "name", "ready", "reserved", "delayed",
+      "dead_lettered", "max_deliveries" and "dead_letter". Without it the reply has exactly DESIGN's
       keys. TakeSnapshot is answered {"success":true,"index":N} with the
       snapshot's index; it fails like every other operation, with "code"
       and "error".
+    - RESERVE is answered {"success":true,"message":M,"receipt":R,
+      "deliveries":D}, plus "original_topic" and "original_deliveries" for
+      a dead letter; ACK and NACK {"success":true}. A dead letter popped by
+      the strict message GET has only "message", as the RRMQ contract says.
     - Events: a "message" carries id, from, to, text, ts; a "delete" always
       carries "ids" (possibly empty); other kinds only the generic keys and
       whatever is set.
@@ -275,6 +281,23 @@ s_member_detail_object (const Raftq__MemberStatus *member)
     return s_built (object, rc);
 }
 
+static json_t *
+s_topic_detail_object (const Raftq__TopicStatus *topic)
+{
+    json_t *object = json_object ();
+    if (!object)
+        return NULL;
+    int rc = 0;
+    s_set (object, "name", s_json_string (topic->name), &rc);
+    s_set (object, "ready", s_json_count (topic->ready), &rc);
+    s_set (object, "reserved", s_json_count (topic->reserved), &rc);
+    s_set (object, "delayed", s_json_count (topic->delayed), &rc);
+    s_set (object, "dead_lettered", s_json_count (topic->dead_lettered), &rc);
+    s_set (object, "max_deliveries", json_integer (topic->max_deliveries), &rc);
+    s_set (object, "dead_letter", s_json_string (topic->dead_letter), &rc);
+    return s_built (object, rc);
+}
+
 //  Adds the keys of a status asked with "detail" to object.
 static void
 s_status_detail_keys (json_t *object, const Raftq__StatusDetail *detail, int *rc)
@@ -294,6 +317,10 @@ s_status_detail_keys (json_t *object, const Raftq__StatusDetail *detail, int *rc
     for (size_t index = 0; members && index < detail->n_members; index++)
         s_append (members, s_member_detail_object (detail->members[index]), rc);
     s_set (object, "member_detail", members, rc);
+    json_t *topics = json_array ();
+    for (size_t index = 0; topics && index < detail->n_topics; index++)
+        s_append (topics, s_topic_detail_object (detail->topics[index]), rc);
+    s_set (object, "topics", topics, rc);
 }
 
 //  with_hash: the request asked for the state hash, sent as 16 hex digits
@@ -421,6 +448,29 @@ s_missing_result (void)
     return s_failure_object (RAFTQ__CODE__INTERNAL, "reply without its result", 0, NULL);
 }
 
+//  {"success":true,"message":M,"receipt":R,"deliveries":D}, plus
+//  "original_topic" and "original_deliveries" for a dead letter.
+static json_t *
+s_reserved_reply (const Raftq__Reply *reply)
+{
+    if (reply->result_case != RAFTQ__REPLY__RESULT_RESERVED || !reply->reserved)
+        return s_missing_result ();
+    const Raftq__Reserved *reserved = reply->reserved;
+    json_t *object =
+        s_success_with ("message", s_json_text (reserved->payload.data, reserved->payload.len));
+    int rc = object ? 0 : -1;
+    if (object) {
+        s_set (object, "receipt", s_json_string (reserved->receipt), &rc);
+        s_set (object, "deliveries", json_integer (reserved->deliveries), &rc);
+        if (reserved->original_topic && *reserved->original_topic) {
+            s_set (object, "original_topic", s_json_string (reserved->original_topic), &rc);
+            s_set (object, "original_deliveries", json_integer (reserved->original_deliveries),
+                   &rc);
+        }
+    }
+    return s_built (object, rc);
+}
+
 //  The success forms of DESIGN 5.2 for the chat operations.
 static json_t *
 s_chat_reply (const Raftq__Request *request, const Raftq__Reply *reply)
@@ -485,6 +535,8 @@ s_json_reply (const codec_request_t *decoded, const Raftq__Reply *reply)
         return s_success_with ("index", s_json_count (reply->index));
     case RAFTQ__REQUEST__OP_REPLAY:
         return s_replay_reply (reply);
+    case RAFTQ__REQUEST__OP_RESERVE:
+        return s_reserved_reply (reply);
     default:
         return s_chat_reply (request, reply);
     }

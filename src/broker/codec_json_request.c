@@ -22,6 +22,10 @@
     - Beyond the table of DESIGN 5.2: {"type":"user","method":"GET","user":U}
       is CheckUser; a status may carry "hash" and "detail" (booleans);
       {"type":"snapshot","method":"POST"} is TakeSnapshot.
+    - Acknowledged consumption (issue 14): message RESERVE (topic,
+      visibility_ms, wait_ms), ACK (receipt), NACK (receipt, delay_ms);
+      topic PUT and message GET take the optional max_deliveries,
+      dead_letter and wait_ms keys and stay strict RRMQ requests.
 */
 
 #include <stdlib.h>
@@ -227,9 +231,11 @@ s_build_create_topic (json_t *root, Raftq__Request *request, codec_request_t *de
 {
     Raftq__CreateTopic *create = request->create_topic =
         s_new_message (&raftq__create_topic__descriptor);
-    if (s_attached (request, RAFTQ__REQUEST__OP_CREATE_TOPIC, create, decoded))
+    if (s_attached (request, RAFTQ__REQUEST__OP_CREATE_TOPIC, create, decoded) ||
+        s_name_key (root, "topic", &create->name, decoded) ||
+        s_u32_key (root, "max_deliveries", false, 0, UINT32_MAX, &create->max_deliveries, decoded))
         return -1;
-    return s_name_key (root, "topic", &create->name, decoded);
+    return s_optional_name_key (root, "dead_letter", &create->dead_letter, decoded);
 }
 
 static int
@@ -254,9 +260,40 @@ static int
 s_build_pop (json_t *root, Raftq__Request *request, codec_request_t *decoded)
 {
     Raftq__Pop *pop = request->pop = s_new_message (&raftq__pop__descriptor);
-    if (s_attached (request, RAFTQ__REQUEST__OP_POP, pop, decoded))
+    if (s_attached (request, RAFTQ__REQUEST__OP_POP, pop, decoded) ||
+        s_name_key (root, "topic", &pop->topic, decoded))
         return -1;
-    return s_name_key (root, "topic", &pop->topic, decoded);
+    return s_u32_key (root, "wait_ms", false, 0, UINT32_MAX, &pop->wait_ms, decoded);
+}
+
+static int
+s_build_reserve (json_t *root, Raftq__Request *request, codec_request_t *decoded)
+{
+    Raftq__Reserve *reserve = request->reserve = s_new_message (&raftq__reserve__descriptor);
+    if (s_attached (request, RAFTQ__REQUEST__OP_RESERVE, reserve, decoded) ||
+        s_name_key (root, "topic", &reserve->topic, decoded) ||
+        s_u32_key (root, "visibility_ms", false, 0, UINT32_MAX, &reserve->visibility_ms, decoded))
+        return -1;
+    return s_u32_key (root, "wait_ms", false, 0, UINT32_MAX, &reserve->wait_ms, decoded);
+}
+
+static int
+s_build_ack (json_t *root, Raftq__Request *request, codec_request_t *decoded)
+{
+    Raftq__Ack *ack = request->ack = s_new_message (&raftq__ack__descriptor);
+    if (s_attached (request, RAFTQ__REQUEST__OP_ACK, ack, decoded))
+        return -1;
+    return s_name_key (root, "receipt", &ack->receipt, decoded);
+}
+
+static int
+s_build_nack (json_t *root, Raftq__Request *request, codec_request_t *decoded)
+{
+    Raftq__Nack *nack = request->nack = s_new_message (&raftq__nack__descriptor);
+    if (s_attached (request, RAFTQ__REQUEST__OP_NACK, nack, decoded) ||
+        s_name_key (root, "receipt", &nack->receipt, decoded))
+        return -1;
+    return s_u32_key (root, "delay_ms", false, 0, UINT32_MAX, &nack->delay_ms, decoded);
 }
 
 static int
@@ -450,6 +487,9 @@ static const s_operation_t s_operations[] = {
     {"topic", "GET", true, s_build_list_topics},
     {"message", "PUT", true, s_build_publish},
     {"message", "GET", true, s_build_pop},
+    {"message", "RESERVE", false, s_build_reserve},
+    {"message", "ACK", false, s_build_ack},
+    {"message", "NACK", false, s_build_nack},
     {"replay", "GET", false, s_build_replay},
     {"node", "PUT", false, s_build_add_node},
     {"node", "DELETE", false, s_build_remove_node},

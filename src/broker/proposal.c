@@ -2,11 +2,13 @@
     proposal.h.
 */
 #include <inttypes.h>
+#include <sodium.h>
 
 #include "broker/proposal.h"
 
 #include "broker/server_private.h"
 #include "state/command.h"
+#include "state/queues.h"
 #include "state/session_key.h"
 #include "util/disk_space.h"
 
@@ -101,6 +103,13 @@ proposal_submit (server_t *server, client_request_t *request, Raftq__State__Comm
     limits.max_accounts = configured->max_accounts;
     limits.max_inbox_messages = configured->max_inbox_messages;
     command->limits = &limits;
+    //  A receipt's random part: no client can guess another's delivery
+    uint8_t nonce[QUEUES_RECEIPT_NONCE_SIZE];
+    if (command->op_case == RAFTQ__STATE__COMMAND__OP_RESERVE) {
+        randombytes_buf (nonce, sizeof nonce);
+        command->receipt_nonce.data = nonce;
+        command->receipt_nonce.len = sizeof nonce;
+    }
     Raftq__Code code;
     char error[256] = "";
     if (fsm_validate (server->fsm, command, &code, error, sizeof (error))) {

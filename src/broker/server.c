@@ -6,6 +6,7 @@
 #include "broker/server.h"
 
 #include "broker/apply.h"
+#include "broker/consumption.h"
 #include "broker/proposal.h"
 #include "broker/replica_options.h"
 #include "broker/server_private.h"
@@ -110,6 +111,10 @@ s_dispatch (server_t *self, client_request_t *request)
     case RAFTQ__REQUEST__OP_TAKE_SNAPSHOT:
         snapshot_policy_serve_take_snapshot (self, request);
         break;
+    case RAFTQ__REQUEST__OP_POP:
+    case RAFTQ__REQUEST__OP_RESERVE:
+        consumption_serve (self, request);
+        break;
     default:
         proposal_serve_write (self, request);
         break;
@@ -184,6 +189,7 @@ s_on_deadline_check (zloop_t *loop, int timer_id, void *argument)
         client_request_destroy (&request);
     }
     admin_check (self->admin, now);
+    consumption_tick (self, now);
     return 0;
 }
 
@@ -204,6 +210,9 @@ s_take_event (server_t *self, raft_actor_event_t *event)
     case RAFT_ACTOR_STATE:
         cluster_view_take_state (self->view, event);
         credentials_resume_deferred (self);
+        //  Waiters move on to the new leader at once
+        if (cluster_view_role (self->view) != RAFT_ROLE_LEADER)
+            consumption_answer_all (self, RAFTQ__CODE__NOT_LEADER);
         break;
     case RAFT_ACTOR_ADMINED:
         admin_answered (self->admin, event);
@@ -349,9 +358,11 @@ s_open (server_t *self, const uint8_t *secret_key)
     self->view = cluster_view_new (self->config, self->node_id);
     self->fsm = snapshot_policy_fsm_new (self);
     self->waiting = waiting_table_new ();
+    self->consumers =
+        waiting_consumers_new (CONSUMPTION_MAX_WAITING, CONSUMPTION_MAX_WAITING_PER_ID);
     self->credentials = credentials_new ();
-    if (!self->view || !self->fsm || !self->waiting || !self->credentials || apply_open (self) ||
-        s_open_ports (self))
+    if (!self->view || !self->fsm || !self->waiting || !self->consumers || !self->credentials ||
+        apply_open (self) || s_open_ports (self))
         return -1;
     //  The state first: the Raft actor starts from the same snapshot and
     //  replays only the log after it
@@ -416,6 +427,7 @@ s_answer_waiting (server_t *self)
     }
     if (self->admin)
         admin_abandon (self->admin);
+    consumption_answer_all (self, RAFTQ__CODE__UNAVAILABLE);
 }
 
 void
@@ -435,6 +447,7 @@ server_destroy (server_t **self_p)
         client_port_destroy (&self->port, SHUTDOWN_LINGER_MS);
         fanout_destroy (&self->fanout);
         waiting_table_destroy (&self->waiting);
+        waiting_consumers_destroy (&self->consumers);
         fsm_destroy (&self->fsm);
         cluster_view_destroy (&self->view);
         node_keys_destroy (&self->keys);

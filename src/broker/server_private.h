@@ -17,6 +17,7 @@
 #include "broker/fanout.h"
 #include "broker/node_keys.h"
 #include "broker/server.h"
+#include "broker/waiting_consumers.h"
 #include "broker/waiting_table.h"
 #include "replica/raft_actor.h"
 #include "state/fsm.h"
@@ -35,6 +36,9 @@ struct _server_t {
     fanout_t *fanout;                     //  the XPUB, NULL without a pub port
     cluster_view_t *view;                 //  role, term, leader, configuration
     waiting_table_t *waiting;             //  requests parked until applied or hashed
+    waiting_consumers_t *consumers;       //  Pop and Reserve waits until a message is ready
+    int64_t expiry_proposed_for;          //  the deadline the last Expire was proposed for
+    int64_t expiry_proposed_at;           //  zclock_mono of that proposal
     admin_t *admin;                       //  admin requests until done
     admin_credential_t *admin_credential; //  what admin requests must present
     credentials_t *credentials;           //  password work and deferred logins

@@ -69,6 +69,26 @@ s_compare_member_ids (const void *one, const void *other)
     return first < second ? -1 : first > second;
 }
 
+//  The detail's topics, in creation order (strings borrowed from the fsm).
+static int
+s_fill_topics (status_report_t *report, fsm_t *fsm)
+{
+    size_t count = fsm_topic_count (fsm);
+    if (count > STATUS_MAX_TOPICS)
+        count = STATUS_MAX_TOPICS;
+    Raftq__StatusDetail *detail = &report->detail;
+    report->topics = calloc (count + 1, sizeof (Raftq__TopicStatus));
+    detail->topics = calloc (count + 1, sizeof (Raftq__TopicStatus *));
+    if (!report->topics || !detail->topics)
+        return -1;
+    for (size_t position = 0; position < count; position++) {
+        fsm_topic_status (fsm, position, &report->topics[position]);
+        detail->topics[position] = &report->topics[position];
+    }
+    detail->n_topics = count;
+    return 0;
+}
+
 //  The detail: the configuration by id with each member's replication, the
 //  newest snapshot, the log and snapshots on disk.
 static int
@@ -113,7 +133,7 @@ s_fill_detail (status_report_t *report, const status_source_t *source)
         detail->disk_low = disk_space_low (source->disk_path, source->min_free_disk_bytes,
                                            &detail->free_disk_bytes);
     report->status.detail = detail;
-    return 0;
+    return s_fill_topics (report, source->fsm);
 }
 
 int
@@ -145,6 +165,8 @@ status_report_clear (status_report_t *report)
 {
     free (report->members);
     free (report->detail.members);
+    free (report->topics);
+    free (report->detail.topics);
     memset (report, 0, sizeof (*report));
 }
 

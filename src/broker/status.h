@@ -1,7 +1,9 @@
 /*  status — the Status reply every node gives from what it knows: its role,
     term, leader and indexes, the configuration, optionally the state hash,
     and on request the detail (each member's replication as the leader sees
-    it, the newest snapshot, the log and snapshots on disk).
+    it, the newest snapshot, the log and snapshots on disk, and each topic's
+    ready, reserved, delayed and dead-lettered counts: the first
+    STATUS_MAX_TOPICS topics, so that the reply stays bounded).
 */
 #ifndef STATUS_H_INCLUDED
 #define STATUS_H_INCLUDED
@@ -14,11 +16,15 @@
 extern "C" {
 #endif
 
+//  Topics a status detail describes at most.
+#define STATUS_MAX_TOPICS 1000
+
 //  A status ready to send: status.detail points into it when asked for.
 typedef struct {
     Raftq__NodeStatus status;     //  the reply's status
     Raftq__StatusDetail detail;   //  the detail, when asked for
     Raftq__MemberStatus *members; //  detail's members, by id (owned)
+    Raftq__TopicStatus *topics;   //  detail's topics, creation order (owned)
 } status_report_t;
 
 //  What a status is made of, all borrowed.

@@ -355,6 +355,37 @@ fsm_replay (fsm_t *self, const Raftq__Replay *replay)
 }
 
 //  --------------------------------------------------------------------------
+//  Topics as the broker sees them
+
+int
+fsm_topic_ready (fsm_t *self, const char *name, uint64_t *ready)
+{
+    assert (self);
+    return queues_ready (self->queues, name, ready);
+}
+
+int64_t
+fsm_next_deadline (fsm_t *self)
+{
+    assert (self);
+    return queues_next_deadline (self->queues);
+}
+
+size_t
+fsm_topic_count (fsm_t *self)
+{
+    assert (self);
+    return queues_topic_count (self->queues);
+}
+
+void
+fsm_topic_status (fsm_t *self, size_t position, Raftq__TopicStatus *status)
+{
+    assert (self);
+    queues_topic_status (self->queues, position, status);
+}
+
+//  --------------------------------------------------------------------------
 //  State hash
 
 uint64_t

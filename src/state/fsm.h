@@ -105,6 +105,21 @@ uint64_t fsm_sessions_ended (fsm_t *self);
 //  the reply with raftq__reply__free_unpacked.
 Raftq__Reply *fsm_replay (fsm_t *self, const Raftq__Replay *replay);
 
+//  Sets *ready to the messages of topic name a Reserve or Pop could take
+//  now: the leader wakes waiting consumers by it. Returns 0, or -1 when
+//  there is no such topic.
+int fsm_topic_ready (fsm_t *self, const char *name, uint64_t *ready);
+
+//  The earliest end of a reservation or a Nack delay, leader time in ms
+//  (INT64_MAX: none). The leader proposes an Expire entry once its clock
+//  passes it.
+int64_t fsm_next_deadline (fsm_t *self);
+
+//  How many topics exist, and the one at position (creation order) as
+//  Status shows it; strings borrowed until the next apply.
+size_t fsm_topic_count (fsm_t *self);
+void fsm_topic_status (fsm_t *self, size_t position, Raftq__TopicStatus *status);
+
 //  A hash of the whole state, equal on nodes that applied the same log.
 uint64_t fsm_state_hash (fsm_t *self);
 

@@ -5,8 +5,11 @@
       characters (C0, DEL, C1). '/' is allowed: a topic's stream key is
       "topic/<name>" and subscribers match on the "topic/" prefix only. A NUL
       ends a name (protobuf-c strings are C strings), on every node alike.
-    - Messages of a topic hold contiguous sequences (pops take the oldest), so
-      a queued message's sequence is derived, not stored.
+    - The never-delivered messages of a topic (its fresh queue) hold
+      contiguous sequences up to publish_count (reservations and pops take
+      the oldest ready message, and a message once taken never returns to
+      the fresh queue), so their sequences are derived, not stored. Held
+      messages (queues_delivery.c) store theirs.
     - Each queue is a ring buffer, so publish and pop are O(1). Ring
       capacities are not state: a restored queue may allocate differently,
       but hashes and answers the same.
@@ -14,7 +17,7 @@
 
 #include <czmq.h>
 
-#include "state/queues.h"
+#include "state/queues_private.h"
 #include "state/quota.h"
 #include "state/reply.h"
 #include "util/error_text.h"
@@ -22,35 +25,6 @@
 #include "util/utf8.h"
 
 #define QUEUES_RING_MIN 8
-
-//  One queued message.
-typedef struct {
-    uint8_t *data; //  payload (malloc'd, NULL when empty)
-    size_t size;   //  payload bytes
-} message_t;
-
-//  A topic and its FIFO queue.
-typedef struct {
-    char *name;             //  topic name, also its key in queues.topics
-    char *stream;           //  its event stream key, "topic/<name>"
-    uint64_t publish_count; //  messages ever published: the newest one's sequence
-    message_t *ring;        //  queued messages, the oldest at ring [head]
-    size_t capacity;        //  slots in ring, 0 or a power of two
-    size_t head;            //  slot of the oldest queued message
-    size_t count;           //  messages queued
-    uint64_t bytes;         //  payload bytes queued (max_topic_bytes)
-} topic_t;
-
-struct _queues_t {
-    size_t max_topic_name;    //  longest topic name in bytes
-    size_t max_payload_bytes; //  largest message
-    event_log_t *events;      //  borrowed: where publishes go
-    zhashx_t *topics;         //  name -> topic_t (lookup only; order from topic_order)
-    topic_t **topic_order;    //  topics in creation order; owns them
-    size_t topic_count;       //  topics in topic_order
-    size_t topic_slots;       //  allocated slots in topic_order
-    uint64_t bytes;           //  accounted bytes of the topics and their queues (quota.h)
-};
 
 //  --------------------------------------------------------------------------
 //  One topic's ring
@@ -61,19 +35,43 @@ s_topic_new (const char *name)
     topic_t *topic = (topic_t *)must_zalloc (sizeof (topic_t));
     topic->name = must_strdup (name);
     topic->stream = must_format ("topic/%s", name);
+    queues_held_init (topic);
     return topic;
 }
 
+void
+queues_message_free (message_t *message)
+{
+    free (message->data);
+    free (message->origin_topic);
+    memset (message, 0, sizeof (message_t));
+}
+
+uint64_t
+queues_message_cost (const message_t *message)
+{
+    return QUOTA_MESSAGE_COST + message->size +
+           (message->origin_topic ? strlen (message->origin_topic) : 0);
+}
+
+size_t
+queues_topic_messages (topic_t *topic)
+{
+    return topic->count + slot_heap_size (topic->ready_again) + slot_heap_size (topic->pending);
+}
+
 static void
-s_topic_destroy (topic_t **self_p)
+s_topic_destroy (queues_t *queues, topic_t **self_p)
 {
     topic_t *self = *self_p;
     if (self) {
+        queues_held_release (queues, self);
         for (size_t position = 0; position < self->count; position++)
-            free (self->ring[(self->head + position) & (self->capacity - 1)].data);
+            queues_message_free (&self->ring[(self->head + position) & (self->capacity - 1)]);
         free (self->ring);
         free (self->name);
         free (self->stream);
+        free (self->dead_letter);
         free (self);
         *self_p = NULL;
     }
@@ -92,14 +90,14 @@ s_topic_resize (topic_t *self, size_t new_capacity)
     self->head = 0;
 }
 
-//  Takes ownership of data. Returns the message's sequence.
+//  Takes ownership of message. Returns the message's sequence.
 static uint64_t
-s_topic_push (topic_t *self, uint8_t *data, size_t size)
+s_topic_push (topic_t *self, message_t message)
 {
-    self->bytes += size;
+    self->bytes += message.size;
     if (self->count == self->capacity)
         s_topic_resize (self, self->capacity ? self->capacity * 2 : QUEUES_RING_MIN);
-    self->ring[(self->head + self->count) & (self->capacity - 1)] = (message_t){data, size};
+    self->ring[(self->head + self->count) & (self->capacity - 1)] = message;
     self->count++;
     return ++self->publish_count;
 }
@@ -111,9 +109,9 @@ s_topic_sequence (topic_t *self, size_t position)
     return self->publish_count - self->count + 1 + position;
 }
 
-//  Removes the oldest message (the queue must not be empty); the caller owns
-//  its data. Shrinks the ring when mostly empty so a drained burst gives its
-//  memory back; halving at a quarter keeps pops amortized O(1).
+//  Removes the oldest fresh message (the ring must not be empty); the
+//  caller owns its content and its bytes stay counted. Shrinks the ring when mostly empty so a
+//  drained burst gives its memory back; halving at a quarter keeps pops amortized O(1).
 static message_t
 s_topic_pop (topic_t *self, uint64_t *sequence)
 {
@@ -121,7 +119,6 @@ s_topic_pop (topic_t *self, uint64_t *sequence)
     message_t message = self->ring[self->head];
     self->head = (self->head + 1) & (self->capacity - 1);
     self->count--;
-    self->bytes -= message.size;
     if (self->capacity > QUEUES_RING_MIN && self->count <= self->capacity / 4)
         s_topic_resize (self, self->capacity / 2);
     return message;
@@ -149,6 +146,9 @@ queues_new (size_t max_topic_name, size_t max_payload_bytes, event_log_t *events
     self->topics = zhashx_new ();
     zhashx_set_key_duplicator (self->topics, NULL);
     zhashx_set_key_destructor (self->topics, NULL);
+    self->receipts = zhashx_new ();
+    zhashx_set_key_duplicator (self->receipts, NULL);
+    zhashx_set_key_destructor (self->receipts, NULL);
     return self;
 }
 
@@ -160,7 +160,8 @@ queues_destroy (queues_t **self_p)
     if (self) {
         zhashx_destroy (&self->topics);
         for (size_t position = 0; position < self->topic_count; position++)
-            s_topic_destroy (&self->topic_order[position]);
+            s_topic_destroy (self, &self->topic_order[position]);
+        zhashx_destroy (&self->receipts);
         free (self->topic_order);
         free (self);
         *self_p = NULL;
@@ -208,6 +209,31 @@ s_topic_name_problem (queues_t *self, const char *name)
     return NULL;
 }
 
+//  CreateTopic's dead-letter arguments: both or neither, and a valid name
+//  other than the topic's own (that it exists is checked at apply).
+static int
+s_dead_letter_problem (queues_t *self, const Raftq__CreateTopic *create, Raftq__Code *code,
+                       char *error, size_t error_size)
+{
+    bool has_dead_letter = create->dead_letter && *create->dead_letter;
+    if (!create->max_deliveries && !has_dead_letter)
+        return 0;
+    if (!create->max_deliveries)
+        return reply_refuse (RAFTQ__CODE__INVALID_ARGUMENT, code, error, error_size,
+                             "dead_letter needs max_deliveries");
+    if (!has_dead_letter)
+        return reply_refuse (RAFTQ__CODE__INVALID_ARGUMENT, code, error, error_size,
+                             "max_deliveries needs a dead_letter topic");
+    const char *problem = s_topic_name_problem (self, create->dead_letter);
+    if (problem)
+        return reply_refuse (RAFTQ__CODE__INVALID_ARGUMENT, code, error, error_size,
+                             "dead_letter: %s", problem);
+    if (strcmp (create->dead_letter, create->name) == 0)
+        return reply_refuse (RAFTQ__CODE__INVALID_ARGUMENT, code, error, error_size,
+                             "a topic cannot be its own dead_letter");
+    return 0;
+}
+
 int
 queues_validate (queues_t *self, const Raftq__State__Command *command, Raftq__Code *code,
                  char *error, size_t error_size)
@@ -239,6 +265,14 @@ queues_validate (queues_t *self, const Raftq__State__Command *command, Raftq__Co
         names_topic = command->pop != NULL;
         topic_name = names_topic ? command->pop->topic : NULL;
         break;
+    case RAFTQ__STATE__COMMAND__OP_RESERVE:
+        names_topic = command->reserve != NULL;
+        topic_name = names_topic ? command->reserve->topic : NULL;
+        break;
+    case RAFTQ__STATE__COMMAND__OP_ACK:
+    case RAFTQ__STATE__COMMAND__OP_NACK:
+    case RAFTQ__STATE__COMMAND__OP_EXPIRE:
+        return queues_delivery_validate (self, command, code, error, error_size);
     default:
         break;
     }
@@ -248,6 +282,10 @@ queues_validate (queues_t *self, const Raftq__State__Command *command, Raftq__Co
     const char *problem = s_topic_name_problem (self, topic_name);
     if (problem)
         return reply_refuse (RAFTQ__CODE__INVALID_ARGUMENT, code, error, error_size, "%s", problem);
+    if (command->op_case == RAFTQ__STATE__COMMAND__OP_CREATE_TOPIC)
+        return s_dead_letter_problem (self, command->create_topic, code, error, error_size);
+    if (command->op_case == RAFTQ__STATE__COMMAND__OP_RESERVE)
+        return queues_delivery_validate (self, command, code, error, error_size);
     return 0;
 }
 
@@ -269,6 +307,15 @@ s_emit_publish (queues_t *self, topic_t *topic, uint64_t index, uint8_t *message
     event_log_emit (self->events, event);
 }
 
+uint64_t
+queues_append (queues_t *self, topic_t *topic, message_t message, uint64_t index)
+{
+    s_emit_publish (self, topic, index, (uint8_t *)must_memdup (message.data, message.size),
+                    message.size);
+    self->bytes += queues_message_cost (&message);
+    return s_topic_push (topic, message);
+}
+
 //  Adds a new topic (the name must be free) after the existing ones.
 static topic_t *
 s_topic_add (queues_t *self, const char *name)
@@ -285,19 +332,29 @@ s_topic_add (queues_t *self, const char *name)
     return topic;
 }
 
-static topic_t *
-s_topic_lookup (queues_t *self, const char *name)
+topic_t *
+queues_lookup (queues_t *self, const char *name)
 {
     return (topic_t *)zhashx_lookup (self->topics, name);
 }
 
 static void
-s_create_topic (queues_t *self, const char *name, Raftq__Reply *reply)
+s_create_topic (queues_t *self, const Raftq__CreateTopic *create, Raftq__Reply *reply)
 {
-    if (s_topic_lookup (self, name))
-        reply_fail (reply, RAFTQ__CODE__ALREADY_EXISTS, "topic '%s' already exists", name);
-    else
-        s_topic_add (self, name);
+    if (queues_lookup (self, create->name)) {
+        reply_fail (reply, RAFTQ__CODE__ALREADY_EXISTS, "topic '%s' already exists", create->name);
+        return;
+    }
+    if (create->max_deliveries && !queues_lookup (self, create->dead_letter)) {
+        reply_fail (reply, RAFTQ__CODE__INVALID_ARGUMENT, "dead_letter topic '%s' does not exist",
+                    create->dead_letter);
+        return;
+    }
+    topic_t *topic = s_topic_add (self, create->name);
+    if (create->max_deliveries) {
+        topic->max_deliveries = create->max_deliveries;
+        topic->dead_letter = must_strdup (create->dead_letter);
+    }
 }
 
 static void
@@ -319,25 +376,21 @@ s_list_topics (queues_t *self, Raftq__Reply *reply)
 static void
 s_publish (queues_t *self, Raftq__Publish *publish, uint64_t index, Raftq__Reply *reply)
 {
-    topic_t *topic = s_topic_lookup (self, publish->topic);
+    topic_t *topic = queues_lookup (self, publish->topic);
     if (!topic) {
         reply_fail (reply, RAFTQ__CODE__NOT_FOUND, "topic '%s' does not exist", publish->topic);
         return;
     }
 
     //  The payload moves from the command into the queue: no copy
-    uint8_t *payload = publish->payload.data;
-    size_t size = publish->payload.len;
+    message_t message = {.data = publish->payload.data, .size = publish->payload.len};
     publish->payload.data = NULL;
     publish->payload.len = 0;
-    if (size == 0) {
-        free (payload); //  an empty payload may still own a buffer
-        payload = NULL;
+    if (message.size == 0) {
+        free (message.data); //  an empty payload may still own a buffer
+        message.data = NULL;
     }
-
-    s_emit_publish (self, topic, index, (uint8_t *)must_memdup (payload, size), size);
-    uint64_t sequence = s_topic_push (topic, payload, size);
-    self->bytes += QUOTA_MESSAGE_COST + size;
+    uint64_t sequence = queues_append (self, topic, message, index);
 
     Raftq__Published *published = (Raftq__Published *)must_alloc (sizeof (Raftq__Published));
     raftq__published__init (published);
@@ -347,26 +400,53 @@ s_publish (queues_t *self, Raftq__Publish *publish, uint64_t index, Raftq__Reply
     reply->published = published;
 }
 
+held_t *
+queues_take_ready (queues_t *self, topic_t *topic)
+{
+    (void)self;
+    held_t *again = (held_t *)slot_heap_first (topic->ready_again);
+    //  The oldest ready message: one ready again is older than the fresh
+    //  queue's head (it was taken from the head before)
+    if (again) {
+        slot_heap_remove (topic->ready_again, again);
+        return again;
+    }
+    if (topic->count == 0)
+        return NULL;
+    held_t *held = (held_t *)must_zalloc (sizeof (held_t));
+    held->message = s_topic_pop (topic, &held->sequence);
+    held->topic = topic;
+    return held;
+}
+
+//  Reserve and Ack in one step: the message leaves the state.
 static void
 s_pop (queues_t *self, const char *name, Raftq__Reply *reply)
 {
-    topic_t *topic = s_topic_lookup (self, name);
+    topic_t *topic = queues_lookup (self, name);
     if (!topic) {
         reply_fail (reply, RAFTQ__CODE__NOT_FOUND, "topic '%s' does not exist", name);
         return;
     }
-    if (topic->count == 0) {
+    held_t *held = queues_take_ready (self, topic);
+    if (!held) {
         reply_fail (reply, RAFTQ__CODE__EMPTY, "topic '%s' is empty", name);
         return;
     }
 
     Raftq__Popped *popped = (Raftq__Popped *)must_alloc (sizeof (Raftq__Popped));
     raftq__popped__init (popped);
-    message_t message = s_topic_pop (topic, &popped->sequence);
-    self->bytes -= QUOTA_MESSAGE_COST + message.size;
+    popped->sequence = held->sequence;
     popped->topic = must_strdup (topic->name);
-    popped->payload.data = message.data; //  moves: the reply frees it
-    popped->payload.len = message.size;
+    //  The payload moves: the reply frees it
+    popped->payload.data = held->message.data;
+    popped->payload.len = held->message.size;
+    held->message.data = NULL;
+    if (held->message.origin_topic) {
+        popped->original_topic = must_strdup (held->message.origin_topic);
+        popped->deliveries = held->message.origin_deliveries;
+    }
+    queues_drop_held (self, &held);
     reply->result_case = RAFTQ__REPLY__RESULT_POPPED;
     reply->popped = popped;
 }
@@ -378,7 +458,7 @@ queues_execute (queues_t *self, Raftq__State__Command *command, uint64_t index, 
     assert (command && reply);
     switch (command->op_case) {
     case RAFTQ__STATE__COMMAND__OP_CREATE_TOPIC:
-        s_create_topic (self, command->create_topic->name, reply);
+        s_create_topic (self, command->create_topic, reply);
         break;
     case RAFTQ__STATE__COMMAND__OP_LIST_TOPICS:
         s_list_topics (self, reply);
@@ -388,6 +468,12 @@ queues_execute (queues_t *self, Raftq__State__Command *command, uint64_t index, 
         break;
     case RAFTQ__STATE__COMMAND__OP_POP:
         s_pop (self, command->pop->topic, reply);
+        break;
+    case RAFTQ__STATE__COMMAND__OP_RESERVE:
+    case RAFTQ__STATE__COMMAND__OP_ACK:
+    case RAFTQ__STATE__COMMAND__OP_NACK:
+    case RAFTQ__STATE__COMMAND__OP_EXPIRE:
+        queues_delivery_execute (self, command, index, reply);
         break;
     default:
         //  queues_validate refuses every other case
@@ -409,7 +495,7 @@ queues_admit (queues_t *self, const Raftq__State__Command *command,
     if (command->op_case == RAFTQ__STATE__COMMAND__OP_CREATE_TOPIC) {
         //  An existing name is answered ALREADY_EXISTS, not refused here
         const char *name = command->create_topic->name;
-        if (s_topic_lookup (self, name))
+        if (queues_lookup (self, name))
             return 0;
         return quota_check_item (self->topic_count, limits->max_topics, "max_topics", "the cluster",
                                  state_bytes, QUOTA_TOPIC_COST + strlen (name),
@@ -417,7 +503,7 @@ queues_admit (queues_t *self, const Raftq__State__Command *command,
     }
     if (command->op_case != RAFTQ__STATE__COMMAND__OP_PUBLISH)
         return 0;
-    topic_t *topic = s_topic_lookup (self, command->publish->topic);
+    topic_t *topic = queues_lookup (self, command->publish->topic);
     if (!topic)
         return 0; //  answered NOT_FOUND
     size_t size = command->publish->payload.len;
@@ -426,13 +512,21 @@ queues_admit (queues_t *self, const Raftq__State__Command *command,
     if (quota_check (topic->bytes, size, limits->max_topic_bytes, "max_topic_bytes", what, code,
                      error, error_size))
         return -1;
-    return quota_check_item (topic->count, limits->max_topic_messages, "max_topic_messages", what,
-                             state_bytes, QUOTA_MESSAGE_COST + size, limits->max_state_bytes, code,
-                             error, error_size);
+    //  Reserved and delayed messages count as queued ones: they are held
+    return quota_check_item (queues_topic_messages (topic), limits->max_topic_messages,
+                             "max_topic_messages", what, state_bytes, QUOTA_MESSAGE_COST + size,
+                             limits->max_state_bytes, code, error, error_size);
 }
 
 //  --------------------------------------------------------------------------
 //  State hash and snapshot
+
+void
+queues_origin_digest (const message_t *message, digest_t *digest)
+{
+    digest_string (digest, message->origin_topic);
+    digest_u64 (digest, message->origin_deliveries);
+}
 
 void
 queues_digest (queues_t *self, digest_t *digest)
@@ -446,11 +540,60 @@ queues_digest (queues_t *self, digest_t *digest)
         digest_u64 (digest, topic->publish_count);
         digest_u64 (digest, topic->count);
         digest_u64 (digest, topic->bytes);
+        digest_u64 (digest, topic->max_deliveries);
+        digest_string (digest, topic->dead_letter);
+        digest_u64 (digest, topic->dead_lettered);
         for (size_t queued = 0; queued < topic->count; queued++) {
             message_t *message = s_topic_message (topic, queued);
             digest_u64 (digest, s_topic_sequence (topic, queued));
             digest_bytes (digest, message->data, message->size);
+            queues_origin_digest (message, digest);
         }
+        queues_held_digest (topic, digest);
+    }
+}
+
+void
+queues_origin_save (const message_t *message, uint64_t sequence,
+                    Raftq__State__DeadLetterOrigin *origin)
+{
+    raftq__state__dead_letter_origin__init (origin);
+    origin->sequence = sequence;
+    origin->topic = message->origin_topic;
+    origin->deliveries = message->origin_deliveries;
+}
+
+int
+queues_origin_load (message_t *message, const Raftq__State__DeadLetterOrigin *origin, char *error,
+                    size_t error_size)
+{
+    if (!origin->topic || !*origin->topic)
+        return error_text_set (error, error_size, "a dead letter without its original topic");
+    message->origin_topic = must_strdup (origin->topic);
+    message->origin_deliveries = origin->deliveries;
+    return 0;
+}
+
+//  The origins of topic's fresh dead letters into saved, by sequence.
+static void
+s_origins_save (topic_t *topic, Raftq__State__TopicState *saved)
+{
+    size_t count = 0;
+    for (size_t queued = 0; queued < topic->count; queued++)
+        count += s_topic_message (topic, queued)->origin_topic != NULL;
+    if (count == 0)
+        return;
+    Raftq__State__DeadLetterOrigin *origins = (Raftq__State__DeadLetterOrigin *)must_alloc (
+        count * sizeof (Raftq__State__DeadLetterOrigin));
+    saved->origins = (Raftq__State__DeadLetterOrigin **)must_alloc (
+        count * sizeof (Raftq__State__DeadLetterOrigin *));
+    for (size_t queued = 0; queued < topic->count; queued++) {
+        message_t *message = s_topic_message (topic, queued);
+        if (!message->origin_topic)
+            continue;
+        queues_origin_save (message, s_topic_sequence (topic, queued), &origins[saved->n_origins]);
+        saved->origins[saved->n_origins] = &origins[saved->n_origins];
+        saved->n_origins++;
     }
 }
 
@@ -482,6 +625,8 @@ queues_snapshot_save (queues_t *self, Raftq__State__FsmState *state)
             saved->messages[queued].data = message->data;
             saved->messages[queued].len = message->size;
         }
+        s_origins_save (topic, saved);
+        queues_held_save (topic, saved);
         state->topics[position] = saved;
     }
 }
@@ -489,8 +634,13 @@ queues_snapshot_save (queues_t *self, Raftq__State__FsmState *state)
 void
 queues_snapshot_release (Raftq__State__FsmState *state)
 {
-    for (size_t position = 0; position < state->n_topics; position++)
-        free (state->topics[position]->messages);
+    for (size_t position = 0; position < state->n_topics; position++) {
+        Raftq__State__TopicState *saved = state->topics[position];
+        free (saved->messages);
+        free (saved->n_origins ? saved->origins[0] : NULL);
+        free (saved->origins);
+        queues_held_release_saved (saved);
+    }
     free (state->n_topics ? state->topics[0] : NULL);
     free (state->topics);
     state->topics = NULL;
@@ -507,6 +657,45 @@ s_ring_capacity (size_t count)
     return capacity;
 }
 
+//  Restores saved's fresh queue (and its dead letters' origins) into topic.
+static int
+s_fresh_load (queues_t *self, topic_t *topic, Raftq__State__TopicState *saved, char *error,
+              size_t error_size)
+{
+    if (saved->n_messages) {
+        s_topic_resize (topic, s_ring_capacity (saved->n_messages));
+        for (size_t queued = 0; queued < saved->n_messages; queued++) {
+            ProtobufCBinaryData *payload = &saved->messages[queued];
+            //  The payload moves into the queue; an empty one is NULL there
+            message_t *message = &topic->ring[queued];
+            memset (message, 0, sizeof (message_t));
+            message->data = payload->len ? payload->data : NULL;
+            message->size = payload->len;
+            topic->bytes += message->size;
+            self->bytes += queues_message_cost (message);
+            if (message->data)
+                payload->data = NULL;
+            payload->len = 0;
+        }
+        topic->count = saved->n_messages;
+    }
+    for (size_t position = 0; position < saved->n_origins; position++) {
+        const Raftq__State__DeadLetterOrigin *origin = saved->origins[position];
+        uint64_t first = s_topic_sequence (topic, 0);
+        if (origin->sequence < first || origin->sequence > topic->publish_count ||
+            (position && origin->sequence <= saved->origins[position - 1]->sequence))
+            return error_text_set (error, error_size,
+                                   "topic '%s': a dead letter's origin names "
+                                   "no queued message",
+                                   topic->name);
+        message_t *message = s_topic_message (topic, (size_t)(origin->sequence - first));
+        if (queues_origin_load (message, origin, error, error_size))
+            return -1;
+        self->bytes += strlen (message->origin_topic);
+    }
+    return 0;
+}
+
 int
 queues_snapshot_load (queues_t *self, Raftq__State__FsmState *state, char *error, size_t error_size)
 {
@@ -514,31 +703,26 @@ queues_snapshot_load (queues_t *self, Raftq__State__FsmState *state, char *error
     assert (self->topic_count == 0);
     for (size_t position = 0; position < state->n_topics; position++) {
         Raftq__State__TopicState *saved = state->topics[position];
-        if (!saved->name || !*saved->name || s_topic_lookup (self, saved->name))
+        if (!saved->name || !*saved->name || queues_lookup (self, saved->name))
             return error_text_set (error, error_size, "topic %zu has no name or a taken one",
                                    position);
-        if (saved->n_messages > saved->publish_count)
+        if (saved->n_messages > saved->publish_count ||
+            saved->n_held > saved->publish_count - saved->n_messages)
             return error_text_set (error, error_size,
                                    "topic '%s' holds more messages than were published",
                                    saved->name);
         topic_t *topic = s_topic_add (self, saved->name);
         topic->publish_count = saved->publish_count;
-        if (saved->n_messages == 0)
-            continue;
-        s_topic_resize (topic, s_ring_capacity (saved->n_messages));
-        for (size_t queued = 0; queued < saved->n_messages; queued++) {
-            ProtobufCBinaryData *payload = &saved->messages[queued];
-            //  The payload moves into the queue; an empty one is NULL there
-            message_t *message = &topic->ring[queued];
-            message->data = payload->len ? payload->data : NULL;
-            message->size = payload->len;
-            topic->bytes += message->size;
-            self->bytes += QUOTA_MESSAGE_COST + message->size;
-            if (message->data)
-                payload->data = NULL;
-            payload->len = 0;
-        }
-        topic->count = saved->n_messages;
+        if (s_fresh_load (self, topic, saved, error, error_size) ||
+            queues_held_load (self, topic, saved, error, error_size))
+            return -1;
+    }
+    //  Once every topic exists: a snapshot is input like any other
+    for (size_t position = 0; position < self->topic_count; position++) {
+        topic_t *topic = self->topic_order[position];
+        if (topic->dead_letter && !queues_lookup (self, topic->dead_letter))
+            return error_text_set (error, error_size, "topic '%s': dead_letter '%s' does not exist",
+                                   topic->name, topic->dead_letter);
     }
     return 0;
 }

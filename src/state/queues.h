@@ -1,6 +1,8 @@
 /*  queues — the topics of the replicated state, each a FIFO queue of
     messages, in creation order; the queue commands (CreateTopic,
-    ListTopics, Publish, Pop), their checks and events; and the topics'
+    ListTopics, Publish, Pop) and acknowledged consumption (Reserve, Ack,
+    Nack, the leader's Expire, dead letters), their checks and events; and
+    the topics'
     part of the state hash and of the snapshot. Deterministic like the rest
     of the fsm: topics are listed, hashed and saved in creation order.
 */
@@ -16,6 +18,13 @@
 #include "state.pb-c.h"
 
 typedef struct _queues_t queues_t;
+
+//  Bytes of Command.receipt_nonce a Reserve needs (the leader draws them).
+#define QUEUES_RECEIPT_NONCE_SIZE 16
+//  Longest visibility time and Nack delay (12 hours).
+#define QUEUES_MAX_HOLD_MS (12LL * 3600 * 1000)
+//  Visibility time of a Reserve that asks 0.
+#define QUEUES_DEFAULT_VISIBILITY_MS 30000
 
 //  Names longer than max_topic_name bytes and payloads over
 //  max_payload_bytes are refused (both at least 1). events is borrowed and
@@ -46,6 +55,19 @@ void queues_execute (queues_t *self, Raftq__State__Command *command, uint64_t in
 
 //  How many topics exist.
 size_t queues_topic_count (queues_t *self);
+
+//  Sets *ready to the messages of topic name that a Reserve or Pop could
+//  take now. Returns 0, or -1 when there is no such topic.
+int queues_ready (queues_t *self, const char *name, uint64_t *ready);
+
+//  The earliest deadline of a reservation or a delay, leader time in ms;
+//  INT64_MAX when nothing is reserved or delayed. An Expire entry stamped
+//  at or after it ends it.
+int64_t queues_next_deadline (queues_t *self);
+
+//  Describes the topic at position (creation order, below
+//  queues_topic_count) in status; strings borrowed until the next apply.
+void queues_topic_status (queues_t *self, size_t position, Raftq__TopicStatus *status);
 
 //  Accounted bytes of the topics and their queued messages (quota.h).
 uint64_t queues_bytes (queues_t *self);

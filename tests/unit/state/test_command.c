@@ -73,7 +73,7 @@ test_every_operation_in_its_field (void **state)
         assert_ptr_equal (*(void **)((char *)&command + same->offset), marker);
         translated++;
     }
-    assert_int_equal (translated, 11);
+    assert_int_equal (translated, 14);
 }
 
 static void
