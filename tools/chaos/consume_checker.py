@@ -26,8 +26,11 @@ Counters (all must be 0):
                     delivery's visibility time could have ended (counted
                     from the invocation of its reserve, the earliest it can
                     have been applied) and before a nack of it (OK or of
-                    unknown outcome) plus its delay; or two deliveries with
-                    the same count, which hand one message out twice. A
+                    unknown outcome) plus its delay (a nack of the last
+                    delivery a topic allows moves the message to the
+                    dead-letter topic at once: the delay is for redelivery
+                    on the same topic); or two deliveries with the same
+                    count, which hand one message out twice. A
                     delivery whose predecessor was never seen (a reserve of
                     unknown outcome took it) is not judged.
   bad_dead_letter   a dead letter from a topic that makes none, or after a
@@ -138,7 +141,8 @@ def _check_deliveries(value, taken, publish, acks, nacks, limits, report):
         position = _predecessor(delivery)
         if position is None or len(at.get(position, [])) != 1:
             continue
-        why = _too_early(delivery, at[position][0], nacks.get(at[position][0]["receipt"], []))
+        why = _too_early(delivery, at[position][0], nacks.get(at[position][0]["receipt"], []),
+                         position[0] != _position(delivery)[0])
         if why:
             report.add("early_redelivery", 1, "%s: %s" % (value, why))
 
@@ -175,11 +179,13 @@ def _check_dead_letter(value, delivery, limits, report):
                    % (value, delivery["topic"], delivery["deliveries"], most))
 
 
-def _too_early(delivery, before, nacks):
-    """Why delivery came too soon after before (its predecessor), or None."""
+def _too_early(delivery, before, nacks, moved):
+    """Why delivery came too soon after before (its predecessor), or None.
+    moved: delivery is the first dead letter, before the last delivery on
+    the original topic."""
     ready = before["invoke"] + before["visibility_ms"] / 1000.0
     for nack in nacks:
-        ready = min(ready, nack["invoke"] + nack.get("delay_ms", 0) / 1000.0)
+        ready = min(ready, nack["invoke"] + (0 if moved else nack.get("delay_ms", 0) / 1000.0))
     if delivery["complete"] >= ready - SLACK_S:
         return None
     return ("delivery %s by %s answered at %.3f, but delivery %s (reserved by %s from %.3f for "

@@ -263,7 +263,9 @@ def _consume_clean():
     # 1-1: crashed on, back after its visibility time, acked; 1-2: nacked
     # with a delay, back after it, acked; 1-3: crashed on three times on
     # the poison topic, then a dead letter, acked there; 1-4: its ack's
-    # outcome unknown (it may have applied: not lost)
+    # outcome unknown (it may have applied: not lost); 1-5: its last
+    # delivery on the poison topic nacked with a delay, and a dead letter
+    # at once (the delay is for redelivery on the same topic)
     return (ConsumeBuilder()
             .publish("client-1", "1-1", 0, 0.1).reserve("client-2", "1-1", 0.2, 0.3, 1)
             .crash("client-2", "1-1", 1, 0.3).reserve("client-3", "1-1", 1.25, 1.3, 2)
@@ -278,7 +280,16 @@ def _consume_clean():
             .reserve("client-3", "1-3", 6.2, 6.3, 1, topic="dead", original=("poison", 3))
             .ack("client-3", "1-3", 1, 6.4, 6.5, topic="dead")
             .publish("client-1", "1-4", 7, 7.1).reserve("client-2", "1-4", 7.2, 7.3, 1)
-            .ack("client-2", "1-4", 1, 7.4, 30, outcome="unknown"))
+            .ack("client-2", "1-4", 1, 7.4, 30, outcome="unknown")
+            .publish("client-1", "1-5", 8, 8.1, topic="poison")
+            .reserve("client-2", "1-5", 8.2, 8.3, 1, topic="poison")
+            .nack("client-2", "1-5", 1, 8.4, 8.5, topic="poison")
+            .reserve("client-3", "1-5", 8.6, 8.7, 2, topic="poison")
+            .nack("client-3", "1-5", 2, 8.8, 8.9, topic="poison")
+            .reserve("client-2", "1-5", 9.0, 9.1, 3, topic="poison")
+            .nack("client-2", "1-5", 3, 9.2, 9.3, topic="poison", delay_ms=800)
+            .reserve("client-3", "1-5", 9.4, 9.5, 1, topic="dead", original=("poison", 3))
+            .ack("client-3", "1-5", 1, 9.6, 9.7, topic="dead"))
 
 
 CONSUME_CASES = [
