@@ -662,11 +662,11 @@ raftq_client_token (raftq_client_t *self)
 }
 
 bool
-raftq_client_topic_ok (raftq_client_t *self, const char *topic)
+raftq_client_given (raftq_client_t *self, const char *text, const char *what)
 {
-    if (topic && *topic)
+    if (text && *text)
         return true;
-    raftq_client_fail (self, RAFTQ_INVALID_ARGUMENT, "topic name is missing");
+    raftq_client_fail (self, RAFTQ_INVALID_ARGUMENT, "%s is missing", what);
     return false;
 }
 

@@ -66,9 +66,9 @@ int raftq_client_patience (raftq_client_t *self, int minimum_ms);
 raftq_code_t raftq_client_fail (raftq_client_t *self, raftq_code_t code, const char *format, ...)
     __attribute__ ((format (printf, 3, 4)));
 
-//  True when topic is a non-empty string; else sets the error text
-//  (arguments are refused before anything is sent).
-bool raftq_client_topic_ok (raftq_client_t *self, const char *topic);
+//  True when text (a topic name, a receipt: what) is a non-empty string;
+//  else sets the error text (arguments are refused before anything is sent).
+bool raftq_client_given (raftq_client_t *self, const char *text, const char *what);
 
 //  For an OK reply without the result its operation promises: a node that
 //  says OK without it is broken, not successful. Returns RAFTQ_INTERNAL.

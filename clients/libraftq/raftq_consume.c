@@ -6,21 +6,11 @@
 */
 #include "raftq_client.h"
 
-//  A receipt argument must be a non-empty string.
-static bool
-s_receipt_ok (raftq_client_t *self, const char *receipt)
-{
-    if (receipt && *receipt)
-        return true;
-    raftq_client_fail (self, RAFTQ_INVALID_ARGUMENT, "receipt is missing");
-    return false;
-}
-
 raftq_code_t
 raftq_create_topic_dead_letter (raftq_client_t *self, const char *name, uint32_t max_deliveries,
                                 const char *dead_letter)
 {
-    if (!raftq_client_topic_ok (self, name))
+    if (!raftq_client_given (self, name, "topic name"))
         return RAFTQ_INVALID_ARGUMENT;
     bool has_dead_letter = dead_letter && *dead_letter;
     if (has_dead_letter != (max_deliveries > 0))
@@ -124,7 +114,7 @@ raftq_reserve (raftq_client_t *self, const char *topic, uint32_t visibility_ms, 
                raftq_delivery_t **delivery_p)
 {
     *delivery_p = NULL;
-    if (!raftq_client_topic_ok (self, topic))
+    if (!raftq_client_given (self, topic, "topic name"))
         return RAFTQ_INVALID_ARGUMENT;
     Raftq__Reserve reserve = RAFTQ__RESERVE__INIT;
     reserve.topic = (char *)topic;
@@ -140,7 +130,7 @@ raftq_pop_wait (raftq_client_t *self, const char *topic, uint32_t wait_ms,
                 raftq_delivery_t **delivery_p)
 {
     *delivery_p = NULL;
-    if (!raftq_client_topic_ok (self, topic))
+    if (!raftq_client_given (self, topic, "topic name"))
         return RAFTQ_INVALID_ARGUMENT;
     Raftq__Pop pop = RAFTQ__POP__INIT;
     pop.topic = (char *)topic;
@@ -171,7 +161,7 @@ s_settle_request (Raftq__Request *request, Raftq__Ack *ack, Raftq__Nack *nack, c
 static raftq_code_t
 s_settle (raftq_client_t *self, const char *receipt, int64_t delay_ms)
 {
-    if (!s_receipt_ok (self, receipt))
+    if (!raftq_client_given (self, receipt, "receipt"))
         return RAFTQ_INVALID_ARGUMENT;
     Raftq__Ack ack;
     Raftq__Nack nack;
@@ -199,7 +189,7 @@ int
 raftq_send_reserve (raftq_client_t *self, const char *topic, uint32_t visibility_ms,
                     uint64_t *seq_p)
 {
-    if (!raftq_client_topic_ok (self, topic))
+    if (!raftq_client_given (self, topic, "topic name"))
         return -1;
     Raftq__Reserve reserve = RAFTQ__RESERVE__INIT;
     reserve.topic = (char *)topic;
@@ -212,7 +202,7 @@ raftq_send_reserve (raftq_client_t *self, const char *topic, uint32_t visibility
 int
 raftq_send_ack (raftq_client_t *self, const char *receipt, uint64_t *seq_p)
 {
-    if (!s_receipt_ok (self, receipt))
+    if (!raftq_client_given (self, receipt, "receipt"))
         return -1;
     Raftq__Ack ack;
     Raftq__Nack nack;

@@ -65,7 +65,7 @@ raftq_code_t
 raftq_publish (raftq_client_t *self, const char *topic, const void *payload, size_t size,
                uint64_t *sequence_p)
 {
-    if (!raftq_client_topic_ok (self, topic))
+    if (!raftq_client_given (self, topic, "topic name"))
         return RAFTQ_INVALID_ARGUMENT;
     if (!payload && size > 0)
         return raftq_client_fail (self, RAFTQ_INVALID_ARGUMENT, "payload is missing");
@@ -90,7 +90,7 @@ raftq_pop (raftq_client_t *self, const char *topic, void **payload_p, size_t *si
 {
     *payload_p = NULL;
     *size_p = 0;
-    if (!raftq_client_topic_ok (self, topic))
+    if (!raftq_client_given (self, topic, "topic name"))
         return RAFTQ_INVALID_ARGUMENT;
     Raftq__Pop pop;
     Raftq__Request request;
@@ -114,7 +114,7 @@ int
 raftq_send_publish (raftq_client_t *self, const char *topic, const void *payload, size_t size,
                     uint64_t *seq_p)
 {
-    if (!raftq_client_topic_ok (self, topic))
+    if (!raftq_client_given (self, topic, "topic name"))
         return -1;
     if (!payload && size > 0) {
         raftq_client_fail (self, RAFTQ_INVALID_ARGUMENT, "payload is missing");
@@ -129,7 +129,7 @@ raftq_send_publish (raftq_client_t *self, const char *topic, const void *payload
 int
 raftq_send_pop (raftq_client_t *self, const char *topic, uint64_t *seq_p)
 {
-    if (!raftq_client_topic_ok (self, topic))
+    if (!raftq_client_given (self, topic, "topic name"))
         return -1;
     Raftq__Pop pop;
     Raftq__Request request;
