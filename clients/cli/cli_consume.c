@@ -9,15 +9,15 @@
 
 #include "raftq_cli.h"
 
-//  A delivery as JSON: topic, message (or message_base64), sequence, and
-//  what a reserve or a dead letter adds.
+//  A delivery as JSON: topic and message (or message_base64), as pop has
+//  always printed it, and what a reserve or a dead letter adds.
 static json_t *
 s_delivery_json (const raftq_delivery_t *delivery)
 {
-    json_t *object = json_pack ("{s:b, s:s, s:I}", "success", 1, "topic", delivery->topic,
-                                "sequence", (json_int_t)delivery->sequence);
+    json_t *object = json_pack ("{s:b, s:s}", "success", 1, "topic", delivery->topic);
     cli_json_set_bytes (object, "message", delivery->payload, delivery->size);
     if (delivery->receipt) {
+        json_object_set_new (object, "sequence", json_integer ((json_int_t)delivery->sequence));
         json_object_set_new (object, "receipt", json_string (delivery->receipt));
         json_object_set_new (object, "deliveries", json_integer (delivery->deliveries));
         json_object_set_new (object, "visible_at", json_integer (delivery->visible_at_ms));
