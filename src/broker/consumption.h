@@ -18,9 +18,12 @@
 extern "C" {
 #endif
 
-//  Parked waiters per node, and per connection (routing id).
+//  Parked waiters per node, per connection (routing id), and their bytes
+//  per node (a Pop or Reserve is small; one stuffed with unknown fields
+//  counts what it holds).
 #define CONSUMPTION_MAX_WAITING        10000
 #define CONSUMPTION_MAX_WAITING_PER_ID 256
+#define CONSUMPTION_MAX_WAITING_BYTES  (64 * 1024 * 1024)
 
 //  Serves a Pop or Reserve (taken): proposed now, or parked to wait.
 void consumption_serve (server_t *server, client_request_t *request);

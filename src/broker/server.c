@@ -358,8 +358,8 @@ s_open (server_t *self, const uint8_t *secret_key)
     self->view = cluster_view_new (self->config, self->node_id);
     self->fsm = snapshot_policy_fsm_new (self);
     self->waiting = waiting_table_new ();
-    self->consumers =
-        waiting_consumers_new (CONSUMPTION_MAX_WAITING, CONSUMPTION_MAX_WAITING_PER_ID);
+    self->consumers = waiting_consumers_new (
+        CONSUMPTION_MAX_WAITING, CONSUMPTION_MAX_WAITING_PER_ID, CONSUMPTION_MAX_WAITING_BYTES);
     self->credentials = credentials_new ();
     if (!self->view || !self->fsm || !self->waiting || !self->consumers || !self->credentials ||
         apply_open (self) || s_open_ports (self))

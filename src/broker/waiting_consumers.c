@@ -22,6 +22,7 @@ typedef struct {
     size_t slot;               //  its place in deadlines
     void *handle;              //  its place in line->waiters
     char *connection;          //  its routing id in hex, key of connections
+    size_t bytes;              //  what it counts in the byte bound
 } waiter_t;
 
 //  A woken waiter until its entry settles.
@@ -35,11 +36,13 @@ typedef struct {
 struct _waiting_consumers_t {
     size_t max_waiting;        //  parked requests at most
     size_t max_per_connection; //  of them from one routing id
+    size_t max_bytes;          //  their bytes at most
     zhashx_t *lines;           //  topic -> line_t (owned)
     slot_heap_t *deadlines;    //  waiter_t, earliest wait end first
     zhashx_t *connections;     //  routing id hex -> size_t count (owned)
     zhashx_t *woken;           //  ticket -> woken_t (owned)
     size_t size;               //  parked requests
+    size_t bytes;              //  their bytes
 };
 
 static bool
@@ -68,11 +71,12 @@ s_free_item (void **item_p)
 }
 
 waiting_consumers_t *
-waiting_consumers_new (size_t max_waiting, size_t max_per_connection)
+waiting_consumers_new (size_t max_waiting, size_t max_per_connection, size_t max_bytes)
 {
     waiting_consumers_t *self = (waiting_consumers_t *)must_zalloc (sizeof (waiting_consumers_t));
     self->max_waiting = max_waiting;
     self->max_per_connection = max_per_connection;
+    self->max_bytes = max_bytes;
     self->lines = zhashx_new ();
     zhashx_set_destructor (self->lines, s_line_destroy);
     self->connections = zhashx_new ();
@@ -139,18 +143,30 @@ s_connection_count (waiting_consumers_t *self, const char *connection)
     return count;
 }
 
+//  What a parked request holds, as the byte bound counts it: its packed
+//  form (unknown fields included) and its routing id.
+static size_t
+s_request_bytes (client_request_t *request)
+{
+    const Raftq__Request *decoded = request->decoded.request;
+    return zframe_size (request->routing_id) +
+           (decoded ? raftq__request__get_packed_size (decoded) : 0);
+}
+
 //  Parks request in line, at its head or its tail.
 static void
 s_add (waiting_consumers_t *self, line_t *line, client_request_t *request, int64_t wait_deadline,
        char *connection, bool first)
 {
     waiter_t *waiter = (waiter_t *)must_zalloc (sizeof (waiter_t));
+    waiter->bytes = s_request_bytes (request);
+    self->bytes += waiter->bytes;
     waiter->request = request;
     waiter->line = line;
     waiter->wait_deadline = wait_deadline;
     waiter->connection = connection;
-    waiter->handle = first ? zlistx_add_start (line->waiters, waiter)
-                           : zlistx_add_end (line->waiters, waiter);
+    waiter->handle =
+        first ? zlistx_add_start (line->waiters, waiter) : zlistx_add_end (line->waiters, waiter);
     slot_heap_push (self->deadlines, waiter);
     (*s_connection_count (self, connection))++;
     self->size++;
@@ -167,6 +183,7 @@ s_remove (waiting_consumers_t *self, waiter_t *waiter)
     if (--*count == 0)
         zhashx_delete (self->connections, waiter->connection);
     free (waiter->connection);
+    self->bytes -= waiter->bytes;
     free (waiter);
     self->size--;
     return request;
@@ -180,6 +197,11 @@ waiting_consumers_park (waiting_consumers_t *self, const char *topic, client_req
     if (self->size >= self->max_waiting) {
         snprintf (error, error_size, "too many waiting consumers on this node (%zu)",
                   self->max_waiting);
+        return -1;
+    }
+    if (self->bytes + s_request_bytes (request) > self->max_bytes) {
+        snprintf (error, error_size, "waiting consumers on this node hold %zu bytes already",
+                  self->bytes);
         return -1;
     }
     char *connection = zframe_strhex (request->routing_id);

@@ -1,7 +1,7 @@
 /*  waiting_consumers — Pop and Reserve requests with a wait_ms that found
     their topic empty, parked at the leader until a message is ready for
-    them (FIFO per topic) or their wait ends. Bounded per node and per
-    connection (routing id). It also remembers the waiters it woke until
+    them (FIFO per topic) or their wait ends. Bounded per node (count and
+    bytes) and per connection (routing id). It also remembers the waiters it woke until
     their entry applies, so that a topic is not woken twice for one ready
     message, and so that a woken waiter whose entry found the message gone
     goes back to the head of its line. A plain container: the server
@@ -28,8 +28,9 @@ typedef void (waiting_consumers_wake_fn) (void *argument, client_request_t *requ
                                           const char *topic, int64_t wait_deadline);
 
 //  Empty; at most max_waiting parked requests, max_per_connection of them
-//  from one routing id.
-waiting_consumers_t *waiting_consumers_new (size_t max_waiting, size_t max_per_connection);
+//  from one routing id, and max_bytes of requests (packed) in all.
+waiting_consumers_t *waiting_consumers_new (size_t max_waiting, size_t max_per_connection,
+                                            size_t max_bytes);
 
 //  Destroys the requests still parked, unanswered: answer them first.
 void waiting_consumers_destroy (waiting_consumers_t **self_p);
@@ -37,9 +38,8 @@ void waiting_consumers_destroy (waiting_consumers_t **self_p);
 //  Parks request (taken) behind topic's other waiters until wait_deadline
 //  (zclock_mono ms). Returns 0, or -1 when a bound refuses it: then the
 //  request is still the caller's and error says which bound.
-int waiting_consumers_park (waiting_consumers_t *self, const char *topic,
-                            client_request_t *request, int64_t wait_deadline, char *error,
-                            size_t error_size);
+int waiting_consumers_park (waiting_consumers_t *self, const char *topic, client_request_t *request,
+                            int64_t wait_deadline, char *error, size_t error_size);
 
 //  Waiters of topic parked or woken and not settled yet.
 size_t waiting_consumers_count (waiting_consumers_t *self, const char *topic);
@@ -59,8 +59,8 @@ void waiting_consumers_woke (waiting_consumers_t *self, const char *topic, uint6
 //  wait end in *wait_deadline and its topic's name in *topic (malloc'd:
 //  the caller frees it), if ticket was a woken waiter's; it no longer
 //  counts.
-bool waiting_consumers_settle (waiting_consumers_t *self, uint64_t ticket,
-                               int64_t *wait_deadline, char **topic);
+bool waiting_consumers_settle (waiting_consumers_t *self, uint64_t ticket, int64_t *wait_deadline,
+                               char **topic);
 
 //  Puts a settled waiter (taken) back at the head of topic's line: its
 //  entry found no message. Never refused: it had a place already.
@@ -70,8 +70,7 @@ void waiting_consumers_park_first (waiting_consumers_t *self, const char *topic,
 //  Takes out the waiter whose wait ended earliest if at or before now
 //  (INT64_MAX: any, to empty the table), with its topic's name in *topic
 //  (malloc'd: the caller frees it); NULL if none is due.
-client_request_t *waiting_consumers_expired (waiting_consumers_t *self, int64_t now,
-                                             char **topic);
+client_request_t *waiting_consumers_expired (waiting_consumers_t *self, int64_t now, char **topic);
 
 //  Forgets the woken waiters whose settle_by is at or before now (their
 //  entry's answer was lost: a timeout or a refusal answered them).

@@ -401,9 +401,13 @@ s_publish (queues_t *self, Raftq__Publish *publish, uint64_t index, Raftq__Reply
 }
 
 held_t *
-queues_take_ready (queues_t *self, topic_t *topic)
+queues_take_ready (queues_t *self, const char *name, Raftq__Reply *reply)
 {
-    (void)self;
+    topic_t *topic = queues_lookup (self, name);
+    if (!topic) {
+        reply_fail (reply, RAFTQ__CODE__NOT_FOUND, "topic '%s' does not exist", name);
+        return NULL;
+    }
     held_t *again = (held_t *)slot_heap_first (topic->ready_again);
     //  The oldest ready message: one ready again is older than the fresh
     //  queue's head (it was taken from the head before)
@@ -411,8 +415,10 @@ queues_take_ready (queues_t *self, topic_t *topic)
         slot_heap_remove (topic->ready_again, again);
         return again;
     }
-    if (topic->count == 0)
+    if (topic->count == 0) {
+        reply_fail (reply, RAFTQ__CODE__EMPTY, "topic '%s' is empty", name);
         return NULL;
+    }
     held_t *held = (held_t *)must_zalloc (sizeof (held_t));
     held->message = s_topic_pop (topic, &held->sequence);
     held->topic = topic;
@@ -423,21 +429,14 @@ queues_take_ready (queues_t *self, topic_t *topic)
 static void
 s_pop (queues_t *self, const char *name, Raftq__Reply *reply)
 {
-    topic_t *topic = queues_lookup (self, name);
-    if (!topic) {
-        reply_fail (reply, RAFTQ__CODE__NOT_FOUND, "topic '%s' does not exist", name);
+    held_t *held = queues_take_ready (self, name, reply);
+    if (!held)
         return;
-    }
-    held_t *held = queues_take_ready (self, topic);
-    if (!held) {
-        reply_fail (reply, RAFTQ__CODE__EMPTY, "topic '%s' is empty", name);
-        return;
-    }
 
     Raftq__Popped *popped = (Raftq__Popped *)must_alloc (sizeof (Raftq__Popped));
     raftq__popped__init (popped);
     popped->sequence = held->sequence;
-    popped->topic = must_strdup (topic->name);
+    popped->topic = must_strdup (held->topic->name);
     //  The payload moves: the reply frees it
     popped->payload.data = held->message.data;
     popped->payload.len = held->message.size;

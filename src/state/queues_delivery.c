@@ -105,6 +105,15 @@ queues_drop_held (queues_t *self, held_t **held_p)
     s_held_free (held_p);
 }
 
+//  Orders held_t pointers by sequence (distinct within a topic).
+static int
+s_compare_sequences (const void *one, const void *other)
+{
+    uint64_t first = (*(held_t *const *)one)->sequence;
+    uint64_t second = (*(held_t *const *)other)->sequence;
+    return first < second ? -1 : first > second;
+}
+
 //  Every held message of topic, by sequence (malloc'd; *count set).
 static held_t **
 s_held_sorted (topic_t *topic, size_t *count)
@@ -117,17 +126,7 @@ s_held_sorted (topic_t *topic, size_t *count)
         sorted[position] = (held_t *)slot_heap_item (topic->ready_again, position);
     for (size_t position = 0; position < pending; position++)
         sorted[again + position] = (held_t *)slot_heap_item (topic->pending, position);
-    //  Sequences are distinct within a topic: insertion sort is enough for
-    //  the in-flight counts this holds, and needs no comparator globals
-    for (size_t position = 1; position < *count; position++) {
-        held_t *item = sorted[position];
-        size_t slot = position;
-        while (slot > 0 && sorted[slot - 1]->sequence > item->sequence) {
-            sorted[slot] = sorted[slot - 1];
-            slot--;
-        }
-        sorted[slot] = item;
-    }
+    qsort (sorted, *count, sizeof (held_t *), s_compare_sequences);
     return sorted;
 }
 
@@ -314,17 +313,10 @@ static void
 s_reserve (queues_t *self, const Raftq__State__Command *command, uint64_t index,
            Raftq__Reply *reply)
 {
-    const char *name = command->reserve->topic;
-    topic_t *topic = queues_lookup (self, name);
-    if (!topic) {
-        reply_fail (reply, RAFTQ__CODE__NOT_FOUND, "topic '%s' does not exist", name);
+    held_t *held = queues_take_ready (self, command->reserve->topic, reply);
+    if (!held)
         return;
-    }
-    held_t *held = queues_take_ready (self, topic);
-    if (!held) {
-        reply_fail (reply, RAFTQ__CODE__EMPTY, "topic '%s' is empty", name);
-        return;
-    }
+    topic_t *topic = held->topic;
     uint32_t visibility = command->reserve->visibility_ms ? command->reserve->visibility_ms
                                                           : QUEUES_DEFAULT_VISIBILITY_MS;
     char nonce[QUEUES_RECEIPT_NONCE_SIZE * 2 + 1];

@@ -101,10 +101,10 @@ int queues_origin_load (message_t *message, const Raftq__State__DeadLetterOrigin
 void queues_held_init (topic_t *topic);
 void queues_held_release (queues_t *self, topic_t *topic);
 
-//  Takes the oldest ready message of topic (fresh or ready again) out as a
-//  held message (deliveries 0 when fresh); its bytes stay counted. NULL
-//  when none is ready.
-held_t *queues_take_ready (queues_t *self, topic_t *topic);
+//  Takes the oldest ready message of topic name (fresh or ready again) out
+//  as a held message (deliveries 0 when fresh); its bytes stay counted.
+//  NULL, with reply failed NOT_FOUND or EMPTY, when there is none.
+held_t *queues_take_ready (queues_t *self, const char *name, Raftq__Reply *reply);
 
 //  Frees a held message that left the state (popped, acked): uncounts it.
 void queues_drop_held (queues_t *self, held_t **held_p);

@@ -108,6 +108,14 @@ s_json_seeds (seeds_t *seeds)
                        "\"client_id\":9007199254740993,\"seq\":7}"},
         {"nul-payload",
          "{\"type\":\"message\",\"method\":\"PUT\",\"topic\":\"q\",\"message\":\"a\\u0000b\"}"},
+        {"reserve", "{\"type\":\"message\",\"method\":\"RESERVE\",\"topic\":\"orders\","
+                    "\"visibility_ms\":30000,\"wait_ms\":1000}"},
+        {"ack", "{\"type\":\"message\",\"method\":\"ACK\",\"receipt\":\"00000000000000070123\"}"},
+        {"nack", "{\"type\":\"message\",\"method\":\"NACK\",\"receipt\":\"r\",\"delay_ms\":500}"},
+        {"topic-put-dead-letter", "{\"type\":\"topic\",\"method\":\"PUT\",\"topic\":\"jobs\","
+                                  "\"max_deliveries\":5,\"dead_letter\":\"jobs.dead\"}"},
+        {"message-get-wait",
+         "{\"type\":\"message\",\"method\":\"GET\",\"topic\":\"orders\",\"wait_ms\":2000}"},
         {"bad-type", "{\"type\":7,\"method\":\"GET\"}"},
         {"unknown-op", "{\"type\":\"topic\",\"method\":\"PATCH\",\"topic\":\"q\"}"},
         {"missing-key", "{\"type\":\"message\",\"method\":\"PUT\",\"topic\":\"q\"}"},

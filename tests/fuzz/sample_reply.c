@@ -25,6 +25,14 @@ s_fill_lists (sample_reply_t *sample, const uint8_t *bytes, size_t size)
     sample->popped.payload.data = (uint8_t *)bytes;
     sample->popped.payload.len = size;
     sample->popped.sequence = 1;
+    raftq__reserved__init (&sample->reserved);
+    sample->reserved.topic = sample->text;
+    sample->reserved.payload.data = (uint8_t *)bytes;
+    sample->reserved.payload.len = size;
+    sample->reserved.receipt = sample->text;
+    sample->reserved.deliveries = UINT32_MAX;
+    sample->reserved.original_topic = sample->text;
+    sample->reserved.original_deliveries = UINT32_MAX;
 
     raftq__event__init (&sample->event);
     sample->event.stream = sample->text;
@@ -80,6 +88,13 @@ s_fill_status (sample_reply_t *sample)
     sample->detail.first_index = 1;
     sample->detail.log_bytes = SAMPLE_BIG_COUNT;
     sample->detail.snapshot_bytes = 0;
+    raftq__topic_status__init (&sample->topic);
+    sample->topic.name = sample->text;
+    sample->topic.ready = SAMPLE_BIG_COUNT;
+    sample->topic.dead_letter = sample->text;
+    sample->topic_list[0] = &sample->topic;
+    sample->detail.topics = sample->topic_list;
+    sample->detail.n_topics = 1;
     sample->status.detail = &sample->detail;
 }
 
@@ -135,6 +150,10 @@ s_set_result (sample_reply_t *sample, Raftq__Request__OpCase op)
     case RAFTQ__REQUEST__OP_POP:
         reply->result_case = RAFTQ__REPLY__RESULT_POPPED;
         reply->popped = &sample->popped;
+        break;
+    case RAFTQ__REQUEST__OP_RESERVE:
+        reply->result_case = RAFTQ__REPLY__RESULT_RESERVED;
+        reply->reserved = &sample->reserved;
         break;
     case RAFTQ__REQUEST__OP_STATUS:
         reply->result_case = RAFTQ__REPLY__RESULT_STATUS;

@@ -60,6 +60,38 @@ s_protobuf_queue_seeds (seeds_t *seeds)
     request.pop = &pop;
     s_pack_request (seeds, "pop", &request);
 
+    create_topic.max_deliveries = 5;
+    create_topic.dead_letter = (char *)"orders.dead";
+    request.op_case = RAFTQ__REQUEST__OP_CREATE_TOPIC;
+    request.create_topic = &create_topic;
+    s_pack_request (seeds, "create-topic-dead-letter", &request);
+
+    pop.wait_ms = 2000;
+    request.op_case = RAFTQ__REQUEST__OP_POP;
+    request.pop = &pop;
+    s_pack_request (seeds, "pop-wait", &request);
+
+    Raftq__Reserve reserve = RAFTQ__RESERVE__INIT;
+    reserve.topic = (char *)"orders";
+    reserve.visibility_ms = 30000;
+    reserve.wait_ms = 1000;
+    request.op_case = RAFTQ__REQUEST__OP_RESERVE;
+    request.reserve = &reserve;
+    s_pack_request (seeds, "reserve", &request);
+
+    Raftq__Ack ack = RAFTQ__ACK__INIT;
+    ack.receipt = (char *)"000000000000002a00112233445566778899aabbccddeeff";
+    request.op_case = RAFTQ__REQUEST__OP_ACK;
+    request.ack = &ack;
+    s_pack_request (seeds, "ack", &request);
+
+    Raftq__Nack nack = RAFTQ__NACK__INIT;
+    nack.receipt = ack.receipt;
+    nack.delay_ms = 500;
+    request.op_case = RAFTQ__REQUEST__OP_NACK;
+    request.nack = &nack;
+    s_pack_request (seeds, "nack", &request);
+
     Raftq__Status status = RAFTQ__STATUS__INIT;
     status.with_hash = true;
     request.op_case = RAFTQ__REQUEST__OP_STATUS;

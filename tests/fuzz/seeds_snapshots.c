@@ -9,11 +9,13 @@
 
 #include "broker/state_snapshot.h"
 #include "state/fsm.h"
+#include "state/queues.h"
 #include "storage/snapshot.h"
 #include "storage/snapshot_legacy.h"
 #include "util/crc32c.h"
 #include "util/little_endian.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,8 +47,76 @@ s_apply (fsm_t *fsm, Raftq__State__Command *command)
     return rc;
 }
 
+//  Reserves the oldest message of topic for visibility_ms; its receipt
+//  into receipt (receipt_size bytes).
+static int
+s_reserve (fsm_t *fsm, const char *topic, uint32_t visibility_ms, char *receipt,
+           size_t receipt_size)
+{
+    Raftq__State__Command command = RAFTQ__STATE__COMMAND__INIT;
+    Raftq__Reserve reserve = RAFTQ__RESERVE__INIT;
+    reserve.topic = (char *)topic;
+    reserve.visibility_ms = visibility_ms;
+    uint8_t nonce[QUEUES_RECEIPT_NONCE_SIZE];
+    memset (nonce, (int)fsm_applied_index (fsm), sizeof nonce);
+    command.receipt_nonce.data = nonce;
+    command.receipt_nonce.len = sizeof nonce;
+    command.op_case = RAFTQ__STATE__COMMAND__OP_RESERVE;
+    command.reserve = &reserve;
+    //  The receipt is the entry's index and the nonce in hex
+    snprintf (receipt, receipt_size, "%016" PRIx64, fsm_applied_index (fsm) + 1);
+    for (size_t at = 0; at < sizeof nonce; at++)
+        snprintf (receipt + 16 + 2 * at, receipt_size - 16 - 2 * at, "%02x", nonce[at]);
+    return s_apply (fsm, &command);
+}
+
+//  Topic "jobs" (dead letters to "empty" after 2 deliveries) with a
+//  reserved message, a delayed one, and one dead-lettered.
+static int
+s_held_state (fsm_t *fsm)
+{
+    Raftq__State__Command command = RAFTQ__STATE__COMMAND__INIT;
+    Raftq__CreateTopic create_topic = RAFTQ__CREATE_TOPIC__INIT;
+    create_topic.name = (char *)"jobs";
+    create_topic.max_deliveries = 2;
+    create_topic.dead_letter = (char *)"empty";
+    command.op_case = RAFTQ__STATE__COMMAND__OP_CREATE_TOPIC;
+    command.create_topic = &create_topic;
+    int rc = s_apply (fsm, &command);
+    Raftq__Publish publish = RAFTQ__PUBLISH__INIT;
+    publish.topic = (char *)"jobs";
+    command.op_case = RAFTQ__STATE__COMMAND__OP_PUBLISH;
+    command.publish = &publish;
+    const char *payloads[] = {"poison", "delayed", "held"};
+    for (size_t at = 0; at < 3; at++) {
+        publish.payload.data = (uint8_t *)payloads[at];
+        publish.payload.len = strlen (payloads[at]);
+        rc |= s_apply (fsm, &command);
+    }
+    char receipt[64];
+    Raftq__State__Expire expire = RAFTQ__STATE__EXPIRE__INIT;
+    command.op_case = RAFTQ__STATE__COMMAND__OP_EXPIRE;
+    command.expire = &expire;
+    //  poison: two deliveries expire (1 ms each), then it is a dead letter
+    rc |= s_reserve (fsm, "jobs", 1, receipt, sizeof receipt);
+    rc |= s_apply (fsm, &command);
+    rc |= s_reserve (fsm, "jobs", 1, receipt, sizeof receipt);
+    rc |= s_apply (fsm, &command);
+    //  delayed: nacked for an hour
+    rc |= s_reserve (fsm, "jobs", 60000, receipt, sizeof receipt);
+    Raftq__Nack nack = RAFTQ__NACK__INIT;
+    nack.receipt = receipt;
+    nack.delay_ms = 3600000;
+    command.op_case = RAFTQ__STATE__COMMAND__OP_NACK;
+    command.nack = &nack;
+    rc |= s_apply (fsm, &command);
+    //  held: reserved for a minute
+    rc |= s_reserve (fsm, "jobs", 60000, receipt, sizeof receipt);
+    return rc;
+}
+
 //  Topics "orders" (two messages left of three) and "empty", each created
-//  by a client with retry protection.
+//  by a client with retry protection; and s_held_state.
 static int
 s_queue_state (fsm_t *fsm)
 {
@@ -80,7 +150,7 @@ s_queue_state (fsm_t *fsm)
     command.client_id = 0;
     command.seq = 0;
     rc |= s_apply (fsm, &command);
-    return rc;
+    return rc | s_held_state (fsm);
 }
 
 //  Accounts ann and bob with a session each, two messages, one read.

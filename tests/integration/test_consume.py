@@ -103,9 +103,14 @@ def test_consume_redelivery_nack_and_dead_letters(ctx):
     cluster.put_topic(leader, "plain")
     cluster.publish(leader, "jobs", ["poison", "fine"])
 
-    # A consumer reserves and dies without acking; the next gets the next one
-    lost = _reserved(cluster.request(leader, _reserve("jobs")), "poison", 1, "first reserve")
+    # A consumer reserves on its own connection and dies without acking
+    doomed = _socket(cluster, leader)
+    doomed.send_json(_reserve("jobs"))
+    lost = _reserved(_receive_json(doomed, 3.0, "the doomed consumer's reserve"), "poison", 1,
+                     "first reserve")
     reserved_at = time.monotonic()
+    doomed.close()
+    # Another consumer gets the next one
     fine = _reserved(cluster.request(leader, _reserve("jobs")), "fine", 1, "second reserve")
     check_equal(cluster.request(leader, _ack(fine)), OK, "ack fine")
     _code(cluster.request(leader, _ack(fine)), "NOT_FOUND", "a second ack")

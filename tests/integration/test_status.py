@@ -15,7 +15,7 @@ STATUS_DETAIL = {"type": "status", "method": "GET", "detail": True}
 TAKE_SNAPSHOT = {"type": "snapshot", "method": "POST"}
 DETAIL_KEYS = STATUS_KEYS | {"config_index", "snapshot_index", "snapshot_term", "first_index",
                              "log_bytes", "snapshot_bytes", "state_bytes", "max_state_bytes",
-                             "free_disk_bytes", "min_free_disk_bytes", "disk_low",
+                             "free_disk_bytes", "min_free_disk_bytes", "disk_low", "topics",
                              "member_detail"}
 MEMBER_KEYS = {"id", "role", "host", "client_port", "peer_port", "pub_port", "match_index", "lag"}
 SNAPSHOT_TIMEOUT_S = 12.0  # a node answers TakeSnapshot once it is durable

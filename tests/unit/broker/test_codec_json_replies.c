@@ -473,11 +473,75 @@ test_chat_failure_replies (void **state)
     json_decref (object);
 }
 
+//  Issue 14's forms: RESERVE, ACK and NACK decode and answer as its table
+//  says; topic PUT and message GET take their new keys and stay strict.
+static void
+test_consumption_forms (void **state)
+{
+    (void)state;
+    codec_request_t decoded;
+    check_decode_ok ("{\"type\":\"message\",\"method\":\"RESERVE\",\"topic\":\"t\","
+                     "\"visibility_ms\":500,\"wait_ms\":2000}",
+                     RAFTQ__REQUEST__OP_RESERVE, false, &decoded);
+    assert_string_equal (decoded.request->reserve->topic, "t");
+    assert_int_equal (decoded.request->reserve->visibility_ms, 500);
+    assert_int_equal (decoded.request->reserve->wait_ms, 2000);
+    Raftq__Reply reply = RAFTQ__REPLY__INIT;
+    Raftq__Reserved reserved = RAFTQ__RESERVED__INIT;
+    reserved.topic = "t";
+    reserved.payload.data = (uint8_t *)"job";
+    reserved.payload.len = 3;
+    reserved.receipt = "r1";
+    reserved.deliveries = 2;
+    reply.result_case = RAFTQ__REPLY__RESULT_RESERVED;
+    reply.reserved = &reserved;
+    check_encoded (&decoded, &reply,
+                   "{\"success\":true,\"message\":\"job\",\"receipt\":\"r1\",\"deliveries\":2}");
+    reserved.original_topic = "jobs";
+    reserved.original_deliveries = 5;
+    check_encoded (&decoded, &reply,
+                   "{\"success\":true,\"message\":\"job\",\"receipt\":\"r1\",\"deliveries\":2,"
+                   "\"original_topic\":\"jobs\",\"original_deliveries\":5}");
+    Raftq__Reply empty = RAFTQ__REPLY__INIT;
+    empty.code = RAFTQ__CODE__EMPTY;
+    empty.error = "topic 't' is empty";
+    check_encoded (&decoded, &empty,
+                   "{\"success\":false,\"code\":\"EMPTY\",\"error\":\"topic 't' is empty\"}");
+    codec_request_clear (&decoded);
+
+    Raftq__Reply ok = RAFTQ__REPLY__INIT;
+    check_decode_ok ("{\"type\":\"message\",\"method\":\"ACK\",\"receipt\":\"r1\"}",
+                     RAFTQ__REQUEST__OP_ACK, false, &decoded);
+    assert_string_equal (decoded.request->ack->receipt, "r1");
+    check_encoded (&decoded, &ok, "{\"success\":true}");
+    codec_request_clear (&decoded);
+    check_decode_ok (
+        "{\"type\":\"message\",\"method\":\"NACK\",\"receipt\":\"r1\",\"delay_ms\":300}",
+        RAFTQ__REQUEST__OP_NACK, false, &decoded);
+    assert_int_equal (decoded.request->nack->delay_ms, 300);
+    check_encoded (&decoded, &ok, "{\"success\":true}");
+    codec_request_clear (&decoded);
+
+    check_decode_ok ("{\"type\":\"topic\",\"method\":\"PUT\",\"topic\":\"t\","
+                     "\"max_deliveries\":3,\"dead_letter\":\"d\"}",
+                     RAFTQ__REQUEST__OP_CREATE_TOPIC, true, &decoded);
+    assert_int_equal (decoded.request->create_topic->max_deliveries, 3);
+    assert_string_equal (decoded.request->create_topic->dead_letter, "d");
+    check_encoded (&decoded, &ok, "{\"success\":true}");
+    codec_request_clear (&decoded);
+    check_decode_ok ("{\"type\":\"message\",\"method\":\"GET\",\"topic\":\"t\",\"wait_ms\":700}",
+                     RAFTQ__REQUEST__OP_POP, true, &decoded);
+    assert_int_equal (decoded.request->pop->wait_ms, 700);
+    check_encoded (&decoded, &empty, "{\"success\":false}");
+    codec_request_clear (&decoded);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_strict_replies),
+        cmocka_unit_test (test_consumption_forms),
         cmocka_unit_test (test_strict_bad_requests),
         cmocka_unit_test (test_generic_replies),
         cmocka_unit_test (test_replay_reply),

@@ -90,6 +90,8 @@ typedef struct {
     uint32_t ids[2];                  //  the voters, as NodeStatus lists them
     Raftq__NodeStatus status;         //  the node's status
     Raftq__Reply reply;               //  the reply carrying it
+    Raftq__TopicStatus topic;         //  one topic of the detail
+    Raftq__TopicStatus *topics[1];    //  and the pointer to it
 } detailed_status_t;
 
 static void
@@ -124,6 +126,17 @@ s_detailed_status (detailed_status_t *self)
     self->detail.max_state_bytes = 1 << 20;
     self->detail.free_disk_bytes = 3 << 20;
     self->detail.min_free_disk_bytes = 4 << 20;
+    raftq__topic_status__init (&self->topic);
+    self->topic.name = "jobs";
+    self->topic.ready = 5;
+    self->topic.reserved = 2;
+    self->topic.delayed = 1;
+    self->topic.dead_lettered = 3;
+    self->topic.max_deliveries = 4;
+    self->topic.dead_letter = "jobs.dead";
+    self->topics[0] = &self->topic;
+    self->detail.topics = self->topics;
+    self->detail.n_topics = 1;
     self->detail.disk_low = true;
     self->ids[0] = 1;
     self->ids[1] = 2;
@@ -176,11 +189,11 @@ test_status_detail_reply (void **state)
     detailed_status_t fixture;
     s_detailed_status (&fixture);
     json_t *object = check_encode_json (&detailed, &fixture.reply);
-    check_keys (object,
-                KEYS ("role", "term", "id", "leader", "commit_index", "applied_index", "last_index",
-                      "members", "config_index", "snapshot_index", "snapshot_term", "first_index",
-                      "log_bytes", "snapshot_bytes", "state_bytes", "max_state_bytes",
-                      "free_disk_bytes", "min_free_disk_bytes", "disk_low", "member_detail"));
+    check_keys (object, KEYS ("role", "term", "id", "leader", "commit_index", "applied_index",
+                              "last_index", "members", "config_index", "snapshot_index",
+                              "snapshot_term", "first_index", "log_bytes", "snapshot_bytes",
+                              "state_bytes", "max_state_bytes", "free_disk_bytes",
+                              "min_free_disk_bytes", "disk_low", "member_detail", "topics"));
     check_integer (object, "config_index", 12);
     check_integer (object, "snapshot_index", 80);
     check_integer (object, "snapshot_term", 6);
@@ -211,6 +224,18 @@ test_status_detail_reply (void **state)
     check_integer (json_array_get (listed, 1), "lag", 0);
     assert_true (json_is_null (json_object_get (json_array_get (listed, 2), "match_index")));
     assert_true (json_is_null (json_object_get (json_array_get (listed, 2), "lag")));
+    json_t *topics = json_object_get (object, "topics");
+    assert_int_equal (json_array_size (topics), 1);
+    json_t *topic = json_array_get (topics, 0);
+    check_keys (topic, KEYS ("name", "ready", "reserved", "delayed", "dead_lettered",
+                             "max_deliveries", "dead_letter"));
+    check_string (topic, "name", "jobs");
+    check_integer (topic, "ready", 5);
+    check_integer (topic, "reserved", 2);
+    check_integer (topic, "delayed", 1);
+    check_integer (topic, "dead_lettered", 3);
+    check_integer (topic, "max_deliveries", 4);
+    check_string (topic, "dead_letter", "jobs.dead");
     json_decref (object);
     codec_request_clear (&detailed);
 }
