@@ -196,8 +196,9 @@ include tests/fuzz/fuzz.mk
 # every rule lives in its own table and is removed on exit, even on Ctrl-C.
 CHAOS_SECONDS     ?= 60
 CHAOS_TEST_FAULTS ?= kill,pause,slow,partition-one,partition-leader,partition-split,partition-bridge,partition-ring,loss,torn,corrupt,membership,delay
-# CHAOS_WORKLOAD: queue, chat, mixed or limits (small quotas driven to their
-# refusals; `make chaos CHAOS_WORKLOAD=limits`). `make test` keeps mixed: a
+# CHAOS_WORKLOAD: queue, chat, mixed, limits (small quotas driven to their
+# refusals; `make chaos CHAOS_WORKLOAD=limits`) or consume (reserve, ack,
+# nack, crashed consumers and dead letters). `make test` keeps mixed: a
 # second 20 s campaign would not fit its budget.
 CHAOS_WORKLOAD    ?= mixed
 .PHONY: chaos chaos-test chaos-deps

@@ -131,14 +131,20 @@ typedef struct {
     uint64_t max_state_bytes; //  the node's limit on them (config "limits"), 0: not sent
 } raftq_status_detail_t;
 
+//  Size of a receipt buffer, terminating zero included: the longest
+//  receipt the asynchronous API carries (longer ones read as RAFTQ_INTERNAL).
+#define RAFTQ_RECEIPT_MAX 128
+
 //  One reply of the asynchronous API. Holds no heap memory.
 typedef struct {
     raftq_code_t code;   //  outcome
     uint64_t seq;        //  sequence number of the request it answers
     uint64_t index;      //  log index the request committed at, 0 if none
-    uint64_t sequence;   //  publish or pop: position of the message in its topic
-    size_t payload_size; //  pop: size of the popped message
+    uint64_t sequence;   //  publish, pop or reserve: position of the message in its topic
+    size_t payload_size; //  pop or reserve: size of the message
     uint32_t leader_id;  //  NOT_LEADER: the leader the node believes in, 0 if unknown
+    uint32_t deliveries; //  reserve: times the message was reserved, this one included
+    char receipt[RAFTQ_RECEIPT_MAX]; //  reserve: what raftq_send_ack needs, "" otherwise
 } raftq_reply_t;
 
 typedef struct _raftq_client_t raftq_client_t;
@@ -247,6 +253,90 @@ raftq_code_t raftq_publish (raftq_client_t *self, const char *topic, const void 
 //  RAFTQ_EMPTY when the topic has no message, RAFTQ_NOT_FOUND without topic.
 raftq_code_t raftq_pop (raftq_client_t *self, const char *topic, void **payload_p, size_t *size_p);
 
+//  --- Acknowledged consumption (DESIGN 5.1 Reserve, Ack, Nack). A waiting
+//  call (wait_ms > 0) lets the leader park the request until a message
+//  arrives; the cluster bounds the wait by its request timeout. The client
+//  gives every attempt and the whole call wait_ms more than its own
+//  timeouts, so a parked request is not taken for a silent node.
+
+//  Visibility of a reservation when 0 is asked for: the cluster's default.
+#define RAFTQ_VISIBILITY_DEFAULT_MS 30000
+
+//  A message taken by raftq_reserve or raftq_pop_wait. Free it with
+//  raftq_delivery_destroy.
+typedef struct {
+    char *topic;                  //  the topic it was taken from
+    void *payload;                //  the message, with one extra 0 byte after it
+    size_t size;                  //  its size
+    uint64_t sequence;            //  its position in the topic, from 1
+    char *receipt;                //  reserve: names this delivery for ack and nack; pop: NULL
+    uint32_t deliveries;          //  reserve: times reserved, this one included (from 1)
+    int64_t visible_at_ms;        //  reserve: leader time (ms since the epoch) at which it
+                                  //  becomes ready again unless acked
+    char *original_topic;         //  a dead letter: the topic it was published to; else NULL
+    uint32_t original_deliveries; //  a dead letter: times it was reserved there
+} raftq_delivery_t;
+
+//  Frees a delivery and its strings; nulls *delivery_p.
+void raftq_delivery_destroy (raftq_delivery_t **delivery_p);
+
+//  Creates a topic whose messages move to the topic dead_letter (which must
+//  exist) once reserved max_deliveries times without an ack. max_deliveries
+//  0 and dead_letter NULL or "": an ordinary topic, as raftq_create_topic.
+//  One without the other is RAFTQ_INVALID_ARGUMENT, refused client-side.
+raftq_code_t raftq_create_topic_dead_letter (raftq_client_t *self, const char *name,
+                                             uint32_t max_deliveries, const char *dead_letter);
+
+//  Reserves the oldest ready message of topic for visibility_ms (0: the
+//  default): other consumers do not get it until then, unless it is
+//  nacked. Waits up to wait_ms for one when the topic has none (0: not at
+//  all). On success *delivery_p gets the message with its receipt.
+//  RAFTQ_EMPTY when nothing came, RAFTQ_NOT_FOUND without topic.
+raftq_code_t raftq_reserve (raftq_client_t *self, const char *topic, uint32_t visibility_ms,
+                            uint32_t wait_ms, raftq_delivery_t **delivery_p);
+
+//  Acknowledges a reserved message: it is gone for good. RAFTQ_NOT_FOUND
+//  when the receipt is unknown or its visibility time has ended (the
+//  message may have gone to another consumer).
+raftq_code_t raftq_ack (raftq_client_t *self, const char *receipt);
+
+//  Gives a reserved message back: ready again after delay_ms (0: at once).
+//  RAFTQ_NOT_FOUND as for raftq_ack.
+raftq_code_t raftq_nack (raftq_client_t *self, const char *receipt, uint32_t delay_ms);
+
+//  raftq_pop that waits up to wait_ms for a message when topic has none.
+//  On success *delivery_p gets it (receipt NULL: it is gone already).
+raftq_code_t raftq_pop_wait (raftq_client_t *self, const char *topic, uint32_t wait_ms,
+                             raftq_delivery_t **delivery_p);
+
+//  One topic's queue as a node has applied it (raftq_topics_status).
+typedef struct {
+    char *name;              //  the topic
+    uint64_t ready;          //  messages a reserve or pop could take now
+    uint64_t reserved;       //  reserved and not acked yet
+    uint64_t delayed;        //  nacked with a delay that has not ended
+    uint64_t dead_lettered;  //  messages ever moved from it to its dead-letter topic
+    uint32_t max_deliveries; //  0: unlimited
+    char *dead_letter;       //  its dead-letter topic, "" if none
+} raftq_topic_status_t;
+
+//  Every topic of a node, in creation order.
+typedef struct {
+    raftq_topic_status_t *topics; //  count of them
+    size_t count;                 //  how many
+} raftq_topics_status_t;
+
+//  Asks the node at endpoint index (as raftq_status_detail does: one
+//  attempt, the admin secret) for its topics' queues. Ask the leader for
+//  the newest counts. On success *topics_p gets them (free with
+//  raftq_topics_status_destroy); an older node that sends none gives an
+//  empty list.
+raftq_code_t raftq_topics_status (raftq_client_t *self, size_t index,
+                                  raftq_topics_status_t **topics_p);
+
+//  Frees a topics status and its strings; nulls *topics_p.
+void raftq_topics_status_destroy (raftq_topics_status_t **topics_p);
+
 //  Asks the node at endpoint index for its status: one attempt within the
 //  attempt timeout, whatever its role (no leader-following). RAFTQ_TIMEOUT
 //  when it does not answer (down, paused, cut off).
@@ -327,6 +417,14 @@ int raftq_send_list_topics (raftq_client_t *self, uint64_t *seq_p);
 //  Sends a pop, like raftq_send_publish. The reply says how large the
 //  popped message was; its content is not kept.
 int raftq_send_pop (raftq_client_t *self, const char *topic, uint64_t *seq_p);
+
+//  Sends a reserve (no wait), like raftq_send_publish. The reply carries
+//  the receipt and delivery count, and the message's size, not its content.
+int raftq_send_reserve (raftq_client_t *self, const char *topic, uint32_t visibility_ms,
+                        uint64_t *seq_p);
+
+//  Sends an ack of receipt, like raftq_send_publish.
+int raftq_send_ack (raftq_client_t *self, const char *receipt, uint64_t *seq_p);
 
 //  Waits up to timeout_ms (0: just look, -1: forever) for the next reply on
 //  any of the client's sockets. Returns 0 with *reply filled, or -1 when

@@ -27,10 +27,22 @@ s_usage (FILE *stream)
         "                            (voter/learner), term, leader, indexes, the leader's\n"
         "                            MATCH index and LAG (entries behind) for each node,\n"
         "                            newest SNAPSHOT index, LOG size on disk (K, M, G: 1024s)\n"
-        "  topics                    list topics in creation order\n"
-        "  create-topic TOPIC        create a topic\n"
+        "  topics [--detail]         list topics in creation order; --detail: a row per\n"
+        "                            topic from the leader: messages READY, RESERVED (not\n"
+        "                            acked yet), DELAYED (nacked with a delay), how many were\n"
+        "                            DEAD-LETTERED, its MAX-DELIVERIES and DEAD-LETTER topic\n"
+        "  create-topic TOPIC [--max-deliveries N --dead-letter T]   create a topic; with\n"
+        "                            both, a message reserved N times without an ack moves\n"
+        "                            to the topic T (which must exist)\n"
         "  publish TOPIC MESSAGE     append MESSAGE to TOPIC\n"
-        "  pop TOPIC                 remove and print the oldest message of TOPIC\n"
+        "  pop TOPIC [--wait MS]     remove and print the oldest message of TOPIC; --wait:\n"
+        "                            the leader holds the request up to MS for one to come\n"
+        "  reserve TOPIC [--visibility MS] [--wait MS]   take the oldest message for MS\n"
+        "                            (default 30000): prints it and its RECEIPT; unless\n"
+        "                            acked in time it is delivered again\n"
+        "  ack RECEIPT               done with a reserved message: it is gone for good\n"
+        "  nack RECEIPT [--delay MS] give a reserved message back, ready again at once or\n"
+        "                            after MS\n"
         "  admin add-node ID HOST CLIENT PEER PUB [KEY]   add a node (answered once it\n"
         "                            votes); KEY: its CURVE public key (Z85), by default\n"
         "                            the key the config gives the node at HOST:CLIENT\n"
@@ -151,6 +163,8 @@ cli_format_time (int64_t ts, char *text, size_t size)
 static int
 s_command_topics (const cli_options_t *options, raftq_client_t *client)
 {
+    if (options->detail)
+        return cli_command_topics_detail (options, client);
     char **names;
     raftq_code_t code = raftq_list_topics (client, &names);
     if (code != RAFTQ_OK)
@@ -171,11 +185,15 @@ static int
 s_command_create_topic (const cli_options_t *options, raftq_client_t *client)
 {
     const char *topic = options->arguments[0];
-    raftq_code_t code = raftq_create_topic (client, topic);
+    raftq_code_t code = raftq_create_topic_dead_letter (client, topic, options->max_deliveries,
+                                                        options->dead_letter);
     if (code != RAFTQ_OK)
         return cli_failed (options, client, code);
     if (options->json)
         cli_print_json (json_pack ("{s:b, s:s}", "success", 1, "topic", topic));
+    else if (options->max_deliveries)
+        printf ("created topic %s (after %u deliveries to %s)\n", topic, options->max_deliveries,
+                options->dead_letter);
     else
         printf ("created topic %s\n", topic);
     return CLI_EXIT_OK;
@@ -198,27 +216,6 @@ s_command_publish (const cli_options_t *options, raftq_client_t *client)
     return CLI_EXIT_OK;
 }
 
-static int
-s_command_pop (const cli_options_t *options, raftq_client_t *client)
-{
-    const char *topic = options->arguments[0];
-    void *payload;
-    size_t size;
-    raftq_code_t code = raftq_pop (client, topic, &payload, &size);
-    if (code != RAFTQ_OK)
-        return cli_failed (options, client, code);
-    if (options->json) {
-        json_t *object = json_pack ("{s:b, s:s}", "success", 1, "topic", topic);
-        cli_json_set_bytes (object, "message", payload, size);
-        cli_print_json (object);
-    } else {
-        fwrite (payload, 1, size, stdout);
-        putchar ('\n');
-    }
-    free (payload);
-    return CLI_EXIT_OK;
-}
-
 typedef struct {
     const char *name;      //  as typed
     int minimum_arguments; //  arguments it needs
@@ -235,7 +232,10 @@ static const command_t s_commands[] = {
     {"topics", 0, 0, false, false, s_command_topics},
     {"create-topic", 1, 1, false, false, s_command_create_topic},
     {"publish", 2, 2, true, false, s_command_publish},
-    {"pop", 1, 1, false, false, s_command_pop},
+    {"pop", 1, 1, false, false, cli_command_pop},
+    {"reserve", 1, 1, false, false, cli_command_reserve},
+    {"ack", 1, 1, false, false, cli_command_ack},
+    {"nack", 1, 1, false, false, cli_command_nack},
     {"admin", 1, 7, false, false, cli_command_admin},
     {"register", 1, 2, false, false, cli_command_register},
     {"login", 1, 2, false, false, cli_command_login},
@@ -271,7 +271,13 @@ enum {
     S_OPTION_COUNT,
     S_OPTION_NODE,
     S_OPTION_ALL,
-    S_OPTION_CLIENT_CERTIFICATE
+    S_OPTION_CLIENT_CERTIFICATE,
+    S_OPTION_VISIBILITY,
+    S_OPTION_WAIT,
+    S_OPTION_DELAY,
+    S_OPTION_MAX_DELIVERIES,
+    S_OPTION_DEAD_LETTER,
+    S_OPTION_DETAIL
 };
 
 int
@@ -318,6 +324,12 @@ static const struct option s_long_options[] = {
     {"count", required_argument, NULL, S_OPTION_COUNT},
     {"node", required_argument, NULL, S_OPTION_NODE},
     {"all", no_argument, NULL, S_OPTION_ALL},
+    {"visibility", required_argument, NULL, S_OPTION_VISIBILITY},
+    {"wait", required_argument, NULL, S_OPTION_WAIT},
+    {"delay", required_argument, NULL, S_OPTION_DELAY},
+    {"max-deliveries", required_argument, NULL, S_OPTION_MAX_DELIVERIES},
+    {"dead-letter", required_argument, NULL, S_OPTION_DEAD_LETTER},
+    {"detail", no_argument, NULL, S_OPTION_DETAIL},
     {NULL, 0, NULL, 0}};
 
 //  What an option function returns for an option that is not its own.
@@ -426,6 +438,43 @@ s_stream_and_node_option (int option, cli_options_t *options)
     }
 }
 
+//  The options of the queue commands: how long a reservation lasts, how
+//  long to wait for a message, when a nacked one is ready again, how a
+//  topic makes dead letters, and whether topics shows the queues.
+static int
+s_queue_option (int option, cli_options_t *options)
+{
+    uint64_t number = 0;
+    int status = -1;
+    switch (option) {
+    case S_OPTION_VISIBILITY:
+        status = s_number ("--visibility", optarg, 1, UINT32_MAX, &number);
+        options->visibility_ms = (uint32_t)number;
+        break;
+    case S_OPTION_WAIT:
+        status = s_number ("--wait", optarg, 0, UINT32_MAX, &number);
+        options->wait_ms = (uint32_t)number;
+        break;
+    case S_OPTION_DELAY:
+        status = s_number ("--delay", optarg, 0, UINT32_MAX, &number);
+        options->delay_ms = (uint32_t)number;
+        break;
+    case S_OPTION_MAX_DELIVERIES:
+        status = s_number ("--max-deliveries", optarg, 1, UINT32_MAX, &number);
+        options->max_deliveries = (uint32_t)number;
+        break;
+    case S_OPTION_DEAD_LETTER:
+        options->dead_letter = optarg;
+        break;
+    case S_OPTION_DETAIL:
+        options->detail = true;
+        break;
+    default:
+        return S_OPTION_OTHER;
+    }
+    return status;
+}
+
 //  Parses the options of argv (from argv [1]) into options, stopping at the
 //  first argument that is no option when in_order, else taking options
 //  from anywhere. Returns -1 to go on (optind: first argument left), or
@@ -443,6 +492,8 @@ s_parse_options (int argc, char **argv, bool in_order, cli_options_t *options)
             status = s_chat_option (option, options);
         if (status == S_OPTION_OTHER)
             status = s_stream_and_node_option (option, options);
+        if (status == S_OPTION_OTHER)
+            status = s_queue_option (option, options);
         if (status == S_OPTION_OTHER) {
             //  getopt has said what was wrong.
             fprintf (stderr, "raftq --help for usage\n");
@@ -495,6 +546,8 @@ s_parse (int argc, char **argv, cli_options_t *options)
         return cli_usage_error ("give one --server-key per -e, in the same order", NULL);
     if (options->password && !options->user)
         return cli_usage_error ("--password needs --user", NULL);
+    if ((options->max_deliveries > 0) != (options->dead_letter != NULL))
+        return cli_usage_error ("--max-deliveries and --dead-letter go together", NULL);
     return -1; //  go on
 }
 

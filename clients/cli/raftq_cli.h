@@ -6,6 +6,8 @@
     cli_chat.c: one-shot chat commands and the session they run in.
     cli_tail.c: following a stream (tail), and the subscriptions chat uses.
     cli_interactive.c: the interactive terminal chat.
+    cli_consume.c: acknowledged consumption (reserve, ack, nack), pop,
+    and the topics' queues (topics --detail).
     cli_admin.c: cluster administration (admin add-node, remove-node,
     transfer-leader, snapshot).
     cli_keygen.c: CurveZMQ key pairs (keygen).
@@ -49,6 +51,12 @@ typedef struct {
     uint64_t count;                 //  --count: tail stops after so many events (0: never)
     uint32_t node_id;               //  --node: admin snapshot asks this node (0: the leader)
     bool all_nodes;                 //  --all: admin snapshot asks every node
+    uint32_t visibility_ms;         //  --visibility: reserve, 0: the cluster's default
+    uint32_t wait_ms;               //  --wait: reserve and pop wait this long for a message
+    uint32_t delay_ms;              //  --delay: nack, ready again after this long
+    uint32_t max_deliveries;        //  --max-deliveries: create-topic, 0: unlimited
+    const char *dead_letter;        //  --dead-letter: create-topic, NULL: none
+    bool detail;                    //  --detail: topics with their queues
     const char *command;            //  its name: status, send, ...
     char **arguments;               //  the command's arguments
     int argument_count;             //  how many
@@ -154,6 +162,23 @@ const cli_node_t *cli_sweep_leader (const cli_node_t *nodes, size_t count);
 
 //  status: one row per node (--json: an array of objects).
 int cli_command_status (const cli_options_t *options, raftq_client_t *client);
+
+//  --- acknowledged consumption (cli_consume.c)
+
+//  reserve TOPIC [--visibility MS] [--wait MS]: the message and its receipt
+int cli_command_reserve (const cli_options_t *options, raftq_client_t *client);
+
+//  ack RECEIPT
+int cli_command_ack (const cli_options_t *options, raftq_client_t *client);
+
+//  nack RECEIPT [--delay MS]
+int cli_command_nack (const cli_options_t *options, raftq_client_t *client);
+
+//  pop TOPIC [--wait MS]: the message (and where a dead letter came from)
+int cli_command_pop (const cli_options_t *options, raftq_client_t *client);
+
+//  topics --detail: a row per topic from the leader's status detail
+int cli_command_topics_detail (const cli_options_t *options, raftq_client_t *client);
 
 //  --- cluster administration (cli_admin.c)
 

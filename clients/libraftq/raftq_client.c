@@ -10,9 +10,10 @@
 
     The chat session token lives here too, because every request carries
     it. The operations themselves are in raftq_queue.c, raftq_chat.c,
-    raftq_admin.c and raftq_status.c.
+    raftq_admin.c, raftq_consume.c and raftq_status.c.
 */
 #include <errno.h>
+#include <limits.h>
 #include <sodium.h>
 
 #include "raftq_client.h"
@@ -26,6 +27,8 @@
 //  Messages a socket queues each way. Above libzmq's default so that a
 //  pipelining client can keep a thousand or more requests in flight.
 #define S_HIGH_WATER_MARK 10000
+//  Longest wait a waiting call adds to its timeouts (ms): an hour
+#define S_WAIT_MAX_MS 3600000
 
 typedef struct {
     char *address;    //  "tcp://host:port" of a node's client port
@@ -47,6 +50,7 @@ struct _raftq_client_t {
     int total_timeout_ms;       //  how long a synchronous call keeps trying
     int attempt_timeout_ms;     //  how long one node gets to answer
     int patient_attempt_ms;     //  a slow operation: how long the known leader gets, 0: none
+    int wait_ms;                //  a waiting call: how long a leader may park it, 0: none
     char *token;                //  chat session token sent with requests, NULL if none
     char *admin_secret;         //  admin credential sent with admin requests, NULL if none
     zcert_t *key_pair;          //  our CURVE keys; NULL: plaintext sockets
@@ -267,13 +271,15 @@ s_code_is_transient (raftq_code_t code)
 //  catching up before AddNode answers) is waited for only at the known
 //  leader: a node that is down or cut off must cost a search no more than
 //  an ordinary attempt, or one dead node would eat the whole call.
+//  A waiting call may be parked by whichever node leads, known or not, so
+//  every attempt gets its wait on top (a follower answers NOT_LEADER at once).
 static int
 s_attempt_ms (raftq_client_t *self, size_t target)
 {
     if (self->patient_attempt_ms > self->attempt_timeout_ms && self->leader_known &&
         self->leader == target)
         return self->patient_attempt_ms;
-    return self->attempt_timeout_ms;
+    return self->attempt_timeout_ms + self->wait_ms;
 }
 
 raftq_code_t
@@ -503,18 +509,41 @@ raftq_client_destroy (raftq_client_t **self_p)
     *self_p = NULL;
 }
 
+//  raftq_client_call with the timeouts of one call stretched: the known
+//  leader's attempt to patient_attempt_ms, every attempt by wait_ms, the
+//  whole call to total_ms.
+static raftq_code_t
+s_call_stretched (raftq_client_t *self, Raftq__Request *request, Raftq__Reply **reply_p,
+                  int patient_attempt_ms, int wait_ms, int total_ms)
+{
+    int saved_total_ms = self->total_timeout_ms;
+    self->patient_attempt_ms = patient_attempt_ms;
+    self->wait_ms = wait_ms;
+    self->total_timeout_ms = total_ms;
+    raftq_code_t code = raftq_client_call (self, request, reply_p);
+    self->patient_attempt_ms = 0;
+    self->wait_ms = 0;
+    self->total_timeout_ms = saved_total_ms;
+    return code;
+}
+
 raftq_code_t
 raftq_client_call_patient (raftq_client_t *self, Raftq__Request *request, Raftq__Reply **reply_p,
                            int attempt_ms, int total_ms)
 {
-    int saved_total_ms = self->total_timeout_ms;
-    self->patient_attempt_ms = attempt_ms;
-    if (self->total_timeout_ms < total_ms)
-        self->total_timeout_ms = total_ms;
-    raftq_code_t code = raftq_client_call (self, request, reply_p);
-    self->patient_attempt_ms = 0;
-    self->total_timeout_ms = saved_total_ms;
-    return code;
+    return s_call_stretched (self, request, reply_p, attempt_ms, 0,
+                             self->total_timeout_ms < total_ms ? total_ms : self->total_timeout_ms);
+}
+
+raftq_code_t
+raftq_client_call_waiting (raftq_client_t *self, Raftq__Request *request, Raftq__Reply **reply_p,
+                           uint32_t wait_ms)
+{
+    //  Bounded so that the sums below stay ints; a cluster bounds waits
+    //  by its request timeout, far below this anyway.
+    int wait = wait_ms > S_WAIT_MAX_MS ? S_WAIT_MAX_MS : (int)wait_ms;
+    int total = self->total_timeout_ms > INT_MAX - wait ? INT_MAX : self->total_timeout_ms + wait;
+    return s_call_stretched (self, request, reply_p, 0, wait, total);
 }
 
 void
@@ -630,6 +659,15 @@ const char *
 raftq_client_token (raftq_client_t *self)
 {
     return self->token;
+}
+
+bool
+raftq_client_given (raftq_client_t *self, const char *text, const char *what)
+{
+    if (text && *text)
+        return true;
+    raftq_client_fail (self, RAFTQ_INVALID_ARGUMENT, "%s is missing", what);
+    return false;
 }
 
 raftq_code_t

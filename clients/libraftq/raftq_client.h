@@ -25,6 +25,12 @@ raftq_code_t raftq_client_call (raftq_client_t *self, Raftq__Request *request,
 raftq_code_t raftq_client_call_patient (raftq_client_t *self, Raftq__Request *request,
                                         Raftq__Reply **reply_p, int attempt_ms, int total_ms);
 
+//  raftq_client_call for a request a leader may park up to wait_ms
+//  (Reserve, Pop with a wait): every attempt and the whole call get wait_ms
+//  more than the client's own timeouts.
+raftq_code_t raftq_client_call_waiting (raftq_client_t *self, Raftq__Request *request,
+                                        Raftq__Reply **reply_p, uint32_t wait_ms);
+
 //  Sends request to the node at endpoint index alone, whatever its role,
 //  and waits up to wait_ms for its answer: one attempt, no leader-following.
 //  Returns RAFTQ_OK with the reply in *reply_p (caller frees), or the
@@ -59,6 +65,10 @@ int raftq_client_patience (raftq_client_t *self, int minimum_ms);
 //  "return raftq_client_fail (...)".
 raftq_code_t raftq_client_fail (raftq_client_t *self, raftq_code_t code, const char *format, ...)
     __attribute__ ((format (printf, 3, 4)));
+
+//  True when text (a topic name, a receipt: what) is a non-empty string;
+//  else sets the error text (arguments are refused before anything is sent).
+bool raftq_client_given (raftq_client_t *self, const char *text, const char *what);
 
 //  For an OK reply without the result its operation promises: a node that
 //  says OK without it is broken, not successful. Returns RAFTQ_INTERNAL.

@@ -6,30 +6,11 @@
 */
 #include "raftq_client.h"
 
-//  A topic name argument must be a non-empty string.
-static bool
-s_topic_ok (raftq_client_t *self, const char *topic)
-{
-    if (topic && *topic)
-        return true;
-    raftq_client_fail (self, RAFTQ_INVALID_ARGUMENT, "topic name is missing");
-    return false;
-}
-
 raftq_code_t
 raftq_create_topic (raftq_client_t *self, const char *name)
 {
-    if (!s_topic_ok (self, name))
-        return RAFTQ_INVALID_ARGUMENT;
-    Raftq__CreateTopic create = RAFTQ__CREATE_TOPIC__INIT;
-    create.name = (char *)name;
-    Raftq__Request request;
-    raftq_wire_request (&request, RAFTQ__REQUEST__OP_CREATE_TOPIC, &create);
-
-    Raftq__Reply *reply;
-    raftq_code_t code = raftq_client_call (self, &request, &reply);
-    raftq__reply__free_unpacked (reply, NULL);
-    return code;
+    //  An ordinary topic is one that makes no dead letters
+    return raftq_create_topic_dead_letter (self, name, 0, NULL);
 }
 
 raftq_code_t
@@ -84,7 +65,7 @@ raftq_code_t
 raftq_publish (raftq_client_t *self, const char *topic, const void *payload, size_t size,
                uint64_t *sequence_p)
 {
-    if (!s_topic_ok (self, topic))
+    if (!raftq_client_given (self, topic, "topic name"))
         return RAFTQ_INVALID_ARGUMENT;
     if (!payload && size > 0)
         return raftq_client_fail (self, RAFTQ_INVALID_ARGUMENT, "payload is missing");
@@ -109,7 +90,7 @@ raftq_pop (raftq_client_t *self, const char *topic, void **payload_p, size_t *si
 {
     *payload_p = NULL;
     *size_p = 0;
-    if (!s_topic_ok (self, topic))
+    if (!raftq_client_given (self, topic, "topic name"))
         return RAFTQ_INVALID_ARGUMENT;
     Raftq__Pop pop;
     Raftq__Request request;
@@ -120,19 +101,10 @@ raftq_pop (raftq_client_t *self, const char *topic, void **payload_p, size_t *si
     if (code == RAFTQ_OK) {
         if (reply->result_case != RAFTQ__REPLY__RESULT_POPPED || !reply->popped)
             code = raftq_client_missing_result (self, "popped message");
-        else {
-            size_t size = reply->popped->payload.len;
-            uint8_t *payload = (uint8_t *)malloc (size + 1);
-            if (!payload)
-                code = raftq_client_fail (self, RAFTQ_INTERNAL, "out of memory");
-            else {
-                if (size)
-                    memcpy (payload, reply->popped->payload.data, size);
-                payload[size] = 0;
-                *payload_p = payload;
-                *size_p = size;
-            }
-        }
+        else if (!(*payload_p = raftq_wire_payload (&reply->popped->payload)))
+            code = raftq_client_fail (self, RAFTQ_INTERNAL, "out of memory");
+        else
+            *size_p = reply->popped->payload.len;
     }
     raftq__reply__free_unpacked (reply, NULL);
     return code;
@@ -142,7 +114,7 @@ int
 raftq_send_publish (raftq_client_t *self, const char *topic, const void *payload, size_t size,
                     uint64_t *seq_p)
 {
-    if (!s_topic_ok (self, topic))
+    if (!raftq_client_given (self, topic, "topic name"))
         return -1;
     if (!payload && size > 0) {
         raftq_client_fail (self, RAFTQ_INVALID_ARGUMENT, "payload is missing");
@@ -166,7 +138,7 @@ raftq_send_list_topics (raftq_client_t *self, uint64_t *seq_p)
 int
 raftq_send_pop (raftq_client_t *self, const char *topic, uint64_t *seq_p)
 {
-    if (!s_topic_ok (self, topic))
+    if (!raftq_client_given (self, topic, "topic name"))
         return -1;
     Raftq__Pop pop;
     Raftq__Request request;

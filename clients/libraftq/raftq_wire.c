@@ -103,6 +103,17 @@ raftq_wire_summary (const Raftq__Reply *reply, raftq_reply_t *summary)
     else if (reply->result_case == RAFTQ__REPLY__RESULT_POPPED && reply->popped) {
         summary->sequence = reply->popped->sequence;
         summary->payload_size = reply->popped->payload.len;
+    } else if (reply->result_case == RAFTQ__REPLY__RESULT_RESERVED && reply->reserved) {
+        const Raftq__Reserved *reserved = reply->reserved;
+        summary->sequence = reserved->sequence;
+        summary->payload_size = reserved->payload.len;
+        summary->deliveries = reserved->deliveries;
+        const char *receipt = reserved->receipt ? reserved->receipt : "";
+        //  A receipt cut short would name no delivery: an ack must not guess
+        if (strlen (receipt) < sizeof (summary->receipt))
+            snprintf (summary->receipt, sizeof (summary->receipt), "%s", receipt);
+        else if (summary->code == RAFTQ_OK)
+            summary->code = RAFTQ_INTERNAL;
     }
 }
 
@@ -161,6 +172,18 @@ raftq_wire_status_detail (const Raftq__NodeStatus *node, raftq_status_detail_t *
         target->match_index = member->match_index;
         target->lag = member->lag;
     }
+}
+
+void *
+raftq_wire_payload (const ProtobufCBinaryData *payload)
+{
+    uint8_t *copy = (uint8_t *)malloc (payload->len + 1);
+    if (!copy)
+        return NULL;
+    if (payload->len)
+        memcpy (copy, payload->data, payload->len);
+    copy[payload->len] = 0;
+    return copy;
 }
 
 char **

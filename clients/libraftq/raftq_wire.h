@@ -42,6 +42,10 @@ void raftq_wire_status (const Raftq__NodeStatus *node, raftq_status_t *status);
 //  Fills detail from a node's status message, with its detail if it sent one.
 void raftq_wire_status_detail (const Raftq__NodeStatus *node, raftq_status_detail_t *detail);
 
+//  A malloc'd copy of a message's bytes with one 0 byte after them (so
+//  that text can be used as a C string); NULL when out of memory.
+void *raftq_wire_payload (const ProtobufCBinaryData *payload);
+
 //  A NULL-terminated copy of count strings (free with raftq_strings_free),
 //  or NULL when out of memory.
 char **raftq_wire_strings (char *const *strings, size_t count);

@@ -4,6 +4,8 @@ raftq's own code: pyzmq (Debian: python3-zmq) and the standard library. It
 is the proof that any ZeroMQ client can use the cluster.
 
     client = RaftqClient.from_config("config.json")   # or RaftqClient([endpoints])
+    job = client.reserve("jobs", visibility_ms=5000, wait_ms=1000)  # message, receipt
+    client.ack(job["receipt"])                         # done: it is gone for good
     client.create_account("alice", "secret")
     token, unread = client.login("alice", "secret")    # the client keeps the token
     message_id = client.send_message("bob", "hello")
@@ -336,12 +338,14 @@ class RaftqClient:
 
     # --- requests
 
-    def request(self, message):
+    def request(self, message, wait=0.0):
         """Sends one logical request until a node answers it definitively;
-        returns the success reply or raises RaftqError."""
+        returns the success reply or raises RaftqError. wait: seconds a
+        leader may park the request (a RESERVE or GET with wait_ms), which
+        every attempt and the whole request get on top of their timeouts."""
         self.seq += 1
         message = dict(message, client_id=self.client_id, seq=self.seq)
-        deadline = time.monotonic() + self.timeout
+        deadline = time.monotonic() + self.timeout + wait
         target = self.leader
         backoff = BACKOFF_MIN_S
         last = RaftqError("TIMEOUT", "no reply within %.1f s" % self.timeout)
@@ -350,7 +354,7 @@ class RaftqClient:
             if target is None:
                 target = self.find_leader() or self.endpoints[position % len(self.endpoints)]
                 position += 1
-            attempt = min(self.attempt_timeout, max(0.01, deadline - time.monotonic()))
+            attempt = min(self.attempt_timeout + wait, max(0.01, deadline - time.monotonic()))
             reply = self._exchange(target, message, attempt)
             if reply is None:
                 last = RaftqError("TIMEOUT", "%s: no reply within %.1f s" % (target, attempt))
@@ -390,8 +394,13 @@ class RaftqClient:
 
     # --- queues
 
-    def create_topic(self, topic):
-        self.request({"type": "topic", "method": "PUT", "topic": topic})
+    def create_topic(self, topic, max_deliveries=0, dead_letter=None):
+        """With max_deliveries and dead_letter (an existing topic): a
+        message reserved that many times without an ack moves there."""
+        message = {"type": "topic", "method": "PUT", "topic": topic}
+        if max_deliveries or dead_letter:
+            message.update(max_deliveries=max_deliveries, dead_letter=dead_letter)
+        self.request(message)
 
     def topics(self):
         return self.request({"type": "topic", "method": "GET"})["topics"]
@@ -399,10 +408,33 @@ class RaftqClient:
     def publish(self, topic, message):
         self.request({"type": "message", "method": "PUT", "topic": topic, "message": message})
 
-    def pop(self, topic):
+    def pop(self, topic, wait_ms=0):
         """The oldest message of topic, removed; RaftqError FAILED when the
-        topic is empty or missing."""
-        return self.request({"type": "message", "method": "GET", "topic": topic})["message"]
+        topic is empty or missing. wait_ms: the leader waits up to that long
+        for a message when there is none."""
+        message = {"type": "message", "method": "GET", "topic": topic}
+        if wait_ms:
+            message["wait_ms"] = wait_ms
+        return self.request(message, wait_ms / 1000.0)["message"]
+
+    def reserve(self, topic, visibility_ms=None, wait_ms=0):
+        """Reserves the oldest ready message of topic for visibility_ms
+        (None: the cluster's default, 30 s), waiting up to wait_ms for one.
+        Returns the reply: message, receipt (for ack and nack), deliveries
+        (this one included). RaftqError EMPTY when none came."""
+        message = {"type": "message", "method": "RESERVE", "topic": topic, "wait_ms": wait_ms}
+        if visibility_ms is not None:
+            message["visibility_ms"] = visibility_ms
+        return self.request(message, wait_ms / 1000.0)
+
+    def ack(self, receipt):
+        """Done with a reserved message: it is gone. RaftqError NOT_FOUND
+        when the receipt is unknown or its visibility time ended."""
+        self.request({"type": "message", "method": "ACK", "receipt": receipt})
+
+    def nack(self, receipt, delay_ms=0):
+        """Gives a reserved message back, ready again after delay_ms."""
+        self.request({"type": "message", "method": "NACK", "receipt": receipt, "delay_ms": delay_ms})
 
     # --- chat
 

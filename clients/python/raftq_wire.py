@@ -2,7 +2,8 @@
 send and read (proto/raftq.proto), encoded by hand: Debian's python3 has no
 protobuf-c bindings and the tools must not need a protoc step. Shared by
 tools/chaos (raftq-chaos) and tests/integration (harness.py and the tests).
-Queue: CreateTopic, Publish, Pop; chat: CreateAccount, Login, SendMessage,
+Queue: CreateTopic (with a dead-letter topic), Publish, Pop (with a
+wait), Reserve, Ack, Nack; chat: CreateAccount, Login, SendMessage,
 ReadMessages (the session token in Request.token); admin: AddNode,
 RemoveNode, TakeSnapshot; and Status.
 
@@ -32,15 +33,20 @@ MESSAGES = {
                 "create_topic": (10, "CreateTopic"), "list_topics": (11, "ListTopics"),
                 "publish": (12, "Publish"),
                 "pop": (13, "Pop"), "status": (14, "Status"),
+                "reserve": (16, "Reserve"), "ack": (17, "Ack"), "nack": (18, "Nack"),
                 "create_account": (20, "CreateAccount"), "login": (22, "Login"),
                 "send_message": (25, "SendMessage"), "read_messages": (26, "ReadMessages"),
                 "add_node": (40, "AddNode"), "remove_node": (41, "RemoveNode"),
                 "take_snapshot": (43, "TakeSnapshot")},
-    "CreateTopic": {"name": (1, "string")},
+    "CreateTopic": {"name": (1, "string"), "max_deliveries": (2, "uint32"),
+                    "dead_letter": (3, "string")},
     "ListTopics": {},
     "Publish": {"topic": (1, "string"), "payload": (2, "bytes")},
-    "Pop": {"topic": (1, "string")},
-    "Status": {"with_hash": (1, "bool")},
+    "Pop": {"topic": (1, "string"), "wait_ms": (2, "uint32")},
+    "Reserve": {"topic": (1, "string"), "visibility_ms": (2, "uint32"), "wait_ms": (3, "uint32")},
+    "Ack": {"receipt": (1, "string")},
+    "Nack": {"receipt": (1, "string"), "delay_ms": (2, "uint32")},
+    "Status": {"with_hash": (1, "bool"), "detail": (2, "bool")},
     "CreateAccount": {"user": (1, "string"), "password": (2, "string")},
     "Login": {"user": (1, "string"), "password": (2, "string")},
     "SendMessage": {"to": (1, "string"), "text": (2, "string")},
@@ -55,14 +61,23 @@ MESSAGES = {
               "popped": (12, "Popped"),
               "status": (13, "NodeStatus"), "session": (16, "Session"),
               "sent": (18, "MessageSent"), "page": (19, "MessagePage"),
-              "retry_after_ms": (21, "uint32")},
+              "retry_after_ms": (21, "uint32"), "reserved": (22, "Reserved")},
     "TopicList": {"names": (1, "repeated string")},
     "Published": {"sequence": (2, "uint64")},
-    "Popped": {"payload": (2, "bytes"), "sequence": (3, "uint64")},
+    "Popped": {"payload": (2, "bytes"), "sequence": (3, "uint64"),
+               "original_topic": (4, "string"), "deliveries": (5, "uint32")},
+    "Reserved": {"payload": (2, "bytes"), "sequence": (3, "uint64"), "receipt": (4, "string"),
+                 "deliveries": (5, "uint32"), "visible_at_ms": (6, "int64"),
+                 "original_topic": (7, "string"), "original_deliveries": (8, "uint32")},
     "NodeStatus": {"id": (1, "uint32"), "role": (2, "Role"), "term": (3, "uint64"),
                    "leader_id": (4, "uint32"), "commit_index": (5, "uint64"),
                    "applied_index": (6, "uint64"), "last_index": (7, "uint64"),
-                   "members": (8, "repeated uint32"), "state_hash": (9, "uint64")},
+                   "members": (8, "repeated uint32"), "state_hash": (9, "uint64"),
+                   "detail": (10, "StatusDetail")},
+    "StatusDetail": {"topics": (13, "repeated TopicStatus")},
+    "TopicStatus": {"name": (1, "string"), "ready": (2, "uint64"), "reserved": (3, "uint64"),
+                    "dead_lettered": (4, "uint64"), "max_deliveries": (5, "uint32"),
+                    "dead_letter": (6, "string"), "delayed": (7, "uint64")},
     "Session": {"token": (1, "string"), "unread": (2, "uint64")},
     "MessageSent": {"id": (1, "uint64")},
     "MessagePage": {"messages": (1, "repeated ChatMessage"), "total": (2, "uint64"),
@@ -143,21 +158,42 @@ def publish_request(client_id, seq, topic, payload):
     return _request(client_id, seq, "publish", encode("Publish", topic=topic, payload=payload))
 
 
-def pop_request(client_id, seq, topic):
-    return _request(client_id, seq, "pop", encode("Pop", topic=topic))
+def pop_request(client_id, seq, topic, wait_ms=0):
+    return _request(client_id, seq, "pop", encode("Pop", topic=topic, wait_ms=wait_ms or None))
 
 
 def list_topics_request(client_id=0, seq=0):
     return _request(client_id, seq, "list_topics", b"")
 
 
-def create_topic_request(client_id, seq, name):
-    return _request(client_id, seq, "create_topic", encode("CreateTopic", name=name))
+def create_topic_request(client_id, seq, name, max_deliveries=0, dead_letter=None):
+    """With max_deliveries and dead_letter: a message reserved that many
+    times without an ack moves to the topic dead_letter."""
+    return _request(client_id, seq, "create_topic",
+                    encode("CreateTopic", name=name, max_deliveries=max_deliveries or None,
+                           dead_letter=dead_letter or None))
 
 
-def status_request(with_hash=False, admin_secret=None):
-    """The state hash is for admins: it needs admin_secret."""
-    return _request(0, 0, "status", encode("Status", with_hash=True if with_hash else None),
+def reserve_request(client_id, seq, topic, visibility_ms=0, wait_ms=0):
+    """visibility_ms 0: the cluster's default (30 s)."""
+    return _request(client_id, seq, "reserve",
+                    encode("Reserve", topic=topic, visibility_ms=visibility_ms or None,
+                           wait_ms=wait_ms or None))
+
+
+def ack_request(client_id, seq, receipt):
+    return _request(client_id, seq, "ack", encode("Ack", receipt=receipt))
+
+
+def nack_request(client_id, seq, receipt, delay_ms=0):
+    return _request(client_id, seq, "nack", encode("Nack", receipt=receipt, delay_ms=delay_ms or None))
+
+
+def status_request(with_hash=False, admin_secret=None, detail=False):
+    """The state hash and the detail (with every topic's queue) are for
+    admins: they need admin_secret."""
+    return _request(0, 0, "status", encode("Status", with_hash=True if with_hash else None,
+                                           detail=True if detail else None),
                     admin_secret=admin_secret)
 
 
@@ -264,6 +300,11 @@ def _last(found, field, default):
     return values[-1] if values else default
 
 
+def _signed(value):
+    """An int64 field's varint as the signed number it stands for."""
+    return value - (1 << 64) if value >= (1 << 63) else value
+
+
 def _text(found, field):
     return _last(found, field, b"").decode("utf-8", "replace")
 
@@ -303,7 +344,18 @@ def _status(data):
         "members": _repeated_varints(status, "members"),
         # absent when the broker does not compute hashes (yet)
         "state_hash": _last(status, "state_hash", None),
+        # with the detail: each topic's queue, in creation order
+        "topics": [_topic_status(data) for data in
+                   named_fields("StatusDetail", status["detail"][-1]).get("topics", [])]
+        if "detail" in status else None,
     }
+
+
+def _topic_status(data):
+    topic = named_fields("TopicStatus", data)
+    counts = {name: _last(topic, name, 0) for name in
+              ("ready", "reserved", "delayed", "dead_lettered", "max_deliveries")}
+    return dict(counts, name=_text(topic, "name"), dead_letter=_text(topic, "dead_letter"))
 
 
 def _result(found, field, message):
@@ -321,6 +373,19 @@ def _add_results(found, reply):
     if popped is not None:
         reply["payload"] = _last(popped, "payload", b"")
         reply["sequence"] = _last(popped, "sequence", 0)
+        if "original_topic" in popped:
+            reply["original_topic"] = _text(popped, "original_topic")
+            reply["original_deliveries"] = _last(popped, "deliveries", 0)
+    reserved = _result(found, "reserved", "Reserved")
+    if reserved is not None:
+        reply["payload"] = _last(reserved, "payload", b"")
+        reply["sequence"] = _last(reserved, "sequence", 0)
+        reply["receipt"] = _text(reserved, "receipt")
+        reply["deliveries"] = _last(reserved, "deliveries", 0)
+        reply["visible_at_ms"] = _signed(_last(reserved, "visible_at_ms", 0))
+        if "original_topic" in reserved:
+            reply["original_topic"] = _text(reserved, "original_topic")
+            reply["original_deliveries"] = _last(reserved, "original_deliveries", 0)
     if "status" in found:
         reply["status"] = _status(found["status"][-1])
     session = _result(found, "session", "Session")
@@ -343,7 +408,9 @@ def _add_results(found, reply):
 def decode_reply(body):
     """A raftq.Reply as a dict: code (name), error, leader_id, index,
     retry_after_ms (0 unless a throttle refused), and
-    per result: sequence and payload (published/popped), status, token and
+    per result: sequence and payload (published/popped/reserved), receipt,
+    deliveries and visible_at_ms (reserved), original_topic and
+    original_deliveries (a dead letter), status, token and
     unread (session), topics (a topic list), message_id (sent), or messages, total and remaining
     (page). ValueError if body is not a protobuf Reply."""
     if body[:1] == b"{":

@@ -407,8 +407,7 @@ s_open (server_t *self, const uint8_t *secret_key)
     self->credentials = credentials_new ();
     self->metrics = metrics_new ();
     if (!self->view || !self->fsm || !self->waiting || !self->consumers || !self->reads ||
-        !self->credentials || !self->metrics ||
-        apply_open (self) || s_open_ports (self))
+        !self->credentials || !self->metrics || apply_open (self) || s_open_ports (self))
         return -1;
     //  The state first: the Raft actor starts from the same snapshot and
     //  replays only the log after it

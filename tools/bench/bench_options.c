@@ -21,7 +21,7 @@ s_usage (FILE *stream)
         "usage: raftq-bench [-c config.json] [-e tcp://host:port]... [--connections N]\n"
         "                   [--inflight M] [--size BYTES] [--duration S] [--warmup S]\n"
         "                   [--topic NAME] [--pop] [--op-timeout MS]\n"
-        "                   [--mode publish|pop|read|chat|fanout|stall|restart]\n"
+        "                   [--mode publish|pop|read|chat|fanout|stall|restart|consume]\n"
         "                   [--subscribers S]\n"
         "                   [--rate R] [--sender NAME] [--receiver NAME] [--drain MS]\n"
         "                   [--senders K] [--count N] [--window MS] [--timeline]\n"
@@ -41,7 +41,9 @@ s_usage (FILE *stream)
         "                        chat: SendMessage one at\n"
         "                        a time, fanout: delivery to --subscribers on the pub ports,\n"
         "                        stall: publish and report replies per window and the\n"
-        "                        longest gap, restart: time a node's restart (see --node)\n"
+        "                        longest gap, restart: time a node's restart (see --node),\n"
+        "                        consume: publish 2 x --count, pop half, reserve and ack\n"
+        "                        the other half, compare (--duration caps each phase)\n"
         "  -S, --subscribers S   fanout: SUB sockets, round robin over the nodes, default 10\n"
         "  -r, --rate R          fanout: messages per second, default 1000\n"
         "  -D, --drain MS        fanout: wait for deliveries after the last send, default 2000\n"
@@ -50,7 +52,8 @@ s_usage (FILE *stream)
         "      --senders K       fanout: connections the pipelined sender spreads its\n"
         "                        requests over (one session), default 4\n"
         "      --count N         publish, stall: stop after N sends; restart: publishes\n"
-        "                        before the first kill (default 0: none)\n"
+        "                        before the first kill (default 0: none); consume:\n"
+        "                        messages each way (default 20000)\n"
         "      --window MS       stall: throughput window, default 100\n"
         "      --timeline        stall: print the replies of every window\n"
         "      --node ID         restart: the node to kill and respawn (required)\n"
@@ -134,6 +137,7 @@ s_mode (const char *name, bench_options_t *options)
                     : streq (name, "stall")   ? BENCH_MODE_STALL
                     : streq (name, "restart") ? BENCH_MODE_RESTART
                     : streq (name, "read")    ? BENCH_MODE_READ
+                    : streq (name, "consume") ? BENCH_MODE_CONSUME
                                               : BENCH_MODE_QUEUE;
     if (streq (name, "pop"))
         options->pop = true;

@@ -14,12 +14,13 @@
 #define BENCH_ENDPOINTS_MAX 64
 
 typedef enum {
-    BENCH_MODE_QUEUE,  //  publish, or pop with --pop
-    BENCH_MODE_READ,   //  ListTopics: linearizable reads without the log
-    BENCH_MODE_CHAT,   //  SendMessage between two accounts
-    BENCH_MODE_FANOUT, //  SendMessage delivered to many subscribers
-    BENCH_MODE_STALL,  //  publish, with replies per window and the longest gap
-    BENCH_MODE_RESTART //  fill, then kill and respawn a node and time it
+    BENCH_MODE_QUEUE,   //  publish, or pop with --pop
+    BENCH_MODE_READ,    //  ListTopics: linearizable reads without the log
+    BENCH_MODE_CHAT,    //  SendMessage between two accounts
+    BENCH_MODE_FANOUT,  //  SendMessage delivered to many subscribers
+    BENCH_MODE_STALL,   //  publish, with replies per window and the longest gap
+    BENCH_MODE_RESTART, //  fill, then kill and respawn a node and time it
+    BENCH_MODE_CONSUME  //  fill, then pop half and reserve+ack the other half
 } bench_mode_t;
 
 //  What the command line asked for.
@@ -35,17 +36,19 @@ typedef struct {
     double warmup_s;                            //  unmeasured phase before it
     const char *topic;                          //  topic published to / popped from
     bool pop;                                   //  drain the topic instead of publishing
-    const char *sender;                         //  chat and fanout: account that sends
-    const char *receiver;                       //  chat and fanout: account that receives
-    fanout_plan_t fanout;                       //  --subscribers, --rate, duration, drain
-    int op_timeout_ms;                          //  an operation unanswered this long is lost
-    uint64_t count;      //  publish: stop after sending this many (0: no limit)
-    int window_ms;       //  stall: width of a throughput window
-    bool timeline;       //  stall: print every window
-    uint32_t node_id;    //  restart: the node killed and respawned
-    int runs;            //  restart: kills and respawns
-    const char *raftqd;  //  restart: the broker executable
-    bool snapshot_first; //  restart: TakeSnapshot before each kill
+    bool reserve;         //  consume: reserve and ack instead of popping (set by the mode)
+    const char *sender;   //  chat and fanout: account that sends
+    const char *receiver; //  chat and fanout: account that receives
+    fanout_plan_t fanout; //  --subscribers, --rate, duration, drain
+    int op_timeout_ms;    //  an operation unanswered this long is lost
+    uint64_t count;       //  publish: stop after sending this many (0: no limit);
+                          //  consume: messages each way (0: BENCH_CONSUME_MESSAGES)
+    int window_ms;        //  stall: width of a throughput window
+    bool timeline;        //  stall: print every window
+    uint32_t node_id;     //  restart: the node killed and respawned
+    int runs;             //  restart: kills and respawns
+    const char *raftqd;   //  restart: the broker executable
+    bool snapshot_first;  //  restart: TakeSnapshot before each kill
 } bench_options_t;
 
 //  Parses argv into options (defaults for what it does not name). Returns

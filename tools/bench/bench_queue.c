@@ -1,7 +1,10 @@
-/*  bench_queue — raftq-bench's publish, pop, read and stall modes, with the
-    brokers' CPU per committed operation over the measured phase. Latency is
-    send to reply, per operation, counted once by its seq; an operation
-    unanswered for --op-timeout is lost, and its connection moves on.
+/*  bench_queue — raftq-bench's publish, pop, read, stall and consume modes,
+    with the brokers' CPU per committed operation over the measured phase.
+    Latency is send to reply, per operation, counted once by its seq; an
+    operation unanswered for --op-timeout is lost, and its connection moves
+    on. A reserve+ack is one operation of two requests in one slot: the
+    ack goes out when the reserve's reply brings the receipt, and the
+    latency runs from the reserve's send to the ack's reply.
 */
 #include <inttypes.h>
 #include <stdio.h>
@@ -23,8 +26,9 @@ typedef struct {
     raftq_client_t *client; //  owns the DEALER(s), client id and seq
     uint64_t *seqs;         //  seq of the operation in each slot, 0 when free
     int64_t *sent_us;       //  when each slot's operation was sent
+    bool *acking;           //  reserve+ack: the slot's ack is in flight (its reserve is done)
     int used;               //  slots in use
-    bool drained;           //  --pop: saw EMPTY, sends no more
+    bool drained;           //  pop or reserve: saw EMPTY, sends no more
 } connection_t;
 
 static int
@@ -37,7 +41,8 @@ s_connection_open (connection_t *connection, char **endpoints, const bench_optio
     connection->client = raftq_client_new ((const char **)endpoints, count);
     connection->seqs = (uint64_t *)calloc ((size_t)options->in_flight, sizeof (uint64_t));
     connection->sent_us = (int64_t *)calloc ((size_t)options->in_flight, sizeof (int64_t));
-    if (!connection->client || !connection->seqs || !connection->sent_us) {
+    connection->acking = (bool *)calloc ((size_t)options->in_flight, sizeof (bool));
+    if (!connection->client || !connection->seqs || !connection->sent_us || !connection->acking) {
         fprintf (stderr, "raftq-bench: cannot create a client\n");
         return -1;
     }
@@ -57,6 +62,7 @@ s_connection_close (connection_t *connection)
     raftq_client_destroy (&connection->client);
     free (connection->seqs);
     free (connection->sent_us);
+    free (connection->acking);
 }
 
 //  Sends operations until every slot is in use. A send that cannot be
@@ -71,11 +77,12 @@ s_connection_fill (connection_t *connection, const bench_options_t *options, con
         if (options->count && results->sent >= options->count)
             return;
         uint64_t seq;
-        int rc = options->mode == BENCH_MODE_READ
-                     ? raftq_send_list_topics (connection->client, &seq)
-                 : options->pop ? raftq_send_pop (connection->client, options->topic, &seq)
-                                : raftq_send_publish (connection->client, options->topic, payload,
-                                                      options->size, &seq);
+        int rc =
+            options->mode == BENCH_MODE_READ ? raftq_send_list_topics (connection->client, &seq)
+            : options->reserve ? raftq_send_reserve (connection->client, options->topic, 0, &seq)
+            : options->pop     ? raftq_send_pop (connection->client, options->topic, &seq)
+                               : raftq_send_publish (connection->client, options->topic, payload,
+                                                     options->size, &seq);
         if (rc == -1) {
             results->send_failures++;
             return;
@@ -102,6 +109,23 @@ s_stall_count (bench_results_t *results, int64_t now)
     results->last_ok_us = now;
 }
 
+//  reserve+ack: sends the ack of the message slot's reserve got, in the
+//  same slot. Returns 0, or -1 when it cannot be queued (the message
+//  comes back after its visibility time; the slot is freed).
+static int
+s_connection_ack (connection_t *connection, int slot, const raftq_reply_t *reply,
+                  bench_results_t *results)
+{
+    uint64_t seq;
+    if (raftq_send_ack (connection->client, reply->receipt, &seq) == -1) {
+        results->send_failures++;
+        return -1;
+    }
+    connection->seqs[slot] = seq;
+    connection->acking[slot] = true;
+    return 0;
+}
+
 //  Accounts for one reply: matched to its slot by seq, counted once.
 static void
 s_connection_reply (connection_t *connection, const bench_options_t *options,
@@ -117,9 +141,13 @@ s_connection_reply (connection_t *connection, const bench_options_t *options,
     }
     int64_t now = zclock_usecs ();
     int64_t latency = now - connection->sent_us[slot];
+    if (options->reserve && !connection->acking[slot] && reply->code == RAFTQ_OK &&
+        s_connection_ack (connection, slot, reply, results) == 0)
+        return;
     connection->seqs[slot] = 0;
+    connection->acking[slot] = false;
     connection->used--;
-    if (reply->code == RAFTQ_EMPTY && options->pop) {
+    if (reply->code == RAFTQ_EMPTY && (options->pop || options->reserve)) {
         connection->drained = true;
         results->empty++;
         return;
@@ -142,6 +170,7 @@ static void
 s_connection_lose (connection_t *connection, int slot, bench_results_t *results)
 {
     connection->seqs[slot] = 0;
+    connection->acking[slot] = false;
     connection->used--;
     results->lost++;
 }
@@ -210,7 +239,7 @@ s_run (connection_t *connections, raftq_client_t **clients, bool *ready,
             next_expiry_check = zclock_usecs () + S_EXPIRY_CHECK_US;
         }
     }
-    //  --pop may drain the topic before the planned end.
+    //  pop and reserve may drain the topic before the planned end.
     int64_t stopped = zclock_usecs ();
     if (stopped < results->measure_end_us)
         results->measure_end_us =
@@ -259,8 +288,11 @@ s_open_run_report (connection_t *connections, raftq_client_t **clients, bool *re
     return status;
 }
 
-int
-bench_queue_main (char **endpoints, const bench_options_t *options)
+//  Runs one mode's phase: opens the connections, runs them, reports; its
+//  committed operations per second in *rate_p (if not NULL). Returns the
+//  exit status.
+static int
+s_phase (char **endpoints, const bench_options_t *options, double *rate_p)
 {
     size_t count = (size_t)options->connections;
     connection_t *connections = (connection_t *)calloc (count, sizeof (connection_t));
@@ -275,6 +307,9 @@ bench_queue_main (char **endpoints, const bench_options_t *options)
         randombytes_buf (payload, options->size);
         status =
             s_open_run_report (connections, clients, ready, endpoints, options, payload, &results);
+        double seconds = (double)(results.measure_end_us - results.measure_start_us) / 1e6;
+        if (rate_p)
+            *rate_p = seconds > 0 ? (double)results.committed / seconds : 0;
     }
     bench_results_free (&results);
     free (payload);
@@ -282,4 +317,41 @@ bench_queue_main (char **endpoints, const bench_options_t *options)
     free (clients);
     free (connections);
     return status;
+}
+
+//  --mode consume: publishes twice count messages, pops count of them, then
+//  reserves and acks the rest, with the same connections and in-flight
+//  depth, and compares the two ways of consuming.
+static int
+s_consume (char **endpoints, const bench_options_t *options)
+{
+    uint64_t messages = options->count ? options->count : BENCH_CONSUME_MESSAGES;
+    bench_options_t phase = *options;
+    phase.mode = BENCH_MODE_QUEUE;
+    phase.warmup_s = 0; //  every message counts: the phases are measured whole
+    phase.count = 2 * messages;
+    double pop_rate = 0, reserve_rate = 0;
+    int status = s_phase (endpoints, &phase, NULL);
+    phase.count = messages;
+    phase.pop = true;
+    if (status == 0)
+        status = s_phase (endpoints, &phase, &pop_rate);
+    phase.pop = false;
+    phase.reserve = true;
+    if (status == 0)
+        status = s_phase (endpoints, &phase, &reserve_rate);
+    if (status == 0)
+        printf ("raftq-bench: consume: reserve+ack %.1f msg/s, pop %.1f msg/s: %.2f x pop "
+                "(aim: at least %.2f)\n",
+                reserve_rate, pop_rate, pop_rate > 0 ? reserve_rate / pop_rate : 0.0,
+                BENCH_CONSUME_AIM);
+    return status;
+}
+
+int
+bench_queue_main (char **endpoints, const bench_options_t *options)
+{
+    if (options->mode == BENCH_MODE_CONSUME)
+        return s_consume (endpoints, options);
+    return s_phase (endpoints, options, NULL);
 }

@@ -42,6 +42,7 @@ bench_report (const bench_options_t *options, const char *leader, bench_results_
     printf ("raftq-bench: %s %s to %s, leader %s\n",
             chat                               ? "SendMessage from"
             : options->mode == BENCH_MODE_READ ? "ListTopics (ReadIndex)"
+            : options->reserve                 ? "reserve+ack"
             : options->pop                     ? "pop"
                                                : "publish",
             chat ? options->sender : "", chat ? options->receiver : options->topic,
@@ -78,7 +79,7 @@ bench_report (const bench_options_t *options, const char *leader, bench_results_
     printf ("%s\n", any ? "" : " none");
     printf ("  %-16s %12.2f -> %.2f (%ld CPUs)\n", "load average", results->load_start,
             results->load_end, sysconf (_SC_NPROCESSORS_ONLN));
-    if (options->pop)
+    if (options->pop || options->reserve)
         printf ("  %-16s %12" PRIu64 "\n", "empty replies", results->empty);
     if (results->late)
         printf ("  %-16s %12" PRIu64 "\n", "late replies", results->late);

@@ -1,6 +1,6 @@
 """chaos — tools/raftq-chaos: a real raftqd cluster (each node on its own
 loopback address, snapshots every few hundred KiB of log) under concurrent
-queue, chat or quota-filling clients and injected faults, membership changes included; a
+queue, chat, quota-filling or consuming clients and injected faults, membership changes included; a
 recorded history, and the checks that nothing acknowledged was lost,
 delivered twice, invented or reordered, that the queue stayed linearizable,
 conversation reads were not stale, chat sessions survived failover, and
@@ -13,10 +13,13 @@ same module. Modules: firewall (nftables rules
 between node addresses), disk (torn and corrupt log tails), membership
 (removing and re-adding nodes through the leader), workload (queue clients,
 sessions, history), chat (chat clients and the final listing), limits
-(clients that drive small quotas to their refusals), nemesis (faults,
+(clients that drive small quotas to their refusals), consume (clients that
+reserve, ack, nack and crash, and the drain of their topics), nemesis (faults,
 healing, settling), checker (the queue checks and the linearizability
 search), chat_checker (the chat checks), limits_checker (the refusals
-judged against the history), campaign (one run
+judged against the history), consume_checker (acknowledged consumption:
+no loss, no double ack, no delivery after an ack, no early redelivery),
+campaign (one run
 and its report), selftest (the checkers against synthetic flawed
 histories).
 """

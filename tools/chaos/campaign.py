@@ -1,15 +1,19 @@
 """campaign — one chaos run from start to verdict: a fresh cluster (each node
 on its own loopback address, small snapshot_log_bytes so that snapshots,
 log compaction and InstallSnapshot happen under the faults), concurrent
-clients (queue, chat, both, or the limits workload's, which run under
-small quotas), the nemesis, healing, draining every topic,
+clients (queue, chat, both, the limits workload's, which run under
+small quotas, or the consume workload's, which reserve, ack, nack and
+crash), the nemesis, healing, draining every topic,
 listing every chat conversation, the convergence check, the history checks,
 and the report whose last line is
 
   acked=N lost=N duplicated=N unexpected=N reordered=N diverged=N nonlinearizable=N
 
 (a limits run prints above it
-  limits: refused=N (<refusals by limit>) unclear=N refused_applied=N impossible=N over_limit=N)
+  limits: refused=N (<refusals by limit>) unclear=N refused_applied=N impossible=N over_limit=N
+a consume run
+  consume: deliveries=N redeliveries=N nacks=N crashes=N dead_lettered=N acks_refused=N waits=N
+           after_ack=N early_redelivery=N bad_dead_letter=N)
 
 The exit code is 0 only when every counter but acked is 0 (the report's
 table also counts unauthenticated: chat sessions lost over failover) and
@@ -17,7 +21,8 @@ nothing else went wrong (a node that exited by itself or would not restart,
 a membership change that would not complete, two leaders in one term, a
 topic that could not be drained, a conversation that could not be listed,
 no acknowledged write at all, a limits run in which some quota was never
-reached); 1 otherwise; 2 for bad arguments or a
+reached, a consume run without a crashed consumer or a dead letter); 1
+otherwise; 2 for bad arguments or a
 cluster that never started.
 
 Phases: start -> create topics and chat accounts -> clients + nemesis for
@@ -45,9 +50,8 @@ import time
 import zmq
 
 import raftq_cluster
-import raftq_wire as wire
 
-from . import chat, checker, firewall, limits, nemesis, workload
+from . import chat, checker, consume, firewall, limits, nemesis, workload
 
 HEARTBEAT_MS = 50
 ELECTION_TIMEOUT_MS = [300, 600]
@@ -89,12 +93,16 @@ def parse_arguments(argv):
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: random, printed)")
     parser.add_argument("--nodes", type=int, choices=[3, 5], default=5, help="cluster size (default 5)")
     parser.add_argument("--clients", type=int, default=5, help="concurrent clients (default 5)")
-    parser.add_argument("--workload", choices=["queue", "chat", "mixed", "limits"], default="queue",
+    parser.add_argument("--workload", choices=["queue", "chat", "mixed", "limits", "consume"],
+                        default="queue",
                         help="queue: unique values published with client_id/seq, and pops; "
                              "chat: logins, unique texts sent, unread and conversation pages read; "
                              "mixed: both at once, the clients split between them; "
                              "limits: small quotas, topics created and filled until refused, "
-                             "popped and filled again")
+                             "popped and filled again; "
+                             "consume: unique values published, reserved for a short visibility "
+                             "time, then acked, nacked or dropped (a crashed consumer), one topic "
+                             "making dead letters")
     parser.add_argument("--chat-accounts", type=int, default=None,
                         help="chat accounts (default: one per chat client and %d that only receive)"
                              % chat.EXTRA_ACCOUNTS)
@@ -160,9 +168,10 @@ def parse_arguments(argv):
     if args.workload == "mixed" and args.clients < 2:
         parser.error("--workload mixed needs at least 2 clients")
     args.limits_clients = args.clients if args.workload == "limits" else 0
+    args.consume_clients = args.clients if args.workload == "consume" else 0
     args.queue_clients = {"queue": args.clients, "chat": 0, "mixed": (args.clients + 1) // 2,
-                          "limits": 0}[args.workload]
-    args.chat_clients = args.clients - args.queue_clients - args.limits_clients
+                          "limits": 0, "consume": 0}[args.workload]
+    args.chat_clients = args.clients - args.queue_clients - args.limits_clients - args.consume_clients
     if args.chat_accounts is None:
         args.chat_accounts = args.chat_clients + chat.EXTRA_ACCOUNTS if args.chat_clients else 0
     if args.chat_clients and args.chat_accounts < max(2, args.chat_clients):
@@ -272,11 +281,15 @@ class Campaign:
                 raise CampaignError("no leader within %.0f s of start" % FIRST_LEADER_TIMEOUT_S)
             time.sleep(0.05)
 
-    def create_topics(self, topics):
+    def create_topics(self, topics, dead_letters=None):
+        """dead_letters: topic -> (max_deliveries, dead_letter) for those
+        that make dead letters."""
         session = self._session("admin")
         try:
             for topic in topics:
-                entry = workload.create_topic(session, self.history, topic, self.args.op_budget)
+                most, dead_letter = (dead_letters or {}).get(topic, (0, None))
+                entry = workload.create_topic(session, self.history, topic, self.args.op_budget,
+                                              max_deliveries=most, dead_letter=dead_letter)
                 if entry["outcome"] != "ok" and entry.get("result") != "ALREADY_EXISTS":
                     raise CampaignError("cannot create topic %s: %s %s"
                                         % (topic, entry["outcome"], entry.get("codes", [])))
@@ -368,6 +381,27 @@ class Campaign:
             self.problems.append("%d topic(s) could not be popped empty: %s"
                                  % (len(undrained), ", ".join(undrained[:5])))
 
+    def drain_consumed(self):
+        """Reserves and acks every topic of the consume workload until the
+        leader holds no message in any (records them in the history)."""
+        session = self._session("drain-1")
+        client = raftq_cluster.Client(self.context)
+
+        def leader_endpoint():
+            leader = self.nemesis.leader()
+            return self.cluster.config.nodes[leader].endpoint if leader else None
+
+        try:
+            left = consume.drain(session, self.history, leader_endpoint, client,
+                                 self.cluster.config.admin_secret(), self.args.op_budget, self.interrupted)
+        finally:
+            session.close()
+            client.close()
+        if left:
+            self.problems.append("topic(s) still holding messages after the drain: %s" % ", ".join(
+                "%s (%s)" % (name, "no answer" if count is None else count)
+                for name, count in sorted(left.items())))
+
     def list_topics(self):
         """Records the topics the converged cluster holds, as op topics,
         for the limits checks (no refused creation there, none acked missing)."""
@@ -391,14 +425,8 @@ class Campaign:
     def _node_state(self, client, node):
         """(applied_index, state hash or None, commit_index, role, members)
         of one node, or None."""
-        request = wire.status_request(with_hash=True, admin_secret=self.cluster.config.admin_secret())
-        raw = client.request_raw(node.endpoint, request, STATUS_TIMEOUT_S)
-        if raw is None:
-            return None
-        try:
-            status = wire.decode_reply(raw).get("status")
-        except ValueError:
-            return None
+        status = workload.ask_status(client, node.endpoint, STATUS_TIMEOUT_S,
+                                     self.cluster.config.admin_secret(), with_hash=True)
         if status is None:
             return None
         self.leader_log.observe(node.id, status)
@@ -456,6 +484,8 @@ class Campaign:
         self.setup()
         if topics:
             self.create_topics(topics)
+        if args.consume_clients:
+            self.create_topics([name for name, _, _ in consume.topics()], consume.topic_limits())
         if args.chat_clients:
             self.create_accounts()
         self.say("cluster up in %s, %d topics and %d accounts created; starting %d queue and %d chat clients"
@@ -477,6 +507,10 @@ class Campaign:
             session = self._session("client-%d" % (number + 1))
             workers.append(limits.LimitsWorker(number + 1, session, self.history, limit_topics,
                                                random.Random(self.rng.random()), args.op_budget, stop))
+        for number in range(args.consume_clients):
+            session = self._session("client-%d" % (number + 1))
+            workers.append(consume.ConsumeWorker(number + 1, session, self.history,
+                                                 random.Random(self.rng.random()), args.op_budget, stop))
         for number in range(args.chat_clients):
             user = self.accounts[number]
             client = chat.ChatClient(self._session("chat-%d" % (number + 1)), self.history, user,
@@ -509,6 +543,9 @@ class Campaign:
         if topics:
             self.say("clients stopped; draining %d topics" % len(topics))
             self.drain(topics)
+        if args.consume_clients:
+            self.say("clients stopped; reserving and acking every consume topic")
+            self.drain_consumed()
         if args.chat_clients:
             self.say("listing the conversations of %d accounts" % len(self.accounts))
             self.problems.extend("chat verification: " + problem for problem in chat.verify(
@@ -523,7 +560,8 @@ class Campaign:
         if args.limits_clients:
             self.list_topics()
         report = checker.check(self.history.operations(), args.search_budget,
-                               limits.LIMITS if args.limits_clients else None)
+                               limits.LIMITS if args.limits_clients else None,
+                               consume.topic_limits() if args.consume_clients else None)
         self.problems.extend(report.problems)
         return report
 
@@ -545,10 +583,12 @@ class Campaign:
         write = self.out.write
         write("raftq-chaos: seed %d, %d nodes, %d clients, %.0f s, workload %s\n"
               % (args.seed, args.nodes, args.clients, args.duration, args.workload))
-        write("  %d queue client(s), %d chat client(s) on %d account(s)%s; snapshot_log_bytes %s, "
+        write("  %d queue client(s), %d chat client(s) on %d account(s)%s%s; snapshot_log_bytes %s, "
               "trailing %s\n" % (args.queue_clients, args.chat_clients, len(self.accounts),
                                  ", %d limits client(s) under %s" % (args.limits_clients, _limits_text())
                                  if args.limits_clients else "",
+                                 ", %d consume client(s)" % args.consume_clients
+                                 if args.consume_clients else "",
                                  args.snapshot_bytes or "default", args.snapshot_trailing if args.snapshot_bytes
                                  else "default"))
         write("faults injected\n")
@@ -566,7 +606,7 @@ class Campaign:
             write("  settle after heal: median %.2f s, max %.2f s\n" % (times[len(times) // 2], times[-1]))
         operations = self.history.operations()
         write("operations        ok   fail unknown  total\n")
-        for kind in ("create", "publish", "pop", "list"):
+        for kind in ("create", "publish", "pop", "list", "reserve", "ack", "nack"):
             for group, label in (("admin", kind + " (setup)"), ("client", kind), ("reader", kind + " (reads)"),
                                  ("drain", kind + " (drain)")):
                 ops = [op for op in operations if op["op"] == kind and op["process"].startswith(group)]
@@ -622,6 +662,10 @@ class Campaign:
         if history_kept:
             write("history: %s\n" % self.history.path)
         counts = report.counts
+        if args.consume_clients:
+            write("consume: %s %s\n" % (" ".join("%s=%d" % (name, report.consume[name]) for name in CONSUME_TALLIES),
+                                       " ".join("%s=%d" % (name, counts[name]) for name in
+                                                ("after_ack", "early_redelivery", "bad_dead_letter"))))
         if args.limits_clients:
             write("limits: refused=%d (%s) unclear=%d refused_applied=%d impossible=%d over_limit=%d\n"
                   % (sum(report.refusals.values()),
@@ -653,6 +697,11 @@ class Campaign:
         bad = sum(counts[name] for name in counts if name != "acked") + self.diverged
         if counts["acked"] == 0:
             self.problems.append("no publish or send was acknowledged: nothing was checked")
+        if self.args.consume_clients:
+            # a run without them checked no redelivery and no dead letter
+            for name in ("crashes", "dead_lettered"):
+                if not report.consume[name]:
+                    self.problems.append("a consume run with %s=0 checked too little" % name)
         if self.args.limits_clients:
             # a limits run that never reached a quota checked no refusal
             for name in limits.LIMITS:
@@ -660,6 +709,10 @@ class Campaign:
                     self.problems.append("nothing was refused at %s: the quota was never reached" % name)
         return 0 if bad == 0 and not self.problems else 1
 
+
+# what the consume line of the report tallies (consume_checker fills them)
+CONSUME_TALLIES = ("deliveries", "redeliveries", "nacks", "crashes", "dead_lettered", "acks_refused",
+                   "waits")
 
 # attempt answers (workload.Session codes) after which the request may have applied
 UNCERTAIN_CODES = ("no-reply", "garbled") + workload.MAYBE_APPLIED

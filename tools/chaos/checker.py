@@ -40,6 +40,12 @@ Counters (all but acked must be 0):
                    (limits runs only, see limits_checker) refusals without a
                    clear code, refused writes that applied, refusals no
                    reading of the history explains, quotas passed.
+  after_ack, early_redelivery, bad_dead_letter
+                   (consume runs only, see consume_checker, which also
+                   counts lost, duplicated and unexpected there) deliveries
+                   after an acknowledged ack, redeliveries before a
+                   visibility time or nack allowed them, dead letters made
+                   wrong.
 
 Unknown outcomes are may-or-may-not: an unknown publish may have enqueued
 its value at any time after its invocation, or never; an unknown pop may
@@ -48,7 +54,7 @@ have removed the head at any time after its invocation, or nothing.
 
 import collections
 
-from . import chat_checker, limits_checker
+from . import chat_checker, consume_checker, limits_checker
 
 INFINITY = float("inf")
 DEFAULT_SEARCH_BUDGET = 300000   # search steps per topic before it counts as undecided
@@ -63,12 +69,14 @@ class Report:
         self.counts = collections.OrderedDict(
             (name, 0) for name in ("acked", "lost", "duplicated", "unexpected", "reordered",
                                    "nonlinearizable", "stale_read", "unauthenticated", "unclear", "refused_applied",
-                                   "impossible", "over_limit"))
+                                   "impossible", "over_limit", "after_ack", "early_redelivery",
+                                   "bad_dead_letter"))
         self.examples = {name: [] for name in self.counts}   # name -> text lines
         self.problems = []           # what could not be checked at all (text lines)
         self.undecided = []          # topics whose search ran out of budget
         self.topics_checked = 0      # topics the linearizability search finished
         self.refusals = collections.Counter()   # limit name -> refusals naming it (limits runs)
+        self.consume = collections.Counter()    # consume runs: deliveries, nacks, crashes, ...
 
     def add(self, name, amount=1, example=None):
         self.counts[name] += amount
@@ -88,18 +96,24 @@ QUEUE_OPS = ("publish", "pop")
 READ_OPS = ("list",)
 
 
-def check(operations, search_budget=DEFAULT_SEARCH_BUDGET, limits=None):
+def check(operations, search_budget=DEFAULT_SEARCH_BUDGET, limits=None, consume=None):
     """Runs every check over the operation records (queue and chat, and
     with limits, the dict of quotas the cluster ran with, the limits
-    checks); returns a Report."""
+    checks; with consume, each topic's (max_deliveries, dead_letter), the
+    consume checks instead of the queue checks); returns a Report."""
     report = Report()
-    chat_checker.check([op for op in operations if op["op"] not in QUEUE_OPS and op["op"] not in READ_OPS
-                        and op["op"] not in limits_checker.OPS], report)
+    others = QUEUE_OPS + READ_OPS + limits_checker.OPS + consume_checker.OPS
+    chat_checker.check([op for op in operations if op["op"] not in others], report)
     check_reads(operations, report)
     if limits is not None:
         limits_checker.check([op for op in operations
                               if op["op"] in QUEUE_OPS or op["op"] in limits_checker.OPS], limits, report)
-    check_queue([op for op in operations if op["op"] in QUEUE_OPS], report, search_budget)
+    if consume is not None:
+        consume_checker.check([op for op in operations
+                               if op["op"] in QUEUE_OPS or op["op"] in consume_checker.OPS], consume,
+                              report)
+    else:
+        check_queue([op for op in operations if op["op"] in QUEUE_OPS], report, search_budget)
     return report
 
 

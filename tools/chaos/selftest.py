@@ -1,4 +1,4 @@
-"""selftest — the checkers (queue and chat) against synthetic histories
+"""selftest — the checkers (queue, chat, limits, consume) against synthetic histories
 with one known flaw each (and clean ones), so a checker that stopped
 catching its kind of bug cannot pass silently; the hand-written
 protobuf decoder against replies built field by field; and raftq_wire's
@@ -239,6 +239,130 @@ LIMITS_CASES = [
 ]
 
 
+CONSUME_LIMITS = {"t": (0, None), "poison": (3, "dead"), "dead": (0, None)}
+
+
+class ConsumeBuilder(Builder):
+    """A consume history: reserves with their deliveries and receipts, acks,
+    nacks and crashes, on top of Builder's publishes."""
+
+    def reserve(self, process, value, invoke, complete, deliveries, topic="t", visibility_ms=1000,
+                outcome="ok", original=None):
+        """original: (topic, deliveries) of a dead letter."""
+        self.op(process, "reserve", topic, value if outcome == "ok" else None, invoke, complete,
+                outcome)
+        entry = self.ops[-1]
+        entry.update(visibility_ms=visibility_ms, wait_ms=0)
+        if outcome == "ok":
+            entry.update(receipt="%s.%d.%s" % (value, deliveries, topic), deliveries=deliveries)
+        if original:
+            entry.update(original_topic=original[0], original_deliveries=original[1])
+        return self
+
+    def settle(self, kind, process, value, deliveries, invoke, complete, topic="t", outcome="ok",
+               result="OK", delay_ms=None):
+        """An ack or nack of delivery deliveries of value (from topic)."""
+        self.op(process, kind, topic, value, invoke, complete, outcome, result=result)
+        self.ops[-1]["receipt"] = "%s.%d.%s" % (value, deliveries, topic)
+        if delay_ms is not None:
+            self.ops[-1]["delay_ms"] = delay_ms
+        return self
+
+    def ack(self, process, value, deliveries, invoke, complete, **options):
+        return self.settle("ack", process, value, deliveries, invoke, complete, **options)
+
+    def nack(self, process, value, deliveries, invoke, complete, delay_ms=0, **options):
+        return self.settle("nack", process, value, deliveries, invoke, complete, delay_ms=delay_ms,
+                           **options)
+
+    def crash(self, process, value, deliveries, at, topic="t"):
+        self.ops.append({"type": "op", "op": "crash", "process": process, "topic": topic,
+                         "value": value, "receipt": "%s.%d.%s" % (value, deliveries, topic),
+                         "invoke": at, "complete": at, "outcome": "ok"})
+        return self
+
+
+def _consume_clean():
+    # 1-1: crashed on, back after its visibility time, acked; 1-2: nacked
+    # with a delay, back after it, acked; 1-3: crashed on three times on
+    # the poison topic, then a dead letter, acked there; 1-4: its ack's
+    # outcome unknown (it may have applied: not lost); 1-5: its last
+    # delivery on the poison topic nacked with a delay, and a dead letter
+    # at once (the delay is for redelivery on the same topic)
+    return (ConsumeBuilder()
+            .publish("client-1", "1-1", 0, 0.1).reserve("client-2", "1-1", 0.2, 0.3, 1)
+            .crash("client-2", "1-1", 1, 0.3).reserve("client-3", "1-1", 1.25, 1.3, 2)
+            .ack("client-3", "1-1", 2, 1.4, 1.5)
+            .publish("client-1", "1-2", 2, 2.1).reserve("client-2", "1-2", 2.2, 2.3, 1)
+            .nack("client-2", "1-2", 1, 2.4, 2.5, delay_ms=200).reserve("client-3", "1-2", 2.55, 2.65, 2)
+            .ack("client-3", "1-2", 2, 2.7, 2.8)
+            .publish("client-1", "1-3", 3, 3.1, topic="poison")
+            .reserve("client-2", "1-3", 3.2, 3.3, 1, topic="poison").crash("client-2", "1-3", 1, 3.3, "poison")
+            .reserve("client-3", "1-3", 4.2, 4.3, 2, topic="poison").crash("client-3", "1-3", 2, 4.3, "poison")
+            .reserve("client-2", "1-3", 5.2, 5.3, 3, topic="poison").crash("client-2", "1-3", 3, 5.3, "poison")
+            .reserve("client-3", "1-3", 6.2, 6.3, 1, topic="dead", original=("poison", 3))
+            .ack("client-3", "1-3", 1, 6.4, 6.5, topic="dead")
+            .publish("client-1", "1-4", 7, 7.1).reserve("client-2", "1-4", 7.2, 7.3, 1)
+            .ack("client-2", "1-4", 1, 7.4, 30, outcome="unknown")
+            .publish("client-1", "1-5", 8, 8.1, topic="poison")
+            .reserve("client-2", "1-5", 8.2, 8.3, 1, topic="poison")
+            .nack("client-2", "1-5", 1, 8.4, 8.5, topic="poison")
+            .reserve("client-3", "1-5", 8.6, 8.7, 2, topic="poison")
+            .nack("client-3", "1-5", 2, 8.8, 8.9, topic="poison")
+            .reserve("client-2", "1-5", 9.0, 9.1, 3, topic="poison")
+            .nack("client-2", "1-5", 3, 9.2, 9.3, topic="poison", delay_ms=800)
+            .reserve("client-3", "1-5", 9.4, 9.5, 1, topic="dead", original=("poison", 3))
+            .ack("client-3", "1-5", 1, 9.6, 9.7, topic="dead"))
+
+
+CONSUME_CASES = [
+    ("consume: clean history (crash, nack with delay, dead letter, unknown ack)", _consume_clean(), {}),
+    ("consume: a message crashed on and never acked is lost",
+     ConsumeBuilder().publish("client-1", "1-1", 0, 0.1).reserve("client-2", "1-1", 0.2, 0.3, 1)
+     .crash("client-2", "1-1", 1, 0.3),
+     {"lost": 1}),
+    ("consume: a message acked twice",
+     ConsumeBuilder().publish("client-1", "1-1", 0, 0.1).reserve("client-2", "1-1", 0.2, 0.3, 1)
+     .ack("client-2", "1-1", 1, 0.4, 1.6).reserve("client-3", "1-1", 1.3, 1.4, 2)
+     .ack("client-3", "1-1", 2, 1.45, 1.5),
+     {"duplicated": 1}),
+    ("consume: redelivered before its visibility time or a nack",
+     ConsumeBuilder().publish("client-1", "1-1", 0, 0.1).reserve("client-2", "1-1", 0.2, 0.3, 1)
+     .reserve("client-3", "1-1", 0.5, 0.6, 2).ack("client-3", "1-1", 2, 0.7, 0.8),
+     {"early_redelivery": 1}),
+    ("consume: redelivered before a nack's delay ended",
+     ConsumeBuilder().publish("client-1", "1-1", 0, 0.1).reserve("client-2", "1-1", 0.2, 0.3, 1)
+     .nack("client-2", "1-1", 1, 0.4, 0.5, delay_ms=500).reserve("client-3", "1-1", 0.6, 0.7, 2)
+     .ack("client-3", "1-1", 2, 0.8, 0.9),
+     {"early_redelivery": 1}),
+    ("consume: one delivery handed out twice",
+     ConsumeBuilder().publish("client-1", "1-1", 0, 0.1).reserve("client-2", "1-1", 0.2, 0.3, 1)
+     .reserve("client-3", "1-1", 0.2, 0.35, 1).ack("client-3", "1-1", 1, 0.4, 0.5),
+     {"early_redelivery": 1}),
+    ("consume: delivered after its ack was answered",
+     ConsumeBuilder().publish("client-1", "1-1", 0, 0.1).reserve("client-2", "1-1", 0.2, 0.3, 1)
+     .ack("client-2", "1-1", 1, 0.4, 0.5).reserve("client-3", "1-1", 1.5, 1.6, 2)
+     .crash("client-3", "1-1", 2, 1.6),
+     {"after_ack": 1}),
+    ("consume: a reserve of unknown outcome hides the delivery before (not judged)",
+     ConsumeBuilder().publish("client-1", "1-1", 0, 0.1).reserve("client-2", "1-1", 0.2, 0.3, 1)
+     .crash("client-2", "1-1", 1, 0.3).reserve("client-3", None, 1.0, 9, 2, outcome="unknown")
+     .reserve("client-2", "1-1", 1.5, 1.6, 3).ack("client-2", "1-1", 3, 1.7, 1.8),
+     {}),
+    ("consume: a dead letter after too few deliveries, a delivery past max_deliveries",
+     ConsumeBuilder().publish("client-1", "1-1", 0, 0.1, topic="poison")
+     .reserve("client-2", "1-1", 0.2, 0.3, 4, topic="poison").crash("client-2", "1-1", 4, 0.3, "poison")
+     .reserve("client-3", "1-1", 1.5, 1.6, 1, topic="dead", original=("poison", 2))
+     .ack("client-3", "1-1", 1, 1.7, 1.8, topic="dead"),
+     {"bad_dead_letter": 2}),
+    ("consume: a delivery nobody published, one of a failed publish",
+     ConsumeBuilder().publish("client-1", "1-1", 0, 0.1, outcome="fail")
+     .reserve("client-2", "1-1", 0.2, 0.3, 1).ack("client-2", "1-1", 1, 0.4, 0.5)
+     .reserve("client-2", "9-9", 0.6, 0.7, 1).ack("client-2", "9-9", 1, 0.8, 0.9),
+     {"unexpected": 2}),
+]
+
+
 class ChatBuilder:
     """Writes a synthetic chat history as chat.py records it: sends, reads
     (pages as [id, from, to, text, read]) and the final listings."""
@@ -428,7 +552,7 @@ def _proto_mismatch_case(out):
         text = proto.read()
     alterations = [("Publish publish = 12;", "Publish publish = 16;"),
                    ("uint64 state_hash = 9;", "uint64 state_hash = 10;"),
-                   ("bytes payload = 2;\n}\nmessage Pop", "string payload = 2;\n}\nmessage Pop"),
+                   ("bytes payload = 2;\n}\n// Pop is", "string payload = 2;\n}\n// Pop is"),
                    ("message Session {", "message Sessions {"),
                    ("TIMEOUT = 10;", "TIMEOUT = 14;")]
     caught = 0
@@ -454,12 +578,14 @@ def _search_budget_case():
 
 def run(out):
     passed = failed = 0
-    cases = CASES + CHAT_CASES + READ_CASES + [case + (checker.DEFAULT_SEARCH_BUDGET, SMALL_LIMITS)
-                                  for case in LIMITS_CASES]
+    cases = (CASES + CHAT_CASES + READ_CASES
+             + [case + (checker.DEFAULT_SEARCH_BUDGET, SMALL_LIMITS) for case in LIMITS_CASES]
+             + [case + (checker.DEFAULT_SEARCH_BUDGET, None, CONSUME_LIMITS) for case in CONSUME_CASES])
     for case in cases:
         name, builder, expected = case[:3]
         budget = case[3] if len(case) > 3 else checker.DEFAULT_SEARCH_BUDGET
-        report = checker.check(builder.ops, budget, case[4] if len(case) > 4 else None)
+        report = checker.check(builder.ops, budget, case[4] if len(case) > 4 else None,
+                               case[5] if len(case) > 5 else None)
         seen = {counter: value for counter, value in report.counts.items() if counter != "acked" and value}
         if seen == expected:
             passed += 1

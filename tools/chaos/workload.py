@@ -86,6 +86,20 @@ class LeaderLog:
             return {term: sorted(ids) for term, ids in self.leaders.items() if len(ids) > 1}
 
 
+def ask_status(client, endpoint, timeout, admin_secret=None, with_hash=False, detail=False):
+    """One node's protobuf status (raftq_wire's dict, with the state hash
+    and the topics' queues when asked for; both need admin_secret), or
+    None when it does not answer or answers something else."""
+    request = wire.status_request(with_hash=with_hash, admin_secret=admin_secret, detail=detail)
+    raw = client.request_raw(endpoint, request, timeout)
+    if raw is None:
+        return None
+    try:
+        return wire.decode_reply(raw).get("status")
+    except ValueError:
+        return None
+
+
 def find_leader(context, nodes, leader_log, timeout=LEADER_PROBE_TIMEOUT_S):
     """The node that says it leads in the highest term the answering nodes
     know, or None. (A strict RRMQ reply carries no leader hint, and a
@@ -254,12 +268,14 @@ def pop(session, history, topic, budget_s, abort=None):
     return entry
 
 
-def create_topic(session, history, name, budget_s, abort=None):
-    """Creates a topic, recorded as op create (the limits checker counts
-    every creation against max_topics, the setup's too)."""
+def create_topic(session, history, name, budget_s, abort=None, max_deliveries=0, dead_letter=None):
+    """Creates a topic (with max_deliveries and dead_letter: one that makes
+    dead letters), recorded as op create (the limits checker counts every
+    creation against max_topics, the setup's too)."""
     invoked = session.clock()
     outcome, reply, attempts, codes = session.call(
-        lambda client_id, seq: wire.create_topic_request(client_id, seq, name), budget_s, abort)
+        lambda client_id, seq: wire.create_topic_request(client_id, seq, name, max_deliveries,
+                                                         dead_letter), budget_s, abort)
     entry = base_record(session, "create", invoked, outcome, reply, attempts, codes)
     entry["topic"] = name
     history.record(entry)

@@ -32,6 +32,8 @@ typedef struct {
     uint64_t published;     //  last sequence number a publish got
     zframe_t *canned;       //  FAKE_CANNED: the packed reply it gives
     zframe_t *last_request; //  body of the last request it read, NULL before any
+    int delay_ms;           //  how long it holds each request before answering (a
+                            //  leader parking a waiting request), 0: not at all
 } fake_node_t;
 
 //  One request as the fake cluster saw it.
@@ -147,6 +149,8 @@ fake_serve (fake_node_t *node, int index, zlist_t *log)
                                          request->seq, (int)request->op_case));
         zframe_destroy (&node->last_request);
         node->last_request = zframe_dup (body);
+        if (node->delay_ms)
+            zclock_sleep (node->delay_ms);
         switch (node->mode) {
         case FAKE_SILENT:
             break;
@@ -206,7 +210,10 @@ fake_command (zsock_t *pipe, fake_node_t *nodes, zlist_t *log)
     int rc = 0;
     if (!command || streq (command, "$TERM"))
         rc = -1;
-    else if (streq (command, "LAST")) {
+    else if (streq (command, "DELAY")) {
+        nodes[atoi (node_text)].delay_ms = atoi (mode);
+        zstr_send (pipe, "OK");
+    } else if (streq (command, "LAST")) {
         fake_node_t *node = &nodes[atoi (node_text)];
         zframe_t *body =
             node->last_request ? zframe_dup (node->last_request) : zframe_new (NULL, 0);
@@ -336,6 +343,20 @@ fake_mode (fake_t *fake, int node, const char *mode, const char *argument)
     char node_text[16];
     snprintf (node_text, sizeof (node_text), "%d", node);
     zstr_sendx (fake->actor, "MODE", node_text, mode, argument ? argument : "", NULL);
+    char *ok = zstr_recv (fake->actor);
+    assert_non_null (ok);
+    assert_string_equal (ok, "OK");
+    zstr_free (&ok);
+}
+
+//  Makes node hold each request delay_ms before it answers.
+static inline void
+fake_delay (fake_t *fake, int node, int delay_ms)
+{
+    char node_text[16], delay_text[16];
+    snprintf (node_text, sizeof (node_text), "%d", node);
+    snprintf (delay_text, sizeof (delay_text), "%d", delay_ms);
+    zstr_sendx (fake->actor, "DELAY", node_text, delay_text, NULL);
     char *ok = zstr_recv (fake->actor);
     assert_non_null (ok);
     assert_string_equal (ok, "OK");

@@ -317,7 +317,7 @@ test_malformed_refused (void **state)
     kept.matches[0] = match;
     raft_actor_event_t event;
     const char *commands[] = {"STATE",     "COMMITTED", "REJECTED", "ADMINED", "MEMBERS",
-                              "INSTALLED", "PROGRESS",  "METRICS",  "READS",    "NONSENSE"};
+                              "INSTALLED", "PROGRESS",  "METRICS",  "READS",   "NONSENSE"};
     size_t sizes[] = {28, 15, 3, 12, 7, 9, 33, 8, 16, 8};
     for (size_t which = 0; which < 10; which++) {
         s_send_raw (ends, commands[which], sizes[which]);
