@@ -45,30 +45,33 @@ typedef struct {
 } s_request_t;
 
 //  A route: method and path (prefix: the path starts with it and the rest
-//  is the handler's argument), whether it needs a session.
+//  is the handler's argument), whether it needs a session, whether it
+//  changes state (every POST and DELETE, and the GETs that mark messages
+//  read: the cluster counts a page it hands over as read).
 typedef struct {
     const char *method;         //  "GET", "POST" or "DELETE"
     const char *path;           //  the path, or its prefix
     bool prefix;                //  path is a prefix
     bool session;               //  refused without a valid session cookie
     bool client;                //  the handler uses the connection's cluster client
+    bool changes;               //  Origin checked; the session's CSRF token too
     gateway_handler_fn handler; //  what serves it
 } s_route_t;
 
 static const s_route_t s_routes[] = {
-    {"GET", "/api/session", false, true, false, gateway_chat_session},
-    {"GET", "/api/available", false, false, true, gateway_chat_available},
-    {"POST", "/api/register", false, false, true, gateway_chat_register},
-    {"POST", "/api/login", false, false, true, gateway_chat_login},
-    {"POST", "/api/logout", false, true, true, gateway_chat_logout},
-    {"GET", "/api/users", false, true, true, gateway_chat_users},
-    {"GET", "/api/unread", false, true, true, gateway_chat_unread},
-    {"GET", "/api/conversations/", true, true, true, gateway_chat_conversation},
-    {"POST", "/api/messages", false, true, true, gateway_chat_send},
-    {"DELETE", "/api/messages/", true, true, true, gateway_chat_delete_message},
-    {"DELETE", "/api/account", false, true, true, gateway_chat_delete_account},
-    {"GET", "/api/events", false, true, false, gateway_events_stream},
-    {"GET", "/api/cluster", false, false, true, gateway_cluster_status},
+    {"GET", "/api/session", false, true, false, false, gateway_chat_session},
+    {"GET", "/api/available", false, false, true, false, gateway_chat_available},
+    {"POST", "/api/register", false, false, true, true, gateway_chat_register},
+    {"POST", "/api/login", false, false, true, true, gateway_chat_login},
+    {"POST", "/api/logout", false, true, true, true, gateway_chat_logout},
+    {"GET", "/api/users", false, true, true, false, gateway_chat_users},
+    {"GET", "/api/unread", false, true, true, true, gateway_chat_unread},
+    {"GET", "/api/conversations/", true, true, true, true, gateway_chat_conversation},
+    {"POST", "/api/messages", false, true, true, true, gateway_chat_send},
+    {"DELETE", "/api/messages/", true, true, true, true, gateway_chat_delete_message},
+    {"DELETE", "/api/account", false, true, true, true, gateway_chat_delete_account},
+    {"GET", "/api/events", false, true, false, false, gateway_events_stream},
+    {"GET", "/api/cluster", false, false, true, false, gateway_cluster_status},
 };
 
 //  The pages' addresses, besides /static/<file>.
@@ -153,8 +156,7 @@ static bool
 s_refused (gateway_call_t *call, const s_route_t *route, s_request_t *request,
            enum MHD_Result *result)
 {
-    bool changes = !s_streq (route->method, "GET");
-    if (changes && !s_same_origin (call->connection)) {
+    if (route->changes && !s_same_origin (call->connection)) {
         *result = gateway_reply_error (call, MHD_HTTP_FORBIDDEN, "CROSS_ORIGIN",
                                        "cross-origin request refused");
         return true;
@@ -192,7 +194,7 @@ s_refused (gateway_call_t *call, const s_route_t *route, s_request_t *request,
                                               : "not logged in");
         return true;
     }
-    if (route->session && changes && !s_csrf_ok (call)) {
+    if (route->session && route->changes && !s_csrf_ok (call)) {
         *result = gateway_reply_error (call, MHD_HTTP_FORBIDDEN, "CSRF",
                                        "missing or wrong X-CSRF-Token header: reload the page");
         return true;
