@@ -17,7 +17,6 @@
 #include "gateway_http.h"
 
 #define S_CONNECTION_TIMEOUT_S 60 //  an idle connection is closed after this
-#define S_PER_IP_LIMIT         64 //  connections one address may hold
 #define S_PEM_MAX              (64 * 1024)
 //  How long a call of the page may keep trying through leader changes: a
 //  registration costs two password hashes on the leader, slow on a busy
@@ -397,7 +396,7 @@ gateway_http_new (const gateway_options_t *options, gateway_seal_t *seal, char *
     self->daemon = MHD_start_daemon (
         flags, 0, NULL, NULL, s_access, self, MHD_OPTION_EXTERNAL_LOGGER, s_log, self,
         MHD_OPTION_SOCK_ADDR, &address, MHD_OPTION_CONNECTION_LIMIT, options->max_connections,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, S_PER_IP_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, options->max_per_address, MHD_OPTION_CONNECTION_TIMEOUT,
         S_CONNECTION_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, s_completed, self,
         MHD_OPTION_NOTIFY_CONNECTION, s_connection_notify, self,
         self->tls_key ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, self->tls_key,
