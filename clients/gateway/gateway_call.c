@@ -57,6 +57,21 @@ gateway_reply (gateway_call_t *call, unsigned status, json_t *object)
     return s_send (call, status, object, NULL);
 }
 
+json_t *
+gateway_json_text (const char *text)
+{
+    json_t *string = json_string (text);
+    if (string)
+        return string;
+    char *copy = strdup (text);
+    for (char *next = copy; next && *next; next++)
+        if ((unsigned char)*next >= 0x80)
+            *next = '?';
+    string = copy ? json_string (copy) : NULL;
+    free (copy);
+    return string;
+}
+
 enum MHD_Result
 gateway_reply_error (gateway_call_t *call, unsigned status, const char *code, const char *format,
                      ...)
@@ -66,7 +81,8 @@ gateway_reply_error (gateway_call_t *call, unsigned status, const char *code, co
     va_start (arguments, format);
     vsnprintf (text, sizeof text, format, arguments);
     va_end (arguments);
-    return s_send (call, status, json_pack ("{s:s, s:s}", "error", text, "code", code), NULL);
+    return s_send (call, status,
+                   json_pack ("{s:o, s:s}", "error", gateway_json_text (text), "code", code), NULL);
 }
 
 //  The Set-Cookie value: the sealed session, or an expired empty cookie.

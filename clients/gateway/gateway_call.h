@@ -35,7 +35,13 @@ typedef enum MHD_Result (*gateway_handler_fn) (gateway_call_t *call);
 //  Sends object (taken; NULL means out of memory: a 500) with status.
 enum MHD_Result gateway_reply (gateway_call_t *call, unsigned status, json_t *object);
 
-//  Sends {"error": text, "code": code} with status.
+//  text as a JSON string, NULL when out of memory. What came in a request
+//  (its path, its query) may be any bytes: when text is not UTF-8, each
+//  byte above ASCII becomes '?'.
+json_t *gateway_json_text (const char *text);
+
+//  Sends {"error": text, "code": code} with status (text through
+//  gateway_json_text).
 enum MHD_Result gateway_reply_error (gateway_call_t *call, unsigned status, const char *code,
                                      const char *format, ...)
     __attribute__ ((format (printf, 4, 5)));

@@ -51,7 +51,8 @@ gateway_chat_available (gateway_call_t *call)
                                     "name the user: ?user=NAME");
     if (!s_name_text (user, GATEWAY_USER_MAX - 1))
         return gateway_reply (call, MHD_HTTP_OK,
-                              json_pack ("{s:s, s:b, s:s}", "user", user, "available", 0, "reason",
+                              json_pack ("{s:o, s:b, s:s}", "user", gateway_json_text (user),
+                                         "available", 0, "reason",
                                          "letters, digits, '.', '_' and '-' only"));
     bool exists = false;
     raftq_code_t code = raftq_check_user (call->client, user, &exists);

@@ -17,7 +17,6 @@
 #include "gateway_http.h"
 
 #define S_CONNECTION_TIMEOUT_S 60 //  an idle connection is closed after this
-#define S_PER_IP_LIMIT         64 //  connections one address may hold
 #define S_PEM_MAX              (64 * 1024)
 //  How long a call of the page may keep trying through leader changes: a
 //  registration costs two password hashes on the leader, slow on a busy
@@ -45,30 +44,33 @@ typedef struct {
 } s_request_t;
 
 //  A route: method and path (prefix: the path starts with it and the rest
-//  is the handler's argument), whether it needs a session.
+//  is the handler's argument), whether it needs a session, whether it
+//  changes state (every POST and DELETE, and the GETs that mark messages
+//  read: the cluster counts a page it hands over as read).
 typedef struct {
     const char *method;         //  "GET", "POST" or "DELETE"
     const char *path;           //  the path, or its prefix
     bool prefix;                //  path is a prefix
     bool session;               //  refused without a valid session cookie
     bool client;                //  the handler uses the connection's cluster client
+    bool changes;               //  Origin checked; the session's CSRF token too
     gateway_handler_fn handler; //  what serves it
 } s_route_t;
 
 static const s_route_t s_routes[] = {
-    {"GET", "/api/session", false, true, false, gateway_chat_session},
-    {"GET", "/api/available", false, false, true, gateway_chat_available},
-    {"POST", "/api/register", false, false, true, gateway_chat_register},
-    {"POST", "/api/login", false, false, true, gateway_chat_login},
-    {"POST", "/api/logout", false, true, true, gateway_chat_logout},
-    {"GET", "/api/users", false, true, true, gateway_chat_users},
-    {"GET", "/api/unread", false, true, true, gateway_chat_unread},
-    {"GET", "/api/conversations/", true, true, true, gateway_chat_conversation},
-    {"POST", "/api/messages", false, true, true, gateway_chat_send},
-    {"DELETE", "/api/messages/", true, true, true, gateway_chat_delete_message},
-    {"DELETE", "/api/account", false, true, true, gateway_chat_delete_account},
-    {"GET", "/api/events", false, true, false, gateway_events_stream},
-    {"GET", "/api/cluster", false, false, true, gateway_cluster_status},
+    {"GET", "/api/session", false, true, false, false, gateway_chat_session},
+    {"GET", "/api/available", false, false, true, false, gateway_chat_available},
+    {"POST", "/api/register", false, false, true, true, gateway_chat_register},
+    {"POST", "/api/login", false, false, true, true, gateway_chat_login},
+    {"POST", "/api/logout", false, true, true, true, gateway_chat_logout},
+    {"GET", "/api/users", false, true, true, false, gateway_chat_users},
+    {"GET", "/api/unread", false, true, true, true, gateway_chat_unread},
+    {"GET", "/api/conversations/", true, true, true, true, gateway_chat_conversation},
+    {"POST", "/api/messages", false, true, true, true, gateway_chat_send},
+    {"DELETE", "/api/messages/", true, true, true, true, gateway_chat_delete_message},
+    {"DELETE", "/api/account", false, true, true, true, gateway_chat_delete_account},
+    {"GET", "/api/events", false, true, false, false, gateway_events_stream},
+    {"GET", "/api/cluster", false, false, true, false, gateway_cluster_status},
 };
 
 //  The pages' addresses, besides /static/<file>.
@@ -153,8 +155,7 @@ static bool
 s_refused (gateway_call_t *call, const s_route_t *route, s_request_t *request,
            enum MHD_Result *result)
 {
-    bool changes = !s_streq (route->method, "GET");
-    if (changes && !s_same_origin (call->connection)) {
+    if (route->changes && !s_same_origin (call->connection)) {
         *result = gateway_reply_error (call, MHD_HTTP_FORBIDDEN, "CROSS_ORIGIN",
                                        "cross-origin request refused");
         return true;
@@ -192,7 +193,7 @@ s_refused (gateway_call_t *call, const s_route_t *route, s_request_t *request,
                                               : "not logged in");
         return true;
     }
-    if (route->session && changes && !s_csrf_ok (call)) {
+    if (route->session && route->changes && !s_csrf_ok (call)) {
         *result = gateway_reply_error (call, MHD_HTTP_FORBIDDEN, "CSRF",
                                        "missing or wrong X-CSRF-Token header: reload the page");
         return true;
@@ -395,7 +396,7 @@ gateway_http_new (const gateway_options_t *options, gateway_seal_t *seal, char *
     self->daemon = MHD_start_daemon (
         flags, 0, NULL, NULL, s_access, self, MHD_OPTION_EXTERNAL_LOGGER, s_log, self,
         MHD_OPTION_SOCK_ADDR, &address, MHD_OPTION_CONNECTION_LIMIT, options->max_connections,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, S_PER_IP_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, options->max_per_address, MHD_OPTION_CONNECTION_TIMEOUT,
         S_CONNECTION_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, s_completed, self,
         MHD_OPTION_NOTIFY_CONNECTION, s_connection_notify, self,
         self->tls_key ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, self->tls_key,

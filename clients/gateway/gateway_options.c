@@ -19,11 +19,12 @@
 static const char *const s_usage =
     "usage: raftq-gateway [--config FILE] [--host ADDRESS] [--port PORT] [--key-file FILE]\n"
     "                     [--tls-certificate FILE --tls-key FILE] [--secure-cookie]\n"
-    "                     [--max-connections N]\n"
+    "                     [--max-connections N] [--max-connections-per-address N]\n"
     "Serves the raftq chat and cluster pages over HTTP and bridges them to the\n"
     "cluster of FILE (default config.json). Each flag overrides the same key\n"
     "of the config's \"gateway\" object (host, port, key_file, tls_certificate,\n"
-    "tls_key, secure_cookie, max_connections). --port 0 takes any free port;\n"
+    "tls_key, secure_cookie, max_connections, max_connections_per_address).\n"
+    "--port 0 takes any free port;\n"
     "the gateway prints its URL once it listens.\n";
 
 //  Replaces *field with a copy of text; -1 when out of memory.
@@ -83,6 +84,25 @@ s_json_file (json_t *gateway, const char *key, const char *config_path, char **f
     return s_set_file (field, config_path, json_string_value (item));
 }
 
+//  A count of connections at key of the gateway object: 1 to
+//  S_MAX_CONNECTIONS_LIMIT; -1 with error set when present but not that.
+static int
+s_json_count (json_t *gateway, const char *key, const char *config_path, unsigned *field,
+              char *error, size_t error_size)
+{
+    json_t *item = json_object_get (gateway, key);
+    if (!item)
+        return 0;
+    json_int_t value = json_is_integer (item) ? json_integer_value (item) : 0;
+    if (value < 1 || value > S_MAX_CONNECTIONS_LIMIT) {
+        snprintf (error, error_size, "%s: gateway.%s: must be an integer from 1 to %d", config_path,
+                  key, S_MAX_CONNECTIONS_LIMIT);
+        return -1;
+    }
+    *field = (unsigned)value;
+    return 0;
+}
+
 //  The "gateway" object and the default key file (gateway.key in the
 //  cluster's data_dir).
 static int
@@ -119,7 +139,6 @@ s_load_config (gateway_options_t *self, char *error, size_t error_size)
     json_t *host = json_object_get (gateway, "host");
     json_t *port = json_object_get (gateway, "port");
     json_t *secure = json_object_get (gateway, "secure_cookie");
-    json_t *connections = json_object_get (gateway, "max_connections");
     if (status == 0 && host &&
         (!json_is_string (host) || s_set (&self->host, json_string_value (host)))) {
         snprintf (error, error_size, "%s: gateway.host: must be an IPv4 address",
@@ -138,18 +157,12 @@ s_load_config (gateway_options_t *self, char *error, size_t error_size)
         status = -1;
     }
     self->secure_cookie = json_is_true (secure);
-    if (status == 0 && connections) {
-        json_int_t value = json_is_integer (connections) ? json_integer_value (connections) : 0;
-        if (value < 1 || value > S_MAX_CONNECTIONS_LIMIT) {
-            snprintf (error, error_size,
-                      "%s: gateway.max_connections: must be an integer from 1 to %d",
-                      self->config_path, S_MAX_CONNECTIONS_LIMIT);
-            status = -1;
-        }
-        self->max_connections = (unsigned)value;
-    }
     if (status == 0)
         status =
+            s_json_count (gateway, "max_connections", self->config_path, &self->max_connections,
+                          error, error_size) ||
+            s_json_count (gateway, "max_connections_per_address", self->config_path,
+                          &self->max_per_address, error, error_size) ||
             s_json_file (gateway, "key_file", self->config_path, &self->key_file, error,
                          error_size) ||
             s_json_file (gateway, "tls_certificate", self->config_path, &self->tls_certificate,
@@ -163,23 +176,25 @@ s_load_config (gateway_options_t *self, char *error, size_t error_size)
 static int
 s_parse_flags (gateway_options_t *self, int argc, char **argv, char *error, size_t error_size)
 {
-    static const struct option longs[] = {{"config", required_argument, NULL, 'c'},
-                                          {"host", required_argument, NULL, 'H'},
-                                          {"port", required_argument, NULL, 'p'},
-                                          {"key-file", required_argument, NULL, 'k'},
-                                          {"tls-certificate", required_argument, NULL, 'C'},
-                                          {"tls-key", required_argument, NULL, 'K'},
-                                          {"secure-cookie", no_argument, NULL, 's'},
-                                          {"max-connections", required_argument, NULL, 'm'},
-                                          {"help", no_argument, NULL, 'h'},
-                                          {NULL, 0, NULL, 0}};
+    static const struct option longs[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"host", required_argument, NULL, 'H'},
+        {"port", required_argument, NULL, 'p'},
+        {"key-file", required_argument, NULL, 'k'},
+        {"tls-certificate", required_argument, NULL, 'C'},
+        {"tls-key", required_argument, NULL, 'K'},
+        {"secure-cookie", no_argument, NULL, 's'},
+        {"max-connections", required_argument, NULL, 'm'},
+        {"max-connections-per-address", required_argument, NULL, 'a'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     //  The config comes first: flags override what it says.
     //  The first pass only looks for --config and --help, quietly: the
     //  second one reports bad flags.
     optind = 0; //  0: glibc starts afresh, permutation state included
     opterr = 0;
     int option;
-    while ((option = getopt_long (argc, argv, "c:H:p:k:C:K:sm:h", longs, NULL)) != -1) {
+    while ((option = getopt_long (argc, argv, "c:H:p:k:C:K:sm:a:h", longs, NULL)) != -1) {
         if (option == 'c' && s_set (&self->config_path, optarg))
             return -1;
         if (option == 'h') {
@@ -192,7 +207,7 @@ s_parse_flags (gateway_options_t *self, int argc, char **argv, char *error, size
         return -1;
     optind = 0; //  0: glibc starts afresh, permutation state included
     opterr = 1;
-    while ((option = getopt_long (argc, argv, "c:H:p:k:C:K:sm:h", longs, NULL)) != -1) {
+    while ((option = getopt_long (argc, argv, "c:H:p:k:C:K:sm:a:h", longs, NULL)) != -1) {
         char *end = NULL;
         long long value = optarg ? strtoll (optarg, &end, 10) : 0;
         bool number = optarg && *optarg && end && *end == 0;
@@ -210,13 +225,14 @@ s_parse_flags (gateway_options_t *self, int argc, char **argv, char *error, size
             status = s_set (&self->tls_key, optarg);
         else if (option == 's')
             self->secure_cookie = true;
-        else if (option == 'm') {
+        else if (option == 'm' || option == 'a') {
             if (!number || value < 1 || value > S_MAX_CONNECTIONS_LIMIT) {
-                snprintf (error, error_size, "--max-connections: must be an integer from 1 to %d",
+                snprintf (error, error_size, "--%s: must be an integer from 1 to %d",
+                          option == 'm' ? "max-connections" : "max-connections-per-address",
                           S_MAX_CONNECTIONS_LIMIT);
                 return -1;
             }
-            self->max_connections = (unsigned)value;
+            *(option == 'm' ? &self->max_connections : &self->max_per_address) = (unsigned)value;
         } else if (option == '?') {
             snprintf (error, error_size, "bad arguments (--help shows them)");
             return -1;
@@ -245,6 +261,7 @@ gateway_options_new (int argc, char **argv, char *error, size_t error_size)
     }
     self->port = GATEWAY_DEFAULT_PORT;
     self->max_connections = GATEWAY_DEFAULT_MAX_CONNECTIONS;
+    self->max_per_address = GATEWAY_DEFAULT_MAX_PER_ADDRESS;
     if (s_parse_flags (self, argc, argv, error, error_size)) {
         gateway_options_destroy (&self);
         return NULL;

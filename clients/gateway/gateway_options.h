@@ -11,6 +11,7 @@
 
 #define GATEWAY_DEFAULT_PORT            8080
 #define GATEWAY_DEFAULT_MAX_CONNECTIONS 256
+#define GATEWAY_DEFAULT_MAX_PER_ADDRESS 64
 
 //  The settings; every string is owned by the record.
 typedef struct {
@@ -22,6 +23,7 @@ typedef struct {
     char *tls_key;            //  its PEM private key
     bool secure_cookie;       //  mark the cookie Secure (TLS here or at a proxy)
     unsigned max_connections; //  concurrent HTTP connections served
+    unsigned max_per_address; //  of them from one client address (a proxy is one)
 } gateway_options_t;
 
 //  Reads the command line (see s_usage in gateway_options.c) and the

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -24,9 +25,23 @@ struct _gateway_seal_t {
 };
 
 //  Reads the key's hex text from an existing file; 0, or -1 with error set.
+//  A key others may read is refused: whoever reads it opens every
+//  browser's cookie (the cluster session token inside) and seals new ones.
 static int
 s_read_key (gateway_seal_t *self, const char *key_file, int fd, char *error, size_t error_size)
 {
+    struct stat status;
+    if (fstat (fd, &status)) {
+        snprintf (error, error_size, "%s: %s", key_file, strerror (errno));
+        close (fd);
+        return -1;
+    }
+    if (status.st_mode & 077) {
+        snprintf (error, error_size, "%s: mode %03o lets others read it: chmod 600 it", key_file,
+                  (unsigned)(status.st_mode & 0777));
+        close (fd);
+        return -1;
+    }
     char text[S_KEY_HEX_SIZE + 2];
     ssize_t size = read (fd, text, sizeof text - 1);
     close (fd);

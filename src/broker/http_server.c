@@ -237,6 +237,19 @@ s_start_daemon (s_thread_t *self, const s_start_t *start)
     return 0;
 }
 
+//  Takes commands until $TERM, doing nothing with them: the end of a
+//  thread that cannot serve.
+static void
+s_await_term (zsock_t *pipe)
+{
+    zmsg_t *message;
+    char *command;
+    while ((command = worker_next_command (pipe, &message))) {
+        free (command);
+        zmsg_destroy (&message);
+    }
+}
+
 //  Waits for the pipe or libmicrohttpd's descriptor, no longer than its
 //  next timeout, then lets it work; until $TERM.
 static void
@@ -257,12 +270,7 @@ s_serve (s_thread_t *self, zsock_t *pipe)
         MHD_run (self->daemon);
     }
     //  The pipe failed: wait for the end all the same
-    zmsg_t *message;
-    char *command;
-    while ((command = worker_next_command (pipe, &message))) {
-        free (command);
-        zmsg_destroy (&message);
-    }
+    s_await_term (pipe);
 }
 
 static void
@@ -277,7 +285,12 @@ s_thread_run (zsock_t *pipe, void *argument)
     //  start belongs to the creator, which is released by this signal
     zsock_signal (pipe, 0);
     zstr_send (pipe, rc ? "FAILED" : "READY");
-    s_serve (&self, pipe);
+    //  Without a daemon there is nothing to drive (libmicrohttpd takes no
+    //  NULL daemon): only the creator's $TERM to wait for
+    if (rc)
+        s_await_term (pipe);
+    else
+        s_serve (&self, pipe);
     if (self.daemon)
         MHD_stop_daemon (self.daemon);
     if (self.metrics)

@@ -1,10 +1,14 @@
 """raftq-gateway at the HTTP level, without a browser: the security
-headers, refusals (no cookie, forged cookie, missing CSRF token, foreign
-Origin, wrong content type, bad JSON, oversize body, unknown API), each a
+headers, refusals (no cookie, forged cookie, missing CSRF token (also on
+the GETs that mark messages read), foreign Origin, wrong content type,
+bad JSON, oversize body, unknown API, bytes that are not UTF-8), each a
 JSON error, the gateway serving on after every one; and statelessness: a
-second gateway sharing the key file serves the first one's session.
+second gateway sharing the key file serves the first one's session (with
+more connections from one address than the default cap, as behind a
+proxy).
 """
 
+import http.client as http_client
 import json
 import signal
 import socket
@@ -14,6 +18,7 @@ from gateway_support import Gateway, Http, cluster_and_gateway
 from harness import check, check_equal, wait_until
 
 EVENT_WAIT_S = 10.0   # an event reaches the stream within this
+CROWD = 70            # idle connections from one address, above the default cap
 STOP_S = 5.0          # the gateway exits within this of SIGTERM
 
 
@@ -44,6 +49,12 @@ def test_gateway_http_refusals(ctx):
     _refused(http, "GET", "/api/users", 401, "UNAUTHENTICATED",
              headers={"Cookie": "raftq_session=AAAAforgedAAAA"})
     _refused(http, "GET", "/api/nothing", 404, "NOT_FOUND")
+    # Bytes that are not UTF-8 (any path or query may carry them) still get
+    # their clear answer, not a 500
+    _refused(http, "GET", "/api/nothing%FF", 404, "NOT_FOUND")
+    status, _, answer = http.request("GET", "/api/available?user=a%FFb")
+    check(status == 200 and answer.get("available") is False and answer.get("user") == "a?b",
+          "a name that is not UTF-8 is not available: %d %r", status, answer)
     _refused(http, "PUT", "/api/login", 405, "BAD_REQUEST")
     _refused(http, "POST", "/api/login", 415, "BAD_REQUEST", raw=b'{"user":"a","password":"b"}',
              headers={"Content-Type": "text/plain"})
@@ -93,12 +104,23 @@ def test_gateway_http_refusals(ctx):
              body={"to": "nobody", "text": "hi"}, headers={"X-CSRF-Token": http.csrf})
 
     # Stateless: another gateway with the same key file knows the session.
-    other = Http(Gateway(ctx, cluster, name="gateway-2"))
+    # Behind a proxy every browser comes from the proxy's address: the cap
+    # per address is a setting (the default 64 would refuse the last call).
+    other = Http(Gateway(ctx, cluster, name="gateway-2",
+                         extra=["--max-connections-per-address", str(CROWD + 8)]))
+    crowd = [socket.create_connection(("127.0.0.1", other.gateway.port)) for _ in range(CROWD)]
     other.cookie = http.cookie
-    status, _, session = other.request("GET", "/api/session")
+    try:
+        status, _, session = other.request("GET", "/api/session")
+    except (ConnectionError, http_client.HTTPException) as error:
+        status, session = 0, error
+    for connection in crowd:
+        connection.close()
     check(status == 200 and session.get("user") == "alice" and session.get("csrf") == http.csrf,
-          "a second gateway serves the first one's session: %d %r", status, session)
-    status, _, page = other.request("GET", "/api/conversations/bob?page=0")
+          "a second gateway serves the first one's session beside %d idle connections: %d %r",
+          CROWD, status, session)
+    status, _, page = other.request("GET", "/api/conversations/bob?page=0",
+                                    headers={"X-CSRF-Token": http.csrf})
     check(status == 200 and [m["text"] for m in page["messages"]] == ["hi"],
           "the conversation through the second gateway: %d %r", status, page)
 
@@ -114,12 +136,18 @@ def test_gateway_http_refusals(ctx):
     event, data = stream.next_event()
     check(event == "chat" and data.get("text") == "live", "then goes on live: %r %r", event, data)
 
+    # Reading marks messages read on the cluster: the token is asked even
+    # of these GETs (SameSite does not stop a sibling subdomain)
+    _refused(bob, "GET", "/api/conversations/alice", 403, "CSRF")
+    _refused(bob, "GET", "/api/unread", 403, "CSRF")
     # History pages: page 0 is the newest
     for number, expected in ((0, (2, ["live"])), (1, (1, ["hi"]))):
-        status, _, page = bob.request("GET", "/api/conversations/alice?page_size=1&page=%d" % number)
+        status, _, page = bob.request("GET", "/api/conversations/alice?page_size=1&page=%d" % number,
+                                      headers={"X-CSRF-Token": bob.csrf})
         check(status == 200 and (page["page"], [m["text"] for m in page["messages"]]) == expected,
               "bob's history page %d of size 1: %d %r", number, status, page)
-    _refused(bob, "GET", "/api/conversations/al%2Fice", 400, "INVALID_ARGUMENT")
+    _refused(bob, "GET", "/api/conversations/al%2Fice", 400, "INVALID_ARGUMENT",
+             headers={"X-CSRF-Token": bob.csrf})
     _refused(bob, "DELETE", "/api/messages/x1", 403, "CSRF")
     _refused(bob, "DELETE", "/api/messages/x1", 400, "INVALID_ARGUMENT",
              headers={"X-CSRF-Token": bob.csrf})
@@ -128,7 +156,8 @@ def test_gateway_http_refusals(ctx):
     check(status == 200 and http.cookie is None, "logout clears the cookie: %d", status)
     # The copy of the cookie still opens, but the cluster has revoked its
     # token: the first call that needs the session says so and clears it.
-    _refused(other, "GET", "/api/unread", 401, "UNAUTHENTICATED")
+    _refused(other, "GET", "/api/unread", 401, "UNAUTHENTICATED",
+             headers={"X-CSRF-Token": http.csrf})
     check(other.cookie is None, "a revoked session's cookie is cleared")
     # Deleting an account ends its stream: the cluster revokes the token.
     _refused(bob, "DELETE", "/api/account", 403, "CSRF")

@@ -52,6 +52,7 @@ test_defaults_and_config (void **state)
     assert_string_equal (options->host, "127.0.0.1");
     assert_int_equal (options->port, GATEWAY_DEFAULT_PORT);
     assert_int_equal (options->max_connections, GATEWAY_DEFAULT_MAX_CONNECTIONS);
+    assert_int_equal (options->max_per_address, GATEWAY_DEFAULT_MAX_PER_ADDRESS);
     assert_false (options->secure_cookie);
     assert_null (options->tls_certificate);
     snprintf (expected, sizeof expected, "%s/data/gateway.key", fixture->directory);
@@ -62,12 +63,13 @@ test_defaults_and_config (void **state)
     options = s_options (fixture,
                          "{\"data_dir\":\"store\",\"gateway\":{\"host\":\"0.0.0.0\",\"port\":0,"
                          "\"key_file\":\"keys/g.key\",\"secure_cookie\":true,"
-                         "\"max_connections\":9}," S_NODES "}",
+                         "\"max_connections\":9,\"max_connections_per_address\":8}," S_NODES "}",
                          error, sizeof error, NULL);
     assert_non_null (options);
     assert_string_equal (options->host, "0.0.0.0");
     assert_int_equal (options->port, 0);
     assert_int_equal (options->max_connections, 9);
+    assert_int_equal (options->max_per_address, 8);
     assert_true (options->secure_cookie);
     snprintf (expected, sizeof expected, "%s/keys/g.key", fixture->directory);
     assert_string_equal (options->key_file, expected);
@@ -79,15 +81,16 @@ test_flags_override (void **state)
 {
     gateway_fixture_t *fixture = *state;
     char error[512];
-    gateway_options_t *options =
-        s_options (fixture, "{\"gateway\":{\"port\":9000,\"key_file\":\"/a.key\"}," S_NODES "}",
-                   error, sizeof error, "--port", "9100", "--key-file", "/b.key", "--host",
-                   "127.0.0.2", "--max-connections", "3", NULL);
+    gateway_options_t *options = s_options (
+        fixture, "{\"gateway\":{\"port\":9000,\"key_file\":\"/a.key\"}," S_NODES "}", error,
+        sizeof error, "--port", "9100", "--key-file", "/b.key", "--host", "127.0.0.2",
+        "--max-connections", "3", "--max-connections-per-address", "2", NULL);
     assert_non_null (options);
     assert_int_equal (options->port, 9100);
     assert_string_equal (options->key_file, "/b.key");
     assert_string_equal (options->host, "127.0.0.2");
     assert_int_equal (options->max_connections, 3);
+    assert_int_equal (options->max_per_address, 2);
     gateway_options_destroy (&options);
 
     options = s_options (fixture, "{" S_NODES "}", error, sizeof error, "--tls-certificate",
@@ -113,6 +116,8 @@ test_refusals (void **state)
         {"{\"gateway\":{\"host\":1}}", NULL, NULL, "gateway.host: must be an IPv4 address"},
         {"{\"gateway\":{\"secure_cookie\":1}}", NULL, NULL, "gateway.secure_cookie"},
         {"{\"gateway\":{\"max_connections\":0}}", NULL, NULL, "gateway.max_connections"},
+        {"{\"gateway\":{\"max_connections_per_address\":\"9\"}}", NULL, NULL,
+         "gateway.max_connections_per_address: must be an integer from 1 to"},
         {"{\"gateway\":{\"key_file\":\"\"}}", NULL, NULL, "gateway.key_file: must be a non-empty"},
         {"{\"gateway\":{\"host\":\"example.com\"}}", NULL, NULL, "must be an IPv4 address"},
         {"[1]", NULL, NULL, "top level is not an object"},
@@ -120,6 +125,7 @@ test_refusals (void **state)
         {"{}", "--port", "http", "--port: must be an integer"},
         {"{}", "--port", "-1", "--port: must be an integer"},
         {"{}", "--max-connections", "100000", "--max-connections: must be"},
+        {"{}", "--max-connections-per-address", "0", "--max-connections-per-address: must be"},
         {"{}", "--tls-certificate", "/c.pem", "TLS needs both"},
         {"{}", "extra", NULL, "unexpected argument: extra"},
     };

@@ -1,7 +1,7 @@
 /*  test_gateway_seal — the gateway's sealed session cookie: the key file
     (made when missing, shared by a second gateway, refused when it is not
-    a key), a round trip, and every forged, tampered, foreign or malformed
-    cookie refused without a crash.
+    a key or when others may read it), a round trip, and every forged,
+    tampered, foreign or malformed cookie refused without a crash.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -133,6 +133,7 @@ test_bad_key_files (void **state)
     assert_non_null (file);
     fputs ("not a key\n", file);
     fclose (file);
+    assert_int_equal (chmod (fixture->path, 0600), 0);
     char error[256] = "";
     assert_null (gateway_seal_new (fixture->path, error, sizeof error));
     assert_non_null (strstr (error, "not a gateway key"));
@@ -144,6 +145,27 @@ test_bad_key_files (void **state)
     assert_non_null (strstr (error, missing));
 }
 
+//  A key file others may read is refused, with what to do about it; the
+//  same file private again is taken.
+static void
+test_readable_key_file_refused (void **state)
+{
+    gateway_fixture_t *fixture = *state;
+    gateway_seal_t *maker = s_seal (fixture->path);
+    gateway_seal_destroy (&maker);
+    char error[256] = "";
+    const mode_t modes[] = {0604, 0640, 0644};
+    for (size_t index = 0; index < sizeof modes / sizeof modes[0]; index++) {
+        assert_int_equal (chmod (fixture->path, modes[index]), 0);
+        assert_null (gateway_seal_new (fixture->path, error, sizeof error));
+        assert_non_null (strstr (error, "chmod 600"));
+        assert_non_null (strstr (error, fixture->path));
+    }
+    assert_int_equal (chmod (fixture->path, 0600), 0);
+    gateway_seal_t *reader = s_seal (fixture->path);
+    gateway_seal_destroy (&reader);
+}
+
 int
 main (void)
 {
@@ -153,6 +175,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_forgeries_refused, s_setup, gateway_fixture_teardown),
         cmocka_unit_test (test_session_fields_bounded),
         cmocka_unit_test_setup_teardown (test_bad_key_files, s_setup, gateway_fixture_teardown),
+        cmocka_unit_test_setup_teardown (test_readable_key_file_refused, s_setup,
+                                         gateway_fixture_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
