@@ -143,6 +143,23 @@ test_step_down_fails_pending_reads (void **state)
     raft_fixture_destroy (&harness);
 }
 
+//  After a step down between ready and advance: advances, and the next
+//  ready fails read id alone; then ends the harness.
+static void
+s_expect_failed_next (raft_fixture_t *harness, uint64_t id)
+{
+    raft_core_t *core = harness->cores[1];
+    raft_core_advance (core);
+    raft_ready_t ready;
+    assert_true (raft_core_ready (core, &ready));
+    assert_int_equal (ready.read_count, 1);
+    assert_int_equal (ready.reads[0].id, id);
+    assert_int_equal (ready.reads[0].outcome, RAFT_READ_NOT_LEADER);
+    raft_core_advance (core);
+    raft_fixture_drop_all (harness);
+    raft_fixture_destroy (&harness);
+}
+
 //  A step down on a tick between ready and advance (check-quorum) settles
 //  the reads in the next ready, not lost with the one outstanding.
 static void
@@ -157,14 +174,7 @@ test_step_down_between_ready_and_advance (void **state)
     assert_int_equal (ready.read_count, 0);
     raft_core_tick (leader, 100000); //  nobody heard from: check-quorum
     assert_int_equal (raft_core_role (leader), RAFT_ROLE_FOLLOWER);
-    raft_core_advance (leader);
-    assert_true (raft_core_ready (leader, &ready));
-    assert_int_equal (ready.read_count, 1);
-    assert_int_equal (ready.reads[0].id, 5);
-    assert_int_equal (ready.reads[0].outcome, RAFT_READ_NOT_LEADER);
-    raft_core_advance (leader);
-    raft_fixture_drop_all (harness);
-    raft_fixture_destroy (&harness);
+    s_expect_failed_next (harness, 5);
 }
 
 //  The reads a ready hands out stay readable until advance, even when a
@@ -196,14 +206,7 @@ test_reads_handed_out_survive_a_step_down (void **state)
         assert_int_equal (ready.reads[position].id, position + 1);
         assert_int_equal (ready.reads[position].outcome, RAFT_READ_READY);
     }
-    raft_core_advance (leader);
-    assert_true (raft_core_ready (leader, &ready));
-    assert_int_equal (ready.read_count, 1);
-    assert_int_equal (ready.reads[0].id, 17);
-    assert_int_equal (ready.reads[0].outcome, RAFT_READ_NOT_LEADER);
-    raft_core_advance (leader);
-    raft_fixture_drop_all (harness);
-    raft_fixture_destroy (&harness);
+    s_expect_failed_next (harness, 17);
 }
 
 //  A new leader's commit index may lag what its predecessor committed:
