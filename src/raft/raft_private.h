@@ -159,7 +159,7 @@ struct _raft_core_t {
     size_t pending_capacity;       //  allocated
     raft_read_t *reads_settled;    //  reads settled for the ready, in order
     size_t settled_count;          //  how many
-    size_t settled_capacity;       //  allocated
+    size_t settled_capacity;       //  allocated: room for the pending reads too
     size_t settled_handed_out;     //  the first of them the last ready handed out
     uint64_t read_round;           //  leader: latest heartbeat round started
     bool read_round_wanted;        //  leader: a pending read waits for the next round

@@ -34,16 +34,16 @@ s_reserve (void **array, size_t count, size_t *capacity, size_t element_size)
     return 0;
 }
 
-//  Queues a settled read for the ready. Returns 0, or -1 out of memory.
-static int
+//  Queues a settled read for the ready. Never allocates: raft_core_read
+//  made room for every pending read's settlement, and a step down (a tick
+//  or persisted between ready and advance) must not move the array that
+//  ready lent out.
+static void
 s_settle (raft_core_t *self, uint64_t id, uint64_t index, raft_read_outcome_t outcome)
 {
-    if (s_reserve ((void **)&self->reads_settled, self->settled_count, &self->settled_capacity,
-                   sizeof (raft_read_t)))
-        return -1;
+    assert (self->settled_count < self->settled_capacity);
     self->reads_settled[self->settled_count++] =
         (raft_read_t){.id = id, .index = index, .outcome = outcome};
-    return 0;
 }
 
 //  Drops the first count pending reads (they were settled).
@@ -71,7 +71,9 @@ raft_core_read (raft_core_t *self, uint64_t id)
     if (self->role != RAFT_ROLE_LEADER || self->pending_count >= self->max_pending_reads)
         return -1;
     if (s_reserve ((void **)&self->reads_pending, self->pending_count, &self->pending_capacity,
-                   sizeof (pending_read_t)))
+                   sizeof (pending_read_t)) ||
+        s_reserve ((void **)&self->reads_settled, self->settled_count + self->pending_count,
+                   &self->settled_capacity, sizeof (raft_read_t)))
         return -1;
     self->reads_pending[self->pending_count++] =
         (pending_read_t){.id = id, .index = s_read_index (self), .round = self->read_round + 1};
@@ -129,9 +131,9 @@ raft_read_settle (raft_core_t *self)
         //  A read taken before our term's first commit gets the commit
         //  index as of now: later than its arrival, so just as fresh
         uint64_t index = read->index ? read->index : read_index;
-        if (read->round > confirmed || index == 0 ||
-            s_settle (self, read->id, index, RAFT_READ_READY))
+        if (read->round > confirmed || index == 0)
             break;
+        s_settle (self, read->id, index, RAFT_READ_READY);
         settled++;
     }
     s_drop_pending (self, settled);
@@ -141,12 +143,8 @@ raft_read_settle (raft_core_t *self)
 void
 raft_read_fail_all (raft_core_t *self)
 {
-    size_t failed = 0;
-    while (failed < self->pending_count &&
-           s_settle (self, self->reads_pending[failed].id, 0, RAFT_READ_NOT_LEADER) == 0)
-        failed++;
-    //  Out of memory: the rest are forgotten, and the caller times them
-    //  out as it would a lost request
+    for (size_t failed = 0; failed < self->pending_count; failed++)
+        s_settle (self, self->reads_pending[failed].id, 0, RAFT_READ_NOT_LEADER);
     self->pending_count = 0;
     self->read_round_wanted = false;
 }

@@ -113,15 +113,17 @@ main (int argc, char *argv[])
         sim_cluster_add_totals (cluster, &totals);
         sim_cluster_destroy (&cluster);
     }
-    printf ("totals: steps=%llu elections=%llu commits=%llu proposals=%llu crashes=%llu "
-            "(torn %llu, lost suffix %llu) partitions=%llu truncations=%llu messages=%llu "
-            "dropped=%llu forged=%llu\n",
-            (unsigned long long)totals.steps, (unsigned long long)totals.elections,
-            (unsigned long long)totals.commits, (unsigned long long)totals.proposals,
-            (unsigned long long)totals.crashes, (unsigned long long)totals.torn,
-            (unsigned long long)totals.lost, (unsigned long long)totals.partitions,
-            (unsigned long long)totals.truncations, (unsigned long long)totals.messages,
-            (unsigned long long)totals.dropped, (unsigned long long)totals.forged);
+    printf (
+        "totals: steps=%llu elections=%llu commits=%llu proposals=%llu crashes=%llu "
+        "(torn %llu, lost suffix %llu) partitions=%llu pauses=%llu truncations=%llu messages=%llu "
+        "dropped=%llu forged=%llu\n",
+        (unsigned long long)totals.steps, (unsigned long long)totals.elections,
+        (unsigned long long)totals.commits, (unsigned long long)totals.proposals,
+        (unsigned long long)totals.crashes, (unsigned long long)totals.torn,
+        (unsigned long long)totals.lost, (unsigned long long)totals.partitions,
+        (unsigned long long)totals.pauses, (unsigned long long)totals.truncations,
+        (unsigned long long)totals.messages, (unsigned long long)totals.dropped,
+        (unsigned long long)totals.forged);
     printf ("features: transfers asked=%llu (target took over %llu), cut-off leaders stepped "
             "down=%llu\n",
             (unsigned long long)totals.transfers, (unsigned long long)totals.transfers_done,

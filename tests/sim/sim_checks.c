@@ -75,6 +75,13 @@ static int
 s_check_cut_off_leader (sim_cluster_t *self, node_t *node)
 {
     bool leads = raft_core_role (node->core) == RAFT_ROLE_LEADER;
+    //  A stalled process notices nothing: its time to step down starts
+    //  when it wakes
+    if (leads && sim_faults_paused (self, node)) {
+        node->leading = true;
+        node->leading_ms = self->now_ms;
+        return 0;
+    }
     uint64_t bound_ms = self->parameters.election_min_ms + self->parameters.network.slow_max_ms +
                         self->parameters.network.delay_max_ms + 2 * TICK_MS;
     uint64_t config_index = raft_core_config_index (node->core);

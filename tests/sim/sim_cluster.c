@@ -299,6 +299,7 @@ sim_cluster_add_totals (sim_cluster_t *self, sim_totals_t *totals)
     for (uint32_t id = self->options.node_count + 1; id <= self->machine_count; id++)
         totals->spares_promoted += self->became_voter[id];
     totals->partitions += self->totals.partitions;
+    totals->pauses += self->totals.pauses;
     totals->truncations += self->totals.truncations;
     totals->messages += sim_network_sent (self->network);
     totals->dropped += sim_network_dropped (self->network) + self->totals.dropped;

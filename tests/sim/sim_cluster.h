@@ -11,7 +11,8 @@
     each answer checked against what was committed before it was issued.
     Scheduled faults:
     crashes with torn writes (and, rarely, synced entries lost), restarts,
-    partitions and isolated leaders. The Raft safety properties (sim_checker)
+    partitions, isolated leaders, and leaders stalled past an election that
+    wake with reads waiting. The Raft safety properties (sim_checker)
     are checked after every step, and so is check-quorum (a leader cut off
     from a majority steps down in time).
 
@@ -48,6 +49,7 @@ typedef struct {
     uint64_t torn;                 //  crashes that kept part of the unsynced tail
     uint64_t lost;                 //  crashes that lost synced entries too
     uint64_t partitions;           //  partitions (splits and isolated leaders)
+    uint64_t pauses;               //  leaders stalled past an election (a process pause)
     uint64_t truncations;          //  log truncations reported by cores
     uint64_t messages;             //  messages sent
     uint64_t dropped;              //  messages lost by the network or a partition

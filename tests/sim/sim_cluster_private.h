@@ -10,7 +10,7 @@
       sim_node.c       driving one node through ready / act / advance
       sim_snapshots.c  snapshots taken, streamed, stored and installed
       sim_checks.c     what must hold of the nodes after every step
-      sim_faults.c     crashes (torn or lost tails), restarts, partitions
+      sim_faults.c     crashes (torn or lost tails), restarts, partitions, pauses
       sim_operator.c   clients, leadership transfers, membership changes
       sim_events.c     one step: the next event from the agenda, handled
       sim_phases.c     the calm end: liveness, rejoin, transfer, membership
@@ -69,6 +69,7 @@ typedef struct {
     uint64_t leading_ms;      //  and since when (or since its configuration changed)
     uint64_t config_index;    //  index of the configuration it had at the last check
     uint64_t cut_off_ms[MAX_NODES + 1]; //  per node: unreachable from here since, 0 if not
+    uint64_t paused_until_ms; //  a stalled process: nothing reaches it before this, 0: running
 } node_t;
 
 //  A read a client issued (its id is its position + 1).
@@ -184,6 +185,7 @@ int sim_checks_check_stable (sim_cluster_t *self);
 int sim_faults_restart (sim_cluster_t *self, node_t *node);
 node_t *sim_faults_random_live_node (sim_cluster_t *self);
 void sim_faults_fault (sim_cluster_t *self);
+bool sim_faults_paused (sim_cluster_t *self, node_t *node);
 
 //  sim_operator.c
 node_t *sim_operator_find_leader (sim_cluster_t *self, bool any);
@@ -200,6 +202,7 @@ int sim_operator_insist_on_change (sim_cluster_t *self, node_t *leader, bool rem
 //  sim_reads.c
 int sim_reads_client_read (sim_cluster_t *self);
 int sim_reads_settled (sim_cluster_t *self, node_t *node, const raft_read_t *settled);
+int sim_reads_resumed (sim_cluster_t *self, node_t *node);
 
 //  sim_events.c
 uint64_t sim_events_gap_ms (sim_cluster_t *self, uint64_t factor);

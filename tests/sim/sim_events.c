@@ -159,6 +159,20 @@ s_handle (sim_cluster_t *self, sim_event_t *event)
     }
 }
 
+//  The live node an event is for, NULL if none (periodic events, a
+//  message to nowhere, a restart).
+static node_t *
+s_target (sim_cluster_t *self, const sim_event_t *event)
+{
+    uint32_t id = event->node;
+    if (event->kind == EVENT_DELIVER)
+        id = ((const raft_message_t *)event->payload)->to;
+    else if (event->kind != EVENT_TICK && event->kind != EVENT_SYNC && event->kind != EVENT_READY)
+        return NULL;
+    node_t *node = id >= 1 && id <= self->machine_count ? &self->nodes[id] : NULL;
+    return node && node->core ? node : NULL;
+}
+
 //  Takes the next event, handles it and checks. Returns 1 when the agenda
 //  is empty, 0 after a step that held, -1 on a failed check.
 int
@@ -170,6 +184,20 @@ sim_events_step (sim_cluster_t *self)
     self->now_ms = event.time;
     self->step++;
     self->totals.steps++;
+    node_t *target = s_target (self, &event);
+    if (target && target->paused_until_ms) {
+        //  A stalled process: what comes for it waits until it wakes
+        if (self->now_ms < target->paused_until_ms)
+            return sim_queue_push (self->queue, target->paused_until_ms, event.kind, event.node,
+                                   event.incarnation, event.payload) == 0
+                       ? 0
+                       : sim_cluster_fail (self, "out of memory for events");
+        target->paused_until_ms = 0;
+        if (sim_reads_resumed (self, target)) {
+            free (event.payload);
+            return -1;
+        }
+    }
     int rc = s_handle (self, &event);
     free (event.payload);
     if (rc == 0)

@@ -1,4 +1,4 @@
-/*  sim_faults — crashes, restarts and partitions.
+/*  sim_faults — crashes, restarts, partitions and pauses.
 
     A crash loses the unsynced tail (or keeps a torn part of it) and, when
     safety allows, rarely synced entries too; a restart rebuilds the core
@@ -91,6 +91,7 @@ s_crash (sim_cluster_t *self, node_t *node)
     node->sync_scheduled = false;
     node->ready_deferred = false;
     node->leading = false;
+    node->paused_until_ms = 0;
     node->incoming_size = 0;
     node->incoming_complete = false;
     self->totals.crashes++;
@@ -202,9 +203,31 @@ s_crashed_count (sim_cluster_t *self)
     return crashed;
 }
 
+//  Stalls the leader (a process pause: GC, swap, SIGSTOP) for two to four
+//  maximum election timeouts: the others elect a leader and commit
+//  meanwhile, and it wakes believing it still leads, with client reads
+//  waiting for it (sim_reads_resumed). Nothing reaches it before.
+static void
+s_pause (sim_cluster_t *self, node_t *node)
+{
+    uint64_t election_max_ms = self->parameters.election_max_ms;
+    node->paused_until_ms =
+        self->now_ms + sim_random_range (self->random, 2 * election_max_ms, 4 * election_max_ms);
+    self->totals.pauses++;
+    sim_cluster_trace (self, "node %u pauses until %llu ms", node->id,
+                       (unsigned long long)node->paused_until_ms);
+}
+
+//  Whether node is stalled now.
+bool
+sim_faults_paused (sim_cluster_t *self, node_t *node)
+{
+    return node->paused_until_ms > self->now_ms;
+}
+
 //  Strikes, one of: crash a node (35%) or the leader (25%) while a majority
-//  stays up, crash every node at once (5%), split the network (20%) or cut
-//  the leader off (15%); one partition at a time.
+//  stays up, crash every node at once (5%), split the network (20%), cut
+//  the leader off (10%) or stall it (5%); one partition at a time.
 void
 sim_faults_fault (sim_cluster_t *self)
 {
@@ -223,6 +246,10 @@ sim_faults_fault (sim_cluster_t *self)
         for (uint32_t id = 1; id <= self->machine_count; id++)
             if (self->nodes[id].core)
                 s_crash_and_plan_restart (self, &self->nodes[id]);
+        return;
+    }
+    if (choice >= 95 && leader && !leader->paused_until_ms) {
+        s_pause (self, leader);
         return;
     }
     if (sim_network_partitioned (self->network))

@@ -19,7 +19,9 @@ sim_operator_find_leader (sim_cluster_t *self, bool any)
     size_t leaders = 0;
     for (uint32_t id = 1; id <= self->machine_count; id++) {
         node_t *node = &self->nodes[id];
-        if (!node->core || raft_core_role (node->core) != RAFT_ROLE_LEADER)
+        //  A stalled leader takes nothing: its clients wait (sim_reads_resumed)
+        if (!node->core || raft_core_role (node->core) != RAFT_ROLE_LEADER ||
+            sim_faults_paused (self, node))
             continue;
         //  Clients sometimes reach a stale leader too: its entries must go
         leaders++;

@@ -73,6 +73,17 @@ s_issue_burst (sim_cluster_t *self, node_t *node)
 }
 
 int
+sim_reads_resumed (sim_cluster_t *self, node_t *node)
+{
+    //  Its clients' reads came in while it was stalled: it takes them
+    //  before anything else, before its clock tells it an election passed
+    if (raft_core_role (node->core) != RAFT_ROLE_LEADER)
+        return 0;
+    sim_cluster_trace (self, "node %u wakes from a pause, believing it leads", node->id);
+    return s_issue_burst (self, node);
+}
+
+int
 sim_reads_client_read (sim_cluster_t *self)
 {
     //  Sometimes to whichever node the client picked; mostly to every node
@@ -80,12 +91,12 @@ sim_reads_client_read (sim_cluster_t *self)
     //  yet gets reads while its successor commits
     if (sim_random_chance (self->random, 200)) {
         node_t *node = sim_faults_random_live_node (self);
-        return node ? s_issue_burst (self, node) : 0;
+        return node && !sim_faults_paused (self, node) ? s_issue_burst (self, node) : 0;
     }
     for (uint32_t id = 1; id <= self->machine_count; id++) {
         node_t *node = &self->nodes[id];
         if (node->core && raft_core_role (node->core) == RAFT_ROLE_LEADER &&
-            s_issue_burst (self, node))
+            !sim_faults_paused (self, node) && s_issue_burst (self, node))
             return -1;
     }
     return 0;
