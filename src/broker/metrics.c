@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "broker/codec.h"
 #include "util/exposition.h"
 #include "util/metric_histogram.h"
 
@@ -160,15 +161,6 @@ static const char *
 s_op_name (const metrics_t *self, size_t slot)
 {
     return slot + 1 < self->op_slots ? raftq__request__descriptor.fields[slot].name : "none";
-}
-
-//  The name of code's value (every value below code_slots has one).
-static const char *
-s_code_name (size_t code)
-{
-    const ProtobufCEnumValue *value =
-        protobuf_c_enum_descriptor_get_value (&raftq__code__descriptor, (int)code);
-    return value ? value->name : "UNKNOWN";
 }
 
 //  The families of one unlabelled sample each, by their place in s_singles.
@@ -333,7 +325,7 @@ s_render_requests (metrics_t *self, exposition_t *out)
             if (count == 0)
                 continue;
             exposition_label_t labels[] = {{"op", s_op_name (self, slot)},
-                                           {"code", s_code_name (code)}};
+                                           {"code", codec_code_name ((Raftq__Code)code)}};
             exposition_sample_u64 (out, "raftq_requests_total", labels, 2, count);
         }
     exposition_family (out, "raftq_request_duration_seconds", "histogram",
