@@ -172,6 +172,14 @@ gateway_body_string (gateway_call_t *call, const char *key)
     return json_is_string (item) ? json_string_value (item) : NULL;
 }
 
+bool
+gateway_parse_u64 (const char *text, uint64_t *value)
+{
+    char *end = NULL;
+    *value = strtoull (text, &end, 10);
+    return *text && *end == 0 && text[0] != '-';
+}
+
 long
 gateway_query_number (gateway_call_t *call, const char *key, long fallback, long max)
 {

@@ -65,6 +65,10 @@ const char *gateway_query (gateway_call_t *call, const char *key);
 //  The body's string at key, NULL when absent or not a string.
 const char *gateway_body_string (gateway_call_t *call, const char *key);
 
+//  Whether text is a whole unsigned decimal number (no sign, nothing
+//  after it), stored in *value.
+bool gateway_parse_u64 (const char *text, uint64_t *value);
+
 //  A page number from the query (key absent: fallback); -1 when it is not
 //  an integer from 0 to max.
 long gateway_query_number (gateway_call_t *call, const char *key, long fallback, long max);

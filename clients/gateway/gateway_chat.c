@@ -287,9 +287,8 @@ gateway_chat_send (gateway_call_t *call)
 enum MHD_Result
 gateway_chat_delete_message (gateway_call_t *call)
 {
-    char *end = NULL;
-    unsigned long long id = strtoull (call->argument, &end, 10);
-    if (!*call->argument || *end || id == 0 || call->argument[0] == '-')
+    uint64_t id;
+    if (!gateway_parse_u64 (call->argument, &id) || id == 0)
         return gateway_reply_error (call, MHD_HTTP_BAD_REQUEST, "INVALID_ARGUMENT",
                                     "a message id is a positive integer");
     uint64_t ids[1] = {id};
@@ -299,6 +298,6 @@ gateway_chat_delete_message (gateway_call_t *call)
         return gateway_reply_failure (call, code);
     if (deleted == 0)
         return gateway_reply_error (call, MHD_HTTP_NOT_FOUND, "NOT_FOUND",
-                                    "no message %llu of yours", id);
+                                    "no message %" PRIu64 " of yours", id);
     return gateway_reply (call, MHD_HTTP_OK, json_pack ("{s:I}", "deleted", (json_int_t)deleted));
 }

@@ -146,17 +146,11 @@ s_from_seq (gateway_call_t *call)
     const char *last =
         MHD_lookup_connection_value (call->connection, MHD_HEADER_KIND, "Last-Event-ID");
     const char *from = gateway_query (call, "from");
-    char *end = NULL;
-    if (last && *last) {
-        unsigned long long seq = strtoull (last, &end, 10);
-        if (*end == 0 && last[0] != '-')
-            return seq + 1;
-    }
-    if (from && *from) {
-        unsigned long long seq = strtoull (from, &end, 10);
-        if (*end == 0 && from[0] != '-' && seq > 0)
-            return seq;
-    }
+    uint64_t seq;
+    if (last && gateway_parse_u64 (last, &seq))
+        return seq + 1;
+    if (from && gateway_parse_u64 (from, &seq) && seq > 0)
+        return seq;
     return 1;
 }
 
