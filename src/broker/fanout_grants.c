@@ -121,8 +121,7 @@ s_granted (grant_t *grant, fsm_t *fsm, int64_t now_ms)
 static grant_t *
 s_lookup (fanout_grants_t *self, const stream_subscription_t *parsed)
 {
-    char *subscription = must_memdup (parsed->applied, parsed->applied_size + 1);
-    subscription[parsed->applied_size] = 0;
+    char *subscription = must_strndup (parsed->applied, parsed->applied_size);
     grant_t *grant = (grant_t *)zhashx_lookup (self->grants, subscription);
     free (subscription);
     return grant;
@@ -138,10 +137,8 @@ s_grant_new (fanout_grants_t *self, const stream_subscription_t *parsed, const c
         (!granted && self->pending >= FANOUT_GRANTS_MAX_PENDING))
         return NULL;
     grant_t *grant = (grant_t *)must_zalloc (sizeof (grant_t));
-    grant->subscription = must_memdup (parsed->applied, parsed->applied_size + 1);
-    grant->subscription[parsed->applied_size] = 0;
-    grant->stream = must_memdup (parsed->applied, parsed->stream_length + 1);
-    grant->stream[parsed->stream_length] = 0;
+    grant->subscription = must_strndup (parsed->applied, parsed->applied_size);
+    grant->stream = must_strndup (parsed->applied, parsed->stream_length);
     memcpy (grant->key, key, SESSION_KEY_SIZE);
     zhashx_insert (self->grants, grant->subscription, grant);
     self->pending++;

@@ -58,8 +58,7 @@ chat_listing_accounts (chat_t *self, const Raftq__ListAccounts *list, Raftq__Rep
 {
     const char *pattern = list->pattern && *list->pattern ? list->pattern : "*";
     size_t prefix = glob_literal_prefix (pattern);
-    char *start = (char *)must_memdup (pattern, prefix + 1);
-    start[prefix] = 0;
+    char *start = must_strndup (pattern, prefix);
     bool found;
     size_t position = chat_account_position (self, start, &found);
     free (start);

@@ -57,6 +57,15 @@ must_strdup (const char *string)
 }
 
 char *
+must_strndup (const char *source, size_t length)
+{
+    char *copy = (char *)must_alloc (length + 1);
+    memcpy (copy, source, length);
+    copy[length] = 0;
+    return copy;
+}
+
+char *
 must_vformat (const char *format, va_list args)
 {
     char *string = NULL;

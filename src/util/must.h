@@ -25,6 +25,10 @@ void *must_memdup (const void *source, size_t size);
 //  A copy of a C string.
 char *must_strdup (const char *string);
 
+//  A C string of the length bytes at source, which need not be terminated
+//  (a frame's bytes): reads no byte past them.
+char *must_strndup (const char *source, size_t length);
+
 //  printf into a new string.
 char *must_format (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
 
