@@ -215,7 +215,7 @@ asan:
 	$(MAKE) BUILD=build-asan SANITIZE=1 test
 
 valgrind: all
-	@for t in $(UNIT_BIN); do valgrind -q --leak-check=full --child-silent-after-fork=yes --error-exitcode=1 $$t || exit 1; done
+	@for t in $(UNIT_BIN); do RAFTQ_VALGRIND=1 valgrind -q --leak-check=full --child-silent-after-fork=yes --error-exitcode=1 $$t || exit 1; done
 	valgrind -q --leak-check=full --error-exitcode=1 $(SIM_BIN) --runs 20
 
 # --- running ---------------------------------------------------------------

@@ -111,6 +111,11 @@ test_many_segments (void **state)
 static void
 test_segments_roll_without_descriptors (void **state)
 {
+    //  Valgrind keeps descriptors of its own under the limit and refuses a
+    //  lowered one its way: the exhaustion this test stages is not the one
+    //  a node meets (`make valgrind` sets RAFTQ_VALGRIND)
+    if (getenv ("RAFTQ_VALGRIND"))
+        skip ();
     log_fixture_t *fixture = (log_fixture_t *)*state;
     fixture->segment_bytes = SMALL_SEGMENT_BYTES;
     log_store_t *log = log_fixture_open (fixture);
