@@ -101,7 +101,12 @@ def test_member_key_cannot_speak_for_another(ctx):
     spawned = cluster.start()
     leader = cluster.wait_leader(3.0, since=spawned)
     follower, other = [node_id for node_id in (1, 2, 3) if node_id != leader]
-    terms = _terms(cluster, [1, 2, 3])
+    # every node in the leader's term first: a follower the first heartbeat
+    # has not reached yet would move on by itself after the sample
+    def one_term():
+        seen = _terms(cluster, [1, 2, 3])
+        return seen if len(set(seen.values())) == 1 else None
+    terms = wait_until(one_term, 3.0, "all three nodes in the leader's term")
     context = zmq.Context.instance()
     # the follower's real key pair, signing as the other follower: a vote
     # request with a huge term would depose the leader if it were believed
