@@ -25,10 +25,10 @@ extern "C" {
 //  after the signal starts the handover.
 int handover_check (server_t *server);
 
-//  After zloop_start returned rc: whether to start the loop again. A
-//  signal that interrupts the poll ends zloop_start at once (nonstop or
-//  not): the loop goes on until handover_check ends it (rc -1), for
-//  HANDOVER_MS at most.
+//  After event_loop_run returned rc: whether to start the loop again. A
+//  signal that interrupts the wait ends event_loop_run at once (rc 0): the
+//  loop goes on until handover_check ends it (rc -1), for HANDOVER_MS at
+//  most.
 bool handover_resume (server_t *server, int rc);
 
 //  Whether a signal was taken and the node is on its way out: requests

@@ -52,10 +52,9 @@ s_publish (server_t *self)
 }
 
 static int
-s_on_report (zloop_t *loop, int timer_id, void *argument)
+s_on_report (event_loop_t *loop, void *argument)
 {
     (void)loop;
-    (void)timer_id;
     s_publish ((server_t *)argument);
     return 0;
 }
@@ -69,5 +68,5 @@ metrics_report_open (server_t *self)
     if (!self->http)
         return -1;
     s_publish (self);
-    return zloop_timer (self->loop, METRICS_REPORT_MS, 0, s_on_report, self) == -1 ? -1 : 0;
+    return event_loop_timer (self->loop, METRICS_REPORT_MS, s_on_report, self);
 }

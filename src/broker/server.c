@@ -141,7 +141,7 @@ s_dispatch (server_t *self, client_request_t *request)
 }
 
 static int
-s_on_client_traffic (zloop_t *loop, zsock_t *clients, void *argument)
+s_on_client_traffic (event_loop_t *loop, zsock_t *clients, void *argument)
 {
     (void)loop;
     server_t *self = (server_t *)argument;
@@ -159,7 +159,7 @@ s_on_client_traffic (zloop_t *loop, zsock_t *clients, void *argument)
 }
 
 static int
-s_on_hasher_result (zloop_t *loop, zsock_t *pipe, void *argument)
+s_on_hasher_result (event_loop_t *loop, zsock_t *pipe, void *argument)
 {
     (void)loop;
     (void)pipe;
@@ -170,7 +170,7 @@ s_on_hasher_result (zloop_t *loop, zsock_t *pipe, void *argument)
 }
 
 static int
-s_on_subscription (zloop_t *loop, zsock_t *publisher, void *argument)
+s_on_subscription (event_loop_t *loop, zsock_t *publisher, void *argument)
 {
     (void)loop;
     (void)publisher;
@@ -181,10 +181,9 @@ s_on_subscription (zloop_t *loop, zsock_t *publisher, void *argument)
 //  Sessions expire with time alone: the fan-out checks its private
 //  subscriptions on a timer too.
 static int
-s_on_revalidate (zloop_t *loop, int timer_id, void *argument)
+s_on_revalidate (event_loop_t *loop, void *argument)
 {
     (void)loop;
-    (void)timer_id;
     fanout_revalidate (((server_t *)argument)->fanout);
     return 0;
 }
@@ -192,10 +191,9 @@ s_on_revalidate (zloop_t *loop, int timer_id, void *argument)
 //  Requests whose entry did not apply in time: the outcome is unknown to us,
 //  and the client must be told so rather than left waiting.
 static int
-s_on_deadline_check (zloop_t *loop, int timer_id, void *argument)
+s_on_deadline_check (event_loop_t *loop, void *argument)
 {
     (void)loop;
-    (void)timer_id;
     server_t *self = (server_t *)argument;
     int64_t now = zclock_mono ();
     client_request_t *request;
@@ -213,10 +211,9 @@ s_on_deadline_check (zloop_t *loop, int timer_id, void *argument)
 }
 
 static int
-s_on_signal_check (zloop_t *loop, int timer_id, void *argument)
+s_on_signal_check (event_loop_t *loop, void *argument)
 {
     (void)loop;
-    (void)timer_id;
     return handover_check ((server_t *)argument);
 }
 
@@ -265,7 +262,7 @@ s_take_event (server_t *self, raft_actor_event_t *event)
 }
 
 static int
-s_on_raft_event (zloop_t *loop, zsock_t *pipe, void *argument)
+s_on_raft_event (event_loop_t *loop, zsock_t *pipe, void *argument)
 {
     (void)loop;
     server_t *self = (server_t *)argument;
@@ -373,20 +370,20 @@ s_open_ports (server_t *self)
 static int
 s_open_loop (server_t *self)
 {
-    self->loop = zloop_new ();
-    if (!self->loop)
+    self->loop = event_loop_new ();
+    if (!self->loop ||
+        event_loop_socket (self->loop, client_port_sock (self->port), s_on_client_traffic, self) ||
+        event_loop_socket (self->loop, raft_actor_sock (self->raft), s_on_raft_event, self) ||
+        event_loop_socket (self->loop, credentials_sock (self->credentials), s_on_hasher_result,
+                           self) ||
+        event_loop_timer (self->loop, DEADLINE_CHECK_MS, s_on_deadline_check, self) ||
+        //  A stop signal ends the loop through handover_check, not at once
+        event_loop_timer (self->loop, SIGNAL_CHECK_MS, s_on_signal_check, self))
         return -1;
-    zloop_reader (self->loop, client_port_sock (self->port), s_on_client_traffic, self);
-    zloop_reader (self->loop, raft_actor_sock (self->raft), s_on_raft_event, self);
-    zloop_reader (self->loop, credentials_sock (self->credentials), s_on_hasher_result, self);
-    if (self->fanout) {
-        zloop_reader (self->loop, fanout_sock (self->fanout), s_on_subscription, self);
-        zloop_timer (self->loop, FANOUT_REVALIDATE_MS, 0, s_on_revalidate, self);
-    }
-    zloop_timer (self->loop, DEADLINE_CHECK_MS, 0, s_on_deadline_check, self);
-    //  A stop signal ends the loop through handover_check, not at once
-    zloop_set_nonstop (self->loop, true);
-    zloop_timer (self->loop, SIGNAL_CHECK_MS, 0, s_on_signal_check, self);
+    if (self->fanout &&
+        (event_loop_socket (self->loop, fanout_sock (self->fanout), s_on_subscription, self) ||
+         event_loop_timer (self->loop, FANOUT_REVALIDATE_MS, s_on_revalidate, self)))
+        return -1;
     return 0;
 }
 
@@ -490,12 +487,13 @@ server_destroy (server_t **self_p)
     if (*self_p) {
         server_t *self = *self_p;
         http_server_destroy (&self->http);
-        zloop_destroy (&self->loop);
+        event_loop_destroy (&self->loop);
         raft_actor_destroy (&self->raft);
         credentials_destroy (&self->credentials);
         snapshot_policy_close (self);
         free (self->snapshot_dir);
         free (self->membership);
+        disk_space_watch_destroy (&self->disk_watch);
         s_answer_waiting (self);
         admin_destroy (&self->admin);
         admin_credential_destroy (&self->admin_credential);
@@ -516,7 +514,7 @@ server_destroy (server_t **self_p)
 int
 server_run (server_t *self)
 {
-    while (handover_resume (self, zloop_start (self->loop)))
+    while (handover_resume (self, event_loop_run (self->loop)))
         ;
     diagnostic_line (self->node_id, DIAGNOSTIC_INFO, "shutting down");
     return 0;

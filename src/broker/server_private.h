@@ -26,6 +26,8 @@
 #include "state/fsm.h"
 #include "storage/snapshot.h"
 #include "storage/snapshot_job.h"
+#include "util/disk_space.h"
+#include "util/event_loop.h"
 
 //  Messages read from one socket per loop turn before the batch goes out.
 #define SERVER_DRAIN_LIMIT 1000
@@ -34,7 +36,8 @@ struct _server_t {
     const config_t *config;               //  borrowed, outlives the server
     const config_node_t *node;            //  this node in config
     uint32_t node_id;                     //  its id
-    zloop_t *loop;                        //  the broker reactor
+    event_loop_t *loop;                   //  the broker reactor
+    disk_space_watch_t *disk_watch;       //  free space where proposals go, cached
     client_port_t *port;                  //  the client ROUTER
     fanout_t *fanout;                     //  the XPUB, NULL without a pub port
     cluster_view_t *view;                 //  role, term, leader, configuration
@@ -54,7 +57,6 @@ struct _server_t {
     uint32_t ticket_field;                //  and Command.ticket, from the descriptor
     char *snapshot_dir;                   //  <data_dir>/node-<id>/snap
     snapshot_job_t *snapshot_job;         //  the child writing a snapshot, NULL if none
-    zmq_pollitem_t snapshot_item;         //  its report pipe, polled by the loop
     int64_t snapshot_started_at;          //  zclock_mono when that job started
     zlistx_t *snapshot_waiting;           //  TakeSnapshot requests until a snapshot covers them
     int64_t snapshot_retry_at;            //  no new job before this zclock_mono (after a failure)

@@ -111,7 +111,7 @@ snapshot_policy_load_installed (server_t *self, uint64_t index)
     return 0;
 }
 
-static int s_on_snapshot_job (zloop_t *loop, zmq_pollitem_t *item, void *argument);
+static int s_on_snapshot_job (event_loop_t *loop, int fd, void *argument);
 
 //  Answers the TakeSnapshot requests a snapshot of index covers (reason
 //  NULL), or all of them with code and reason (no snapshot came).
@@ -150,11 +150,9 @@ s_start_snapshot (server_t *self, char *error, size_t error_size)
             self->snapshot_dir, self->fsm, cluster_view_applied_term (self->view), self->membership,
             self->membership_size, error, error_size);
     if (self->snapshot_job) {
-        zmq_pollitem_t item = {NULL, snapshot_job_fd (self->snapshot_job), ZMQ_POLLIN, 0};
-        self->snapshot_item = item;
-        if (zloop_poller (self->loop, &self->snapshot_item, s_on_snapshot_job, self) == 0) {
-            //  A hang-up is how the end of the job shows, not an error
-            zloop_poller_set_tolerant (self->loop, &self->snapshot_item);
+        //  A hang-up is how the end of the job shows, not an error
+        if (event_loop_fd (self->loop, snapshot_job_fd (self->snapshot_job), s_on_snapshot_job,
+                           self) == 0) {
             self->log_bytes_since_snapshot = 0;
             self->snapshot_started_at = zclock_mono ();
             return 0;
@@ -202,14 +200,13 @@ snapshot_policy_count (server_t *self, const raft_actor_event_t *event)
 //  lets the actor compact its log and answers the requests it covers;
 //  requests it does not cover get the next job.
 static int
-s_on_snapshot_job (zloop_t *loop, zmq_pollitem_t *item, void *argument)
+s_on_snapshot_job (event_loop_t *loop, int fd, void *argument)
 {
-    (void)item;
     server_t *self = (server_t *)argument;
     snapshot_job_t *job = self->snapshot_job;
     if (!job || snapshot_job_collect (job) == 0)
         return 0;
-    zloop_poller_end (loop, &self->snapshot_item);
+    event_loop_fd_end (loop, fd);
     uint64_t index = snapshot_job_index (job);
     metrics_count_snapshot (self->metrics, snapshot_job_written (job),
                             (double)(zclock_mono () - self->snapshot_started_at) / 1e3);

@@ -159,7 +159,7 @@ s_install_received (raft_thread_t *self, uint64_t index, uint64_t term)
 }
 
 int
-raft_snapshots_on_report (zloop_t *loop, zsock_t *pipe, void *argument)
+raft_snapshots_on_report (event_loop_t *loop, zsock_t *pipe, void *argument)
 {
     (void)loop;
     (void)pipe;

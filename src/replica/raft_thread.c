@@ -1,4 +1,4 @@
-/*  raft_thread — owns the Raft actor's thread: the zloop with the peer
+/*  raft_thread — owns the Raft actor's thread: the event loop with the peer
     sockets, the tick timer and the pipe, and the handling of what the core
     wants done (persist, send, commit, report). Restoring at start is
     raft_restore.c's, snapshots raft_snapshots.c's, the pipe's encoding
@@ -25,9 +25,6 @@
 #define PEER_MAX_MESSAGE_BYTES (64 * 1024 * 1024)
 //  At most one complaint per second about bad peer traffic.
 #define GARBAGE_LOG_PERIOD_MS 1000
-//  How long a look at the log's free disk space holds: statvfs is cheap,
-//  but AppendEntries come many a millisecond.
-#define DISK_CHECK_MS 100
 //  Out of descriptors, an append is tried again this often, this many times
 //  (a tenth of the shortest election timeout tests use, in all).
 #define APPEND_RETRY_MS 5
@@ -52,7 +49,7 @@ s_self_destroy (raft_thread_t **self_p)
 {
     if (*self_p) {
         raft_thread_t *self = *self_p;
-        zloop_destroy (&self->loop);
+        event_loop_destroy (&self->loop);
         zsock_destroy (&self->router);
         peer_links_destroy (&self->links);
         zmsg_destroy (&self->rejected);
@@ -65,6 +62,7 @@ s_self_destroy (raft_thread_t **self_p)
         log_store_destroy (&self->log);
         meta_store_destroy (&self->meta);
         free (self->log_path);
+        disk_space_watch_destroy (&self->disk_watch);
         free (self->cluster);
         free (self);
         *self_p = NULL;
@@ -379,21 +377,18 @@ s_complain (raft_thread_t *self, const char *what)
 static bool
 s_disk_low (raft_thread_t *self)
 {
-    int64_t now = zclock_mono ();
-    if (now >= self->disk_checked_at + DISK_CHECK_MS) {
-        self->disk_checked_at = now;
-        //  Unreadable: refuse nothing, as on the leader's side
-        if (disk_space_free (self->log_path, &self->disk_free))
-            self->disk_free = UINT64_MAX;
-    }
-    bool low = self->min_free_disk_bytes > 0 && self->disk_free < self->min_free_disk_bytes;
+    if (!self->disk_watch &&
+        !(self->disk_watch = disk_space_watch_new (self->log_path, DISK_SPACE_WATCH_PERIOD_MS)))
+        return false;
+    uint64_t free_bytes = disk_space_watch_free (self->disk_watch, zclock_mono ());
+    bool low = self->min_free_disk_bytes > 0 && free_bytes < self->min_free_disk_bytes;
     if (low != self->disk_low)
         diagnostic_line (self->node_id, low ? DIAGNOSTIC_WARNING : DIAGNOSTIC_INFO,
                          low ? "the log's disk has %" PRIu64 " bytes free, below "
                                "min_free_disk_bytes (%" PRIu64 "): appending no entries"
                              : "the log's disk has %" PRIu64 " bytes free again (min_free_disk_"
                                "bytes %" PRIu64 "): appending entries",
-                         self->disk_free, self->min_free_disk_bytes);
+                         free_bytes, self->min_free_disk_bytes);
     self->disk_low = low;
     return low;
 }
@@ -410,10 +405,8 @@ s_deliver (raft_thread_t *self, const raft_message_t *message)
 {
     if (message->type != RAFT_MESSAGE_APPEND_ENTRIES || message->entry_count == 0 ||
         !s_disk_low (self)) {
-        for (size_t index = 0; index < message->entry_count; index++) {
-            uint64_t size = message->entries[index].size;
-            self->disk_free = self->disk_free > size ? self->disk_free - size : 0;
-        }
+        for (size_t index = 0; index < message->entry_count && self->disk_watch; index++)
+            disk_space_watch_take (self->disk_watch, message->entries[index].size);
         raft_core_receive (self->core, message);
         return;
     }
@@ -468,7 +461,7 @@ s_read_peers (raft_thread_t *self)
 }
 
 static int
-s_on_peer_traffic (zloop_t *loop, zsock_t *router, void *argument)
+s_on_peer_traffic (event_loop_t *loop, zsock_t *router, void *argument)
 {
     (void)loop;
     (void)router;
@@ -523,7 +516,7 @@ s_send_rejected (raft_thread_t *self)
 }
 
 static int
-s_on_pipe (zloop_t *loop, zsock_t *pipe, void *argument)
+s_on_pipe (event_loop_t *loop, zsock_t *pipe, void *argument)
 {
     (void)loop;
     raft_thread_t *self = (raft_thread_t *)argument;
@@ -560,10 +553,9 @@ s_on_pipe (zloop_t *loop, zsock_t *pipe, void *argument)
 }
 
 static int
-s_on_tick (zloop_t *loop, int timer_id, void *argument)
+s_on_tick (event_loop_t *loop, void *argument)
 {
     (void)loop;
-    (void)timer_id;
     raft_thread_t *self = (raft_thread_t *)argument;
     raft_core_tick (self->core, (uint64_t)zclock_mono ());
     raft_thread_process_ready (self);
@@ -574,10 +566,9 @@ s_on_tick (zloop_t *loop, int timer_id, void *argument)
 
 //  Tells the broker the counters only this thread keeps, when they moved.
 static int
-s_on_metrics_timer (zloop_t *loop, int timer_id, void *argument)
+s_on_metrics_timer (event_loop_t *loop, void *argument)
 {
     (void)loop;
-    (void)timer_id;
     raft_thread_t *self = (raft_thread_t *)argument;
     uint64_t syncs = metric_histogram_count (self->fsync_seconds);
     if (syncs == self->reported_syncs && self->dropped_sends == self->reported_dropped_sends)
@@ -619,15 +610,15 @@ raft_thread_run (zsock_t *pipe, void *argument)
     const raft_member_t *members = raft_core_members (self->core, &member_count);
     s_apply_members (self, members, member_count);
 
-    self->loop = zloop_new ();
-    zloop_set_nonstop (self->loop, true);
-    zloop_reader (self->loop, pipe, s_on_pipe, self);
-    zloop_reader (self->loop, self->router, s_on_peer_traffic, self);
-    zloop_reader (self->loop, snapshot_writer_sock (self->receiver), raft_snapshots_on_report,
-                  self);
-    zloop_timer (self->loop, self->tick_ms, 0, s_on_tick, self);
-    zloop_timer (self->loop, RAFT_ACTOR_METRICS_MS, 0, s_on_metrics_timer, self);
-    zloop_start (self->loop);
+    self->loop = event_loop_new ();
+    if (self->loop && event_loop_socket (self->loop, pipe, s_on_pipe, self) == 0 &&
+        event_loop_socket (self->loop, self->router, s_on_peer_traffic, self) == 0 &&
+        event_loop_socket (self->loop, snapshot_writer_sock (self->receiver),
+                           raft_snapshots_on_report, self) == 0 &&
+        event_loop_timer (self->loop, self->tick_ms, s_on_tick, self) == 0 &&
+        event_loop_timer (self->loop, RAFT_ACTOR_METRICS_MS, s_on_metrics_timer, self) == 0)
+        //  Signals are blocked here: only a handler ends the loop
+        event_loop_run (self->loop);
     if (!self->terminated) {
         diagnostic_line (node_id, DIAGNOSTIC_ERROR, "raft loop ended unexpectedly");
         s_wait_for_term (pipe);

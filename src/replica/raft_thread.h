@@ -17,6 +17,8 @@
 #include "storage/meta_store.h"
 #include "storage/snapshot_transfer.h"
 #include "util/diagnostic.h"
+#include "util/disk_space.h"
+#include "util/event_loop.h"
 #include "util/metric_histogram.h"
 
 //  One other node, reached through its own DEALER.
@@ -24,7 +26,7 @@
 //  The thread's own state; lives on its thread only.
 typedef struct {
     zsock_t *pipe;                        //  to the broker
-    zloop_t *loop;                        //  reactor of this thread
+    event_loop_t *loop;                   //  reactor of this thread
     uint32_t node_id;                     //  this node
     uint32_t tick_ms;                     //  period of the core's clock
     char *cluster;                        //  cluster name, checked on every peer message
@@ -57,8 +59,7 @@ typedef struct {
     uint64_t restored_snapshot_index;     //  the snapshot restored at start, for the broker
     uint32_t trailing_entries;            //  log entries kept behind a snapshot
     uint64_t min_free_disk_bytes;         //  below this free on the log's disk, append nothing
-    int64_t disk_checked_at;              //  zclock_mono of the last look at it (statvfs)
-    uint64_t disk_free;                   //  free bytes then, less the entries taken since
+    disk_space_watch_t *disk_watch;       //  free space of the log's filesystem, cached
     bool disk_low;                        //  below the watermark at the last decision
 } raft_thread_t;
 
@@ -87,8 +88,8 @@ void raft_snapshots_compact (raft_thread_t *self, uint64_t index, uint64_t term)
 //  Streams what followers need and hands what a leader sent to the writer.
 void raft_snapshots_handle_ready (raft_thread_t *self, const raft_ready_t *ready);
 
-//  The zloop reader of the snapshot writer's reports.
-int raft_snapshots_on_report (zloop_t *loop, zsock_t *pipe, void *argument);
+//  The loop's reader of the snapshot writer's reports.
+int raft_snapshots_on_report (event_loop_t *loop, zsock_t *pipe, void *argument);
 
 //  Deletes the log prefix up to up_to_index (UINT64_MAX: the whole log).
 int raft_snapshots_drop_log_prefix (raft_thread_t *self, uint64_t up_to_index);

@@ -1,0 +1,236 @@
+/*  test_event_loop — input is never left behind a quiet descriptor (queued
+    before watching, or its wake-up taken by other work), timers keep their
+    grid without bursts, descriptors end from their own handler, a signal
+    ends the run with 0 and a handler's -1 with -1.
+*/
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <sys/time.h>
+
+#include "util/event_loop.h"
+
+//  Longest any test waits for what it expects: a fallback timer ends the
+//  run then, and the test fails on what did not happen.
+#define GIVE_UP_MS 2000
+
+typedef struct {
+    int served;        //  handler calls
+    int wanted;        //  calls after which the run ends
+    bool gave_up;      //  the fallback timer fired
+    zsock_t *hidden;   //  a socket whose wake-up the handler takes
+    zsock_t *feed;     //  the hidden socket's peer, sent to first
+    int64_t stalled;   //  timer: how long the first call blocks, ms
+    int64_t called_at; //  timer: when it was last called, microseconds
+    int64_t shortest;  //  timer: shortest time between two calls, ms
+} s_count_t;
+
+static int
+s_give_up (event_loop_t *loop, void *argument)
+{
+    (void)loop;
+    ((s_count_t *)argument)->gave_up = true;
+    return -1;
+}
+
+static event_loop_t *
+s_loop_with_deadline (s_count_t *deadline)
+{
+    event_loop_t *loop = event_loop_new ();
+    assert_non_null (loop);
+    assert_int_equal (event_loop_timer (loop, GIVE_UP_MS, s_give_up, deadline), 0);
+    return loop;
+}
+
+//  Reads one message per call, however many are queued.
+static int
+s_read_one (event_loop_t *loop, zsock_t *socket, void *argument)
+{
+    (void)loop;
+    s_count_t *count = (s_count_t *)argument;
+    char *text = zstr_recv (socket);
+    assert_non_null (text);
+    zstr_free (&text);
+    return ++count->served == count->wanted ? -1 : 0;
+}
+
+static void
+test_input_queued_before_watching_is_served (void **state)
+{
+    (void)state;
+    zsock_t *receiver = zsock_new_pair ("@inproc://event-loop-queued");
+    zsock_t *sender = zsock_new_pair (">inproc://event-loop-queued");
+    for (int message = 0; message < 3; message++)
+        zstr_send (sender, "queued");
+    //  Takes the wake-up: the descriptor is quiet from now on
+    assert_true (zsock_events (receiver) & ZMQ_POLLIN);
+
+    s_count_t deadline = {0}, count = {.wanted = 3};
+    event_loop_t *loop = s_loop_with_deadline (&deadline);
+    assert_int_equal (event_loop_socket (loop, receiver, s_read_one, &count), 0);
+    assert_int_equal (event_loop_run (loop), -1);
+    assert_false (deadline.gave_up);
+    assert_int_equal (count.served, 3);
+    event_loop_destroy (&loop);
+    assert_null (loop);
+    zsock_destroy (&sender);
+    zsock_destroy (&receiver);
+}
+
+//  Reads its message, then sends to the hidden socket's peer and takes
+//  the hidden socket's wake-up, as a send on it may do inside libzmq.
+static int
+s_read_and_hide (event_loop_t *loop, zsock_t *socket, void *argument)
+{
+    (void)loop;
+    s_count_t *count = (s_count_t *)argument;
+    char *text = zstr_recv (socket);
+    zstr_free (&text);
+    zstr_send (count->feed, "hidden");
+    assert_true (zsock_events (count->hidden) & ZMQ_POLLIN);
+    count->served++;
+    return 0;
+}
+
+//  Sends "go" to count->feed once, from a turn after the first, when the
+//  loop no longer asks the sockets it was given.
+static int
+s_send_go_once (event_loop_t *loop, void *argument)
+{
+    (void)loop;
+    s_count_t *count = (s_count_t *)argument;
+    if (count->served++ == 0)
+        zstr_send (count->feed, "go");
+    return 0;
+}
+
+static void
+test_wake_up_taken_by_other_work_is_not_lost (void **state)
+{
+    (void)state;
+    zsock_t *first = zsock_new_pair ("@inproc://event-loop-first");
+    zsock_t *first_peer = zsock_new_pair (">inproc://event-loop-first");
+    zsock_t *second = zsock_new_pair ("@inproc://event-loop-second");
+    zsock_t *second_peer = zsock_new_pair (">inproc://event-loop-second");
+
+    s_count_t deadline = {0}, hider = {.hidden = second, .feed = second_peer},
+              count = {.wanted = 1}, starter = {.feed = first_peer};
+    event_loop_t *loop = s_loop_with_deadline (&deadline);
+    assert_int_equal (event_loop_socket (loop, first, s_read_and_hide, &hider), 0);
+    assert_int_equal (event_loop_socket (loop, second, s_read_one, &count), 0);
+    assert_int_equal (event_loop_timer (loop, 5, s_send_go_once, &starter), 0);
+    assert_int_equal (event_loop_run (loop), -1);
+    assert_false (deadline.gave_up);
+    assert_int_equal (hider.served, 1);
+    assert_int_equal (count.served, 1);
+    event_loop_destroy (&loop);
+    zsock_destroy (&first_peer);
+    zsock_destroy (&first);
+    zsock_destroy (&second_peer);
+    zsock_destroy (&second);
+}
+
+//  Counts calls and the shortest gap between them; the first call
+//  blocks for count->stalled ms, as a slow handler would.
+static int
+s_tick (event_loop_t *loop, void *argument)
+{
+    (void)loop;
+    s_count_t *count = (s_count_t *)argument;
+    int64_t now = zclock_usecs ();
+    if (count->served > 0 && (now - count->called_at) / 1000 < count->shortest)
+        count->shortest = (now - count->called_at) / 1000;
+    count->called_at = now;
+    if (count->served == 0 && count->stalled)
+        zclock_sleep ((int)count->stalled);
+    return ++count->served == count->wanted ? -1 : 0;
+}
+
+static void
+test_timers_never_fire_early_nor_in_bursts (void **state)
+{
+    (void)state;
+    s_count_t deadline = {0};
+    s_count_t tick = {.wanted = 6, .stalled = 55, .shortest = INT64_MAX};
+    event_loop_t *loop = s_loop_with_deadline (&deadline);
+    int64_t started = zclock_mono ();
+    assert_int_equal (event_loop_timer (loop, 10, s_tick, &tick), 0);
+    assert_int_equal (event_loop_run (loop), -1);
+    assert_false (deadline.gave_up);
+    //  The first call came after 10 ms and stalled 55: one late call
+    //  follows, then the grid again, a period apart, not caught up at once
+    assert_true (zclock_mono () - started >= 10 + 55 + 4 * 10 - 1);
+    //  A late wake may shorten the next gap, but a burst makes it nil
+    assert_true (tick.shortest >= 1);
+    event_loop_destroy (&loop);
+}
+
+static int
+s_read_byte_and_end (event_loop_t *loop, int fd, void *argument)
+{
+    s_count_t *count = (s_count_t *)argument;
+    char byte;
+    assert_int_equal (read (fd, &byte, 1), 1);
+    event_loop_fd_end (loop, fd);
+    count->served++;
+    return 0;
+}
+
+static void
+test_descriptor_ends_from_its_own_handler (void **state)
+{
+    (void)state;
+    int ends[2];
+    assert_int_equal (pipe (ends), 0);
+    assert_int_equal (write (ends[1], "ab", 2), 2);
+    s_count_t count = {0}, after = {.wanted = 3, .shortest = INT64_MAX};
+    event_loop_t *loop = event_loop_new ();
+    assert_int_equal (event_loop_fd (loop, ends[0], s_read_byte_and_end, &count), 0);
+    //  A few turns after the end, with a byte still there to read
+    assert_int_equal (event_loop_timer (loop, 5, s_tick, &after), 0);
+    assert_int_equal (event_loop_run (loop), -1);
+    assert_int_equal (count.served, 1);
+    event_loop_destroy (&loop);
+    close (ends[0]);
+    close (ends[1]);
+}
+
+static void
+s_ignore (int signal_number)
+{
+    (void)signal_number;
+}
+
+static void
+test_signal_ends_the_run_with_zero (void **state)
+{
+    (void)state;
+    struct sigaction action = {.sa_handler = s_ignore};
+    sigemptyset (&action.sa_mask);
+    assert_int_equal (sigaction (SIGALRM, &action, NULL), 0);
+    struct itimerval alarm_in = {.it_value = {.tv_usec = 20000}};
+    assert_int_equal (setitimer (ITIMER_REAL, &alarm_in, NULL), 0);
+    s_count_t deadline = {0};
+    event_loop_t *loop = s_loop_with_deadline (&deadline);
+    assert_int_equal (event_loop_run (loop), 0);
+    assert_false (deadline.gave_up);
+    assert_true (event_loop_waits (loop) >= 1);
+    event_loop_destroy (&loop);
+}
+
+int
+main (void)
+{
+    zsys_init ();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_input_queued_before_watching_is_served),
+        cmocka_unit_test (test_wake_up_taken_by_other_work_is_not_lost),
+        cmocka_unit_test (test_timers_never_fire_early_nor_in_bursts),
+        cmocka_unit_test (test_descriptor_ends_from_its_own_handler),
+        cmocka_unit_test (test_signal_ends_the_run_with_zero),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
