@@ -98,6 +98,21 @@ s_answer (server_t *server, uint64_t ticket)
     client_request_destroy (&request);
 }
 
+//  Holds the read of ticket until applied reaches index. Returns 0, or -1
+//  out of memory, holding nothing.
+static int
+s_hold (read_path_t *self, uint64_t ticket, uint64_t index)
+{
+    ready_read_t *ready = (ready_read_t *)malloc (sizeof (ready_read_t));
+    if (!ready)
+        return -1;
+    *ready = (ready_read_t){.ticket = ticket, .index = index};
+    if (zlistx_add_end (self->ready, ready))
+        return 0; //  the list owns it now
+    free (ready);
+    return -1;
+}
+
 void
 read_path_settled (server_t *server, const raft_actor_event_t *event)
 {
@@ -112,15 +127,10 @@ read_path_settled (server_t *server, const raft_actor_event_t *event)
             }
         } else if (read->index <= fsm_applied_index (server->fsm))
             s_answer (server, read->id);
-        else {
-            ready_read_t *ready = (ready_read_t *)malloc (sizeof (ready_read_t));
+        else if (s_hold (server->reads, read->id, read->index)) {
             client_request_t *request = waiting_table_find (server->waiting, read->id);
-            if (!ready && request)
+            if (request)
                 proposal_finish (server, request, RAFTQ__CODE__INTERNAL, "out of memory");
-            if (!ready)
-                continue;
-            *ready = (ready_read_t){.ticket = read->id, .index = read->index};
-            zlistx_add_end (server->reads->ready, ready);
         }
     }
 }
