@@ -8,6 +8,7 @@
 #include <czmq.h>
 
 #include "gateway_cluster.h"
+#include "util/endpoint.h"
 
 #define S_ATTEMPT_MS 300 //  wait for one node's status
 
@@ -49,9 +50,8 @@ s_add_lag (json_t *nodes, const raftq_status_detail_t *leader)
 {
     for (size_t member = 0; member < leader->member_count; member++) {
         const raftq_member_status_t *status = &leader->members[member];
-        char endpoint[RAFTQ_HOST_MAX + 16];
-        snprintf (endpoint, sizeof endpoint, "tcp://%s:%u", status->host,
-                  (unsigned)status->client_port);
+        char endpoint[ENDPOINT_MAX];
+        endpoint_format (endpoint, status->host, (uint16_t)status->client_port);
         size_t index;
         json_t *node;
         json_array_foreach (nodes, index, node)
