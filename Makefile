@@ -75,8 +75,9 @@ GATEWAY_WEB := $(wildcard clients/gateway/web/*)
 GATEWAY_O   := $(patsubst %.c,$(BUILD)/%.o,$(GATEWAY_SRC)) $(GEN)/gateway_assets.o
 # Its modules without main and the pages, for its unit tests (tests/unit/gateway)
 GATEWAY_LIB := $(BUILD)/libgateway.a
-# The pieces of src/util it shares with the brokers (endpoint text)
-GATEWAY_UTIL_O := $(patsubst %,$(BUILD)/src/util/%.o,endpoint)
+# The pieces of src/util it shares with the brokers (endpoint text, the
+# key file made as the brokers make their secrets)
+GATEWAY_UTIL_O := $(patsubst %,$(BUILD)/src/util/%.o,endpoint secret_file file_io)
 
 BINS := $(BUILD)/raftqd $(if $(CLI_SRC),$(BUILD)/raftq) $(if $(BENCH_SRC),$(BUILD)/raftq-bench $(BUILD)/xpub_floor) \
         $(if $(GATEWAY_SRC),$(BUILD)/raftq-gateway)
