@@ -9,7 +9,8 @@
     once it has joined that thread); an event stream owns its subscription
     the same way. Nothing in the cluster's reach is shared
     between threads; what they all read (options, sealing key) is fixed
-    before the first connection.
+    before the first connection. The one thing they share and change is
+    the cluster page's answer, behind its own lock (gateway_cluster.h).
 */
 #ifndef GATEWAY_HTTP_H_INCLUDED
 #define GATEWAY_HTTP_H_INCLUDED
