@@ -27,6 +27,7 @@ struct _gateway_http_t {
     const gateway_options_t *options; //  settings, read by every connection thread
     gateway_seal_t *seal;             //  the sealing key, read by every connection thread
     gateway_cluster_t *cluster;       //  the cluster page's answer, shared behind its lock
+    gateway_streams_t *streams;       //  event streams open per user, shared behind its lock
     struct MHD_Daemon *daemon;        //  libmicrohttpd's server
     char *tls_key;                    //  PEM text of the TLS key, NULL: plain HTTP
     char *tls_certificate;            //  PEM text of the TLS certificate
@@ -230,6 +231,7 @@ s_dispatch (gateway_http_t *self, struct MHD_Connection *connection, const char 
     gateway_call_t call = {.options = self->options,
                            .seal = self->seal,
                            .cluster = self->cluster,
+                           .streams = self->streams,
                            .connection = connection};
     bool path_known;
     const s_route_t *route = s_route (method, url, &path_known);
@@ -377,7 +379,8 @@ gateway_http_new (const gateway_options_t *options, gateway_seal_t *seal, char *
     self->options = options;
     self->seal = seal;
     self->cluster = gateway_cluster_new ();
-    if (!self->cluster) {
+    self->streams = gateway_streams_new (options->max_streams);
+    if (!self->cluster || !self->streams) {
         snprintf (error, error_size, "out of memory");
         gateway_http_destroy (&self);
         return NULL;
@@ -428,6 +431,7 @@ gateway_http_destroy (gateway_http_t **self_p)
     if (self->daemon)
         MHD_stop_daemon (self->daemon);
     gateway_cluster_destroy (&self->cluster);
+    gateway_streams_destroy (&self->streams);
     if (self->tls_key)
         sodium_memzero (self->tls_key, strlen (self->tls_key));
     free (self->tls_key);

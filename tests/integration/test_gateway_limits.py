@@ -1,8 +1,8 @@
 """raftq-gateway's bounds on what anonymous or single users make it do:
 the public cluster page shares one fan-out to the nodes a second among
 all its viewers (counted by the nodes' own request metrics), and a user
-holds at most --max-streams-per-user event streams (429 past it, a slot
-freed when a stream closes).
+holds at most --max-streams-per-user event streams (429 past it, another
+user unaffected, a slot freed when a stream closes).
 """
 
 import concurrent.futures
@@ -10,7 +10,7 @@ import http.client
 import re
 import time
 
-from gateway_support import CLUSTER_REQUEST_TIMEOUT_MS, Gateway, Http
+from gateway_support import CLUSTER_REQUEST_TIMEOUT_MS, EventStream, Gateway, Http
 from harness import check, check_equal, wait_until, wire
 
 BURST = 60              # cluster page loads fired at once
@@ -19,6 +19,8 @@ FRESH_MS = 1000         # gateway_cluster.h GATEWAY_CLUSTER_FRESH_MS
 STATUS_PER_FAN_OUT = 2  # Status detail, and plain Status when the detail is refused
 HTTP_TIMEOUT_S = 5.0
 METRICS_WAIT_S = 3.0    # a node's metrics snapshot (every 250 ms) counts a request within this
+STREAMS = 2             # --max-streams-per-user of the test's gateway
+FREED_S = 5.0           # a closed stream's slot is free within this (a keep-alive a second)
 
 
 def _requests(node):
@@ -44,8 +46,11 @@ def _settled_requests(cluster, node_id):
     node = cluster.config.nodes[node_id]
     marked = _requests(node).get("list_topics", 0) + 1
     cluster.raw(node_id, wire.list_topics_request())
-    return wait_until(lambda: (lambda counts: counts.get("list_topics", 0) >= marked and counts)(
-        _requests(node)), METRICS_WAIT_S, "node %d's metrics to count a ListTopics" % node_id)
+
+    def counted():
+        counts = _requests(node)
+        return counts if counts.get("list_topics", 0) >= marked else None
+    return wait_until(counted, METRICS_WAIT_S, "node %d's metrics to count a ListTopics" % node_id)
 
 
 def _cluster_page_burst(cluster, gateway):
@@ -78,10 +83,37 @@ def _cluster_page_burst(cluster, gateway):
                FRESH_MS / 1000.0 + HTTP_TIMEOUT_S, "a cluster page answer made after the burst")
 
 
+def _stream_cap(gateway):
+    alice, bob = Http(gateway), Http(gateway)
+    alice.register("alice", "pw-alice")
+    bob.register("bob", "pw-bob")
+    streams = [EventStream(gateway, alice.cookie) for _ in range(STREAMS)]
+    refused = EventStream(gateway, alice.cookie, refused_ok=True)
+    check(refused.status == 429 and refused.refusal.get("code") == "RESOURCE_EXHAUSTED"
+          and "too many event streams for alice (%d)" % STREAMS in refused.refusal.get("error", ""),
+          "alice's stream past %d: %d %r", STREAMS, refused.status, refused.refusal)
+    # The cap is the user's: bob's stream opens beside alice's
+    bobs = EventStream(gateway, bob.cookie)
+    check_equal(bobs.next_event()[0], "hello", "bob's stream's first event")
+    # A closed stream frees its slot once the gateway notices the closed tab
+    streams.pop().close()
+    def reopened():
+        stream = EventStream(gateway, alice.cookie, refused_ok=True)
+        if stream.status == 200:
+            streams.append(stream)
+        return stream.status == 200
+    wait_until(reopened, FREED_S, "a stream of alice's again after she closed one")
+    check_equal(EventStream(gateway, alice.cookie, refused_ok=True).status, 429,
+                "alice's stream past %d again" % STREAMS)
+    for stream in streams + [bobs]:
+        stream.close()
+
+
 def test_gateway_limits(ctx):
     cluster = ctx.cluster(3, http_ports=True, request_timeout_ms=CLUSTER_REQUEST_TIMEOUT_MS)
     cluster.start()
     cluster.wait_leader(3.0)
-    gateway = Gateway(ctx, cluster)
+    gateway = Gateway(ctx, cluster, extra=["--max-streams-per-user", str(STREAMS)])
     _cluster_page_burst(cluster, gateway)
+    _stream_cap(gateway)
     check_equal(gateway.process.poll(), None, "the gateway still runs")
