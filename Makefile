@@ -75,6 +75,9 @@ GATEWAY_WEB := $(wildcard clients/gateway/web/*)
 GATEWAY_O   := $(patsubst %.c,$(BUILD)/%.o,$(GATEWAY_SRC)) $(GEN)/gateway_assets.o
 # Its modules without main and the pages, for its unit tests (tests/unit/gateway)
 GATEWAY_LIB := $(BUILD)/libgateway.a
+# The pieces of src/util it shares with the brokers (endpoint text, the
+# key file made as the brokers make their secrets)
+GATEWAY_UTIL_O := $(patsubst %,$(BUILD)/src/util/%.o,endpoint secret_file file_io)
 
 BINS := $(BUILD)/raftqd $(if $(CLI_SRC),$(BUILD)/raftq) $(if $(BENCH_SRC),$(BUILD)/raftq-bench $(BUILD)/xpub_floor $(BUILD)/path_floor) \
         $(if $(GATEWAY_SRC),$(BUILD)/raftq-gateway)
@@ -139,10 +142,10 @@ $(GEN)/gateway_assets.c: $(GATEWAY_WEB) clients/gateway/embed_assets.py | $(DEPS
 $(GEN)/gateway_assets.o: $(GEN)/gateway_assets.c clients/gateway/gateway_assets.h
 	$(CC) $(CFLAGS) $(CPPFLAGS) -Iclients/gateway -c $< -o $@
 
-$(BUILD)/raftq-gateway: $(GATEWAY_O) $(CLIENT_LIB)
+$(BUILD)/raftq-gateway: $(GATEWAY_O) $(GATEWAY_UTIL_O) $(CLIENT_LIB)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
-$(GATEWAY_LIB): $(filter-out %/raftq_gateway.o $(GEN)/gateway_assets.o,$(GATEWAY_O))
+$(GATEWAY_LIB): $(filter-out %/raftq_gateway.o $(GEN)/gateway_assets.o,$(GATEWAY_O)) $(GATEWAY_UTIL_O)
 	$(AR) rcs $@ $^
 
 $(BUILD)/tests/unit/gateway/%.o: CPPFLAGS += -Iclients/gateway

@@ -17,10 +17,18 @@
 #include "gateway_seal.h"
 #include "raftq.h"
 
+//  What the connection threads share, each behind its own lock: the
+//  cluster page's latest answer (gateway_cluster.h) and the count of event
+//  streams per user (gateway_events.h).
+typedef struct _gateway_cluster_t gateway_cluster_t;
+typedef struct _gateway_streams_t gateway_streams_t;
+
 //  One request in the hands of its handler. Lives for the handler's call.
 typedef struct {
     const gateway_options_t *options;  //  the gateway's settings
     gateway_seal_t *seal;              //  seals and opens session cookies
+    gateway_cluster_t *cluster;        //  the cluster page's shared answer
+    gateway_streams_t *streams;        //  event streams open per user
     struct MHD_Connection *connection; //  the HTTP connection
     raftq_client_t *client;            //  this connection's cluster client
     const char *argument;              //  the path after the route's prefix ("" if none)

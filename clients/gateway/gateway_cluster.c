@@ -2,14 +2,45 @@
     gateway_cluster.h. Each node gets one attempt of S_ATTEMPT_MS, so a
     dead node costs the page a fraction of its one-second refresh.
 */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <czmq.h>
 
 #include "gateway_cluster.h"
+#include "util/endpoint.h"
 
 #define S_ATTEMPT_MS 300 //  wait for one node's status
+
+struct _gateway_cluster_t {
+    pthread_mutex_t lock; //  one fan-out at a time; guards the fields below
+    json_t *answer;       //  the latest answer, NULL before the first
+    int64_t asked_at;     //  zclock_mono when its fan-out started
+};
+
+gateway_cluster_t *
+gateway_cluster_new (void)
+{
+    gateway_cluster_t *self = calloc (1, sizeof *self);
+    if (self && pthread_mutex_init (&self->lock, NULL)) {
+        free (self);
+        self = NULL;
+    }
+    return self;
+}
+
+void
+gateway_cluster_destroy (gateway_cluster_t **self_p)
+{
+    gateway_cluster_t *self = *self_p;
+    if (!self)
+        return;
+    json_decref (self->answer);
+    pthread_mutex_destroy (&self->lock);
+    free (self);
+    *self_p = NULL;
+}
 
 //  What one node said, with the detail when the gateway may ask for it.
 static json_t *
@@ -49,9 +80,8 @@ s_add_lag (json_t *nodes, const raftq_status_detail_t *leader)
 {
     for (size_t member = 0; member < leader->member_count; member++) {
         const raftq_member_status_t *status = &leader->members[member];
-        char endpoint[RAFTQ_HOST_MAX + 16];
-        snprintf (endpoint, sizeof endpoint, "tcp://%s:%u", status->host,
-                  (unsigned)status->client_port);
+        char endpoint[ENDPOINT_MAX];
+        endpoint_format (endpoint, status->host, (uint16_t)status->client_port);
         size_t index;
         json_t *node;
         json_array_foreach (nodes, index, node)
@@ -71,17 +101,18 @@ s_add_lag (json_t *nodes, const raftq_status_detail_t *leader)
     }
 }
 
-enum MHD_Result
-gateway_cluster_status (gateway_call_t *call)
+//  Asks every node through client: the answer, NULL when out of memory.
+static json_t *
+s_fan_out (raftq_client_t *client)
 {
     json_t *nodes = json_array ();
     raftq_status_detail_t detail, leader;
     memset (&leader, 0, sizeof leader);
     uint64_t leader_term = 0;
-    raftq_client_set_attempt_timeout (call->client, S_ATTEMPT_MS);
-    size_t count = raftq_client_endpoint_count (call->client);
+    raftq_client_set_attempt_timeout (client, S_ATTEMPT_MS);
+    size_t count = raftq_client_endpoint_count (client);
     for (size_t index = 0; nodes && index < count; index++) {
-        json_t *node = s_node_json (call->client, index, &detail);
+        json_t *node = s_node_json (client, index, &detail);
         json_array_append_new (nodes, node);
         bool leads = json_is_true (json_object_get (node, "reachable")) &&
                      detail.status.role == RAFTQ_ROLE_LEADER;
@@ -90,11 +121,30 @@ gateway_cluster_status (gateway_call_t *call)
             leader_term = detail.status.term;
         }
     }
-    raftq_client_set_attempt_timeout (call->client, 1000);
+    raftq_client_set_attempt_timeout (client, 1000);
     if (nodes && leader_term)
         s_add_lag (nodes, &leader);
-    return gateway_reply (call, MHD_HTTP_OK,
-                          json_pack ("{s:o*, s:I, s:I, s:I}", "nodes", nodes, "leader",
-                                     (json_int_t)(leader_term ? leader.status.id : 0), "term",
-                                     (json_int_t)leader_term, "ms", (json_int_t)zclock_time ()));
+    return json_pack ("{s:o*, s:I, s:I, s:I}", "nodes", nodes, "leader",
+                      (json_int_t)(leader_term ? leader.status.id : 0), "term",
+                      (json_int_t)leader_term, "ms", (json_int_t)zclock_time ());
+}
+
+enum MHD_Result
+gateway_cluster_status (gateway_call_t *call)
+{
+    gateway_cluster_t *self = call->cluster;
+    pthread_mutex_lock (&self->lock);
+    int64_t now = zclock_mono ();
+    if (!self->answer || now - self->asked_at >= GATEWAY_CLUSTER_FRESH_MS) {
+        json_t *answer = s_fan_out (call->client);
+        if (answer) {
+            json_decref (self->answer);
+            self->answer = answer;
+            self->asked_at = now;
+        }
+    }
+    //  A copy: the threads share no reference count
+    json_t *reply = self->answer ? json_deep_copy (self->answer) : NULL;
+    pthread_mutex_unlock (&self->lock);
+    return gateway_reply (call, MHD_HTTP_OK, reply);
 }

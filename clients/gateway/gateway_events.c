@@ -8,6 +8,7 @@
     browser that went away.
 */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +21,92 @@
 #define S_BLOCK_SIZE 8192 //  what MHD asks of the reader at most
 #define S_RETRY_MS   1000 //  the EventSource's reconnect delay
 
+struct _gateway_streams_t {
+    pthread_mutex_t lock;  //  guards open
+    zhashx_t *open;        //  user name -> unsigned (malloc'd), for users with a stream open
+    unsigned max_per_user; //  streams one user may hold
+};
+
+static void
+s_count_destroy (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+gateway_streams_t *
+gateway_streams_new (unsigned max_per_user)
+{
+    gateway_streams_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->max_per_user = max_per_user;
+    self->open = zhashx_new ();
+    if (!self->open || pthread_mutex_init (&self->lock, NULL)) {
+        zhashx_destroy (&self->open);
+        free (self);
+        return NULL;
+    }
+    zhashx_set_destructor (self->open, s_count_destroy);
+    return self;
+}
+
+void
+gateway_streams_destroy (gateway_streams_t **self_p)
+{
+    gateway_streams_t *self = *self_p;
+    if (!self)
+        return;
+    zhashx_destroy (&self->open);
+    pthread_mutex_destroy (&self->lock);
+    free (self);
+    *self_p = NULL;
+}
+
+//  Takes one of user's slots: 0, or -1 with error set when the user holds
+//  max_per_user already (or out of memory).
+static int
+s_take_slot (gateway_streams_t *self, const char *user, char *error, size_t error_size)
+{
+    pthread_mutex_lock (&self->lock);
+    unsigned *open = zhashx_lookup (self->open, user);
+    if (!open) {
+        open = calloc (1, sizeof *open);
+        if (open && zhashx_insert (self->open, user, open)) {
+            free (open);
+            open = NULL;
+        }
+    }
+    int status = -1;
+    if (!open)
+        snprintf (error, error_size, "the gateway is out of memory");
+    else if (*open >= self->max_per_user)
+        snprintf (error, error_size,
+                  "too many event streams for %s (%u): close the page in another tab", user,
+                  self->max_per_user);
+    else {
+        (*open)++;
+        status = 0;
+    }
+    pthread_mutex_unlock (&self->lock);
+    return status;
+}
+
+//  Gives back a slot of user's (a stream ended).
+static void
+s_give_slot (gateway_streams_t *self, const char *user)
+{
+    pthread_mutex_lock (&self->lock);
+    unsigned *open = zhashx_lookup (self->open, user);
+    if (open && --*open == 0)
+        zhashx_delete (self->open, user);
+    pthread_mutex_unlock (&self->lock);
+}
+
 //  One browser's stream.
 typedef struct {
+    gateway_streams_t *streams;         //  where it holds a slot, NULL: none taken
+    char user[GATEWAY_USER_MAX];        //  whose slot
     raftq_subscription_t *subscription; //  user/<name>, under the session's token
     char *pending;                      //  SSE text not yet handed to MHD
     size_t pending_size;                //  its length
@@ -132,6 +217,8 @@ static void
 s_free (void *cls)
 {
     s_stream_t *self = cls;
+    if (self->streams)
+        s_give_slot (self->streams, self->user);
     raftq_subscription_destroy (&self->subscription);
     free (self->pending);
     free (self);
@@ -160,10 +247,19 @@ gateway_events_stream (gateway_call_t *call)
     char stream[GATEWAY_USER_MAX + 8];
     snprintf (stream, sizeof stream, "user/%s", call->session.user);
     char error[512] = "";
+    if (s_take_slot (call->streams, call->session.user, error, sizeof error))
+        return gateway_reply_error (call, MHD_HTTP_TOO_MANY_REQUESTS, "RESOURCE_EXHAUSTED", "%s",
+                                    error);
     s_stream_t *self = calloc (1, sizeof *self);
-    if (self)
+    if (!self)
+        s_give_slot (call->streams, call->session.user);
+    else {
+        //  From here on s_free gives the slot back
+        self->streams = call->streams;
+        snprintf (self->user, sizeof self->user, "%s", call->session.user);
         self->subscription = raftq_subscription_load (call->options->config_path, NULL, stream,
                                                       s_from_seq (call), error, sizeof error);
+    }
     if (!self || !self->subscription ||
         raftq_subscription_set_token (self->subscription, call->session.token) ||
         s_say (self, 0, "hello",

@@ -26,6 +26,8 @@
 struct _gateway_http_t {
     const gateway_options_t *options; //  settings, read by every connection thread
     gateway_seal_t *seal;             //  the sealing key, read by every connection thread
+    gateway_cluster_t *cluster;       //  the cluster page's answer, shared behind its lock
+    gateway_streams_t *streams;       //  event streams open per user, shared behind its lock
     struct MHD_Daemon *daemon;        //  libmicrohttpd's server
     char *tls_key;                    //  PEM text of the TLS key, NULL: plain HTTP
     char *tls_certificate;            //  PEM text of the TLS certificate
@@ -226,7 +228,11 @@ s_dispatch (gateway_http_t *self, struct MHD_Connection *connection, const char 
 {
     if (strncmp (url, "/api/", 5) != 0)
         return s_serve_asset (connection, method, url);
-    gateway_call_t call = {.options = self->options, .seal = self->seal, .connection = connection};
+    gateway_call_t call = {.options = self->options,
+                           .seal = self->seal,
+                           .cluster = self->cluster,
+                           .streams = self->streams,
+                           .connection = connection};
     bool path_known;
     const s_route_t *route = s_route (method, url, &path_known);
     if (!route)
@@ -372,6 +378,13 @@ gateway_http_new (const gateway_options_t *options, gateway_seal_t *seal, char *
     }
     self->options = options;
     self->seal = seal;
+    self->cluster = gateway_cluster_new ();
+    self->streams = gateway_streams_new (options->max_streams);
+    if (!self->cluster || !self->streams) {
+        snprintf (error, error_size, "out of memory");
+        gateway_http_destroy (&self);
+        return NULL;
+    }
     struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons (options->port)};
     inet_pton (AF_INET, options->host, &address.sin_addr);
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
@@ -417,6 +430,8 @@ gateway_http_destroy (gateway_http_t **self_p)
         return;
     if (self->daemon)
         MHD_stop_daemon (self->daemon);
+    gateway_cluster_destroy (&self->cluster);
+    gateway_streams_destroy (&self->streams);
     if (self->tls_key)
         sodium_memzero (self->tls_key, strlen (self->tls_key));
     free (self->tls_key);

@@ -9,7 +9,9 @@
     once it has joined that thread); an event stream owns its subscription
     the same way. Nothing in the cluster's reach is shared
     between threads; what they all read (options, sealing key) is fixed
-    before the first connection.
+    before the first connection. What they share and change sits behind
+    its own lock: the cluster page's answer (gateway_cluster.h) and the
+    count of event streams per user (gateway_events.h).
 */
 #ifndef GATEWAY_HTTP_H_INCLUDED
 #define GATEWAY_HTTP_H_INCLUDED

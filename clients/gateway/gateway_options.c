@@ -20,10 +20,12 @@ static const char *const s_usage =
     "usage: raftq-gateway [--config FILE] [--host ADDRESS] [--port PORT] [--key-file FILE]\n"
     "                     [--tls-certificate FILE --tls-key FILE] [--secure-cookie]\n"
     "                     [--max-connections N] [--max-connections-per-address N]\n"
+    "                     [--max-streams-per-user N]\n"
     "Serves the raftq chat and cluster pages over HTTP and bridges them to the\n"
     "cluster of FILE (default config.json). Each flag overrides the same key\n"
     "of the config's \"gateway\" object (host, port, key_file, tls_certificate,\n"
-    "tls_key, secure_cookie, max_connections, max_connections_per_address).\n"
+    "tls_key, secure_cookie, max_connections, max_connections_per_address,\n"
+    "max_streams_per_user).\n"
     "--port 0 takes any free port;\n"
     "the gateway prints its URL once it listens.\n";
 
@@ -163,6 +165,8 @@ s_load_config (gateway_options_t *self, char *error, size_t error_size)
                           error, error_size) ||
             s_json_count (gateway, "max_connections_per_address", self->config_path,
                           &self->max_per_address, error, error_size) ||
+            s_json_count (gateway, "max_streams_per_user", self->config_path, &self->max_streams,
+                          error, error_size) ||
             s_json_file (gateway, "key_file", self->config_path, &self->key_file, error,
                          error_size) ||
             s_json_file (gateway, "tls_certificate", self->config_path, &self->tls_certificate,
@@ -186,6 +190,7 @@ s_parse_flags (gateway_options_t *self, int argc, char **argv, char *error, size
         {"secure-cookie", no_argument, NULL, 's'},
         {"max-connections", required_argument, NULL, 'm'},
         {"max-connections-per-address", required_argument, NULL, 'a'},
+        {"max-streams-per-user", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     //  The config comes first: flags override what it says.
@@ -194,7 +199,7 @@ s_parse_flags (gateway_options_t *self, int argc, char **argv, char *error, size
     optind = 0; //  0: glibc starts afresh, permutation state included
     opterr = 0;
     int option;
-    while ((option = getopt_long (argc, argv, "c:H:p:k:C:K:sm:a:h", longs, NULL)) != -1) {
+    while ((option = getopt_long (argc, argv, "c:H:p:k:C:K:sm:a:S:h", longs, NULL)) != -1) {
         if (option == 'c' && s_set (&self->config_path, optarg))
             return -1;
         if (option == 'h') {
@@ -207,7 +212,7 @@ s_parse_flags (gateway_options_t *self, int argc, char **argv, char *error, size
         return -1;
     optind = 0; //  0: glibc starts afresh, permutation state included
     opterr = 1;
-    while ((option = getopt_long (argc, argv, "c:H:p:k:C:K:sm:a:h", longs, NULL)) != -1) {
+    while ((option = getopt_long (argc, argv, "c:H:p:k:C:K:sm:a:S:h", longs, NULL)) != -1) {
         char *end = NULL;
         long long value = optarg ? strtoll (optarg, &end, 10) : 0;
         bool number = optarg && *optarg && end && *end == 0;
@@ -225,14 +230,18 @@ s_parse_flags (gateway_options_t *self, int argc, char **argv, char *error, size
             status = s_set (&self->tls_key, optarg);
         else if (option == 's')
             self->secure_cookie = true;
-        else if (option == 'm' || option == 'a') {
+        else if (option == 'm' || option == 'a' || option == 'S') {
+            const char *name = option == 'm'   ? "max-connections"
+                               : option == 'a' ? "max-connections-per-address"
+                                               : "max-streams-per-user";
             if (!number || value < 1 || value > S_MAX_CONNECTIONS_LIMIT) {
-                snprintf (error, error_size, "--%s: must be an integer from 1 to %d",
-                          option == 'm' ? "max-connections" : "max-connections-per-address",
+                snprintf (error, error_size, "--%s: must be an integer from 1 to %d", name,
                           S_MAX_CONNECTIONS_LIMIT);
                 return -1;
             }
-            *(option == 'm' ? &self->max_connections : &self->max_per_address) = (unsigned)value;
+            *(option == 'm'   ? &self->max_connections
+              : option == 'a' ? &self->max_per_address
+                              : &self->max_streams) = (unsigned)value;
         } else if (option == '?') {
             snprintf (error, error_size, "bad arguments (--help shows them)");
             return -1;
@@ -262,6 +271,7 @@ gateway_options_new (int argc, char **argv, char *error, size_t error_size)
     self->port = GATEWAY_DEFAULT_PORT;
     self->max_connections = GATEWAY_DEFAULT_MAX_CONNECTIONS;
     self->max_per_address = GATEWAY_DEFAULT_MAX_PER_ADDRESS;
+    self->max_streams = GATEWAY_DEFAULT_MAX_STREAMS_PER_USER;
     if (s_parse_flags (self, argc, argv, error, error_size)) {
         gateway_options_destroy (&self);
         return NULL;

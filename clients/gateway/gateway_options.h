@@ -12,6 +12,9 @@
 #define GATEWAY_DEFAULT_PORT            8080
 #define GATEWAY_DEFAULT_MAX_CONNECTIONS 256
 #define GATEWAY_DEFAULT_MAX_PER_ADDRESS 64
+//  A user with more tabs open than this is one a stream thread too many:
+//  each stream holds a connection thread and a subscription
+#define GATEWAY_DEFAULT_MAX_STREAMS_PER_USER 8
 
 //  The settings; every string is owned by the record.
 typedef struct {
@@ -24,6 +27,7 @@ typedef struct {
     bool secure_cookie;       //  mark the cookie Secure (TLS here or at a proxy)
     unsigned max_connections; //  concurrent HTTP connections served
     unsigned max_per_address; //  of them from one client address (a proxy is one)
+    unsigned max_streams;     //  event streams one user holds open at once
 } gateway_options_t;
 
 //  Reads the command line (see s_usage in gateway_options.c) and the

@@ -1,19 +1,15 @@
 /*  gateway_seal — the key file and the sealed session cookie; see
     gateway_seal.h.
 */
-#include <errno.h>
-#include <stdbool.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <jansson.h>
 #include <sodium.h>
 
 #include "gateway_seal.h"
+#include "util/secret_file.h"
 
 #define S_KEY_HEX_SIZE (2 * crypto_secretbox_KEYBYTES)
 //  Longest cookie value opened: a session's JSON is far below it.
@@ -23,68 +19,6 @@
 struct _gateway_seal_t {
     unsigned char key[crypto_secretbox_KEYBYTES]; //  seals and opens every cookie
 };
-
-//  Reads the key's hex text from an existing file; 0, or -1 with error set.
-//  A key others may read is refused: whoever reads it opens every
-//  browser's cookie (the cluster session token inside) and seals new ones.
-static int
-s_read_key (gateway_seal_t *self, const char *key_file, int fd, char *error, size_t error_size)
-{
-    struct stat status;
-    if (fstat (fd, &status)) {
-        snprintf (error, error_size, "%s: %s", key_file, strerror (errno));
-        close (fd);
-        return -1;
-    }
-    if (status.st_mode & 077) {
-        snprintf (error, error_size, "%s: mode %03o lets others read it: chmod 600 it", key_file,
-                  (unsigned)(status.st_mode & 0777));
-        close (fd);
-        return -1;
-    }
-    char text[S_KEY_HEX_SIZE + 2];
-    ssize_t size = read (fd, text, sizeof text - 1);
-    close (fd);
-    if (size < 0) {
-        snprintf (error, error_size, "%s: %s", key_file, strerror (errno));
-        return -1;
-    }
-    text[size] = 0;
-    size_t length = strcspn (text, "\r\n");
-    size_t decoded = 0;
-    if (length != S_KEY_HEX_SIZE ||
-        sodium_hex2bin (self->key, sizeof self->key, text, length, NULL, &decoded, NULL) != 0 ||
-        decoded != sizeof self->key) {
-        snprintf (error, error_size, "%s: not a gateway key (%d hex digits)", key_file,
-                  S_KEY_HEX_SIZE);
-        sodium_memzero (text, sizeof text);
-        return -1;
-    }
-    sodium_memzero (text, sizeof text);
-    return 0;
-}
-
-//  Writes a fresh key to a file just created; 0, or -1 with error set.
-static int
-s_write_key (gateway_seal_t *self, const char *key_file, int fd, char *error, size_t error_size)
-{
-    crypto_secretbox_keygen (self->key);
-    char text[S_KEY_HEX_SIZE + 2];
-    sodium_bin2hex (text, sizeof text, self->key, sizeof self->key);
-    strcat (text, "\n");
-    size_t length = strlen (text);
-    bool written = write (fd, text, length) == (ssize_t)length && fsync (fd) == 0;
-    int saved_errno = errno;
-    sodium_memzero (text, sizeof text);
-    close (fd);
-    if (!written) {
-        snprintf (error, error_size, "%s: cannot write the new key: %s", key_file,
-                  strerror (saved_errno));
-        unlink (key_file);
-        return -1;
-    }
-    return 0;
-}
 
 gateway_seal_t *
 gateway_seal_new (const char *key_file, char *error, size_t error_size)
@@ -98,18 +32,24 @@ gateway_seal_new (const char *key_file, char *error, size_t error_size)
         snprintf (error, error_size, "out of memory");
         return NULL;
     }
-    //  O_EXCL: of several gateways starting together on one key file, one
-    //  makes it and the others read it.
-    int fd = open (key_file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    int status;
-    if (fd >= 0)
-        status = s_write_key (self, key_file, fd, error, error_size);
-    else if (errno == EEXIST && (fd = open (key_file, O_RDONLY | O_CLOEXEC)) >= 0)
-        status = s_read_key (self, key_file, fd, error, error_size);
-    else {
-        snprintf (error, error_size, "%s: %s", key_file, strerror (errno));
+    //  Made as the brokers make their secrets (a temporary file linked
+    //  into place): of several gateways starting at once on one missing
+    //  file, the first link wins, and none reads a half-written key.
+    //  A key others may read is refused: whoever reads it opens every
+    //  browser's cookie (the cluster session token inside) and seals new
+    //  ones.
+    char text[SECRET_FILE_MAX];
+    size_t decoded = 0;
+    int status = secret_file_read (key_file, true, text, sizeof text, NULL, error, error_size);
+    if (status == 0 && (strlen (text) != S_KEY_HEX_SIZE ||
+                        sodium_hex2bin (self->key, sizeof self->key, text, S_KEY_HEX_SIZE, NULL,
+                                        &decoded, NULL) != 0 ||
+                        decoded != sizeof self->key)) {
+        snprintf (error, error_size, "%s: not a gateway key (%d hex digits)", key_file,
+                  S_KEY_HEX_SIZE);
         status = -1;
     }
+    sodium_memzero (text, sizeof text);
     if (status)
         gateway_seal_destroy (&self);
     return self;

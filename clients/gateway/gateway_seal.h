@@ -25,8 +25,9 @@ typedef struct {
 typedef struct _gateway_seal_t gateway_seal_t;
 
 //  Loads the key from key_file (64 hex digits), or makes a new random one
-//  there (mode 0600) when the file does not exist. NULL with error set
-//  when it cannot.
+//  there (mode 0600, its directory too) when the file does not exist;
+//  gateways starting at once on one missing file all get the same key.
+//  NULL with error set when it cannot.
 gateway_seal_t *gateway_seal_new (const char *key_file, char *error, size_t error_size);
 
 //  Wipes the key and frees it; nulls *self_p.

@@ -148,10 +148,16 @@ static int
 s_check_gateway (config_parser_t *parser, json_t *root)
 {
     static const char *const strings[] = {"host", "key_file", "tls_certificate", "tls_key"};
-    static const char *const keys[] = {
-        "host",    "port",          "key_file",        "tls_certificate",
-        "tls_key", "secure_cookie", "max_connections", "max_connections_per_address",
-        NULL};
+    static const char *const keys[] = {"host",
+                                       "port",
+                                       "key_file",
+                                       "tls_certificate",
+                                       "tls_key",
+                                       "secure_cookie",
+                                       "max_connections",
+                                       "max_connections_per_address",
+                                       "max_streams_per_user",
+                                       NULL};
     json_t *gateway = json_object_get (root, "gateway");
     if (!gateway)
         return 0;
@@ -165,7 +171,9 @@ s_check_gateway (config_parser_t *parser, json_t *root)
                  config_get_u32 (parser, gateway, "gateway", "max_connections", false, 1, 10000,
                                  &connections) ||
                  config_get_u32 (parser, gateway, "gateway", "max_connections_per_address", false,
-                                 1, 10000, &connections);
+                                 1, 10000, &connections) ||
+                 config_get_u32 (parser, gateway, "gateway", "max_streams_per_user", false, 1,
+                                 10000, &connections);
     for (size_t index = 0; status == 0 && index < sizeof strings / sizeof strings[0]; index++)
         status = config_get_string (parser, gateway, "gateway", strings[index], &text);
     free (text);

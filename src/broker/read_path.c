@@ -13,7 +13,8 @@ typedef struct {
 } ready_read_t;
 
 struct _read_path_t {
-    zlistx_t *ready; //  ready_read_t, oldest first
+    zlistx_t *ready;  //  ready_read_t, oldest first
+    size_t unsettled; //  reads passed to the Raft actor that no READS settled yet
 };
 
 static void
@@ -66,17 +67,47 @@ read_path_handles (const client_request_t *request)
     return s_query_of (request, &command);
 }
 
+int
+read_path_admit (read_path_t *self, char *error, size_t error_size)
+{
+    if (self->unsettled >= READ_PATH_MAX_UNSETTLED) {
+        snprintf (error, error_size, "too many pending reads on this node (%d)",
+                  READ_PATH_MAX_UNSETTLED);
+        return -1;
+    }
+    self->unsettled++;
+    return 0;
+}
+
+size_t
+read_path_unsettled (read_path_t *self)
+{
+    return self->unsettled;
+}
+
 void
 read_path_serve (server_t *server, client_request_t *request)
 {
     if (cluster_view_role (server->view) != RAFT_ROLE_LEADER) {
+        //  The actor settled every read of our leadership when it stepped
+        //  down, before it told us so: whatever is still counted is a READS
+        //  message lost (out of memory), and must not hold the bound forever
+        server->reads->unsettled = 0;
         client_port_reply_not_leader (server->port, request, server->view,
                                       cluster_view_leader_id (server->view));
         client_request_destroy (&request);
         return;
     }
-    if (proposal_park (server, request))
+    char error[128];
+    if (read_path_admit (server->reads, error, sizeof error)) {
+        client_port_reply_error (server->port, request, RAFTQ__CODE__RESOURCE_EXHAUSTED, error);
+        client_request_destroy (&request);
         return;
+    }
+    if (proposal_park (server, request)) {
+        server->reads->unsettled--;
+        return;
+    }
     raft_actor_read (server->raft, request->ticket);
 }
 
@@ -98,9 +129,26 @@ s_answer (server_t *server, uint64_t ticket)
     client_request_destroy (&request);
 }
 
+//  Holds the read of ticket until applied reaches index. Returns 0, or -1
+//  out of memory, holding nothing.
+static int
+s_hold (read_path_t *self, uint64_t ticket, uint64_t index)
+{
+    ready_read_t *ready = (ready_read_t *)malloc (sizeof (ready_read_t));
+    if (!ready)
+        return -1;
+    *ready = (ready_read_t){.ticket = ticket, .index = index};
+    if (zlistx_add_end (self->ready, ready))
+        return 0; //  the list owns it now
+    free (ready);
+    return -1;
+}
+
 void
 read_path_settled (server_t *server, const raft_actor_event_t *event)
 {
+    read_path_t *self = server->reads;
+    self->unsettled -= event->read_count < self->unsettled ? event->read_count : self->unsettled;
     for (size_t position = 0; position < event->read_count; position++) {
         const raft_read_t *read = &event->reads[position];
         if (read->outcome != RAFT_READ_READY) {
@@ -112,15 +160,10 @@ read_path_settled (server_t *server, const raft_actor_event_t *event)
             }
         } else if (read->index <= fsm_applied_index (server->fsm))
             s_answer (server, read->id);
-        else {
-            ready_read_t *ready = (ready_read_t *)malloc (sizeof (ready_read_t));
+        else if (s_hold (self, read->id, read->index)) {
             client_request_t *request = waiting_table_find (server->waiting, read->id);
-            if (!ready && request)
+            if (request)
                 proposal_finish (server, request, RAFTQ__CODE__INTERNAL, "out of memory");
-            if (!ready)
-                continue;
-            *ready = (ready_read_t){.ticket = read->id, .index = read->index};
-            zlistx_add_end (server->reads->ready, ready);
         }
     }
 }

@@ -20,6 +20,12 @@ extern "C" {
 
 typedef struct _read_path_t read_path_t;
 
+//  Bound on the reads passed to the Raft actor and not settled yet: the
+//  core's own bound, reached here first (the actor holds no read the
+//  broker does not count), so that the client is told which bound it hit:
+//  the core's refusal reads as NOT_LEADER.
+#define READ_PATH_MAX_UNSETTLED RAFT_DEFAULT_MAX_PENDING_READS
+
 read_path_t *read_path_new (void);
 
 //  Forgets the reads waiting for apply (their requests stay in the waiting
@@ -29,10 +35,19 @@ void read_path_destroy (read_path_t **self_p);
 //  Whether request is served here rather than proposed.
 bool read_path_handles (const client_request_t *request);
 
-//  Serves a query (taken): refused, or parked and passed to Raft as a read.
+//  Counts one more read passed to the Raft actor. Returns 0, or -1 when
+//  READ_PATH_MAX_UNSETTLED are unsettled already, with error naming the
+//  bound (the client's RESOURCE_EXHAUSTED text).
+int read_path_admit (read_path_t *self, char *error, size_t error_size);
+
+//  Reads passed to the Raft actor and not settled yet.
+size_t read_path_unsettled (read_path_t *self);
+
+//  Serves a query (taken): refused (NOT_LEADER, or RESOURCE_EXHAUSTED past
+//  READ_PATH_MAX_UNSETTLED), or parked and passed to Raft as a read.
 void read_path_serve (server_t *server, client_request_t *request);
 
-//  A READS event: answers or refuses the reads it settles.
+//  A READS event: uncounts, and answers or refuses, the reads it settles.
 void read_path_settled (server_t *server, const raft_actor_event_t *event);
 
 //  After entries were applied: answers the reads their index released.

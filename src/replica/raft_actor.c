@@ -10,13 +10,12 @@
 #include "util/diagnostic.h"
 
 struct _raft_actor_t {
-    zactor_t *actor;                  //  the Raft thread
-    zmsg_t *batch;                    //  PROPOSE being filled, NULL when nothing is queued
-    size_t batch_count;               //  commands in it
-    zmsg_t *reads;                    //  READ being filled, NULL when nothing is queued
-    uint32_t node_id;                 //  for log lines
-    uint64_t restored_snapshot_index; //  snapshot the actor started from, 0: none
-    raft_actor_progress_t progress;   //  what the latest PROGRESS said (matches owned)
+    zactor_t *actor;                //  the Raft thread
+    zmsg_t *batch;                  //  PROPOSE being filled, NULL when nothing is queued
+    size_t batch_count;             //  commands in it
+    zmsg_t *reads;                  //  READ being filled, NULL when nothing is queued
+    uint32_t node_id;               //  for log lines
+    raft_actor_progress_t progress; //  what the latest PROGRESS said (matches owned)
 };
 
 raft_actor_t *
@@ -32,8 +31,7 @@ raft_actor_new (const raft_actor_options_t *options)
     zsys_set_pipehwm (0);
     //  The thread copies what it keeps before it signals
     self->actor = zactor_new (raft_thread_run, (void *)options);
-    if (!self->actor ||
-        raft_pipe_recv_ready (zactor_sock (self->actor), &self->restored_snapshot_index))
+    if (!self->actor || raft_pipe_recv_ready (zactor_sock (self->actor)))
         raft_actor_destroy (&self);
     return self;
 }
@@ -69,12 +67,6 @@ size_t
 raft_actor_queued (raft_actor_t *self)
 {
     return self->batch_count;
-}
-
-uint64_t
-raft_actor_restored_snapshot_index (raft_actor_t *self)
-{
-    return self->restored_snapshot_index;
 }
 
 int

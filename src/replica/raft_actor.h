@@ -205,10 +205,6 @@ void raft_actor_read (raft_actor_t *self, uint64_t ticket);
 //  and the reads as one READ message. Returns 0 or -1.
 int raft_actor_flush (raft_actor_t *self);
 
-//  The snapshot the actor restored at start (0: none): the broker restores
-//  its state machine from the same one before applying anything.
-uint64_t raft_actor_restored_snapshot_index (raft_actor_t *self);
-
 //  The snapshot of index (entry of term) is durable: the actor compacts its
 //  log behind it. Returns 0 or -1.
 int raft_actor_compact (raft_actor_t *self, uint64_t index, uint64_t term);

@@ -153,13 +153,14 @@ raft_pipe_send_ready (zsock_t *pipe, uint64_t snapshot_index)
 }
 
 int
-raft_pipe_recv_ready (zsock_t *pipe, uint64_t *snapshot_index)
+raft_pipe_recv_ready (zsock_t *pipe)
 {
     //  "READY" [snapshot index] or "FAILED" alone
     zmsg_t *reply = zmsg_recv (pipe);
     char *status = reply ? zmsg_popstr (reply) : NULL;
+    uint64_t snapshot_index;
     bool ready = status && streq (status, "READY") && zmsg_size (reply) == 1 &&
-                 s_u64_of (zmsg_first (reply), snapshot_index) == 0;
+                 s_u64_of (zmsg_first (reply), &snapshot_index) == 0;
     zstr_free (&status);
     zmsg_destroy (&reply);
     return ready ? 0 : -1;

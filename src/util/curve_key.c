@@ -48,12 +48,3 @@ curve_key_read (const char *path, curve_key_kind_t kind, uint8_t key[CURVE_KEY_S
     zconfig_destroy (&root);
     return rc;
 }
-
-bool
-curve_key_is_empty (const uint8_t key[CURVE_KEY_SIZE])
-{
-    uint8_t any = 0;
-    for (size_t position = 0; position < CURVE_KEY_SIZE; position++)
-        any |= key[position];
-    return any == 0;
-}

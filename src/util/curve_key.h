@@ -6,7 +6,6 @@
 #ifndef CURVE_KEY_H_INCLUDED
 #define CURVE_KEY_H_INCLUDED
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,8 +30,5 @@ void curve_key_encode (const uint8_t key[CURVE_KEY_SIZE], char text[CURVE_KEY_TE
 //  reason in problem ("cannot read", "holds no curve/secret-key", ...).
 int curve_key_read (const char *path, curve_key_kind_t kind, uint8_t key[CURVE_KEY_SIZE],
                     char *problem, size_t problem_size);
-
-//  Whether a key is all zeros, raftq's "no key".
-bool curve_key_is_empty (const uint8_t key[CURVE_KEY_SIZE]);
 
 #endif

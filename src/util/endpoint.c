@@ -5,10 +5,19 @@
 #include <netdb.h>
 #include <sys/socket.h>
 
+//  A colon in a host makes it an IPv6 literal (names and IPv4 have none);
+//  one already in brackets is kept as it is.
+static bool
+s_needs_brackets (const char *host)
+{
+    return strchr (host, ':') && host[0] != '[';
+}
+
 void
 endpoint_format (char *endpoint, const char *host, uint16_t port)
 {
-    snprintf (endpoint, ENDPOINT_MAX, "tcp://%s:%u", host, port);
+    snprintf (endpoint, ENDPOINT_MAX, s_needs_brackets (host) ? "tcp://[%s]:%u" : "tcp://%s:%u",
+              host, port);
 }
 
 //  The address host stands for, as text; IPv4 preferred. Returns 0 or -1.
@@ -76,11 +85,14 @@ endpoint_connect_from (zsock_t *socket, const char *source_host, const char *hos
     if (ipv6)
         zsock_set_ipv6 (socket, 1);
     //  libzmq's "source;destination" form; port 0 lets the kernel pick one
-    int rc = ipv6 ? zsock_connect (socket, "tcp://[%s]:0;%s:%u", source, host, port)
-                  : zsock_connect (socket, "tcp://%s:0;%s:%u", source, host, port);
+    char destination[ENDPOINT_MAX];
+    endpoint_format (destination, host, port);
+    const char *address = destination + strlen ("tcp://");
+    int rc = ipv6 ? zsock_connect (socket, "tcp://[%s]:0;%s", source, address)
+                  : zsock_connect (socket, "tcp://%s:0;%s", source, address);
     if (rc == -1) {
-        snprintf (error, error_size, "cannot connect from %s to tcp://%s:%u: %s", source_host, host,
-                  port, zmq_strerror (zmq_errno ()));
+        snprintf (error, error_size, "cannot connect from %s to %s: %s", source_host, destination,
+                  zmq_strerror (zmq_errno ()));
         return -1;
     }
     return 0;

@@ -17,7 +17,9 @@ extern "C" {
 //  Room for "tcp://[<any address or config host>]:<port>".
 #define ENDPOINT_MAX 128
 
-//  Writes "tcp://host:port" into endpoint (ENDPOINT_MAX bytes).
+//  Writes "tcp://host:port" into endpoint (ENDPOINT_MAX bytes); an IPv6
+//  literal host gets its brackets ("tcp://[::1]:5555"), as libzmq and
+//  libraftq's config reader write it.
 void endpoint_format (char *endpoint, const char *host, uint16_t port);
 
 //  Binds socket on host:port, host resolved to an address. Returns 0, or -1

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import select
+import socket
 import subprocess
 import time
 
@@ -24,6 +25,7 @@ URL_WAIT_S = 5.0     # the gateway prints its URL once it listens
 CLUSTER_REQUEST_TIMEOUT_MS = 5000
 # A gateway call keeps trying for 10 s (two of them for a history page)
 HTTP_WAIT_S = 30.0
+EVENT_WAIT_S = 10.0  # an event reaches a stream within this
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 
@@ -64,6 +66,56 @@ class Gateway:
             self.process.kill()
         self.process.wait()
         self.process.stdout.close()
+
+
+class EventStream:
+    """A raw SSE reader: GET /api/events with a cookie, events parsed as
+    (event name, JSON data); comments (keep-alives) skipped. With
+    refused_ok, a refusal is kept in status and refusal (its JSON) rather
+    than failing the test."""
+
+    def __init__(self, gateway, cookie, refused_ok=False):
+        self.socket = socket.create_connection(("127.0.0.1", gateway.port), timeout=EVENT_WAIT_S)
+        self.socket.sendall(("GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nCookie: %s\r\n"
+                             "Accept: text/event-stream\r\n\r\n" % (gateway.port, cookie)).encode())
+        self.buffer = b""
+        head = self._until(b"\r\n\r\n")
+        self.status = int(head.split(b" ", 2)[1])
+        self.refusal = None
+        if self.status != 200 and refused_ok:
+            length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+            check(length, "a refused stream's answer has a length: %r", head)
+            while len(self.buffer) < int(length.group(1)):
+                chunk = self.socket.recv(65536)
+                check(chunk, "the refused stream's answer ended early")
+                self.buffer += chunk
+            self.refusal = json.loads(self.buffer)
+            self.close()
+            return
+        check(self.status == 200 and b"text/event-stream" in head,
+              "the event stream's answer: %r", head)
+
+    def _until(self, separator):
+        while separator not in self.buffer:
+            chunk = self.socket.recv(65536)
+            check(chunk, "the event stream ended")
+            self.buffer += chunk
+        part, self.buffer = self.buffer.split(separator, 1)
+        return part
+
+    def next_event(self):
+        while True:
+            # Chunked transfer: the chunk size lines are dropped; an SSE
+            # message never spans two of the gateway's chunks here.
+            lines = [line for line in self._until(b"\n\n").split(b"\n")
+                     if line and not line.endswith(b"\r")]
+            fields = dict(line.decode().split(": ", 1) for line in lines if b": " in line
+                          and not line.startswith(b":"))
+            if "event" in fields:
+                return fields["event"], json.loads(fields["data"])
+
+    def close(self):
+        self.socket.close()
 
 
 def cluster_and_gateway(ctx):

@@ -9,15 +9,13 @@ proxy).
 """
 
 import http.client as http_client
-import json
 import signal
 import socket
 import time
 
-from gateway_support import Gateway, Http, cluster_and_gateway
+from gateway_support import EventStream, Gateway, Http, cluster_and_gateway
 from harness import check, check_equal, wait_until
 
-EVENT_WAIT_S = 10.0   # an event reaches the stream within this
 CROWD = 70            # idle connections from one address, above the default cap
 STOP_S = 5.0          # the gateway exits within this of SIGTERM
 
@@ -125,7 +123,7 @@ def test_gateway_http_refusals(ctx):
           "the conversation through the second gateway: %d %r", status, page)
 
     # The event stream: bob's replays what came before and goes on live.
-    stream = _EventStream(gateway, bob.cookie)
+    stream = EventStream(gateway, bob.cookie)
     check_equal(stream.next_event()[0], "hello", "the stream's first event")
     event, data = stream.next_event()
     check(event == "chat" and data.get("text") == "hi" and data.get("from") == "alice",
@@ -173,7 +171,7 @@ def test_gateway_http_refusals(ctx):
     # SIGTERM ends it promptly, even with an event stream open.
     carol = Http(gateway)
     carol.register("carol", "pw-carol")
-    stream = _EventStream(gateway, carol.cookie)
+    stream = EventStream(gateway, carol.cookie)
     check_equal(stream.next_event()[0], "hello", "carol's stream's first event")
     started = time.monotonic()
     gateway.process.send_signal(signal.SIGTERM)
@@ -182,39 +180,3 @@ def test_gateway_http_refusals(ctx):
     check(code == 0, "the gateway's exit code after SIGTERM: %d", code)
     print("    gateway stopped %.2f s after SIGTERM with a stream open" % (time.monotonic() - started))
     stream.close()
-
-
-class _EventStream:
-    """A raw SSE reader: GET /api/events with a cookie, events parsed as
-    (event name, JSON data); comments (keep-alives) skipped."""
-
-    def __init__(self, gateway, cookie):
-        self.socket = socket.create_connection(("127.0.0.1", gateway.port), timeout=EVENT_WAIT_S)
-        self.socket.sendall(("GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nCookie: %s\r\n"
-                             "Accept: text/event-stream\r\n\r\n" % (gateway.port, cookie)).encode())
-        self.buffer = b""
-        head = self._until(b"\r\n\r\n")
-        check(head.startswith(b"HTTP/1.1 200") and b"text/event-stream" in head,
-              "the event stream's answer: %r", head)
-
-    def _until(self, separator):
-        while separator not in self.buffer:
-            chunk = self.socket.recv(65536)
-            check(chunk, "the event stream ended")
-            self.buffer += chunk
-        part, self.buffer = self.buffer.split(separator, 1)
-        return part
-
-    def next_event(self):
-        while True:
-            # Chunked transfer: the chunk size lines are dropped; an SSE
-            # message never spans two of the gateway's chunks here.
-            lines = [line for line in self._until(b"\n\n").split(b"\n")
-                     if line and not line.endswith(b"\r")]
-            fields = dict(line.decode().split(": ", 1) for line in lines if b": " in line
-                          and not line.startswith(b":"))
-            if "event" in fields:
-                return fields["event"], json.loads(fields["data"])
-
-    def close(self):
-        self.socket.close()

@@ -83,6 +83,9 @@
   async function refresh() {
     try {
       const answer = await api("GET", "/api/cluster");
+      // The gateway shares one answer a second among viewers: one seen
+      // already is no new sample
+      if (previous && answer.ms === previous.ms) return;
       const nodes = answer.nodes;
       const commit = Math.max(0, ...nodes.filter((node) => node.reachable).map((node) => node.commit_index));
       let leaderChange = false;

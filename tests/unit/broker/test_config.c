@@ -649,14 +649,15 @@ test_gateway_object (void **state)
     config_t *config = s_expect_config (
         "{" PLAIN ONE_NODE ",\"gateway\":{\"host\":\"127.0.0.1\",\"port\":8080,"
         "\"key_file\":\"data/gateway.key\",\"tls_certificate\":\"c.pem\",\"tls_key\":\"k.pem\","
-        "\"secure_cookie\":true,\"max_connections\":10,\"max_connections_per_address\":10}}");
+        "\"secure_cookie\":true,\"max_connections\":10,\"max_connections_per_address\":10,"
+        "\"max_streams_per_user\":4}}");
     config_destroy (&config);
     const bad_case_t cases[] = {
         {"{" PLAIN ONE_NODE ",\"gateway\":8080}", "test.json: gateway: must be an object"},
         {"{" PLAIN ONE_NODE ",\"gateway\":{\"prot\":8080}}",
          "test.json: gateway.prot: unknown key (known keys: host, port, key_file, "
          "tls_certificate, tls_key, secure_cookie, max_connections, "
-         "max_connections_per_address)"},
+         "max_connections_per_address, max_streams_per_user)"},
         {"{" PLAIN ONE_NODE ",\"gateway\":{\"port\":70000}}",
          "test.json: gateway.port: must be an integer from 0 to 65535"},
         {"{" PLAIN ONE_NODE ",\"gateway\":{\"key_file\":\"\"}}",
@@ -667,6 +668,8 @@ test_gateway_object (void **state)
          "test.json: gateway.max_connections: must be an integer from 1 to 10000"},
         {"{" PLAIN ONE_NODE ",\"gateway\":{\"max_connections_per_address\":0}}",
          "test.json: gateway.max_connections_per_address: must be an integer from 1 to 10000"},
+        {"{" PLAIN ONE_NODE ",\"gateway\":{\"max_streams_per_user\":0}}",
+         "test.json: gateway.max_streams_per_user: must be an integer from 1 to 10000"},
     };
     s_expect_errors (cases, sizeof cases / sizeof cases[0]);
 }

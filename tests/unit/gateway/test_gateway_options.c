@@ -53,6 +53,7 @@ test_defaults_and_config (void **state)
     assert_int_equal (options->port, GATEWAY_DEFAULT_PORT);
     assert_int_equal (options->max_connections, GATEWAY_DEFAULT_MAX_CONNECTIONS);
     assert_int_equal (options->max_per_address, GATEWAY_DEFAULT_MAX_PER_ADDRESS);
+    assert_int_equal (options->max_streams, GATEWAY_DEFAULT_MAX_STREAMS_PER_USER);
     assert_false (options->secure_cookie);
     assert_null (options->tls_certificate);
     snprintf (expected, sizeof expected, "%s/data/gateway.key", fixture->directory);
@@ -63,13 +64,15 @@ test_defaults_and_config (void **state)
     options = s_options (fixture,
                          "{\"data_dir\":\"store\",\"gateway\":{\"host\":\"0.0.0.0\",\"port\":0,"
                          "\"key_file\":\"keys/g.key\",\"secure_cookie\":true,"
-                         "\"max_connections\":9,\"max_connections_per_address\":8}," S_NODES "}",
+                         "\"max_connections\":9,\"max_connections_per_address\":8,"
+                         "\"max_streams_per_user\":5}," S_NODES "}",
                          error, sizeof error, NULL);
     assert_non_null (options);
     assert_string_equal (options->host, "0.0.0.0");
     assert_int_equal (options->port, 0);
     assert_int_equal (options->max_connections, 9);
     assert_int_equal (options->max_per_address, 8);
+    assert_int_equal (options->max_streams, 5);
     assert_true (options->secure_cookie);
     snprintf (expected, sizeof expected, "%s/keys/g.key", fixture->directory);
     assert_string_equal (options->key_file, expected);
@@ -81,16 +84,18 @@ test_flags_override (void **state)
 {
     gateway_fixture_t *fixture = *state;
     char error[512];
-    gateway_options_t *options = s_options (
-        fixture, "{\"gateway\":{\"port\":9000,\"key_file\":\"/a.key\"}," S_NODES "}", error,
-        sizeof error, "--port", "9100", "--key-file", "/b.key", "--host", "127.0.0.2",
-        "--max-connections", "3", "--max-connections-per-address", "2", NULL);
+    gateway_options_t *options =
+        s_options (fixture, "{\"gateway\":{\"port\":9000,\"key_file\":\"/a.key\"}," S_NODES "}",
+                   error, sizeof error, "--port", "9100", "--key-file", "/b.key", "--host",
+                   "127.0.0.2", "--max-connections", "3", "--max-connections-per-address", "2",
+                   "--max-streams-per-user", "1", NULL);
     assert_non_null (options);
     assert_int_equal (options->port, 9100);
     assert_string_equal (options->key_file, "/b.key");
     assert_string_equal (options->host, "127.0.0.2");
     assert_int_equal (options->max_connections, 3);
     assert_int_equal (options->max_per_address, 2);
+    assert_int_equal (options->max_streams, 1);
     gateway_options_destroy (&options);
 
     options = s_options (fixture, "{" S_NODES "}", error, sizeof error, "--tls-certificate",
@@ -126,6 +131,9 @@ test_refusals (void **state)
         {"{}", "--port", "-1", "--port: must be an integer"},
         {"{}", "--max-connections", "100000", "--max-connections: must be"},
         {"{}", "--max-connections-per-address", "0", "--max-connections-per-address: must be"},
+        {"{\"gateway\":{\"max_streams_per_user\":0}}", NULL, NULL,
+         "gateway.max_streams_per_user: must be an integer from 1 to"},
+        {"{}", "--max-streams-per-user", "x", "--max-streams-per-user: must be"},
         {"{}", "--tls-certificate", "/c.pem", "TLS needs both"},
         {"{}", "extra", NULL, "unexpected argument: extra"},
     };

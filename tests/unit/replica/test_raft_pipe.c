@@ -183,13 +183,13 @@ test_actor_reports_progress_and_start (void **state)
     assert_int_equal (progress.matches[1].match_index, 38);
     raft_actor_event_clear (&event);
 
-    //  The start handshake
+    //  The start handshake; a READY without its index frame is not one
     raft_pipe_send_ready (ends->sender, 300);
-    uint64_t index = 0;
-    assert_int_equal (raft_pipe_recv_ready (ends->receiver, &index), 0);
-    assert_int_equal (index, 300);
+    assert_int_equal (raft_pipe_recv_ready (ends->receiver), 0);
     zstr_send (ends->sender, "FAILED");
-    assert_int_equal (raft_pipe_recv_ready (ends->receiver, &index), -1);
+    assert_int_equal (raft_pipe_recv_ready (ends->receiver), -1);
+    zstr_send (ends->sender, "READY");
+    assert_int_equal (raft_pipe_recv_ready (ends->receiver), -1);
     free (progress.matches);
 }
 
