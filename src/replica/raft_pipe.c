@@ -143,24 +143,18 @@ raft_pipe_decode_admin (zmsg_t *message, uint64_t *ticket, uint8_t *kind, raft_m
 //  actor -> broker: encoding
 
 int
-raft_pipe_send_ready (zsock_t *pipe, uint64_t snapshot_index)
+raft_pipe_send_ready (zsock_t *pipe)
 {
-    zmsg_t *ready = zmsg_new ();
-    zmsg_addstr (ready, "READY");
-    zframe_t *frame = raft_pipe_u64_frame (snapshot_index);
-    zmsg_append (ready, &frame);
-    return zmsg_send (&ready, pipe);
+    return zstr_send (pipe, "READY");
 }
 
 int
 raft_pipe_recv_ready (zsock_t *pipe)
 {
-    //  "READY" [snapshot index] or "FAILED" alone
+    //  "READY" or "FAILED", alone
     zmsg_t *reply = zmsg_recv (pipe);
     char *status = reply ? zmsg_popstr (reply) : NULL;
-    uint64_t snapshot_index;
-    bool ready = status && streq (status, "READY") && zmsg_size (reply) == 1 &&
-                 s_u64_of (zmsg_first (reply), &snapshot_index) == 0;
+    bool ready = status && streq (status, "READY") && zmsg_size (reply) == 0;
     zstr_free (&status);
     zmsg_destroy (&reply);
     return ready ? 0 : -1;

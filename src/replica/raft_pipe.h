@@ -52,13 +52,12 @@ int raft_pipe_decode_admin (zmsg_t *message, uint64_t *ticket, uint8_t *kind,
 //  --------------------------------------------------------------------------
 //  actor -> broker
 
-//  Sends "READY" [snapshot index].
-int raft_pipe_send_ready (zsock_t *pipe, uint64_t snapshot_index);
+//  Sends "READY" alone: the broker restores its state machine by itself
+//  (snapshot_policy), so the actor has nothing to tell it at start.
+int raft_pipe_send_ready (zsock_t *pipe);
 
 //  Receives the start handshake: 0 after READY, -1 after FAILED or
-//  anything else. The broker restores its state machine by itself
-//  (snapshot_policy), so the snapshot index READY carries is only checked
-//  for its size.
+//  anything else.
 int raft_pipe_recv_ready (zsock_t *pipe);
 
 //  Adds copies of committed entries to the COMMITTED message being built in

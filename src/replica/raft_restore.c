@@ -152,7 +152,6 @@ s_restore_snapshot_and_log (raft_thread_t *self, const raft_actor_snapshot_t *gi
     }
     if (s_replay_log (self, &replay))
         return -1;
-    self->restored_snapshot_index = self->snapshot_index;
     return 0;
 }
 

@@ -605,7 +605,7 @@ raft_thread_run (zsock_t *pipe, void *argument)
         s_wait_for_term (pipe);
         return;
     }
-    raft_pipe_send_ready (pipe, self->restored_snapshot_index);
+    raft_pipe_send_ready (pipe);
     size_t member_count;
     const raft_member_t *members = raft_core_members (self->core, &member_count);
     s_apply_members (self, members, member_count);

@@ -56,7 +56,6 @@ typedef struct {
     snapshot_writer_t *receiver;          //  writes a leader's snapshot off this loop, and prunes
     uint64_t snapshot_index;              //  newest snapshot file we hold, 0: none
     uint64_t snapshot_term;               //  term of its last entry
-    uint64_t restored_snapshot_index;     //  the snapshot restored at start, for the broker
     uint32_t trailing_entries;            //  log entries kept behind a snapshot
     uint64_t min_free_disk_bytes;         //  below this free on the log's disk, append nothing
     disk_space_watch_t *disk_watch;       //  free space of the log's filesystem, cached

@@ -134,8 +134,7 @@ event_loop_fd_end (event_loop_t *self, int fd)
 }
 
 int
-event_loop_timer (event_loop_t *self, int interval_ms, event_loop_timer_fn *handler,
-                  void *argument)
+event_loop_timer (event_loop_t *self, int interval_ms, event_loop_timer_fn *handler, void *argument)
 {
     s_timer_t *timers = realloc (self->timers, (self->timer_count + 1) * sizeof (s_timer_t));
     if (!timers)

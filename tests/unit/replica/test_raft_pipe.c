@@ -183,12 +183,12 @@ test_actor_reports_progress_and_start (void **state)
     assert_int_equal (progress.matches[1].match_index, 38);
     raft_actor_event_clear (&event);
 
-    //  The start handshake; a READY without its index frame is not one
-    raft_pipe_send_ready (ends->sender, 300);
+    //  The start handshake; a READY with frames after it is not one
+    raft_pipe_send_ready (ends->sender);
     assert_int_equal (raft_pipe_recv_ready (ends->receiver), 0);
     zstr_send (ends->sender, "FAILED");
     assert_int_equal (raft_pipe_recv_ready (ends->receiver), -1);
-    zstr_send (ends->sender, "READY");
+    zstr_sendx (ends->sender, "READY", "300", NULL);
     assert_int_equal (raft_pipe_recv_ready (ends->receiver), -1);
     free (progress.matches);
 }
