@@ -257,6 +257,10 @@ event_loop_run (event_loop_t *self)
     while (true) {
         self->waits++;
         int ready = epoll_wait (self->epoll_fd, events, EVENT_BATCH, s_wait_ms (self));
+        //  A stop and continue (SIGSTOP, SIGCONT) interrupts the wait too,
+        //  with nothing to act on: only czmq's interrupt flag ends the run
+        if (ready == -1 && errno == EINTR && !zsys_interrupted)
+            continue;
         if (ready == -1)
             return errno == EINTR ? 0 : -1;
         for (int position = 0; position < ready; position++)

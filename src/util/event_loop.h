@@ -54,8 +54,10 @@ void event_loop_fd_end (event_loop_t *self, int fd);
 int event_loop_timer (event_loop_t *self, int interval_ms, event_loop_timer_fn *handler,
                       void *argument);
 
-//  Serves until a handler returns -1 (returns -1) or a signal interrupts the
-//  wait (returns 0: the caller decides whether to run again).
+//  Serves until a handler returns -1 (returns -1) or a signal that set
+//  czmq's zsys_interrupted (SIGINT, SIGTERM) interrupts the wait (returns 0:
+//  the caller decides whether to run again). Other interruptions, such as
+//  a stop and continue, are waited through.
 int event_loop_run (event_loop_t *self);
 
 //  How many times the loop has waited: for tests and benchmarks.
