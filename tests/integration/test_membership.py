@@ -124,6 +124,10 @@ def test_transfer_leadership_lands_on_the_named_node(ctx):
     cluster.put_topic(leader, "before")
     target = next(node_id for node_id in cluster.ids if node_id != leader)
     other = next(node_id for node_id in cluster.ids if node_id not in (leader, target))
+    # The write committed on a majority: the third node may not have heard
+    # from the leader yet, and would answer NO_LEADER
+    wait_until(lambda: (cluster.statuses([other]).get(other) or {}).get("leader") == leader, 3.0,
+               "node %d to follow leader %d" % (other, leader))
 
     refused = cluster.request(other, leader_put(target))
     check(refused.get("success") is False and refused.get("code") == "NOT_LEADER"
