@@ -83,6 +83,9 @@ bench_report (const bench_options_t *options, const char *leader, bench_results_
         printf ("  %-16s %12" PRIu64 "\n", "empty replies", results->empty);
     if (results->late)
         printf ("  %-16s %12" PRIu64 "\n", "late replies", results->late);
+    if (results->resent)
+        printf ("  %-16s %12" PRIu64 " (refused before proposing: sent again)\n", "resent",
+                results->resent);
 }
 
 static int

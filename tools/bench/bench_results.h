@@ -20,6 +20,7 @@ typedef struct {
     uint64_t lost;                //  no reply within the operation timeout
     uint64_t late;                //  replies after their operation was counted lost
     uint64_t send_failures;       //  sends the client could not queue
+    uint64_t resent;              //  stall: refusals before proposing, sent again
     int64_t measure_start_us;     //  measured phase, start
     int64_t measure_end_us;       //  and end (earlier when --pop drained)
     double load_start;            //  1-minute load average when the run began
