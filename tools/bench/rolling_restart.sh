@@ -68,20 +68,8 @@ CONFIG=$OUT/raftq.json
 CLUSTER="$ROOT/tools/raftq-cluster --config $CONFIG --bin $BUILD"
 mkdir -p "$OUT"
 
-/usr/bin/python3 - "$ROOT/config.json" "$CONFIG" "$OUT/data" "$NODES" "$PORT_OFFSET" <<'PY'
-import json, sys
-source, target, data, nodes, offset = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
-config = json.load(open(source))
-config["nodes"] = config["nodes"][:nodes]
-for node in config["nodes"]:
-    for key in ("client_port", "peer_port", "pub_port", "http_port"):
-        if key in node:
-            node[key] += offset
-config.pop("gateway", None)
-config["data_dir"] = data
-config["admin_secret_file"] = data + "/admin.secret"
-json.dump(config, open(target, "w"), indent=1)
-PY
+/usr/bin/python3 "$ROOT/tools/bench/config_copy.py" "$ROOT/config.json" "$CONFIG" "$OUT/data" "$NODES" \
+    "$PORT_OFFSET" || exit 1
 
 #  Seconds since the epoch, to the ms.
 now() { date +%s.%3N; }
