@@ -21,7 +21,7 @@
 #
 #  usage: tools/bench/rolling_restart.sh [--port-offset N] [--nodes N]
 #             [--inflight M] [--duration S] [--lag ENTRIES] [--settle S]
-#             [--out DIR] [--keep]
+#             [--snapshot-log-bytes B] [--out DIR] [--keep]
 #    --port-offset N   added to every port of config.json (default 17500:
 #                      23001-23805, the measure helper's range)
 #    --nodes N         cluster size, the first N nodes of config.json (5)
@@ -31,6 +31,11 @@
 #    --lag ENTRIES     a restarted node counts as caught up this close to
 #                      the leader's last index (2000: well under 0.2 s of W1)
 #    --settle S        pause after a node caught up before the next (1)
+#    --snapshot-log-bytes B   the cluster's snapshot_log_bytes (1 GiB, the
+#                      most allowed): with the default 64 MiB every node
+#                      reaches it at the same index some 30 s into W1 and
+#                      all fork a snapshot at once, a stall of its own
+#                      (measured apart, see README); 0: config.json's
 #    --out DIR         config copy, data, node logs, bench output
 #                      (/tmp/raftq-rolling-<offset>)
 #    --keep            leave the cluster running at the end
@@ -46,6 +51,7 @@ INFLIGHT=64
 DURATION=40
 LAG=2000
 SETTLE=1
+SNAPSHOT_LOG_BYTES=1073741824
 OUT=
 KEEP=0
 WARMUP=1
@@ -57,6 +63,7 @@ while [ $# -gt 0 ]; do
     --duration) DURATION=$2; shift 2 ;;
     --lag) LAG=$2; shift 2 ;;
     --settle) SETTLE=$2; shift 2 ;;
+    --snapshot-log-bytes) SNAPSHOT_LOG_BYTES=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
     -h | --help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^#  \{0,1\}//'; exit 0 ;;
@@ -69,7 +76,8 @@ CLUSTER="$ROOT/tools/raftq-cluster --config $CONFIG --bin $BUILD"
 mkdir -p "$OUT"
 
 /usr/bin/python3 "$ROOT/tools/bench/config_copy.py" "$ROOT/config.json" "$CONFIG" "$OUT/data" "$NODES" \
-    "$PORT_OFFSET" || exit 1
+    "$PORT_OFFSET" $([ "$SNAPSHOT_LOG_BYTES" != 0 ] && echo "snapshot_log_bytes=$SNAPSHOT_LOG_BYTES") ||
+    exit 1
 
 #  Seconds since the epoch, to the ms.
 now() { date +%s.%3N; }
