@@ -143,6 +143,13 @@ s_stall_count (bench_results_t *results, int64_t now)
     size_t window = (size_t)((now - results->measure_start_us) / results->window_us);
     if (window < results->window_count)
         results->windows[window]++;
+    if (now - results->last_ok_us >= results->window_us / 2) {
+        if (results->gap_count < BENCH_GAPS_KEPT) {
+            results->gaps_us[results->gap_count] = now - results->last_ok_us;
+            results->gap_ends_us[results->gap_count] = now;
+        }
+        results->gap_count++;
+    }
     if (now - results->last_ok_us > results->longest_gap_us) {
         results->longest_gap_us = now - results->last_ok_us;
         results->longest_gap_end_us = now;

@@ -111,6 +111,13 @@ bench_report_stall (const bench_options_t *options, bench_results_t *results)
     printf ("  %-16s %12.3f ms, ended %.2f s into the measured phase\n", "longest gap",
             (double)results->longest_gap_us / 1000.0,
             (double)(results->longest_gap_end_us - results->measure_start_us) / 1e6);
+    //  When each long gap ended, to line up with what the cluster went through
+    printf ("  %-16s %zu of %d ms or more", "long gaps", results->gap_count,
+            options->window_ms / 2);
+    for (size_t gap = 0; gap < results->gap_count && gap < BENCH_GAPS_KEPT; gap++)
+        printf ("%s %.0f ms at %.2f s", gap ? "," : ":", (double)results->gaps_us[gap] / 1000.0,
+                (double)(results->gap_ends_us[gap] - results->measure_start_us) / 1e6);
+    printf ("%s\n", results->gap_count > BENCH_GAPS_KEPT ? ", ..." : "");
     if (count == 0)
         return;
     uint32_t *sorted = (uint32_t *)malloc (count * sizeof (uint32_t));

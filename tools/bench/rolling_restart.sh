@@ -14,14 +14,15 @@
 #  at most --lag entries behind, then --settle seconds, then restarts the
 #  next. It prints, per restart, which node led before it and after it,
 #  and at the end the bench's report: failed requests (errors, unanswered,
-#  send failures), the longest gap and when it ended, and every window.
+#  send failures), the longest gap and when it ended, every gap of 50 ms or
+#  more with its end, and every window.
 #  Restart times are given in seconds since the bench's measured phase
 #  began, so they line up with the timeline (to within the bench's start,
 #  some ms).
 #
 #  usage: tools/bench/rolling_restart.sh [--port-offset N] [--nodes N]
 #             [--inflight M] [--duration S] [--lag ENTRIES] [--settle S]
-#             [--snapshot-log-bytes B] [--out DIR] [--keep]
+#             [--snapshot-log-bytes B] [--out DIR] [--keep] [--control]
 #    --port-offset N   added to every port of config.json (default 17500:
 #                      23001-23805, the measure helper's range)
 #    --nodes N         cluster size, the first N nodes of config.json (5)
@@ -39,6 +40,8 @@
 #    --out DIR         config copy, data, node logs, bench output
 #                      (/tmp/raftq-rolling-<offset>)
 #    --keep            leave the cluster running at the end
+#    --control         restart nothing: the same load and report, for the
+#                      gaps the machine makes by itself
 #  Run it under flock /tmp/raftq-bench.lock on a shared machine. The exit
 #  status is 0 when the run completed (whatever it measured), 1 otherwise.
 set -u
@@ -54,6 +57,7 @@ SETTLE=1
 SNAPSHOT_LOG_BYTES=1073741824
 OUT=
 KEEP=0
+CONTROL=0
 WARMUP=1
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -66,6 +70,7 @@ while [ $# -gt 0 ]; do
     --snapshot-log-bytes) SNAPSHOT_LOG_BYTES=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
+    --control) CONTROL=1; shift ;;
     -h | --help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^#  \{0,1\}//'; exit 0 ;;
     *) echo "rolling_restart: unknown argument $1" >&2; exit 2 ;;
     esac
@@ -110,7 +115,9 @@ sleep 1
 
 echo "rolling restart: $NODES nodes, 1 x $INFLIGHT in flight, 256 B, ports +$PORT_OFFSET, out $OUT"
 COMPLETE=1
-for node in $(seq 1 "$NODES"); do
+RESTARTED=$(seq 1 "$NODES")
+[ "$CONTROL" = 1 ] && RESTARTED= && echo "  control run: no restarts"
+for node in $RESTARTED; do
     read -r before _ _ <<<"$(leader_view "$node")"
     began=$(now)
     $CLUSTER restart "$node" >>"$OUT/restart.log" 2>&1 || echo "  node $node: restart failed"
@@ -142,10 +149,10 @@ if ! kill -0 "$BENCH" 2>/dev/null; then
     COMPLETE=0
 fi
 wait "$BENCH"
-printf "  restarts done %.2f s into the measured phase of %s s\n" \
+[ "$CONTROL" = 1 ] || printf "  restarts done %.2f s into the measured phase of %s s\n" \
     "$(echo "$last - $MEASURED" | bc)" "$DURATION"
-grep -E "ops/s  |errors|latency p99 |latency max|longest gap|late replies|resent" "$OUT/bench.txt" |
-    sed 's/^/  /'
+grep -E "^  (ops/s|errors|latency p99 |latency max|longest gap|long gaps|late replies|resent|slow windows)" \
+    "$OUT/bench.txt" | sed 's/^/  /'
 echo "  timeline and the whole report: $OUT/bench.txt; node logs: $OUT/data/*/raftqd.log"
 [ "$KEEP" = 1 ] || $CLUSTER stop >/dev/null 2>&1
 [ "$COMPLETE" = 1 ]
