@@ -306,6 +306,7 @@ s_run (pool_t *pool, const bench_options_t *options, const uint8_t *payload,
 {
     int64_t start = zclock_usecs ();
     results->measure_start_us = start + (int64_t)(options->warmup_s * 1e6);
+    results->measure_start_wall_ms = zclock_time () + (int64_t)(options->warmup_s * 1e3);
     results->measure_end_us = results->measure_start_us + (int64_t)(options->duration_s * 1e6);
     int64_t next_expiry_check = start + S_EXPIRY_CHECK_US;
     connection_t *connections = pool->connections;

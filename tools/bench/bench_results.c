@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench_results.h"
@@ -108,6 +109,14 @@ bench_report_stall (const bench_options_t *options, bench_results_t *results)
         results->longest_gap_end_us = results->measure_end_us;
     }
     double per_second = 1000.0 / options->window_ms;
+    time_t began = (time_t)(results->measure_start_wall_ms / 1000);
+    struct tm utc;
+    char stamp[32] = "?";
+    if (gmtime_r (&began, &utc))
+        strftime (stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &utc);
+    //  Node logs stamp their lines in UTC to the ms, as here.
+    printf ("  %-16s %s.%03d UTC\n", "measured from", stamp,
+            (int)(results->measure_start_wall_ms % 1000));
     printf ("  %-16s %12.3f ms, ended %.2f s into the measured phase\n", "longest gap",
             (double)results->longest_gap_us / 1000.0,
             (double)(results->longest_gap_end_us - results->measure_start_us) / 1e6);

@@ -24,6 +24,7 @@ typedef struct {
     uint64_t send_failures;               //  sends the client could not queue
     uint64_t resent;                      //  stall: refusals before proposing, sent again
     int64_t measure_start_us;             //  measured phase, start
+    int64_t measure_start_wall_ms;        //  the same instant on the wall clock (for logs)
     int64_t measure_end_us;               //  and end (earlier when --pop drained)
     double load_start;                    //  1-minute load average when the run began
     double load_end;                      //  and when it ended: a busy machine skews it all

@@ -17,8 +17,9 @@
 #  send failures), the longest gap and when it ended, every gap of 50 ms or
 #  more with its end, and every window.
 #  Restart times are given in seconds since the bench's measured phase
-#  began, so they line up with the timeline (to within the bench's start,
-#  some ms).
+#  began (as the script guesses it: to within the bench's start, some ms)
+#  and on the wall clock, which the bench's "measured from" and the node
+#  logs (<out>/data/node-N/raftqd.log) use too.
 #
 #  usage: tools/bench/rolling_restart.sh [--port-offset N] [--nodes N]
 #             [--inflight M] [--duration S] [--lag ENTRIES] [--settle S]
@@ -27,7 +28,7 @@
 #                      23001-23805, the measure helper's range)
 #    --nodes N         cluster size, the first N nodes of config.json (5)
 #    --inflight M      publishes in flight on the one connection (64)
-#    --duration S      the bench's measured seconds (40); restarts that do
+#    --duration S      the bench's measured seconds (55); restarts that do
 #                      not fit are reported as such
 #    --lag ENTRIES     a restarted node counts as caught up this close to
 #                      the leader's last index (2000: well under 0.2 s of W1)
@@ -51,7 +52,7 @@ BUILD=${RAFTQ_BUILD:-$ROOT/build}
 PORT_OFFSET=17500
 NODES=5
 INFLIGHT=64
-DURATION=40
+DURATION=55
 LAG=2000
 SETTLE=1
 SNAPSHOT_LOG_BYTES=1073741824
@@ -132,8 +133,8 @@ for node in $RESTARTED; do
         fi
         sleep 0.2
     done
-    printf "  node %d restarted at %6.2f s (leader before: %s%s), up after %.2f s, " \
-        "$node" "$(echo "$began - $MEASURED" | bc)" "$before" \
+    printf "  node %d restarted at %6.2f s, %s UTC (leader before: %s%s), up after %.2f s, " \
+        "$node" "$(echo "$began - $MEASURED" | bc)" "$(date -u -d "@$began" +%H:%M:%S.%3N)" "$before" \
         "$([ "$before" = "$node" ] && echo ', itself')" "$(echo "$started - $began" | bc)"
     if [ -n "$caught" ]; then
         printf "caught up after %.2f s (leader now: %s)\n" "$(echo "$caught - $began" | bc)" "$leader"
@@ -151,7 +152,7 @@ fi
 wait "$BENCH"
 [ "$CONTROL" = 1 ] || printf "  restarts done %.2f s into the measured phase of %s s\n" \
     "$(echo "$last - $MEASURED" | bc)" "$DURATION"
-grep -E "^  (ops/s|errors|latency p99 |latency max|longest gap|long gaps|late replies|resent|slow windows)" \
+grep -E "^  (ops/s|errors|latency p99 |latency max|measured from|longest gap|long gaps|late replies|resent|slow windows)" \
     "$OUT/bench.txt" | sed 's/^/  /'
 echo "  timeline and the whole report: $OUT/bench.txt; node logs: $OUT/data/*/raftqd.log"
 [ "$KEEP" = 1 ] || $CLUSTER stop >/dev/null 2>&1
