@@ -4,6 +4,10 @@
 #include "broker/server_private.h"
 #include "util/diagnostic.h"
 
+//  Requests answered at most on the way out from what the ROUTER holds
+//  unread: a bound, should clients flood it meanwhile.
+#define S_UNREAD_ANSWERED_MAX 10000
+
 //  The voter, other than this node, that holds the most of the log as the
 //  latest PROGRESS says; 0 if none.
 static uint32_t
@@ -47,6 +51,25 @@ s_start (server_t *server)
     return 0;
 }
 
+//  Answers what clients sent that the loop has not read yet, NOT_LEADER
+//  with the new leader's hint, instead of letting it die with the socket.
+static void
+s_refuse_unread (server_t *server)
+{
+    zsock_t *socket = client_port_sock (server->port);
+    for (int answered = 0; answered < S_UNREAD_ANSWERED_MAX && (zsock_events (socket) & ZMQ_POLLIN);
+         answered++) {
+        client_request_t *request;
+        if (client_port_recv (server->port, &request) == -1)
+            return;
+        if (request) {
+            client_port_reply_not_leader (server->port, request, server->view,
+                                          cluster_view_leader_id (server->view));
+            client_request_destroy (&request);
+        }
+    }
+}
+
 bool
 handover_resume (server_t *server, int rc)
 {
@@ -70,12 +93,19 @@ handover_check (server_t *server)
         return 0;
     if (!handover_leaving (server))
         return s_start (server);
-    if (zclock_mono () >= server->leaving_at + HANDOVER_MS)
-        return -1;
-    //  Done once another node leads and what we proposed is answered (or
-    //  only requests that never reached the log are left)
+    int64_t now = zclock_mono ();
+    //  Done once another node leads, what we proposed is answered (or
+    //  only requests that never reached the log are left) and the grace
+    //  since the new leader was seen is over, or at the bound
     uint32_t leader = cluster_view_leader_id (server->view);
     bool handed = cluster_view_role (server->view) != RAFT_ROLE_LEADER && leader != 0 &&
                   leader != server->node_id;
-    return handed && waiting_table_proposed (server->waiting) == 0 ? -1 : 0;
+    if (handed && !server->handed_at)
+        server->handed_at = now;
+    bool done = handed && waiting_table_proposed (server->waiting) == 0 &&
+                now >= server->handed_at + HANDOVER_GRACE_MS;
+    if (!done && now < server->leaving_at + HANDOVER_MS)
+        return 0;
+    s_refuse_unread (server);
+    return -1;
 }

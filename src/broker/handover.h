@@ -3,10 +3,18 @@
     through the Raft actor's transfer) and keeps serving what it holds for
     at most HANDOVER_MS: entries it proposed that commit meanwhile are
     answered as they apply; new requests are refused with the new leader's
-    hint. It leaves once another node leads and nothing proposed is still
-    waiting, or at the bound; what is left is answered then (server.c):
-    TIMEOUT "outcome unknown" for what was proposed, NOT_LEADER with the
-    hint for the rest.
+    hint. It leaves once another node leads, nothing proposed is still
+    waiting and HANDOVER_GRACE_MS have passed since it saw the new leader,
+    or at the bound; what is left is answered then: requests the loop has not read
+    yet here, NOT_LEADER with the hint; in server.c TIMEOUT "outcome
+    unknown" for what was proposed, NOT_LEADER with the hint for the rest.
+
+    The grace is for clients that follow hints: until every node has heard
+    from the new leader (its first heartbeat, some ms), a node that has not
+    may still name this one, and a client sends here again. Answered,
+    such a request costs a round trip; sent as the socket closes, it is
+    lost, and the client waits out its timeout (5 s in raftq-bench: a
+    rolling restart under load lost a whole pipeline of 64 that way).
 */
 #ifndef HANDOVER_H_INCLUDED
 #define HANDOVER_H_INCLUDED
@@ -19,6 +27,10 @@ extern "C" {
 
 //  How long a leader that was told to stop keeps handing over, at most.
 #define HANDOVER_MS 1000
+
+//  How long a leader that has handed over keeps refusing requests with the
+//  new leader's hint before it leaves (see above).
+#define HANDOVER_GRACE_MS 100
 
 //  Called on a timer: returns 0 while the node keeps running (no signal,
 //  or a handover under way), -1 when the loop must end. The first call

@@ -11,6 +11,7 @@ committed reply stays below the minimum election timeout (it is printed):
 the new leader came by TimeoutNow, not by an election timer."""
 
 import random
+import signal
 import threading
 import time
 
@@ -187,3 +188,59 @@ def test_sigterm_leader_hands_over(ctx):
     check(not lost, "%d acknowledged write(s) lost, e.g. %s", len(lost), lost[:5])
     check_equal(len(drained), len(set(drained)), "values drained once each")
     check(gap < MAX_GAP_S, "longest gap without a committed reply %.3f s", gap)
+
+
+STRAGGLER_WINDOW_S = 0.03   # requests go on to the stopping leader this long after the test
+                            # sees the new leader: under its grace (HANDOVER_GRACE_MS, 100 ms)
+STRAGGLER_GAP_S = 0.005     # one request each this often
+
+
+def test_sigterm_leader_answers_stragglers(ctx):
+    """A client following hints may send to the old leader again while the
+    other nodes have not heard from the new one (a stale hint): requests
+    that reach a leader on its way out are answered (OK if it took them
+    before the signal, NO_LEADER during the transfer, NOT_LEADER naming
+    the new leader after it), never dropped with the socket: the client
+    would wait out its whole timeout."""
+    cluster = ctx.cluster(3)
+    cluster.start()
+    leader = cluster.wait_leader(3.0)
+    cluster.put_topic(leader, "stragglers")
+    context = zmq.Context()
+    socket = context.socket(zmq.DEALER)
+    socket.setsockopt(zmq.LINGER, 0)
+    socket.connect(cluster.endpoint(leader))
+    try:
+        # the connection is up before the signal: a first answer proves it
+        socket.send_multipart([b"", wire.list_topics_request()])
+        check(socket.poll(int(ANSWER_TIMEOUT_S * 1000)), "node %d did not answer a read", leader)
+        socket.recv_multipart()
+        client_id = random.getrandbits(62) + 1
+        follower = cluster.followers(leader)[0]
+        cluster.told_to_exit.add(leader)
+        check(cluster.processes.signal(leader, signal.SIGTERM), "node %d is not running", leader)
+        seen_new_leader = None          # monotonic time the follower first named another leader
+        sent = 0
+        # until the follower names the new leader, and on for a while: what
+        # a client misled by a stale hint would send
+        while seen_new_leader is None or time.monotonic() < seen_new_leader + STRAGGLER_WINDOW_S:
+            sent += 1
+            socket.send_multipart([b"", wire.publish_request(client_id, sent, "stragglers", b"x")])
+            named = (cluster.status(follower) or {}).get("leader")
+            if seen_new_leader is None and named not in (None, leader):
+                seen_new_leader = time.monotonic()
+            time.sleep(STRAGGLER_GAP_S)   # pacing the sends, not waiting for a condition
+            check(sent < 1000, "follower %d never named a leader other than %d", follower, leader)
+        replies = []
+        while len(replies) < sent and socket.poll(int(ANSWER_TIMEOUT_S * 1000)):
+            replies.append(wire.decode_reply(socket.recv_multipart()[-1]))
+    finally:
+        socket.close(0)
+        context.term()
+    check_equal(len(replies), sent, "requests sent to the stopping leader that were answered")
+    new_leader = cluster.wait_leader(3.0, other_than=leader)
+    for reply in replies:
+        check(reply["code"] in ("OK", "NO_LEADER") or
+              (reply["code"], reply["leader_id"]) == ("NOT_LEADER", new_leader),
+              "a request to the stopping leader %d was answered %r (new leader %d)", leader, reply, new_leader)
+    check(cluster.processes.wait_gone(leader, 5.0), "node %d still running 5 s after SIGTERM", leader)

@@ -25,7 +25,7 @@ s_usage (FILE *stream)
         "                   [--subscribers S]\n"
         "                   [--rate R] [--sender NAME] [--receiver NAME] [--drain MS]\n"
         "                   [--senders K] [--count N] [--window MS] [--timeline]\n"
-        "                   [--node ID] [--runs R] [--raftqd PATH]\n"
+        "                   [--node ID] [--runs R] [--raftqd PATH] [--json]\n"
         "  -c, --config FILE     cluster config, default ./config.json\n"
         "  -e, --endpoint EP     node client endpoint, repeatable; overrides the config\n"
         "  -n, --connections N   client connections, default 4\n"
@@ -36,6 +36,13 @@ s_usage (FILE *stream)
         "  -t, --topic NAME      topic, default bench\n"
         "  -p, --pop             pop until the topic is empty instead of publishing\n"
         "  -o, --op-timeout MS   count an operation lost after MS, default 5000\n"
+        "      --json            publish, read, stall: send the operations in the JSON\n"
+        "                        dialect (DESIGN 5.2) to the node that led at the start,\n"
+        "                        with a payload of random letters and digits; replies\n"
+        "                        match requests in send order, a failure without a code\n"
+        "                        counts as UNAVAILABLE. stall without --json resends\n"
+        "                        what a node refused before proposing (NOT_LEADER,\n"
+        "                        NO_LEADER, UNAVAILABLE) to the leader it names\n"
         "  -M, --mode MODE       publish (default), pop (= --pop), read: ListTopics (a\n"
         "                        read the leader confirms by ReadIndex, no log entry),\n"
         "                        chat: SendMessage one at\n"
@@ -100,6 +107,7 @@ static const struct option s_long_options[] = {{"config", required_argument, NUL
                                                {"runs", required_argument, NULL, 8},
                                                {"raftqd", required_argument, NULL, 9},
                                                {"snapshot-first", no_argument, NULL, 10},
+                                               {"json", no_argument, NULL, 11},
                                                {"help", no_argument, NULL, 'h'},
                                                {NULL, 0, NULL, 0}};
 
@@ -206,6 +214,9 @@ s_traffic_option (int option, bench_options_t *options)
     case 'p':
         options->pop = true;
         break;
+    case 11:
+        options->json = true;
+        break;
     case 1:
         options->sender = optarg;
         break;
@@ -297,6 +308,10 @@ s_check (const bench_options_t *options)
     else if (options->mode == BENCH_MODE_RESTART &&
              (options->endpoint_count || options->node_id == 0))
         problem = "restart needs --node and the config's nodes, not -e";
+    else if (options->json && (options->pop || (options->mode != BENCH_MODE_QUEUE &&
+                                                options->mode != BENCH_MODE_READ &&
+                                                options->mode != BENCH_MODE_STALL)))
+        problem = "--json drives publish, read and stall only";
     if (!problem)
         return -1;
     fprintf (stderr, "raftq-bench: %s\n", problem);

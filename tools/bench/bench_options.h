@@ -36,6 +36,7 @@ typedef struct {
     double warmup_s;                            //  unmeasured phase before it
     const char *topic;                          //  topic published to / popped from
     bool pop;                                   //  drain the topic instead of publishing
+    bool json;                                  //  publish or read in the JSON dialect
     bool reserve;         //  consume: reserve and ack instead of popping (set by the mode)
     const char *sender;   //  chat and fanout: account that sends
     const char *receiver; //  chat and fanout: account that receives

@@ -4,7 +4,11 @@
     operation unanswered for --op-timeout is lost, and its connection moves
     on. A reserve+ack is one operation of two requests in one slot: the
     ack goes out when the reserve's reply brings the receipt, and the
-    latency runs from the reserve's send to the ack's reply.
+    latency runs from the reserve's send to the ack's reply. With --json
+    each connection's publishes (or reads) go in the JSON dialect over a
+    DEALER of its own to the node its protobuf client found leading when
+    it created the topic (bench_json.h); the payload is then random
+    letters and digits, text that needs no escaping.
 */
 #include <inttypes.h>
 #include <stdio.h>
@@ -15,6 +19,7 @@
 #include <sodium.h>
 
 #include "bench_cpu.h"
+#include "bench_json.h"
 #include "bench_queue.h"
 #include "bench_results.h"
 
@@ -24,6 +29,7 @@
 //  One client connection and its operations in flight.
 typedef struct {
     raftq_client_t *client; //  owns the DEALER(s), client id and seq
+    bench_json_t *json;     //  --json: carries the operations instead, else NULL
     uint64_t *seqs;         //  seq of the operation in each slot, 0 when free
     int64_t *sent_us;       //  when each slot's operation was sent
     bool *acking;           //  reserve+ack: the slot's ack is in flight (its reserve is done)
@@ -31,8 +37,39 @@ typedef struct {
     bool drained;           //  pop or reserve: saw EMPTY, sends no more
 } connection_t;
 
+//  The connections of a run, and what waiting on them needs.
+typedef struct {
+    connection_t *connections; //  --connections of them
+    raftq_client_t **clients;  //  each one's client, for raftq_wait
+    bench_json_t **jsons;      //  --json: each one's JSON connection, for bench_json_wait
+    bool *ready;               //  which have replies waiting
+    size_t count;              //  how many
+} pool_t;
+
+//  --json: the connection's JSON dialect side, to the node that answered
+//  the topic's creation. Returns 0 or -1.
 static int
-s_connection_open (connection_t *connection, char **endpoints, const bench_options_t *options)
+s_connection_open_json (connection_t *connection, const bench_options_t *options,
+                        const uint8_t *payload)
+{
+    const char *leader = raftq_client_leader (connection->client);
+    //  A client id of its own: the protobuf client's seqs are taken.
+    uint64_t client_id;
+    randombytes_buf (&client_id, sizeof (client_id));
+    if (leader)
+        connection->json = bench_json_new (leader, options->topic, (const char *)payload,
+                                           options->size, client_id | 1);
+    if (!connection->json) {
+        fprintf (stderr, "raftq-bench: cannot open a JSON connection to %s\n",
+                 leader ? leader : "the leader (none known)");
+        return -1;
+    }
+    return 0;
+}
+
+static int
+s_connection_open (connection_t *connection, char **endpoints, const bench_options_t *options,
+                   const uint8_t *payload)
 {
     memset (connection, 0, sizeof (*connection));
     size_t count = 0;
@@ -53,13 +90,14 @@ s_connection_open (connection_t *connection, char **endpoints, const bench_optio
                  raftq_code_name (code), raftq_client_error (connection->client));
         return -1;
     }
-    return 0;
+    return options->json ? s_connection_open_json (connection, options, payload) : 0;
 }
 
 static void
 s_connection_close (connection_t *connection)
 {
     raftq_client_destroy (&connection->client);
+    bench_json_destroy (&connection->json);
     free (connection->seqs);
     free (connection->sent_us);
     free (connection->acking);
@@ -77,12 +115,15 @@ s_connection_fill (connection_t *connection, const bench_options_t *options, con
         if (options->count && results->sent >= options->count)
             return;
         uint64_t seq;
-        int rc =
-            options->mode == BENCH_MODE_READ ? raftq_send_list_topics (connection->client, &seq)
-            : options->reserve ? raftq_send_reserve (connection->client, options->topic, 0, &seq)
-            : options->pop     ? raftq_send_pop (connection->client, options->topic, &seq)
-                               : raftq_send_publish (connection->client, options->topic, payload,
-                                                     options->size, &seq);
+        bool read = options->mode == BENCH_MODE_READ;
+        int rc = connection->json ? (read ? bench_json_send_list_topics (connection->json, &seq)
+                                          : bench_json_send_publish (connection->json, &seq))
+                 : read           ? raftq_send_list_topics (connection->client, &seq)
+                 : options->reserve
+                     ? raftq_send_reserve (connection->client, options->topic, 0, &seq)
+                 : options->pop ? raftq_send_pop (connection->client, options->topic, &seq)
+                                : raftq_send_publish (connection->client, options->topic, payload,
+                                                      options->size, &seq);
         if (rc == -1) {
             results->send_failures++;
             return;
@@ -102,6 +143,13 @@ s_stall_count (bench_results_t *results, int64_t now)
     size_t window = (size_t)((now - results->measure_start_us) / results->window_us);
     if (window < results->window_count)
         results->windows[window]++;
+    if (now - results->last_ok_us >= results->window_us / 2) {
+        if (results->gap_count < BENCH_GAPS_KEPT) {
+            results->gaps_us[results->gap_count] = now - results->last_ok_us;
+            results->gap_ends_us[results->gap_count] = now;
+        }
+        results->gap_count++;
+    }
     if (now - results->last_ok_us > results->longest_gap_us) {
         results->longest_gap_us = now - results->last_ok_us;
         results->longest_gap_end_us = now;
@@ -126,10 +174,39 @@ s_connection_ack (connection_t *connection, int slot, const raftq_reply_t *reply
     return 0;
 }
 
+//  --mode stall: a refusal that came before anything was proposed, which
+//  a client following the leader sends again (to the node the refusal
+//  named, or round robin: libraftq learned from it).
+static bool
+s_refused_unproposed (const bench_options_t *options, const connection_t *connection,
+                      raftq_code_t code)
+{
+    return options->mode == BENCH_MODE_STALL && !connection->json &&
+           (code == RAFTQ_NOT_LEADER || code == RAFTQ_NO_LEADER || code == RAFTQ_UNAVAILABLE);
+}
+
+//  Sends the slot's publish again under a new seq; its latency still runs
+//  from the first send. Returns 0, or -1 when it cannot be queued (the
+//  slot is freed).
+static int
+s_connection_resend (connection_t *connection, int slot, const bench_options_t *options,
+                     const uint8_t *payload, bench_results_t *results)
+{
+    uint64_t seq;
+    if (raftq_send_publish (connection->client, options->topic, payload, options->size, &seq) ==
+        -1) {
+        results->send_failures++;
+        return -1;
+    }
+    connection->seqs[slot] = seq;
+    results->resent++;
+    return 0;
+}
+
 //  Accounts for one reply: matched to its slot by seq, counted once.
 static void
 s_connection_reply (connection_t *connection, const bench_options_t *options,
-                    const raftq_reply_t *reply, bench_results_t *results)
+                    const uint8_t *payload, const raftq_reply_t *reply, bench_results_t *results)
 {
     int slot = 0;
     while (slot < options->in_flight && connection->seqs[slot] != reply->seq)
@@ -143,6 +220,9 @@ s_connection_reply (connection_t *connection, const bench_options_t *options,
     int64_t latency = now - connection->sent_us[slot];
     if (options->reserve && !connection->acking[slot] && reply->code == RAFTQ_OK &&
         s_connection_ack (connection, slot, reply, results) == 0)
+        return;
+    if (s_refused_unproposed (options, connection, reply->code) &&
+        s_connection_resend (connection, slot, options, payload, results) == 0)
         return;
     connection->seqs[slot] = 0;
     connection->acking[slot] = false;
@@ -189,24 +269,48 @@ s_connection_expire (connection_t *connection, const bench_options_t *options,
         expired = connection->seqs[slot] && connection->sent_us[slot] < oldest_allowed;
     if (!expired)
         return;
-    raftq_client_move_on (connection->client);
+    if (connection->json)
+        bench_json_reconnect (connection->json);
+    else
+        raftq_client_move_on (connection->client);
     for (int slot = 0; slot < options->in_flight; slot++)
         if (connection->seqs[slot])
             s_connection_lose (connection, slot, results);
 }
 
+//  Waits briefly for replies on any connection of pool, marks the ready.
+static void
+s_pool_wait (pool_t *pool)
+{
+    //  Short waits keep the send side and expiry checks responsive.
+    if (pool->jsons)
+        bench_json_wait (pool->jsons, pool->count, 10, pool->ready);
+    else
+        raftq_wait (pool->clients, pool->count, 10, pool->ready);
+}
+
+//  The next reply waiting on connection, without blocking. Returns 0 or -1.
+static int
+s_connection_receive (connection_t *connection, raftq_reply_t *reply)
+{
+    if (connection->json)
+        return bench_json_receive (connection->json, reply);
+    return raftq_receive (connection->client, 0, reply);
+}
+
 //  Runs all connections from this thread until the measured phase ends and
 //  every operation is answered or lost.
 static void
-s_run (connection_t *connections, raftq_client_t **clients, bool *ready,
-       const bench_options_t *options, const uint8_t *payload, bench_results_t *results,
-       bench_cpu_t *cpu)
+s_run (pool_t *pool, const bench_options_t *options, const uint8_t *payload,
+       bench_results_t *results, bench_cpu_t *cpu)
 {
     int64_t start = zclock_usecs ();
     results->measure_start_us = start + (int64_t)(options->warmup_s * 1e6);
+    results->measure_start_wall_ms = zclock_time () + (int64_t)(options->warmup_s * 1e3);
     results->measure_end_us = results->measure_start_us + (int64_t)(options->duration_s * 1e6);
     int64_t next_expiry_check = start + S_EXPIRY_CHECK_US;
-    size_t count = (size_t)options->connections;
+    connection_t *connections = pool->connections;
+    size_t count = pool->count;
 
     results->last_ok_us = results->measure_start_us;
     while (!zsys_interrupted) {
@@ -224,14 +328,13 @@ s_run (connection_t *connections, raftq_client_t **clients, bool *ready,
         }
         if (busy == 0 && (!sending || drained == (int)count))
             break;
-        //  Short waits keep the send side and expiry checks responsive.
-        raftq_wait (clients, count, 10, ready);
+        s_pool_wait (pool);
         for (size_t index = 0; index < count; index++) {
-            if (!ready[index])
+            if (!pool->ready[index])
                 continue;
             raftq_reply_t reply;
-            while (raftq_receive (connections[index].client, 0, &reply) == 0)
-                s_connection_reply (&connections[index], options, &reply, results);
+            while (s_connection_receive (&connections[index], &reply) == 0)
+                s_connection_reply (&connections[index], options, payload, &reply, results);
         }
         if (zclock_usecs () >= next_expiry_check) {
             for (size_t index = 0; index < count; index++)
@@ -259,14 +362,17 @@ s_stall_windows (const bench_options_t *options, bench_results_t *results)
 
 //  Opens the connections, runs them and reports. Returns the exit status.
 static int
-s_open_run_report (connection_t *connections, raftq_client_t **clients, bool *ready,
-                   char **endpoints, const bench_options_t *options, const uint8_t *payload,
-                   bench_results_t *results)
+s_open_run_report (pool_t *pool, char **endpoints, const bench_options_t *options,
+                   const uint8_t *payload, bench_results_t *results)
 {
-    size_t count = (size_t)options->connections;
+    connection_t *connections = pool->connections;
+    size_t count = pool->count;
     size_t opened = 0;
-    while (opened < count && s_connection_open (&connections[opened], endpoints, options) == 0) {
-        clients[opened] = connections[opened].client;
+    while (opened < count &&
+           s_connection_open (&connections[opened], endpoints, options, payload) == 0) {
+        pool->clients[opened] = connections[opened].client;
+        if (pool->jsons)
+            pool->jsons[opened] = connections[opened].json;
         opened++;
     }
     int status = 1;
@@ -274,7 +380,7 @@ s_open_run_report (connection_t *connections, raftq_client_t **clients, bool *re
         bench_cpu_t cpu;
         bench_cpu_find (&cpu, bench_options_config (options));
         bench_load_average (&results->load_start);
-        s_run (connections, clients, ready, options, payload, results, &cpu);
+        s_run (pool, options, payload, results, &cpu);
         bench_load_average (&results->load_end);
         bench_report (options, raftq_client_leader (connections[0].client), results);
         bench_cpu_report (&cpu, results->committed, "operation");
@@ -288,6 +394,20 @@ s_open_run_report (connection_t *connections, raftq_client_t **clients, bool *re
     return status;
 }
 
+//  The payload: random bytes, which nothing on the path gets to compress;
+//  for --json random letters and digits, text a JSON string holds as is.
+static void
+s_payload_fill (const bench_options_t *options, uint8_t *payload)
+{
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    if (!options->json) {
+        randombytes_buf (payload, options->size);
+        return;
+    }
+    for (size_t index = 0; index < options->size; index++)
+        payload[index] = (uint8_t)alphabet[randombytes_uniform (sizeof (alphabet) - 1)];
+}
+
 //  Runs one mode's phase: opens the connections, runs them, reports; its
 //  committed operations per second in *rate_p (if not NULL). Returns the
 //  exit status.
@@ -295,27 +415,30 @@ static int
 s_phase (char **endpoints, const bench_options_t *options, double *rate_p)
 {
     size_t count = (size_t)options->connections;
-    connection_t *connections = (connection_t *)calloc (count, sizeof (connection_t));
-    raftq_client_t **clients = (raftq_client_t **)calloc (count, sizeof (raftq_client_t *));
-    bool *ready = (bool *)calloc (count, sizeof (bool));
+    pool_t pool = {.count = count};
+    pool.connections = (connection_t *)calloc (count, sizeof (connection_t));
+    pool.clients = (raftq_client_t **)calloc (count, sizeof (raftq_client_t *));
+    if (options->json)
+        pool.jsons = (bench_json_t **)calloc (count, sizeof (bench_json_t *));
+    pool.ready = (bool *)calloc (count, sizeof (bool));
     uint8_t *payload = (uint8_t *)malloc (options->size ? options->size : 1);
     bench_results_t results;
     int status = 1;
-    if (bench_results_init (&results) == 0 && connections && clients && ready && payload &&
+    if (bench_results_init (&results) == 0 && pool.connections && pool.clients && pool.ready &&
+        (pool.jsons || !options->json) && payload &&
         (options->mode != BENCH_MODE_STALL || s_stall_windows (options, &results) == 0)) {
-        //  Random bytes: nothing on the path gets to compress them.
-        randombytes_buf (payload, options->size);
-        status =
-            s_open_run_report (connections, clients, ready, endpoints, options, payload, &results);
+        s_payload_fill (options, payload);
+        status = s_open_run_report (&pool, endpoints, options, payload, &results);
         double seconds = (double)(results.measure_end_us - results.measure_start_us) / 1e6;
         if (rate_p)
             *rate_p = seconds > 0 ? (double)results.committed / seconds : 0;
     }
     bench_results_free (&results);
     free (payload);
-    free (ready);
-    free (clients);
-    free (connections);
+    free (pool.ready);
+    free (pool.jsons);
+    free (pool.clients);
+    free (pool.connections);
     return status;
 }
 

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench_results.h"
@@ -83,6 +84,9 @@ bench_report (const bench_options_t *options, const char *leader, bench_results_
         printf ("  %-16s %12" PRIu64 "\n", "empty replies", results->empty);
     if (results->late)
         printf ("  %-16s %12" PRIu64 "\n", "late replies", results->late);
+    if (results->resent)
+        printf ("  %-16s %12" PRIu64 " (refused before proposing: sent again)\n", "resent",
+                results->resent);
 }
 
 static int
@@ -105,9 +109,24 @@ bench_report_stall (const bench_options_t *options, bench_results_t *results)
         results->longest_gap_end_us = results->measure_end_us;
     }
     double per_second = 1000.0 / options->window_ms;
+    time_t began = (time_t)(results->measure_start_wall_ms / 1000);
+    struct tm utc;
+    char stamp[32] = "?";
+    if (gmtime_r (&began, &utc))
+        strftime (stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &utc);
+    //  Node logs stamp their lines in UTC to the ms, as here.
+    printf ("  %-16s %s.%03d UTC\n", "measured from", stamp,
+            (int)(results->measure_start_wall_ms % 1000));
     printf ("  %-16s %12.3f ms, ended %.2f s into the measured phase\n", "longest gap",
             (double)results->longest_gap_us / 1000.0,
             (double)(results->longest_gap_end_us - results->measure_start_us) / 1e6);
+    //  When each long gap ended, to line up with what the cluster went through
+    printf ("  %-16s %zu of %d ms or more", "long gaps", results->gap_count,
+            options->window_ms / 2);
+    for (size_t gap = 0; gap < results->gap_count && gap < BENCH_GAPS_KEPT; gap++)
+        printf ("%s %.0f ms at %.2f s", gap ? "," : ":", (double)results->gaps_us[gap] / 1000.0,
+                (double)(results->gap_ends_us[gap] - results->measure_start_us) / 1e6);
+    printf ("%s\n", results->gap_count > BENCH_GAPS_KEPT ? ", ..." : "");
     if (count == 0)
         return;
     uint32_t *sorted = (uint32_t *)malloc (count * sizeof (uint32_t));
