@@ -45,10 +45,23 @@ s_start (server_t *server)
                          "stopping: no voter known to hand leadership to");
         return -1;
     }
+    server->handover_target = target;
     diagnostic_line (server->node_id, DIAGNOSTIC_INFO,
                      "stopping: handing leadership to node %u first (at most %d ms)", target,
                      HANDOVER_MS);
     return 0;
+}
+
+uint32_t
+handover_hint (server_t *server)
+{
+    uint32_t leader = cluster_view_leader_id (server->view);
+    //  Still leading during the transfer, or between stepping down and
+    //  hearing from the new leader: naming ourselves (or nobody) would send
+    //  the client round the nodes, and one that has not heard of the new
+    //  leader yet would send it back here
+    bool unknown = leader == 0 || leader == server->node_id;
+    return unknown && server->handover_target ? server->handover_target : leader;
 }
 
 //  Answers what clients sent that the loop has not read yet, NOT_LEADER
@@ -64,7 +77,7 @@ s_refuse_unread (server_t *server)
             return;
         if (request) {
             client_port_reply_not_leader (server->port, request, server->view,
-                                          cluster_view_leader_id (server->view));
+                                          handover_hint (server));
             client_request_destroy (&request);
         }
     }

@@ -43,6 +43,10 @@ int handover_check (server_t *server);
 //  most.
 bool handover_resume (server_t *server, int rc);
 
+//  The leader to name to a client refused on the way out: the transfer's
+//  target while this node still leads, else the leader as known.
+uint32_t handover_hint (server_t *server);
+
 //  Whether a signal was taken and the node is on its way out: requests
 //  are then refused, not served.
 bool handover_leaving (server_t *server);

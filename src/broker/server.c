@@ -101,8 +101,7 @@ s_dispatch (server_t *self, client_request_t *request)
         return;
     //  On the way out nothing new starts here: the new leader serves it
     if (handover_leaving (self) && request->decoded.request->op_case != RAFTQ__REQUEST__OP_STATUS) {
-        client_port_reply_not_leader (self->port, request, self->view,
-                                      cluster_view_leader_id (self->view));
+        client_port_reply_not_leader (self->port, request, self->view, handover_hint (self));
         client_request_destroy (&request);
         return;
     }
@@ -472,8 +471,7 @@ s_answer_waiting (server_t *self)
             client_port_reply_error (self->port, request, RAFTQ__CODE__TIMEOUT,
                                      "node shutting down: outcome unknown");
         else
-            client_port_reply_not_leader (self->port, request, self->view,
-                                          cluster_view_leader_id (self->view));
+            client_port_reply_not_leader (self->port, request, self->view, handover_hint (self));
         client_request_destroy (&request);
     }
     if (self->admin)

@@ -47,6 +47,7 @@ struct _server_t {
     int64_t expiry_proposed_at;           //  zclock_mono of that proposal
     read_path_t *reads;                   //  confirmed reads waiting for apply
     int64_t leaving_at;                   //  zclock_mono of the stop signal taken, 0: running
+    uint32_t handover_target;             //  the voter asked to take over, 0 if none
     int64_t handed_at;                    //  zclock_mono another node was first seen leading since
                                           //  then, 0: not yet (handover.c)
     admin_t *admin;                       //  admin requests until done
