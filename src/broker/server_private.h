@@ -65,6 +65,7 @@ struct _server_t {
     int64_t snapshot_retry_at;            //  no new job before this zclock_mono (after a failure)
     uint64_t snapshot_durable_index; //  newest snapshot in place (written or installed), 0 if none
     uint64_t log_bytes_since_snapshot; //  log bytes applied since the last one
+    uint64_t snapshot_due_bytes;       //  log bytes that make the next one due
     uint64_t counted_index;            //  last entry counted in those bytes
     metrics_t *metrics;                //  what this node counts for a scraper
     http_server_t *http;               //  serves them, NULL without an http port

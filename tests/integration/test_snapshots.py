@@ -209,3 +209,26 @@ def test_take_snapshot_on_demand_and_restart_from_it(ctx):
     _wait_same_state(cluster, cluster.ids, 10.0)
     check_equal(cluster.drain(leader, "t"), sent + more, "messages after the restart")
     _wait_same_state(cluster, cluster.ids, 10.0)
+
+
+def test_nodes_snapshot_at_different_indexes(ctx):
+    """Every node counts the same entries: without a phase by node id all
+    would fork and write their snapshot at the same index, at once, on the
+    same cores and disk (a five-node run stalled 0.9 s and lost its leader
+    so). Node N's first snapshot comes (N - 1) eighths of a period later."""
+    period = 16384
+    cluster = ctx.cluster(3, snapshot_log_bytes=period, snapshot_trailing_entries=5,
+                          segment_bytes=SEGMENT_BYTES)
+    leader = cluster.wait_leader(3.0, since=cluster.start())
+    cluster.put_topic(leader, "t")
+    #  About 250 log bytes each: the third node's threshold (1.25 periods)
+    #  is passed, the next period of the first node's is not
+    cluster.publish(leader, "t", _messages("p", 100))
+
+    def first_snapshots():
+        found = {node_id: _snapshot_files(cluster, node_id) for node_id in cluster.ids}
+        return found if all(len(names) == 1 for names in found.values()) else None
+    found = wait_until(first_snapshots, 10.0, "one snapshot on every node")
+    indexes = [int(found[node_id][0].split("-")[1].split(".")[0]) for node_id in sorted(cluster.ids)]
+    check(indexes[0] < indexes[1] < indexes[2],
+          "snapshot indexes by node id %r: the nodes snapshot together" % (indexes,))
