@@ -301,12 +301,10 @@ s_bind (server_t *self, int type, const char *what, uint16_t port)
         zsock_set_router_mandatory (socket, 0);
         zsock_set_maxmsgsize (socket,
                               client_port_max_message_size (self->config->max_payload_bytes));
-    } else {
-        zsock_set_sndhwm (socket, fanout_send_hwm (self->config->limits.max_subscriber_lag_bytes,
-                                                   self->config->max_payload_bytes));
+    } else
         zsock_set_maxmsgsize (socket, SUBSCRIPTION_MAX_BYTES);
-    }
-    if (type == ZMQ_XPUB && fanout_prepare_socket (socket)) {
+    if (type == ZMQ_XPUB &&
+        fanout_prepare_socket (socket, self->config->limits.max_subscriber_lag_bytes)) {
         zsock_destroy (&socket);
         return NULL;
     }
@@ -362,7 +360,8 @@ s_open_ports (server_t *self)
         zsock_t *publisher = s_bind (self, ZMQ_XPUB, "pub", self->node->pub_port);
         if (!publisher)
             return -1;
-        self->fanout = fanout_new (&publisher, self->node_id, self->fsm);
+        self->fanout = fanout_new (&publisher, self->node_id, self->fsm,
+                                   self->config->limits.max_subscriber_lag_bytes);
         if (!self->fanout)
             return -1;
         fanout_count_into (self->fanout, self->metrics);
