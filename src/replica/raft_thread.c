@@ -363,6 +363,7 @@ raft_thread_process_ready (raft_thread_t *self)
     s_send_committed (self, &committed);
     raft_pipe_send_reads (self->pipe, &self->reads);
     s_report_state (self, false);
+    raft_snapshots_compact_step (self);
 }
 
 static void
