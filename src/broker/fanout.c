@@ -27,6 +27,7 @@
 #include "broker/metrics.h"
 #include "state/stream_access.h"
 #include "util/diagnostic.h"
+#include "util/io_threads.h"
 
 #include <stdatomic.h>
 
@@ -67,6 +68,7 @@ fanout_prepare_socket (zsock_t *socket, uint64_t lag_bytes)
     //  libzmq gives every connection the mark the socket had when it
     //  bound; a mark set later reaches the connections made by then only
     zsock_set_sndhwm (socket, fanout_budget_hwm_for (lag_bytes, FANOUT_BUDGET_CLASS_MIN));
+    io_threads_pin (socket, IO_LANE_FANOUT);
     int manual = 1;
     return zmq_setsockopt (zsock_resolve (socket), ZMQ_XPUB_MANUAL, &manual, sizeof manual);
 }

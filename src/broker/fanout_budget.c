@@ -6,7 +6,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-
 //  One class per bit of a size
 #define CLASSES 64
 
@@ -17,10 +16,10 @@ struct _fanout_ledger_t {
 };
 
 struct _fanout_budget_t {
-    uint64_t lag_bytes;        //  bytes one subscriber may be behind
-    unsigned size_class;       //  no held event is bigger than 2^size_class
-    int64_t regrow_at;         //  monotonic ms before which the mark is not raised
-    fanout_ledger_t *ledger;   //  the held counts
+    uint64_t lag_bytes;      //  bytes one subscriber may be behind
+    unsigned size_class;     //  no held event is bigger than 2^size_class
+    int64_t regrow_at;       //  monotonic ms before which the mark is not raised
+    fanout_ledger_t *ledger; //  the held counts
 };
 
 unsigned

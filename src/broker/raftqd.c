@@ -21,6 +21,7 @@
 #include "storage/cluster_identity.h"
 #include "storage/node_dir.h"
 #include "util/diagnostic.h"
+#include "util/io_threads.h"
 #include "broker/server.h"
 
 #define EXIT_USAGE 2
@@ -257,6 +258,8 @@ main (int argc, char *argv[])
     //  Installs czmq's SIGINT/SIGTERM handlers: they end the broker's loop,
     //  which then stops the Raft actor and closes everything
     zsys_init ();
+    //  Before the first socket: the fan-out's bulk never delays Raft's peers
+    io_threads_setup ();
     server_t *server = server_new (config, node_id, keyed ? secret_key : NULL);
     sodium_memzero (secret_key, sizeof (secret_key));
     if (!server) {

@@ -21,6 +21,7 @@
 #include <sodium.h>
 #include "util/diagnostic.h"
 #include "util/endpoint.h"
+#include "util/io_threads.h"
 
 //  Period of the check for requests past their deadline.
 #define DEADLINE_CHECK_MS 20
@@ -297,6 +298,7 @@ s_bind (server_t *self, int type, const char *what, uint16_t port)
     zsock_set_heartbeat_ivl (socket, HEARTBEAT_IVL_MS);
     zsock_set_heartbeat_timeout (socket, HEARTBEAT_TIMEOUT_MS);
     if (type == ZMQ_ROUTER) {
+        io_threads_pin (socket, IO_LANE_CLIENTS);
         zsock_set_sndhwm (socket, CLIENT_SEND_HWM);
         zsock_set_router_mandatory (socket, 0);
         zsock_set_maxmsgsize (socket,
