@@ -22,6 +22,7 @@
 #include "storage/node_dir.h"
 #include "util/diagnostic.h"
 #include "util/io_threads.h"
+#include "util/thread_nice.h"
 #include "broker/server.h"
 
 #define EXIT_USAGE 2
@@ -267,6 +268,11 @@ main (int argc, char *argv[])
         config_destroy (&config);
         return 1;
     }
+    //  The peers' I/O thread exists once the server's sockets do
+    if (io_threads_nice (IO_LANE_PEERS, THREAD_NICE_URGENT))
+        diagnostic_line (node_id, DIAGNOSTIC_INFO,
+                         "the peers' I/O thread runs at the normal priority (%s)",
+                         strerror (errno));
     int rc = server_run (server);
     server_destroy (&server);
     config_destroy (&config);

@@ -26,6 +26,11 @@ typedef enum {
 //  socket: czmq asserts that none is open when the context is remade.
 void io_threads_setup (void);
 
+//  Sets the nice value of lane's I/O thread (thread_nice.h), once the
+//  context has started its threads (after the first socket). 0, or -1
+//  with errno set.
+int io_threads_nice (io_lane_t lane, int nice);
+
 //  Pins socket to its lane's I/O thread, before it binds or connects. In
 //  a process whose context has fewer threads than lanes (a test, a tool)
 //  the socket is left to libzmq's choice: asking for a thread that does not
