@@ -1,5 +1,5 @@
 /*  thread_nice — per-thread nice values; see thread_nice.h.
-*/
+ */
 #include "util/thread_nice.h"
 
 #include <dirent.h>
