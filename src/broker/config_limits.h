@@ -27,8 +27,9 @@
     port and, apart, of the PUB port (node_keys.c, util/zap_handler.c).
     max_connection_reply_bytes bounds the reply bytes one client
     connection has not taken yet (client_port.h); max_subscriber_lag_bytes
-    sets how many events a subscriber may be behind before it loses them
-    (server.c: the XPUB's send high-water mark). Both node-local.
+    bounds the event bytes a subscriber may be behind before it loses
+    events (fanout_budget.h keeps the XPUB's send high-water mark to it).
+    Both node-local.
 
     max_state_bytes stops at 1 GiB because a snapshot body is one protobuf
     message, which must stay under 2 GiB: the accounted state (quota.h

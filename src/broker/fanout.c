@@ -22,10 +22,14 @@
 #include "broker/fanout.h"
 
 #include "broker/codec.h"
+#include "broker/fanout_budget.h"
 #include "broker/fanout_grants.h"
 #include "broker/metrics.h"
 #include "state/stream_access.h"
 #include "util/diagnostic.h"
+#include "util/io_threads.h"
+
+#include <stdatomic.h>
 
 //  Subscription messages read per call before the loop goes on.
 #define DRAIN_LIMIT 1000
@@ -41,42 +45,48 @@ struct _fanout_t {
     char *stream_buffer;       //  scratch copy of a stream key, cut to its prefixes
     size_t stream_buffer_size; //  bytes allocated
     metrics_t *metrics;        //  counts deliveries and revocations (borrowed), NULL: none
+    fanout_budget_t *budget;   //  the subscriber lag bound, as the XPUB's send high-water mark
+    int connect_hwm;           //  the mark libzmq gives each new connection (fanout_prepare_socket)
+    bool subscribed;           //  a subscription was applied since the mark was last set
 };
 
-//  The largest event of a payload: protobuf holds it once, JSON text up to
-//  six times (\u00XX per control byte), plus the stream and other fields.
-#define EVENT_PAYLOAD_COPIES 7
-#define EVENT_OVERHEAD_BYTES 4096
+//  One event's frames given to libzmq without a copy: libzmq shares them
+//  among the subscribers' queues and calls s_event_free once per frame
+//  when the last queue lets go, on its I/O thread.
+typedef struct {
+    zmq_msg_t packed;       //  the protobuf Event frame
+    zmq_msg_t json;         //  the JSON event frame
+    atomic_int frames;      //  frames libzmq has not let go of
+    fanout_charge_t charge; //  the event's count in the budget
+    char *json_text;        //  the JSON event
+    uint8_t packed_bytes[]; //  the protobuf Event
+} fanout_event_t;
 
 int
-fanout_send_hwm (uint64_t lag_bytes, uint32_t max_payload_bytes)
+fanout_prepare_socket (zsock_t *socket, uint64_t lag_bytes)
 {
-    uint64_t largest = (uint64_t)max_payload_bytes * EVENT_PAYLOAD_COPIES + EVENT_OVERHEAD_BYTES;
-    uint64_t events = lag_bytes / largest;
-    if (events < FANOUT_SEND_HWM_MIN)
-        return FANOUT_SEND_HWM_MIN;
-    return events > FANOUT_SEND_HWM_MAX ? FANOUT_SEND_HWM_MAX : (int)events;
-}
-
-int
-fanout_prepare_socket (zsock_t *socket)
-{
+    //  libzmq gives every connection the mark the socket had when it
+    //  bound; a mark set later reaches the connections made by then only
+    zsock_set_sndhwm (socket, fanout_budget_hwm_for (lag_bytes, FANOUT_BUDGET_CLASS_MIN));
+    io_threads_pin (socket, IO_LANE_FANOUT);
     int manual = 1;
     return zmq_setsockopt (zsock_resolve (socket), ZMQ_XPUB_MANUAL, &manual, sizeof manual);
 }
 
 fanout_t *
-fanout_new (zsock_t **socket_p, uint32_t node_id, fsm_t *fsm)
+fanout_new (zsock_t **socket_p, uint32_t node_id, fsm_t *fsm, uint64_t lag_bytes)
 {
     fanout_t *self = calloc (1, sizeof (fanout_t));
     if (self) {
         self->topics = zhashx_new ();
         self->grants = fanout_grants_new ();
+        self->budget = fanout_budget_new (lag_bytes);
     }
-    if (!self || !self->topics || !self->grants) {
+    if (!self || !self->topics || !self->grants || !self->budget) {
         if (self) {
             zhashx_destroy (&self->topics);
             fanout_grants_destroy (&self->grants);
+            fanout_budget_destroy (&self->budget);
         }
         free (self);
         zsock_destroy (socket_p);
@@ -86,6 +96,7 @@ fanout_new (zsock_t **socket_p, uint32_t node_id, fsm_t *fsm)
     *socket_p = NULL;
     self->node_id = node_id;
     self->fsm = fsm;
+    self->connect_hwm = fanout_budget_hwm (self->budget);
     self->sessions_ended = fsm_sessions_ended (fsm);
     return self;
 }
@@ -98,6 +109,8 @@ fanout_destroy (fanout_t **self_p)
         zsock_destroy (&self->publisher);
         zhashx_destroy (&self->topics);
         fanout_grants_destroy (&self->grants);
+        //  Events libzmq still holds keep the budget's counts alive
+        fanout_budget_destroy (&self->budget);
         free (self->stream_buffer);
         free (self);
         *self_p = NULL;
@@ -110,20 +123,93 @@ fanout_sock (fanout_t *self)
     return self->publisher;
 }
 
-//  Sends [frame1][packed][json]; frame1 is the stream key or a private
-//  subscription string.
+//  libzmq let go of one of an event's frames.
 static void
-s_send (fanout_t *self, const char *frame1, zframe_t *packed, const char *json)
+s_event_free (void *data, void *hint)
 {
-    zmsg_t *message = zmsg_new ();
-    if (!message)
+    (void)data;
+    fanout_event_t *event = (fanout_event_t *)hint;
+    if (atomic_fetch_sub (&event->frames, 1) == 1) {
+        fanout_budget_release (event->charge);
+        free (event->json_text);
+        free (event);
+    }
+}
+
+//  The frames of event, counted in the budget (the XPUB's mark lowered
+//  first if it is bigger than those held); NULL when out of memory.
+static fanout_event_t *
+s_event_new (fanout_t *self, const Raftq__Event *event)
+{
+    size_t packed_size = raftq__event__get_packed_size (event);
+    fanout_event_t *built = malloc (sizeof (fanout_event_t) + packed_size);
+    char *json = codec_event_json (event);
+    if (!built || !json) {
+        free (built);
+        free (json);
+        return NULL;
+    }
+    raftq__event__pack (event, built->packed_bytes);
+    built->json_text = json;
+    size_t json_size = strlen (json);
+    size_t stream_size = event->stream ? strlen (event->stream) : 0;
+    bool hwm_changed;
+    built->charge = fanout_budget_charge (
+        self->budget, stream_size + packed_size + json_size + FANOUT_EVENT_OVERHEAD_BYTES,
+        zclock_mono (), &hwm_changed);
+    if (hwm_changed)
+        zsock_set_sndhwm (self->publisher, fanout_budget_hwm (self->budget));
+    atomic_init (&built->frames, 2);
+    bool packed_taken = zmq_msg_init_data (&built->packed, built->packed_bytes, packed_size,
+                                           s_event_free, built) == 0;
+    bool json_taken = zmq_msg_init_data (&built->json, json, json_size, s_event_free, built) == 0;
+    if (packed_taken && json_taken)
+        return built;
+    //  Out of memory: a frame libzmq did not take is let go of here (the
+    //  second of these frees the event)
+    if (packed_taken)
+        zmq_msg_close (&built->packed);
+    else
+        s_event_free (NULL, built);
+    if (json_taken)
+        zmq_msg_close (&built->json);
+    else
+        s_event_free (NULL, built);
+    return NULL;
+}
+
+//  Lets go of the fan-out's own reference to the frames: the event is
+//  freed when the subscribers' queues let go of theirs.
+static void
+s_event_done (fanout_event_t *event)
+{
+    zmq_msg_close (&event->packed);
+    zmq_msg_close (&event->json);
+}
+
+//  Sends [frame1][packed][json] of event; frame1 is the stream key or a
+//  private subscription string.
+static void
+s_send (fanout_t *self, const char *frame1, fanout_event_t *event)
+{
+    void *socket = zsock_resolve (self->publisher);
+    zmq_msg_t frames[3];
+    size_t size = strlen (frame1);
+    if (zmq_msg_init_size (&frames[0], size))
         return;
-    zmsg_addstr (message, frame1);
-    zmsg_addmem (message, zframe_data (packed), zframe_size (packed));
-    zmsg_addstr (message, json);
-    if (zmsg_send (&message, self->publisher) == 0 && self->metrics)
+    memcpy (zmq_msg_data (&frames[0]), frame1, size);
+    zmq_msg_init (&frames[1]);
+    zmq_msg_init (&frames[2]);
+    zmq_msg_copy (&frames[1], &event->packed);
+    zmq_msg_copy (&frames[2], &event->json);
+    int sent = 0;
+    while (sent < 3 && zmq_msg_send (&frames[sent], socket, sent < 2 ? ZMQ_SNDMORE : 0) >= 0)
+        sent++;
+    //  What was not sent is still ours (none, unless the context is ending)
+    for (int unsent = sent; unsent < 3; unsent++)
+        zmq_msg_close (&frames[unsent]);
+    if (sent == 3 && self->metrics)
         metrics_count_deliveries (self->metrics, 1);
-    zmsg_destroy (&message);
 }
 
 //  A control event (seq 0) of stream on one private subscription.
@@ -133,14 +219,11 @@ s_send_control (fanout_t *self, const char *subscription, const char *stream, co
     Raftq__Event event = RAFTQ__EVENT__INIT;
     event.stream = (char *)stream;
     event.kind = (char *)kind;
-    char *json = codec_event_json (&event);
-    zframe_t *packed = zframe_new (NULL, raftq__event__get_packed_size (&event));
-    if (json && packed) {
-        raftq__event__pack (&event, zframe_data (packed));
-        s_send (self, subscription, packed, json);
+    fanout_event_t *built = s_event_new (self, &event);
+    if (built) {
+        s_send (self, subscription, built);
+        s_event_done (built);
     }
-    zframe_destroy (&packed);
-    free (json);
 }
 
 static void
@@ -171,8 +254,10 @@ s_count_topic (fanout_t *self, const char *prefix, int delta)
 static void
 s_apply (fanout_t *self, int option, const char *prefix, size_t size)
 {
-    if (!self->out_of_step)
+    if (!self->out_of_step) {
         zmq_setsockopt (zsock_resolve (self->publisher), option, prefix, size);
+        self->subscribed |= option == ZMQ_SUBSCRIBE;
+    }
 }
 
 //  One message the XPUB handed up: [1][string] subscribes, [0][string]
@@ -227,6 +312,13 @@ fanout_take_subscriptions (fanout_t *self)
         s_take_subscription (self, zframe_data (frame), zframe_size (frame));
         zframe_destroy (&frame);
     }
+    //  A connection that just subscribed may be new, with the mark of
+    //  connect time: the present one goes to all before the next event
+    //  (once per call, since it is a command to every connection)
+    int hwm = fanout_budget_hwm (self->budget);
+    if (self->subscribed && hwm != self->connect_hwm)
+        zsock_set_sndhwm (self->publisher, hwm);
+    self->subscribed = false;
 }
 
 //  Whether an applied topic prefix starts stream.
@@ -266,21 +358,18 @@ fanout_publish (fanout_t *self, const Raftq__Event *event)
 {
     if (!event->stream || !fanout_has_subscriber (self, event->stream))
         return;
-    char *json = codec_event_json (event);
-    zframe_t *packed = zframe_new (NULL, raftq__event__get_packed_size (event));
-    if (json && packed) {
-        raftq__event__pack (event, zframe_data (packed));
-        if (!stream_access_is_private (event->stream))
-            s_send (self, event->stream, packed, json);
-        else
-            //  Never under the stream key: no applied subscription is a
-            //  prefix of it, and only grants' strings reach their holders
-            for (const char *subscription = fanout_grants_first (self->grants, event->stream);
-                 subscription; subscription = fanout_grants_next (self->grants))
-                s_send (self, subscription, packed, json);
-    }
-    zframe_destroy (&packed);
-    free (json);
+    fanout_event_t *built = s_event_new (self, event);
+    if (!built)
+        return;
+    if (!stream_access_is_private (event->stream))
+        s_send (self, event->stream, built);
+    else
+        //  Never under the stream key: no applied subscription is a
+        //  prefix of it, and only grants' strings reach their holders
+        for (const char *subscription = fanout_grants_first (self->grants, event->stream);
+             subscription; subscription = fanout_grants_next (self->grants))
+            s_send (self, subscription, built);
+    s_event_done (built);
 }
 
 void

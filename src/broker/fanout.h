@@ -34,26 +34,18 @@ extern "C" {
 
 typedef struct _fanout_t fanout_t;
 
-//  The XPUB's send high-water mark (messages) for subscribers that may be
-//  lag_bytes behind when events carry payloads of up to max_payload_bytes:
-//  libzmq counts messages, so the count is the byte budget over the
-//  largest event (a payload in protobuf and again as JSON text, escaped),
-//  at least FANOUT_SEND_HWM_MIN and at most FANOUT_SEND_HWM_MAX. A
-//  subscriber that far behind loses events (XPUB drops them), sees the gap
-//  in the stream's seqs and replays; one that stops reading altogether is
-//  cut off by ZMTP heartbeats (server.c).
-#define FANOUT_SEND_HWM_MIN 16
-#define FANOUT_SEND_HWM_MAX 10000
-int fanout_send_hwm (uint64_t lag_bytes, uint32_t max_payload_bytes);
-
-//  Makes an XPUB socket a fan-out socket (ZMQ_XPUB_MANUAL); before it
-//  binds, so that no subscriber is ever served unfiltered. 0, or -1.
-int fanout_prepare_socket (zsock_t *socket);
+//  Makes an XPUB socket a fan-out socket (ZMQ_XPUB_MANUAL) for
+//  subscribers that may be lag_bytes behind (its first send high-water
+//  mark); before it binds, so that no subscriber is ever served
+//  unfiltered. 0, or -1.
+int fanout_prepare_socket (zsock_t *socket, uint64_t lag_bytes);
 
 //  Fan-out on the prepared, bound XPUB *socket_p (taken), deciding on
 //  fsm's applied state (borrowed: see fanout_set_state); node_id marks
-//  its log lines. Returns NULL when out of memory (socket destroyed).
-fanout_t *fanout_new (zsock_t **socket_p, uint32_t node_id, fsm_t *fsm);
+//  its log lines. A subscriber may fall lag_bytes of events behind before
+//  it loses events (fanout_budget.h sets the XPUB's send high-water mark
+//  for it). Returns NULL when out of memory (socket destroyed).
+fanout_t *fanout_new (zsock_t **socket_p, uint32_t node_id, fsm_t *fsm, uint64_t lag_bytes);
 
 void fanout_destroy (fanout_t **self_p);
 
@@ -67,7 +59,8 @@ void fanout_take_subscriptions (fanout_t *self);
 bool fanout_has_subscriber (fanout_t *self, const char *stream);
 
 //  Publishes event to those who may have it. Never blocks: XPUB drops
-//  for slow subscribers.
+//  for subscribers past the lag bound, who see the gap in the seqs and
+//  replay.
 void fanout_publish (fanout_t *self, const Raftq__Event *event);
 
 //  After an entry is applied and before its events are published: if a

@@ -21,6 +21,8 @@
 #include "storage/cluster_identity.h"
 #include "storage/node_dir.h"
 #include "util/diagnostic.h"
+#include "util/io_threads.h"
+#include "util/thread_nice.h"
 #include "broker/server.h"
 
 #define EXIT_USAGE 2
@@ -257,6 +259,8 @@ main (int argc, char *argv[])
     //  Installs czmq's SIGINT/SIGTERM handlers: they end the broker's loop,
     //  which then stops the Raft actor and closes everything
     zsys_init ();
+    //  Before the first socket: the fan-out's bulk never delays Raft's peers
+    io_threads_setup ();
     server_t *server = server_new (config, node_id, keyed ? secret_key : NULL);
     sodium_memzero (secret_key, sizeof (secret_key));
     if (!server) {
@@ -264,6 +268,11 @@ main (int argc, char *argv[])
         config_destroy (&config);
         return 1;
     }
+    //  The peers' I/O thread exists once the server's sockets do
+    if (io_threads_nice (IO_LANE_PEERS, THREAD_NICE_URGENT))
+        diagnostic_line (node_id, DIAGNOSTIC_INFO,
+                         "the peers' I/O thread runs at the normal priority (%s)",
+                         strerror (errno));
     int rc = server_run (server);
     server_destroy (&server);
     config_destroy (&config);

@@ -21,6 +21,7 @@
 #include <sodium.h>
 #include "util/diagnostic.h"
 #include "util/endpoint.h"
+#include "util/io_threads.h"
 
 //  Period of the check for requests past their deadline.
 #define DEADLINE_CHECK_MS 20
@@ -293,16 +294,15 @@ s_bind (server_t *self, int type, const char *what, uint16_t port)
     zsock_set_heartbeat_ivl (socket, HEARTBEAT_IVL_MS);
     zsock_set_heartbeat_timeout (socket, HEARTBEAT_TIMEOUT_MS);
     if (type == ZMQ_ROUTER) {
+        io_threads_pin (socket, IO_LANE_CLIENTS);
         zsock_set_sndhwm (socket, CLIENT_SEND_HWM);
         zsock_set_router_mandatory (socket, 0);
         zsock_set_maxmsgsize (socket,
                               client_port_max_message_size (self->config->max_payload_bytes));
-    } else {
-        zsock_set_sndhwm (socket, fanout_send_hwm (self->config->limits.max_subscriber_lag_bytes,
-                                                   self->config->max_payload_bytes));
+    } else
         zsock_set_maxmsgsize (socket, SUBSCRIPTION_MAX_BYTES);
-    }
-    if (type == ZMQ_XPUB && fanout_prepare_socket (socket)) {
+    if (type == ZMQ_XPUB &&
+        fanout_prepare_socket (socket, self->config->limits.max_subscriber_lag_bytes)) {
         zsock_destroy (&socket);
         return NULL;
     }
@@ -358,7 +358,8 @@ s_open_ports (server_t *self)
         zsock_t *publisher = s_bind (self, ZMQ_XPUB, "pub", self->node->pub_port);
         if (!publisher)
             return -1;
-        self->fanout = fanout_new (&publisher, self->node_id, self->fsm);
+        self->fanout = fanout_new (&publisher, self->node_id, self->fsm,
+                                   self->config->limits.max_subscriber_lag_bytes);
         if (!self->fanout)
             return -1;
         fanout_count_into (self->fanout, self->metrics);

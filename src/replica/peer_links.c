@@ -8,6 +8,7 @@
 
 #include "util/diagnostic.h"
 #include "util/endpoint.h"
+#include "util/io_threads.h"
 #include "util/zap_handler.h"
 
 //  Queued messages per peer before sends are dropped.
@@ -97,6 +98,7 @@ s_connect (peer_links_t *self, const raft_member_t *member, zsock_t **monitor)
     zsock_set_linger (dealer, 0);
     zsock_set_sndhwm (dealer, PEER_SEND_HWM);
     zsock_set_sndtimeo (dealer, 0);
+    io_threads_pin (dealer, IO_LANE_PEERS);
     if (self->secure) {
         zsock_set_curve_publickey_bin (dealer, self->public_key);
         zsock_set_curve_secretkey_bin (dealer, self->secret_key);

@@ -8,6 +8,7 @@
 #include "replica/raft_pipe.h"
 #include "replica/raft_thread.h"
 #include "util/diagnostic.h"
+#include "util/thread_nice.h"
 
 struct _raft_actor_t {
     zactor_t *actor;                //  the Raft thread
@@ -17,6 +18,18 @@ struct _raft_actor_t {
     uint32_t node_id;               //  for log lines
     raft_actor_progress_t progress; //  what the latest PROGRESS said (matches owned)
 };
+
+//  The Raft thread, weighted ahead of the node's bulk work (thread_nice.h)
+static void
+s_run (zsock_t *pipe, void *options)
+{
+    if (thread_nice_self (THREAD_NICE_URGENT))
+        diagnostic_line (((const raft_actor_options_t *)options)->node_id, DIAGNOSTIC_INFO,
+                         "the Raft thread runs at the normal priority (%s): on a loaded "
+                         "machine it may wait for a CPU past an election timeout",
+                         strerror (errno));
+    raft_thread_run (pipe, options);
+}
 
 raft_actor_t *
 raft_actor_new (const raft_actor_options_t *options)
@@ -30,7 +43,7 @@ raft_actor_new (const raft_actor_options_t *options)
     //  to the other would deadlock. czmq applies this to pipes created next.
     zsys_set_pipehwm (0);
     //  The thread copies what it keeps before it signals
-    self->actor = zactor_new (raft_thread_run, (void *)options);
+    self->actor = zactor_new (s_run, (void *)options);
     if (!self->actor || raft_pipe_recv_ready (zactor_sock (self->actor)))
         raft_actor_destroy (&self);
     return self;

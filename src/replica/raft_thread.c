@@ -14,6 +14,7 @@
 #include "replica/raft_pipe.h"
 #include "util/little_endian.h"
 #include "util/disk_space.h"
+#include "util/io_threads.h"
 #include "util/endpoint.h"
 
 //  Longest the core waits between ticks; heartbeat_ms / 5 when shorter.
@@ -81,6 +82,7 @@ s_open_sockets (raft_thread_t *self, const raft_actor_options_t *options)
         return -1;
     zsock_set_linger (self->router, 0);
     zsock_set_maxmsgsize (self->router, PEER_MAX_MESSAGE_BYTES);
+    io_threads_pin (self->router, IO_LANE_PEERS);
     peer_links_secure_router (self->links, self->router);
     char error[256];
     if (options->peer_port == 0 || options->peer_port > UINT16_MAX ||
@@ -361,6 +363,7 @@ raft_thread_process_ready (raft_thread_t *self)
     s_send_committed (self, &committed);
     raft_pipe_send_reads (self->pipe, &self->reads);
     s_report_state (self, false);
+    raft_snapshots_compact_step (self);
 }
 
 static void

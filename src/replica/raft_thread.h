@@ -57,6 +57,7 @@ typedef struct {
     uint64_t snapshot_index;              //  newest snapshot file we hold, 0: none
     uint64_t snapshot_term;               //  term of its last entry
     uint32_t trailing_entries;            //  log entries kept behind a snapshot
+    uint64_t compact_to;                  //  the log prefix is being dropped up to here
     uint64_t min_free_disk_bytes;         //  below this free on the log's disk, append nothing
     disk_space_watch_t *disk_watch;       //  free space of the log's filesystem, cached
     bool disk_low;                        //  below the watermark at the last decision
@@ -81,8 +82,13 @@ void raft_thread_process_ready (raft_thread_t *self);
 int raft_restore_open (raft_thread_t *self, const raft_actor_options_t *options);
 
 //  raft_snapshots.c: COMPACT from the broker: the snapshot of index (entry
-//  of term) is durable.
+//  of term) is durable. The log prefix it frees is dropped a step at a
+//  time, by raft_snapshots_compact_step.
 void raft_snapshots_compact (raft_thread_t *self, uint64_t index, uint64_t term);
+
+//  Drops the next step of the log prefix a COMPACT freed, if any is left;
+//  after each turn of the loop, with no ready outstanding.
+void raft_snapshots_compact_step (raft_thread_t *self);
 
 //  Streams what followers need and hands what a leader sent to the writer.
 void raft_snapshots_handle_ready (raft_thread_t *self, const raft_ready_t *ready);

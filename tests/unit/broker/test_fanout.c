@@ -3,8 +3,9 @@
     "topic/" applied as topic prefixes, private subscriptions applied only
     for a party's live session (confirmed, published once per string,
     revoked on logout and expiry), eavesdroppers receiving nothing, cancels
-    and closed connections forgotten, and nothing built for a stream no
-    subscriber wants.
+    and closed connections forgotten, nothing built for a stream no
+    subscriber wants, and the send high-water mark following the sizes of
+    the events held (fanout_budget.h).
 */
 
 #include <setjmp.h>
@@ -13,6 +14,7 @@
 #include <cmocka.h>
 
 #include "broker/fanout.h"
+#include "broker/fanout_budget.h"
 #include "chat_fixture.h"
 #include "fsm_fixture.h"
 #include "state/session_key.h"
@@ -26,17 +28,26 @@
 #define BOB   "fedcba9876543210fedcba9876543210"
 #define WRONG "ffffffffffffffffffffffffffffffff"
 
+//  The default max_subscriber_lag_bytes
+#define LAG_BYTES (64u * 1024 * 1024)
+
 static fanout_t *
-s_fanout (const char *endpoint, fsm_t *fsm)
+s_fanout_bounded (const char *endpoint, fsm_t *fsm, uint64_t lag_bytes)
 {
     zsock_t *publisher = zsock_new (ZMQ_XPUB);
     assert_non_null (publisher);
-    assert_int_equal (fanout_prepare_socket (publisher), 0);
+    assert_int_equal (fanout_prepare_socket (publisher, lag_bytes), 0);
     assert_int_equal (zsock_bind (publisher, "%s", endpoint), 0);
-    fanout_t *fanout = fanout_new (&publisher, 1, fsm);
+    fanout_t *fanout = fanout_new (&publisher, 1, fsm, lag_bytes);
     assert_non_null (fanout);
     assert_null (publisher);
     return fanout;
+}
+
+static fanout_t *
+s_fanout (const char *endpoint, fsm_t *fsm)
+{
+    return s_fanout_bounded (endpoint, fsm, LAG_BYTES);
 }
 
 //  Waits until the XPUB has news from its subscribers, then takes it in.
@@ -83,7 +94,7 @@ s_expect (zsock_t *subscriber, const char *first, const char *stream, uint64_t s
     zsock_set_rcvtimeo (subscriber, WAIT_MS);
     zmsg_t *message = zmsg_recv (subscriber);
     if (!message)
-        fail_msg ("nothing on %s", first);
+        fail_msg ("nothing on %s (seq %" PRIu64 " awaited)", first, seq);
     assert_int_equal (zmsg_size (message), 3);
     char *frame = zmsg_popstr (message);
     assert_string_equal (frame, first);
@@ -340,15 +351,81 @@ test_other_messages (void **state)
     fsm_destroy (&fsm);
 }
 
+//  A subscriber that reads only after a burst of small events loses none
+//  of them: the lag bound is counted in the bytes of the events held, not
+//  in the largest event a payload could make.
 static void
-test_send_hwm_from_lag_bytes (void **state)
+test_burst_of_small_events_kept (void **state)
 {
     (void)state;
-    //  The budget over the largest event (7 payloads and 4 KiB), clamped
-    assert_int_equal (fanout_send_hwm (64 * 1024 * 1024, 1024 * 1024), FANOUT_SEND_HWM_MIN);
-    assert_int_equal (fanout_send_hwm (7 * 1024 * 1024 + 4096 * 100, 1024 * 100 / 100),
-                      (7 * 1024 * 1024 + 409600) / (7 * 1024 + 4096));
-    assert_int_equal (fanout_send_hwm (1ull << 40, 1024), FANOUT_SEND_HWM_MAX);
+    fsm_t *fsm = fsm_new (NULL);
+    fanout_t *fanout = s_fanout ("inproc://fanout-burst", fsm);
+    assert_int_equal (zsock_sndhwm (fanout_sock (fanout)), FANOUT_SEND_HWM_MAX);
+    zsock_t *subscriber = zsock_new_sub ("inproc://fanout-burst", "topic/");
+    s_take_subscriptions (fanout);
+    //  Past the subscriber's own queue (1000) plus any few-event mark
+    const uint64_t burst = 3000;
+    for (uint64_t seq = 1; seq <= burst; seq++)
+        s_publish (fanout, "topic/jobs", seq);
+    for (uint64_t seq = 1; seq <= burst; seq++)
+        s_expect (subscriber, "topic/jobs", "topic/jobs", seq, NULL);
+    zsock_destroy (&subscriber);
+    fanout_destroy (&fanout);
+    fsm_destroy (&fsm);
+}
+
+//  Publishes on "topic/big" an event carrying size bytes.
+static void
+s_publish_bytes (fanout_t *fanout, uint64_t seq, size_t size)
+{
+    //  Printable: JSON carries it as it is
+    uint8_t *bytes = malloc (size);
+    assert_non_null (bytes);
+    memset (bytes, 'x', size);
+    Raftq__Event event = RAFTQ__EVENT__INIT;
+    event.stream = "topic/big";
+    event.seq = seq;
+    event.kind = "publish";
+    event.topic = "big";
+    event.message.data = bytes;
+    event.message.len = size;
+    fanout_publish (fanout, &event);
+    free (bytes);
+}
+
+//  A big event lowers the XPUB's mark before it goes out, so that the
+//  bound holds in bytes; once the subscriber took it, small events raise
+//  the mark again.
+static void
+test_mark_follows_event_sizes (void **state)
+{
+    (void)state;
+    const uint64_t lag_bytes = 1024 * 1024;
+    fsm_t *fsm = fsm_new (NULL);
+    fanout_t *fanout = s_fanout_bounded ("inproc://fanout-sizes", fsm, lag_bytes);
+    zsock_t *publisher = fanout_sock (fanout);
+    int small_mark = fanout_budget_hwm_for (lag_bytes, FANOUT_BUDGET_CLASS_MIN);
+    assert_int_equal (zsock_sndhwm (publisher), small_mark);
+    zsock_t *subscriber = zsock_new_sub ("inproc://fanout-sizes", "topic/");
+    s_take_subscriptions (fanout);
+
+    //  200 KiB of payload, twice that with its JSON text: 512 KiB class
+    s_publish_bytes (fanout, 1, 200 * 1024);
+    assert_int_equal (zsock_sndhwm (publisher), 2);
+    zmsg_t *big = zmsg_recv (subscriber);
+    assert_non_null (big);
+    zmsg_destroy (&big);
+
+    uint64_t seq = 2;
+    int64_t deadline = zclock_mono () + WAIT_MS;
+    while (zsock_sndhwm (publisher) != small_mark && zclock_mono () < deadline) {
+        s_publish (fanout, "topic/big", seq);
+        s_expect (subscriber, "topic/big", "topic/big", seq++, NULL);
+    }
+    assert_int_equal (zsock_sndhwm (publisher), small_mark);
+    zsock_destroy (&subscriber);
+    fanout_destroy (&fanout);
+    fsm_destroy (&fsm);
 }
 
 int
@@ -359,7 +436,8 @@ main (void)
         cmocka_unit_test (test_private_streams),
         cmocka_unit_test (test_revocation),
         cmocka_unit_test (test_other_messages),
-        cmocka_unit_test (test_send_hwm_from_lag_bytes),
+        cmocka_unit_test (test_burst_of_small_events_kept),
+        cmocka_unit_test (test_mark_follows_event_sizes),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
