@@ -50,11 +50,8 @@
     timeout refuses pre-votes and ignores RequestVotes (unless the leader is
     handing over, see raft_core_transfer_leadership). A leader that has not
     heard from a majority of voters for the minimum election timeout steps
-    down (check-quorum); a tick that comes more than a heartbeat late defers
-    the check to the next one, since the messages that came while the
-    leader itself was not running are still unread. A follower whose
-    acknowledged entries were lost (a corrupt tail cut on restart) is
-    noticed and refilled.
+    down (check-quorum). A follower whose acknowledged entries were lost (a
+    corrupt tail cut on restart) is noticed and refilled.
 
     Membership changes one server at a time (dissertation chapter 4). A
     configuration is the full member list (raft_member_t: id, voter or

@@ -287,32 +287,15 @@ raft_election_handle_timeout_now (raft_core_t *self, const raft_message_t *messa
         raft_election_campaign (self, true);
 }
 
-//  A tick more than a heartbeat after the one before means this node was
-//  not running meanwhile (a stalled thread, a starved CPU): what peers
-//  sent in that time waits unread, so their silence is no evidence yet.
-//  The check waits for the next tick, once they have been read; it is
-//  deferred once at most, so a node that is always late still checks.
-static void
-s_leader_check_quorum_on_time (raft_core_t *self, uint64_t previous_ms)
-{
-    if (self->now_ms - previous_ms > self->heartbeat_ms && !self->quorum_check_deferred) {
-        self->quorum_check_deferred = true;
-        return;
-    }
-    self->quorum_check_deferred = false;
-    s_leader_check_quorum (self);
-}
-
 void
 raft_core_tick (raft_core_t *self, uint64_t now_ms)
 {
     assert (self);
     self->started = true;
-    uint64_t previous_ms = self->now_ms;
     if (now_ms > self->now_ms)
         self->now_ms = now_ms;
     if (self->role == RAFT_ROLE_LEADER) {
-        s_leader_check_quorum_on_time (self, previous_ms);
+        s_leader_check_quorum (self);
         if (self->transfer_target && self->now_ms >= self->transfer_deadline_ms)
             self->transfer_target = 0; //  the target did not take over: lead on
     }

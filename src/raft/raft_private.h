@@ -89,7 +89,6 @@ struct _raft_core_t {
     uint64_t election_deadline_ms;    //  follower/candidate: campaign at this time
     uint64_t leader_contact_ms;       //  follower: last AppendEntries from the leader
     uint64_t heartbeat_deadline_ms;   //  leader: next heartbeat round at this time
-    bool quorum_check_deferred;       //  leader: the last tick came late and did not check
     bool started;                     //  an event was fed: restoring is over
 
     uint64_t term;                 //  current term

@@ -384,41 +384,6 @@ test_check_quorum_steps_down_a_cut_off_leader (void **state)
     raft_fixture_destroy (&harness);
 }
 
-//  A leader whose own tick came late (its thread stalled) has not read what
-//  its followers sent meanwhile: it checks the quorum at the next tick,
-//  not at that one; and only once, so silent followers still depose it.
-static void
-test_check_quorum_waits_out_its_own_stall (void **state)
-{
-    (void)state;
-    raft_fixture_t *harness = raft_fixture_new_led (3);
-    raft_core_t *leader = harness->cores[1];
-    uint64_t now = ELECTION_MAX;
-    for (int beat = 0; beat < 5; beat++)
-        raft_fixture_beat (harness, &now);
-
-    now += 2 * ELECTION_MIN;
-    raft_core_tick (leader, now);
-    assert_int_equal (raft_core_role (leader), RAFT_ROLE_LEADER);
-    //  The replies read after the late tick count at the next one
-    raft_fixture_collect (harness, 1);
-    raft_fixture_deliver_all (harness);
-    raft_core_tick (leader, now + HEARTBEAT_MS / 5);
-    assert_int_equal (raft_core_role (leader), RAFT_ROLE_LEADER);
-
-    //  Followers gone: a late tick defers, the one after it steps down
-    raft_core_destroy (&harness->cores[2]);
-    raft_core_destroy (&harness->cores[3]);
-    now += 2 * ELECTION_MIN;
-    raft_core_tick (leader, now);
-    assert_int_equal (raft_core_role (leader), RAFT_ROLE_LEADER);
-    now += 2 * ELECTION_MIN;
-    raft_core_tick (leader, now);
-    assert_int_equal (raft_core_role (leader), RAFT_ROLE_FOLLOWER);
-    assert_int_equal (raft_core_term (leader), 1);
-    raft_fixture_destroy (&harness);
-}
-
 static void
 test_leadership_transfer (void **state)
 {
@@ -512,7 +477,6 @@ main (void)
         cmocka_unit_test (test_pre_vote_rules),
         cmocka_unit_test (test_rejoining_node_does_not_disrupt_the_leader),
         cmocka_unit_test (test_check_quorum_steps_down_a_cut_off_leader),
-        cmocka_unit_test (test_check_quorum_waits_out_its_own_stall),
         cmocka_unit_test (test_leadership_transfer),
         cmocka_unit_test (test_leadership_transfer_gives_up),
     };
