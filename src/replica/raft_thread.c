@@ -60,6 +60,7 @@ s_self_destroy (raft_thread_t **self_p)
         raft_core_destroy (&self->core);
         snapshot_writer_destroy (&self->receiver);
         free (self->snapshot_dir);
+        log_syncer_destroy (&self->syncer);
         log_store_destroy (&self->log);
         meta_store_destroy (&self->meta);
         free (self->log_path);
@@ -116,7 +117,7 @@ s_self_new (zsock_t *pipe, const raft_actor_options_t *options)
     //  Sockets first: a second copy of a running node fails on its port
     //  before it can touch (and maybe truncate) the live node's log
     if (!self->cluster || !self->fsync_seconds || s_open_sockets (self, options) ||
-        raft_restore_open (self, options))
+        raft_restore_open (self, options) || !(self->syncer = log_syncer_new ()))
         s_self_destroy (&self);
     return self;
 }
@@ -307,6 +308,70 @@ s_append (raft_thread_t *self, const raft_ready_t *ready)
     }
 }
 
+//  Entries up to index (of term) are written: makes them durable and tells
+//  the core. The fdatasync runs on the syncer's thread when the store can
+//  hand it off, so this loop goes on reading peers and answering
+//  heartbeats meanwhile; one at a time, the next covering all written
+//  while it ran (group commit). Else (a segment was just made, whose
+//  directory entry must be synced too) it runs here.
+static void
+s_sync_written (raft_thread_t *self, uint64_t index, uint64_t term)
+{
+    if (self->sync_in_flight) {
+        self->sync_wanted = true;
+        self->wanted_index = index;
+        self->wanted_term = term;
+        return;
+    }
+    int fd;
+    if (log_store_sync_handoff (self->log, &fd) == 0 && fd >= 0) {
+        if (log_syncer_sync (self->syncer, fd, ++self->sync_ticket))
+            raft_thread_fatal (self, "cannot hand the log's sync to its thread");
+        self->sync_in_flight = true;
+        self->sync_index = index;
+        self->sync_term = term;
+        self->sync_truncations = self->log_truncations;
+        return;
+    }
+    if (fd < 0) {
+        int64_t started = zclock_usecs ();
+        if (log_store_sync (self->log))
+            raft_thread_fatal (self, "cannot sync the log");
+        metric_histogram_observe (self->fsync_seconds, (double)(zclock_usecs () - started) / 1e6);
+    }
+    raft_core_persisted (self->core, index, term);
+}
+
+//  The syncer's answer: the entries it covered are durable, unless the
+//  log's suffix was cut since (the sync may have run before the cut; what
+//  was rewritten after it needs a sync of its own).
+static int
+s_on_synced (event_loop_t *loop, zsock_t *socket, void *argument)
+{
+    (void)loop;
+    (void)socket;
+    raft_thread_t *self = (raft_thread_t *)argument;
+    uint64_t ticket, usecs;
+    int error;
+    if (log_syncer_recv (self->syncer, &ticket, &usecs, &error) || !self->sync_in_flight ||
+        ticket != self->sync_ticket)
+        return 0;
+    if (error) {
+        errno = error;
+        raft_thread_fatal (self, "cannot sync the log");
+    }
+    metric_histogram_observe (self->fsync_seconds, (double)usecs / 1e6);
+    self->sync_in_flight = false;
+    if (self->sync_truncations == self->log_truncations)
+        raft_core_persisted (self->core, self->sync_index, self->sync_term);
+    if (self->sync_wanted) {
+        self->sync_wanted = false;
+        s_sync_written (self, self->wanted_index, self->wanted_term);
+    }
+    raft_thread_process_ready (self);
+    return 0;
+}
+
 //  Acts on everything the core wants done, in the order the core demands,
 //  until it wants nothing more.
 void
@@ -333,8 +398,11 @@ raft_thread_process_ready (raft_thread_t *self)
         for (size_t position = 0; position < ready.message_count; position++)
             raft_thread_send_peer (self, &ready.messages[position]);
         //  c. the log: one sync for the whole batch
-        if (ready.truncate_from && log_store_truncate_suffix (self->log, ready.truncate_from))
-            raft_thread_fatal (self, "cannot truncate the log");
+        if (ready.truncate_from) {
+            if (log_store_truncate_suffix (self->log, ready.truncate_from))
+                raft_thread_fatal (self, "cannot truncate the log");
+            self->log_truncations++;
+        }
         bool written = ready.entries_to_persist_count > 0;
         uint64_t written_index = 0;
         uint64_t written_term = 0;
@@ -345,11 +413,6 @@ raft_thread_process_ready (raft_thread_t *self)
             written_term = last->term;
             if (s_append (self, &ready))
                 raft_thread_fatal (self, "cannot append to the log");
-            int64_t sync_started = zclock_usecs ();
-            if (log_store_sync (self->log))
-                raft_thread_fatal (self, "cannot sync the log");
-            metric_histogram_observe (self->fsync_seconds,
-                                      (double)(zclock_usecs () - sync_started) / 1e6);
             self->entries_written += ready.entries_to_persist_count;
         }
         raft_snapshots_handle_ready (self, &ready);
@@ -358,7 +421,7 @@ raft_thread_process_ready (raft_thread_t *self)
             raft_pipe_add_read_settled (&self->reads, &ready.reads[position]);
         raft_core_advance (self->core);
         if (written)
-            raft_core_persisted (self->core, written_index, written_term);
+            s_sync_written (self, written_index, written_term);
     }
     s_send_committed (self, &committed);
     raft_pipe_send_reads (self->pipe, &self->reads);
@@ -618,6 +681,7 @@ raft_thread_run (zsock_t *pipe, void *argument)
         event_loop_socket (self->loop, self->router, s_on_peer_traffic, self) == 0 &&
         event_loop_socket (self->loop, snapshot_writer_sock (self->receiver),
                            raft_snapshots_on_report, self) == 0 &&
+        event_loop_socket (self->loop, log_syncer_sock (self->syncer), s_on_synced, self) == 0 &&
         event_loop_timer (self->loop, self->tick_ms, s_on_tick, self) == 0 &&
         event_loop_timer (self->loop, RAFT_ACTOR_METRICS_MS, s_on_metrics_timer, self) == 0)
         //  Signals are blocked here: only a handler ends the loop

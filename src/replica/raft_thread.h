@@ -14,6 +14,7 @@
 #include "replica/peer_links.h"
 #include "replica/raft_actor.h"
 #include "storage/log_store.h"
+#include "storage/log_syncer.h"
 #include "storage/meta_store.h"
 #include "storage/snapshot_transfer.h"
 #include "util/diagnostic.h"
@@ -25,26 +26,36 @@
 
 //  The thread's own state; lives on its thread only.
 typedef struct {
-    zsock_t *pipe;                        //  to the broker
-    event_loop_t *loop;                   //  reactor of this thread
-    uint32_t node_id;                     //  this node
-    uint32_t tick_ms;                     //  period of the core's clock
-    char *cluster;                        //  cluster name, checked on every peer message
-    meta_store_t *meta;                   //  term and vote on disk
-    log_store_t *log;                     //  the log on disk
-    char *log_path;                       //  its directory, for log lines
-    raft_core_t *core;                    //  the protocol
-    zsock_t *router;                      //  bound on the peer port; receives only
-    peer_links_t *links;                  //  DEALERs to the other nodes, their keys
-    zmsg_t *rejected;                     //  tickets refused since the last report, or NULL
-    zmsg_t *reads;                        //  READS to report (settled or refused), or NULL
-    bool terminated;                      //  $TERM received
-    bool state_reported;                  //  a STATE was sent at least once
-    raft_role_t reported_role;            //  last STATE sent: role
-    uint64_t reported_term;               //  term
-    uint32_t reported_leader;             //  leader
-    uint64_t reported_commit;             //  commit index
-    uint64_t reported_last;               //  last index
+    zsock_t *pipe;             //  to the broker
+    event_loop_t *loop;        //  reactor of this thread
+    uint32_t node_id;          //  this node
+    uint32_t tick_ms;          //  period of the core's clock
+    char *cluster;             //  cluster name, checked on every peer message
+    meta_store_t *meta;        //  term and vote on disk
+    log_store_t *log;          //  the log on disk
+    log_syncer_t *syncer;      //  fdatasyncs the log off this loop
+    uint64_t log_truncations;  //  suffix truncations so far: a sync from before one reports nothing
+    uint64_t sync_ticket;      //  ticket of the latest sync handed to the syncer
+    bool sync_in_flight;       //  the syncer is at it; its answer is due
+    uint64_t sync_index;       //  in flight: last entry it makes durable
+    uint64_t sync_term;        //  in flight: that entry's term
+    uint64_t sync_truncations; //  in flight: log_truncations when handed off
+    bool sync_wanted;          //  entries were written while one was in flight
+    uint64_t wanted_index;     //  wanted: last entry written
+    uint64_t wanted_term;      //  wanted: its term
+    char *log_path;            //  its directory, for log lines
+    raft_core_t *core;         //  the protocol
+    zsock_t *router;           //  bound on the peer port; receives only
+    peer_links_t *links;       //  DEALERs to the other nodes, their keys
+    zmsg_t *rejected;          //  tickets refused since the last report, or NULL
+    zmsg_t *reads;             //  READS to report (settled or refused), or NULL
+    bool terminated;           //  $TERM received
+    bool state_reported;       //  a STATE was sent at least once
+    raft_role_t reported_role; //  last STATE sent: role
+    uint64_t reported_term;    //  term
+    uint32_t reported_leader;  //  leader
+    uint64_t reported_commit;  //  commit index
+    uint64_t reported_last;    //  last index
     zframe_t *reported_progress;          //  body of the last PROGRESS sent, NULL before the first
     uint64_t dropped_sends;               //  peer messages dropped because a peer was unreachable
     uint64_t entries_written;             //  log entries appended since start

@@ -405,6 +405,31 @@ log_store_sync (log_store_t *self)
 }
 
 int
+log_store_sync_handoff (log_store_t *self, int *fd)
+{
+    *fd = -1;
+    if (self->failed) {
+        errno = EIO;
+        return -1;
+    }
+    if (self->directory_dirty)
+        return -1;
+    //  Older segments are synced when the next one is made: only the
+    //  newest may hold unsynced data here
+    for (size_t at = 0; at + 1 < self->segment_count; at++)
+        if (self->segments[at].dirty)
+            return -1;
+    segment_t *newest = self->segment_count ? &self->segments[self->segment_count - 1] : NULL;
+    if (!newest || !newest->dirty)
+        return 0;
+    if (log_store_segment_open (self, newest) ||
+        (*fd = fcntl (newest->fd, F_DUPFD_CLOEXEC, 0)) == -1)
+        return -1;
+    newest->dirty = false;
+    return 0;
+}
+
+int
 log_store_truncate_suffix (log_store_t *self, uint64_t from_index)
 {
     assert (self);

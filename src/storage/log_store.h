@@ -47,6 +47,17 @@ int log_store_append (log_store_t *self, const raft_entry_t *entries, size_t cou
 //  segment). Returns 0 or -1.
 int log_store_sync (log_store_t *self);
 
+//  The same sync, done on another thread so that the owner's loop goes on
+//  serving sockets meanwhile. When all that is not durable is the newest
+//  segment's data (the usual case: no segment was made since the last
+//  sync), *fd gets a duplicate of its descriptor: the caller fdatasyncs and
+//  closes it, and what was appended so far is durable once that returns 0
+//  (appends after this call need a sync of their own). The store counts it
+//  synced from now on. *fd is -1 when nothing needs syncing. Returns 0, or
+//  -1 when this cannot be handed off (call log_store_sync instead) or the
+//  store has failed (errno EIO).
+int log_store_sync_handoff (log_store_t *self, int *fd);
+
 //  Deletes every entry with index >= from_index, durably. Returns 0 or -1.
 int log_store_truncate_suffix (log_store_t *self, uint64_t from_index);
 
