@@ -1,8 +1,9 @@
 /*  raft_thread — owns the Raft actor's thread: the event loop with the peer
-    sockets, the tick timer and the pipe, and the handling of what the core
-    wants done (persist, send, commit, report). Restoring at start is
-    raft_restore.c's, snapshots raft_snapshots.c's, the pipe's encoding
-    raft_pipe.c's. See raft_actor.h for the protocol and the guarantees.
+    sockets, the tick timer, the pipe and the log syncer's answers, and the
+    handling of what the core wants done (persist, send, commit, report).
+    Restoring at start is raft_restore.c's, snapshots raft_snapshots.c's,
+    the pipe's encoding raft_pipe.c's. See raft_actor.h for the protocol
+    and the guarantees.
 */
 #include "replica/raft_thread.h"
 #include "util/worker.h"
