@@ -512,11 +512,17 @@ class Cluster:
         finally:
             os.umask(umask)
         output = log if log is not None else output
+        # A process group of its own keeps the terminal's Ctrl-C away from
+        # the node (we stop it in order). Not a session of its own: with
+        # autogroup each session is ranked as one, and nodes of one machine
+        # in sessions apart got a share each, their Raft threads (nice -10)
+        # waiting behind their own fan-out for up to 700 ms (elections
+        # from load alone, README Decisions, "Urgent threads")
         try:
             process = subprocess.Popen(
                 [self.program] + node.argv, cwd=self.config.base_dir,
                 stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
-                start_new_session=True,
+                process_group=0,
                 preexec_fn=None if self.detach else _parent_death_signal)
         finally:
             if log is not None:

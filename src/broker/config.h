@@ -23,6 +23,7 @@
 
 #include "broker/config_limits.h"
 #include "util/curve_key.h"
+#include "util/thread_priority.h"
 
 #define CONFIG_HOST_MAX 64
 
@@ -65,6 +66,7 @@ typedef struct {
     uint32_t session_lifetime_s;        //  a chat session this old expires
     char *admin_secret_file;            //  the admin secret (admin_credential.h), 0600
     bool core_dumps;                    //  leave core dumps on (they hold tokens and messages)
+    thread_priority_t urgent_threads;   //  most the Raft and peer I/O threads ask for
     config_limits_t limits;             //  quotas and watermarks ("limits", config_limits.h)
     bool peer_curve;                    //  peer port runs CurveZMQ with the members' keys
     config_client_security_t client_security; //  client and PUB ports

@@ -8,10 +8,10 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "util/diagnostic.h"
+#include "util/thread_priority.h"
 #include "util/worker.h"
 
 //  Longest wait between two looks at the pipe and libmicrohttpd's timers.
@@ -277,8 +277,8 @@ static void
 s_thread_run (zsock_t *pipe, void *argument)
 {
     worker_block_signals ();
-    //  Linux: a thread's own niceness, by its thread id
-    setpriority (PRIO_PROCESS, (id_t)gettid (), HTTP_THREAD_NICE);
+    //  Scrapes yield the CPU to the broker; failing that they run as before
+    thread_priority_nice_self (HTTP_THREAD_NICE);
     const s_start_t *start = (const s_start_t *)argument;
     s_thread_t self = {.node_id = start->node_id};
     int rc = s_start_daemon (&self, start);

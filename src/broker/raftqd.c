@@ -22,7 +22,6 @@
 #include "storage/node_dir.h"
 #include "util/diagnostic.h"
 #include "util/io_threads.h"
-#include "util/thread_nice.h"
 #include "broker/server.h"
 
 #define EXIT_USAGE 2
@@ -269,10 +268,12 @@ main (int argc, char *argv[])
         return 1;
     }
     //  The peers' I/O thread exists once the server's sockets do
-    if (io_threads_nice (IO_LANE_PEERS, THREAD_NICE_URGENT))
+    int got = io_threads_raise (IO_LANE_PEERS, config->urgent_threads);
+    if (got < (int)config->urgent_threads)
         diagnostic_line (node_id, DIAGNOSTIC_INFO,
-                         "the peers' I/O thread runs at the normal priority (%s)",
-                         strerror (errno));
+                         "the peers' I/O thread runs at the %s priority, not %s (%s)",
+                         got == -1 ? "normal" : thread_priority_name ((thread_priority_t)got),
+                         thread_priority_name (config->urgent_threads), strerror (errno));
     int rc = server_run (server);
     server_destroy (&server);
     config_destroy (&config);

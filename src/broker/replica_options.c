@@ -65,6 +65,7 @@ replica_options_build (replica_options_t *self, const config_t *config, uint32_t
     options->snapshot_trailing_entries = config->snapshot_trailing_entries;
     options->min_free_disk_bytes = config->limits.min_free_disk_bytes;
     options->snapshot = snapshot;
+    options->priority = config->urgent_threads;
     return 0;
 }
 

@@ -324,10 +324,11 @@ raft_replication_handle_append (raft_core_t *self, const raft_message_t *request
         self->ack_term = self->term;
         if (end_index > self->ack_index)
             self->ack_index = end_index;
-        //  A new read round is answered at once, not after the write: what
-        //  is durable so far matches the leader's log (it is a prefix of
-        //  what we just matched)
-        if (new_read_round)
+        //  A new read round and a heartbeat are answered at once, not after
+        //  the write: what is durable so far matches the leader's log (it is
+        //  a prefix of what we just matched). Silence during a slow fsync
+        //  would make the leader's check-quorum take us for gone
+        if (new_read_round || request->entry_count == 0)
             raft_outbox_append_success (self, request->from, self->persisted_index);
     }
 }

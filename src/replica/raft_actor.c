@@ -8,7 +8,7 @@
 #include "replica/raft_pipe.h"
 #include "replica/raft_thread.h"
 #include "util/diagnostic.h"
-#include "util/thread_nice.h"
+#include "util/thread_priority.h"
 
 struct _raft_actor_t {
     zactor_t *actor;                //  the Raft thread
@@ -19,16 +19,19 @@ struct _raft_actor_t {
     raft_actor_progress_t progress; //  what the latest PROGRESS said (matches owned)
 };
 
-//  The Raft thread, weighted ahead of the node's bulk work (thread_nice.h)
+//  The Raft thread, ahead of the node's bulk work (thread_priority.h)
 static void
-s_run (zsock_t *pipe, void *options)
+s_run (zsock_t *pipe, void *argument)
 {
-    if (thread_nice_self (THREAD_NICE_URGENT))
-        diagnostic_line (((const raft_actor_options_t *)options)->node_id, DIAGNOSTIC_INFO,
-                         "the Raft thread runs at the normal priority (%s): on a loaded "
+    const raft_actor_options_t *options = (const raft_actor_options_t *)argument;
+    thread_priority_t got = thread_priority_raise_self (options->priority);
+    if (got < options->priority)
+        diagnostic_line (options->node_id, DIAGNOSTIC_INFO,
+                         "the Raft thread runs at the %s priority, not %s (%s): on a loaded "
                          "machine it may wait for a CPU past an election timeout",
+                         thread_priority_name (got), thread_priority_name (options->priority),
                          strerror (errno));
-    raft_thread_run (pipe, options);
+    raft_thread_run (pipe, argument);
 }
 
 raft_actor_t *

@@ -3,7 +3,7 @@
 */
 #include "util/io_threads.h"
 
-#include "util/thread_nice.h"
+#include "util/thread_priority.h"
 
 void
 io_threads_setup (void)
@@ -12,13 +12,13 @@ io_threads_setup (void)
 }
 
 int
-io_threads_nice (io_lane_t lane, int nice)
+io_threads_raise (io_lane_t lane, thread_priority_t wanted)
 {
     //  libzmq 4.3 names its I/O threads by their index, which is the
     //  affinity bit io_threads_pin uses
     char name[32];
     snprintf (name, sizeof name, "ZMQbg/IO/%d", (int)lane);
-    return thread_nice_named (name, nice);
+    return thread_priority_raise_named (name, wanted);
 }
 
 void

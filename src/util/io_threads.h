@@ -11,6 +11,8 @@
 
 #include <czmq.h>
 
+#include "util/thread_priority.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -26,10 +28,10 @@ typedef enum {
 //  socket: czmq asserts that none is open when the context is remade.
 void io_threads_setup (void);
 
-//  Sets the nice value of lane's I/O thread (thread_nice.h), once the
-//  context has started its threads (after the first socket). 0, or -1
-//  with errno set.
-int io_threads_nice (io_lane_t lane, int nice);
+//  Raises lane's I/O thread as far as wanted and allowed
+//  (thread_priority.h), once the context has started its threads (after
+//  the first socket). Returns the priority it got, or -1 with errno set.
+int io_threads_raise (io_lane_t lane, thread_priority_t wanted);
 
 //  Pins socket to its lane's I/O thread, before it binds or connects. In
 //  a process whose context has fewer threads than lanes (a test, a tool)

@@ -186,7 +186,14 @@ sim_events_step (sim_cluster_t *self)
     self->totals.steps++;
     node_t *target = s_target (self, &event);
     if (target && target->paused_until_ms) {
-        //  A stalled process: what comes for it waits until it wakes
+        //  A stalled process: what comes for it waits until it wakes. Its
+        //  clock keeps the cadence instead, so that a crash ending the pause
+        //  does not leave the restarted process without ticks until then
+        if (self->now_ms < target->paused_until_ms && event.kind == EVENT_TICK)
+            return sim_queue_push (self->queue, self->now_ms + TICK_MS, EVENT_TICK, event.node, 0,
+                                   NULL) == 0
+                       ? 0
+                       : sim_cluster_fail (self, "out of memory for events");
         if (self->now_ms < target->paused_until_ms)
             return sim_queue_push (self->queue, target->paused_until_ms, event.kind, event.node,
                                    event.incarnation, event.payload) == 0

@@ -167,8 +167,9 @@ s_kill_node (restart_plan_t *plan)
     return s_process_gone (pid) ? 0 : -1;
 }
 
-//  Spawns raftqd for the node in its own session, output appended to its
-//  log as raftq-cluster does, and writes the pid file. Returns 0 or -1.
+//  Spawns raftqd for the node in its own process group (not a session of
+//  its own: raftq_cluster.py says why), output appended to its log as
+//  raftq-cluster does, and writes the pid file. Returns 0 or -1.
 static int
 s_spawn_node (restart_plan_t *plan, const bench_options_t *options)
 {
@@ -179,7 +180,7 @@ s_spawn_node (restart_plan_t *plan, const bench_options_t *options)
     pid_t pid = fork ();
     if (pid == 0) {
         //  Only async-signal-safe calls until exec: the parent has threads
-        setsid ();
+        setpgid (0, 0);
         int log = open (log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
         int nothing = open ("/dev/null", O_RDONLY);
         if (log >= 0 && nothing >= 0 && dup2 (log, 1) >= 0 && dup2 (log, 2) >= 0 &&

@@ -152,6 +152,14 @@ test_defaults_and_options (void **state)
     //  The admin secret sits with the data; core dumps are off
     assert_string_equal (config->admin_secret_file, "data/admin.secret");
     assert_false (config->core_dumps);
+    //  Urgent threads ask for nice -10 (and take what they may)
+    assert_int_equal (config->urgent_threads, THREAD_PRIORITY_NICE);
+    config_destroy (&config);
+    config = s_expect_config ("{" PLAIN ONE_NODE ",\"urgent_threads\":\"realtime\"}");
+    assert_int_equal (config->urgent_threads, THREAD_PRIORITY_REALTIME);
+    config_destroy (&config);
+    config = s_expect_config ("{" PLAIN ONE_NODE ",\"urgent_threads\":\"normal\"}");
+    assert_int_equal (config->urgent_threads, THREAD_PRIORITY_NORMAL);
     config_destroy (&config);
 
     config = s_expect_config ("{" PLAIN ONE_NODE ",\"data_dir\":\"/srv/q\",\"core_dumps\":true}");
@@ -222,8 +230,13 @@ test_bad_top_level_and_settings (void **state)
          "cluster, data_dir, heartbeat_ms, election_timeout_ms, request_timeout_ms, "
          "max_payload_bytes, event_retention, snapshot_log_bytes, snapshot_trailing_entries, "
          "segment_bytes, session_idle_s, session_lifetime_s, nodes, admin_secret_file, "
-         "core_dumps, peer_curve, client_curve, client_certificate, limits, gateway)"},
+         "core_dumps, urgent_threads, peer_curve, client_curve, client_certificate, limits, "
+         "gateway)"},
         {"{" PLAIN ONE_NODE ",\"core_dumps\":1}", "test.json: core_dumps: must be true or false"},
+        {"{" PLAIN ONE_NODE ",\"urgent_threads\":\"fifo\"}",
+         "test.json: urgent_threads: must be \"realtime\", \"nice\" or \"normal\""},
+        {"{" PLAIN ONE_NODE ",\"urgent_threads\":2}",
+         "test.json: urgent_threads: must be \"realtime\", \"nice\" or \"normal\""},
         {"{" PLAIN ONE_NODE ",\"admin_secret_file\":\"\"}",
          "test.json: admin_secret_file: must be a non-empty string"},
         {"{" PLAIN "\"nodes\":{}}", "test.json: nodes: must be a non-empty array of objects"},

@@ -119,11 +119,11 @@ test_follower_truncates_only_conflicts (void **state)
     raft_fixture_destroy (&harness);
 }
 
-static void
-test_follower_acks_only_after_persisted (void **state)
+//  Node 2 handed entries 1-3 of term 1 by leader 1 and syncing none yet:
+//  it owes the leader an answer it cannot give.
+static raft_core_t *
+s_follower_with_unsynced_entries (raft_fixture_t *harness)
 {
-    (void)state;
-    raft_fixture_t *harness = raft_fixture_new (3, true);
     harness->persist = false;
     raft_core_t *core = harness->cores[2];
     raft_entry_t entries[3];
@@ -132,7 +132,16 @@ test_follower_acks_only_after_persisted (void **state)
     raft_message_t append = raft_fixture_append (1, 2, 1, 0, 0, entries, 3, 0);
     raft_core_receive (core, &append);
     raft_fixture_collect (harness, 2);
-    assert_int_equal (raft_fixture_count_queued (harness, RAFT_MESSAGE_APPEND_ENTRIES_REPLY, 1), 0);
+    assert_int_equal (harness->queued_count, 0);
+    return core;
+}
+
+static void
+test_follower_acks_only_after_persisted (void **state)
+{
+    (void)state;
+    raft_fixture_t *harness = raft_fixture_new (3, true);
+    raft_core_t *core = s_follower_with_unsynced_entries (harness);
     assert_int_equal (raft_core_leader (core), 1);
 
     //  Part of it durable: acknowledged that far; a wrong term is ignored
@@ -152,6 +161,40 @@ test_follower_acks_only_after_persisted (void **state)
     assert_int_equal (reply->match_index, 3);
     free (reply);
     assert_int_equal (harness->queued_count, 0);
+    raft_fixture_destroy (&harness);
+}
+
+//  A heartbeat is answered at once with what is durable, even while a
+//  sync is slow: silence would make the leader's check-quorum step down
+//  beside live followers.
+static void
+test_follower_answers_heartbeat_while_sync_is_slow (void **state)
+{
+    (void)state;
+    raft_fixture_t *harness = raft_fixture_new (3, true);
+    raft_core_t *core = s_follower_with_unsynced_entries (harness);
+    raft_core_persisted (core, 1, 1);
+    raft_fixture_collect (harness, 2);
+    free (raft_fixture_take (harness));
+
+    //  The heartbeat matches at 3; only 1 is durable, and that is all it says
+    raft_message_t heartbeat = raft_fixture_append (1, 2, 1, 3, 1, NULL, 0, 0);
+    raft_core_receive (core, &heartbeat);
+    raft_fixture_collect (harness, 2);
+    raft_message_t *reply = raft_fixture_take (harness);
+    assert_non_null (reply);
+    assert_true (reply->success);
+    assert_int_equal (reply->match_index, 1);
+    free (reply);
+    assert_int_equal (harness->queued_count, 0);
+
+    //  The rest is acknowledged when it is durable, as before
+    raft_core_persisted (core, 3, 1);
+    raft_fixture_collect (harness, 2);
+    reply = raft_fixture_take (harness);
+    assert_true (reply->success);
+    assert_int_equal (reply->match_index, 3);
+    free (reply);
     raft_fixture_destroy (&harness);
 }
 
@@ -525,6 +568,7 @@ main (void)
         cmocka_unit_test (test_follower_hints_where_to_retry),
         cmocka_unit_test (test_follower_truncates_only_conflicts),
         cmocka_unit_test (test_follower_acks_only_after_persisted),
+        cmocka_unit_test (test_follower_answers_heartbeat_while_sync_is_slow),
         cmocka_unit_test (test_leader_commits_only_current_term_entries),
         cmocka_unit_test (test_leader_counts_itself_only_when_persisted),
         cmocka_unit_test (test_pipelining_window_is_bounded),
