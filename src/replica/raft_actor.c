@@ -57,6 +57,9 @@ raft_actor_destroy (raft_actor_t **self_p)
 {
     if (*self_p) {
         raft_actor_t *self = *self_p;
+        //  zactor_destroy waits for the thread's last signal on this socket
+        if (self->actor)
+            zsock_set_rcvtimeo (zactor_sock (self->actor), -1);
         zactor_destroy (&self->actor);
         zmsg_destroy (&self->batch);
         zmsg_destroy (&self->reads);
@@ -144,14 +147,13 @@ raft_actor_recv (raft_actor_t *self, raft_actor_event_t *event)
         return -1;
     char *command = zmsg_popstr (message);
     event->message = message;
-    int rc = raft_pipe_decode_event (command, message, event, &self->progress);
-    if (rc) {
+    if (raft_pipe_decode_event (command, message, event, &self->progress)) {
         diagnostic_line (self->node_id, DIAGNOSTIC_ERROR,
                          "malformed '%s' message from the raft actor", command ? command : "");
         raft_actor_event_clear (event);
     }
     zstr_free (&command);
-    return rc;
+    return 0;
 }
 
 void

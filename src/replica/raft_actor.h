@@ -215,8 +215,11 @@ int raft_actor_compact (raft_actor_t *self, uint64_t index, uint64_t term);
 //  as an ADMINED event with the same ticket. Returns 0 or -1.
 int raft_actor_admin (raft_actor_t *self, uint64_t ticket, raft_actor_admin_kind_t kind,
                       const raft_member_t *member);
-//  Receives and decodes one event (blocks if none is waiting). Returns 0, or
-//  -1 when interrupted or when the message is malformed (then logged).
+//  Receives and decodes one event; blocks if none is waiting, unless the
+//  socket's receive timeout says otherwise (the broker's loop sets 0 and
+//  reads until -1). Returns 0, or -1 when nothing was read (interrupted, or
+//  nothing there). A malformed message is logged and read as an event of
+//  kind 0, which means nothing.
 int raft_actor_recv (raft_actor_t *self, raft_actor_event_t *event);
 
 //  Frees what recv put in event and zeroes it.

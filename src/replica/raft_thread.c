@@ -83,6 +83,7 @@ s_open_sockets (raft_thread_t *self, const raft_actor_options_t *options)
     if (!self->links || !self->router)
         return -1;
     zsock_set_linger (self->router, 0);
+    zsock_set_rcvtimeo (self->router, 0); //  reads never wait (s_read_peers)
     zsock_set_maxmsgsize (self->router, PEER_MAX_MESSAGE_BYTES);
     io_threads_pin (self->router, IO_LANE_PEERS);
     peer_links_secure_router (self->links, self->router);
@@ -517,8 +518,9 @@ s_receive_peer (raft_thread_t *self, zmsg_t *message)
 static void
 s_read_peers (raft_thread_t *self)
 {
-    for (int count = 0; count < DRAIN_LIMIT && (zsock_events (self->router) & ZMQ_POLLIN);
-         count++) {
+    //  Until a read finds nothing (the router does not wait): the failed
+    //  read is the only ask of libzmq's queue
+    for (int count = 0; count < DRAIN_LIMIT; count++) {
         zmsg_t *message = zmsg_recv (self->router);
         if (!message)
             break;
@@ -587,7 +589,7 @@ s_on_pipe (event_loop_t *loop, zsock_t *pipe, void *argument)
 {
     (void)loop;
     raft_thread_t *self = (raft_thread_t *)argument;
-    for (int count = 0; count < DRAIN_LIMIT && (zsock_events (pipe) & ZMQ_POLLIN); count++) {
+    for (int count = 0; count < DRAIN_LIMIT; count++) {
         zmsg_t *message = zmsg_recv (pipe);
         if (!message)
             break;
@@ -677,6 +679,8 @@ raft_thread_run (zsock_t *pipe, void *argument)
     const raft_member_t *members = raft_core_members (self->core, &member_count);
     s_apply_members (self, members, member_count);
 
+    //  The loop's handlers read until a read finds nothing: it must not wait
+    zsock_set_rcvtimeo (pipe, 0);
     self->loop = event_loop_new ();
     if (self->loop && event_loop_socket (self->loop, pipe, s_on_pipe, self) == 0 &&
         event_loop_socket (self->loop, self->router, s_on_peer_traffic, self) == 0 &&
@@ -687,6 +691,7 @@ raft_thread_run (zsock_t *pipe, void *argument)
         event_loop_timer (self->loop, RAFT_ACTOR_METRICS_MS, s_on_metrics_timer, self) == 0)
         //  Signals are blocked here: only a handler ends the loop
         event_loop_run (self->loop);
+    zsock_set_rcvtimeo (pipe, -1);
     if (!self->terminated) {
         diagnostic_line (node_id, DIAGNOSTIC_ERROR, "raft loop ended unexpectedly");
         s_wait_for_term (pipe);
