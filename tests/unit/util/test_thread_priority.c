@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -168,6 +169,11 @@ static void
 test_realtime_is_not_inherited (void **state)
 {
     (void)state;
+    //  Under valgrind (`make valgrind` sets RAFTQ_VALGRIND) threads do not
+    //  keep the kernel's policies: a real-time thread's new thread reads as
+    //  SCHED_FIFO and the reset flag as unset
+    if (getenv ("RAFTQ_VALGRIND"))
+        skip ();
     s_realtime_t result = {0};
     pthread_t thread;
     assert_int_equal (pthread_create (&thread, NULL, s_realtime_raise, &result), 0);
