@@ -46,11 +46,12 @@ test_ipv6_literal_usable (void **state)
         zsock_destroy (&client);
         return;
     }
-    const char *bound = zsock_last_endpoint (server);
+    char *bound = zsock_last_endpoint (server); //  ours to free
     const char *port = strrchr (bound, ':');
     assert_non_null (port);
     char endpoint[ENDPOINT_MAX];
     endpoint_format (endpoint, "::1", (uint16_t)atoi (port + 1));
+    zstr_free (&bound);
     assert_int_equal (zsock_connect (client, "%s", endpoint), 0);
     zsock_set_rcvtimeo (server, 5000);
     zstr_send (client, "over IPv6");
