@@ -321,6 +321,11 @@ s_run (zsock_t *pipe, void *args)
         zhashx_set_destructor (self.domains, s_policy_destructor);
     if (self.watches)
         zhashx_set_destructor (self.watches, s_watch_destructor);
+    //  Only our owner ends us ($TERM), not a signal to the process: a node
+    //  stopping keeps serving handshakes and connection counts through its
+    //  handover, and a query of a handler that had gone would wait forever
+    if (self.poller)
+        zpoller_set_nonstop (self.poller, true);
     //  zactor_new takes the first signal; the second says whether we run
     zsock_signal (pipe, 0);
     zsock_signal (pipe, ready ? 0 : 1);

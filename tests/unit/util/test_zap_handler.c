@@ -12,6 +12,9 @@
 
 #include <cmocka.h>
 
+#include <pthread.h>
+#include <time.h>
+
 #include "util/zap_handler.h"
 
 //  Every wait in this file gives up after this long.
@@ -301,6 +304,36 @@ test_connection_cap (void **state)
     zsock_destroy (&router);
 }
 
+//  Asks for a domain's connections on a thread of its own: a handler that
+//  had ended would leave the ask waiting forever.
+static void *
+s_ask_connections (void *argument)
+{
+    zap_handler_connections ((zap_handler_t *)argument, "test");
+    return NULL;
+}
+
+//  A stop signal to the process (czmq's zsys_interrupted) does not end the
+//  handler: the node goes on through its handover and asks it still.
+static void
+test_handler_outlives_a_stop_signal (void **state)
+{
+    fixture_t *fixture = (fixture_t *)*state;
+    zsys_interrupted = 1;
+    for (int ask = 0; ask < 3; ask++) {
+        pthread_t thread;
+        assert_int_equal (pthread_create (&thread, NULL, s_ask_connections, fixture->handler), 0);
+        struct timespec deadline;
+        clock_gettime (CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += 5;
+        int joined = pthread_timedjoin_np (thread, NULL, &deadline);
+        if (joined)
+            zsys_interrupted = 0;
+        assert_int_equal (joined, 0);
+    }
+    zsys_interrupted = 0;
+}
+
 int
 main (void)
 {
@@ -309,6 +342,7 @@ main (void)
         cmocka_unit_test (test_unknown_key_and_plaintext_refused),
         cmocka_unit_test (test_domain_without_policy_closed),
         cmocka_unit_test (test_connection_cap),
+        cmocka_unit_test (test_handler_outlives_a_stop_signal),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
