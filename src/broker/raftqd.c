@@ -272,7 +272,7 @@ main (int argc, char *argv[])
     if (got < (int)config->urgent_threads)
         diagnostic_line (node_id, DIAGNOSTIC_INFO,
                          "the peers' I/O thread runs at the %s priority, not %s (%s)",
-                         got == -1 ? "normal" : thread_priority_name ((thread_priority_t)got),
+                         thread_priority_name ((thread_priority_t)got),
                          thread_priority_name (config->urgent_threads), strerror (errno));
     int rc = server_run (server);
     server_destroy (&server);

@@ -27,10 +27,11 @@ typedef struct _event_loop_t event_loop_t;
 
 //  A handler returns 0 to go on, -1 to end event_loop_run.
 //  A socket handler is called when the socket has a message queued; it may
-//  read as many as it likes (it need not read them all). It may also find
-//  none (an earlier handler of the turn may have read it), so it reads
-//  without waiting; reading until a read finds nothing costs libzmq one
-//  ask, against one per message for asking ZMQ_EVENTS before each read.
+//  read as many as it likes (it need not read them all). Where other code
+//  of the thread reads the socket too, it may find none (an earlier handler
+//  of the turn read it) and must read without waiting; reading until a read
+//  finds nothing costs libzmq one ask, against one per message for asking
+//  ZMQ_EVENTS before each read.
 typedef int (event_loop_socket_fn) (event_loop_t *loop, zsock_t *socket, void *argument);
 //  A descriptor handler is called while fd is readable or hung up.
 typedef int (event_loop_fd_fn) (event_loop_t *loop, int fd, void *argument);

@@ -36,7 +36,7 @@ typedef enum {
 #define THREAD_PRIORITY_URGENT_NICE (-10)
 
 //  The name of a priority, as the config spells it ("normal", "nice",
-//  "realtime").
+//  "realtime"); "normal" for anything else (-1 from a raise included).
 const char *thread_priority_name (thread_priority_t priority);
 
 //  Gives the calling thread the most urgent priority up to wanted that it
