@@ -11,6 +11,7 @@
 #ifndef FD_RESERVE_H_INCLUDED
 #define FD_RESERVE_H_INCLUDED
 
+#include <stddef.h>
 #include <sys/types.h>
 
 #ifdef __cplusplus
@@ -27,6 +28,12 @@ void fd_reserve_release (int *spare);
 //  ENFILE after giving up *spare; then takes a spare again if none is
 //  held. Returns the descriptor, or -1 with errno set.
 int fd_reserve_openat (int *spare, int directory_fd, const char *name, int flags, mode_t mode);
+
+//  How many more descriptors the process may open: the numbers under its
+//  soft limit that are free (counted in /proc/self/fd). 0 when it cannot even open that
+//  directory for want of descriptors; SIZE_MAX when it cannot tell (no
+//  /proc, no limit).
+size_t fd_reserve_available (void);
 
 #ifdef __cplusplus
 }

@@ -9,7 +9,9 @@
 #include "util/zap_handler.h"
 
 #include <string.h>
+#include <sys/socket.h>
 
+#include "util/fd_reserve.h"
 #include "util/u64_table.h"
 #include "util/worker.h"
 
@@ -23,6 +25,7 @@
 struct _zap_handler_t {
     zactor_t *actor;                            //  the thread answering requests
     char policy_endpoint[POLICY_ENDPOINT_SIZE]; //  where other threads push policies
+    unsigned watches_made;                      //  names each watch's monitor endpoint
 };
 
 //  The thread's state.
@@ -67,6 +70,23 @@ s_watch_destructor (void **item)
     }
 }
 
+//  Shuts a connection just accepted down when the socket has twice its
+//  cap, or when the process is short of descriptors: a client that never
+//  greets is never refused (it never asks), and would otherwise keep its
+//  descriptor until libzmq's handshake timeout. Only a shutdown, never a
+//  close: libzmq's engine sees the end, reports DISCONNECTED and closes the
+//  descriptor itself. Should the connection have gone and its number been
+//  reused in the instant since ACCEPTED, the shutdown ends that other
+//  connection instead (a file or eventfd is not a socket: no effect); its
+//  peer reconnects, and only while the process is short of descriptors.
+static void
+s_shed_if_flooded (s_watch_t *watch, int descriptor)
+{
+    if (zhashx_size (watch->live) > 2 * watch->max_connections ||
+        fd_reserve_available () < ZAP_DESCRIPTOR_RESERVE)
+        shutdown (descriptor, SHUT_RDWR);
+}
+
 //  Takes the monitor events waiting: ACCEPTED adds its descriptor,
 //  DISCONNECTED removes it. Nothing else carries the descriptor.
 static void
@@ -96,6 +116,7 @@ s_watch_drain (s_watch_t *watch)
                 *item = descriptor;
                 zhashx_insert (watch->live, item, item);
             }
+            s_shed_if_flooded (watch, (int)value);
         } else if (event == ZMQ_EVENT_DISCONNECTED)
             zhashx_delete (watch->live, &descriptor);
     }
@@ -399,7 +420,10 @@ int
 zap_handler_watch (zap_handler_t *self, zsock_t *socket, const char *domain, size_t max_connections)
 {
     char endpoint[POLICY_ENDPOINT_SIZE];
-    snprintf (endpoint, sizeof endpoint, "inproc://raftq-zap-monitor-%p", (void *)socket);
+    //  Named by handler and sequence: a socket made where a closed one was
+    //  would otherwise meet the endpoint its monitor still holds
+    snprintf (endpoint, sizeof endpoint, "inproc://raftq-zap-monitor-%p-%u", (void *)self,
+              ++self->watches_made);
     //  The handler connects first (inproc allows it before the bind), so
     //  the monitor never runs unread: libzmq sends its events blocking, and
     //  an unread one would stall the I/O thread

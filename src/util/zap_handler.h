@@ -41,6 +41,16 @@
     edge of the cap, two connections handshaking at once may both be
     refused (neither is known to be the earlier); each reconnects and gets
     in once the other is settled.
+
+    A refusal needs a handshake, and a client that never greets never asks:
+    it would keep its descriptor until libzmq's handshake timeout (30 s),
+    and enough of them would take every descriptor the process has, the
+    log's next segment included. So a connection accepted while the set
+    holds twice the cap, or while fewer than ZAP_DESCRIPTOR_RESERVE
+    descriptors are left to the process, is shut down at once (not
+    refused: it never said who it is). Descriptors are never all taken by
+    connections, and libzmq's listener never spins on EMFILE taking every
+    descriptor the node frees.
 */
 #ifndef ZAP_HANDLER_H_INCLUDED
 #define ZAP_HANDLER_H_INCLUDED
@@ -49,6 +59,10 @@
 #include <stdint.h>
 
 #include "util/curve_key.h"
+
+//  Descriptors kept for the process's own files and sockets: a connection
+//  accepted with fewer left is shut down (above).
+#define ZAP_DESCRIPTOR_RESERVE 64
 
 //  What a domain lets in besides its listed keys.
 #define ZAP_ALLOW_ANY_KEY 1 //  any CURVE client key, user id its Z85 text

@@ -3,7 +3,9 @@
     client are refused at the handshake, a replaced policy takes effect,
     a domain without a policy is closed, and a watched plaintext socket
     serves its first connections and refuses those past its cap, with a
-    count that returns to zero.
+    count that returns to zero; connections that never greet are shut down
+    past twice the cap, and any new connection while the process is short
+    of descriptors.
 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,9 +14,15 @@
 
 #include <cmocka.h>
 
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "util/fd_reserve.h"
 #include "util/zap_handler.h"
 
 //  Every wait in this file gives up after this long.
@@ -304,6 +312,116 @@ test_connection_cap (void **state)
     zsock_destroy (&router);
 }
 
+//  A watched plaintext ROUTER in domain with cap max_connections, bound to
+//  a port of loopback's; returns the socket and sets *port.
+static zsock_t *
+s_watched_router (fixture_t *fixture, const char *domain, size_t max_connections, int *port)
+{
+    zsock_t *router = zsock_new (ZMQ_ROUTER);
+    assert_non_null (router);
+    zsock_set_zap_domain (router, domain);
+    assert_int_equal (zap_handler_watch (fixture->handler, router, domain, max_connections), 0);
+    zmsg_t *policy = zap_policy_new (domain, ZAP_ALLOW_PLAIN);
+    assert_int_equal (zap_handler_set_policy (fixture->handler, &policy), 0);
+    *port = zsock_bind (router, "tcp://127.0.0.1:*");
+    assert_true (*port > 0);
+    return router;
+}
+
+//  A plain TCP connection to port that never sends a byte.
+static int
+s_silent_connection (int port)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    assert_true (fd >= 0);
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons ((uint16_t)port)};
+    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    assert_int_equal (connect (fd, (struct sockaddr *)&address, sizeof address), 0);
+    return fd;
+}
+
+//  Whether the server ended connection fd (end of file or reset) within
+//  wait_ms, reading past what it sent first (libzmq's greeting).
+static bool
+s_ended_by_server (int fd, int wait_ms)
+{
+    int64_t deadline = zclock_mono () + wait_ms;
+    while (true) {
+        char bytes[64];
+        ssize_t got = recv (fd, bytes, sizeof bytes, MSG_DONTWAIT);
+        if (got == 0 || (got < 0 && errno == ECONNRESET))
+            return true;
+        if (got > 0)
+            continue;
+        int64_t left = deadline - zclock_mono ();
+        if (left <= 0)
+            return false;
+        struct pollfd item = {.fd = fd, .events = POLLIN};
+        poll (&item, 1, (int)left);
+    }
+}
+
+//  A connection that never greets is never refused (it never asks ZAP):
+//  past twice the cap the handler shuts it down as it comes, and the
+//  count returns to what the socket holds.
+static void
+test_silent_connections_shed_past_twice_the_cap (void **state)
+{
+    fixture_t *fixture = (fixture_t *)*state;
+    int port;
+    zsock_t *router = s_watched_router (fixture, "silent", 2, &port);
+    int held[4];
+    for (int index = 0; index < 4; index++) {
+        held[index] = s_silent_connection (port);
+        s_expect_connections (fixture, "silent", (size_t)index + 1);
+    }
+    for (int extra = 0; extra < 3; extra++) {
+        int fd = s_silent_connection (port);
+        assert_true (s_ended_by_server (fd, DEADLINE_MS));
+        close (fd);
+    }
+    s_expect_connections (fixture, "silent", 4);
+    for (int index = 0; index < 4; index++) {
+        assert_false (s_ended_by_server (held[index], 0));
+        close (held[index]);
+    }
+    s_expect_connections (fixture, "silent", 0);
+    zsock_destroy (&router);
+}
+
+//  While fewer than ZAP_DESCRIPTOR_RESERVE descriptors are left, even a
+//  connection under the cap is shut down as it comes; with descriptors
+//  back, the next one is held.
+static void
+test_connections_shed_while_descriptors_are_short (void **state)
+{
+    fixture_t *fixture = (fixture_t *)*state;
+    int port;
+    zsock_t *router = s_watched_router (fixture, "short", 100, &port);
+    struct rlimit saved;
+    assert_int_equal (getrlimit (RLIMIT_NOFILE, &saved), 0);
+    size_t available = fd_reserve_available ();
+    assert_true (available > ZAP_DESCRIPTOR_RESERVE && available != SIZE_MAX);
+    //  One short of the reserve before our end of the connection and the
+    //  accepted end take two more (a descriptor or two that an earlier
+    //  test's connections still hold, closed meanwhile, change nothing)
+    struct rlimit lowered = {saved.rlim_cur - available + ZAP_DESCRIPTOR_RESERVE - 1,
+                             saved.rlim_max};
+    assert_int_equal (setrlimit (RLIMIT_NOFILE, &lowered), 0);
+    int fd = s_silent_connection (port);
+    bool ended = s_ended_by_server (fd, DEADLINE_MS);
+    close (fd);
+    assert_int_equal (setrlimit (RLIMIT_NOFILE, &saved), 0);
+    assert_true (ended);
+    s_expect_connections (fixture, "short", 0);
+    fd = s_silent_connection (port);
+    s_expect_connections (fixture, "short", 1);
+    assert_false (s_ended_by_server (fd, 0));
+    close (fd);
+    s_expect_connections (fixture, "short", 0);
+    zsock_destroy (&router);
+}
+
 //  Asks for a domain's connections on a thread of its own: a handler that
 //  had ended would leave the ask waiting forever.
 static void *
@@ -342,6 +460,8 @@ main (void)
         cmocka_unit_test (test_unknown_key_and_plaintext_refused),
         cmocka_unit_test (test_domain_without_policy_closed),
         cmocka_unit_test (test_connection_cap),
+        cmocka_unit_test (test_silent_connections_shed_past_twice_the_cap),
+        cmocka_unit_test (test_connections_shed_while_descriptors_are_short),
         cmocka_unit_test (test_handler_outlives_a_stop_signal),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
