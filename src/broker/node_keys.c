@@ -105,6 +105,12 @@ node_keys_peer_secret_key (node_keys_t *self)
 }
 
 const char *
+node_keys_watch_endpoint (node_keys_t *self)
+{
+    return zap_handler_watch_endpoint (self->handler);
+}
+
+const char *
 node_keys_policy_endpoint (node_keys_t *self)
 {
     return self->peer_curve ? zap_handler_policy_endpoint (self->handler) : NULL;

@@ -36,6 +36,10 @@ const uint8_t *node_keys_peer_public_key (node_keys_t *self);
 const uint8_t *node_keys_peer_secret_key (node_keys_t *self);
 const char *node_keys_policy_endpoint (node_keys_t *self);
 
+//  For the Raft actor: where it has the peer port's connections counted
+//  and shed (zap_handler.h), keys or not.
+const char *node_keys_watch_endpoint (node_keys_t *self);
+
 //  The live connections of the client and PUB ports (a round trip to the
 //  ZAP handler's thread, which counts them).
 void node_keys_connections (node_keys_t *self, size_t *client, size_t *pub);

@@ -423,6 +423,7 @@ s_open (server_t *self, const uint8_t *secret_key)
     replica.options.public_key = node_keys_peer_public_key (self->keys);
     replica.options.secret_key = node_keys_peer_secret_key (self->keys);
     replica.options.zap_policy_endpoint = node_keys_policy_endpoint (self->keys);
+    replica.options.zap_watch_endpoint = node_keys_watch_endpoint (self->keys);
     self->raft = raft_actor_new (&replica.options);
     replica_options_release (&replica);
     if (!self->raft || s_open_loop (self))

@@ -43,6 +43,7 @@ struct _peer_links_t {
     uint8_t public_key[RAFT_PUBLIC_KEY_SIZE]; //  this node's key pair, when secure
     uint8_t secret_key[RAFT_PUBLIC_KEY_SIZE]; //
     char domain[DOMAIN_SIZE];                 //  ZAP domain of this node's peer port
+    const char *watch_endpoint;               //  the ZAP handler's watch endpoint, or NULL
     zsock_t *policy;                          //  PUSH to the ZAP handler, when secure
     s_peer_t *peers;                          //  the known peers
     size_t peer_count;                        //  how many
@@ -205,6 +206,7 @@ peer_links_new (const peer_links_options_t *options)
         return NULL;
     self->node_id = options->node_id;
     self->host = strdup (options->host);
+    self->watch_endpoint = options->zap_watch_endpoint;
     self->secure = options->public_key && options->secret_key;
     snprintf (self->domain, sizeof (self->domain), "raftq-peer/%" PRIu32, options->node_id);
     if (self->secure) {
@@ -234,11 +236,14 @@ peer_links_destroy (peer_links_t **self_p)
     *self_p = NULL;
 }
 
-void
+int
 peer_links_secure_router (peer_links_t *self, zsock_t *router)
 {
     if (self->secure)
         zap_handler_secure_server (router, self->secret_key, self->domain);
+    return self->watch_endpoint
+               ? zap_watch_socket (self->watch_endpoint, router, self->domain, PEER_MAX_CONNECTIONS)
+               : 0;
 }
 
 int

@@ -20,6 +20,11 @@
 
 #include "raft/raft_core.h"
 
+//  Connections the peer port takes (a handshake past them is refused; past
+//  twice as many a connection is shut down as it comes): a node has one
+//  from each peer, and far fewer than this many peers.
+#define PEER_MAX_CONNECTIONS 64
+
 typedef struct _peer_links_t peer_links_t;
 
 //  How the links run; everything is borrowed for peer_links_new only.
@@ -29,6 +34,7 @@ typedef struct {
     const uint8_t *public_key;       //  its CurveZMQ key pair; NULL: the peer port is plaintext
     const uint8_t *secret_key;       //
     const char *zap_policy_endpoint; //  where key policies are pushed (with keys)
+    const char *zap_watch_endpoint;  //  where the peer port's connections are watched, or NULL
 } peer_links_options_t;
 
 //  NULL when out of memory or the policy endpoint cannot be reached.
@@ -36,9 +42,12 @@ peer_links_t *peer_links_new (const peer_links_options_t *options);
 
 void peer_links_destroy (peer_links_t **self_p);
 
-//  Makes the peer ROUTER a CURVE server in this node's domain (before it
-//  binds); nothing when the peer port is plaintext.
-void peer_links_secure_router (peer_links_t *self, zsock_t *router);
+//  Before the peer ROUTER binds: makes it a CURVE server in this node's
+//  domain (not when the peer port is plaintext), and has the ZAP handler
+//  count its connections, shedding them past PEER_MAX_CONNECTIONS x 2 or
+//  while the process is short of descriptors (zap_handler.h), when the
+//  options name a watch endpoint. Returns 0 or -1.
+int peer_links_secure_router (peer_links_t *self, zsock_t *router);
 
 //  Adds the nodes of the config file, known for good. Returns 0, or -1
 //  (logged) when one cannot be reached (bad address, no key with CURVE).

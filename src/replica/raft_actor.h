@@ -180,7 +180,8 @@ typedef struct {
     const uint8_t *public_key;             //  this node's CurveZMQ key pair (peer_links.h);
     const uint8_t *secret_key;             //  NULL: the peer port is plaintext
     const char *zap_policy_endpoint;       //  with keys: where peer key policies go (zap_handler.h)
-    thread_priority_t priority;            //  most the Raft thread asks for (thread_priority.h)
+    const char *zap_watch_endpoint; //  where the peer port's connections are watched, or NULL
+    thread_priority_t priority;     //  most the Raft thread asks for (thread_priority.h)
 } raft_actor_options_t;
 
 //  Starts the Raft node of options. Returns NULL after logging why when it

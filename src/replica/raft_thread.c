@@ -76,8 +76,12 @@ s_self_destroy (raft_thread_t **self_p)
 static int
 s_open_sockets (raft_thread_t *self, const raft_actor_options_t *options)
 {
-    peer_links_options_t links = {options->node_id, options->host, options->public_key,
-                                  options->secret_key, options->zap_policy_endpoint};
+    peer_links_options_t links = {options->node_id,
+                                  options->host,
+                                  options->public_key,
+                                  options->secret_key,
+                                  options->zap_policy_endpoint,
+                                  options->zap_watch_endpoint};
     self->links = peer_links_new (&links);
     self->router = zsock_new (ZMQ_ROUTER);
     if (!self->links || !self->router)
@@ -86,9 +90,9 @@ s_open_sockets (raft_thread_t *self, const raft_actor_options_t *options)
     zsock_set_rcvtimeo (self->router, 0); //  reads never wait (s_read_peers)
     zsock_set_maxmsgsize (self->router, PEER_MAX_MESSAGE_BYTES);
     io_threads_pin (self->router, IO_LANE_PEERS);
-    peer_links_secure_router (self->links, self->router);
-    char error[256];
-    if (options->peer_port == 0 || options->peer_port > UINT16_MAX ||
+    char error[256] = "cannot count its connections";
+    if (peer_links_secure_router (self->links, self->router) || options->peer_port == 0 ||
+        options->peer_port > UINT16_MAX ||
         endpoint_bind (self->router, options->host, (uint16_t)options->peer_port, error,
                        sizeof (error))) {
         diagnostic_line (self->node_id, DIAGNOSTIC_ERROR, "peer port: %s",

@@ -19,23 +19,27 @@
 #define ZAP_VERSION  "1.0"
 //  Room for "inproc://raftq-zap-policy-" and a pointer in hex.
 #define POLICY_ENDPOINT_SIZE 64
+//  Room for "inproc://raftq-zap-monitor-", a pointer and a sequence number.
+#define MONITOR_ENDPOINT_SIZE 80
 //  A monitor event's first frame: event number (u16), value (u32).
 #define MONITOR_EVENT_SIZE 6
 
 struct _zap_handler_t {
     zactor_t *actor;                            //  the thread answering requests
     char policy_endpoint[POLICY_ENDPOINT_SIZE]; //  where other threads push policies
-    unsigned watches_made;                      //  names each watch's monitor endpoint
+    char watch_endpoint[POLICY_ENDPOINT_SIZE];  //  where any thread asks for a watch
 };
 
 //  The thread's state.
 typedef struct {
-    zsock_t *pipe;     //  commands from the owner
-    zsock_t *requests; //  REP at the ZAP endpoint
-    zsock_t *policies; //  PULL at the policy endpoint
-    zhashx_t *domains; //  domain name -> its policy (a zmsg_t, as received)
-    zhashx_t *watches; //  domain name -> its s_watch_t
-    zpoller_t *poller; //  pipe, requests, policies and every watch's monitor
+    zsock_t *pipe;           //  commands from the owner
+    zsock_t *requests;       //  REP at the ZAP endpoint
+    zsock_t *policies;       //  PULL at the policy endpoint
+    zhashx_t *domains;       //  domain name -> its policy (a zmsg_t, as received)
+    zhashx_t *watches;       //  domain name -> its s_watch_t
+    zpoller_t *poller;       //  pipe, requests, policies, watch requests, every monitor
+    zsock_t *watch_requests; //  REP at the watch endpoint
+    unsigned watches_made;   //  names each watch's monitor endpoint
 } s_handler_t;
 
 //  One watched socket.
@@ -123,33 +127,61 @@ s_watch_drain (s_watch_t *watch)
     zmq_msg_close (&frame);
 }
 
-//  Starts watching: [domain][monitor endpoint][max connections].
-//  Returns 0 or -1.
+//  Starts watching domain with its cap; endpoint gets the inproc endpoint
+//  the watch's monitor PAIR connected to, for the socket's owner to bind
+//  the monitor at. Returns 0 or -1.
 static int
-s_watch_start (s_handler_t *self, zmsg_t *message)
+s_watch_start (s_handler_t *self, const char *domain, size_t max_connections,
+               char endpoint[MONITOR_ENDPOINT_SIZE])
 {
-    char *domain = zmsg_popstr (message);
-    char *endpoint = zmsg_popstr (message);
-    char *max_text = zmsg_popstr (message);
+    if (zhashx_lookup (self->watches, domain))
+        return -1;
     s_watch_t *watch = calloc (1, sizeof (s_watch_t));
-    int rc = -1;
-    if (domain && endpoint && max_text && watch && !zhashx_lookup (self->watches, domain)) {
-        watch->max_connections = (size_t)strtoull (max_text, NULL, 10);
-        watch->live = u64_table_new (s_descriptor_destructor);
-        watch->monitor = zsock_new (ZMQ_PAIR);
-        if (watch->live && watch->monitor && zsock_connect (watch->monitor, "%s", endpoint) == 0 &&
-            zpoller_add (self->poller, watch->monitor) == 0) {
-            zhashx_insert (self->watches, domain, watch);
-            watch = NULL;
-            rc = 0;
-        }
+    if (!watch)
+        return -1;
+    //  Named by handler and sequence: never one an earlier watch's monitor
+    //  still holds
+    snprintf (endpoint, MONITOR_ENDPOINT_SIZE, "inproc://raftq-zap-monitor-%p-%u", (void *)self,
+              ++self->watches_made);
+    watch->max_connections = max_connections;
+    watch->live = u64_table_new (s_descriptor_destructor);
+    watch->monitor = zsock_new (ZMQ_PAIR);
+    if (watch->live && watch->monitor && zsock_connect (watch->monitor, "%s", endpoint) == 0 &&
+        zpoller_add (self->poller, watch->monitor) == 0) {
+        zhashx_insert (self->watches, domain, watch);
+        return 0;
     }
-    if (watch)
-        s_watch_destructor ((void **)&watch);
+    s_watch_destructor ((void **)&watch);
+    return -1;
+}
+
+//  A request on the watch socket: WATCH [domain][max connections], answered
+//  with the monitor endpoint ("" when it cannot), or UNWATCH [domain],
+//  answered "".
+static void
+s_watch_request (s_handler_t *self)
+{
+    zmsg_t *request = zmsg_recv (self->watch_requests);
+    if (!request)
+        return;
+    char *command = zmsg_popstr (request);
+    char *domain = zmsg_popstr (request);
+    char *max_text = zmsg_popstr (request);
+    char endpoint[MONITOR_ENDPOINT_SIZE] = "";
+    if (command && domain && streq (command, "WATCH") && max_text) {
+        if (s_watch_start (self, domain, (size_t)strtoull (max_text, NULL, 10), endpoint))
+            endpoint[0] = 0;
+    } else if (command && domain && streq (command, "UNWATCH")) {
+        s_watch_t *watch = (s_watch_t *)zhashx_lookup (self->watches, domain);
+        if (watch)
+            zpoller_remove (self->poller, watch->monitor);
+        zhashx_delete (self->watches, domain);
+    }
+    zstr_send (self->watch_requests, endpoint);
+    free (command);
     free (domain);
-    free (endpoint);
     free (max_text);
-    return rc;
+    zmsg_destroy (&request);
 }
 
 //  The watch whose monitor is socket, NULL if none.
@@ -282,8 +314,7 @@ s_answer (s_handler_t *self)
 }
 
 //  A command on the pipe: POLICY (answered with a signal once in force),
-//  WATCH (a signal, 0 or 1), UNWATCH (a signal), CONNECTIONS (the count as text). Returns -1
-//  when the thread must stop.
+//  CONNECTIONS (the count as text). Returns -1 when the thread must stop.
 static int
 s_command (s_handler_t *self)
 {
@@ -294,17 +325,6 @@ s_command (s_handler_t *self)
     if (streq (command, "POLICY")) {
         s_install (self, &message);
         zsock_signal (self->pipe, 0);
-    } else if (streq (command, "WATCH"))
-        zsock_signal (self->pipe, s_watch_start (self, message) ? 1 : 0);
-    else if (streq (command, "UNWATCH")) {
-        char *domain = zmsg_popstr (message);
-        s_watch_t *watch = domain ? (s_watch_t *)zhashx_lookup (self->watches, domain) : NULL;
-        if (watch)
-            zpoller_remove (self->poller, watch->monitor);
-        if (domain)
-            zhashx_delete (self->watches, domain);
-        zsock_signal (self->pipe, 0);
-        free (domain);
     } else if (streq (command, "CONNECTIONS")) {
         char *domain = zmsg_popstr (message);
         s_watch_t *watch = domain ? (s_watch_t *)zhashx_lookup (self->watches, domain) : NULL;
@@ -323,6 +343,7 @@ s_handler_destroy (s_handler_t *self)
 {
     zsock_destroy (&self->requests);
     zsock_destroy (&self->policies);
+    zsock_destroy (&self->watch_requests);
     zhashx_destroy (&self->domains);
     zpoller_destroy (&self->poller);
     zhashx_destroy (&self->watches);
@@ -332,12 +353,19 @@ static void
 s_run (zsock_t *pipe, void *args)
 {
     worker_block_signals ();
-    s_handler_t self = {pipe,          zsock_new (ZMQ_REP), zsock_new (ZMQ_PULL),
-                        zhashx_new (), zhashx_new (),       NULL};
-    bool ready = self.requests && self.policies && self.domains && self.watches &&
-                 zsock_bind (self.requests, ZAP_ENDPOINT) == 0 &&
-                 zsock_bind (self.policies, "%s", (const char *)args) == 0 &&
-                 (self.poller = zpoller_new (pipe, self.requests, self.policies, NULL));
+    zap_handler_t *owner = (zap_handler_t *)args;
+    s_handler_t self = {.pipe = pipe,
+                        .requests = zsock_new (ZMQ_REP),
+                        .policies = zsock_new (ZMQ_PULL),
+                        .domains = zhashx_new (),
+                        .watches = zhashx_new (),
+                        .watch_requests = zsock_new (ZMQ_REP)};
+    bool ready =
+        self.requests && self.policies && self.domains && self.watches && self.watch_requests &&
+        zsock_bind (self.requests, ZAP_ENDPOINT) == 0 &&
+        zsock_bind (self.policies, "%s", owner->policy_endpoint) == 0 &&
+        zsock_bind (self.watch_requests, "%s", owner->watch_endpoint) == 0 &&
+        (self.poller = zpoller_new (pipe, self.requests, self.policies, self.watch_requests, NULL));
     if (self.domains)
         zhashx_set_destructor (self.domains, s_policy_destructor);
     if (self.watches)
@@ -359,7 +387,9 @@ s_run (zsock_t *pipe, void *args)
             zmsg_t *policy = zmsg_recv (self.policies);
             if (policy)
                 s_install (&self, &policy);
-        } else if (which && which != pipe && (watch = s_watch_of (&self, which)))
+        } else if (which == self.watch_requests)
+            s_watch_request (&self);
+        else if (which && which != pipe && (watch = s_watch_of (&self, which)))
             s_watch_drain (watch);
         else if (which == pipe ? s_command (&self) : zpoller_terminated (self.poller))
             break;
@@ -375,7 +405,9 @@ zap_handler_new (void)
         return NULL;
     snprintf (self->policy_endpoint, sizeof (self->policy_endpoint), "inproc://raftq-zap-policy-%p",
               (void *)self);
-    self->actor = zactor_new (s_run, self->policy_endpoint);
+    snprintf (self->watch_endpoint, sizeof (self->watch_endpoint), "inproc://raftq-zap-watch-%p",
+              (void *)self);
+    self->actor = zactor_new (s_run, self);
     if (!self->actor || zsock_wait (self->actor) != 0)
         zap_handler_destroy (&self);
     return self;
@@ -416,30 +448,47 @@ zap_handler_secure_server (zsock_t *socket, const uint8_t secret_key[CURVE_KEY_S
     zsock_set_zap_domain (socket, domain);
 }
 
+const char *
+zap_handler_watch_endpoint (zap_handler_t *self)
+{
+    return self->watch_endpoint;
+}
+
 int
 zap_handler_watch (zap_handler_t *self, zsock_t *socket, const char *domain, size_t max_connections)
 {
-    char endpoint[POLICY_ENDPOINT_SIZE];
-    //  Named by handler and sequence: a socket made where a closed one was
-    //  would otherwise meet the endpoint its monitor still holds
-    snprintf (endpoint, sizeof endpoint, "inproc://raftq-zap-monitor-%p-%u", (void *)self,
-              ++self->watches_made);
-    //  The handler connects first (inproc allows it before the bind), so
-    //  the monitor never runs unread: libzmq sends its events blocking, and
-    //  an unread one would stall the I/O thread
-    if (zstr_sendm (self->actor, "WATCH") || zstr_sendm (self->actor, domain) ||
-        zstr_sendm (self->actor, endpoint) || zstr_sendf (self->actor, "%zu", max_connections) ||
-        zsock_wait (self->actor) != 0)
+    return zap_watch_socket (self->watch_endpoint, socket, domain, max_connections);
+}
+
+int
+zap_watch_socket (const char *watch_endpoint, zsock_t *socket, const char *domain,
+                  size_t max_connections)
+{
+    zsock_t *request = zsock_new_req (watch_endpoint);
+    if (!request)
         return -1;
-    //  Bound here, on the socket's own thread, before it binds: no
-    //  connection goes uncounted
-    if (zmq_socket_monitor (zsock_resolve (socket), endpoint,
-                            ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED)) {
-        zstr_sendx (self->actor, "UNWATCH", domain, NULL);
-        zsock_wait (self->actor);
-        return -1;
+    //  The handler connects its monitor PAIR first (inproc allows it before
+    //  the bind), so the monitor never runs unread: libzmq sends its events
+    //  blocking, and an unread one would stall the I/O thread
+    char *endpoint = NULL;
+    char max_text[24];
+    snprintf (max_text, sizeof max_text, "%zu", max_connections);
+    int rc = -1;
+    if (zstr_sendx (request, "WATCH", domain, max_text, NULL) == 0 &&
+        (endpoint = zstr_recv (request)) && *endpoint) {
+        //  Bound here, on the socket's own thread, before it binds: no
+        //  connection goes uncounted
+        rc = zmq_socket_monitor (zsock_resolve (socket), endpoint,
+                                 ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED);
+        if (rc) {
+            zstr_sendx (request, "UNWATCH", domain, NULL);
+            zstr_free (&endpoint);
+            endpoint = zstr_recv (request);
+        }
     }
-    return 0;
+    zstr_free (&endpoint);
+    zsock_destroy (&request);
+    return rc ? -1 : 0;
 }
 
 size_t

@@ -96,6 +96,17 @@ void zap_handler_secure_server (zsock_t *socket, const uint8_t secret_key[CURVE_
 int zap_handler_watch (zap_handler_t *self, zsock_t *socket, const char *domain,
                        size_t max_connections);
 
+//  Where any thread asks for a watch (an inproc endpoint, unique to this
+//  handler), for zap_watch_socket.
+const char *zap_handler_watch_endpoint (zap_handler_t *self);
+
+//  zap_handler_watch from a thread that does not own the handler, through
+//  its watch endpoint: the socket's own thread calls it. A socket with no
+//  ZAP domain has its connections counted and shed (above) but no
+//  handshake refused.
+int zap_watch_socket (const char *watch_endpoint, zsock_t *socket, const char *domain,
+                      size_t max_connections);
+
 //  The live connections of domain's watched socket (0 when not watched).
 size_t zap_handler_connections (zap_handler_t *self, const char *domain);
 

@@ -327,7 +327,8 @@ def test_out_of_descriptors_survived(ctx):
     max_connections that (with its own descriptors) would reach it, and it
     warns about that. Then a crowd comes: 200 ZeroMQ clients and 100 bare
     TCP connections that never greet (so are never refused at a handshake,
-    and would keep their descriptors for libzmq's 30 s handshake timeout).
+    and would keep their descriptors for libzmq's 30 s handshake timeout),
+    and 50 more of those to the peer port.
     The node shuts connections down as they come once fewer than
     ZAP_DESCRIPTOR_RESERVE (64) descriptors are left to it, so it never
     runs out: publishes that roll the log over ten new segment files commit
@@ -374,16 +375,20 @@ def test_out_of_descriptors_survived(ctx):
             socket.connect(crowd_endpoint)
             crowd.append(socket)
         host, port = cluster.endpoint(1)[len("tcp://"):].rsplit(":", 1)
-        for _ in range(100):
+        # The client port, then the peer port, which anyone who reaches it
+        # can connect to just as well
+        peer_port = cluster.config.nodes[1].peer_port
+        for port in [int(port)] * 100 + [peer_port] * 50:
             bare = pysocket.socket(pysocket.AF_INET, pysocket.SOCK_STREAM)
             bare.bind(("127.0.0.2", 0))
-            bare.connect((host, int(port)))
+            bare.connect((host, port))
             bare_crowd.append(bare)
         pid = cluster.processes.pid(1)
         # Those the node could not hold it shut down (an end of file here)
         shut = set()
-        wait_until(lambda: sum(s_closed_by_peer(bare, shut) for bare in bare_crowd) >= 50, 10.0,
-                   "half the bare connections shut down by the node")
+        wait_until(lambda: sum(s_closed_by_peer(bare, shut) for bare in bare_crowd[:100]) >= 50 and
+                   sum(s_closed_by_peer(bare, shut) for bare in bare_crowd[100:]) >= 25, 10.0,
+                   "half the bare connections to each port shut down by the node")
         used = len(os.listdir("/proc/%d/fd" % pid))
         print("descriptors of the node: %d of %d, bare connections it shut down: %d of %d" %
               (used, DESCRIPTORS, sum(s_closed_by_peer(bare, shut) for bare in bare_crowd), len(bare_crowd)))

@@ -65,9 +65,12 @@ static peer_links_t *
 s_links (fixture_t *fixture, uint32_t id)
 {
     zcert_t *certificate = fixture->nodes[id].certificate;
-    peer_links_options_t options = {id, "127.0.0.1", zcert_public_key (certificate),
+    peer_links_options_t options = {id,
+                                    "127.0.0.1",
+                                    zcert_public_key (certificate),
                                     zcert_secret_key (certificate),
-                                    zap_handler_policy_endpoint (fixture->handler)};
+                                    zap_handler_policy_endpoint (fixture->handler),
+                                    zap_handler_watch_endpoint (fixture->handler)};
     peer_links_t *links = peer_links_new (&options);
     assert_non_null (links);
     return links;
@@ -79,7 +82,7 @@ s_router (fixture_t *fixture, peer_links_t *links, uint32_t id)
 {
     zsock_t *router = zsock_new (ZMQ_ROUTER);
     assert_non_null (router);
-    peer_links_secure_router (links, router);
+    assert_int_equal (peer_links_secure_router (links, router), 0);
     int port = zsock_bind (router, "tcp://127.0.0.1:*");
     assert_true (port > 0);
     fixture->nodes[id].member.peer_port = (uint32_t)port;
