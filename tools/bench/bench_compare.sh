@@ -65,6 +65,11 @@ nats_rate() {
   sed -n 's/.*ops_per_s=\([0-9.]*\).*/\1/p' "$OUT/nats_$1.txt"
 }
 
+# The plot needs gnuplot: installed when missing, as make test installs its own
+command -v gnuplot >/dev/null ||
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gnuplot-nox >/dev/null; } ||
+  echo "bench-compare: no gnuplot (apt-get install gnuplot-nox): the sweep will not be plotted"
+
 echo "== throughput against requests in flight ($SWEEP), ${SWEEP_S} s each"
 {
   echo "# in_flight raftq_ops_s etcd_ops_s nats_ops_s  ($(uname -n), $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%MZ))"
