@@ -147,6 +147,8 @@ s_send_to_hasher (server_t *server, client_request_t *request)
                          "cannot reach the password hasher");
         return;
     }
+    //  The hasher's pipe is quiet in the broker's loop (server.c)
+    event_loop_touched (server->loop, credentials_sock (self));
     self->hashing = true;
     self->hashing_ticket = request->ticket;
 }

@@ -381,8 +381,9 @@ s_open_loop (server_t *self)
     if (!self->loop ||
         event_loop_socket (self->loop, client_port_sock (self->port), s_on_client_traffic, self) ||
         event_loop_socket (self->loop, raft_actor_sock (self->raft), s_on_raft_event, self) ||
-        event_loop_socket (self->loop, credentials_sock (self->credentials), s_on_hasher_result,
-                           self) ||
+        //  Quiet: sent on in one place (credentials.c), which reports it
+        event_loop_socket_quiet (self->loop, credentials_sock (self->credentials),
+                                 s_on_hasher_result, self) ||
         event_loop_timer (self->loop, DEADLINE_CHECK_MS, s_on_deadline_check, self) ||
         //  A stop signal ends the loop through handover_check, not at once
         event_loop_timer (self->loop, SIGNAL_CHECK_MS, s_on_signal_check, self))

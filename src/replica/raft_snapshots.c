@@ -39,6 +39,7 @@ raft_snapshots_compact (raft_thread_t *self, uint64_t index, uint64_t term)
     if (snapshot_writer_prune (self->receiver))
         diagnostic_line (self->node_id, DIAGNOSTIC_ERROR,
                          "cannot ask the snapshot writer to prune");
+    event_loop_touched (self->loop, snapshot_writer_sock (self->receiver));
     uint64_t up_to = index > self->trailing_entries ? index - self->trailing_entries : 0;
     if (up_to > self->compact_to)
         self->compact_to = up_to;
@@ -108,6 +109,7 @@ raft_snapshots_handle_ready (raft_thread_t *self, const raft_ready_t *ready)
         if (snapshot_writer_chunk (self->receiver, chunk->index, chunk->term, chunk->offset,
                                    chunk->data, chunk->size, chunk->done))
             diagnostic_line (self->node_id, DIAGNOSTIC_ERROR, "cannot queue a snapshot chunk");
+        event_loop_touched (self->loop, snapshot_writer_sock (self->receiver));
     }
 }
 

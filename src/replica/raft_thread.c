@@ -333,6 +333,7 @@ s_sync_written (raft_thread_t *self, uint64_t index, uint64_t term)
     if (log_store_sync_handoff (self->log, &fd) == 0 && fd >= 0) {
         if (log_syncer_sync (self->syncer, fd, ++self->sync_ticket))
             raft_thread_fatal (self, "cannot hand the log's sync to its thread");
+        event_loop_touched (self->loop, log_syncer_sock (self->syncer));
         self->sync_in_flight = true;
         self->sync_index = index;
         self->sync_term = term;
@@ -527,10 +528,12 @@ s_read_peers (raft_thread_t *self)
     for (int count = 0; count < DRAIN_LIMIT; count++) {
         zmsg_t *message = zmsg_recv (self->router);
         if (!message)
-            break;
+            return;
         s_receive_peer (self, message);
         zmsg_destroy (&message);
     }
+    //  Input may be left: the loop asks the (quiet) router after this turn
+    event_loop_touched (self->loop, self->router);
 }
 
 static int
@@ -687,10 +690,13 @@ raft_thread_run (zsock_t *pipe, void *argument)
     zsock_set_rcvtimeo (pipe, 0);
     self->loop = event_loop_new ();
     if (self->loop && event_loop_socket (self->loop, pipe, s_on_pipe, self) == 0 &&
-        event_loop_socket (self->loop, self->router, s_on_peer_traffic, self) == 0 &&
-        event_loop_socket (self->loop, snapshot_writer_sock (self->receiver),
-                           raft_snapshots_on_report, self) == 0 &&
-        event_loop_socket (self->loop, log_syncer_sock (self->syncer), s_on_synced, self) == 0 &&
+        //  Quiet: only ever read (the router), or sent on in one place each
+        //  (s_sync_written, raft_snapshots.c), which report it
+        event_loop_socket_quiet (self->loop, self->router, s_on_peer_traffic, self) == 0 &&
+        event_loop_socket_quiet (self->loop, snapshot_writer_sock (self->receiver),
+                                 raft_snapshots_on_report, self) == 0 &&
+        event_loop_socket_quiet (self->loop, log_syncer_sock (self->syncer), s_on_synced, self) ==
+            0 &&
         event_loop_timer (self->loop, self->tick_ms, s_on_tick, self) == 0 &&
         event_loop_timer (self->loop, RAFT_ACTOR_METRICS_MS, s_on_metrics_timer, self) == 0)
         //  Signals are blocked here: only a handler ends the loop

@@ -8,7 +8,9 @@
     stays quiet. So after every turn that ran a handler the loop asks each
     socket for its events once; a socket with input left is served in the
     next turn without waiting. A turn without handlers (a descriptor woke
-    for output only) touched no socket and asks nothing.
+    for output only) touched no socket and asks nothing. A quiet socket
+    (event_loop_socket_quiet) is asked only after a turn that ran its
+    handler or reported a call on it: its owner says where it touches it.
 */
 #include "util/event_loop.h"
 
@@ -26,6 +28,8 @@ typedef struct {
     bool fired;                           //  epoll reported the descriptor this turn
     bool ask;                             //  the socket must be asked for input
     bool has_input;                       //  the socket had input when last asked
+    bool quiet;                           //  asked after a turn only when touched in it
+    bool touched;                         //  its handler ran, or a call on it was reported
     bool ended;                           //  no longer watched; freed after the turn
 } s_watch_t;
 
@@ -100,17 +104,40 @@ s_watch (event_loop_t *self, s_watch_t *watch)
     return 0;
 }
 
-int
-event_loop_socket (event_loop_t *self, zsock_t *socket, event_loop_socket_fn *handler,
-                   void *argument)
+static int
+s_watch_socket (event_loop_t *self, zsock_t *socket, event_loop_socket_fn *handler, void *argument,
+                bool quiet)
 {
     //  Input may already be queued, with its signal long taken
     s_watch_t watch = {.socket = socket,
                        .fd = zsock_fd (socket),
                        .socket_handler = handler,
                        .argument = argument,
-                       .ask = true};
+                       .ask = true,
+                       .quiet = quiet};
     return watch.fd == -1 ? -1 : s_watch (self, &watch);
+}
+
+int
+event_loop_socket (event_loop_t *self, zsock_t *socket, event_loop_socket_fn *handler,
+                   void *argument)
+{
+    return s_watch_socket (self, socket, handler, argument, false);
+}
+
+int
+event_loop_socket_quiet (event_loop_t *self, zsock_t *socket, event_loop_socket_fn *handler,
+                         void *argument)
+{
+    return s_watch_socket (self, socket, handler, argument, true);
+}
+
+void
+event_loop_touched (event_loop_t *self, zsock_t *socket)
+{
+    for (size_t position = 0; self && position < self->watch_count; position++)
+        if (self->watches[position]->socket == socket)
+            self->watches[position]->touched = true;
 }
 
 int
@@ -200,6 +227,7 @@ s_serve_watches (event_loop_t *self)
             watch->has_input = watch->ask = false;
             if (!has_input)
                 continue;
+            watch->touched = true;
             rc = watch->socket_handler (self, watch->socket, watch->argument);
         } else if (fired)
             rc = watch->fd_handler (self, watch->fd, watch->argument);
@@ -274,11 +302,13 @@ event_loop_run (event_loop_t *self)
             return -1;
         if (watches_served + timers_served == 0)
             continue;
-        //  Handlers may have taken a socket's wake-up with a send: ask them all
+        //  Handlers may have taken a socket's wake-up with a send: ask them
+        //  all, but a quiet socket only if something touched it
         for (size_t position = 0; position < self->watch_count; position++) {
             s_watch_t *watch = self->watches[position];
-            if (watch->socket && !watch->has_input)
+            if (watch->socket && !watch->has_input && (!watch->quiet || watch->touched))
                 watch->has_input = s_has_input (watch->socket);
+            watch->touched = false;
         }
     }
 }

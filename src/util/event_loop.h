@@ -47,6 +47,20 @@ void event_loop_destroy (event_loop_t **self_p);
 int event_loop_socket (event_loop_t *self, zsock_t *socket, event_loop_socket_fn *handler,
                        void *argument);
 
+//  Like event_loop_socket, for a socket the thread seldom touches outside
+//  its handler: the loop asks it for input after a turn only when its
+//  handler ran or event_loop_touched named it in the turn, not after every
+//  turn. Every call on it outside its handler (a send, or a read that may
+//  leave input) must be reported: an unreported one may hide input from
+//  the loop until the socket's next wake-up, perhaps for good.
+int event_loop_socket_quiet (event_loop_t *self, zsock_t *socket, event_loop_socket_fn *handler,
+                             void *argument);
+
+//  Reports a call on a quiet socket that may have taken its wake-up (see
+//  event_loop_socket_quiet). Nothing for any other socket, or when self is
+//  NULL (a loop not made yet watches nothing).
+void event_loop_touched (event_loop_t *self, zsock_t *socket);
+
 //  Calls handler whenever fd is readable, at end of file or in error.
 //  Returns 0 or -1.
 int event_loop_fd (event_loop_t *self, int fd, event_loop_fd_fn *handler, void *argument);

@@ -1,5 +1,6 @@
 /*  test_event_loop — input is never left behind a quiet descriptor (queued
-    before watching, or its wake-up taken by other work), timers keep their
+    before watching, or its wake-up taken by other work), a quiet socket is
+    asked only when reported touched, timers keep their
     grid without bursts, descriptors end from their own handler, a signal
     ends the run with 0 and a handler's -1 with -1.
 */
@@ -26,6 +27,7 @@ typedef struct {
     int64_t stalled;   //  timer: how long the first call blocks, ms
     int64_t called_at; //  timer: when it was last called, microseconds
     int64_t shortest;  //  timer: shortest time between two calls, ms
+    bool report;       //  the handler reports the hidden socket touched
 } s_count_t;
 
 static int
@@ -91,6 +93,8 @@ s_read_and_hide (event_loop_t *loop, zsock_t *socket, void *argument)
     zstr_free (&text);
     zstr_send (count->feed, "hidden");
     assert_true (zsock_events (count->hidden) & ZMQ_POLLIN);
+    if (count->report)
+        event_loop_touched (loop, count->hidden);
     count->served++;
     return 0;
 }
@@ -131,6 +135,45 @@ test_wake_up_taken_by_other_work_is_not_lost (void **state)
     zsock_destroy (&first);
     zsock_destroy (&second_peer);
     zsock_destroy (&second);
+}
+
+//  A quiet socket is asked after a turn only when it was reported touched:
+//  reported, its hidden input is served; unreported, it stays hidden (the
+//  ask the loop saves), until the run gives up.
+static void
+test_quiet_socket_asked_only_when_reported (void **state)
+{
+    (void)state;
+    for (int reported = 0; reported <= 1; reported++) {
+        //  Endpoints of their own each round: a closed socket's go lazily
+        char first_name[64], second_name[64];
+        snprintf (first_name, sizeof first_name, "inproc://event-loop-quiet-first-%d", reported);
+        snprintf (second_name, sizeof second_name, "inproc://event-loop-quiet-second-%d", reported);
+        zsock_t *first = zsock_new (ZMQ_PAIR);
+        zsock_t *first_peer = zsock_new (ZMQ_PAIR);
+        zsock_t *second = zsock_new (ZMQ_PAIR);
+        zsock_t *second_peer = zsock_new (ZMQ_PAIR);
+        assert_int_equal (zsock_bind (first, "%s", first_name), 0);
+        assert_int_equal (zsock_connect (first_peer, "%s", first_name), 0);
+        assert_int_equal (zsock_bind (second, "%s", second_name), 0);
+        assert_int_equal (zsock_connect (second_peer, "%s", second_name), 0);
+        s_count_t deadline = {0}, count = {.wanted = 1}, starter = {.feed = first_peer};
+        s_count_t hider = {.hidden = second, .feed = second_peer, .report = reported};
+        event_loop_t *loop = event_loop_new ();
+        assert_int_equal (event_loop_timer (loop, 200, s_give_up, &deadline), 0);
+        assert_int_equal (event_loop_socket (loop, first, s_read_and_hide, &hider), 0);
+        assert_int_equal (event_loop_socket_quiet (loop, second, s_read_one, &count), 0);
+        assert_int_equal (event_loop_timer (loop, 5, s_send_go_once, &starter), 0);
+        assert_int_equal (event_loop_run (loop), -1);
+        assert_int_equal (hider.served, 1);
+        assert_int_equal (count.served, reported ? 1 : 0);
+        assert_int_equal (deadline.gave_up, !reported);
+        event_loop_destroy (&loop);
+        zsock_destroy (&first_peer);
+        zsock_destroy (&first);
+        zsock_destroy (&second_peer);
+        zsock_destroy (&second);
+    }
 }
 
 //  Counts calls and the shortest gap between them; the first call
@@ -260,6 +303,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_input_queued_before_watching_is_served),
         cmocka_unit_test (test_wake_up_taken_by_other_work_is_not_lost),
+        cmocka_unit_test (test_quiet_socket_asked_only_when_reported),
         cmocka_unit_test (test_timers_never_fire_early_nor_in_bursts),
         cmocka_unit_test (test_descriptor_ends_from_its_own_handler),
         cmocka_unit_test (test_interrupt_ends_the_run_with_zero),
