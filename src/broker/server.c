@@ -53,6 +53,17 @@ server_flush_proposals (server_t *self)
                          "cannot pass proposals to the raft actor");
 }
 
+//  Whether this node can vouch that its state holds every session the
+//  cluster acknowledged: it knows a leader and has applied all it knows
+//  committed. An isolated node, or one catching up, may not have applied a
+//  login yet (nor a logout: what it grants, it granted before).
+static bool
+s_state_current (server_t *self)
+{
+    return cluster_view_leader_id (self->view) != 0 &&
+           fsm_applied_index (self->fsm) >= cluster_view_commit_index (self->view);
+}
+
 //  Any node: the retained events of a stream, from local state; a private
 //  stream's only for a party's live session on this node's applied state.
 static void
@@ -61,6 +72,17 @@ s_serve_replay (server_t *self, client_request_t *request)
     const Raftq__Request *asked = request->decoded.request;
     const char *stream = asked->replay && asked->replay->stream ? asked->replay->stream : "";
     stream_access_t access = stream_access_check (self->fsm, stream, asked->token, zclock_time ());
+    if (access != STREAM_ACCESS_GRANTED && access != STREAM_ACCESS_NO_TOKEN &&
+        !s_state_current (self)) {
+        //  Not a refusal: a subscriber takes a lasting refusal of a token
+        //  some node granted for the session's end, and this node may only
+        //  be behind (a login during a partition it was cut off by)
+        client_port_reply_error (self->port, request, RAFTQ__CODE__UNAVAILABLE,
+                                 "this node has no leader or has not applied all it knows "
+                                 "committed: ask again, or another node");
+        client_request_destroy (&request);
+        return;
+    }
     if (access != STREAM_ACCESS_GRANTED) {
         //  The same answer for a dead token and another user's: it tells
         //  nobody whether a token is live

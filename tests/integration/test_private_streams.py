@@ -175,6 +175,37 @@ def _replay_codes(cluster, node_id, stream, token):
     return _code(cluster.request(node_id, replay_get(stream, 1, token=token)))
 
 
+def test_replay_on_a_node_behind_is_unavailable_not_refused(ctx):
+    """A node cut off while bob logs in again knows nothing of the new
+    token. Once it knows no leader, it must not refuse that token (a
+    subscriber takes a lasting refusal of a token some node granted for the
+    session's end, as the chaos checker saw through a leader partition):
+    it answers UNAVAILABLE, while a token it has applied still replays."""
+    cluster = ctx.cluster(3)
+    cluster.start()
+    writer, tokens, leader = _world(cluster)
+    _ok(writer.send(chat_put(tokens["alice"], "bob", "before the cut")), "alice sends")
+    cluster.wait_applied(cluster.ids, cluster.status(leader)["commit_index"], 5.0)
+    behind = cluster.followers(leader)[0]
+    cluster.pause(behind)
+    fresh = _session(writer, "bob", "pw-bob")
+    for node_id in cluster.ids:
+        if node_id != behind:
+            cluster.kill(node_id)
+    cluster.resume(behind)
+    wait_until(lambda: not (cluster.status(behind) or {"leader": "no answer"}).get("leader"), 5.0,
+               "node %d to know no leader" % behind)
+    check_equal(_replay_codes(cluster, behind, "user/bob", fresh), "UNAVAILABLE",
+                "replay with a token node %d has not applied" % behind)
+    check_equal(_replay_codes(cluster, behind, "user/bob", WRONG_TOKEN), "UNAVAILABLE",
+                "replay with a wrong token on a node that knows no leader")
+    check_equal(_replay_codes(cluster, behind, "user/bob", None), "UNAUTHENTICATED",
+                "replay without a token")
+    events = cluster.request(behind, replay_get("user/bob", 1, token=tokens["bob"]))["events"]
+    check_equal([event["text"] for event in events], ["before the cut"],
+                "bob's replay with the token node %d applied" % behind)
+
+
 def test_replay_needs_a_party_token(ctx):
     cluster = ctx.cluster(3)
     cluster.start()
