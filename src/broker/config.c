@@ -124,12 +124,14 @@ s_set_host (config_parser_t *parser, const char *path, const char *text, char *h
 }
 
 //  How urgently the Raft thread and the peers' I/O thread ask to run
-//  (thread_priority.h): nice -10 unless the file says otherwise. Real time
-//  cost a write 0.15 ms and a tenth more CPU here (README, Decisions).
+//  (thread_priority.h): as every other thread unless the file says
+//  otherwise. Raised, they preempted the broker on every wake and cost a
+//  write here; with the nodes in one session (raftq-cluster) they held
+//  their heartbeats under overload without it (README, Decisions).
 static int
 s_urgent_threads (config_parser_t *parser, json_t *root, config_t *self)
 {
-    self->urgent_threads = THREAD_PRIORITY_NICE;
+    self->urgent_threads = THREAD_PRIORITY_NORMAL;
     json_t *item = json_object_get (root, "urgent_threads");
     if (!item)
         return 0;

@@ -1,7 +1,7 @@
-"""Urgent threads (issue 12) in real raftqd processes: the Raft thread and the
-peers' I/O thread run at nice -10 by default, so that a node's own fan-out
-cannot hold its heartbeats past an election timeout, and in real time with
-"urgent_threads": "realtime"; every other thread stays normal (the log's
+"""Urgent threads (issue 12) in real raftqd processes: by default no thread
+runs ahead; with "urgent_threads": "nice" the Raft thread and the peers' I/O
+thread run at nice -10, and with "realtime" in real time, for a node whose
+machine has other busy work; every other thread stays normal (the log's
 syncer, started by the Raft thread, too). Where the test runs without
 CAP_SYS_NICE, the node says in its log that it runs below what it asked
 for."""
@@ -66,8 +66,17 @@ def _check_urgent(cluster, node_id, policy, nice, what):
                    "node %d saying its Raft thread runs below %s" % (node_id, what))
 
 
-def test_raft_and_peer_threads_run_ahead(ctx):
-    cluster = ctx.cluster(3)
+def test_no_thread_runs_ahead_by_default(ctx):
+    cluster = ctx.cluster(1)
+    spawned = cluster.start()
+    cluster.wait_leader(3.0, since=spawned)
+    threads = _threads(cluster, 1)
+    check(all(policy == os.SCHED_OTHER and nice == 0 for _, policy, nice in threads),
+          "node 1: threads not normal: %r", threads)
+
+
+def test_raft_and_peer_threads_run_ahead_when_the_config_says_nice(ctx):
+    cluster = ctx.cluster(3, urgent_threads="nice")
     spawned = cluster.start()
     cluster.wait_leader(3.0, since=spawned)
     for node_id in cluster.ids:

@@ -152,7 +152,10 @@ test_defaults_and_options (void **state)
     //  The admin secret sits with the data; core dumps are off
     assert_string_equal (config->admin_secret_file, "data/admin.secret");
     assert_false (config->core_dumps);
-    //  Urgent threads ask for nice -10 (and take what they may)
+    //  No thread asks to run ahead unless the file says so
+    assert_int_equal (config->urgent_threads, THREAD_PRIORITY_NORMAL);
+    config_destroy (&config);
+    config = s_expect_config ("{" PLAIN ONE_NODE ",\"urgent_threads\":\"nice\"}");
     assert_int_equal (config->urgent_threads, THREAD_PRIORITY_NICE);
     config_destroy (&config);
     config = s_expect_config ("{" PLAIN ONE_NODE ",\"urgent_threads\":\"realtime\"}");
