@@ -42,7 +42,6 @@ typedef struct {
     progress_mode_t mode;     //  probing or pipelining
     bool probe_sent;          //  probe mode: an AppendEntries is out, wait for its answer
     bool heartbeat_due;       //  send at least an empty AppendEntries at the next flush
-    uint64_t commit_sent;     //  commit index the last AppendEntries to it carried
     uint64_t heard_ms;        //  last time a message of our term came from it
     bool snapshot_pending;    //  it is sent a snapshot: no AppendEntries meanwhile
     uint64_t snapshot_index;  //  index of the snapshot streamed, 0 until it answered
@@ -288,12 +287,6 @@ void raft_election_handle_timeout_now (raft_core_t *self, const raft_message_t *
 //  raft_replication.c
 void raft_replication_clear_ack (raft_core_t *self);
 void raft_replication_flush (raft_core_t *self);
-//  Leader, on each tick: an empty AppendEntries at the next flush to every
-//  pipelined follower that has not been sent the commit index. Not sent at
-//  the commit itself: under load the next AppendEntries carries it anyway,
-//  and one write at a time the notice's round of wakes on every follower
-//  (and its answer) ran beside the leader's reply to the client.
-void raft_replication_notice_commit (raft_core_t *self);
 void raft_replication_handle_reply (raft_core_t *self, const raft_message_t *reply,
                                     progress_t *progress);
 void raft_replication_reject (raft_core_t *self, uint32_t to, uint64_t reject_index);
