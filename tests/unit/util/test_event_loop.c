@@ -111,30 +111,55 @@ s_send_go_once (event_loop_t *loop, void *argument)
     return 0;
 }
 
+//  Runs a loop whose first socket's handler takes the second socket's
+//  wake-up (s_read_and_hide), the second watched quiet or not and its
+//  hidden input reported or not, until the second is served or the loop
+//  gives up after give_up_ms. Sets how often each handler ran.
 static void
-test_wake_up_taken_by_other_work_is_not_lost (void **state)
+s_run_hidden_wake_up (int round, bool quiet, bool report, int give_up_ms, s_count_t *hider,
+                      s_count_t *count, s_count_t *deadline)
 {
-    (void)state;
-    zsock_t *first = zsock_new_pair ("@inproc://event-loop-first");
-    zsock_t *first_peer = zsock_new_pair (">inproc://event-loop-first");
-    zsock_t *second = zsock_new_pair ("@inproc://event-loop-second");
-    zsock_t *second_peer = zsock_new_pair (">inproc://event-loop-second");
-
-    s_count_t deadline = {0}, hider = {.hidden = second, .feed = second_peer},
-              count = {.wanted = 1}, starter = {.feed = first_peer};
-    event_loop_t *loop = s_loop_with_deadline (&deadline);
-    assert_int_equal (event_loop_socket (loop, first, s_read_and_hide, &hider), 0);
-    assert_int_equal (event_loop_socket (loop, second, s_read_one, &count), 0);
+    //  Endpoints of their own each round: a closed socket frees its name lazily
+    char first_name[64], second_name[64];
+    snprintf (first_name, sizeof first_name, "inproc://event-loop-first-%d", round);
+    snprintf (second_name, sizeof second_name, "inproc://event-loop-second-%d", round);
+    zsock_t *first = zsock_new (ZMQ_PAIR);
+    zsock_t *first_peer = zsock_new (ZMQ_PAIR);
+    zsock_t *second = zsock_new (ZMQ_PAIR);
+    zsock_t *second_peer = zsock_new (ZMQ_PAIR);
+    assert_int_equal (zsock_bind (first, "%s", first_name), 0);
+    assert_int_equal (zsock_connect (first_peer, "%s", first_name), 0);
+    assert_int_equal (zsock_bind (second, "%s", second_name), 0);
+    assert_int_equal (zsock_connect (second_peer, "%s", second_name), 0);
+    *hider = (s_count_t){.hidden = second, .feed = second_peer, .report = report};
+    *count = (s_count_t){.wanted = 1};
+    *deadline = (s_count_t){0};
+    s_count_t starter = {.feed = first_peer};
+    event_loop_t *loop = event_loop_new ();
+    assert_non_null (loop);
+    assert_int_equal (event_loop_timer (loop, give_up_ms, s_give_up, deadline), 0);
+    assert_int_equal (event_loop_socket (loop, first, s_read_and_hide, hider), 0);
+    assert_int_equal (quiet ? event_loop_socket_quiet (loop, second, s_read_one, count)
+                            : event_loop_socket (loop, second, s_read_one, count),
+                      0);
     assert_int_equal (event_loop_timer (loop, 5, s_send_go_once, &starter), 0);
     assert_int_equal (event_loop_run (loop), -1);
-    assert_false (deadline.gave_up);
-    assert_int_equal (hider.served, 1);
-    assert_int_equal (count.served, 1);
     event_loop_destroy (&loop);
     zsock_destroy (&first_peer);
     zsock_destroy (&first);
     zsock_destroy (&second_peer);
     zsock_destroy (&second);
+}
+
+static void
+test_wake_up_taken_by_other_work_is_not_lost (void **state)
+{
+    (void)state;
+    s_count_t hider, count, deadline;
+    s_run_hidden_wake_up (0, false, false, GIVE_UP_MS, &hider, &count, &deadline);
+    assert_false (deadline.gave_up);
+    assert_int_equal (hider.served, 1);
+    assert_int_equal (count.served, 1);
 }
 
 //  A quiet socket is asked after a turn only when it was reported touched:
@@ -145,34 +170,11 @@ test_quiet_socket_asked_only_when_reported (void **state)
 {
     (void)state;
     for (int reported = 0; reported <= 1; reported++) {
-        //  Endpoints of their own each round: a closed socket's go lazily
-        char first_name[64], second_name[64];
-        snprintf (first_name, sizeof first_name, "inproc://event-loop-quiet-first-%d", reported);
-        snprintf (second_name, sizeof second_name, "inproc://event-loop-quiet-second-%d", reported);
-        zsock_t *first = zsock_new (ZMQ_PAIR);
-        zsock_t *first_peer = zsock_new (ZMQ_PAIR);
-        zsock_t *second = zsock_new (ZMQ_PAIR);
-        zsock_t *second_peer = zsock_new (ZMQ_PAIR);
-        assert_int_equal (zsock_bind (first, "%s", first_name), 0);
-        assert_int_equal (zsock_connect (first_peer, "%s", first_name), 0);
-        assert_int_equal (zsock_bind (second, "%s", second_name), 0);
-        assert_int_equal (zsock_connect (second_peer, "%s", second_name), 0);
-        s_count_t deadline = {0}, count = {.wanted = 1}, starter = {.feed = first_peer};
-        s_count_t hider = {.hidden = second, .feed = second_peer, .report = reported};
-        event_loop_t *loop = event_loop_new ();
-        assert_int_equal (event_loop_timer (loop, 200, s_give_up, &deadline), 0);
-        assert_int_equal (event_loop_socket (loop, first, s_read_and_hide, &hider), 0);
-        assert_int_equal (event_loop_socket_quiet (loop, second, s_read_one, &count), 0);
-        assert_int_equal (event_loop_timer (loop, 5, s_send_go_once, &starter), 0);
-        assert_int_equal (event_loop_run (loop), -1);
+        s_count_t hider, count, deadline;
+        s_run_hidden_wake_up (1 + reported, true, reported, 200, &hider, &count, &deadline);
         assert_int_equal (hider.served, 1);
         assert_int_equal (count.served, reported ? 1 : 0);
         assert_int_equal (deadline.gave_up, !reported);
-        event_loop_destroy (&loop);
-        zsock_destroy (&first_peer);
-        zsock_destroy (&first);
-        zsock_destroy (&second_peer);
-        zsock_destroy (&second);
     }
 }
 

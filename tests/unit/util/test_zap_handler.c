@@ -256,20 +256,30 @@ s_expect_served (zsock_t *router, zsock_t *dealer)
     free (pong);
 }
 
+//  A watched plaintext ROUTER in domain with cap max_connections, bound to
+//  a port of loopback's; returns the socket and sets *port.
+static zsock_t *
+s_watched_router (fixture_t *fixture, const char *domain, size_t max_connections, int *port)
+{
+    zsock_t *router = zsock_new (ZMQ_ROUTER);
+    assert_non_null (router);
+    zsock_set_zap_domain (router, domain);
+    assert_int_equal (zap_handler_watch (fixture->handler, router, domain, max_connections), 0);
+    zmsg_t *policy = zap_policy_new (domain, ZAP_ALLOW_PLAIN);
+    assert_int_equal (zap_handler_set_policy (fixture->handler, &policy), 0);
+    *port = zsock_bind (router, "tcp://127.0.0.1:*");
+    assert_true (*port > 0);
+    return router;
+}
+
 static void
 test_connection_cap (void **state)
 {
     fixture_t *fixture = (fixture_t *)*state;
-    zsock_t *router = zsock_new (ZMQ_ROUTER);
-    assert_non_null (router);
-    zsock_set_zap_domain (router, "capped");
-    assert_int_equal (zap_handler_watch (fixture->handler, router, "capped", 2), 0);
+    int port;
+    zsock_t *router = s_watched_router (fixture, "capped", 2, &port);
     //  One socket per domain
     assert_int_equal (zap_handler_watch (fixture->handler, fixture->router, "capped", 2), -1);
-    zmsg_t *policy = zap_policy_new ("capped", ZAP_ALLOW_PLAIN);
-    assert_int_equal (zap_handler_set_policy (fixture->handler, &policy), 0);
-    int port = zsock_bind (router, "tcp://127.0.0.1:*");
-    assert_true (port > 0);
     char endpoint[64];
     snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
     snprintf (fixture->endpoint, sizeof fixture->endpoint, "%s", endpoint);
@@ -310,22 +320,6 @@ test_connection_cap (void **state)
     s_expect_connections (fixture, "capped", 0);
     assert_int_equal (zap_handler_connections (fixture->handler, "unwatched"), 0);
     zsock_destroy (&router);
-}
-
-//  A watched plaintext ROUTER in domain with cap max_connections, bound to
-//  a port of loopback's; returns the socket and sets *port.
-static zsock_t *
-s_watched_router (fixture_t *fixture, const char *domain, size_t max_connections, int *port)
-{
-    zsock_t *router = zsock_new (ZMQ_ROUTER);
-    assert_non_null (router);
-    zsock_set_zap_domain (router, domain);
-    assert_int_equal (zap_handler_watch (fixture->handler, router, domain, max_connections), 0);
-    zmsg_t *policy = zap_policy_new (domain, ZAP_ALLOW_PLAIN);
-    assert_int_equal (zap_handler_set_policy (fixture->handler, &policy), 0);
-    *port = zsock_bind (router, "tcp://127.0.0.1:*");
-    assert_true (*port > 0);
-    return router;
 }
 
 //  A plain TCP connection to port that never sends a byte.
