@@ -573,12 +573,15 @@ typedef struct _raftq_subscription_t raftq_subscription_t;
 //  Follows stream on a cluster of count nodes: node i has client endpoint
 //  client_endpoints[i] (replays, liveness probes) and PUB endpoint
 //  pub_endpoints[i] (NULL or "" for a node without one). from_seq 0 starts
-//  live, with the first event that arrives; from_seq N delivers the stream
-//  from seq N on, replaying what was published before. (A live start can
-//  miss what is published while its SUB is still joining, as with any
-//  ZeroMQ subscriber: start from a seq to be sure of everything.) The
-//  first node with a PUB endpoint is followed first. Returns NULL if no
-//  node has a PUB endpoint, the first one is unusable or stream is empty.
+//  live: at the seq the stream's next event gets when the start is fixed,
+//  which one replay asks the cluster (here for a topic stream, in
+//  raftq_subscription_set_token for a private one), so nothing published
+//  after that is missed while the SUB joins or a node has yet to confirm
+//  the subscription. Until a node answers, the first event to arrive
+//  fixes the start. from_seq N delivers the stream from seq N on,
+//  replaying what was published before. The first node with a PUB
+//  endpoint is followed first. Returns NULL if no node has a PUB endpoint,
+//  the first one is unusable or stream is empty.
 raftq_subscription_t *raftq_subscription_new (const char **client_endpoints,
                                               const char **pub_endpoints, size_t count,
                                               const char *stream, uint64_t from_seq);
@@ -649,7 +652,7 @@ void *raftq_subscription_socket (raftq_subscription_t *self);
 //  even if the socket stays quiet (timers: probes, replay retries).
 int raftq_subscription_wait_ms (raftq_subscription_t *self);
 
-//  The seq the next event will have; 0 while a live start has seen none.
+//  The seq the next event will have; 0 while a live start knows no start.
 uint64_t raftq_subscription_next_seq (raftq_subscription_t *self);
 
 //  PUB endpoint of the node followed now.

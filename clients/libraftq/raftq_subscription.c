@@ -15,6 +15,11 @@
     - After a start from a given seq, and after each move to another node,
       it catches up: replays until an empty page, because what was
       published while it was not subscribed never comes on the new SUB.
+    - A live start (from seq 0) first asks where the stream is now (a
+      replay from past its end answers with the next seq), then goes on as
+      a start from there: what is published while the SUB joins, or while
+      a private subscription waits a second for its confirmation, is
+      caught up, not lost.
     - After `silence` without a message from its node it probes that node
       (Status on its client port). No answer, or no leader known (cut off,
       or an election under way), and it moves to the next node with a PUB
@@ -26,8 +31,11 @@
       subscriptions it authorizes, and sends their events with that string
       as first frame), replays carry the token. The broker confirms an
       applied subscription with a seq-0 "subscribed" event; without it
-      within S_CONFIRM_MS the SUB subscribes again, since the node may not
-      have applied the login yet. The confirmation starts a catch-up, for
+      the SUB subscribes again, after S_CONFIRM_MIN_MS and then waits that
+      double up to S_CONFIRM_MAX_MS: the node may not have applied the
+      login yet (a follower learns of it up to a heartbeat late), and only
+      a subscribe made after that is applied (ZMQ_XPUB_MANUAL applies a
+      subscription as it arrives, never later). The confirmation starts a catch-up, for
       what was published while the subscription was not yet applied. A
       seq-0 "revoked" event (logout, expiry, account deletion) ends the
       subscription: what is in order is still handed out, then REVOKED.
@@ -50,7 +58,8 @@
 #define S_PENDING_MAX        10000 //  events held ahead of next_seq; the rest are replayed later
 #define S_DRAIN_MAX          1000  //  SUB messages read per look, so timers still run
 #define S_RECEIVE_HIGH_WATER 10000 //  SUB queue: above libzmq's default for bursts
-#define S_CONFIRM_MS         1000  //  wait for "subscribed" before subscribing again
+#define S_CONFIRM_MIN_MS     50    //  first wait for "subscribed" before subscribing again
+#define S_CONFIRM_MAX_MS     1000  //  the waits double up to this
 
 struct _raftq_subscription_t {
     raftq_client_t *client;  //  replays and probes, on every node's client port
@@ -66,6 +75,7 @@ struct _raftq_subscription_t {
     int64_t refused_since;   //  first of the replay refusals in a row (zclock_mono), 0: none
     bool revoked;            //  the node said "revoked": the subscription is over
     int64_t subscribed_at;   //  when topic was last subscribed to on the SUB
+    int confirm_wait_ms;     //  wait for "subscribed" before subscribing again
     bool token_told;         //  the caller heard that a private stream needs a token
     uint64_t next_seq;       //  seq delivered next; 0 until a live start sees an event
     uint64_t highest_seen;   //  highest seq any node or replay has shown
@@ -138,6 +148,7 @@ s_follow (raftq_subscription_t *self, size_t node)
     self->node = node;
     self->heard_at = zclock_mono ();
     self->subscribed_at = self->heard_at;
+    self->confirm_wait_ms = S_CONFIRM_MIN_MS;
     self->confirmed = false;
     //  What was published before the SUB joined comes only by replay.
     self->catching_up = self->next_seq > 0;
@@ -300,12 +311,21 @@ s_skip_to (raftq_subscription_t *self, uint64_t seq)
         zlistx_delete (self->pending, NULL);
 }
 
+//  Whether a live start can ask where the stream is: a private stream's
+//  replay needs the token.
+static bool
+s_live_start_askable (raftq_subscription_t *self)
+{
+    return self->next_seq == 0 &&
+           (!self->private_stream || strcmp (self->topic, self->stream) != 0);
+}
+
 //  True when events before some known one are missing, or a catch-up is due.
 static bool
 s_replay_needed (raftq_subscription_t *self)
 {
     if (self->next_seq == 0)
-        return false; //  a live start has nothing to fill yet
+        return s_live_start_askable (self); //  where the stream is: s_start_live
     return self->catching_up || self->highest_seen >= self->next_seq;
 }
 
@@ -346,20 +366,70 @@ s_take_replayed (raftq_subscription_t *self, Raftq__Reply *reply, size_t *count)
     return lowest;
 }
 
+//  One Replay of the stream from from_seq, limit events; *reply_p is the
+//  reply to free (NULL when none came).
+static raftq_code_t
+s_replay_call (raftq_subscription_t *self, uint64_t from_seq, uint32_t limit,
+               Raftq__Reply **reply_p)
+{
+    Raftq__Replay replay = RAFTQ__REPLAY__INIT;
+    replay.stream = self->stream;
+    replay.from_seq = from_seq;
+    replay.limit = limit;
+    Raftq__Request request;
+    raftq_wire_request (&request, RAFTQ__REQUEST__OP_REPLAY, &replay);
+    return raftq_client_call (self->client, &request, reply_p);
+}
+
+//  Pauses the next replay: at once when there is something to hand out
+//  or report, else after a backoff that doubles.
+static void
+s_pace_replays (raftq_subscription_t *self, bool progress)
+{
+    int64_t now = zclock_mono ();
+    if (progress) {
+        self->replay_backoff_ms = S_REPLAY_BACKOFF_MIN_MS;
+        self->replay_at = now;
+    } else {
+        self->replay_at = now + self->replay_backoff_ms;
+        self->replay_backoff_ms = self->replay_backoff_ms * 2 > S_REPLAY_BACKOFF_MAX_MS
+                                      ? S_REPLAY_BACKOFF_MAX_MS
+                                      : self->replay_backoff_ms * 2;
+    }
+}
+
+//  Fixes where a live start (next_seq 0) begins: at the seq the stream's
+//  next event gets, which a replay from past its end tells. Everything
+//  from there on is delivered, although the SUB takes a moment to join,
+//  and a private subscription a second or more to be confirmed by a node
+//  that had not yet applied the login. When no node tells, it is asked
+//  again with the replays' backoff; meanwhile the first event to arrive
+//  fixes the start, as with any ZeroMQ subscriber.
+static void
+s_start_live (raftq_subscription_t *self)
+{
+    Raftq__Reply *reply;
+    raftq_code_t code = s_replay_call (self, INT64_MAX, 1, &reply);
+    bool told = (code == RAFTQ_OK || code == RAFTQ_NOT_FOUND) && reply->next_seq > 0;
+    if (told && self->next_seq == 0) {
+        self->next_seq = reply->next_seq;
+        //  Up to now only the first event fixed where delivery starts
+        s_skip_to (self, self->next_seq);
+        self->catching_up = true;
+    } else if (!told)
+        s_fail (self, "where %s is now: %s: %s", self->stream, raftq_code_name (code),
+                raftq_client_error (self->client));
+    raftq__reply__free_unpacked (reply, NULL);
+    s_pace_replays (self, told);
+}
+
 //  Asks the cluster for the stream from next_seq. Returns GAP or ERROR
 //  when that is what the caller must hear, else NONE.
 static raftq_subscription_result_t
 s_replay (raftq_subscription_t *self, raftq_gap_t *gap)
 {
-    Raftq__Replay replay = RAFTQ__REPLAY__INIT;
-    replay.stream = self->stream;
-    replay.from_seq = self->next_seq;
-    replay.limit = self->replay_limit;
-    Raftq__Request request;
-    raftq_wire_request (&request, RAFTQ__REQUEST__OP_REPLAY, &replay);
-
     Raftq__Reply *reply;
-    raftq_code_t code = raftq_client_call (self->client, &request, &reply);
+    raftq_code_t code = s_replay_call (self, self->next_seq, self->replay_limit, &reply);
     raftq_subscription_result_t result = RAFTQ_SUBSCRIPTION_NONE;
     if (code == RAFTQ_OK) {
         self->refused_since = 0;
@@ -403,17 +473,7 @@ s_replay (raftq_subscription_t *self, raftq_gap_t *gap)
             result = RAFTQ_SUBSCRIPTION_ERROR;
     }
     raftq__reply__free_unpacked (reply, NULL);
-
-    int64_t now = zclock_mono ();
-    if (result == RAFTQ_SUBSCRIPTION_GAP || s_deliverable (self)) {
-        self->replay_backoff_ms = S_REPLAY_BACKOFF_MIN_MS;
-        self->replay_at = now;
-    } else {
-        self->replay_at = now + self->replay_backoff_ms;
-        self->replay_backoff_ms = self->replay_backoff_ms * 2 > S_REPLAY_BACKOFF_MAX_MS
-                                      ? S_REPLAY_BACKOFF_MAX_MS
-                                      : self->replay_backoff_ms * 2;
-    }
+    s_pace_replays (self, result == RAFTQ_SUBSCRIPTION_GAP || s_deliverable (self));
     return result;
 }
 
@@ -488,6 +548,8 @@ s_new (raftq_client_t *client, const char **pub_endpoints, size_t count, const c
         errno = EINVAL;
         return NULL;
     }
+    if (s_live_start_askable (self))
+        s_start_live (self);
     return self;
 }
 
@@ -563,6 +625,16 @@ s_subscribe_again (raftq_subscription_t *self, const char *old_topic)
     self->confirmed = false;
 }
 
+//  Subscribes again when the node has not confirmed within the wait, and
+//  waits twice as long for the next confirmation.
+static void
+s_subscribe_unconfirmed_again (raftq_subscription_t *self)
+{
+    s_subscribe_again (self, self->topic);
+    self->confirm_wait_ms =
+        self->confirm_wait_ms * 2 > S_CONFIRM_MAX_MS ? S_CONFIRM_MAX_MS : self->confirm_wait_ms * 2;
+}
+
 int
 raftq_subscription_set_token (raftq_subscription_t *self, const char *token)
 {
@@ -577,10 +649,13 @@ raftq_subscription_set_token (raftq_subscription_t *self, const char *token)
     char *old_topic = self->topic;
     self->topic = topic;
     s_subscribe_again (self, old_topic);
+    self->confirm_wait_ms = S_CONFIRM_MIN_MS;
     free (old_topic);
     //  A new token is a new chance: a revocation was of the old one.
     self->revoked = false;
     self->granted = false;
+    if (s_live_start_askable (self))
+        s_start_live (self);
     return 0;
 }
 
@@ -618,8 +693,8 @@ s_wait_ms (raftq_subscription_t *self, int64_t now)
     int64_t wait = self->heard_at + self->silence_ms - now;
     if (s_replay_needed (self) && self->replay_at - now < wait)
         wait = self->replay_at - now;
-    if (s_unconfirmed (self) && self->subscribed_at + S_CONFIRM_MS - now < wait)
-        wait = self->subscribed_at + S_CONFIRM_MS - now;
+    if (s_unconfirmed (self) && self->subscribed_at + self->confirm_wait_ms - now < wait)
+        wait = self->subscribed_at + self->confirm_wait_ms - now;
     return wait > 0 ? wait : 0;
 }
 
@@ -645,14 +720,18 @@ raftq_subscription_next (raftq_subscription_t *self, int timeout_ms, raftq_event
         if (s_drain (self) > 0)
             continue;
         int64_t now = zclock_mono ();
+        if (s_replay_needed (self) && now >= self->replay_at && self->next_seq == 0) {
+            s_start_live (self);
+            continue;
+        }
         if (s_replay_needed (self) && now >= self->replay_at) {
             raftq_subscription_result_t result = s_replay (self, gap);
             if (result != RAFTQ_SUBSCRIPTION_NONE)
                 return result;
             continue;
         }
-        if (s_unconfirmed (self) && now - self->subscribed_at >= S_CONFIRM_MS) {
-            s_subscribe_again (self, self->topic);
+        if (s_unconfirmed (self) && now - self->subscribed_at >= self->confirm_wait_ms) {
+            s_subscribe_unconfirmed_again (self);
             continue;
         }
         if (now - self->heard_at >= self->silence_ms) {

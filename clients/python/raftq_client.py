@@ -486,11 +486,19 @@ class RaftqClient:
         """Retained events of stream from from_seq (DESIGN 6 JSON events).
         user/ and conv/ streams need the session of a party: the client's
         token goes with the request when it has one."""
+        return self._replay_reply(stream, from_seq, limit)["events"]
+
+    def stream_next_seq(self, stream):
+        """The seq stream's next event gets (0 from a node too old to
+        say): a replay from past the end of any stream."""
+        return self._replay_reply(stream, 2 ** 63 - 1, 1).get("next_seq", 0)
+
+    def _replay_reply(self, stream, from_seq, limit):
         message = {"type": "replay", "method": "GET", "stream": stream, "from": from_seq,
                    "limit": limit}
         if self.token:
             message["token"] = self.token
-        return self.request(message)["events"]
+        return self.request(message)
 
     def subscribe(self, stream, pub_endpoints, from_seq=0, silence=1.0):
         """A raftq_subscription.Subscription to stream over this client's

@@ -23,15 +23,21 @@ How it keeps its promise:
   goes on after it.
 - After a start from a seq, a move to another node and a confirmation it
   catches up: replays until an empty page.
+- A live start (from_seq 0) first asks where the stream is now (a replay
+  from past its end answers with "next_seq"), then goes on as a start from
+  there: what is published while the SUB joins, or while a private
+  subscription waits for its confirmation, is caught up, not lost. Until
+  a node answers, the first event to arrive fixes the start.
 - After `silence` seconds without a message it asks its node for its
   status; a silent node, or one without a leader, is left for the next.
 - Private streams (user/, conv/) need a session token of their user (for
   conv/, of either party): the SUB subscribes to "<stream>#<token>" (the
   broker serves those streams to nothing else and sends their events with
   that string as first frame) and replays carry the token. The broker
-  confirms with a seq-0 "subscribed" event; without it within
-  CONFIRM_S the SUB subscribes again (the node may not have applied the
-  login yet). A seq-0 "revoked" (logout, expiry, account deletion) ends
+  confirms with a seq-0 "subscribed" event; without it the SUB subscribes
+  again after CONFIRM_MIN_S, then after waits that double up to
+  CONFIRM_MAX_S (the node may not have applied the login yet, and only a
+  subscribe made after that is applied). A seq-0 "revoked" (logout, expiry, account deletion) ends
   the subscription: what is in order is handed out, then "revoked".
   Seq-0 events are control, never data.
 """
@@ -43,7 +49,8 @@ import zmq
 
 from raftq_client import RaftqClient, RaftqError
 
-CONFIRM_S = 1.0               # wait for "subscribed" before subscribing again
+CONFIRM_MIN_S = 0.05          # first wait for "subscribed" before subscribing again
+CONFIRM_MAX_S = 1.0           # the waits double up to this
 REPLAY_LIMIT = 256            # events one replay asks for
 BACKOFF_MIN_S = 0.02          # first pause after a replay that brought nothing
 BACKOFF_MAX_S = 1.0           # pauses double up to this
@@ -78,7 +85,7 @@ class Subscription:
         self.client = RaftqClient(self.endpoints, timeout=silence, attempt_timeout=silence / 2,
                                   context=self.context, curve=curve)
         self.topic = stream                   # what the SUB subscribes to
-        self.next_seq = from_seq              # seq delivered next; 0 until a live start sees one
+        self.next_seq = from_seq              # seq delivered next; 0 until a live start knows its start
         self.highest_seen = 0                 # highest seq any node or replay showed
         self.pending = {}                     # seq -> event, seq >= next_seq
         self.catching_up = False              # replay until an empty page
@@ -89,16 +96,19 @@ class Subscription:
         self.granted = False                  # some node confirmed this token once
         self.refused_since = None             # first of the replay refusals in a row (monotonic)
         self.subscribed_at = 0.0              # when the SUB last subscribed
+        self.confirm_wait = CONFIRM_MIN_S     # wait for "subscribed" before subscribing again
         self.revoked = False                  # the node said "revoked": over
         self.token_told = False               # the caller heard a private stream needs a token
         self.error = ""                       # text of the last failure
         self.socket = None                    # the SUB
         self.node = None                      # index of the followed node
-        self.set_token(token)
         first = next(node for node, endpoint in enumerate(self.pub_endpoints) if endpoint)
+        self.set_token(token)
         if not self._follow(first):
             self.client.close()
             raise ValueError(self.error)
+        if self._live_start_askable():
+            self._start_live()
 
     def close(self):
         if self.socket is not None:
@@ -120,6 +130,9 @@ class Subscription:
         self.granted = False
         if self.socket is not None:
             self._subscribe_again(old_topic)
+            self.confirm_wait = CONFIRM_MIN_S
+            if self._live_start_askable():
+                self._start_live()
 
     def _subscribe_again(self, old_topic):
         """Unsubscribe, subscribe: the node decides on it afresh."""
@@ -153,6 +166,7 @@ class Subscription:
             self.socket.close(0)
         self.socket, self.node = socket, node
         self.heard_at = self.subscribed_at = time.monotonic()
+        self.confirm_wait = CONFIRM_MIN_S
         self.confirmed = False
         # what was published before the SUB joined comes only by replay
         self._catch_up()
@@ -222,7 +236,42 @@ class Subscription:
         return first if self.next_seq == 0 or first == self.next_seq else None
 
     def _replay_needed(self):
-        return self.next_seq > 0 and (self.catching_up or self.highest_seen >= self.next_seq)
+        if self.next_seq == 0:
+            return self._live_start_askable()     # where the stream is: _start_live
+        return self.catching_up or self.highest_seen >= self.next_seq
+
+    def _live_start_askable(self):
+        """A live start can ask where the stream is (a private stream's
+        replay needs the token)."""
+        return self.next_seq == 0 and (not is_private(self.stream) or self.topic != self.stream)
+
+    def _pace_replays(self, progress):
+        """The next replay at once after progress, else after a backoff
+        that doubles."""
+        now = time.monotonic()
+        if progress:
+            self.backoff, self.replay_at = BACKOFF_MIN_S, now
+        else:
+            self.replay_at = now + self.backoff
+            self.backoff = min(self.backoff * 2, BACKOFF_MAX_S)
+
+    def _start_live(self):
+        """Fixes where a live start begins: the seq the stream's next event
+        gets, which a replay from past its end tells. From there nothing is
+        missed while the SUB joins or a node has yet to confirm a private
+        subscription; until a node tells, the first event to arrive fixes
+        it."""
+        try:
+            told = self.client.stream_next_seq(self.stream)
+        except RaftqError as error:
+            self.error = "where %s is now: %s" % (self.stream, error)
+            told = 0
+        if told and self.next_seq == 0:
+            self.next_seq = told
+            for seq in [seq for seq in self.pending if seq < told]:
+                del self.pending[seq]
+            self.catching_up = True
+        self._pace_replays(bool(told))
 
     def _gap(self, resume):
         gap = (self.next_seq, resume - 1)
@@ -276,12 +325,7 @@ class Subscription:
                         result = ("error", self.error)
                 elif error.code in REFUSALS:
                     result = ("error", self.error)
-        now = time.monotonic()
-        if (result is not None and result[0] == "gap") or self._deliverable() is not None:
-            self.backoff, self.replay_at = BACKOFF_MIN_S, now
-        else:
-            self.replay_at = now + self.backoff
-            self.backoff = min(self.backoff * 2, BACKOFF_MAX_S)
+        self._pace_replays((result is not None and result[0] == "gap") or self._deliverable() is not None)
         return result
 
     def _probe(self):
@@ -306,7 +350,7 @@ class Subscription:
         if self._replay_needed():
             wait = min(wait, self.replay_at - now)
         if self._unconfirmed():
-            wait = min(wait, self.subscribed_at + CONFIRM_S - now)
+            wait = min(wait, self.subscribed_at + self.confirm_wait - now)
         return max(0.0, wait)
 
     # --- the caller's side
@@ -330,13 +374,17 @@ class Subscription:
             if self._drain():
                 continue
             now = time.monotonic()
+            if self._replay_needed() and now >= self.replay_at and self.next_seq == 0:
+                self._start_live()
+                continue
             if self._replay_needed() and now >= self.replay_at:
                 result = self._replay()
                 if result is not None:
                     return result
                 continue
-            if self._unconfirmed() and now - self.subscribed_at >= CONFIRM_S:
+            if self._unconfirmed() and now - self.subscribed_at >= self.confirm_wait:
                 self._subscribe_again(self.topic)
+                self.confirm_wait = min(self.confirm_wait * 2, CONFIRM_MAX_S)
                 continue
             if now - self.heard_at >= self.silence:
                 self._probe()

@@ -13,8 +13,10 @@
       at 2^63-1.
     - CheckUser is answered {"success":true,"exists":bool}; a status with
       "hash":true adds "state_hash" as 16 hex digits (a string: JSON numbers
-      lose precision past 2^53); a replay refused because its events are no
-      longer retained adds "oldest_seq" to the failure; a refusal by a
+      lose precision past 2^53); a replay adds "next_seq" (the seq the
+      stream's next event gets: where a live subscriber starts), and when
+      refused because its events are no longer retained, "oldest_seq" to
+      the failure; a refusal by a
       throttle (a login for an account that failed too often) adds
       "retry_after_ms".
     - A status with "detail":true adds "config_index", "snapshot_index",
@@ -376,6 +378,9 @@ s_replay_reply (const Raftq__Reply *reply)
         return NULL;
     }
     s_set (object, "events", events, &rc);
+    //  A node without it (an older version) leaves the key out
+    if (reply->next_seq)
+        s_set (object, "next_seq", s_json_count (reply->next_seq), &rc);
     return s_built (object, rc);
 }
 
@@ -519,13 +524,15 @@ s_json_reply (const codec_request_t *decoded, const Raftq__Reply *reply)
     if (!request || reply->code != RAFTQ__CODE__OK) {
         json_t *failure = s_reply_failure (reply);
         //  A replay from before the window says where the window starts
-        if (failure && request && request->op_case == RAFTQ__REQUEST__OP_REPLAY &&
-            reply->oldest_seq &&
-            json_object_set_new (failure, "oldest_seq", s_json_count (reply->oldest_seq))) {
-            json_decref (failure);
-            return NULL;
+        //  and where the stream is now
+        int rc = 0;
+        if (failure && request && request->op_case == RAFTQ__REQUEST__OP_REPLAY) {
+            if (reply->oldest_seq)
+                s_set (failure, "oldest_seq", s_json_count (reply->oldest_seq), &rc);
+            if (reply->next_seq)
+                s_set (failure, "next_seq", s_json_count (reply->next_seq), &rc);
         }
-        return failure;
+        return s_built (failure, rc);
     }
     switch (request->op_case) {
     case RAFTQ__REQUEST__OP_STATUS:

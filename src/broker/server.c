@@ -66,14 +66,24 @@ s_state_current (server_t *self)
 
 //  Any node: the retained events of a stream, from local state; a private
 //  stream's only for a party's live session on this node's applied state.
+//  Only the leader refuses a token: a follower learns of a login up to a
+//  heartbeat after the client that made it, so one that cannot grant the
+//  token sends the client to the leader, which acknowledged the login only
+//  once it had applied it.
 static void
 s_serve_replay (server_t *self, client_request_t *request)
 {
     const Raftq__Request *asked = request->decoded.request;
     const char *stream = asked->replay && asked->replay->stream ? asked->replay->stream : "";
     stream_access_t access = stream_access_check (self->fsm, stream, asked->token, zclock_time ());
-    if (access != STREAM_ACCESS_GRANTED && access != STREAM_ACCESS_NO_TOKEN &&
-        !s_state_current (self)) {
+    bool refused = access != STREAM_ACCESS_GRANTED && access != STREAM_ACCESS_NO_TOKEN;
+    uint32_t leader_id = cluster_view_leader_id (self->view);
+    if (refused && leader_id != 0 && leader_id != self->node_id) {
+        client_port_reply_not_leader (self->port, request, self->view, leader_id);
+        client_request_destroy (&request);
+        return;
+    }
+    if (refused && !s_state_current (self)) {
         //  Not a refusal: a subscriber takes a lasting refusal of a token
         //  some node granted for the session's end, and this node may only
         //  be behind (a login during a partition it was cut off by)

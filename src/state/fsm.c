@@ -372,6 +372,7 @@ fsm_replay (fsm_t *self, const Raftq__Replay *replay)
         reply->events = events;
     }
     reply->oldest_seq = oldest_seq;
+    reply->next_seq = event_log_last_seq (self->events, replay->stream) + 1;
     return reply;
 }
 

@@ -113,8 +113,10 @@ uint64_t fsm_sessions_ended (fsm_t *self);
 //  Answers a Replay from the retained events, without a log entry: every
 //  node retains the same events for what it has applied. OK with the events
 //  (possibly none), NOT_FOUND with Reply.oldest_seq when from_seq is older
-//  than what is retained, INVALID_ARGUMENT without a stream. Caller frees
-//  the reply with raftq__reply__free_unpacked.
+//  than what is retained, INVALID_ARGUMENT without a stream. OK and
+//  NOT_FOUND carry Reply.next_seq, the seq of the stream's next event (a
+//  live subscriber starts there). Caller frees the reply with
+//  raftq__reply__free_unpacked.
 Raftq__Reply *fsm_replay (fsm_t *self, const Raftq__Replay *replay);
 
 //  Sets *ready to the messages of topic name a Reserve or Pop could take

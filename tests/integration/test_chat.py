@@ -466,16 +466,17 @@ def test_chat_replay_window_is_bounded(ctx):
 
     for node_id in cluster.ids:
         gone = cluster.request(node_id, replay_get("user/bob", 2, token=bob))
-        check_equal((gone.get("success"), gone.get("code"), gone.get("oldest_seq")), (False, "NOT_FOUND", 4),
-                    "replay of evicted events on node %d" % node_id)
+        check_equal((gone.get("success"), gone.get("code"), gone.get("oldest_seq"), gone.get("next_seq")),
+                    (False, "NOT_FOUND", 4, 9), "replay of evicted events on node %d" % node_id)
         kept = cluster.request(node_id, replay_get("user/bob", 4, limit=3, token=bob))
         check_equal([(event["seq"], event["text"]) for event in kept["events"]], [(4, "m3"), (5, "m4"), (6, "m5")],
                     "replay of retained events on node %d (limit 3)" % node_id)
         oldest = cluster.request(node_id, replay_get("user/bob", 0, token=bob))
         check_equal([event["seq"] for event in oldest["events"]], [4, 5, 6, 7, 8], "replay from 0 on node %d" % node_id)
-        check_equal(cluster.request(node_id, replay_get("user/bob", 9, token=bob)), {"success": True, "events": []},
-                    "replay past the newest event on node %d" % node_id)
-        check_equal(cluster.request(node_id, replay_get("conv/bob/nobody", 1, token=bob)), {"success": True, "events": []},
+        check_equal(cluster.request(node_id, replay_get("user/bob", 9, token=bob)),
+                    {"success": True, "events": [], "next_seq": 9}, "replay past the newest event on node %d" % node_id)
+        check_equal(cluster.request(node_id, replay_get("conv/bob/nobody", 1, token=bob)),
+                    {"success": True, "events": [], "next_seq": 1},
                     "replay of a stream without events on node %d" % node_id)
 
     # the protobuf dialect: Request{replay = 15: Replay{stream = 1, from_seq = 2}}

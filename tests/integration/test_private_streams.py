@@ -175,21 +175,33 @@ def _replay_codes(cluster, node_id, stream, token):
     return _code(cluster.request(node_id, replay_get(stream, 1, token=token)))
 
 
-def test_replay_on_a_node_behind_is_unavailable_not_refused(ctx):
-    """A node that knows no leader cannot tell a dead token from one of a
-    login it has not applied (bob logged in again while it was cut off: the
-    chaos checker saw a subscriber take the lasting refusal for the
-    session's end). So it refuses no token: it answers UNAVAILABLE, while a
-    token it has applied still replays and a missing one is still
-    UNAUTHENTICATED. With its leader back, a wrong token is refused again."""
+def _refusal(node_id, leader):
+    """What a replay a token does not allow gets on node_id: only the leader
+    refuses; a follower sends the client there (it may learn of a login a
+    heartbeat after the client that made it)."""
+    return "PERMISSION_DENIED" if node_id == leader else "NOT_LEADER"
+
+
+def test_replay_refusals_come_only_from_the_leader(ctx):
+    """A follower cannot tell a dead token from one of a login it has not
+    applied yet: a follower learns of a commit after the client that made
+    it (a live start asked a follower just after its login and was refused;
+    the chaos checker saw a subscriber cut off while it logged in again
+    take the lasting refusal for the session's end). So a follower refuses
+    no token: with a leader it answers NOT_LEADER naming it, alone
+    UNAVAILABLE, while a token it has applied still replays and a missing
+    one is still UNAUTHENTICATED. The leader refuses."""
     cluster = ctx.cluster(3)
     cluster.start()
     writer, tokens, leader = _world(cluster)
     _ok(writer.send(chat_put(tokens["alice"], "bob", "before the cut")), "alice sends")
     cluster.wait_applied(cluster.ids, cluster.status(leader)["commit_index"], 5.0)
     alone = cluster.followers(leader)[0]
-    check_equal(_replay_codes(cluster, alone, "user/bob", WRONG_TOKEN), "PERMISSION_DENIED",
-                "replay with a wrong token on node %d with a leader" % alone)
+    sent_on = cluster.request(alone, replay_get("user/bob", 1, token=WRONG_TOKEN))
+    check_equal((_code(sent_on), (sent_on.get("leader") or {}).get("id")), ("NOT_LEADER", leader),
+                "replay with a wrong token on follower %d" % alone)
+    check_equal(_replay_codes(cluster, leader, "user/bob", WRONG_TOKEN), "PERMISSION_DENIED",
+                "replay with a wrong token on the leader")
     others = [node_id for node_id in cluster.ids if node_id != alone]
     for node_id in others:
         cluster.kill(node_id)
@@ -203,9 +215,9 @@ def test_replay_on_a_node_behind_is_unavailable_not_refused(ctx):
     check_equal([event["text"] for event in events], ["before the cut"],
                 "bob's replay with the token node %d applied" % alone)
     cluster.start(others)
-    cluster.wait_leader(5.0)
-    wait_until(lambda: _replay_codes(cluster, alone, "user/bob", WRONG_TOKEN) == "PERMISSION_DENIED",
-               10.0, "node %d refusing a wrong token once it follows a leader again" % alone)
+    new_leader = cluster.wait_leader(5.0)
+    wait_until(lambda: _replay_codes(cluster, alone, "user/bob", WRONG_TOKEN) == _refusal(alone, new_leader),
+               10.0, "node %d refusing a wrong token, or sending it to the leader, once it follows one" % alone)
 
 
 def test_replay_needs_a_party_token(ctx):
@@ -218,14 +230,15 @@ def test_replay_needs_a_party_token(ctx):
     leader = cluster.wait_leader(3.0)
     cluster.wait_applied(cluster.ids, cluster.status(leader)["commit_index"], 5.0)
     for node_id in cluster.ids:
+        refused = _refusal(node_id, leader)
         for stream in ("user/bob", "conv/alice/bob"):
             check_equal(_replay_codes(cluster, node_id, stream, None), "UNAUTHENTICATED",
                         "replay of %s without a token on node %d" % (stream, node_id))
-            check_equal(_replay_codes(cluster, node_id, stream, WRONG_TOKEN), "PERMISSION_DENIED",
+            check_equal(_replay_codes(cluster, node_id, stream, WRONG_TOKEN), refused,
                         "replay of %s with a wrong token on node %d" % (stream, node_id))
-            check_equal(_replay_codes(cluster, node_id, stream, carol), "PERMISSION_DENIED",
+            check_equal(_replay_codes(cluster, node_id, stream, carol), refused,
                         "replay of %s with a stranger's token on node %d" % (stream, node_id))
-        check_equal(_replay_codes(cluster, node_id, "user/bob", alice), "PERMISSION_DENIED",
+        check_equal(_replay_codes(cluster, node_id, "user/bob", alice), refused,
                     "replay of user/bob with alice's token on node %d" % node_id)
         events = cluster.request(node_id, replay_get("user/bob", 1, token=bob))["events"]
         check_equal([event["text"] for event in events], ["replayable"], "bob's replay on node %d" % node_id)

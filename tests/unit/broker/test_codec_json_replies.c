@@ -182,6 +182,12 @@ test_replay_reply (void **state)
     replay.events = &events;
     object = check_encode_json (&decoded, &replay);
     check_keys (object, KEYS ("success", "events"));
+    json_decref (object);
+    //  With where the stream is now, as every current node says
+    replay.next_seq = 3;
+    object = check_encode_json (&decoded, &replay);
+    check_keys (object, KEYS ("success", "events", "next_seq"));
+    check_integer (object, "next_seq", 3);
     json_t *array = json_object_get (object, "events");
     assert_int_equal (json_array_size (array), 2);
     for (size_t index = 0; index < 2; index++) {
@@ -451,10 +457,12 @@ test_chat_failure_replies (void **state)
     failure.code = RAFTQ__CODE__NOT_FOUND;
     failure.error = "gone";
     failure.oldest_seq = 17;
+    failure.next_seq = 40;
     object = check_reply_json (
         "{\"type\":\"replay\",\"method\":\"GET\",\"stream\":\"user/a\",\"from\":3}", &failure,
-        KEYS ("success", "code", "error", "oldest_seq"));
+        KEYS ("success", "code", "error", "oldest_seq", "next_seq"));
     check_integer (object, "oldest_seq", 17);
+    check_integer (object, "next_seq", 40);
     json_decref (object);
     //  ... and only a replay does
     object = check_reply_json ("{\"type\":\"user\",\"method\":\"GET\",\"user\":\"a\"}", &failure,
@@ -465,6 +473,7 @@ test_chat_failure_replies (void **state)
     failure.code = RAFTQ__CODE__RESOURCE_EXHAUSTED;
     failure.error = "too many failed logins";
     failure.oldest_seq = 0;
+    failure.next_seq = 0;
     failure.retry_after_ms = 4000;
     object = check_reply_json (
         "{\"type\":\"login\",\"method\":\"PUT\",\"user\":\"a\",\"password\":\"p\"}", &failure,

@@ -100,6 +100,7 @@ s_fake_replay (fake_cluster_t *cluster, int index, zframe_t **identity_p,
 
     Raftq__Reply reply = RAFTQ__REPLY__INIT;
     reply.seq = request->seq;
+    reply.next_seq = cluster->last_seq + 1;
     Raftq__EventList list = RAFTQ__EVENT_LIST__INIT;
     Raftq__Event *events = (Raftq__Event *)calloc (limit, sizeof (Raftq__Event));
     Raftq__Event **pointers = (Raftq__Event **)calloc (limit, sizeof (Raftq__Event *));
@@ -438,9 +439,10 @@ s_settle (raftq_subscription_t *subscription)
                       RAFTQ_SUBSCRIPTION_NONE);
 }
 
-//  Waits for the next event and checks it is seq, as the fake made it.
+//  Waits for the next event and checks it is stream's seq, as the fake
+//  made it.
 static void
-s_expect_event (raftq_subscription_t *subscription, uint64_t seq)
+s_expect_event_of (raftq_subscription_t *subscription, const char *stream, uint64_t seq)
 {
     raftq_event_t event;
     raftq_gap_t gap;
@@ -454,13 +456,19 @@ s_expect_event (raftq_subscription_t *subscription, uint64_t seq)
     assert_true (event.seq == seq);
     char text[32];
     snprintf (text, sizeof (text), "m%" PRIu64, seq);
-    assert_string_equal (event.stream, STREAM);
+    assert_string_equal (event.stream, stream);
     assert_string_equal (event.kind, "message");
     assert_string_equal (event.text, text);
     assert_string_equal (event.from, "alice");
     assert_string_equal (event.to, "bob");
     assert_true (event.id == 100 + seq && event.index == 1000 + seq);
     assert_true (event.ts == 1700000000000 + (int64_t)seq);
+}
+
+static void
+s_expect_event (raftq_subscription_t *subscription, uint64_t seq)
+{
+    s_expect_event_of (subscription, STREAM, seq);
 }
 
 static void
@@ -603,12 +611,17 @@ test_live_start_and_polling (void **state)
     s_fake_start (&fake, "live");
     s_fake_do (&fake, "COMMIT", 0, 6);
     raftq_subscription_t *subscription = s_subscription (&fake, 0, QUIET_MS);
-    assert_true (raftq_subscription_next_seq (subscription) == 0);
+    //  Live: it starts where the stream is when the token is given...
+    assert_true (raftq_subscription_next_seq (subscription) == 7);
     s_wait_subscribed (&fake, 0);
     s_settle (subscription);
+    //  ...which one replay from past the end told; the past is not replayed
     uint64_t froms[16];
-    //  Live: the past is not replayed.
-    assert_int_equal (s_fake_replays (&fake, froms, 16), 0);
+    int replays = s_fake_replays (&fake, froms, 16);
+    assert_true (replays >= 1);
+    assert_true (froms[0] == INT64_MAX);
+    for (int replay = 1; replay < replays; replay++)
+        assert_true (froms[replay] == 7);
 
     s_fake_do (&fake, "PUBLISH", 0, 7);
     s_fake_do (&fake, "PUBLISH", 0, 8);
@@ -632,6 +645,69 @@ test_live_start_and_polling (void **state)
     }
     assert_true (expected == 9);
     assert_true (raftq_subscription_next_seq (subscription) == 9);
+    raftq_subscription_destroy (&subscription);
+    zactor_destroy (&fake.actor);
+}
+
+//  A node that has not applied the login confirms a private subscription
+//  only when it is made again, a second later: a live start still gets
+//  what was published meanwhile, and only that.
+static void
+test_live_start_misses_nothing_before_confirmation (void **state)
+{
+    (void)state;
+    fake_t fake;
+    s_fake_start (&fake, "unconfirmed");
+    s_fake_do (&fake, "COMMIT", 0, 4);
+    s_fake_do (&fake, "CONFIRM", 0, 0);
+    raftq_subscription_t *subscription = s_subscription (&fake, 0, QUIET_MS);
+    assert_true (raftq_subscription_next_seq (subscription) == 5);
+    s_wait_subscribed (&fake, 0);
+    s_settle (subscription);
+    //  Committed while the subscription is not applied: never on the PUB
+    s_fake_do (&fake, "COMMIT", 0, 6);
+    s_settle (subscription);
+    assert_false (raftq_subscription_confirmed (subscription));
+    s_fake_do (&fake, "CONFIRM", 0, 1);
+    s_expect_event (subscription, 5);
+    s_expect_event (subscription, 6);
+    assert_true (raftq_subscription_confirmed (subscription));
+    s_fake_do (&fake, "PUBLISH", 0, 7);
+    s_expect_event (subscription, 7);
+    raftq_subscription_destroy (&subscription);
+    zactor_destroy (&fake.actor);
+}
+
+//  A topic stream's live start asks at once; when no node can tell, it
+//  asks again later.
+static void
+test_live_start_of_a_topic_asks_until_told (void **state)
+{
+    (void)state;
+    fake_t fake;
+    s_fake_start (&fake, "topic-live");
+    s_fake_set (&fake, "STREAM", "topic/news");
+    s_fake_do (&fake, "COMMIT", 0, 9);
+    raftq_subscription_t *subscription =
+        raftq_subscription_new (fake.client_list, fake.pub_list, FAKE_NODES, "topic/news", 0);
+    assert_non_null (subscription);
+    assert_true (raftq_subscription_next_seq (subscription) == 10);
+    raftq_subscription_destroy (&subscription);
+
+    s_fake_do (&fake, "ALIVE", 0, 0);
+    s_fake_do (&fake, "ALIVE", 1, 0);
+    subscription =
+        raftq_subscription_new (fake.client_list, fake.pub_list, FAKE_NODES, "topic/news", 0);
+    assert_non_null (subscription);
+    assert_true (raftq_subscription_next_seq (subscription) == 0);
+    assert_non_null (strstr (raftq_subscription_error (subscription), "where topic/news is now"));
+    s_fake_do (&fake, "ALIVE", 0, 1);
+    s_fake_do (&fake, "ALIVE", 1, 1);
+    s_settle (subscription);
+    assert_true (raftq_subscription_next_seq (subscription) == 10);
+    s_fake_do (&fake, "PUBLISH", 0, 11);
+    s_expect_event_of (subscription, "topic/news", 10);
+    s_expect_event_of (subscription, "topic/news", 11);
     raftq_subscription_destroy (&subscription);
     zactor_destroy (&fake.actor);
 }
@@ -749,16 +825,20 @@ test_resubscribes_until_confirmed (void **state)
     fake_t fake;
     s_fake_start (&fake, "confirm");
     s_fake_do (&fake, "CONFIRM", 0, 0);
+    s_fake_do (&fake, "COMMIT", 0, 6);
     raftq_subscription_t *subscription = s_subscription (&fake, 0, QUIET_MS);
     s_wait_subscribed (&fake, 0);
     assert_false (raftq_subscription_confirmed (subscription));
-    //  No "subscribed" within about a second: unsubscribe and subscribe again.
+    //  No "subscribed": unsubscribe and subscribe again, after 50 ms, then
+    //  after waits that double (100, 200, ...) up to a second
     int64_t started = zclock_mono ();
-    while (s_fake_subscribes (&fake, 0) < 2) {
+    while (s_fake_subscribes (&fake, 0) < 5) {
         assert_true (zclock_mono () - started < DEADLINE_MS);
-        assert_int_equal (s_next (subscription, 50), RAFTQ_SUBSCRIPTION_NONE);
+        assert_int_equal (s_next (subscription, 20), RAFTQ_SUBSCRIPTION_NONE);
     }
-    assert_true (zclock_mono () - started >= 800);
+    int64_t elapsed = zclock_mono () - started;
+    assert_true (elapsed >= 50 + 100 + 200 + 400 - 50);
+    assert_true (elapsed < 50 + 100 + 200 + 400 + 800);
     assert_true (raftq_subscription_wait_ms (subscription) <= 1000);
 
     //  Confirmed: no more subscribing, and events flow.
@@ -910,6 +990,8 @@ main (void)
         cmocka_unit_test (test_catches_up_in_pages),
         cmocka_unit_test (test_lost_events_are_reported),
         cmocka_unit_test (test_live_start_and_polling),
+        cmocka_unit_test (test_live_start_misses_nothing_before_confirmation),
+        cmocka_unit_test (test_live_start_of_a_topic_asks_until_told),
         cmocka_unit_test (test_fails_over_when_node_dies),
         cmocka_unit_test (test_refused_replay_is_reported),
         cmocka_unit_test (test_private_stream_with_token),

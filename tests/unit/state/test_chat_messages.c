@@ -390,6 +390,7 @@ test_replay_of_chat_streams (void **state)
     Raftq__Reply *reply = fsm_fixture_replay (fsm, "user/bob", 0, 0);
     assert_int_equal (reply->code, RAFTQ__CODE__OK);
     assert_int_equal (reply->oldest_seq, 3);
+    assert_int_equal (reply->next_seq, 6);
     assert_int_equal (reply->events->n_events, 3);
     for (size_t position = 0; position < 3; position++) {
         Raftq__Event *event = reply->events->events[position];
@@ -402,12 +403,23 @@ test_replay_of_chat_streams (void **state)
     reply = fsm_fixture_replay (fsm, "user/bob", 2, 0);
     assert_int_equal (reply->code, RAFTQ__CODE__NOT_FOUND);
     assert_int_equal (reply->oldest_seq, 3);
+    assert_int_equal (reply->next_seq, 6);
     assert_int_equal (reply->result_case, RAFTQ__REPLY__RESULT__NOT_SET);
     assert_non_null (strstr (reply->error, "before seq 3"));
     raftq__reply__free_unpacked (reply, NULL);
     reply = fsm_fixture_replay (fsm, "conv/ann/bob", 4, 1);
     assert_int_equal (reply->events->n_events, 1);
     assert_int_equal (reply->events->events[0]->seq, 4);
+    raftq__reply__free_unpacked (reply, NULL);
+    //  Past the end: no events, and where the stream is (a live start)
+    reply = fsm_fixture_replay (fsm, "conv/ann/bob", INT64_MAX, 1);
+    assert_int_equal (reply->code, RAFTQ__CODE__OK);
+    assert_int_equal (reply->events->n_events, 0);
+    assert_int_equal (reply->next_seq, 6);
+    raftq__reply__free_unpacked (reply, NULL);
+    reply = fsm_fixture_replay (fsm, "topic/never", INT64_MAX, 1);
+    assert_int_equal (reply->code, RAFTQ__CODE__OK);
+    assert_int_equal (reply->next_seq, 1);
     raftq__reply__free_unpacked (reply, NULL);
     reply = fsm_fixture_replay (fsm, "", 0, 0);
     assert_int_equal (reply->code, RAFTQ__CODE__INVALID_ARGUMENT);
