@@ -304,6 +304,16 @@ int raft_core_restore_entry (raft_core_t *self, const raft_entry_t *entry);
 //  Advances the clock: elections and heartbeats are due by this time.
 void raft_core_tick (raft_core_t *self, uint64_t now_ms);
 
+//  Leader: a commit reaches followers with the next AppendEntries, not
+//  with one of its own at once: one write at a time, that notice's round
+//  of wakes on every follower (and its answer) ran beside the leader's
+//  reply to the client. raft_core_commit_untold says some follower has
+//  not been sent the commit index; raft_core_notice_commit sends it an
+//  empty AppendEntries at the next ready. The driver calls it shortly
+//  after (a follower's subscribers wait for it), the tick at the latest.
+bool raft_core_commit_untold (raft_core_t *self);
+void raft_core_notice_commit (raft_core_t *self);
+
 //  Handles one message from a peer. The message and its entries are only
 //  borrowed: the core copies what it keeps. Malformed messages are ignored.
 void raft_core_receive (raft_core_t *self, const raft_message_t *message);

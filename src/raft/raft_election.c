@@ -300,6 +300,7 @@ raft_core_tick (raft_core_t *self, uint64_t now_ms)
             self->transfer_target = 0; //  the target did not take over: lead on
     }
     if (self->role == RAFT_ROLE_LEADER) {
+        raft_replication_notice_commit (self);
         if (self->now_ms >= self->heartbeat_deadline_ms) {
             self->heartbeat_deadline_ms = self->now_ms + self->heartbeat_ms;
             for (size_t position = 0; position < self->member_count; position++)

@@ -42,6 +42,7 @@ typedef struct {
     progress_mode_t mode;     //  probing or pipelining
     bool probe_sent;          //  probe mode: an AppendEntries is out, wait for its answer
     bool heartbeat_due;       //  send at least an empty AppendEntries at the next flush
+    uint64_t commit_sent;     //  commit index the last AppendEntries to it carried
     uint64_t heard_ms;        //  last time a message of our term came from it
     bool snapshot_pending;    //  it is sent a snapshot: no AppendEntries meanwhile
     uint64_t snapshot_index;  //  index of the snapshot streamed, 0 until it answered
@@ -101,6 +102,7 @@ struct _raft_core_t {
     uint64_t term_start_index;     //  leader: its first entry of this term (the no-op)
     uint32_t transfer_target;      //  leader: handing leadership to this voter, 0 if not
     uint64_t transfer_deadline_ms; //  and giving up at this time
+    uint64_t commit_noticed;       //  leader: commit index at the last raft_core_notice_commit
 
     raft_member_t *members;      //  the configuration in effect, owned
     peer_t *peers;               //  what we track of each member, in the same order
@@ -287,6 +289,10 @@ void raft_election_handle_timeout_now (raft_core_t *self, const raft_message_t *
 //  raft_replication.c
 void raft_replication_clear_ack (raft_core_t *self);
 void raft_replication_flush (raft_core_t *self);
+//  Leader: an empty AppendEntries at the next flush to every pipelined
+//  follower that has not been sent the commit index (raft_core.h,
+//  raft_core_notice_commit); also on each tick.
+void raft_replication_notice_commit (raft_core_t *self);
 void raft_replication_handle_reply (raft_core_t *self, const raft_message_t *reply,
                                     progress_t *progress);
 void raft_replication_reject (raft_core_t *self, uint32_t to, uint64_t reject_index);

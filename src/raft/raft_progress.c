@@ -40,6 +40,7 @@ raft_progress_start (raft_core_t *self, progress_t *progress, uint32_t id)
     progress->match_index = 0;
     progress->read_round = 0;
     progress->heartbeat_due = false;
+    progress->commit_sent = 0;
     progress->heard_ms = self->now_ms;
     raft_progress_probe (progress, raft_log_last_index (self) + 1);
 }

@@ -30,13 +30,10 @@ s_leader_maybe_commit (raft_core_t *self)
     if (self->voter_count == 0)
         return;
     uint64_t quorum_index = raft_progress_quorum (self, self->persisted_index, s_match_of);
-    if (quorum_index > self->commit_index && raft_log_term_at (self, quorum_index) == self->term) {
+    //  Followers learn it from the next AppendEntries, or from the next
+    //  tick's notice (raft_replication_notice_commit)
+    if (quorum_index > self->commit_index && raft_log_term_at (self, quorum_index) == self->term)
         self->commit_index = quorum_index;
-        //  Tell followers with nothing else coming soon
-        for (size_t position = 0; position < self->member_count; position++)
-            if (self->peers[position].progress.mode == PROGRESS_REPLICATE)
-                self->peers[position].progress.heartbeat_due = true;
-    }
     if (!self->self_is_voter && self->commit_index >= self->config_index)
         raft_membership_retire (self);
 }
@@ -66,11 +63,53 @@ s_send_append (raft_core_t *self, progress_t *progress, bool with_entries)
     request->prev_log_index = prev_index;
     request->prev_log_term = raft_log_term_at (self, prev_index);
     request->entry_count = count;
+    //  At least this much: it is filled in when the ready is collected
+    progress->commit_sent = self->commit_index;
     if (progress->mode == PROGRESS_PROBE)
         progress->probe_sent = true;
     else if (count > 0)
         raft_progress_sent (progress, prev_index + count, self->max_inflight_messages);
     return 0;
+}
+
+//  A pipelined follower that has not been sent the commit index.
+static bool
+s_commit_untold (raft_core_t *self, const progress_t *progress)
+{
+    return progress->id != self->self_id && progress->mode == PROGRESS_REPLICATE &&
+           progress->commit_sent < self->commit_index;
+}
+
+void
+raft_replication_notice_commit (raft_core_t *self)
+{
+    for (size_t position = 0; position < self->member_count; position++)
+        if (s_commit_untold (self, &self->peers[position].progress))
+            self->peers[position].progress.heartbeat_due = true;
+}
+
+bool
+raft_core_commit_untold (raft_core_t *self)
+{
+    assert (self);
+    //  Once per commit index: a follower the notice could not reach (its
+    //  send failed) is told at the tick, not by an alarm each millisecond
+    if (self->role != RAFT_ROLE_LEADER || self->commit_noticed >= self->commit_index)
+        return false;
+    for (size_t position = 0; position < self->member_count; position++)
+        if (s_commit_untold (self, &self->peers[position].progress))
+            return true;
+    return false;
+}
+
+void
+raft_core_notice_commit (raft_core_t *self)
+{
+    assert (self);
+    if (self->role != RAFT_ROLE_LEADER)
+        return;
+    raft_replication_notice_commit (self);
+    self->commit_noticed = self->commit_index;
 }
 
 //  Sends what each follower's progress allows; called when the ready is

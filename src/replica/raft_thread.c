@@ -20,6 +20,10 @@
 
 //  Longest the core waits between ticks; heartbeat_ms / 5 when shorter.
 #define TICK_MAX_MS 10
+//  A commit no AppendEntries has carried reaches the followers this much
+//  later (raft_core_notice_commit): after this node has answered its
+//  clients, and soon for the followers' subscribers.
+#define COMMIT_NOTICE_DELAY_MS 1
 //  Messages read from one socket before the batch is processed, so one busy
 //  socket cannot starve the others or the timer.
 #define DRAIN_LIMIT 1000
@@ -379,6 +383,17 @@ s_on_synced (event_loop_t *loop, zsock_t *socket, void *argument)
     return 0;
 }
 
+static int
+s_on_commit_notice (event_loop_t *loop, void *argument)
+{
+    (void)loop;
+    raft_thread_t *self = (raft_thread_t *)argument;
+    self->commit_notice_armed = false;
+    raft_core_notice_commit (self->core);
+    raft_thread_process_ready (self);
+    return 0;
+}
+
 //  Acts on everything the core wants done, in the order the core demands,
 //  until it wants nothing more.
 void
@@ -434,6 +449,10 @@ raft_thread_process_ready (raft_thread_t *self)
     raft_pipe_send_reads (self->pipe, &self->reads);
     s_report_state (self, false);
     raft_snapshots_compact_step (self);
+    //  Without the alarm (out of memory) the tick tells them
+    if (self->loop && !self->commit_notice_armed && raft_core_commit_untold (self->core) &&
+        event_loop_alarm (self->loop, COMMIT_NOTICE_DELAY_MS, s_on_commit_notice, self) == 0)
+        self->commit_notice_armed = true;
 }
 
 static void

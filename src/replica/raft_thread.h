@@ -72,6 +72,7 @@ typedef struct {
     uint64_t min_free_disk_bytes;         //  below this free on the log's disk, append nothing
     disk_space_watch_t *disk_watch;       //  free space of the log's filesystem, cached
     bool disk_low;                        //  below the watermark at the last decision
+    bool commit_notice_armed;             //  an alarm will tell followers the commit index
 } raft_thread_t;
 
 //  The zactor function: args is the raft_actor_options_t, borrowed until

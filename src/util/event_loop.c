@@ -34,7 +34,7 @@ typedef struct {
 } s_watch_t;
 
 typedef struct {
-    int interval_ms;              //  period
+    int interval_ms;              //  period, 0 for an alarm (fires once)
     int64_t due;                  //  next firing, zclock_mono milliseconds
     event_loop_timer_fn *handler; //  called when due
     void *argument;               //  its argument
@@ -46,7 +46,7 @@ struct _event_loop_t {
     size_t watch_count;    //  used entries of watches
     size_t watch_capacity; //  allocated entries of watches
     bool watches_ended;    //  some watch ended this turn
-    s_timer_t *timers;     //  repeating timers
+    s_timer_t *timers;     //  repeating timers and pending alarms
     size_t timer_count;    //  used entries of timers
     uint64_t waits;        //  epoll_wait calls so far
 };
@@ -160,18 +160,33 @@ event_loop_fd_end (event_loop_t *self, int fd)
     }
 }
 
-int
-event_loop_timer (event_loop_t *self, int interval_ms, event_loop_timer_fn *handler, void *argument)
+static int
+s_add_timer (event_loop_t *self, int interval_ms, int delay_ms, event_loop_timer_fn *handler,
+             void *argument)
 {
     s_timer_t *timers = realloc (self->timers, (self->timer_count + 1) * sizeof (s_timer_t));
     if (!timers)
         return -1;
     self->timers = timers;
+    if (delay_ms < 1)
+        delay_ms = 1;
+    self->timers[self->timer_count++] =
+        (s_timer_t){interval_ms, zclock_mono () + delay_ms, handler, argument};
+    return 0;
+}
+
+int
+event_loop_timer (event_loop_t *self, int interval_ms, event_loop_timer_fn *handler, void *argument)
+{
     if (interval_ms < 1)
         interval_ms = 1;
-    self->timers[self->timer_count++] =
-        (s_timer_t){interval_ms, zclock_mono () + interval_ms, handler, argument};
-    return 0;
+    return s_add_timer (self, interval_ms, interval_ms, handler, argument);
+}
+
+int
+event_loop_alarm (event_loop_t *self, int delay_ms, event_loop_timer_fn *handler, void *argument)
+{
+    return s_add_timer (self, 0, delay_ms, handler, argument);
 }
 
 uint64_t
@@ -247,16 +262,29 @@ s_serve_timers (event_loop_t *self)
 {
     int served = 0;
     int64_t now = zclock_mono ();
-    for (size_t position = 0; position < self->timer_count; position++) {
+    size_t position = 0;
+    while (position < self->timer_count) {
         s_timer_t *timer = &self->timers[position];
-        if (timer->due > now)
+        if (timer->due > now) {
+            position++;
             continue;
-        //  On the grid, but never a burst to catch up after a stall
-        timer->due += timer->interval_ms;
-        if (timer->due <= now)
-            timer->due = now + timer->interval_ms;
+        }
+        //  Copied: the handler may add timers, which moves the array
+        event_loop_timer_fn *handler = timer->handler;
+        void *argument = timer->argument;
+        if (timer->interval_ms == 0)
+            //  An alarm is gone once due; the last entry takes its place
+            //  and is looked at next
+            *timer = self->timers[--self->timer_count];
+        else {
+            //  On the grid, but never a burst to catch up after a stall
+            timer->due += timer->interval_ms;
+            if (timer->due <= now)
+                timer->due = now + timer->interval_ms;
+            position++;
+        }
         served++;
-        if (timer->handler (self, timer->argument) == -1)
+        if (handler (self, argument) == -1)
             return -1;
     }
     return served;

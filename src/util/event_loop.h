@@ -72,6 +72,10 @@ void event_loop_fd_end (event_loop_t *self, int fd);
 int event_loop_timer (event_loop_t *self, int interval_ms, event_loop_timer_fn *handler,
                       void *argument);
 
+//  Calls handler once, delay_ms (at least 1) from now. Returns 0 or -1.
+int event_loop_alarm (event_loop_t *self, int delay_ms, event_loop_timer_fn *handler,
+                      void *argument);
+
 //  Serves until a handler returns -1 (returns -1) or a signal that set
 //  czmq's zsys_interrupted (SIGINT, SIGTERM) interrupts the wait (returns 0:
 //  the caller decides whether to run again). Other interruptions, such as

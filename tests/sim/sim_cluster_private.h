@@ -48,7 +48,8 @@ typedef enum {
     EVENT_TRANSFER,   //  an operator asks the leader to hand leadership over
     EVENT_MEMBERSHIP, //  an operator asks the leader to add, remove or demote a node
     EVENT_COMPACT,    //  a node snapshots its state machine and compacts its log
-    EVENT_READ        //  a client asks a node for linearizable reads
+    EVENT_READ,       //  a client asks a node for linearizable reads
+    EVENT_NOTICE      //  a leader's driver asks it to tell followers the commit index
 } event_kind_t;
 
 //  One simulated broker: a core with its disk.
@@ -59,6 +60,7 @@ typedef struct {
     uint64_t incarnation;     //  bumped at each crash and restart; stale events are dropped
     bool sync_scheduled;      //  a SYNC event is pending
     bool ready_deferred;      //  events were fed, the ready is collected by a READY event
+    bool notice_scheduled;    //  a NOTICE event is pending
     uint64_t checked_commit;  //  commit index already reported to the checker
     uint64_t live_applied;    //  1 + highest liveness command applied (this incarnation)
     uint8_t *incoming;        //  snapshot being received (volatile), owned

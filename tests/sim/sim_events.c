@@ -95,6 +95,13 @@ s_handle_node_event (sim_cluster_t *self, sim_event_t *event, node_t *node)
         return sim_faults_restart (self, node);
     case EVENT_READY:
         return current && node->ready_deferred ? sim_node_drive (self, node) : 0;
+    case EVENT_NOTICE:
+        //  Cleared even when stale: a restarted node may schedule its own
+        node->notice_scheduled = false;
+        if (!current)
+            return 0;
+        raft_core_notice_commit (node->core);
+        return sim_node_after_event (self, node);
     default:
         return 0;
     }
@@ -146,6 +153,7 @@ s_handle (sim_cluster_t *self, sim_event_t *event)
     case EVENT_SYNC:
     case EVENT_RESTART:
     case EVENT_READY:
+    case EVENT_NOTICE:
         return s_handle_node_event (self, event, &self->nodes[event->node]);
     case EVENT_HEAL:
         sim_network_heal (self->network);
@@ -167,7 +175,8 @@ s_target (sim_cluster_t *self, const sim_event_t *event)
     uint32_t id = event->node;
     if (event->kind == EVENT_DELIVER)
         id = ((const raft_message_t *)event->payload)->to;
-    else if (event->kind != EVENT_TICK && event->kind != EVENT_SYNC && event->kind != EVENT_READY)
+    else if (event->kind != EVENT_TICK && event->kind != EVENT_SYNC && event->kind != EVENT_READY &&
+             event->kind != EVENT_NOTICE)
         return NULL;
     node_t *node = id >= 1 && id <= self->machine_count ? &self->nodes[id] : NULL;
     return node && node->core ? node : NULL;

@@ -160,6 +160,13 @@ sim_node_drive (sim_cluster_t *self, node_t *node)
         if (node->incoming_complete && sim_snapshots_install_snapshot (self, node))
             return -1;
     }
+    //  A commit no AppendEntries carried: its notice a moment later, as
+    //  the actor's alarm does (or never, when the node crashes first)
+    if (!node->notice_scheduled && raft_core_commit_untold (node->core)) {
+        node->notice_scheduled = true;
+        sim_queue_push (self->queue, self->now_ms + sim_random_range (self->random, 0, 2),
+                        EVENT_NOTICE, node->id, node->incarnation, NULL);
+    }
     return 0;
 }
 

@@ -1,7 +1,9 @@
 /*  test_raft_replication — the log from leader to followers in the Raft core.
 
     Conflict truncation and hints, acknowledgements only after persistence,
-    the current-term commit rule, the pipelining window and batch limits,
+    the current-term commit rule, the commit notice (the next append, the
+    driver's notice or the next tick, never the commit itself), the
+    pipelining window and batch limits,
     ready pointers that stay valid until advance, malformed messages
     ignored, and a follower that lost acknowledged entries refilled.
 */
@@ -296,6 +298,92 @@ s_appends_to (raft_fixture_t *harness, uint32_t to, raft_message_t **found, size
     return count;
 }
 
+//  Exactly one AppendEntries queued to each of followers 2 and 3, with
+//  entry_count entries and commit index leader_commit.
+static void
+s_expect_one_append_each (raft_fixture_t *harness, size_t entry_count, uint64_t leader_commit)
+{
+    raft_message_t *appends[8];
+    for (uint32_t to = 2; to <= 3; to++) {
+        assert_int_equal (s_appends_to (harness, to, appends, 8), 1);
+        assert_int_equal (appends[0]->entry_count, entry_count);
+        assert_int_equal (appends[0]->leader_commit, leader_commit);
+    }
+}
+
+//  Ticks the leader (node 1) at now and collects: how many messages it
+//  queued.
+static size_t
+s_tick_leader (raft_fixture_t *harness, uint64_t now)
+{
+    raft_core_tick (harness->cores[1], now);
+    raft_fixture_collect (harness, 1);
+    return harness->queued_count;
+}
+
+//  Follower 2 acknowledges up to index, which commits it: nothing is
+//  queued for the followers at the commit.
+static void
+s_commit_by_follower_2 (raft_fixture_t *harness, uint64_t index)
+{
+    raft_message_t reply = raft_fixture_append_reply (2, 1, 1, true, index, 0);
+    raft_core_receive (harness->cores[1], &reply);
+    assert_int_equal (raft_core_commit_index (harness->cores[1]), index);
+    raft_fixture_collect (harness, 1);
+    assert_int_equal (harness->queued_count, 0);
+}
+
+//  The commit index reaches followers with the next AppendEntries, or
+//  with an empty one when the driver asks for the notice
+//  (raft_core_notice_commit, while raft_core_commit_untold) or at the
+//  leader's next tick: never at the commit itself.
+static void
+test_commit_notice_waits_for_next_append_notice_or_tick (void **state)
+{
+    (void)state;
+    raft_fixture_t *harness = s_pipeline_harness (8, 64, 0);
+    raft_core_t *leader = harness->cores[1];
+    //  Heartbeats out of the way: the ticks below come before the next ones
+    uint64_t now = ELECTION_MAX + HEARTBEAT_MS;
+    s_tick_leader (harness, now);
+    raft_fixture_drop_all (harness);
+    raft_fixture_propose (leader, "a", 2);
+    raft_fixture_collect (harness, 1);
+    raft_fixture_drop_all (harness);
+    s_commit_by_follower_2 (harness, 2);
+    assert_true (raft_core_commit_untold (leader));
+    assert_false (raft_core_commit_untold (harness->cores[2]));
+    //  The next proposal carries it to both: nothing left to notice
+    raft_fixture_propose (leader, "b", 3);
+    raft_fixture_collect (harness, 1);
+    s_expect_one_append_each (harness, 1, 2);
+    raft_fixture_drop_all (harness);
+    assert_false (raft_core_commit_untold (leader));
+    assert_int_equal (s_tick_leader (harness, now + 1), 0);
+    //  Entry 3 commits with nothing else to send: the notice tells both,
+    //  once
+    s_commit_by_follower_2 (harness, 3);
+    assert_true (raft_core_commit_untold (leader));
+    raft_core_notice_commit (leader);
+    raft_fixture_collect (harness, 1);
+    s_expect_one_append_each (harness, 0, 3);
+    raft_fixture_drop_all (harness);
+    assert_false (raft_core_commit_untold (leader));
+    raft_core_notice_commit (leader);
+    raft_fixture_collect (harness, 1);
+    assert_int_equal (harness->queued_count, 0);
+    //  Entry 4 commits and nobody asks for the notice: the tick tells both
+    raft_fixture_propose (leader, "d", 4);
+    raft_fixture_collect (harness, 1);
+    raft_fixture_drop_all (harness);
+    s_commit_by_follower_2 (harness, 4);
+    s_tick_leader (harness, now + 2);
+    s_expect_one_append_each (harness, 0, 4);
+    raft_fixture_drop_all (harness);
+    assert_int_equal (s_tick_leader (harness, now + 3), 0);
+    raft_fixture_destroy (&harness);
+}
+
 static void
 test_pipelining_window_is_bounded (void **state)
 {
@@ -571,6 +659,7 @@ main (void)
         cmocka_unit_test (test_follower_answers_heartbeat_while_sync_is_slow),
         cmocka_unit_test (test_leader_commits_only_current_term_entries),
         cmocka_unit_test (test_leader_counts_itself_only_when_persisted),
+        cmocka_unit_test (test_commit_notice_waits_for_next_append_notice_or_tick),
         cmocka_unit_test (test_pipelining_window_is_bounded),
         cmocka_unit_test (test_batches_respect_byte_limit),
         cmocka_unit_test (test_rejection_hint_skips_conflicting_term),

@@ -1,6 +1,6 @@
 /*  test_event_loop — input is never left behind a quiet descriptor (queued
     before watching, or its wake-up taken by other work), a quiet socket is
-    asked only when reported touched, timers keep their
+    asked only when reported touched, alarms fire once, timers keep their
     grid without bursts, descriptors end from their own handler, a signal
     ends the run with 0 and a handler's -1 with -1.
 */
@@ -213,6 +213,38 @@ test_timers_never_fire_early_nor_in_bursts (void **state)
     event_loop_destroy (&loop);
 }
 
+//  An alarm that sets itself again until it has fired wanted times.
+static int
+s_alarm_again (event_loop_t *loop, void *argument)
+{
+    s_count_t *count = (s_count_t *)argument;
+    if (count->served == 0)
+        count->called_at = zclock_mono ();
+    if (++count->served < count->wanted)
+        assert_int_equal (event_loop_alarm (loop, 5, s_alarm_again, count), 0);
+    return 0;
+}
+
+static void
+test_alarm_fires_once_per_setting (void **state)
+{
+    (void)state;
+    s_count_t deadline = {0}, alarm = {.wanted = 3};
+    s_count_t ticks = {.wanted = 20, .shortest = INT64_MAX};
+    event_loop_t *loop = s_loop_with_deadline (&deadline);
+    int64_t started = zclock_mono ();
+    assert_int_equal (event_loop_alarm (loop, 5, s_alarm_again, &alarm), 0);
+    //  Alarms come and go between the timers, which keep their grid
+    assert_int_equal (event_loop_timer (loop, 5, s_tick, &ticks), 0);
+    assert_int_equal (event_loop_run (loop), -1);
+    assert_false (deadline.gave_up);
+    assert_int_equal (alarm.served, 3);
+    assert_true (alarm.called_at - started >= 5);
+    assert_true (zclock_mono () - started >= 20 * 5 - 1);
+    assert_true (ticks.shortest >= 1);
+    event_loop_destroy (&loop);
+}
+
 static int
 s_read_byte_and_end (event_loop_t *loop, int fd, void *argument)
 {
@@ -307,6 +339,7 @@ main (void)
         cmocka_unit_test (test_wake_up_taken_by_other_work_is_not_lost),
         cmocka_unit_test (test_quiet_socket_asked_only_when_reported),
         cmocka_unit_test (test_timers_never_fire_early_nor_in_bursts),
+        cmocka_unit_test (test_alarm_fires_once_per_setting),
         cmocka_unit_test (test_descriptor_ends_from_its_own_handler),
         cmocka_unit_test (test_interrupt_ends_the_run_with_zero),
         cmocka_unit_test (test_other_signals_are_waited_through),
