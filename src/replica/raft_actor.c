@@ -12,8 +12,7 @@
 
 struct _raft_actor_t {
     zactor_t *actor;                //  the Raft thread
-    zmsg_t *batch;                  //  PROPOSE being filled, NULL when nothing is queued
-    size_t batch_count;             //  commands in it
+    raft_pipe_batch_t *batch;       //  PROPOSE being filled
     zmsg_t *reads;                  //  READ being filled, NULL when nothing is queued
     uint32_t node_id;               //  for log lines
     raft_actor_progress_t progress; //  what the latest PROGRESS said (matches owned)
@@ -42,6 +41,7 @@ raft_actor_new (const raft_actor_options_t *options)
     if (!self)
         return NULL;
     self->node_id = options->node_id;
+    self->batch = raft_pipe_batch_new ();
     //  Pipes must never block: a broker and an actor each blocked sending
     //  to the other would deadlock. czmq applies this to pipes created next.
     zsys_set_pipehwm (0);
@@ -61,7 +61,7 @@ raft_actor_destroy (raft_actor_t **self_p)
         if (self->actor)
             zsock_set_rcvtimeo (zactor_sock (self->actor), -1);
         zactor_destroy (&self->actor);
-        zmsg_destroy (&self->batch);
+        raft_pipe_batch_destroy (&self->batch);
         zmsg_destroy (&self->reads);
         free (self->progress.matches);
         free (self);
@@ -78,14 +78,13 @@ raft_actor_sock (raft_actor_t *self)
 void
 raft_actor_propose (raft_actor_t *self, uint64_t ticket, zframe_t **payload_p)
 {
-    raft_pipe_add_proposal (&self->batch, ticket, payload_p);
-    self->batch_count++;
+    raft_pipe_add_proposal (self->batch, ticket, payload_p);
 }
 
 size_t
 raft_actor_queued (raft_actor_t *self)
 {
-    return self->batch_count;
+    return raft_pipe_batch_count (self->batch);
 }
 
 int
@@ -104,9 +103,8 @@ int
 raft_actor_flush (raft_actor_t *self)
 {
     int rc = 0;
-    if (self->batch)
-        rc = zmsg_send (&self->batch, zactor_sock (self->actor));
-    self->batch_count = 0;
+    if (raft_pipe_send_proposals (zactor_sock (self->actor), self->batch))
+        rc = -1;
     //  After the proposals: a read and a write of one turn are concurrent,
     //  either order is linearizable
     if (self->reads && zmsg_send (&self->reads, zactor_sock (self->actor)))

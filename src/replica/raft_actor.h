@@ -13,7 +13,8 @@
     frames:
 
       broker -> actor
-        "PROPOSE" then pairs [ticket u64][payload]   commands to append
+        "PROPOSE" [records]                           commands to append: one
+                    frame of [ticket u64][size u32][payload] records
         "READ" then [ticket u64] frames              linearizable reads to
                     confirm (raft_core_read), batched like proposals
         "ADMIN" [ticket u64][kind u8][member]          a membership change or a
@@ -27,8 +28,9 @@
         "READY" [snapshot index u64] | "FAILED"       once, after start; the
                     index of the snapshot Raft started from (0: none), which
                     the broker loads into its state machine
-        "COMMITTED" [commit u64][last u64] then one frame per entry
-                    [index u64][term u64][type u8][payload]   in log order
+        "COMMITTED" [commit u64][last u64][records]   one frame of
+                    [index u64][term u64][type u8][size u32][payload]
+                    records, in log order
         "REJECTED" [leader u32] then one [ticket u64] frame per refused
                     proposal (this node is not the leader)
         "READS" then one frame per read settled [ticket u64][index u64]

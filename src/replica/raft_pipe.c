@@ -5,10 +5,12 @@
 #include "replica/raft_pipe.h"
 
 #include "util/little_endian.h"
+#include "util/must.h"
 
 //  Sizes of the fixed pipe frames (see raft_actor.h).
 #define COMMITTED_HEADER_SIZE 16
-#define ENTRY_HEADER_SIZE     17
+#define ENTRY_HEADER_SIZE     21 //  [index u64][term u64][type u8][size u32]
+#define PROPOSAL_HEADER_SIZE  12 //  [ticket u64][size u32]
 #define STATE_SIZE            29
 #define TICKET_SIZE           8
 #define LEADER_SIZE           4
@@ -33,6 +35,62 @@ s_u64_of (zframe_t *frame, uint64_t *value)
         return -1;
     *value = little_endian_get_u64 (zframe_data (frame));
     return 0;
+}
+
+struct _raft_pipe_batch_t {
+    uint8_t *data;   //  the records, owned
+    size_t size;     //  bytes used
+    size_t capacity; //  bytes allocated
+    size_t count;    //  records in it
+};
+
+raft_pipe_batch_t *
+raft_pipe_batch_new (void)
+{
+    return (raft_pipe_batch_t *)must_zalloc (sizeof (raft_pipe_batch_t));
+}
+
+void
+raft_pipe_batch_destroy (raft_pipe_batch_t **self_p)
+{
+    if (*self_p) {
+        free ((*self_p)->data);
+        free (*self_p);
+        *self_p = NULL;
+    }
+}
+
+size_t
+raft_pipe_batch_count (raft_pipe_batch_t *self)
+{
+    return self->count;
+}
+
+//  Room for size more bytes at the end of the batch: where they go.
+static uint8_t *
+s_batch_extend (raft_pipe_batch_t *self, size_t size)
+{
+    if (self->size + size > self->capacity) {
+        size_t capacity = self->capacity ? self->capacity : 4096;
+        while (capacity < self->size + size)
+            capacity *= 2;
+        self->data = (uint8_t *)must_realloc (self->data, capacity);
+        self->capacity = capacity;
+    }
+    uint8_t *target = self->data + self->size;
+    self->size += size;
+    self->count++;
+    return target;
+}
+
+//  Appends the batch's records to message as one frame, and empties it
+//  (its memory stays for the next message).
+static void
+s_batch_move_to (raft_pipe_batch_t *self, zmsg_t *message)
+{
+    zmsg_addmem (message, self->data, self->size);
+    self->size = 0;
+    self->count = 0;
 }
 
 //  A member as one pipe frame: the struct itself, as both ends are threads
@@ -71,15 +129,46 @@ s_send_body (zsock_t *pipe, const char *command, const void *body, size_t size)
 //  broker -> actor
 
 void
-raft_pipe_add_proposal (zmsg_t **batch_p, uint64_t ticket, zframe_t **payload_p)
+raft_pipe_add_proposal (raft_pipe_batch_t *batch, uint64_t ticket, zframe_t **payload_p)
 {
-    if (!*batch_p) {
-        *batch_p = zmsg_new ();
-        zmsg_addstr (*batch_p, "PROPOSE");
-    }
-    zframe_t *ticket_frame = raft_pipe_u64_frame (ticket);
-    zmsg_append (*batch_p, &ticket_frame);
-    zmsg_append (*batch_p, payload_p);
+    size_t size = zframe_size (*payload_p);
+    uint8_t *target = s_batch_extend (batch, PROPOSAL_HEADER_SIZE + size);
+    little_endian_put_u64 (target, ticket);
+    little_endian_put_u32 (target + 8, (uint32_t)size);
+    if (size)
+        memcpy (target + PROPOSAL_HEADER_SIZE, zframe_data (*payload_p), size);
+    zframe_destroy (payload_p);
+}
+
+int
+raft_pipe_send_proposals (zsock_t *pipe, raft_pipe_batch_t *batch)
+{
+    if (batch->count == 0)
+        return 0;
+    zmsg_t *message = zmsg_new ();
+    zmsg_addstr (message, "PROPOSE");
+    s_batch_move_to (batch, message);
+    return zmsg_send (&message, pipe);
+}
+
+int
+raft_pipe_next_proposal (zframe_t *records, size_t *offset, uint64_t *ticket, const uint8_t **data,
+                         size_t *size)
+{
+    size_t total = records ? zframe_size (records) : 0;
+    if (*offset == total)
+        return 0;
+    if (total - *offset < PROPOSAL_HEADER_SIZE)
+        return -1;
+    const uint8_t *source = zframe_data (records) + *offset;
+    uint32_t length = little_endian_get_u32 (source + 8);
+    if (total - *offset - PROPOSAL_HEADER_SIZE < length)
+        return -1;
+    *ticket = little_endian_get_u64 (source);
+    *data = source + PROPOSAL_HEADER_SIZE;
+    *size = length;
+    *offset += PROPOSAL_HEADER_SIZE + length;
+    return 1;
 }
 
 void
@@ -161,35 +250,33 @@ raft_pipe_recv_ready (zsock_t *pipe)
 }
 
 void
-raft_pipe_add_committed (zmsg_t **message_p, const raft_entry_t *entries, size_t count)
+raft_pipe_add_committed (raft_pipe_batch_t *batch, const raft_entry_t *entries, size_t count)
 {
-    if (!*message_p)
-        *message_p = zmsg_new ();
-    zmsg_t *message = *message_p;
     for (size_t position = 0; position < count; position++) {
         const raft_entry_t *entry = &entries[position];
-        zframe_t *frame = zframe_new (NULL, ENTRY_HEADER_SIZE + entry->size);
-        uint8_t *target = zframe_data (frame);
+        uint8_t *target = s_batch_extend (batch, ENTRY_HEADER_SIZE + entry->size);
         little_endian_put_u64 (target, entry->index);
         little_endian_put_u64 (target + 8, entry->term);
         target[16] = entry->type;
+        little_endian_put_u32 (target + 17, (uint32_t)entry->size);
         if (entry->size)
             memcpy (target + ENTRY_HEADER_SIZE, entry->data, entry->size);
-        zmsg_append (message, &frame);
     }
 }
 
 void
-raft_pipe_send_committed (zsock_t *pipe, zmsg_t **message_p, uint64_t commit, uint64_t last)
+raft_pipe_send_committed (zsock_t *pipe, raft_pipe_batch_t *batch, uint64_t commit, uint64_t last)
 {
-    if (!*message_p)
+    if (batch->count == 0)
         return;
     uint8_t header[COMMITTED_HEADER_SIZE];
     little_endian_put_u64 (header, commit);
     little_endian_put_u64 (header + 8, last);
-    zmsg_pushmem (*message_p, header, sizeof (header));
-    zmsg_pushstr (*message_p, "COMMITTED");
-    zmsg_send (message_p, pipe);
+    zmsg_t *message = zmsg_new ();
+    zmsg_addstr (message, "COMMITTED");
+    zmsg_addmem (message, header, sizeof (header));
+    s_batch_move_to (batch, message);
+    zmsg_send (&message, pipe);
 }
 
 void
@@ -337,31 +424,41 @@ s_decode_members (zmsg_t *message, raft_actor_event_t *event)
     return 0;
 }
 
-//  COMMITTED: [commit][last] then [index][term][type][payload] frames.
+//  COMMITTED: [commit][last] then one frame of [index][term][type][size]
+//  [payload] records; the entries point into that frame.
 static int
 s_decode_committed (zmsg_t *message, raft_actor_event_t *event)
 {
     zframe_t *header = zmsg_first (message);
-    if (!header || zframe_size (header) != COMMITTED_HEADER_SIZE)
+    zframe_t *records = zmsg_next (message);
+    if (!header || zframe_size (header) != COMMITTED_HEADER_SIZE || !records ||
+        zmsg_size (message) != 2)
         return -1;
     event->commit_index = little_endian_get_u64 (zframe_data (header));
     event->last_index = little_endian_get_u64 (zframe_data (header) + 8);
-    size_t count = zmsg_size (message) - 1;
-    if (count == 0)
-        return 0;
-    event->entries = calloc (count, sizeof (raft_entry_t));
-    if (!event->entries)
-        return -1;
-    for (zframe_t *frame = zmsg_next (message); frame; frame = zmsg_next (message)) {
-        if (zframe_size (frame) < ENTRY_HEADER_SIZE)
+    uint8_t *source = zframe_data (records);
+    size_t left = zframe_size (records);
+    size_t capacity = 0;
+    while (left > 0) {
+        if (left < ENTRY_HEADER_SIZE ||
+            left - ENTRY_HEADER_SIZE < little_endian_get_u32 (source + 17))
             return -1;
+        if (event->entry_count == capacity) {
+            //  Most batches are small; the frame bounds the count anyway
+            capacity = capacity ? capacity * 2 : 16;
+            raft_entry_t *grown = realloc (event->entries, capacity * sizeof (raft_entry_t));
+            if (!grown)
+                return -1;
+            event->entries = grown;
+        }
         raft_entry_t *entry = &event->entries[event->entry_count++];
-        const uint8_t *source = zframe_data (frame);
         entry->index = little_endian_get_u64 (source);
         entry->term = little_endian_get_u64 (source + 8);
         entry->type = source[16];
-        entry->data = zframe_data (frame) + ENTRY_HEADER_SIZE;
-        entry->size = zframe_size (frame) - ENTRY_HEADER_SIZE;
+        entry->size = little_endian_get_u32 (source + 17);
+        entry->data = source + ENTRY_HEADER_SIZE;
+        source += ENTRY_HEADER_SIZE + entry->size;
+        left -= ENTRY_HEADER_SIZE + entry->size;
     }
     return 0;
 }

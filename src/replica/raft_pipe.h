@@ -24,12 +24,34 @@ extern "C" {
 //  A frame holding one u64.
 zframe_t *raft_pipe_u64_frame (uint64_t value);
 
+//  The records of one PROPOSE or COMMITTED being built, sent as one frame:
+//  a frame per command cost an allocation, a list node and a pipe write on
+//  each side, most of the broker's allocations per write. Reused from
+//  message to message.
+typedef struct _raft_pipe_batch_t raft_pipe_batch_t;
+
+raft_pipe_batch_t *raft_pipe_batch_new (void);
+void raft_pipe_batch_destroy (raft_pipe_batch_t **self_p);
+
+//  Records in the batch.
+size_t raft_pipe_batch_count (raft_pipe_batch_t *self);
+
 //  --------------------------------------------------------------------------
 //  broker -> actor
 
-//  Adds [ticket][payload] to the PROPOSE being built in *batch_p (created
-//  if NULL); takes the payload frame.
-void raft_pipe_add_proposal (zmsg_t **batch_p, uint64_t ticket, zframe_t **payload_p);
+//  Adds [ticket u64][size u32][payload] to the PROPOSE being built in
+//  batch; takes the payload frame.
+void raft_pipe_add_proposal (raft_pipe_batch_t *batch, uint64_t ticket, zframe_t **payload_p);
+
+//  Sends "PROPOSE" [records] when batch holds any, and empties it.
+//  Returns 0 or -1.
+int raft_pipe_send_proposals (zsock_t *pipe, raft_pipe_batch_t *batch);
+
+//  The next proposal of a PROPOSE's records frame from *offset (0 at the
+//  start), which it moves on; data points into the frame. Returns 1 with
+//  one, 0 at the end, -1 when the records are malformed.
+int raft_pipe_next_proposal (zframe_t *records, size_t *offset, uint64_t *ticket,
+                             const uint8_t **data, size_t *size);
 
 //  Adds [ticket] to the READ being built in *batch_p (created if NULL).
 void raft_pipe_add_read (zmsg_t **batch_p, uint64_t ticket);
@@ -60,13 +82,13 @@ int raft_pipe_send_ready (zsock_t *pipe);
 //  anything else.
 int raft_pipe_recv_ready (zsock_t *pipe);
 
-//  Adds copies of committed entries to the COMMITTED message being built in
-//  *message_p (created if NULL).
-void raft_pipe_add_committed (zmsg_t **message_p, const raft_entry_t *entries, size_t count);
+//  Adds copies of committed entries to the COMMITTED being built in batch.
+void raft_pipe_add_committed (raft_pipe_batch_t *batch, const raft_entry_t *entries, size_t count);
 
-//  Heads the COMMITTED message in *message_p, if any, with commit and
-//  last, and sends it.
-void raft_pipe_send_committed (zsock_t *pipe, zmsg_t **message_p, uint64_t commit, uint64_t last);
+//  Sends "COMMITTED" [commit][last][records] when batch holds any entry,
+//  and empties it.
+void raft_pipe_send_committed (zsock_t *pipe, raft_pipe_batch_t *batch, uint64_t commit,
+                               uint64_t last);
 
 //  Sends "REJECTED" [leader] then the ticket frames gathered in *tickets_p
 //  (raw 8-byte tickets, one frame each), if any.

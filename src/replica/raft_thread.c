@@ -35,7 +35,7 @@
 //  (a tenth of the shortest election timeout tests use, in all).
 #define APPEND_RETRY_MS 5
 #define APPEND_ATTEMPTS 6
-//  Size of a raw ticket frame in PROPOSE.
+//  Size of a raw ticket frame in READ.
 #define TICKET_SIZE 8
 
 //  Storage failed under the protocol: continuing could acknowledge entries
@@ -60,6 +60,7 @@ s_self_destroy (raft_thread_t **self_p)
         peer_links_destroy (&self->links);
         zmsg_destroy (&self->rejected);
         zmsg_destroy (&self->reads);
+        raft_pipe_batch_destroy (&self->committed);
         zframe_destroy (&self->reported_progress);
         metric_histogram_destroy (&self->fsync_seconds);
         raft_core_destroy (&self->core);
@@ -121,6 +122,7 @@ s_self_new (zsock_t *pipe, const raft_actor_options_t *options)
     if (self->tick_ms == 0)
         self->tick_ms = 1;
     self->cluster = strdup (options->cluster);
+    self->committed = raft_pipe_batch_new ();
     size_t bound_count;
     const double *bounds = raft_actor_fsync_bounds (&bound_count);
     self->fsync_seconds = metric_histogram_new (bounds, bound_count);
@@ -141,12 +143,12 @@ raft_thread_send_peer (raft_thread_t *self, const raft_message_t *message)
         self->dropped_sends++;
 }
 
-//  Sends the COMMITTED message built in *message_p, if any, headed by the
-//  commit and last index as they are now.
+//  Sends the COMMITTED message built so far, if any, headed by the commit
+//  and last index as they are now.
 static void
-s_send_committed (raft_thread_t *self, zmsg_t **message_p)
+s_send_committed (raft_thread_t *self)
 {
-    raft_pipe_send_committed (self->pipe, message_p, raft_core_commit_index (self->core),
+    raft_pipe_send_committed (self->pipe, self->committed, raft_core_commit_index (self->core),
                               raft_core_last_index (self->core));
 }
 
@@ -400,7 +402,6 @@ void
 raft_thread_process_ready (raft_thread_t *self)
 {
     raft_ready_t ready;
-    zmsg_t *committed = NULL;
     while (raft_core_ready (self->core, &ready)) {
         //  a. the vote and term must be durable before any message shows them
         if (ready.hard_state_changed && meta_store_save (self->meta, ready.term, ready.voted_for))
@@ -413,9 +414,9 @@ raft_thread_process_ready (raft_thread_t *self)
         //  notices); a follower's wait until after the loop, behind the
         //  acknowledgement its sync makes possible, which the leader waits for
         if (ready.committed_count)
-            raft_pipe_add_committed (&committed, ready.committed, ready.committed_count);
+            raft_pipe_add_committed (self->committed, ready.committed, ready.committed_count);
         if (ready.role == RAFT_ROLE_LEADER)
-            s_send_committed (self, &committed);
+            s_send_committed (self);
         //  b. messages first: followers write while the leader writes
         for (size_t position = 0; position < ready.message_count; position++)
             raft_thread_send_peer (self, &ready.messages[position]);
@@ -445,7 +446,7 @@ raft_thread_process_ready (raft_thread_t *self)
         if (written)
             s_sync_written (self, written_index, written_term);
     }
-    s_send_committed (self, &committed);
+    s_send_committed (self);
     raft_pipe_send_reads (self->pipe, &self->reads);
     s_report_state (self, false);
     raft_snapshots_compact_step (self);
@@ -566,25 +567,28 @@ s_on_peer_traffic (event_loop_t *loop, zsock_t *router, void *argument)
     return 0;
 }
 
-//  Appends each [ticket][payload] pair; remembers the tickets refused.
+//  Appends each proposal of the records frame; remembers the tickets
+//  refused.
 static void
 s_propose (raft_thread_t *self, zmsg_t *message)
 {
-    zframe_t *ticket = zmsg_next (message);
-    while (ticket) {
-        zframe_t *payload = zmsg_next (message);
-        if (!payload || zframe_size (ticket) != TICKET_SIZE) {
-            diagnostic_line (self->node_id, DIAGNOSTIC_ERROR, "malformed PROPOSE from the broker");
-            return;
-        }
+    zframe_t *records = zmsg_first (message);
+    size_t offset = 0;
+    uint64_t ticket;
+    const uint8_t *data;
+    size_t size;
+    int found;
+    while ((found = raft_pipe_next_proposal (records, &offset, &ticket, &data, &size)) == 1) {
         uint64_t index;
-        if (raft_core_propose (self->core, zframe_data (payload), zframe_size (payload), &index)) {
+        if (raft_core_propose (self->core, data, size, &index)) {
             if (!self->rejected)
                 self->rejected = zmsg_new ();
-            zmsg_addmem (self->rejected, zframe_data (ticket), TICKET_SIZE);
+            zframe_t *frame = raft_pipe_u64_frame (ticket);
+            zmsg_append (self->rejected, &frame);
         }
-        ticket = zmsg_next (message);
     }
+    if (found == -1 || zmsg_size (message) != 1)
+        diagnostic_line (self->node_id, DIAGNOSTIC_ERROR, "malformed PROPOSE from the broker");
 }
 
 //  Takes each [ticket] of a READ; reports those the core refuses.

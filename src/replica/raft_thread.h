@@ -13,6 +13,7 @@
 #include "raft/raft_core.h"
 #include "replica/peer_links.h"
 #include "replica/raft_actor.h"
+#include "replica/raft_pipe.h"
 #include "storage/log_store.h"
 #include "storage/log_syncer.h"
 #include "storage/meta_store.h"
@@ -49,13 +50,14 @@ typedef struct {
     peer_links_t *links;       //  DEALERs to the other nodes, their keys
     zmsg_t *rejected;          //  tickets refused since the last report, or NULL
     zmsg_t *reads;             //  READS to report (settled or refused), or NULL
-    bool terminated;           //  $TERM received
-    bool state_reported;       //  a STATE was sent at least once
-    raft_role_t reported_role; //  last STATE sent: role
-    uint64_t reported_term;    //  term
-    uint32_t reported_leader;  //  leader
-    uint64_t reported_commit;  //  commit index
-    uint64_t reported_last;    //  last index
+    raft_pipe_batch_t *committed;         //  COMMITTED being built in a ready's round
+    bool terminated;                      //  $TERM received
+    bool state_reported;                  //  a STATE was sent at least once
+    raft_role_t reported_role;            //  last STATE sent: role
+    uint64_t reported_term;               //  term
+    uint32_t reported_leader;             //  leader
+    uint64_t reported_commit;             //  commit index
+    uint64_t reported_last;               //  last index
     zframe_t *reported_progress;          //  body of the last PROGRESS sent, NULL before the first
     uint64_t dropped_sends;               //  peer messages dropped because a peer was unreachable
     uint64_t entries_written;             //  log entries appended since start

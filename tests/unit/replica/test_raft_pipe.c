@@ -101,10 +101,14 @@ test_actor_reports_state_and_entries (void **state)
 
     raft_entry_t entries[2] = {{7, 41, RAFT_ENTRY_COMMAND, (uint8_t *)"abc", 3},
                                {7, 42, RAFT_ENTRY_NOOP, NULL, 0}};
-    zmsg_t *committed = NULL;
-    raft_pipe_add_committed (&committed, entries, 2);
-    raft_pipe_send_committed (ends->sender, &committed, 42, 43);
-    assert_null (committed);
+    raft_pipe_batch_t *committed = raft_pipe_batch_new ();
+    //  Nothing committed: nothing sent (the STATE below comes first)
+    raft_pipe_send_committed (ends->sender, committed, 41, 43);
+    raft_pipe_add_committed (committed, entries, 1);
+    raft_pipe_add_committed (committed, entries + 1, 1);
+    assert_int_equal (raft_pipe_batch_count (committed), 2);
+    raft_pipe_send_committed (ends->sender, committed, 42, 43);
+    assert_int_equal (raft_pipe_batch_count (committed), 0);
     assert_int_equal (s_decode (ends, &event, &progress), 0);
     assert_int_equal (event.kind, RAFT_ACTOR_COMMITTED);
     assert_int_equal (event.commit_index, 42);
@@ -113,7 +117,18 @@ test_actor_reports_state_and_entries (void **state)
     assert_int_equal (event.entries[0].size, 3);
     assert_memory_equal (event.entries[0].data, "abc", 3);
     assert_int_equal (event.entries[1].type, RAFT_ENTRY_NOOP);
+    assert_int_equal (event.entries[1].index, 42);
+    assert_int_equal (event.entries[1].size, 0);
     raft_actor_event_clear (&event);
+    //  The batch is reused: the next message holds only what came since
+    raft_pipe_add_committed (committed, entries, 1);
+    raft_pipe_send_committed (ends->sender, committed, 43, 43);
+    assert_int_equal (s_decode (ends, &event, &progress), 0);
+    assert_int_equal (event.entry_count, 1);
+    assert_int_equal (event.commit_index, 43);
+    raft_actor_event_clear (&event);
+    raft_pipe_batch_destroy (&committed);
+    assert_null (committed);
 
     zmsg_t *tickets = zmsg_new ();
     uint8_t ticket[8];
@@ -253,12 +268,49 @@ test_broker_to_actor (void **state)
     free (command);
     zmsg_destroy (&message);
 
-    zmsg_t *batch = NULL;
+    //  PROPOSE: the commands of a flush in one records frame
+    raft_pipe_batch_t *batch = raft_pipe_batch_new ();
+    assert_int_equal (raft_pipe_send_proposals (ends->sender, batch), 0); //  none: nothing sent
     zframe_t *payload = zframe_new ("cmd", 3);
-    raft_pipe_add_proposal (&batch, 5, &payload);
+    raft_pipe_add_proposal (batch, 5, &payload);
     assert_null (payload);
-    assert_int_equal (zmsg_size (batch), 3);
-    zmsg_destroy (&batch);
+    payload = zframe_new (NULL, 0);
+    raft_pipe_add_proposal (batch, 6, &payload);
+    assert_int_equal (raft_pipe_batch_count (batch), 2);
+    assert_int_equal (raft_pipe_send_proposals (ends->sender, batch), 0);
+    assert_int_equal (raft_pipe_batch_count (batch), 0);
+    raft_pipe_batch_destroy (&batch);
+    message = zmsg_recv (ends->receiver);
+    command = zmsg_popstr (message);
+    assert_string_equal (command, "PROPOSE");
+    assert_int_equal (zmsg_size (message), 1);
+    zframe_t *records = zmsg_first (message);
+    size_t offset = 0;
+    const uint8_t *data;
+    size_t size;
+    assert_int_equal (raft_pipe_next_proposal (records, &offset, &ticket, &data, &size), 1);
+    assert_int_equal (ticket, 5);
+    assert_int_equal (size, 3);
+    assert_memory_equal (data, "cmd", 3);
+    assert_int_equal (raft_pipe_next_proposal (records, &offset, &ticket, &data, &size), 1);
+    assert_int_equal (ticket, 6);
+    assert_int_equal (size, 0);
+    assert_int_equal (raft_pipe_next_proposal (records, &offset, &ticket, &data, &size), 0);
+    //  A record cut short, or a size past the frame's end, is malformed
+    zframe_t *cut = zframe_new (zframe_data (records), zframe_size (records) - 1);
+    offset = 0;
+    assert_int_equal (raft_pipe_next_proposal (cut, &offset, &ticket, &data, &size), 1);
+    assert_int_equal (raft_pipe_next_proposal (cut, &offset, &ticket, &data, &size), -1);
+    zframe_destroy (&cut);
+    uint8_t oversize[12];
+    little_endian_put_u64 (oversize, 7);
+    little_endian_put_u32 (oversize + 8, 1);
+    cut = zframe_new (oversize, sizeof oversize);
+    offset = 0;
+    assert_int_equal (raft_pipe_next_proposal (cut, &offset, &ticket, &data, &size), -1);
+    zframe_destroy (&cut);
+    free (command);
+    zmsg_destroy (&message);
 }
 
 //  READ batches tickets; READS carries each settled read intact.
@@ -329,7 +381,18 @@ test_malformed_refused (void **state)
     assert_int_equal (kept.matches[0].match_index, 40);
     free (kept.matches);
 
+    //  COMMITTED whose record claims more payload than its frame holds
+    uint8_t header[16] = {0}, record[21] = {0};
+    little_endian_put_u32 (record + 17, 1);
     zmsg_t *message = zmsg_new ();
+    zmsg_addstr (message, "COMMITTED");
+    zmsg_addmem (message, header, sizeof header);
+    zmsg_addmem (message, record, sizeof record);
+    zmsg_send (&message, ends->sender);
+    assert_int_equal (s_decode (ends, &event, &kept), -1);
+    raft_actor_event_clear (&event);
+
+    message = zmsg_new ();
     zmsg_addmem (message, "1234567", 7);
     uint64_t index, term;
     assert_int_equal (raft_pipe_decode_compact (message, &index, &term), -1);
