@@ -97,11 +97,14 @@ s_digest (Raftq__State__Command__OpCase op_case, const char *key, const Protobuf
     crypto_generichash_update (&state, (const uint8_t *)&operation, sizeof (operation));
     s_feed_string (&state, key);
     if (message) {
+        //  Most commands fit the stack: no allocation for the common case
+        uint8_t small[1024];
         size_t size = protobuf_c_message_get_packed_size (message);
-        uint8_t *packed = (uint8_t *)must_alloc (size ? size : 1);
+        uint8_t *packed = size <= sizeof (small) ? small : (uint8_t *)must_alloc (size);
         protobuf_c_message_pack (message, packed);
         crypto_generichash_update (&state, packed, size);
-        free (packed);
+        if (packed != small)
+            free (packed);
     } else
         s_feed_string (&state, user);
     crypto_generichash_final (&state, digest, COMMAND_DIGEST_SIZE);
