@@ -55,13 +55,17 @@ server_flush_proposals (server_t *self)
 
 //  Whether this node can vouch that its state holds every session the
 //  cluster acknowledged: it knows a leader and has applied all it knows
-//  committed. An isolated node, or one catching up, may not have applied a
-//  login yet (nor a logout: what it grants, it granted before).
+//  committed, and a leader has applied an entry of its own term (its
+//  commit index covers the old leader's only from then on). An isolated
+//  node, or one catching up, may not have applied a login yet (nor a
+//  logout: what it grants, it granted before).
 static bool
 s_state_current (server_t *self)
 {
+    bool leading = cluster_view_role (self->view) == RAFT_ROLE_LEADER;
     return cluster_view_leader_id (self->view) != 0 &&
-           fsm_applied_index (self->fsm) >= cluster_view_commit_index (self->view);
+           fsm_applied_index (self->fsm) >= cluster_view_commit_index (self->view) &&
+           (!leading || cluster_view_applied_term (self->view) == cluster_view_term (self->view));
 }
 
 //  Any node: the retained events of a stream, from local state; a private
