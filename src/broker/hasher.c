@@ -96,7 +96,7 @@ s_hasher_actor (zsock_t *pipe, void *args)
 {
     s_worker_t worker = {.limits = *(const s_limits_t *)args};
     //  Shutdown is the broker's call ($TERM): SIGINT and SIGTERM go to it
-    worker_block_signals ();
+    worker_begin ("raftq-hasher");
     zsock_signal (pipe, 0);
     //  After the signal: the broker does not wait for it; the first jobs do.
     //  A random password nobody knows, hashed as real ones are, so checking

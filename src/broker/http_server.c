@@ -276,7 +276,7 @@ s_serve (s_thread_t *self, zsock_t *pipe)
 static void
 s_thread_run (zsock_t *pipe, void *argument)
 {
-    worker_block_signals ();
+    worker_begin ("raftq-http");
     //  Scrapes yield the CPU to the broker; failing that they run as before
     thread_priority_nice_self (HTTP_THREAD_NICE);
     const s_start_t *start = (const s_start_t *)argument;

@@ -693,7 +693,7 @@ s_wait_for_term (zsock_t *pipe)
 void
 raft_thread_run (zsock_t *pipe, void *argument)
 {
-    worker_block_signals ();
+    worker_begin ("raftq-raft");
     const raft_actor_options_t *options = (const raft_actor_options_t *)argument;
     uint32_t node_id = options->node_id;
     raft_thread_t *self = s_self_new (pipe, options);

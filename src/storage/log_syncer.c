@@ -14,7 +14,7 @@ static void
 s_syncer_actor (zsock_t *pipe, void *argument)
 {
     (void)argument;
-    worker_block_signals ();
+    worker_begin ("raftq-syncer");
     zsock_signal (pipe, 0);
     zmsg_t *message;
     char *command;

@@ -268,7 +268,7 @@ s_writer_actor (zsock_t *pipe, void *args)
 {
     writer_t writer = {pipe, strdup ((const char *)args), NULL, 0, 0};
     //  Shutdown is the owner's call ($TERM): SIGINT and SIGTERM go to it
-    worker_block_signals ();
+    worker_begin ("raftq-snapwrite");
     s_remove_temporaries (writer.dir);
     zsock_signal (pipe, 0);
     zmsg_t *message;

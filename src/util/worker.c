@@ -5,8 +5,12 @@
 #include <signal.h>
 
 void
-worker_block_signals (void)
+worker_begin (const char *name)
 {
+    //  The kernel keeps 15 characters and a NUL; a longer name is refused
+    char kept[16];
+    snprintf (kept, sizeof kept, "%s", name);
+    pthread_setname_np (pthread_self (), kept);
     sigset_t signals;
     sigemptyset (&signals);
     sigaddset (&signals, SIGINT);

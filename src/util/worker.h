@@ -1,6 +1,6 @@
 /*  worker — what every actor thread (a worker beside the main thread) does
-    the same way: leave process signals to the main thread, and read
-    commands from its pipe until told to stop.
+    the same way: carry a name, leave process signals to the main thread,
+    and read commands from its pipe until told to stop.
 
     Shutdown is the main thread's call: SIGINT and SIGTERM must reach it,
     not whichever thread the kernel picks, so that it sends $TERM and the
@@ -15,9 +15,10 @@
 extern "C" {
 #endif
 
-//  Blocks SIGINT and SIGTERM in the calling thread; call it first thing in
-//  an actor's thread function.
-void worker_block_signals (void);
+//  Names the calling thread (what top, perf and /proc show: at most 15
+//  characters are kept) and blocks SIGINT and SIGTERM in it; call it
+//  first thing in an actor's thread function.
+void worker_begin (const char *name);
 
 //  Waits for the next command on pipe (retrying when a signal interrupts).
 //  Returns the command (caller frees) with *message_p holding the frames

@@ -352,7 +352,7 @@ s_handler_destroy (s_handler_t *self)
 static void
 s_run (zsock_t *pipe, void *args)
 {
-    worker_block_signals ();
+    worker_begin ("raftq-zap");
     zap_handler_t *owner = (zap_handler_t *)args;
     s_handler_t self = {.pipe = pipe,
                         .requests = zsock_new (ZMQ_REP),

@@ -12,6 +12,7 @@ from harness import check, check_equal, wait_until
 
 RESET_ON_FORK = 0x40000000
 PEERS_IO_THREAD = "ZMQbg/IO/1"
+RAFT_THREAD = "raftq-raft"          # worker_begin names each actor thread
 
 
 def _threads(cluster, node_id):
@@ -52,7 +53,7 @@ def _check_urgent(cluster, node_id, policy, nice, what):
     and nice; or, without the privilege, it says so in its log."""
     threads = _threads(cluster, node_id)
     if _privileged():
-        check_equal(_urgent(threads, policy, nice), sorted([PEERS_IO_THREAD, "raftqd"]),
+        check_equal(_urgent(threads, policy, nice), sorted([PEERS_IO_THREAD, RAFT_THREAD]),
                     "node %d threads at %s" % (node_id, what))
         others = [thread for thread in threads if thread[1:] != (policy, nice)]
         check(all(their_policy == os.SCHED_OTHER and their_nice == 0
