@@ -9,7 +9,9 @@
 #define S_UNREAD_ANSWERED_MAX 10000
 
 //  The voter, other than this node, that holds the most of the log as the
-//  latest PROGRESS says; 0 if none.
+//  latest PROGRESS says; else (a leader of a few milliseconds may not have
+//  reported any yet) the first other voter of the configuration, which the
+//  core catches up before it hands over; 0 if there is none.
 static uint32_t
 s_most_caught_up (server_t *server)
 {
@@ -26,6 +28,11 @@ s_most_caught_up (server_t *server)
             best_match = match->match_index;
         }
     }
+    size_t count;
+    const raft_member_t *members = cluster_view_configuration (server->view, &count);
+    for (size_t position = 0; !best && position < count; position++)
+        if (members[position].voter && members[position].id != server->node_id)
+            best = members[position].id;
     return best;
 }
 

@@ -65,7 +65,7 @@ s_state_current (server_t *self)
     bool leading = cluster_view_role (self->view) == RAFT_ROLE_LEADER;
     return cluster_view_leader_id (self->view) != 0 &&
            fsm_applied_index (self->fsm) >= cluster_view_commit_index (self->view) &&
-           (!leading || cluster_view_applied_term (self->view) == cluster_view_term (self->view));
+           (!leading || cluster_view_is_fresh (self->view));
 }
 
 //  Any node: the retained events of a stream, from local state; a private
