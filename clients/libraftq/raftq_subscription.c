@@ -18,8 +18,8 @@
     - A live start (from seq 0) first asks where the stream is now (a
       replay from past its end answers with the next seq), then goes on as
       a start from there: what is published while the SUB joins, or while
-      a private subscription waits a second for its confirmation, is
-      caught up, not lost.
+      a private subscription waits for its confirmation, is caught up,
+      not lost.
     - After `silence` without a message from its node it probes that node
       (Status on its client port). No answer, or no leader known (cut off,
       or an election under way), and it moves to the next node with a PUB
@@ -33,10 +33,11 @@
       applied subscription with a seq-0 "subscribed" event; without it
       the SUB subscribes again, after S_CONFIRM_MIN_MS and then waits that
       double up to S_CONFIRM_MAX_MS: the node may not have applied the
-      login yet (a follower learns of it up to a heartbeat late), and only
-      a subscribe made after that is applied (ZMQ_XPUB_MANUAL applies a
-      subscription as it arrives, never later). The confirmation starts a catch-up, for
-      what was published while the subscription was not yet applied. A
+      login yet (a follower learns of it a moment late), and only a
+      subscribe made after that is applied (ZMQ_XPUB_MANUAL applies a
+      subscription as it arrives, never later). The confirmation starts a
+      catch-up, for what was published while the subscription was not yet
+      applied. A
       seq-0 "revoked" event (logout, expiry, account deletion) ends the
       subscription: what is in order is still handed out, then REVOKED.
       Seq-0 events are control, never data.
@@ -77,7 +78,7 @@ struct _raftq_subscription_t {
     int64_t subscribed_at;   //  when topic was last subscribed to on the SUB
     int confirm_wait_ms;     //  wait for "subscribed" before subscribing again
     bool token_told;         //  the caller heard that a private stream needs a token
-    uint64_t next_seq;       //  seq delivered next; 0 until a live start sees an event
+    uint64_t next_seq;       //  seq delivered next; 0 until a live start knows its start
     uint64_t highest_seen;   //  highest seq any node or replay has shown
     zlistx_t *pending;       //  Raftq__Event *, seq >= next_seq, sorted, no duplicates
     bool catching_up;        //  replay until an empty page (after start, move, probe)
@@ -401,8 +402,8 @@ s_pace_replays (raftq_subscription_t *self, bool progress)
 //  Fixes where a live start (next_seq 0) begins: at the seq the stream's
 //  next event gets, which a replay from past its end tells. Everything
 //  from there on is delivered, although the SUB takes a moment to join,
-//  and a private subscription a second or more to be confirmed by a node
-//  that had not yet applied the login. When no node tells, it is asked
+//  and a private subscription may be confirmed only when made again, by a
+//  node that had not yet applied the login. When no node tells, it is asked
 //  again with the replays' backoff; meanwhile the first event to arrive
 //  fixes the start, as with any ZeroMQ subscriber.
 static void

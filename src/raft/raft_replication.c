@@ -30,8 +30,8 @@ s_leader_maybe_commit (raft_core_t *self)
     if (self->voter_count == 0)
         return;
     uint64_t quorum_index = raft_progress_quorum (self, self->persisted_index, s_match_of);
-    //  Followers learn it from the next AppendEntries, or from the next
-    //  tick's notice (raft_replication_notice_commit)
+    //  Followers learn it from the next AppendEntries, or from the notice
+    //  the driver asks for soon after (raft_core_notice_commit) or the tick
     if (quorum_index > self->commit_index && raft_log_term_at (self, quorum_index) == self->term)
         self->commit_index = quorum_index;
     if (!self->self_is_voter && self->commit_index >= self->config_index)
