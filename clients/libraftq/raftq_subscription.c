@@ -412,12 +412,12 @@ s_start_live (raftq_subscription_t *self)
     Raftq__Reply *reply;
     raftq_code_t code = s_replay_call (self, INT64_MAX, 1, &reply);
     bool told = (code == RAFTQ_OK || code == RAFTQ_NOT_FOUND) && reply->next_seq > 0;
-    if (told && self->next_seq == 0) {
+    //  Nothing is pending while next_seq is 0: next hands out at once
+    //  whatever arrives first
+    if (told) {
         self->next_seq = reply->next_seq;
-        //  Up to now only the first event fixed where delivery starts
-        s_skip_to (self, self->next_seq);
         self->catching_up = true;
-    } else if (!told)
+    } else
         s_fail (self, "where %s is now: %s: %s", self->stream, raftq_code_name (code),
                 raftq_client_error (self->client));
     raftq__reply__free_unpacked (reply, NULL);

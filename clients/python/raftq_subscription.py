@@ -37,8 +37,9 @@ How it keeps its promise:
   confirms with a seq-0 "subscribed" event; without it the SUB subscribes
   again after CONFIRM_MIN_S, then after waits that double up to
   CONFIRM_MAX_S (the node may not have applied the login yet, and only a
-  subscribe made after that is applied). A seq-0 "revoked" (logout, expiry, account deletion) ends
-  the subscription: what is in order is handed out, then "revoked".
+  subscribe made after that is applied). A seq-0 "revoked" (logout,
+  expiry, account deletion) ends the subscription: what is in order is
+  handed out, then "revoked".
   Seq-0 events are control, never data.
 """
 
@@ -266,10 +267,10 @@ class Subscription:
         except RaftqError as error:
             self.error = "where %s is now: %s" % (self.stream, error)
             told = 0
-        if told and self.next_seq == 0:
+        # nothing is pending while next_seq is 0: next() hands out at once
+        # whatever arrives first
+        if told:
             self.next_seq = told
-            for seq in [seq for seq in self.pending if seq < told]:
-                del self.pending[seq]
             self.catching_up = True
         self._pace_replays(bool(told))
 

@@ -83,6 +83,30 @@ s_batch_extend (raft_pipe_batch_t *self, size_t size)
     return target;
 }
 
+//  The record at *offset of a records frame, which it moves past: a
+//  header_size-byte header ending in the payload's size (u32), then the
+//  payload. Returns 1 with *record at its header and *payload_size set,
+//  0 at the frame's end, -1 when it is cut short or claims more than the
+//  frame holds.
+static int
+s_next_record (zframe_t *records, size_t *offset, size_t header_size, uint8_t **record,
+               size_t *payload_size)
+{
+    size_t left = (records ? zframe_size (records) : 0) - *offset;
+    if (left == 0)
+        return 0;
+    if (left < header_size)
+        return -1;
+    uint8_t *source = zframe_data (records) + *offset;
+    uint32_t size = little_endian_get_u32 (source + header_size - 4);
+    if (left - header_size < size)
+        return -1;
+    *record = source;
+    *payload_size = size;
+    *offset += header_size + size;
+    return 1;
+}
+
 //  Appends the batch's records to message as one frame, and empties it
 //  (its memory stays for the next message).
 static void
@@ -155,20 +179,13 @@ int
 raft_pipe_next_proposal (zframe_t *records, size_t *offset, uint64_t *ticket, const uint8_t **data,
                          size_t *size)
 {
-    size_t total = records ? zframe_size (records) : 0;
-    if (*offset == total)
-        return 0;
-    if (total - *offset < PROPOSAL_HEADER_SIZE)
-        return -1;
-    const uint8_t *source = zframe_data (records) + *offset;
-    uint32_t length = little_endian_get_u32 (source + 8);
-    if (total - *offset - PROPOSAL_HEADER_SIZE < length)
-        return -1;
-    *ticket = little_endian_get_u64 (source);
-    *data = source + PROPOSAL_HEADER_SIZE;
-    *size = length;
-    *offset += PROPOSAL_HEADER_SIZE + length;
-    return 1;
+    uint8_t *record;
+    int found = s_next_record (records, offset, PROPOSAL_HEADER_SIZE, &record, size);
+    if (found == 1) {
+        *ticket = little_endian_get_u64 (record);
+        *data = record + PROPOSAL_HEADER_SIZE;
+    }
+    return found;
 }
 
 void
@@ -436,13 +453,10 @@ s_decode_committed (zmsg_t *message, raft_actor_event_t *event)
         return -1;
     event->commit_index = little_endian_get_u64 (zframe_data (header));
     event->last_index = little_endian_get_u64 (zframe_data (header) + 8);
-    uint8_t *source = zframe_data (records);
-    size_t left = zframe_size (records);
-    size_t capacity = 0;
-    while (left > 0) {
-        if (left < ENTRY_HEADER_SIZE ||
-            left - ENTRY_HEADER_SIZE < little_endian_get_u32 (source + 17))
-            return -1;
+    size_t offset = 0, capacity = 0, size;
+    uint8_t *record;
+    int found;
+    while ((found = s_next_record (records, &offset, ENTRY_HEADER_SIZE, &record, &size)) == 1) {
         if (event->entry_count == capacity) {
             //  Most batches are small; the frame bounds the count anyway
             capacity = capacity ? capacity * 2 : 16;
@@ -452,15 +466,13 @@ s_decode_committed (zmsg_t *message, raft_actor_event_t *event)
             event->entries = grown;
         }
         raft_entry_t *entry = &event->entries[event->entry_count++];
-        entry->index = little_endian_get_u64 (source);
-        entry->term = little_endian_get_u64 (source + 8);
-        entry->type = source[16];
-        entry->size = little_endian_get_u32 (source + 17);
-        entry->data = source + ENTRY_HEADER_SIZE;
-        source += ENTRY_HEADER_SIZE + entry->size;
-        left -= ENTRY_HEADER_SIZE + entry->size;
+        entry->index = little_endian_get_u64 (record);
+        entry->term = little_endian_get_u64 (record + 8);
+        entry->type = record[16];
+        entry->size = size;
+        entry->data = record + ENTRY_HEADER_SIZE;
     }
-    return 0;
+    return found;
 }
 
 //  REJECTED: [leader] then [ticket] frames.
