@@ -375,8 +375,10 @@ s_on_synced (event_loop_t *loop, zsock_t *socket, void *argument)
     }
     metric_histogram_observe (self->fsync_seconds, (double)usecs / 1e6);
     self->sync_in_flight = false;
-    if (self->sync_truncations == self->log_truncations)
+    if (self->sync_truncations == self->log_truncations) {
+        log_store_synced (self->log, self->sync_index);
         raft_core_persisted (self->core, self->sync_index, self->sync_term);
+    }
     if (self->sync_wanted) {
         self->sync_wanted = false;
         s_sync_written (self, self->wanted_index, self->wanted_term);

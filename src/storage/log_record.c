@@ -68,20 +68,53 @@ s_reader_fill (log_reader_t *reader, size_t want)
     return 0;
 }
 
-//  Reads the next record into entry, whose data points into the reader's
-//  buffer until the next call. Sets offset to where the record starts.
-//  Returns a log_record_status_t, or -1 on a read error.
+size_t
+log_record_parse (const uint8_t *bytes, uint64_t available, uint64_t low, uint64_t high,
+                  raft_entry_t *entry, uint64_t *durable)
+{
+    if (available < LOG_RECORD_PREFIX_BYTES + LOG_RECORD_FIXED_BYTES)
+        return 0;
+    uint32_t length = little_endian_get_u32 (bytes);
+    if (length < LOG_RECORD_FIXED_BYTES || length > LOG_RECORD_MAX_BYTES ||
+        length > available - LOG_RECORD_PREFIX_BYTES)
+        return 0;
+    const uint8_t *body = bytes + LOG_RECORD_PREFIX_BYTES;
+    uint64_t index = little_endian_get_u64 (body + 8);
+    if (index < low || index > high ||
+        crc32c_extend (0, body, length) != little_endian_get_u32 (bytes + 4))
+        return 0;
+    size_t fixed = LOG_RECORD_FIXED_BYTES;
+    *durable = LOG_RECORD_UNMARKED;
+    if (body[16] & LOG_RECORD_MARKED) {
+        fixed += LOG_RECORD_MARK_BYTES;
+        //  A checksum good over a length too short for the mark: not ours
+        if (length < fixed)
+            return 0;
+        *durable = little_endian_get_u64 (body + LOG_RECORD_FIXED_BYTES);
+    }
+    entry->term = little_endian_get_u64 (body);
+    entry->index = index;
+    entry->type = body[16] & (uint8_t)~LOG_RECORD_MARKED;
+    entry->data = (uint8_t *)body + fixed;
+    entry->size = length - fixed;
+    return LOG_RECORD_PREFIX_BYTES + length;
+}
+
+uint64_t
+log_reader_offset (const log_reader_t *reader)
+{
+    return reader->next - (reader->tail - reader->head);
+}
+
 int
 log_reader_next (log_reader_t *reader, raft_entry_t *entry, uint64_t *offset)
 {
-    *offset = reader->next - (reader->tail - reader->head);
+    *offset = log_reader_offset (reader);
     int rc = s_reader_fill (reader, LOG_RECORD_PREFIX_BYTES);
     if (rc != 0)
         return rc < 0 ? -1 : reader->tail == reader->head ? LOG_RECORD_END : LOG_RECORD_INVALID;
 
-    const uint8_t *prefix = reader->buffer + reader->head;
-    uint32_t length = little_endian_get_u32 (prefix);
-    uint32_t crc = little_endian_get_u32 (prefix + 4);
+    uint32_t length = little_endian_get_u32 (reader->buffer + reader->head);
     //  Length is checked against the file before anything is allocated for
     //  it: a garbage length must not cost a large buffer.
     if (length < LOG_RECORD_FIXED_BYTES || length > LOG_RECORD_MAX_BYTES ||
@@ -90,35 +123,32 @@ log_reader_next (log_reader_t *reader, raft_entry_t *entry, uint64_t *offset)
     rc = s_reader_fill (reader, LOG_RECORD_PREFIX_BYTES + length);
     if (rc != 0)
         return rc < 0 ? -1 : LOG_RECORD_INVALID;
-
-    const uint8_t *body = reader->buffer + reader->head + LOG_RECORD_PREFIX_BYTES;
-    if (crc32c_extend (0, body, length) != crc)
+    size_t size = log_record_parse (reader->buffer + reader->head, reader->tail - reader->head, 0,
+                                    UINT64_MAX, entry, &reader->durable);
+    if (size == 0)
         return LOG_RECORD_INVALID;
-    entry->term = little_endian_get_u64 (body);
-    entry->index = little_endian_get_u64 (body + 8);
-    entry->type = body[16];
-    entry->data = (uint8_t *)body + LOG_RECORD_FIXED_BYTES;
-    entry->size = length - LOG_RECORD_FIXED_BYTES;
-    reader->head += LOG_RECORD_PREFIX_BYTES + length;
+    reader->head += size;
     return LOG_RECORD_VALID;
 }
 
 size_t
 log_record_size (const raft_entry_t *entry)
 {
-    return LOG_RECORD_PREFIX_BYTES + LOG_RECORD_FIXED_BYTES + entry->size;
+    return LOG_RECORD_PREFIX_BYTES + LOG_RECORD_FIXED_BYTES + LOG_RECORD_MARK_BYTES + entry->size;
 }
 
 void
-log_record_encode (uint8_t *record, const raft_entry_t *entry)
+log_record_encode (uint8_t *record, const raft_entry_t *entry, uint64_t durable)
 {
     uint8_t *body = record + LOG_RECORD_PREFIX_BYTES;
     little_endian_put_u64 (body, entry->term);
     little_endian_put_u64 (body + 8, entry->index);
-    body[16] = entry->type;
+    body[16] = entry->type | LOG_RECORD_MARKED;
+    little_endian_put_u64 (body + LOG_RECORD_FIXED_BYTES, durable);
+    size_t fixed = LOG_RECORD_FIXED_BYTES + LOG_RECORD_MARK_BYTES;
     if (entry->size)
-        memcpy (body + LOG_RECORD_FIXED_BYTES, entry->data, entry->size);
-    uint32_t length = (uint32_t)(LOG_RECORD_FIXED_BYTES + entry->size);
+        memcpy (body + fixed, entry->data, entry->size);
+    uint32_t length = (uint32_t)(fixed + entry->size);
     little_endian_put_u32 (record, length);
     little_endian_put_u32 (record + 4, crc32c_extend (0, body, length));
 }

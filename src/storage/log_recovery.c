@@ -2,17 +2,24 @@
     trusted: listing the segment files, scanning every record in order
     (length, checksum, index sequence, segments chaining without gaps), and
     telling a torn tail from corruption at the first record that fails:
+    - the end: the last segment's records are followed by zeros only, the
+      tail the store zero-fills ahead of its appends. Kept as it is;
     - a torn tail, cut there: the bad record is in the last segment and no
-      valid record of a later index follows it in that file. A crash while
-      appending leaves exactly this (the store syncs a segment before it
-      rolls to the next, so only the last one can be torn); nothing in it
-      was acknowledged, since acknowledgement waits for the sync;
+      valid record follows it in that file whose durable mark says the bad
+      one was synced before it was written. A crash while appending leaves
+      exactly this (the store syncs a segment before it rolls to the next,
+      so only the last one can be torn), even with valid records after the
+      bad one: the pages of blocks the store overwrites reach the disk in
+      no particular order until the sync, and those records carry a mark
+      below the bad one's index. Nothing in it was acknowledged, since
+      acknowledgement waits for the sync;
     - corruption, a refusal: the bad record is in an earlier segment, a
-      segment is missing, or valid records of later indexes follow it.
-      Those records were synced, so acknowledged, and cutting the log there
-      would silently drop them (a node that then votes can help elect a
-      leader without them). Nothing is changed on disk; the error names
-      the file and the offset.
+      segment is missing, or a later valid record says the bad one was
+      synced (or is of the first record format, which has no mark). Synced
+      means acknowledged, and cutting the log there would silently drop
+      entries (a node that then votes can help elect a leader without
+      them). Nothing is changed on disk; the error names the file and the
+      offset.
     What survives is fdatasync'd with the directory, since a previous
     process may have died after writing but before syncing.
 */
@@ -45,7 +52,7 @@ s_list_segments (log_store_t *self)
     for (size_t position = 0; position < count && rc == 0; position++) {
         rc = log_store_reserve_segment (self);
         if (rc == 0)
-            self->segments[self->segment_count++] = (segment_t){indexes[position], 0, -1, false};
+            self->segments[self->segment_count++] = (segment_t){indexes[position], 0, 0, -1, false};
     }
     free (indexes);
     return rc;
@@ -79,61 +86,76 @@ s_scan_segment (log_store_t *self, log_reader_t *reader, segment_t *segment,
         if (log_store_reserve_entries (self, 1))
             return -1;
         self->offsets[self->entry_count++] = offset;
-        *valid_end = offset + log_record_size (&entry);
+        //  Records of the first format are shorter than log_record_size says
+        *valid_end = log_reader_offset (reader);
         expected_index++;
     }
 }
 
-//  Smallest record: length, crc and the fixed fields with no payload.
+//  Smallest record: length, crc and the fixed fields of the first format
+//  with no payload.
 #define RECOVERY_MIN_RECORD (LOG_RECORD_PREFIX_BYTES + LOG_RECORD_FIXED_BYTES)
 
-//  True if a whole record with a good checksum starts at offset of bytes
-//  (end long) and carries an index in [low, high]. The index is tested
-//  before the checksum, so scanning garbage costs a few loads per byte.
+//  What follows the last good record of the last segment.
+typedef enum {
+    TAIL_ZEROS,       //  only zeros: the preallocated end of the log
+    TAIL_TORN,        //  nothing written after the bad record was synced
+    TAIL_SYNCED_AFTER //  a valid record written once the bad one was synced
+} tail_t;
+
 static bool
-s_valid_record_at (const uint8_t *bytes, uint64_t end, uint64_t offset, uint64_t low, uint64_t high,
-                   uint64_t *index)
+s_all_zero (const uint8_t *bytes, uint64_t size)
 {
-    if (end - offset < RECOVERY_MIN_RECORD)
-        return false;
-    const uint8_t *record = bytes + offset;
-    uint32_t length = little_endian_get_u32 (record);
-    if (length < LOG_RECORD_FIXED_BYTES || length > LOG_RECORD_MAX_BYTES ||
-        length > end - offset - LOG_RECORD_PREFIX_BYTES)
-        return false;
-    *index = little_endian_get_u64 (record + LOG_RECORD_PREFIX_BYTES + 8);
-    if (*index < low || *index > high)
-        return false;
-    return crc32c_extend (0, record + LOG_RECORD_PREFIX_BYTES, length) ==
-           little_endian_get_u32 (record + 4);
+    for (uint64_t at = 0; at < size; at++)
+        if (bytes[at])
+            return false;
+    return true;
 }
 
-//  Looks for a valid record of index >= low at any byte offset from the
-//  bad one (a corrupt length field hides where the next record starts).
-//  Sets *found to its offset and *index; returns 1 if there is one, 0 if
-//  none (a torn tail), -1 when the file cannot be read.
+//  Reads what follows valid_end in the last segment, whose next record
+//  should have had index low. Valid records are searched at any byte
+//  offset (a corrupt length field hides where the next one starts), and
+//  the first whose mark covers low (or that has no mark, or any when
+//  marks are not trusted) is evidence that the bad record was synced:
+//  *found gets its offset and *index its index. Returns a tail_t, or -1
+//  when the file cannot be read.
 static int
-s_find_later_record (const segment_t *segment, uint64_t bad_offset, uint64_t file_size,
-                     uint64_t low, uint64_t *found, uint64_t *index)
+s_examine_tail (const segment_t *segment, uint64_t valid_end, uint64_t file_size, uint64_t low,
+                bool trust_marks, uint64_t *found, uint64_t *index)
 {
-    if (file_size - bad_offset < RECOVERY_MIN_RECORD)
-        return 0;
+    //  Nothing after the records (an empty segment: no records either)
+    if (valid_end >= file_size)
+        return TAIL_TORN;
     uint8_t *bytes =
         (uint8_t *)mmap (NULL, (size_t)file_size, PROT_READ, MAP_PRIVATE, segment->fd, 0);
     if (bytes == MAP_FAILED)
         return -1;
+    int verdict = TAIL_TORN;
+    //  A segment of zeros only is not a segment: it never held a record
+    if (valid_end > 0 && s_all_zero (bytes + valid_end, file_size - valid_end))
+        verdict = TAIL_ZEROS;
     //  No record of this file can carry an index past this one.
     uint64_t base = low > segment->first_index ? low : segment->first_index;
     uint64_t high = base + file_size / RECOVERY_MIN_RECORD;
-    int rc = 0;
-    for (uint64_t offset = bad_offset; offset + RECOVERY_MIN_RECORD <= file_size; offset++)
-        if (s_valid_record_at (bytes, file_size, offset, low, high, index)) {
-            *found = offset;
-            rc = 1;
-            break;
+    uint64_t offset = valid_end;
+    while (verdict == TAIL_TORN && offset + RECOVERY_MIN_RECORD <= file_size) {
+        raft_entry_t entry;
+        uint64_t durable;
+        size_t size =
+            log_record_parse (bytes + offset, file_size - offset, low, high, &entry, &durable);
+        if (size == 0) {
+            offset++;
+            continue;
         }
+        if (!trust_marks || durable == LOG_RECORD_UNMARKED || durable >= low) {
+            *found = offset;
+            *index = entry.index;
+            verdict = TAIL_SYNCED_AFTER;
+        }
+        offset += size;
+    }
     munmap (bytes, (size_t)file_size);
-    return rc;
+    return verdict;
 }
 
 //  Cuts the last segment valid_end bytes in, or deletes it if nothing good
@@ -173,14 +195,24 @@ s_stopped_at (log_store_t *self, const stop_t *stop, char *error, size_t error_s
     size_t at = stop->at;
     uint64_t found = 0;
     uint64_t index = 0;
-    int later = 1;
     if (at + 1 == self->segment_count) {
-        later = s_find_later_record (segment, valid_end, file_size, expected_index, &found, &index);
-        if (later < 0) {
+        //  A segment out of sequence follows a missing one, synced before
+        //  it was made whatever its marks say: any record in it is evidence
+        int tail = s_examine_tail (segment, valid_end, file_size, expected_index,
+                                   !stop->out_of_sequence, &found, &index);
+        if (tail < 0) {
             snprintf (error, error_size, "log %s/%s: %s", self->path, name, strerror (errno));
             return -1;
         }
-        if (later == 0) {
+        if (tail == TAIL_ZEROS) {
+            self->segments[at].allocated = file_size;
+            if (fdatasync (segment->fd) == 0)
+                return 0;
+            snprintf (error, error_size, "log %s/%s: fdatasync: %s", self->path, name,
+                      strerror (errno));
+            return -1;
+        }
+        if (tail == TAIL_TORN) {
             if (s_cut_torn_tail (self, valid_end, file_size) == 0)
                 return 0;
             snprintf (error, error_size, "log %s/%s: dropping a torn tail: %s", self->path, name,
@@ -188,11 +220,13 @@ s_stopped_at (log_store_t *self, const stop_t *stop, char *error, size_t error_s
             return -1;
         }
     }
-    char after[96];
+    char after[160];
     if (at + 1 < self->segment_count)
         snprintf (after, sizeof after, "%zu later segment(s)", self->segment_count - at - 1);
     else
-        snprintf (after, sizeof after, "a valid record of index %" PRIu64 " at offset %" PRIu64,
+        snprintf (after, sizeof after,
+                  "a valid record of index %" PRIu64 " at offset %" PRIu64
+                  ", written once it was synced",
                   index, found);
     snprintf (error, error_size,
               "log %s/%s: %s at offset %" PRIu64 " (index %" PRIu64 " expected), then %s: "
@@ -234,7 +268,7 @@ log_recovery_run (log_store_t *self, char *error, size_t error_size)
         bool out_of_sequence = expected_index != 0 && segment->first_index != expected_index;
         if (expected_index == 0)
             expected_index = segment->first_index;
-        segment->size = valid_end;
+        segment->size = segment->allocated = valid_end;
         if (valid_end < file_size || self->entry_count == entries_before) {
             stop_t stop = {
                 at,        name,      expected_index + (self->entry_count - entries_before),

@@ -1,16 +1,17 @@
 /*  log_store — the Raft log on disk: segment files of CRC'd records.
 
-    Record: [length u32][crc32c u32][term u64][index u64][type u8][payload],
-    little-endian; length counts the bytes after the crc (17 + payload) and the
-    crc covers those same bytes. Segments are files log/<first index>.seg,
+    Records: CRC'd, each with the store's durable mark (log_record.h).
+    Segments are files log/<first index>.seg,
     rolled at a size limit (the full segment is synced first). Appends are
     buffered writes; log_store_sync makes everything appended so far durable
     with one fdatasync, so many entries share one sync. Opening a store scans
     every record and truncates a torn tail (bad length, bad crc, index out of
-    sequence in the last segment, nothing valid after it): such bytes are
-    never trusted. Corruption before the tail (in an earlier segment, or with
-    valid records after it, a missing segment) is refused instead: cutting
-    there would drop entries that were acknowledged. Not thread-safe: one
+    sequence in the last segment, nothing valid after it that was written
+    once it was synced): such bytes are never trusted. The last segment's
+    zero-filled tail (preallocated) is its end, not a torn tail. Corruption
+    before the tail (in an earlier segment, or with valid records after it
+    written once it was synced, a missing segment) is refused instead:
+    cutting there would drop entries that were acknowledged. Not thread-safe: one
     owner (the raft actor).
 */
 #ifndef LOG_STORE_H_INCLUDED
@@ -47,6 +48,11 @@ int log_store_append (log_store_t *self, const raft_entry_t *entries, size_t cou
 //  segment). Returns 0 or -1.
 int log_store_sync (log_store_t *self);
 
+//  The sync handed off (below) that covered entries up to index returned 0:
+//  records appended from now on carry that durable mark (log_record.h),
+//  which recovery trusts.
+void log_store_synced (log_store_t *self, uint64_t index);
+
 //  The same sync, done on another thread so that the owner's loop goes on
 //  serving sockets meanwhile. When all that is not durable is the newest
 //  segment's data (the usual case: no segment was made since the last
@@ -73,7 +79,7 @@ int log_store_truncate_prefix (log_store_t *self, uint64_t up_to_index);
 typedef int (log_store_visit_fn) (const raft_entry_t *entry, void *argument);
 int log_store_replay (log_store_t *self, log_store_visit_fn *visit, void *argument);
 
-//  Total size of the segment files in bytes.
+//  Total size of the segment files' records in bytes (zero tails aside).
 uint64_t log_store_size (log_store_t *self);
 
 #endif

@@ -14,6 +14,7 @@
 typedef struct {
     uint64_t first_index; //  index of its first record, also its file name
     uint64_t size;        //  bytes of valid records in the file
+    uint64_t allocated;   //  bytes of the file, zeros past size (preallocated)
     int fd;               //  open descriptor, -1 while closed
     bool dirty;           //  written since its last fdatasync
 } segment_t;
@@ -33,6 +34,7 @@ struct _log_store_t {
     uint8_t *write_buffer;    //  records being appended, reused from append to append
     size_t write_capacity;    //  bytes allocated for write_buffer
     uint64_t recovered_bytes; //  bytes of a torn tail dropped at open
+    uint64_t durable_index;   //  entries up to here are known fdatasync'd: the records' mark
     bool failed;              //  a sync or an unrecoverable write failed: refuse changes
 };
 

@@ -68,10 +68,15 @@ s_log_segment (const char *scratch, uint64_t first_index, size_t *size)
         {2, first_index + 3, RAFT_ENTRY_CONFIG, (uint8_t *)"\x01\x02", 2},
     };
     int rc = log_store_append (store, entries, 4) || log_store_sync (store);
+    //  The records, not the zero tail the store writes ahead of them
+    uint64_t records = log_store_size (store);
     log_store_destroy (&store);
     snprintf (path, sizeof path, "%s/log-%" PRIu64 "/%020" PRIu64 ".seg", scratch, first_index,
               first_index);
-    return rc ? NULL : seeds_read_file (path, size);
+    uint8_t *bytes = rc ? NULL : seeds_read_file (path, size);
+    if (bytes && *size > records)
+        *size = (size_t)records;
+    return bytes;
 }
 
 static void
@@ -83,18 +88,18 @@ s_log_seeds (seeds_t *seeds, const char *scratch)
         seeds->rc = -1;
         return;
     }
-    //  Record sizes: 25 + payload; records 1 and 2 end at 25 and 58.
+    //  Record sizes: 33 + payload; records 1 and 2 end at 33 and 74.
     s_log_seed (seeds, "whole", 0, 0, 0, bytes, size);
     s_log_seed (seeds, "whole-truncate", LOG_FLAG_TRUNCATE | LOG_FLAG_SMALL, 0, 0, bytes, size);
-    s_log_seed (seeds, "split-compact", LOG_FLAG_SPLIT | LOG_FLAG_PREFIX | LOG_FLAG_SMALL, 58, 1,
+    s_log_seed (seeds, "split-compact", LOG_FLAG_SPLIT | LOG_FLAG_PREFIX | LOG_FLAG_SMALL, 74, 1,
                 bytes, size);
-    s_log_seed (seeds, "split-chained", LOG_FLAG_SPLIT, 58, 1, bytes, size);
-    s_log_seed (seeds, "split-gap", LOG_FLAG_SPLIT | LOG_FLAG_TRUNCATE, 58, 7, bytes, size);
+    s_log_seed (seeds, "split-chained", LOG_FLAG_SPLIT, 74, 1, bytes, size);
+    s_log_seed (seeds, "split-gap", LOG_FLAG_SPLIT | LOG_FLAG_TRUNCATE, 74, 7, bytes, size);
     s_log_seed (seeds, "torn-tail", 0, 0, 0, bytes, size - 3);
     s_log_seed (seeds, "torn-fix-crc", LOG_FLAG_FIX_CRC, 0, 0, bytes, size - 3);
     bytes[40] ^= 0x40;
     s_log_seed (seeds, "flipped", LOG_FLAG_SMALL, 0, 0, bytes, size);
-    s_log_seed (seeds, "flipped-fix-crc", LOG_FLAG_FIX_CRC | LOG_FLAG_SPLIT, 25, 0, bytes, size);
+    s_log_seed (seeds, "flipped-fix-crc", LOG_FLAG_FIX_CRC | LOG_FLAG_SPLIT, 33, 0, bytes, size);
     s_log_seed (seeds, "empty", 0, 0, 0, bytes, 0);
     free (bytes);
 
@@ -105,7 +110,7 @@ s_log_seeds (seeds_t *seeds, const char *scratch)
     }
     s_log_seed (seeds, "compacted", LOG_FLAG_COMPACTED | LOG_FLAG_TRUNCATE | LOG_FLAG_PREFIX, 0, 0,
                 bytes, size);
-    s_log_seed (seeds, "compacted-split", LOG_FLAG_COMPACTED | LOG_FLAG_SPLIT | LOG_FLAG_SMALL, 58,
+    s_log_seed (seeds, "compacted-split", LOG_FLAG_COMPACTED | LOG_FLAG_SPLIT | LOG_FLAG_SMALL, 74,
                 1, bytes, size);
     free (bytes);
 }

@@ -38,10 +38,13 @@ from test_membership import admin, mark_joining, node_put, wait_members
 SETTINGS = {"segment_bytes": 1024, "snapshot_log_bytes": 64 * 1024 * 1024,
             "snapshot_trailing_entries": 100000}
 #  Record layout of a segment (log_record.h): length u32, crc32c u32, then
-#  term u64, index u64, type u8, payload.
+#  term u64, index u64, type u8 (bit 0x80: a durable mark follows), the
+#  durable mark u64, payload. The last segment ends in zeros (preallocated).
 PREFIX_BYTES = 8
 AT_INDEX = PREFIX_BYTES + 8
 FIXED_BYTES = 17
+MARKED = 0x80
+MARK_BYTES = 8
 #  A node that must refuse does so at once.
 REFUSAL_TIMEOUT_S = 10.0
 #  How long the lone healthy node is watched for a claim to lead: several
@@ -74,33 +77,49 @@ def _segments(cluster, node_id):
 
 
 def _records(path):
-    """(offset, length, index, payload) of each whole record of a segment,
-    by the length fields (the files are intact when this runs)."""
+    """(offset, length, index, payload, durable mark) of each whole record
+    of a segment, by the length fields up to the zero tail (the files are
+    intact when this runs)."""
     with open(path, "rb") as handle:
         data = handle.read()
     records, offset = [], 0
     while offset + PREFIX_BYTES + FIXED_BYTES <= len(data):
         (length,) = struct.unpack_from("<I", data, offset)
+        if length == 0:
+            break
         (index,) = struct.unpack_from("<Q", data, offset + AT_INDEX)
         body = data[offset + PREFIX_BYTES:offset + PREFIX_BYTES + length]
-        records.append((offset, length, index, body[FIXED_BYTES:]))
+        fixed, durable = FIXED_BYTES, None
+        if body[FIXED_BYTES - 1] & MARKED:
+            (durable,) = struct.unpack_from("<Q", body, FIXED_BYTES)
+            fixed += MARK_BYTES
+        records.append((offset, length, index, body[fixed:], durable))
         offset += PREFIX_BYTES + length
     return records
 
 
-def _acked_inside(records, acked):
+def _acked_inside(records, acked, last_segment):
     """Positions of the records that carry one of the acknowledged messages,
     and not as the first or the last record of their file: valid records
-    come before and after each (the middle of a segment, not its tail)."""
+    come before and after each (the middle of a segment, not its tail). In
+    the last segment, a later record must also carry a durable mark that
+    says the record was synced before it was written: else a crash could
+    have left the same bytes, and recovery rightly cuts them as a torn
+    tail."""
     marked = [text.encode() for text in acked]
+
+    def synced_before_a_later_one(position):
+        index = records[position][2]
+        return any(durable is None or durable >= index for *_, durable in records[position + 1:])
     return [position for position, record in enumerate(records)
-            if 0 < position < len(records) - 1 and any(text in record[3] for text in marked)]
+            if 0 < position < len(records) - 1 and any(text in record[3] for text in marked)
+            and (not last_segment or synced_before_a_later_one(position))]
 
 
 def _last_segment_ready(cluster, node_ids, acked):
     for node_id in node_ids:
         log_dir, names = _segments(cluster, node_id)
-        if len(names) < 2 or not _acked_inside(_records(os.path.join(log_dir, names[-1])), acked):
+        if len(names) < 2 or not _acked_inside(_records(os.path.join(log_dir, names[-1])), acked, True):
             return False
     return True
 
@@ -118,15 +137,16 @@ def _damage(cluster, node_id, acked, last_segment, rng, hit_length):
     candidates = []
     for name in choices:
         records = _records(os.path.join(log_dir, name))
-        candidates.extend((name, records[position]) for position in _acked_inside(records, acked))
+        candidates.extend((name, records[position])
+                          for position in _acked_inside(records, acked, last_segment))
     check(candidates, "node %d: no acknowledged record in the middle of %s", node_id, choices)
-    name, (offset, length, index, payload) = rng.choice(candidates)
+    name, (offset, length, index, payload, _) = rng.choice(candidates)
     path = os.path.join(log_dir, name)
     if hit_length:
         at = offset
     else:
         text = next(text.encode() for text in acked if text.encode() in payload)
-        at = offset + PREFIX_BYTES + FIXED_BYTES + payload.index(text) + rng.randrange(len(text))
+        at = offset + PREFIX_BYTES + length - len(payload) + payload.index(text) + rng.randrange(len(text))
     with open(path, "r+b") as handle:
         handle.seek(at)
         byte = handle.read(1)[0]

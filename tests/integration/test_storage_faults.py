@@ -43,13 +43,16 @@ def _run_refused(ctx, arguments, directory):
 
 
 def _record_offsets(path):
-    """Offsets of the records of a segment file, by their length fields."""
+    """Offsets of the records of a segment file, by their length fields, up
+    to the zero tail of the last segment (preallocated)."""
     with open(path, "rb") as handle:
         data = handle.read()
     offsets, offset = [], 0
     while offset + PREFIX_BYTES <= len(data):
-        offsets.append(offset)
         (length,) = struct.unpack_from("<I", data, offset)
+        if length == 0:
+            break
+        offsets.append(offset)
         offset += PREFIX_BYTES + length
     return offsets
 

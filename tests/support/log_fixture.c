@@ -21,6 +21,7 @@
 
 #include "temp_dir.h"
 #include "test_files.h"
+#include "util/little_endian.h"
 
 size_t
 log_fixture_payload_size (uint64_t index, uint32_t generation)
@@ -179,6 +180,24 @@ log_fixture_file_size (log_fixture_t *fixture, const char *name)
     return test_files_size (path);
 }
 
+uint64_t
+log_fixture_records_size (log_fixture_t *fixture, const char *name)
+{
+    char path[PATH_SIZE];
+    log_fixture_file_path (fixture, name, path, sizeof path);
+    size_t size;
+    uint8_t *bytes = test_files_read (path, &size);
+    uint64_t offset = 0;
+    while (offset + 4 <= size) {
+        uint32_t length = little_endian_get_u32 (bytes + offset);
+        if (length == 0 || offset + 8 + length > size)
+            break;
+        offset += 8 + length;
+    }
+    free (bytes);
+    return offset;
+}
+
 void
 log_fixture_flip_byte (log_fixture_t *fixture, const char *name, uint64_t offset)
 {
@@ -219,7 +238,7 @@ log_fixture_segments_size (log_fixture_t *fixture)
     int count = log_fixture_list_segments (fixture, &names);
     uint64_t total = 0;
     for (int at = 0; at < count; at++)
-        total += log_fixture_file_size (fixture, names[at]->d_name);
+        total += log_fixture_records_size (fixture, names[at]->d_name);
     log_fixture_free_names (names, count);
     return total;
 }
@@ -253,9 +272,13 @@ void
 log_fixture_build_single_segment (log_fixture_t *fixture, uint64_t last)
 {
     log_store_t *log = log_fixture_open (fixture);
-    log_fixture_append_range (log, 1, last, 0, 8);
-    assert_int_equal (log_store_sync (log), 0);
+    for (uint64_t index = 1; index <= last; index++) {
+        log_fixture_append_range (log, index, index, 0, 1);
+        assert_int_equal (log_store_sync (log), 0);
+    }
     log_store_destroy (&log);
+    const char *name = "00000000000000000001.seg";
+    log_fixture_cut_file (fixture, name, log_fixture_records_size (fixture, name));
 }
 
 void

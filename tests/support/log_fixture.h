@@ -17,8 +17,8 @@
 
 //  Largest payload log_fixture_fill_entry produces.
 #define MAX_TEST_PAYLOAD 256
-//  Record bytes besides the payload: length, crc, term, index, type.
-#define RECORD_OVERHEAD 25
+//  Record bytes besides the payload: length, crc, term, index, type, durable mark.
+#define RECORD_OVERHEAD 33
 //  Small segments so a few hundred entries span many files.
 #define SMALL_SEGMENT_BYTES 2048
 #define ERROR_SIZE          1024
@@ -86,6 +86,10 @@ void log_fixture_file_path (log_fixture_t *fixture, const char *name, char *path
 //  Size of file name in the log directory.
 uint64_t log_fixture_file_size (log_fixture_t *fixture, const char *name);
 
+//  Bytes of the records of segment file name: up to its zero tail (the
+//  store's preallocation), walking the length fields.
+uint64_t log_fixture_records_size (log_fixture_t *fixture, const char *name);
+
 //  Flips bits of the byte at offset of file name.
 void log_fixture_flip_byte (log_fixture_t *fixture, const char *name, uint64_t offset);
 
@@ -99,7 +103,7 @@ void log_fixture_write_file (log_fixture_t *fixture, const char *name, const voi
 //  True if file name exists in the log directory.
 bool log_fixture_file_exists (log_fixture_t *fixture, const char *name);
 
-//  Sum of the sizes of all segment files: what log_store_size must report.
+//  Sum of the records of all segment files: what log_store_size must report.
 uint64_t log_fixture_segments_size (log_fixture_t *fixture);
 
 //  cmocka setup: a fresh directory, the log directory inside it.
@@ -108,7 +112,10 @@ int log_fixture_setup (void **state);
 //  cmocka teardown: removes the directory.
 int log_fixture_teardown (void **state);
 
-//  Writes entries 1..last in one segment and closes the store.
+//  Writes entries 1..last in one segment, each synced before the next is
+//  written (so each later record's mark says it was), closes the store and
+//  cuts the file's zero tail: the records are then the whole file, as a
+//  test that damages the end of the log expects.
 void log_fixture_build_single_segment (log_fixture_t *fixture, uint64_t last);
 
 //  Removes the log directory and all in it.
