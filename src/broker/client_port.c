@@ -35,6 +35,23 @@ typedef struct {
     atomic_size_t holders; //  the table, plus each body in flight
 } s_unsent_t;
 
+//  One reply body in libzmq's hands.
+typedef struct {
+    s_unsent_t *unsent; //  its connection's count
+    size_t size;        //  its bytes
+} s_flight_t;
+
+//  A reply held back until client_port_release: its envelope copied (the
+//  request goes before then), its body and its place in the count.
+typedef struct {
+    uint8_t routing_id[256]; //  the connection's routing id
+    size_t routing_size;     //  its bytes
+    bool delimited;          //  an empty delimiter frame goes before the body
+    uint8_t *body;           //  the encoded reply
+    size_t size;             //  its bytes
+    s_flight_t *flight;      //  counted in its connection's unsent bytes
+} s_held_t;
+
 struct _client_port_t {
     zsock_t *socket;                        //  the ROUTER on the client port
     uint32_t node_id;                       //  marks complaints
@@ -44,6 +61,10 @@ struct _client_port_t {
     int64_t next_sweep;                     //  zclock_mono of the next sweep of unsent
     diagnostic_limiter_t bad_input_limiter; //  bounds complaints about client traffic
     metrics_t *metrics;                     //  counts replies (borrowed), NULL: none
+    bool holding;                           //  replies wait in held until release
+    s_held_t *held;                         //  replies held back, in order
+    size_t held_count;                      //  replies in held
+    size_t held_capacity;                   //  replies held has room for
 };
 
 static void
@@ -59,12 +80,6 @@ s_unsent_destructor (void **item)
     s_unsent_release ((s_unsent_t *)*item);
     *item = NULL;
 }
-
-//  One reply body in libzmq's hands.
-typedef struct {
-    s_unsent_t *unsent; //  its connection's count
-    size_t size;        //  its bytes
-} s_flight_t;
 
 //  libzmq's free function for a reply body, on whichever thread lets go.
 static void
@@ -113,6 +128,9 @@ client_port_destroy (client_port_t **self_p, int linger_ms)
         zsock_set_linger (self->socket, linger_ms);
         zsock_destroy (&self->socket);
         //  Bodies still in flight keep their entries alive
+        for (size_t at = 0; at < self->held_count; at++)
+            s_body_free (self->held[at].body, self->held[at].flight);
+        free (self->held);
         zhashx_destroy (&self->unsent);
         free (self);
         *self_p = NULL;
@@ -181,19 +199,48 @@ s_unsent_of (client_port_t *self, client_request_t *request)
 
 //  Hands body (size bytes, taken) to libzmq for the client of request,
 //  counted as unsent until libzmq lets go of it.
+//  Sends a reply whose body (with flight) is counted already; a reply
+//  that cannot go is let go of as libzmq would.
+static void
+s_transmit (client_port_t *self, const uint8_t *routing_id, size_t routing_size, bool delimited,
+            uint8_t *body, size_t size, s_flight_t *flight)
+{
+    void *socket = zsock_resolve (self->socket);
+    int rc = zmq_send (socket, routing_id, routing_size, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    if (rc != -1 && delimited)
+        rc = zmq_send (socket, NULL, 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    zmq_msg_t message;
+    if (rc == -1 || zmq_msg_init_data (&message, body, size, s_body_free, flight)) {
+        s_body_free (body, flight);
+        return;
+    }
+    //  Not sent (a saturated or gone client): closing lets go of it
+    if (zmq_msg_send (&message, socket, ZMQ_DONTWAIT) == -1)
+        zmq_msg_close (&message);
+}
+
+//  Sends body (taken) to request's connection, or holds it back while
+//  the port holds replies.
 static void
 s_send (client_port_t *self, client_request_t *request, uint8_t *body, size_t size,
         s_unsent_t *unsent)
 {
-    void *socket = zsock_resolve (self->socket);
-    int rc = zmq_send (socket, zframe_data (request->routing_id), zframe_size (request->routing_id),
-                       ZMQ_SNDMORE | ZMQ_DONTWAIT);
-    if (rc != -1 && request->delimited)
-        rc = zmq_send (socket, NULL, 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-    s_flight_t *flight = rc == -1 ? NULL : malloc (sizeof (s_flight_t));
-    zmq_msg_t message;
-    if (!flight || zmq_msg_init_data (&message, body, size, s_body_free, flight)) {
-        free (flight);
+    s_flight_t *flight = malloc (sizeof (s_flight_t));
+    size_t routing_size = zframe_size (request->routing_id);
+    s_held_t *held = NULL;
+    if (flight && self->holding && routing_size <= sizeof held->routing_id) {
+        if (self->held_count == self->held_capacity) {
+            size_t capacity = self->held_capacity ? self->held_capacity * 2 : 64;
+            s_held_t *grown = realloc (self->held, capacity * sizeof (s_held_t));
+            if (grown) {
+                self->held = grown;
+                self->held_capacity = capacity;
+            }
+        }
+        if (self->held_count < self->held_capacity)
+            held = &self->held[self->held_count++];
+    }
+    if (!flight) {
         free (body);
         return;
     }
@@ -201,9 +248,35 @@ s_send (client_port_t *self, client_request_t *request, uint8_t *body, size_t si
     flight->size = size;
     atomic_fetch_add (&unsent->holders, 1);
     atomic_fetch_add (&unsent->bytes, size);
-    //  Not sent (a saturated or gone client): closing lets go of it
-    if (zmq_msg_send (&message, socket, ZMQ_DONTWAIT) == -1)
-        zmq_msg_close (&message);
+    if (!held) {
+        s_transmit (self, zframe_data (request->routing_id), routing_size, request->delimited, body,
+                    size, flight);
+        return;
+    }
+    memcpy (held->routing_id, zframe_data (request->routing_id), routing_size);
+    held->routing_size = routing_size;
+    held->delimited = request->delimited;
+    held->body = body;
+    held->size = size;
+    held->flight = flight;
+}
+
+void
+client_port_hold (client_port_t *self)
+{
+    self->holding = true;
+}
+
+void
+client_port_release (client_port_t *self)
+{
+    self->holding = false;
+    for (size_t at = 0; at < self->held_count; at++) {
+        s_held_t *held = &self->held[at];
+        s_transmit (self, held->routing_id, held->routing_size, held->delimited, held->body,
+                    held->size, held->flight);
+    }
+    self->held_count = 0;
 }
 
 //  reply encoded for request (caller frees), NULL when out of memory.

@@ -68,6 +68,13 @@ int client_port_recv (client_port_t *self, client_request_t **request_p);
 //  Never blocks: an unknown or saturated client loses the reply.
 void client_port_reply (client_port_t *self, client_request_t *request, Raftq__Reply *reply);
 
+//  From hold to release, replies are kept back and then sent one after
+//  the other, in order. Replies sent in a burst wake libzmq's I/O thread
+//  once; sent one by one between other work, each finds it asleep again
+//  and pays a wakeup (an eventfd write, a context switch on both sides).
+void client_port_hold (client_port_t *self);
+void client_port_release (client_port_t *self);
+
 //  Sends an error reply of code with text.
 void client_port_reply_error (client_port_t *self, client_request_t *request, Raftq__Code code,
                               const char *text);

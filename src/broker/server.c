@@ -306,6 +306,8 @@ s_on_raft_event (event_loop_t *loop, zsock_t *pipe, void *argument)
     (void)loop;
     server_t *self = (server_t *)argument;
     (void)pipe;
+    //  What these events commit is answered in one burst
+    client_port_hold (self->port);
     for (int count = 0; count < SERVER_DRAIN_LIMIT; count++) {
         raft_actor_event_t event;
         if (raft_actor_recv (self->raft, &event))
@@ -313,6 +315,7 @@ s_on_raft_event (event_loop_t *loop, zsock_t *pipe, void *argument)
         s_take_event (self, &event);
         raft_actor_event_clear (&event);
     }
+    client_port_release (self->port);
     admin_check (self->admin, zclock_mono ());
     //  Logins resumed above may have proposed
     server_flush_proposals (self);

@@ -3,7 +3,8 @@
     request's seq back to the right client, requests too large or not
     decodable answered on the spot in the client's dialect (too large
     without being parsed), malformed envelopes dropped without a reply,
-    leader hints, and unread reply bytes bounded per connection.
+    leader hints, unread reply bytes bounded per connection, and replies
+    held back until released, then sent in order.
 */
 
 #include <setjmp.h>
@@ -310,6 +311,76 @@ test_unread_replies_bounded (void **state)
     client_request_destroy (&request);
 }
 
+//  True if client has a message waiting (inproc: a sent message is
+//  readable as soon as the send returns).
+static bool
+s_has_input (zsock_t *client)
+{
+    return (zsock_events (client) & ZMQ_POLLIN) != 0;
+}
+
+static void
+test_held_replies_go_out_on_release (void **state)
+{
+    fixture_t *fixture = (fixture_t *)*state;
+    client_request_t *requests[4];
+    for (uint64_t seq = 1; seq <= 4; seq++) {
+        zframe_t *body = s_status_body (seq);
+        zframe_send (&body, seq == 4 ? fixture->req : fixture->dealer, 0);
+        requests[seq - 1] = s_receive (fixture);
+        assert_non_null (requests[seq - 1]);
+    }
+    client_port_hold (fixture->port);
+    //  The requests go before the release: the envelopes must have been kept
+    size_t order[] = {2, 0, 3, 1};
+    for (size_t at = 0; at < 4; at++) {
+        Raftq__Reply answer = RAFTQ__REPLY__INIT;
+        answer.index = order[at] + 100;
+        client_port_reply (fixture->port, requests[order[at]], &answer);
+        client_request_destroy (&requests[order[at]]);
+    }
+    assert_false (s_has_input (fixture->dealer));
+    assert_false (s_has_input (fixture->req));
+    client_port_release (fixture->port);
+    uint64_t dealer_seqs[] = {3, 1, 2};
+    for (size_t at = 0; at < 3; at++) {
+        Raftq__Reply *reply = s_reply_at (fixture->dealer);
+        assert_non_null (reply);
+        assert_int_equal (reply->seq, dealer_seqs[at]);
+        assert_int_equal (reply->index, dealer_seqs[at] - 1 + 100);
+        raftq__reply__free_unpacked (reply, NULL);
+    }
+    Raftq__Reply *reply = s_reply_at (fixture->req);
+    assert_non_null (reply);
+    assert_int_equal (reply->seq, 4);
+    raftq__reply__free_unpacked (reply, NULL);
+
+    //  Released, replies go at once again; held ones count against the
+    //  connection's unread bytes from the start; and a port destroyed
+    //  holding replies frees them
+    zframe_t *body = s_status_body (9);
+    zframe_send (&body, fixture->dealer, 0);
+    client_request_t *request = s_receive (fixture);
+    client_port_reply_error (fixture->port, request, RAFTQ__CODE__NOT_FOUND, "at once");
+    assert_true (s_has_input (fixture->dealer));
+    reply = s_reply_at (fixture->dealer);
+    assert_non_null (reply);
+    raftq__reply__free_unpacked (reply, NULL);
+    client_port_hold (fixture->port);
+    for (int count = 0; count < 5; count++)
+        s_reply_sized (fixture, request, 20 * 1024);
+    client_port_release (fixture->port);
+    for (int count = 0; count < 5; count++) {
+        reply = s_reply_at (fixture->dealer);
+        assert_non_null (reply);
+        assert_int_equal (reply->code, count < 3 ? RAFTQ__CODE__OK : RAFTQ__CODE__UNAVAILABLE);
+        raftq__reply__free_unpacked (reply, NULL);
+    }
+    client_port_hold (fixture->port);
+    s_reply_sized (fixture, request, 1024);
+    client_request_destroy (&request);
+}
+
 static void
 test_max_message_size (void **state)
 {
@@ -328,6 +399,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_malformed_envelopes_dropped, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_leader_hints, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_unread_replies_bounded, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_held_replies_go_out_on_release, s_setup, s_teardown),
         cmocka_unit_test (test_max_message_size),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
