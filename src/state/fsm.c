@@ -53,6 +53,7 @@
 #include "state/queues.h"
 #include "state/reply.h"
 #include "util/digest.h"
+#include "util/protobuf_arena.h"
 #include "util/error_text.h"
 #include "util/must.h"
 
@@ -69,13 +70,14 @@
 #define FSM_HASH_DOMAIN          "raftq.fsm.state.v2"
 
 struct _fsm_t {
-    fsm_options_t options;   //  limits, defaults filled in
-    uint64_t applied_index;  //  index of the last entry applied
-    queues_t *queues;        //  topics and their queues
-    event_log_t *events;     //  stream sequences and retained events
-    chat_t *chat;            //  accounts, sessions, direct messages
-    client_table_t *clients; //  the exactly-once table
-    int64_t latest_ms;       //  newest leader time of an applied command; not state
+    fsm_options_t options;          //  limits, defaults filled in
+    uint64_t applied_index;         //  index of the last entry applied
+    queues_t *queues;               //  topics and their queues
+    event_log_t *events;            //  stream sequences and retained events
+    chat_t *chat;                   //  accounts, sessions, direct messages
+    client_table_t *clients;        //  the exactly-once table
+    int64_t latest_ms;              //  newest leader time of an applied command; not state
+    protobuf_arena_t *decode_arena; //  the command being applied is unpacked here
 };
 
 //  --------------------------------------------------------------------------
@@ -115,6 +117,9 @@ fsm_new (const fsm_options_t *options)
         queues_new (self->options.max_topic_name, self->options.max_payload_bytes, self->events);
     self->chat = chat_new (&self->options.chat, self->events);
     self->clients = client_table_new (self->options.max_clients, CLIENT_TABLE_MAX_BYTES);
+    self->decode_arena = protobuf_arena_new ();
+    if (!self->decode_arena)
+        fsm_destroy (&self);
     return self;
 }
 
@@ -128,6 +133,7 @@ fsm_destroy (fsm_t **self_p)
         chat_destroy (&self->chat);
         event_log_destroy (&self->events);
         client_table_destroy (&self->clients);
+        protobuf_arena_destroy (&self->decode_arena);
         free (self);
         *self_p = NULL;
     }
@@ -263,9 +269,14 @@ fsm_apply (fsm_t *self, uint64_t index, const uint8_t *data, size_t size, fsm_ou
         return -1;
     self->applied_index = index;
 
+    //  Nothing of the command outlives this call: what the state, the
+    //  reply and the events keep of it they copy
     Raftq__State__Command *command =
-        data || size == 0 ? raftq__state__command__unpack (NULL, size, data) : NULL;
+        data || size == 0 ? raftq__state__command__unpack (
+                                protobuf_arena_allocator (self->decode_arena), size, data)
+                          : NULL;
     if (!command) {
+        protobuf_arena_reset (self->decode_arena);
         output->reply = reply_error (RAFTQ__CODE__INTERNAL, index, 0, "undecodable command");
         return 0;
     }
@@ -287,7 +298,7 @@ fsm_apply (fsm_t *self, uint64_t index, const uint8_t *data, size_t size, fsm_ou
                                    request, output->reply);
     }
     event_log_take (self->events, &output->events, &output->event_count);
-    raftq__state__command__free_unpacked (command, NULL);
+    protobuf_arena_reset (self->decode_arena);
     return 0;
 }
 

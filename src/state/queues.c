@@ -372,9 +372,10 @@ s_list_topics (queues_t *self, Raftq__Reply *reply)
     reply->topics = list;
 }
 
-//  Takes the payload out of publish (the command is freed after apply).
+//  Copies the payload of publish into the queue: the command is unpacked
+//  into the fsm's arena, gone once it is applied.
 static void
-s_publish (queues_t *self, Raftq__Publish *publish, uint64_t index, Raftq__Reply *reply)
+s_publish (queues_t *self, const Raftq__Publish *publish, uint64_t index, Raftq__Reply *reply)
 {
     topic_t *topic = queues_lookup (self, publish->topic);
     if (!topic) {
@@ -382,14 +383,10 @@ s_publish (queues_t *self, Raftq__Publish *publish, uint64_t index, Raftq__Reply
         return;
     }
 
-    //  The payload moves from the command into the queue: no copy
-    message_t message = {.data = publish->payload.data, .size = publish->payload.len};
-    publish->payload.data = NULL;
-    publish->payload.len = 0;
-    if (message.size == 0) {
-        free (message.data); //  an empty payload may still own a buffer
-        message.data = NULL;
-    }
+    message_t message = {.data = publish->payload.len
+                                     ? must_memdup (publish->payload.data, publish->payload.len)
+                                     : NULL,
+                         .size = publish->payload.len};
     uint64_t sequence = queues_append (self, topic, message, index);
 
     Raftq__Published *published = (Raftq__Published *)must_alloc (sizeof (Raftq__Published));
