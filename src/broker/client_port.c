@@ -16,8 +16,8 @@
 //  valid payload.
 #define CLIENT_MAX_MESSAGE_PAYLOADS 8
 #define CLIENT_MAX_MESSAGE_FLOOR    (64 * 1024 * 1024)
-//  Frames of a client request kept: routing id, delimiter, body.
-#define CLIENT_MESSAGE_FRAMES_MAX 3
+//  Frames of a client request kept after its routing id: delimiter, body.
+#define CLIENT_MESSAGE_PARTS_KEPT 2
 //  At most one complaint per second about malformed client traffic.
 #define BAD_INPUT_LOG_PERIOD_MS 1000
 //  How often connections with nothing unsent leave the table of
@@ -356,29 +356,20 @@ client_port_reply_not_leader (client_port_t *self, client_request_t *request,
     client_port_reply (self, request, &reply);
 }
 
-//  A body that held a plaintext password is overwritten once decoded.
-static void
-s_wipe_body (client_request_t *request, zframe_t *body)
-{
-    if (client_request_password (request))
-        sodium_memzero (zframe_data (body), zframe_size (body));
-}
-
-//  Decodes body into request. Returns 0, or -1 when it answered (and
+//  Decodes the body (data, size) into request, then overwrites a body
+//  that held a plaintext password. Returns 0, or -1 when it answered (and
 //  destroyed) the request: too large, or not a request.
 static int
-s_decode (client_port_t *self, client_request_t **request_p, zframe_t *body)
+s_decode (client_port_t *self, client_request_t **request_p, uint8_t *data, size_t size)
 {
     client_request_t *request = *request_p;
-    const uint8_t *data = zframe_data (body);
-    size_t size = zframe_size (body);
     if (size > self->request_limit) {
         //  Never parsed: the first byte says the dialect (DESIGN 5.2), and
         //  decoding up to 64 MiB of JSON only to learn that would cost more
         //  than serving the request. A body of the RRMQ form thus gets
         //  code and error beside its "success": false
         request->decoded.dialect = size && data[0] == '{' ? CODEC_JSON : CODEC_PROTOBUF;
-        sodium_memzero (zframe_data (body), zframe_size (body));
+        sodium_memzero (data, size);
         char text[128];
         snprintf (text, sizeof (text), "request of %zu bytes exceeds the limit of %zu", size,
                   self->request_limit);
@@ -387,7 +378,8 @@ s_decode (client_port_t *self, client_request_t **request_p, zframe_t *body)
         return -1;
     }
     int rc = codec_request_decode (data, size, &request->decoded);
-    s_wipe_body (request, body);
+    if (client_request_password (request))
+        sodium_memzero (data, size);
     if (rc) {
         client_port_reply_error (self, request, request->decoded.error_code,
                                  request->decoded.error);
@@ -416,29 +408,38 @@ s_admit (client_port_t *self, client_request_t **request_p)
     return -1;
 }
 
-//  Receives one ROUTER message frame by frame into frames (room for
-//  CLIENT_MESSAGE_FRAMES_MAX). Frames past the room are dropped as they
-//  come. Returns how many frames the message had, 0 if it could not be read
-//  whole.
+//  Receives one ROUTER message: its routing id into a frame (the request
+//  keeps it), up to CLIENT_MESSAGE_PARTS_KEPT frames after it into parts
+//  (the caller closes them; only their bytes are needed, so no frame is
+//  allocated for them), and drops any further frames as they come.
+//  Returns how many frames the message had, 0 if it could not be read
+//  whole (nothing is left to close then).
 static size_t
-s_receive_frames (zsock_t *socket, zframe_t **frames)
+s_receive_message (zsock_t *socket, zframe_t **routing_id, zmq_msg_t *parts)
 {
-    size_t count = 0;
-    bool more = true;
+    *routing_id = zframe_recv (socket);
+    if (!*routing_id)
+        return 0;
+    void *handle = zsock_resolve (socket);
+    size_t count = 1;
+    bool more = zframe_more (*routing_id);
     while (more) {
-        zframe_t *frame = zframe_recv (socket);
-        if (!frame) {
+        zmq_msg_t part;
+        zmq_msg_init (&part);
+        if (zmq_msg_recv (&part, handle, 0) == -1) {
             //  Interrupted: what was read is not a whole message
-            for (size_t position = 0; position < count && position < CLIENT_MESSAGE_FRAMES_MAX;
+            zmq_msg_close (&part);
+            for (size_t position = 0; position + 1 < count && position < CLIENT_MESSAGE_PARTS_KEPT;
                  position++)
-                zframe_destroy (&frames[position]);
+                zmq_msg_close (&parts[position]);
+            zframe_destroy (routing_id);
             return 0;
         }
-        more = zframe_more (frame);
-        if (count < CLIENT_MESSAGE_FRAMES_MAX)
-            frames[count] = frame;
+        more = zmq_msg_more (&part);
+        if (count - 1 < CLIENT_MESSAGE_PARTS_KEPT)
+            parts[count - 1] = part;
         else
-            zframe_destroy (&frame);
+            zmq_msg_close (&part);
         count++;
     }
     return count;
@@ -450,22 +451,26 @@ int
 client_port_recv (client_port_t *self, client_request_t **request_p)
 {
     *request_p = NULL;
-    zframe_t *frames[CLIENT_MESSAGE_FRAMES_MAX];
-    size_t count = s_receive_frames (self->socket, frames);
+    zframe_t *routing_id;
+    zmq_msg_t parts[CLIENT_MESSAGE_PARTS_KEPT];
+    size_t count = s_receive_message (self->socket, &routing_id, parts);
     if (count == 0)
         return -1;
-    size_t kept = count < CLIENT_MESSAGE_FRAMES_MAX ? count : CLIENT_MESSAGE_FRAMES_MAX;
-    if (count == 3 && zframe_size (frames[1]) != 0)
+    size_t kept = count - 1 < CLIENT_MESSAGE_PARTS_KEPT ? count - 1 : CLIENT_MESSAGE_PARTS_KEPT;
+    if (count == 3 && zmq_msg_size (&parts[0]) != 0)
         s_complain (self, "a request whose second frame is not the empty delimiter");
     else if (count != 2 && count != 3)
         s_complain (self, "a request with the wrong number of frames");
     else {
-        client_request_t *request = client_request_new (&frames[0], count == 3);
-        if (request && s_decode (self, &request, frames[kept - 1]) == 0 &&
+        client_request_t *request = client_request_new (&routing_id, count == 3);
+        zmq_msg_t *body = &parts[kept - 1];
+        if (request &&
+            s_decode (self, &request, (uint8_t *)zmq_msg_data (body), zmq_msg_size (body)) == 0 &&
             s_admit (self, &request) == 0)
             *request_p = request;
     }
+    zframe_destroy (&routing_id);
     for (size_t position = 0; position < kept; position++)
-        zframe_destroy (&frames[position]);
+        zmq_msg_close (&parts[position]);
     return 0;
 }
