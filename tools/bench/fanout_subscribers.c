@@ -79,6 +79,9 @@ typedef struct {
     uint64_t expected;         //  DRAIN: deliveries to wait for
     int64_t idle_us;           //  DRAIN: how long to wait past the last delivery
     int64_t deadline_us;       //  DRAIN: when to stop waiting; 0 before
+    const char *stream;        //  the subscription string
+    int64_t resubscribe_us;    //  when sockets that saw nothing subscribe again
+    int64_t resubscribe_wait;  //  the wait before that, us: doubles to a second
 } child_t;
 
 int
@@ -335,13 +338,46 @@ s_child_close (child_t *self)
     free (self->latencies);
 }
 
+//  First wait before a socket that saw nothing subscribes again, and the
+//  longest (README "Authorized chat streams": the node that took the
+//  subscription may not have applied the Login yet, and applies a private
+//  subscription only as it arrives; a subscriber that sees no
+//  confirmation unsubscribes and subscribes again).
+#define S_RESUBSCRIBE_FIRST_US (50 * 1000)
+#define S_RESUBSCRIBE_MAX_US   (1000 * 1000)
+
+//  Every socket that saw no event yet (not even the confirmation)
+//  unsubscribes and subscribes again; the next time is twice as far.
+static void
+s_child_resubscribe (child_t *self)
+{
+    size_t length = strlen (self->stream);
+    for (size_t index = 0; index < self->count; index++)
+        if (!self->seen[index]) {
+            zmq_setsockopt (self->sockets[index], ZMQ_UNSUBSCRIBE, self->stream, length);
+            zmq_setsockopt (self->sockets[index], ZMQ_SUBSCRIBE, self->stream, length);
+        }
+    self->resubscribe_wait = self->resubscribe_wait * 2 < S_RESUBSCRIBE_MAX_US
+                                 ? self->resubscribe_wait * 2
+                                 : S_RESUBSCRIBE_MAX_US;
+    self->resubscribe_us = fanout_clock_us () + self->resubscribe_wait;
+}
+
 //  Serves the parent until the report is sent (returns 0) or the parent is
 //  gone or epoll fails (returns 1).
 static int
 s_child_serve (child_t *self)
 {
+    self->resubscribe_wait = S_RESUBSCRIBE_FIRST_US;
+    self->resubscribe_us = fanout_clock_us () + self->resubscribe_wait;
     while (true) {
         int timeout_ms = -1;
+        if (self->unseen > 0) {
+            int64_t now = fanout_clock_us ();
+            if (now >= self->resubscribe_us)
+                s_child_resubscribe (self);
+            timeout_ms = (int)((self->resubscribe_us - now) / 1000) + 1;
+        }
         if (self->deadline_us) {
             int64_t now = fanout_clock_us ();
             if (self->report.received >= self->expected || now >= self->deadline_us)
@@ -375,6 +411,7 @@ s_child_run (int control, char **pub_endpoints, const char *stream, size_t first
     child_t self;
     memset (&self, 0, sizeof (self));
     self.control = control;
+    self.stream = stream;
     self.count = count;
     self.unseen = count;
     self.epoll = -1;
