@@ -197,8 +197,13 @@ def test_consume_leader_killed_with_reservations(ctx):
     check_equal(answered(_ack(kept, client_id=4242, seq=1)), OK, "the new leader honours an ack")
     check_equal(answered(dict(_nack(nacked), client_id=4242, seq=2)), OK,
                 "the new leader honours a nack")
-    # The nacked one is ready at once; the expired one comes back at its deadline
-    back = [cluster.request(successor, _reserve("work", wait_ms=3000), timeout=5.0)
+    # The nacked one is ready at once; the expired one comes back at its deadline.
+    # Reserved for long: with the default visibility the first redelivery's
+    # deadline could fall before the Expire that brings the second back (a
+    # fast election puts both about 800 ms after the reservations), which
+    # would take it back too and leave its receipt NOT_FOUND
+    back = [cluster.request(successor, _reserve("work", visibility_ms=60000, wait_ms=3000),
+                            timeout=5.0)
             for _ in range(2)]
     check_equal(sorted((reply.get("message"), reply.get("deliveries")) for reply in back),
                 [("expires", 2), ("nacked", 2)], "redeliveries at the new leader")
