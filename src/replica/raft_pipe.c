@@ -200,6 +200,15 @@ raft_pipe_add_read (zmsg_t **batch_p, uint64_t ticket)
 }
 
 int
+raft_pipe_next_read (zmsg_t *message, uint64_t *ticket)
+{
+    zframe_t *frame = zmsg_next (message);
+    if (!frame)
+        return 0;
+    return s_u64_of (frame, ticket) ? -1 : 1;
+}
+
+int
 raft_pipe_send_compact (zsock_t *pipe, uint64_t index, uint64_t term)
 {
     uint8_t body[16];

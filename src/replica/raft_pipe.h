@@ -56,6 +56,10 @@ int raft_pipe_next_proposal (zframe_t *records, size_t *offset, uint64_t *ticket
 //  Adds [ticket] to the READ being built in *batch_p (created if NULL).
 void raft_pipe_add_read (zmsg_t **batch_p, uint64_t ticket);
 
+//  The next ticket of a READ, whose command frame was taken: 1 with one,
+//  0 at the end, -1 for a frame that is not a ticket.
+int raft_pipe_next_read (zmsg_t *message, uint64_t *ticket);
+
 //  Sends "COMPACT" [index][term]. Returns 0 or -1.
 int raft_pipe_send_compact (zsock_t *pipe, uint64_t index, uint64_t term);
 

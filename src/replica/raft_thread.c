@@ -13,7 +13,6 @@
 
 #include "replica/peer_codec.h"
 #include "replica/raft_pipe.h"
-#include "util/little_endian.h"
 #include "util/disk_space.h"
 #include "util/io_threads.h"
 #include "util/endpoint.h"
@@ -35,8 +34,6 @@
 //  (a tenth of the shortest election timeout tests use, in all).
 #define APPEND_RETRY_MS 5
 #define APPEND_ATTEMPTS 6
-//  Size of a raw ticket frame in READ.
-#define TICKET_SIZE 8
 
 //  Storage failed under the protocol: continuing could acknowledge entries
 //  or votes that are not durable. Ends the process at once; exit handlers
@@ -597,17 +594,15 @@ s_propose (raft_thread_t *self, zmsg_t *message)
 static void
 s_read (raft_thread_t *self, zmsg_t *message)
 {
-    for (zframe_t *ticket = zmsg_next (message); ticket; ticket = zmsg_next (message)) {
-        if (zframe_size (ticket) != TICKET_SIZE) {
-            diagnostic_line (self->node_id, DIAGNOSTIC_ERROR, "malformed READ from the broker");
-            return;
-        }
-        uint64_t id = little_endian_get_u64 (zframe_data (ticket));
+    uint64_t id;
+    int found;
+    while ((found = raft_pipe_next_read (message, &id)) == 1)
         if (raft_core_read (self->core, id)) {
             raft_read_t refused = {.id = id, .outcome = RAFT_READ_NOT_LEADER};
             raft_pipe_add_read_settled (&self->reads, &refused);
         }
-    }
+    if (found == -1)
+        diagnostic_line (self->node_id, DIAGNOSTIC_ERROR, "malformed READ from the broker");
 }
 
 static void

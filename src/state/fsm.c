@@ -53,9 +53,9 @@
 #include "state/queues.h"
 #include "state/reply.h"
 #include "util/digest.h"
-#include "util/protobuf_arena.h"
 #include "util/error_text.h"
 #include "util/must.h"
+#include "util/protobuf_arena.h"
 
 #define FSM_DEFAULT_MAX_CLIENTS     100000
 #define FSM_DEFAULT_MAX_TOPIC_NAME  255

@@ -468,8 +468,7 @@ log_store_sync (log_store_t *self)
         self->failed = true;
         return -1;
     }
-    if (self->entry_count)
-        self->durable_index = log_store_last_index (self);
+    log_store_synced (self, log_store_last_index (self));
     return 0;
 }
 

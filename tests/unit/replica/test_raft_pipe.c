@@ -313,7 +313,8 @@ test_broker_to_actor (void **state)
     zmsg_destroy (&message);
 }
 
-//  READ batches tickets; READS carries each settled read intact.
+//  READ batches tickets, read back one by one; READS carries each
+//  settled read intact.
 static void
 test_reads_cross_the_pipe (void **state)
 {
@@ -325,6 +326,21 @@ test_reads_cross_the_pipe (void **state)
     char *command = zmsg_popstr (batch);
     assert_string_equal (command, "READ");
     free (command);
+    //  The Raft thread's side: each ticket, then the end; a frame that is
+    //  not a ticket is refused
+    uint64_t ticket = 0;
+    zmsg_pushstr (batch, "READ");
+    zmsg_first (batch);
+    assert_int_equal (raft_pipe_next_read (batch, &ticket), 1);
+    assert_int_equal (ticket, 11);
+    assert_int_equal (raft_pipe_next_read (batch, &ticket), 1);
+    assert_int_equal (ticket, 12);
+    assert_int_equal (raft_pipe_next_read (batch, &ticket), 0);
+    zmsg_addmem (batch, "short", 5);
+    zmsg_first (batch);
+    assert_int_equal (raft_pipe_next_read (batch, &ticket), 1);
+    assert_int_equal (raft_pipe_next_read (batch, &ticket), 1);
+    assert_int_equal (raft_pipe_next_read (batch, &ticket), -1);
     zmsg_destroy (&batch);
 
     raft_actor_progress_t progress = {0};
