@@ -27,16 +27,30 @@ typedef struct {
     uint64_t covers;           //  applied index when it came: the snapshot must reach it
 } snapshot_waiter_t;
 
-//  Log bytes after a restored snapshot before this node's first own one:
-//  the period plus a phase of up to half of it by node id. Every node
-//  counts the same entries, so without the phase all of them would fork,
-//  write and sync a snapshot at the same index, at the same moment, on
-//  shared cores and disk: a five-node run stalled for 0.9 s and lost its
-//  leader that way. Once shifted, nodes stay apart (the period is the same).
+//  Log bytes between snapshots once the last one, of state_bytes, is
+//  written: snapshot_log_bytes, or state_bytes when larger. A snapshot
+//  costs as much as the state it writes, so with a fixed period a growing
+//  backlog would be written whole again each period (quadratic in the
+//  backlog; a 200 MB queue was rewritten every 64 MiB of publishes). As
+//  large as the state, the period bounds snapshot writing to a byte per
+//  byte logged, for a log (and a replay on restart) at most that large.
 static uint64_t
-s_first_snapshot_bytes (server_t *self)
+s_period (server_t *self, uint64_t state_bytes)
 {
     uint64_t period = self->config->snapshot_log_bytes;
+    return state_bytes > period ? state_bytes : period;
+}
+
+//  Log bytes after a restored snapshot of state_bytes before this node's
+//  first own one: the period plus a phase of up to half of it by node id.
+//  Every node counts the same entries, so without the phase all of them
+//  would fork, write and sync a snapshot at the same index, at the same
+//  moment, on shared cores and disk: a five-node run stalled for 0.9 s and
+//  lost its leader that way. Once shifted, nodes stay apart.
+static uint64_t
+s_first_snapshot_bytes (server_t *self, uint64_t state_bytes)
+{
+    uint64_t period = s_period (self, state_bytes);
     return period + period / 8 * ((self->node_id - 1) % 5);
 }
 
@@ -89,7 +103,7 @@ s_adopt_snapshot (server_t *self, snapshot_t *snapshot)
     const uint8_t *membership = snapshot_membership (snapshot, &size);
     s_keep_membership (self, membership, size);
     self->log_bytes_since_snapshot = 0;
-    self->snapshot_due_bytes = s_first_snapshot_bytes (self);
+    self->snapshot_due_bytes = s_first_snapshot_bytes (self, snapshot_file_size (snapshot));
     self->counted_index = index;
     self->snapshot_durable_index = index;
     diagnostic_line (self->node_id, DIAGNOSTIC_INFO, "state restored from snapshot %" PRIu64,
@@ -168,7 +182,6 @@ s_start_snapshot (server_t *self, char *error, size_t error_size)
         if (event_loop_fd (self->loop, snapshot_job_fd (self->snapshot_job), s_on_snapshot_job,
                            self) == 0) {
             self->log_bytes_since_snapshot = 0;
-            self->snapshot_due_bytes = self->config->snapshot_log_bytes;
             self->snapshot_started_at = zclock_mono ();
             return 0;
         }
@@ -229,6 +242,8 @@ s_on_snapshot_job (event_loop_t *loop, int fd, void *argument)
         diagnostic_line (self->node_id, DIAGNOSTIC_INFO, "snapshot %" PRIu64 " written", index);
         if (index > self->snapshot_durable_index)
             self->snapshot_durable_index = index;
+        //  Counted from the job's start, like the bytes since
+        self->snapshot_due_bytes = s_period (self, snapshot_job_bytes (job));
         if (raft_actor_compact (self->raft, index, snapshot_job_term (job)))
             diagnostic_line (self->node_id, DIAGNOSTIC_ERROR,
                              "cannot ask the raft actor to compact");
@@ -301,7 +316,7 @@ int
 snapshot_policy_open (server_t *self, raft_actor_snapshot_t *start)
 {
     memset (start, 0, sizeof (*start));
-    self->snapshot_due_bytes = s_first_snapshot_bytes (self);
+    self->snapshot_due_bytes = s_first_snapshot_bytes (self, 0);
     char node_dir[PATH_MAX];
     char path[PATH_MAX];
     if (node_dir_path (node_dir, sizeof (node_dir), self->config->data_dir, self->node_id) ||

@@ -22,12 +22,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -55,6 +57,7 @@ struct _snapshot_job_t {
     size_t received;                   //  bytes of report read so far
     bool ended;                        //  reaped, outcome known
     bool written;                      //  outcome: the snapshot is in place
+    uint64_t bytes;                    //  outcome: its file's size (0 if unknown)
     char reason[SNAPSHOT_REASON_SIZE]; //  outcome: why not
 };
 
@@ -183,8 +186,14 @@ s_job_reap (snapshot_job_t *self)
         self->report.reason[sizeof self->report.reason - 1] = 0;
         error_text_set (self->reason, sizeof self->reason, "%s",
                         self->report.reason[0] ? self->report.reason : "failed without a reason");
-    } else
+    } else {
         self->written = true;
+        char path[PATH_MAX];
+        struct stat status_of_file;
+        snapshot_path (self->dir, self->index, path, sizeof (path));
+        if (stat (path, &status_of_file) == 0)
+            self->bytes = (uint64_t)status_of_file.st_size;
+    }
     if (!self->written)
         s_job_remove_temporary (self);
 }
@@ -286,6 +295,13 @@ snapshot_job_written (snapshot_job_t *self)
 {
     assert (self);
     return self->ended && self->written;
+}
+
+uint64_t
+snapshot_job_bytes (snapshot_job_t *self)
+{
+    assert (self);
+    return self->bytes;
 }
 
 const char *

@@ -67,6 +67,9 @@ uint64_t snapshot_job_term (snapshot_job_t *self);
 //  True once the job ended with the snapshot durable and in place.
 bool snapshot_job_written (snapshot_job_t *self);
 
+//  Size of the file a written job left in place, 0 otherwise.
+uint64_t snapshot_job_bytes (snapshot_job_t *self);
+
 //  Why an ended job did not write its snapshot ("" otherwise): the child's
 //  own reason, or how it died.
 const char *snapshot_job_reason (snapshot_job_t *self);

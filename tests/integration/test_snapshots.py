@@ -9,6 +9,7 @@ and the node restarts from that snapshot into the same state as the
 others."""
 
 import os
+import re
 import shutil
 
 from harness import check, check_equal, wait_until
@@ -209,6 +210,30 @@ def test_take_snapshot_on_demand_and_restart_from_it(ctx):
     _wait_same_state(cluster, cluster.ids, 10.0)
     check_equal(cluster.drain(leader, "t"), sent + more, "messages after the restart")
     _wait_same_state(cluster, cluster.ids, 10.0)
+
+
+def test_snapshot_period_grows_with_the_state(ctx):
+    """A snapshot costs as much as the state it writes, so the log between
+    two snapshots is at least as large as the older one: a backlog that
+    only grows is written about log2(backlog / period) times, not once per
+    snapshot_log_bytes (with 2 KiB, about 40 times for these 400 publishes
+    of ~230 log bytes each, all kept in the queue)."""
+    cluster = ctx.cluster(1, **SNAPSHOT_SETTINGS)
+    leader = cluster.wait_leader(3.0, since=cluster.start())
+    cluster.put_topic(leader, "t")
+    sent = _messages("g", 400)
+    cluster.publish(leader, "t", sent)
+
+    def written():
+        indexes = [int(index) for index in
+                   re.findall(r"snapshot (\d+) written", _log_text(cluster, leader))]
+        return indexes if len(indexes) >= 3 else None
+    indexes = wait_until(written, 10.0, "snapshots as the backlog grows")
+    check(len(indexes) <= 10, "%d snapshots of a growing backlog (at %r): the period "
+          "did not grow with the state" % (len(indexes), indexes))
+    gaps = [later - earlier for earlier, later in zip(indexes, indexes[1:])]
+    check(gaps[-1] > 2 * gaps[0], "gaps between snapshots %r do not grow" % (gaps,))
+    check_equal(cluster.drain(leader, "t"), sent, "messages behind the snapshots")
 
 
 def test_nodes_snapshot_at_different_indexes(ctx):
