@@ -10,9 +10,10 @@
       the oldest ready message, and a message once taken never returns to
       the fresh queue), so their sequences are derived, not stored. Held
       messages (queues_delivery.c) store theirs.
-    - Each queue is a ring buffer, so publish and pop are O(1). Ring
-      capacities are not state: a restored queue may allocate differently,
-      but hashes and answers the same.
+    - Each fresh queue is a block_fifo, so publish and pop are O(1) and a
+      growing backlog never pauses the loop to move it. Its blocks are not
+      state: a restored queue may allocate differently, but hashes and
+      answers the same.
 */
 
 #include <czmq.h>
@@ -24,10 +25,8 @@
 #include "util/must.h"
 #include "util/utf8.h"
 
-#define QUEUES_RING_MIN 8
-
 //  --------------------------------------------------------------------------
-//  One topic's ring
+//  One topic's fresh queue
 
 static topic_t *
 s_topic_new (const char *name)
@@ -35,6 +34,7 @@ s_topic_new (const char *name)
     topic_t *topic = (topic_t *)must_zalloc (sizeof (topic_t));
     topic->name = must_strdup (name);
     topic->stream = must_format ("topic/%s", name);
+    topic->fresh = block_fifo_new (sizeof (message_t));
     queues_held_init (topic);
     return topic;
 }
@@ -57,7 +57,8 @@ queues_message_cost (const message_t *message)
 size_t
 queues_topic_messages (topic_t *topic)
 {
-    return topic->count + slot_heap_size (topic->ready_again) + slot_heap_size (topic->pending);
+    return block_fifo_size (topic->fresh) + slot_heap_size (topic->ready_again) +
+           slot_heap_size (topic->pending);
 }
 
 static void
@@ -66,9 +67,9 @@ s_topic_destroy (queues_t *queues, topic_t **self_p)
     topic_t *self = *self_p;
     if (self) {
         queues_held_release (queues, self);
-        for (size_t position = 0; position < self->count; position++)
-            queues_message_free (&self->ring[(self->head + position) & (self->capacity - 1)]);
-        free (self->ring);
+        for (size_t position = 0; position < block_fifo_size (self->fresh); position++)
+            queues_message_free ((message_t *)block_fifo_at (self->fresh, position));
+        block_fifo_destroy (&self->fresh);
         free (self->name);
         free (self->stream);
         free (self->dead_letter);
@@ -77,28 +78,12 @@ s_topic_destroy (queues_t *queues, topic_t **self_p)
     }
 }
 
-//  Moves the queue into a ring of new_capacity slots, oldest first.
-static void
-s_topic_resize (topic_t *self, size_t new_capacity)
-{
-    message_t *ring = (message_t *)must_alloc (new_capacity * sizeof (message_t));
-    for (size_t position = 0; position < self->count; position++)
-        ring[position] = self->ring[(self->head + position) & (self->capacity - 1)];
-    free (self->ring);
-    self->ring = ring;
-    self->capacity = new_capacity;
-    self->head = 0;
-}
-
 //  Takes ownership of message. Returns the message's sequence.
 static uint64_t
 s_topic_push (topic_t *self, message_t message)
 {
     self->bytes += message.size;
-    if (self->count == self->capacity)
-        s_topic_resize (self, self->capacity ? self->capacity * 2 : QUEUES_RING_MIN);
-    self->ring[(self->head + self->count) & (self->capacity - 1)] = message;
-    self->count++;
+    block_fifo_push (self->fresh, &message);
     return ++self->publish_count;
 }
 
@@ -106,21 +91,17 @@ s_topic_push (topic_t *self, message_t message)
 static uint64_t
 s_topic_sequence (topic_t *self, size_t position)
 {
-    return self->publish_count - self->count + 1 + position;
+    return self->publish_count - block_fifo_size (self->fresh) + 1 + position;
 }
 
-//  Removes the oldest fresh message (the ring must not be empty); the
-//  caller owns its content and its bytes stay counted. Shrinks the ring when mostly empty so a
-//  drained burst gives its memory back; halving at a quarter keeps pops amortized O(1).
+//  Removes the oldest fresh message (the queue must not be empty); the
+//  caller owns its content and its bytes stay counted.
 static message_t
 s_topic_pop (topic_t *self, uint64_t *sequence)
 {
     *sequence = s_topic_sequence (self, 0);
-    message_t message = self->ring[self->head];
-    self->head = (self->head + 1) & (self->capacity - 1);
-    self->count--;
-    if (self->capacity > QUEUES_RING_MIN && self->count <= self->capacity / 4)
-        s_topic_resize (self, self->capacity / 2);
+    message_t message;
+    block_fifo_pop (self->fresh, &message);
     return message;
 }
 
@@ -128,7 +109,7 @@ s_topic_pop (topic_t *self, uint64_t *sequence)
 static message_t *
 s_topic_message (topic_t *self, size_t position)
 {
-    return &self->ring[(self->head + position) & (self->capacity - 1)];
+    return (message_t *)block_fifo_at (self->fresh, position);
 }
 
 //  --------------------------------------------------------------------------
@@ -412,7 +393,7 @@ queues_take_ready (queues_t *self, const char *name, Raftq__Reply *reply)
         slot_heap_remove (topic->ready_again, again);
         return again;
     }
-    if (topic->count == 0) {
+    if (block_fifo_size (topic->fresh) == 0) {
         reply_fail (reply, RAFTQ__CODE__EMPTY, "topic '%s' is empty", name);
         return NULL;
     }
@@ -534,12 +515,12 @@ queues_digest (queues_t *self, digest_t *digest)
         topic_t *topic = self->topic_order[position];
         digest_string (digest, topic->name);
         digest_u64 (digest, topic->publish_count);
-        digest_u64 (digest, topic->count);
+        digest_u64 (digest, block_fifo_size (topic->fresh));
         digest_u64 (digest, topic->bytes);
         digest_u64 (digest, topic->max_deliveries);
         digest_string (digest, topic->dead_letter);
         digest_u64 (digest, topic->dead_lettered);
-        for (size_t queued = 0; queued < topic->count; queued++) {
+        for (size_t queued = 0; queued < block_fifo_size (topic->fresh); queued++) {
             message_t *message = s_topic_message (topic, queued);
             digest_u64 (digest, s_topic_sequence (topic, queued));
             digest_bytes (digest, message->data, message->size);
@@ -575,7 +556,7 @@ static void
 s_origins_save (topic_t *topic, Raftq__State__TopicState *saved)
 {
     size_t count = 0;
-    for (size_t queued = 0; queued < topic->count; queued++)
+    for (size_t queued = 0; queued < block_fifo_size (topic->fresh); queued++)
         count += s_topic_message (topic, queued)->origin_topic != NULL;
     if (count == 0)
         return;
@@ -583,7 +564,7 @@ s_origins_save (topic_t *topic, Raftq__State__TopicState *saved)
         count * sizeof (Raftq__State__DeadLetterOrigin));
     saved->origins = (Raftq__State__DeadLetterOrigin **)must_alloc (
         count * sizeof (Raftq__State__DeadLetterOrigin *));
-    for (size_t queued = 0; queued < topic->count; queued++) {
+    for (size_t queued = 0; queued < block_fifo_size (topic->fresh); queued++) {
         message_t *message = s_topic_message (topic, queued);
         if (!message->origin_topic)
             continue;
@@ -613,10 +594,10 @@ queues_snapshot_save (queues_t *self, Raftq__State__FsmState *state)
         raftq__state__topic_state__init (saved);
         saved->name = topic->name;
         saved->publish_count = topic->publish_count;
-        saved->messages =
-            (ProtobufCBinaryData *)must_alloc (topic->count * sizeof (ProtobufCBinaryData));
-        saved->n_messages = topic->count;
-        for (size_t queued = 0; queued < topic->count; queued++) {
+        saved->messages = (ProtobufCBinaryData *)must_alloc (block_fifo_size (topic->fresh) *
+                                                             sizeof (ProtobufCBinaryData));
+        saved->n_messages = block_fifo_size (topic->fresh);
+        for (size_t queued = 0; queued < block_fifo_size (topic->fresh); queued++) {
             message_t *message = s_topic_message (topic, queued);
             saved->messages[queued].data = message->data;
             saved->messages[queued].len = message->size;
@@ -643,37 +624,21 @@ queues_snapshot_release (Raftq__State__FsmState *state)
     state->n_topics = 0;
 }
 
-//  Smallest ring (a power of two, at least QUEUES_RING_MIN) that holds count.
-static size_t
-s_ring_capacity (size_t count)
-{
-    size_t capacity = QUEUES_RING_MIN;
-    while (capacity < count)
-        capacity *= 2;
-    return capacity;
-}
-
 //  Restores saved's fresh queue (and its dead letters' origins) into topic.
 static int
 s_fresh_load (queues_t *self, topic_t *topic, Raftq__State__TopicState *saved, char *error,
               size_t error_size)
 {
-    if (saved->n_messages) {
-        s_topic_resize (topic, s_ring_capacity (saved->n_messages));
-        for (size_t queued = 0; queued < saved->n_messages; queued++) {
-            ProtobufCBinaryData *payload = &saved->messages[queued];
-            //  The payload moves into the queue; an empty one is NULL there
-            message_t *message = &topic->ring[queued];
-            memset (message, 0, sizeof (message_t));
-            message->data = payload->len ? payload->data : NULL;
-            message->size = payload->len;
-            topic->bytes += message->size;
-            self->bytes += queues_message_cost (message);
-            if (message->data)
-                payload->data = NULL;
-            payload->len = 0;
-        }
-        topic->count = saved->n_messages;
+    for (size_t queued = 0; queued < saved->n_messages; queued++) {
+        ProtobufCBinaryData *payload = &saved->messages[queued];
+        //  The payload moves into the queue; an empty one is NULL there
+        message_t message = {.data = payload->len ? payload->data : NULL, .size = payload->len};
+        topic->bytes += message.size;
+        self->bytes += queues_message_cost (&message);
+        block_fifo_push (topic->fresh, &message);
+        if (message.data)
+            payload->data = NULL;
+        payload->len = 0;
     }
     for (size_t position = 0; position < saved->n_origins; position++) {
         const Raftq__State__DeadLetterOrigin *origin = saved->origins[position];

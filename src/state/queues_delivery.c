@@ -138,7 +138,7 @@ queues_ready (queues_t *self, const char *name, uint64_t *ready)
 {
     assert (self);
     topic_t *topic = name ? queues_lookup (self, name) : NULL;
-    *ready = topic ? topic->count + slot_heap_size (topic->ready_again) : 0;
+    *ready = topic ? block_fifo_size (topic->fresh) + slot_heap_size (topic->ready_again) : 0;
     return topic ? 0 : -1;
 }
 
@@ -162,7 +162,7 @@ queues_topic_status (queues_t *self, size_t position, Raftq__TopicStatus *status
     topic_t *topic = self->topic_order[position];
     raftq__topic_status__init (status);
     status->name = topic->name;
-    status->ready = topic->count + slot_heap_size (topic->ready_again);
+    status->ready = block_fifo_size (topic->fresh) + slot_heap_size (topic->ready_again);
     status->reserved = topic->reserved_count;
     status->delayed = topic->delayed_count;
     status->dead_lettered = topic->dead_lettered;
@@ -549,7 +549,7 @@ queues_held_load (queues_t *self, topic_t *topic, Raftq__State__TopicState *save
     }
     topic->dead_lettered = saved->dead_lettered;
     //  Held messages were taken from the fresh queue's head: all older
-    uint64_t first_fresh = topic->publish_count - topic->count + 1;
+    uint64_t first_fresh = topic->publish_count - block_fifo_size (topic->fresh) + 1;
     for (size_t position = 0; position < saved->n_held; position++) {
         uint64_t sequence = saved->held[position]->sequence;
         if (sequence == 0 || sequence >= first_fresh ||

@@ -10,6 +10,7 @@
 #include <czmq.h>
 
 #include "state/queues.h"
+#include "util/block_fifo.h"
 #include "util/slot_heap.h"
 
 //  One message's content.
@@ -47,11 +48,8 @@ struct _topic_t {
     char *name;               //  topic name, also its key in queues.topics
     char *stream;             //  its event stream key, "topic/<name>"
     uint64_t publish_count;   //  messages ever published: the newest one's sequence
-    message_t *ring;          //  never-delivered messages, the oldest at ring [head]
-    size_t capacity;          //  slots in ring, 0 or a power of two
-    size_t head;              //  slot of the oldest queued message
-    size_t count;             //  messages in ring
-    uint64_t bytes;           //  payload bytes held, ring and held (max_topic_bytes)
+    block_fifo_t *fresh;      //  never-delivered messages (message_t), the oldest first
+    uint64_t bytes;           //  payload bytes held, fresh and held (max_topic_bytes)
     uint32_t max_deliveries;  //  reservations before dead-lettering (0: unlimited)
     char *dead_letter;        //  the dead-letter topic's name, NULL without
     uint64_t dead_lettered;   //  messages ever moved to dead_letter
