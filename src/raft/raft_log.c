@@ -1,7 +1,12 @@
 /*  raft_log — the in-memory Raft log.
 
     A growable array of entries with an index offset, so a compacted
-    prefix can be dropped: appending (a configuration entry takes effect at
+    prefix can be dropped. A dropped prefix only moves the start: the live
+    entries slide to the front when the array is full and at least half of
+    it is dropped prefix, so compaction costs O(1) per entry. (Moving the
+    rest down at every drop cost a 300,000-entry log about 460 MB of
+    memmove per snapshot, 4096 entries at a time, on the Raft thread.)
+    Appending (a configuration entry takes effect at
     once), truncating a conflicting suffix, resetting it under a snapshot,
     restoring it from disk at start, and the queries on it.
 */
@@ -11,14 +16,36 @@
 #include <stdlib.h>
 #include <string.h>
 
-//  Frees the payloads of log[from .. to) (positions in the array).
+//  Frees the payloads of the held entries at [from .. to) (0: the first held).
 static void
 s_free_payloads (raft_core_t *self, size_t from, size_t to)
 {
-    for (size_t position = from; position < to; position++) {
+    for (size_t position = self->log_start + from; position < self->log_start + to; position++) {
         free (self->log[position].data);
         self->log[position].data = NULL;
     }
+}
+
+//  Room for one more entry at the end of the array: slides the live
+//  entries to the front when the dropped prefix is at least half of it,
+//  else doubles it. Returns 0, or -1 when out of memory.
+static int
+s_make_room (raft_core_t *self)
+{
+    if (self->log_start + self->log_count < self->log_capacity)
+        return 0;
+    if (self->log_start && self->log_start >= self->log_capacity / 2) {
+        memmove (self->log, self->log + self->log_start, self->log_count * sizeof (raft_entry_t));
+        self->log_start = 0;
+        return 0;
+    }
+    size_t capacity = self->log_capacity ? self->log_capacity * 2 : 64;
+    raft_entry_t *log = (raft_entry_t *)realloc (self->log, capacity * sizeof (raft_entry_t));
+    if (!log)
+        return -1;
+    self->log = log;
+    self->log_capacity = capacity;
+    return 0;
 }
 
 //  Appends a copy of an entry after the last; a configuration entry takes
@@ -26,14 +53,8 @@ s_free_payloads (raft_core_t *self, size_t from, size_t to)
 int
 raft_log_append (raft_core_t *self, uint64_t term, uint8_t type, const uint8_t *data, size_t size)
 {
-    if (self->log_count == self->log_capacity) {
-        size_t capacity = self->log_capacity ? self->log_capacity * 2 : 64;
-        raft_entry_t *log = (raft_entry_t *)realloc (self->log, capacity * sizeof (raft_entry_t));
-        if (!log)
-            return -1;
-        self->log = log;
-        self->log_capacity = capacity;
-    }
+    if (s_make_room (self))
+        return -1;
     uint8_t *copy = NULL;
     if (size > 0) {
         copy = (uint8_t *)malloc (size);
@@ -41,7 +62,7 @@ raft_log_append (raft_core_t *self, uint64_t term, uint8_t type, const uint8_t *
             return -1;
         memcpy (copy, data, size);
     }
-    raft_entry_t *entry = &self->log[self->log_count++];
+    raft_entry_t *entry = &self->log[self->log_start + self->log_count++];
     entry->term = term;
     entry->index = raft_log_last_index (self);
     entry->type = type;
@@ -83,6 +104,7 @@ void
 raft_log_reset (raft_core_t *self, uint64_t index, uint64_t term)
 {
     s_free_payloads (self, 0, self->log_count);
+    self->log_start = 0;
     self->log_count = 0;
     self->log_offset = index;
     self->log_offset_term = term;
@@ -106,8 +128,8 @@ raft_log_drop_prefix (raft_core_t *self, uint64_t up_to_index)
     uint64_t term = raft_log_term_at (self, up_to_index);
     size_t dropped = (size_t)(up_to_index - self->log_offset);
     s_free_payloads (self, 0, dropped);
-    memmove (self->log, self->log + dropped, (self->log_count - dropped) * sizeof (raft_entry_t));
     self->log_count -= dropped;
+    self->log_start = self->log_count ? self->log_start + dropped : 0;
     self->log_offset = up_to_index;
     self->log_offset_term = term;
 }
@@ -118,6 +140,7 @@ raft_log_release (raft_core_t *self)
     s_free_payloads (self, 0, self->log_count);
     free (self->log);
     self->log = NULL;
+    self->log_start = 0;
     self->log_count = 0;
     self->log_capacity = 0;
 }

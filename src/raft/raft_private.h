@@ -117,13 +117,14 @@ struct _raft_core_t {
     raft_member_t *base_members; //  configuration before the first entry held, owned
     size_t base_member_count;    //  how many
 
-    raft_entry_t *log;         //  entries log_offset+1 .. log_offset+log_count
-    size_t log_count;          //  entries held
-    size_t log_capacity;       //  entries allocated
-    uint64_t log_offset;       //  index before log[0] (a compacted prefix ends there)
-    uint64_t log_offset_term;  //  term of that entry
-    uint64_t persisted_index;  //  log is durable up to here
-    uint64_t unsaved_from;     //  first entry not yet handed out to persist
+    raft_entry_t *log;        //  entries log_offset+1 .. log_offset+log_count, from log [log_start]
+    size_t log_start;         //  array position of entry log_offset+1 (a dropped prefix before it)
+    size_t log_count;         //  entries held
+    size_t log_capacity;      //  entries allocated
+    uint64_t log_offset;      //  index before log[0] (a compacted prefix ends there)
+    uint64_t log_offset_term; //  term of that entry
+    uint64_t persisted_index; //  log is durable up to here
+    uint64_t unsaved_from;    //  first entry not yet handed out to persist
     uint64_t handed_out_index; //  highest entry ever handed out to persist (or restored)
     uint64_t truncated_from;   //  lowest truncation of handed-out entries, 0 if none
     uint64_t commit_index;     //  highest entry known committed
@@ -183,7 +184,7 @@ raft_log_entry (raft_core_t *self, uint64_t index)
 {
     if (index <= self->log_offset || index > raft_log_last_index (self))
         return NULL;
-    return &self->log[index - self->log_offset - 1];
+    return &self->log[self->log_start + (index - self->log_offset - 1)];
 }
 
 //  Term of the entry at index; 0 for index 0 or an index the log lacks.

@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +71,48 @@ test_snapshot_catches_up_a_follower (void **state)
     assert_int_equal (raft_core_progress (leader, 3, &progress), 0);
     assert_int_equal (progress.match_index, 7);
     assert_true (progress.replicating);
+    raft_fixture_destroy (&harness);
+}
+
+//  Compaction a few entries at a time while the log keeps growing, as the
+//  actor does it: every entry still held reads back with its own index,
+//  term and payload, whether the dropped prefix slid away or not.
+static void
+test_stepwise_compaction_keeps_every_entry (void **state)
+{
+    (void)state;
+    raft_fixture_t *harness = raft_fixture_new_led (3);
+    raft_core_t *leader = harness->cores[1];
+    uint64_t now = ELECTION_MAX;
+    raft_fixture_beat (harness, &now);
+    uint64_t first_proposed = raft_core_last_index (leader) + 1;
+    uint64_t compacted = 0;
+    char text[32];
+    for (uint64_t index = first_proposed; index < first_proposed + 2000; index++) {
+        snprintf (text, sizeof (text), "entry %" PRIu64, index);
+        raft_fixture_propose (leader, text, index);
+        if (index % 50 != 0)
+            continue;
+        raft_fixture_beat (harness, &now);
+        assert_int_equal (harness->applied[1], index);
+        //  Up to 37 behind what is applied, 13 at a time
+        while (compacted + 13 + 37 <= index) {
+            compacted += 13;
+            if (compacted >= first_proposed)
+                assert_int_equal (raft_core_compact (leader, compacted), 0);
+        }
+        for (uint64_t held = raft_core_snapshot_index (leader) + 1; held <= index; held++) {
+            const raft_entry_t *entry = raft_core_entry (leader, held);
+            assert_non_null (entry);
+            assert_int_equal (entry->index, held);
+            if (held >= first_proposed) {
+                snprintf (text, sizeof (text), "entry %" PRIu64, held);
+                assert_int_equal (entry->size, strlen (text));
+                assert_memory_equal (entry->data, text, entry->size);
+            }
+        }
+        assert_null (raft_core_entry (leader, raft_core_snapshot_index (leader)));
+    }
     raft_fixture_destroy (&harness);
 }
 
@@ -270,6 +313,7 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_snapshot_catches_up_a_follower),
+        cmocka_unit_test (test_stepwise_compaction_keeps_every_entry),
         cmocka_unit_test (test_snapshot_chunks_taken_in_order),
         cmocka_unit_test (test_snapshot_install_replaces_the_log),
         cmocka_unit_test (test_snapshot_from_a_new_leader),
