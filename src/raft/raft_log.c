@@ -6,8 +6,8 @@
     it is dropped prefix, so compaction costs O(1) per entry. (Moving the
     rest down at every drop cost a 300,000-entry log about 460 MB of
     memmove per snapshot, 4096 entries at a time, on the Raft thread.)
-    Appending (a configuration entry takes effect at
-    once), truncating a conflicting suffix, resetting it under a snapshot,
+    Here: appending (a configuration entry takes effect at once),
+    truncating a conflicting suffix, resetting it under a snapshot,
     restoring it from disk at start, and the queries on it.
 */
 #include "raft/raft_private.h"

@@ -121,7 +121,7 @@ struct _raft_core_t {
     size_t log_start;         //  array position of entry log_offset+1 (a dropped prefix before it)
     size_t log_count;         //  entries held
     size_t log_capacity;      //  entries allocated
-    uint64_t log_offset;      //  index before log[0] (a compacted prefix ends there)
+    uint64_t log_offset;      //  index before log[log_start] (a compacted prefix ends there)
     uint64_t log_offset_term; //  term of that entry
     uint64_t persisted_index; //  log is durable up to here
     uint64_t unsaved_from;    //  first entry not yet handed out to persist
