@@ -216,7 +216,7 @@ def test_snapshot_period_grows_with_the_state(ctx):
     """A snapshot costs as much as the state it writes, so the log between
     two snapshots is at least as large as the older one: a backlog that
     only grows is written about log2(backlog / period) times, not once per
-    snapshot_log_bytes (with 2 KiB, about 40 times for these 400 publishes
+    snapshot_log_bytes (with 2 KiB, about 50 times for these 400 publishes
     of ~230 log bytes each, all kept in the queue)."""
     cluster = ctx.cluster(1, **SNAPSHOT_SETTINGS)
     leader = cluster.wait_leader(3.0, since=cluster.start())
