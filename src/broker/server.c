@@ -26,8 +26,8 @@
 //  Period of the check for requests past their deadline.
 #define DEADLINE_CHECK_MS 20
 //  Period of the check for a stop signal (the loop runs on through one,
-//  handover.h).
-#define SIGNAL_CHECK_MS 10
+//  handover.h): the deadline check's, so that both take one wake.
+#define SIGNAL_CHECK_MS DEADLINE_CHECK_MS
 //  Replies queued per client before they are dropped (their bytes are
 //  bounded by client_port).
 #define CLIENT_SEND_HWM 10000

@@ -9,7 +9,8 @@
     Driving protocol (the same for the actor and the simulation):
       1. feed events: raft_core_tick, raft_core_receive, raft_core_propose
          (and the other leader requests: transfer, membership changes),
-         raft_core_persisted;
+         raft_core_persisted; a driver that ticks only at
+         raft_core_next_deadline tells the time first (raft_core_set_clock);
       2. raft_core_ready () collects what the core wants done;
       3. act on it in this order:
          a. hard state (term, vote) saved durably, if changed;
@@ -303,6 +304,20 @@ int raft_core_restore_entry (raft_core_t *self, const raft_entry_t *entry);
 
 //  Advances the clock: elections and heartbeats are due by this time.
 void raft_core_tick (raft_core_t *self, uint64_t now_ms);
+
+//  Moves the clock without acting on it: what is fed next is stamped with
+//  now_ms (a heartbeat puts the election deadline a timeout after it). A
+//  driver that ticks only at deadlines calls it before feeding events,
+//  or the clock of its last tick would date them.
+void raft_core_set_clock (raft_core_t *self, uint64_t now_ms);
+
+//  The earliest clock at which raft_core_tick may act, commit notices
+//  aside (raft_core_commit_untold, which the driver serves on its own): a
+//  tick before it changes nothing, so a driver may sleep until then instead
+//  of ticking on a fixed period, and an idle node wakes for heartbeats, not
+//  for ticks. Events can bring it sooner (a new leader's heartbeats): ask
+//  again after each. At or before the last clock told: a tick is due now.
+uint64_t raft_core_next_deadline (raft_core_t *self);
 
 //  Leader: a commit reaches followers with the next AppendEntries, not
 //  with one of its own at once: one write at a time, that notice's round

@@ -314,6 +314,44 @@ raft_core_tick (raft_core_t *self, uint64_t now_ms)
     }
 }
 
+void
+raft_core_set_clock (raft_core_t *self, uint64_t now_ms)
+{
+    assert (self);
+    if (now_ms > self->now_ms)
+        self->now_ms = now_ms;
+}
+
+uint64_t
+raft_core_next_deadline (raft_core_t *self)
+{
+    assert (self);
+    if (self->role != RAFT_ROLE_LEADER)
+        return self->election_deadline_ms;
+    uint64_t deadline = self->heartbeat_deadline_ms;
+    if (self->transfer_target && self->transfer_deadline_ms < deadline)
+        deadline = self->transfer_deadline_ms;
+    //  Check-quorum fails now (the clock moved past it without a tick), or
+    //  first when one of the voters heard from so far stops counting
+    size_t heard = 0;
+    for (size_t position = 0; position < self->member_count; position++) {
+        if (!self->members[position].voter)
+            continue;
+        if (self->members[position].id == self->self_id) {
+            heard++;
+            continue;
+        }
+        uint64_t unheard_at =
+            self->peers[position].progress.heard_ms + self->election_timeout_min_ms;
+        if (unheard_at <= self->now_ms)
+            continue;
+        heard++;
+        if (unheard_at < deadline)
+            deadline = unheard_at;
+    }
+    return heard < raft_config_majority (self) ? self->now_ms : deadline;
+}
+
 int
 raft_core_transfer_leadership (raft_core_t *self, uint32_t target_id)
 {

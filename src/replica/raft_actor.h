@@ -1,5 +1,5 @@
 /*  raft_actor — the Raft node as a czmq actor: a thread (util/event_loop)
-    around the pure raft_core with the peer sockets, the tick timer, the log and meta stores.
+    around the pure raft_core with the peer sockets, the core's alarms, the log and meta stores.
     It knows nothing of the state machine: of a snapshot it reads only the
     header (index, term, membership); the broker takes and restores the
     state machine's bytes (INSTALLED tells it when). Its options come from

@@ -183,6 +183,7 @@ raft_snapshots_on_report (event_loop_t *loop, zsock_t *pipe, void *argument)
     (void)loop;
     (void)pipe;
     raft_thread_t *self = (raft_thread_t *)argument;
+    raft_thread_clock (self);
     snapshot_report_t report;
     if (snapshot_writer_recv (self->receiver, &report))
         return 0;

@@ -1,5 +1,5 @@
 /*  raft_thread — owns the Raft actor's thread: the event loop with the peer
-    sockets, the tick timer, the pipe and the log syncer's answers, and the
+    sockets, the core's alarms, the pipe and the log syncer's answers, and the
     handling of what the core wants done (persist, send, commit, report).
     Restoring at start is raft_restore.c's, snapshots raft_snapshots.c's,
     the pipe's encoding raft_pipe.c's. See raft_actor.h for the protocol
@@ -17,8 +17,9 @@
 #include "util/io_threads.h"
 #include "util/endpoint.h"
 
-//  Longest the core waits between ticks; heartbeat_ms / 5 when shorter.
-#define TICK_MAX_MS 10
+//  Longest a change of the commit or last index waits before the broker
+//  hears of it (status, metrics); heartbeat_ms / 5 when shorter.
+#define REPORT_MAX_MS 10
 //  A commit no AppendEntries has carried reaches the followers this much
 //  later (raft_core_notice_commit): after this node has answered its
 //  clients, and soon for the followers' subscribers.
@@ -112,12 +113,11 @@ s_self_new (zsock_t *pipe, const raft_actor_options_t *options)
         return NULL;
     self->pipe = pipe;
     self->node_id = options->node_id;
-    //  Ticks well inside a heartbeat so timers fire close to their due time
-    self->tick_ms = options->heartbeat_ms / 5;
-    if (self->tick_ms > TICK_MAX_MS)
-        self->tick_ms = TICK_MAX_MS;
-    if (self->tick_ms == 0)
-        self->tick_ms = 1;
+    self->report_ms = options->heartbeat_ms / 5;
+    if (self->report_ms > REPORT_MAX_MS)
+        self->report_ms = REPORT_MAX_MS;
+    if (self->report_ms == 0)
+        self->report_ms = 1;
     self->cluster = strdup (options->cluster);
     self->committed = raft_pipe_batch_new ();
     size_t bound_count;
@@ -158,7 +158,7 @@ s_role_name (raft_role_t role)
 }
 
 //  Tells the broker about role, term and leader changes at once and about
-//  index changes when indexes_too (once per tick), logging what a reader of
+//  index changes when indexes_too (housekeeping), logging what a reader of
 //  the log cares about: roles and leaders.
 static void
 s_report_state (raft_thread_t *self, bool indexes_too)
@@ -228,8 +228,8 @@ s_progress_frame (raft_thread_t *self)
 }
 
 //  Tells the broker what only this thread sees, when it changed since the
-//  last report. Once per tick: log size and matches move with every write,
-//  and status needs them fresh, not instant.
+//  last report. At housekeeping and on the metrics timer: log size and
+//  matches move with every write, and status needs them fresh, not instant.
 static void
 s_report_progress (raft_thread_t *self)
 {
@@ -361,6 +361,7 @@ s_on_synced (event_loop_t *loop, zsock_t *socket, void *argument)
     (void)loop;
     (void)socket;
     raft_thread_t *self = (raft_thread_t *)argument;
+    raft_thread_clock (self);
     uint64_t ticket, usecs;
     int error;
     if (log_syncer_recv (self->syncer, &ticket, &usecs, &error) || !self->sync_in_flight ||
@@ -384,11 +385,79 @@ s_on_synced (event_loop_t *loop, zsock_t *socket, void *argument)
     return 0;
 }
 
+//  ---------------------------------------------------------------------------
+//  Alarms instead of a fixed tick: an idle node wakes for heartbeats and
+//  elections, not a hundred times a second (README, Decisions).
+
+void
+raft_thread_clock (raft_thread_t *self)
+{
+    raft_core_set_clock (self->core, (uint64_t)zclock_mono ());
+}
+
+static int
+s_on_tick (event_loop_t *loop, void *argument)
+{
+    (void)loop;
+    raft_thread_t *self = (raft_thread_t *)argument;
+    int64_t now = zclock_mono ();
+    //  An alarm armed before a sooner one was needed fires late and early
+    //  ones find nothing due: only the earliest one clears the mark
+    if (now >= self->tick_alarm_at)
+        self->tick_alarm_at = 0;
+    raft_core_tick (self->core, (uint64_t)now);
+    raft_thread_process_ready (self);
+    return 0;
+}
+
+//  An alarm at the core's next deadline, unless one comes as soon. Where
+//  it cannot be armed (out of memory), the metrics timer tries again.
+static void
+s_arm_tick (raft_thread_t *self)
+{
+    if (!self->loop)
+        return;
+    int64_t deadline = (int64_t)raft_core_next_deadline (self->core);
+    if (self->tick_alarm_at && self->tick_alarm_at <= deadline)
+        return;
+    int64_t now = zclock_mono ();
+    int delay = deadline > now ? (int)(deadline - now) : 1;
+    if (event_loop_alarm (self->loop, delay, s_on_tick, self) == 0)
+        self->tick_alarm_at = now + delay;
+}
+
+static int
+s_on_housekeeping (event_loop_t *loop, void *argument)
+{
+    (void)loop;
+    raft_thread_t *self = (raft_thread_t *)argument;
+    self->housekeeping_armed = false;
+    s_report_state (self, true);
+    s_report_progress (self);
+    raft_thread_process_ready (self);
+    return 0;
+}
+
+//  Housekeeping report_ms from now while there is some: indexes the broker
+//  has not heard of, or a log prefix still to drop (a step a turn).
+static void
+s_arm_housekeeping (raft_thread_t *self)
+{
+    if (!self->loop || self->housekeeping_armed)
+        return;
+    bool due = raft_core_commit_index (self->core) != self->reported_commit ||
+               raft_core_last_index (self->core) != self->reported_last ||
+               self->compact_to > raft_core_snapshot_index (self->core);
+    if (due && event_loop_alarm (self->loop, (int)self->report_ms, s_on_housekeeping, self) == 0)
+        self->housekeeping_armed = true;
+}
+
 static int
 s_on_commit_notice (event_loop_t *loop, void *argument)
 {
     (void)loop;
     raft_thread_t *self = (raft_thread_t *)argument;
+    raft_thread_clock (self);
     self->commit_notice_armed = false;
     raft_core_notice_commit (self->core);
     raft_thread_process_ready (self);
@@ -449,10 +518,12 @@ raft_thread_process_ready (raft_thread_t *self)
     raft_pipe_send_reads (self->pipe, &self->reads);
     s_report_state (self, false);
     raft_snapshots_compact_step (self);
-    //  Without the alarm (out of memory) the tick tells them
+    //  Without the alarm (out of memory) the next heartbeat tells them
     if (self->loop && !self->commit_notice_armed && raft_core_commit_untold (self->core) &&
         event_loop_alarm (self->loop, COMMIT_NOTICE_DELAY_MS, s_on_commit_notice, self) == 0)
         self->commit_notice_armed = true;
+    s_arm_tick (self);
+    s_arm_housekeeping (self);
 }
 
 static void
@@ -561,6 +632,7 @@ s_on_peer_traffic (event_loop_t *loop, zsock_t *router, void *argument)
     (void)loop;
     (void)router;
     raft_thread_t *self = (raft_thread_t *)argument;
+    raft_thread_clock (self);
     s_read_peers (self);
     raft_thread_process_ready (self);
     return 0;
@@ -616,6 +688,7 @@ s_on_pipe (event_loop_t *loop, zsock_t *pipe, void *argument)
 {
     (void)loop;
     raft_thread_t *self = (raft_thread_t *)argument;
+    raft_thread_clock (self);
     for (int count = 0; count < DRAIN_LIMIT; count++) {
         zmsg_t *message = zmsg_recv (pipe);
         if (!message)
@@ -648,24 +721,14 @@ s_on_pipe (event_loop_t *loop, zsock_t *pipe, void *argument)
     return self->terminated ? -1 : 0;
 }
 
-static int
-s_on_tick (event_loop_t *loop, void *argument)
-{
-    (void)loop;
-    raft_thread_t *self = (raft_thread_t *)argument;
-    raft_core_tick (self->core, (uint64_t)zclock_mono ());
-    raft_thread_process_ready (self);
-    s_report_state (self, true);
-    s_report_progress (self);
-    return 0;
-}
-
 //  Tells the broker the counters only this thread keeps, when they moved.
 static int
 s_on_metrics_timer (event_loop_t *loop, void *argument)
 {
     (void)loop;
     raft_thread_t *self = (raft_thread_t *)argument;
+    s_report_progress (self);
+    s_arm_tick (self);
     uint64_t syncs = metric_histogram_count (self->fsync_seconds);
     if (syncs == self->reported_syncs && self->dropped_sends == self->reported_dropped_sends)
         return 0;
@@ -717,10 +780,11 @@ raft_thread_run (zsock_t *pipe, void *argument)
                                  raft_snapshots_on_report, self) == 0 &&
         event_loop_socket_quiet (self->loop, log_syncer_sock (self->syncer), s_on_synced, self) ==
             0 &&
-        event_loop_timer (self->loop, self->tick_ms, s_on_tick, self) == 0 &&
-        event_loop_timer (self->loop, RAFT_ACTOR_METRICS_MS, s_on_metrics_timer, self) == 0)
+        event_loop_timer (self->loop, RAFT_ACTOR_METRICS_MS, s_on_metrics_timer, self) == 0) {
+        s_arm_tick (self);
         //  Signals are blocked here: only a handler ends the loop
         event_loop_run (self->loop);
+    }
     zsock_set_rcvtimeo (pipe, -1);
     if (!self->terminated) {
         diagnostic_line (node_id, DIAGNOSTIC_ERROR, "raft loop ended unexpectedly");

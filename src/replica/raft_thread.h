@@ -30,7 +30,9 @@ typedef struct {
     zsock_t *pipe;             //  to the broker
     event_loop_t *loop;        //  reactor of this thread
     uint32_t node_id;          //  this node
-    uint32_t tick_ms;          //  period of the core's clock
+    uint32_t report_ms;        //  indexes and progress reach the broker at most this often
+    int64_t tick_alarm_at;     //  due time of the earliest alarm that ticks the core, 0: none
+    bool housekeeping_armed;   //  an alarm will report indexes and compact the log
     char *cluster;             //  cluster name, checked on every peer message
     meta_store_t *meta;        //  term and vote on disk
     log_store_t *log;          //  the log on disk
@@ -76,6 +78,10 @@ typedef struct {
     bool disk_low;                        //  below the watermark at the last decision
     bool commit_notice_armed;             //  an alarm will tell followers the commit index
 } raft_thread_t;
+
+//  Tells the core the time before a handler feeds it events: it ticks
+//  only at its deadlines (raft_core_set_clock).
+void raft_thread_clock (raft_thread_t *self);
 
 //  The zactor function: args is the raft_actor_options_t, borrowed until
 //  the thread signals.

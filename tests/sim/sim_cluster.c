@@ -130,6 +130,7 @@ s_draw_parameters (sim_cluster_t *self)
     parameters->spare_count = parameters->membership ? sim_random_range (random, 0, 2) : 0;
     if (self->options.node_count + parameters->spare_count > MAX_NODES)
         parameters->spare_count = MAX_NODES - self->options.node_count;
+    parameters->deadline_ticks = sim_random_chance (random, 500);
 }
 
 sim_cluster_t *
@@ -153,6 +154,7 @@ sim_cluster_new (const sim_cluster_options_t *options)
     bool allocated = self->random && self->queue && self->network && self->checker;
     for (uint32_t id = 1; allocated && id <= self->machine_count; id++) {
         self->nodes[id].id = id;
+        self->nodes[id].tick_at = UINT64_MAX;
         self->nodes[id].disk = sim_disk_new ();
         if (id <= options->node_count)
             self->voters[id - 1] = id;
@@ -228,21 +230,23 @@ sim_cluster_run (sim_cluster_t *self)
     const parameters_t *parameters = &self->parameters;
     sim_cluster_trace (
         self,
-        "seed %llu: %zu nodes (+%zu spares%s%s), heartbeat %u ms, election %u-%u ms, batch "
+        "seed %llu: %zu nodes (+%zu spares%s%s), heartbeat %u ms, election %u-%u ms, %s, batch "
         "%zu entries / %zu bytes, window %zu, sync <= %u ms, drop %u/1000, duplicate "
         "%u/1000, slow %u/1000",
         (unsigned long long)self->options.seed, self->options.node_count, parameters->spare_count,
         parameters->membership ? ", membership changes" : "",
         parameters->snapshots ? ", snapshots" : "", parameters->heartbeat_ms,
-        parameters->election_min_ms, parameters->election_max_ms, parameters->max_entries,
-        parameters->max_bytes, parameters->max_inflight, parameters->sync_max_ms,
-        parameters->network.drop_per_mille, parameters->network.duplicate_per_mille,
-        parameters->network.slow_per_mille);
+        parameters->election_min_ms, parameters->election_max_ms,
+        parameters->deadline_ticks ? "ticks at deadlines" : "ticks every 10 ms",
+        parameters->max_entries, parameters->max_bytes, parameters->max_inflight,
+        parameters->sync_max_ms, parameters->network.drop_per_mille,
+        parameters->network.duplicate_per_mille, parameters->network.slow_per_mille);
     for (uint32_t id = 1; id <= self->machine_count; id++) {
         if (sim_faults_restart (self, &self->nodes[id]))
             return -1;
-        sim_queue_push (self->queue, sim_random_range (self->random, 0, TICK_MS - 1), EVENT_TICK,
-                        id, 0, NULL);
+        if (!parameters->deadline_ticks)
+            sim_queue_push (self->queue, sim_random_range (self->random, 0, TICK_MS - 1),
+                            EVENT_TICK, id, 0, NULL);
     }
     s_schedule_first_events (self);
     while (self->step < self->options.steps) {

@@ -72,6 +72,7 @@ typedef struct {
     uint64_t config_index;    //  index of the configuration it had at the last check
     uint64_t cut_off_ms[MAX_NODES + 1]; //  per node: unreachable from here since, 0 if not
     uint64_t paused_until_ms; //  a stalled process: nothing reaches it before this, 0: running
+    uint64_t tick_at; //  deadline ticks: time of the earliest pending TICK, UINT64_MAX if none
 } node_t;
 
 //  A read a client issued (its id is its position + 1).
@@ -105,6 +106,8 @@ typedef struct {
     bool snapshots;               //  nodes snapshot and compact their logs now and then
     size_t chunk_max;             //  largest snapshot chunk sent
     size_t spare_count;           //  machines beyond the bootstrap voters, joining empty
+    bool deadline_ticks;          //  nodes tick only at the core's next deadline, as the actor
+                         //  does (else every TICK_MS, checking that early ticks do nothing)
 } parameters_t;
 
 struct _sim_cluster_t {
@@ -165,6 +168,13 @@ void sim_cluster_trace_message (sim_cluster_t *self, const char *what,
 void sim_node_sync_and_report (sim_cluster_t *self, node_t *node);
 int sim_node_drive (sim_cluster_t *self, node_t *node);
 int sim_node_after_event (sim_cluster_t *self, node_t *node);
+//  Deadline ticks: a TICK at the core's next deadline unless one comes as
+//  soon. Returns 0, or -1 (out of memory).
+int sim_node_schedule_tick (sim_cluster_t *self, node_t *node);
+//  Ticks the node's core, checking the deadline's promise: a tick before
+//  it leaves role, term, leader and transfer alone, and a tick leaves the
+//  next deadline after the clock. Returns 0, or -1 on a failed check.
+int sim_node_tick (sim_cluster_t *self, node_t *node);
 
 //  sim_snapshots.c
 int sim_snapshots_snapshot_parse (const uint8_t *blob, size_t size, snapshot_t *snapshot);

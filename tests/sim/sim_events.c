@@ -82,10 +82,16 @@ s_handle_node_event (sim_cluster_t *self, sim_event_t *event, node_t *node)
     bool current = node->core && node->incarnation == event->incarnation;
     switch ((event_kind_t)event->kind) {
     case EVENT_TICK:
-        sim_queue_push (self->queue, self->now_ms + TICK_MS, EVENT_TICK, node->id, 0, NULL);
+        //  Deadline ticks come when scheduled (sim_node_schedule_tick),
+        //  the others on a fixed period, crashed or not
+        if (!self->parameters.deadline_ticks)
+            sim_queue_push (self->queue, self->now_ms + TICK_MS, EVENT_TICK, node->id, 0, NULL);
+        else if (event->time >= node->tick_at)
+            node->tick_at = UINT64_MAX;
         if (!node->core)
             return 0;
-        raft_core_tick (node->core, self->now_ms);
+        if (sim_node_tick (self, node))
+            return -1;
         return sim_node_after_event (self, node);
     case EVENT_SYNC:
         return current ? s_sync (self, node) : 0;
@@ -191,6 +197,11 @@ sim_events_step (sim_cluster_t *self)
     if (!sim_queue_pop (self->queue, &event))
         return 1;
     self->now_ms = event.time;
+    //  Deadline ticks: each process reads its clock before it handles
+    //  anything, as the actor does (raft_core_set_clock)
+    for (uint32_t id = 1; self->parameters.deadline_ticks && id <= self->machine_count; id++)
+        if (self->nodes[id].core)
+            raft_core_set_clock (self->nodes[id].core, self->now_ms);
     self->step++;
     self->totals.steps++;
     node_t *target = s_target (self, &event);
@@ -198,11 +209,14 @@ sim_events_step (sim_cluster_t *self)
         //  A stalled process: what comes for it waits until it wakes. Its
         //  clock keeps the cadence instead, so that a crash ending the pause
         //  does not leave the restarted process without ticks until then
-        if (self->now_ms < target->paused_until_ms && event.kind == EVENT_TICK)
+        if (self->now_ms < target->paused_until_ms && event.kind == EVENT_TICK) {
+            if (event.time >= target->tick_at)
+                target->tick_at = self->now_ms + TICK_MS;
             return sim_queue_push (self->queue, self->now_ms + TICK_MS, EVENT_TICK, event.node, 0,
                                    NULL) == 0
                        ? 0
                        : sim_cluster_fail (self, "out of memory for events");
+        }
         if (self->now_ms < target->paused_until_ms)
             return sim_queue_push (self->queue, target->paused_until_ms, event.kind, event.node,
                                    event.incarnation, event.payload) == 0

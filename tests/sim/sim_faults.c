@@ -156,7 +156,7 @@ sim_faults_restart (sim_cluster_t *self, node_t *node)
     sim_cluster_trace (self, "node %u restarts: term %llu vote %u, %llu entries", node->id,
                        (unsigned long long)options.term, options.voted_for,
                        (unsigned long long)last_index);
-    return 0;
+    return sim_node_schedule_tick (self, node);
 }
 
 node_t *

@@ -167,6 +167,43 @@ sim_node_drive (sim_cluster_t *self, node_t *node)
         sim_queue_push (self->queue, self->now_ms + sim_random_range (self->random, 0, 2),
                         EVENT_NOTICE, node->id, node->incarnation, NULL);
     }
+    return sim_node_schedule_tick (self, node);
+}
+
+int
+sim_node_schedule_tick (sim_cluster_t *self, node_t *node)
+{
+    if (!self->parameters.deadline_ticks || !node->core)
+        return 0;
+    uint64_t deadline = raft_core_next_deadline (node->core);
+    if (deadline < self->now_ms)
+        deadline = self->now_ms;
+    if (deadline >= node->tick_at)
+        return 0;
+    if (sim_queue_push (self->queue, deadline, EVENT_TICK, node->id, 0, NULL))
+        return sim_cluster_fail (self, "out of memory for events");
+    node->tick_at = deadline;
+    return 0;
+}
+
+int
+sim_node_tick (sim_cluster_t *self, node_t *node)
+{
+    raft_core_t *core = node->core;
+    bool early = self->now_ms < raft_core_next_deadline (core);
+    raft_role_t role = raft_core_role (core);
+    uint64_t term = raft_core_term (core);
+    uint32_t leader = raft_core_leader (core);
+    uint32_t transfer = raft_core_transfer_target (core);
+    raft_core_tick (core, self->now_ms);
+    if (early &&
+        (raft_core_role (core) != role || raft_core_term (core) != term ||
+         raft_core_leader (core) != leader || raft_core_transfer_target (core) != transfer))
+        return sim_cluster_fail (self, "node %u: a tick before its deadline changed its state",
+                                 node->id);
+    if (raft_core_next_deadline (core) <= self->now_ms)
+        return sim_cluster_fail (self, "node %u: still due after a tick at %llu", node->id,
+                                 (unsigned long long)self->now_ms);
     return 0;
 }
 

@@ -384,6 +384,78 @@ test_check_quorum_steps_down_a_cut_off_leader (void **state)
     raft_fixture_destroy (&harness);
 }
 
+//  A driver that ticks only at raft_core_next_deadline misses nothing: a
+//  follower campaigns at its deadline and not a moment before, a leader's
+//  heartbeats go out at theirs, and a cut-off leader steps down as soon as
+//  its last voter counts as unheard, each in a handful of wakes.
+static void
+test_next_deadline (void **state)
+{
+    (void)state;
+    raft_fixture_t *harness = raft_fixture_new (3, true);
+    raft_core_t *follower = harness->cores[2];
+    uint64_t deadline = raft_core_next_deadline (follower);
+    assert_in_range (deadline, ELECTION_MIN, ELECTION_MAX);
+    raft_core_tick (follower, deadline - 1);
+    raft_ready_t ready;
+    assert_false (raft_core_ready (follower, &ready));
+    raft_core_tick (follower, deadline);
+    raft_fixture_collect (harness, 2);
+    assert_int_equal (raft_fixture_count_queued (harness, RAFT_MESSAGE_PRE_VOTE, 1), 1);
+    assert_true (raft_core_next_deadline (follower) > deadline);
+    raft_fixture_destroy (&harness);
+
+    //  Between its deadlines a follower's core hears the time from
+    //  raft_core_set_clock: a heartbeat then puts its deadline a timeout
+    //  after that time, not after its last tick
+    harness = raft_fixture_new (3, true);
+    follower = harness->cores[2];
+    uint64_t later = 10 * ELECTION_MAX;
+    raft_core_set_clock (follower, later);
+    raft_message_t beat = raft_fixture_append (1, 2, 1, 0, 0, NULL, 0, 0);
+    raft_core_receive (follower, &beat);
+    assert_in_range (raft_core_next_deadline (follower), later + ELECTION_MIN,
+                     later + ELECTION_MAX);
+    raft_core_set_clock (follower, 1); //  never backwards
+    raft_core_tick (follower, later + ELECTION_MIN - 1);
+    assert_int_equal (raft_core_role (follower), RAFT_ROLE_FOLLOWER);
+    assert_int_equal (raft_core_leader (follower), 1);
+    raft_fixture_destroy (&harness);
+
+    harness = raft_fixture_new_led (3);
+    raft_core_t *leader = harness->cores[1];
+    uint64_t now = ELECTION_MAX;
+    raft_fixture_beat (harness, &now);
+    deadline = raft_core_next_deadline (leader);
+    assert_in_range (deadline, now + 1, now + HEARTBEAT_MS);
+    raft_core_tick (leader, deadline - 1);
+    raft_fixture_collect (harness, 1);
+    assert_int_equal (harness->queued_count, 0);
+    raft_core_tick (leader, deadline);
+    raft_fixture_collect (harness, 1);
+    assert_int_equal (raft_fixture_count_queued (harness, RAFT_MESSAGE_APPEND_ENTRIES, 2), 1);
+    assert_int_equal (raft_fixture_count_queued (harness, RAFT_MESSAGE_APPEND_ENTRIES, 3), 1);
+    raft_fixture_deliver_all (harness);
+    uint64_t last_heard = deadline;
+
+    //  Both followers gone: woken only at deadlines, it leaves at the
+    //  first wake once neither counts as heard
+    raft_core_destroy (&harness->cores[2]);
+    raft_core_destroy (&harness->cores[3]);
+    int wakes = 0;
+    while (raft_core_role (leader) == RAFT_ROLE_LEADER) {
+        now = raft_core_next_deadline (leader);
+        raft_core_tick (leader, now);
+        raft_fixture_collect (harness, 1);
+        raft_fixture_drop_all (harness);
+        wakes++;
+    }
+    assert_int_equal (now, last_heard + ELECTION_MIN);
+    assert_in_range (wakes, 1, ELECTION_MIN / HEARTBEAT_MS + 1);
+    assert_int_equal (raft_core_term (leader), 1);
+    raft_fixture_destroy (&harness);
+}
+
 static void
 test_leadership_transfer (void **state)
 {
@@ -477,6 +549,7 @@ main (void)
         cmocka_unit_test (test_pre_vote_rules),
         cmocka_unit_test (test_rejoining_node_does_not_disrupt_the_leader),
         cmocka_unit_test (test_check_quorum_steps_down_a_cut_off_leader),
+        cmocka_unit_test (test_next_deadline),
         cmocka_unit_test (test_leadership_transfer),
         cmocka_unit_test (test_leadership_transfer_gives_up),
     };
