@@ -518,10 +518,16 @@ raft_thread_process_ready (raft_thread_t *self)
     raft_pipe_send_reads (self->pipe, &self->reads);
     s_report_state (self, false);
     raft_snapshots_compact_step (self);
-    //  Without the alarm (out of memory) the next heartbeat tells them
-    if (self->loop && !self->commit_notice_armed && raft_core_commit_untold (self->core) &&
+    //  Without the alarm (out of memory) the next heartbeat tells them;
+    //  once AppendEntries told them (the usual case), it is taken back
+    bool untold = raft_core_commit_untold (self->core);
+    if (self->loop && !self->commit_notice_armed && untold &&
         event_loop_alarm (self->loop, COMMIT_NOTICE_DELAY_MS, s_on_commit_notice, self) == 0)
         self->commit_notice_armed = true;
+    else if (self->commit_notice_armed && !untold) {
+        event_loop_alarm_cancel (self->loop, s_on_commit_notice, self);
+        self->commit_notice_armed = false;
+    }
     s_arm_tick (self);
     s_arm_housekeeping (self);
 }

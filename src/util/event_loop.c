@@ -189,6 +189,19 @@ event_loop_alarm (event_loop_t *self, int delay_ms, event_loop_timer_fn *handler
     return s_add_timer (self, 0, delay_ms, handler, argument);
 }
 
+void
+event_loop_alarm_cancel (event_loop_t *self, event_loop_timer_fn *handler, void *argument)
+{
+    size_t position = 0;
+    while (position < self->timer_count) {
+        s_timer_t *timer = &self->timers[position];
+        if (timer->interval_ms == 0 && timer->handler == handler && timer->argument == argument)
+            *timer = self->timers[--self->timer_count];
+        else
+            position++;
+    }
+}
+
 uint64_t
 event_loop_waits (event_loop_t *self)
 {

@@ -76,6 +76,11 @@ int event_loop_timer (event_loop_t *self, int interval_ms, event_loop_timer_fn *
 int event_loop_alarm (event_loop_t *self, int delay_ms, event_loop_timer_fn *handler,
                       void *argument);
 
+//  Takes back the alarms of handler and argument not yet fired: an alarm
+//  that became needless would still wake the thread. Safe inside any
+//  handler (another alarm due in the same turn may then fire in the next).
+void event_loop_alarm_cancel (event_loop_t *self, event_loop_timer_fn *handler, void *argument);
+
 //  Serves until a handler returns -1 (returns -1) or a signal that set
 //  czmq's zsys_interrupted (SIGINT, SIGTERM) interrupts the wait (returns 0:
 //  the caller decides whether to run again). Other interruptions, such as

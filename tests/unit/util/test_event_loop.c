@@ -245,6 +245,43 @@ test_alarm_fires_once_per_setting (void **state)
     event_loop_destroy (&loop);
 }
 
+//  An alarm that takes back the alarms of s_alarm_again for count->hidden's
+//  place: the s_count_t it points at through feed.
+static int
+s_cancel_other (event_loop_t *loop, void *argument)
+{
+    s_count_t *count = (s_count_t *)argument;
+    count->served++;
+    event_loop_alarm_cancel (loop, s_alarm_again, (void *)count->feed);
+    return 0;
+}
+
+static void
+test_alarm_taken_back_never_fires (void **state)
+{
+    (void)state;
+    s_count_t deadline = {0}, kept = {.wanted = 1}, dropped = {.wanted = 1},
+              dropped_later = {.wanted = 1};
+    s_count_t canceller = {.feed = (zsock_t *)&dropped_later};
+    s_count_t ticks = {.wanted = 4, .shortest = INT64_MAX};
+    event_loop_t *loop = s_loop_with_deadline (&deadline);
+    assert_int_equal (event_loop_alarm (loop, 5, s_alarm_again, &dropped), 0);
+    assert_int_equal (event_loop_alarm (loop, 5, s_alarm_again, &kept), 0);
+    assert_int_equal (event_loop_alarm (loop, 8, s_alarm_again, &dropped), 0);
+    event_loop_alarm_cancel (loop, s_alarm_again, &dropped);
+    //  From inside a handler too: the later alarm is gone before its turn
+    assert_int_equal (event_loop_alarm (loop, 25, s_alarm_again, &dropped_later), 0);
+    assert_int_equal (event_loop_alarm (loop, 5, s_cancel_other, &canceller), 0);
+    assert_int_equal (event_loop_timer (loop, 10, s_tick, &ticks), 0);
+    assert_int_equal (event_loop_run (loop), -1);
+    assert_false (deadline.gave_up);
+    assert_int_equal (kept.served, 1);
+    assert_int_equal (dropped.served, 0);
+    assert_int_equal (canceller.served, 1);
+    assert_int_equal (dropped_later.served, 0);
+    event_loop_destroy (&loop);
+}
+
 static int
 s_read_byte_and_end (event_loop_t *loop, int fd, void *argument)
 {
@@ -340,6 +377,7 @@ main (void)
         cmocka_unit_test (test_quiet_socket_asked_only_when_reported),
         cmocka_unit_test (test_timers_never_fire_early_nor_in_bursts),
         cmocka_unit_test (test_alarm_fires_once_per_setting),
+        cmocka_unit_test (test_alarm_taken_back_never_fires),
         cmocka_unit_test (test_descriptor_ends_from_its_own_handler),
         cmocka_unit_test (test_interrupt_ends_the_run_with_zero),
         cmocka_unit_test (test_other_signals_are_waited_through),
