@@ -244,6 +244,31 @@ raft_election_handle_pre_vote_reply (raft_core_t *self, const raft_message_t *re
         raft_election_adopt_term (self, reply->term);
 }
 
+//  Check-quorum's count: the voters heard from within the minimum election
+//  timeout, this node among them. *unheard_at gets the earliest moment one
+//  of the others counted stops counting (UINT64_MAX: none).
+static size_t
+s_voters_heard (raft_core_t *self, uint64_t *unheard_at)
+{
+    size_t heard = 0;
+    *unheard_at = UINT64_MAX;
+    for (size_t position = 0; position < self->member_count; position++) {
+        if (!self->members[position].voter)
+            continue;
+        if (self->members[position].id == self->self_id) {
+            heard++;
+            continue;
+        }
+        uint64_t expires = self->peers[position].progress.heard_ms + self->election_timeout_min_ms;
+        if (expires <= self->now_ms)
+            continue;
+        heard++;
+        if (expires < *unheard_at)
+            *unheard_at = expires;
+    }
+    return heard;
+}
+
 //  A leader that has not heard from a majority of voters for the minimum
 //  election timeout is probably cut off from it (and the majority may have
 //  elected another leader): it steps down in its term, so clients are told
@@ -251,14 +276,8 @@ raft_election_handle_pre_vote_reply (raft_core_t *self, const raft_message_t *re
 static void
 s_leader_check_quorum (raft_core_t *self)
 {
-    size_t heard = 0;
-    for (size_t position = 0; position < self->member_count; position++)
-        if (self->members[position].voter &&
-            (self->members[position].id == self->self_id ||
-             self->now_ms <
-                 self->peers[position].progress.heard_ms + self->election_timeout_min_ms))
-            heard++;
-    if (heard >= raft_config_majority (self))
+    uint64_t unheard_at;
+    if (s_voters_heard (self, &unheard_at) >= raft_config_majority (self))
         return;
     raft_election_set_role (self, RAFT_ROLE_FOLLOWER, 0);
     raft_election_reset_timer (self);
@@ -333,23 +352,10 @@ raft_core_next_deadline (raft_core_t *self)
         deadline = self->transfer_deadline_ms;
     //  Check-quorum fails now (the clock moved past it without a tick), or
     //  first when one of the voters heard from so far stops counting
-    size_t heard = 0;
-    for (size_t position = 0; position < self->member_count; position++) {
-        if (!self->members[position].voter)
-            continue;
-        if (self->members[position].id == self->self_id) {
-            heard++;
-            continue;
-        }
-        uint64_t unheard_at =
-            self->peers[position].progress.heard_ms + self->election_timeout_min_ms;
-        if (unheard_at <= self->now_ms)
-            continue;
-        heard++;
-        if (unheard_at < deadline)
-            deadline = unheard_at;
-    }
-    return heard < raft_config_majority (self) ? self->now_ms : deadline;
+    uint64_t unheard_at;
+    if (s_voters_heard (self, &unheard_at) < raft_config_majority (self))
+        return self->now_ms;
+    return unheard_at < deadline ? unheard_at : deadline;
 }
 
 int
